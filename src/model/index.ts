@@ -1,0 +1,18 @@
+// Types only (plus two tiny helpers): the spec as loaded, desired/actual resources, changes, plans, problems.
+// Every stage imports from here; nothing here imports a stage.
+export * from "./spec.js";
+export * from "./resources.js";
+export * from "./change.js";
+export * from "./problem.js";
+
+/** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
+export const LABELS = {
+  managedBy: "app.kubernetes.io/managed-by",
+  name: "app.kubernetes.io/name",
+  app: "amphi.dev/app",
+  env: "amphi.dev/env",
+} as const;
+/** Annotation carrying the spec hash of the app an object was rendered from. */
+export const SPEC_HASH_ANNOTATION = "amphi.dev/spec-hash";
+/** Consul tag marking a registration as amphi's (unexpected amphi-tagged ones are drift). */
+export const CONSUL_TAG = "amphi";

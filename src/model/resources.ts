@@ -1,0 +1,120 @@
+// Desired and actual state share one resource shape, paired by key.
+// Render produces DesiredState; adapters (kubectl, hosts, Consul) or an --actual file produce ActualState.
+
+/** The stable identity of a resource; pairing desired and actual is by this string. Examples:
+ * `k8s/eu1/Deployment/apps/user`, `vm/legacy/vm-2/user`, `capture/legacy/vm-2`, `consul/user/user-vm-2-8091`. */
+export type ResourceKey = string;
+
+/** The runtimes a plan step can touch, in apply order within a wave. */
+export const RUNTIME_ORDER = ["k8s", "vm", "capture", "consul"] as const;
+export type Runtime = (typeof RUNTIME_ORDER)[number];
+
+/** A JSON value, as found in Kubernetes objects and in the actual-state file. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** A Kubernetes object as plain JSON (apiVersion, kind, metadata, spec, …). */
+export type K8sObject = { [key: string]: Json } & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } & {
+    [key: string]: Json | undefined;
+  };
+};
+
+/** One listening port of a host instance. */
+export interface InstancePort {
+  name: string;
+  port: number;
+  protocol: "http" | "grpc" | "tcp";
+}
+
+/** One app on one VM host: everything the host tasks need, and what `state.json` records. */
+export interface HostInstance {
+  app: string;
+  env: string;
+  hostGroup: string;
+  host: string;
+  address: string;
+  baseDir: string;
+  version: string;
+  package: { path: string } | { url: string };
+  sha256: string;
+  start: string;
+  user: string | null;
+  /** Environment of the process; secret values are kept out of plans by the diff's redaction. */
+  environment: Record<string, string>;
+  secretEnv: string[];
+  ports: InstancePort[];
+  /** `http://<address>:<port><path>` style health target, or null when no service has a health check. */
+  health: { path: string; port: number } | null;
+  services: string[];
+  specHash: string;
+  /** Consul service IDs this instance is registered under (`<app>-<host>-<port>`). */
+  registrations: string[];
+}
+
+/** The capture rules of one host: an `iptables-restore --noflush` fragment declaring only AMPHI_* chains,
+ * plus the jumps from the built-in chains that the host task inserts idempotently. One per host because
+ * a chain declared in a `--noflush` fragment is flushed: per-app fragments would erase each other. */
+export interface CaptureRules {
+  hostGroup: string;
+  host: string;
+  /** Inbound ports per app on this host (what the fragment redirects to the inbound port). */
+  inbound: { app: string; ports: number[] }[];
+  fragment: string;
+  hooks: { table: "nat" | "raw"; chain: string; rule: string }[];
+}
+
+/** A Consul agent service registration for one port of one host instance. */
+export interface Registration {
+  id: string;
+  service: string;
+  app: string;
+  env: string;
+  host: string;
+  address: string;
+  port: number;
+  tags: string[];
+  meta: Record<string, string>;
+  check: { checkId: string; ttl: string; deregisterCriticalServiceAfter: string; notes: string };
+}
+
+/** A resource amphi manages, tagged by runtime. `target` is a cluster name or `<hostGroup>/<host>`. */
+export type Resource =
+  | { runtime: "k8s"; key: ResourceKey; app: string; target: string; object: K8sObject }
+  | { runtime: "vm"; key: ResourceKey; app: string; target: string; instance: HostInstance }
+  | { runtime: "capture"; key: ResourceKey; app: null; target: string; capture: CaptureRules }
+  | { runtime: "consul"; key: ResourceKey; app: string; target: string; registration: Registration };
+
+/** What amphi wants to exist for one environment, in key order. */
+export interface DesiredState {
+  env: string;
+  resources: Resource[];
+}
+
+/** Observed liveness that is not part of the spec: a stopped process, a failing check. */
+export interface Observed {
+  /** vm: whether the app's process runs; `unknown` when it could not be read. */
+  process?: "running" | "stopped" | "unknown";
+  /** consul: health of the TTL check. */
+  check?: "passing" | "warning" | "critical";
+}
+
+/** An actual resource: the same shape as desired, plus what was observed about it. */
+export type ActualResource = Resource & { observed?: Observed };
+
+/** A target (cluster or host) whose state could not be read. Nothing there is planned for deletion;
+ * its resources are reported as unknown. */
+export interface UnreachableTarget {
+  runtime: Runtime;
+  target: string;
+  reason: string;
+}
+
+/** What exists, as read by adapters or from an `--actual` file. Contains only resources amphi owns
+ * (labelled `app.kubernetes.io/managed-by=amphi` or recorded in a host's state.json or amphi-tagged in Consul). */
+export interface ActualState {
+  env: string;
+  observedAt: string | null;
+  resources: ActualResource[];
+  unreachable: UnreachableTarget[];
+}

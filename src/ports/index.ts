@@ -1,0 +1,21 @@
+// Small interfaces between the pure core and the adapters that touch the outside world.
+// The core stages import these types; only adapters implement them.
+
+/** A config repo to read: a directory, or one Git revision of a repository. Paths are repo-relative, `/`-separated. */
+export interface ConfigSource {
+  /** Human-readable origin for messages: a directory path or `<repo>@<rev>`. */
+  readonly description: string;
+  /** The commit SHA being read, or null for a plain directory. */
+  revision(): Promise<string | null>;
+  /** Every file path under `prefix` (recursively), sorted. Missing prefix → empty list. */
+  list(prefix: string): Promise<string[]>;
+  /** The file's text, or null when it does not exist. */
+  read(path: string): Promise<string | null>;
+  /** Whether a file exists (used for package paths; must not read large files). */
+  exists(path: string): Promise<boolean>;
+}
+
+/** Wall-clock time, injectable so tests and golden files are deterministic. */
+export interface Clock {
+  now(): Date;
+}

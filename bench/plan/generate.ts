@@ -1,0 +1,69 @@
+// Generates a synthetic config repo: N apps, each with a container and a package, placed in two
+// environments on a cluster and on a host group (every app on every host, each app on its own port).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const SHA = "0".repeat(63) + "1";
+
+/** Writes the repo under `dir` and returns it. `deps` makes every 10th app depend on the one before. */
+export function generateRepo(dir: string, apps: number, hosts = 4): string {
+  for (let i = 0; i < apps; i++) {
+    const name = `app-${String(i).padStart(4, "0")}`;
+    mkdirSync(join(dir, "apps", name), { recursive: true });
+    writeFileSync(join(dir, "apps", name, "spec.yaml"), appSpec(name, i));
+  }
+  mkdirSync(join(dir, "environments"), { recursive: true });
+  for (const env of ["prod", "staging"]) writeFileSync(join(dir, "environments", `${env}.yaml`), envSpec(env, apps, hosts));
+  return dir;
+}
+
+function appSpec(name: string, i: number): string {
+  const dep = i % 10 === 9 ? `  dependsOn: [app-${String(i - 1).padStart(4, "0")}]\n` : "";
+  return `apiVersion: v1
+kind: Application
+spec:
+  services:
+  - name: ${name}
+    ports:
+    - targetPort: ${20000 + i}
+      protocol: http
+    healthCheck:
+      path: /health
+  container:
+    image: registry.example.com/bench/${name}:1.0.${i}
+    replicas: 2
+    env:
+    - name: INDEX
+      value: "${i}"
+  package:
+    version: 1.0.${i}
+    url: https://artifacts.example.com/${name}-1.0.${i}.tar.gz
+    sha256: ${SHA}
+    start: ./bin/${name} --port ${20000 + i}
+${dep}`;
+}
+
+function envSpec(env: string, apps: number, hosts: number): string {
+  const hostList = Array.from({ length: hosts }, (_, h) => `    - name: vm-${h}\n      address: 10.30.0.${h + 10}\n`).join("");
+  const placements = Array.from({ length: apps }, (_, i) => {
+    const name = `app-${String(i).padStart(4, "0")}`;
+    return `  - app: ${name}\n    cluster: c1\n  - app: ${name}\n    hostGroup: vms\n`;
+  }).join("");
+  return `apiVersion: v1
+kind: Environment
+spec:
+  mesh:
+    serviceIP: 10.255.0.1
+    sidecar:
+      image: envoyproxy/envoy:v1.31.2
+  clusters:
+  - name: c1
+    context: ${env}-c1
+    namespace: bench
+  hostGroups:
+  - name: vms
+    transport: ssh
+    hosts:
+${hostList}  placements:
+${placements}`;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Makes a fresh clone runnable: installs npm dependencies exactly as locked when node_modules is missing
+// or was installed from another package-lock.json, and (for tests, when asked with --test) the Debian
+// packages the integration tests need. Runs before `npm test` and `npm run demo`; fast when all is there.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const stamp = join(root, "node_modules", ".amphi-lock-sha256");
+const lockHash = createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
+
+function sh(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  if (r.status !== 0) {
+    console.error(`ensure-deps: ${cmd} ${args.join(" ")} failed (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
+  console.error("ensure-deps: installing npm dependencies from package-lock.json (npm ci)");
+  sh("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+  writeFileSync(stamp, lockHash);
+}
+const testDeps = join(root, "scripts", "install-test-deps.sh");
+if (process.argv.includes("--test") && existsSync(testDeps)) sh("bash", [testDeps]);

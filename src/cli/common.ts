@@ -1,0 +1,97 @@
+// Shared pieces of the composition root: where output goes, how a config repo is opened,
+// and how errors become exit codes (0 ok / no changes, 2 plan has changes, 1 invalid input or error).
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, InputError, formatProblem, type Model, type Problem } from "../model/index.js";
+import type { ConfigSource } from "../ports/index.js";
+import { loadModel } from "../config/index.js";
+import { DirSource } from "../adapters/fs/dir-source.js";
+import { GitRevSource } from "../adapters/git/rev-source.js";
+
+/** Exit codes of every command. */
+export const EXIT = { ok: 0, error: 1, changes: 2 } as const;
+
+/** Where a command writes: injectable so tests run commands in-process. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Working directory that relative paths are resolved against. */
+  cwd: string;
+  /** Environment variables (tokens are read from here, never from flags). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** The process's own stdout/stderr. */
+export function processIo(): Io {
+  return {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    cwd: process.cwd(),
+    env: process.env,
+  };
+}
+
+/** Thrown by a command to end with a given exit code after it has printed what it had to say. */
+export class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** The example config repo shipped with amphi: the embedded default of `amphi demo`. */
+export const EXAMPLE_REPO = fileURLToPath(new URL("../../examples/config", import.meta.url));
+
+/** Options every command that reads the config repo accepts. */
+export interface RepoOptions {
+  repo?: string;
+  rev?: string;
+}
+
+/** Opens the config repo: a Git revision (`--rev`, no checkout) or the directory itself. */
+export function openSource(io: Io, opts: RepoOptions): ConfigSource {
+  const dir = resolve(io.cwd, opts.repo ?? ".");
+  if (!existsSync(dir)) throw new InputError(`config repo ${dir} does not exist (--repo)`);
+  return opts.rev ? new GitRevSource(dir, opts.rev) : new DirSource(dir);
+}
+
+/** Loads and validates the model, printing warnings to stderr; ConfigError propagates to `runAction`. */
+export async function loadRepo(io: Io, opts: RepoOptions): Promise<Model> {
+  const model = await loadModel(openSource(io, opts));
+  printWarnings(io, model.warnings ?? []);
+  return model;
+}
+
+/** Prints warnings (never errors) one per line. */
+export function printWarnings(io: Io, problems: Problem[]): void {
+  for (const p of problems) if (p.severity === "warning") io.err(formatProblem(p) + "\n");
+}
+
+/** Runs a command body and maps what it throws to an exit code and a message on stderr.
+ * Why: users see `amphi: <subject>: <cause>`, not a stack trace, unless they ask with --debug. */
+export async function runAction(io: Io, debug: boolean | undefined, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof Exit) return e.code;
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) io.err(formatProblem(p) + "\n");
+      const n = e.problems.filter((p) => p.severity === "error").length;
+      io.err(`amphi: ${n} problem${n === 1 ? "" : "s"} found; nothing was rendered or applied\n`);
+      return EXIT.error;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    io.err(`amphi: ${err.message}\n`);
+    if (debug && !(e instanceof InputError)) io.err(`${err.stack ?? ""}\n`);
+    return EXIT.error;
+  }
+}
+
+/** Checks a `--format` value against the allowed ones. */
+export function pickFormat<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T): T {
+  const v = value ?? fallback;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new InputError(`unknown --format "${v}"; expected one of ${allowed.join(", ")}`);
+  }
+  return v as T;
+}

@@ -1,0 +1,108 @@
+// Traffic capture, one rule for pods and VMs (DESIGN.md "Traffic capture"): only the apps' own ports are
+// redirected inbound, only traffic to the mesh service IP outbound, DNS (udp+tcp 53) goes to mesh-dns,
+// and the proxy uid is never captured. Pods get it as amphi-init args; hosts as an iptables-restore fragment.
+import type { CaptureRules, EnvironmentModel, HostInstance, MeshModel } from "../model/index.js";
+import { compareStrings } from "./common.js";
+
+/** The chains amphi owns on a host. Only these are declared in the fragment: declaring a chain in an
+ * `iptables-restore --noflush` input flushes it, so a built-in chain must never be declared there. */
+export const CAPTURE_CHAINS = {
+  nat: ["AMPHI_PREROUTING", "AMPHI_IN_REDIRECT", "AMPHI_OUTPUT", "AMPHI_OUT_REDIRECT"],
+  raw: ["AMPHI_RAW_PREROUTING", "AMPHI_RAW_OUTPUT"],
+} as const;
+
+/** Conntrack zone of mesh-dns's own upstream queries and their replies. */
+const ZONE_UPSTREAM = 1;
+/** Conntrack zone of the apps' (redirected) queries and mesh-dns's answers to them. */
+const ZONE_CLIENT = 2;
+
+/** The amphi-init container's args for a pod, in the spirit of istio-init: `-p` outbound port, `-z` inbound
+ * port, `-u` proxy uid (excluded), `-m REDIRECT`, `-i` the only outbound CIDR captured, `-b` inbound ports. */
+export function podCaptureArgs(mesh: MeshModel, appPorts: number[]): string[] {
+  const ports = [...new Set(appPorts)].sort((a, b) => a - b);
+  return [
+    "-p", String(mesh.outboundPort),
+    "-z", String(mesh.inboundPort),
+    "-u", String(mesh.proxyUid),
+    "-m", "REDIRECT",
+    "-i", `${mesh.serviceIP}/32`,
+    "-b", ports.join(","),
+    "--dns-port", String(mesh.dnsPort),
+  ];
+}
+
+/** The capture rules of one host: every app instance on it in one fragment (see `CaptureRules`). */
+export function hostCapture(env: EnvironmentModel, hostGroup: string, host: string, instances: HostInstance[]): CaptureRules {
+  const inbound = instances
+    .map((i) => ({ app: i.app, ports: [...new Set(i.ports.map((p) => p.port))].sort((a, b) => a - b) }))
+    .sort((a, b) => compareStrings(a.app, b.app));
+  const lines = [
+    `# amphi capture for ${hostGroup}/${host} (env ${env.name})`,
+    "*nat",
+    ...CAPTURE_CHAINS.nat.map(declare),
+    ...natRules(env.mesh, inbound),
+    "COMMIT",
+    "*raw",
+    ...CAPTURE_CHAINS.raw.map(declare),
+    ...rawRules(env.mesh),
+    "COMMIT",
+  ];
+  return { hostGroup, host, inbound, fragment: lines.join("\n") + "\n", hooks: captureHooks() };
+}
+
+/** Jumps from the built-in chains into amphi's; the host task inserts each with `iptables -C … || iptables -I …`
+ * so that re-running it adds nothing, and removes them on undeploy before deleting the chains. */
+export function captureHooks(): CaptureRules["hooks"] {
+  return [
+    { table: "nat", chain: "PREROUTING", rule: "-p tcp -j AMPHI_PREROUTING" },
+    { table: "nat", chain: "OUTPUT", rule: "-j AMPHI_OUTPUT" },
+    { table: "raw", chain: "PREROUTING", rule: "-j AMPHI_RAW_PREROUTING" },
+    { table: "raw", chain: "OUTPUT", rule: "-j AMPHI_RAW_OUTPUT" },
+  ];
+}
+
+function declare(chain: string): string {
+  return `:${chain} - [0:0]`;
+}
+
+function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): string[] {
+  const uid = mesh.proxyUid;
+  const dns = mesh.dnsPort;
+  return [
+    // Inbound: only the apps' own ports, so other listeners on the host (sshd, node exporters) stay direct.
+    ...inbound.flatMap(({ app, ports }) =>
+      ports.map((port) => `-A AMPHI_PREROUTING -p tcp --dport ${port} -m comment --comment "amphi:${app}" -j AMPHI_IN_REDIRECT`),
+    ),
+    `-A AMPHI_IN_REDIRECT -p tcp -j REDIRECT --to-ports ${mesh.inboundPort}`,
+    // First: the proxy and mesh-dns run as the proxy uid. Their traffic (the proxy's upstream connections,
+    // mesh-dns's forwarded queries) must leave untouched, or it would be redirected back to them: a loop.
+    `-A AMPHI_OUTPUT -m owner --uid-owner ${uid} -j RETURN`,
+    // DNS before the loopback RETURN: most hosts resolve through a local stub (127.0.0.53, 127.0.0.1),
+    // and queries to it must still reach mesh-dns, or mesh names would never resolve.
+    `-A AMPHI_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports ${dns}`,
+    `-A AMPHI_OUTPUT -p tcp --dport 53 -j REDIRECT --to-ports ${dns}`,
+    // The app talking to itself (or anything else) over loopback stays uncaptured.
+    "-A AMPHI_OUTPUT -d 127.0.0.0/8 -j RETURN",
+    // Outbound: only the mesh service IP, which mesh-dns hands out for registered names. Everything else
+    // other processes send is left alone.
+    `-A AMPHI_OUTPUT -d ${mesh.serviceIP}/32 -p tcp -j AMPHI_OUT_REDIRECT`,
+    `-A AMPHI_OUT_REDIRECT -p tcp -j REDIRECT --to-ports ${mesh.outboundPort}`,
+  ];
+}
+
+// Why conntrack zones: a client's query to <server>:53 is REDIRECTed to mesh-dns, and mesh-dns forwards it to
+// the same <server>:53. In one zone the forwarded query can match the client's NATed entry and its reply be
+// "un-NATed" into the wrong socket. Client-side flows live in zone 2, mesh-dns's upstream flows in zone 1.
+function rawRules(mesh: MeshModel): string[] {
+  const uid = mesh.proxyUid;
+  return [
+    // Replies from upstream resolvers to mesh-dns's forwarded queries: back into the upstream zone.
+    `-A AMPHI_RAW_PREROUTING -p udp --sport 53 -j CT --zone ${ZONE_UPSTREAM}`,
+    // mesh-dns's own upstream queries.
+    `-A AMPHI_RAW_OUTPUT -p udp --dport 53 -m owner --uid-owner ${uid} -j CT --zone ${ZONE_UPSTREAM}`,
+    // mesh-dns's answers to clients: in the clients' zone, so they match the REDIRECTed query and get un-NATed.
+    `-A AMPHI_RAW_OUTPUT -p udp --sport ${mesh.dnsPort} -m owner --uid-owner ${uid} -j CT --zone ${ZONE_CLIENT}`,
+    // The clients' queries (everyone but the proxy uid), before nat OUTPUT redirects them.
+    `-A AMPHI_RAW_OUTPUT -p udp --dport 53 -m owner ! --uid-owner ${uid} -j CT --zone ${ZONE_CLIENT}`,
+  ];
+}

@@ -1,0 +1,51 @@
+// Small helpers shared by the render files: ordering, lookups that fail loudly, the proxy's port set.
+import type { AppModel, EnvironmentModel, Model, PortModel } from "../model/index.js";
+
+/** Compares two strings by UTF-16 code units. Used for every sort in render.
+ * Why not `localeCompare`: its order depends on the machine's ICU data and locale, and the same
+ * config must render the same bytes on a laptop and in CI. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Finds an environment by name; an unknown name throws an Error naming it and the known ones. */
+export function findEnvironment(model: Model, envName: string): EnvironmentModel {
+  const env = model.environments.find((e) => e.name === envName);
+  if (env) return env;
+  const known = model.environments.map((e) => e.name).sort(compareStrings);
+  const list = known.length === 0 ? "none are defined" : `known: ${known.join(", ")}`;
+  throw new Error(`unknown environment "${envName}" (${list})`);
+}
+
+/** Finds an app by name; a placement naming an unknown app is a loader bug, so this throws. */
+export function findApp(model: Model, appName: string): AppModel {
+  const app = model.apps.find((a) => a.name === appName);
+  if (!app) throw new Error(`placement names unknown app "${appName}"`);
+  return app;
+}
+
+/** Every listening port of an app (all its services' ports), sorted by port number.
+ * Two services of one app on the same port cannot both listen, so that throws. */
+export function appPorts(app: AppModel): PortModel[] {
+  const seen = new Map<number, string>();
+  const ports: PortModel[] = [];
+  for (const service of app.services) {
+    for (const port of service.ports) {
+      const other = seen.get(port.targetPort);
+      if (other !== undefined) {
+        throw new Error(`app ${app.name}: port ${port.targetPort} is used by services ${other} and ${service.name}`);
+      }
+      seen.set(port.targetPort, service.name);
+      ports.push(port);
+    }
+  }
+  return ports.sort((a, b) => a.targetPort - b.targetPort);
+}
+
+/** The app's first health check (services in spec order), with the service it belongs to. */
+export function firstHealthCheck(app: AppModel) {
+  for (const service of app.services) {
+    if (service.healthCheck) return { service: service.name, check: service.healthCheck };
+  }
+  return null;
+}

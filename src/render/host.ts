@@ -1,0 +1,60 @@
+// Host instances of one host-group placement: one per host, with everything the host tasks need
+// (package, start command, environment, ports, health) and the Consul IDs it registers under.
+import type { AppModel, EnvironmentModel, HostGroupModel, HostGroupPlacement, HostInstance, HostModel } from "../model/index.js";
+import { appPorts, compareStrings, firstHealthCheck } from "./common.js";
+import { registeredPorts, registrationId } from "./consul.js";
+
+/** The resource key of a host instance: `vm/<hostGroup>/<host>/<app>`. */
+export function vmKey(hostGroup: string, host: string, app: string): string {
+  return `vm/${hostGroup}/${host}/${app}`;
+}
+
+/** The target of everything on one host: `<hostGroup>/<host>`. */
+export function hostTarget(hostGroup: string, host: string): string {
+  return `${hostGroup}/${host}`;
+}
+
+/** One instance per host of the placement, in the placement's host order. */
+export function hostInstances(app: AppModel, env: EnvironmentModel, placement: HostGroupPlacement): HostInstance[] {
+  const group = env.hostGroups.find((g) => g.name === placement.hostGroup);
+  if (!group) throw new Error(`env ${env.name}: app ${app.name} is placed on unknown host group "${placement.hostGroup}"`);
+  return placement.hosts.map((name) => hostInstance(app, env, placement, group, findHost(env, group, name)));
+}
+
+function findHost(env: EnvironmentModel, group: HostGroupModel, name: string): HostModel {
+  const host = group.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`env ${env.name}: host group ${group.name} has no host "${name}"`);
+  return host;
+}
+
+function hostInstance(
+  app: AppModel,
+  env: EnvironmentModel,
+  placement: HostGroupPlacement,
+  group: HostGroupModel,
+  host: HostModel,
+): HostInstance {
+  const pkg = placement.package;
+  const health = firstHealthCheck(app);
+  return {
+    app: app.name,
+    env: env.name,
+    hostGroup: group.name,
+    host: host.name,
+    address: host.address,
+    baseDir: group.baseDir,
+    version: pkg.version,
+    package: "path" in pkg.source ? { path: pkg.source.path } : { url: pkg.source.url },
+    sha256: pkg.sha256,
+    start: pkg.start,
+    user: pkg.user,
+    // Later entries win, as in a shell: the loader puts the environment's overrides after the app's values.
+    environment: Object.fromEntries(pkg.env.map((e) => [e.name, e.value])),
+    secretEnv: [...new Set(pkg.env.filter((e) => e.secret).map((e) => e.name))].sort(compareStrings),
+    ports: appPorts(app).map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol })),
+    health: health ? { path: health.check.path, port: health.check.port } : null,
+    services: app.services.map((s) => s.name),
+    specHash: app.specHash,
+    registrations: registeredPorts(app).map(({ port }) => registrationId(app.name, host.name, port.targetPort)),
+  };
+}

@@ -1,0 +1,124 @@
+// Kubernetes objects of one cluster placement: a Service per service of the app and one Deployment
+// (app container, amphi-proxy sidecar, and the amphi-init capture container when capture is on).
+// Objects are typed with kubernetes-types while built, so a misspelt field fails the type check.
+import type { Deployment } from "kubernetes-types/apps/v1.js";
+import type { Service, ServicePort } from "kubernetes-types/core/v1.js";
+import {
+  LABELS,
+  SECRET_ENV_ANNOTATION,
+  SPEC_HASH_ANNOTATION,
+  type AppModel,
+  type ClusterPlacement,
+  type EnvironmentModel,
+  type K8sObject,
+  type PortModel,
+  type Protocol,
+  type Resource,
+  type ServiceModel,
+} from "../model/index.js";
+import { compareStrings } from "./common.js";
+import { podSpec } from "./pod.js";
+
+/** The resource key of a Kubernetes object: `k8s/<cluster>/<Kind>/<namespace>/<name>`. */
+export function k8sKey(cluster: string, kind: string, namespace: string, name: string): string {
+  return `k8s/${cluster}/${kind}/${namespace}/${name}`;
+}
+
+/** The labels selecting an app's pods in one environment. Deliberately only these two: a Deployment's
+ * `spec.selector` is immutable, so anything that changes with a release (version, spec hash) must stay out. */
+export function selectorLabels(app: string, env: string): Record<string, string> {
+  return { [LABELS.app]: app, [LABELS.env]: env };
+}
+
+/** The labels on every object amphi renders; `kubectl get -l app.kubernetes.io/managed-by=amphi` finds them. */
+export function objectLabels(app: string, env: string): Record<string, string> {
+  return { [LABELS.managedBy]: "amphi", [LABELS.name]: app, ...selectorLabels(app, env) };
+}
+
+/** The Service objects and the Deployment of one cluster placement, as resources of runtime `k8s`. */
+export function renderClusterPlacement(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement): Resource[] {
+  const services = app.services.map((s) => resource(placement, service(app, env, placement, s)));
+  return [...services, resource(placement, deployment(app, env, placement))];
+}
+
+function resource(placement: ClusterPlacement, object: K8sObject): Resource {
+  const { kind, metadata } = object;
+  const key = k8sKey(placement.cluster, kind, metadata.namespace ?? placement.namespace, metadata.name);
+  return { runtime: "k8s", key, app: placement.app, target: placement.cluster, object };
+}
+
+// The spec hash is the app's own specHash, unchanged, on the Deployment and on its pod template. Why not mix
+// in placement inputs (image override, replicas, env): those are fields of the Deployment that the diff
+// compares one by one anyway, and one value per app lets a reader match a pod, a VM instance and a Consul
+// registration to the same spec. It sits on the pod template so that a spec change rolls the pods; replicas
+// stay out of the template, so scaling never restarts anything.
+function metadata(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement, name: string) {
+  return {
+    name,
+    namespace: placement.namespace,
+    labels: objectLabels(app.name, env.name),
+    annotations: { [SPEC_HASH_ANNOTATION]: app.specHash },
+  };
+}
+
+function service(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement, svc: ServiceModel): K8sObject {
+  const object: Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: metadata(app, env, placement, svc.name),
+    spec: { selector: selectorLabels(app.name, env.name), ports: svc.ports.map(servicePort) },
+  };
+  return toK8sObject(object);
+}
+
+function servicePort(port: PortModel): ServicePort {
+  const appProtocol = APP_PROTOCOL[port.protocol];
+  return {
+    name: port.name,
+    protocol: "TCP",
+    ...(appProtocol ? { appProtocol } : {}),
+    port: port.targetPort,
+    targetPort: port.targetPort,
+  };
+}
+
+// `appProtocol` tells load balancers, gateways and meshes how to speak to the port. gRPC is
+// `kubernetes.io/h2c` (cleartext HTTP/2), the value Kubernetes itself defines and Gateway API implementations
+// understand; plain "grpc" is only known to some meshes. Raw TCP gets none: "tcp" is not a registered
+// application protocol, and no value means an opaque byte stream.
+const APP_PROTOCOL: Record<Protocol, string | null> = {
+  http: "http",
+  grpc: "kubernetes.io/h2c",
+  tcp: null,
+};
+
+function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement): K8sObject {
+  const meta = metadata(app, env, placement, app.name);
+  const object: Deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: meta,
+    spec: {
+      replicas: placement.container.replicas,
+      selector: { matchLabels: selectorLabels(app.name, env.name) },
+      template: {
+        metadata: { labels: meta.labels, annotations: { ...meta.annotations, ...secretEnvAnnotation(placement) } },
+        spec: podSpec(app, env, placement.container),
+      },
+    },
+  };
+  return toK8sObject(object);
+}
+
+// The names (never the values) of the container's secret env vars, so the diff can mask their values in
+// every change it prints, for desired and live objects alike.
+function secretEnvAnnotation(placement: ClusterPlacement): Record<string, string> {
+  const names = [...new Set(placement.container.env.filter((e) => e.secret).map((e) => e.name))].sort(compareStrings);
+  return names.length > 0 ? { [SECRET_ENV_ANNOTATION]: names.join(",") } : {};
+}
+
+// A JSON round trip: drops any `undefined` left by optional fields (which would break YAML output and
+// equality in the diff) and unshares the label objects reused above.
+function toK8sObject(object: Service | Deployment): K8sObject {
+  return JSON.parse(JSON.stringify(object)) as K8sObject;
+}

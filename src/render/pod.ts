@@ -1,0 +1,94 @@
+// The pod of an app's Deployment: the app container, the amphi-proxy sidecar, and amphi-init when the
+// environment captures traffic. The same capture rule as on VMs, carried as amphi-init's args.
+import type { Container, PodSpec, Probe, ResourceRequirements } from "kubernetes-types/core/v1.js";
+import type { AppModel, ContainerModel, EnvironmentModel, MeshModel } from "../model/index.js";
+import { podCaptureArgs } from "./capture.js";
+import { appPorts, firstHealthCheck } from "./common.js";
+
+/** Container names amphi uses in every pod; the app's is first so `kubectl logs deploy/<app>` shows the app. */
+export const CONTAINER_NAMES = { app: "app", proxy: "amphi-proxy", init: "amphi-init" } as const;
+
+/** Where the sidecar reads its Envoy bootstrap. The sidecar image (`mesh.sidecar.image`) is expected to
+ * provide it; amphi does not render the proxy's configuration. */
+export const PROXY_CONFIG_PATH = "/etc/amphi/envoy.yaml";
+
+/** The pod spec of an app in an environment, from the placement's effective container. */
+export function podSpec(app: AppModel, env: EnvironmentModel, container: ContainerModel): PodSpec {
+  const ports = appPorts(app).map((p) => p.targetPort);
+  return {
+    ...(env.mesh.capture ? { initContainers: [initContainer(env.mesh, ports)] } : {}),
+    containers: [appContainer(app, container), proxyContainer(app, env.mesh)],
+  };
+}
+
+function appContainer(app: AppModel, container: ContainerModel): Container {
+  const ports = appPorts(app).map((p) => ({ name: p.name, containerPort: p.targetPort, protocol: "TCP" }));
+  const probe = readinessProbe(app);
+  return {
+    name: CONTAINER_NAMES.app,
+    image: container.image,
+    ...(container.command ? { command: container.command } : {}),
+    ...(container.args ? { args: container.args } : {}),
+    // In the order written; the loader has merged the environment's values over the app's already.
+    ...(container.env.length > 0 ? { env: container.env.map((e) => ({ name: e.name, value: e.value })) } : {}),
+    ...(ports.length > 0 ? { ports } : {}),
+    ...(container.resources ? { resources: resources(container.resources) } : {}),
+    ...(probe ? { readinessProbe: probe } : {}),
+  };
+}
+
+function resources(model: NonNullable<ContainerModel["resources"]>): ResourceRequirements {
+  const pick = (r: { cpu?: string; memory?: string } | undefined) =>
+    r ? { ...(r.cpu !== undefined ? { cpu: r.cpu } : {}), ...(r.memory !== undefined ? { memory: r.memory } : {}) } : undefined;
+  const requests = pick(model.requests);
+  const limits = pick(model.limits);
+  return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
+}
+
+function readinessProbe(app: AppModel): Probe | null {
+  const first = firstHealthCheck(app);
+  if (!first) return null;
+  const { check } = first;
+  return {
+    httpGet: { path: check.path, port: check.port },
+    periodSeconds: check.intervalSeconds,
+    timeoutSeconds: check.timeoutSeconds,
+  };
+}
+
+// The sidecar runs as the proxy uid: the capture rules exempt exactly that uid, so its own traffic is never
+// redirected back to itself. It needs no privileges at all.
+function proxyContainer(app: AppModel, mesh: MeshModel): Container {
+  return {
+    name: CONTAINER_NAMES.proxy,
+    image: mesh.sidecar.image,
+    args: ["--config-path", PROXY_CONFIG_PATH, "--service-cluster", app.name],
+    ports: [
+      { name: "proxy-out", containerPort: mesh.outboundPort, protocol: "TCP" },
+      { name: "proxy-in", containerPort: mesh.inboundPort, protocol: "TCP" },
+    ],
+    securityContext: {
+      runAsUser: mesh.proxyUid,
+      runAsGroup: mesh.proxyUid,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    },
+  };
+}
+
+// amphi-init installs the pod's iptables rules and exits. It needs root with NET_ADMIN and NET_RAW in the pod's
+// network namespace, and nothing else: every other capability is dropped.
+function initContainer(mesh: MeshModel, ports: number[]): Container {
+  return {
+    name: CONTAINER_NAMES.init,
+    image: mesh.sidecar.initImage,
+    args: podCaptureArgs(mesh, ports),
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
+    },
+  };
+}

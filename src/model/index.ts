@@ -14,5 +14,8 @@ export const LABELS = {
 } as const;
 /** Annotation carrying the spec hash of the app an object was rendered from. */
 export const SPEC_HASH_ANNOTATION = "amphi.dev/spec-hash";
+/** Annotation listing (comma-separated) the names of secret env vars of a Deployment, on its pod template.
+ * The diff masks the values of these env vars in every change; render sets it when an app has secret env. */
+export const SECRET_ENV_ANNOTATION = "amphi.dev/secret-env";
 /** Consul tag marking a registration as amphi's (unexpected amphi-tagged ones are drift). */
 export const CONSUL_TAG = "amphi";

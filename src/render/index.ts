@@ -58,7 +58,8 @@ function checkHostPorts(target: string, instances: HostInstance[]): void {
     for (const { port } of instance.ports) {
       const other = owner.get(port);
       if (other !== undefined && other !== instance.app) {
-        throw new Error(`host ${target}: port ${port} is used by apps ${other} and ${instance.app}`);
+        const apps = [other, instance.app].sort(compareStrings).join(" and ");
+        throw new Error(`host ${target}: port ${port} is used by apps ${apps}`);
       }
       owner.set(port, instance.app);
     }
@@ -72,7 +73,7 @@ function sortUnique(resources: Resource[]): Resource[] {
   for (let i = 1; i < sorted.length; i++) {
     const [prev, cur] = [sorted[i - 1]!, sorted[i]!];
     if (prev.key === cur.key) {
-      const apps = [prev.app, cur.app].filter((a) => a !== null).join(" and ");
+      const apps = [prev.app, cur.app].filter((a) => a !== null).sort(compareStrings).join(" and ");
       throw new Error(`${cur.key} is rendered twice (from ${apps}): each object needs a unique name per target`);
     }
   }

@@ -1,0 +1,137 @@
+// renderFiles: clusters/<cluster>.yaml (kubectl-ready multi-doc YAML) and hostgroups/<group>.yaml, as bytes.
+// Where the real kubectl is installed, every rendered object is decoded by it into its typed Go struct
+// (offline, with `kubectl set … --local`): a misspelt field would be dropped and a wrong type rejected.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { load, loadAll } from "js-yaml";
+import { render, renderFiles } from "../../src/render/index.js";
+import { assertGolden } from "../support/golden.js";
+import { modelFixture, withCapture } from "../support/model-fixture.js";
+
+const golden = (name: string) => fileURLToPath(new URL(`golden/${name}`, import.meta.url));
+type Obj = { [key: string]: any };
+
+function files(model = modelFixture()) {
+  return renderFiles(render(model, "prod"));
+}
+
+function content(path: string, model = modelFixture()): string {
+  const file = files(model).find((f) => f.path === path);
+  assert.ok(file, `no file ${path}`);
+  return file.content;
+}
+
+describe("renderFiles", () => {
+  it("writes one file per cluster and per host group, in separate folders, sorted by path", () => {
+    assert.deepEqual(files().map((f) => f.path), ["clusters/eu1.yaml", "hostgroups/legacy.yaml"]);
+  });
+
+  it("matches the golden files byte for byte", () => {
+    for (const f of files()) assertGolden(golden(f.path.replace("/", "-")), f.content);
+  });
+
+  it("puts Services before Deployments, each document starting with apiVersion, kind, metadata, spec", () => {
+    const docs = loadAll(content("clusters/eu1.yaml")) as Obj[];
+    assert.deepEqual(
+      docs.map((d) => `${d.kind}/${d.metadata.name}`),
+      ["Service/catalog", "Service/user", "Service/web", "Deployment/catalog", "Deployment/user", "Deployment/web"],
+    );
+    for (const d of docs) assert.deepEqual(Object.keys(d), ["apiVersion", "kind", "metadata", "spec"]);
+  });
+
+  it("round-trips: the YAML parses back to exactly the rendered objects", () => {
+    const desired = render(modelFixture(), "prod");
+    const objects = desired.resources.flatMap((r) => (r.runtime === "k8s" ? [r.object] : []));
+    const docs = loadAll(content("clusters/eu1.yaml")) as Obj[];
+    const byKey = (o: Obj) => `${o.kind}/${o.metadata.name}`;
+    assert.deepEqual(
+      [...docs].sort((a, b) => byKey(a).localeCompare(byKey(b))),
+      [...objects].sort((a, b) => byKey(a).localeCompare(byKey(b))),
+    );
+  });
+
+  it("writes a HostGroupRender with instances, capture fragments as literal blocks, registrations", () => {
+    const text = content("hostgroups/legacy.yaml");
+    assert.match(text, /\n {4}fragment: \|\n {6}# amphi capture for legacy\/vm-1 \(env prod\)\n {6}\*nat\n/);
+    const doc = load(text) as Obj;
+    assert.equal(doc.apiVersion, "amphi.dev/v1");
+    assert.equal(doc.kind, "HostGroupRender");
+    assert.deepEqual(doc.metadata, { name: "legacy", env: "prod" });
+    assert.equal(doc.instances.length, 4);
+    assert.equal(doc.capture.length, 2);
+    assert.equal(doc.registrations.length, 6);
+  });
+
+  it("keeps secret values out of host-group files, but names them", () => {
+    const text = content("hostgroups/legacy.yaml");
+    assert.doesNotMatch(text, /hunter2/);
+    const billing = (load(text) as Obj).instances.find((i: Obj) => i.app === "billing");
+    assert.deepEqual(billing.environment, { APP_VERSION: "2.3.0", DB_PASSWORD: "(secret)" });
+    assert.deepEqual(billing.secretEnv, ["DB_PASSWORD"]);
+  });
+
+  it("writes no capture entries when capture is off", () => {
+    const doc = load(content("hostgroups/legacy.yaml", withCapture(modelFixture(), false))) as Obj;
+    assert.deepEqual(doc.capture, []);
+  });
+});
+
+describe("renderFiles with the real kubectl (offline typed decode)", () => {
+  const kubectl = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" });
+  const skip = kubectl.status === 0 ? false : "kubectl is not installed";
+  const dir = mkdtempSync(join(tmpdir(), "amphi-render-kubectl-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("decodes every object into its Kubernetes type without losing or changing a field", { skip }, () => {
+    const docs = loadAll(content("clusters/eu1.yaml")) as Obj[];
+    for (const [i, doc] of docs.entries()) {
+      const file = join(dir, `${i}.json`);
+      writeFileSync(file, JSON.stringify(doc));
+      const decoded = kubectlLocal(doc, file);
+      assertSubset(doc, decoded, `${doc.kind}/${doc.metadata.name}`);
+    }
+  });
+});
+
+// `kubectl set … --local` reads the file into the typed object and prints it back without contacting a
+// server. For a Service it sets the same selector; for a Deployment it sets the app image to a marker
+// (an unchanged image prints nothing), and the original image is put back before comparing.
+const MARKER_IMAGE = "amphi.invalid/kubectl-check:0";
+
+function kubectlLocal(doc: Obj, file: string): Obj {
+  const deployment = doc.kind === "Deployment";
+  const args = deployment
+    ? ["set", "image", "--local", "-f", file, `app=${MARKER_IMAGE}`, "-o", "json"]
+    : ["set", "selector", "--local", "-f", file, selectorArg(doc.spec.selector), "-o", "json"];
+  const run = spawnSync("kubectl", args, { encoding: "utf8", env: { ...process.env, KUBECONFIG: "/dev/null" } });
+  assert.equal(run.status, 0, `kubectl ${args.join(" ")} failed: ${run.stderr}`);
+  assert.notEqual(run.stdout, "", `kubectl ${args.join(" ")} printed nothing`);
+  const decoded = JSON.parse(run.stdout) as Obj;
+  if (deployment) {
+    const app = decoded.spec.template.spec.containers[0];
+    assert.equal(app.image, MARKER_IMAGE);
+    app.image = doc.spec.template.spec.containers[0].image;
+  }
+  return decoded;
+}
+
+function selectorArg(selector: Record<string, string>): string {
+  return Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",");
+}
+
+// Every value in `expected` is in `actual` at the same place (kubectl adds defaults such as
+// `creationTimestamp: null`, but must not drop or alter anything amphi wrote).
+function assertSubset(expected: unknown, actual: unknown, path: string): void {
+  if (expected !== null && typeof expected === "object") {
+    assert.ok(actual !== null && typeof actual === "object", `${path}: missing after kubectl decode`);
+    for (const [k, v] of Object.entries(expected)) assertSubset(v, (actual as Obj)[k], `${path}.${k}`);
+    if (Array.isArray(expected)) assert.equal((actual as unknown[]).length, expected.length, `${path}: length`);
+    return;
+  }
+  assert.deepEqual(actual, expected, `${path}: changed by kubectl decode`);
+}

@@ -1,0 +1,163 @@
+// The --actual file: an ActualState written as JSON or YAML, checked by hand so that every problem is
+// reported at once, each naming the file and the entry (`actual.json: resources[3] (k8s/eu1/…): missing "object"`).
+import { load } from "js-yaml";
+import { InputError, RUNTIME_ORDER, type ActualResource, type ActualState, type Runtime, type UnreachableTarget } from "../model/index.js";
+
+type Obj = Record<string, unknown>;
+
+/** The field holding each runtime's payload. */
+const PAYLOAD: Record<Runtime, string> = { k8s: "object", vm: "instance", capture: "capture", consul: "registration" };
+const ENTRY_FIELDS = new Set(["runtime", "key", "app", "target", "observed", ...Object.values(PAYLOAD)]);
+const TOP_FIELDS = new Set(["env", "observedAt", "resources", "unreachable"]);
+const OBSERVED: Record<string, readonly string[]> = { process: ["running", "stopped", "unknown"], check: ["passing", "warning", "critical"] };
+
+/** Parses and checks an actual-state file (JSON, or YAML when the name does not end in `.json`). `env` may
+ * be left out; when given it must be `envName`. Throws an InputError listing every problem found. */
+export function parseActualState(text: string, file: string, envName: string): ActualState {
+  const doc = parseDocument(text, file);
+  const problems: string[] = [];
+  if (!isObj(doc)) throw new InputError(`${file}: must be an object with "resources" (an ActualState)`);
+  for (const k of Object.keys(doc)) if (!TOP_FIELDS.has(k)) problems.push(`unknown field "${k}"`);
+  if (doc["env"] !== undefined && doc["env"] !== envName) {
+    problems.push(`env is ${JSON.stringify(doc["env"])} but the plan is for "${envName}"`);
+  }
+  if (doc["observedAt"] != null && typeof doc["observedAt"] !== "string") problems.push(`"observedAt" must be a string or null`);
+  const resources = checkList(doc, "resources", true, problems).flatMap((e, i) => checkResource(e, `resources[${i}]`, problems));
+  checkDuplicates(resources, problems);
+  const unreachable = checkList(doc, "unreachable", false, problems).flatMap((e, i) => checkUnreachable(e, `unreachable[${i}]`, problems));
+  if (problems.length > 0) throw new InputError(problems.map((p) => `${file}: ${p}`).join("\n"));
+  const observedAt = typeof doc["observedAt"] === "string" ? doc["observedAt"] : null;
+  return { env: envName, observedAt, resources: resources.map((r) => r.resource), unreachable };
+}
+
+function parseDocument(text: string, file: string): unknown {
+  try {
+    return file.endsWith(".json") ? JSON.parse(text) : load(text);
+  } catch (e) {
+    const err = e as Error & { reason?: string; mark?: { line: number; column: number } };
+    const where = err.mark ? `:${err.mark.line + 1}:${err.mark.column + 1}` : "";
+    const kind = file.endsWith(".json") ? "JSON" : "YAML";
+    throw new InputError(`${file}${where}: invalid ${kind}: ${err.reason ?? err.message}`);
+  }
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function checkList(doc: Obj, field: string, required: boolean, problems: string[]): unknown[] {
+  const v = doc[field];
+  if (v === undefined && !required) return [];
+  if (Array.isArray(v)) return v;
+  problems.push(v === undefined ? `missing "${field}"` : `"${field}" must be a list`);
+  return [];
+}
+
+interface Checked {
+  resource: ActualResource;
+  where: string;
+}
+
+/** Checks one entry of `resources`; returns it when usable (problems are still collected). */
+function checkResource(entry: unknown, at: string, problems: string[]): Checked[] {
+  if (!isObj(entry)) {
+    problems.push(`${at}: must be an object`);
+    return [];
+  }
+  const key = entry["key"];
+  const where = typeof key === "string" && key !== "" ? `${at} (${key})` : at;
+  const before = problems.length;
+  const say = (msg: string) => problems.push(`${where}: ${msg}`);
+  for (const k of Object.keys(entry)) if (!ENTRY_FIELDS.has(k)) say(`unknown field "${k}"`);
+  if (typeof key !== "string" || key === "") say(key === undefined ? `missing "key"` : `"key" must be a non-empty string`);
+  if (typeof entry["target"] !== "string" || entry["target"] === "") say(entry["target"] === undefined ? `missing "target"` : `"target" must be a non-empty string`);
+  const runtime = entry["runtime"];
+  if (!RUNTIME_ORDER.includes(runtime as Runtime)) {
+    say(runtime === undefined ? `missing "runtime"` : `unknown runtime ${JSON.stringify(runtime)} (expected ${RUNTIME_ORDER.join(", ")})`);
+  } else {
+    checkApp(entry, runtime as Runtime, say);
+    checkPayload(entry, runtime as Runtime, say);
+  }
+  checkObserved(entry["observed"], say);
+  if (problems.length > before) return [];
+  const resource = { ...entry, app: entry["app"] ?? null } as unknown as ActualResource;
+  return [{ resource, where }];
+}
+
+function checkApp(entry: Obj, runtime: Runtime, say: (m: string) => void): void {
+  const app = entry["app"];
+  if (runtime === "capture") {
+    if (app != null) say(`"app" must be null for capture rules (they belong to a host)`);
+  } else if (typeof app !== "string" || app === "") {
+    say(app === undefined ? `missing "app"` : `"app" must be a non-empty string`);
+  }
+}
+
+/** The payload must be an object; the fields the diff and plan read from it must have their types. */
+function checkPayload(entry: Obj, runtime: Runtime, say: (m: string) => void): void {
+  const field = PAYLOAD[runtime];
+  const p = entry[field];
+  if (!isObj(p)) return say(p === undefined ? `missing "${field}"` : `"${field}" must be an object`);
+  const need = (path: string, ok: boolean, what: string) => ok || say(`"${field}.${path}" must be ${what}`);
+  switch (runtime) {
+    case "k8s": {
+      need("apiVersion", nonEmpty(p["apiVersion"]), "a non-empty string");
+      need("kind", nonEmpty(p["kind"]), "a non-empty string");
+      const meta = p["metadata"];
+      need("metadata.name", isObj(meta) && nonEmpty(meta["name"]), "a non-empty string");
+      if (isObj(meta) && meta["annotations"] !== undefined) need("metadata.annotations", isStringMap(meta["annotations"]), "a map of strings");
+      return;
+    }
+    case "vm":
+      need("environment", isStringMap(p["environment"]), "a map of strings");
+      need("secretEnv", Array.isArray(p["secretEnv"]) && p["secretEnv"].every((n) => typeof n === "string"), "a list of strings");
+      return;
+    case "capture":
+      need("fragment", typeof p["fragment"] === "string", "a string");
+      need("hooks", Array.isArray(p["hooks"]), "a list");
+      return;
+    case "consul":
+      need("id", nonEmpty(p["id"]), "a non-empty string");
+      return;
+  }
+}
+
+function nonEmpty(v: unknown): boolean {
+  return typeof v === "string" && v !== "";
+}
+
+function isStringMap(v: unknown): boolean {
+  return isObj(v) && Object.values(v).every((x) => typeof x === "string");
+}
+
+function checkObserved(observed: unknown, say: (m: string) => void): void {
+  if (observed === undefined) return;
+  if (!isObj(observed)) return say(`"observed" must be an object`);
+  for (const [k, v] of Object.entries(observed)) {
+    const allowed = OBSERVED[k];
+    if (!allowed) say(`unknown field "observed.${k}" (expected ${Object.keys(OBSERVED).join(", ")})`);
+    else if (!allowed.includes(v as string)) say(`"observed.${k}" is ${JSON.stringify(v)}; expected ${allowed.join(", ")}`);
+  }
+}
+
+function checkDuplicates(resources: Checked[], problems: string[]): void {
+  const seen = new Map<string, string>();
+  for (const { resource, where } of resources) {
+    const first = seen.get(resource.key);
+    if (first) problems.push(`${where}: duplicate key (first at ${first.split(" ")[0]})`);
+    else seen.set(resource.key, where);
+  }
+}
+
+function checkUnreachable(entry: unknown, at: string, problems: string[]): UnreachableTarget[] {
+  if (!isObj(entry)) {
+    problems.push(`${at}: must be an object`);
+    return [];
+  }
+  const before = problems.length;
+  if (!RUNTIME_ORDER.includes(entry["runtime"] as Runtime)) problems.push(`${at}: "runtime" must be one of ${RUNTIME_ORDER.join(", ")}`);
+  if (!nonEmpty(entry["target"])) problems.push(`${at}: "target" must be a non-empty string`);
+  if (typeof entry["reason"] !== "string") problems.push(`${at}: "reason" must be a string`);
+  if (problems.length > before) return [];
+  return [{ runtime: entry["runtime"] as Runtime, target: entry["target"] as string, reason: entry["reason"] as string }];
+}

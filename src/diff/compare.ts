@@ -1,0 +1,128 @@
+// Field-by-field comparison of two JSON values, producing FieldChanges with readable paths.
+// Two modes: "subset" walks only what the desired side sets (server-side-apply style, for live
+// Kubernetes objects full of defaults); "full" compares every field on both sides (records amphi owns whole).
+import type { FieldChange, Json } from "../model/index.js";
+import { elementSegment, formatPath, isObject, type JsonObject, type Segment } from "./paths.js";
+import { REDACTED, redactDeep, type SecretPredicate } from "./redact.js";
+
+/** How {@link compareJson} walks and what it skips. */
+export interface CompareOptions {
+  /** `subset`: fields only the actual side has are not changes; `full`: every field counts. */
+  mode: "subset" | "full";
+  /** Keys of named lists whose actual-only elements are a change even in subset mode (lists amphi owns). */
+  ownedLists: ReadonlySet<string>;
+  /** Paths never compared (ignore rules, server-owned metadata). */
+  ignored: (segments: readonly Segment[]) => boolean;
+  /** Paths whose values are masked in the output. */
+  isSecret: SecretPredicate;
+  /** Whether `1` equals `"1"` (Kubernetes returns quantities as strings). */
+  looseNumbers: boolean;
+}
+
+interface Walk extends CompareOptions {
+  out: FieldChange[];
+}
+
+/** Compares `desired` with `actual` and returns the differing fields, in walk order (desired's key order,
+ * then keys only the actual side has). `from` is the actual value, `to` the desired one; secret values
+ * are already replaced by {@link REDACTED}. */
+export function compareJson(desired: Json | undefined, actual: Json | undefined, opts: CompareOptions): FieldChange[] {
+  const walk: Walk = { ...opts, out: [] };
+  visit(desired, actual, [], walk);
+  return walk.out;
+}
+
+function visit(d: Json | undefined, a: Json | undefined, path: Segment[], w: Walk): void {
+  if (w.ignored(path)) return;
+  if (isObject(d) || isObject(a)) {
+    if ((isObject(d) || d == null) && (isObject(a) || a == null)) return visitObject(d ?? {}, a ?? {}, path, w);
+  } else if (Array.isArray(d) || Array.isArray(a)) {
+    if ((Array.isArray(d) || d == null) && (Array.isArray(a) || a == null)) return visitArray(d ?? [], a ?? [], path, w);
+  } else if (scalarEqual(d, a, w.looseNumbers)) {
+    return;
+  }
+  emit(path, a, d, w);
+}
+
+function visitObject(d: JsonObject, a: JsonObject, path: Segment[], w: Walk): void {
+  const keys = Object.keys(d);
+  for (const k of Object.keys(a)) if (!Object.hasOwn(d, k) && (w.mode === "full" || ownedList(k, a[k], w))) keys.push(k);
+  for (const k of keys) visit(d[k], a[k], [...path, { key: k }], w);
+}
+
+function visitArray(d: Json[], a: Json[], path: Segment[], w: Walk): void {
+  if (isNamedList(d) && isNamedList(a)) return visitNamedList(d, a, path, w);
+  const objects = d.every(isObject) && a.every(isObject);
+  if (objects && d.length === a.length) {
+    d.forEach((de, i) => visit(de, a[i], [...path, { index: i }], w));
+  } else if (!deepEqual(d, a, w.looseNumbers)) {
+    emit(path, a, d, w);
+  }
+}
+
+/** Elements matched by `name`: `containers[name=app]`. Desired elements missing in actual are always a
+ * change; actual-only elements are one in full mode or when the list is one amphi owns. */
+function visitNamedList(d: JsonObject[], a: JsonObject[], path: Segment[], w: Walk): void {
+  const byName = new Map(a.map((e, i) => [e["name"] as string, { e, i }]));
+  d.forEach((de, i) => {
+    const seg = elementSegment(i, de);
+    const match = byName.get(de["name"] as string);
+    if (match) visit(de, match.e, [...path, seg], w);
+    else if (!w.ignored([...path, seg])) emit([...path, seg], undefined, de, w);
+  });
+  const last = path[path.length - 1];
+  const owned = w.mode === "full" || (last !== undefined && "key" in last && w.ownedLists.has(last.key));
+  if (!owned) return;
+  const wanted = new Set(d.map((e) => e["name"] as string));
+  a.forEach((ae, i) => {
+    const seg = elementSegment(i, ae);
+    if (!wanted.has(ae["name"] as string) && !w.ignored([...path, seg])) emit([...path, seg], ae, undefined, w);
+  });
+}
+
+/** In subset mode, an owned list that desired no longer sets at all still has amphi's elements live:
+ * they are removals (server-side apply drops fields the manager stops sending). */
+function ownedList(key: string, value: Json | undefined, w: Walk): boolean {
+  return w.ownedLists.has(key) && Array.isArray(value) && value.length > 0;
+}
+
+/** A list of objects that all carry a distinct string `name` (an empty list qualifies). */
+function isNamedList(list: Json[]): list is JsonObject[] {
+  const names = new Set<string>();
+  for (const e of list) {
+    if (!isObject(e) || typeof e["name"] !== "string" || names.has(e["name"])) return false;
+    names.add(e["name"]);
+  }
+  return true;
+}
+
+function emit(path: Segment[], from: Json | undefined, to: Json | undefined, w: Walk): void {
+  const secret = w.isSecret(path);
+  w.out.push({
+    path: formatPath(path),
+    from: secret && from !== undefined ? REDACTED : redactDeep(from, path, w.isSecret),
+    to: secret && to !== undefined ? REDACTED : redactDeep(to, path, w.isSecret),
+  });
+}
+
+/** Scalar equality where null and a missing value are the same, and optionally `1` equals `"1"`. */
+function scalarEqual(d: Json | undefined, a: Json | undefined, loose: boolean): boolean {
+  if (d === a || (d == null && a == null)) return true;
+  if (!loose) return false;
+  return (typeof d === "number" && typeof a === "string") || (typeof d === "string" && typeof a === "number")
+    ? String(d) === String(a)
+    : false;
+}
+
+/** Deep equality of JSON values under the same scalar rules. */
+export function deepEqual(d: Json | undefined, a: Json | undefined, loose = false): boolean {
+  if (Array.isArray(d) || Array.isArray(a)) {
+    return Array.isArray(d) && Array.isArray(a) && d.length === a.length && d.every((x, i) => deepEqual(x, a[i], loose));
+  }
+  if (isObject(d) || isObject(a)) {
+    if (!isObject(d) || !isObject(a)) return false;
+    const keys = new Set([...Object.keys(d), ...Object.keys(a)]);
+    return [...keys].every((k) => deepEqual(d[k], a[k], loose));
+  }
+  return scalarEqual(d, a, loose);
+}

@@ -1,0 +1,89 @@
+// diff: DesiredState × ActualState (+ ignore rules) → DiffResult. Pure.
+// Pairs resources by key; the op is derived from which side exists (create / delete / update), a resource
+// on a target that could not be read is `unknown`, never a delete. Output is sorted by key.
+import type {
+  ActualResource,
+  ActualState,
+  Change,
+  DesiredState,
+  DiffResult,
+  IgnoreRule,
+  Resource,
+  ResourceKey,
+  Runtime,
+  UnknownItem,
+  UnreachableTarget,
+} from "../model/index.js";
+import { compareResource } from "./resources.js";
+
+export { REDACTED } from "./redact.js";
+
+/** Options of {@link diff}. */
+export interface DiffOptions {
+  /** Fields other controllers own (e.g. `/spec/replicas` of a Deployment under an HPA). */
+  ignore: IgnoreRule[];
+}
+
+/** Diffs desired against actual for one environment. Changes, unchanged keys and unknown items are each
+ * sorted by key (code-unit order), so the same input always yields the same result. */
+export function diff(desired: DesiredState, actual: ActualState, opts: DiffOptions): DiffResult {
+  const want = indexByKey(desired.resources, "desired");
+  const have = indexByKey(actual.resources, "actual");
+  const keys = [...new Set([...want.keys(), ...have.keys()])].sort(compareStrings);
+  const result: DiffResult = { env: desired.env, changes: [], unchanged: [], unknown: [] };
+  for (const key of keys) {
+    const d = want.get(key);
+    const a = have.get(key);
+    const subject = (d ?? a)!;
+    const down = findUnreachable(actual.unreachable, subject);
+    if (down) result.unknown.push(unknownItem(subject, down));
+    else if (d && a) addUpdate(result, d, a, opts.ignore);
+    else if (d) result.changes.push({ op: "create", key, desired: d });
+    else if (a) result.changes.push({ op: "delete", key, actual: a });
+  }
+  return result;
+}
+
+function addUpdate(result: DiffResult, d: Resource, a: ActualResource, ignore: IgnoreRule[]): void {
+  const fields = compareResource(d, a, ignore);
+  if (fields.length === 0) result.unchanged.push(d.key);
+  else result.changes.push({ op: "update", key: d.key, desired: d, actual: a, fields } satisfies Change);
+}
+
+/** Maps resources by key. Two resources with one key would make the pairing ambiguous: that is a bug in
+ * whatever produced the state, so it throws naming the key. */
+function indexByKey<R extends Resource>(resources: readonly R[], side: string): Map<ResourceKey, R> {
+  const map = new Map<ResourceKey, R>();
+  for (const r of resources) {
+    if (map.has(r.key)) throw new Error(`${side} state has two resources with key ${r.key}`);
+    map.set(r.key, r);
+  }
+  return map;
+}
+
+/** Whether an unreachable target hides a resource. VM instances and capture rules live on the same host,
+ * so one unreachable host hides both. There is one Consul per environment: a `consul` entry (whatever
+ * its target names, e.g. the agent address) hides every registration, whose own target is its host. */
+function hides(u: UnreachableTarget, r: Resource): boolean {
+  if (r.runtime === "consul") return u.runtime === "consul";
+  if (u.runtime === "consul") return false;
+  return u.target === r.target && HOST_RUNTIMES.has(u.runtime) === HOST_RUNTIMES.has(r.runtime);
+}
+
+const HOST_RUNTIMES: ReadonlySet<Runtime> = new Set(["vm", "capture"]);
+
+function findUnreachable(unreachable: readonly UnreachableTarget[], r: Resource): UnreachableTarget | undefined {
+  return unreachable.find((u) => hides(u, r));
+}
+
+const TARGET_NOUN: Record<Runtime, string> = { k8s: "cluster", vm: "host", capture: "host", consul: "consul" };
+
+function unknownItem(r: Resource, down: UnreachableTarget): UnknownItem {
+  const reason = `${TARGET_NOUN[down.runtime]} unreachable: ${down.reason}`;
+  return { key: r.key, runtime: r.runtime, target: r.target, app: r.app, reason };
+}
+
+/** Orders strings by UTF-16 code units: independent of locale and ICU data, so output bytes are stable. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,81 @@
+// Per-runtime comparison of one desired resource with its actual counterpart: which fields count,
+// which are ignored, which are secret, and what observed state adds (a stopped process).
+import type { ActualResource, FieldChange, IgnoreRule, Json, K8sObject, Resource } from "../model/index.js";
+import { compareJson, type CompareOptions } from "./compare.js";
+import { pointerMatcher, type Segment } from "./paths.js";
+import { k8sSecretNames, k8sSecretPredicate, vmSecretPredicate } from "./redact.js";
+
+/** Fields the API server or other controllers write; never a change even if desired mentions them. */
+const SERVER_FIELDS = [
+  "/status",
+  "/metadata/managedFields",
+  "/metadata/resourceVersion",
+  "/metadata/uid",
+  "/metadata/creationTimestamp",
+  "/metadata/generation",
+];
+
+/** Named lists amphi owns in its Kubernetes objects: live elements amphi no longer wants are changes. */
+const OWNED_LISTS: ReadonlySet<string> = new Set(["containers", "initContainers", "env", "ports"]);
+
+const NONE: ReadonlySet<string> = new Set();
+const never = (): boolean => false;
+
+/** The fields in which `actual` differs from `desired` (same key). Empty means unchanged. */
+export function compareResource(desired: Resource, actual: ActualResource, ignore: readonly IgnoreRule[]): FieldChange[] {
+  if (desired.runtime !== actual.runtime) return [{ path: "runtime", from: actual.runtime, to: desired.runtime }];
+  switch (desired.runtime) {
+    case "k8s":
+      return compareK8s(desired, (actual as typeof desired).object, ignore);
+    case "vm":
+      return compareVm(desired, actual as typeof desired & ActualResource);
+    case "capture": {
+      const { fragment, hooks } = desired.capture;
+      const live = (actual as typeof desired).capture;
+      return compareJson(asJson({ fragment, hooks }), asJson({ fragment: live.fragment, hooks: live.hooks }), full(never));
+    }
+    case "consul":
+      // The check's health (observed.check) is not compared: re-registering does not fix a failing
+      // check. Health belongs to drift reports; only registration settings make a plan step.
+      return compareJson(asJson(desired.registration), asJson((actual as typeof desired).registration), full(never));
+  }
+}
+
+/** Server-side-apply style: only what amphi sets is compared, minus ignored pointers; env values named in
+ * the secret-env annotation (on either side, so a removed secret stays masked) are redacted. */
+function compareK8s(desired: Resource & { runtime: "k8s" }, live: K8sObject, ignore: readonly IgnoreRule[]): FieldChange[] {
+  const kind = desired.object.kind;
+  const pointers = [...SERVER_FIELDS, ...ignore.filter((r) => appliesTo(r, kind, desired.app)).flatMap((r) => r.jsonPointers)];
+  const secretNames = [...k8sSecretNames(desired.object), ...k8sSecretNames(live)];
+  const opts: CompareOptions = {
+    mode: "subset",
+    ownedLists: OWNED_LISTS,
+    ignored: pointerMatcher(pointers),
+    isSecret: k8sSecretPredicate(kind, secretNames),
+    looseNumbers: true,
+  };
+  return compareJson(asJson(desired.object), asJson(live), opts);
+}
+
+/** Whether an ignore rule names this kind and (when it names one) this app. */
+function appliesTo(rule: IgnoreRule, kind: string, app: string): boolean {
+  return rule.kind === kind && (rule.app === null || rule.app === app);
+}
+
+/** amphi owns the whole host record (what state.json says), so every field counts; a stopped process
+ * is a change too (the step starts it). An `unknown` process state adds nothing. */
+function compareVm(desired: Resource & { runtime: "vm" }, actual: ActualResource & { runtime: "vm" }): FieldChange[] {
+  const secret = vmSecretPredicate([...desired.instance.secretEnv, ...(actual.instance.secretEnv ?? [])]);
+  const fields = compareJson(asJson(desired.instance), asJson(actual.instance), full(secret));
+  if (actual.observed?.process === "stopped") fields.push({ path: "process", from: "stopped", to: "running" });
+  return fields;
+}
+
+function full(isSecret: (segments: readonly Segment[]) => boolean): CompareOptions {
+  return { mode: "full", ownedLists: NONE, ignored: never, isSecret, looseNumbers: false };
+}
+
+/** Model records are plain JSON by construction; TypeScript cannot see interfaces as index signatures. */
+function asJson(value: unknown): Json {
+  return value as Json;
+}

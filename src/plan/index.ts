@@ -1,0 +1,103 @@
+// plan: DiffResult + the apps' dependsOn DAG → Plan. Pure.
+// Steps are ordered by wave (the DAG; capture rules after their host's apps; deletes last), then runtime
+// order (deletes reversed: deregister before stopping), then Kubernetes kind, then key.
+import {
+  RUNTIME_ORDER,
+  type ActualResource,
+  type Change,
+  type DiffResult,
+  type Plan,
+  type PlanStep,
+  type Resource,
+  type Runtime,
+} from "../model/index.js";
+import { compareStrings } from "../diff/index.js";
+import { appWaves } from "./waves.js";
+
+export { formatStep } from "./format-text.js";
+
+/** Kubernetes kinds in apply order; kinds not listed come after, by name. Services before Deployments
+ * so that a Deployment's pods find their Service (and mesh DNS name) in place. */
+export const K8S_KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "Service", "Deployment"] as const;
+
+/** Builds the ordered plan. `deps` maps app → dependsOn; apps of changes that it does not name (deleted
+ * apps) have no deps. `revision` is the config commit the plan was made from, if any. */
+export function buildPlan(d: DiffResult, deps: Record<string, string[]>, revision: string | null): Plan {
+  const waves = appWaves(deps);
+  const applies = d.changes.filter((c) => c.op !== "delete").map((c) => toStep(c, waves.get(appOf(c) ?? "") ?? 1));
+  placeCaptureSteps(applies);
+  const deleteWave = applies.reduce((max, s) => Math.max(max, s.wave), 0) + 1;
+  const deletes = d.changes.filter((c) => c.op === "delete").map((c) => toStep(c, deleteWave));
+  const steps = [...applies, ...deletes].sort(compareSteps);
+  const unknown = [...d.unknown].sort((a, b) => compareStrings(a.key, b.key));
+  const count = (op: PlanStep["op"]) => steps.filter((s) => s.op === op).length;
+  const summary = { create: count("create"), update: count("update"), delete: count("delete"), unchanged: d.unchanged.length, unknown: unknown.length };
+  return { env: d.env, revision, steps, unknown, summary };
+}
+
+/** Capture rules (app `null`) go in the wave of the latest app with a VM step on the same host, so the
+ * rules redirect ports whose process is already deployed; wave 1 when no app on that host changes. */
+function placeCaptureSteps(steps: PlanStep[]): void {
+  const latest = new Map<string, number>();
+  for (const s of steps) if (s.runtime === "vm") latest.set(s.target, Math.max(latest.get(s.target) ?? 0, s.wave));
+  for (const s of steps) if (s.runtime === "capture") s.wave = latest.get(s.target) ?? 1;
+}
+
+function resourceOf(c: Change): Resource | ActualResource {
+  return c.op === "delete" ? c.actual : c.desired;
+}
+
+function appOf(c: Change): string | null {
+  return resourceOf(c).app;
+}
+
+function toStep(c: Change, wave: number): PlanStep {
+  const r = resourceOf(c);
+  const fields = c.op === "update" ? c.fields : [];
+  return { wave, runtime: r.runtime, target: r.target, app: r.app, op: c.op, key: c.key, object: objectName(r), fields };
+}
+
+/** What a step touches inside its target: `Kind/namespace/name` (or `Kind/name` when cluster-scoped),
+ * the app on a host, `iptables` for capture rules, the service ID in Consul. */
+export function objectName(r: Resource): string {
+  switch (r.runtime) {
+    case "k8s": {
+      const { kind, metadata } = r.object;
+      return metadata.namespace ? `${kind}/${metadata.namespace}/${metadata.name}` : `${kind}/${metadata.name}`;
+    }
+    case "vm":
+      return r.app;
+    case "capture":
+      return "iptables";
+    case "consul":
+      return r.registration.id;
+  }
+}
+
+/** Wave, then runtime order (reversed among deletes), then Kubernetes kind (reversed among deletes), then key. */
+function compareSteps(a: PlanStep, b: PlanStep): number {
+  if (a.wave !== b.wave) return a.wave - b.wave;
+  const sign = a.op === "delete" && b.op === "delete" ? -1 : 1;
+  const runtime = runtimeRank(a.runtime) - runtimeRank(b.runtime);
+  if (runtime !== 0) return sign * runtime;
+  const kind = compareKinds(kindOf(a), kindOf(b));
+  if (kind !== 0) return sign * kind;
+  return compareStrings(a.key, b.key);
+}
+
+function runtimeRank(r: Runtime): number {
+  return RUNTIME_ORDER.indexOf(r);
+}
+
+/** The Kubernetes kind of a step (from its object name), `""` for other runtimes. */
+function kindOf(s: PlanStep): string {
+  return s.runtime === "k8s" ? s.object.slice(0, s.object.indexOf("/")) : "";
+}
+
+function compareKinds(a: string, b: string): number {
+  const rank = (k: string) => {
+    const i = (K8S_KIND_ORDER as readonly string[]).indexOf(k);
+    return i >= 0 ? i : K8S_KIND_ORDER.length;
+  };
+  return rank(a) - rank(b) || compareStrings(a, b);
+}

@@ -78,7 +78,8 @@ function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): string[] {
     // mesh-dns's forwarded queries) must leave untouched, or it would be redirected back to them: a loop.
     `-A AMPHI_OUTPUT -m owner --uid-owner ${uid} -j RETURN`,
     // DNS before the loopback RETURN: most hosts resolve through a local stub (127.0.0.53, 127.0.0.1),
-    // and queries to it must still reach mesh-dns, or mesh names would never resolve.
+    // and queries to it must still reach mesh-dns, or mesh names would never resolve. The stub's own upstream
+    // queries are captured too, so mesh-dns must forward to real resolvers, never back to a local stub.
     `-A AMPHI_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports ${dns}`,
     `-A AMPHI_OUTPUT -p tcp --dport 53 -j REDIRECT --to-ports ${dns}`,
     // The app talking to itself (or anything else) over loopback stays uncaptured.

@@ -19,7 +19,13 @@ export function render(model: Model, envName: string): DesiredState {
 }
 
 function clusterResources(model: Model, env: EnvironmentModel): Resource[] {
-  return env.placements.flatMap((p) => (p.type === "cluster" ? renderClusterPlacement(findApp(model, p.app), env, p) : []));
+  return env.placements.flatMap((p) => {
+    if (p.type !== "cluster") return [];
+    if (!env.clusters.some((c) => c.name === p.cluster)) {
+      throw new Error(`env ${env.name}: app ${p.app} is placed on unknown cluster "${p.cluster}"`);
+    }
+    return renderClusterPlacement(findApp(model, p.app), env, p);
+  });
 }
 
 function hostResources(model: Model, env: EnvironmentModel): Resource[] {

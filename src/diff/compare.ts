@@ -3,7 +3,7 @@
 // Kubernetes objects full of defaults); "full" compares every field on both sides (records amphi owns whole).
 import type { FieldChange, Json } from "../model/index.js";
 import { elementSegment, formatPath, isObject, type JsonObject, type Segment } from "./paths.js";
-import { REDACTED, redactDeep, type SecretPredicate } from "./redact.js";
+import { redactDeep, type SecretPredicate } from "./redact.js";
 
 /** How {@link compareJson} walks and what it skips. */
 export interface CompareOptions {
@@ -25,7 +25,7 @@ interface Walk extends CompareOptions {
 
 /** Compares `desired` with `actual` and returns the differing fields, in walk order (desired's key order,
  * then keys only the actual side has). `from` is the actual value, `to` the desired one; secret values
- * are already replaced by {@link REDACTED}. */
+ * are already replaced by `"(secret)"`. */
 export function compareJson(desired: Json | undefined, actual: Json | undefined, opts: CompareOptions): FieldChange[] {
   const walk: Walk = { ...opts, out: [] };
   visit(desired, actual, [], walk);
@@ -97,12 +97,7 @@ function isNamedList(list: Json[]): list is JsonObject[] {
 }
 
 function emit(path: Segment[], from: Json | undefined, to: Json | undefined, w: Walk): void {
-  const secret = w.isSecret(path);
-  w.out.push({
-    path: formatPath(path),
-    from: secret && from !== undefined ? REDACTED : redactDeep(from, path, w.isSecret),
-    to: secret && to !== undefined ? REDACTED : redactDeep(to, path, w.isSecret),
-  });
+  w.out.push({ path: formatPath(path), from: redactDeep(from, path, w.isSecret), to: redactDeep(to, path, w.isSecret) });
 }
 
 /** Scalar equality where null and a missing value are the same, and optionally `1` equals `"1"`. */

@@ -1,5 +1,6 @@
 // The config repo as amphi understands it: specs with every default applied.
 // The raw YAML (as the user wrote it) is kept beside each model for error messages and hashing.
+import type { Problem } from "./problem.js";
 
 /** Protocol of a service port, as in the original spec.yaml format. */
 export type Protocol = "http" | "grpc" | "tcp";
@@ -209,4 +210,6 @@ export interface Model {
   revision: string | null;
   apps: AppModel[];
   environments: EnvironmentModel[];
+  /** Problems of severity "warning" found while loading (errors throw ConfigError instead). */
+  warnings?: Problem[];
 }

@@ -1,0 +1,85 @@
+// Config loading: a ConfigSource (directory or Git revision) → the validated, normalized Model.
+// Every problem of every file is collected; any error throws one ConfigError carrying them all,
+// warnings alone come back on `model.warnings`. Pure apart from reading through the source.
+import { ConfigError, type AppModel, type EnvironmentModel, type Model, type Problem } from "../model/index.js";
+import type { ConfigSource } from "../ports/index.js";
+import { discover, type FoundFile } from "./discover.js";
+import { loadAppFile, loadEnvironmentFile, type FileResult } from "./load-file.js";
+import { resolvePlacements, type AppIndex } from "./placements.js";
+import { sortProblems, type FileLocator } from "./problems.js";
+import type { RawApp, RawEnvironment } from "./raw.js";
+import { isPlainRepoPath } from "./rules-file.js";
+import { checkHostPorts } from "./rules-ports.js";
+import { checkDependencies, checkPackageFiles, checkUniqueNames, checkUniqueServices, type PathRef } from "./rules-repo.js";
+import { didYouMean } from "./suggest.js";
+
+type AppFile = FileResult<AppModel, RawApp>;
+type EnvFile = FileResult<EnvironmentModel, RawEnvironment>;
+
+/** Loads and validates the whole config repo. Throws ConfigError (with every problem) on any error. */
+export async function loadModel(source: ConfigSource): Promise<Model> {
+  const revision = await source.revision();
+  const found = await discover(source);
+  const [appFiles, envFiles] = await Promise.all([
+    readAll(source, found.apps, loadAppFile),
+    readAll(source, found.environments, loadEnvironmentFile),
+  ]);
+  const problems: Problem[] = [...found.problems, ...appFiles.flatMap((f) => f.problems), ...envFiles.flatMap((f) => f.problems)];
+  const apps = firstOfEachName(appFiles);
+  const index: AppIndex = { names: new Set(appFiles.flatMap((f) => (f.name === null ? [] : [f.name]))), valid: new Map(apps.map((a) => [a.name, a])) };
+  const appLocs = new Map(appFiles.filter((f) => f.model && index.valid.get(f.name!) === f.model).map((f) => [f.name!, f.loc!]));
+  problems.push(...checkUniqueNames(named(appFiles), "app"), ...checkUniqueNames(named(envFiles), "environment"));
+  problems.push(...checkUniqueServices(apps, appLocs), ...checkDependencies(apps, index.names, appLocs));
+  const environments = firstOfEachName(envFiles);
+  for (const f of envFiles) if (f.model && environments.includes(f.model)) problems.push(...placeApps(f, index));
+  problems.push(...(await checkPackageFiles(packageRefs(appFiles, envFiles), source)));
+  const sorted = sortProblems(problems);
+  if (sorted.some((p) => p.severity === "error")) throw new ConfigError(sorted);
+  return { source: source.description, revision, apps, environments, warnings: sorted };
+}
+
+async function readAll<R>(source: ConfigSource, files: FoundFile[], load: (file: string, stem: string, text: string | null) => R): Promise<R[]> {
+  const texts = await Promise.all(files.map((f) => source.read(f.file)));
+  return files.map((f, i) => load(f.file, f.stem, texts[i] ?? null));
+}
+
+/** Valid models, the first file of each name only (later ones are reported), sorted by name. */
+function firstOfEachName<M extends { name: string }>(files: FileResult<M, unknown>[]): M[] {
+  const byName = new Map<string, M | null>();
+  for (const f of files) if (f.name !== null && !byName.has(f.name)) byName.set(f.name, f.model);
+  return [...byName.values()].filter((m): m is M => m !== null).sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+function named(files: FileResult<unknown, unknown>[]) {
+  return files.flatMap((f) => (f.name !== null && f.loc ? [{ name: f.name, loc: f.loc, pointer: f.namePointer }] : []));
+}
+
+/** Resolves one environment's placements into its model and checks them against the apps. */
+function placeApps(f: EnvFile, index: AppIndex): Problem[] {
+  const env = f.model!;
+  const { placements, problems } = resolvePlacements(f.raw!, env, index, f.loc!);
+  env.placements = placements;
+  problems.push(...checkHostPorts(env, index.valid, f.loc!));
+  (f.raw!.spec.ignoreDifferences ?? []).forEach((rule, i) => {
+    if (rule.app !== undefined && !index.names.has(rule.app)) {
+      const hint = didYouMean(rule.app, index.names);
+      problems.push(f.loc!.warning(`/spec/ignoreDifferences/${i}/app`, `ignore rule names unknown app "${rule.app}"`, { hint }));
+    }
+  });
+  return problems;
+}
+
+/** Every package path written in a valid file, with where it was written. */
+function packageRefs(appFiles: AppFile[], envFiles: EnvFile[]): PathRef[] {
+  const refs: PathRef[] = [];
+  const add = (path: string | undefined, loc: FileLocator, pointer: string) => {
+    if (path !== undefined && isPlainRepoPath(path)) refs.push({ path, loc, pointer });
+  };
+  for (const f of appFiles) if (f.raw) add(f.raw.spec.package?.path, f.loc!, "/spec/package/path");
+  for (const f of envFiles) {
+    if (!f.raw) continue;
+    add(f.raw.spec.mesh.sidecar.package?.path, f.loc!, "/spec/mesh/sidecar/package/path");
+    (f.raw.spec.placements ?? []).forEach((p, i) => add(p.overrides?.package?.path, f.loc!, `/spec/placements/${i}/overrides/package/path`));
+  }
+  return refs;
+}

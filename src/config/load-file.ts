@@ -1,0 +1,81 @@
+// One config file → its problems and, when it is valid on its own, its normalized model.
+// The name is resolved even for invalid files, so other files' references to it are not reported twice.
+import type { AppModel, EnvironmentModel, Problem } from "../model/index.js";
+import { normalizeApp } from "./normalize-app.js";
+import { normalizeEnvironment } from "./normalize-env.js";
+import { DNS_LABEL, dnsLabelMessage } from "./patterns.js";
+import { fileProblem, type FileLocator } from "./problems.js";
+import type { RawApp, RawEnvironment } from "./raw.js";
+import { checkAppFile, checkEnvironmentFile } from "./rules-file.js";
+import { validateSchema, type DocKind } from "./schema.js";
+import { parseYaml } from "./yaml.js";
+
+/** What loading one file gave. `name` is null only when the file could not be parsed. */
+export interface FileResult<M, R> {
+  file: string;
+  name: string | null;
+  /** `/metadata/name` when the name was written there, `""` when it comes from the file or folder name. */
+  namePointer: string;
+  problems: Problem[];
+  loc: FileLocator | null;
+  raw: R | null;
+  model: M | null;
+}
+
+/** Loads `apps/<stem>/spec.yaml`. */
+export function loadAppFile(file: string, stem: string, text: string | null): FileResult<AppModel, RawApp> {
+  return loadFile<AppModel, RawApp>("Application", file, stem, text, (raw, name, loc) => ({
+    problems: checkAppFile(raw, name, loc),
+    model: normalizeApp(raw, name, loc),
+  }));
+}
+
+/** Loads `environments/<stem>.yaml` (placements are resolved later, with the apps). */
+export function loadEnvironmentFile(file: string, stem: string, text: string | null): FileResult<EnvironmentModel, RawEnvironment> {
+  return loadFile<EnvironmentModel, RawEnvironment>("Environment", file, stem, text, (raw, name, loc) => ({
+    problems: checkEnvironmentFile(raw, loc),
+    model: normalizeEnvironment(raw, name, loc),
+  }));
+}
+
+type Finish<M, R> = (raw: R, name: string, loc: FileLocator) => { problems: Problem[]; model: M };
+
+function loadFile<M, R>(kind: DocKind, file: string, stem: string, text: string | null, finish: Finish<M, R>): FileResult<M, R> {
+  const result: FileResult<M, R> = { file, name: null, namePointer: "", problems: [], loc: null, raw: null, model: null };
+  if (text === null) {
+    result.problems.push(fileProblem(file, "file disappeared while reading"));
+    return result;
+  }
+  const parsed = parseYaml(file, text);
+  if (Array.isArray(parsed)) {
+    result.problems.push(...parsed);
+    return result;
+  }
+  result.loc = parsed.loc;
+  const written = writtenName(parsed.doc);
+  result.name = written ?? stem;
+  result.namePointer = written === null ? "" : "/metadata/name";
+  result.problems.push(...validateSchema(kind, parsed.doc, parsed.loc));
+  if (written === null && !DNS_LABEL.test(stem)) result.problems.push(stemProblem(kind, file, stem));
+  if (result.problems.some((p) => p.severity === "error")) return result;
+  result.raw = parsed.doc as R;
+  const done = finish(result.raw, result.name, parsed.loc);
+  result.problems.push(...done.problems);
+  result.model = done.model;
+  return result;
+}
+
+/** `metadata.name` when it is a string, else null. */
+function writtenName(doc: unknown): string | null {
+  const meta = (doc as { metadata?: unknown } | null)?.metadata;
+  const name = (meta as { name?: unknown } | null | undefined)?.name;
+  return typeof name === "string" ? name : null;
+}
+
+function stemProblem(kind: DocKind, file: string, stem: string): Problem {
+  const { message } = dnsLabelMessage(stem);
+  const from = kind === "Application" ? "folder" : "file";
+  return fileProblem(file, `the ${kind === "Application" ? "app" : "environment"} name comes from the ${from} name: ${message}`, {
+    hint: `rename the ${from} or set metadata.name`,
+  });
+}

@@ -1,0 +1,117 @@
+// A validated environment file → EnvironmentModel with every default applied (placements are
+// resolved separately, in placements.ts, because they need the apps).
+import type {
+  ClusterModel,
+  ConsulModel,
+  EnvironmentModel,
+  HostGroupModel,
+  IgnoreRule,
+  MeshModel,
+  StateModel,
+  StatusModel,
+} from "../model/index.js";
+import { normalizePackage } from "./normalize-app.js";
+import type { FileLocator } from "./problems.js";
+import type { RawEnvironment, RawHostGroup } from "./raw.js";
+
+/** Defaults of an environment, as documented in schemas/environment.schema.json. */
+export const ENV_DEFAULTS = {
+  capture: true,
+  proxyUid: 1337,
+  outboundPort: 15001,
+  inboundPort: 15006,
+  dnsPort: 15053,
+  domain: "mesh",
+  initImage: "ghcr.io/amphi-dev/mesh-init:0.1.0",
+  consulAddress: "http://127.0.0.1:8500",
+  checkTTL: "15s",
+  deregisterCriticalAfter: "1m",
+  namespace: "default",
+  transport: "ssh",
+  sshUser: "amphi",
+  sshPort: 22,
+  baseDir: "/opt/amphi",
+  maxUnavailable: 1,
+  statusProvider: "gitnotes",
+  stateBackend: "file",
+  statePath: ".amphi",
+} as const;
+
+/** Normalizes one validated environment file, leaving `placements` empty. */
+export function normalizeEnvironment(raw: RawEnvironment, name: string, loc: FileLocator): EnvironmentModel {
+  const s = raw.spec;
+  return {
+    name,
+    file: loc.file,
+    mesh: normalizeMesh(raw, loc),
+    consul: normalizeConsul(s.consul ?? {}),
+    clusters: (s.clusters ?? []).map(
+      (c): ClusterModel => ({ name: c.name, context: c.context, namespace: c.namespace ?? ENV_DEFAULTS.namespace }),
+    ),
+    hostGroups: (s.hostGroups ?? []).map(normalizeHostGroup),
+    placements: [],
+    ignoreDifferences: (s.ignoreDifferences ?? []).map((r): IgnoreRule => ({ kind: r.kind, app: r.app ?? null, jsonPointers: r.jsonPointers })),
+    status: normalizeStatus(s.status ?? {}),
+    state: normalizeState(s.state ?? {}),
+  };
+}
+
+function normalizeMesh(raw: RawEnvironment, loc: FileLocator): MeshModel {
+  const m = raw.spec.mesh;
+  return {
+    capture: m.capture ?? ENV_DEFAULTS.capture,
+    serviceIP: m.serviceIP,
+    proxyUid: m.proxyUid ?? ENV_DEFAULTS.proxyUid,
+    outboundPort: m.outboundPort ?? ENV_DEFAULTS.outboundPort,
+    inboundPort: m.inboundPort ?? ENV_DEFAULTS.inboundPort,
+    dnsPort: m.dnsPort ?? ENV_DEFAULTS.dnsPort,
+    domain: m.domain ?? ENV_DEFAULTS.domain,
+    dnsUpstreams: m.dnsUpstreams ?? [],
+    sidecar: {
+      image: m.sidecar.image,
+      initImage: m.sidecar.initImage ?? ENV_DEFAULTS.initImage,
+      package: m.sidecar.package ? normalizePackage(m.sidecar.package, "/spec/mesh/sidecar/package", loc) : null,
+    },
+  };
+}
+
+function normalizeConsul(c: NonNullable<RawEnvironment["spec"]["consul"]>): ConsulModel {
+  return {
+    address: c.address ?? ENV_DEFAULTS.consulAddress,
+    datacenter: c.datacenter ?? null,
+    tokenEnv: c.tokenEnv ?? null,
+    checkTTL: c.checkTTL ?? ENV_DEFAULTS.checkTTL,
+    deregisterCriticalAfter: c.deregisterCriticalAfter ?? ENV_DEFAULTS.deregisterCriticalAfter,
+  };
+}
+
+function normalizeHostGroup(g: RawHostGroup): HostGroupModel {
+  const ssh = g.ssh ?? {};
+  return {
+    name: g.name,
+    transport: g.transport ?? ENV_DEFAULTS.transport,
+    ssh: {
+      user: ssh.user ?? ENV_DEFAULTS.sshUser,
+      port: ssh.port ?? ENV_DEFAULTS.sshPort,
+      identityFile: ssh.identityFile ?? null,
+      knownHostsFile: ssh.knownHostsFile ?? null,
+      proxyJump: ssh.proxyJump ?? null,
+    },
+    baseDir: g.baseDir ?? ENV_DEFAULTS.baseDir,
+    maxUnavailable: g.maxUnavailable ?? ENV_DEFAULTS.maxUnavailable,
+    hosts: g.hosts.map((h) => ({ name: h.name, address: h.address })),
+  };
+}
+
+function normalizeStatus(s: NonNullable<RawEnvironment["spec"]["status"]>): StatusModel {
+  return {
+    provider: s.provider ?? ENV_DEFAULTS.statusProvider,
+    url: s.url ?? null,
+    repository: s.repository ?? null,
+    tokenEnv: s.tokenEnv ?? null,
+  };
+}
+
+function normalizeState(s: NonNullable<RawEnvironment["spec"]["state"]>): StateModel {
+  return { backend: s.backend ?? ENV_DEFAULTS.stateBackend, path: s.path ?? ENV_DEFAULTS.statePath };
+}

@@ -1,0 +1,38 @@
+// Name and value patterns shared by the schemas and the rules, with the message each one deserves.
+
+/** A DNS label. Names of apps, services, hosts, clusters, groups and environments reach shell commands,
+ * file paths, Kubernetes object names and DNS names; this pattern keeps `;`, `/`, `..` and spaces out. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Patterns as written in the schemas → what to tell the user when a value does not match. */
+const MESSAGES: Record<string, (v: string) => { message: string; hint?: string }> = {
+  [DNS_LABEL.source]: dnsLabelMessage,
+  "^[A-Za-z_][A-Za-z0-9_]*$": (v) => ({ message: `${q(v)} is not an environment variable name (letters, digits and "_", not starting with a digit)` }),
+  "^[0-9]+(ms|s|m|h)$": (v) => ({ message: `${q(v)} is not a duration`, hint: "write a whole number and a unit: 500ms, 15s, 5m, 1h" }),
+  "^[0-9a-fA-F]{64}$": (v) => ({ message: `sha256 must be 64 hex digits, got ${v.length} characters`, hint: "compute it with `sha256sum <file>`" }),
+  "^/": (v) => ({ message: `${q(v)} must start with "/"` }),
+  "^https?://": (v) => ({ message: `${q(v)} must be an http:// or https:// URL` }),
+  "^[a-z_][a-z0-9_-]*[$]?$": (v) => ({ message: `${q(v)} is not a Unix user name (lowercase letters, digits, "_" and "-")` }),
+  "^[A-Z][A-Za-z0-9]*$": (v) => ({ message: `${q(v)} is not a Kubernetes kind`, hint: "e.g. Deployment, Service" }),
+  "^[^/\\s]+(/[^/\\s]+)+$": (v) => ({ message: `${q(v)} is not a repository path`, hint: "write owner/name" }),
+  "[^0-9.]": (v) => ({ message: `${q(v)} is not an IPv4 address or a hostname` }),
+};
+
+/** The message for a value failing `pattern` (or the maxLength that goes with it), or null if unknown. */
+export function patternMessage(pattern: string | undefined, value: unknown): { message: string; hint?: string } | null {
+  const make = pattern === undefined ? undefined : MESSAGES[pattern];
+  return make && typeof value === "string" ? make(value) : null;
+}
+
+/** The message for a name that is not a DNS label, e.g. `"vm;rm" is not a DNS label (…)`. */
+export function dnsLabelMessage(value: string): { message: string; hint?: string } {
+  const message = `${q(value)} is not a DNS label (lowercase letters, digits and "-", at most 63)`;
+  if (value.length > 63) return { message, hint: `it has ${value.length} characters` };
+  const lower = value.toLowerCase();
+  if (lower !== value && DNS_LABEL.test(lower)) return { message, hint: `use lowercase: "${lower}"` };
+  return { message };
+}
+
+function q(v: string): string {
+  return JSON.stringify(v.length > 60 ? v.slice(0, 57) + "…" : v);
+}

@@ -1,0 +1,116 @@
+// Rules that need only one file, beyond what a JSON Schema can say: unique ports and names,
+// health-check ports, safe package paths, absolute base dirs.
+import type { Problem } from "../model/index.js";
+import type { FileLocator } from "./problems.js";
+import type { RawApp, RawEnvVar, RawEnvironment, RawService } from "./raw.js";
+
+/** Checks one validated app spec. `name` is the app's resolved name. */
+export function checkAppFile(raw: RawApp, name: string, loc: FileLocator): Problem[] {
+  const out: Problem[] = [];
+  const spec = raw.spec;
+  out.push(...checkPorts(spec.services, loc));
+  spec.services.forEach((s, i) => out.push(...checkHealthPort(s, `/spec/services/${i}`, loc)));
+  (spec.dependsOn ?? []).forEach((dep, i) => {
+    if (dep === name) out.push(loc.problem(`/spec/dependsOn/${i}`, `app "${name}" depends on itself`));
+  });
+  out.push(...checkEnvNames(spec.container?.env, "/spec/container/env", loc));
+  out.push(...checkEnvNames(spec.package?.env, "/spec/package/env", loc));
+  if (spec.package?.path !== undefined) out.push(...checkPackagePath(spec.package.path, "/spec/package/path", loc));
+  return out;
+}
+
+/** Port numbers are unique within an app; port names within a service. */
+function checkPorts(services: RawService[], loc: FileLocator): Problem[] {
+  const out: Problem[] = [];
+  const numbers = new Map<number, string>();
+  services.forEach((s, i) => {
+    const names = new Set<string>();
+    s.ports.forEach((p, j) => {
+      const ptr = `/spec/services/${i}/ports/${j}`;
+      const owner = numbers.get(p.targetPort);
+      if (owner !== undefined) out.push(loc.problem(`${ptr}/targetPort`, `port ${p.targetPort} is already used by service "${owner}" of this app`));
+      else numbers.set(p.targetPort, s.name);
+      const portName = p.name ?? `${p.protocol}-${p.targetPort}`;
+      if (names.has(portName)) out.push(loc.problem(p.name ? `${ptr}/name` : ptr, `port name "${portName}" is used twice in service "${s.name}"`));
+      names.add(portName);
+    });
+  });
+  return out;
+}
+
+function checkHealthPort(s: RawService, ptr: string, loc: FileLocator): Problem[] {
+  const port = s.healthCheck?.port;
+  if (port === undefined || s.ports.some((p) => p.targetPort === port)) return [];
+  const ports = s.ports.map((p) => p.targetPort).join(", ");
+  return [loc.problem(`${ptr}/healthCheck/port`, `port ${port} is not a port of service "${s.name}"`, { hint: `its ports: ${ports}` })];
+}
+
+/** Env var names are unique within one list. */
+export function checkEnvNames(env: RawEnvVar[] | undefined, ptr: string, loc: FileLocator): Problem[] {
+  const seen = new Map<string, number>();
+  const out: Problem[] = [];
+  (env ?? []).forEach((v, i) => {
+    const first = seen.get(v.name);
+    if (first !== undefined) out.push(loc.problem(`${ptr}/${i}/name`, `env var "${v.name}" is set twice`, { hint: `first at ${ptr}/${first}` }));
+    else seen.set(v.name, i);
+  });
+  return out;
+}
+
+/** Whether `path` is a plain repo-relative path: no absolute path, no `.`/`..`/empty segment, no `\`. */
+export function isPlainRepoPath(path: string): boolean {
+  return !path.includes("\\") && !/^[A-Za-z]:/.test(path) && path.split("/").every((s) => s !== "" && s !== "." && s !== "..");
+}
+
+/** A package path must be a plain path inside the config repo: what is deployed is what was reviewed. */
+export function checkPackagePath(path: string, ptr: string, loc: FileLocator): Problem[] {
+  const segments = path.split("/");
+  const example = "e.g. packages/app-1.0.tar.gz";
+  if (path.includes("\\")) return [loc.problem(ptr, `package path "${path}" contains "\\"`, { hint: `separate directories with "/", ${example}` })];
+  if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) {
+    return [loc.problem(ptr, `package path "${path}" is absolute`, { hint: `write it relative to the repo root, ${example}; use url for files elsewhere` })];
+  }
+  if (segments.includes("..")) {
+    return [loc.problem(ptr, `package path "${path}" leaves the repo ("..")`, { hint: `packages must be files inside the config repo; use url for files elsewhere` })];
+  }
+  if (segments.some((s) => s === "." || s === "")) {
+    return [loc.problem(ptr, `package path "${path}" is not a plain repo-relative path`, { hint: `${example}, without "./", "//" or a trailing "/"` })];
+  }
+  return [];
+}
+
+/** Checks one validated environment file: unique names of clusters, host groups and hosts, base dirs,
+ * env vars and package paths of overrides. Placements are checked with the apps, in placements.ts. */
+export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Problem[] {
+  const s = raw.spec;
+  const out: Problem[] = [];
+  out.push(...uniqueNames((s.clusters ?? []).map((c, i) => [c.name, `/spec/clusters/${i}/name`]), "cluster", loc));
+  out.push(...uniqueNames((s.hostGroups ?? []).map((g, i) => [g.name, `/spec/hostGroups/${i}/name`]), "host group", loc));
+  const hosts = (s.hostGroups ?? []).flatMap((g, i) => g.hosts.map((h, j): [string, string] => [h.name, `/spec/hostGroups/${i}/hosts/${j}/name`]));
+  out.push(...uniqueNames(hosts, "host", loc));
+  (s.hostGroups ?? []).forEach((g, i) => {
+    if ((g.transport ?? "ssh") === "ssh" && g.baseDir !== undefined && !g.baseDir.startsWith("/")) {
+      out.push(loc.problem(`/spec/hostGroups/${i}/baseDir`, `baseDir "${g.baseDir}" must be an absolute path for transport ssh`));
+    }
+  });
+  const sidecarPath = s.mesh.sidecar.package?.path;
+  if (sidecarPath !== undefined) out.push(...checkPackagePath(sidecarPath, "/spec/mesh/sidecar/package/path", loc));
+  (s.placements ?? []).forEach((p, i) => {
+    const ptr = `/spec/placements/${i}/overrides`;
+    out.push(...checkEnvNames(p.overrides?.env, `${ptr}/env`, loc));
+    const path = p.overrides?.package?.path;
+    if (path !== undefined) out.push(...checkPackagePath(path, `${ptr}/package/path`, loc));
+  });
+  return out;
+}
+
+function uniqueNames(entries: [string, string][], what: string, loc: FileLocator): Problem[] {
+  const seen = new Map<string, string>();
+  const out: Problem[] = [];
+  for (const [name, ptr] of entries) {
+    const first = seen.get(name);
+    if (first !== undefined) out.push(loc.problem(ptr, `duplicate ${what} name "${name}"`, { hint: `first at ${first}` }));
+    else seen.set(name, ptr);
+  }
+  return out;
+}

@@ -47,14 +47,25 @@ function visit(d: Json | undefined, a: Json | undefined, path: Segment[], w: Wal
 function visitObject(d: JsonObject, a: JsonObject, path: Segment[], w: Walk): void {
   const keys = Object.keys(d);
   for (const k of Object.keys(a)) if (!Object.hasOwn(d, k) && (w.mode === "full" || ownedList(k, a[k], w))) keys.push(k);
-  for (const k of keys) visit(d[k], a[k], [...path, { key: k }], w);
+  for (const k of keys) within(path, { key: k }, () => visit(d[k], a[k], path, w));
+}
+
+/** Runs `body` with `seg` appended to `path`. The path is one mutable stack for the whole walk (a copy per
+ * visited field made large diffs slow); it is copied only when a change is recorded. */
+function within(path: Segment[], seg: Segment, body: () => void): void {
+  path.push(seg);
+  try {
+    body();
+  } finally {
+    path.pop();
+  }
 }
 
 function visitArray(d: Json[], a: Json[], path: Segment[], w: Walk): void {
   if (isNamedList(d) && isNamedList(a)) return visitNamedList(d, a, path, w);
   const objects = d.every(isObject) && a.every(isObject);
   if (objects && d.length === a.length) {
-    d.forEach((de, i) => visit(de, a[i], [...path, { index: i }], w));
+    d.forEach((de, i) => within(path, { index: i }, () => visit(de, a[i], path, w)));
   } else if (!deepEqual(d, a, w.looseNumbers)) {
     emit(path, a, d, w);
   }
@@ -65,18 +76,19 @@ function visitArray(d: Json[], a: Json[], path: Segment[], w: Walk): void {
 function visitNamedList(d: JsonObject[], a: JsonObject[], path: Segment[], w: Walk): void {
   const byName = new Map(a.map((e, i) => [e["name"] as string, { e, i }]));
   d.forEach((de, i) => {
-    const seg = elementSegment(i, de);
     const match = byName.get(de["name"] as string);
-    if (match) visit(de, match.e, [...path, seg], w);
-    else if (!w.ignored([...path, seg])) emit([...path, seg], undefined, de, w);
+    within(path, elementSegment(i, de), () => {
+      if (match) visit(de, match.e, path, w);
+      else if (!w.ignored(path)) emit(path, undefined, de, w);
+    });
   });
   const last = path[path.length - 1];
   const owned = w.mode === "full" || (last !== undefined && "key" in last && w.ownedLists.has(last.key));
   if (!owned) return;
   const wanted = new Set(d.map((e) => e["name"] as string));
   a.forEach((ae, i) => {
-    const seg = elementSegment(i, ae);
-    if (!wanted.has(ae["name"] as string) && !w.ignored([...path, seg])) emit([...path, seg], ae, undefined, w);
+    if (wanted.has(ae["name"] as string)) return;
+    within(path, elementSegment(i, ae), () => w.ignored(path) || emit(path, ae, undefined, w));
   });
 }
 
@@ -97,7 +109,8 @@ function isNamedList(list: Json[]): list is JsonObject[] {
 }
 
 function emit(path: Segment[], from: Json | undefined, to: Json | undefined, w: Walk): void {
-  w.out.push({ path: formatPath(path), from: redactDeep(from, path, w.isSecret), to: redactDeep(to, path, w.isSecret) });
+  const at = [...path];
+  w.out.push({ path: formatPath(at), from: redactDeep(from, at, w.isSecret), to: redactDeep(to, at, w.isSecret) });
 }
 
 /** Scalar equality where null and a missing value are the same, and optionally `1` equals `"1"`. */

@@ -20,6 +20,7 @@ export const SECRET_VALUE = "hunter2-never-print-me";
 /** A second secret value, for the "changed from one secret to another" case. */
 export const OLD_SECRET_VALUE = "old-hunter1-never-print-me";
 
+/** Two package hashes: the "before" and "after" of a version bump. */
 export const SHA_A = "5d3785d58a3190c6e18aaffeb33c4e9819aaead6bf79fb0841985274d623d2f4";
 export const SHA_B = "9a0b1c2d58a3190c6e18aaffeb33c4e9819aaead6bf79fb0841985274d623d2f5";
 
@@ -28,6 +29,7 @@ export function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
+/** A Kubernetes resource (the k8s member of the Resource union). */
 export type K8sResource = Extract<Resource, { runtime: "k8s" }>;
 type EnvVar = { name: string; value: string };
 

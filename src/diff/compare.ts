@@ -15,8 +15,9 @@ export interface CompareOptions {
   ignored: (segments: readonly Segment[]) => boolean;
   /** Paths whose values are masked in the output. */
   isSecret: SecretPredicate;
-  /** Whether `1` equals `"1"` (Kubernetes returns quantities as strings). */
-  looseNumbers: boolean;
+  /** Extra equality for two scalars that differ as JSON, given where they are: `1` and `"1"`, `0.5` and
+   * `"500m"` (the API server returns numbers and quantities in its own form). Absent: strict equality. */
+  sameScalar?: (desired: Json | undefined, actual: Json | undefined, segments: readonly Segment[]) => boolean;
 }
 
 interface Walk extends CompareOptions {
@@ -38,7 +39,7 @@ function visit(d: Json | undefined, a: Json | undefined, path: Segment[], w: Wal
     if ((isObject(d) || d == null) && (isObject(a) || a == null)) return visitObject(d ?? {}, a ?? {}, path, w);
   } else if (Array.isArray(d) || Array.isArray(a)) {
     if ((Array.isArray(d) || d == null) && (Array.isArray(a) || a == null)) return visitArray(d ?? [], a ?? [], path, w);
-  } else if (scalarEqual(d, a, w.looseNumbers)) {
+  } else if (scalarEqual(d, a, path, w)) {
     return;
   }
   emit(path, a, d, w);
@@ -66,7 +67,7 @@ function visitArray(d: Json[], a: Json[], path: Segment[], w: Walk): void {
   const objects = d.every(isObject) && a.every(isObject);
   if (objects && d.length === a.length) {
     d.forEach((de, i) => within(path, { index: i }, () => visit(de, a[i], path, w)));
-  } else if (!deepEqual(d, a, w.looseNumbers)) {
+  } else if (!deepEqual(d, a, (x, y) => scalarEqual(x, y, path, w))) {
     emit(path, a, d, w);
   }
 }
@@ -113,24 +114,23 @@ function emit(path: Segment[], from: Json | undefined, to: Json | undefined, w: 
   w.out.push({ path: formatPath(at), from: redactDeep(from, at, w.isSecret), to: redactDeep(to, at, w.isSecret) });
 }
 
-/** Scalar equality where null and a missing value are the same, and optionally `1` equals `"1"`. */
-function scalarEqual(d: Json | undefined, a: Json | undefined, loose: boolean): boolean {
-  if (d === a || (d == null && a == null)) return true;
-  if (!loose) return false;
-  return (typeof d === "number" && typeof a === "string") || (typeof d === "string" && typeof a === "number")
-    ? String(d) === String(a)
-    : false;
+/** Scalar equality where null and a missing value are the same, plus the walk's own rule if it has one. */
+function scalarEqual(d: Json | undefined, a: Json | undefined, path: readonly Segment[], w: Walk): boolean {
+  return d === a || (d == null && a == null) || (w.sameScalar?.(d, a, path) ?? false);
 }
 
-/** Deep equality of JSON values under the same scalar rules. */
-export function deepEqual(d: Json | undefined, a: Json | undefined, loose = false): boolean {
+type ScalarEq = (d: Json | undefined, a: Json | undefined) => boolean;
+const strict: ScalarEq = (d, a) => d === a || (d == null && a == null);
+
+/** Deep equality of JSON values; scalars are compared with `same` (strict by default, null ≡ missing). */
+export function deepEqual(d: Json | undefined, a: Json | undefined, same: ScalarEq = strict): boolean {
   if (Array.isArray(d) || Array.isArray(a)) {
-    return Array.isArray(d) && Array.isArray(a) && d.length === a.length && d.every((x, i) => deepEqual(x, a[i], loose));
+    return Array.isArray(d) && Array.isArray(a) && d.length === a.length && d.every((x, i) => deepEqual(x, a[i], same));
   }
   if (isObject(d) || isObject(a)) {
     if (!isObject(d) || !isObject(a)) return false;
     const keys = new Set([...Object.keys(d), ...Object.keys(a)]);
-    return [...keys].every((k) => deepEqual(d[k], a[k], loose));
+    return [...keys].every((k) => deepEqual(d[k], a[k], same));
   }
-  return scalarEqual(d, a, loose);
+  return same(d, a);
 }

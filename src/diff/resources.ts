@@ -3,6 +3,7 @@
 import type { ActualResource, FieldChange, IgnoreRule, Json, K8sObject, Resource } from "../model/index.js";
 import { compareJson, type CompareOptions } from "./compare.js";
 import { pointerMatcher, type Segment } from "./paths.js";
+import { sameQuantity } from "./quantity.js";
 import { k8sSecretNames, k8sSecretPredicate, vmSecretPredicate } from "./redact.js";
 
 /** Fields the API server or other controllers write; never a change even if desired mentions them. */
@@ -52,9 +53,23 @@ function compareK8s(desired: Resource & { runtime: "k8s" }, live: K8sObject, ign
     ownedLists: OWNED_LISTS,
     ignored: pointerMatcher(pointers),
     isSecret: k8sSecretPredicate(kind, secretNames),
-    looseNumbers: true,
+    sameScalar: sameK8sScalar,
   };
   return compareJson(asJson(desired.object), asJson(live), opts);
+}
+
+/** The API server's own forms of values amphi wrote: `1` for `"1"` and back, and resource quantities in
+ * canonical form (`0.5` → `"500m"`, `1024Mi` → `"1Gi"`) under `resources.requests` / `resources.limits`. */
+function sameK8sScalar(d: Json | undefined, a: Json | undefined, segments: readonly Segment[]): boolean {
+  const mixed = (typeof d === "number" && typeof a === "string") || (typeof d === "string" && typeof a === "number");
+  if (mixed && String(d) === String(a)) return true;
+  return underResources(segments) && sameQuantity(d, a);
+}
+
+function underResources(segments: readonly Segment[]): boolean {
+  const n = segments.length;
+  const [res, kind] = [segments[n - 3], segments[n - 2]];
+  return !!res && "key" in res && res.key === "resources" && !!kind && "key" in kind && (kind.key === "requests" || kind.key === "limits");
 }
 
 /** Whether an ignore rule names this kind and (when it names one) this app. */
@@ -72,7 +87,7 @@ function compareVm(desired: Resource & { runtime: "vm" }, actual: ActualResource
 }
 
 function full(isSecret: (segments: readonly Segment[]) => boolean): CompareOptions {
-  return { mode: "full", ownedLists: NONE, ignored: never, isSecret, looseNumbers: false };
+  return { mode: "full", ownedLists: NONE, ignored: never, isSecret };
 }
 
 /** Model records are plain JSON by construction; TypeScript cannot see interfaces as index signatures. */

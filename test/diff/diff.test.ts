@@ -186,3 +186,18 @@ test("two desired resources with one key are a bug in the producer: diff throws 
   const dep = deployment({ app: "web" });
   assert.throws(() => run([dep, clone(dep)], []), /desired state has two resources with key k8s\/eu1\/Deployment\/shop\/web/);
 });
+
+test("resource quantities compare by value (0.5 = 500m, 1024Mi = 1Gi); a different value is a change", () => {
+  const dep = deployment({ app: "web" });
+  podSpec(dep).containers[0].resources = { requests: { cpu: 0.5, memory: "1024Mi" }, limits: { memory: "512Mi" } };
+  const actual = live(dep);
+  podSpec(actual).containers[0].resources = { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "256Mi" } };
+  assert.deepEqual(fieldsOf(only(run([dep], [actual]))), [
+    { path: "spec.template.spec.containers[name=app].resources.limits.memory", from: "256Mi", to: "512Mi" },
+  ]);
+  const elsewhere = deployment({ app: "web" });
+  (elsewhere.object.metadata.annotations as Record<string, string>)["x"] = "1k";
+  const liveElsewhere = live(elsewhere);
+  liveElsewhere.object.metadata.annotations!["x"] = "1000";
+  assert.equal(run([elsewhere], [liveElsewhere]).changes.length, 1, "quantities are only values under resources");
+});

@@ -75,11 +75,11 @@ function visitArray(d: Json[], a: Json[], path: Segment[], w: Walk): void {
 /** Elements matched by `name`: `containers[name=app]`. Desired elements missing in actual are always a
  * change; actual-only elements are one in full mode or when the list is one amphi owns. */
 function visitNamedList(d: JsonObject[], a: JsonObject[], path: Segment[], w: Walk): void {
-  const byName = new Map(a.map((e, i) => [e["name"] as string, { e, i }]));
+  const byName = new Map(a.map((e) => [e["name"] as string, e]));
   d.forEach((de, i) => {
     const match = byName.get(de["name"] as string);
     within(path, elementSegment(i, de), () => {
-      if (match) visit(de, match.e, path, w);
+      if (match) visit(de, match, path, w);
       else if (!w.ignored(path)) emit(path, undefined, de, w);
     });
   });

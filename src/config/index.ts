@@ -26,8 +26,8 @@ export async function loadModel(source: ConfigSource): Promise<Model> {
   ]);
   const problems: Problem[] = [...found.problems, ...appFiles.flatMap((f) => f.problems), ...envFiles.flatMap((f) => f.problems)];
   const apps = firstOfEachName(appFiles);
-  const index: AppIndex = { names: new Set(appFiles.flatMap((f) => (f.name === null ? [] : [f.name]))), valid: new Map(apps.map((a) => [a.name, a])) };
-  const appLocs = new Map(appFiles.filter((f) => f.model && index.valid.get(f.name!) === f.model).map((f) => [f.name!, f.loc!]));
+  const index: AppIndex = { names: new Set(appFiles.map((f) => f.name)), valid: new Map(apps.map((a) => [a.name, a])) };
+  const appLocs = new Map(appFiles.filter((f) => f.model && index.valid.get(f.name) === f.model).map((f) => [f.name, f.loc!]));
   problems.push(...checkUniqueNames(named(appFiles), "app"), ...checkUniqueNames(named(envFiles), "environment"));
   problems.push(...checkUniqueServices(apps, appLocs), ...checkDependencies(apps, index.names, appLocs));
   const environments = firstOfEachName(envFiles);
@@ -46,12 +46,12 @@ async function readAll<R>(source: ConfigSource, files: FoundFile[], load: (file:
 /** Valid models, the first file of each name only (later ones are reported), sorted by name. */
 function firstOfEachName<M extends { name: string }>(files: FileResult<M, unknown>[]): M[] {
   const byName = new Map<string, M | null>();
-  for (const f of files) if (f.name !== null && !byName.has(f.name)) byName.set(f.name, f.model);
+  for (const f of files) if (!byName.has(f.name)) byName.set(f.name, f.model);
   return [...byName.values()].filter((m): m is M => m !== null).sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
 function named(files: FileResult<unknown, unknown>[]) {
-  return files.flatMap((f) => (f.name !== null && f.loc ? [{ name: f.name, loc: f.loc, pointer: f.namePointer }] : []));
+  return files.flatMap((f) => (f.loc ? [{ name: f.name, loc: f.loc, pointer: f.namePointer }] : []));
 }
 
 /** Resolves one environment's placements into its model and checks them against the apps. */

@@ -10,10 +10,10 @@ import { checkAppFile, checkEnvironmentFile } from "./rules-file.js";
 import { validateSchema, type DocKind } from "./schema.js";
 import { parseYaml } from "./yaml.js";
 
-/** What loading one file gave. `name` is null only when the file could not be parsed. */
+/** What loading one file gave. `name` is metadata.name, else the folder or file name. */
 export interface FileResult<M, R> {
   file: string;
-  name: string | null;
+  name: string;
   /** `/metadata/name` when the name was written there, `""` when it comes from the file or folder name. */
   namePointer: string;
   problems: Problem[];
@@ -41,7 +41,9 @@ export function loadEnvironmentFile(file: string, stem: string, text: string | n
 type Finish<M, R> = (raw: R, name: string, loc: FileLocator) => { problems: Problem[]; model: M };
 
 function loadFile<M, R>(kind: DocKind, file: string, stem: string, text: string | null, finish: Finish<M, R>): FileResult<M, R> {
-  const result: FileResult<M, R> = { file, name: null, namePointer: "", problems: [], loc: null, raw: null, model: null };
+  // Until metadata.name is read, the folder/file name stands in: references to an app whose file does
+  // not even parse are then not reported a second time as "unknown app".
+  const result: FileResult<M, R> = { file, name: stem, namePointer: "", problems: [], loc: null, raw: null, model: null };
   if (text === null) {
     result.problems.push(fileProblem(file, "file disappeared while reading"));
     return result;

@@ -107,5 +107,5 @@ export async function checkPackageFiles(refs: PathRef[], source: ConfigSource): 
   const exists = new Map(await Promise.all(unique.map(async (p) => [p, await source.exists(p)] as const)));
   return refs
     .filter((r) => !exists.get(r.path))
-    .map((r) => r.loc.warning(r.pointer, `package file "${r.path}" does not exist in ${source.description}`));
+    .map((r) => r.loc.warning(r.pointer, `package file "${r.path}" does not exist in the config repo`));
 }

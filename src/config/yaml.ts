@@ -1,8 +1,11 @@
 // One YAML file → its document and a position map, or located problems (syntax, duplicate keys, empty).
-import { YAMLException, constructFromEvents, parseEvents, type Event } from "js-yaml";
+import { CORE_SCHEMA, YAMLException, constructFromEvents, mergeTag, parseEvents, type Event } from "js-yaml";
 import type { Problem } from "../model/index.js";
 import { buildPositionMap, type PositionMap } from "./positions.js";
 import { FileLocator, fileProblem, positionedProblem } from "./problems.js";
+
+/** YAML 1.2 core schema plus merge keys (`<<: *defaults`), which people expect from Kubernetes YAML. */
+const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
 
 /** A parsed YAML file: the document and where each of its nodes sits. */
 export interface ParsedYaml {
@@ -21,7 +24,7 @@ export function parseYaml(file: string, text: string): ParsedYaml | Problem[] {
   const positions = buildPositionMap(text, events);
   let docs: unknown[];
   try {
-    docs = constructFromEvents(events, { source: text, filename: file });
+    docs = constructFromEvents(events, { source: text, filename: file, schema: SCHEMA });
   } catch (e) {
     return [yamlProblem(file, e, positions)];
   }

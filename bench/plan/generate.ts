@@ -38,7 +38,7 @@ spec:
   package:
     version: 1.0.${i}
     url: https://artifacts.example.com/${name}-1.0.${i}.tar.gz
-    sha256: ${SHA}
+    sha256: "${SHA}"
     start: ./bin/${name} --port ${20000 + i}
 ${dep}`;
 }

@@ -14,6 +14,7 @@ import type {
   UnknownItem,
   UnreachableTarget,
 } from "../model/index.js";
+import { compareStrings } from "../model/index.js";
 import { compareResource } from "./resources.js";
 
 export { REDACTED } from "./redact.js";
@@ -83,7 +84,3 @@ function unknownItem(r: Resource, down: UnreachableTarget): UnknownItem {
   return { key: r.key, runtime: r.runtime, target: r.target, app: r.app, reason };
 }
 
-/** Orders strings by UTF-16 code units: independent of locale and ICU data, so output bytes are stable. */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

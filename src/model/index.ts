@@ -4,6 +4,7 @@ export * from "./spec.js";
 export * from "./resources.js";
 export * from "./change.js";
 export * from "./problem.js";
+export * from "./order.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

@@ -11,7 +11,7 @@ import {
   type Resource,
   type Runtime,
 } from "../model/index.js";
-import { compareStrings } from "../diff/index.js";
+import { compareStrings } from "../model/index.js";
 import { appWaves } from "./waves.js";
 
 export { formatStep } from "./format-text.js";

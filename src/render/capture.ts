@@ -2,7 +2,7 @@
 // redirected inbound, only traffic to the mesh service IP outbound, DNS (udp+tcp 53) goes to mesh-dns,
 // and the proxy uid is never captured. Pods get it as amphi-init args; hosts as an iptables-restore fragment.
 import type { CaptureRules, EnvironmentModel, HostInstance, MeshModel } from "../model/index.js";
-import { compareStrings } from "./common.js";
+import { compareStrings } from "../model/index.js";
 
 /** The chains amphi owns on a host. Only these are declared in the fragment: declaring a chain in an
  * `iptables-restore --noflush` input flushes it, so a built-in chain must never be declared there. */

@@ -1,12 +1,5 @@
 // Small helpers shared by the render files: ordering, lookups that fail loudly, the proxy's port set.
-import type { AppModel, EnvironmentModel, Model, PortModel } from "../model/index.js";
-
-/** Compares two strings by UTF-16 code units. Used for every sort in render.
- * Why not `localeCompare`: its order depends on the machine's ICU data and locale, and the same
- * config must render the same bytes on a laptop and in CI. */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+import { compareStrings, type AppModel, type EnvironmentModel, type Model, type PortModel } from "../model/index.js";
 
 /** Finds an environment by name; an unknown name throws an Error naming it and the known ones. */
 export function findEnvironment(model: Model, envName: string): EnvironmentModel {
@@ -17,9 +10,14 @@ export function findEnvironment(model: Model, envName: string): EnvironmentModel
   throw new Error(`unknown environment "${envName}" (${list})`);
 }
 
+/** Indexes apps by name once per render (a lookup per placement would be quadratic in the repo size). */
+export function appIndex(model: Model): Map<string, AppModel> {
+  return new Map(model.apps.map((a) => [a.name, a]));
+}
+
 /** Finds an app by name; a placement naming an unknown app is a loader bug, so this throws. */
-export function findApp(model: Model, appName: string): AppModel {
-  const app = model.apps.find((a) => a.name === appName);
+export function findApp(apps: Map<string, AppModel>, appName: string): AppModel {
+  const app = apps.get(appName);
   if (!app) throw new Error(`placement names unknown app "${appName}"`);
   return app;
 }

@@ -4,7 +4,7 @@
 // Kubernetes objects and would break a `kubectl apply -R` over the whole tree.
 import { dump } from "js-yaml";
 import type { DesiredState, HostInstance, K8sObject, Resource } from "../model/index.js";
-import { compareStrings } from "./common.js";
+import { compareStrings } from "../model/index.js";
 
 /** One rendered file: a `/`-separated path relative to the output directory, and its text. */
 export interface RenderedFile {

@@ -1,7 +1,8 @@
 // Host instances of one host-group placement: one per host, with everything the host tasks need
 // (package, start command, environment, ports, health) and the Consul IDs it registers under.
 import type { AppModel, EnvironmentModel, HostGroupModel, HostGroupPlacement, HostInstance, HostModel } from "../model/index.js";
-import { appPorts, compareStrings, firstHealthCheck } from "./common.js";
+import { compareStrings } from "../model/index.js";
+import { appPorts, firstHealthCheck } from "./common.js";
 import { registeredPorts, registrationId } from "./consul.js";
 
 /** The resource key of a host instance: `vm/<hostGroup>/<host>/<app>`. */

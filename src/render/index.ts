@@ -1,9 +1,9 @@
 // render: a validated Model and an environment name in, that environment's DesiredState out: Kubernetes
 // objects per cluster placement, host instances per host, capture rules per host, Consul registrations.
 // Pure and deterministic: no clock, no randomness, no I/O; resources sorted by key.
-import type { DesiredState, EnvironmentModel, HostInstance, Model, Resource } from "../model/index.js";
+import { compareStrings, type AppModel, type DesiredState, type EnvironmentModel, type HostInstance, type Model, type Resource } from "../model/index.js";
 import { hostCapture } from "./capture.js";
-import { compareStrings, findApp, findEnvironment } from "./common.js";
+import { appIndex, findApp, findEnvironment } from "./common.js";
 import { consulKey, registrations } from "./consul.js";
 import { hostInstances, hostTarget, vmKey } from "./host.js";
 import { renderClusterPlacement } from "./k8s.js";
@@ -14,29 +14,32 @@ export { renderFiles, type RenderedFile } from "./files.js";
  * ones when `envName` is unknown, and an Error naming the subject when two resources would share a key. */
 export function render(model: Model, envName: string): DesiredState {
   const env = findEnvironment(model, envName);
-  const resources = [...clusterResources(model, env), ...hostResources(model, env)];
+  const apps = appIndex(model);
+  const resources = [...clusterResources(apps, env), ...hostResources(apps, env)];
   return { env: env.name, resources: sortUnique(resources) };
 }
 
-function clusterResources(model: Model, env: EnvironmentModel): Resource[] {
+function clusterResources(apps: Map<string, AppModel>, env: EnvironmentModel): Resource[] {
   return env.placements.flatMap((p) => {
     if (p.type !== "cluster") return [];
     if (!env.clusters.some((c) => c.name === p.cluster)) {
       throw new Error(`env ${env.name}: app ${p.app} is placed on unknown cluster "${p.cluster}"`);
     }
-    return renderClusterPlacement(findApp(model, p.app), env, p);
+    return renderClusterPlacement(findApp(apps, p.app), env, p);
   });
 }
 
-function hostResources(model: Model, env: EnvironmentModel): Resource[] {
+function hostResources(apps: Map<string, AppModel>, env: EnvironmentModel): Resource[] {
   const byHost = new Map<string, HostInstance[]>();
   const out: Resource[] = [];
   for (const placement of env.placements) {
     if (placement.type !== "hostGroup") continue;
-    const app = findApp(model, placement.app);
+    const app = findApp(apps, placement.app);
     for (const instance of hostInstances(app, env, placement)) {
       const target = hostTarget(instance.hostGroup, instance.host);
-      byHost.set(target, [...(byHost.get(target) ?? []), instance]);
+      const onHost = byHost.get(target);
+      if (onHost) onHost.push(instance);
+      else byHost.set(target, [instance]);
       out.push({ runtime: "vm", key: vmKey(instance.hostGroup, instance.host, app.name), app: app.name, target, instance });
       for (const registration of registrations(app, env, instance)) {
         out.push({ runtime: "consul", key: consulKey(registration.service, registration.id), app: app.name, target, registration });

@@ -16,7 +16,7 @@ import {
   type Resource,
   type ServiceModel,
 } from "../model/index.js";
-import { compareStrings } from "./common.js";
+import { compareStrings } from "../model/index.js";
 import { podSpec } from "./pod.js";
 
 /** The resource key of a Kubernetes object: `k8s/<cluster>/<Kind>/<namespace>/<name>`. */

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Installs the Debian packages amphi's tests need (sshd test hosts in network namespaces, iptables
+# inside them, DNS tools). CI runs on a fresh machine, so this script — not a hand install — is what
+# makes them present.
+#
+# Idempotent and fast when everything is there: it first looks for the binaries and only calls apt
+# when one is missing (then `apt-get update` once and one `apt-get install`). It never starts the
+# system sshd or dnsmasq service: installs run under a policy-rc.d that forbids service starts.
+#
+# Usage: bash scripts/install-test-deps.sh        (as root when something is missing)
+set -euo pipefail
+
+# Binaries live in /usr/sbin for several of these packages; a non-login root shell may lack it.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+log() { printf 'install-test-deps: %s\n' "$*"; }
+die() { printf 'install-test-deps: error: %s\n' "$*" >&2; exit 1; }
+
+# binary -> Debian package that provides it. sshd is checked by absolute path: it must be re-executed
+# by absolute path anyway and test helpers use /usr/sbin/sshd.
+wanted=(
+  "/usr/sbin/sshd:openssh-server"
+  "ssh:openssh-client"
+  "ssh-keygen:openssh-client"
+  "ip:iproute2"
+  "iptables:iptables"
+  "iptables-restore:iptables"
+  "dig:dnsutils"
+  "dnsmasq:dnsmasq-base"
+  "dnsperf:dnsperf"
+  "curl:curl"
+  "conntrack:conntrack"
+  "nsenter:util-linux"
+  "hostname:hostname"
+)
+
+missing_pkgs=()
+missing_bins=()
+for pair in "${wanted[@]}"; do
+  bin="${pair%%:*}" pkg="${pair#*:}"
+  if ! command -v "$bin" >/dev/null 2>&1; then
+    missing_bins+=("$bin")
+    # de-duplicate packages (openssh-client provides two of the binaries)
+    if [[ " ${missing_pkgs[*]-} " != *" $pkg "* ]]; then missing_pkgs+=("$pkg"); fi
+  fi
+done
+
+if [[ ${#missing_pkgs[@]} -eq 0 ]]; then
+  log "all present (sshd ssh ssh-keygen ip iptables iptables-restore dig dnsmasq dnsperf curl conntrack nsenter hostname); nothing to do"
+  exit 0
+fi
+
+log "missing binaries: ${missing_bins[*]}"
+log "packages to install: ${missing_pkgs[*]}"
+[[ $(id -u) -eq 0 ]] || die "not root: cannot install ${missing_pkgs[*]}; run this script as root (tests that need them will be skipped or fail)"
+command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${missing_pkgs[*]} by hand"
+
+# Wait for a concurrent apt/dpkg run (another test run on the same machine) instead of failing.
+apt_opts=(-o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
+
+log "apt-get update"
+apt-get "${apt_opts[@]}" update -qq || die "apt-get update failed"
+
+# Resolve each package to a name this Debian release has (dnsutils became a transitional package for
+# bind9-dnsutils; prefer the given name, fall back to the alternative).
+has_candidate() {
+  local c
+  c=$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
+  [[ -n "$c" && "$c" != "(none)" ]]
+}
+resolved=()
+for pkg in "${missing_pkgs[@]}"; do
+  if has_candidate "$pkg"; then resolved+=("$pkg"); continue; fi
+  case "$pkg" in
+    dnsutils) alt=bind9-dnsutils ;;
+    *) alt="" ;;
+  esac
+  if [[ -n "$alt" ]] && has_candidate "$alt"; then
+    log "$pkg has no candidate here; using $alt"
+    resolved+=("$alt")
+  else
+    die "package $pkg is not available from the configured apt sources"
+  fi
+done
+
+# Forbid service starts during the install: Debian maintainer scripts start openssh-server's `ssh`
+# service through invoke-rc.d, which asks /usr/sbin/policy-rc.d first (exit 101 = not allowed).
+# Docker-style images often ship one already; only add (and later remove) ours if there is none.
+policy=/usr/sbin/policy-rc.d
+created_policy=""
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\n# temporary, from amphi scripts/install-test-deps.sh\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  created_policy=1
+  log "installed a temporary $policy (no service starts during install)"
+else
+  log "$policy present; relying on it to keep services stopped"
+fi
+cleanup_policy() { if [[ -n "$created_policy" ]]; then rm -f "$policy"; fi; }
+trap cleanup_policy EXIT
+
+log "apt-get install ${resolved[*]}"
+DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q --no-install-recommends "${resolved[@]}" \
+  || die "apt-get install ${resolved[*]} failed"
+
+# sshd's privilege-separation directory; normally made by the (never started) service.
+mkdir -p /run/sshd && chmod 0755 /run/sshd
+
+still_missing=()
+for pair in "${wanted[@]}"; do
+  bin="${pair%%:*}"
+  command -v "$bin" >/dev/null 2>&1 || still_missing+=("$bin")
+done
+[[ ${#still_missing[@]} -eq 0 ]] || die "still missing after install: ${still_missing[*]}"
+
+log "installed ${resolved[*]}"

@@ -18,16 +18,26 @@ interface Entry {
   plain?: string;
 }
 
-/** Positions of every node of one document, by JSON pointer. */
+/** Positions of every node of one document, by JSON pointer. Built on first use: a valid file never
+ * needs it, and skipping it keeps loading 1000 specs cheap. */
 export class PositionMap {
-  private readonly lineStarts: number[];
+  private built: { entries: Map<string, Entry>; lineStarts: number[] } | null = null;
 
   constructor(
     private readonly source: string,
-    private readonly entries: Map<string, Entry>,
-  ) {
-    this.lineStarts = [0];
-    for (let i = source.indexOf("\n"); i !== -1; i = source.indexOf("\n", i + 1)) this.lineStarts.push(i + 1);
+    private readonly events: Event[],
+  ) {}
+
+  private get entries(): Map<string, Entry> {
+    return this.build().entries;
+  }
+
+  private build(): { entries: Map<string, Entry>; lineStarts: number[] } {
+    if (this.built) return this.built;
+    const lineStarts = [0];
+    for (let i = this.source.indexOf("\n"); i !== -1; i = this.source.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+    this.built = { entries: buildEntries(this.source, this.events), lineStarts };
+    return this.built;
   }
 
   /** Position of the node (or of its key) at `pointer`, falling back to the nearest ancestor present. */
@@ -57,14 +67,15 @@ export class PositionMap {
 
   /** Converts a source offset into a 1-based line and column. */
   pos(offset: number): Pos {
+    const starts = this.build().lineStarts;
     let lo = 0;
-    let hi = this.lineStarts.length - 1;
+    let hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.lineStarts[mid]! <= offset) lo = mid;
+      if (starts[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, column: offset - this.lineStarts[lo]! + 1 };
+    return { line: lo + 1, column: offset - starts[lo]! + 1 };
   }
 }
 
@@ -80,8 +91,13 @@ export function parentPointer(pointer: string): string {
 
 type Frame = { kind: "seq"; pointer: string; index: number } | { kind: "map"; pointer: string; key: string | null; keyAt: number };
 
-/** Builds the position map of the first document in `events`. Complex (non-scalar) keys get no entry. */
+/** The position map of the first document in `events` (built lazily). */
 export function buildPositionMap(source: string, events: Event[]): PositionMap {
+  return new PositionMap(source, events);
+}
+
+/** Walks the events of the first document; complex (non-scalar) keys get no entry. */
+function buildEntries(source: string, events: Event[]): Map<string, Entry> {
   const entries = new Map<string, Entry>();
   const stack: Frame[] = [];
   let skipDepth = 0; // > 0 while inside a complex key
@@ -119,7 +135,7 @@ export function buildPositionMap(source: string, events: Event[]): PositionMap {
     else if (ev.type === EVENT_ID.SEQUENCE) stack.push({ kind: "seq", pointer, index: 0 });
     else afterNode(stack);
   }
-  return new PositionMap(source, entries);
+  return entries;
 }
 
 function childPointer(top: Frame | undefined): string {

@@ -11,7 +11,7 @@ interface Taken {
 /** Checks every host of one environment for port clashes between its resolved host placements.
  * One problem per placement, port and rival, listing the hosts where they meet. */
 export function checkHostPorts(env: EnvironmentModel, apps: Map<string, AppModel>, loc: FileLocator): Problem[] {
-  const taken = new Map<string, Taken>(); // `group/host:port` → first user
+  const taken = new Map<string, Map<number, Taken>>(); // `group/host` → port → first user
   const clashes = new Map<string, { index: number; message: string; hint: string; hosts: string[] }>();
   const mesh = meshPorts(env);
   for (const pl of env.placements) {
@@ -36,15 +36,16 @@ export function checkHostPorts(env: EnvironmentModel, apps: Map<string, AppModel
 }
 
 /** What `port` of the placement's app clashes with on `where`, registering it when free. */
-function rival(taken: Map<string, Taken>, mesh: Map<number, string>, pl: HostGroupPlacement, port: number, where: string) {
+function rival(taken: Map<string, Map<number, Taken>>, mesh: Map<number, string>, pl: HostGroupPlacement, port: number, where: string) {
   const role = mesh.get(port);
   if (role) {
     return { message: `port ${port} of app "${pl.app}" is the mesh ${role}`, hint: `change the app's port or mesh.${role}` };
   }
-  const key = `${where}:${port}`;
-  const first = taken.get(key);
+  let ports = taken.get(where);
+  if (!ports) taken.set(where, (ports = new Map()));
+  const first = ports.get(port);
   if (!first) {
-    taken.set(key, { app: pl.app, index: pl.index });
+    ports.set(port, { app: pl.app, index: pl.index });
     return null;
   }
   if (first.app === pl.app) return null;

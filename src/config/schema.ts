@@ -1,39 +1,27 @@
-// The JSON Schemas in schemas/ (the reference the README is generated from), compiled once with ajv.
-import { readFileSync } from "node:fs";
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
+// Schema validation of parsed documents. The validators come precompiled from validators.generated.ts
+// when it matches the schema files, else they are compiled with ajv at first use (same options).
+import type { ValidateFunction } from "ajv/dist/2020.js";
 import type { Problem } from "../model/index.js";
+import { newAjv, schemaHash } from "./build-validators.js";
 import { ajvProblems } from "./messages.js";
 import type { FileLocator } from "./problems.js";
+import type { DocKind } from "./schema-files.js";
+import * as generated from "./validators.generated.js";
 
-/** The two kinds of config file and their schema files. */
-export const SCHEMA_FILES = {
-  Application: "application.schema.json",
-  Environment: "environment.schema.json",
-} as const;
-export type DocKind = keyof typeof SCHEMA_FILES;
-
-const SCHEMA_DIR = new URL("../../schemas/", import.meta.url);
+export { readSchema, SCHEMA_FILES, type DocKind } from "./schema-files.js";
 
 let validators: Record<DocKind, ValidateFunction> | null = null;
 
-/** Reads one schema file from schemas/ (shipped with the package; src/ and dist/ sit at the same depth). */
-export function readSchema(kind: DocKind): { $id: string } & Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(SCHEMA_FILES[kind], SCHEMA_DIR), "utf8")) as { $id: string } & Record<string, unknown>;
-}
-
-/** Compiles both schemas (once per process). The environment schema refers to the application one. */
+/** The validators for both kinds, chosen once per process. */
 function compiled(): Record<DocKind, ValidateFunction> {
   if (validators) return validators;
-  // strictRequired is off because it rejects the standard `oneOf: [{required: [path]}, {required: [url]}]`
-  // idiom; every other strict check (unknown keywords, union types, …) stays on.
-  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, verbose: true });
-  // ajv-formats is CommonJS: under NodeNext its default import is the module object.
-  addFormats.default(ajv);
-  const app = readSchema("Application");
-  const env = readSchema("Environment");
-  ajv.addSchema(app).addSchema(env);
-  validators = { Application: ajv.getSchema(app.$id)!, Environment: ajv.getSchema(env.$id)! };
+  const pre = generated as unknown as { SCHEMA_HASH: string } & Record<DocKind, ValidateFunction>;
+  if (pre.SCHEMA_HASH === schemaHash()) {
+    validators = { Application: pre.Application, Environment: pre.Environment };
+  } else {
+    const { ajv, ids } = newAjv();
+    validators = { Application: ajv.getSchema(ids.Application)!, Environment: ajv.getSchema(ids.Environment)! };
+  }
   return validators;
 }
 
@@ -42,4 +30,9 @@ export function validateSchema(kind: DocKind, doc: unknown, loc: FileLocator): P
   const validate = compiled()[kind];
   if (validate(doc)) return [];
   return ajvProblems(validate.errors ?? [], loc);
+}
+
+/** Whether the precompiled validators match the schema files (tests assert it; builds should too). */
+export function generatedIsCurrent(): boolean {
+  return (generated as unknown as { SCHEMA_HASH: string }).SCHEMA_HASH === schemaHash();
 }

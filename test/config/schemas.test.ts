@@ -62,3 +62,20 @@ test("documented defaults in descriptions match the normalizer's", async () => {
     assert.ok(env.includes(`Default: \`${value}\``), `environment schema documents default ${value}`);
   }
 });
+
+test("the precompiled validators match the schema files and agree with ajv compiling them now", async () => {
+  const { generatedIsCurrent } = await import("../../src/config/schema.js");
+  const { generateValidators, newAjv } = await import("../../src/config/build-validators.js");
+  const generated = await import("../../src/config/validators.generated.js");
+  assert.ok(generatedIsCurrent(), "run `node --import tsx src/config/build-validators.ts` after editing schemas/");
+  const { readFileSync } = await import("node:fs");
+  const onDisk = readFileSync(new URL("../../src/config/validators.generated.ts", import.meta.url), "utf8");
+  assert.equal(onDisk, generateValidators());
+  const { ajv, ids } = newAjv();
+  const bad = { apiVersion: "v2", kind: "Application", spec: { services: [{ name: "A", ports: [{ targetPort: 0, protocol: "x" }], extra: 1 }] } };
+  const pre = (generated as unknown as Record<string, ((d: unknown) => boolean) & { errors: unknown }>).Application!;
+  const now = ajv.getSchema(ids.Application)!;
+  assert.equal(pre(bad), false);
+  assert.equal(now(bad), false);
+  assert.deepEqual(pre.errors, now.errors);
+});

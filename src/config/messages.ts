@@ -11,10 +11,10 @@ type Located = { message: string; hint?: string; at?: "key" | "value" | "node"; 
 
 /** Maps ajv errors (with `verbose: true`) to located problems. */
 export function ajvProblems(errors: Err[], loc: FileLocator): Problem[] {
-  return foldBranches(errors).map((e) => {
+  return foldBranches(errors).flatMap((e) => {
     const m = describe(e);
-    const pointer = m.pointer ?? e.instancePath;
-    return loc.problem(pointer, m.message, { hint: m.hint, at: m.at ?? "value" });
+    if (m === null) return [];
+    return [loc.problem(m.pointer ?? e.instancePath, m.message, { hint: m.hint, at: m.at ?? "value" })];
   });
 }
 
@@ -28,7 +28,8 @@ function foldBranches(errors: Err[]): Err[] {
   );
 }
 
-function describe(e: Err): Located {
+/** The message for one error, or null when another error on the same node says it better. */
+function describe(e: Err): Located | null {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "additionalProperties":
@@ -122,12 +123,16 @@ function anyOf(e: Err): Located {
   if (branches.some((b) => b.format)) {
     return { message: `${preview(e.data)} is not ${branches.map((b) => formatName(b.format ?? b.type ?? "")).join(" or ")}` };
   }
-  return typeMismatch(branches.map((b) => b.type ?? "?"), e.data);
+  const types = branches.map((b) => b.type ?? "?");
+  if (e.data === "" && types.includes("string")) return { message: "must not be empty" };
+  return typeMismatch(types, e.data);
 }
 
-/** Package `path`/`url`: exactly one in a package, at most one in an override. */
-function sourceChoice(data: unknown, both: boolean): Located {
-  const has = (k: string) => typeof data === "object" && data !== null && k in data;
+/** Package `path`/`url`: exactly one in a package, at most one in an override. Not a mapping at all:
+ * the type error says so (`required` holds vacuously for non-objects, so this one would mislead). */
+function sourceChoice(data: unknown, both: boolean): Located | null {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return null;
+  const has = (k: string) => k in data;
   if (both || (has("path") && has("url"))) return { at: "node", message: `give either "path" or "url", not both` };
   return { at: "node", message: `a package needs "path" (a file in this repo) or "url"` };
 }

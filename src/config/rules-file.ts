@@ -1,6 +1,7 @@
 // Rules that need only one file, beyond what a JSON Schema can say: unique ports and names,
 // health-check ports, safe package paths, absolute base dirs.
 import type { Problem } from "../model/index.js";
+import { ENV_DEFAULTS } from "./normalize-env.js";
 import type { FileLocator } from "./problems.js";
 import type { RawApp, RawEnvVar, RawEnvironment, RawService } from "./raw.js";
 
@@ -93,6 +94,7 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
       out.push(loc.problem(`/spec/hostGroups/${i}/baseDir`, `baseDir "${g.baseDir}" must be an absolute path for transport ssh`));
     }
   });
+  out.push(...checkMeshPorts(s.mesh, loc));
   const sidecarPath = s.mesh.sidecar.package?.path;
   if (sidecarPath !== undefined) out.push(...checkPackagePath(sidecarPath, "/spec/mesh/sidecar/package/path", loc));
   (s.placements ?? []).forEach((p, i) => {
@@ -101,6 +103,23 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
     const path = p.overrides?.package?.path;
     if (path !== undefined) out.push(...checkPackagePath(path, `${ptr}/package/path`, loc));
   });
+  return out;
+}
+
+/** With capture on, the sidecar's two ports and mesh DNS's port must differ. A clash is reported at a
+ * port written in the file (a defaulted one has no line to point at). */
+function checkMeshPorts(mesh: RawEnvironment["spec"]["mesh"], loc: FileLocator): Problem[] {
+  if (mesh.capture === false) return [];
+  const keys = ["outboundPort", "inboundPort", "dnsPort"] as const;
+  const ordered = [...keys.filter((k) => mesh[k] === undefined), ...keys.filter((k) => mesh[k] !== undefined)];
+  const seen = new Map<number, string>();
+  const out: Problem[] = [];
+  for (const key of ordered) {
+    const port = mesh[key] ?? ENV_DEFAULTS[key];
+    const other = seen.get(port);
+    if (other) out.push(loc.problem(`/spec/mesh/${key}`, `port ${port} is also the mesh ${other}`, { hint: "the sidecar and mesh DNS need three different ports" }));
+    else seen.set(port, key);
+  }
   return out;
 }
 

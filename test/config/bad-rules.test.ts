@@ -122,6 +122,11 @@ const CASES: BadCase[] = [
     expect: [`${ENV}:25:5 /spec/placements/3: app "api" is placed twice on cluster "eu1", namespace "default"; first placed at /spec/placements/0`],
   },
   {
+    name: "mesh inbound port equal to the (default) outbound port",
+    files: { [ENV]: PROD_ENV.replace("    serviceIP: 10.255.0.1\n", "    serviceIP: 10.255.0.1\n    inboundPort: 15001\n") },
+    expect: [`${ENV}:6:18 /spec/mesh/inboundPort: port 15001 is also the mesh outboundPort; the sidecar and mesh DNS need three different ports`],
+  },
+  {
     name: "relative baseDir for transport ssh",
     files: { [ENV]: PROD_ENV.replace("  - name: vms\n", "  - name: vms\n    baseDir: opt/amphi\n") },
     expect: [`${ENV}:13:14 /spec/hostGroups/0/baseDir: baseDir "opt/amphi" must be an absolute path for transport ssh`],

@@ -2,7 +2,7 @@
 // Each case changes the valid base repo and lists every problem expected: file, line, column, pointer, message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { problemsOf, yaml, type BadCase } from "./helpers.js";
+import { DB_SPEC, problemsOf, yaml, type BadCase } from "./helpers.js";
 
 /** An app spec: lines 1–4 fixed, the service from line 5, then `extra` (more of `spec`). */
 const app = (service: string, extra = "") => `apiVersion: v1\nkind: Application\nspec:\n  services:\n${service}\n${extra}`;
@@ -99,6 +99,11 @@ const CASES: BadCase[] = [
       `apps/db/spec.yaml:12:14 /spec/package/env/0/name: "9LIVES" is not an environment variable name (letters, digits and "_", not starting with a digit)`,
       `apps/db/spec.yaml:12:29 /spec/package/env/0/value: must be a string or a number, not true; quote it: "true"`,
     ],
+  },
+  {
+    name: "a string where a mapping belongs gets one type error, nothing about its contents",
+    files: { "apps/db/spec.yaml": DB_SPEC.replace("  package:", "  package: nope\n  x-unused:") },
+    expect: [`apps/db/spec.yaml:9:12 /spec/package: must be a mapping, not "nope"`],
   },
   {
     name: "health-check path without a leading slash",

@@ -8,6 +8,10 @@ export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MESSAGES: Record<string, (v: string) => { message: string; hint?: string }> = {
   [DNS_LABEL.source]: dnsLabelMessage,
   "^[A-Za-z_][A-Za-z0-9_]*$": (v) => ({ message: `${q(v)} is not an environment variable name (letters, digits and "_", not starting with a digit)` }),
+  "^(?!.*--)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$": (v) => ({
+    message: `${q(v)} is not a port name (at most 15 lowercase letters, digits and "-", with at least one letter)`,
+    hint: "Kubernetes rejects longer port names",
+  }),
   "^[0-9]+(ms|s|m|h)$": (v) => ({ message: `${q(v)} is not a duration`, hint: "write a whole number and a unit: 500ms, 15s, 5m, 1h" }),
   "^[0-9a-fA-F]{64}$": (v) => ({ message: `sha256 must be 64 hex digits, got ${v.length} characters`, hint: "compute it with `sha256sum <file>`" }),
   "^/": (v) => ({ message: `${q(v)} must start with "/"` }),

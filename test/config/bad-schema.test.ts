@@ -29,6 +29,14 @@ const CASES: BadCase[] = [
     expect: [`apps/db/spec.yaml:7:19 /spec/services/0/ports/0/targetPort: must be an integer, not "5432"; remove the quotes`],
   },
   {
+    name: "port name longer than Kubernetes allows, and one without a letter",
+    files: { "apps/db/spec.yaml": app("  - name: db\n    ports:\n    - {name: postgres-primary, targetPort: 5432, protocol: tcp}\n    - {name: '5433', targetPort: 5433, protocol: tcp}") },
+    expect: [
+      `apps/db/spec.yaml:7:14 /spec/services/0/ports/0/name: "postgres-primary" is not a port name (at most 15 lowercase letters, digits and "-", with at least one letter); Kubernetes rejects longer port names`,
+      `apps/db/spec.yaml:8:14 /spec/services/0/ports/1/name: "5433" is not a port name (at most 15 lowercase letters, digits and "-", with at least one letter); Kubernetes rejects longer port names`,
+    ],
+  },
+  {
     name: "port out of range",
     files: { "apps/db/spec.yaml": app("  - name: db\n    ports:\n    - targetPort: 70000\n      protocol: tcp") },
     expect: ["apps/db/spec.yaml:7:19 /spec/services/0/ports/0/targetPort: must be between 1 and 65535, not 70000"],

@@ -5,6 +5,7 @@ export * from "./resources.js";
 export * from "./change.js";
 export * from "./problem.js";
 export * from "./order.js";
+export * from "./host-state.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

@@ -6,6 +6,7 @@ export * from "./change.js";
 export * from "./problem.js";
 export * from "./order.js";
 export * from "./host-state.js";
+export * from "./run.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

@@ -38,6 +38,16 @@ export class DirSource implements ConfigSource {
     }
   }
 
+  /** The file's bytes, or null when it does not exist or is not a file. */
+  async readBytes(path: string): Promise<Buffer | null> {
+    try {
+      return readFileSync(this.abs(path));
+    } catch (e) {
+      if (isMissing(e)) return null;
+      throw e;
+    }
+  }
+
   /** Whether `path` is a file (symlinks followed). */
   async exists(path: string): Promise<boolean> {
     try {

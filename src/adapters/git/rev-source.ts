@@ -42,10 +42,15 @@ export class GitRevSource implements ConfigSource {
 
   /** The file's text at the revision, or null when there is no such file. */
   async read(path: string): Promise<string | null> {
+    return (await this.readBytes(path))?.toString("utf8") ?? null;
+  }
+
+  /** The file's bytes at the revision, or null when there is no such file. */
+  async readBytes(path: string): Promise<Buffer | null> {
     const oid = (await this.files()).get(checkPath(path, this.description));
     if (oid === undefined) return null;
     const found = await this.batch.contents(oid);
-    return found && found.info.type === "blob" ? found.body.toString("utf8") : null;
+    return found && found.info.type === "blob" ? found.body : null;
   }
 
   /** Whether a file exists at the revision (answered from the tree listing; nothing is read). */

@@ -1,0 +1,59 @@
+// Runs and tasks: the async model of apply. A run applies one plan to one environment; each host or
+// cluster step becomes a task with an ID, a state, timings and an output tail. Both are persisted.
+
+/** Task states in the order a task moves through them; the last three are final. */
+export const TASK_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+/** Run states; a run is `failed` when any task failed (partial results are kept). */
+export type RunState = TaskState;
+
+/** What a task does on its target. */
+export type TaskKind = "deploy" | "start" | "undeploy" | "capture" | "uncapture" | "k8s-apply" | "k8s-delete" | "register" | "deregister";
+
+/** One unit of work on one target (a host or a cluster). */
+export interface TaskRecord {
+  id: string;
+  runId: string;
+  kind: TaskKind;
+  /** `<hostGroup>/<host>` or a cluster name. */
+  target: string;
+  app: string | null;
+  wave: number;
+  /** The plan step keys this task carries out. */
+  keys: string[];
+  state: TaskState;
+  /** For succeeded tasks: whether anything changed on the target. */
+  result: "changed" | "unchanged" | null;
+  /** One line: what happened, or the error naming the subject and cause. */
+  message: string;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** The last lines the task printed (secrets never reach it). */
+  output: string[];
+}
+
+/** One apply of one environment. */
+export interface RunRecord {
+  apiVersion: "amphi.dev/v1";
+  kind: "Run";
+  id: string;
+  env: string;
+  revision: string | null;
+  /** Where the config came from (directory or repo@rev). */
+  source: string;
+  state: RunState;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  summary: { create: number; update: number; delete: number; unchanged: number; unknown: number };
+  message: string;
+  /** Process that runs it (for `--async` runs), so a dead runner can be told from a slow one. */
+  pid: number | null;
+  tasks: TaskRecord[];
+}
+
+/** Whether a state is final. */
+export function isFinal(state: TaskState): boolean {
+  return state === "succeeded" || state === "failed" || state === "cancelled";
+}

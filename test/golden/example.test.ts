@@ -10,6 +10,7 @@ import { assertGolden } from "../support/golden.js";
 import { EXAMPLE_REPO } from "../../src/cli/common.js";
 import type { ActualState, K8sObject } from "../../src/model/index.js";
 
+const EMPTY_PROD = join(import.meta.dirname, "../fixtures/actual/empty-prod.yaml");
 const golden = (name: string): string => join(import.meta.dirname, "example", name);
 
 test("render of every example environment matches its golden file and is byte-stable", async () => {
@@ -24,7 +25,8 @@ test("render of every example environment matches its golden file and is byte-st
 
 test("plan of prod against an empty actual state, in all three formats", async () => {
   for (const [format, ext] of [["text", "txt"], ["json", "json"], ["markdown", "md"]] as const) {
-    const r = await amphi(["plan", "--repo", EXAMPLE_REPO, "--env", "prod", "--format", format]);
+    // Always an explicit actual state here: without one, plan reads live state from prod's hosts.
+    const r = await amphi(["plan", "--repo", EXAMPLE_REPO, "--env", "prod", "--actual", EMPTY_PROD, "--format", format]);
     assert.equal(r.code, 2, r.stderr);
     assertGolden(golden(`plan-prod-empty.${ext}`), r.stdout);
   }

@@ -116,11 +116,14 @@ export function resourceReply(
   if (p.subresource && !p.type.subresources.some((s) => s.name === p.subresource)) throw pathNotFound();
   const ref: Ref = { type: p.type, namespace: p.namespace, name: p.name ?? "" };
   const body = () => parseBody(raw, "json") as Obj;
-  const deleteOptions = raw.trim() ? body() : {};
+  const deleteOptions = method === "DELETE" && raw.trim() ? body() : {};
+  const isApply = String(req.headers["content-type"] ?? "").startsWith("application/apply-patch+yaml");
   const write: WriteRequest = {
     dryRun: q.getAll("dryRun").includes("All") || (Array.isArray(deleteOptions.dryRun) && deleteOptions.dryRun.includes("All")),
     force: q.get("force") === "true",
-    fieldManager: q.get("fieldManager") ?? (req.headers["user-agent"] ?? "").split("/")[0] ?? "",
+    // Like the apiserver: an apply must name its manager; other writes default to the User-Agent's
+    // first word ("kubectl").
+    fieldManager: q.get("fieldManager") ?? (isApply ? "" : (req.headers["user-agent"] ?? "").split("/")[0] ?? ""),
   };
   const status = p.subresource === "status" ? ("status" as const) : undefined;
   const scale = p.subresource === "scale";

@@ -1,12 +1,14 @@
 // Temporary kubeconfig files for tests that run the real `kubectl`: contexts pointing at the
 // kube-apiserver double (or any URL), plus one pointing at a closed port for "unreachable" tests.
 // Each file lives in its own temp dir, next to a kubectl discovery cache dir, so runs never share
-// state or touch ~/.kube.
+// state or touch ~/.kube. kubeTestTarget() picks a real cluster instead when AMPHI_TEST_KUBE_CONTEXT
+// is set.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
+import { startKubeApiServer, type KubeApiDouble, type KubeApiServerOptions } from "./kube-apiserver/index.js";
 
 /** One context to write: its name, the server URL and an optional default namespace. */
 export interface ContextSpec {
@@ -84,4 +86,41 @@ export async function kubeconfigFor(server: { url: string } | string, namespace?
     { name: DOUBLE_CONTEXT, server: url, ...(namespace ? { namespace } : {}) },
     { name: UNREACHABLE_CONTEXT, server: `http://127.0.0.1:${await closedPort()}` },
   ]);
+}
+
+/** Where a kube suite runs: a real cluster, or a fresh double. */
+export interface KubeTestTarget {
+  kubeconfig: TempKubeconfig;
+  /** The double, or undefined on a real cluster (tests of double-only controls skip then). */
+  double: KubeApiDouble | undefined;
+  /** Stops the double and removes its kubeconfig; leaves a real cluster's config alone. */
+  close(): Promise<void>;
+}
+
+/** The real cluster context named by AMPHI_TEST_KUBE_CONTEXT (in $KUBECONFIG or ~/.kube/config),
+ * else a new kube-apiserver double with a temp kubeconfig (see kubeconfigFor). */
+export async function kubeTestTarget(opts: KubeApiServerOptions = {}): Promise<KubeTestTarget> {
+  const context = process.env.AMPHI_TEST_KUBE_CONTEXT;
+  if (context) {
+    const path = process.env.KUBECONFIG ?? join(homedir(), ".kube", "config");
+    const kubeconfig: TempKubeconfig = {
+      path,
+      dir: "",
+      contexts: [context],
+      env: { KUBECONFIG: path },
+      args: (c = context) => ["--kubeconfig", path, "--context", c],
+      cleanup: () => {},
+    };
+    return { kubeconfig, double: undefined, close: async () => {} };
+  }
+  const double = await startKubeApiServer(opts);
+  const kubeconfig = await kubeconfigFor(double);
+  return {
+    kubeconfig,
+    double,
+    close: async () => {
+      await double.close();
+      kubeconfig.cleanup();
+    },
+  };
 }

@@ -11,17 +11,20 @@
 // - get, list (labelSelector: =, ==, !=, in, notin, exists, !exists; fieldSelector: metadata.name,
 //   metadata.namespace), watch, create, replace, delete, deletecollection, and PATCH as server-side
 //   apply (conflicts, force, managedFields), merge patch and strategic merge patch; dryRun=All;
+//   JSON bodies, and protobuf bodies for the `kubectl create <kind>` generators (protobuf.ts);
 // - bookkeeping: uid, creationTimestamp, one global resourceVersion bumped on every write and not on
 //   no-op writes, generation bumped on Deployment spec changes, status kept across main-resource
 //   writes, defaults (defaults.ts), validation of names, labels, Deployment selector/containers,
 //   Service ports (validate.ts), namespaces must exist, Status errors worded like the real server;
 // - test controls: autoReady, setDeploymentStatus, forbid (403), write (as any manager), objects,
 //   requests log.
-// Does not implement: authentication (any caller is `user`), TLS, protobuf, server-side Table
-// printing (kubectl falls back to NAME/AGE columns), OpenAPI schemas (unknown fields are kept, not
-// rejected), JSON patch, controllers (no ReplicaSets or Pods appear; status changes only through
-// autoReady or setDeploymentStatus), finalizers and graceful deletion (deletes are immediate),
-// watch history (a watch from an old resourceVersion starts now), pagination (`limit` ignored).
+// Does not implement: authentication, RBAC and admission (any caller is `user`; 403 only through
+// forbid()), TLS, protobuf responses, server-side Table printing (kubectl falls back to NAME/AGE
+// columns), OpenAPI schemas (unknown fields are kept, not rejected; field ownership follows the
+// few list/map rules in fieldset.ts, not real schemas), JSON patch, controllers (no ReplicaSets or
+// Pods appear; status changes only through autoReady or setDeploymentStatus), finalizers and
+// graceful deletion (deletes, namespaces included, are immediate and cascade), watch history (a
+// watch from an old resourceVersion starts now), pagination (`limit` is ignored), other API groups.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { RESOURCE_TYPES, groupVersion, typeForKind, type ResourceType } from "./catalog.js";
@@ -110,7 +113,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function send(res: ServerResponse, reply: Reply): void {
   const text = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
-  res.writeHead(reply.code, { "Content-Type": reply.contentType ?? "application/json", "Cache-Control": "no-cache, private" });
+  res.writeHead(reply.code, { "Content-Type": reply.contentType ?? "application/json", "Cache-Control": reply.cacheControl ?? "no-cache, private" });
   res.end(text);
 }
 

@@ -35,6 +35,7 @@ export interface Reply {
   code: number;
   body: unknown;
   contentType?: string;
+  cacheControl?: string;
 }
 
 /** Parses /api/v1/… and /apis/<g>/<v>/… resource paths; undefined for anything else. */
@@ -86,7 +87,8 @@ export function discoveryReply(pathname: string, accept: string | undefined, ctx
   }
   if (pathname.startsWith("/openapi/v3/")) {
     const doc = openApiV3Doc(pathname.slice("/openapi/v3/".length));
-    return doc ? { code: 200, body: doc } : { code: 404, body: pathNotFound().toStatus() };
+    // Hashed document URLs never change; the real apiserver marks them cacheable too.
+    return doc ? { code: 200, body: doc, cacheControl: "public, immutable" } : { code: 404, body: pathNotFound().toStatus() };
   }
   const gv = pathname === "/api/v1" ? "v1" : /^\/apis\/([^/]+\/[^/]+)$/.exec(pathname)?.[1];
   if (gv) {

@@ -6,5 +6,5 @@ import { register } from "tsx/esm/api";
 const useDist = process.env.AMPHI_DIST === "1";
 if (!useDist) register();
 const entry = useDist ? "../dist/cli/main.js" : "../src/cli/main.ts";
-const { run } = await import(new URL(entry, import.meta.url).href);
-process.exitCode = await run(process.argv.slice(2));
+const { main } = await import(new URL(entry, import.meta.url).href);
+process.exitCode = await main(process.argv.slice(2));

@@ -57,9 +57,15 @@ export function openSource(io: Io, opts: RepoOptions): ConfigSource {
 
 /** Loads and validates the model, printing warnings to stderr; ConfigError propagates to `runAction`. */
 export async function loadRepo(io: Io, opts: RepoOptions): Promise<Model> {
-  const model = await loadModel(openSource(io, opts));
+  return (await loadRepoWithSource(io, opts)).model;
+}
+
+/** Like loadRepo, also returning the source (package files are read from it later). */
+export async function loadRepoWithSource(io: Io, opts: RepoOptions): Promise<{ model: Model; source: ConfigSource }> {
+  const source = openSource(io, opts);
+  const model = await loadModel(source);
   printWarnings(io, model.warnings ?? []);
-  return model;
+  return { model, source };
 }
 
 /** Prints warnings (never errors) one per line. */

@@ -1,34 +1,40 @@
 // `amphi demo`: the main job on the embedded default — the example config repo shipped with amphi.
-// Validates it, renders every environment under --out, and prints each environment's plan.
+// Validates it, renders every environment, applies the `local` environment (hosts on this machine,
+// file state in .amphi/), and plans it again to show that nothing is left to do.
 import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import { render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
 import { formatPlanText } from "../plan/format.js";
-import { EXAMPLE_REPO, EXIT, loadRepo, runAction, type Io } from "./common.js";
-import { planEnvironment } from "./plan.js";
+import { EXAMPLE_REPO, EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
+import { run } from "./main.js";
+import { planEnvironment, readLive } from "./plan.js";
 
 /** Registers `amphi demo` on the program. */
-export function demoCommand(program: Command, io: Io, setCode: (code: number) => void): void {
+export function demoCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
   program
     .command("demo")
-    .description("run amphi on its example config repo: validate, render every environment, plan")
+    .description("run amphi on its example config repo: validate, render, apply the local environment, plan again")
     .option("--repo <dir>", "config repo to use instead of the embedded example", EXAMPLE_REPO)
+    .option("--env <env>", "environment to apply (its hosts must be local or reachable)", "local")
     .option("--out <dir>", "where rendered files go", ".amphi/demo")
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts) => {
       setCode(
         await runAction(io, opts.debug, async () => {
-          const model = await loadRepo(io, { repo: opts.repo });
+          const { model, source } = await loadRepoWithSource(io, { repo: opts.repo });
           io.out(`validated ${model.source}: ${model.apps.length} apps, ${model.environments.length} environments\n`);
           for (const env of model.environments) {
             const out = resolve(io.cwd, opts.out, env.name);
             const files = renderFiles(render(model, env.name));
             await writeOutDir(out, files, ["clusters", "hostgroups"]);
-            io.out(`\nrendered ${env.name}: ${files.map((f) => f.path).join(", ")} → ${out}\n`);
-            const empty = { env: env.name, observedAt: null, resources: [], unreachable: [] };
-            io.out(formatPlanText(planEnvironment(model, env.name, empty)));
+            io.out(`rendered ${env.name}: ${files.map((f) => f.path).join(", ")} → ${out}\n`);
           }
+          io.out(`\napplying ${opts.env}:\n`);
+          const code = await run(["apply", "--env", opts.env, "--repo", opts.repo, "--yes"], io, signal);
+          if (code !== EXIT.ok) return code;
+          const again = planEnvironment(model, opts.env, await readLive(io, model, source, opts.env, {}));
+          io.out(`\nplan of ${opts.env} after apply:\n${formatPlanText(again)}`);
           return EXIT.ok;
         }),
       );

@@ -5,12 +5,14 @@ import { validateCommand } from "./validate.js";
 import { renderCommand } from "./render.js";
 import { planCommand } from "./plan.js";
 import { demoCommand } from "./demo.js";
+import { applyCommand } from "./apply.js";
+import { tasksCommand } from "./tasks.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
 
 /** Runs amphi with `argv` (without node and script) and returns the exit code. */
-export async function run(argv: string[], io: Io = processIo()): Promise<number> {
+export async function run(argv: string[], io: Io = processIo(), signal: AbortSignal = new AbortController().signal): Promise<number> {
   let code: number = EXIT.ok;
   const setCode = (c: number): void => {
     code = c;
@@ -25,8 +27,14 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
   validateCommand(program, io, setCode);
   renderCommand(program, io, setCode);
   planCommand(program, io, setCode);
-  demoCommand(program, io, setCode);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+  applyCommand(program, io, setCode, signal);
+  tasksCommand(program, io, setCode);
+  demoCommand(program, io, setCode, signal);
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    for (const sub of cmd.commands) configure(sub as Command);
+  };
+  configure(program as unknown as Command);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {
@@ -34,4 +42,18 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
     throw e;
   }
   return code;
+}
+
+/** Runs amphi as a process: SIGINT/SIGTERM abort the running command (tasks end or are marked cancelled,
+ * state is saved); a second signal exits at once. */
+export async function main(argv: string[]): Promise<number> {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(130);
+    process.stderr.write(`amphi: ${sig}: stopping; running tasks are cancelled and the run is saved (again to force)\n`);
+    ac.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return run(argv, processIo(), ac.signal);
 }

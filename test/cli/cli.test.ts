@@ -21,7 +21,7 @@ test("--help works on the program and on every command", async () => {
 test("validate: the example repo is valid (exit 0)", async () => {
   const r = await amphi(["validate", "--repo", EXAMPLE_REPO]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /4 apps, 2 environments \(prod, staging\) — valid/);
+  assert.match(r.stdout, /4 apps, 3 environments \(local, prod, staging\) — valid/);
 });
 
 test("validate: a bad repo exits 1 with located problems and no stack trace", async () => {

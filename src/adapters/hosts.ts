@@ -1,0 +1,33 @@
+// One connector for a whole environment: sessions go through ssh or run locally by the host group's
+// `transport`; refs are built from the environment model.
+import { isAbsolute, resolve } from "node:path";
+import type { EnvironmentModel } from "../model/index.js";
+import type { HostConnector, HostRef, HostSession } from "../ports/hosts.js";
+
+/** Dispatches `open` to the connector of the host's transport. */
+export class TransportConnector implements HostConnector {
+  constructor(private readonly byTransport: Record<HostRef["transport"], HostConnector>) {}
+
+  /** Opens a session with the connector of `host.transport`. */
+  open(host: HostRef, signal?: AbortSignal): Promise<HostSession> {
+    return this.byTransport[host.transport].open(host, signal);
+  }
+
+  /** Closes every session of every transport. */
+  async closeAll(): Promise<void> {
+    await Promise.all(Object.values(this.byTransport).map((c) => c.closeAll()));
+  }
+}
+
+/** Every host of an environment as a HostRef, keyed by `<group>/<host>`. A relative `baseDir` of a local
+ * group is resolved against `cwd` (the demo keeps its hosts under `.amphi/`). */
+export function hostRefs(env: EnvironmentModel, cwd: string): Map<string, HostRef> {
+  const out = new Map<string, HostRef>();
+  for (const group of env.hostGroups) {
+    const baseDir = group.transport === "local" && !isAbsolute(group.baseDir) ? resolve(cwd, group.baseDir) : group.baseDir;
+    for (const h of group.hosts) {
+      out.set(`${group.name}/${h.name}`, { group: group.name, host: h.name, address: h.address, transport: group.transport, ssh: group.ssh, baseDir });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,119 @@
+// `amphi apply --env E`: plan against live state, then run the plan's tasks as a recorded run.
+// `--async` records the run, starts a detached runner for it and prints the run ID.
+import type { Command } from "@commander-js/extra-typings";
+import { spawn } from "node:child_process";
+import { openSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline/promises";
+import { InputError, type RunRecord } from "../model/index.js";
+import { render } from "../render/index.js";
+import { formatPlanText } from "../plan/format.js";
+import { HostTaskHandler } from "../hosts/handler.js";
+import { readLiveActual } from "../reconcile/actual.js";
+import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
+import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
+import { envContext, findEnv, type EnvContext } from "./context.js";
+import { hasChanges, planEnvironment } from "./plan.js";
+import { formatRun, progressPrinter } from "./progress.js";
+
+/** Options of `amphi apply`. */
+interface ApplyOptions {
+  env: string;
+  repo?: string;
+  rev?: string;
+  yes?: boolean;
+  async?: boolean;
+  runId?: string;
+  parallel?: string;
+  healthTimeout?: string;
+  acceptNewHostKeys?: boolean;
+  debug?: boolean;
+}
+
+/** Registers `amphi apply` on the program. */
+export function applyCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
+  program
+    .command("apply")
+    .description("plan one environment against its live state and apply the changes as a recorded run")
+    .requiredOption("--env <env>", "environment to apply (environments/<env>.yaml)")
+    .option("--repo <dir>", "config repo directory (default: current directory)")
+    .option("--rev <rev>", "apply this Git revision of the repo instead of the working tree")
+    .option("--yes", "do not ask for confirmation when stdin is a terminal")
+    .option("--async", "record the run, start it in the background and print its ID (see `amphi tasks`)")
+    .option("--run-id <id>", "continue a run recorded by --async (used by the background runner)")
+    .option("--parallel <n>", "hosts worked on at once (host groups' maxUnavailable also applies)", "10")
+    .option("--health-timeout <seconds>", "how long a deploy waits for its health check", "30")
+    .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
+    .option("--debug", "print stack traces of unexpected errors")
+    .action(async (opts: ApplyOptions) => {
+      setCode(await runAction(io, opts.debug, () => apply(io, opts, signal)));
+    });
+}
+
+async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<number> {
+  const healthTimeoutMs = Number(opts.healthTimeout ?? 30) * 1000;
+  if (!Number.isFinite(healthTimeoutMs) || healthTimeoutMs <= 0) throw new InputError(`--health-timeout must be a positive number of seconds`);
+  const { model, source } = await loadRepoWithSource(io, opts);
+  const ctx = envContext(io, source, findEnv(model, opts.env), opts);
+  try {
+    const actual = await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, signal });
+    const plan = planEnvironment(model, opts.env, actual);
+    if (!opts.runId) io.err(formatPlanText(plan));
+    if (!hasChanges(plan) && !opts.runId) return EXIT.ok;
+    if (!opts.runId && !opts.yes && process.stdin.isTTY && !(await confirm(io, `Apply these changes to ${plan.env}?`))) {
+      io.err("amphi: nothing applied\n");
+      return EXIT.ok;
+    }
+    const run = opts.runId ? await resume(ctx, opts.runId) : newRun(newRunId(ctx.clock.now()), plan, source.description, ctx.clock.now());
+    if (opts.async && !opts.runId) return startAsync(io, ctx, run, opts, plan.revision);
+    const handlers = { hosts: new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: plan.env, now: () => ctx.clock.now().toISOString(), healthTimeoutMs }) };
+    await ctx.store.saveRun(run);
+    const live = Boolean((process.stderr as { isTTY?: boolean }).isTTY) && io.err === processErr;
+    const done = await applyPlan(model, plan, render(model, opts.env), run, {
+      handlers, store: ctx.store, clock: ctx.clock, parallel: ctx.parallel, signal, onProgress: progressPrinter(io.err, live),
+    });
+    io.out(`${formatRun(done)}\n${done.message}\n`);
+    return done.state === "succeeded" ? EXIT.ok : EXIT.error;
+  } finally {
+    await ctx.close();
+  }
+}
+
+const AMPHI_BIN = fileURLToPath(new URL("../../bin/amphi.js", import.meta.url));
+const processErr = (t: string): void => void process.stderr.write(t);
+
+async function resume(ctx: EnvContext, id: string): Promise<RunRecord> {
+  const run = await ctx.store.getRun(id);
+  if (!run) throw new InputError(`no run ${id} in ${ctx.store.dir}`);
+  if (run.state !== "queued") throw new InputError(`run ${id} is ${run.state}, not queued`);
+  return { ...run, pid: process.pid };
+}
+
+// Why pin the revision: the background runner must apply what was planned, even if the branch moves.
+async function startAsync(io: Io, ctx: EnvContext, run: RunRecord, opts: ApplyOptions, revision: string | null): Promise<number> {
+  // No pid yet: the runner records its own when it picks the run up (saving again here could overwrite
+  // the runner's progress).
+  await ctx.store.saveRun({ ...run, pid: null });
+  const logDir = join(ctx.store.dir, "runs");
+  mkdirSync(logDir, { recursive: true });
+  const log = openSync(join(logDir, `${run.id}.log`), "a");
+  const args = [AMPHI_BIN, "apply", "--env", opts.env, "--run-id", run.id, "--yes", "--parallel", opts.parallel ?? "10", "--health-timeout", opts.healthTimeout ?? "30"];
+  if (opts.repo) args.push("--repo", opts.repo);
+  if (opts.rev) args.push("--rev", revision ?? opts.rev);
+  if (opts.acceptNewHostKeys) args.push("--accept-new-host-keys");
+  const child = spawn(process.execPath, args, { cwd: io.cwd, detached: true, stdio: ["ignore", log, log], env: io.env });
+  child.unref();
+  io.out(`${run.id}\n`);
+  io.err(`amphi: run ${run.id} started in the background (pid ${child.pid}); follow it with: amphi tasks wait ${run.id}\n`);
+  return EXIT.ok;
+}
+
+async function confirm(io: Io, question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,105 @@
+// `amphi tasks list|show ID|wait ID`: read runs and tasks from the state store.
+import type { Command } from "@commander-js/extra-typings";
+import { resolve } from "node:path";
+import { InputError, isFinal, type RunRecord, type TaskRecord } from "../model/index.js";
+import { FileStateStore } from "../adapters/state/file-store.js";
+import { EXIT, pickFormat, runAction, type Io } from "./common.js";
+import { formatRun, formatTask } from "./progress.js";
+
+/** Registers `amphi tasks` and its subcommands on the program. */
+export function tasksCommand(program: Command, io: Io, setCode: (code: number) => void): void {
+  const tasks = program.command("tasks").description("list, show and wait for runs and their tasks");
+  const store = (dir?: string) => new FileStateStore(resolve(io.cwd, dir ?? ".amphi"));
+  tasks
+    .command("list")
+    .description("runs, newest first")
+    .option("--env <env>", "only runs of this environment")
+    .option("--limit <n>", "at most this many runs", "20")
+    .option("--state-dir <dir>", "state directory (default: .amphi)")
+    .option("--format <format>", "text | json", "text")
+    .action(async (opts) => {
+      setCode(await runAction(io, false, async () => {
+        const format = pickFormat(opts.format, ["text", "json"] as const, "text");
+        const runs = await store(opts.stateDir).listRuns({ env: opts.env, limit: Number(opts.limit) || 20 });
+        io.out(format === "json" ? JSON.stringify(runs, null, 2) + "\n" : runs.map((r) => formatRun(r) + "\n").join("") || "no runs\n");
+        return EXIT.ok;
+      }));
+    });
+  tasks
+    .command("show")
+    .description("one run (with its tasks) or one task (with its output tail)")
+    .argument("<id>", "run ID (r-…) or task ID (r-….N)")
+    .option("--state-dir <dir>", "state directory (default: .amphi)")
+    .option("--format <format>", "text | json", "text")
+    .action(async (id, opts) => {
+      setCode(await runAction(io, false, async () => {
+        const format = pickFormat(opts.format, ["text", "json"] as const, "text");
+        const found = await lookup(store(opts.stateDir), id);
+        if (format === "json") io.out(JSON.stringify("task" in found ? found.task : found.run, null, 2) + "\n");
+        else io.out("task" in found ? showTask(found.task) : showRun(found.run));
+        return EXIT.ok;
+      }));
+    });
+  tasks
+    .command("wait")
+    .description("wait until a run or task has finished; exit 0 if it succeeded, 1 otherwise")
+    .argument("<id>", "run ID or task ID")
+    .option("--timeout <seconds>", "give up after this long", "600")
+    .option("--state-dir <dir>", "state directory (default: .amphi)")
+    .action(async (id, opts) => {
+      setCode(await runAction(io, false, () => wait(io, store(opts.stateDir), id, Number(opts.timeout) * 1000)));
+    });
+}
+
+type Found = { run: RunRecord } | { run: RunRecord; task: TaskRecord };
+
+async function lookup(store: FileStateStore, id: string): Promise<Found> {
+  const run = await store.getRun(id);
+  if (run) return { run };
+  const hit = await store.findTask(id);
+  if (hit) return hit;
+  throw new InputError(`no run or task "${id}" in ${store.dir}`);
+}
+
+function showRun(run: RunRecord): string {
+  const head = `${formatRun(run)}\nsource ${run.source}\n${run.message ? run.message + "\n" : ""}`;
+  return head + run.tasks.map((t) => `  ${formatTask(t)}\n`).join("");
+}
+
+function showTask(t: TaskRecord): string {
+  const times = `created ${t.createdAt}  started ${t.startedAt ?? "-"}  ended ${t.endedAt ?? "-"}`;
+  return `${formatTask(t)}\n${times}\nkeys ${t.keys.join(", ")}\n${t.output.map((l) => `| ${l}\n`).join("")}`;
+}
+
+// Polls the record; prints each task state change once. A runner process that died leaves a run that
+// never ends: that is reported instead of waiting out the timeout.
+async function wait(io: Io, store: FileStateStore, id: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + (Number.isFinite(timeoutMs) ? timeoutMs : 600_000);
+  const seen = new Map<string, string>();
+  for (;;) {
+    const found = await lookup(store, id);
+    for (const t of found.run.tasks) {
+      if (seen.get(t.id) !== t.state) io.err(`${formatTask(t)}\n`);
+      seen.set(t.id, t.state);
+    }
+    const state = "task" in found ? found.task.state : found.run.state;
+    if (isFinal(state)) {
+      io.out(`${"task" in found ? found.task.id : found.run.id} ${state}${"task" in found ? "" : `: ${found.run.message}`}\n`);
+      return state === "succeeded" ? EXIT.ok : EXIT.error;
+    }
+    if (found.run.pid && !alive(found.run.pid) && !isFinal(found.run.state)) {
+      throw new Error(`run ${found.run.id} is ${found.run.state} but its runner (pid ${found.run.pid}) is gone; see ${store.dir}/runs/${found.run.id}.log`);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${id} (still ${state})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

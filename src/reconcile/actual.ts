@@ -1,0 +1,74 @@
+// Live actual state of one environment: hosts are probed through their sessions (state.json, process
+// liveness, capture rules); runtimes without an adapter yet are reported as unreachable, never as empty,
+// so a plan never proposes to delete or recreate what it could not see.
+import type { ActualResource, ActualState, EnvironmentModel, UnreachableTarget } from "../model/index.js";
+import type { HostConnector, HostRef } from "../ports/hosts.js";
+import { hostTarget, vmKey } from "../render/host.js";
+import { probe } from "../hosts/probe.js";
+import { probeCapture } from "../hosts/capture.js";
+
+/** What reading live state needs. */
+export interface ActualDeps {
+  connector: HostConnector;
+  hosts: Map<string, HostRef>;
+  now(): string;
+  /** Bound on hosts probed at once. */
+  parallel: number;
+  signal?: AbortSignal;
+}
+
+/** Reads the actual state of `env` from its hosts (clusters and Consul: see `unreachable`). */
+export async function readLiveActual(env: EnvironmentModel, deps: ActualDeps): Promise<ActualState> {
+  const resources: ActualResource[] = [];
+  const unreachable: UnreachableTarget[] = [];
+  const refs = [...deps.hosts.values()];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < refs.length) {
+      const ref = refs[next++]!;
+      try {
+        resources.push(...(await readHost(env, ref, deps)));
+      } catch (e) {
+        unreachable.push({ runtime: "vm", target: hostTarget(ref.group, ref.host), reason: (e as Error).message });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, deps.parallel), refs.length) }, worker));
+  for (const c of env.clusters) unreachable.push({ runtime: "k8s", target: c.name, reason: "live cluster state is not read yet (use --actual)" });
+  if (env.hostGroups.length > 0) unreachable.push({ runtime: "consul", target: env.consul.address, reason: "the Consul registry is not read yet (use --actual)" });
+  return { env: env.name, observedAt: deps.now(), resources: sortByKey(resources), unreachable: sortByTarget(unreachable) };
+}
+
+async function readHost(env: EnvironmentModel, ref: HostRef, deps: ActualDeps): Promise<ActualResource[]> {
+  const session = await deps.connector.open(ref, deps.signal);
+  const seen = await probe({ session, env: env.name, now: deps.now, log: () => {}, signal: deps.signal });
+  const target = hostTarget(ref.group, ref.host);
+  // Another environment's record on this host is not ours to plan for.
+  if (seen.state.env !== env.name && Object.keys(seen.state.apps).length > 0) return [];
+  const out: ActualResource[] = Object.entries(seen.state.apps).map(([app, installed]) => ({
+    runtime: "vm",
+    key: vmKey(ref.group, ref.host, app),
+    app,
+    target,
+    instance: installed.instance,
+    observed: { process: seen.processes[app] ?? "unknown" },
+  }));
+  const capture = seen.state.capture;
+  if (capture) {
+    const live = await probeCapture(session, capture);
+    // Rules that vanished from the kernel are missing (a create puts them back); changed ones are an update.
+    if (live === "present") out.push({ runtime: "capture", key: `capture/${ref.group}/${ref.host}`, app: null, target, capture });
+    else if (live === "drifted") {
+      out.push({ runtime: "capture", key: `capture/${ref.group}/${ref.host}`, app: null, target, capture: { ...capture, fragment: `# live rules on ${target} differ from amphi's record\n` } });
+    }
+  }
+  return out;
+}
+
+function sortByKey(rs: ActualResource[]): ActualResource[] {
+  return rs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function sortByTarget(us: UnreachableTarget[]): UnreachableTarget[] {
+  return us.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : a.runtime < b.runtime ? -1 : 1));
+}

@@ -1,0 +1,55 @@
+// apply: sequences plan → tasks → execute for one environment and records the run. No decisions here.
+import { randomBytes } from "node:crypto";
+import type { DesiredState, Model, Plan, RunRecord, TaskRecord } from "../model/index.js";
+import type { Clock, StateStore } from "../ports/index.js";
+import { tasksForPlan } from "../plan/tasks.js";
+import { execute, type Handlers } from "./execute.js";
+import { RunRecorder } from "./recorder.js";
+
+/** A new run ID: sortable by creation time, unique across processes. */
+export function newRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `r-${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+/** A queued run record for `plan`. */
+export function newRun(id: string, plan: Plan, source: string, now: Date): RunRecord {
+  return {
+    apiVersion: "amphi.dev/v1", kind: "Run", id, env: plan.env, revision: plan.revision, source, state: "queued",
+    createdAt: now.toISOString(), startedAt: null, endedAt: null, summary: plan.summary, message: "", pid: process.pid, tasks: [],
+  };
+}
+
+/** Every secret value of the desired state (env vars marked secret), so records can redact them. */
+export function secretValues(desired: DesiredState): string[] {
+  const out = new Set<string>();
+  for (const r of desired.resources) {
+    if (r.runtime === "vm") for (const name of r.instance.secretEnv) out.add(r.instance.environment[name] ?? "");
+  }
+  out.delete("");
+  return [...out];
+}
+
+/** What applying needs. */
+export interface ApplyDeps {
+  handlers: Handlers;
+  store: StateStore;
+  clock: Clock;
+  parallel: number;
+  signal: AbortSignal;
+  onProgress?: (run: RunRecord, task: TaskRecord | null) => void;
+}
+
+/** Runs the plan's tasks as run `run` (already saved as queued) and returns the finished record. */
+export async function applyPlan(model: Model, plan: Plan, desired: DesiredState, run: RunRecord, deps: ApplyDeps): Promise<RunRecord> {
+  const env = model.environments.find((e) => e.name === plan.env);
+  const recorder = new RunRecorder(run, deps.store, deps.clock, secretValues(desired), deps.onProgress);
+  return execute(tasksForPlan(plan, desired), {
+    handlers: deps.handlers,
+    recorder,
+    parallel: deps.parallel,
+    maxUnavailable: Object.fromEntries((env?.hostGroups ?? []).map((g) => [g.name, g.maxUnavailable])),
+    deps: Object.fromEntries(model.apps.map((a) => [a.name, a.dependsOn])),
+    signal: deps.signal,
+  });
+}

@@ -98,14 +98,21 @@ describe("kube-apiserver double over HTTP", () => {
     assert.match(r2.body.message, /spec\.selector: Invalid value: .*field is immutable/);
   });
 
-  test("deleting a namespace deletes what is in it", async () => {
+  test("a deleted namespace is Terminating (no new content), then gone with what was in it", async () => {
+    const cm = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { a: "1" } });
     await call("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "doomed" } });
-    await call("POST", "/api/v1/namespaces/doomed/configmaps", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { a: "1" } });
+    await call("POST", "/api/v1/namespaces/doomed/configmaps", cm("c"));
     const del = await call("DELETE", "/api/v1/namespaces/doomed");
     assert.equal(del.code, 200);
     assert.equal(del.body.status.phase, "Terminating");
+    const refused = await call("POST", "/api/v1/namespaces/doomed/configmaps", cm("d"));
+    assert.equal(refused.code, 403);
+    assert.equal(refused.body.message, 'configmaps "d" is forbidden: unable to create new content in namespace doomed because it is being terminated');
+    assert.equal((await call("DELETE", "/api/v1/namespaces/doomed/configmaps/c")).code, 200, "existing content can still be deleted");
+    await new Promise((r) => setTimeout(r, 150));
     assert.deepEqual(double.objects({ namespace: "doomed" }), []);
-    const create = await call("POST", "/api/v1/namespaces/doomed/configmaps", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } });
+    assert.equal(double.get("Namespace", undefined, "doomed"), undefined);
+    const create = await call("POST", "/api/v1/namespaces/doomed/configmaps", cm("c"));
     assert.equal(create.code, 404);
     assert.equal(create.body.message, 'namespaces "doomed" not found');
   });

@@ -64,6 +64,15 @@ describe("kubectl against the double", { skip: skipWithoutKubectl() }, () => {
     assert.equal(noNs.stderr, 'Error from server (NotFound): namespaces "nowhere" not found\n');
   });
 
+  test("kubectl delete -f of a namespace and its contents deletes all of them and waits", async () => {
+    const yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: temp\n---\n" + shopYaml("temp");
+    await kubectlOk(kc, APPLY, { input: yaml });
+    const del = await kubectl(kc, ["delete", "-f", "-"], { input: yaml });
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout, 'namespace "temp" deleted\nservice "web" deleted\ndeployment.apps "web" deleted\n');
+    assert.equal(double.get("Namespace", undefined, "temp"), undefined, "kubectl waited until the namespace was gone");
+  });
+
   test("forbid() makes the double answer 403 and kubectl report Forbidden", async () => {
     double.forbid("get", "deployments", "shop");
     double.forbid("patch", "services");

@@ -23,8 +23,9 @@
 // columns), OpenAPI schemas (unknown fields are kept, not rejected; field ownership follows the
 // few list/map rules in fieldset.ts, not real schemas), JSON patch, controllers (no ReplicaSets or
 // Pods appear; status changes only through autoReady or setDeploymentStatus), finalizers and
-// graceful deletion (deletes, namespaces included, are immediate and cascade), watch history (a
-// watch from an old resourceVersion starts now), pagination (`limit` is ignored), other API groups.
+// graceful deletion (deletes are immediate; a namespace is Terminating for 50 ms, refusing new
+// content, then goes with its contents), watch history (a watch from an old resourceVersion starts
+// now), pagination (`limit` is ignored), API groups other than core/v1 and apps/v1.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { RESOURCE_TYPES, groupVersion, typeForKind, type ResourceType } from "./catalog.js";
@@ -215,6 +216,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       rules.length = 0;
     },
     async close() {
+      store.dispose();
       watches.closeAll();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

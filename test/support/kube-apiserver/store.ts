@@ -51,6 +51,7 @@ export class Store {
   private rv = 1000;
   private nextIP = 10;
   private readonly listeners = new Set<(e: StoreEvent) => void>();
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly now: () => Date) {}
 
@@ -92,6 +93,21 @@ export class Store {
   /** Every stored object with its reference (copies). */
   all(): { ref: Ref; obj: Obj }[] {
     return [...this.objects.values()].map(({ ref, obj }) => ({ ref, obj: structuredClone(obj) }));
+  }
+
+  /** Runs `fn` after `ms` unless dispose() comes first (deferred work, like a controller's). */
+  later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Cancels deferred work. */
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   /** Calls `fn` on every change until the returned function is called. */

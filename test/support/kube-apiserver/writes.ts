@@ -18,10 +18,18 @@ export interface WriteRequest extends WriteOptions {
 
 const NAMESPACES = findType("", "v1", "namespaces")!;
 
+/** How long a deleted namespace stays Terminating before it and its contents are gone. */
+export const NAMESPACE_TERMINATION_MS = 50;
+
 function requireNamespace(store: Store, ref: Ref): void {
   if (ref.namespace === undefined) return;
-  if (!store.find({ type: NAMESPACES, namespace: undefined, name: ref.namespace })) {
-    throw notFound({ resource: "namespaces", group: "", name: ref.namespace });
+  const ns = store.find({ type: NAMESPACES, namespace: undefined, name: ref.namespace });
+  if (!ns) throw notFound({ resource: "namespaces", group: "", name: ref.namespace });
+  if (meta(ns).deletionTimestamp) {
+    const what = `${ref.type.group ? `${ref.type.resource}.${ref.type.group}` : ref.type.resource} "${ref.name}"`;
+    throw new ApiError(403, "Forbidden", `${what} is forbidden: unable to create new content in namespace ${ref.namespace} because it is being terminated`, {
+      name: ref.name, ...(ref.type.group ? { group: ref.type.group } : {}), kind: ref.type.resource,
+    });
   }
 }
 
@@ -127,16 +135,30 @@ function apply(store: Store, ref: Ref, raw: string, req: WriteRequest, subresour
   return store.commit(ref, before, after, req, () => result.managers);
 }
 
-/** DELETE: removes the object (and, for a namespace, everything in it). */
+/** DELETE: removes the object. A namespace turns Terminating and goes, with everything in it,
+ * NAMESPACE_TERMINATION_MS later (as the namespace controller would), so `kubectl delete -f` of a
+ * namespace and its contents deletes them all. */
 export function remove(store: Store, ref: Ref, req: WriteOptions): Obj {
+  if (ref.type === NAMESPACES) return terminateNamespace(store, ref, req);
   const obj = store.remove(ref, req);
-  if (ref.type === NAMESPACES && !req.dryRun) {
-    for (const { ref: r } of store.all()) if (r.namespace === ref.name) store.remove(r, req);
-    meta(obj).deletionTimestamp = store.timestamp();
-    (obj.status as Obj).phase = "Terminating";
-    return obj;
-  }
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name: ref.name, ...(ref.type.group ? { group: ref.type.group } : {}), kind: ref.type.resource, uid: meta(obj).uid } };
+}
+
+function terminateNamespace(store: Store, ref: Ref, req: WriteOptions): Obj {
+  const before = store.get(ref);
+  if (meta(before).deletionTimestamp) return before;
+  const after = structuredClone(before);
+  meta(after).deletionTimestamp = store.timestamp();
+  meta(after).deletionGracePeriodSeconds = 0;
+  after.status = { ...(isObj(after.status) ? after.status : {}), phase: "Terminating" };
+  const out = store.commit(ref, before, after, req, () => readManagers(before));
+  if (!req.dryRun) {
+    store.later(NAMESPACE_TERMINATION_MS, () => {
+      for (const { ref: r } of store.all()) if (r.namespace === ref.name) store.remove(r, req);
+      if (store.find(ref)) store.remove(ref, req);
+    });
+  }
+  return out;
 }
 
 /** The autoscaling/v1 Scale view of a Deployment. */

@@ -1,0 +1,44 @@
+// tasksForPlan: which task each plan step becomes, and Kubernetes steps batched per cluster and wave.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { render } from "../../src/render/index.js";
+import { diff } from "../../src/diff/index.js";
+import { buildPlan } from "../../src/plan/index.js";
+import { tasksForPlan } from "../../src/plan/tasks.js";
+import type { ActualState } from "../../src/model/index.js";
+import { modelFixture } from "../support/model-fixture.js";
+
+function planOf(actual: (a: ActualState) => ActualState) {
+  const model = modelFixture();
+  const desired = render(model, "prod");
+  const base: ActualState = structuredClone({ env: "prod", observedAt: null, resources: desired.resources, unreachable: [] });
+  const deps = Object.fromEntries(model.apps.map((a) => [a.name, a.dependsOn]));
+  return { plan: buildPlan(diff(desired, actual(base), { ignore: [] }), deps, null), desired };
+}
+
+test("an empty actual state: deploys, captures and registrations per host, one kubectl apply per cluster and wave", () => {
+  const { plan, desired } = planOf((a) => ({ ...a, resources: [] }));
+  const tasks = tasksForPlan(plan, desired);
+  const k8s = tasks.filter((t) => t.kind === "k8s-apply");
+  assert.ok(k8s.length >= 1);
+  assert.deepEqual(new Set(k8s.map((t) => `${t.target}|${t.wave}`)).size, k8s.length, "one batch per cluster and wave");
+  assert.equal(k8s.reduce((n, t) => n + t.keys.length, 0), plan.steps.filter((s) => s.runtime === "k8s").length);
+  const vm = plan.steps.filter((s) => s.runtime === "vm");
+  assert.deepEqual(tasks.filter((t) => t.kind === "deploy").map((t) => t.keys[0]), vm.map((s) => s.key));
+  for (const t of tasks) if (t.kind === "deploy") assert.equal(t.payload.kind === "deploy" && t.payload.instance.app, t.app);
+  assert.ok(tasks.some((t) => t.kind === "capture"));
+  assert.ok(tasks.some((t) => t.kind === "register"));
+});
+
+test("a stopped process becomes a start task; a removed instance an undeploy", () => {
+  const { plan, desired } = planOf((a) => {
+    const vm = a.resources.filter((r) => r.runtime === "vm");
+    const stopped = { ...vm[0]!, observed: { process: "stopped" as const } };
+    const extra = { ...vm[1]!, key: vm[1]!.key.replace(/[^/]+$/, "legacy-app"), app: "legacy-app" };
+    return { ...a, resources: [...a.resources.filter((r) => r.key !== stopped.key), stopped, extra] };
+  });
+  const tasks = tasksForPlan(plan, desired);
+  assert.deepEqual(tasks.map((t) => t.kind).sort(), ["start", "undeploy"]);
+  const undeploy = tasks.find((t) => t.kind === "undeploy")!;
+  assert.deepEqual(undeploy.payload, { kind: "undeploy", app: "legacy-app" });
+});

@@ -35,6 +35,23 @@ describe("kube-apiserver double over HTTP", () => {
     assert.equal(again.body.metadata.resourceVersion, first.body.metadata.resourceVersion);
   });
 
+  test("probes get defaults and quantities their canonical form; re-applying the same is still a no-op", async () => {
+    const d = deployment("http", { name: "canon" }) as J;
+    Object.assign(d.spec.template.spec.containers[0], {
+      resources: { requests: { cpu: "0.5", memory: "1024Mi" }, limits: { cpu: 2, memory: "1.5Gi" } },
+      readinessProbe: { httpGet: { path: "/healthz", port: 8080 } },
+    });
+    const first = await apply(d, "amphi");
+    const app = first.body.spec.template.spec.containers[0];
+    assert.deepEqual(app.resources, { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "1536Mi" } });
+    assert.deepEqual(app.readinessProbe, {
+      httpGet: { path: "/healthz", port: 8080, scheme: "HTTP" },
+      timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3,
+    });
+    const again = await apply(d, "amphi");
+    assert.equal(again.body.metadata.resourceVersion, first.body.metadata.resourceVersion);
+  });
+
   test("two appliers setting the same value share it; different values conflict, worded like the apiserver", async () => {
     await apply(deployment("http", { name: "shared" }), "amphi");
     const same = await apply({ ...deployment("http", { name: "shared" }) }, "other");

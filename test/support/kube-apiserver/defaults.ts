@@ -1,8 +1,10 @@
 // Defaulting as the real apiserver does it for the fields a diff must learn to ignore: a Deployment
 // gets strategy, revisionHistoryLimit, progressDeadlineSeconds and pod/container defaults; a Service
-// gets type, clusterIP(s), sessionAffinity, ipFamilies and ports' protocol and targetPort.
-// Only fields that are absent are filled; nothing a client sets is changed.
+// gets type, clusterIP(s), sessionAffinity, ipFamilies and ports' protocol and targetPort; probes
+// get their thresholds, period, timeout and HTTP scheme. Only absent fields are filled, except that
+// resource quantities are rewritten in canonical form ("0.5" → "500m"), as the apiserver does.
 import { isObj, type Obj } from "./fieldset.js";
+import { canonicalQuantity } from "./quantity.js";
 
 function fill(obj: Obj, key: string, value: unknown): void {
   if (obj[key] === undefined) obj[key] = structuredClone(value);
@@ -13,7 +15,26 @@ function child(obj: Obj, key: string): Obj {
   return obj[key] as Obj;
 }
 
+function defaultProbe(p: unknown): void {
+  if (!isObj(p)) return;
+  fill(p, "timeoutSeconds", 1);
+  fill(p, "periodSeconds", 10);
+  fill(p, "successThreshold", 1);
+  fill(p, "failureThreshold", 3);
+  if (isObj(p.httpGet)) fill(p.httpGet, "scheme", "HTTP");
+}
+
+function canonicalResources(r: unknown): void {
+  if (!isObj(r)) return;
+  for (const key of ["limits", "requests"]) {
+    const list = r[key];
+    if (isObj(list)) for (const [name, q] of Object.entries(list)) list[name] = canonicalQuantity(q);
+  }
+}
+
 function defaultContainer(c: Obj): void {
+  for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) defaultProbe(c[probe]);
+  canonicalResources(c.resources);
   fill(c, "terminationMessagePath", "/dev/termination-log");
   fill(c, "terminationMessagePolicy", "File");
   const image = typeof c.image === "string" ? c.image : "";

@@ -34,6 +34,16 @@ describe("kubectl against the double", { skip: skipWithoutKubectl() }, () => {
     assert.deepEqual(rows.find((r) => r[0] === "deployments"), ["deployments", "deploy", "apps/v1", "true", "Deployment"]);
   });
 
+  test("kubectl get prints the server's table columns", async () => {
+    const out = await kubectlOk(kc, ["get", "deploy,svc", "-n", "shop", "-l", "amphi.dev/env=prod"]);
+    const lines = out.split("\n");
+    assert.match(lines[0]!, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
+    assert.match(lines[1]!, /^deployment\.apps\/web\s+0\/2\s+0\s+0\s+\d+s$/);
+    assert.match(out, /NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE\nservice\/web\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+80\/TCP\s+\d+s/);
+    const ns = await kubectlOk(kc, ["get", "ns", "shop", "--show-labels"]);
+    assert.match(ns, /^NAME\s+STATUS\s+AGE\s+LABELS\nshop\s+Active\s+\d+s\s+kubernetes\.io\/metadata\.name=shop\n$/);
+  });
+
   test("label selectors (equality, set-based, existence) and field selectors filter lists", async () => {
     await kubectlOk(kc, APPLY, { input: shopYaml("shop", { name: "api" }).replaceAll("amphi.dev/env: prod", "amphi.dev/env: staging") });
     const names = async (...args: string[]) =>

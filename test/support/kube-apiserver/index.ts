@@ -17,15 +17,16 @@
 //   writes, defaults (defaults.ts), validation of names, labels, Deployment selector/containers,
 //   Service ports (validate.ts), namespaces must exist, Status errors worded like the real server;
 // - test controls: autoReady, setDeploymentStatus, forbid (403), write (as any manager), objects,
-//   requests log.
+//   requests log;
+// - `kubectl get` tables (server-side printing of the main columns, table.ts);
 // Does not implement: authentication, RBAC and admission (any caller is `user`; 403 only through
-// forbid()), TLS, protobuf responses, server-side Table printing (kubectl falls back to NAME/AGE
-// columns), OpenAPI schemas (unknown fields are kept, not rejected; field ownership follows the
-// few list/map rules in fieldset.ts, not real schemas), JSON patch, controllers (no ReplicaSets or
-// Pods appear; status changes only through autoReady or setDeploymentStatus), finalizers and
-// graceful deletion (deletes are immediate; a namespace is Terminating for 50 ms, refusing new
-// content, then goes with its contents), watch history (a watch from an old resourceVersion starts
-// now), pagination (`limit` is ignored), API groups other than core/v1 and apps/v1.
+// forbid()), TLS, protobuf responses, OpenAPI schemas (unknown fields are kept, not rejected; field
+// ownership follows the few list/map rules in fieldset.ts, not real schemas), JSON patch,
+// controllers (no ReplicaSets or Pods appear; status changes only through autoReady or
+// setDeploymentStatus), finalizers and graceful deletion (deletes are immediate; a namespace is
+// Terminating for 50 ms, refusing new content, then goes with its contents), watch history (a
+// watch from an old resourceVersion starts now), pagination (`limit` is ignored), API groups other
+// than core/v1 and apps/v1.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { RESOURCE_TYPES, groupVersion, typeForKind, type ResourceType } from "./catalog.js";

@@ -9,6 +9,7 @@ import { isObj, type Obj } from "./fieldset.js";
 import { openApiV3Doc, openApiV3Root } from "./openapi.js";
 import { methodNotAllowed, pathNotFound } from "./status.js";
 import type { Ref, Store } from "./store.js";
+import { toTable, wantsTable } from "./table.js";
 import type { Watches } from "./watch.js";
 import { create, parseBody, patch, remove, replace, scaleOf, writeScale, type WriteRequest } from "./writes.js";
 
@@ -128,6 +129,8 @@ export function resourceReply(
     fieldManager: q.get("fieldManager") ?? (isApply ? "" : (req.headers["user-agent"] ?? "").split("/")[0] ?? ""),
   };
   const status = p.subresource === "status" ? ("status" as const) : undefined;
+  const table = wantsTable(req.headers.accept);
+  const now = () => new Date(ctx.store.timestamp());
   const scale = p.subresource === "scale";
   if (!p.name) {
     if (method === "GET" && watch) {
@@ -135,7 +138,10 @@ export function resourceReply(
         resourceVersion: q.get("resourceVersion"), timeoutSeconds: Number(q.get("timeoutSeconds")) || null }, res);
       return undefined;
     }
-    if (method === "GET") return { code: 200, body: listOf(ctx.store, p, q) };
+    if (method === "GET") {
+      const list = listOf(ctx.store, p, q);
+      return { code: 200, body: table ? toTable(p.type, list.items as Obj[], ctx.store.resourceVersion, now()) : list };
+    }
     if (method === "POST") {
       const obj = body();
       const md = isObj(obj.metadata) ? obj.metadata : {};
@@ -153,8 +159,11 @@ export function resourceReply(
     throw methodNotAllowed(method);
   }
   switch (method) {
-    case "GET":
-      return { code: 200, body: scale ? scaleOf(ctx.store.get(ref)) : ctx.store.get(ref) };
+    case "GET": {
+      const obj = ctx.store.get(ref);
+      if (scale) return { code: 200, body: scaleOf(obj) };
+      return { code: 200, body: table && !status ? toTable(p.type, [obj], ctx.store.resourceVersion, now()) : obj };
+    }
     case "PUT":
       return { code: 200, body: scale ? writeScale(ctx.store, ref, body(), write, false) : replace(ctx.store, ref, body(), write, status) };
     case "PATCH": {

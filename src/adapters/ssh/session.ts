@@ -212,7 +212,10 @@ function kill(ch: ClientChannel): void {
 /** The result of a channel that closed: killed by a signal → 128 + its number; no status → 255. */
 function exitResult(code: number | null, signal: string | undefined, stdout: string, stderr: string): ExecResult {
   if (code !== null) return { code, stdout, stderr };
-  if (signal) return { code: 128 + (SIGNALS[signal] ?? 127), stdout, stderr: `${stderr}amphi: remote command killed by signal ${signal}\n` };
+  if (signal) {
+    const name = signal.replace(/^SIG/, ""); // ssh2 reports "SIGTERM"
+    return { code: 128 + (SIGNALS[name] ?? 127), stdout, stderr: `${stderr}amphi: remote command killed by signal ${name}\n` };
+  }
   return { code: 255, stdout, stderr: `${stderr}amphi: channel closed without an exit status\n` };
 }
 

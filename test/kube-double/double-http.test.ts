@@ -89,6 +89,25 @@ describe("kube-apiserver double over HTTP", () => {
     assert.equal(merge.body.metadata.generation, 2, "metadata changes leave generation alone");
   });
 
+  test("a JSON patch applies add/replace/remove/test; a failed test is a 422, a stale resourceVersion a 409", async () => {
+    await apply(deployment("http", { name: "jp" }), "amphi");
+    const ops = [
+      { op: "test", path: "/spec/replicas", value: 2 },
+      { op: "replace", path: "/spec/replicas", value: 4 },
+      { op: "add", path: "/metadata/labels/extra", value: "1" },
+      { op: "remove", path: "/spec/template/spec/containers/1" },
+    ];
+    const r = await call("PATCH", `${DEPLOYS}/jp?fieldManager=jp`, ops, "application/json-patch+json");
+    assert.equal(r.code, 200, JSON.stringify(r.body));
+    assert.equal(r.body.spec.replicas, 4);
+    assert.equal(r.body.metadata.labels.extra, "1");
+    assert.deepEqual(r.body.spec.template.spec.containers.map((c: J) => c.name), ["app"]);
+    const failed = await call("PATCH", `${DEPLOYS}/jp`, [{ op: "test", path: "/spec/replicas", value: 2 }], "application/json-patch+json");
+    assert.equal(failed.code, 422);
+    const stale = await call("PATCH", `${DEPLOYS}/jp`, [{ op: "replace", path: "/metadata/resourceVersion", value: "1" }], "application/json-patch+json");
+    assert.equal(stale.code, 409);
+  });
+
   test("a PUT with a stale resourceVersion is a 409; an apply without fieldManager a 422", async () => {
     const created = await apply(deployment("http", { name: "stale" }), "amphi");
     await call("PATCH", `${DEPLOYS}/stale`, { spec: { replicas: 3 } }, "application/merge-patch+json");

@@ -138,6 +138,19 @@ describe("kubectl apply --server-side against the double", { skip: skipWithoutKu
     assert.deepEqual(api.spec.template.spec.containers[0].env, [{ name: "MODE", value: "prod" }], "still owned by other-tool");
   });
 
+  test("objects applied client-side move to amphi on the first server-side apply (kubectl's JSON patch)", async () => {
+    await kubectlOk(kc, ["create", "namespace", "shop-csa"]);
+    await kubectlOk(kc, ["apply", "-f", "-"], { input: shopYaml("shop-csa") });
+    const applied = await kubectl(kc, APPLY, { input: shopYaml("shop-csa") });
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(applied.stderr, "", "no migration warning");
+    const jsonPatches = double.requests.filter((r) => r.contentType === "application/json-patch+json" && r.path.includes("shop-csa"));
+    assert.equal(jsonPatches.length, 2, "one managedFields migration per object");
+    const live = (await kubectlJson(kc, ["get", "deploy", "web", "-n", "shop-csa", "--show-managed-fields"])) as J;
+    assert.deepEqual(live.metadata.managedFields.map((m: J) => `${m.manager}/${m.operation}`), ["amphi/Apply"]);
+    assert.equal(live.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"], undefined);
+  });
+
   test("--dry-run=server and --dry-run=client accept the manifests and store nothing", async () => {
     await kubectlOk(kc, ["create", "namespace", "shop-dry"]);
     const file = join(kc.dir, "shop-dry.yaml");

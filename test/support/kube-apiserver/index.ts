@@ -10,7 +10,7 @@
 //   fieldValidation=Strict instead of failing to download OpenAPI; /openapi/v2 is 404;
 // - get, list (labelSelector: =, ==, !=, in, notin, exists, !exists; fieldSelector: metadata.name,
 //   metadata.namespace), watch, create, replace, delete, deletecollection, and PATCH as server-side
-//   apply (conflicts, force, managedFields), merge patch and strategic merge patch; dryRun=All;
+//   apply (conflicts, force, managedFields), merge, strategic merge and JSON patch; dryRun=All;
 //   JSON bodies, and protobuf bodies for the `kubectl create <kind>` generators (protobuf.ts);
 // - bookkeeping: uid, creationTimestamp, one global resourceVersion bumped on every write and not on
 //   no-op writes, generation bumped on Deployment spec changes, status kept across main-resource
@@ -21,12 +21,12 @@
 // - `kubectl get` tables (server-side printing of the main columns, table.ts);
 // Does not implement: authentication, RBAC and admission (any caller is `user`; 403 only through
 // forbid()), TLS, protobuf responses, OpenAPI schemas (unknown fields are kept, not rejected; field
-// ownership follows the few list/map rules in fieldset.ts, not real schemas), JSON patch,
-// controllers (no ReplicaSets or Pods appear; status changes only through autoReady or
-// setDeploymentStatus), finalizers and graceful deletion (deletes are immediate; a namespace is
-// Terminating for 50 ms, refusing new content, then goes with its contents), watch history (a
-// watch from an old resourceVersion starts now), pagination (`limit` is ignored), API groups other
-// than core/v1 and apps/v1.
+// ownership follows the few list/map rules in fieldset.ts, not real schemas), controllers (no
+// ReplicaSets or Pods appear; status changes only through autoReady or setDeploymentStatus),
+// finalizers and graceful deletion (deletes are immediate; a namespace is Terminating for 50 ms,
+// refusing new content, then goes with its contents), watch history (a watch from an old
+// resourceVersion starts now), pagination (`limit` is ignored), API groups other than core/v1 and
+// apps/v1.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { RESOURCE_TYPES, groupVersion, typeForKind, type ResourceType } from "./catalog.js";

@@ -3,9 +3,9 @@
 // the new object and who manages which field, then hands it to Store.commit.
 import { load } from "js-yaml";
 import { serverSideApply } from "./apply.js";
-import { isObj, type Obj } from "./fieldset.js";
+import { deepEqual, isObj, type Obj } from "./fieldset.js";
 import { readManagers, recordUpdate, type Manager } from "./managed.js";
-import { mergePatch, strategicMergePatch } from "./patch.js";
+import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
 import { ApiError, alreadyExists, badRequest, notFound, staleConflict, unsupportedMediaType } from "./status.js";
 import { meta, subject, type Ref, type Store, type WriteOptions } from "./store.js";
 import { findType, groupVersion } from "./catalog.js";
@@ -83,21 +83,30 @@ export function replace(store: Store, ref: Ref, body: Obj, req: WriteRequest, su
   return store.commit(ref, before, after, req, (obj) => recordUpdate(baseManagers(before, body), before, obj, who));
 }
 
+const PATCHERS: Record<string, (target: unknown, patch: unknown) => unknown> = {
+  "application/merge-patch+json": mergePatch,
+  "application/strategic-merge-patch+json": (t, p) => strategicMergePatch(t, p),
+  "application/json-patch+json": jsonPatch,
+};
+
 /** PATCH with any supported content type; an apply patch creates the object when missing. */
 export function patch(store: Store, ref: Ref, contentType: string, raw: string, req: WriteRequest, subresource?: "status"): Obj {
   const type = contentType.split(";")[0]!.trim();
   if (type === "application/apply-patch+yaml") return apply(store, ref, raw, req, subresource);
-  if (type !== "application/merge-patch+json" && type !== "application/strategic-merge-patch+json") {
-    throw unsupportedMediaType(type);
-  }
+  const patcher = PATCHERS[type];
+  if (!patcher) throw unsupportedMediaType(type);
   const body = parseBody(raw, "json");
   const before = store.get(ref);
-  const patched = (type === "application/merge-patch+json" ? mergePatch(before, body) : strategicMergePatch(before, body)) as Obj;
+  const patched = patcher(before, body);
+  if (!isObj(patched)) throw badRequest("the patch did not produce an object");
   checkIdentity(ref, patched);
+  const rv = meta(patched).resourceVersion; // a patch that sets it asks for optimistic concurrency
+  if (rv !== undefined && rv !== meta(before).resourceVersion) throw staleConflict(subject(ref));
   let after = patched;
   if (subresource === "status") after = { ...before, status: patched.status };
   else if (ref.type.hasStatus) after.status = before.status;
-  const sent = isObj(body) && isObj(body.metadata) && "managedFields" in body.metadata;
+  // A patch that changes managedFields sets them (kubectl does so when it migrates client-side apply).
+  const sent = !deepEqual(meta(patched).managedFields, meta(before).managedFields);
   const who = updater(req, ref, store.timestamp(), subresource);
   return store.commit(ref, before, after, req, (obj) => recordUpdate(sent ? readManagers(patched) : readManagers(before), before, obj, who));
 }

@@ -1,0 +1,210 @@
+// The deploy task: upload (only a package the host does not have), verify its sha256 on the host, unpack
+// into a release, switch `current`, restart, health gate; on failure switch back and restart the previous
+// release. state.json records the instance only after success.
+import { randomBytes } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import type { HostInstance } from "../model/index.js";
+import { TransportError } from "../ports/hosts.js";
+import { canonicalJson, sameRuntime } from "./canonical.js";
+import { envFileText } from "./env-file.js";
+import { TaskError } from "./errors.js";
+import { fields, runScript, scriptError } from "./scripts.js";
+import { readHostState } from "./state-file.js";
+import { control, healthGate, type GateResult } from "./supervisor.js";
+import { DEFAULT_STOP_GRACE_MS, releaseName, saveState, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
+
+/** Options of deploy. */
+export interface DeployOptions extends ProcessOptions {
+  /** Local path of the package archive (tar.gz), already sha256-verified by the caller. */
+  packageFile: string;
+}
+
+/** What deploy learns about the host before it changes anything (scripts/inspect.sh). */
+interface HostFacts {
+  uid: string;
+  user: string;
+  runasUid: string;
+  baseExists: boolean;
+  packagesDirExists: boolean;
+  cached: boolean;
+  releaseExists: boolean;
+  /** Release `current` points at, or "". */
+  current: string;
+  /** Pid of the running app, or "". */
+  pid: string;
+}
+
+/** Deploys `instance` on the context's host. Idempotent: the same release current, an equal record and a
+ * running process give `unchanged` without a restart. A change of env or start command alone rewrites
+ * them in the release in place (the release directory is named after the package) and restarts; a failed
+ * change puts the old files back. Throws TaskError; `rolledBack` is true when the host runs what it ran
+ * before (or, for a first deploy, nothing). */
+export async function deploy(ctx: TaskContext, instance: HostInstance, opts: DeployOptions): Promise<TaskOutcome> {
+  const subject = subjectOf(instance);
+  const fail = (cause: string) => new TaskError(ctx.session.host.host, `${subject}: ${cause}`);
+  let envText: string;
+  try {
+    envText = envFileText(instance.environment);
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  const { app } = instance;
+  const release = releaseName(instance);
+  const state = await readHostState(ctx.session, ctx.env, ctx.now());
+  const facts = await inspect(ctx, subject, instance, release);
+  const runAs = runAsUser(ctx, subject, instance, facts);
+  const record = state.apps[app];
+
+  if (record?.running && record.release === release && facts.current === release && facts.pid) {
+    if (canonicalJson(record.instance) === canonicalJson(instance)) {
+      return { result: "unchanged", message: `${subject} is up to date (${release}, pid ${facts.pid})` };
+    }
+    if (sameRuntime(record.instance, instance)) {
+      await saveState(ctx, state, app, { ...record, instance });
+      return { result: "changed", message: `${subject}: record updated; ${release} keeps running (pid ${facts.pid}), nothing it runs with changed` };
+    }
+  }
+
+  const uploaded = !facts.releaseExists && !facts.cached;
+  if (uploaded) await upload(ctx, subject, instance, opts.packageFile, facts);
+  if (!(await install(ctx, subject, instance, release, runAs, envText, !uploaded && !facts.releaseExists))) {
+    ctx.log(`packages/${instance.sha256} on the host did not match its sha256; deleted it, uploading again`);
+    await upload(ctx, subject, instance, opts.packageFile, { ...facts, baseExists: true, packagesDirExists: true });
+    await install(ctx, subject, instance, release, runAs, envText, false);
+  }
+
+  const grace = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? 30_000;
+  ctx.log(`${facts.current && facts.current !== release ? `switching from ${facts.current} to` : "starting"} ${release}`);
+  let pid = "";
+  let gate: GateResult;
+  try {
+    pid = (await control(ctx, subject, app, ["activate", release], grace)).pid ?? "";
+    gate = await healthGate(ctx, app, pid, healthTimeoutMs);
+  } catch (e) {
+    gate = { ok: false, cause: causeOf(e, subject) };
+  }
+  if (!gate.ok) {
+    // Without the task's signal: a cancelled deploy must still put the previous release back.
+    const rollbackCtx: TaskContext = { ...ctx, signal: undefined };
+    return rollBack(rollbackCtx, subject, app, release, facts.current, Boolean(facts.pid), gate.cause, grace, healthTimeoutMs);
+  }
+
+  const previous = facts.current === release ? (record?.previous ?? null) : facts.current || null;
+  await saveState(ctx, state, app, { instance, release, previous, running: true, deployedAt: ctx.now() });
+  const pruned = await runScript(ctx, "prune", app, [release, previous ?? ""]);
+  if (pruned.code !== 0) ctx.log(`warning: pruning old releases failed: ${scriptError(pruned)}`);
+  return {
+    result: "changed",
+    message: `${subject}: deployed ${release} (pid ${pid}, ${gate.detail})${previous ? `; previous release ${previous}` : ""}`,
+  };
+}
+
+async function inspect(ctx: TaskContext, subject: string, instance: HostInstance, release: string): Promise<HostFacts> {
+  const r = await runScript(ctx, "inspect", instance.app, [release, instance.sha256, instance.user ?? ""]);
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: cannot inspect the host: ${scriptError(r)}`);
+  const f = fields(r.stdout);
+  return {
+    uid: f.uid ?? "",
+    user: f.user ?? "",
+    runasUid: f.runas_uid ?? "",
+    baseExists: f.base === "1",
+    packagesDirExists: f.packages === "1",
+    cached: f.cached === "1",
+    releaseExists: f.release === "1",
+    current: f.current ?? "",
+    pid: f.pid ?? "",
+  };
+}
+
+/** The user the app must be switched to ("" = the login user), or a TaskError saying why it cannot be. */
+function runAsUser(ctx: TaskContext, subject: string, instance: HostInstance, facts: HostFacts): string {
+  const user = instance.user;
+  const host = ctx.session.host.host;
+  if (!user || user === facts.user) return "";
+  if (facts.uid !== "0") {
+    throw new TaskError(host, `${subject}: runs as user ${user}, but amphi logs in to ${host} as ${facts.user}, who cannot switch users; log in as root or as ${user}`);
+  }
+  if (!facts.runasUid) throw new TaskError(host, `${subject}: user ${user} does not exist on ${host}`);
+  return user;
+}
+
+/** Uploads the package under a temp name and has the host check its sha256 before keeping it as
+ * `packages/<sha256>`; on a mismatch the host deletes it (and the directories the upload created). */
+async function upload(ctx: TaskContext, subject: string, instance: HostInstance, packageFile: string, facts: HostFacts): Promise<void> {
+  const host = ctx.session.host.host;
+  const size = await stat(packageFile).then(
+    (s) => s.size,
+    (e: Error) => {
+      throw new TaskError(host, `${subject}: cannot read the package ${packageFile}: ${e.message}`);
+    },
+  );
+  const dir = `${ctx.session.host.baseDir}/packages`;
+  const mk = await ctx.session.exec(["mkdir", "-p", dir], { signal: ctx.signal });
+  if (mk.code !== 0) throw new TaskError(host, `${subject}: cannot create ${dir}: ${mk.stderr.trim()}`);
+  const name = `.upload.${instance.sha256.slice(0, 8)}.${randomBytes(4).toString("hex")}`;
+  ctx.log(`uploading ${basename(packageFile)} (${size} bytes) to packages/${instance.sha256}`);
+  try {
+    await ctx.session.putFile(packageFile, `${dir}/${name}`, { signal: ctx.signal });
+  } catch (e) {
+    await ctx.session.exec(["rm", "-f", `${dir}/${name}`]).catch(() => {});
+    throw e;
+  }
+  const r = await runScript(ctx, "receive", instance.app, [name, instance.sha256, facts.packagesDirExists ? "0" : "1", facts.baseExists ? "0" : "1"]);
+  if (r.code === 3) throw new TaskError(host, `${subject}: ${mismatch(instance.sha256, fields(r.stdout).got ?? "")}`);
+  if (r.code !== 0) throw new TaskError(host, `${subject}: ${scriptError(r)}`);
+}
+
+function mismatch(expected: string, got: string): string {
+  return `sha256 mismatch for packages/${expected} (expected ${expected.slice(0, 12)}…, got ${got.slice(0, 12)}…)`;
+}
+
+/** Unpacks the release (unless it exists) and writes its env, start command, user and health check.
+ * Returns false when `verify` found the cached package corrupt (the host deleted it). */
+async function install(ctx: TaskContext, subject: string, instance: HostInstance, release: string, runAs: string, envText: string, verify: boolean): Promise<boolean> {
+  const health = instance.health;
+  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0"];
+  const r = await runScript(ctx, "install", instance.app, args, { stdin: envText, timeoutMs: 600_000 });
+  if (r.code === 3) return false;
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: cannot install ${release}: ${scriptError(r)}`);
+  return true;
+}
+
+/** Puts `target` back as current (restoring its env and start command when the failed change was in
+ * place) and restarts it when it ran before; without a target, leaves the app stopped. Always throws. */
+async function rollBack(
+  ctx: TaskContext,
+  subject: string,
+  app: string,
+  failed: string,
+  target: string,
+  wasRunning: boolean,
+  cause: string,
+  grace: number,
+  healthTimeoutMs: number,
+): Promise<never> {
+  const host = ctx.session.host.host;
+  let outcome: string;
+  try {
+    const out = await control(ctx, subject, app, ["rollback", target, failed, target && wasRunning ? "1" : "0"], grace);
+    if (!target) outcome = "stopped; there is no previous release to roll back to";
+    else if (!wasRunning) outcome = `rolled back to ${target} (left stopped, as it was)`;
+    else {
+      const again = await healthGate(ctx, app, out.pid ?? "", healthTimeoutMs);
+      outcome = `rolled back to ${target}${again.ok ? "" : `, which fails too: ${again.cause}`}`;
+    }
+  } catch (e) {
+    throw new TaskError(host, `${subject}: ${cause}; rollback failed: ${causeOf(e, subject)}`, false);
+  }
+  ctx.log(`${subject}: ${outcome}`);
+  throw new TaskError(host, `${subject}: ${cause}; ${outcome}`, true);
+}
+
+/** The cause of an error without the subject prefixes tasks add. */
+function causeOf(e: unknown, subject: string): string {
+  if (e instanceof TaskError) return e.causeText.startsWith(`${subject}: `) ? e.causeText.slice(subject.length + 2) : e.causeText;
+  if (e instanceof TransportError) return e.causeText;
+  return e instanceof Error ? e.message : String(e);
+}
+

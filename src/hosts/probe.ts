@@ -1,0 +1,57 @@
+// The probe task: the host's half of the actual state in one round trip.
+import type { HostStateFile } from "../model/index.js";
+import type { HostSession } from "../ports/hosts.js";
+import { TaskError } from "./errors.js";
+import { runScript, scriptError } from "./scripts.js";
+import { readHostState } from "./state-file.js";
+import type { TaskContext } from "./task.js";
+
+/** What a probe saw: state.json, whether each app's process runs, and its health check's answer. */
+export interface HostProbe {
+  state: HostStateFile;
+  /** Every app with a record or a directory on the host. */
+  processes: Record<string, "running" | "stopped">;
+  /** `none`: the app has no health check; `failing`: no 2xx/3xx within 1 s, or not running. */
+  health: Record<string, "ok" | "failing" | "none">;
+}
+
+/** Reads state.json, process liveness (supervisor pidfiles + kill -0, or systemd) and health in one command. */
+export async function probe(ctx: TaskContext): Promise<HostProbe> {
+  const r = await runScript(ctx, "probe", "", [], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `probe failed: ${scriptError(r)}`);
+  const lines = r.stdout.split("\n");
+  const cut = lines.indexOf("state");
+  const head = cut < 0 ? lines : lines.slice(0, cut);
+  const stateText = cut < 0 ? "" : lines.slice(cut + 1).join("\n");
+  const state = await readHostState(replay(ctx.session, stateText), ctx.env, ctx.now());
+  const processes: HostProbe["processes"] = {};
+  const health: HostProbe["health"] = {};
+  for (const [app, rec] of Object.entries(state.apps)) {
+    processes[app] = "stopped";
+    health[app] = rec.instance.health ? "failing" : "none";
+  }
+  for (const line of head) {
+    const [tag, app, proc, h] = line.split(" ");
+    if (tag !== "app" || !app) continue;
+    processes[app] = proc === "running" ? "running" : "stopped";
+    health[app] = h === "ok" ? "ok" : h === "failing" ? "failing" : "none";
+  }
+  return { state, processes: sortByKey(processes), health: sortByKey(health) };
+}
+
+/** A session that answers state-file.ts's one read with text already fetched, so the probe parses and
+ * checks state.json exactly as readHostState does without a second round trip. */
+function replay(session: HostSession, stateText: string): HostSession {
+  return {
+    host: session.host,
+    exec: async () => ({ code: 0, stdout: stateText, stderr: "" }),
+    putFile: async () => {
+      throw new Error("replay session: read only");
+    },
+    close: async () => {},
+  };
+}
+
+function sortByKey<T>(rec: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(rec).sort().map((k) => [k, rec[k] as T]));
+}

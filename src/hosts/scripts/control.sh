@@ -1,0 +1,66 @@
+# control.sh ACTION GRACE UNIT SUPERVISE EXEC [ARGS]: runs, stops or switches the app. GRACE: seconds an
+# app gets between TERM and KILL; UNIT: the systemd unit's text (used where systemd runs); SUPERVISE,
+# EXEC: amphi-supervise and amphi-exec as amphi ships them (installed when they differ). Actions:
+#   start                        start unless running          prints result=started|unchanged, pid=
+#   stop                         stop unless stopped           prints result=stopped|unchanged
+#   restart                      stop, start                   prints pid=
+#   activate RELEASE             stop, switch current, start   prints pid=
+#   rollback TARGET FAILED START stop; current back to TARGET (none: remove current); when TARGET is FAILED
+#                                (a change in place), restore .amphi/rollback/; start when START=1
+action=$1 grace=$2 unit=$3
+install_bins "$4" "$5"
+shift 5
+case $action in
+  start)
+    [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
+    pid=$(app_pid)
+    if [ -n "$pid" ]; then
+      echo "result=unchanged"
+    else
+      start_app "$grace" "$unit"
+      echo "result=started"
+    fi
+    printf 'pid=%s\n' "$(app_pid)"
+    ;;
+  stop)
+    if [ -z "$(app_pid)" ] && [ -z "$(supervisor_pid)" ] && [ -z "$(stray_pid)" ]; then
+      echo "result=unchanged"
+    else
+      stop_app "$grace"
+      echo "result=stopped"
+    fi
+    ;;
+  restart)
+    [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
+    stop_app "$grace"
+    start_app "$grace" "$unit"
+    printf 'pid=%s\n' "$(app_pid)"
+    ;;
+  activate)
+    stop_app "$grace"
+    switch_current "$1"
+    start_app "$grace" "$unit"
+    printf 'pid=%s\n' "$(app_pid)"
+    ;;
+  rollback)
+    target=$1 failed=$2
+    stop_app "$grace"
+    if [ -z "$target" ]; then
+      rm -f "$APPDIR/current"
+      exit 0
+    fi
+    meta=$APPDIR/releases/$target/.amphi
+    if [ "$target" = "$failed" ] && [ -d "$meta/rollback" ]; then
+      for f in env start user health; do
+        mv -f "$meta/rollback/$f" "$meta/$f" || fail "cannot restore $meta/$f"
+      done
+      rmdir "$meta/rollback"
+    fi
+    switch_current "$target"
+    if [ "$3" = 1 ]; then
+      start_app "$grace" "$unit"
+      printf 'pid=%s\n' "$(app_pid)"
+    fi
+    ;;
+  *) fail "unknown action $action" ;;
+esac

@@ -1,0 +1,12 @@
+# inspect.sh RELEASE SHA RUNAS: what deploy needs to know before it changes anything (read-only).
+release=$1 sha=$2 runas=$3
+printf 'uid=%s\n' "$(id -u)"
+printf 'user=%s\n' "$(id -un 2>/dev/null)"
+if [ -n "$runas" ]; then printf 'runas_uid=%s\n' "$(id -u "$runas" 2>/dev/null)"; fi
+if use_systemd; then echo "supervisor=systemd"; else echo "supervisor=sh"; fi
+if [ -d "$BASE" ]; then echo "base=1"; else echo "base=0"; fi
+if [ -d "$BASE/packages" ]; then echo "packages=1"; else echo "packages=0"; fi
+if [ -f "$BASE/packages/$sha" ]; then echo "cached=1"; else echo "cached=0"; fi
+if [ -d "$APPDIR/releases/$release" ]; then echo "release=1"; else echo "release=0"; fi
+printf 'current=%s\n' "$(current_release)"
+printf 'pid=%s\n' "$(app_pid)"

@@ -1,0 +1,46 @@
+# install.sh RELEASE SHA START USER HEALTH_PORT HEALTH_PATH VERIFY < ENV_FILE
+# Unpacks packages/SHA into apps/APP/releases/RELEASE (through a temp dir and one rename, so a half
+# unpacked release never exists; VERIFY=1 checks the cached package's sha256 first: exit 3 and got=<sha>
+# on a mismatch, the bad file deleted), then writes the release's .amphi/ files: env (stdin, mode 600),
+# start, user, health. When RELEASE is the current release (an env or start command change), the files it
+# runs with are kept in .amphi/rollback/ first, so a failed change can be rolled back.
+release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7
+rel=$APPDIR/releases/$release
+pkg=$BASE/packages/$sha
+mkdir -p "$APPDIR/releases" || fail "cannot create $APPDIR/releases"
+if [ ! -d "$rel" ]; then
+  [ -f "$pkg" ] || fail "packages/$sha is missing"
+  if [ "$verify" = 1 ]; then
+    got=$(sha256_of "$pkg") || fail "cannot compute the sha256 of packages/$sha"
+    if [ "$got" != "$sha" ]; then
+      rm -f "$pkg"
+      printf 'got=%s\n' "$got"
+      exit 3
+    fi
+  fi
+  tmp=$APPDIR/releases/.tmp.$release.$$
+  rm -rf "$tmp" && mkdir "$tmp" || fail "cannot create $tmp"
+  # -o: files belong to whoever unpacks, never to the uid/gid stored in the archive
+  if ! tar -x -z -o -f "$pkg" -C "$tmp"; then
+    rm -rf "$tmp"
+    fail "cannot unpack packages/$sha"
+  fi
+  mv "$tmp" "$rel" || fail "cannot create $rel"
+fi
+meta=$rel/.amphi
+mkdir -p "$meta" || fail "cannot create $meta"
+rm -rf "$meta/rollback"
+if [ "$(current_release)" = "$release" ] && [ -f "$meta/start" ]; then
+  mkdir "$meta/rollback" && cp -p "$meta/env" "$meta/start" "$meta/user" "$meta/health" "$meta/rollback/" ||
+    fail "cannot keep the running files of $release"
+fi
+(umask 077 && cat >"$meta/env.tmp") && mv -f "$meta/env.tmp" "$meta/env" || fail "cannot write $meta/env"
+put "$meta/start" "$start"
+put "$meta/user" "$user"
+if [ -n "$hport" ]; then put "$meta/health" "$hport $hpath"; else put "$meta/health" ""; fi
+# A run-as user owns the release's files (apps may write next to themselves), but never .amphi/: amphi-exec
+# reads it as root, so a file the app could change would run as root.
+if [ -n "$user" ] && [ "$(id -u)" = 0 ]; then
+  owner=$(id -u "$user"):$(id -g "$user") || fail "no user $user"
+  chown -R "$owner" "$rel" && chown -R 0:0 "$meta" || fail "cannot give $rel to $user"
+fi

@@ -1,0 +1,216 @@
+# lib.sh: shared by amphi's host scripts. amphi prepends it to each script and runs the result as
+#   sh -c SCRIPT amphi BASE APP ENV ARGS...
+# so values reach the host only as positional arguments or on stdin, never inside the script text.
+# POSIX sh (dash, busybox ash); tools from Debian's base system or busybox.
+# shellcheck disable=SC2015 # `a && b || fail ...` is meant: fail when either step fails
+
+set -u
+BASE=$1
+_app=$2
+AMPHI_ENV=$3
+shift 3
+# A relative base dir is relative to where the session starts (the login's home over ssh).
+case $BASE in /*) ;; *) BASE=$(pwd)/$BASE ;; esac
+RUN=$BASE/run
+
+# set_app NAME: the paths of one app.
+set_app() {
+  APP=$1
+  APPDIR=$BASE/apps/$APP
+  LOG=$BASE/logs/$APP.log
+  UNIT=amphi-$AMPHI_ENV-$APP.service
+  UNITFILE=/etc/systemd/system/$UNIT
+}
+
+fail() {
+  printf 'amphi: %s\n' "$*" >&2
+  exit 1
+}
+
+# nap: a tenth of a second where sleep takes fractions (GNU, busybox), else a whole second.
+nap() { sleep 0.1 2>/dev/null || sleep 1; }
+
+now() { date +%s; }
+
+# sha256_of FILE: the file's hex sha256, with whichever tool the host has; status 2 when none.
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then _out=$(sha256sum <"$1") || return 1
+  elif command -v shasum >/dev/null 2>&1; then _out=$(shasum -a 256 <"$1") || return 1
+  elif command -v openssl >/dev/null 2>&1; then _out=$(openssl dgst -sha256 -r <"$1") || return 1
+  else return 2
+  fi
+  printf '%s\n' "${_out%% *}"
+}
+
+# alive PID: the process exists and is not a zombie (an exited child whose parent never reaps it).
+alive() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+  if [ -r "/proc/$1/stat" ]; then
+    _st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    case $_st in Z* | X*) return 1 ;; esac
+  fi
+  return 0
+}
+
+# wait_gone PID SECONDS: waits until PID is gone; status 1 when it is still there after SECONDS.
+wait_gone() {
+  _end=$(($(now) + $2))
+  while alive "$1"; do
+    [ "$(now)" -ge "$_end" ] && return 1
+    nap
+  done
+  return 0
+}
+
+# use_systemd: systemd is PID 1 and we are root, so apps run as systemd units.
+use_systemd() {
+  [ "$(id -u)" = 0 ] && [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && command -v systemctl >/dev/null 2>&1
+}
+
+current_release() {
+  _l=$(readlink "$APPDIR/current" 2>/dev/null) && printf '%s\n' "${_l##*/}"
+  return 0
+}
+
+# switch_current RELEASE: points `current` at releases/RELEASE in one rename (mv -T: GNU and busybox).
+switch_current() {
+  { ln -sfn "releases/$1" "$APPDIR/current.tmp.$$" && mv -f -T "$APPDIR/current.tmp.$$" "$APPDIR/current"; } ||
+    fail "cannot switch $APP to $1"
+}
+
+# put FILE VALUE: writes VALUE and a newline to FILE in one rename.
+put() {
+  { printf '%s\n' "$2" >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; } || fail "cannot write $1"
+}
+
+# write_if_changed FILE CONTENT: writes CONTENT (plus a newline) atomically unless FILE holds it already.
+write_if_changed() {
+  if [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; then return 1; fi
+  mkdir -p "${1%/*}" || fail "cannot create ${1%/*}"
+  put "$1" "$2"
+}
+
+# supervisor_pid: pid of the app's amphi-supervise, if it runs.
+supervisor_pid() {
+  _p=$(cat "$RUN/$APP.supervisor.pid" 2>/dev/null) || return 0
+  alive "$_p" || return 0
+  # After a reboot the pid may belong to another process: where /proc tells, check it is ours.
+  if [ -r "/proc/$_p/cmdline" ] && ! tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q amphi-supervise; then return 0; fi
+  printf '%s\n' "$_p"
+}
+
+# app_pid: pid of the app's running process (systemd's main pid, or what the supervisor started).
+app_pid() {
+  if use_systemd && [ -f "$UNITFILE" ]; then
+    _p=$(systemctl show -p MainPID --value "$UNIT" 2>/dev/null)
+    [ "${_p:-0}" != 0 ] && alive "$_p" && printf '%s\n' "$_p"
+    return 0
+  fi
+  [ -n "$(supervisor_pid)" ] || return 0
+  _p=$(cat "$RUN/$APP.pid" 2>/dev/null) || return 0
+  alive "$_p" && printf '%s\n' "$_p"
+  return 0
+}
+
+# stray_pid: the last app pid recorded, when that process still runs from this app's directory (its
+# supervisor was killed, say). Checked through /proc so a reused pid is never killed.
+stray_pid() {
+  _p=$(cat "$RUN/$APP.pid" 2>/dev/null) || return 0
+  alive "$_p" || return 0
+  _cwd=$(readlink "/proc/$_p/cwd" 2>/dev/null) || return 0
+  _real=$(cd "$APPDIR" 2>/dev/null && pwd -P) || return 0
+  case $_cwd in "$_real"/*) printf '%s\n' "$_p" ;; esac
+  return 0
+}
+
+# stop_app GRACE: stops the app and its supervisor; TERM, then KILL after GRACE seconds.
+stop_app() {
+  if use_systemd && [ -f "$UNITFILE" ]; then
+    systemctl disable -q --now "$UNIT" 2>/dev/null || systemctl stop "$UNIT" || fail "systemctl stop $UNIT failed"
+    return 0
+  fi
+  _sp=$(supervisor_pid)
+  if [ -n "$_sp" ]; then
+    kill -TERM "$_sp" 2>/dev/null
+    # the supervisor TERMs the app's process group and KILLs it after GRACE seconds itself
+    wait_gone "$_sp" $(($1 + 5)) || kill -KILL "$_sp" 2>/dev/null
+  fi
+  _ap=$(stray_pid)
+  if [ -n "$_ap" ]; then
+    kill -TERM -"$_ap" 2>/dev/null || kill -TERM "$_ap" 2>/dev/null
+    wait_gone "$_ap" "$1" || { kill -KILL -"$_ap" 2>/dev/null || kill -KILL "$_ap" 2>/dev/null; }
+    wait_gone "$_ap" 5 || fail "$APP (pid $_ap) survives SIGKILL"
+  fi
+  rm -f "$RUN/$APP.pid" "$RUN/$APP.supervisor.pid"
+}
+
+# start_app GRACE UNIT_TEXT: starts the app of `current` (a systemd unit, or a detached amphi-supervise).
+start_app() {
+  if use_systemd; then
+    if write_if_changed "$UNITFILE" "$2"; then systemctl daemon-reload || fail "systemctl daemon-reload failed"; fi
+    { systemctl enable -q "$UNIT" && systemctl restart "$UNIT"; } || fail "systemctl restart $UNIT failed"
+    return 0
+  fi
+  mkdir -p "$RUN" "$BASE/logs" || fail "cannot create $RUN"
+  rm -f "$RUN/$APP.pid" "$RUN/$APP.exit"
+  # env -i: amphi's own environment (tokens, say) must not leak into apps; they get only their env file.
+  setsid env -i PATH="${PATH:-/usr/bin:/bin}" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
+    /bin/sh "$BASE/bin/amphi-supervise" "$BASE" "$APP" "$1" </dev/null >>"$LOG" 2>&1 &
+  _end=$(($(now) + 5))
+  until [ -s "$RUN/$APP.pid" ]; do
+    [ "$(now)" -ge "$_end" ] && fail "amphi-supervise did not start $APP (see logs/$APP.log)"
+    nap
+  done
+}
+
+# install_bins SUPERVISE EXEC: installs the supervisor and launcher when amphi's copies differ.
+install_bins() {
+  write_if_changed "$BASE/bin/amphi-supervise" "$1" && chmod 755 "$BASE/bin/amphi-supervise"
+  write_if_changed "$BASE/bin/amphi-exec" "$2" && chmod 755 "$BASE/bin/amphi-exec"
+  return 0
+}
+
+# http_status URL SECONDS: the HTTP status of a GET (000 when nothing answers), with curl, wget, node or
+# python3, whichever exists first; status 2 when none does.
+http_status() {
+  if command -v curl >/dev/null 2>&1; then
+    _c=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$2" "$1" 2>/dev/null)
+  elif command -v wget >/dev/null 2>&1; then
+    # busybox wget has no -T and crashes on -q -S; timeout(1) bounds both wgets
+    _c=$(timeout "$2" wget -S -O /dev/null "$1" 2>&1 | sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | head -n 1)
+  elif command -v node >/dev/null 2>&1; then
+    _c=$(node -e 'const r=require("http").get(process.argv[1],{timeout:process.argv[2]*1000},(s)=>{process.stdout.write(String(s.statusCode));process.exit(0)});r.on("timeout",()=>r.destroy());r.on("error",()=>process.exit(0))' "$1" "$2" 2>/dev/null)
+  elif command -v python3 >/dev/null 2>&1; then
+    _c=$(python3 -c 'import sys, urllib.request, urllib.error
+try: print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).status)
+except urllib.error.HTTPError as e: print(e.code)
+except Exception: pass' "$1" "$2" 2>/dev/null)
+  else
+    return 2
+  fi
+  case $_c in [0-9][0-9][0-9]) printf '%s\n' "$_c" ;; *) printf '000\n' ;; esac
+}
+
+# health_url: the app's health URL from current/.amphi/health ("PORT PATH"), empty when it has none.
+health_url() {
+  _hp="" _hpath=""
+  [ -f "$APPDIR/current/.amphi/health" ] && read -r _hp _hpath <"$APPDIR/current/.amphi/health"
+  [ -n "$_hp" ] && printf 'http://127.0.0.1:%s%s\n' "$_hp" "$_hpath"
+  return 0
+}
+
+# prune_packages: removes cached packages that no release of any app on the host was unpacked from
+# (a release directory is named <version>-<first 8 hex digits of the package's sha256>).
+prune_packages() {
+  for _f in "$BASE"/packages/*; do
+    [ -f "$_f" ] || continue
+    _sha=${_f##*/}
+    _sha8=$(printf '%s' "$_sha" | cut -c1-8)
+    set -- "$BASE"/apps/*/releases/*-"$_sha8"
+    if [ ! -e "$1" ]; then
+      rm -f "$_f" && printf 'removed=packages/%s\n' "$_sha"
+    fi
+  done
+}
+
+set_app "$_app"

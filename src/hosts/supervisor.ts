@@ -1,0 +1,56 @@
+// Running an app on a host: the control script (start, stop, switch, roll back, through systemd or amphi's
+// sh supervisor, whichever the host has) and the health gate that decides whether a start worked.
+import { TaskError } from "./errors.js";
+import { EXEC_SH, fields, logLines, runScript, scriptError, SUPERVISE_SH } from "./scripts.js";
+import { systemdUnit } from "./systemd.js";
+import { seconds, type TaskContext } from "./task.js";
+
+/** A control action and its arguments (see scripts/control.sh). */
+export type ControlAction =
+  | ["start"]
+  | ["stop"]
+  | ["restart"]
+  | ["activate", release: string]
+  | ["rollback", target: string, failed: string, start: "1" | "0"];
+
+/** Runs one control action for `app`; returns its `key=value` output. Throws TaskError (`subject: cause`). */
+export async function control(ctx: TaskContext, subject: string, app: string, action: ControlAction, stopGraceMs: number): Promise<Record<string, string>> {
+  const unit = systemdUnit({ env: ctx.env, app, baseDir: ctx.session.host.baseDir, stopGraceMs }).trimEnd();
+  const grace = seconds(stopGraceMs);
+  const r = await runScript(ctx, "control", app, [action[0], String(grace), unit, SUPERVISE_SH, EXEC_SH, ...action.slice(1)], {
+    // a stop may wait grace + 5 s for the supervisor, then grace + 5 s for a stray app
+    timeoutMs: (2 * grace + 30) * 1000,
+  });
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: ${action[0]} failed: ${scriptError(r)}`);
+  return fields(r.stdout);
+}
+
+/** How a health gate ended. */
+export type GateResult = { ok: true; detail: string } | { ok: false; cause: string };
+
+/** Waits until the app started as `pid` answers its health URL with 2xx/3xx (or, without a health check,
+ * has stayed up for a second). The cause of a failure reads like `health check http://…/health failed
+ * after 10s (503)`; the app's last log lines go to ctx.log. */
+export async function healthGate(ctx: TaskContext, app: string, pid: string, timeoutMs: number): Promise<GateResult> {
+  if (!pid) return { ok: false, cause: `process did not start (see logs/${app}.log)` };
+  const t0 = performance.now();
+  const r = await runScript(ctx, "health", app, [pid, String(seconds(timeoutMs))], { timeoutMs: timeoutMs + 30_000 });
+  const elapsed = ((performance.now() - t0) / 1000).toFixed(1);
+  for (const line of logLines(r.stdout)) ctx.log(`${app} log: ${line}`);
+  const f = fields(r.stdout);
+  if (r.code !== 0) return { ok: false, cause: `health check failed: ${scriptError(r)}` };
+  switch (f.result) {
+    case "ok":
+      return { ok: true, detail: f.url ? `healthy after ${elapsed}s` : `up for ${elapsed}s` };
+    case "timeout":
+      return { ok: false, cause: `health check ${f.url} failed after ${seconds(timeoutMs)}s (${f.code === "000" ? "no answer" : f.code})` };
+    case "exited": {
+      const status = (f.status ?? "").split(" ")[0];
+      return { ok: false, cause: `process exited during the health check${status ? ` (status ${status})` : ""}; see logs/${app}.log` };
+    }
+    case "noclient":
+      return { ok: false, cause: `cannot check ${f.url}: no curl, wget, node or python3 on the host` };
+    default:
+      return { ok: false, cause: `health check gave no result (${r.stdout.trim().split("\n").pop() ?? ""})` };
+  }
+}

@@ -1,0 +1,61 @@
+// What every host task gets and returns. Tasks run through one HostSession, are idempotent (a second
+// run reports `unchanged` and touches nothing) and throw TaskError naming the app and the cause.
+import type { HostInstance, HostStateFile, InstalledApp } from "../model/index.js";
+import type { HostSession } from "../ports/hosts.js";
+import { writeHostState } from "./state-file.js";
+
+/** The context of one task on one host. */
+export interface TaskContext {
+  session: HostSession;
+  /** Environment name (systemd unit names and state.json carry it). */
+  env: string;
+  /** ISO timestamp for records (`deployedAt`, `updatedAt`). */
+  now(): string;
+  /** One line of task output (progress, app log tails); never secret values. */
+  log(line: string): void;
+  signal?: AbortSignal;
+}
+
+/** How a task ended when it did not throw. */
+export interface TaskOutcome {
+  result: "changed" | "unchanged";
+  message: string;
+}
+
+/** Seconds an app gets between TERM and KILL when a task stops it, unless the task is told otherwise. */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+/** Options shared by the tasks that stop or start an app. */
+export interface ProcessOptions {
+  /** Time between TERM and KILL when the app is stopped; default 10 s. */
+  stopGraceMs?: number;
+  /** How long the health gate waits for 2xx/3xx after a (re)start; default 30 s. */
+  healthTimeoutMs?: number;
+}
+
+/** `billing@2.3.0`: the subject of a task's messages. */
+export function subjectOf(instance: HostInstance): string {
+  return `${instance.app}@${instance.version}`;
+}
+
+/** Release directory name: `<version>-<first 8 hex digits of the package sha256>`. The release holds
+ * the unpacked package; its env and start command are rewritten in place when only they change. */
+export function releaseName(instance: HostInstance): string {
+  return `${instance.version}-${instance.sha256.slice(0, 8)}`;
+}
+
+/** Whole seconds, rounded up, at least 1 (the host scripts count in seconds). */
+export function seconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/** Sets (or, with null, removes) the record of `app` and writes state.json; apps stay sorted by name so
+ * the file's bytes depend only on its content. */
+export async function saveState(ctx: TaskContext, state: HostStateFile, app: string, record: InstalledApp | null): Promise<void> {
+  const apps = { ...state.apps };
+  if (record) apps[app] = record;
+  else delete apps[app];
+  state.apps = Object.fromEntries(Object.keys(apps).sort().map((k) => [k, apps[k] as InstalledApp]));
+  state.updatedAt = ctx.now();
+  await writeHostState(ctx.session, state);
+}

@@ -1,0 +1,234 @@
+// A "host" for host-task tests: a unique temp base dir on this machine, reached through LocalConnector,
+// plus helpers to build packages, pick free ports, and find (and kill) every process a test left there.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LocalConnector } from "../../src/adapters/local/index.js";
+import type { HostInstance } from "../../src/model/index.js";
+import type { HostRef, HostSession } from "../../src/ports/hosts.js";
+import type { TaskContext } from "../../src/hosts/task.js";
+
+/** The example package: a tiny node HTTP server (`node server.mjs <port> <name>`). */
+export const EXAMPLE_PACKAGE = fileURLToPath(new URL("../../examples/config/packages/billing-2.3.0.tar.gz", import.meta.url));
+export const EXAMPLE_SHA = "5d3785d58a3190c6e18aaffeb33c4e9819aaead6bf79fb0841985274d623d2f4";
+
+/** A temp host on this machine. */
+export interface LocalHost {
+  /** Temp root (packages built by the test go here too). */
+  dir: string;
+  /** The host's base dir (`<dir>/host`, created on the first deploy). */
+  baseDir: string;
+  connector: LocalConnector;
+  session: HostSession;
+  /** Task output lines of every task run through ctx(). */
+  logs: string[];
+  /** A task context on this host (environment `staging`, a fixed clock). */
+  ctx(signal?: AbortSignal): TaskContext;
+  /** Kills whatever still runs from the base dir, closes the session, removes the temp dir. */
+  cleanup(): Promise<void>;
+}
+
+/** A host ref for a base dir (transport local). */
+export function localRef(baseDir: string, host = "localhost"): HostRef {
+  return {
+    group: "local",
+    host,
+    address: "127.0.0.1",
+    transport: "local",
+    ssh: { user: "root", port: 22, identityFile: null, knownHostsFile: null, proxyJump: null },
+    baseDir,
+  };
+}
+
+/** Creates a temp host; names carry the pid and a random suffix so parallel runs never share one. */
+export async function localHost(): Promise<LocalHost> {
+  const dir = mkdtempSync(join(tmpdir(), `amphi-host-${process.pid}-`));
+  const baseDir = join(dir, "host");
+  const connector = new LocalConnector({ cwd: dir });
+  const session = await connector.open(localRef("host"));
+  const logs: string[] = [];
+  let tick = 0;
+  return {
+    dir,
+    baseDir,
+    connector,
+    session,
+    logs,
+    ctx: (signal) => ({
+      session,
+      env: "staging",
+      now: () => new Date(Date.UTC(2026, 0, 1, 0, 0, tick++)).toISOString(),
+      log: (line) => logs.push(line),
+      signal,
+    }),
+    cleanup: async () => {
+      killUnder(dir);
+      await connector.closeAll();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A port nobody listens on right now (bind port 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** The billing example as a host instance on `port`, with overrides. */
+export function billingInstance(port: number, over: Partial<HostInstance> = {}): HostInstance {
+  return {
+    app: "billing",
+    env: "staging",
+    hostGroup: "local",
+    host: "localhost",
+    address: "127.0.0.1",
+    baseDir: "host",
+    version: "2.3.0",
+    package: { path: "packages/billing-2.3.0.tar.gz" },
+    sha256: EXAMPLE_SHA,
+    start: `node server.mjs ${port} billing`,
+    user: null,
+    environment: { APP_VERSION: "2.3.0" },
+    secretEnv: [],
+    ports: [{ name: `http-${port}`, port, protocol: "http" }],
+    health: { path: "/health", port },
+    services: ["billing"],
+    specHash: "0".repeat(64),
+    registrations: [`billing-localhost-${port}`],
+    ...over,
+  };
+}
+
+/** Builds a variant of the example package under `dir` with `files` written over it; returns its path
+ * and sha256. */
+export function buildPackage(dir: string, name: string, files: Record<string, string>): { path: string; sha256: string } {
+  const src = join(dir, `${name}.src`);
+  rmSync(src, { recursive: true, force: true });
+  cpSync(EXAMPLE_PACKAGE, join(dir, `${name}.orig.tar.gz`));
+  spawnSync("mkdir", ["-p", src]);
+  const x = spawnSync("tar", ["-xzf", join(dir, `${name}.orig.tar.gz`), "-C", src], { encoding: "utf8" });
+  if (x.status !== 0) throw new Error(`tar -x: ${x.stderr}`);
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(src, file), text);
+  const path = join(dir, `${name}.tar.gz`);
+  const c = spawnSync("tar", ["-czf", path, "-C", src, "."], { encoding: "utf8" });
+  if (c.status !== 0) throw new Error(`tar -c: ${c.stderr}`);
+  return { path, sha256: sha256File(path) };
+}
+
+export function sha256File(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** A live process (not a zombie) whose command line or working directory mentions `dir`. */
+export interface FoundProcess {
+  pid: number;
+  cmd: string;
+  cwd: string;
+}
+
+/** Every live process whose command line or working directory is under `dir` (through /proc). */
+export function processesUnder(dir: string): FoundProcess[] {
+  const roots = [...new Set([dir, safeRealpath(dir)])];
+  const out: FoundProcess[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      if (/\) [ZX] /.test(stat)) continue;
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0").join(" ").trim();
+      let cwd = "";
+      try {
+        cwd = readlinkSync(`/proc/${name}/cwd`);
+      } catch {
+        // not ours to read, or gone
+      }
+      if (roots.some((r) => cmd.includes(r) || cwd === r || cwd.startsWith(`${r}/`))) out.push({ pid: Number(name), cmd, cwd });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs every process processesUnder finds (a test's last line of defence). */
+export function killUnder(dir: string): number {
+  const found = processesUnder(dir);
+  for (const p of found) {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  return found.length;
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** Every path under `dir` with its type and content (file sha256, link target), sorted: equal listings
+ * mean nothing was added, removed or changed. */
+export function treeListing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      const rel = relative(dir, p);
+      if (st.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(p)}`);
+      else if (st.isDirectory()) {
+        out.push(`${rel}/`);
+        walk(p);
+      } else out.push(`${rel} ${sha256File(p).slice(0, 16)} ${(st.mode & 0o777).toString(8)}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** GET http://127.0.0.1:<port><path>; status 0 when nothing answers. */
+export function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path, timeout: 2000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve({ status: 0, body: "" }));
+    req.end();
+  });
+}
+
+/** Polls `check` until it holds or `ms` pass. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, stepMs = 50): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

@@ -108,6 +108,20 @@ describe("kube-apiserver double over HTTP", () => {
     assert.equal(stale.code, 409);
   });
 
+  test("a container another manager added stays where it is; amphi's re-apply is still a no-op", async () => {
+    await apply(deployment("http", { name: "sidecar" }), "amphi");
+    const add = [{ op: "add", path: "/spec/template/spec/containers/0", value: { name: "injected", image: "mesh/agent:1" } }];
+    const injected = await call("PATCH", `${DEPLOYS}/sidecar?fieldManager=injector`, add, "application/json-patch+json");
+    assert.equal(injected.code, 200, JSON.stringify(injected.body));
+    const again = await apply(deployment("http", { name: "sidecar" }), "amphi");
+    assert.equal(again.body.metadata.resourceVersion, injected.body.metadata.resourceVersion);
+    assert.deepEqual(again.body.spec.template.spec.containers.map((c: J) => c.name), ["injected", "app", "mesh"]);
+    const changed = await apply(deployment("http", { name: "sidecar", image: "registry.example/shop/web:2" }), "amphi");
+    assert.deepEqual(changed.body.spec.template.spec.containers.map((c: J) => `${c.name}=${c.image}`), [
+      "injected=mesh/agent:1", "app=registry.example/shop/web:2", "mesh=registry.example/envoy:1.30",
+    ]);
+  });
+
   test("a PUT with a stale resourceVersion is a 409; an apply without fieldManager a 422", async () => {
     const created = await apply(deployment("http", { name: "stale" }), "amphi");
     await call("PATCH", `${DEPLOYS}/stale`, { spec: { replicas: 3 } }, "application/merge-patch+json");

@@ -47,10 +47,20 @@ export function readManagers(obj: Obj | undefined): Manager[] {
   }));
 }
 
-/** Encodes managers into metadata.managedFields entries, dropping managers that own nothing. */
+/** The apiserver's order of managedFields: Apply before Update, then oldest first, then by name. */
+function byApiserverOrder(a: Manager, b: Manager): number {
+  const key = (m: Manager) => [m.operation, m.time.replace(/\.\d+Z$/, "Z"), m.manager, m.apiVersion, m.subresource ?? ""];
+  const [x, y] = [key(a), key(b)];
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return 0;
+}
+
+/** Encodes managers into metadata.managedFields entries (sorted as the apiserver sorts them),
+ * dropping managers that own nothing. */
 export function writeManagers(managers: Manager[]): Obj[] {
   return managers
     .filter((m) => m.set.size > 0)
+    .sort(byApiserverOrder)
     .map((m) => ({
       manager: m.manager,
       operation: m.operation,

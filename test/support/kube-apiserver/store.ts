@@ -168,12 +168,17 @@ export class Store {
   }
 }
 
-/** Equal except for managedFields timestamps (the apiserver ignores those when detecting no-ops). */
+/** Equal except for managedFields timestamps and order (the apiserver ignores both when it
+ * detects no-op writes). */
 function sameIgnoringTimes(a: Obj, b: Obj): boolean {
   const strip = (o: Obj) => {
     const c = structuredClone(o);
     const md = meta(c);
-    if (Array.isArray(md.managedFields)) md.managedFields = md.managedFields.map((e) => (isObj(e) ? { ...e, time: "" } : e));
+    if (Array.isArray(md.managedFields)) {
+      md.managedFields = md.managedFields
+        .map((e) => (isObj(e) ? { ...e, time: "" } : e))
+        .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+    }
     return c;
   };
   return deepEqual(strip(a), strip(b));

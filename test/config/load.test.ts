@@ -33,7 +33,7 @@ test("the example repo loads with no problems at all, apps and environments sort
   const model = await loadModel(new DirSource(EXAMPLE));
   assert.deepEqual(model.warnings, []);
   assert.deepEqual(model.apps.map((a) => a.name), ["billing", "catalog", "user", "web"]);
-  assert.deepEqual(model.environments.map((e) => e.name), ["prod", "staging"]);
+  assert.deepEqual(model.environments.map((e) => e.name), ["local", "prod", "staging"]);
   assert.equal(model.revision, null);
 });
 

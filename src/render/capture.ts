@@ -8,12 +8,11 @@ import { compareStrings } from "../model/index.js";
  * `iptables-restore --noflush` input flushes it, so a built-in chain must never be declared there. */
 export const CAPTURE_CHAINS = {
   nat: ["AMPHI_PREROUTING", "AMPHI_IN_REDIRECT", "AMPHI_OUTPUT", "AMPHI_OUT_REDIRECT"],
-  raw: ["AMPHI_RAW_PREROUTING", "AMPHI_RAW_OUTPUT"],
+  raw: ["AMPHI_RAW_OUTPUT"],
 } as const;
 
-/** Conntrack zone of mesh-dns's own upstream queries and their replies. */
-const ZONE_UPSTREAM = 1;
-/** Conntrack zone of the apps' (redirected) queries and mesh-dns's answers to them. */
+/** Conntrack zone of the apps' (redirected) queries and mesh-dns's answers to them. mesh-dns's own upstream
+ * queries and their replies stay in the default zone 0, like every other flow of the host (see rawRules). */
 const ZONE_CLIENT = 2;
 
 /** The amphi-init container's args for a pod, in the spirit of istio-init: `-p` outbound port, `-z` inbound
@@ -56,7 +55,6 @@ export function captureHooks(): CaptureRules["hooks"] {
   return [
     { table: "nat", chain: "PREROUTING", rule: "-p tcp -j AMPHI_PREROUTING" },
     { table: "nat", chain: "OUTPUT", rule: "-j AMPHI_OUTPUT" },
-    { table: "raw", chain: "PREROUTING", rule: "-j AMPHI_RAW_PREROUTING" },
     { table: "raw", chain: "OUTPUT", rule: "-j AMPHI_RAW_OUTPUT" },
   ];
 }
@@ -80,6 +78,8 @@ function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): string[] {
     // DNS before the loopback RETURN: most hosts resolve through a local stub (127.0.0.53, 127.0.0.1),
     // and queries to it must still reach mesh-dns, or mesh names would never resolve. The stub's own upstream
     // queries are captured too, so mesh-dns must forward to real resolvers, never back to a local stub.
+    // REDIRECT sends locally generated packets to 127.0.0.1:<dns>, so mesh-dns must listen on 127.0.0.1 (a UDP
+    // socket bound to 0.0.0.0 answers from the host's own address, which the client does not accept).
     `-A AMPHI_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports ${dns}`,
     `-A AMPHI_OUTPUT -p tcp --dport 53 -j REDIRECT --to-ports ${dns}`,
     // The app talking to itself (or anything else) over loopback stays uncaptured.
@@ -92,15 +92,20 @@ function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): string[] {
 }
 
 // Why conntrack zones: a client's query to <server>:53 is REDIRECTed to mesh-dns, and mesh-dns forwards it to
-// the same <server>:53. In one zone the forwarded query can match the client's NATed entry and its reply be
-// "un-NATed" into the wrong socket. Client-side flows live in zone 2, mesh-dns's upstream flows in zone 1.
+// the same <server>:53. Conntrack keeps the client's NATed UDP entry (<host>:p -> <server>:53, redirected) for
+// 30 s or more after the answer; when mesh-dns later sends its own query from the same port p (the client's
+// socket is closed, so p is free again) it matches that entry and is redirected back to mesh-dns itself, a loop.
+// So the clients' queries and mesh-dns's answers to them live in zone 2, apart from mesh-dns's upstream queries.
+//
+// mesh-dns's upstream queries and the resolvers' replies stay in the default zone 0. Marking the replies with
+// a zone would need a rule in raw PREROUTING, where nothing tells a reply to mesh-dns from the reply to a DNS
+// query the host forwards or masquerades (containers or VMs on the host, a local bridge): such replies would
+// land in another zone than their query's entry, miss it, never be un-NATed and be dropped, breaking DNS of
+// everything behind the host. So amphi adds nothing to raw PREROUTING. (Istio's rules put the resolvers'
+// replies into zone 1 there: fine in a pod, which forwards nothing; a VM host may.)
 function rawRules(mesh: MeshModel): string[] {
   const uid = mesh.proxyUid;
   return [
-    // Replies from upstream resolvers to mesh-dns's forwarded queries: back into the upstream zone.
-    `-A AMPHI_RAW_PREROUTING -p udp --sport 53 -j CT --zone ${ZONE_UPSTREAM}`,
-    // mesh-dns's own upstream queries.
-    `-A AMPHI_RAW_OUTPUT -p udp --dport 53 -m owner --uid-owner ${uid} -j CT --zone ${ZONE_UPSTREAM}`,
     // mesh-dns's answers to clients: in the clients' zone, so they match the REDIRECTed query and get un-NATed.
     `-A AMPHI_RAW_OUTPUT -p udp --sport ${mesh.dnsPort} -m owner --uid-owner ${uid} -j CT --zone ${ZONE_CLIENT}`,
     // The clients' queries (everyone but the proxy uid), before nat OUTPUT redirects them.

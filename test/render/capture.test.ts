@@ -63,9 +63,23 @@ describe("render capture rules", () => {
     assert.deepEqual(captures(model)[0]!.capture.hooks, [
       { table: "nat", chain: "PREROUTING", rule: "-p tcp -j AMPHI_PREROUTING" },
       { table: "nat", chain: "OUTPUT", rule: "-j AMPHI_OUTPUT" },
-      { table: "raw", chain: "PREROUTING", rule: "-j AMPHI_RAW_PREROUTING" },
       { table: "raw", chain: "OUTPUT", rule: "-j AMPHI_RAW_OUTPUT" },
     ]);
+  });
+
+  it("puts only the clients' DNS flows into a conntrack zone, nothing in raw PREROUTING", () => {
+    // A zone set in raw PREROUTING would also hit replies to DNS queries the host forwards (containers, VMs
+    // behind it): they would miss their zone-0 entry and never be un-NATed (see rawRules).
+    const { fragment, hooks } = captures(model)[0]!.capture;
+    const raw = fragment.slice(fragment.indexOf("*raw"));
+    assert.deepEqual(
+      raw.split("\n").filter((l) => l.startsWith("-A ")),
+      [
+        "-A AMPHI_RAW_OUTPUT -p udp --sport 15053 -m owner --uid-owner 1337 -j CT --zone 2",
+        "-A AMPHI_RAW_OUTPUT -p udp --dport 53 -m owner ! --uid-owner 1337 -j CT --zone 2",
+      ],
+    );
+    assert.ok(!hooks.some((h) => h.table === "raw" && h.chain === "PREROUTING"));
   });
 
   it("renders no capture resources when capture is off", () => {

@@ -102,6 +102,7 @@ describe("ssh adapter on 3 sshd hosts", { skip }, () => {
       assert.equal((await s.exec(["no-such-command-amphi"])).code, 127);
       // The login shell that sshd started (`sh -c <command line>`) dies by a signal: exit-signal.
       const killed = await s.exec(["sh", "-c", "kill -TERM $PPID"]);
+      await assert.rejects(s.exec([]), /empty argv/, "rejects, does not throw");
       assert.equal(killed.code, 143);
       assert.match(killed.stderr, /killed by signal TERM/);
     });
@@ -327,6 +328,13 @@ describe("ssh adapter on 3 sshd hosts", { skip }, () => {
         const t0 = performance.now();
         await rejects(c.open(ref(2, {}, "unreachable")), "connect", new RegExp(`^host2: connect to ${fleet.hosts[2]!.address.replace(/\./g, "\\.")}:22 (timed out after 1s|failed: EHOSTUNREACH)$`));
         assert.ok(performance.now() - t0 < 1500, `took ${(performance.now() - t0).toFixed(0)} ms`);
+        // Giving up on an open stops the dial at once.
+        const ac = new AbortController();
+        setTimeout(() => ac.abort(), 100);
+        const t1 = performance.now();
+        await rejects(c.open(ref(2, {}, "aborted"), ac.signal), "aborted", /^host2: connect aborted$/);
+        assert.ok(performance.now() - t1 < 500, `abort took ${(performance.now() - t1).toFixed(0)} ms`);
+        await rejects(c.open(ref(2, {}, "aborted"), ac.signal), "aborted", /^host2: connect aborted$/);
       }, { connectTimeoutMs: 1000 });
     } finally {
       await fleet.reconnectHost(2);

@@ -88,7 +88,11 @@ export async function dial(ep: Endpoint, s: DialSettings, signal: AbortSignal, s
   const connecting = ssh.connect(config);
   // node-ssh makes the ssh2 Client synchronously; listen now, or a late socket error (keepalive,
   // ECONNRESET) would be an unhandled 'error' event and kill the process.
-  const client = ssh.connection as Client;
+  const client = ssh.connection;
+  if (!client) {
+    stream.destroy();
+    throw classify(await connecting.then(() => new Error("no connection"), (e: unknown) => e), ep, s, fail);
+  }
   client.on("error", () => {});
   stream.on("error", () => {});
   const onAbort = () => client.destroy();

@@ -19,8 +19,9 @@ case $action in
     else
       start_app "$grace" "$unit"
       echo "result=started"
+      pid=$STARTED_PID
     fi
-    printf 'pid=%s\n' "$(app_pid)"
+    printf 'pid=%s\n' "$pid"
     ;;
   stop)
     if [ -z "$(app_pid)" ] && [ -z "$(supervisor_pid)" ] && [ -z "$(stray_pid)" ]; then
@@ -34,13 +35,13 @@ case $action in
     [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
     stop_app "$grace"
     start_app "$grace" "$unit"
-    printf 'pid=%s\n' "$(app_pid)"
+    printf 'pid=%s\n' "$STARTED_PID"
     ;;
   activate)
     stop_app "$grace"
     switch_current "$1"
     start_app "$grace" "$unit"
-    printf 'pid=%s\n' "$(app_pid)"
+    printf 'pid=%s\n' "$STARTED_PID"
     ;;
   rollback)
     target=$1 failed=$2
@@ -59,7 +60,7 @@ case $action in
     switch_current "$target"
     if [ "$3" = 1 ]; then
       start_app "$grace" "$unit"
-      printf 'pid=%s\n' "$(app_pid)"
+      printf 'pid=%s\n' "$STARTED_PID"
     fi
     ;;
   *) fail "unknown action $action" ;;

@@ -144,11 +144,15 @@ stop_app() {
   rm -f "$RUN/$APP.pid" "$RUN/$APP.supervisor.pid"
 }
 
-# start_app GRACE UNIT_TEXT: starts the app of `current` (a systemd unit, or a detached amphi-supervise).
+# start_app GRACE UNIT_TEXT: starts the app of `current` (a systemd unit, or a detached amphi-supervise)
+# and sets STARTED_PID to the pid it got (which may have exited already: the health gate tells).
+# shellcheck disable=SC2034 # STARTED_PID is read by control.sh
 start_app() {
+  STARTED_PID=""
   if use_systemd; then
     if write_if_changed "$UNITFILE" "$2"; then systemctl daemon-reload || fail "systemctl daemon-reload failed"; fi
     { systemctl enable -q "$UNIT" && systemctl restart "$UNIT"; } || fail "systemctl restart $UNIT failed"
+    STARTED_PID=$(app_pid)
     return 0
   fi
   mkdir -p "$RUN" "$BASE/logs" || fail "cannot create $RUN"
@@ -161,6 +165,7 @@ start_app() {
     [ "$(now)" -ge "$_end" ] && fail "amphi-supervise did not start $APP (see logs/$APP.log)"
     nap
   done
+  STARTED_PID=$(cat "$RUN/$APP.pid")
 }
 
 # install_bins SUPERVISE EXEC: installs the supervisor and launcher when amphi's copies differ.

@@ -3,32 +3,53 @@
 # BASE/bin/amphi-supervise (rewritten when amphi's copy differs; do not edit) and started detached,
 # one per app, by amphi's host tasks:
 #   setsid sh BASE/bin/amphi-supervise BASE APP GRACE </dev/null >>BASE/logs/APP.log 2>&1 &
-# It records its pid in run/APP.supervisor.pid and the app's in run/APP.pid, runs BASE/apps/APP/current
+# It records its pid in run/APP.supervisor.pid and the app's last pid in run/APP.pid, runs BASE/apps/APP/current
 # through amphi-exec in the app's own process group, restarts the app when it exits (after 1, 2, 4 ...
 # 30 s; back to 1 s after a run of 60 s), writes each exit status to run/APP.exit, and on TERM stops
 # the app: TERM to its process group, KILL after GRACE seconds.
 base=$1 app=$2 grace=${3:-10}
 run=$base/run
-child="" sleeper="" killer="" stopping=""
+child="" sleeper="" stopping=""
 
 say() { printf '%s amphi-supervise[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*"; }
 
 # put FILE VALUE: writes a small file in one rename, so readers never see it half written.
 put() { printf '%s\n' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"; }
 
-stop_child() {
-  [ -n "$child" ] || return 0
-  kill -TERM -"$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null
-  # KILL after the grace period; cancelled (with its sleep: own process group) once the app is gone.
-  # shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
-  setsid sh -c 'sleep "$1"; kill -KILL -"$2" 2>/dev/null' killer "$grace" "$child" </dev/null >/dev/null 2>&1 &
-  killer=$!
+# group_alive PGID: a live process is in process group PGID. Through /proc where there is one, because
+# kill -0 also counts zombies, which an init that does not reap keeps forever.
+group_alive() {
+  [ -r /proc/self/stat ] || {
+    kill -0 -"$1" 2>/dev/null
+    return
+  }
+  _g=$1
+  for _s in /proc/[0-9]*/stat; do
+    { read -r _l <"$_s"; } 2>/dev/null || continue
+    # after the command name: state ppid pgrp ...
+    set -f
+    # shellcheck disable=SC2086 # split into fields on purpose
+    set -- ${_l##*) }
+    set +f
+    if [ "$3" = "$_g" ] && [ "$1" != Z ]; then return 0; fi
+  done
+  return 1
+}
+
+# child_alive: the app's main process has not exited (an exited child stays a zombie until wait).
+child_alive() {
+  if [ -r "/proc/$child/stat" ]; then
+    { read -r _l <"/proc/$child/stat"; } 2>/dev/null || return 1
+    case ${_l##*) } in Z* | X*) return 1 ;; esac
+    return 0
+  fi
+  kill -0 "$child" 2>/dev/null
 }
 
 on_stop() {
   stopping=1
   if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null; fi
-  stop_child
+  if [ -n "$child" ]; then kill -TERM -"$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null; fi
 }
 trap on_stop TERM INT
 
@@ -42,20 +63,34 @@ while [ -z "$stopping" ]; do
   child=$!
   put "$run/$app.pid" "$child"
   say "started $app (pid $child)"
-  if [ -n "$stopping" ]; then stop_child; fi
-  # wait returns early when a trapped signal arrives: wait again until the app has really exited
+  if [ -n "$stopping" ]; then kill -TERM -"$child" 2>/dev/null; fi
+  # wait returns early when a trapped signal arrives: wait again until the app has really exited. On a
+  # stop, the app gets GRACE seconds after TERM, then its process group is KILLed.
   while :; do
     wait "$child"
     status=$?
     kill -0 "$child" 2>/dev/null || break
+    if [ -n "$stopping" ]; then
+      end=$(($(date +%s) + grace))
+      while child_alive && [ "$(date +%s)" -lt "$end" ]; do
+        sleep 0.1 2>/dev/null || sleep 1
+      done
+      kill -KILL -"$child" 2>/dev/null || kill -KILL "$child" 2>/dev/null
+    fi
   done
-  child=""
-  rm -f "$run/$app.pid"
-  put "$run/$app.exit" "$status $(date +%s)"
-  if [ -n "$killer" ]; then
-    kill -TERM -"$killer" 2>/dev/null
-    killer=""
+  # What the app left in its process group (its shell died, its server did not) would hold the port
+  # the next start needs: TERM it, KILL what is left after a second.
+  if group_alive "$child"; then
+    kill -TERM -"$child" 2>/dev/null
+    n=0
+    while group_alive "$child" && [ "$n" -lt 10 ]; do
+      sleep 0.1 2>/dev/null || sleep 1
+      n=$((n + 1))
+    done
+    kill -KILL -"$child" 2>/dev/null
   fi
+  child=""
+  put "$run/$app.exit" "$status $(date +%s)"
   [ -z "$stopping" ] || break
   ran=$(($(date +%s) - started))
   if [ "$ran" -ge 60 ]; then delay=1; fi

@@ -9,6 +9,11 @@ import { formatPlanText } from "../plan/format.js";
 import { EXAMPLE_REPO, EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
 import { run } from "./main.js";
 import { planEnvironment, readLive } from "./plan.js";
+import { envContext, findEnv } from "./context.js";
+import { probe } from "../hosts/probe.js";
+import { undeploy } from "../hosts/tasks.js";
+import type { Model } from "../model/index.js";
+import type { ConfigSource } from "../ports/index.js";
 
 /** Registers `amphi demo` on the program. */
 export function demoCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
@@ -18,11 +23,13 @@ export function demoCommand(program: Command, io: Io, setCode: (code: number) =>
     .option("--repo <dir>", "config repo to use instead of the embedded example", EXAMPLE_REPO)
     .option("--env <env>", "environment to apply (its hosts must be local or reachable)", "local")
     .option("--out <dir>", "where rendered files go", ".amphi/demo")
+    .option("--down", "undeploy every app the demo left running on the environment's hosts, then stop")
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts) => {
       setCode(
         await runAction(io, opts.debug, async () => {
           const { model, source } = await loadRepoWithSource(io, { repo: opts.repo });
+          if (opts.down) return down(io, model, source, opts.env);
           io.out(`validated ${model.source}: ${model.apps.length} apps, ${model.environments.length} environments\n`);
           for (const env of model.environments) {
             const out = resolve(io.cwd, opts.out, env.name);
@@ -39,4 +46,22 @@ export function demoCommand(program: Command, io: Io, setCode: (code: number) =>
         }),
       );
     });
+}
+
+// Stops what the demo started: every app recorded on every host of the environment is undeployed.
+async function down(io: Io, model: Model, source: ConfigSource, envName: string): Promise<number> {
+  const ctx = envContext(io, source, findEnv(model, envName), {});
+  try {
+    for (const ref of ctx.hosts.values()) {
+      const session = await ctx.connector.open(ref);
+      const tctx = { session, env: envName, now: () => new Date().toISOString(), log: () => {} };
+      for (const app of Object.keys((await probe(tctx)).state.apps)) {
+        const out = await undeploy(tctx, app);
+        io.out(`${ref.group}/${ref.host}: ${out.message}\n`);
+      }
+    }
+    return EXIT.ok;
+  } finally {
+    await ctx.close();
+  }
 }

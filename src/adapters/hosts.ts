@@ -24,8 +24,8 @@ export class TransportConnector implements HostConnector {
 export function hostRefs(env: EnvironmentModel, cwd: string): Map<string, HostRef> {
   const out = new Map<string, HostRef>();
   for (const group of env.hostGroups) {
-    const baseDir = group.transport === "local" && !isAbsolute(group.baseDir) ? resolve(cwd, group.baseDir) : group.baseDir;
     for (const h of group.hosts) {
+      const baseDir = group.transport === "local" && !isAbsolute(h.baseDir) ? resolve(cwd, h.baseDir) : h.baseDir;
       out.set(`${group.name}/${h.name}`, { group: group.name, host: h.name, address: h.address, transport: group.transport, ssh: group.ssh, baseDir });
     }
   }

@@ -99,7 +99,7 @@ function normalizeHostGroup(g: RawHostGroup): HostGroupModel {
     },
     baseDir: g.baseDir ?? ENV_DEFAULTS.baseDir,
     maxUnavailable: g.maxUnavailable ?? ENV_DEFAULTS.maxUnavailable,
-    hosts: g.hosts.map((h) => ({ name: h.name, address: h.address })),
+    hosts: g.hosts.map((h) => ({ name: h.name, address: h.address, baseDir: h.baseDir ?? g.baseDir ?? ENV_DEFAULTS.baseDir })),
   };
 }
 

@@ -76,7 +76,7 @@ export interface RawHostGroup {
   ssh?: { user?: string; port?: number; identityFile?: string; knownHostsFile?: string; proxyJump?: string };
   baseDir?: string;
   maxUnavailable?: number;
-  hosts: { name: string; address: string }[];
+  hosts: { name: string; address: string; baseDir?: string }[];
 }
 
 /** `environments/<env>.yaml` as written. */

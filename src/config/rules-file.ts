@@ -90,9 +90,15 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
   const hosts = (s.hostGroups ?? []).flatMap((g, i) => g.hosts.map((h, j): [string, string] => [h.name, `/spec/hostGroups/${i}/hosts/${j}/name`]));
   out.push(...uniqueNames(hosts, "host", loc));
   (s.hostGroups ?? []).forEach((g, i) => {
-    if ((g.transport ?? "ssh") === "ssh" && g.baseDir !== undefined && !g.baseDir.startsWith("/")) {
+    if ((g.transport ?? "ssh") !== "ssh") return;
+    if (g.baseDir !== undefined && !g.baseDir.startsWith("/")) {
       out.push(loc.problem(`/spec/hostGroups/${i}/baseDir`, `baseDir "${g.baseDir}" must be an absolute path for transport ssh`));
     }
+    g.hosts.forEach((h, j) => {
+      if (h.baseDir !== undefined && !h.baseDir.startsWith("/")) {
+        out.push(loc.problem(`/spec/hostGroups/${i}/hosts/${j}/baseDir`, `baseDir "${h.baseDir}" must be an absolute path for transport ssh`));
+      }
+    });
   });
   out.push(...checkMeshPorts(s.mesh, loc));
   const sidecarPath = s.mesh.sidecar.package?.path;

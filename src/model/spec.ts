@@ -130,6 +130,8 @@ export interface SshModel {
 export interface HostModel {
   name: string;
   address: string;
+  /** Where amphi keeps its files on this host: the host's own `baseDir`, else the group's. */
+  baseDir: string;
 }
 
 /** A group of VM hosts sharing transport, base dir and rollout settings. */

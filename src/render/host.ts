@@ -43,7 +43,7 @@ function hostInstance(
     hostGroup: group.name,
     host: host.name,
     address: host.address,
-    baseDir: group.baseDir,
+    baseDir: host.baseDir,
     version: pkg.version,
     package: "path" in pkg.source ? { path: pkg.source.path } : { url: pkg.source.url },
     sha256: pkg.sha256,

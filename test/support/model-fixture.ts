@@ -131,8 +131,8 @@ export function fixtureEnvironment(apps: AppModel[] = fixtureApps()): Environmen
         baseDir: "/opt/amphi",
         maxUnavailable: 1,
         hosts: [
-          { name: "vm-1", address: "10.20.0.11" },
-          { name: "vm-2", address: "10.20.0.12" },
+          { name: "vm-1", address: "10.20.0.11", baseDir: "/opt/amphi" },
+          { name: "vm-2", address: "10.20.0.12", baseDir: "/opt/amphi" },
         ],
       },
     ],

@@ -9,7 +9,7 @@ export interface CliResult {
 }
 
 /** Runs `amphi <args…>` with `cwd` as working directory. */
-export async function amphi(args: string[], cwd = process.cwd(), env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export async function amphi(args: string[], cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const code = await run(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), cwd, env });

@@ -232,3 +232,27 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** A session that runs every command through `prefix` (e.g. `env PATH=...`, or `setpriv --reuid=...` to
+ * log in as another user): the same host seen by a differently set up login. */
+export function wrapSession(session: HostSession, prefix: string[]): HostSession {
+  return {
+    host: session.host,
+    exec: (argv, opts) => session.exec([...prefix, ...argv], opts),
+    putFile: (local, remote, opts) => session.putFile(local, remote, opts),
+    close: () => session.close(),
+  };
+}
+
+/** A directory of busybox applet links (plus `node`), for a PATH that looks like a busybox-only host. */
+export function busyboxBin(dir: string): string {
+  const bin = join(dir, "busybox-bin");
+  spawnSync("mkdir", ["-p", bin]);
+  const list = spawnSync("busybox", ["--list"], { encoding: "utf8" });
+  if (list.status !== 0) throw new Error("busybox is not installed");
+  for (const applet of list.stdout.split("\n").filter(Boolean)) {
+    spawnSync("ln", ["-sf", "/usr/bin/busybox", join(bin, applet)]);
+  }
+  spawnSync("ln", ["-sf", process.execPath, join(bin, "node")]);
+  return bin;
+}

@@ -71,9 +71,12 @@ while [ -z "$stopping" ]; do
     status=$?
     kill -0 "$child" 2>/dev/null || break
     if [ -n "$stopping" ]; then
-      end=$(($(date +%s) + grace))
-      while child_alive && [ "$(date +%s)" -lt "$end" ]; do
-        sleep 0.1 2>/dev/null || sleep 1
+      tenths=0
+      while child_alive && [ "$tenths" -lt $((grace * 10)) ]; do
+        if sleep 0.1 2>/dev/null; then tenths=$((tenths + 1)); else
+          sleep 1
+          tenths=$((tenths + 10))
+        fi
       done
       kill -KILL -"$child" 2>/dev/null || kill -KILL "$child" 2>/dev/null
     fi

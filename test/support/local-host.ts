@@ -209,10 +209,10 @@ export function treeListing(dir: string): string[] {
   return out;
 }
 
-/** GET http://127.0.0.1:<port><path>; status 0 when nothing answers. */
-export function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+/** GET http://<host>:<port><path> (host default 127.0.0.1); status 0 when nothing answers. */
+export function httpGet(port: number, path: string, host = "127.0.0.1"): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path, timeout: 2000 }, (res) => {
+    const req = request({ host, port, path, timeout: 2000 }, (res) => {
       let body = "";
       res.setEncoding("utf8").on("data", (d: string) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));

@@ -1,0 +1,92 @@
+// Runs the Kubernetes tasks of a run: `k8s-apply` (one server-side apply of the batch, then waiting until the
+// applied Deployments are healthy) and `k8s-delete` (prune). Errors name the cluster and the object.
+import type { ClusterModel, K8sObject, TaskRecord } from "../../model/index.js";
+import type { TaskSpec } from "../../plan/tasks.js";
+import type { TaskHandler, TaskOutcome } from "../../reconcile/execute.js";
+import { applyObjects, deleteObjects, type ObjectRef } from "./apply.js";
+import { ClusterTaskError } from "./errors.js";
+import { waitHealthy, type WaitOptions } from "./wait.js";
+import type { KubectlOptions } from "./run.js";
+
+/** Options of the cluster handler. */
+export interface ClusterHandlerOptions {
+  /** The environment's clusters; a task's target names one. */
+  clusters: ClusterModel[];
+  env: string;
+  kubectl: KubectlOptions;
+  /** How long applied Deployments may take to become healthy; also how long `Available=False` may last. */
+  healthTimeoutMs: number;
+  /** `amphi apply --force-conflicts`: take over fields other field managers own. */
+  forceConflicts: boolean;
+  /** Clock for health timeouts (default: the system clock). */
+  now?: () => Date;
+  /** Health polling: first delay and cap of the backoff (default 500 ms and 5 s). */
+  poll?: { initialMs: number; maxMs: number };
+}
+
+type Ctx = { signal: AbortSignal; log(line: string): void };
+
+/** The TaskHandler for `k8s-apply` and `k8s-delete` tasks, through kubectl. */
+export class ClusterTaskHandler implements TaskHandler {
+  /** Namespaces seen to exist, per cluster, so each is checked once per handler (one run). */
+  private readonly namespaces = new Map<string, Set<string>>();
+
+  constructor(private readonly opts: ClusterHandlerOptions) {}
+
+  /** Runs one task. Throws a ClusterTaskError (named `TaskError`) when the cluster refused an object or a
+   * Deployment did not become healthy, a KubectlError when the cluster could not be reached. */
+  async run(task: TaskRecord & { spec: TaskSpec }, ctx: Ctx): Promise<TaskOutcome> {
+    const cluster = this.opts.clusters.find((c) => c.name === task.target);
+    if (!cluster) throw new ClusterTaskError(task.target, [{ object: task.target, message: `not a cluster of environment ${this.opts.env}` }]);
+    const p = task.spec.payload;
+    if (p.kind === "k8s-apply") return this.apply(cluster, p.objects.map((r) => r.object), ctx);
+    if (p.kind === "k8s-delete") return this.delete(cluster, p.objects.map(parseObjectName), ctx);
+    throw new ClusterTaskError(cluster.name, [{ object: task.target, message: `${p.kind} is not a cluster task` }]);
+  }
+
+  private async apply(cluster: ClusterModel, objects: K8sObject[], ctx: Ctx): Promise<TaskOutcome> {
+    const known = this.namespaces.get(cluster.name) ?? new Set<string>();
+    this.namespaces.set(cluster.name, known);
+    const { forceConflicts } = this.opts;
+    const result = await applyObjects(cluster, objects, { ...this.opts.kubectl, forceConflicts, signal: ctx.signal, knownNamespaces: known });
+    for (const ns of result.createdNamespaces) ctx.log(`created namespace ${ns}`);
+    ctx.log(`applied ${result.applied.length}/${objects.length} objects${forceConflicts ? " (--force-conflicts)" : ""}`);
+    for (const f of result.failed) ctx.log(`${f.object}: ${f.message}`);
+    if (result.failed.length > 0) throw new ClusterTaskError(cluster.name, result.failed.map(withHint), result.applied);
+    const deployments = objects.filter((o) => o.kind === "Deployment");
+    const health = await waitHealthy(cluster, deployments, this.waitOptions(ctx));
+    const bad = health.filter((h) => h.health !== "healthy");
+    if (bad.length > 0) throw new ClusterTaskError(cluster.name, bad.map((h) => ({ object: h.object, message: `${h.health}: ${h.message}` })), result.applied);
+    const healthy = deployments.length > 0 ? `, ${deployments.length} Deployment${deployments.length === 1 ? "" : "s"} healthy` : "";
+    return { result: "changed", message: `applied ${result.applied.length} object${result.applied.length === 1 ? "" : "s"}${healthy}` };
+  }
+
+  private async delete(cluster: ClusterModel, refs: ObjectRef[], ctx: Ctx): Promise<TaskOutcome> {
+    const result = await deleteObjects(cluster, refs, { ...this.opts.kubectl, signal: ctx.signal });
+    for (const id of result.deleted) ctx.log(`deleted ${id}`);
+    for (const id of result.absent) ctx.log(`${id} was already gone`);
+    if (result.failed.length > 0) throw new ClusterTaskError(cluster.name, result.failed, result.deleted);
+    const n = result.deleted.length;
+    return n > 0
+      ? { result: "changed", message: `deleted ${n} object${n === 1 ? "" : "s"}${result.absent.length ? `, ${result.absent.length} already gone` : ""}` }
+      : { result: "unchanged", message: `${result.absent.length} object${result.absent.length === 1 ? "" : "s"} already gone` };
+  }
+
+  private waitOptions(ctx: Ctx): WaitOptions {
+    const poll = this.opts.poll ?? { initialMs: 500, maxMs: 5000 };
+    return { ...this.opts.kubectl, timeoutMs: this.opts.healthTimeoutMs, now: this.opts.now ?? (() => new Date()), poll, signal: ctx.signal, log: ctx.log };
+  }
+}
+
+// A conflict is the one refusal the user can resolve with a flag of amphi's own: say which.
+function withHint(f: { object: string; message: string }): { object: string; message: string } {
+  if (!/Apply failed with \d+ conflicts?/.test(f.message)) return f;
+  return { ...f, message: `${f.message} (another field manager owns these fields; amphi apply --force-conflicts takes them over)` };
+}
+
+/** `Kind/namespace/name` (a plan step's object) as an ObjectRef. */
+export function parseObjectName(object: string): ObjectRef {
+  const parts = object.split("/");
+  if (parts.length !== 3 || parts.some((p) => p === "")) throw new Error(`cannot delete ${object}: expected Kind/namespace/name`);
+  return { kind: parts[0]!, namespace: parts[1]!, name: parts[2]! };
+}

@@ -83,7 +83,7 @@ export async function deploy(ctx: TaskContext, instance: HostInstance, opts: Dep
     pid = (await control(ctx, subject, app, ["activate", release], grace)).pid ?? "";
     gate = await healthGate(ctx, app, pid, healthTimeoutMs);
   } catch (e) {
-    gate = { ok: false, cause: causeOf(e, subject) };
+    gate = { ok: false, cause: ctx.signal?.aborted ? "cancelled while starting" : causeOf(e, subject) };
   }
   if (!gate.ok) {
     // Without the task's signal: a cancelled deploy must still put the previous release back.

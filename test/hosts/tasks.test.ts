@@ -137,6 +137,16 @@ describe("host tasks: the life of one app", () => {
     assert.deepEqual(await httpGet(port, "/health"), { status: 200, body: "ok\n" });
   });
 
+  it("a deploy cancelled during its health gate still rolls back", async () => {
+    const bad = buildPackage(h.dir, "billing-2.5.1", { VERSION: "2.5.1\n" });
+    const inst = billingInstance(port, { version: "2.5.1", sha256: bad.sha256, environment: { HEALTHY: "false" } });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 1500);
+    await rejectsWith(deploy(h.ctx(ac.signal), inst, { packageFile: bad.path, healthTimeoutMs: 20_000 }), /^localhost: billing@2\.5\.1: cancelled while starting; rolled back to 2\.4\.0-/, true);
+    assert.equal(current(h), `releases/${v2.release}`);
+    assert.equal(JSON.parse((await httpGet(port, "/")).body).version, "2.4.0");
+  });
+
   it("refuses a package whose sha256 does not match, before anything changes", async () => {
     const before = treeListing(h.baseDir);
     const pid = appPid(h);

@@ -4,7 +4,8 @@
 #   start                        start unless running          prints result=started|unchanged, pid=
 #   stop                         stop unless stopped           prints result=stopped|unchanged
 #   restart                      stop, start                   prints pid=
-#   activate RELEASE             stop, switch current, start   prints pid=
+#   activate RELEASE             stop, swap in .amphi/next/ (a change in place, see install.sh), switch
+#                                current, start                prints pid=
 #   rollback TARGET FAILED START stop; current back to TARGET (none: remove current); when TARGET is FAILED
 #                                (a change in place), restore .amphi/rollback/; start when START=1
 action=$1 grace=$2 unit=$3
@@ -39,6 +40,18 @@ case $action in
     ;;
   activate)
     stop_app "$grace"
+    meta=$APPDIR/releases/$1/.amphi
+    if [ -d "$meta/next" ]; then
+      # a change in place: keep the files the release ran with for a rollback, then use the new ones
+      rm -rf "$meta/rollback"
+      mkdir "$meta/rollback" || fail "cannot create $meta/rollback"
+      for f in env start user health; do
+        mv -f "$meta/$f" "$meta/rollback/$f" && mv -f "$meta/next/$f" "$meta/$f" || fail "cannot install $meta/$f"
+      done
+      rmdir "$meta/next"
+    else
+      rm -rf "$meta/rollback"
+    fi
     switch_current "$1"
     start_app "$grace" "$unit"
     printf 'pid=%s\n' "$STARTED_PID"

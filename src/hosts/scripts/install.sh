@@ -2,8 +2,7 @@
 # Unpacks packages/SHA into apps/APP/releases/RELEASE (through a temp dir and one rename, so a half
 # unpacked release never exists; VERIFY=1 checks the cached package's sha256 first: exit 3 and got=<sha>
 # on a mismatch, the bad file deleted), then writes the release's .amphi/ files: env (stdin, mode 600),
-# start, user, health. When RELEASE is the current release (an env or start command change), the files it
-# runs with are kept in .amphi/rollback/ first, so a failed change can be rolled back.
+# start, user, health (to .amphi/next/ when RELEASE is the current release: see below).
 release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7
 rel=$APPDIR/releases/$release
 pkg=$BASE/packages/$sha
@@ -29,15 +28,19 @@ if [ ! -d "$rel" ]; then
 fi
 meta=$rel/.amphi
 mkdir -p "$meta" || fail "cannot create $meta"
-rm -rf "$meta/rollback"
+# The current release (an env or start command change in place) gets its new files in .amphi/next/;
+# `control.sh activate` swaps them in once the app is stopped, so the running app's files change only
+# when it restarts, and a deploy that stops before that leaves them as they were.
+dest=$meta
+rm -rf "$meta/next"
 if [ "$(current_release)" = "$release" ] && [ -f "$meta/start" ]; then
-  mkdir "$meta/rollback" && cp -p "$meta/env" "$meta/start" "$meta/user" "$meta/health" "$meta/rollback/" ||
-    fail "cannot keep the running files of $release"
+  dest=$meta/next
+  mkdir "$dest" || fail "cannot create $dest"
 fi
-(umask 077 && cat >"$meta/env.tmp") && mv -f "$meta/env.tmp" "$meta/env" || fail "cannot write $meta/env"
-put "$meta/start" "$start"
-put "$meta/user" "$user"
-if [ -n "$hport" ]; then put "$meta/health" "$hport $hpath"; else put "$meta/health" ""; fi
+(umask 077 && cat >"$dest/env.tmp") && mv -f "$dest/env.tmp" "$dest/env" || fail "cannot write $dest/env"
+put "$dest/start" "$start"
+put "$dest/user" "$user"
+if [ -n "$hport" ]; then put "$dest/health" "$hport $hpath"; else put "$dest/health" ""; fi
 # A run-as user owns the release's files (apps may write next to themselves), but never .amphi/: amphi-exec
 # reads it as root, so a file the app could change would run as root.
 if [ -n "$user" ] && [ "$(id -u)" = 0 ]; then

@@ -21,8 +21,9 @@ export function renderFiles(desired: DesiredState): RenderedFile[] {
   return files.sort((a, b) => compareStrings(a.path, b.path));
 }
 
-// Services before Deployments: a Service that exists first gets its endpoints filled as the pods come up.
-const KIND_ORDER = ["Service", "Deployment"];
+// ConfigMaps before the Deployments whose pods mount them (a pod waits for a missing one), Services before
+// Deployments: a Service that exists first gets its endpoints filled as the pods come up.
+const KIND_ORDER = ["ConfigMap", "Service", "Deployment"];
 
 function clusterFiles(desired: DesiredState): RenderedFile[] {
   const byCluster = groupBy(desired.resources, (r) => (r.runtime === "k8s" ? r.target : null));

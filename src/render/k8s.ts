@@ -1,5 +1,5 @@
-// Kubernetes objects of one cluster placement: a Service per service of the app and one Deployment
-// (app container, amphi-proxy sidecar, and the amphi-init capture container when capture is on).
+// Kubernetes objects of one cluster placement: the sidecar's bootstrap ConfigMap, a Service per service of the
+// app and one Deployment (app container, amphi-proxy sidecar, and the amphi-init capture container when capture is on).
 // Objects are typed with kubernetes-types while built, so a misspelt field fails the type check.
 import type { Deployment } from "kubernetes-types/apps/v1.js";
 import type { Service, ServicePort } from "kubernetes-types/core/v1.js";
@@ -18,6 +18,7 @@ import {
 } from "../model/index.js";
 import { compareStrings } from "../model/index.js";
 import { podSpec } from "./pod.js";
+import { PROXY_CONFIG_ANNOTATION, proxyBootstrap, proxyConfigDigest, proxyConfigMap, proxyConfigMapName } from "./proxy.js";
 
 /** The resource key of a Kubernetes object: `k8s/<cluster>/<Kind>/<namespace>/<name>`. */
 export function k8sKey(cluster: string, kind: string, namespace: string, name: string): string {
@@ -35,10 +36,13 @@ export function objectLabels(app: string, env: string): Record<string, string> {
   return { [LABELS.managedBy]: "amphi", [LABELS.name]: app, ...selectorLabels(app, env) };
 }
 
-/** The Service objects and the Deployment of one cluster placement, as resources of runtime `k8s`. */
+/** The sidecar's bootstrap ConfigMap, the Service objects and the Deployment of one cluster placement, as
+ * resources of runtime `k8s`. */
 export function renderClusterPlacement(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement): Resource[] {
+  const bootstrap = proxyBootstrap(env.mesh);
+  const config = proxyConfigMap(proxyConfigMapName(app.name), placement.namespace, objectLabels(app.name, env.name), bootstrap);
   const services = app.services.map((s) => resource(placement, service(app, env, placement, s)));
-  return [...services, resource(placement, deployment(app, env, placement))];
+  return [resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap)))];
 }
 
 function resource(placement: ClusterPlacement, object: K8sObject): Resource {
@@ -92,7 +96,7 @@ const APP_PROTOCOL: Record<Protocol, string | null> = {
   tcp: null,
 };
 
-function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement): K8sObject {
+function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement, proxyDigest: string): K8sObject {
   const meta = metadata(app, env, placement, app.name);
   const object: Deployment = {
     apiVersion: "apps/v1",
@@ -102,7 +106,8 @@ function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlac
       replicas: placement.container.replicas,
       selector: { matchLabels: selectorLabels(app.name, env.name) },
       template: {
-        metadata: { labels: meta.labels, annotations: { ...meta.annotations, ...secretEnvAnnotation(placement) } },
+        // The bootstrap's digest: a ConfigMap change alone would not restart the sidecars that read it at start.
+        metadata: { labels: meta.labels, annotations: { ...meta.annotations, [PROXY_CONFIG_ANNOTATION]: proxyDigest, ...secretEnvAnnotation(placement) } },
         spec: podSpec(app, env, placement.container),
       },
     },

@@ -4,13 +4,13 @@ import type { Container, PodSpec, Probe, ResourceRequirements } from "kubernetes
 import type { AppModel, ContainerModel, EnvironmentModel, MeshModel } from "../model/index.js";
 import { podCaptureArgs } from "./capture.js";
 import { appPorts, firstHealthCheck } from "./common.js";
+import { PROXY_CONFIG_DIR, PROXY_CONFIG_FILE, PROXY_CONFIG_VOLUME, proxyConfigMapName } from "./proxy.js";
 
 /** Container names amphi uses in every pod; the app's is first so `kubectl logs deploy/<app>` shows the app. */
 export const CONTAINER_NAMES = { app: "app", proxy: "amphi-proxy", init: "amphi-init" } as const;
 
-/** Where the sidecar reads its Envoy bootstrap. The sidecar image (`mesh.sidecar.image`) is expected to
- * provide it; amphi does not render the proxy's configuration. */
-export const PROXY_CONFIG_PATH = "/etc/amphi/envoy.yaml";
+/** Where the sidecar reads its Envoy bootstrap: the app's `amphi-proxy-<app>` ConfigMap (proxy.ts), mounted read-only. */
+export const PROXY_CONFIG_PATH = `${PROXY_CONFIG_DIR}/${PROXY_CONFIG_FILE}`;
 
 /** The pod spec of an app in an environment, from the placement's effective container. */
 export function podSpec(app: AppModel, env: EnvironmentModel, container: ContainerModel): PodSpec {
@@ -18,6 +18,7 @@ export function podSpec(app: AppModel, env: EnvironmentModel, container: Contain
   return {
     ...(env.mesh.capture ? { initContainers: [initContainer(env.mesh, ports)] } : {}),
     containers: [appContainer(app, container), proxyContainer(app, env.mesh)],
+    volumes: [{ name: PROXY_CONFIG_VOLUME, configMap: { name: proxyConfigMapName(app.name) } }],
   };
 }
 
@@ -67,6 +68,7 @@ function proxyContainer(app: AppModel, mesh: MeshModel): Container {
       { name: "proxy-out", containerPort: mesh.outboundPort, protocol: "TCP" },
       { name: "proxy-in", containerPort: mesh.inboundPort, protocol: "TCP" },
     ],
+    volumeMounts: [{ name: PROXY_CONFIG_VOLUME, mountPath: PROXY_CONFIG_DIR, readOnly: true }],
     securityContext: {
       runAsUser: mesh.proxyUid,
       runAsGroup: mesh.proxyUid,

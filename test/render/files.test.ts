@@ -35,13 +35,16 @@ describe("renderFiles", () => {
     for (const f of files()) assertGolden(golden(f.path.replace("/", "-")), f.content);
   });
 
-  it("puts Services before Deployments, each document starting with apiVersion, kind, metadata, spec", () => {
+  it("puts ConfigMaps, then Services before Deployments, each document starting with apiVersion, kind, metadata", () => {
     const docs = loadAll(content("clusters/eu1.yaml")) as Obj[];
     assert.deepEqual(
       docs.map((d) => `${d.kind}/${d.metadata.name}`),
-      ["Service/catalog", "Service/user", "Service/web", "Deployment/catalog", "Deployment/user", "Deployment/web"],
+      [
+        "ConfigMap/amphi-proxy-catalog", "ConfigMap/amphi-proxy-user", "ConfigMap/amphi-proxy-web",
+        "Service/catalog", "Service/user", "Service/web", "Deployment/catalog", "Deployment/user", "Deployment/web",
+      ],
     );
-    for (const d of docs) assert.deepEqual(Object.keys(d), ["apiVersion", "kind", "metadata", "spec"]);
+    for (const d of docs) assert.deepEqual(Object.keys(d), ["apiVersion", "kind", "metadata", d.kind === "ConfigMap" ? "data" : "spec"]);
   });
 
   it("round-trips: the YAML parses back to exactly the rendered objects", () => {
@@ -102,12 +105,16 @@ describe("renderFiles with the real kubectl (offline typed decode)", () => {
 // server. For a Service it sets the same selector; for a Deployment it sets the app image to a marker
 // (an unchanged image prints nothing), and the original image is put back before comparing.
 const MARKER_IMAGE = "amphi.invalid/kubectl-check:0";
+// A ConfigMap has no image or selector to set; a label added and removed again does the same job.
+const MARKER_LABEL = "amphi.invalid/kubectl-check";
 
 function kubectlLocal(doc: Obj, file: string): Obj {
   const deployment = doc.kind === "Deployment";
   const args = deployment
     ? ["set", "image", "--local", "-f", file, `app=${MARKER_IMAGE}`, "-o", "json"]
-    : ["set", "selector", "--local", "-f", file, selectorArg(doc.spec.selector), "-o", "json"];
+    : doc.kind === "ConfigMap"
+      ? ["label", "--local", "-f", file, `${MARKER_LABEL}=1`, "-o", "json"]
+      : ["set", "selector", "--local", "-f", file, selectorArg(doc.spec.selector), "-o", "json"];
   const run = spawnSync("kubectl", args, { encoding: "utf8", env: { ...process.env, KUBECONFIG: "/dev/null" } });
   assert.equal(run.status, 0, `kubectl ${args.join(" ")} failed: ${run.stderr}`);
   assert.notEqual(run.stdout, "", `kubectl ${args.join(" ")} printed nothing`);
@@ -117,6 +124,7 @@ function kubectlLocal(doc: Obj, file: string): Obj {
     assert.equal(app.image, MARKER_IMAGE);
     app.image = doc.spec.template.spec.containers[0].image;
   }
+  if (doc.kind === "ConfigMap") delete decoded.metadata.labels[MARKER_LABEL];
   return decoded;
 }
 

@@ -116,6 +116,9 @@ describe("render k8s", () => {
     assert.deepEqual(
       k8s.map((r) => `${r.key} ${r.target} ${r.app}`),
       [
+        "k8s/eu1/ConfigMap/shop/amphi-proxy-catalog eu1 catalog",
+        "k8s/eu1/ConfigMap/shop/amphi-proxy-user eu1 user",
+        "k8s/eu1/ConfigMap/shop/amphi-proxy-web eu1 web",
         "k8s/eu1/Deployment/shop/catalog eu1 catalog",
         "k8s/eu1/Deployment/shop/user eu1 user",
         "k8s/eu1/Deployment/shop/web eu1 web",

@@ -1,0 +1,65 @@
+// The sidecar's Envoy bootstrap: one ConfigMap per app placement, mounted where `--config-path` points.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { load } from "js-yaml";
+import { LABELS, type Model } from "../../src/model/index.js";
+import { render } from "../../src/render/index.js";
+import { PROXY_CONFIG_PATH } from "../../src/render/pod.js";
+import { PROXY_CONFIG_ANNOTATION, proxyBootstrap } from "../../src/render/proxy.js";
+import { modelFixture, withEnvironment } from "../support/model-fixture.js";
+
+type Obj = { [key: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered JSON
+
+function object(model: Model, key: string): Obj {
+  const r = render(model, "prod").resources.find((x) => x.key === key);
+  assert.ok(r && r.runtime === "k8s", `no k8s resource ${key}`);
+  return r.object as Obj;
+}
+
+describe("render proxy bootstrap", () => {
+  const model = modelFixture();
+
+  it("renders a ConfigMap per app with amphi's labels and a parseable Envoy bootstrap", () => {
+    const cm = object(model, "k8s/eu1/ConfigMap/shop/amphi-proxy-catalog");
+    assert.equal(cm.apiVersion, "v1");
+    assert.equal(cm.metadata.namespace, "shop");
+    assert.equal(cm.metadata.labels[LABELS.managedBy], "amphi");
+    assert.equal(cm.metadata.labels[LABELS.app], "catalog");
+    assert.equal(cm.metadata.labels[LABELS.env], "prod");
+    assert.deepEqual(Object.keys(cm.data), ["envoy.yaml"]);
+    const boot = load(cm.data["envoy.yaml"]) as Obj;
+    assert.deepEqual(boot.admin.address.socket_address, { address: "127.0.0.1", port_value: 15000 });
+    const listeners = boot.static_resources.listeners as Obj[];
+    assert.deepEqual(listeners.map((l) => [l.name, l.address.socket_address.port_value]), [["outbound", 15001], ["inbound", 15006]]);
+    for (const l of listeners) {
+      assert.equal(l.listener_filters[0].name, "envoy.filters.listener.original_dst");
+      const proxy = l.filter_chains[0].filters[0];
+      assert.equal(proxy.typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy");
+      const cluster = (boot.static_resources.clusters as Obj[]).find((c) => c.name === proxy.typed_config.cluster);
+      assert.deepEqual(cluster, { name: `${l.name}_passthrough`, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "5s" });
+    }
+  });
+
+  it("mounts the ConfigMap read-only where the sidecar's --config-path points", () => {
+    const d = object(model, "k8s/eu1/Deployment/shop/user");
+    const pod = d.spec.template.spec;
+    const proxy = pod.containers.find((c: Obj) => c.name === "amphi-proxy");
+    const mount = proxy.volumeMounts[0];
+    assert.deepEqual(pod.volumes, [{ name: mount.name, configMap: { name: "amphi-proxy-user" } }]);
+    assert.equal(mount.readOnly, true);
+    assert.ok(PROXY_CONFIG_PATH.startsWith(`${mount.mountPath}/`));
+    assert.equal(proxy.args[proxy.args.indexOf("--config-path") + 1], PROXY_CONFIG_PATH);
+    assert.equal(pod.containers.find((c: Obj) => c.name === "app").volumeMounts, undefined, "the app never sees the proxy config");
+  });
+
+  it("follows the mesh ports, and a changed bootstrap changes the pod template (so the pods roll)", () => {
+    const moved = withEnvironment(model, (env) => ({ ...env, mesh: { ...env.mesh, outboundPort: 16001 } }));
+    const boot = load(object(moved, "k8s/eu1/ConfigMap/shop/amphi-proxy-web").data["envoy.yaml"]) as Obj;
+    assert.equal(boot.static_resources.listeners[0].address.socket_address.port_value, 16001);
+    const before = object(model, "k8s/eu1/Deployment/shop/web").spec.template.metadata.annotations[PROXY_CONFIG_ANNOTATION];
+    const after = object(moved, "k8s/eu1/Deployment/shop/web").spec.template.metadata.annotations[PROXY_CONFIG_ANNOTATION];
+    assert.match(before, /^[0-9a-f]{16}$/);
+    assert.notEqual(after, before);
+    assert.equal(proxyBootstrap(model.environments[0]!.mesh), proxyBootstrap(model.environments[0]!.mesh), "same settings, same bytes");
+  });
+});

@@ -1,6 +1,6 @@
 // Host tasks through LocalConnector on temp base dirs, with the example package (a node HTTP server).
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readlinkSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, probe, restart, start, stop, undeploy, TaskError } from "../../src/hosts/tasks.js";
@@ -15,6 +15,7 @@ import {
   httpGet,
   localHost,
   processesUnder,
+  sha256File,
   treeListing,
   type LocalHost,
 } from "../support/local-host.js";
@@ -224,7 +225,7 @@ describe("host tasks: first deploys that fail", () => {
     h = await localHost();
   });
   after(async () => {
-    for (const app of ["billing", "quiet"]) await undeploy(h.ctx(), app).catch(() => {});
+    for (const app of ["billing", "quiet", "cached"]) await undeploy(h.ctx(), app).catch(() => {});
     await h.cleanup();
   });
 
@@ -252,6 +253,17 @@ describe("host tasks: first deploys that fail", () => {
     assert.deepEqual(h.logs.filter((l) => l.startsWith("uploading")), [], "no second upload");
     await undeploy(h.ctx(), "billing");
     assert.deepEqual(processesUnder(h.baseDir), []);
+  });
+
+  it("a corrupt package in the host's cache is deleted and uploaded again", async () => {
+    const port = await freePort();
+    mkdirSync(join(h.baseDir, "packages"), { recursive: true });
+    writeFileSync(join(h.baseDir, "packages", EXAMPLE_SHA), "not the package");
+    h.logs.length = 0;
+    assert.equal((await deploy(h.ctx(), billingInstance(port, { app: "cached" }), { packageFile: EXAMPLE_PACKAGE })).result, "changed");
+    assert.ok(h.logs.some((l) => /did not match its sha256; deleted it, uploading again/.test(l)), h.logs.join("\n"));
+    assert.equal(sha256File(join(h.baseDir, "packages", EXAMPLE_SHA)), EXAMPLE_SHA);
+    await undeploy(h.ctx(), "cached");
   });
 
   it("an app without a health check passes once it stays up for a second", async () => {

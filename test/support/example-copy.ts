@@ -1,22 +1,10 @@
 // A private copy of the example config repo with the app ports moved to free ones, so tests that start
 // the example's apps can run next to each other and next to other runs on the machine.
 import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXAMPLE_REPO } from "../../src/cli/common.js";
-
-/** A TCP port that was free a moment ago (bound to port 0, then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "./local-host.js";
 
 /** Copies the example repo into a new temp dir; the example's ports 9100, 8080 and 9090 become free
  * ports everywhere they are written (specs and start commands). Returns the dir and the port map. */

@@ -32,6 +32,9 @@ wanted=(
   "conntrack:conntrack"
   "nsenter:util-linux"
   "hostname:hostname"
+  "shellcheck:shellcheck"
+  "busybox:busybox"
+  "setpriv:util-linux"
 )
 
 missing_pkgs=()
@@ -46,7 +49,7 @@ for pair in "${wanted[@]}"; do
 done
 
 if [[ ${#missing_pkgs[@]} -eq 0 ]]; then
-  log "all present (sshd ssh ssh-keygen ip iptables iptables-restore dig dnsmasq dnsperf curl conntrack nsenter hostname); nothing to do"
+  log "all present (${wanted[*]%%:*}); nothing to do"
   exit 0
 fi
 

@@ -1,6 +1,7 @@
 // execute: tasks in, a finished run record out. Waves run one after another; inside a wave each target
 // (host or cluster) runs its tasks one at a time, targets run in parallel up to `parallel`, and at most
 // `maxUnavailable` hosts of one host group are touched at once. Makes no decision about *what* to do.
+import { setMaxListeners } from "node:events";
 import type { RunRecord, TaskRecord, TaskKind } from "../model/index.js";
 import type { TaskSpec } from "../plan/tasks.js";
 import { RunRecorder } from "./recorder.js";
@@ -43,6 +44,8 @@ const HANDLER_OF: Record<TaskKind, keyof Handlers> = {
 /** Runs every task of the recorder's run and returns the final run record. Never throws for a task failure. */
 export async function execute(specs: TaskSpec[], opts: ExecuteOptions): Promise<RunRecord> {
   const { recorder } = opts;
+  // Every running task (and each of its commands) listens on the one run signal: not a leak.
+  setMaxListeners(0, opts.signal);
   const tasks = recorder.addTasks(specs);
   recorder.start();
   const failedApps = new Set<string>();

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes a fresh clone runnable: installs npm dependencies exactly as locked when node_modules is missing
 // or was installed from another package-lock.json, and (for tests, when asked with --test) the Debian
-// packages the integration tests need. Runs before `npm test` and `npm run demo`; fast when all is there.
+// packages the integration tests need, and (--build) dist/ when it is older than src/. Runs before
+// `npm test` and `npm run demo`; fast when all is there.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
@@ -23,6 +24,12 @@ if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
   console.error("ensure-deps: installing npm dependencies from package-lock.json (npm ci)");
   sh("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
   writeFileSync(stamp, lockHash);
+}
+// The compiled tree starts faster; bin/amphi.js uses it only while it matches src/.
+if (process.argv.includes("--build")) {
+  const { sourceStamp } = await import("./source-stamp.mjs");
+  const stampFile = join(root, "dist", ".source-stamp");
+  if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== sourceStamp(join(root, "src"))) sh(process.execPath, [join(root, "scripts", "build.mjs")]);
 }
 const testDeps = join(root, "scripts", "install-test-deps.sh");
 if (process.argv.includes("--test") && existsSync(testDeps)) sh("bash", [testDeps]);

@@ -4,18 +4,26 @@ import { isAbsolute, resolve } from "node:path";
 import type { EnvironmentModel } from "../model/index.js";
 import type { HostConnector, HostRef, HostSession } from "../ports/hosts.js";
 
-/** Dispatches `open` to the connector of the host's transport. */
+/** Dispatches `open` to the connector of the host's transport. Connectors are made on first use: the ssh
+ * stack takes ~50 ms to load, which commands that never reach a host (plan --actual) should not pay. */
 export class TransportConnector implements HostConnector {
-  constructor(private readonly byTransport: Record<HostRef["transport"], HostConnector>) {}
+  private readonly made = new Map<HostRef["transport"], Promise<HostConnector>>();
+
+  constructor(private readonly factories: Record<HostRef["transport"], () => Promise<HostConnector>>) {}
 
   /** Opens a session with the connector of `host.transport`. */
-  open(host: HostRef, signal?: AbortSignal): Promise<HostSession> {
-    return this.byTransport[host.transport].open(host, signal);
+  async open(host: HostRef, signal?: AbortSignal): Promise<HostSession> {
+    let connector = this.made.get(host.transport);
+    if (!connector) {
+      connector = this.factories[host.transport]();
+      this.made.set(host.transport, connector);
+    }
+    return (await connector).open(host, signal);
   }
 
-  /** Closes every session of every transport. */
+  /** Closes every session of every transport used. */
   async closeAll(): Promise<void> {
-    await Promise.all(Object.values(this.byTransport).map((c) => c.closeAll()));
+    await Promise.all([...this.made.values()].map(async (c) => (await c).closeAll()));
   }
 }
 

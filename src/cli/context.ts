@@ -3,8 +3,6 @@ import { resolve } from "node:path";
 import { InputError, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
-import { SshConnector } from "../adapters/ssh/index.js";
-import { LocalConnector } from "../adapters/local/index.js";
 import { TransportConnector, hostRefs } from "../adapters/hosts.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
@@ -47,8 +45,8 @@ export function parseParallel(value: string | undefined): number {
 export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, opts: HostOptions): EnvContext {
   const stateDir = resolve(io.cwd, env.state.path);
   const connector = new TransportConnector({
-    ssh: new SshConnector({ acceptNewHostKeys: opts.acceptNewHostKeys ?? false, env: io.env }),
-    local: new LocalConnector({ cwd: io.cwd }),
+    ssh: async () => new (await import("../adapters/ssh/index.js")).SshConnector({ acceptNewHostKeys: opts.acceptNewHostKeys ?? false, env: io.env }),
+    local: async () => new (await import("../adapters/local/index.js")).LocalConnector({ cwd: io.cwd }),
   });
   return {
     env,

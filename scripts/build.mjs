@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Compiles src/ to dist/ (tsc), copies the non-TypeScript files the code reads at run time (host
+// scripts), and records the source fingerprint so bin/amphi.js knows dist/ is current.
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { sourceStamp } from "./source-stamp.mjs";
+
+const root = new URL("..", import.meta.url).pathname;
+const src = join(root, "src");
+const dist = join(root, "dist");
+const stamp = sourceStamp(src);
+rmSync(dist, { recursive: true, force: true });
+const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+const copyAssets = (d) => {
+  for (const name of readdirSync(d)) {
+    const p = join(d, name);
+    if (statSync(p).isDirectory()) copyAssets(p);
+    else if (!/\.(ts|mts|cts)$/.test(name)) {
+      const to = join(dist, relative(src, p));
+      mkdirSync(dirname(to), { recursive: true });
+      cpSync(p, to);
+    }
+  }
+};
+copyAssets(src);
+writeFileSync(join(dist, ".source-stamp"), stamp);
+console.error(`build: dist/ compiled from src/ (stamp ${stamp.slice(0, 12)})`);

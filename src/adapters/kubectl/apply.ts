@@ -79,11 +79,11 @@ async function missingNamespaces(cluster: ClusterModel, objects: K8sObject[], op
   const wanted = [...new Set(objects.flatMap((o) => (o.metadata.namespace ? [o.metadata.namespace] : [])))].filter((ns) => !known.has(ns));
   if (wanted.length === 0) return [];
   const r = await runKubectl(cluster, ["get", "namespaces", ...wanted, "--ignore-not-found", "-o", "name"], opts, { signal: opts.signal });
-  if (r.code !== 0) {
-    if (isUnreachable(r.stderr)) throw new KubectlError(cluster, `kubectl get namespaces failed: ${splitErrors(r.stderr).join(" / ")}`, r.stderr);
+  if (r.code !== 0 && /\(Forbidden\)/.test(r.stderr)) {
     wanted.forEach((ns) => known.add(ns));
     return [];
   }
+  if (r.code !== 0) throw new KubectlError(cluster, `kubectl get namespaces failed: ${splitErrors(r.stderr).join(" / ") || `exit code ${r.code}`}`, r.stderr);
   const present = new Set(r.stdout.split("\n").filter((l) => l.startsWith("namespace/")).map((l) => l.slice("namespace/".length).trim()));
   present.forEach((ns) => known.add(ns));
   return wanted.filter((ns) => !present.has(ns));

@@ -72,6 +72,8 @@ const UNREACHABLE = [
   /The connection to the server .* was refused/,
   /connection refused/,
   /context was not found for specified context/,
+  /context "[^"]*" does not exist/,
+  /no context exists with the name/,
   /no such host/,
   /i\/o timeout/,
   /TLS handshake timeout/,

@@ -44,7 +44,8 @@ export function splitErrors(stderr: string): string[] {
     if (ERROR_START.test(line) || blocks.length === 0) blocks.push([line]);
     else blocks[blocks.length - 1]!.push(line.trim());
   }
-  return blocks.map((b) => b.join(" "));
+  // A lone error comes as `error: Apply failed …`, several without the prefix: drop it for the same text.
+  return blocks.map((b) => b.join(" ").replace(/^error: (?=Apply failed|Error from server)/, ""));
 }
 
 const DELETED = /^([a-z0-9.-]+) "([^"]+)" deleted/;

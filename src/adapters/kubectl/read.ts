@@ -8,6 +8,9 @@ import { runKubectl, type KubectlOptions } from "./run.js";
 /** The kinds amphi renders, as kubectl resource names: every kind it may have to prune must be read. */
 export const MANAGED_RESOURCES = ["deployments.apps", "services", "configmaps"] as const;
 
+/** A live Kubernetes object as an actual resource. */
+export type K8sActual = Extract<ActualResource, { runtime: "k8s" }>;
+
 /** Options of {@link readCluster}. */
 export interface ReadClusterOptions extends KubectlOptions {
   /** Namespaces to read (default: the cluster's namespace). See {@link clusterNamespaces}. */
@@ -31,10 +34,10 @@ export function clusterNamespaces(env: EnvironmentModel, cluster: string): strin
 /** Reads amphi's Deployments, Services and ConfigMaps of environment `env` on `cluster`, sorted by key.
  * A namespace that does not exist yet holds nothing. Any kubectl failure (not installed, unknown context,
  * unreachable, Forbidden) throws a KubectlError naming the cluster, its context and kubectl's message. */
-export async function readCluster(cluster: ClusterModel, env: string, opts: ReadClusterOptions): Promise<{ resources: ActualResource[] }> {
+export async function readCluster(cluster: ClusterModel, env: string, opts: ReadClusterOptions): Promise<{ resources: K8sActual[] }> {
   const namespaces = [...new Set(opts.namespaces ?? [cluster.namespace])];
   const lists = await Promise.all(namespaces.map((ns) => readNamespace(cluster, env, ns, opts)));
-  const resources = lists.flat().map((object): ActualResource => {
+  const resources = lists.flat().map((object): K8sActual => {
     const ns = object.metadata.namespace ?? "";
     const app = object.metadata.labels?.[LABELS.app] ?? object.metadata.name;
     return { runtime: "k8s", key: k8sKey(cluster.name, object.kind, ns, object.metadata.name), app, target: cluster.name, object };

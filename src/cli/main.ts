@@ -7,6 +7,7 @@ import { planCommand } from "./plan.js";
 import { demoCommand } from "./demo.js";
 import { applyCommand } from "./apply.js";
 import { tasksCommand } from "./tasks.js";
+import { dnsCommand } from "./dns.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
@@ -30,6 +31,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   applyCommand(program, io, setCode, signal);
   tasksCommand(program, io, setCode);
   demoCommand(program, io, setCode, signal);
+  dnsCommand(program, io, setCode, signal);
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands) configure(sub as Command);

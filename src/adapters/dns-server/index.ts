@@ -1,0 +1,68 @@
+// mesh-dns as a running service: the UDP/TCP server, its upstream forwarding, and the zone kept in step
+// with the service catalog. `runMeshDns` starts serving at once (with an empty zone until the catalog
+// answers: host DNS is redirected here, it must never wait on Consul) and runs until the signal aborts.
+import { buildZone, formatZoneChange, meshServiceNames, zoneDiff, type ZoneSettings } from "../../dns/index.js";
+import type { ServiceCatalog } from "./catalog.js";
+import { MeshDnsServer, type BoundAddress, type MeshDnsOptions } from "./server.js";
+import { formatStats } from "./stats.js";
+
+export { MeshDnsServer, type BoundAddress, type MeshDnsOptions } from "./server.js";
+export { ConsulCatalog, redact, type CatalogEvents, type CatalogSettings, type ServiceCatalog } from "./catalog.js";
+export { parseUpstream, formatUpstream, systemUpstreams, type Upstream } from "./upstreams.js";
+export { listenProblem } from "./listen-policy.js";
+export { formatStats, type DnsStats } from "./stats.js";
+
+/** Everything `runMeshDns` needs. */
+export interface MeshDnsRun {
+  zone: ZoneSettings;
+  server: MeshDnsOptions;
+  catalog: ServiceCatalog;
+  /** One line per event (no trailing newline). */
+  log(line: string): void;
+  /** Called once: the sockets are bound and the first catalog read has ended (or `firstSyncMs` passed).
+   * `catalogError` is the first read's failure, if it failed. */
+  onListening(bound: BoundAddress[], server: MeshDnsServer, catalogError: Error | null): void;
+  /** How long the start-up line waits for the first catalog read (default 2000 ms). Queries are answered
+   * from the moment the sockets are bound, whatever the catalog does. */
+  firstSyncMs?: number;
+}
+
+/** Serves until `signal` aborts; then closes everything and logs the counters. */
+export async function runMeshDns(run: MeshDnsRun, signal: AbortSignal): Promise<void> {
+  const server = new MeshDnsServer(buildZone([], run.zone), run.server);
+  const bound = await server.start();
+  let started = false;
+  let catalogDown = false;
+  let firstEvent: (err: Error | null) => void = () => {};
+  const first = new Promise<Error | null>((resolve) => (firstEvent = resolve));
+  const watching = run.catalog.watch(
+    {
+      onServices(catalogNames) {
+        const { names, skipped } = meshServiceNames(catalogNames);
+        const before = server.currentZone().services;
+        server.setZone(buildZone(names, run.zone));
+        firstEvent(null);
+        if (catalogDown) run.log("catalog: reachable again");
+        catalogDown = false;
+        const diff = zoneDiff(before, names);
+        if (started && diff.added.length + diff.removed.length > 0) run.log(formatZoneChange(names.length, diff));
+        if (skipped.length > 0) run.log(`zone: skipped ${skipped.length} service name(s) that are not DNS labels: ${skipped.slice(0, 10).join(", ")}`);
+      },
+      onError(err) {
+        firstEvent(err);
+        // One line when it goes down, not one per retry; the last zone keeps being served.
+        if (started && !catalogDown) run.log(`catalog: ${err.message}; serving the last zone (${server.currentZone().size} services), retrying`);
+        catalogDown = true;
+      },
+    },
+    signal,
+  );
+  const timeout = new Promise<null>((resolve) => setTimeout(resolve, run.firstSyncMs ?? 2000, null).unref());
+  const catalogError = await Promise.race([first, timeout]);
+  started = true;
+  run.onListening(bound, server, catalogError);
+  await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
+  await watching;
+  await server.close();
+  run.log(`stopped: ${formatStats(server.stats)}`);
+}

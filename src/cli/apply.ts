@@ -10,6 +10,7 @@ import { InputError, type RunRecord } from "../model/index.js";
 import { render } from "../render/index.js";
 import { formatPlanText } from "../plan/format.js";
 import { HostTaskHandler } from "../hosts/handler.js";
+import { ClusterTaskHandler } from "../adapters/kubectl/index.js";
 import { readLiveActual } from "../reconcile/actual.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
@@ -28,6 +29,8 @@ interface ApplyOptions {
   parallel?: string;
   healthTimeout?: string;
   acceptNewHostKeys?: boolean;
+  kubeconfig?: string;
+  forceConflicts?: boolean;
   debug?: boolean;
 }
 
@@ -45,6 +48,8 @@ export function applyCommand(program: Command, io: Io, setCode: (code: number) =
     .option("--parallel <n>", "hosts worked on at once (host groups' maxUnavailable also applies)", "10")
     .option("--health-timeout <seconds>", "how long a deploy waits for its health check", "30")
     .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
+    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
+    .option("--force-conflicts", "server-side apply takes over fields other field managers own (kubectl --force-conflicts)")
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts: ApplyOptions) => {
       setCode(await runAction(io, opts.debug, () => apply(io, opts, signal)));
@@ -57,7 +62,7 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
   const { model, source } = await loadRepoWithSource(io, opts);
   const ctx = envContext(io, source, findEnv(model, opts.env), opts);
   try {
-    const actual = await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, signal });
+    const actual = await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, signal });
     const plan = planEnvironment(model, opts.env, actual);
     if (!opts.runId) io.err(formatPlanText(plan));
     if (!hasChanges(plan) && !opts.runId) return EXIT.ok;
@@ -67,7 +72,10 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
     }
     const run = opts.runId ? await resume(ctx, opts.runId) : newRun(newRunId(ctx.clock.now()), plan, source.description, ctx.clock.now());
     if (opts.async && !opts.runId) return startAsync(io, ctx, run, opts, plan.revision);
-    const handlers = { hosts: new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: plan.env, now: () => ctx.clock.now().toISOString(), healthTimeoutMs }) };
+    const handlers = {
+      hosts: new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: plan.env, now: () => ctx.clock.now().toISOString(), healthTimeoutMs }),
+      cluster: new ClusterTaskHandler({ clusters: ctx.env.clusters, env: plan.env, kubectl: ctx.kubectl, healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false }),
+    };
     await ctx.store.saveRun(run);
     const live = Boolean((process.stderr as { isTTY?: boolean }).isTTY) && io.err === processErr;
     const done = await applyPlan(model, plan, render(model, opts.env), run, {
@@ -102,6 +110,8 @@ async function startAsync(io: Io, ctx: EnvContext, run: RunRecord, opts: ApplyOp
   if (opts.repo) args.push("--repo", opts.repo);
   if (opts.rev) args.push("--rev", revision ?? opts.rev);
   if (opts.acceptNewHostKeys) args.push("--accept-new-host-keys");
+  if (opts.kubeconfig) args.push("--kubeconfig", opts.kubeconfig);
+  if (opts.forceConflicts) args.push("--force-conflicts");
   const child = spawn(process.execPath, args, { cwd: io.cwd, detached: true, stdio: ["ignore", log, log], env: io.env });
   child.unref();
   io.out(`${run.id}\n`);

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { InputError, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
+import type { KubectlOptions } from "../adapters/kubectl/index.js";
 import { TransportConnector, hostRefs } from "../adapters/hosts.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
@@ -12,6 +13,7 @@ import type { Io } from "./common.js";
 export interface HostOptions {
   acceptNewHostKeys?: boolean;
   parallel?: string;
+  kubeconfig?: string;
 }
 
 /** Everything a command needs to talk to one environment. `close()` ends every session. */
@@ -23,6 +25,8 @@ export interface EnvContext {
   packages: PackageResolver;
   clock: Clock;
   parallel: number;
+  /** How clusters are reached: kubectl from PATH (AMPHI_KUBECTL overrides), KUBECONFIG or --kubeconfig. */
+  kubectl: KubectlOptions;
   close(): Promise<void>;
 }
 
@@ -56,6 +60,7 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     packages: new PackageResolver(source, resolve(stateDir, "cache", "packages")),
     clock: { now: () => new Date() },
     parallel: parseParallel(opts.parallel),
+    kubectl: { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env },
     close: () => connector.closeAll(),
   };
 }

@@ -11,7 +11,7 @@ import { buildPlan } from "../plan/index.js";
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from "../plan/format.js";
 import { readLiveActual } from "../reconcile/actual.js";
 import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
-import { envContext, findEnv } from "./context.js";
+import { envContext, findEnv, type HostOptions } from "./context.js";
 
 const FORMATS = ["text", "json", "markdown"] as const;
 
@@ -27,6 +27,7 @@ export function planCommand(program: Command, io: Io, setCode: (code: number) =>
     .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
     .option("--parallel <n>", "hosts read at once", "10")
     .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
+    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts) => {
       setCode(
@@ -57,10 +58,10 @@ export function planEnvironment(model: Model, envName: string, actual: ActualSta
 }
 
 /** Reads the live actual state of an environment through its host sessions. */
-export async function readLive(io: Io, model: Model, source: ConfigSource, envName: string, opts: { parallel?: string; acceptNewHostKeys?: boolean }): Promise<ActualState> {
+export async function readLive(io: Io, model: Model, source: ConfigSource, envName: string, opts: HostOptions): Promise<ActualState> {
   const ctx = envContext(io, source, findEnv(model, envName), opts);
   try {
-    return await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel });
+    return await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl });
   } finally {
     await ctx.close();
   }

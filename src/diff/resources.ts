@@ -8,6 +8,8 @@ import { k8sSecretNames, k8sSecretPredicate, vmSecretPredicate } from "./redact.
 
 /** Fields the API server or other controllers write; never a change even if desired mentions them. */
 const SERVER_FIELDS = [
+  // Derived from the spec, whose fields are compared one by one: a change shows as those fields.
+  "/metadata/annotations/amphi.dev~1spec-hash",
   "/status",
   "/metadata/managedFields",
   "/metadata/resourceVersion",

@@ -1,11 +1,12 @@
 // Live actual state of one environment: hosts are probed through their sessions (state.json, process
-// liveness, capture rules); runtimes without an adapter yet are reported as unreachable, never as empty,
-// so a plan never proposes to delete or recreate what it could not see.
+// liveness, capture rules), clusters read with kubectl (amphi's objects by label); whatever could not be
+// read is reported as unreachable, never as empty, so a plan never deletes or recreates what it could not see.
 import type { ActualResource, ActualState, EnvironmentModel, UnreachableTarget } from "../model/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
 import { hostTarget, vmKey } from "../render/host.js";
 import { probe } from "../hosts/probe.js";
 import { probeCapture } from "../hosts/capture.js";
+import { clusterNamespaces, readCluster, type KubectlOptions } from "../adapters/kubectl/index.js";
 
 /** What reading live state needs. */
 export interface ActualDeps {
@@ -14,6 +15,8 @@ export interface ActualDeps {
   now(): string;
   /** Bound on hosts probed at once. */
   parallel: number;
+  /** How clusters are read; without it, clusters are reported unknown ("not read"). */
+  kubectl?: KubectlOptions;
   signal?: AbortSignal;
 }
 
@@ -34,7 +37,16 @@ export async function readLiveActual(env: EnvironmentModel, deps: ActualDeps): P
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, deps.parallel), refs.length) }, worker));
-  for (const c of env.clusters) unreachable.push({ runtime: "k8s", target: c.name, reason: "live cluster state is not read yet (use --actual)" });
+  await Promise.all(
+    env.clusters.map(async (c) => {
+      if (!deps.kubectl) return void unreachable.push({ runtime: "k8s", target: c.name, reason: "clusters are not read here (use --actual)" });
+      try {
+        resources.push(...(await readCluster(c, env.name, { ...deps.kubectl, namespaces: clusterNamespaces(env, c.name), signal: deps.signal })).resources);
+      } catch (e) {
+        unreachable.push({ runtime: "k8s", target: c.name, reason: (e as Error).message });
+      }
+    }),
+  );
   if (env.hostGroups.length > 0) unreachable.push({ runtime: "consul", target: env.consul.address, reason: "the Consul registry is not read yet (use --actual)" });
   return { env: env.name, observedAt: deps.now(), resources: sortByKey(resources), unreachable: sortByTarget(unreachable) };
 }

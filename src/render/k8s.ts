@@ -51,11 +51,12 @@ function resource(placement: ClusterPlacement, object: K8sObject): Resource {
   return { runtime: "k8s", key, app: placement.app, target: placement.cluster, object };
 }
 
-// The spec hash is the app's own specHash, unchanged, on the Deployment and on its pod template. Why not mix
-// in placement inputs (image override, replicas, env): those are fields of the Deployment that the diff
+// The spec hash is the app's own specHash, unchanged, on the Deployment and the Services (not on the pod
+// template). Why not mix in placement inputs (image override, replicas, env): those are fields the diff
 // compares one by one anyway, and one value per app lets a reader match a pod, a VM instance and a Consul
-// registration to the same spec. It sits on the pod template so that a spec change rolls the pods; replicas
-// stay out of the template, so scaling never restarts anything.
+// registration to the same spec. Why not on the pod template: a change that does not touch the pod (a VM
+// package, a port of another runtime) must not roll the pods; the fields that do touch it change the
+// template themselves. The diff ignores the annotation (it is derived from fields it compares).
 function metadata(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement, name: string) {
   return {
     name,
@@ -107,7 +108,7 @@ function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlac
       selector: { matchLabels: selectorLabels(app.name, env.name) },
       template: {
         // The bootstrap's digest: a ConfigMap change alone would not restart the sidecars that read it at start.
-        metadata: { labels: meta.labels, annotations: { ...meta.annotations, [PROXY_CONFIG_ANNOTATION]: proxyDigest, ...secretEnvAnnotation(placement) } },
+        metadata: { labels: meta.labels, annotations: { [PROXY_CONFIG_ANNOTATION]: proxyDigest, ...secretEnvAnnotation(placement) } },
         spec: podSpec(app, env, placement.container),
       },
     },

@@ -54,9 +54,9 @@ async function dns(io: Io, opts: DnsOptions, signal: AbortSignal): Promise<numbe
     const problem = listenProblem(address, opts.allowOpenResolver === true);
     if (problem) throw new InputError(problem);
   }
-  const port = positiveInt(opts.port ?? String(env.mesh.dnsPort), "--port", 0);
-  const ttl = positiveInt(opts.ttl, "--ttl", 0);
-  const timeoutMs = positiveInt(opts.upstreamTimeout, "--upstream-timeout", 1);
+  const port = integer(opts.port ?? String(env.mesh.dnsPort), "--port", 0, 65535);
+  const ttl = integer(opts.ttl, "--ttl", 0, 2 ** 31 - 1);
+  const timeoutMs = integer(opts.upstreamTimeout, "--upstream-timeout", 1, 600_000);
   const { upstreams, notes } = chooseUpstreams(opts, env, listen);
   const log = (line: string): void => io.err(`amphi dns: ${line}\n`);
   notes.forEach(log);
@@ -92,8 +92,8 @@ function chooseUpstreams(opts: DnsOptions, env: EnvironmentModel, listen: string
   }
 }
 
-function positiveInt(value: string, flag: string, min: number): number {
+function integer(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > 2 ** 31 - 1) throw new InputError(`${flag} must be an integer ≥ ${min}, not "${value}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${flag} must be an integer from ${min} to ${max}, not "${value}"`);
   return n;
 }

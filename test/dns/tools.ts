@@ -1,0 +1,101 @@
+// Real DNS programs for mesh-dns tests: a dnsmasq upstream started per test file, `dig` as a client, and
+// free ports. Everything started here is stopped by the caller (`stop()`), by pid.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A port free for both UDP and TCP on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const udp = createSocket("udp4");
+    const port = await new Promise<number>((resolve) => udp.bind(0, "127.0.0.1", () => resolve(udp.address().port)));
+    const tcp = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once("error", () => resolve(false));
+      tcp.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    udp.close();
+    if (ok) {
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      return port;
+    }
+  }
+}
+
+/** A running dnsmasq. */
+export interface Dnsmasq {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `dnsmasq --no-daemon` on 127.0.0.1 (a free port) with `args` added, no upstreams of its own.
+ * Resolves once it reports "started". */
+export async function startDnsmasq(args: string[]): Promise<Dnsmasq> {
+  for (let tries = 0; ; tries++) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), "amphi-dnsmasq-"));
+    const child = spawn(
+      "dnsmasq",
+      ["--no-daemon", `--port=${port}`, "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", `--pid-file=${join(dir, "pid")}`, ...args],
+      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` } },
+    );
+    const started = await new Promise<boolean>((resolve) => {
+      let err = "";
+      child.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+        if (err.includes("started, version")) resolve(true);
+      });
+      child.once("exit", () => resolve(false));
+      child.once("error", () => resolve(false));
+    });
+    const stop = (): Promise<void> => stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
+    if (started) return { port, stop };
+    await stop();
+    if (tries >= 5) throw new Error("dnsmasq did not start");
+  }
+}
+
+/** SIGTERM, then SIGKILL after 2 s; resolves when the process is gone. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill("SIGKILL"), 2000);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** What dig printed, read back. */
+export interface DigResult {
+  status: string;
+  flags: string[];
+  /** Answer records: [name, ttl, class, type, data]. */
+  answers: string[][];
+  /** The EDNS line's udp size, when there is one. */
+  udp: number | null;
+  msgSize: number | null;
+  raw: string;
+}
+
+/** Runs `dig @127.0.0.1 -p PORT …args` (one try, `time` seconds) and reads its output. Asynchronous: the
+ * server under test runs in this process. */
+export async function dig(port: number, args: string[], time = 2, server = "127.0.0.1"): Promise<DigResult> {
+  const raw = await new Promise<string>((resolve) =>
+    execFile("dig", [`@${server}`, "-p", String(port), "+tries=1", `+time=${time}`, ...args], { encoding: "utf8", timeout: (time + 5) * 1000 }, (_err, stdout, stderr) =>
+      resolve(`${stdout}${stderr}`),
+    ),
+  );
+  const status = /status: (\w+)/.exec(raw)?.[1] ?? "NONE";
+  const flags = (/;; flags: ([^;]*);/.exec(raw)?.[1] ?? "").trim().split(/\s+/).filter(Boolean);
+  const section = /;; ANSWER SECTION:\n([\s\S]*?)\n\n/.exec(raw)?.[1] ?? "";
+  const answers = section.split("\n").filter((l) => l && !l.startsWith(";")).map((l) => l.split(/\s+/));
+  const udp = /udp: (\d+)/.exec(raw);
+  const size = /MSG SIZE\s+rcvd: (\d+)/.exec(raw);
+  return { status, flags, answers, udp: udp ? Number(udp[1]) : null, msgSize: size ? Number(size[1]) : null, raw };
+}

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { firstLines, isUnreachable, meaningfulLines } from "../../src/adapters/kubectl/errors.js";
 import { parseAppliedLines, parseDeleteOutput, splitErrors } from "../../src/adapters/kubectl/output.js";
 import { parseObjectName } from "../../src/adapters/kubectl/handler.js";
-import { resourceOf } from "../../src/adapters/kubectl/apply.js";
 import type { K8sObject } from "../../src/model/index.js";
 
 const ADVICE = `Please review the fields above--they currently have other managers. Here
@@ -79,8 +78,7 @@ describe("kubectl output", () => {
     assert.deepEqual(unnamed.failed.map((f) => f.message), Array(3).fill("error: You must be logged in to the server (Unauthorized)"));
   });
 
-  it("names resources and parses plan objects", () => {
-    assert.deepEqual([resourceOf("Deployment"), resourceOf("Service"), resourceOf("ConfigMap")], ["deployment.apps", "service", "configmap"]);
+  it("parses plan objects", () => {
     assert.deepEqual(parseObjectName("Deployment/shop/web"), { kind: "Deployment", namespace: "shop", name: "web" });
     assert.throws(() => parseObjectName("Namespace/shop"), /cannot delete Namespace\/shop: expected Kind\/namespace\/name/);
   });

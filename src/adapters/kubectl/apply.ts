@@ -1,5 +1,5 @@
 // Writes to one cluster: one `kubectl apply --server-side --field-manager=amphi -f -` per batch (creating
-// missing namespaces in the same apply), and prune by `kubectl delete` per namespace. kubectl's output is
+// missing namespaces in the same apply), and prune by one `kubectl delete -f -`. kubectl's output is
 // mapped back to each object, so a refusal names the object it concerns.
 import { LABELS, type ClusterModel, type K8sObject } from "../../model/index.js";
 import { KubectlError, isUnreachable, type ObjectFailure } from "./errors.js";
@@ -96,32 +96,22 @@ export interface DeleteResult {
   failed: ObjectFailure[];
 }
 
-/** Deletes objects, one `kubectl delete … --ignore-not-found --wait=false` per namespace. Only pass objects
- * that carry amphi's labels for the environment (the plan only holds those). Throws a KubectlError when
- * the cluster cannot be reached at all. */
+/** Deletes objects in one `kubectl delete -f - --ignore-not-found --wait=false` (stub objects on stdin: kubectl
+ * then sends one DELETE each, where names on the command line cost a GET each under kubectl's 5/s client-side
+ * rate limit). Only pass objects that carry amphi's labels for the environment (the plan only holds those).
+ * Throws a KubectlError when the cluster cannot be reached at all. */
 export async function deleteObjects(cluster: ClusterModel, refs: ObjectRef[], opts: KubectlOptions & { signal?: AbortSignal }): Promise<DeleteResult> {
-  const result: DeleteResult = { deleted: [], absent: [], failed: [] };
-  const byNs = new Map<string, ObjectRef[]>();
-  for (const ref of refs) byNs.set(ref.namespace, [...(byNs.get(ref.namespace) ?? []), ref]);
-  for (const [ns, group] of byNs) {
-    const args = ["delete", ...group.map((r) => `${resourceOf(r.kind)}/${r.name}`), "-n", ns, "--ignore-not-found", "--wait=false"];
-    const r = await runKubectl(cluster, args, opts, { signal: opts.signal });
-    const out = parseDeleteOutput(r.stdout, r.stderr, group);
-    if (r.code !== 0 && out.deleted.length === 0 && isUnreachable(r.stderr)) {
-      throw new KubectlError(cluster, `kubectl delete failed: ${splitErrors(r.stderr).join(" / ")}`, r.stderr);
-    }
-    result.deleted.push(...out.deleted);
-    result.absent.push(...out.absent);
-    result.failed.push(...out.failed);
+  if (refs.length === 0) return { deleted: [], absent: [], failed: [] };
+  const unknown = refs.find((r) => !API_VERSIONS[r.kind]);
+  if (unknown) throw new KubectlError(cluster, `cannot delete ${unknown.kind}/${unknown.namespace}/${unknown.name}: amphi does not manage ${unknown.kind} objects`, "");
+  const stubs = refs.map((r) => JSON.stringify({ apiVersion: API_VERSIONS[r.kind], kind: r.kind, metadata: { name: r.name, namespace: r.namespace } }));
+  const r = await runKubectl(cluster, ["delete", "-f", "-", "--ignore-not-found", "--wait=false"], opts, { input: stubs.join("\n") + "\n", signal: opts.signal });
+  const out = parseDeleteOutput(r.stdout, r.stderr, refs);
+  if (r.code !== 0 && out.deleted.length === 0 && isUnreachable(r.stderr)) {
+    throw new KubectlError(cluster, `kubectl delete failed: ${splitErrors(r.stderr).join(" / ")}`, r.stderr);
   }
-  return result;
+  return out;
 }
 
-// `deployment.apps/web`, not `deployment/web`: unambiguous even where a CRD also has a kind Deployment.
-const GROUPS: Record<string, string> = { Deployment: "apps" };
-
-/** The kubectl resource of a kind: `Deployment` → `deployment.apps`, `Service` → `service`. */
-export function resourceOf(kind: string): string {
-  const group = GROUPS[kind];
-  return group ? `${kind.toLowerCase()}.${group}` : kind.toLowerCase();
-}
+/** apiVersion of each kind amphi renders (and so may prune). */
+const API_VERSIONS: Record<string, string> = { Deployment: "apps/v1", Service: "v1", ConfigMap: "v1" };

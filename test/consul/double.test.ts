@@ -125,7 +125,7 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
     await put(`/v1/agent/check/pass/service:${name}-1?note=fine`);
     const status = async () => ((await get(`/v1/health/checks/${name}`)).json as { Status: string; Output: string }[])[0]!;
     assert.equal((await status()).Status, "passing");
-    const expired = await eventually("the TTL to expire", async () => ((await status()).Status === "critical" ? status() : null), 3000);
+    const expired = (await eventually("the TTL to expire", async () => ((await status()).Status === "critical" ? status() : null), 3000))!;
     assert.match(expired.Output, /^TTL expired/);
   });
 

@@ -20,3 +20,12 @@ export function worst(values: Iterable<Health>): Health {
 }
 
 export { deploymentHealth, objectHealth, type DeploymentHealthOptions } from "./k8s.js";
+export {
+  formatRegistryDrift,
+  registryDrift,
+  registryDriftOf,
+  REGISTRY_DRIFT_KINDS,
+  type ObservedRegistration,
+  type RegistryDrift,
+  type RegistryDriftKind,
+} from "./registry.js";

@@ -155,7 +155,7 @@ describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
 
   test("an unknown cluster is a TaskError; an unreachable one a KubectlError; abort stops the wait", async () => {
     const { ns, cluster, resources } = await setup("errors");
-    await assert.rejects(run(handler([cluster]), task("k8s-apply", "mars", resources)).done, /^TaskError: mars: mars: not a cluster of environment prod$/);
+    await assert.rejects(run(handler([cluster]), task("k8s-apply", "mars", resources)).done, /^TaskError: mars: not a cluster of environment prod$/);
     const gone: ClusterModel = { ...cluster, context: "no-such-context" };
     await assert.rejects(run(handler([gone]), task("k8s-apply", "eu1", resources)).done, (e: Error) => {
       assert.ok(e instanceof KubectlError, String(e));

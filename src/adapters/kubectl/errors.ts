@@ -21,7 +21,7 @@ export class KubectlError extends Error {
 
 /** One object the cluster refused, and kubectl's message for it. */
 export interface ObjectFailure {
-  /** `Kind/namespace/name`. */
+  /** `Kind/namespace/name`; empty when the failure concerns the whole task. */
   object: string;
   message: string;
 }
@@ -35,7 +35,7 @@ export class ClusterTaskError extends Error {
     /** What did succeed before the failure (objects applied or deleted), for the run record. */
     readonly done: string[] = [],
   ) {
-    super(`${cluster}: ${failures.map((f) => `${f.object}: ${f.message}`).join("; ")}`);
+    super(`${cluster}: ${failures.map((f) => (f.object ? `${f.object}: ${f.message}` : f.message)).join("; ")}`);
     this.name = "TaskError";
   }
 }

@@ -37,11 +37,11 @@ export class ClusterTaskHandler implements TaskHandler {
    * Deployment did not become healthy, a KubectlError when the cluster could not be reached. */
   async run(task: TaskRecord & { spec: TaskSpec }, ctx: Ctx): Promise<TaskOutcome> {
     const cluster = this.opts.clusters.find((c) => c.name === task.target);
-    if (!cluster) throw new ClusterTaskError(task.target, [{ object: task.target, message: `not a cluster of environment ${this.opts.env}` }]);
+    if (!cluster) throw new ClusterTaskError(task.target, [{ object: "", message: `not a cluster of environment ${this.opts.env}` }]);
     const p = task.spec.payload;
     if (p.kind === "k8s-apply") return this.apply(cluster, p.objects.map((r) => r.object), ctx);
     if (p.kind === "k8s-delete") return this.delete(cluster, p.objects.map(parseObjectName), ctx);
-    throw new ClusterTaskError(cluster.name, [{ object: task.target, message: `${p.kind} is not a cluster task` }]);
+    throw new ClusterTaskError(cluster.name, [{ object: "", message: `${p.kind} is not a cluster task` }]);
   }
 
   private async apply(cluster: ClusterModel, objects: K8sObject[], ctx: Ctx): Promise<TaskOutcome> {

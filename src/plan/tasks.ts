@@ -1,7 +1,8 @@
 // Plan + desired state → the tasks an apply runs. Pure.
 // One task per host step (a host does one thing at a time), one task per cluster, wave and direction
 // for Kubernetes (kubectl applies a batch at once). Order follows the plan's.
-import type { CaptureRules, DesiredState, HostInstance, Plan, PlanStep, Registration, Resource, TaskKind } from "../model/index.js";
+import type { CaptureRules, DesiredState, HostInstance, IgnoreRule, Plan, PlanStep, Registration, Resource, TaskKind } from "../model/index.js";
+import { withoutIgnored } from "./ignore.js";
 
 /** What a task needs to run, derived from the plan steps it carries out. */
 export type TaskPayload =
@@ -25,14 +26,16 @@ export interface TaskSpec {
   payload: TaskPayload;
 }
 
-/** The tasks for a plan, in plan order (k8s batches at the position of their first step). */
-export function tasksForPlan(plan: Plan, desired: DesiredState): TaskSpec[] {
+/** The tasks for a plan, in plan order (k8s batches at the position of their first step). `ignore` are the
+ * environment's ignore rules: their fields are not sent for objects that already exist. */
+export function tasksForPlan(plan: Plan, desired: DesiredState, ignore: readonly IgnoreRule[] = []): TaskSpec[] {
   const byKey = new Map(desired.resources.map((r) => [r.key, r]));
   const out: TaskSpec[] = [];
   const batches = new Map<string, { task: TaskSpec; apps: Set<string> }>();
   for (const step of plan.steps) {
     if (step.runtime === "k8s") {
-      addToBatch(out, batches, step, byKey.get(step.key));
+      const r = byKey.get(step.key);
+      addToBatch(out, batches, step, r && r.runtime === "k8s" && step.op === "update" ? { ...r, object: withoutIgnored(r.object, r.app, ignore) } : r);
       continue;
     }
     out.push({ kind: kindOf(step), target: step.target, app: step.app, wave: step.wave, keys: [step.key], payload: payloadOf(step, byKey.get(step.key)) });

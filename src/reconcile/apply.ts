@@ -44,7 +44,7 @@ export interface ApplyDeps {
 export async function applyPlan(model: Model, plan: Plan, desired: DesiredState, run: RunRecord, deps: ApplyDeps): Promise<RunRecord> {
   const env = model.environments.find((e) => e.name === plan.env);
   const recorder = new RunRecorder(run, deps.store, deps.clock, secretValues(desired), deps.onProgress);
-  return execute(tasksForPlan(plan, desired), {
+  return execute(tasksForPlan(plan, desired, env?.ignoreDifferences ?? []), {
     handlers: deps.handlers,
     recorder,
     parallel: deps.parallel,

@@ -42,3 +42,28 @@ test("a stopped process becomes a start task; a removed instance an undeploy", (
   const undeploy = tasks.find((t) => t.kind === "undeploy")!;
   assert.deepEqual(undeploy.payload, { kind: "undeploy", app: "legacy-app" });
 });
+
+test("ignored fields are not applied to objects that exist, but new objects get them", async () => {
+  const { withoutIgnored } = await import("../../src/plan/ignore.js");
+  const { plan, desired } = planOf((a) => {
+    const resources = structuredClone(a.resources).map((r) => {
+      if (r.runtime !== "k8s" || r.object.kind !== "Deployment") return r;
+      const spec = r.object.spec as { replicas: number; template: { spec: { containers: { name: string; image: string }[] } } };
+      spec.replicas = 7;
+      spec.template.spec.containers[0]!.image = "old:1";
+      return r;
+    });
+    return { ...a, resources };
+  });
+  const rules = [{ kind: "Deployment", app: null, jsonPointers: ["/spec/replicas"] }];
+  const batch = tasksForPlan(plan, desired, rules).find((t) => t.kind === "k8s-apply")!;
+  assert.equal(batch.payload.kind, "k8s-apply");
+  for (const o of batch.payload.kind === "k8s-apply" ? batch.payload.objects : []) {
+    assert.equal((o.object.spec as { replicas?: number }).replicas, undefined, `${o.key}: replicas left to their owner`);
+  }
+  const fresh = desired.resources.find((r) => r.runtime === "k8s" && r.object.kind === "Deployment")!;
+  assert.ok(fresh.runtime === "k8s" && (fresh.object.spec as { replicas?: number }).replicas !== undefined, "desired state itself untouched");
+  const containers = withoutIgnored(fresh.runtime === "k8s" ? fresh.object : (null as never), null, [{ kind: "Deployment", app: null, jsonPointers: ["/spec/template/spec/containers/app/image"] }]);
+  const app = (containers.spec as { template: { spec: { containers: { name: string; image?: string }[] } } }).template.spec.containers.find((c) => c.name === "app")!;
+  assert.equal(app.image, undefined, "a container is found by name in a pointer");
+});

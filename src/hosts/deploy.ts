@@ -12,12 +12,16 @@ import { TaskError } from "./errors.js";
 import { fields, runScript, scriptError } from "./scripts.js";
 import { readHostState } from "./state-file.js";
 import { control, healthGate, type GateResult } from "./supervisor.js";
+import { syncReporter, type ReporterConfig } from "./reporter.js";
 import { DEFAULT_STOP_GRACE_MS, releaseName, saveState, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
 
 /** Options of deploy. */
 export interface DeployOptions extends ProcessOptions {
   /** Local path of the package archive (tar.gz), already sha256-verified by the caller. */
   packageFile: string;
+  /** The instance's health reporter (reporter.ts): installed or updated after a successful deploy when
+   * set, removed when null, left alone when undefined (no Consul registration wired in). */
+  reporter?: ReporterConfig | null;
 }
 
 /** What deploy learns about the host before it changes anything (scripts/inspect.sh). */
@@ -41,6 +45,13 @@ interface HostFacts {
  * change puts the old files back. Throws TaskError; `rolledBack` is true when the host runs what it ran
  * before (or, for a first deploy, nothing). */
 export async function deploy(ctx: TaskContext, instance: HostInstance, opts: DeployOptions): Promise<TaskOutcome> {
+  const outcome = await deployRelease(ctx, instance, opts);
+  // Health reporter hook (reporter.ts): only after a deploy that succeeded, changed or not, so a failed
+  // deploy never touches it and an unchanged one still repairs a reporter that died or has old settings.
+  return opts.reporter === undefined ? outcome : syncReporter(ctx, instance, opts.reporter, outcome);
+}
+
+async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: DeployOptions): Promise<TaskOutcome> {
   const subject = subjectOf(instance);
   const fail = (cause: string) => new TaskError(ctx.session.host.host, `${subject}: ${cause}`);
   let envText: string;

@@ -19,6 +19,8 @@ export const SCRIPTS = {
   prune: read("prune.sh"),
   undeploy: read("undeploy.sh"),
   probe: read("probe.sh"),
+  // The health reporter (reporter.ts runs it with the reporters' own base dir, not through runScript).
+  reporter: read("reporter.sh"),
 } as const;
 
 /** Name of a task script. */

@@ -2,6 +2,7 @@
 import { TaskError } from "./errors.js";
 import { runScript, scriptError } from "./scripts.js";
 import { readHostState } from "./state-file.js";
+import { removeReporter } from "./reporter.js";
 import { DEFAULT_STOP_GRACE_MS, saveState, seconds, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
 
 /** Stops the app and removes `apps/<app>/`, its log, run files, systemd unit and state record, and the
@@ -15,6 +16,8 @@ export async function undeploy(ctx: TaskContext, app: string, opts: Pick<Process
   const r = await runScript(ctx, "undeploy", app, [String(grace)], { timeoutMs: (2 * grace + 60) * 1000 });
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: undeploy failed: ${scriptError(r)}`);
   const removed = r.stdout.split("\n").flatMap((l) => (l.startsWith("removed=") ? [l.slice(8)] : []));
+  // Health reporter hook (reporter.ts): the app's reporter goes with it.
+  if (await removeReporter(ctx, app)) removed.push("health reporter");
   if (record) await saveState(ctx, state, app, null);
   if (removed.length === 0 && !record) return { result: "unchanged", message: `${app} is not deployed` };
   for (const what of removed) ctx.log(`removed ${what}`);

@@ -1,0 +1,125 @@
+// The health reporter for real: a netns sshd host (unprivileged login), the Consul double listening on the
+// fleet's root address so the host reaches it, the example package deployed with a reporter → its TTL
+// check passes within seconds; the app killed → the check goes critical; undeploy → no reporter process or
+// file is left. The token never shows in a process list. Skipped where namespaces are unavailable, except
+// in CI.
+import assert from "node:assert/strict";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ConsulClient, register } from "../../src/adapters/consul/index.js";
+import { SshConnector } from "../../src/adapters/ssh/index.js";
+import { checkIdOf, reporterConfigFor, reporterInterval } from "../../src/hosts/reporter.js";
+import type { TaskContext } from "../../src/hosts/task.js";
+import { deploy, undeploy } from "../../src/hosts/tasks.js";
+import type { HostRef } from "../../src/ports/hosts.js";
+import { render } from "../../src/render/index.js";
+import { eventually, registrationFixture } from "../consul/helpers.js";
+import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
+import { billingInstance, EXAMPLE_PACKAGE, killUnder } from "../support/local-host.js";
+import { modelFixture } from "../support/model-fixture.js";
+import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
+
+const support = fleetSupported();
+// In CI (root, packages from scripts/install-test-deps.sh) these tests must run: fail, don't skip.
+const skip = support.ok ? false : process.env.CI === "true" ? false : `sshd test hosts unavailable: ${support.reason}`;
+const PORT = 9100;
+const TOKEN = "0d9f6a4e-2b1c-4e8f-a7d3-reporter-token";
+
+describe("pure parts of the health reporter", () => {
+  it("names the checks as render does, and reports at a third of the TTL", () => {
+    const desired = render(modelFixture(), "prod");
+    for (const r of desired.resources) if (r.runtime === "consul") assert.equal(checkIdOf(r.registration.id), r.registration.check.checkId);
+    assert.deepEqual(["15s", "1m", "2s", "500ms"].map(reporterInterval), [5, 20, 1, 1]);
+  });
+
+  it("takes the token from consul.tokenEnv and says which variable is missing", () => {
+    const env = modelFixture().environments[0]!;
+    const withToken = { ...env, consul: { ...env.consul, tokenEnv: "AMPHI_TEST_TOKEN" } };
+    assert.deepEqual(reporterConfigFor(withToken, { AMPHI_TEST_TOKEN: "t" }), { address: env.consul.address, token: "t", intervalSeconds: 5 });
+    assert.throws(() => reporterConfigFor(withToken, {}), /AMPHI_TEST_TOKEN \(consul\.tokenEnv\) is not set/);
+  });
+});
+
+describe("health reporter on a netns host (Consul double on the fleet's root address)", { skip }, () => {
+  let fleet: TestFleet;
+  let connector: SshConnector;
+  let consul: ConsulDouble;
+  let client: ConsulClient;
+  const logs: string[] = [];
+
+  const ref = (): HostRef => {
+    const h = fleet.hosts[0]!;
+    return {
+      group: "fleet", host: h.name, address: h.address, transport: "ssh", baseDir: h.baseDir,
+      ssh: { user: h.user, port: 22, identityFile: fleet.privateKeyPath, knownHostsFile: fleet.knownHostsPath, proxyJump: null },
+    };
+  };
+  const ctx = async (): Promise<TaskContext> => ({ session: await connector.open(ref()), env: "staging", now: () => new Date().toISOString(), log: (l) => logs.push(l) });
+  const id = () => `billing-${fleet.hosts[0]!.name}-${PORT}`;
+  const instance = () => {
+    const h = fleet.hosts[0]!;
+    return billingInstance(PORT, { host: h.name, hostGroup: "fleet", address: h.address, baseDir: h.baseDir, registrations: [id()] });
+  };
+  const check = () => consul.state().checks.find((c) => c.CheckID === checkIdOf(id()));
+  const reporter = () => ({ address: consul.url, token: TOKEN, intervalSeconds: 1 });
+
+  before(async () => {
+    if (!support.ok) assert.fail(`CI=true but sshd test hosts are unavailable: ${support.reason}`);
+    fleet = await startFleet({ count: 1 });
+    connector = new SshConnector({ knownHostsFile: fleet.knownHostsPath });
+    consul = await startConsulDouble({ host: fleet.rootAddress, token: TOKEN });
+    client = new ConsulClient({ address: consul.url, token: TOKEN });
+    const h = fleet.hosts[0]!;
+    await register(client, registrationFixture({ service: "billing", host: h.name, address: h.address, port: PORT, check: { checkId: checkIdOf(id()), ttl: "3s", deregisterCriticalServiceAfter: "1m", notes: "test" } }));
+  });
+  after(async () => {
+    if (fleet) {
+      await undeploy(await ctx(), "billing").catch(() => {});
+      await connector.closeAll();
+      for (const h of fleet.hosts) killUnder(h.baseDir);
+      await fleet.cleanup();
+    }
+    await consul?.close();
+    if (process.env.AMPHI_TEST_VERBOSE) console.log(logs.join("\n"));
+  });
+
+  it("deploy installs the reporter: the check passes within a few seconds", async () => {
+    assert.equal(check()?.Status, "critical", "a new TTL check starts critical");
+    const out = await deploy(await ctx(), instance(), { packageFile: EXAMPLE_PACKAGE, reporter: reporter() });
+    assert.equal(out.result, "changed");
+    assert.match(out.message, /health reporter of billing started \(pid \d+, every 1s to http:\/\/[0-9.]+:\d+\)$/);
+    const t0 = performance.now();
+    await eventually("the check to pass", () => check()?.Status === "passing", 5000);
+    assert.ok(performance.now() - t0 < 5000);
+    assert.equal(check()?.Output, `GET http://127.0.0.1:${PORT}/health: 200`);
+    assert.ok(consul.requests.some((r) => r.path === `/v1/agent/check/pass/${checkIdOf(id())}` && r.caller === "management"), "the token was accepted");
+  });
+
+  it("keeps the token off command lines and in mode-600 files; a second deploy changes nothing", async () => {
+    const ps = await fleet.execOnHost(0, ["ps", "-eo", "args"]);
+    assert.match(ps.stdout, /amphi-report/);
+    assert.doesNotMatch(ps.stdout, new RegExp(TOKEN));
+    const cur = join(fleet.hosts[0]!.baseDir, "reporter/apps/billing.reporter/current");
+    for (const f of ["token", "curl.conf", "wgetrc", ".amphi/env"]) assert.equal(statSync(join(cur, f)).mode & 0o777, 0o600, f);
+    const again = await deploy(await ctx(), instance(), { packageFile: EXAMPLE_PACKAGE, reporter: reporter() });
+    assert.equal(again.result, "unchanged", again.message);
+  });
+
+  it("reports critical once the app is dead", async () => {
+    const run = join(fleet.hosts[0]!.baseDir, "run");
+    const kill = await fleet.execOnHost(0, ["sh", "-c", `kill -9 "$(cat ${run}/billing.supervisor.pid)"; kill -9 -"$(cat ${run}/billing.pid)"`]);
+    assert.equal(kill.code, 0, kill.stderr);
+    await eventually("the check to go critical", () => check()?.Status === "critical", 5000);
+    assert.equal(check()?.Output, "billing is not running");
+  });
+
+  it("undeploy removes the reporter: no process, no files", async () => {
+    const out = await undeploy(await ctx(), "billing", { stopGraceMs: 2000 });
+    assert.equal(out.result, "changed");
+    assert.ok(logs.includes("removed health reporter"), logs.join("\n"));
+    const ps = await fleet.execOnHost(0, ["ps", "-eo", "args"]);
+    assert.doesNotMatch(ps.stdout, /amphi-report|amphi-supervise/);
+    assert.equal(existsSync(join(fleet.hosts[0]!.baseDir, "reporter")), false);
+  });
+});

@@ -70,6 +70,23 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
     assert.equal((await get("/v1/agent/check/pass/no-such-check")).status, 405);
   });
 
+  it("updates a check with a body, lists agent checks, and drops checks with replace-existing-checks", async () => {
+    const name = uniqueName("upd");
+    const id = `${name}-1`;
+    await registered(name, id, { Checks: [{ CheckID: `${id}:extra`, TTL: "30s" }] });
+    const upd = await put(`/v1/agent/check/update/service:${id}`, { Status: "warning", Output: "slow" });
+    assert.equal(upd.status, 200, upd.text);
+    const checks = (await get("/v1/agent/checks")).json as Record<string, { Status: string; Output: string; ServiceID: string }>;
+    assert.deepEqual([checks[`service:${id}`]?.Status, checks[`service:${id}`]?.Output], ["warning", "slow"]);
+    assert.equal(checks[`${id}:extra`]?.ServiceID, id);
+    assert.equal((await put(`/v1/agent/check/update/service:${id}`, { Status: "bogus" })).status, 400);
+    await registered(name, id); // without the query: the extra check stays
+    assert.ok(`${id}:extra` in ((await get("/v1/agent/checks")).json as object));
+    assert.equal((await put("/v1/agent/service/register?replace-existing-checks=true", reg(name, id))).status, 200);
+    const after = (await get("/v1/agent/checks")).json as Record<string, unknown>;
+    assert.deepEqual(Object.keys(after).filter((k) => k.includes(id)), [`service:${id}`]);
+  });
+
   it("blocks until the watched data changes, and answers within ~1 s of the change", async () => {
     const name = uniqueName("blk");
     const first = await get("/v1/catalog/services");
@@ -125,7 +142,7 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
     await put(`/v1/agent/check/pass/service:${name}-1?note=fine`);
     const status = async () => ((await get(`/v1/health/checks/${name}`)).json as { Status: string; Output: string }[])[0]!;
     assert.equal((await status()).Status, "passing");
-    const expired = (await eventually("the TTL to expire", async () => ((await status()).Status === "critical" ? status() : null), 3000))!;
+    const expired = await eventually("the TTL to expire", async () => ((await status()).Status === "critical" ? status() : null), 3000);
     assert.match(expired.Output, /^TTL expired/);
   });
 

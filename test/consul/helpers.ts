@@ -36,13 +36,13 @@ export async function call(base: string, method: string, path: string, opts: { t
 }
 
 /** Polls `fn` every 25 ms until it returns a truthy value or `timeoutMs` passes (then throws `what`). */
-export async function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 5000): Promise<T> {
+export async function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 5000): Promise<NonNullable<T>> {
   const end = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
       last = v;
     } catch (e) {
       last = e;

@@ -4,12 +4,16 @@
 // file is left. The token never shows in a process list. Skipped where namespaces are unavailable, except
 // in CI.
 import assert from "node:assert/strict";
-import { existsSync, statSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { ConsulClient, register } from "../../src/adapters/consul/index.js";
 import { SshConnector } from "../../src/adapters/ssh/index.js";
 import { checkIdOf, reporterConfigFor, reporterInterval } from "../../src/hosts/reporter.js";
+import { scriptText } from "../../src/hosts/scripts.js";
 import type { TaskContext } from "../../src/hosts/task.js";
 import { deploy, undeploy } from "../../src/hosts/tasks.js";
 import type { HostRef } from "../../src/ports/hosts.js";
@@ -38,6 +42,66 @@ describe("pure parts of the health reporter", () => {
     const withToken = { ...env, consul: { ...env.consul, tokenEnv: "AMPHI_TEST_TOKEN" } };
     assert.deepEqual(reporterConfigFor(withToken, { AMPHI_TEST_TOKEN: "t" }), { address: env.consul.address, token: "t", intervalSeconds: 5 });
     assert.throws(() => reporterConfigFor(withToken, {}), /AMPHI_TEST_TOKEN \(consul\.tokenEnv\) is not set/);
+  });
+});
+
+describe("reporter check updates with each HTTP client (local, against the double)", () => {
+  let consul: ConsulDouble;
+  let dir: string;
+  let here: string;
+  const checkId = "service:billing-vm-1-9100";
+  before(async () => {
+    consul = await startConsulDouble({ token: TOKEN });
+    await register(new ConsulClient({ address: consul.url, token: TOKEN }), registrationFixture({ service: "billing", host: "vm-1" }));
+    dir = mkdtempSync(join(tmpdir(), `amphi-reporter-${process.pid}-`));
+    // install mode writes the token files the clients read (token on stdin)
+    const r = spawnSync("/bin/sh", ["-c", scriptText("reporter"), "amphi", join(dir, "reporter"), "billing.reporter", "test", "install", "#script", "AMPHI_X='1'"], { input: TOKEN, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^changed=1\nrunning=0\nclient=\w+$/m);
+    here = join(dir, "reporter/apps/billing.reporter/current");
+  });
+  after(async () => {
+    await consul.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // put_check with a PATH holding only basic tools and `client`.
+  async function putCheck(client: { name: string; target: string }, verb: string, note: string): Promise<string> {
+    const bin = join(dir, `bin-${client.name}-${client.target.replace(/\W/g, "_")}`);
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ["sed", "head", "cat", "date", "grep", "timeout", "id", "pwd"]) {
+      if (readdirSync(bin).includes(tool)) continue;
+      const path = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
+      if (path.startsWith("/")) symlinkSync(path, join(bin, tool));
+    }
+    if (!readdirSync(bin).includes(client.name)) symlinkSync(client.target, join(bin, client.name));
+    const fns = scriptText("reporter").split("\ncase $mode in")[0]!;
+    const script = `${fns}\nHERE=$1 AMPHI_CONSUL=$2\nCLIENT=$(put_client)\nput_check "$3" "$4" "$5"; echo "rc=$? client=$CLIENT err=\${PUT_ERR:-}"`;
+    const r = await promisify(execFile)("/bin/sh", ["-c", script, "amphi", dir, "", "test", "fns", here, consul.url, verb, checkId, note], { encoding: "utf8", env: { PATH: bin } });
+    return r.stdout.trim();
+  }
+
+  const clients = [
+    { name: "curl", target: "/usr/bin/curl" },
+    { name: "wget", target: "/usr/bin/wget" },
+    { name: "node", target: process.execPath },
+    { name: "python3", target: "/usr/bin/python3" },
+  ];
+  for (const c of clients) {
+    it(`${c.name}: PUTs pass/fail with the token from its file and the note URL-encoded`, { skip: spawnSync("test", ["-x", c.target]).status === 0 ? false : `${c.target} missing` }, async () => {
+      const note = `GET http://127.0.0.1:9100/health?x=1&y=2 #${c.name}: 100% "ok"`;
+      assert.equal(await putCheck(c, "pass", note), `rc=0 client=${c.name} err=`);
+      const chk = consul.state().checks.find((x) => x.CheckID === checkId)!;
+      assert.deepEqual([chk.Status, chk.Output], ["passing", note]);
+      assert.equal(await putCheck(c, "fail", "down"), `rc=0 client=${c.name} err=`);
+      assert.equal(consul.state().checks.find((x) => x.CheckID === checkId)!.Status, "critical");
+      assert.equal(consul.requests.at(-1)!.caller, "management", "the token was sent");
+    });
+  }
+
+  it("says when no client can PUT (busybox wget cannot)", async () => {
+    const out = await putCheck({ name: "wget", target: "/usr/bin/busybox" }, "pass", "x");
+    assert.equal(out, "rc=1 client=none err=noclient");
   });
 });
 

@@ -16,7 +16,8 @@ export interface WatchOptions<T> {
   onChange(value: T, index: number): void;
   /** Called for every failed request (and for an onChange that threw), with the delay before the retry. */
   onError(error: Error, retryInMs: number): void;
-  /** Seconds a blocking query may wait (default 120: below undici's 300 s headers timeout, with jitter). */
+  /** Seconds a blocking query may wait (default 120; at most 270, so wait + Consul's wait/16 jitter stays
+   * below the 300 s headers timeout of Node's fetch). */
   waitSeconds?: number;
   /** First retry delay after an error (default 100 ms); doubles up to maxBackoffMs (default 30 s). */
   minBackoffMs?: number;
@@ -101,7 +102,7 @@ export function watchPath<T>(client: ConsulClient, path: string, query: Record<s
 }
 
 async function loop<T>(client: ConsulClient, path: string, query: Record<string, string>, parse: (data: unknown) => T, opts: WatchOptions<T>, signal: AbortSignal, ready: () => void): Promise<void> {
-  const wait = opts.waitSeconds ?? 120;
+  const wait = Math.min(270, Math.max(1, opts.waitSeconds ?? 120));
   const minBackoff = opts.minBackoffMs ?? 100;
   const maxBackoff = opts.maxBackoffMs ?? 30_000;
   const dc = client.datacenter ? { dc: client.datacenter } : {};

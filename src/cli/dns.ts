@@ -62,7 +62,9 @@ async function dns(io: Io, opts: DnsOptions, signal: AbortSignal): Promise<numbe
   notes.forEach(log);
   if (upstreams.length === 0) log("no upstream resolvers: names outside the mesh get SERVFAIL");
   const address = opts.consul ?? env.consul.address;
-  const token = env.consul.tokenEnv ? (io.env[env.consul.tokenEnv] ?? null) : null;
+  const token = env.consul.tokenEnv ? io.env[env.consul.tokenEnv] || null : null;
+  // Why not fail: host DNS is redirected here; a missing token must not take name resolution down with it.
+  if (env.consul.tokenEnv && !token) log(`${env.consul.tokenEnv} (consul.tokenEnv) is not set: reading the catalog without a token`);
   await runMeshDns(
     {
       zone: zoneSettings(env.mesh, ttl),

@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/main.js";
 import { EXAMPLE_REPO } from "../../src/cli/common.js";
 import { amphi } from "../support/cli.js";
-import { FakeCatalog } from "./fake-catalog.js";
+import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
+import { register } from "./consul.js";
 import { dig, startDnsmasq, stopChild, type Dnsmasq } from "./tools.js";
 
 const BIN = fileURLToPath(new URL("../../bin/amphi.js", import.meta.url));
@@ -40,28 +41,28 @@ async function startDns(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ 
 
 describe("amphi dns", () => {
   let upstream: Dnsmasq;
-  let catalog: FakeCatalog;
+  let consul: ConsulDouble;
 
   before(async () => {
     upstream = await startDnsmasq(["--address=/example.test/192.0.2.7"]);
-    catalog = new FakeCatalog(["user", "cart"]);
-    await catalog.start();
+    consul = await startConsulDouble({ token: "tok-123-secret" });
+    for (const name of ["user", "cart"]) await register(consul.url, name, "tok-123-secret");
   });
   after(async () => {
-    await catalog?.stop();
+    await consul?.close();
     await upstream?.stop();
   });
 
   it("serves the environment's mesh IP for catalog names, forwards the rest, logs start, changes and stop", async () => {
-    const dns = await startDns(["--env", "prod", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", catalog.url], { AMPHI_CONSUL_TOKEN: "tok-123-secret" });
+    const dns = await startDns(["--env", "prod", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", consul.url], { AMPHI_CONSUL_TOKEN: "tok-123-secret" });
     try {
       assert.match(dns.err(), /listening on 127\.0\.0\.1:\d+ \(udp, tcp\) for prod: zone 2 services from http:\/\/127\.0\.0\.1:\d+; mesh IP 10\.255\.0\.1, domain mesh; upstreams 127\.0\.0\.1:\d+/);
       assert.deepEqual((await dig(dns.port, ["user.mesh", "+short"])).raw.trim(), "10.255.0.1");
       assert.deepEqual((await dig(dns.port, ["www.example.test", "+short"])).raw.trim(), "192.0.2.7");
-      catalog.register("orders");
+      await register(consul.url, "orders", "tok-123-secret");
       await new Promise((r) => setTimeout(r, 300));
       assert.match(dns.err(), /amphi dns: zone: 3 services \(\+orders\)/);
-      assert.deepEqual(catalog.tokens.at(-1), "tok-123-secret");
+      assert.ok(consul.requests.filter((r) => r.path === "/v1/catalog/services").every((r) => r.caller === "management"), "token sent");
     } finally {
       assert.equal(await dns.stop(), 0);
     }
@@ -69,10 +70,11 @@ describe("amphi dns", () => {
     assert.ok(!dns.err().includes("tok-123"), "the token is never logged");
   });
 
-  it("starts with an empty zone when Consul is unreachable, and says so", async () => {
-    const dns = await startDns(["--env", "staging", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", "http://127.0.0.1:9"]);
+  it("starts with an empty zone when Consul is unreachable, and says so; a missing token is a warning", async () => {
+    const dns = await startDns(["--env", "prod", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", "http://127.0.0.1:9"]);
     try {
       assert.match(dns.err(), /empty zone, catalog http:\/\/127\.0\.0\.1:9 unreachable \(.*\), retrying/);
+      assert.match(dns.err(), /AMPHI_CONSUL_TOKEN \(consul\.tokenEnv\) is not set: reading the catalog without a token/);
       assert.deepEqual((await dig(dns.port, ["www.example.test", "+short"])).raw.trim(), "192.0.2.7");
     } finally {
       await dns.stop();
@@ -88,14 +90,15 @@ describe("amphi dns", () => {
     assert.match((await amphi(["dns", "--env", "staging", "--repo", EXAMPLE_REPO, "--upstream", "dns.google"])).stderr, /upstream "dns.google": not an IP address/);
     assert.match((await amphi(["dns", "--env", "staging", "--repo", EXAMPLE_REPO, "--port", "70000"])).stderr, /--port must be an integer/);
     assert.match((await amphi(["dns", "--env", "nope", "--repo", EXAMPLE_REPO])).stderr, /unknown environment "nope"/);
-    const open = await startDns(["--env", "staging", "--listen", "0.0.0.0", "--allow-open-resolver", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", catalog.url]).catch((e: Error) => e);
+    const open = await startDns(["--env", "staging", "--listen", "0.0.0.0", "--allow-open-resolver", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", consul.url]).catch((e: Error) => e);
     assert.ok(!(open instanceof Error), String(open));
     await open.stop();
   });
 
   it("runs as a process until SIGTERM, then exits 0", async () => {
-    const child = spawn(process.execPath, [BIN, "dns", "--env", "staging", "--repo", EXAMPLE_REPO, "--port", "0", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", catalog.url], {
+    const child = spawn(process.execPath, [BIN, "dns", "--env", "prod", "--repo", EXAMPLE_REPO, "--port", "0", "--upstream", `127.0.0.1:${upstream.port}`, "--consul", consul.url], {
       stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, AMPHI_CONSUL_TOKEN: "tok-123-secret" },
     });
     try {
       let err = "";

@@ -1,5 +1,5 @@
 // mesh-dns on real sockets (127.0.0.1, free ports) with real clients (dig, node:dns Resolver), a real
-// upstream (dnsmasq started here) and a catalog with Consul's blocking-query semantics.
+// upstream (dnsmasq started here) and the Consul HTTP API test double (test/support/consul) as the catalog.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
@@ -7,7 +7,8 @@ import { Resolver } from "node:dns/promises";
 import { connect, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { ConsulCatalog, runMeshDns, type MeshDnsServer, type Upstream } from "../../src/adapters/dns-server/index.js";
-import { FakeCatalog } from "./fake-catalog.js";
+import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
+import { deregister, register } from "./consul.js";
 import { decode, header, query, wireName } from "./packets.js";
 import { dig, startDnsmasq, type Dnsmasq } from "./tools.js";
 
@@ -101,22 +102,24 @@ function frame(msg: Buffer): Buffer {
   return Buffer.concat([len, msg]);
 }
 
+const TOKEN = "s3cret-token";
+
 const BIG = Array.from({ length: 60 }, (_, i) => `--host-record=big.example.test,192.0.2.${i + 1}`);
 
-describe("amphi dns with dnsmasq upstream and a blocking catalog", () => {
+describe("amphi dns with a dnsmasq upstream and the Consul double", () => {
   let upstream: Dnsmasq;
-  let catalog: FakeCatalog;
+  let consul: ConsulDouble;
   let mesh: Mesh;
 
   before(async () => {
     upstream = await startDnsmasq(["--address=/example.test/192.0.2.7", ...BIG]);
-    catalog = new FakeCatalog(["user", "cart", "consul"]);
-    await catalog.start();
-    mesh = await startMesh({ upstreams: [local(upstream.port)], catalogUrl: catalog.url, tcpIdleMs: 1000, token: "s3cret-token" });
+    consul = await startConsulDouble({ token: TOKEN });
+    for (const name of ["user", "cart"]) await register(consul.url, name, TOKEN);
+    mesh = await startMesh({ upstreams: [local(upstream.port)], catalogUrl: consul.url, tcpIdleMs: 1000, token: TOKEN });
   });
   after(async () => {
     await mesh?.stop();
-    await catalog?.stop();
+    await consul?.close();
     await upstream?.stop();
   });
 
@@ -157,14 +160,15 @@ describe("amphi dns with dnsmasq upstream and a blocking catalog", () => {
     const r = resolver(mesh.port);
     await assert.rejects(r.resolve4("orders.mesh"), { code: "ENOTFOUND" });
     const t0 = Date.now();
-    catalog.register("orders");
+    await register(consul.url, "orders", TOKEN);
     await until("orders.mesh resolves", 1000, async () => (await r.resolve4("orders.mesh").catch((): string[] => [])).includes(MESH_IP) || undefined);
     const took = Date.now() - t0;
     assert.ok(took < 1000, `took ${took} ms`);
     assert.ok(mesh.log.some((l) => l.includes("+orders")), mesh.log.join("\n"));
-    catalog.deregister("orders");
+    await deregister(consul.url, "orders", TOKEN);
     await until("orders.mesh is gone", 1000, async () => ((await r.resolve4("orders.mesh").catch((e: { code: string }) => e.code)) === "ENOTFOUND" ? true : undefined));
-    assert.ok(catalog.tokens.every((t) => t === "s3cret-token"), "the token is sent");
+    const reads = consul.requests.filter((r) => r.path === "/v1/catalog/services");
+    assert.ok(reads.length >= 3 && reads.every((r) => r.caller === "management"), "the token is sent");
     assert.ok(!mesh.log.join("\n").includes("s3cret"), "and never logged");
   });
 
@@ -214,38 +218,40 @@ describe("amphi dns with dnsmasq upstream and a blocking catalog", () => {
     assert.deepEqual((await resolver(mesh.port).resolve4("user")), [MESH_IP]);
   });
 
-  it("keeps serving the last zone while the catalog is down, and catches up when it is back", async () => {
+  it("keeps serving the last zone while Consul is down, and catches up when it is back", async () => {
     const r = resolver(mesh.port);
-    await catalog.stop();
+    await consul.pause();
     await until("the watch notices", 5000, async () => (mesh.log.some((l) => l.startsWith("catalog: ")) ? true : undefined));
     assert.deepEqual(await r.resolve4("user.mesh"), [MESH_IP]);
     assert.deepEqual(await r.resolve4("cart"), [MESH_IP]);
-    catalog.register("late");
-    await catalog.start();
-    await until("the new name after the catalog is back", 15000, async () => ((await r.resolve4("late.mesh").catch((): string[] => [])).length > 0 ? true : undefined));
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.deepEqual(await r.resolve4("user.mesh"), [MESH_IP], "still served after retries failed");
+    await consul.resume();
+    await register(consul.url, "late", TOKEN);
+    await until("the new name after Consul is back", 10_000, async () => ((await r.resolve4("late.mesh").catch((): string[] => [])).length > 0 ? true : undefined));
     assert.deepEqual(await r.resolve4("user.mesh"), [MESH_IP]);
     assert.ok(mesh.log.includes("catalog: reachable again"), mesh.log.join("\n"));
   });
 });
 
 describe("amphi dns when upstreams fail or misbehave", () => {
-  let catalog: FakeCatalog;
+  let consul: ConsulDouble;
   const cleanup: (() => Promise<void> | void)[] = [];
 
   before(async () => {
-    catalog = new FakeCatalog(["user"]);
-    await catalog.start();
+    consul = await startConsulDouble();
+    await register(consul.url, "user");
   });
   after(async () => {
     for (const c of cleanup.reverse()) await c();
-    await catalog.stop();
+    await consul.close();
   });
 
   it("an upstream that never answers: SERVFAIL within the timeout (UDP and TCP), mesh names still answered", async () => {
     const hole = createSocket("udp4"); // receives queries, answers none
     await new Promise<void>((r) => hole.bind(0, "127.0.0.1", () => r()));
     cleanup.push(() => void hole.close());
-    const mesh = await startMesh({ upstreams: [local(hole.address().port)], catalogUrl: catalog.url, timeoutMs: 600 });
+    const mesh = await startMesh({ upstreams: [local(hole.address().port)], catalogUrl: consul.url, timeoutMs: 600 });
     cleanup.push(mesh.stop);
     const t0 = Date.now();
     const r = await dig(mesh.port, ["www.example.test"], 4);
@@ -259,7 +265,7 @@ describe("amphi dns when upstreams fail or misbehave", () => {
   });
 
   it("no upstream at all: SERVFAIL at once", async () => {
-    const mesh = await startMesh({ upstreams: [], catalogUrl: catalog.url });
+    const mesh = await startMesh({ upstreams: [], catalogUrl: consul.url });
     cleanup.push(mesh.stop);
     assert.equal((await dig(mesh.port, ["www.example.test"])).status, "SERVFAIL");
   });
@@ -270,7 +276,7 @@ describe("amphi dns when upstreams fail or misbehave", () => {
     cleanup.push(() => void hole.close());
     const good = await startDnsmasq(["--address=/example.test/192.0.2.9"]);
     cleanup.push(good.stop);
-    const mesh = await startMesh({ upstreams: [local(hole.address().port), local(good.port)], catalogUrl: catalog.url, timeoutMs: 1000 });
+    const mesh = await startMesh({ upstreams: [local(hole.address().port), local(good.port)], catalogUrl: consul.url, timeoutMs: 1000 });
     cleanup.push(mesh.stop);
     assert.deepEqual(await resolver(mesh.port).resolve4("a.example.test"), ["192.0.2.9"]);
     const t0 = Date.now();
@@ -292,7 +298,7 @@ describe("amphi dns when upstreams fail or misbehave", () => {
     });
     await new Promise<void>((r) => rogue.bind(0, "127.0.0.1", () => r()));
     cleanup.push(() => void rogue.close());
-    const mesh = await startMesh({ upstreams: [local(rogue.address().port)], catalogUrl: catalog.url });
+    const mesh = await startMesh({ upstreams: [local(rogue.address().port)], catalogUrl: consul.url });
     cleanup.push(mesh.stop);
     const r = await dig(mesh.port, ["big.example.test", "+bufsize=1232", "+ignore"]);
     assert.ok(r.flags.includes("tc"), r.raw);
@@ -301,7 +307,7 @@ describe("amphi dns when upstreams fail or misbehave", () => {
   });
 
   it("listens on IPv6 loopback too", async () => {
-    const mesh = await startMesh({ upstreams: [], catalogUrl: catalog.url, listen: ["::1"] });
+    const mesh = await startMesh({ upstreams: [], catalogUrl: consul.url, listen: ["::1"] });
     cleanup.push(mesh.stop);
     const r = await dig(mesh.port, ["user.mesh"], 2, "::1");
     assert.deepEqual(r.answers.map((a) => a[4]), [MESH_IP], r.raw);

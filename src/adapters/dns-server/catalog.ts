@@ -1,8 +1,7 @@
-// The zone's source: Consul's service catalog (`GET /v1/catalog/services`), a full read at start, then
-// blocking queries (`index` + `wait`) so a registration shows up as soon as Consul has it. As DESIGN.md asks
-// of every watch: a content hash against wake-ups that change nothing, the index reset when it goes
-// backwards, backoff with jitter on errors. Errors never clear what was last read: the caller keeps serving it.
-// (A stand-in until the shared Consul watcher in src/adapters/consul/ lands; same contract.)
+// The zone's source: Consul's service catalog (`GET /v1/catalog/services`), watched with the shared Consul
+// watcher (src/adapters/consul/watch.ts: a full read at start, then blocking queries with a payload hash,
+// index resets and backoff with jitter). Errors never clear what was last read: the caller keeps serving it.
+import { ConsulClient, watchCatalog } from "../consul/index.js";
 
 /** Where and how to read the catalog. The token is sent as `X-Consul-Token` and never appears in messages. */
 export interface CatalogSettings {
@@ -10,9 +9,11 @@ export interface CatalogSettings {
   address: string;
   datacenter: string | null;
   token: string | null;
-  /** Blocking wait per request, seconds (default 55: under undici's 300 s header timeout, Consul adds
-   * up to wait/16 of jitter). */
+  /** Blocking wait per request, seconds (the watcher's default when absent). */
   waitSeconds?: number;
+  /** Longest pause between retries while Consul is unreachable (default 5 s: a restarted Consul is seen
+   * again within seconds, which matters more to DNS than the few requests saved). */
+  maxBackoffMs?: number;
 }
 
 /** What the watch reports. */
@@ -33,84 +34,26 @@ export class ConsulCatalog implements ServiceCatalog {
   constructor(private readonly settings: CatalogSettings) {}
 
   async watch(events: CatalogEvents, signal: AbortSignal): Promise<void> {
-    let index = 0;
-    let lastHash: string | null = null;
-    let failures = 0;
-    while (!signal.aborted) {
-      const started = Date.now();
-      try {
-        const { names, index: next } = await this.read(index, signal);
-        failures = 0;
-        // Consul's rules for blocking clients: reset when the index goes backwards, never block on 0.
-        const unchanged = next === index;
-        index = next < index ? 0 : Math.max(next, 1);
-        const hash = names.join("\n");
-        if (hash !== lastHash) {
-          lastHash = hash;
-          events.onServices(names, index);
-        }
-        // A server that answers at once with the same index would spin us; 50 ms keeps changes within 1 s.
-        if (unchanged && Date.now() - started < 50) await sleep(50, signal);
-      } catch (e) {
-        if (signal.aborted) break;
-        failures++;
-        index = 0; // Consul may have restarted with lower indexes: read without blocking first.
-        const base = Math.min(250 * 2 ** (failures - 1), 10_000);
-        const retryMs = Math.round(base / 2 + Math.random() * (base / 2));
-        events.onError(e instanceof Error ? e : new Error(String(e)), retryMs);
-        await sleep(retryMs, signal);
-      }
-    }
-  }
-
-  /** One GET; blocks while `index` > 0. Returns the sorted service names and X-Consul-Index. */
-  private async read(index: number, signal: AbortSignal): Promise<{ names: string[]; index: number }> {
-    const wait = this.settings.waitSeconds ?? 55;
-    const url = new URL("/v1/catalog/services", this.settings.address);
-    url.searchParams.set("stale", ""); // any server may answer: mesh-dns prefers a slightly old table to none
-    if (index > 0) {
-      url.searchParams.set("index", String(index));
-      url.searchParams.set("wait", `${wait}s`);
-    }
-    if (this.settings.datacenter) url.searchParams.set("dc", this.settings.datacenter);
-    const headers: Record<string, string> = this.settings.token ? { "X-Consul-Token": this.settings.token } : {};
-    const timeout = AbortSignal.timeout((index > 0 ? wait + wait / 16 + 10 : 10) * 1000);
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, signal: AbortSignal.any([signal, timeout]) });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`consul ${redact(this.settings.address)}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
-    }
-    const body = await res.text();
-    if (!res.ok) throw new Error(`consul ${redact(this.settings.address)}: GET /v1/catalog/services: HTTP ${res.status} ${body.slice(0, 200).trim()}`);
-    const parsed = JSON.parse(body) as unknown;
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`consul ${redact(this.settings.address)}: /v1/catalog/services is not an object`);
-    return { names: Object.keys(parsed).sort(), index: Number(res.headers.get("x-consul-index") ?? 0) || 0 };
+    const client = new ConsulClient({ address: this.settings.address, token: this.settings.token, datacenter: this.settings.datacenter });
+    const watch = watchCatalog(client, {
+      onChange: (services, index) => events.onServices(Object.keys(services), index),
+      onError: (err, retryMs) => events.onError(err, retryMs),
+      signal,
+      maxBackoffMs: this.settings.maxBackoffMs ?? 5000,
+      ...(this.settings.waitSeconds !== undefined ? { waitSeconds: this.settings.waitSeconds } : {}),
+    });
+    await watch.done;
   }
 }
 
 /** A URL without user info (credentials never reach logs). */
 export function redact(address: string): string {
   try {
-    const u = new URL(address);
+    const u = new URL(/^https?:\/\//.test(address) ? address : `http://${address}`);
     u.username = "";
     u.password = "";
     return u.toString().replace(/\/$/, "");
   } catch {
     return "(invalid URL)";
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

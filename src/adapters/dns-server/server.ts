@@ -29,8 +29,13 @@ export interface BoundAddress {
   port: number;
 }
 
-/** What the server does with a parsed message: a response now, or "forwarded" (the answer comes later). */
-export type Outcome = Buffer | null;
+/** What the server does with a message: a response to send now, FORWARD (the parser holds the question end
+ * and the client's UDP limit), or DROP. Numbers, not objects: this runs for every query. */
+export type Outcome = Buffer | typeof FORWARD | typeof DROP;
+/** The message goes to an upstream. */
+export const FORWARD = 1;
+/** The message gets no answer. */
+export const DROP = 0;
 
 /** A running mesh-dns: `start()`, swap zones with `setZone`, read `stats`, `close()`. */
 export class MeshDnsServer {
@@ -82,9 +87,8 @@ export class MeshDnsServer {
     await Promise.all(closed);
   }
 
-  /** Handles one message from a UDP or TCP client. Returns the response to send now, or null when there
-   * is none yet: forwarded (`forward` is then called with the parsed question end), or dropped. */
-  handle(msg: Buffer, tcp: boolean, forward: (qEnd: number, udpLimit: number) => void): Outcome {
+  /** Handles one message from a UDP or TCP client: the response to send now, FORWARD or DROP. */
+  handle(msg: Buffer, tcp: boolean): Outcome {
     const s = this.stats;
     s.queries++;
     if (tcp) s.tcp++;
@@ -98,12 +102,11 @@ export class MeshDnsServer {
         return answer;
       }
       s.forwarded++;
-      forward(q.questionEnd, q.udpLimit());
-      return null;
+      return FORWARD;
     }
     if (r === PARSE.drop) {
       s.dropped++;
-      return null;
+      return DROP;
     }
     if (r === PARSE.notimp) {
       s.notimp++;
@@ -152,20 +155,19 @@ export class MeshDnsServer {
   }
 
   private onTcp(msg: Buffer, send: (resp: Buffer | null) => void): void {
-    let forwarded = false;
-    const answer = this.handle(msg, true, (qEnd) => {
-      forwarded = true;
-      void this.forwarder.forwardTcp(msg, qEnd).then((resp) => {
-        if (resp !== null) this.stats.relayed++;
-        send(resp ?? this.servfail(msg));
-      });
+    const out = this.handle(msg, true);
+    if (out === DROP) return send(null);
+    if (out !== FORWARD) return send(out);
+    void this.forwarder.forwardTcp(msg, this.parser.questionEnd).then((resp) => {
+      if (resp !== null) this.stats.relayed++;
+      send(resp ?? this.servfail(msg));
     });
-    if (!forwarded) send(answer);
   }
 
   private onUdp(socket: Socket, msg: Buffer, rinfo: RemoteInfo): void {
-    const answer = this.handle(msg, false, (qEnd, limit) => this.forwardUdp(socket, msg, qEnd, limit, rinfo));
-    if (answer !== null) socket.send(answer, rinfo.port, rinfo.address);
+    const out = this.handle(msg, false);
+    if (out === FORWARD) this.forwardUdp(socket, msg, this.parser.questionEnd, this.parser.udpLimit(), rinfo);
+    else if (out !== DROP) socket.send(out, rinfo.port, rinfo.address);
   }
 
   private forwardUdp(socket: Socket, msg: Buffer, qEnd: number, limit: number, rinfo: RemoteInfo): void {

@@ -1,0 +1,117 @@
+// bench/dns: dnsperf against `amphi dns` and against dnsmasq, same 1000 names, same machine, one run.
+// For amphi the names are services registered in the Consul HTTP API test double (test/support/consul);
+// for dnsmasq the same names come from a hosts file (--addn-hosts). Both answer from memory.
+// Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000]
+// After a 2 s warm-up of each, `rounds` rounds, each alternating the two servers (so background load hits
+// both alike): the highest rate (dnsperf unthrottled, 200 queries outstanding, `seconds` long), then latency
+// at a fixed 5000 queries/s (`-Q 5000 -l seconds -v`: every query's latency → p50/p99). Prints every run,
+// then the median and range over the rounds.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { startConsulDouble } from "../../test/support/consul/index.js";
+import { register } from "../../test/dns/consul.js";
+import { startDnsmasq, stopChild } from "../../test/dns/tools.js";
+// @ts-expect-error -- a plain .mjs helper without types
+import { sourceStamp } from "../../scripts/source-stamp.mjs";
+
+const seconds = Number(process.argv[2] ?? 10);
+const rounds = Number(process.argv[3] ?? 3);
+const count = Number(process.argv[4] ?? 1000);
+const root = new URL("../..", import.meta.url).pathname;
+const MESH_IP = "10.255.0.1";
+
+interface Run { qps: number; lost: number; p50: number; p99: number; max: number }
+
+/** Runs dnsperf and returns its stdout. */
+function dnsperf(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("dnsperf", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", () => {});
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve(Buffer.concat(out).toString()) : reject(new Error(`dnsperf exited ${code}`))));
+  });
+}
+
+function num(text: string, re: RegExp): number {
+  const m = re.exec(text);
+  if (!m) throw new Error(`dnsperf output has no ${re}:\n${text.slice(-2000)}`);
+  return Number(m[1]);
+}
+
+/** One dnsperf run; `qps` null = unthrottled. Latencies (ms) from `-v` per-query lines when throttled. */
+async function perf(port: number, file: string, l: number, qps: number | null): Promise<Run> {
+  const args = ["-s", "127.0.0.1", "-p", String(port), "-d", file, "-l", String(l), "-t", "2", ...(qps === null ? ["-q", "200"] : ["-Q", String(qps), "-v"])];
+  const out = await dnsperf(args);
+  const lat = [...out.matchAll(/^> \w+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+  const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
+  return { qps: num(out, /Queries per second:\s+([\d.]+)/), lost: num(out, /Queries lost:\s+(\d+)/), p50: pct(50), p99: pct(99), max: lat.at(-1) ?? NaN };
+}
+
+/** Starts `amphi dns` as its own process (as it runs in production) and returns its port and a stopper. */
+async function startAmphi(catalogUrl: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [join(root, "bin/amphi.js"), "dns", "--env", "staging", "--repo", join(root, "examples/config"), "--port", "0", "--consul", catalogUrl], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+).*zone (\d+) services/.exec(err);
+      if (m && Number(m[2]) === count) resolve(Number(m[1]));
+      else if (m) reject(new Error(`amphi dns started with ${m[2]} services, not ${count}`));
+    });
+    child.once("exit", (code) => reject(new Error(`amphi dns exited ${code}: ${err}`)));
+  });
+  return { port, stop: () => stopChild(child) };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const range = (xs: number[], digits: number): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(" ");
+
+const dir = mkdtempSync(join(tmpdir(), `amphi-bench-dns-${process.pid}-`));
+const names = Array.from({ length: count }, (_, i) => `svc-${String(i + 1).padStart(4, "0")}`);
+const queries = join(dir, "queries.txt");
+writeFileSync(queries, names.map((n) => `${n}.mesh A\n`).join(""));
+const hosts = join(dir, "hosts");
+writeFileSync(hosts, names.map((n) => `${MESH_IP} ${n}.mesh ${n}\n`).join(""));
+
+const catalog = await startConsulDouble();
+for (const n of names) await register(catalog.url, n);
+const dnsmasq = await startDnsmasq([`--addn-hosts=${hosts}`]);
+const amphi = await startAmphi(catalog.url);
+const servers = [
+  { label: "dnsmasq", port: dnsmasq.port, max: [] as Run[], lat: [] as Run[] },
+  { label: "amphi", port: amphi.port, max: [] as Run[], lat: [] as Run[] },
+];
+try {
+  const stampFile = join(root, "dist/.source-stamp");
+  const compiled = existsSync(stampFile) && readFileSync(stampFile, "utf8") === (sourceStamp as (d: string) => string)(join(root, "src"));
+  console.log(`bench/dns: ${count} names, ${rounds} rounds × ${seconds} s, node ${process.version}, amphi ${compiled ? "compiled (dist/)" : "from src/ through tsx (npm run prebench builds dist/)"}, load average ${load()}`);
+  for (const s of servers) await perf(s.port, queries, 2, null);
+  for (let r = 1; r <= rounds; r++) {
+    for (const s of servers) {
+      const max = await perf(s.port, queries, seconds, null);
+      const lat = await perf(s.port, queries, seconds, 5000);
+      s.max.push(max);
+      s.lat.push(lat);
+      console.log(`round ${r} ${s.label.padEnd(8)} max ${max.qps.toFixed(0).padStart(7)} q/s (lost ${max.lost})   at 5k q/s: p50 ${lat.p50.toFixed(3)} ms  p99 ${lat.p99.toFixed(3)} ms  max ${lat.max.toFixed(2)} ms (lost ${lat.lost})   load ${load()}`);
+    }
+  }
+  for (const s of servers) {
+    const q = s.max.map((m) => m.qps);
+    const p99 = s.lat.map((m) => m.p99);
+    console.log(`${s.label.padEnd(8)} max q/s median ${median(q).toFixed(0)} (${range(q, 0)})   p99 at 5k q/s median ${median(p99).toFixed(3)} ms (${range(p99, 3)})   p50 ${median(s.lat.map((m) => m.p50)).toFixed(3)} ms`);
+  }
+  const ratios = servers[1]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps);
+  console.log(`ratio amphi/dnsmasq per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ 0.70); amphi p99 median ${median(servers[1]!.lat.map((m) => m.p99)).toFixed(3)} ms (target < 1 ms)`);
+} finally {
+  await amphi.stop();
+  await dnsmasq.stop();
+  await catalog.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -8,6 +8,7 @@ import { demoCommand } from "./demo.js";
 import { applyCommand } from "./apply.js";
 import { tasksCommand } from "./tasks.js";
 import { dnsCommand } from "./dns.js";
+import { reconcileCommand } from "./reconcile.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
@@ -32,6 +33,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   tasksCommand(program, io, setCode);
   demoCommand(program, io, setCode, signal);
   dnsCommand(program, io, setCode, signal);
+  reconcileCommand(program, io, setCode, signal);
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands) configure(sub as Command);

@@ -1,0 +1,188 @@
+// `amphi reconcile --env E [--once | --interval 5m]`: the GitOps loop for one environment from a local
+// directory (`--repo`, watched) or a remote (`--url`, fetched). Also the composition of the loop's
+// adapters that `amphi serve` shares: sources, state backends, env sessions.
+import type { Command } from "@commander-js/extra-typings";
+import { join, resolve } from "node:path";
+import { InputError, type EnvironmentModel } from "../model/index.js";
+import { loadModel } from "../config/index.js";
+import { parseDuration } from "../adapters/consul/duration.js";
+import { FileStateStore } from "../adapters/state/file-store.js";
+import { FileEnvLocks } from "../adapters/state/file-lock.js";
+import { HostTaskHandler } from "../hosts/handler.js";
+import { ClusterTaskHandler } from "../adapters/kubectl/index.js";
+import { readLiveActual } from "../reconcile/actual.js";
+import { Reconciler, type Backend, type CycleDeps, type CycleResult } from "../reconcile/cycle.js";
+import { ReconcileLoop } from "../reconcile/loop.js";
+import type { StatusReporter } from "../reconcile/statuses.js";
+import { openLocalSource, RemoteSource, redactText, type RepoSource } from "../sources/index.js";
+import { EXIT, printWarnings, runAction, type Io } from "./common.js";
+import { envContext } from "./context.js";
+import { planEnvironment } from "./plan.js";
+import { formatRun, progressPrinter } from "./progress.js";
+
+/** Options shared by `reconcile` and `serve`. */
+export interface LoopCliOptions {
+  repo?: string;
+  url?: string;
+  branch?: string;
+  interval?: string;
+  selfHeal?: boolean;
+  lockTimeout?: string;
+  stateDir?: string;
+  parallel?: string;
+  healthTimeout?: string;
+  acceptNewHostKeys?: boolean;
+  kubeconfig?: string;
+  forceConflicts?: boolean;
+  debug?: boolean;
+}
+
+/** Registers `amphi reconcile` on the program. */
+export function reconcileCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
+  const cmd = program
+    .command("reconcile")
+    .description("GitOps loop for one environment: fetch, plan, apply, wait for health, report; once or on an interval")
+    .requiredOption("--env <env>", "environment to reconcile (environments/<env>.yaml)")
+    .option("--once", "one cycle, then exit: 0 in sync or applied, 2 drift left (--no-self-heal), 1 failed")
+    .option("--interval <duration>", "time between cycles (fetch + self-heal), e.g. 30s, 5m", "5m");
+  loopOptions(cmd)
+    .option("--debug", "print stack traces of unexpected errors")
+    .action(async (opts) => {
+      setCode(await runAction(io, opts.debug, () => reconcile(io, opts, signal)));
+    });
+}
+
+/** Adds the options of the loop (source, branch, self-heal, lock, hosts) to a command. */
+export function loopOptions<C extends Command>(cmd: C): C {
+  cmd
+    .option("--repo <dir>", "local config repo (default: current directory); in a Git repo its committed HEAD is reconciled")
+    .option("--url <url>", "remote config repo to clone and fetch (credentials in the URL are never logged)")
+    .option("--branch <branch>", "branch to reconcile (default: HEAD of --repo, main of --url)")
+    .option("--no-self-heal", "report drift without a new commit instead of applying it")
+    .option("--lock-timeout <duration>", "how long to wait while another process reconciles the environment", "30s")
+    .option("--state-dir <dir>", "where remote mirrors are kept (sources/) and runs that fail before the config is read go", ".amphi")
+    .option("--parallel <n>", "hosts worked on at once", "10")
+    .option("--health-timeout <seconds>", "how long a deploy waits for its health check", "30")
+    .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
+    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
+    .option("--force-conflicts", "server-side apply takes over fields other field managers own");
+  return cmd;
+}
+
+async function reconcile(io: Io, opts: LoopCliOptions & { env: string; once?: boolean }, signal: AbortSignal): Promise<number> {
+  const intervalMs = opts.once ? null : duration(opts.interval ?? "5m", "--interval");
+  const source = await openSource(io, opts);
+  const selfHeal = opts.selfHeal !== false;
+  const reconciler = new Reconciler(cycleDeps(io, source, opts));
+  if (source.kind === "directory") io.err(`amphi: ${source.description} is not a Git repository: runs have no revision\n`);
+  const loop = new ReconcileLoop(reconciler, {
+    envs: [{ name: opts.env, branch: opts.branch ?? null }],
+    intervalMs,
+    selfHeal,
+    lockTimeoutMs: duration(opts.lockTimeout ?? "30s", "--lock-timeout"),
+    onResult: (r) => io.err(formatResult(r) + "\n"),
+    onProgress: progressPrinter(io.err, false),
+  });
+  try {
+    if (opts.once) {
+      const r = await loop.request(opts.env, "once")!;
+      if (!r.accepted) throw new Error("unreachable: a fresh loop is idle");
+      const result = await r.done;
+      if (result.run) io.out(`${formatRun(result.run)}\n`);
+      return exitCode(result);
+    }
+    io.err(`amphi: reconciling ${opts.env} from ${source.description}${opts.branch ? ` (${opts.branch})` : ""} every ${opts.interval ?? "5m"}${selfHeal ? "" : ", self-heal off"}\n`);
+    const watch = await source.watch(
+      () => loop.request(opts.env, "watch"),
+      (e) => io.err(`amphi: watching ${source.description}: ${e.message}\n`),
+    );
+    loop.start();
+    await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener("abort", () => r(), { once: true })));
+    await watch.close();
+    await loop.stop();
+    return EXIT.ok;
+  } finally {
+    await source.close();
+  }
+}
+
+/** The exit code of a `--once` cycle. */
+export function exitCode(r: CycleResult): number {
+  if (r.outcome === "applied" || r.outcome === "in-sync") return EXIT.ok;
+  return r.outcome === "drift" ? EXIT.changes : EXIT.error;
+}
+
+/** One line per cycle for logs. */
+export function formatResult(r: CycleResult): string {
+  const rev = r.revision ? ` rev ${r.revision.slice(0, 12)}` : "";
+  const run = r.run ? ` run ${r.run.id}` : "";
+  return `${new Date().toISOString().slice(11, 19)} ${r.env} ${r.outcome} (${r.trigger})${rev}${run} ${(r.durationMs / 1000).toFixed(1)}s: ${r.message}`;
+}
+
+/** `--repo DIR` (default: cwd) or `--url URL`. */
+export async function openSource(io: Io, opts: LoopCliOptions): Promise<RepoSource> {
+  if (opts.repo && opts.url) throw new InputError("--repo and --url exclude each other");
+  if (opts.url) return new RemoteSource(opts.url, resolve(io.cwd, opts.stateDir ?? ".amphi"), io.env);
+  return openLocalSource(resolve(io.cwd, opts.repo ?? "."));
+}
+
+/** Parses a duration option: `500ms`, `30s`, `5m`, `1h`, or plain seconds. */
+export function duration(text: string, option: string): number {
+  const ms = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) * 1000 : parseDuration(text);
+  if (ms === null || !Number.isFinite(ms) || ms < 0) throw new InputError(`${option} must be a duration like 30s or 5m, not "${text}"`);
+  return ms;
+}
+
+/** The adapters one reconcile cycle uses, built from CLI options. */
+export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, reporter: StatusReporter | null = null): CycleDeps {
+  const healthTimeoutMs = Number(opts.healthTimeout ?? 30) * 1000;
+  if (!Number.isFinite(healthTimeoutMs) || healthTimeoutMs <= 0) throw new InputError(`--health-timeout must be a positive number of seconds`);
+  const backends = backendsFor(io, opts);
+  return {
+    source,
+    load: async (src) => {
+      const model = await loadModel(src);
+      printWarnings(io, model.warnings ?? []);
+      return model;
+    },
+    plan: planEnvironment,
+    backend: backends,
+    open: (model, env, snap) => {
+      const ctx = envContext(io, snap.source, env, opts);
+      return {
+        readActual: (signal) => readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, signal }),
+        handlers: {
+          hosts: new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: env.name, now: () => ctx.clock.now().toISOString(), healthTimeoutMs }),
+          cluster: new ClusterTaskHandler({ clusters: env.clusters, env: env.name, kubectl: ctx.kubectl, healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false }),
+        },
+        parallel: ctx.parallel,
+        close: () => ctx.close(),
+      };
+    },
+    reporter,
+    clock: { now: () => new Date() },
+    log: (line) => io.err(redactText(line, opts.url ? [opts.url] : []) + "\n"),
+  };
+}
+
+/** State backends by environment settings, one per distinct setting (runs and locks of environments that
+ * share a directory share the objects). `null` → the file backend in `--state-dir`. */
+export function backendsFor(io: Io, opts: LoopCliOptions): ((env: EnvironmentModel | null) => Backend) & { all(): Backend[] } {
+  const made = new Map<string, Backend>();
+  const file = (dir: string): Backend => {
+    const key = `file:${dir}`;
+    let b = made.get(key);
+    if (!b) made.set(key, (b = { store: new FileStateStore(dir), locks: new FileEnvLocks(join(dir, "locks")) }));
+    return b;
+  };
+  const pick = (env: EnvironmentModel | null): Backend => {
+    if (!env) return file(resolve(io.cwd, opts.stateDir ?? ".amphi"));
+    if (env.state.backend === "consul") return consulBackend(io, env, made);
+    return file(resolve(io.cwd, env.state.path));
+  };
+  return Object.assign(pick, { all: () => [...made.values()] });
+}
+
+function consulBackend(_io: Io, env: EnvironmentModel, _made: Map<string, Backend>): Backend {
+  throw new InputError(`environment ${env.name}: state backend "consul" is not available yet`);
+}

@@ -1,0 +1,211 @@
+// One reconcile of one environment: snapshot (fetch) → load → lock → read live → plan → apply (tasks
+// health-gate) → commit statuses → run record. Sequences the stages; the decisions it takes are the
+// loop's two rules: apply only with changes, and without self-heal apply only a new config.
+import { createHash } from "node:crypto";
+import { ConfigError, formatProblem, type ActualState, type EnvironmentModel, type Model, type Plan, type RunRecord, type TaskRecord } from "../model/index.js";
+import type { Clock, ConfigSource, StateStore } from "../ports/index.js";
+import type { RepoSource, Snapshot } from "../sources/index.js";
+import { render } from "../render/index.js";
+import { applyPlan, newRun } from "./apply.js";
+import type { Handlers } from "./execute.js";
+import { LockBusyError, type EnvLocks, type Lease } from "./locks.js";
+import { appStatuses, type StatusReporter } from "./statuses.js";
+
+/** Why a cycle runs. Explicit triggers (api, webhook: someone holds the run ID) always record a run, even
+ * with nothing to do; the others record one only when they apply (a cron `--once` in sync leaves no trace). */
+export type Trigger = "start" | "interval" | "watch" | "webhook" | "api" | "once";
+
+/** How a cycle ended. `drift`: changes found but not applied (self-heal off, no new config). */
+export type Outcome = "applied" | "in-sync" | "drift" | "failed" | "cancelled" | "busy" | "error";
+
+/** Live access to one environment's targets for one cycle. */
+export interface EnvSession {
+  readActual(signal: AbortSignal): Promise<ActualState>;
+  handlers: Handlers;
+  parallel: number;
+  close(): Promise<void>;
+}
+
+/** Where an environment's runs and locks are kept. */
+export interface Backend {
+  store: StateStore;
+  locks: EnvLocks;
+}
+
+/** What a cycle needs; built by the CLI. */
+export interface CycleDeps {
+  source: RepoSource;
+  load(source: ConfigSource): Promise<Model>;
+  plan(model: Model, env: string, actual: ActualState): Plan;
+  /** The env's state backend (same objects for the same settings); `null` → the default one. */
+  backend(env: EnvironmentModel | null): Backend;
+  open(model: Model, env: EnvironmentModel, snapshot: Snapshot): EnvSession;
+  reporter?: StatusReporter | null;
+  clock: Clock;
+  log(line: string): void;
+}
+
+/** One cycle to run. */
+export interface CycleRequest {
+  env: string;
+  /** Branch of a remote or local repo (null: HEAD / `main`). */
+  branch: string | null;
+  trigger: Trigger;
+  runId: string;
+  selfHeal: boolean;
+  lockTimeoutMs: number;
+  signal: AbortSignal;
+  onProgress?: (run: RunRecord, task: TaskRecord | null) => void;
+}
+
+/** What a cycle did. */
+export interface CycleResult {
+  env: string;
+  trigger: Trigger;
+  outcome: Outcome;
+  revision: string | null;
+  run: RunRecord | null;
+  plan: Plan | null;
+  message: string;
+  startedAt: Date;
+  durationMs: number;
+}
+
+/** Runs cycles; remembers per environment the config it last applied (to tell a new config from drift). */
+export class Reconciler {
+  private readonly applied = new Map<string, string>();
+
+  constructor(private readonly deps: CycleDeps) {}
+
+  /** Runs one cycle. Never throws: failures are an outcome with a message (and a failed run when recorded). */
+  async run(req: CycleRequest): Promise<CycleResult> {
+    const startedAt = this.deps.clock.now();
+    const t0 = Date.now();
+    const out = (o: Omit<CycleResult, "env" | "trigger" | "startedAt" | "durationMs">): CycleResult => ({ env: req.env, trigger: req.trigger, startedAt, durationMs: Date.now() - t0, ...o });
+    let snap: Snapshot | null = null;
+    let lease: Lease | null = null;
+    let env: EnvironmentModel | null = null;
+    try {
+      let model: Model;
+      ({ snap, model, env } = await this.load(req));
+      lease = await this.deps.backend(env).locks.acquire(req.env, { timeoutMs: req.lockTimeoutMs, signal: req.signal });
+      if (lease.waitedMs > 0) {
+        // Another process applied meanwhile, maybe a newer commit: read the source again, never an older one.
+        snap.close();
+        ({ snap, model, env } = await this.load(req));
+      }
+      return out(await this.reconcile(req, snap, model, env, lease));
+    } catch (e) {
+      const busy = e instanceof LockBusyError;
+      const message = e instanceof ConfigError ? configMessage(e) : (e as Error).message;
+      const run = explicit(req.trigger) ? await this.failedRun(req, env, snap, message) : null;
+      return out({ outcome: busy ? "busy" : req.signal.aborted ? "cancelled" : "error", revision: snap?.revision ?? null, run, plan: null, message });
+    } finally {
+      await lease?.release().catch((e: Error) => this.deps.log(`amphi: releasing the lock of ${req.env} failed: ${e.message}`));
+      snap?.close();
+    }
+  }
+
+  private async load(req: CycleRequest): Promise<{ snap: Snapshot; model: Model; env: EnvironmentModel }> {
+    const snap = await this.deps.source.snapshot(req.branch, req.signal);
+    try {
+      const model = await this.deps.load(snap.source);
+      const env = model.environments.find((e) => e.name === req.env);
+      if (!env) throw new Error(`unknown environment "${req.env}" in ${snap.description} (known: ${model.environments.map((e) => e.name).join(", ") || "none"})`);
+      return { snap, model, env };
+    } catch (e) {
+      snap.close();
+      throw e;
+    }
+  }
+
+  private async reconcile(req: CycleRequest, snap: Snapshot, model: Model, env: EnvironmentModel, lease: Lease): Promise<Omit<CycleResult, "env" | "trigger" | "startedAt" | "durationMs">> {
+    const signal = AbortSignal.any([req.signal, lease.lost]);
+    const { store } = this.deps.backend(env);
+    const session = this.deps.open(model, env, snap);
+    try {
+      const plan = this.deps.plan(model, req.env, await session.readActual(signal));
+      const s = plan.summary;
+      const changes = s.create + s.update + s.delete;
+      const fingerprint = snap.revision ?? digest(model);
+      const isNew = (await this.lastApplied(store, req.env)) !== fingerprint;
+      const apply = changes > 0 && (req.selfHeal || isNew) && !signal.aborted;
+      const base = { revision: snap.revision, plan };
+      if (!apply && !explicit(req.trigger)) {
+        if (changes === 0) this.applied.set(req.env, fingerprint);
+        return { ...base, outcome: changes === 0 ? "in-sync" : "drift", run: null, message: changes === 0 ? "in sync" : driftMessage(plan) };
+      }
+      const run = newRun(req.runId, plan, snap.description, this.deps.clock.now());
+      await store.saveRun(run);
+      const done = apply
+        ? await applyPlan(model, plan, render(model, req.env), run, { handlers: session.handlers, store, clock: this.deps.clock, parallel: session.parallel, signal, onProgress: req.onProgress })
+        : await this.emptyRun(store, run, changes === 0 ? "in sync: nothing to change" : driftMessage(plan));
+      if (done.state === "succeeded" && (apply || changes === 0)) this.applied.set(req.env, fingerprint);
+      await this.report(model, done);
+      const outcome = done.state === "succeeded" ? (apply ? "applied" : changes === 0 ? "in-sync" : "drift") : done.state === "cancelled" ? "cancelled" : "failed";
+      return { ...base, outcome, run: done, message: done.message };
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** The config last applied to `env`: remembered, else the revision of its newest succeeded run. */
+  private async lastApplied(store: StateStore, env: string): Promise<string | null> {
+    const known = this.applied.get(env);
+    if (known !== undefined) return known;
+    const runs = await store.listRuns({ env, limit: 50 });
+    // A run that applied tasks, or one that found nothing to change (not one that only reported drift).
+    const s = (r: RunRecord): number => r.summary.create + r.summary.update + r.summary.delete;
+    return runs.find((r) => r.state === "succeeded" && (r.tasks.length > 0 || s(r) === 0))?.revision ?? null;
+  }
+
+  private async emptyRun(store: StateStore, run: RunRecord, message: string): Promise<RunRecord> {
+    const now = this.deps.clock.now().toISOString();
+    const done: RunRecord = { ...run, state: "succeeded", startedAt: now, endedAt: now, message };
+    await store.saveRun(done);
+    return done;
+  }
+
+  private async failedRun(req: CycleRequest, env: EnvironmentModel | null, snap: Snapshot | null, message: string): Promise<RunRecord | null> {
+    const now = this.deps.clock.now().toISOString();
+    const summary = { create: 0, update: 0, delete: 0, unchanged: 0, unknown: 0 };
+    const run: RunRecord = {
+      apiVersion: "amphi.dev/v1", kind: "Run", id: req.runId, env: req.env, revision: snap?.revision ?? null, source: snap?.description ?? this.deps.source.description,
+      state: req.signal.aborted ? "cancelled" : "failed", createdAt: now, startedAt: now, endedAt: now, summary, message, pid: process.pid, tasks: [],
+    };
+    try {
+      await this.deps.backend(env).store.saveRun(run);
+      return run;
+    } catch (e) {
+      this.deps.log(`amphi: ${req.env}: recording run ${req.runId} failed: ${(e as Error).message}`);
+      return run;
+    }
+  }
+
+  private async report(model: Model, run: RunRecord): Promise<void> {
+    const reporter = this.deps.reporter;
+    if (!reporter || !run.revision) return;
+    const results = await reporter.post(run.revision, appStatuses(model, run)).catch((e: Error) => [{ context: "*", ok: false, error: e.message }]);
+    for (const r of results) if (!r.ok) this.deps.log(`amphi: ${run.env}: status ${r.context} not posted: ${r.error}`);
+  }
+}
+
+/** Whether a trigger asks for a recorded run (someone holds its ID). */
+export function explicit(trigger: Trigger): boolean {
+  return trigger === "api" || trigger === "webhook";
+}
+
+function driftMessage(plan: Plan): string {
+  const s = plan.summary;
+  return `drift not applied (self-heal off): ${s.create} to create, ${s.update} to update, ${s.delete} to delete`;
+}
+
+function configMessage(e: ConfigError): string {
+  const errors = e.problems.filter((p) => p.severity === "error");
+  return `${errors.length} config problem${errors.length === 1 ? "" : "s"}; nothing applied: ${errors.slice(0, 3).map(formatProblem).join("; ")}`;
+}
+
+/** A plain directory has no commit: its config is identified by what it says. */
+function digest(model: Model): string {
+  return `sha256:${createHash("sha256").update(JSON.stringify({ apps: model.apps, environments: model.environments })).digest("hex")}`;
+}

@@ -1,0 +1,142 @@
+// Commit statuses from health: per app × environment a state (success/failure/pending/error) and a short
+// description (`2/3 healthy · vm-3 missing in Consul`) under the context `amphi/<env>/<app>`; and for plans
+// of pull requests, `amphi/plan/<env>` with the counts of the plan. Pure; forges are adapters/forge.
+import { worst, type Health } from "./index.js";
+import type { RegistryDriftKind } from "./registry.js";
+
+/** Commit-status states, as GitHub names them (adapters map them to each forge's words). */
+export const COMMIT_STATES = ["success", "pending", "failure", "error"] as const;
+/** One commit-status state. */
+export type CommitState = (typeof COMMIT_STATES)[number];
+
+/** One commit status to post. */
+export interface CommitStatus {
+  context: string;
+  state: CommitState;
+  /** At most {@link MAX_DESCRIPTION} characters (GitHub answers 422 to longer ones). */
+  description: string;
+  /** Link to the report or run, when there is one. */
+  targetUrl?: string;
+}
+
+/** Longest description GitHub accepts; the others take it too. */
+export const MAX_DESCRIPTION = 140;
+
+/** What {@link statusesFor} reads of a report; a `DriftReport` is one. */
+export interface StatusSource {
+  env: string;
+  rows: readonly StatusRow[];
+}
+/** One app × target of a report. */
+export interface StatusRow {
+  app: string | null;
+  target: string;
+  status: string;
+  health: Health;
+  items: readonly { kind: string; registry?: RegistryDriftKind }[];
+}
+
+/** Options of the status builders. */
+export interface StatusOptions {
+  /** Link every status points to (the HTML report, the run). */
+  targetUrl?: string;
+}
+
+/** The commit-status state of a health: healthy → success, progressing → pending, missing and degraded →
+ * failure, unknown → error (amphi could not tell). */
+export function stateOf(health: Health): CommitState {
+  if (health === "healthy") return "success";
+  if (health === "progressing") return "pending";
+  return health === "unknown" ? "error" : "failure";
+}
+
+/** The context of an app's status: `amphi/<env>/<app>`. */
+export function appContext(env: string, app: string): string {
+  return `amphi/${env}/${app}`;
+}
+
+/** The context of a plan's status: `amphi/plan/<env>`. */
+export function planContext(env: string): string {
+  return `amphi/plan/${env}`;
+}
+
+/** One status per app of the report (apps in the config; rows of host rules carry none), sorted by app. */
+export function statusesFor(report: StatusSource, opts: StatusOptions = {}): CommitStatus[] {
+  const apps = [...new Set(report.rows.filter((r) => r.app !== null && r.status !== "unexpected").map((r) => r.app!))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return apps.map((app) => appStatus(report.env, app, report.rows.filter((r) => r.app === app), opts));
+}
+
+// Registry drift that breaks routing counts like a missing instance; critical/warning checks already show in health.
+const ROUTING_DRIFT: ReadonlySet<RegistryDriftKind> = new Set(["missing", "unexpected", "address", "port"]);
+const REGISTRY_WORDS: Record<RegistryDriftKind, string> = {
+  missing: "missing in Consul",
+  unexpected: "unexpected in Consul",
+  address: "wrong address in Consul",
+  port: "wrong port in Consul",
+  critical: "check critical in Consul",
+  warning: "check warning in Consul",
+};
+
+/** The status of one app from its rows: state from the worst health of its targets (rows of targets it is
+ * no longer desired on do not count) and its registry drift; description from the same facts. */
+export function appStatus(env: string, app: string, rows: readonly StatusRow[], opts: StatusOptions = {}): CommitStatus {
+  const desired = rows.filter((r) => r.status !== "unexpected");
+  const registry = rows.flatMap((r) => r.items.flatMap((i) => (i.registry && ROUTING_DRIFT.has(i.registry) ? [{ row: r, kind: i.registry }] : [])));
+  const health = worst([...desired.map((r) => r.health), ...(registry.length > 0 ? (["missing"] as const) : [])]);
+  const name = shortNames(rows);
+  const parts = [`${desired.filter((r) => r.health === "healthy").length}/${desired.length} healthy`];
+  for (const r of desired) if (r.health !== "healthy") parts.push(`${name(r)} ${r.health}`);
+  for (const r of rows) if (r.status === "unexpected") parts.push(`${name(r)} not desired`);
+  for (const phrase of new Set(registry.map(({ row, kind }) => `${name(row)} ${REGISTRY_WORDS[kind]}`))) parts.push(phrase);
+  const outOfSync = desired.filter((r) => r.status !== "in-sync" && r.status !== "unknown").length;
+  if (outOfSync > 0) parts.push(`${outOfSync} out of sync`);
+  return withUrl({ context: appContext(env, app), state: stateOf(health), description: truncateDescription(parts.join(" · ")) }, opts);
+}
+
+/** Names of targets as a description shows them: the host (`vm-3`) or cluster, or the whole target when
+ * two of the app's targets share a last segment. */
+function shortNames(rows: readonly StatusRow[]): (r: StatusRow) => string {
+  const last = (t: string) => t.slice(t.lastIndexOf("/") + 1);
+  const counts = new Map<string, number>();
+  for (const t of new Set(rows.map((r) => r.target))) counts.set(last(t), (counts.get(last(t)) ?? 0) + 1);
+  return (r) => ((counts.get(last(r.target)) ?? 0) > 1 ? r.target : last(r.target));
+}
+
+/** What {@link planStatus} reads of a plan. */
+export interface PlanCounts {
+  env: string;
+  summary: { create: number; update: number; delete: number; unknown: number };
+}
+
+/** The status of a plan, as Atlantis posts one: success whenever planning worked, the description saying
+ * what it would do (`2 to create, 1 to update, 0 to delete`, or `no changes`); unknown items are named. */
+export function planStatus(plan: PlanCounts, opts: StatusOptions = {}): CommitStatus {
+  const s = plan.summary;
+  const changes = s.create + s.update + s.delete === 0 ? "no changes" : `${s.create} to create, ${s.update} to update, ${s.delete} to delete`;
+  const description = s.unknown > 0 ? `${changes}, ${s.unknown} unknown (target unreachable)` : changes;
+  return withUrl({ context: planContext(plan.env), state: "success", description: truncateDescription(description) }, opts);
+}
+
+/** The status of a plan that could not be made (invalid config, unreadable state): failure, with the cause. */
+export function planFailedStatus(env: string, message: string, opts: StatusOptions = {}): CommitStatus {
+  const first = message.split("\n")[0] ?? "";
+  return withUrl({ context: planContext(env), state: "failure", description: truncateDescription(`plan failed: ${first}`) }, opts);
+}
+
+function withUrl(s: CommitStatus, opts: StatusOptions): CommitStatus {
+  return opts.targetUrl ? { ...s, targetUrl: opts.targetUrl } : s;
+}
+
+/** `text` cut to at most `max` UTF-16 code units (so also at most `max` code points), ending in `…` when
+ * cut. Why code units: they are the stricter count; and the cut never splits a surrogate pair, so an emoji
+ * or a CJK extension character is dropped whole, never left as half a character the forge rejects. */
+export function truncateDescription(text: string, max = MAX_DESCRIPTION): string {
+  const flat = text.replace(/\s*[\r\n]+\s*/g, " ");
+  if (flat.length <= max) return flat;
+  let out = "";
+  for (const ch of flat) {
+    if (out.length + ch.length > max - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
+}

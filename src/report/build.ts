@@ -1,0 +1,226 @@
+// Builds the drift report: desired × actual × plan (+ registry drift) → one row per app × target with its
+// sync status, its health and the items that differ. Pure: the time comes in as an argument.
+import { compareStrings, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey } from "../model/index.js";
+import { objectName } from "../plan/index.js";
+import { formatField } from "../plan/format-value.js";
+import { worst, type Health, type HealthResult } from "../health/index.js";
+import { objectHealth } from "../health/k8s.js";
+import { registryDriftOf, type RegistryDrift } from "../health/registry.js";
+import { ITEM_KINDS, type DriftItem, type DriftReport, type DriftRow, type DriftSummary, type RowStatus } from "./model.js";
+
+/** What a drift report is made from. */
+export interface DriftInput {
+  desired: DesiredState;
+  actual: ActualState;
+  /** The plan of `desired` × `actual` (its steps and unknown items become the report's items). */
+  plan: Plan;
+  revision: string | null;
+  /** When the report is made; also the "now" of Deployment health. */
+  now: Date;
+  /** Registry drift; default: computed from the `consul` resources of desired and actual, or none when
+   * the actual state names Consul as unreachable (its registrations are then unknown items). */
+  registry?: readonly RegistryDrift[];
+  /** How long `Available=False` may last before a Deployment counts as degraded (default 10 minutes,
+   * Kubernetes' own default progress deadline). */
+  progressTimeoutMs?: number;
+}
+
+/** Default of {@link DriftInput.progressTimeoutMs}. */
+export const DEFAULT_PROGRESS_TIMEOUT_MS = 600_000;
+
+interface RowAcc {
+  app: string | null;
+  runtime: "k8s" | "vm";
+  target: string;
+  resources: Map<ResourceKey, { desired?: Resource; actual?: ActualResource }>;
+  items: DriftItem[];
+  unknown: Set<ResourceKey>;
+}
+
+/** Builds the report. Same input, same bytes out: rows and items are sorted (see {@link DriftReport}). */
+export function buildDriftReport(input: DriftInput): DriftReport {
+  const rows = new Map<string, RowAcc>();
+  const rowOf = (r: { app: string | null; runtime: string; target: string }): RowAcc => {
+    const id = `${r.app ?? ""}\u0000${r.target}\u0000${r.runtime === "k8s" ? "k8s" : "vm"}`;
+    let row = rows.get(id);
+    if (!row) rows.set(id, (row = { app: r.app, runtime: r.runtime === "k8s" ? "k8s" : "vm", target: r.target, resources: new Map(), items: [], unknown: new Set() }));
+    return row;
+  };
+  for (const d of input.desired.resources) rowOf(d).resources.set(d.key, { desired: d });
+  for (const a of input.actual.resources) {
+    const row = rowOf(a);
+    row.resources.set(a.key, { ...row.resources.get(a.key), actual: a });
+  }
+  const registry = input.registry ?? (input.actual.unreachable.some((u) => u.runtime === "consul") ? [] : registryDriftOf(input.desired, input.actual));
+  const covered = new Set(registry.map((d) => `${d.kind}:${d.id}`));
+  for (const step of input.plan.steps) rowOf(step).items.push(...stepItems(step, covered));
+  addUnknown(input, rowOf);
+  addRegistry(input, registry, rowOf);
+  const now = input.now;
+  const timeout = input.progressTimeoutMs ?? DEFAULT_PROGRESS_TIMEOUT_MS;
+  const out = [...rows.values()].map((r) => finishRow(r, now, timeout)).sort(compareRows);
+  return {
+    apiVersion: "amphi.dev/v1",
+    kind: "DriftReport",
+    env: input.desired.env,
+    revision: input.revision,
+    generatedAt: now.toISOString(),
+    summary: summarize(out),
+    rows: out,
+  };
+}
+
+/** Items of one plan step. Consul creates/deletes and address/port changes that registry drift already
+ * names are left to it (one item per fact, in Consul's words). */
+function stepItems(step: PlanStep, covered: ReadonlySet<string>): DriftItem[] {
+  const id = step.object;
+  const consul = step.runtime === "consul";
+  if (step.op === "create") return consul && covered.has(`missing:${id}`) ? [] : [{ kind: "missing", object: id, detail: missingDetail(step) }];
+  if (step.op === "delete") return consul && covered.has(`unexpected:${id}`) ? [] : [{ kind: "unexpected", object: id, detail: unexpectedDetail(step) }];
+  return step.fields.flatMap((f): DriftItem[] => {
+    if (consul && (f.path === "address" || f.path === "port") && covered.has(`${f.path}:${id}`)) return [];
+    if (step.runtime === "vm" && f.path === "process") return [{ kind: "process", object: id, detail: `process is ${String(f.from)}, want ${String(f.to)}` }];
+    return [{ kind: "field", object: id, detail: formatField(f) }];
+  });
+}
+
+function missingDetail(step: PlanStep): string {
+  switch (step.runtime) {
+    case "k8s":
+      return `not found in cluster ${step.target}`;
+    case "vm":
+      return `not installed on ${step.target}`;
+    case "capture":
+      return `capture rules not installed on ${step.target}`;
+    case "consul":
+      return "not registered in Consul";
+  }
+}
+
+function unexpectedDetail(step: PlanStep): string {
+  if (step.runtime === "consul") return "registered in Consul but not desired";
+  return step.runtime === "k8s" ? "labelled as amphi's but not desired (prune deletes it)" : `on ${step.target} but not desired (undeploy removes it)`;
+}
+
+/** Unreadable resources: one item per row and reason, naming every object it hides. */
+function addUnknown(input: DriftInput, rowOf: (r: { app: string | null; runtime: string; target: string }) => RowAcc): void {
+  const names = new Map<ResourceKey, string>();
+  for (const r of [...input.desired.resources, ...input.actual.resources]) names.set(r.key, objectName(r));
+  const groups = new Map<RowAcc, Map<string, string[]>>();
+  for (const u of input.plan.unknown) {
+    const row = rowOf(u);
+    row.unknown.add(u.key);
+    const byReason = groups.get(row) ?? new Map<string, string[]>();
+    groups.set(row, byReason);
+    byReason.set(u.reason, [...(byReason.get(u.reason) ?? []), names.get(u.key) ?? u.key]);
+  }
+  for (const [row, byReason] of groups) {
+    for (const [reason, objects] of byReason) row.items.push({ kind: "unreachable", object: [...new Set(objects)].sort(compareStrings).join(", "), detail: reason });
+  }
+}
+
+/** Registry drift items, each in the row of the registration it names (its app on its host). */
+function addRegistry(input: DriftInput, registry: readonly RegistryDrift[], rowOf: (r: { app: string | null; runtime: string; target: string }) => RowAcc): void {
+  const regs = new Map<string, Resource>();
+  for (const r of [...input.actual.resources, ...input.desired.resources]) if (r.runtime === "consul") regs.set(r.registration.id, r);
+  for (const d of registry) {
+    const r = regs.get(d.id);
+    const row = r ? rowOf(r) : rowOf({ app: d.service, runtime: "consul", target: d.host || "unknown" });
+    row.items.push({ kind: "registry", object: `${d.service}/${d.id}`, detail: d.detail, registry: d.kind });
+  }
+}
+
+function finishRow(r: RowAcc, now: Date, timeoutMs: number): DriftRow {
+  const items = r.items.map((it, i) => ({ it, i })).sort((a, b) => kindRank(a.it) - kindRank(b.it) || compareStrings(a.it.object, b.it.object) || a.i - b.i).map((x) => x.it);
+  const { health, detail } = rowHealth(r, now, timeoutMs);
+  return { app: r.app, runtime: r.runtime, target: r.target, status: rowStatus(r, items), health, healthDetail: detail, items };
+}
+
+function kindRank(item: DriftItem): number {
+  return ITEM_KINDS.indexOf(item.kind);
+}
+
+/** Drift known → missing (nothing of it exists), unexpected (none of it is desired) or drifted; else unknown
+ * when something could not be read; else in sync. */
+function rowStatus(r: RowAcc, items: DriftItem[]): RowStatus {
+  const unreadable = items.some((i) => i.kind === "unreachable");
+  if (items.every((i) => i.kind === "unreachable")) return unreadable ? "unknown" : "in-sync";
+  const sides = [...r.resources.values()];
+  if (!unreadable && sides.every((s) => !s.actual)) return "missing";
+  if (sides.every((s) => !s.desired)) return "unexpected";
+  return "drifted";
+}
+
+/** The worst health of the row's resources, with the message of the first resource that has it. */
+function rowHealth(r: RowAcc, now: Date, timeoutMs: number): { health: Health; detail: string } {
+  const verdicts: { object: string; result: HealthResult }[] = [];
+  for (const [key, side] of [...r.resources].sort(([a, x], [b, y]) => workloadRank(x) - workloadRank(y) || compareStrings(a, b))) {
+    const subject = (side.desired ?? side.actual)!;
+    const result = r.unknown.has(key) ? { health: "unknown" as const, message: "could not be read" } : resourceHealth(side, now, timeoutMs);
+    if (result) verdicts.push({ object: objectName(subject), result });
+  }
+  if (verdicts.length === 0) return { health: "unknown", detail: "nothing observed" };
+  const health = worst(verdicts.map((v) => v.result.health));
+  const first = verdicts.find((v) => v.result.health === health)!;
+  return { health, detail: `${first.object}: ${first.result.message}` };
+}
+
+/** Workloads (Deployments, host instances) first: their message says most about the row's health. */
+function workloadRank(side: { desired?: Resource; actual?: ActualResource }): number {
+  const r = (side.desired ?? side.actual)!;
+  return r.runtime === "vm" || (r.runtime === "k8s" && r.object.kind === "Deployment") ? 0 : 1;
+}
+
+/** Health of one resource, or null when it says nothing about health (a registration without a check). */
+function resourceHealth(side: { desired?: Resource; actual?: ActualResource }, now: Date, timeoutMs: number): HealthResult | null {
+  const r = (side.desired ?? side.actual)!;
+  const a = side.actual;
+  switch (r.runtime) {
+    case "k8s":
+      return objectHealth(r.object.kind, a?.runtime === "k8s" ? a.object : undefined, now, { progressTimeoutMs: timeoutMs });
+    case "vm":
+      return vmHealth(a);
+    case "capture":
+      return a ? { health: "healthy", message: "rules installed" } : { health: "missing", message: "rules not installed" };
+    case "consul":
+      return checkHealth(a?.observed?.check);
+  }
+}
+
+function vmHealth(a: ActualResource | undefined): HealthResult {
+  if (!a) return { health: "missing", message: "not installed" };
+  switch (a.observed?.process) {
+    case "running":
+      return { health: "healthy", message: "process running" };
+    case "stopped":
+      return { health: "degraded", message: "process stopped" };
+    default:
+      return { health: "unknown", message: "process state not observed" };
+  }
+}
+
+/** A Consul TTL check is the host's health probe as its reporter last saw it. */
+function checkHealth(check: "passing" | "warning" | "critical" | undefined): HealthResult | null {
+  if (check === "passing") return { health: "healthy", message: "health check passing" };
+  if (check === "warning") return { health: "progressing", message: "health check warning" };
+  if (check === "critical") return { health: "degraded", message: "health check critical" };
+  return null;
+}
+
+function compareRows(a: DriftRow, b: DriftRow): number {
+  if ((a.app === null) !== (b.app === null)) return a.app === null ? 1 : -1;
+  return compareStrings(a.app ?? "", b.app ?? "") || compareStrings(a.runtime, b.runtime) || compareStrings(a.target, b.target);
+}
+
+function summarize(rows: readonly DriftRow[]): DriftSummary {
+  const count = (pred: (r: DriftRow) => boolean) => rows.filter(pred).length;
+  const read = count((r) => !r.items.some((i) => i.kind === "unreachable"));
+  return {
+    apps: new Set(rows.flatMap((r) => (r.app === null ? [] : [r.app]))).size,
+    targets: new Set(rows.map((r) => r.target)).size,
+    inSync: count((r) => r.status === "in-sync"),
+    drifted: count((r) => r.status === "drifted" || r.status === "missing" || r.status === "unexpected"),
+    unknown: count((r) => r.status === "unknown"),
+    coverage: rows.length === 0 ? 100 : Math.round((read / rows.length) * 1000) / 10,
+  };
+}

@@ -1,0 +1,9 @@
+// report: desired × actual × plan (+ health and registry drift) in, a DriftReport out — one row per
+// app × target with its sync status, health and drift items — and its JSON, Markdown, HTML and text formats.
+// Pure: the time comes in as an argument.
+export * from "./model.js";
+export { buildDriftReport, DEFAULT_PROGRESS_TIMEOUT_MS, type DriftInput } from "./build.js";
+export { formatDriftJson } from "./format-json.js";
+export { formatDriftMarkdown, MARKDOWN_OPEN_ITEMS } from "./format-markdown.js";
+export { escapeHtml, formatDriftHtml, OPEN_ITEMS } from "./format-html.js";
+export { formatDriftItem, formatDriftSummary, formatDriftText } from "./format-text.js";

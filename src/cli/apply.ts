@@ -9,12 +9,10 @@ import { createInterface } from "node:readline/promises";
 import { InputError, type RunRecord } from "../model/index.js";
 import { render } from "../render/index.js";
 import { formatPlanText } from "../plan/format.js";
-import { HostTaskHandler } from "../hosts/handler.js";
-import { ClusterTaskHandler } from "../adapters/kubectl/index.js";
 import { readLiveActual } from "../reconcile/actual.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
-import { envContext, findEnv, type EnvContext } from "./context.js";
+import { envContext, findEnv, handlersFor, type EnvContext } from "./context.js";
 import { hasChanges, planEnvironment } from "./plan.js";
 import { formatRun, progressPrinter } from "./progress.js";
 
@@ -62,7 +60,7 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
   const { model, source } = await loadRepoWithSource(io, opts);
   const ctx = envContext(io, source, findEnv(model, opts.env), opts);
   try {
-    const actual = await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, signal });
+    const actual = await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: ctx.processEnv, signal });
     const plan = planEnvironment(model, opts.env, actual);
     if (!opts.runId) io.err(formatPlanText(plan));
     if (!hasChanges(plan) && !opts.runId) return EXIT.ok;
@@ -72,10 +70,7 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
     }
     const run = opts.runId ? await resume(ctx, opts.runId) : newRun(newRunId(ctx.clock.now()), plan, source.description, ctx.clock.now());
     if (opts.async && !opts.runId) return startAsync(io, ctx, run, opts, plan.revision);
-    const handlers = {
-      hosts: new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: plan.env, now: () => ctx.clock.now().toISOString(), healthTimeoutMs }),
-      cluster: new ClusterTaskHandler({ clusters: ctx.env.clusters, env: plan.env, kubectl: ctx.kubectl, healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false }),
-    };
+    const handlers = handlersFor(ctx, { healthTimeoutMs, forceConflicts: opts.forceConflicts });
     await ctx.store.saveRun(run);
     const live = Boolean((process.stderr as { isTTY?: boolean }).isTTY) && io.err === processErr;
     const done = await applyPlan(model, plan, render(model, opts.env), run, {

@@ -3,7 +3,11 @@ import { resolve } from "node:path";
 import { InputError, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
-import type { KubectlOptions } from "../adapters/kubectl/index.js";
+import { ClusterTaskHandler, type KubectlOptions } from "../adapters/kubectl/index.js";
+import { RegistryTaskHandler, consulClientFor } from "../adapters/consul/index.js";
+import { HostTaskHandler } from "../hosts/handler.js";
+import { reporterConfigFor } from "../hosts/reporter.js";
+import type { Handlers } from "../reconcile/execute.js";
 import { TransportConnector, hostRefs } from "../adapters/hosts.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
@@ -27,7 +31,24 @@ export interface EnvContext {
   parallel: number;
   /** How clusters are reached: kubectl from PATH (AMPHI_KUBECTL overrides), KUBECONFIG or --kubeconfig. */
   kubectl: KubectlOptions;
+  /** The environment variables tokens are read from (never from flags or files). */
+  processEnv: NodeJS.ProcessEnv;
   close(): Promise<void>;
+}
+
+/** The task handlers of an apply: hosts always, clusters through kubectl, the registry when the
+ * environment has Consul. Shared by `apply`, `reconcile` and `serve`. */
+export function handlersFor(ctx: EnvContext, opts: { healthTimeoutMs: number; forceConflicts?: boolean }): Handlers {
+  const now = () => ctx.clock.now().toISOString();
+  const consul = ctx.env.consul.enabled;
+  return {
+    hosts: new HostTaskHandler({
+      connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: ctx.env.name, now, healthTimeoutMs: opts.healthTimeoutMs,
+      reporter: consul ? reporterConfigFor(ctx.env, ctx.processEnv) : null,
+    }),
+    cluster: new ClusterTaskHandler({ clusters: ctx.env.clusters, env: ctx.env.name, kubectl: ctx.kubectl, healthTimeoutMs: opts.healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false }),
+    ...(consul ? { registry: new RegistryTaskHandler({ client: consulClientFor(ctx.env.consul, ctx.processEnv), env: ctx.env.name }) } : {}),
+  };
 }
 
 /** Finds the environment or fails naming it and the known ones. */
@@ -61,6 +82,7 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     clock: { now: () => new Date() },
     parallel: parseParallel(opts.parallel),
     kubectl: { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env },
+    processEnv: io.env,
     close: () => connector.closeAll(),
   };
 }

@@ -61,7 +61,7 @@ export function planEnvironment(model: Model, envName: string, actual: ActualSta
 export async function readLive(io: Io, model: Model, source: ConfigSource, envName: string, opts: HostOptions): Promise<ActualState> {
   const ctx = envContext(io, source, findEnv(model, envName), opts);
   try {
-    return await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl });
+    return await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: ctx.processEnv });
   } finally {
     await ctx.close();
   }

@@ -44,7 +44,7 @@ export function normalizeEnvironment(raw: RawEnvironment, name: string, loc: Fil
     name,
     file: loc.file,
     mesh: normalizeMesh(raw, loc),
-    consul: normalizeConsul(s.consul ?? {}),
+    consul: normalizeConsul(s.consul ?? {}, s.consul !== undefined),
     clusters: (s.clusters ?? []).map(
       (c): ClusterModel => ({ name: c.name, context: c.context, namespace: c.namespace ?? ENV_DEFAULTS.namespace }),
     ),
@@ -75,8 +75,9 @@ function normalizeMesh(raw: RawEnvironment, loc: FileLocator): MeshModel {
   };
 }
 
-function normalizeConsul(c: NonNullable<RawEnvironment["spec"]["consul"]>): ConsulModel {
+function normalizeConsul(c: NonNullable<RawEnvironment["spec"]["consul"]>, enabled: boolean): ConsulModel {
   return {
+    enabled,
     address: c.address ?? ENV_DEFAULTS.consulAddress,
     datacenter: c.datacenter ?? null,
     tokenEnv: c.tokenEnv ?? null,

@@ -6,6 +6,7 @@ import type { TaskSpec } from "../plan/tasks.js";
 import { deploy, start, undeploy } from "./tasks.js";
 import { applyCapture, removeCapture } from "./capture.js";
 import { TaskError } from "./errors.js";
+import type { ReporterConfig } from "./reporter.js";
 
 /** Where a deploy gets its package file from (verified against the instance's sha256). */
 export interface PackageFiles {
@@ -20,6 +21,9 @@ export interface HostHandlerOptions {
   env: string;
   now(): string;
   healthTimeoutMs: number;
+  /** Health reporter settings for deploys (reporter.ts); null removes reporters (no Consul); undefined
+   * leaves them as they are. */
+  reporter?: ReporterConfig | null;
 }
 
 /** The TaskHandler for deploy/start/undeploy/capture/uncapture. */
@@ -37,7 +41,7 @@ export class HostTaskHandler implements TaskHandler {
       case "deploy": {
         ctx.log(`resolving package ${p.instance.app}@${p.instance.version}`);
         const packageFile = await this.opts.packages.file(p.instance);
-        return deploy(tctx, p.instance, { packageFile, healthTimeoutMs: this.opts.healthTimeoutMs });
+        return deploy(tctx, p.instance, { packageFile, healthTimeoutMs: this.opts.healthTimeoutMs, reporter: this.opts.reporter });
       }
       case "start":
         return start(tctx, p.app);

@@ -103,6 +103,9 @@ export interface MeshModel {
 
 /** Consul settings of an environment. The token itself is never in the model, only the variable name. */
 export interface ConsulModel {
+  /** False when the environment file has no `consul` section: no registrations, no health reporters,
+   * no registry to read (a fleet without Consul, e.g. the demo's local environment). */
+  enabled: boolean;
   address: string;
   datacenter: string | null;
   tokenEnv: string | null;

@@ -1,5 +1,6 @@
 // Live actual state of one environment: hosts are probed through their sessions (state.json, process
-// liveness, capture rules), clusters read with kubectl (amphi's objects by label); whatever could not be
+// liveness, capture rules), clusters read with kubectl (amphi's objects by label), Consul's catalog and
+// health (amphi-tagged registrations of this environment); whatever could not be
 // read is reported as unreachable, never as empty, so a plan never deletes or recreates what it could not see.
 import type { ActualResource, ActualState, EnvironmentModel, UnreachableTarget } from "../model/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
@@ -7,6 +8,7 @@ import { hostTarget, vmKey } from "../render/host.js";
 import { probe } from "../hosts/probe.js";
 import { probeCapture } from "../hosts/capture.js";
 import { clusterNamespaces, readCluster, type KubectlOptions } from "../adapters/kubectl/index.js";
+import { readRegistry } from "../adapters/consul/index.js";
 
 /** What reading live state needs. */
 export interface ActualDeps {
@@ -17,6 +19,8 @@ export interface ActualDeps {
   parallel: number;
   /** How clusters are read; without it, clusters are reported unknown ("not read"). */
   kubectl?: KubectlOptions;
+  /** Environment variables (the Consul token is read from the one `consul.tokenEnv` names). */
+  processEnv?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
 }
 
@@ -47,7 +51,13 @@ export async function readLiveActual(env: EnvironmentModel, deps: ActualDeps): P
       }
     }),
   );
-  if (env.hostGroups.length > 0) unreachable.push({ runtime: "consul", target: env.consul.address, reason: "the Consul registry is not read yet (use --actual)" });
+  if (env.consul.enabled) {
+    try {
+      resources.push(...(await readRegistry(env, { processEnv: deps.processEnv, signal: deps.signal })).resources);
+    } catch (e) {
+      unreachable.push({ runtime: "consul", target: env.consul.address, reason: (e as Error).message });
+    }
+  }
   return { env: env.name, observedAt: deps.now(), resources: sortByKey(resources), unreachable: sortByTarget(unreachable) };
 }
 

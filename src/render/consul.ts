@@ -22,6 +22,7 @@ export function registeredPorts(app: AppModel): { service: ServiceModel; port: P
 
 /** The registrations of one host instance, in spec order. */
 export function registrations(app: AppModel, env: EnvironmentModel, instance: HostInstance): Registration[] {
+  if (!env.consul.enabled) return [];
   return registeredPorts(app).map(({ service, port }) => registration(env, instance, service, port.targetPort));
 }
 

@@ -56,6 +56,6 @@ function hostInstance(
     health: health ? { path: health.check.path, port: health.check.port } : null,
     services: app.services.map((s) => s.name),
     specHash: app.specHash,
-    registrations: registeredPorts(app).map(({ port }) => registrationId(app.name, host.name, port.targetPort)),
+    registrations: env.consul.enabled ? registeredPorts(app).map(({ port }) => registrationId(app.name, host.name, port.targetPort)) : [],
   };
 }

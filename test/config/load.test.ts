@@ -72,7 +72,7 @@ test("environment defaults: mesh, consul, ssh, namespace, status and state", asy
     dnsUpstreams: [],
     sidecar: { image: "envoyproxy/envoy:v1.31.2", initImage: "ghcr.io/amphi-dev/mesh-init:0.1.0", package: null },
   });
-  assert.deepEqual(staging.consul, { address: "http://127.0.0.1:8500", datacenter: null, tokenEnv: null, checkTTL: "15s", deregisterCriticalAfter: "1m" });
+  assert.deepEqual(staging.consul, { enabled: true, address: "http://127.0.0.1:8500", datacenter: null, tokenEnv: null, checkTTL: "15s", deregisterCriticalAfter: "1m" });
   assert.deepEqual(staging.hostGroups[0]!.ssh, { user: "amphi", port: 22, identityFile: null, knownHostsFile: null, proxyJump: null });
   assert.equal(staging.hostGroups[0]!.maxUnavailable, 1);
   assert.deepEqual(staging.status, { provider: "gitnotes", url: null, repository: null, tokenEnv: null });
@@ -168,4 +168,14 @@ test("the spec hash is stable under formatting, and changes with the spec", asyn
   const reformatted = `# a comment\n${DB_SPEC.replace(`sha256: ${SHA_B}`, `sha256: "${SHA_B}"`).replace("kind: Application\n", "")}`.replace("apiVersion: v1\n", "apiVersion: v1\nkind: Application\n");
   assert.equal(await hash(reformatted), base);
   assert.notEqual(await hash(DB_SPEC.replace("start: ./db", "start: ./db --fast")), base);
+});
+
+test("an environment without a consul section has Consul disabled: nothing is registered", async () => {
+  const model = await loadModel(new DirSource(EXAMPLE));
+  const local = model.environments.find((e) => e.name === "local")!;
+  assert.equal(local.consul.enabled, false);
+  const { render } = await import("../../src/render/index.js");
+  const desired = render(model, "local");
+  assert.deepEqual(desired.resources.filter((r) => r.runtime === "consul"), []);
+  for (const r of desired.resources) if (r.runtime === "vm") assert.deepEqual(r.instance.registrations, []);
 });

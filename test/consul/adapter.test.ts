@@ -154,7 +154,7 @@ describe("Consul adapter errors", () => {
   });
 
   it("takes the token from consul.tokenEnv, and says which variable is missing", async () => {
-    const consul: EnvironmentModel["consul"] = { address: "http://127.0.0.1:1", datacenter: null, tokenEnv: "AMPHI_TEST_CONSUL_TOKEN", checkTTL: "15s", deregisterCriticalAfter: "1m" };
+    const consul: EnvironmentModel["consul"] = { enabled: true, address: "http://127.0.0.1:1", datacenter: null, tokenEnv: "AMPHI_TEST_CONSUL_TOKEN", checkTTL: "15s", deregisterCriticalAfter: "1m" };
     assert.throws(() => consulClientFor(consul, {}), /^ConsulError: consul http:\/\/127\.0\.0\.1:1: no ACL token: environment variable AMPHI_TEST_CONSUL_TOKEN \(consul\.tokenEnv\) is not set$/);
     const d = await startConsulDouble({ token });
     try {

@@ -35,7 +35,7 @@ test("apply deploys both apps, then nothing is left to change", async () => {
   assert.equal(await health(ports[8080]!, "/healthz"), 200);
   const plan = await amphi(["plan", "--env", "local", "--repo", dir], dir);
   assert.equal(plan.code, 0, plan.stdout + plan.stderr);
-  assert.match(plan.stdout, /0 to create, 0 to update, 0 to delete, 2 unchanged/);
+  assert.match(plan.stdout, /No changes\. local is up to date \(2 resources\)/);
   const again = await amphi(["apply", "--env", "local", "--repo", dir, "--yes"], dir);
   assert.equal(again.code, 0);
   assert.doesNotMatch(again.stderr + again.stdout, /run r-/, "no run when there is nothing to do");

@@ -1,0 +1,113 @@
+// Commit statuses as git notes: one JSON note per commit under `refs/notes/amphi`, holding every context
+// posted for that commit, merged with what is already there. The default provider: it needs no forge, and
+// `git notes --ref amphi show <sha>` (or `git log --notes=amphi`) reads it; `git push origin refs/notes/amphi`
+// shares it.
+import { spawn } from "node:child_process";
+import type { CommitStatus } from "../../health/status.js";
+import { gitEnv } from "../git/run-git.js";
+import { failAll, isCommitSha, type PostResult, type StatusReporter } from "./types.js";
+
+/** The notes ref amphi writes (`git notes --ref amphi` means `refs/notes/amphi`). */
+export const NOTES_REF = "amphi";
+
+/** One context in a note. */
+export interface NoteStatus extends CommitStatus {
+  updatedAt: string;
+}
+
+/** The JSON note of one commit. */
+export interface StatusNote {
+  apiVersion: "amphi.dev/v1";
+  kind: "CommitStatuses";
+  commit: string;
+  /** One entry per context, sorted by context. */
+  statuses: NoteStatus[];
+}
+
+/** Options of {@link GitNotesReporter}. */
+export interface GitNotesOptions {
+  /** The notes ref (default {@link NOTES_REF}). */
+  ref?: string;
+  /** Clock for `updatedAt`. */
+  now?: () => Date;
+}
+
+/** Writes statuses as notes in the Git repository at `repoDir`. Posts through one reporter are serialized
+ * (read, merge, write), so two runs in one process never drop each other's contexts. */
+export class GitNotesReporter implements StatusReporter {
+  readonly provider = "gitnotes";
+  private readonly ref: string;
+  private readonly now: () => Date;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly repoDir: string,
+    opts: GitNotesOptions = {},
+  ) {
+    this.ref = opts.ref ?? NOTES_REF;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  post(sha: string, statuses: readonly CommitStatus[]): Promise<PostResult[]> {
+    const run = this.queue.then(() => this.write(sha, statuses));
+    this.queue = run.catch(() => undefined);
+    return run.catch((e: unknown) => failAll(statuses, (s) => `gitnotes status ${s.context} on ${sha.slice(0, 12)}: ${(e as Error).message}`));
+  }
+
+  /** The note of a commit, or null when it has none. */
+  async read(sha: string): Promise<StatusNote | null> {
+    const shown = await git(this.repoDir, ["notes", "--ref", this.ref, "show", sha]);
+    if (shown.code !== 0) {
+      if (/no note found/i.test(shown.stderr)) return null;
+      throw new Error(`git notes show failed: ${shown.stderr || `exit ${shown.code}`}`);
+    }
+    return parseNote(shown.stdout, sha);
+  }
+
+  private async write(sha: string, statuses: readonly CommitStatus[]): Promise<PostResult[]> {
+    if (!isCommitSha(sha)) throw new Error(`${JSON.stringify(sha.slice(0, 80))} is not a full commit SHA`);
+    const found = await git(this.repoDir, ["cat-file", "-e", `${sha}^{commit}`]);
+    if (found.code !== 0) throw new Error(`commit ${sha.slice(0, 12)} is not in ${this.repoDir}`);
+    const at = this.now().toISOString();
+    const merged = new Map((await this.read(sha))?.statuses.map((s) => [s.context, s]) ?? []);
+    for (const s of statuses) merged.set(s.context, { context: s.context, state: s.state, description: s.description, ...(s.targetUrl ? { targetUrl: s.targetUrl } : {}), updatedAt: at });
+    const note: StatusNote = { apiVersion: "amphi.dev/v1", kind: "CommitStatuses", commit: sha, statuses: [...merged.values()].sort((a, b) => (a.context < b.context ? -1 : a.context > b.context ? 1 : 0)) };
+    // Why a fixed identity: the note is amphi's record, and CI machines often have no user.name set.
+    const added = await git(this.repoDir, ["-c", "user.name=amphi", "-c", "user.email=amphi@localhost", "notes", "--ref", this.ref, "add", "-f", "-F", "-", sha], `${JSON.stringify(note, null, 2)}\n`);
+    if (added.code !== 0) throw new Error(`git notes add failed: ${added.stderr || `exit ${added.code}`}`);
+    return statuses.map((s) => ({ context: s.context, ok: true, httpStatus: null, attempts: 1, error: null }));
+  }
+}
+
+/** Reads a note; a note that is not amphi's JSON (written by hand, say) is replaced rather than merged. */
+function parseNote(text: string, sha: string): StatusNote {
+  try {
+    const doc = JSON.parse(text) as Partial<StatusNote>;
+    if (doc.kind === "CommitStatuses" && Array.isArray(doc.statuses)) return { apiVersion: "amphi.dev/v1", kind: "CommitStatuses", commit: sha, statuses: doc.statuses };
+  } catch {
+    // not JSON
+  }
+  return { apiVersion: "amphi.dev/v1", kind: "CommitStatuses", commit: sha, statuses: [] };
+}
+
+interface GitOut {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function git(cwd: string, args: string[], input?: string): Promise<GitOut> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, { cwd, env: gitEnv(), stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
+    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
+    child.on("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e));
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr: stderr.trim() }));
+    if (input !== undefined) {
+      child.stdin!.on("error", () => {}); // git may exit before reading (its error is in stderr)
+      child.stdin!.end(input);
+    }
+  });
+}

@@ -8,6 +8,7 @@ import { demoCommand } from "./demo.js";
 import { applyCommand } from "./apply.js";
 import { tasksCommand } from "./tasks.js";
 import { dnsCommand } from "./dns.js";
+import { driftCommand } from "./drift.js";
 import { reconcileCommand } from "./reconcile.js";
 
 /** The version printed by `amphi --version`. */
@@ -29,6 +30,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   validateCommand(program, io, setCode);
   renderCommand(program, io, setCode);
   planCommand(program, io, setCode);
+  driftCommand(program, io, setCode);
   applyCommand(program, io, setCode, signal);
   tasksCommand(program, io, setCode);
   demoCommand(program, io, setCode, signal);

@@ -1,0 +1,93 @@
+// `amphi drift --env E [--actual FILE] [--format text|json|markdown|html] [--out FILE]`: live clusters, hosts
+// and Consul registry vs the config, per app × target, in one report. Exit 0 when every row is in sync,
+// 2 when something drifted or could not be read, 1 on error.
+import type { Command } from "@commander-js/extra-typings";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { InputError, type ActualState } from "../model/index.js";
+import { render } from "../render/index.js";
+import { parseActualState } from "../diff/actual-file.js";
+import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
+import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
+import { findEnv } from "./context.js";
+import { planEnvironment, readLive } from "./plan.js";
+
+const FORMATS = ["text", "json", "markdown", "html"] as const;
+type Format = (typeof FORMATS)[number];
+
+/** Registers `amphi drift` on the program. */
+export function driftCommand(program: Command, io: Io, setCode: (code: number) => void): void {
+  program
+    .command("drift")
+    .description("report live clusters, hosts and Consul against the config: sync status, health and drift per app × target")
+    .requiredOption("--env <env>", "environment to report on (environments/<env>.yaml)")
+    .option("--actual <file>", "actual state as JSON or YAML instead of reading it live (see README: ActualState)")
+    .option("--format <format>", "text | json | markdown | html (one self-contained file)", "text")
+    .option("--out <file>", "write the report to this file (atomically) and print only the summary line")
+    .option("--repo <dir>", "config repo directory (default: current directory)")
+    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
+    .option("--parallel <n>", "hosts read at once", "10")
+    .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
+    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
+    .option("--progress-timeout <seconds>", "how long a Deployment may stay unavailable before it counts as degraded", "600")
+    .option("--debug", "print stack traces of unexpected errors")
+    .action(async (opts) => {
+      setCode(
+        await runAction(io, opts.debug, async () => {
+          const format = pickFormat(opts.format, FORMATS, "text");
+          const progressTimeoutMs = seconds(opts.progressTimeout, "--progress-timeout") * 1000;
+          const { model, source } = await loadRepoWithSource(io, opts);
+          findEnv(model, opts.env);
+          const actual = opts.actual ? await readActualFile(io, opts.actual, opts.env) : await readLive(io, model, source, opts.env, opts);
+          const desired = render(model, opts.env);
+          const plan = planEnvironment(model, opts.env, actual);
+          const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs });
+          const text = formatReport(report, format);
+          if (opts.out) {
+            await writeAtomically(resolve(io.cwd, opts.out), text);
+            io.out(`${formatDriftSummary(report)} Written to ${opts.out} (${format}).\n`);
+          } else io.out(text);
+          return inSync(report) ? EXIT.ok : EXIT.changes;
+        }),
+      );
+    });
+}
+
+/** Whether every row is in sync (nothing drifted, missing, unexpected or unreadable). */
+export function inSync(report: DriftReport): boolean {
+  return report.summary.drifted === 0 && report.summary.unknown === 0;
+}
+
+/** The report in one of the `--format`s. */
+export function formatReport(report: DriftReport, format: Format): string {
+  if (format === "json") return formatDriftJson(report);
+  if (format === "markdown") return formatDriftMarkdown(report);
+  return format === "html" ? formatDriftHtml(report) : formatDriftText(report);
+}
+
+// Why atomic: `amphi serve` or a web server may hand the file out while a new report is written.
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+  } catch (e) {
+    throw new InputError(`cannot write the report to ${path}: ${(e as Error).message}`);
+  }
+}
+
+function seconds(value: string | undefined, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${flag} must be a positive number of seconds, not "${value}"`);
+  return n;
+}
+
+/** Reads `--actual FILE` (as `amphi plan` does). */
+async function readActualFile(io: Io, file: string, envName: string): Promise<ActualState> {
+  const path = resolve(io.cwd, file);
+  const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read actual state ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
+  });
+  return parseActualState(text, file, envName);
+}

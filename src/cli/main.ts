@@ -10,6 +10,7 @@ import { tasksCommand } from "./tasks.js";
 import { dnsCommand } from "./dns.js";
 import { driftCommand } from "./drift.js";
 import { reconcileCommand } from "./reconcile.js";
+import { serveCommand } from "./serve.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
@@ -36,6 +37,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   demoCommand(program, io, setCode, signal);
   dnsCommand(program, io, setCode, signal);
   reconcileCommand(program, io, setCode, signal);
+  serveCommand(program, io, setCode, signal);
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands) configure(sub as Command);

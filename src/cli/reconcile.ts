@@ -134,10 +134,9 @@ export function duration(text: string, option: string): number {
 }
 
 /** The adapters one reconcile cycle uses, built from CLI options. */
-export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, reporter: StatusReporter | null = null): CycleDeps {
+export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, backends = backendsFor(io, opts), reporter: StatusReporter | null = null): CycleDeps {
   const healthTimeoutMs = Number(opts.healthTimeout ?? 30) * 1000;
   if (!Number.isFinite(healthTimeoutMs) || healthTimeoutMs <= 0) throw new InputError(`--health-timeout must be a positive number of seconds`);
-  const backends = backendsFor(io, opts);
   return {
     source,
     load: async (src) => {

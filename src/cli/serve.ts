@@ -1,0 +1,136 @@
+// `amphi serve`: the GitOps loop for several environments, long-running, with an HTTP API (runs, tasks,
+// metrics, webhooks). SIGTERM/SIGINT: stop accepting, abort running cycles (their tasks end or are marked
+// cancelled and the runs are saved), exit 0.
+import type { Command } from "@commander-js/extra-typings";
+import type { AddressInfo } from "node:net";
+import { InputError } from "../model/index.js";
+import { loadModel } from "../config/index.js";
+import { runGit } from "../adapters/git/run-git.js";
+import { Reconciler } from "../reconcile/cycle.js";
+import { ReconcileLoop, type LoopEnv } from "../reconcile/loop.js";
+import { apiServer } from "../server/http.js";
+import { LoopMetrics } from "../server/metrics.js";
+import type { RepoSource } from "../sources/index.js";
+import { LocalSource } from "../sources/local.js";
+import { EXIT, runAction, type Io } from "./common.js";
+import { backendsFor, cycleDeps, duration, formatResult, loopOptions, openSource, type LoopCliOptions } from "./reconcile.js";
+
+interface ServeOptions extends LoopCliOptions {
+  env?: string[];
+  listen?: string;
+  webhookSecretEnv?: string;
+}
+
+/** Registers `amphi serve` on the program. */
+export function serveCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
+  const cmd = program
+    .command("serve")
+    .description("run the GitOps loop for environments and serve /healthz, /metrics, /v1/runs, /v1/tasks and /v1/hooks/git")
+    .option("--env <env...>", "environments to reconcile, `name` or `name:branch` (default: every environment)")
+    .option("--listen <addr>", "address and port of the HTTP API (port 0: any free port)", "127.0.0.1:8080")
+    .option("--interval <duration>", "time between cycles of every environment (fetch + self-heal)", "5m")
+    .option("--webhook-secret-env <name>", "environment variable holding the webhook secret (without it: hooks only from loopback)");
+  loopOptions(cmd)
+    .option("--debug", "print stack traces of unexpected errors")
+    .action(async (opts: ServeOptions) => {
+      setCode(await runAction(io, opts.debug, () => serve(io, opts, signal)));
+    });
+}
+
+async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<number> {
+  const { host, port } = parseListen(opts.listen ?? "127.0.0.1:8080");
+  const secret = webhookSecret(io, opts.webhookSecretEnv);
+  const intervalMs = duration(opts.interval ?? "5m", "--interval");
+  const source = await openSource(io, opts);
+  try {
+    const backends = backendsFor(io, opts);
+    const envs = await servedEnvs(source, opts, backends);
+    const metrics = new LoopMetrics(envs.map((e) => e.name));
+    const deps = cycleDeps(io, source, opts, backends);
+    const loop = new ReconcileLoop(new Reconciler(deps), {
+      envs, intervalMs, selfHeal: opts.selfHeal !== false, lockTimeoutMs: duration(opts.lockTimeout ?? "30s", "--lock-timeout"),
+      onResult: (r) => {
+        metrics.observe(r);
+        io.err(formatResult(r) + "\n");
+      },
+      onProgress: (run) => metrics.progress(run),
+    });
+    let stopping = false;
+    const server = apiServer({
+      loop, metrics, secret, log: (l) => io.err(l + "\n"), stopping: () => stopping,
+      stores: () => backends.all().map((b) => b.store),
+      defaultBranch: opts.branch ?? (await defaultBranch(source)),
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e) => reject(new InputError(`cannot listen on ${opts.listen}: ${e.message}`)));
+      server.listen(port, host, resolve);
+    });
+    const addr = server.address() as AddressInfo;
+    io.err(`amphi: serving ${envs.map((e) => e.name).join(", ")} from ${source.description} on http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}\n`);
+    if (secret === null) io.err("amphi: no webhook secret (--webhook-secret-env): POST /v1/hooks/git is accepted only from loopback addresses\n");
+    if (source.kind === "directory") io.err(`amphi: ${source.description} is not a Git repository: runs have no revision\n`);
+    const watch = await source.watch(
+      () => envs.forEach((e) => loop.request(e.name, "watch")),
+      (e) => io.err(`amphi: watching ${source.description}: ${e.message}\n`),
+    );
+    loop.start();
+    await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener("abort", () => r(), { once: true })));
+    stopping = true;
+    io.err("amphi: stopping: no new runs; running runs are cancelled and saved\n");
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
+    await watch.close();
+    await loop.stop();
+    server.closeAllConnections();
+    await closed;
+    io.err("amphi: stopped\n");
+    return EXIT.ok;
+  } finally {
+    await source.close();
+  }
+}
+
+/** `host:port`, `[v6]:port` or `:port` (all addresses). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new InputError(`--listen must be host:port (e.g. 127.0.0.1:8080, [::1]:8080, :8080), not "${text}"`);
+  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+function webhookSecret(io: Io, name: string | undefined): string | null {
+  if (!name) return null;
+  const v = io.env[name];
+  if (!v) throw new InputError(`--webhook-secret-env ${name}: the environment variable ${name} is not set or empty`);
+  return v;
+}
+
+/** `--env a --env b:release`, or every environment of the config as it is now. Reading the config once
+ * here also checks the names and opens the environments' state backends (for the runs API). */
+async function servedEnvs(source: RepoSource, opts: ServeOptions, backends: ReturnType<typeof backendsFor>): Promise<LoopEnv[]> {
+  const snap = await source.snapshot(opts.branch ?? null);
+  try {
+    const model = await loadModel(snap.source);
+    const wanted = (opts.env ?? []).map((e) => {
+      const [name, branch] = e.split(":", 2) as [string, string | undefined];
+      return { name, branch: branch || opts.branch || null };
+    });
+    const envs = wanted.length > 0 ? wanted : model.environments.map((e) => ({ name: e.name, branch: opts.branch ?? null }));
+    if (envs.length === 0) throw new InputError(`no environments in ${snap.description}`);
+    for (const e of envs) {
+      const m = model.environments.find((x) => x.name === e.name);
+      if (m) backends(m);
+      else if (!e.branch) throw new InputError(`unknown environment "${e.name}" in ${snap.description} (known: ${model.environments.map((x) => x.name).join(", ") || "none"})`);
+    }
+    return envs;
+  } finally {
+    snap.close();
+  }
+}
+
+/** The branch environments without one follow: `main` for a remote, the checked-out branch of a local repo. */
+async function defaultBranch(source: RepoSource): Promise<string> {
+  if (!(source instanceof LocalSource) || !source.gitDir) return "main";
+  const r = await runGit(source.dir, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
+  return r.code === 0 ? r.stdout.toString("utf8").trim() : "main";
+}

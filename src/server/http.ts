@@ -1,0 +1,149 @@
+// amphi serve's HTTP API on node:http:
+//   GET  /healthz            200 ok (503 while stopping)
+//   GET  /metrics            Prometheus text format (see metrics.ts)
+//   GET  /v1/runs            runs, newest first (?env=, ?limit=, default 50), including queued/running ones
+//   GET  /v1/runs/:id        one run with its tasks
+//   GET  /v1/tasks/:id       one task
+//   POST /v1/runs            {"env": "prod"} → 202 {id, env}; 409 while that environment runs; 404 unknown env
+//   POST /v1/hooks/git       push webhooks → fetch + reconcile of the environments following the branch
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { RunRecord } from "../model/index.js";
+import type { StateStore } from "../ports/index.js";
+import type { ReconcileLoop } from "../reconcile/loop.js";
+import type { LoopMetrics } from "./metrics.js";
+import { isLoopback, readHook } from "./webhook.js";
+
+/** What the API serves from. */
+export interface ApiDeps {
+  loop: ReconcileLoop;
+  metrics: LoopMetrics;
+  /** Every state store the served environments use. */
+  stores(): StateStore[];
+  /** Webhook secret; null: hooks only from loopback. */
+  secret: string | null;
+  /** Branch of environments that name none (`main` for a remote, the checked-out branch of a local repo). */
+  defaultBranch: string;
+  log(line: string): void;
+  stopping(): boolean;
+}
+
+const MAX_BODY = 1 << 20;
+
+/** The HTTP server (not listening yet). */
+export function apiServer(deps: ApiDeps): Server {
+  return createServer((req, res) => {
+    void route(deps, req, res).catch((e: Error) => {
+      deps.log(`amphi: ${req.method} ${req.url}: ${e.message}`);
+      if (!res.headersSent) send(res, 500, { error: "internal error" });
+    });
+  });
+}
+
+async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://amphi");
+  const p = url.pathname;
+  const method = req.method ?? "GET";
+  let m: RegExpExecArray | null;
+  if (p === "/healthz" && method === "GET") return void (deps.stopping() ? text(res, 503, "stopping\n") : text(res, 200, "ok\n"));
+  if (p === "/metrics" && method === "GET") return void text(res, 200, deps.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+  if (p === "/v1/runs" && method === "GET") return send(res, 200, await listRuns(deps, url.searchParams.get("env"), Number(url.searchParams.get("limit") ?? 50) || 50));
+  if (p === "/v1/runs" && method === "POST") return startRun(deps, req, res);
+  if ((m = /^\/v1\/runs\/([^/]+)$/.exec(p)) && method === "GET") {
+    const run = await findRun(deps, decodeURIComponent(m[1]!));
+    return run ? send(res, 200, run) : send(res, 404, { error: `no run ${m[1]}` });
+  }
+  if ((m = /^\/v1\/tasks\/([^/]+)$/.exec(p)) && method === "GET") {
+    const id = decodeURIComponent(m[1]!);
+    for (const store of deps.stores()) {
+      const hit = await store.findTask(id);
+      if (hit) return send(res, 200, hit.task);
+    }
+    return send(res, 404, { error: `no task ${id}` });
+  }
+  if (p === "/v1/hooks/git" && method === "POST") return hook(deps, req, res);
+  const known = ["/healthz", "/metrics", "/v1/runs", "/v1/hooks/git"].includes(p) || /^\/v1\/(runs|tasks)\/[^/]+$/.test(p);
+  send(res, known ? 405 : 404, { error: known ? `${method} not allowed on ${p}` : `no such endpoint ${p}` });
+}
+
+async function startRun(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  if (body === null) return send(res, 413, { error: "body too large" });
+  let env: unknown;
+  try {
+    env = (JSON.parse(body.toString("utf8") || "{}") as { env?: unknown }).env;
+  } catch {
+    return send(res, 400, { error: 'body must be JSON: {"env": "<environment>"}' });
+  }
+  if (typeof env !== "string") return send(res, 400, { error: 'body must name the environment: {"env": "<environment>"}' });
+  const r = deps.loop.request(env, "api", true);
+  if (!r) return send(res, deps.stopping() ? 503 : 404, { error: deps.stopping() ? "amphi is stopping" : `environment ${env} is not served here (served: ${deps.loop.names.join(", ")})` });
+  if (!r.accepted) return send(res, 409, { error: `environment ${env} is being reconciled (run ${r.runId} since ${r.since})`, runId: r.runId, since: r.since });
+  res.setHeader("Location", `/v1/runs/${r.runId}`);
+  send(res, 202, { id: r.runId, env });
+}
+
+async function hook(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Why: without a secret anyone who reaches the port could make amphi fetch and apply; only this machine may.
+  if (deps.secret === null && !isLoopback(req.socket.remoteAddress)) {
+    return send(res, 403, { error: "webhooks without a secret are accepted only from loopback; start amphi serve with --webhook-secret-env" });
+  }
+  const body = await readBody(req);
+  if (body === null) return send(res, 413, { error: "body too large" });
+  const v = readHook(req.headers, body, deps.secret);
+  if (v.kind === "rejected") {
+    deps.log(`amphi: webhook from ${req.socket.remoteAddress} rejected: ${v.reason}`);
+    return send(res, v.status, { error: v.reason });
+  }
+  if (v.kind === "ignored") return send(res, 200, { ignored: v.reason });
+  const envs = deps.loop.envsOnBranch(v.push.branch, deps.defaultBranch);
+  const runs = envs.flatMap((env) => {
+    const r = deps.loop.request(env, "webhook");
+    return r?.accepted ? [{ env, id: r.runId }] : [];
+  });
+  deps.log(`amphi: ${v.push.provider} push to ${v.push.branch}${v.push.sha ? ` (${v.push.sha.slice(0, 12)})` : ""}: ${runs.length ? runs.map((r) => `${r.env} ${r.id}`).join(", ") : "no environment follows this branch"}`);
+  send(res, 202, { branch: v.push.branch, sha: v.push.sha, runs });
+}
+
+/** Runs of every store, newest first, with runs queued or running that have no record yet. */
+async function listRuns(deps: ApiDeps, env: string | null, limit: number): Promise<RunRecord[]> {
+  const all = new Map<string, RunRecord>();
+  for (const store of deps.stores()) for (const r of await store.listRuns({ env: env ?? undefined, limit })) all.set(r.id, r);
+  for (const stub of stubs(deps)) if (!all.has(stub.id) && (!env || stub.env === env)) all.set(stub.id, stub);
+  return [...all.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).slice(0, limit);
+}
+
+async function findRun(deps: ApiDeps, id: string): Promise<RunRecord | null> {
+  for (const store of deps.stores()) {
+    const run = await store.getRun(id);
+    if (run) return run;
+  }
+  return stubs(deps).find((s) => s.id === id) ?? null;
+}
+
+/** Queued/running cycles as run records (until the cycle saves the real one). */
+function stubs(deps: ApiDeps): RunRecord[] {
+  return deps.loop.pending().map((p) => ({
+    apiVersion: "amphi.dev/v1", kind: "Run", id: p.runId, env: p.env, revision: null, source: "", state: p.state, createdAt: p.since,
+    startedAt: p.state === "running" ? p.since : null, endedAt: null, summary: { create: 0, update: 0, delete: 0, unchanged: 0, unknown: 0 },
+    message: `${p.trigger}: ${p.state === "running" ? "fetching and planning" : "waiting for the running cycle"}`, pid: process.pid, tasks: [],
+  }));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) return null;
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  text(res, status, JSON.stringify(body, null, 2) + "\n", "application/json");
+}
+
+function text(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body) }).end(body);
+}

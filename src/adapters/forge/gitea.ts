@@ -1,16 +1,14 @@
 // Gitea and Forgejo commit statuses: GitHub's body at `POST {url}/api/v1/repos/{owner}/{repo}/statuses/{sha}`,
 // `Authorization: token <t>`. Their extra `warning` state is not used: amphi's states map one to one.
-import type { CommitStatus } from "../../health/status.js";
 import { HttpStatusReporter, type Dialect, type HttpReporterOptions, type TokenSource } from "./http.js";
-import { repoPath, trimSlash } from "./github.js";
+import { githubBody, repoPath, withApiPath } from "./github.js";
 
 /** Gitea's public instance (self-hosted ones must set `status.url`). */
 export const GITEA_URL = "https://gitea.com";
 
 /** The API base of a Gitea/Forgejo URL: `https://git.example.com` or `https://git.example.com/api/v1`. */
 export function giteaApi(url: string): string {
-  const u = trimSlash(url);
-  return /\/api\/v1$/.test(u) ? u : `${u}/api/v1`;
+  return withApiPath(url, "/api/v1");
 }
 
 /** The Gitea/Forgejo dialect. */
@@ -20,7 +18,7 @@ export function giteaDialect(url: string, repository: string): Dialect {
     provider: "gitea",
     url: (sha) => base + sha,
     headers: (token): Record<string, string> => ({ accept: "application/json", ...(token ? { authorization: `token ${token}` } : {}) }),
-    body: (s: CommitStatus) => ({ state: s.state, description: s.description, context: s.context, ...(s.targetUrl ? { target_url: s.targetUrl } : {}) }),
+    body: githubBody,
   };
 }
 

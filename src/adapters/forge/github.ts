@@ -17,8 +17,13 @@ export function githubDialect(api: string, repository: string): Dialect {
       "x-github-api-version": "2022-11-28",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
     }),
-    body: (s: CommitStatus) => ({ state: s.state, description: s.description, context: s.context, ...(s.targetUrl ? { target_url: s.targetUrl } : {}) }),
+    body: githubBody,
   };
+}
+
+/** GitHub's status body, which Gitea and Forgejo take as it is. */
+export function githubBody(s: CommitStatus): object {
+  return { state: s.state, description: s.description, context: s.context, ...(s.targetUrl ? { target_url: s.targetUrl } : {}) };
 }
 
 /** A reporter posting to GitHub (`api` default: {@link GITHUB_API}). */
@@ -34,4 +39,10 @@ export function repoPath(repository: string): string {
 /** A URL without trailing slashes. */
 export function trimSlash(url: string): string {
   return url.replace(/\/+$/, "");
+}
+
+/** An instance URL with its API path (`/api/v1`) appended unless it already ends with it. */
+export function withApiPath(url: string, apiPath: string): string {
+  const u = trimSlash(url);
+  return u.endsWith(apiPath) ? u : `${u}${apiPath}`;
 }

@@ -4,7 +4,7 @@
 // from :running"): that answer means the status is already there, so it counts as posted.
 import type { CommitState, CommitStatus } from "../../health/status.js";
 import { HttpStatusReporter, type Dialect, type HttpReporterOptions, type TokenSource } from "./http.js";
-import { trimSlash } from "./github.js";
+import { withApiPath } from "./github.js";
 
 /** GitLab's public instance. */
 export const GITLAB_URL = "https://gitlab.com";
@@ -14,8 +14,7 @@ export const GITLAB_STATES: Record<CommitState, string> = { success: "success", 
 
 /** The API base of a GitLab URL: `https://gitlab.example.com` or `https://gitlab.example.com/api/v4`. */
 export function gitlabApi(url: string): string {
-  const u = trimSlash(url);
-  return /\/api\/v4$/.test(u) ? u : `${u}/api/v4`;
+  return withApiPath(url, "/api/v4");
 }
 
 /** The GitLab dialect for project `project` (its path, `group/sub/name`, or its numeric ID). */

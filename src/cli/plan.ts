@@ -1,8 +1,10 @@
 // `amphi plan --env E [--actual FILE]`: desired vs actual → ordered steps; exit 2 when there are changes.
+// PR mode (`--base REV [--head REV]`): only the apps the change touches (see reconcile/pr-scope.ts), the
+// status `amphi/plan/<env>` on the head commit, and `--comment-file` with the Markdown plan.
 import type { Command } from "@commander-js/extra-typings";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { InputError, type ActualState, type Model, type Plan } from "../model/index.js";
+import { InputError, type ActualState, type EnvironmentModel, type Model, type Plan } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
 import { render } from "../render/index.js";
 import { diff } from "../diff/index.js";
@@ -10,13 +12,21 @@ import { parseActualState } from "../diff/actual-file.js";
 import { buildPlan } from "../plan/index.js";
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from "../plan/format.js";
 import { readLiveActual } from "../reconcile/actual.js";
-import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
+import { formatScope, scopeDiff, type Scope } from "../reconcile/pr-scope.js";
+import { planStatus, type StatusReporter } from "../reconcile/statuses.js";
+import { loadPrScope } from "../sources/pr.js";
+import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, type Io } from "./common.js";
 import { envContext, findEnv, type HostOptions } from "./context.js";
 
 const FORMATS = ["text", "json", "markdown"] as const;
 
+/** What `plan` may be given besides options: where PR-mode statuses go (none until a reporter is wired). */
+export interface PlanDeps {
+  reporter?: (env: EnvironmentModel, repoDir: string) => StatusReporter | null;
+}
+
 /** Registers `amphi plan` on the program. */
-export function planCommand(program: Command, io: Io, setCode: (code: number) => void): void {
+export function planCommand(program: Command, io: Io, setCode: (code: number) => void, deps: PlanDeps = {}): void {
   program
     .command("plan")
     .description("show what apply would change in one environment, across clusters, hosts and Consul")
@@ -28,10 +38,14 @@ export function planCommand(program: Command, io: Io, setCode: (code: number) =>
     .option("--parallel <n>", "hosts read at once", "10")
     .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
     .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
+    .option("--base <rev>", "PR mode: plan only what changed between this revision and --head (apps, placements, dependents)")
+    .option("--head <rev>", "PR mode: the revision under review (default: HEAD)")
+    .option("--comment-file <file>", "PR mode: also write the plan as Markdown for a pull-request comment")
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts) => {
       setCode(
         await runAction(io, opts.debug, async () => {
+          if (opts.base !== undefined || opts.head !== undefined || opts.commentFile !== undefined) return planPr(io, opts, deps);
           const format = pickFormat(opts.format, FORMATS, "text");
           const { model, source } = await loadRepoWithSource(io, opts);
           findEnv(model, opts.env);
@@ -49,12 +63,50 @@ export function hasChanges(plan: Plan): boolean {
   return plan.summary.create + plan.summary.update + plan.summary.delete > 0;
 }
 
-/** The pure pipeline behind `plan`: render → diff → order. */
-export function planEnvironment(model: Model, envName: string, actual: ActualState): Plan {
+/** The pure pipeline behind `plan`: render → diff → order; with `scope`, only what PR mode plans. */
+export function planEnvironment(model: Model, envName: string, actual: ActualState, scope?: Scope): Plan {
   const env = findEnv(model, envName);
   const desired = render(model, envName);
   const deps = Object.fromEntries(model.apps.map((a) => [a.name, a.dependsOn]));
-  return buildPlan(diff(desired, actual, { ignore: env.ignoreDifferences }), deps, model.revision);
+  const d = diff(desired, actual, { ignore: env.ignoreDifferences });
+  return buildPlan(scope ? scopeDiff(d, desired, scope) : d, deps, model.revision);
+}
+
+/** Options of `plan` that PR mode reads. */
+interface PrOptions extends HostOptions {
+  env: string;
+  repo?: string;
+  rev?: string;
+  actual?: string;
+  format?: string;
+  base?: string;
+  head?: string;
+  commentFile?: string;
+}
+
+// PR mode: plan the scope of base..head against live state (or --actual), post the plan status on the
+// head commit, write the comment file. Exit codes as plan: 0 no changes, 2 changes, 1 error.
+async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> {
+  const format = pickFormat(opts.format, FORMATS, "text");
+  if (opts.base === undefined) throw new InputError("--head and --comment-file need --base (PR mode)");
+  if (opts.rev !== undefined) throw new InputError("--rev and --base/--head exclude each other (PR mode reads --head)");
+  const pr = await loadPrScope(resolve(io.cwd, opts.repo ?? "."), opts.base, opts.head ?? "HEAD", opts.env);
+  const { model, source, scope } = pr;
+  printWarnings(io, model.warnings ?? []);
+  io.err(`amphi: PR mode ${pr.baseSha.slice(0, 12)}..${pr.headSha.slice(0, 12)}: planning ${formatScope(scope)}\n`);
+  const actual = opts.actual ? await readActualFile(io, opts.actual, opts.env) : await readLive(io, model, source, opts.env, opts);
+  const plan = planEnvironment(model, opts.env, actual, scope);
+  io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
+  if (opts.commentFile) {
+    const head = `### amphi plan · \`${opts.env}\` · \`${pr.baseSha.slice(0, 7)}\`..\`${pr.headSha.slice(0, 7)}\`\n\nIn scope: ${formatScope(scope)}\n\n`;
+    await writeFile(resolve(io.cwd, opts.commentFile), head + formatPlanMarkdown(plan));
+  }
+  const reporter = deps.reporter?.(findEnv(model, opts.env), pr.repoDir) ?? null;
+  if (reporter) {
+    const status = planStatus(plan, scope.all ? "all apps" : `${scope.apps.size} app${scope.apps.size === 1 ? "" : "s"} in scope`);
+    for (const r of await reporter.post(pr.headSha, [status])) if (!r.ok) io.err(`amphi: status ${r.context} not posted: ${r.error}\n`);
+  }
+  return hasChanges(plan) ? EXIT.changes : EXIT.ok;
 }
 
 /** Reads the live actual state of an environment through its host sessions. */
@@ -67,8 +119,8 @@ export async function readLive(io: Io, model: Model, source: ConfigSource, envNa
   }
 }
 
-/** Reads `--actual FILE`. */
-async function readActualFile(io: Io, file: string, envName: string): Promise<ActualState> {
+/** Reads `--actual FILE` (JSON or YAML ActualState); errors name the file. */
+export async function readActualFile(io: Io, file: string, envName: string): Promise<ActualState> {
   const path = resolve(io.cwd, file);
   const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
     throw new InputError(`cannot read actual state ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);

@@ -6,11 +6,10 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { InputError, type ActualState } from "../model/index.js";
 import { render } from "../render/index.js";
-import { parseActualState } from "../diff/actual-file.js";
 import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
 import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
 import { findEnv } from "./context.js";
-import { planEnvironment, readLive } from "./plan.js";
+import { planEnvironment, readActualFile, readLive } from "./plan.js";
 
 const FORMATS = ["text", "json", "markdown", "html"] as const;
 type Format = (typeof FORMATS)[number];
@@ -83,11 +82,3 @@ function seconds(value: string | undefined, flag: string): number {
   return n;
 }
 
-/** Reads `--actual FILE` (as `amphi plan` does). */
-async function readActualFile(io: Io, file: string, envName: string): Promise<ActualState> {
-  const path = resolve(io.cwd, file);
-  const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read actual state ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
-  });
-  return parseActualState(text, file, envName);
-}

@@ -1,6 +1,7 @@
 // Which files changed between two revisions: `git diff --name-status -z -M base head -- <paths>`, paths
-// relative to the config repo (which may be a subdirectory of the repository). Spawned directly: one
-// short scripted call, ~2× faster than through simple-git (bench/loop/git-calls.ts).
+// relative to the config repo (which may be a subdirectory of the repository). Spawned directly with runGit
+// like the other plumbing calls: measured 3.6 ms p50 against 4.4 ms through simple-git's `raw`
+// (bench/loop/git-calls.ts); the wrapper buys nothing for one scripted call whose output is parsed here.
 import { InputError } from "../../model/index.js";
 import { runGit } from "../git/run-git.js";
 import type { PathChange } from "../../reconcile/pr-scope.js";

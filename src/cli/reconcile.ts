@@ -8,6 +8,8 @@ import { loadModel } from "../config/index.js";
 import { parseDuration } from "../adapters/consul/duration.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { FileEnvLocks } from "../adapters/state/file-lock.js";
+import { ConsulEnvLocks, ConsulStateStore, consulPrefix } from "../adapters/state/consul-store.js";
+import { consulClientFor } from "../adapters/consul/client.js";
 import { HostTaskHandler } from "../hosts/handler.js";
 import { ClusterTaskHandler } from "../adapters/kubectl/index.js";
 import { readLiveActual } from "../reconcile/actual.js";
@@ -73,7 +75,8 @@ async function reconcile(io: Io, opts: LoopCliOptions & { env: string; once?: bo
   const intervalMs = opts.once ? null : duration(opts.interval ?? "5m", "--interval");
   const source = await openSource(io, opts);
   const selfHeal = opts.selfHeal !== false;
-  const reconciler = new Reconciler(cycleDeps(io, source, opts));
+  const backends = backendsFor(io, opts);
+  const reconciler = new Reconciler(cycleDeps(io, source, opts, backends));
   if (source.kind === "directory") io.err(`amphi: ${source.description} is not a Git repository: runs have no revision\n`);
   const loop = new ReconcileLoop(reconciler, {
     envs: [{ name: opts.env, branch: opts.branch ?? null }],
@@ -102,6 +105,7 @@ async function reconcile(io: Io, opts: LoopCliOptions & { env: string; once?: bo
     await loop.stop();
     return EXIT.ok;
   } finally {
+    await backends.close();
     await source.close();
   }
 }
@@ -166,8 +170,9 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
 
 /** State backends by environment settings, one per distinct setting (runs and locks of environments that
  * share a directory share the objects). `null` → the file backend in `--state-dir`. */
-export function backendsFor(io: Io, opts: LoopCliOptions): ((env: EnvironmentModel | null) => Backend) & { all(): Backend[] } {
+export function backendsFor(io: Io, opts: LoopCliOptions): ((env: EnvironmentModel | null) => Backend) & { all(): Backend[]; close(): Promise<void> } {
   const made = new Map<string, Backend>();
+  const closers: (() => Promise<void>)[] = [];
   const file = (dir: string): Backend => {
     const key = `file:${dir}`;
     let b = made.get(key);
@@ -176,12 +181,20 @@ export function backendsFor(io: Io, opts: LoopCliOptions): ((env: EnvironmentMod
   };
   const pick = (env: EnvironmentModel | null): Backend => {
     if (!env) return file(resolve(io.cwd, opts.stateDir ?? ".amphi"));
-    if (env.state.backend === "consul") return consulBackend(io, env, made);
+    if (env.state.backend === "consul") return consul(env);
     return file(resolve(io.cwd, env.state.path));
   };
-  return Object.assign(pick, { all: () => [...made.values()] });
-}
-
-function consulBackend(_io: Io, env: EnvironmentModel, _made: Map<string, Backend>): Backend {
-  throw new InputError(`environment ${env.name}: state backend "consul" is not available yet`);
+  const consul = (env: EnvironmentModel): Backend => {
+    const prefix = consulPrefix(env.state.path);
+    const key = `consul:${env.consul.address}:${env.consul.datacenter ?? ""}:${prefix}`;
+    let b = made.get(key);
+    if (!b) {
+      const client = consulClientFor(env.consul, io.env);
+      const locks = new ConsulEnvLocks(client, prefix);
+      closers.push(() => locks.close());
+      made.set(key, (b = { store: new ConsulStateStore(client, prefix), locks }));
+    }
+    return b;
+  };
+  return Object.assign(pick, { all: () => [...made.values()], close: async () => void (await Promise.all(closers.map((c) => c()))) });
 }

@@ -42,8 +42,8 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
   const secret = webhookSecret(io, opts.webhookSecretEnv);
   const intervalMs = duration(opts.interval ?? "5m", "--interval");
   const source = await openSource(io, opts);
+  const backends = backendsFor(io, opts);
   try {
-    const backends = backendsFor(io, opts);
     const envs = await servedEnvs(source, opts, backends);
     const metrics = new LoopMetrics(envs.map((e) => e.name));
     const deps = cycleDeps(io, source, opts, backends);
@@ -86,6 +86,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     io.err("amphi: stopped\n");
     return EXIT.ok;
   } finally {
+    await backends.close();
     await source.close();
   }
 }

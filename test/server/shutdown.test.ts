@@ -3,7 +3,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loopRepo, type LoopRepo } from "../loop/support.js";
@@ -24,6 +24,18 @@ before(async () => {
 after(async () => {
   if (child && child.exitCode === null) child.kill("SIGKILL");
   await repo.cleanup();
+  // A first deploy cancelled in its health gate is rolled back to "not installed", but its supervisor may
+  // still run from the release dir, which `demo --down` (it reads state.json) does not know: end it by pid.
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    const cmd = (() => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        return "";
+      }
+    })();
+    if (cmd.includes(repo.dir)) process.kill(Number(pid), "SIGKILL");
+  }
 });
 
 test("SIGTERM during a run: the run is cancelled and saved, the process exits 0", async () => {

@@ -4,8 +4,10 @@
 // Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000]
 // After a 2 s warm-up of each, `rounds` rounds, each alternating the two servers (so background load hits
 // both alike): the highest rate (dnsperf unthrottled, 200 queries outstanding, `seconds` long), then latency
-// at a fixed 5000 queries/s (`-Q 5000 -l seconds -v`: every query's latency → p50/p99). Prints every run,
-// then the median and range over the rounds.
+// at a fixed 5000 queries/s (`-Q 5000 -l seconds -v`: every query's latency → p50/p99), then the server's
+// CPU time per query at a fixed 40000 queries/s (user + system time from /proc/<pid>/stat over the run:
+// unlike the rates, this hardly moves when other processes load the machine). Prints every run, then the
+// median and range over the rounds.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -22,7 +24,8 @@ const count = Number(process.argv[4] ?? 1000);
 const root = new URL("../..", import.meta.url).pathname;
 const MESH_IP = "10.255.0.1";
 
-interface Run { qps: number; lost: number; p50: number; p99: number; max: number }
+interface Run { qps: number; lost: number; completed: number; p50: number; p99: number; max: number }
+interface Cpu { user: number; sys: number; total: number }
 
 /** Runs dnsperf and returns its stdout. */
 function dnsperf(args: string[]): Promise<string> {
@@ -48,11 +51,26 @@ async function perf(port: number, file: string, l: number, qps: number | null): 
   const out = await dnsperf(args);
   const lat = [...out.matchAll(/^> \w+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-  return { qps: num(out, /Queries per second:\s+([\d.]+)/), lost: num(out, /Queries lost:\s+(\d+)/), p50: pct(50), p99: pct(99), max: lat.at(-1) ?? NaN };
+  return { qps: num(out, /Queries per second:\s+([\d.]+)/), lost: num(out, /Queries lost:\s+(\d+)/), completed: num(out, /Queries completed:\s+(\d+)/), p50: pct(50), p99: pct(99), max: lat.at(-1) ?? NaN };
+}
+
+/** utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat, after the name). */
+function cpuTicks(pid: number): [number, number] {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+  return [Number(fields[11]), Number(fields[12])];
+}
+
+/** CPU µs per answered query of process `pid` while dnsperf sends 40000 queries/s for `l` seconds. */
+async function cpuPerQuery(pid: number, port: number, file: string, l: number): Promise<Cpu> {
+  const [u0, s0] = cpuTicks(pid);
+  const run = await perf(port, file, l, 40000);
+  const [u1, s1] = cpuTicks(pid);
+  const us = (ticks: number): number => (ticks * 10_000) / run.completed; // 100 ticks/s (USER_HZ)
+  return { user: us(u1 - u0), sys: us(s1 - s0), total: us(u1 - u0 + s1 - s0) };
 }
 
 /** Starts `amphi dns` as its own process (as it runs in production) and returns its port and a stopper. */
-async function startAmphi(catalogUrl: string): Promise<{ port: number; stop: () => Promise<void> }> {
+async function startAmphi(catalogUrl: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [join(root, "bin/amphi.js"), "dns", "--env", "staging", "--repo", join(root, "examples/config"), "--port", "0", "--consul", catalogUrl], {
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -66,7 +84,7 @@ async function startAmphi(catalogUrl: string): Promise<{ port: number; stop: () 
     });
     child.once("exit", (code) => reject(new Error(`amphi dns exited ${code}: ${err}`)));
   });
-  return { port, stop: () => stopChild(child) };
+  return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -85,8 +103,8 @@ for (const n of names) await register(catalog.url, n);
 const dnsmasq = await startDnsmasq([`--addn-hosts=${hosts}`]);
 const amphi = await startAmphi(catalog.url);
 const servers = [
-  { label: "dnsmasq", port: dnsmasq.port, max: [] as Run[], lat: [] as Run[] },
-  { label: "amphi", port: amphi.port, max: [] as Run[], lat: [] as Run[] },
+  { label: "dnsmasq", port: dnsmasq.port, pid: dnsmasq.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
+  { label: "amphi", port: amphi.port, pid: amphi.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
 ];
 try {
   const stampFile = join(root, "dist/.source-stamp");
@@ -97,18 +115,31 @@ try {
     for (const s of servers) {
       const max = await perf(s.port, queries, seconds, null);
       const lat = await perf(s.port, queries, seconds, 5000);
+      const cpu = await cpuPerQuery(s.pid, s.port, queries, Math.min(seconds, 5));
       s.max.push(max);
       s.lat.push(lat);
-      console.log(`round ${r} ${s.label.padEnd(8)} max ${max.qps.toFixed(0).padStart(7)} q/s (lost ${max.lost})   at 5k q/s: p50 ${lat.p50.toFixed(3)} ms  p99 ${lat.p99.toFixed(3)} ms  max ${lat.max.toFixed(2)} ms (lost ${lat.lost})   load ${load()}`);
+      s.cpu.push(cpu);
+      console.log(
+        `round ${r} ${s.label.padEnd(8)} max ${max.qps.toFixed(0).padStart(7)} q/s (lost ${max.lost})   at 5k q/s: p50 ${lat.p50.toFixed(3)} ms  p99 ${lat.p99.toFixed(3)} ms  max ${lat.max.toFixed(2)} ms (lost ${lat.lost})   ` +
+          `CPU/query ${cpu.total.toFixed(2)} µs (user ${cpu.user.toFixed(2)}, sys ${cpu.sys.toFixed(2)})   load ${load()}`,
+      );
     }
   }
   for (const s of servers) {
     const q = s.max.map((m) => m.qps);
     const p99 = s.lat.map((m) => m.p99);
-    console.log(`${s.label.padEnd(8)} max q/s median ${median(q).toFixed(0)} (${range(q, 0)})   p99 at 5k q/s median ${median(p99).toFixed(3)} ms (${range(p99, 3)})   p50 ${median(s.lat.map((m) => m.p50)).toFixed(3)} ms`);
+    const cpu = s.cpu.map((c) => c.total);
+    console.log(
+      `${s.label.padEnd(8)} max q/s median ${median(q).toFixed(0)} (${range(q, 0)})   p99 at 5k q/s median ${median(p99).toFixed(3)} ms (${range(p99, 3)})   ` +
+        `p50 ${median(s.lat.map((m) => m.p50)).toFixed(3)} ms   CPU/query median ${median(cpu).toFixed(2)} µs (${range(cpu, 2)})`,
+    );
   }
   const ratios = servers[1]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps);
-  console.log(`ratio amphi/dnsmasq per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ 0.70); amphi p99 median ${median(servers[1]!.lat.map((m) => m.p99)).toFixed(3)} ms (target < 1 ms)`);
+  const cpuRatio = median(servers[0]!.cpu.map((c) => c.total)) / median(servers[1]!.cpu.map((c) => c.total));
+  console.log(
+    `ratio amphi/dnsmasq max q/s per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ 0.70); ` +
+      `dnsmasq/amphi CPU per query ${cpuRatio.toFixed(2)} (the rate ratio on a CPU-bound machine); amphi p99 median ${median(servers[1]!.lat.map((m) => m.p99)).toFixed(3)} ms (target < 1 ms)`,
+  );
 } finally {
   await amphi.stop();
   await dnsmasq.stop();

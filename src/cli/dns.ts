@@ -71,10 +71,13 @@ async function dns(io: Io, opts: DnsOptions, signal: AbortSignal): Promise<numbe
       server: { listen, port, upstreams, upstreamTimeoutMs: timeoutMs },
       catalog: new ConsulCatalog({ address, datacenter: env.consul.datacenter, token }),
       log,
-      onListening(bound, server, catalogError) {
+      onListening(bound, server, sync) {
         const where = bound.map((b) => (b.address.includes(":") ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`)).join(", ");
         const zone = server.currentZone();
-        const source = catalogError ? `empty zone, catalog ${redact(address)} unreachable (${catalogError.message}), retrying` : `zone ${zone.size} service${zone.size === 1 ? "" : "s"} from ${redact(address)}`;
+        const source =
+          sync.state === "failed" ? `empty zone, catalog ${redact(address)} unreachable (${sync.error.message}), retrying`
+          : sync.state === "pending" ? `empty zone until catalog ${redact(address)} answers`
+          : `zone ${zone.size} service${zone.size === 1 ? "" : "s"} from ${redact(address)}`;
         log(`listening on ${where} (udp, tcp) for ${env.name}: ${source}; mesh IP ${env.mesh.serviceIP}, domain ${env.mesh.domain}; upstreams ${upstreams.map(formatUpstream).join(", ") || "none"}`);
       },
     },

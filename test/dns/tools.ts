@@ -28,6 +28,7 @@ export async function freePort(): Promise<number> {
 /** A running dnsmasq. */
 export interface Dnsmasq {
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -52,7 +53,7 @@ export async function startDnsmasq(args: string[]): Promise<Dnsmasq> {
       child.once("error", () => resolve(false));
     });
     const stop = (): Promise<void> => stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
-    if (started) return { port, stop };
+    if (started) return { port, pid: child.pid!, stop };
     await stop();
     if (tries >= 5) throw new Error("dnsmasq did not start");
   }

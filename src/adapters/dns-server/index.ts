@@ -12,6 +12,9 @@ export { parseUpstream, formatUpstream, systemUpstreams, type Upstream } from ".
 export { listenProblem } from "./listen-policy.js";
 export { formatStats, type DnsStats } from "./stats.js";
 
+/** How the first catalog read went by the time the start-up line is printed. */
+export type FirstSync = { state: "read" } | { state: "failed"; error: Error } | { state: "pending" };
+
 /** Everything `runMeshDns` needs. */
 export interface MeshDnsRun {
   zone: ZoneSettings;
@@ -21,7 +24,7 @@ export interface MeshDnsRun {
   log(line: string): void;
   /** Called once: the sockets are bound and the first catalog read has ended (or `firstSyncMs` passed).
    * `catalogError` is the first read's failure, if it failed. */
-  onListening(bound: BoundAddress[], server: MeshDnsServer, catalogError: Error | null): void;
+  onListening(bound: BoundAddress[], server: MeshDnsServer, catalog: FirstSync): void;
   /** How long the start-up line waits for the first catalog read (default 2000 ms). Queries are answered
    * from the moment the sockets are bound, whatever the catalog does. */
   firstSyncMs?: number;
@@ -33,15 +36,15 @@ export async function runMeshDns(run: MeshDnsRun, signal: AbortSignal): Promise<
   const bound = await server.start();
   let started = false;
   let catalogDown = false;
-  let firstEvent: (err: Error | null) => void = () => {};
-  const first = new Promise<Error | null>((resolve) => (firstEvent = resolve));
+  let firstEvent: (sync: FirstSync) => void = () => {};
+  const first = new Promise<FirstSync>((resolve) => (firstEvent = resolve));
   const watching = run.catalog.watch(
     {
       onServices(catalogNames) {
         const { names, skipped } = meshServiceNames(catalogNames);
         const before = server.currentZone().services;
         server.setZone(buildZone(names, run.zone));
-        firstEvent(null);
+        firstEvent({ state: "read" });
         if (catalogDown) run.log("catalog: reachable again");
         catalogDown = false;
         const diff = zoneDiff(before, names);
@@ -49,18 +52,19 @@ export async function runMeshDns(run: MeshDnsRun, signal: AbortSignal): Promise<
         if (skipped.length > 0) run.log(`zone: skipped ${skipped.length} service name(s) that are not DNS labels: ${skipped.slice(0, 10).join(", ")}`);
       },
       onError(err) {
-        firstEvent(err);
+        firstEvent({ state: "failed", error: err });
         // One line when it goes down, not one per retry; the last zone keeps being served.
         if (started && !catalogDown) run.log(`catalog: ${err.message}; serving the last zone (${server.currentZone().size} services), retrying`);
         catalogDown = true;
       },
     },
     signal,
-  );
-  const timeout = new Promise<null>((resolve) => setTimeout(resolve, run.firstSyncMs ?? 2000, null).unref());
-  const catalogError = await Promise.race([first, timeout]);
+  ).catch((e: unknown) => run.log(`catalog: watch ended: ${e instanceof Error ? e.message : String(e)}; serving the last zone`));
+  const pending: FirstSync = { state: "pending" };
+  const timeout = new Promise<FirstSync>((resolve) => setTimeout(resolve, run.firstSyncMs ?? 2000, pending).unref());
+  const sync = await Promise.race([first, timeout]);
   started = true;
-  run.onListening(bound, server, catalogError);
+  run.onListening(bound, server, sync);
   await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
   await watching;
   await server.close();

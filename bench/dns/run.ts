@@ -1,11 +1,12 @@
 // bench/dns: dnsperf against `amphi dns` and against dnsmasq, same 1000 names, same machine, one run.
 // For amphi the names are services registered in the Consul HTTP API test double (test/support/consul);
-// for dnsmasq the same names come from a hosts file (--addn-hosts). Both answer from memory.
+// for dnsmasq the same names come from a hosts file (--addn-hosts); a third server, naive-dns2.ts (dns2 parsing
+// and writing every packet), is the baseline the pre-encoded path is measured against. All answer from memory.
 // Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000]
 // After a 2 s warm-up of each, `rounds` rounds, each alternating the two servers (so background load hits
 // both alike): the highest rate (dnsperf unthrottled, 200 queries outstanding, `seconds` long), then latency
 // at a fixed 5000 queries/s (`-Q 5000 -l seconds -v`: every query's latency → p50/p99), then the server's
-// CPU time per query at a fixed 40000 queries/s (user + system time from /proc/<pid>/stat over the run:
+// CPU time per query at a fixed 40000 queries/s (10000 for dns2, which cannot keep up with 40000) (user + system time from /proc/<pid>/stat over the run:
 // unlike the rates, this hardly moves when other processes load the machine). Prints every run, then the
 // median and range over the rounds.
 import { spawn } from "node:child_process";
@@ -60,13 +61,26 @@ function cpuTicks(pid: number): [number, number] {
   return [Number(fields[11]), Number(fields[12])];
 }
 
-/** CPU µs per answered query of process `pid` while dnsperf sends 40000 queries/s for `l` seconds. */
-async function cpuPerQuery(pid: number, port: number, file: string, l: number): Promise<Cpu> {
+/** CPU µs per answered query of process `pid` while dnsperf sends `qps` queries/s for `l` seconds. */
+async function cpuPerQuery(pid: number, port: number, file: string, l: number, qps: number): Promise<Cpu> {
   const [u0, s0] = cpuTicks(pid);
-  const run = await perf(port, file, l, 40000);
+  const run = await perf(port, file, l, qps);
   const [u1, s1] = cpuTicks(pid);
   const us = (ticks: number): number => (ticks * 10_000) / run.completed; // 100 ticks/s (USER_HZ)
   return { user: us(u1 - u0), sys: us(s1 - s0), total: us(u1 - u0 + s1 - s0) };
+}
+
+/** Starts the naive dns2 server (naive-dns2.ts) with the names of the query file. */
+async function startNaive(file: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/dns/naive-dns2.ts"), file], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`naive-dns2 exited ${code}`)));
+  });
+  return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 /** Starts `amphi dns` as its own process (as it runs in production) and returns its port and a stopper. */
@@ -102,9 +116,11 @@ const catalog = await startConsulDouble();
 for (const n of names) await register(catalog.url, n);
 const dnsmasq = await startDnsmasq([`--addn-hosts=${hosts}`]);
 const amphi = await startAmphi(catalog.url);
+const naive = await startNaive(queries);
 const servers = [
   { label: "dnsmasq", port: dnsmasq.port, pid: dnsmasq.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
   { label: "amphi", port: amphi.port, pid: amphi.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
+  { label: "dns2", port: naive.port, pid: naive.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
 ];
 try {
   const stampFile = join(root, "dist/.source-stamp");
@@ -115,7 +131,7 @@ try {
     for (const s of servers) {
       const max = await perf(s.port, queries, seconds, null);
       const lat = await perf(s.port, queries, seconds, 5000);
-      const cpu = await cpuPerQuery(s.pid, s.port, queries, Math.min(seconds, 5));
+      const cpu = await cpuPerQuery(s.pid, s.port, queries, Math.min(seconds, 5), s.label === "dns2" ? 10_000 : 40_000);
       s.max.push(max);
       s.lat.push(lat);
       s.cpu.push(cpu);
@@ -136,11 +152,14 @@ try {
   }
   const ratios = servers[1]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps);
   const cpuRatio = median(servers[0]!.cpu.map((c) => c.total)) / median(servers[1]!.cpu.map((c) => c.total));
+  const naiveRatio = median(servers[2]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps));
+  console.log(`naive dns2/dnsmasq max q/s median ${naiveRatio.toFixed(2)}; amphi/dns2 ${(median(servers[1]!.max.map((m) => m.qps)) / median(servers[2]!.max.map((m) => m.qps))).toFixed(1)}×`);
   console.log(
     `ratio amphi/dnsmasq max q/s per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ 0.70); ` +
       `dnsmasq/amphi CPU per query ${cpuRatio.toFixed(2)} (the rate ratio on a CPU-bound machine); amphi p99 median ${median(servers[1]!.lat.map((m) => m.p99)).toFixed(3)} ms (target < 1 ms)`,
   );
 } finally {
+  await naive.stop();
   await amphi.stop();
   await dnsmasq.stop();
   await catalog.close();

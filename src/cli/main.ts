@@ -4,6 +4,7 @@ import { EXIT, processIo, type Io } from "./common.js";
 import { validateCommand } from "./validate.js";
 import { renderCommand } from "./render.js";
 import { planCommand } from "./plan.js";
+import { reporterFor } from "../adapters/forge/index.js";
 import { demoCommand } from "./demo.js";
 import { applyCommand } from "./apply.js";
 import { tasksCommand } from "./tasks.js";
@@ -30,7 +31,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   validateCommand(program, io, setCode);
   renderCommand(program, io, setCode);
-  planCommand(program, io, setCode);
+  planCommand(program, io, setCode, { reporter: (env, repoDir) => reporterFor(env.status, { env: io.env, repoDir }) });
   driftCommand(program, io, setCode);
   applyCommand(program, io, setCode, signal);
   tasksCommand(program, io, setCode);

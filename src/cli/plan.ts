@@ -13,14 +13,16 @@ import { buildPlan } from "../plan/index.js";
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from "../plan/format.js";
 import { readLiveActual } from "../reconcile/actual.js";
 import { formatScope, scopeDiff, type Scope } from "../reconcile/pr-scope.js";
-import { planStatus, type StatusReporter } from "../reconcile/statuses.js";
+import { planStatus, truncateDescription } from "../health/status.js";
+import type { StatusReporter } from "../ports/status.js";
 import { loadPrScope } from "../sources/pr.js";
 import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, type Io } from "./common.js";
 import { envContext, findEnv, type HostOptions } from "./context.js";
 
 const FORMATS = ["text", "json", "markdown"] as const;
 
-/** What `plan` may be given besides options: where PR-mode statuses go (none until a reporter is wired). */
+/** What `plan` may be given besides options: where PR-mode statuses go (the environment's `status`
+ * provider; tests give none or a double). */
 export interface PlanDeps {
   reporter?: (env: EnvironmentModel, repoDir: string) => StatusReporter | null;
 }
@@ -103,7 +105,9 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
   }
   const reporter = deps.reporter?.(findEnv(model, opts.env), pr.repoDir) ?? null;
   if (reporter) {
-    const status = planStatus(plan, scope.all ? "all apps" : `${scope.apps.size} app${scope.apps.size === 1 ? "" : "s"} in scope`);
+    const base = planStatus(plan);
+    const inScope = scope.all ? "all apps" : `${scope.apps.size} app${scope.apps.size === 1 ? "" : "s"} in scope`;
+    const status = { ...base, description: truncateDescription(`${base.description} · ${inScope}`) };
     for (const r of await reporter.post(pr.headSha, [status])) if (!r.ok) io.err(`amphi: status ${r.context} not posted: ${r.error}\n`);
   }
   return hasChanges(plan) ? EXIT.changes : EXIT.ok;

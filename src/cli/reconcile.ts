@@ -10,15 +10,14 @@ import { FileStateStore } from "../adapters/state/file-store.js";
 import { FileEnvLocks } from "../adapters/state/file-lock.js";
 import { ConsulEnvLocks, ConsulStateStore, consulPrefix } from "../adapters/state/consul-store.js";
 import { consulClientFor } from "../adapters/consul/client.js";
-import { HostTaskHandler } from "../hosts/handler.js";
-import { ClusterTaskHandler } from "../adapters/kubectl/index.js";
+import { reporterFor } from "../adapters/forge/index.js";
+import { writeReports } from "../adapters/output/reports.js";
 import { readLiveActual } from "../reconcile/actual.js";
 import { Reconciler, type Backend, type CycleDeps, type CycleResult } from "../reconcile/cycle.js";
 import { ReconcileLoop } from "../reconcile/loop.js";
-import type { StatusReporter } from "../reconcile/statuses.js";
 import { openLocalSource, RemoteSource, redactText, type RepoSource } from "../sources/index.js";
 import { EXIT, printWarnings, runAction, type Io } from "./common.js";
-import { envContext } from "./context.js";
+import { envContext, handlersFor } from "./context.js";
 import { planEnvironment } from "./plan.js";
 import { formatRun, progressPrinter } from "./progress.js";
 
@@ -138,7 +137,7 @@ export function duration(text: string, option: string): number {
 }
 
 /** The adapters one reconcile cycle uses, built from CLI options. */
-export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, backends = backendsFor(io, opts), reporter: StatusReporter | null = null): CycleDeps {
+export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, backends = backendsFor(io, opts)): CycleDeps {
   const healthTimeoutMs = Number(opts.healthTimeout ?? 30) * 1000;
   if (!Number.isFinite(healthTimeoutMs) || healthTimeoutMs <= 0) throw new InputError(`--health-timeout must be a positive number of seconds`);
   return {
@@ -153,16 +152,14 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
     open: (model, env, snap) => {
       const ctx = envContext(io, snap.source, env, opts);
       return {
-        readActual: (signal) => readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, signal }),
-        handlers: {
-          hosts: new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: env.name, now: () => ctx.clock.now().toISOString(), healthTimeoutMs }),
-          cluster: new ClusterTaskHandler({ clusters: env.clusters, env: env.name, kubectl: ctx.kubectl, healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false }),
-        },
+        readActual: (signal) => readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: ctx.processEnv, signal }),
+        handlers: handlersFor(ctx, { healthTimeoutMs, forceConflicts: opts.forceConflicts }),
         parallel: ctx.parallel,
         close: () => ctx.close(),
       };
     },
-    reporter,
+    reporter: (env) => reporterFor(env.status, { env: io.env, repoDir: source.repoDir }),
+    writeReports: (env, id, report) => writeReports(resolve(io.cwd, env.state.path, "reports"), env.name, id, report),
     clock: { now: () => new Date() },
     log: (line) => io.err(redactText(line, opts.url ? [opts.url] : []) + "\n"),
   };

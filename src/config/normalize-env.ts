@@ -106,6 +106,7 @@ function normalizeHostGroup(g: RawHostGroup): HostGroupModel {
 
 function normalizeStatus(s: NonNullable<RawEnvironment["spec"]["status"]>): StatusModel {
   return {
+    reportUrl: s.reportUrl ?? null,
     provider: s.provider ?? ENV_DEFAULTS.statusProvider,
     url: s.url ?? null,
     repository: s.repository ?? null,

@@ -3,24 +3,9 @@
 // of pull requests, `amphi/plan/<env>` with the counts of the plan. Pure; forges are adapters/forge.
 import { worst, type Health } from "./index.js";
 import type { RegistryDriftKind } from "./registry.js";
+import { MAX_DESCRIPTION, type CommitState, type CommitStatus } from "../ports/status.js";
 
-/** Commit-status states, as GitHub names them (adapters map them to each forge's words). */
-export const COMMIT_STATES = ["success", "pending", "failure", "error"] as const;
-/** One commit-status state. */
-export type CommitState = (typeof COMMIT_STATES)[number];
-
-/** One commit status to post. */
-export interface CommitStatus {
-  context: string;
-  state: CommitState;
-  /** At most {@link MAX_DESCRIPTION} characters (GitHub answers 422 to longer ones). */
-  description: string;
-  /** Link to the report or run, when there is one. */
-  targetUrl?: string;
-}
-
-/** Longest description GitHub accepts; the others take it too. */
-export const MAX_DESCRIPTION = 140;
+export { COMMIT_STATES, MAX_DESCRIPTION, type CommitState, type CommitStatus } from "../ports/status.js";
 
 /** What {@link statusesFor} reads of a report; a `DriftReport` is one. */
 export interface StatusSource {

@@ -185,6 +185,8 @@ export interface StatusModel {
   url: string | null;
   repository: string | null;
   tokenEnv: string | null;
+  /** Base URL where `reports/` is published (statuses link to the run's HTML report), or null. */
+  reportUrl: string | null;
 }
 
 /** Where runs, tasks and locks are kept. */

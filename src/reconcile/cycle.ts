@@ -9,7 +9,9 @@ import { render } from "../render/index.js";
 import { applyPlan, newRun } from "./apply.js";
 import type { Handlers } from "./execute.js";
 import { LockBusyError, type EnvLocks, type Lease } from "./locks.js";
-import { appStatuses, type StatusReporter } from "./statuses.js";
+import type { StatusReporter } from "../ports/status.js";
+import type { DriftReport } from "../report/index.js";
+import { Observer } from "./observe.js";
 
 /** Why a cycle runs. Explicit triggers (api, webhook: someone holds the run ID) always record a run, even
  * with nothing to do; the others record one only when they apply (a cron `--once` in sync leaves no trace). */
@@ -40,7 +42,10 @@ export interface CycleDeps {
   /** The env's state backend (same objects for the same settings); `null` → the default one. */
   backend(env: EnvironmentModel | null): Backend;
   open(model: Model, env: EnvironmentModel, snapshot: Snapshot): EnvSession;
-  reporter?: StatusReporter | null;
+  /** Where an environment's commit statuses go (from its `status` settings), or null. */
+  reporter?: (env: EnvironmentModel) => StatusReporter | null;
+  /** Writes a cycle's drift report (JSON, Markdown, HTML) under the ID of its run or cycle. */
+  writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
   clock: Clock;
   log(line: string): void;
 }
@@ -74,8 +79,11 @@ export interface CycleResult {
 /** Runs cycles; remembers per environment the config it last applied (to tell a new config from drift). */
 export class Reconciler {
   private readonly applied = new Map<string, string>();
+  private readonly observer: Observer;
 
-  constructor(private readonly deps: CycleDeps) {}
+  constructor(private readonly deps: CycleDeps) {
+    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, now: () => deps.clock.now(), log: deps.log });
+  }
 
   /** Runs one cycle. Never throws: failures are an outcome with a message (and a failed run when recorded). */
   async run(req: CycleRequest): Promise<CycleResult> {
@@ -124,7 +132,10 @@ export class Reconciler {
     const { store } = this.deps.backend(env);
     const session = this.deps.open(model, env, snap);
     try {
-      const plan = this.deps.plan(model, req.env, await session.readActual(signal));
+      const actual = await session.readActual(signal);
+      const plan = this.deps.plan(model, req.env, actual);
+      const observe = (id: string, after: ActualState | null) =>
+        this.observer.report({ model, env, actual: after ?? actual, plan: after ? this.deps.plan(model, req.env, after) : plan, revision: snap.revision, id });
       const s = plan.summary;
       const changes = s.create + s.update + s.delete;
       const fingerprint = snap.revision ?? digest(model);
@@ -133,6 +144,7 @@ export class Reconciler {
       const base = { revision: snap.revision, plan };
       if (!apply && !explicit(req.trigger)) {
         if (changes === 0) this.applied.set(req.env, fingerprint);
+        await observe(`${req.runId}-${changes === 0 ? "in-sync" : "drift"}`, null);
         return { ...base, outcome: changes === 0 ? "in-sync" : "drift", run: null, message: changes === 0 ? "in sync" : driftMessage(plan) };
       }
       const run = newRun(req.runId, plan, snap.description, this.deps.clock.now());
@@ -141,7 +153,8 @@ export class Reconciler {
         ? await applyPlan(model, plan, render(model, req.env), run, { handlers: session.handlers, store, clock: this.deps.clock, parallel: session.parallel, signal, onProgress: req.onProgress })
         : await this.emptyRun(store, run, changes === 0 ? "in sync: nothing to change" : driftMessage(plan));
       if (done.state === "succeeded" && (apply || changes === 0)) this.applied.set(req.env, fingerprint);
-      await this.report(model, done);
+      // Observe what the run left (health, registry) when it changed something; else the first read holds.
+      await observe(done.id, apply ? await session.readActual(signal).catch(() => null) : null);
       const outcome = done.state === "succeeded" ? (apply ? "applied" : changes === 0 ? "in-sync" : "drift") : done.state === "cancelled" ? "cancelled" : "failed";
       return { ...base, outcome, run: done, message: done.message };
     } finally {
@@ -180,13 +193,6 @@ export class Reconciler {
       this.deps.log(`amphi: ${req.env}: recording run ${req.runId} failed: ${(e as Error).message}`);
       return run;
     }
-  }
-
-  private async report(model: Model, run: RunRecord): Promise<void> {
-    const reporter = this.deps.reporter;
-    if (!reporter || !run.revision) return;
-    const results = await reporter.post(run.revision, appStatuses(model, run)).catch((e: Error) => [{ context: "*", ok: false, error: e.message }]);
-    for (const r of results) if (!r.ok) this.deps.log(`amphi: ${run.env}: status ${r.context} not posted: ${r.error}`);
   }
 }
 

@@ -21,6 +21,9 @@ export interface RepoSource {
   readonly kind: "directory" | "git" | "remote";
   /** Directory or URL, never with credentials. */
   readonly description: string;
+  /** The local Git repository behind the source (the repo, or a remote's mirror), or null for a plain
+   * directory: where git-notes statuses are written. */
+  readonly repoDir: string | null;
   /** Brings the source up to date (a fetch for remotes) and returns the snapshot of `branch`
    * (null: HEAD of a local repo, `main` of a remote). */
   snapshot(branch: string | null, signal?: AbortSignal): Promise<Snapshot>;

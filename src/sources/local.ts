@@ -24,6 +24,11 @@ export class LocalSource implements RepoSource {
     this.description = dir;
   }
 
+  /** The directory when it is in a Git repository (git notes go there), else null. */
+  get repoDir(): string | null {
+    return this.gitDir ? this.dir : null;
+  }
+
   /** HEAD's (or `branch`'s) commit for a Git repository; the directory itself otherwise. */
   async snapshot(branch: string | null): Promise<Snapshot> {
     if (!this.gitDir) {

@@ -27,6 +27,11 @@ export class RemoteSource implements RepoSource {
     this.description = this.mirror.displayUrl;
   }
 
+  /** The bare mirror: git-notes statuses are kept there (amphi never pushes them). */
+  get repoDir(): string {
+    return this.mirror.dir;
+  }
+
   /** Fetches `branch` (default `main`) and returns its commit. */
   async snapshot(branch: string | null, signal?: AbortSignal): Promise<Snapshot> {
     const b = branch ?? "main";

@@ -71,16 +71,16 @@ test("failures are results, never throws: unknown commit, bad SHA, not a reposit
 });
 
 test("reporterFor: gitnotes is the default provider and needs a local repo; none posts nothing", async () => {
-  const notes = reporterFor({ provider: "gitnotes", url: null, repository: null, tokenEnv: null }, { env: {}, repoDir: repo.dir, now });
+  const notes = reporterFor({ provider: "gitnotes", url: null, repository: null, tokenEnv: null, reportUrl: null }, { env: {}, repoDir: repo.dir, now });
   assert.ok(notes instanceof GitNotesReporter);
   assert.equal((await notes.post(sha, [status("amphi/staging/user", "success", "ok")]))[0]!.ok, true);
-  const noRepo = reporterFor({ provider: "gitnotes", url: null, repository: null, tokenEnv: null }, { env: {}, repoDir: null });
+  const noRepo = reporterFor({ provider: "gitnotes", url: null, repository: null, tokenEnv: null, reportUrl: null }, { env: {}, repoDir: null });
   const [r] = await noRepo.post(sha, [status("amphi/prod/user", "success", "ok")]);
   assert.deepEqual([r!.ok, r!.attempts], [false, 0]);
   assert.match(r!.error!, /git notes need the config repo as a local Git repository/);
-  const none = reporterFor({ provider: "none", url: null, repository: null, tokenEnv: null }, { env: {}, repoDir: null });
+  const none = reporterFor({ provider: "none", url: null, repository: null, tokenEnv: null, reportUrl: null }, { env: {}, repoDir: null });
   assert.ok(none instanceof NoneReporter);
   assert.deepEqual(await none.post(sha, [status("c", "success", "ok")]), [{ context: "c", ok: true, httpStatus: null, attempts: 0, error: null }]);
-  const noRepoName = reporterFor({ provider: "github", url: null, repository: null, tokenEnv: "T" }, { env: { T: "x" }, repoDir: null });
+  const noRepoName = reporterFor({ provider: "github", url: null, repository: null, tokenEnv: "T", reportUrl: null }, { env: { T: "x" }, repoDir: null });
   assert.match((await noRepoName.post(sha, [status("c", "success", "ok")]))[0]!.error!, /status\.repository is required for provider github/);
 });

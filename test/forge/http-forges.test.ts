@@ -17,7 +17,7 @@ const STATUSES: CommitStatus[] = [
 const FAST: HttpReporterOptions = { baseDelayMs: 1, maxDelayMs: 2, timeoutMs: 2_000 };
 
 function reporter(d: ForgeDouble, opts: HttpReporterOptions = FAST, token = d.token): StatusReporter {
-  const status: StatusModel = { provider: d.kind, url: d.url, repository: d.repository, tokenEnv: "AMPHI_FORGE_TOKEN" };
+  const status: StatusModel = { provider: d.kind, url: d.url, repository: d.repository, tokenEnv: "AMPHI_FORGE_TOKEN", reportUrl: null };
   return reporterFor(status, { env: { AMPHI_FORGE_TOKEN: token }, repoDir: null, ...opts });
 }
 
@@ -124,7 +124,7 @@ test("a forge that cannot be reached: every status fails after its tries, post r
       s.close(() => resolve(p));
     });
   });
-  const status: StatusModel = { provider: "github", url: `http://127.0.0.1:${port}`, repository: "example/shop-config", tokenEnv: "T" };
+  const status: StatusModel = { provider: "github", url: `http://127.0.0.1:${port}`, repository: "example/shop-config", tokenEnv: "T", reportUrl: null };
   const results = await reporterFor(status, { env: { T: "tok-unreachable-1" }, repoDir: null, ...FAST }).post(SHA, STATUSES);
   assert.deepEqual(results.map((r) => [r.ok, r.attempts, r.httpStatus]), [[false, 4, null], [false, 4, null]]);
   assert.match(results[0]!.error!, /ECONNREFUSED.*\(gave up after 4 tries\)/);

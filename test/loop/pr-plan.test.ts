@@ -10,7 +10,7 @@ import { amphi } from "../support/cli.js";
 import { exampleCopy } from "../support/example-copy.js";
 import { commitAll, git, initRepo, writeFiles } from "../support/git-repo.js";
 import { planCommand } from "../../src/cli/plan.js";
-import type { CommitStatus, StatusReporter } from "../../src/reconcile/statuses.js";
+import type { CommitStatus, StatusReporter } from "../../src/ports/status.js";
 import { parseNameStatus } from "../../src/adapters/watch/git-diff.js";
 import { prScope } from "../../src/reconcile/pr-scope.js";
 
@@ -89,7 +89,7 @@ test("the plan status goes to the head commit through the reporter", async () =>
   edit("apps/billing/spec.yaml", "value: 2.3.0", "value: 2.3.0-pr");
   const head = await commitAll(dir, "billing env");
   const posted: { sha: string; statuses: readonly CommitStatus[] }[] = [];
-  const fake: StatusReporter = { post: async (sha, statuses) => (posted.push({ sha, statuses }), statuses.map((s) => ({ context: s.context, ok: true, error: null }))) };
+  const fake: StatusReporter = { provider: "fake", post: async (sha, statuses) => (posted.push({ sha, statuses }), statuses.map((s) => ({ context: s.context, ok: true, httpStatus: null, attempts: 1, error: null }))) };
   let code = -1;
   let out = "";
   let err = "";

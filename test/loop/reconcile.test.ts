@@ -39,6 +39,18 @@ test("--once applies the HEAD commit and records its SHA in the run", async () =
   assert.equal((await repo.store.listRuns({ env: "local" })).length, 1, "a run in sync is not recorded");
 });
 
+test("every cycle writes its drift report, and the commit gets one git-notes status per app", async () => {
+  const [run] = await repo.store.listRuns({ env: "local" });
+  const reports = join(repo.dir, ".amphi", "reports", "local");
+  for (const f of [`${run!.id}.json`, `${run!.id}.md`, `${run!.id}.html`, "latest.json", "latest.md", "latest.html"]) assert.ok(existsSync(join(reports, f)), f);
+  const note = spawnSync("git", ["notes", "--ref", "amphi", "show", repo.sha], { cwd: repo.dir, encoding: "utf8" });
+  assert.equal(note.status, 0, note.stderr);
+  const doc = JSON.parse(note.stdout) as { statuses: Record<string, { state: string; description: string }> } | Record<string, unknown>;
+  const text = JSON.stringify(doc);
+  for (const app of ["billing", "catalog"]) assert.match(text, new RegExp(`amphi/local/${app}`));
+  assert.match(text, /"success"/);
+});
+
 test("a new commit is applied by the next run; uncommitted edits are ignored", async () => {
   setBillingEnv(repo.dir, "2.3.0-loop");
   const sha = await repo.commit("billing: APP_VERSION 2.3.0-loop");

@@ -1,26 +1,7 @@
-// The StatusReporter port: commit statuses out to a forge, git notes, or nowhere. A post never throws: it
-// answers per status whether it landed, so a reconcile run never fails because a forge is down.
-import type { CommitStatus } from "../../health/status.js";
+// Helpers shared by the status reporters (the port itself is src/ports/status.ts).
+import type { CommitStatus, PostResult } from "../../ports/status.js";
 
-/** The outcome of posting one status. */
-export interface PostResult {
-  context: string;
-  ok: boolean;
-  /** HTTP status of the last answer; null when none came (network error, timeout) or for git notes / none. */
-  httpStatus: number | null;
-  /** Requests made (1 + retries); 0 when nothing was sent (reporter `none`, bad configuration). */
-  attempts: number;
-  /** Why it failed, one line naming the provider, context and cause; null when ok. Never holds the token. */
-  error: string | null;
-}
-
-/** Where commit statuses go. `post` resolves with one result per status, in the order given; it never
- * rejects (failures are results). */
-export interface StatusReporter {
-  /** Provider name for messages: `github`, `gitea`, `gitlab`, `gitnotes`, `none`. */
-  readonly provider: string;
-  post(sha: string, statuses: readonly CommitStatus[]): Promise<PostResult[]>;
-}
+export type { PostResult, StatusReporter } from "../../ports/status.js";
 
 /** Whether `sha` is a full commit ID (SHA-1 or SHA-256 hex). Why strict: it is put into URL paths and git
  * arguments, where a `-` or `/` would change what is asked for. */

@@ -62,6 +62,11 @@ export interface CaptureRules {
   inbound: { app: string; ports: number[] }[];
   fragment: string;
   hooks: { table: "nat" | "raw"; chain: string; rule: string }[];
+  /** mesh-dns on the host, the target of the DNS redirect: runs as `user` (the proxy uid, which capture
+   * excludes) on `listen`:`port`. `upstreams` empty: the host's resolv.conf nameservers, read at install
+   * time. `consul`: the catalog's address (null: no Consul, an empty zone). Absent in records written
+   * before amphi ran mesh-dns on hosts (and in hand-made rules): no mesh-dns is installed for them. */
+  dns?: { listen: string; port: number; domain: string; serviceIP: string; upstreams: string[]; consul: string | null; user: number };
 }
 
 /** A Consul agent service registration for one port of one host instance. */

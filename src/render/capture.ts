@@ -46,7 +46,22 @@ export function hostCapture(env: EnvironmentModel, hostGroup: string, host: stri
     ...rawRules(env.mesh),
     "COMMIT",
   ];
-  return { hostGroup, host, inbound, fragment: lines.join("\n") + "\n", hooks: captureHooks() };
+  return { hostGroup, host, inbound, fragment: lines.join("\n") + "\n", hooks: captureHooks(), dns: hostDns(env) };
+}
+
+/** mesh-dns as the host runs it: on 127.0.0.1 (where REDIRECT delivers the host's queries; see natRules), as
+ * the proxy uid (whose upstream queries capture leaves alone). */
+export function hostDns(env: EnvironmentModel): NonNullable<CaptureRules["dns"]> {
+  const m = env.mesh;
+  return {
+    listen: "127.0.0.1",
+    port: m.dnsPort,
+    domain: m.domain,
+    serviceIP: m.serviceIP,
+    upstreams: [...m.dnsUpstreams],
+    consul: env.consul.enabled ? env.consul.address : null,
+    user: m.proxyUid,
+  };
 }
 
 /** Jumps from the built-in chains into amphi's; the host task inserts each with `iptables -C … || iptables -I …`

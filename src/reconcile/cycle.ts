@@ -76,9 +76,11 @@ export interface CycleResult {
   durationMs: number;
 }
 
-/** Runs cycles; remembers per environment the config it last applied (to tell a new config from drift). */
+/** Runs cycles; remembers per environment the config it last applied (to tell a new config from drift),
+ * and the environment as the last config that loaded defined it (where a config error's statuses go). */
 export class Reconciler {
   private readonly applied = new Map<string, string>();
+  private readonly lastGood = new Map<string, EnvironmentModel>();
   private readonly observer: Observer;
 
   constructor(private readonly deps: CycleDeps) {
@@ -93,33 +95,40 @@ export class Reconciler {
     let snap: Snapshot | null = null;
     let lease: Lease | null = null;
     let env: EnvironmentModel | null = null;
+    // The snapshot last read, kept past its close: a config error is reported on the revision that has it.
+    const seen: Seen = { revision: null, description: null };
     try {
       let model: Model;
-      ({ snap, model, env } = await this.load(req));
+      ({ snap, model, env } = await this.load(req, seen));
       lease = await this.deps.backend(env).locks.acquire(req.env, { timeoutMs: req.lockTimeoutMs, signal: req.signal });
       if (lease.waitedMs > 0) {
         // Another process applied meanwhile, maybe a newer commit: read the source again, never an older one.
         snap.close();
-        ({ snap, model, env } = await this.load(req));
+        ({ snap, model, env } = await this.load(req, seen));
       }
       return out(await this.reconcile(req, snap, model, env, lease));
     } catch (e) {
       const busy = e instanceof LockBusyError;
       const message = e instanceof ConfigError ? configMessage(e) : (e as Error).message;
-      const run = explicit(req.trigger) ? await this.failedRun(req, env, snap, message) : null;
-      return out({ outcome: busy ? "busy" : req.signal.aborted ? "cancelled" : "error", revision: snap?.revision ?? null, run, plan: null, message });
+      const last = this.lastGood.get(req.env) ?? null;
+      if (e instanceof ConfigError) await this.observer.configError({ env: req.env, last, revision: seen.revision, error: e });
+      const run = explicit(req.trigger) ? await this.failedRun(req, env ?? last, seen, message) : null;
+      return out({ outcome: busy ? "busy" : req.signal.aborted ? "cancelled" : "error", revision: snap?.revision ?? seen.revision, run, plan: null, message });
     } finally {
       await lease?.release().catch((e: Error) => this.deps.log(`amphi: releasing the lock of ${req.env} failed: ${e.message}`));
       snap?.close();
     }
   }
 
-  private async load(req: CycleRequest): Promise<{ snap: Snapshot; model: Model; env: EnvironmentModel }> {
+  private async load(req: CycleRequest, seen: Seen): Promise<{ snap: Snapshot; model: Model; env: EnvironmentModel }> {
     const snap = await this.deps.source.snapshot(req.branch, req.signal);
+    seen.revision = snap.revision;
+    seen.description = snap.description;
     try {
       const model = await this.deps.load(snap.source);
       const env = model.environments.find((e) => e.name === req.env);
       if (!env) throw new Error(`unknown environment "${req.env}" in ${snap.description} (known: ${model.environments.map((e) => e.name).join(", ") || "none"})`);
+      this.lastGood.set(req.env, env);
       return { snap, model, env };
     } catch (e) {
       snap.close();
@@ -179,11 +188,11 @@ export class Reconciler {
     return done;
   }
 
-  private async failedRun(req: CycleRequest, env: EnvironmentModel | null, snap: Snapshot | null, message: string): Promise<RunRecord | null> {
+  private async failedRun(req: CycleRequest, env: EnvironmentModel | null, snap: Seen, message: string): Promise<RunRecord | null> {
     const now = this.deps.clock.now().toISOString();
     const summary = { create: 0, update: 0, delete: 0, unchanged: 0, unknown: 0 };
     const run: RunRecord = {
-      apiVersion: "amphi.dev/v1", kind: "Run", id: req.runId, env: req.env, revision: snap?.revision ?? null, source: snap?.description ?? this.deps.source.description,
+      apiVersion: "amphi.dev/v1", kind: "Run", id: req.runId, env: req.env, revision: snap.revision, source: snap.description ?? this.deps.source.description,
       state: req.signal.aborted ? "cancelled" : "failed", createdAt: now, startedAt: now, endedAt: now, summary, message, pid: process.pid, tasks: [],
     };
     try {
@@ -194,6 +203,12 @@ export class Reconciler {
       return run;
     }
   }
+}
+
+/** What a cycle last read of its source (revision and description outlive the snapshot). */
+interface Seen {
+  revision: string | null;
+  description: string | null;
 }
 
 /** Whether a trigger asks for a recorded run (someone holds its ID). */

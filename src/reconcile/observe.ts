@@ -2,11 +2,11 @@
 // HTML by the caller's writer) and post one commit status per app on the revision — only when the
 // statuses differ from the last ones posted for that environment, so an interval loop does not post the
 // same status every few minutes.
-import type { ActualState, EnvironmentModel, Model, Plan } from "../model/index.js";
-import type { StatusReporter } from "../ports/status.js";
+import type { ActualState, ConfigError, EnvironmentModel, Model, Plan } from "../model/index.js";
+import type { CommitStatus, StatusReporter } from "../ports/status.js";
 import { render } from "../render/index.js";
 import { buildDriftReport, type DriftReport } from "../report/index.js";
-import { statusesFor } from "../health/status.js";
+import { appContext, statusesFor, truncateDescription } from "../health/status.js";
 
 /** What observing needs from the cycle's dependencies. */
 export interface ObserveDeps {
@@ -26,6 +26,15 @@ export interface Observation {
   revision: string | null;
   /** Run ID, or a cycle ID for cycles that record no run. */
   id: string;
+}
+
+/** A config that failed to load on a revision, and the environment as the last good config defined it. */
+export interface ConfigFailure {
+  env: string;
+  /** The environment of the last config that loaded (its status settings and apps), or null: none yet. */
+  last: EnvironmentModel | null;
+  revision: string | null;
+  error: ConfigError;
 }
 
 /** Remembers the statuses last posted per environment and revision. */
@@ -51,13 +60,48 @@ export class Observer {
     const reporter = this.deps.reporter?.(o.env);
     if (!reporter || !o.revision) return;
     const base = o.env.status.reportUrl?.replace(/\/+$/, "");
-    const statuses = statusesFor(report, base ? { targetUrl: `${base}/${o.env.name}/${o.id}.html` } : {});
-    const key = `${o.env.name}@${o.revision}`;
+    await this.send(reporter, o.env.name, o.revision, statusesFor(report, base ? { targetUrl: `${base}/${o.env.name}/${o.id}.html` } : {}));
+  }
+
+  /** Posts `error` on the revision whose config failed to load: on `amphi/<env>` and on every app of the
+   * environment as the last good config had it, through that config's status settings (the failed one's
+   * cannot be read). Without a last good config there is no reporter: logged. Never throws. */
+  async configError(f: ConfigFailure): Promise<void> {
+    if (!f.revision) return;
+    if (!f.last) {
+      this.deps.log(`amphi: ${f.env}: config error on ${f.revision.slice(0, 12)} not posted as a status: no earlier config of ${f.env} loaded (its status settings are unknown)`);
+      return;
+    }
+    try {
+      const reporter = this.deps.reporter?.(f.last);
+      if (!reporter) return;
+      const description = configErrorDescription(f.error);
+      const apps = [...new Set(f.last.placements.map((p) => p.app))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const contexts = [`amphi/${f.env}`, ...apps.map((app) => appContext(f.env, app))];
+      await this.send(reporter, f.env, f.revision, contexts.map((context) => ({ context, state: "error", description })));
+    } catch (e) {
+      this.deps.log(`amphi: ${f.env}: config error status failed: ${(e as Error).message}`);
+    }
+  }
+
+  // Posts unless the same statuses were posted for this environment and revision already.
+  private async send(reporter: StatusReporter, env: string, revision: string, statuses: CommitStatus[]): Promise<void> {
+    const key = `${env}@${revision}`;
     const text = JSON.stringify(statuses.map(({ targetUrl: _url, ...s }) => s));
     if (this.posted.get(key) === text) return;
-    const results = await reporter.post(o.revision, statuses);
+    const results = await reporter.post(revision, statuses);
     const failed = results.filter((r) => !r.ok);
-    for (const r of failed) this.deps.log(`amphi: ${o.env.name}: status ${r.context} not posted: ${r.error}`);
+    for (const r of failed) this.deps.log(`amphi: ${env}: status ${r.context} not posted: ${r.error}`);
     if (failed.length === 0) this.posted.set(key, text);
   }
+}
+
+/** `config error: <file>:<line>:<col>: <message>` of the first error (`(+n more)` when there are more),
+ * at most 140 characters: the location comes first so that a cut keeps it. */
+export function configErrorDescription(e: ConfigError): string {
+  const errors = e.problems.filter((p) => p.severity === "error");
+  const first = errors[0];
+  if (!first) return truncateDescription(`config error: ${e.message}`);
+  const more = errors.length > 1 ? ` (+${errors.length - 1} more)` : "";
+  return truncateDescription(`config error${more}: ${first.file}:${first.line}:${first.column}: ${first.message}`);
 }

@@ -281,7 +281,7 @@ describe("amphi dns when upstreams fail or misbehave", () => {
     assert.deepEqual(await resolver(mesh.port).resolve4("a.example.test"), ["192.0.2.9"]);
     const t0 = Date.now();
     assert.deepEqual(await resolver(mesh.port).resolve4("b.example.test"), ["192.0.2.9"]);
-    assert.ok(Date.now() - t0 < 300, "the dead upstream is no longer asked first");
+    assert.ok(Date.now() - t0 < 450, "the dead upstream (500 ms per attempt) is no longer asked first");
   });
 
   it("an upstream answer bigger than the client's EDNS size is cut to header + question with TC=1", async () => {

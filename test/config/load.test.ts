@@ -75,7 +75,7 @@ test("environment defaults: mesh, consul, ssh, namespace, status and state", asy
   assert.deepEqual(staging.consul, { enabled: true, address: "http://127.0.0.1:8500", datacenter: null, tokenEnv: null, checkTTL: "15s", deregisterCriticalAfter: "1m" });
   assert.deepEqual(staging.hostGroups[0]!.ssh, { user: "amphi", port: 22, identityFile: null, knownHostsFile: null, proxyJump: null });
   assert.equal(staging.hostGroups[0]!.maxUnavailable, 1);
-  assert.deepEqual(staging.status, { provider: "gitnotes", url: null, repository: null, tokenEnv: null });
+  assert.deepEqual(staging.status, { provider: "gitnotes", url: null, repository: null, tokenEnv: null, reportUrl: null });
   assert.deepEqual(staging.state, { backend: "file", path: ".amphi" });
   const m = await loaded({});
   assert.equal(m.environments[0]!.clusters[0]!.namespace, "default");

@@ -4,7 +4,7 @@ import type { HostConnector, HostRef } from "../ports/hosts.js";
 import type { TaskHandler, TaskOutcome } from "../reconcile/execute.js";
 import type { TaskSpec } from "../plan/tasks.js";
 import { deploy, start, undeploy } from "./tasks.js";
-import { applyCapture, removeCapture } from "./capture.js";
+import { applyCaptureWithDns, removeCaptureWithDns } from "./mesh-dns.js";
 import { TaskError } from "./errors.js";
 import type { ReporterConfig } from "./reporter.js";
 
@@ -48,9 +48,10 @@ export class HostTaskHandler implements TaskHandler {
       case "undeploy":
         return undeploy(tctx, p.app);
       case "capture":
-        return applyCapture(tctx, p.rules);
+        // mesh-dns reads the catalog with the same Consul token as the health reporters (consul.tokenEnv)
+        return applyCaptureWithDns(tctx, p.rules, () => this.opts.reporter?.token ?? null);
       case "uncapture":
-        return removeCapture(tctx);
+        return removeCaptureWithDns(tctx);
       default:
         throw new TaskError(task.target, `${p.kind} is not a host task`);
     }

@@ -1,0 +1,253 @@
+// mesh-dns on a VM host with capture (DESIGN.md "Traffic capture", "Consul and mesh-dns"): the target of the
+// DNS redirect. The capture task installs and supervises it before the iptables rules go in (so DNS on the
+// host never points at nothing), and removes it after they are gone.
+//
+// Hosts have node, not amphi: mesh-dns is one ESM file bundled with esbuild from src/dns/host-main.ts, built
+// here when first needed (memoised, and cached as `.amphi/cache/mesh-dns-<hash of the sources>.mjs` under the
+// working directory), uploaded only when the host's copy has another sha256. On the host (`<baseDir>/mesh/`):
+// mesh-dns.mjs, dns.json (settings), token (mode 600, owned by the proxy uid; from stdin, never argv), and a
+// small supervised "app" `mesh.dns` (apps/mesh.dns/current/run.sh) run by the same control script and
+// supervisor as apps (amphi-supervise, or the systemd unit `amphi-<env>-mesh.dns.service`; app names have no
+// dots, so it cannot collide). run.sh drops to the proxy uid (setpriv, else runuser): capture leaves that
+// uid's traffic alone, so mesh-dns's upstream queries are not redirected back to itself.
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isIP } from "node:net";
+import { fileURLToPath } from "node:url";
+import type { CaptureRules } from "../model/index.js";
+import { applyCapture, removeCapture, type CaptureOutcome } from "./capture.js";
+import { envFileText } from "./env-file.js";
+import { TaskError } from "./errors.js";
+import { fields, logLines, scriptError, EXEC_SH, SUPERVISE_SH } from "./scripts.js";
+import { systemdUnit } from "./systemd.js";
+import { seconds, type TaskContext } from "./task.js";
+import type { HostDnsConfig } from "../dns/host-main.js";
+
+type DnsRules = NonNullable<CaptureRules["dns"]>;
+
+// The TypeScript sources (also when this runs compiled from dist/: the package ships src/).
+const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
+const scriptsDir = fileURLToPath(new URL("scripts/", import.meta.url));
+const LIB = readFileSync(join(scriptsDir, "lib.sh"), "utf8");
+const CONTROL = readFileSync(join(scriptsDir, "control.sh"), "utf8");
+const MESH_DNS_SH = readFileSync(join(scriptsDir, "mesh-dns.sh"), "utf8");
+/** Installed as current/run.sh (trailing newline dropped: the host compares with `$(cat file)`). */
+const RUN_SH = readFileSync(join(scriptsDir, "mesh-dns-run.sh"), "utf8").trimEnd();
+
+const APP = "mesh.dns";
+const STOP_GRACE_MS = 3000;
+const READY_MS = 10_000;
+// Consul tokens are UUIDs; keep anything odd out of files and logs.
+const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]*$/;
+
+/** Where mesh-dns lives under a host's base dir. */
+export function meshBase(baseDir: string): string {
+  return `${baseDir}/mesh`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bundle
+
+/** The bundled program and its sha256. */
+export interface MeshDnsProgram {
+  code: Buffer;
+  sha256: string;
+}
+
+let built: Promise<MeshDnsProgram> | undefined;
+
+/** The sources the bundle is made of (the entry's directories), for the cache key. */
+function sourceHash(): string {
+  const h = createHash("sha256");
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(ts|js|mjs)$/.test(name)) h.update(`${p.slice(SRC.length)}\0`).update(readFileSync(p)).update("\0");
+    }
+  };
+  for (const d of ["dns", "adapters/dns-server", "adapters/consul", "model"]) walk(join(SRC, d));
+  for (const pkg of ["esbuild", "dns2"]) {
+    try {
+      h.update(`${pkg}@${(JSON.parse(readFileSync(join(SRC, "..", "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version}`);
+    } catch {
+      h.update(`${pkg}@?`);
+    }
+  }
+  return h.digest("hex").slice(0, 16);
+}
+
+/** The mesh-dns bundle: built once per process with esbuild from src/dns/host-main.ts, or read from
+ * `.amphi/cache/mesh-dns-<hash>.mjs` (written best-effort; a read-only directory only costs a build). */
+export function meshDnsProgram(cacheDir = join(process.cwd(), ".amphi", "cache")): Promise<MeshDnsProgram> {
+  built ??= (async () => {
+    const file = join(cacheDir, `mesh-dns-${sourceHash()}.mjs`);
+    let code: Buffer | undefined;
+    try {
+      code = readFileSync(file);
+    } catch {
+      // not cached yet
+    }
+    if (!code) {
+      const entry = join(SRC, "dns", "host-main.ts");
+      const esbuild = await import("esbuild");
+      const r = await esbuild.build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: "node18",
+        write: false,
+        logLevel: "silent",
+        legalComments: "none",
+        // dns2 is CommonJS and requires node built-ins
+        banner: { js: "// mesh-dns, bundled by amphi from src/dns/host-main.ts\nimport { createRequire as __amphiRequire } from 'node:module'; const require = __amphiRequire(import.meta.url);" },
+      });
+      code = Buffer.from(r.outputFiles[0]!.contents);
+      try {
+        mkdirSync(cacheDir, { recursive: true });
+        writeFileSync(`${file}.tmp.${process.pid}`, code);
+        renameSync(`${file}.tmp.${process.pid}`, file);
+      } catch {
+        // best-effort cache
+      }
+    }
+    return { code, sha256: createHash("sha256").update(code).digest("hex") };
+  })();
+  built.catch(() => (built = undefined));
+  return built;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Talking to the host
+
+function run(ctx: TaskContext, script: string, args: string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}) {
+  const argv = ["sh", "-c", `${LIB}\n${script}`, "amphi", meshBase(ctx.session.host.baseDir), APP, ctx.env, ...args];
+  return ctx.session.exec(argv, { stdin: opts.stdin, timeoutMs: opts.timeoutMs, signal: ctx.signal });
+}
+
+/** All `key=value` lines of one key, in order. */
+function all(stdout: string, key: string): string[] {
+  return stdout.split("\n").flatMap((l) => (l.startsWith(`${key}=`) ? [l.slice(key.length + 1).trim()] : [])).filter(Boolean);
+}
+
+const loopback = (ip: string): boolean => /^127\./.test(ip) || ip === "::1";
+
+/** Upstreams for dns.json: the rendered ones, else the host's resolv.conf nameservers without loopback stubs
+ * (for systemd-resolved's 127.0.0.53, its own upstreams from /run/systemd/resolve/resolv.conf). */
+export function chooseUpstreams(host: string, rules: DnsRules, ns: string[], resolved: string[]): string[] {
+  if (rules.upstreams.length > 0) return rules.upstreams;
+  let servers = ns.map((s) => s.replace(/%.*$/, "")).filter((s) => isIP(s) !== 0);
+  if (servers.includes("127.0.0.53")) servers = [...servers, ...resolved.map((s) => s.replace(/%.*$/, "")).filter((s) => isIP(s) !== 0)];
+  const kept = [...new Set(servers.filter((s) => !loopback(s)))];
+  if (kept.length === 0) {
+    const seen = servers.length > 0 ? `only local stubs (${servers.join(", ")})` : "no nameserver";
+    throw new TaskError(host, `mesh-dns: /etc/resolv.conf on ${host} has ${seen}; capture redirects their queries to mesh-dns, which needs real resolvers: set mesh.dnsUpstreams`);
+  }
+  return kept;
+}
+
+/** Installs (or updates) mesh-dns and makes sure it runs and answers on 127.0.0.1:<port>. `unchanged` when
+ * the program, its settings and token were already there and it ran. */
+export async function ensureMeshDns(ctx: TaskContext, rules: DnsRules, token: string | null): Promise<CaptureOutcome> {
+  const host = ctx.session.host.host;
+  if (token !== null && !TOKEN_CHARS.test(token)) throw new TaskError(host, "mesh-dns: the Consul token has characters a token cannot have; not installing mesh-dns");
+  const inspect = await run(ctx, MESH_DNS_SH, ["inspect"]);
+  if (inspect.code !== 0) throw new TaskError(host, `mesh-dns: inspecting ${meshBase(ctx.session.host.baseDir)} failed: ${scriptError(inspect)}`);
+  const f = fields(inspect.stdout);
+  if (!f.node) throw new TaskError(host, `mesh-dns needs node on ${host} (not found in PATH)`);
+  if (f.uid !== "0" && f.uid !== String(rules.user)) {
+    throw new TaskError(host, `mesh-dns must run as the proxy uid ${rules.user} (mesh.proxyUid), which needs root on ${host}: connect as root (now uid ${f.uid ?? "?"})`);
+  }
+  const upstreams = chooseUpstreams(host, rules, all(inspect.stdout, "ns"), all(inspect.stdout, "resolved"));
+  const parts: string[] = [];
+
+  const program = await meshDnsProgram();
+  if (f.sha !== program.sha256) {
+    ctx.log(`mesh-dns: uploading mesh-dns.mjs (${Math.round(program.code.length / 1024)} KiB, sha256 ${program.sha256.slice(0, 12)}) to ${host}`);
+    const r = await run(ctx, MESH_DNS_SH, ["program", program.sha256], { stdin: program.code, timeoutMs: 120_000 });
+    if (r.code !== 0) throw new TaskError(host, `mesh-dns: uploading mesh-dns.mjs failed: ${scriptError(r)}`);
+    parts.push("program uploaded");
+  }
+
+  const config: HostDnsConfig = {
+    env: ctx.env,
+    listen: [rules.listen],
+    port: rules.port,
+    domain: rules.domain,
+    serviceIP: rules.serviceIP,
+    upstreams,
+    consul: rules.consul === null ? null : { address: rules.consul, datacenter: null, tokenFile: token ? "token" : null },
+  };
+  const env = envFileText({ AMPHI_DNS_UID: String(rules.user), AMPHI_NODE: f.node }).trimEnd();
+  const inst = await run(ctx, MESH_DNS_SH, ["install", JSON.stringify(config, null, 2), String(rules.user), env, RUN_SH], { stdin: token ?? "" });
+  if (inst.code !== 0) throw new TaskError(host, `mesh-dns: installing its settings failed: ${scriptError(inst)}`);
+  const fi = fields(inst.stdout);
+  const changed = fi.changed === "1" || parts.length > 0;
+  const running = fi.running === "1";
+  if (changed) parts.push("settings written");
+
+  if (running && !changed) {
+    const ok = await ready(ctx, rules, 2000);
+    if (ok) return { result: "unchanged", message: `mesh-dns running on ${rules.listen}:${rules.port}` };
+  }
+  const action = running ? "restart" : "start";
+  const pid = await control(ctx, action);
+  ctx.log(`mesh-dns: ${action === "restart" ? "restarted" : "started"} on ${host} as uid ${rules.user} (pid ${pid}), upstreams ${upstreams.join(", ")}`);
+  if (!(await ready(ctx, rules, READY_MS))) {
+    throw new TaskError(host, `mesh-dns did not answer on ${rules.listen}:${rules.port} within ${seconds(READY_MS)}s (see ${meshBase(ctx.session.host.baseDir)}/logs/${APP}.log); capture rules not applied`);
+  }
+  parts.push(`${action === "restart" ? "restarted" : "started"} as uid ${rules.user}`);
+  return { result: "changed", message: `mesh-dns ${parts.join(", ")} (${rules.listen}:${rules.port}, upstreams ${upstreams.join(", ")})` };
+}
+
+async function ready(ctx: TaskContext, rules: DnsRules, ms: number): Promise<boolean> {
+  const r = await run(ctx, MESH_DNS_SH, ["check", String(rules.port), rules.domain, String(seconds(ms))], { timeoutMs: ms + 30_000 });
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `mesh-dns: checking it failed: ${scriptError(r)}`);
+  const ok = fields(r.stdout).result === "ok";
+  if (!ok) for (const line of logLines(r.stdout)) ctx.log(`mesh-dns log: ${line}`);
+  return ok;
+}
+
+async function control(ctx: TaskContext, action: "start" | "restart"): Promise<string> {
+  const base = meshBase(ctx.session.host.baseDir);
+  const unit = systemdUnit({ env: ctx.env, app: APP, baseDir: base, stopGraceMs: STOP_GRACE_MS }).trimEnd();
+  const grace = seconds(STOP_GRACE_MS);
+  const r = await run(ctx, CONTROL, [action, String(grace), unit, SUPERVISE_SH, EXEC_SH], { timeoutMs: (2 * grace + 30) * 1000 });
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `mesh-dns: ${action} failed: ${scriptError(r)}`);
+  return fields(r.stdout).pid ?? "?";
+}
+
+/** Stops mesh-dns and removes `<baseDir>/mesh/`. True when there was something to remove. */
+export async function removeMeshDns(ctx: TaskContext): Promise<boolean> {
+  const grace = seconds(STOP_GRACE_MS);
+  const r = await run(ctx, MESH_DNS_SH, ["remove", String(grace)], { timeoutMs: (2 * grace + 60) * 1000 });
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `mesh-dns: removing it failed: ${scriptError(r)}`);
+  return fields(r.stdout).removed === "1";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The capture task with mesh-dns
+
+/** The Consul token mesh-dns reads the catalog with: the value of `tokenEnv`, or null. */
+export type TokenSource = () => string | null;
+
+/** The capture task: mesh-dns first (installed, running, answering), then the rules (applyCapture). Rules
+ * without `dns` (hand-made, or older records) get the rules alone. */
+export async function applyCaptureWithDns(ctx: TaskContext, rules: CaptureRules, token: TokenSource = () => null): Promise<CaptureOutcome> {
+  if (!rules.dns) return applyCapture(ctx, rules);
+  const dns = await ensureMeshDns(ctx, rules.dns, rules.dns.consul === null ? null : token());
+  const cap = await applyCapture(ctx, rules);
+  if (dns.result === "unchanged") return cap;
+  return { result: "changed", message: cap.result === "unchanged" ? `${dns.message}; ${cap.message}` : `${cap.message}; ${dns.message}` };
+}
+
+/** The uncapture task: the rules first (so DNS goes back to the host's resolvers), then mesh-dns. */
+export async function removeCaptureWithDns(ctx: TaskContext): Promise<CaptureOutcome> {
+  const cap = await removeCapture(ctx);
+  const removed = await removeMeshDns(ctx);
+  if (!removed) return cap;
+  ctx.log(`mesh-dns: stopped and removed ${meshBase(ctx.session.host.baseDir)} on ${ctx.session.host.host}`);
+  return { result: "changed", message: `${cap.message}; mesh-dns removed` };
+}

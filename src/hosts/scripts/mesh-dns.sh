@@ -1,0 +1,111 @@
+# mesh-dns.sh: mesh-dns on a VM host (see src/hosts/mesh-dns.ts), run after lib.sh with BASE=<baseDir>/mesh and
+# APP=mesh.dns: the program and its config sit in BASE (mesh-dns.mjs, dns.json, token), the supervised
+# "app" that runs it in BASE/apps/mesh.dns/current/ (run.sh, .amphi/env|start|user), started and stopped by
+# the same control script and supervisor as apps. Modes:
+#   inspect            prints uid=, node= (path, empty when missing), sha= (of mesh-dns.mjs, empty when
+#                      absent), running=0|1, and ns=/resolved= for each nameserver of /etc/resolv.conf and
+#                      /run/systemd/resolve/resolv.conf.
+#   program SHA256     < bundle: installs BASE/mesh-dns.mjs (mode 644) when its sha256 is SHA256.
+#   install CONFIG UID ENV RUNSH  < token: writes dns.json (CONFIG), the token file (mode 600, owned by UID;
+#                      removed when the token is empty), current/run.sh (RUNSH), .amphi/env (ENV) and the
+#                      rest of .amphi/. Prints
+#                      changed=0|1, running=0|1.
+#   check PORT NAME SECONDS   waits until something answers a DNS query for NAME on 127.0.0.1:PORT (udp).
+#                      Prints result=ok|timeout; on timeout the last log lines as log: lines.
+#   remove GRACE       stops mesh-dns, removes its systemd unit (if any) and BASE. Prints removed=1 when
+#                      there was anything.
+mode=$1
+shift
+
+case $mode in
+  inspect)
+    printf 'uid=%s\n' "$(id -u)"
+    printf 'node=%s\n' "$(command -v node 2>/dev/null)"
+    sha=""
+    [ -f "$BASE/mesh-dns.mjs" ] && sha=$(sha256_of "$BASE/mesh-dns.mjs")
+    printf 'sha=%s\n' "$sha"
+    if [ -n "$(app_pid)" ]; then echo "running=1"; else echo "running=0"; fi
+    sed -n 's/^[[:space:]]*nameserver[[:space:]][[:space:]]*\([^[:space:]]*\).*/ns=\1/p' /etc/resolv.conf 2>/dev/null
+    sed -n 's/^[[:space:]]*nameserver[[:space:]][[:space:]]*\([^[:space:]]*\).*/resolved=\1/p' /run/systemd/resolve/resolv.conf 2>/dev/null
+    exit 0
+    ;;
+  program)
+    want=$1
+    mkdir -p "$BASE" && chmod 755 "$BASE" || fail "cannot create $BASE"
+    cat >"$BASE/mesh-dns.mjs.tmp.$$" || fail "cannot write $BASE/mesh-dns.mjs"
+    got=$(sha256_of "$BASE/mesh-dns.mjs.tmp.$$") || { rm -f "$BASE/mesh-dns.mjs.tmp.$$"; fail "no sha256sum, shasum or openssl on this host"; }
+    if [ "$got" != "$want" ]; then
+      rm -f "$BASE/mesh-dns.mjs.tmp.$$"
+      fail "mesh-dns.mjs arrived with sha256 $got, expected $want"
+    fi
+    chmod 644 "$BASE/mesh-dns.mjs.tmp.$$" && mv -f "$BASE/mesh-dns.mjs.tmp.$$" "$BASE/mesh-dns.mjs" || fail "cannot install $BASE/mesh-dns.mjs"
+    echo "changed=1"
+    ;;
+  install)
+    config=$1 uid=$2 envtext=$3 runsh=$4
+    cur=$APPDIR/current
+    mkdir -p "$cur/.amphi" && chmod 755 "$BASE" || fail "cannot create $cur"
+    token=$(cat)
+    changed=0
+    write_if_changed "$BASE/dns.json" "$config" && changed=1
+    chmod 644 "$BASE/dns.json"
+    if [ -n "$token" ]; then
+      if ! [ -f "$BASE/token" ] || [ "$(cat "$BASE/token")" != "$token" ]; then
+        (umask 077 && printf '%s' "$token" >"$BASE/token.tmp") && chown "$uid" "$BASE/token.tmp" && mv -f "$BASE/token.tmp" "$BASE/token" ||
+          fail "cannot write $BASE/token"
+        changed=1
+      fi
+    elif [ -e "$BASE/token" ]; then
+      rm -f "$BASE/token" && changed=1
+    fi
+    write_if_changed "$cur/run.sh" "$runsh" && changed=1
+    write_if_changed "$cur/.amphi/env" "$envtext" && changed=1
+    # shellcheck disable=SC2016 # expanded by amphi-exec's shell, not here
+    write_if_changed "$cur/.amphi/start" 'exec /bin/sh ./run.sh' && changed=1
+    write_if_changed "$cur/.amphi/user" "" && changed=1
+    printf 'changed=%s\n' "$changed"
+    if [ -n "$(app_pid)" ]; then echo "running=1"; else echo "running=0"; fi
+    ;;
+  check)
+    port=$1 name=$2 secs=$3
+    if node -e 'const [port, name, secs] = process.argv.slice(1);
+const dgram = require("dgram");
+const labels = name.split(".").filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+const end = Date.now() + Number(secs) * 1000;
+const once = () => new Promise((done) => {
+  const id = Math.floor(Math.random() * 65536);
+  const q = Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  const s = dgram.createSocket("udp4");
+  const t = setTimeout(() => { s.close(); done(false); }, 300);
+  s.on("error", () => { clearTimeout(t); s.close(); setTimeout(() => done(false), 100); });
+  s.on("message", (m) => { if (m.length >= 2 && m.readUInt16BE(0) === id) { clearTimeout(t); s.close(); done(true); } });
+  s.send(q, Number(port), "127.0.0.1");
+});
+(async () => { while (Date.now() < end) if (await once()) process.exit(0); process.exit(1); })();' "$port" "$name" "$secs"; then
+      echo "result=ok"
+    else
+      echo "result=timeout"
+      tail -n 5 "$LOG" 2>/dev/null | sed 's/^/log: /'
+    fi
+    ;;
+  remove)
+    grace=$1
+    any=0
+    if [ -n "$(app_pid)" ] || [ -n "$(supervisor_pid)" ] || [ -n "$(stray_pid)" ]; then
+      stop_app "$grace"
+      any=1
+    fi
+    if [ -f "$UNITFILE" ]; then
+      systemctl disable -q --now "$UNIT" 2>/dev/null
+      rm -f "$UNITFILE" && systemctl daemon-reload
+      any=1
+    fi
+    if [ -e "$BASE" ]; then
+      rm -rf "$BASE" || fail "cannot remove $BASE"
+      any=1
+    fi
+    [ "$any" = 1 ] && echo "removed=1"
+    exit 0
+    ;;
+  *) fail "unknown mesh-dns mode $mode" ;;
+esac

@@ -3,6 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import { InputError, isFinal, type RunRecord, type TaskRecord } from "../model/index.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
+import { alive } from "../adapters/state/file-lock.js";
 import { EXIT, pickFormat, runAction, type Io } from "./common.js";
 import { formatRun, formatTask } from "./progress.js";
 
@@ -92,14 +93,5 @@ async function wait(io: Io, store: FileStateStore, id: string, timeoutMs: number
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${id} (still ${state})`);
     await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

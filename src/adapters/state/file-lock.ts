@@ -129,7 +129,8 @@ function takeOver(file: string, stale: LockFile | null): void {
   unlinkSync(aside);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists on this machine (EPERM: it exists, owned by someone else). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

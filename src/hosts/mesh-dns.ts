@@ -6,9 +6,9 @@
 // here when first needed (memoised, and cached as `.amphi/cache/mesh-dns-<hash of the sources>.mjs` under the
 // working directory), uploaded only when the host's copy has another sha256. On the host (`<baseDir>/mesh/`):
 // mesh-dns.mjs, dns.json (settings), token (mode 600, owned by the proxy uid; from stdin, never argv), and a
-// small supervised "app" `mesh.dns` (apps/mesh.dns/current/run.sh) run by the same control script and
+// small supervised "app" `mesh.dns` (apps/mesh.dns/current/amphi-mesh-dns) run by the same control script and
 // supervisor as apps (amphi-supervise, or the systemd unit `amphi-<env>-mesh.dns.service`; app names have no
-// dots, so it cannot collide). run.sh drops to the proxy uid (setpriv, else runuser): capture leaves that
+// dots, so it cannot collide). Its `run` mode drops to the proxy uid (setpriv, else runuser): capture leaves that
 // uid's traffic alone, so mesh-dns's upstream queries are not redirected back to itself.
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
@@ -19,7 +19,7 @@ import type { CaptureRules } from "../model/index.js";
 import { applyCapture, removeCapture, type CaptureOutcome } from "./capture.js";
 import { envFileText } from "./env-file.js";
 import { TaskError } from "./errors.js";
-import { fields, logLines, scriptError, EXEC_SH, SUPERVISE_SH } from "./scripts.js";
+import { fields, logLines, scriptError, scriptText, EXEC_SH, SUPERVISE_SH } from "./scripts.js";
 import { systemdUnit } from "./systemd.js";
 import { seconds, type TaskContext } from "./task.js";
 import type { HostDnsConfig } from "../dns/host-main.js";
@@ -28,12 +28,11 @@ type DnsRules = NonNullable<CaptureRules["dns"]>;
 
 // The TypeScript sources (also when this runs compiled from dist/: the package ships src/).
 const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
-const scriptsDir = fileURLToPath(new URL("scripts/", import.meta.url));
-const LIB = readFileSync(join(scriptsDir, "lib.sh"), "utf8");
-const CONTROL = readFileSync(join(scriptsDir, "control.sh"), "utf8");
-const MESH_DNS_SH = readFileSync(join(scriptsDir, "mesh-dns.sh"), "utf8");
-/** Installed as current/run.sh (trailing newline dropped: the host compares with `$(cat file)`). */
-const RUN_SH = readFileSync(join(scriptsDir, "mesh-dns-run.sh"), "utf8").trimEnd();
+const CONTROL = scriptText("control");
+const MESH_DNS_SH = scriptText("mesh-dns");
+/** Installed as current/amphi-mesh-dns, whose `run` mode starts mesh-dns (trailing newline dropped: the host
+ * compares with `$(cat file)`). */
+const INSTALLED_SCRIPT = MESH_DNS_SH.trimEnd();
 
 const APP = "mesh.dns";
 const STOP_GRACE_MS = 3000;
@@ -123,7 +122,7 @@ export function meshDnsProgram(cacheDir = join(process.cwd(), ".amphi", "cache")
 // Talking to the host
 
 function run(ctx: TaskContext, script: string, args: string[], opts: { stdin?: string | Buffer; timeoutMs?: number } = {}) {
-  const argv = ["sh", "-c", `${LIB}\n${script}`, "amphi", meshBase(ctx.session.host.baseDir), APP, ctx.env, ...args];
+  const argv = ["sh", "-c", script, "amphi", meshBase(ctx.session.host.baseDir), APP, ctx.env, ...args];
   return ctx.session.exec(argv, { stdin: opts.stdin, timeoutMs: opts.timeoutMs, signal: ctx.signal });
 }
 
@@ -180,8 +179,8 @@ export async function ensureMeshDns(ctx: TaskContext, rules: DnsRules, token: st
     upstreams,
     consul: rules.consul === null ? null : { address: rules.consul, datacenter: null, tokenFile: token ? "token" : null },
   };
-  const env = envFileText({ AMPHI_DNS_UID: String(rules.user), AMPHI_NODE: f.node }).trimEnd();
-  const inst = await run(ctx, MESH_DNS_SH, ["install", JSON.stringify(config, null, 2), String(rules.user), env, RUN_SH], { stdin: token ?? "" });
+  const env = envFileText({ AMPHI_DNS_ENV: ctx.env, AMPHI_DNS_UID: String(rules.user), AMPHI_NODE: f.node }).trimEnd();
+  const inst = await run(ctx, MESH_DNS_SH, ["install", JSON.stringify(config, null, 2), String(rules.user), env, INSTALLED_SCRIPT], { stdin: token ?? "" });
   if (inst.code !== 0) throw new TaskError(host, `mesh-dns: installing its settings failed: ${scriptError(inst)}`);
   const fi = fields(inst.stdout);
   const changed = fi.changed === "1" || parts.length > 0;

@@ -21,6 +21,8 @@ export const SCRIPTS = {
   probe: read("probe.sh"),
   // The health reporter (reporter.ts runs it with the reporters' own base dir, not through runScript).
   reporter: read("reporter.sh"),
+  // mesh-dns on capture hosts (mesh-dns.ts runs it with <baseDir>/mesh as the base dir, not through runScript).
+  "mesh-dns": read("mesh-dns.sh"),
 } as const;
 
 /** Name of a task script. */

@@ -1,19 +1,23 @@
 # mesh-dns.sh: mesh-dns on a VM host (see src/hosts/mesh-dns.ts), run after lib.sh with BASE=<baseDir>/mesh and
 # APP=mesh.dns: the program and its config sit in BASE (mesh-dns.mjs, dns.json, token), the supervised
-# "app" that runs it in BASE/apps/mesh.dns/current/ (run.sh, .amphi/env|start|user), started and stopped by
-# the same control script and supervisor as apps. Modes:
+# "app" that runs it in BASE/apps/mesh.dns/current/ (amphi-mesh-dns: lib.sh + this file, .amphi/env|start|
+# user), started and stopped by the same control script and supervisor as apps. Modes:
 #   inspect            prints uid=, node= (path, empty when missing), sha= (of mesh-dns.mjs, empty when
 #                      absent), running=0|1, and ns=/resolved= for each nameserver of /etc/resolv.conf and
 #                      /run/systemd/resolve/resolv.conf.
 #   program SHA256     < bundle: installs BASE/mesh-dns.mjs (mode 644) when its sha256 is SHA256.
-#   install CONFIG UID ENV RUNSH  < token: writes dns.json (CONFIG), the token file (mode 600, owned by UID;
-#                      removed when the token is empty), current/run.sh (RUNSH), .amphi/env (ENV) and the
-#                      rest of .amphi/. Prints
+#   install CONFIG UID ENV SCRIPT  < token: writes dns.json (CONFIG), the token file (mode 600, owned by UID;
+#                      removed when the token is empty), current/amphi-mesh-dns (SCRIPT), .amphi/env (ENV)
+#                      and the rest of .amphi/. Prints
 #                      changed=0|1, running=0|1.
 #   check PORT NAME SECONDS   waits until something answers a DNS query for NAME on 127.0.0.1:PORT (udp).
 #                      Prints result=ok|timeout; on timeout the last log lines as log: lines.
 #   remove GRACE       stops mesh-dns, removes its systemd unit (if any) and BASE. Prints removed=1 when
 #                      there was anything.
+#   run                (the installed copy, started by amphi-exec as root in current/ with AMPHI_DNS_UID and
+#                      AMPHI_NODE from .amphi/env): execs node mesh-dns.mjs dns.json as the proxy uid. Why that
+#                      uid: the capture rules leave its traffic alone, so mesh-dns's own upstream queries are
+#                      not redirected back to it. setpriv needs no passwd entry for the uid; runuser does.
 mode=$1
 shift
 
@@ -25,8 +29,8 @@ case $mode in
     [ -f "$BASE/mesh-dns.mjs" ] && sha=$(sha256_of "$BASE/mesh-dns.mjs")
     printf 'sha=%s\n' "$sha"
     if [ -n "$(app_pid)" ]; then echo "running=1"; else echo "running=0"; fi
-    sed -n 's/^[[:space:]]*nameserver[[:space:]][[:space:]]*\([^[:space:]]*\).*/ns=\1/p' /etc/resolv.conf 2>/dev/null
-    sed -n 's/^[[:space:]]*nameserver[[:space:]][[:space:]]*\([^[:space:]]*\).*/resolved=\1/p' /run/systemd/resolve/resolv.conf 2>/dev/null
+    awk '$1 == "nameserver" && NF > 1 { print "ns=" $2 }' /etc/resolv.conf 2>/dev/null
+    awk '$1 == "nameserver" && NF > 1 { print "resolved=" $2 }' /run/systemd/resolve/resolv.conf 2>/dev/null
     exit 0
     ;;
   program)
@@ -42,7 +46,7 @@ case $mode in
     echo "changed=1"
     ;;
   install)
-    config=$1 uid=$2 envtext=$3 runsh=$4
+    config=$1 uid=$2 envtext=$3 script=$4
     cur=$APPDIR/current
     mkdir -p "$cur/.amphi" && chmod 755 "$BASE" || fail "cannot create $cur"
     token=$(cat)
@@ -58,10 +62,10 @@ case $mode in
     elif [ -e "$BASE/token" ]; then
       rm -f "$BASE/token" && changed=1
     fi
-    write_if_changed "$cur/run.sh" "$runsh" && changed=1
+    write_if_changed "$cur/amphi-mesh-dns" "$script" && changed=1
     write_if_changed "$cur/.amphi/env" "$envtext" && changed=1
     # shellcheck disable=SC2016 # expanded by amphi-exec's shell, not here
-    write_if_changed "$cur/.amphi/start" 'exec /bin/sh ./run.sh' && changed=1
+    write_if_changed "$cur/.amphi/start" 'exec /bin/sh ./amphi-mesh-dns "$(cd ../../.. && pwd)" mesh.dns "$AMPHI_DNS_ENV" run' && changed=1
     write_if_changed "$cur/.amphi/user" "" && changed=1
     printf 'changed=%s\n' "$changed"
     if [ -n "$(app_pid)" ]; then echo "running=1"; else echo "running=0"; fi
@@ -106,6 +110,15 @@ const once = () => new Promise((done) => {
     fi
     [ "$any" = 1 ] && echo "removed=1"
     exit 0
+    ;;
+  run)
+    uid=$AMPHI_DNS_UID
+    set -- "${AMPHI_NODE:-node}" "$BASE/mesh-dns.mjs" "$BASE/dns.json"
+    [ "$(id -u)" = "$uid" ] && exec "$@"
+    command -v setpriv >/dev/null 2>&1 && exec setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
+    user=$(awk -F: -v u="$uid" '$3 == u { print $1; exit }' /etc/passwd)
+    [ -n "$user" ] && command -v runuser >/dev/null 2>&1 && exec runuser -u "$user" -- "$@"
+    fail "mesh-dns: cannot switch to uid $uid (no setpriv; runuser needs a user with that uid in /etc/passwd)"
     ;;
   *) fail "unknown mesh-dns mode $mode" ;;
 esac

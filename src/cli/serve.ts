@@ -7,6 +7,7 @@ import { InputError } from "../model/index.js";
 import { loadModel } from "../config/index.js";
 import { runGit } from "../adapters/git/run-git.js";
 import { Reconciler } from "../reconcile/cycle.js";
+import { HealthWatch } from "../reconcile/health-watch.js";
 import { ReconcileLoop, type LoopEnv } from "../reconcile/loop.js";
 import { apiServer } from "../server/http.js";
 import { LoopMetrics } from "../server/metrics.js";
@@ -46,12 +47,15 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
   try {
     const envs = await servedEnvs(source, opts, backends);
     const metrics = new LoopMetrics(envs.map((e) => e.name));
-    const deps = cycleDeps(io, source, opts, backends);
+    // Consul health changes post statuses between cycles (see reconcile/health-watch.ts).
+    const health = new HealthWatch({ processEnv: io.env, log: (l) => io.err(l + "\n") });
+    const deps = health.track(cycleDeps(io, source, opts, backends));
     const loop = new ReconcileLoop(new Reconciler(deps), {
       envs, intervalMs, selfHeal: opts.selfHeal !== false, lockTimeoutMs: duration(opts.lockTimeout ?? "30s", "--lock-timeout"),
       onResult: (r) => {
         metrics.observe(r);
         io.err(formatResult(r) + "\n");
+        health.cycleEnded(r.env);
       },
       onProgress: (run) => metrics.progress(run),
     });
@@ -80,6 +84,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     const closed = new Promise<void>((r) => server.close(() => r()));
     server.closeIdleConnections();
     await watch.close();
+    await health.stop();
     await loop.stop();
     server.closeAllConnections();
     await closed;

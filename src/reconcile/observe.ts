@@ -37,11 +37,24 @@ export interface ConfigFailure {
   error: ConfigError;
 }
 
-/** Remembers the statuses last posted per environment and revision. */
-export class Observer {
-  private readonly posted = new Map<string, string>();
+// What was posted, per reporter factory: observers that post through the same `reporter` (a cycle's and
+// `amphi serve`'s health watch, see health-watch.ts) share it, so each sees the other's last post.
+const postedBy = new WeakMap<object, Map<string, string>>();
 
-  constructor(private readonly deps: ObserveDeps) {}
+/** Remembers the statuses last posted per environment and revision (shared by observers built with the
+ * same `deps.reporter` function). */
+export class Observer {
+  private readonly posted: Map<string, string>;
+
+  constructor(private readonly deps: ObserveDeps) {
+    const key = deps.reporter;
+    let posted = key ? postedBy.get(key) : undefined;
+    if (!posted) {
+      posted = new Map();
+      if (key) postedBy.set(key, posted);
+    }
+    this.posted = posted;
+  }
 
   /** Builds and writes the report, then posts statuses when they changed. Never throws. */
   async report(o: Observation): Promise<DriftReport | null> {

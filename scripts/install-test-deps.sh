@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages amphi's tests need (sshd test hosts in network namespaces, iptables
-# inside them, DNS tools). CI runs on a fresh machine, so this script — not a hand install — is what
+# inside them, DNS tools, headless Chromium for the HTML report test). CI runs on a fresh machine, so this script — not a hand install — is what
 # makes them present.
 #
 # Idempotent and fast when everything is there: it first looks for the binaries and only calls apt
@@ -35,6 +35,9 @@ wanted=(
   "shellcheck:shellcheck"
   "busybox:busybox"
   "setpriv:util-linux"
+  # test/report/html-chromium.test.ts (fails without it when CI=true). ~25 s to install (113 MB download,
+  # 414 MB on disk with its 25 libraries; bookworm-security 156, --no-install-recommends).
+  "chromium:chromium"
 )
 
 missing_pkgs=()

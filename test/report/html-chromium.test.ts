@@ -1,0 +1,102 @@
+// The HTML drift report in a real browser: the golden scenario (scenario.ts) rendered by formatDriftHtml,
+// opened in headless Chromium (Debian's `chromium`, installed by scripts/install-test-deps.sh). `--dump-dom`
+// gives the DOM after load: the tables are there with a row per app × target, and nothing but what the
+// formatter wrote (no script element; the report's CSP forbids scripts anyway). `--screenshot` writes a
+// PNG of it (1280×2000) to a temp directory that is kept and printed: the artifact to look at. Skipped
+// without chromium, except in CI (CI=true), where it must run. Chromium is killed (its whole process
+// group) after each call or when it takes longer than 60 s.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { formatDriftHtml } from "../../src/report/index.js";
+import { scenarioReport } from "./scenario.js";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const present = existsSync(CHROMIUM);
+const skip = present ? false : process.env.CI === "true" ? false : `${CHROMIUM} not installed (bash scripts/install-test-deps.sh installs it)`;
+const TIMEOUT_MS = 60_000;
+
+/** Runs chromium headless with `args` + the file URL; resolves with its stdout. Kills its process group
+ * on timeout and after it exits (helpers such as the zygote could outlive it). */
+function chromium(args: string[], url: string): Promise<string> {
+  const profile = mkdtempSync(join(tmpdir(), "amphi-chromium-profile-"));
+  const argv = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", `--user-data-dir=${profile}`, ...args, url,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(CHROMIUM, argv, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+    const killGroup = (): void => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    };
+    const timer = setTimeout(() => {
+      killGroup();
+      reject(new Error(`chromium timed out after ${TIMEOUT_MS} ms: ${err.slice(-2000)}`));
+    }, TIMEOUT_MS);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      killGroup();
+      rmSync(profile, { recursive: true, force: true });
+      if (code === 0) resolve(out);
+      else reject(new Error(`chromium exited with ${code}: ${err.slice(-2000)}`));
+    });
+  });
+}
+
+function count(text: string, re: RegExp): number {
+  return (text.match(re) ?? []).length;
+}
+
+test("the HTML report renders in headless Chromium: tables with a row per app × target, no script; screenshot", { skip, timeout: 3 * TIMEOUT_MS }, async () => {
+  assert.ok(present, `${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
+  const report = scenarioReport();
+  const html = formatDriftHtml(report);
+  const dir = mkdtempSync(join(tmpdir(), "amphi-report-chromium-"));
+  const file = join(dir, "drift.html");
+  writeFileSync(file, html);
+  const url = pathToFileURL(file).href;
+
+  const dom = await chromium(["--dump-dom"], url);
+  assert.match(dom, /<title>amphi drift — prod<\/title>/);
+  assert.equal(count(dom, /<script\b/gi), 0, "no script element");
+  // The DOM has exactly the tables, rows and cells the formatter wrote (nothing added, nothing dropped).
+  for (const tag of ["table", "tr", "td", "th"]) {
+    const re = new RegExp(`<${tag}\\b`, "g");
+    assert.equal(count(dom, re), count(html, re), `<${tag}> elements`);
+  }
+  assert.ok(count(dom, /<table\b/g) > 0);
+  // One section per app (its name as the heading) with a table row per target of the report's rows.
+  const sections = new Map([...dom.matchAll(/<section>\s*<h2>([^<]*)<\/h2>([\s\S]*?)<\/section>/g)].map((m) => [m[1]!, m[2]!]));
+  for (const app of ["billing", "catalog", "report", "user", "web"]) assert.ok(sections.has(app), `a section for ${app}: ${[...sections.keys()].join(", ")}`);
+  for (const r of report.rows) {
+    if (r.app === null) continue;
+    const rows = [...(sections.get(r.app) ?? "").matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => m[1]!);
+    assert.ok(rows.some((row) => row.startsWith(`<td>${r.target}</td>`) && row.includes(`>${r.status}<`)), `a row for ${r.app} on ${r.target} (${r.status})`);
+  }
+
+  const png = join(dir, "drift.png");
+  await chromium([`--screenshot=${png}`, "--window-size=1280,2000", "--hide-scrollbars"], url);
+  const image = readFileSync(png);
+  assert.deepEqual([...image.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG");
+  assert.equal(image.readUInt32BE(16), 1280, "width");
+  assert.equal(image.readUInt32BE(20), 2000, "height");
+  // A blank page compresses to a few KB; the tables, text and colours make far more.
+  assert.ok(image.length > 30_000, `screenshot of ${image.length} bytes looks blank`);
+  console.log(`HTML report screenshot (kept): ${png}`);
+});

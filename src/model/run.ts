@@ -57,3 +57,10 @@ export interface RunRecord {
 export function isFinal(state: TaskState): boolean {
   return state === "succeeded" || state === "failed" || state === "cancelled";
 }
+
+/** Orders runs newest first: by creation time (milliseconds), then by ID. Why not the ID alone: IDs
+ * carry the second, and two runs of one second would list in the order of their random suffixes. */
+export function newestFirst(a: RunRecord, b: RunRecord): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}

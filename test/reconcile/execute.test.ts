@@ -97,3 +97,21 @@ test("secret values never reach a task's message or output", async () => {
   assert.doesNotMatch(saved, /hunter2-secret/);
   assert.match(saved, /PASSWORD=\(secret\)/);
 });
+
+test("runs of the same second list newest first by their creation time, not by ID", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { FileStateStore } = await import("../../src/adapters/state/file-store.js");
+  const dir = mkdtempSync(join(tmpdir(), `amphi-store-${process.pid}-`));
+  try {
+    const store = new FileStateStore(dir);
+    const base = newRun();
+    await store.saveRun({ ...base, id: "r-20261128T120000Z-ffffff", createdAt: "2026-11-28T12:00:00.100Z" });
+    await store.saveRun({ ...base, id: "r-20261128T120000Z-000000", createdAt: "2026-11-28T12:00:00.900Z" });
+    assert.deepEqual((await store.listRuns()).map((r) => r.id), ["r-20261128T120000Z-000000", "r-20261128T120000Z-ffffff"]);
+    assert.deepEqual((await store.listRuns({ limit: 1 })).map((r) => r.id), ["r-20261128T120000Z-000000"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,7 +4,7 @@
 // environment at once and another takes over when the holder dies: its session expires with the TTL and
 // the lock is released (after the lock delay).
 import { hostname } from "node:os";
-import type { RunRecord, TaskRecord } from "../../model/index.js";
+import { newestFirst, type RunRecord, type TaskRecord } from "../../model/index.js";
 import type { StateStore } from "../../ports/index.js";
 import { ConsulError, type ConsulClient } from "../consul/client.js";
 import { LockBusyError, sleep, type EnvLocks, type Lease, type LockHolder } from "../../reconcile/locks.js";
@@ -52,7 +52,7 @@ export class ConsulStateStore implements StateStore {
       .filter((e) => e.Value)
       .map((e) => JSON.parse(Buffer.from(e.Value!, "base64").toString("utf8")) as RunRecord)
       .filter((r) => !opts.env || r.env === opts.env)
-      .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      .sort(newestFirst);
     return opts.limit ? runs.slice(0, opts.limit) : runs;
   }
 

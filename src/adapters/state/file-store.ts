@@ -2,7 +2,7 @@
 // (temp file + rename) on every change, so `amphi tasks wait` in another process never reads half a record.
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RunRecord, TaskRecord } from "../../model/index.js";
+import { newestFirst, type RunRecord, type TaskRecord } from "../../model/index.js";
 import type { StateStore } from "../../ports/index.js";
 
 const RUN_ID = /^r-[0-9A-Za-z-]+$/;
@@ -40,7 +40,7 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  /** Runs, newest first (IDs sort by creation time). */
+  /** Runs, newest first (by creation time to the millisecond, then ID). */
   async listRuns(opts: { env?: string; limit?: number } = {}): Promise<RunRecord[]> {
     let names: string[];
     try {
@@ -48,14 +48,13 @@ export class FileStateStore implements StateStore {
     } catch {
       return [];
     }
-    const ids = names.map((n) => n.slice(0, -5)).sort().reverse();
-    const out: RunRecord[] = [];
-    for (const id of ids) {
-      const run = await this.getRun(id);
-      if (run && (!opts.env || run.env === opts.env)) out.push(run);
-      if (opts.limit && out.length >= opts.limit) break;
+    const runs: RunRecord[] = [];
+    for (const name of names) {
+      const run = await this.getRun(name.slice(0, -5));
+      if (run && (!opts.env || run.env === opts.env)) runs.push(run);
     }
-    return out;
+    runs.sort(newestFirst);
+    return opts.limit ? runs.slice(0, opts.limit) : runs;
   }
 
   /** The run and task for a task ID (`<runId>.<n>`). */

@@ -1,6 +1,8 @@
 // `amphi demo`: the main job on the embedded default — the example config repo shipped with amphi.
-// Validates it, renders every environment, applies the `local` environment (hosts on this machine,
-// file state in .amphi/), and plans it again to show that nothing is left to do.
+// Validates it and renders every environment, then runs one reconcile of the `local` environment the way
+// production does: from a committed revision of a Git copy of the example (.amphi/demo/repo), applied to
+// hosts on this machine, runs in .amphi/runs, drift reports in .amphi/reports, git-notes statuses on the
+// commit. A second run finds everything in sync.
 import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import { render, renderFiles } from "../render/index.js";
@@ -11,6 +13,8 @@ import { run } from "./main.js";
 import { planEnvironment, readLive } from "./plan.js";
 import { envContext, findEnv } from "./context.js";
 import { probe } from "../hosts/probe.js";
+import { readNote, syncDemoRepo } from "../adapters/git/demo-repo.js";
+import type { StatusNote } from "../adapters/forge/git-notes.js";
 import { undeploy } from "../hosts/tasks.js";
 import type { Model } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
@@ -19,8 +23,8 @@ import type { ConfigSource } from "../ports/index.js";
 export function demoCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
   program
     .command("demo")
-    .description("run amphi on its example config repo: validate, render, apply the local environment, plan again")
-    .option("--repo <dir>", "config repo to use instead of the embedded example", EXAMPLE_REPO)
+    .description("run amphi's main job on its example config repo: validate, render, reconcile the local environment once")
+    .option("--repo <dir>", "config files to use instead of the embedded example (copied into a Git repo)", EXAMPLE_REPO)
     .option("--env <env>", "environment to apply (its hosts must be local or reachable)", "local")
     .option("--out <dir>", "where rendered files go", ".amphi/demo")
     .option("--down", "undeploy every app the demo left running on the environment's hosts, then stop")
@@ -37,11 +41,16 @@ export function demoCommand(program: Command, io: Io, setCode: (code: number) =>
             await writeOutDir(out, files, ["clusters", "hostgroups"]);
             io.out(`rendered ${env.name}: ${files.map((f) => f.path).join(", ")} → ${out}\n`);
           }
-          io.out(`\napplying ${opts.env}:\n`);
-          const code = await run(["apply", "--env", opts.env, "--repo", opts.repo, "--yes"], io, signal);
+          const repo = resolve(io.cwd, opts.out, "repo");
+          const sha = await syncDemoRepo(opts.repo, repo);
+          io.out(`\nreconciling ${opts.env} from ${repo} at ${sha.slice(0, 12)}:\n`);
+          const code = await run(["reconcile", "--env", opts.env, "--once", "--repo", repo], io, signal);
           if (code !== EXIT.ok) return code;
           const again = planEnvironment(model, opts.env, await readLive(io, model, source, opts.env, {}));
-          io.out(`\nplan of ${opts.env} after apply:\n${formatPlanText(again)}`);
+          io.out(`\nplan of ${opts.env} now:\n${formatPlanText(again)}`);
+          const note = await readNote(repo, sha);
+          if (note) io.out(`\ncommit statuses on ${sha.slice(0, 12)} (git notes --ref amphi show ${sha.slice(0, 12)}, in ${repo}):\n${summarizeNote(note)}`);
+          io.out(`drift report: ${resolve(io.cwd, findEnv(model, opts.env).state.path, "reports", opts.env, "latest.html")}\n`);
           return EXIT.ok;
         }),
       );
@@ -63,5 +72,15 @@ async function down(io: Io, model: Model, source: ConfigSource, envName: string)
     return EXIT.ok;
   } finally {
     await ctx.close();
+  }
+}
+
+// One line per status of the note: `amphi/local/billing  success  1/1 healthy`.
+function summarizeNote(note: string): string {
+  try {
+    const doc = JSON.parse(note) as StatusNote;
+    return doc.statuses.map((st) => `  ${st.context.padEnd(28)} ${st.state.padEnd(8)} ${st.description}\n`).join("");
+  } catch {
+    return note;
   }
 }

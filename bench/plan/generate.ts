@@ -56,6 +56,8 @@ spec:
     serviceIP: 10.255.0.1
     sidecar:
       image: envoyproxy/envoy:v1.31.2
+  consul:
+    address: http://127.0.0.1:8500
   clusters:
   - name: c1
     context: ${env}-c1

@@ -160,6 +160,9 @@ start_app() {
   # env -i: amphi's own environment (tokens, say) must not leak into apps; they get only their env file.
   setsid env -i PATH="${PATH:-/usr/bin:/bin}" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
     /bin/sh "$BASE/bin/amphi-supervise" "$BASE" "$APP" "$1" </dev/null >>"$LOG" 2>&1 &
+  # Record the supervisor at once (it writes the same pid itself once it runs): when this script is
+  # killed before the supervisor got that far (a cancelled deploy), the rollback's stop still finds it.
+  put "$RUN/$APP.supervisor.pid" "$!"
   _end=$(($(now) + 5))
   until [ -s "$RUN/$APP.pid" ]; do
     [ "$(now)" -ge "$_end" ] && fail "amphi-supervise did not start $APP (see logs/$APP.log)"

@@ -56,6 +56,11 @@ trap on_stop TERM INT
 put "$run/$app.supervisor.pid" "$$"
 delay=1
 while [ -z "$stopping" ]; do
+  # No current release (a first deploy rolled back, an undeploy): nothing to run, so do not linger.
+  if [ ! -e "$base/apps/$app/current" ]; then
+    say "$app has no current release; stopping"
+    break
+  fi
   started=$(date +%s)
   # setsid gives the app its own process group, so a stop reaches whatever it spawned. A background job
   # of a non-interactive shell never leads a process group, so setsid does not fork: $! is the app.

@@ -201,6 +201,14 @@ export async function ensureMeshDns(ctx: TaskContext, rules: DnsRules, token: st
   return { result: "changed", message: `mesh-dns ${parts.join(", ")} (${rules.listen}:${rules.port}, upstreams ${upstreams.join(", ")})` };
 }
 
+/** Whether mesh-dns runs on the host: its supervisor's app pid (or its systemd unit's main pid) is alive, the
+ * same test probe.sh makes for apps. Read-only (the `inspect` mode ensureMeshDns starts with). */
+export async function meshDnsRunning(ctx: TaskContext): Promise<boolean> {
+  const r = await run(ctx, MESH_DNS_SH, ["inspect"]);
+  if (r.code !== 0) throw new TaskError(ctx.session.host.host, `mesh-dns: inspecting ${meshBase(ctx.session.host.baseDir)} failed: ${scriptError(r)}`);
+  return fields(r.stdout).running === "1";
+}
+
 async function ready(ctx: TaskContext, rules: DnsRules, ms: number): Promise<boolean> {
   const r = await run(ctx, MESH_DNS_SH, ["check", String(rules.port), rules.domain, String(seconds(ms))], { timeoutMs: ms + 30_000 });
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `mesh-dns: checking it failed: ${scriptError(r)}`);

@@ -2,11 +2,12 @@
 // liveness, capture rules), clusters read with kubectl (amphi's objects by label), Consul's catalog and
 // health (amphi-tagged registrations of this environment); whatever could not be
 // read is reported as unreachable, never as empty, so a plan never deletes or recreates what it could not see.
-import type { ActualResource, ActualState, EnvironmentModel, UnreachableTarget } from "../model/index.js";
+import type { ActualResource, ActualState, CaptureRules, EnvironmentModel, UnreachableTarget } from "../model/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
 import { hostTarget, vmKey } from "../render/host.js";
 import { probe } from "../hosts/probe.js";
-import { probeCapture } from "../hosts/capture.js";
+import { probeCapture, type CaptureProbe } from "../hosts/capture.js";
+import { meshDnsRunning } from "../hosts/mesh-dns.js";
 import { clusterNamespaces, readCluster, type KubectlOptions } from "../adapters/kubectl/index.js";
 import { readRegistry } from "../adapters/consul/index.js";
 
@@ -77,14 +78,27 @@ async function readHost(env: EnvironmentModel, ref: HostRef, deps: ActualDeps): 
   }));
   const capture = seen.state.capture;
   if (capture) {
+    const ctx = { session, env: env.name, now: deps.now, log: () => {}, signal: deps.signal };
     const live = await probeCapture(session, capture);
-    // Rules that vanished from the kernel are missing (a create puts them back); changed ones are an update.
-    if (live === "present") out.push({ runtime: "capture", key: `capture/${ref.group}/${ref.host}`, app: null, target, capture });
-    else if (live === "drifted") {
-      out.push({ runtime: "capture", key: `capture/${ref.group}/${ref.host}`, app: null, target, capture: { ...capture, fragment: `# live rules on ${target} differ from amphi's record\n` } });
-    }
+    // mesh-dns matters only while rules redirect DNS to it (not when they are missing: a create restarts it).
+    const dnsRunning = capture.dns && live !== "missing" ? await meshDnsRunning(ctx) : true;
+    const resource = captureResource(target, `capture/${ref.group}/${ref.host}`, capture, live, dnsRunning);
+    if (resource) out.push(resource);
   }
   return out;
+}
+
+/** The actual capture resource of a host from what was read there: none when the rules are missing from the
+ * kernel (a create puts them back). Live rules that differ from the record, and recorded mesh-dns (`dns`) that
+ * does not run, show as a changed fragment (a marker line the desired fragment never has), so the plan
+ * proposes the capture task, which rewrites the rules and (re)starts mesh-dns. */
+export function captureResource(target: string, key: string, capture: CaptureRules, live: CaptureProbe, dnsRunning: boolean): ActualResource | null {
+  if (live === "missing") return null;
+  const marks: string[] = [];
+  if (live === "drifted") marks.push(`# live rules on ${target} differ from amphi's record`);
+  if (capture.dns && !dnsRunning) marks.push(`# mesh-dns is not running on ${target}`);
+  const observed = marks.length === 0 ? capture : { ...capture, fragment: `${marks.join("\n")}\n` };
+  return { runtime: "capture", key, app: null, target, capture: observed };
 }
 
 function sortByKey(rs: ActualResource[]): ActualResource[] {

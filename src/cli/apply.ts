@@ -9,10 +9,9 @@ import { createInterface } from "node:readline/promises";
 import { InputError, type RunRecord } from "../model/index.js";
 import { render } from "../render/index.js";
 import { formatPlanText } from "../plan/format.js";
-import { readLiveActual } from "../reconcile/actual.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
-import { envContext, findEnv, handlersFor, type EnvContext } from "./context.js";
+import { envContext, findEnv, handlersFor, parseHealthTimeout, type EnvContext } from "./context.js";
 import { hasChanges, planEnvironment } from "./plan.js";
 import { formatRun, progressPrinter } from "./progress.js";
 
@@ -55,12 +54,11 @@ export function applyCommand(program: Command, io: Io, setCode: (code: number) =
 }
 
 async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<number> {
-  const healthTimeoutMs = Number(opts.healthTimeout ?? 30) * 1000;
-  if (!Number.isFinite(healthTimeoutMs) || healthTimeoutMs <= 0) throw new InputError(`--health-timeout must be a positive number of seconds`);
+  const healthTimeoutMs = parseHealthTimeout(opts.healthTimeout);
   const { model, source } = await loadRepoWithSource(io, opts);
   const ctx = envContext(io, source, findEnv(model, opts.env), opts);
   try {
-    const actual = await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: ctx.processEnv, signal });
+    const actual = await ctx.readActual(signal);
     const plan = planEnvironment(model, opts.env, actual);
     if (!opts.runId) io.err(formatPlanText(plan));
     if (!hasChanges(plan) && !opts.runId) return EXIT.ok;

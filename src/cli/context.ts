@@ -1,6 +1,6 @@
 // Builds the adapters one environment needs (hosts, state store, packages) from CLI options.
 import { resolve } from "node:path";
-import { InputError, type EnvironmentModel, type Model } from "../model/index.js";
+import { InputError, type ActualState, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
 import { ClusterTaskHandler, type KubectlOptions } from "../adapters/kubectl/index.js";
@@ -8,6 +8,7 @@ import { RegistryTaskHandler, consulClientFor } from "../adapters/consul/index.j
 import { HostTaskHandler } from "../hosts/handler.js";
 import { reporterConfigFor } from "../hosts/reporter.js";
 import type { Handlers } from "../reconcile/execute.js";
+import { readLiveActual } from "../reconcile/actual.js";
 import { TransportConnector, hostRefs } from "../adapters/hosts.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
@@ -33,6 +34,8 @@ export interface EnvContext {
   kubectl: KubectlOptions;
   /** The environment variables tokens are read from (never from flags or files). */
   processEnv: NodeJS.ProcessEnv;
+  /** The environment's live actual state: hosts, clusters and Consul, read through these adapters. */
+  readActual(signal?: AbortSignal): Promise<ActualState>;
   close(): Promise<void>;
 }
 
@@ -73,7 +76,7 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     ssh: async () => new (await import("../adapters/ssh/index.js")).SshConnector({ acceptNewHostKeys: opts.acceptNewHostKeys ?? false, env: io.env }),
     local: async () => new (await import("../adapters/local/index.js")).LocalConnector({ cwd: io.cwd }),
   });
-  return {
+  const ctx: EnvContext = {
     env,
     hosts: hostRefs(env, io.cwd),
     connector,
@@ -83,6 +86,16 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     parallel: parseParallel(opts.parallel),
     kubectl: { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env },
     processEnv: io.env,
+    readActual: (signal) =>
+      readLiveActual(env, { connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: io.env, signal }),
     close: () => connector.closeAll(),
   };
+  return ctx;
+}
+
+/** Parses `--health-timeout` (seconds) into milliseconds: a positive number. */
+export function parseHealthTimeout(value: string | undefined): number {
+  const ms = Number(value ?? 30) * 1000;
+  if (!Number.isFinite(ms) || ms <= 0) throw new InputError(`--health-timeout must be a positive number of seconds, not "${value}"`);
+  return ms;
 }

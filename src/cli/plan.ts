@@ -11,7 +11,6 @@ import { diff } from "../diff/index.js";
 import { parseActualState } from "../diff/actual-file.js";
 import { buildPlan } from "../plan/index.js";
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from "../plan/format.js";
-import { readLiveActual } from "../reconcile/actual.js";
 import { formatScope, scopeDiff, type Scope } from "../reconcile/pr-scope.js";
 import { planStatus, truncateDescription } from "../health/status.js";
 import type { StatusReporter } from "../ports/status.js";
@@ -117,7 +116,7 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
 export async function readLive(io: Io, model: Model, source: ConfigSource, envName: string, opts: HostOptions): Promise<ActualState> {
   const ctx = envContext(io, source, findEnv(model, envName), opts);
   try {
-    return await readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: ctx.processEnv });
+    return await ctx.readActual();
   } finally {
     await ctx.close();
   }

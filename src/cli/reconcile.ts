@@ -12,12 +12,11 @@ import { ConsulEnvLocks, ConsulStateStore, consulPrefix } from "../adapters/stat
 import { consulClientFor } from "../adapters/consul/client.js";
 import { reporterFor } from "../adapters/forge/index.js";
 import { writeReports } from "../adapters/output/reports.js";
-import { readLiveActual } from "../reconcile/actual.js";
 import { Reconciler, type Backend, type CycleDeps, type CycleResult } from "../reconcile/cycle.js";
 import { ReconcileLoop } from "../reconcile/loop.js";
 import { openLocalSource, RemoteSource, redactText, type RepoSource } from "../sources/index.js";
 import { EXIT, printWarnings, runAction, type Io } from "./common.js";
-import { envContext, handlersFor } from "./context.js";
+import { envContext, handlersFor, parseHealthTimeout } from "./context.js";
 import { planEnvironment } from "./plan.js";
 import { formatRun, progressPrinter } from "./progress.js";
 
@@ -138,8 +137,7 @@ export function duration(text: string, option: string): number {
 
 /** The adapters one reconcile cycle uses, built from CLI options. */
 export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, backends = backendsFor(io, opts)): CycleDeps {
-  const healthTimeoutMs = Number(opts.healthTimeout ?? 30) * 1000;
-  if (!Number.isFinite(healthTimeoutMs) || healthTimeoutMs <= 0) throw new InputError(`--health-timeout must be a positive number of seconds`);
+  const healthTimeoutMs = parseHealthTimeout(opts.healthTimeout);
   return {
     source,
     load: async (src) => {
@@ -152,7 +150,7 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
     open: (model, env, snap) => {
       const ctx = envContext(io, snap.source, env, opts);
       return {
-        readActual: (signal) => readLiveActual(ctx.env, { connector: ctx.connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: ctx.processEnv, signal }),
+        readActual: (signal) => ctx.readActual(signal),
         handlers: handlersFor(ctx, { healthTimeoutMs, forceConflicts: opts.forceConflicts }),
         parallel: ctx.parallel,
         close: () => ctx.close(),

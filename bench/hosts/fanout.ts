@@ -20,6 +20,7 @@ import { diff } from "../../src/diff/index.js";
 import { buildPlan } from "../../src/plan/index.js";
 import type { HostConnector, HostRef, HostSession } from "../../src/ports/hosts.js";
 import { fleetSupported, startFleet } from "../../test/support/netns-hosts.js";
+import { billingSpec, fleetEnvironment } from "../../test/support/fleet-config.js";
 import { EXAMPLE_PACKAGE, EXAMPLE_SHA, killUnder } from "../../test/support/local-host.js";
 
 const n = Number(process.argv[2] ?? 20);
@@ -48,12 +49,7 @@ function timed(inner: HostConnector, latencies: number[]): HostConnector {
   };
 }
 
-function envYaml(fleet: Awaited<ReturnType<typeof startFleet>>): string {
-  const hosts = fleet.hosts.map((h) => `    - { name: ${h.name}, address: ${h.address}, baseDir: ${h.baseDir} }`).join("\n");
-  return `apiVersion: v1\nkind: Environment\nspec:\n  mesh: { serviceIP: 10.255.0.1, capture: false, sidecar: { image: envoy } }\n  hostGroups:\n  - name: fleet\n    ssh: { user: amphitest, identityFile: ${fleet.privateKeyPath}, knownHostsFile: ${fleet.knownHostsPath} }\n    maxUnavailable: ${n}\n    hosts:\n${hosts}\n  placements:\n  - { app: billing, hostGroup: fleet }\n`;
-}
 
-const APP = `apiVersion: v1\nkind: Application\nspec:\n  services:\n  - name: billing\n    ports: [{ targetPort: 9100, protocol: http }]\n    healthCheck: { path: /health }\n  package:\n    version: 2.3.0\n    path: packages/billing.tar.gz\n    sha256: ${EXAMPLE_SHA}\n    start: node server.mjs 9100 billing\n`;
 
 async function deployAll(repo: string, noDelay: boolean): Promise<void> {
   const source = new DirSource(repo);
@@ -105,8 +101,8 @@ try {
   mkdirSync(join(repo, "environments"), { recursive: true });
   mkdirSync(join(repo, "packages"), { recursive: true });
   copyFileSync(EXAMPLE_PACKAGE, join(repo, "packages/billing.tar.gz"));
-  writeFileSync(join(repo, "apps/billing/spec.yaml"), APP);
-  writeFileSync(join(repo, "environments/bench.yaml"), envYaml(fleet));
+  writeFileSync(join(repo, "apps/billing/spec.yaml"), billingSpec({ port: 9100, path: "packages/billing.tar.gz", sha256: EXAMPLE_SHA }));
+  writeFileSync(join(repo, "environments/bench.yaml"), fleetEnvironment(fleet, { user: "amphitest", capture: false, maxUnavailable: n }));
   await deployAll(repo, true);
   await deployAll(repo, false);
 } finally {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { amphi } from "../support/cli.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
+import { billingSpec, fleetEnvironment } from "../support/fleet-config.js";
 import { EXAMPLE_PACKAGE, EXAMPLE_SHA, buildPackage, killUnder } from "../support/local-host.js";
 
 const support = fleetSupported();
@@ -18,41 +19,9 @@ describe("amphi apply over ssh to three netns hosts", { skip }, () => {
   let fleet: TestFleet;
   let repo = "";
 
-  const app = (version: string, pkg: { path: string; sha256: string }, extraEnv = ""): string => `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: billing
-    ports:
-    - targetPort: ${PORT}
-      protocol: http
-    healthCheck:
-      path: /health
-  package:
-    version: "${version}"
-    path: ${pkg.path}
-    sha256: ${pkg.sha256}
-    start: node server.mjs ${PORT} billing
-    env:
-    - name: APP_VERSION
-      value: "${version}"
-${extraEnv}`;
-
-  const environment = (knownHosts: string, placed = true): string => `apiVersion: v1
-kind: Environment
-spec:
-  mesh:
-    serviceIP: 10.255.0.1
-    sidecar: { image: envoyproxy/envoy:v1.31.2 }
-  hostGroups:
-  - name: fleet
-    transport: ssh
-    ssh: { user: root, identityFile: ${fleet.privateKeyPath}, knownHostsFile: ${knownHosts} }
-    maxUnavailable: 1
-    hosts:
-${fleet.hosts.map((h) => `    - { name: ${h.name}, address: ${h.address}, baseDir: ${h.baseDir} }`).join("\n")}
-  placements:${placed ? "\n  - { app: billing, hostGroup: fleet }" : " []"}
-`;
+  const app = (version: string, pkg: { path: string; sha256: string }, env: Record<string, string> = {}): string =>
+    billingSpec({ port: PORT, version, ...pkg, env: { APP_VERSION: version, ...env } });
+  const environment = (knownHostsFile: string, placed = true): string => fleetEnvironment(fleet, { knownHostsFile, placed });
 
   const write = (file: string, text: string): void => {
     mkdirSync(join(repo, file, ".."), { recursive: true });
@@ -106,7 +75,7 @@ ${fleet.hosts.map((h) => `    - { name: ${h.name}, address: ${h.address}, baseDi
 
   it("a broken version fails its health gate, is rolled back, and stops the group's rollout", async () => {
     const v3 = buildPackage(join(repo, "packages"), "billing-2.5.0", { VERSION: "2.5.0\n" });
-    write("apps/billing/spec.yaml", app("2.5.0", { path: "packages/billing-2.5.0.tar.gz", sha256: v3.sha256 }, "    - name: HEALTHY\n      value: \"false\"\n"));
+    write("apps/billing/spec.yaml", app("2.5.0", { path: "packages/billing-2.5.0.tar.gz", sha256: v3.sha256 }, { HEALTHY: "false" }));
     const r = await apply();
     assert.equal(r.code, 1);
     assert.match(r.stderr, /host0\s+deploy billing\s+failed.*health.*rolled back/);

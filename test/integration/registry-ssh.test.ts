@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { amphi } from "../support/cli.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
+import { billingSpec, fleetEnvironment } from "../support/fleet-config.js";
 import { EXAMPLE_PACKAGE, EXAMPLE_SHA, killUnder } from "../support/local-host.js";
 import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
 import { SshConnector } from "../../src/adapters/ssh/index.js";
@@ -26,19 +27,11 @@ describe("registration, TTL health and drift through amphi apply", { skip }, () 
   let repo = "";
   const env = (): NodeJS.ProcessEnv => ({ ...process.env, AMPHI_CONSUL_TOKEN: TOKEN });
 
-  const environment = (placed: boolean): string => `apiVersion: v1
-kind: Environment
-spec:
-  mesh: { serviceIP: 10.255.0.1, capture: false, sidecar: { image: envoyproxy/envoy:v1.31.2 } }
-  consul: { address: "${consul.url}", tokenEnv: AMPHI_CONSUL_TOKEN, checkTTL: 3s, deregisterCriticalAfter: 1m }
-  hostGroups:
-  - name: fleet
-    ssh: { user: amphitest, identityFile: ${fleet.privateKeyPath}, knownHostsFile: ${fleet.knownHostsPath} }
-    maxUnavailable: 2
-    hosts:
-${fleet.hosts.map((h) => `    - { name: ${h.name}, address: ${h.address}, baseDir: ${h.baseDir} }`).join("\n")}
-  placements:${placed ? "\n  - { app: billing, hostGroup: fleet }" : " []"}
-`;
+  const environment = (placed: boolean): string =>
+    fleetEnvironment(fleet, {
+      user: "amphitest", capture: false, maxUnavailable: 2, placed,
+      extra: `  consul: { address: "${consul.url}", tokenEnv: AMPHI_CONSUL_TOKEN, checkTTL: 3s, deregisterCriticalAfter: 1m }\n`,
+    });
   const checks = () => consul.state().checks.filter((c) => c.ServiceID.startsWith("billing-")).map((c) => `${c.ServiceID}=${c.Status}`).sort();
   async function until(what: string, ok: () => boolean, ms = 8000): Promise<void> {
     const end = Date.now() + ms;
@@ -57,7 +50,7 @@ ${fleet.hosts.map((h) => `    - { name: ${h.name}, address: ${h.address}, baseDi
     mkdirSync(join(repo, "apps/billing"), { recursive: true });
     mkdirSync(join(repo, "environments"));
     copyFileSync(EXAMPLE_PACKAGE, join(repo, "packages/billing.tar.gz"));
-    writeFileSync(join(repo, "apps/billing/spec.yaml"), `apiVersion: v1\nkind: Application\nspec:\n  services:\n  - name: billing\n    ports: [{ targetPort: ${PORT}, protocol: http }]\n    healthCheck: { path: /health }\n  package:\n    version: 2.3.0\n    path: packages/billing.tar.gz\n    sha256: ${EXAMPLE_SHA}\n    start: node server.mjs ${PORT} billing\n`);
+    writeFileSync(join(repo, "apps/billing/spec.yaml"), billingSpec({ port: PORT, path: "packages/billing.tar.gz", sha256: EXAMPLE_SHA }));
     writeFileSync(join(repo, "environments/fleet.yaml"), environment(true));
   });
 

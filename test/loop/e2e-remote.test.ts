@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
+import { billingSpec, fleetEnvironment } from "../support/fleet-config.js";
 import { EXAMPLE_PACKAGE, EXAMPLE_SHA, killUnder } from "../support/local-host.js";
 import { commitAll, git, writeFiles } from "../support/git-repo.js";
 import { eventually, serve, type Serving } from "../server/support.js";
@@ -34,44 +35,8 @@ describe("amphi serve --url: push → applied on netns hosts, statuses as git no
   let srv: Serving | null = null;
   let good = "";
 
-  const app = (version: string): string => `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: billing
-    ports:
-    - targetPort: ${PORT}
-      protocol: http
-    healthCheck:
-      path: /health
-  package:
-    version: "2.3.0"
-    path: packages/billing-2.3.0.tar.gz
-    sha256: ${EXAMPLE_SHA}
-    start: node server.mjs ${PORT} billing
-    env:
-    - name: APP_VERSION
-      value: "${version}"
-`;
-
-  const environment = (): string => `apiVersion: v1
-kind: Environment
-spec:
-  mesh:
-    serviceIP: 10.255.0.1
-    sidecar: { image: envoyproxy/envoy:v1.31.2 }
-  hostGroups:
-  - name: fleet
-    transport: ssh
-    ssh: { user: root, identityFile: ${fleet.privateKeyPath}, knownHostsFile: ${fleet.knownHostsPath} }
-    maxUnavailable: 1
-    hosts:
-${fleet.hosts.map((h) => `    - { name: ${h.name}, address: ${h.address}, baseDir: ${h.baseDir} }`).join("\n")}
-  placements:
-  - { app: billing, hostGroup: fleet }
-  status:
-    provider: gitnotes
-`;
+  const app = (version: string): string => billingSpec({ port: PORT, path: "packages/billing-2.3.0.tar.gz", sha256: EXAMPLE_SHA, env: { APP_VERSION: version } });
+  const environment = (): string => fleetEnvironment(fleet, { extra: "  status:\n    provider: gitnotes\n" });
 
   const push = async (message: string): Promise<string> => {
     const sha = await commitAll(work, message);

@@ -21,7 +21,7 @@ export function tasksCommand(program: Command, io: Io, setCode: (code: number) =
     .action(async (opts) => {
       setCode(await runAction(io, false, async () => {
         const format = pickFormat(opts.format, ["text", "json"] as const, "text");
-        const runs = await store(opts.stateDir).listRuns({ env: opts.env, limit: Number(opts.limit) || 20 });
+        const runs = await store(opts.stateDir).listRuns({ env: opts.env, limit: positive(opts.limit, "--limit") });
         io.out(format === "json" ? JSON.stringify(runs, null, 2) + "\n" : runs.map((r) => formatRun(r) + "\n").join("") || "no runs\n");
         return EXIT.ok;
       }));
@@ -48,8 +48,15 @@ export function tasksCommand(program: Command, io: Io, setCode: (code: number) =
     .option("--timeout <seconds>", "give up after this long", "600")
     .option("--state-dir <dir>", "state directory (default: .amphi)")
     .action(async (id, opts) => {
-      setCode(await runAction(io, false, () => wait(io, store(opts.stateDir), id, Number(opts.timeout) * 1000)));
+      setCode(await runAction(io, false, () => wait(io, store(opts.stateDir), id, positive(opts.timeout, "--timeout") * 1000)));
     });
+}
+
+/** A positive number option, or an InputError naming the option. */
+function positive(value: string, option: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${option} must be a positive number, not "${value}"`);
+  return n;
 }
 
 type Found = { run: RunRecord } | { run: RunRecord; task: TaskRecord };
@@ -75,7 +82,7 @@ function showTask(t: TaskRecord): string {
 // Polls the record; prints each task state change once. A runner process that died leaves a run that
 // never ends: that is reported instead of waiting out the timeout.
 async function wait(io: Io, store: FileStateStore, id: string, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + (Number.isFinite(timeoutMs) ? timeoutMs : 600_000);
+  const deadline = Date.now() + timeoutMs;
   const seen = new Map<string, string>();
   for (;;) {
     const found = await lookup(store, id);

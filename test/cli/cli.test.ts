@@ -106,3 +106,12 @@ test("--rev reads the committed revision, not the working tree", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("tasks: bad numbers are refused naming the option", async () => {
+  const limit = await amphi(["tasks", "list", "--limit", "many"]);
+  assert.equal(limit.code, 1);
+  assert.match(limit.stderr, /--limit must be a positive number, not "many"/);
+  const timeout = await amphi(["tasks", "wait", "r-x", "--timeout", "-3"]);
+  assert.equal(timeout.code, 1);
+  assert.match(timeout.stderr, /--timeout must be a positive number, not "-3"/);
+});

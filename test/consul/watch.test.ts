@@ -2,10 +2,10 @@
 // a change arrives within 1 s, index-only wake-ups deliver nothing, an index that goes backwards resets to
 // a full read, an agent that goes away and comes back costs errors with growing backoff but no crash, an
 // agent that answers blocking queries at once (or with index 0) costs at most a read a second and little
-// CPU while a real change is still re-read at once, and stop() ends a blocked request at once.
+// CPU while a change or a moved index is still followed at once, and stop() ends a blocked request at once.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ConsulClient, deregister, passCheck, register, watchCatalog, watchService, type ServiceInstance, type Watch } from "../../src/adapters/consul/index.js";
+import { ConsulClient, deregister, failCheck, passCheck, register, watchCatalog, watchService, type ServiceInstance, type Watch } from "../../src/adapters/consul/index.js";
 import { consulTestTarget, type ConsulTestTarget } from "../support/consul/index.js";
 import { eventually, registrationFixture, uniqueName } from "./helpers.js";
 
@@ -96,7 +96,7 @@ describe("Consul watches", () => {
     await eventually("a request without index after the reset", () => d.requests.slice(before).some((r) => r.path === "/v1/catalog/services" && !("index" in r.query)), 2000);
     const name = uniqueName("after-reset");
     await register(client, reg(name, "vm-1"));
-    // Reads after an unchanged answer are spaced by 1 s (the default minIntervalMs): allow for one such pause.
+    // The read after an index that went backwards keeps 1 s (minIntervalMs) from the one before: allow for it.
     await eventually("the change after the reset", () => seen.some((s) => name in s), 3000);
     const later = d.requests.slice(before).filter((r) => r.path === "/v1/catalog/services").map((r) => Number(r.query.index ?? 0));
     assert.ok(later.every((i) => i < 1000), `indexes after the reset stay low: ${later.join(",")}`);
@@ -198,6 +198,24 @@ describe("Consul watches", () => {
     await register(client, reg(b, "vm-1"));
     // Far below the 60 s minimum: the read after a change was not held back.
     await eventually("the second change right after the first", () => seen.some((s) => b in s), 5000);
+  });
+
+  it("follows an index that moved at once: an output-only update, then a failure, then a pass are all seen", async () => {
+    await stopEarlier();
+    const name = uniqueName("flips");
+    const r = reg(name, "vm-1");
+    await register(client, r);
+    await passCheck(client, r.check.checkId, "up");
+    const seen: ServiceInstance[][] = [];
+    const w = track(watchService(client, name, { onChange: (s) => seen.push(s), onError: () => {}, minIntervalMs: 60_000 }));
+    await w.ready;
+    assert.deepEqual(seen.map((s) => s[0]?.status), ["passing"]);
+    await passCheck(client, r.check.checkId, "still up"); // moves the index, not what the watch delivers
+    await failCheck(client, r.check.checkId, "down");
+    await eventually("the failure after an index-only wake-up", () => seen.at(-1)?.[0]?.status === "critical", 5000);
+    await passCheck(client, r.check.checkId, "up again");
+    await eventually("the pass after the failure", () => seen.at(-1)?.[0]?.status === "passing", 5000);
+    assert.deepEqual(seen.map((s) => s[0]?.status), ["passing", "critical", "passing"]);
   });
 
   it("stop() ends a blocked request at once", async () => {

@@ -12,6 +12,7 @@ import { request } from "node:http";
 import { networkInterfaces } from "node:os";
 import { loopRepo, type LoopRepo } from "../loop/support.js";
 import { amphi } from "../support/cli.js";
+import { exposureWarning } from "../../src/server/access.js";
 import { eventually, serve, type Serving } from "./support.js";
 
 const TOKEN = "api-token-for-tests-5b1f0c2e9a";
@@ -182,6 +183,13 @@ describe("amphi serve beyond loopback", { skip }, () => {
       assert.equal((await local("GET", "/v1/runs")).status, 200);
     });
   });
+});
+
+test("the start warning: every address beyond loopback, never a loopback one", () => {
+  for (const address of ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"]) assert.equal(exposureWarning({ address, family: address.includes(":") ? "IPv6" : "IPv4", port: 8080 }, null, null), null, address);
+  assert.match(exposureWarning({ address: "::", family: "IPv6", port: 8080 }, "TOK", null)!, /^amphi: warning: listening on \[::\]:8080 \(every interface\) is beyond loopback: .*with the token of TOK; POST \/v1\/hooks\/git is refused off loopback/);
+  assert.match(exposureWarning({ address: "0.0.0.0", family: "IPv4", port: 80 }, null, "SEC")!, /listening on 0\.0\.0\.0:80 \(every IPv4 interface\).*are refused off loopback \(no --api-token-env\); POST \/v1\/hooks\/git needs the signature of SEC$/);
+  assert.match(exposureWarning({ address: "192.0.2.7", family: "IPv4", port: 8080 }, null, null)!, /listening on 192\.0\.2\.7:8080 \(an address other machines can reach\)/);
 });
 
 test("--api-token-env: an unset, short or unprintable token is refused at start, without printing it", async () => {

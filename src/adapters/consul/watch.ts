@@ -4,10 +4,11 @@
 // - an index that goes backwards (snapshot restore, another cluster) resets it to 0: a full read;
 // - an index that is not > 0 is a Consul bug that makes every blocking query return at once; it is treated
 //   as 1, so the next query blocks wherever it can;
-// - rate limit: a read that returned without a change (an agent that answers blocking queries at once with
-//   an unchanged index, index-only wake-ups, resets in a row) is followed by the next read no sooner than
-//   `minIntervalMs` (default 1 s) after it began, so such an agent costs at most one request a second instead
-//   of a spinning core; after a real change the next read goes at once (a burst of changes is followed);
+// - rate limit: a read whose answer moved neither the index nor the content (an agent that answers blocking
+//   queries at once with an unchanged index, an index of 0 or going backwards, a wait that elapsed) is
+//   followed by the next no sooner than `minIntervalMs` (default 1 s) after it began, so such an agent costs
+//   at most a request a second instead of a spinning core; after a change, or an index that moved (a write
+//   in Consul), the next read goes at once, so a burst of changes is followed and no state is skipped;
 // - errors back off exponentially with jitter (100 ms doubling to 30 s); a dropped connection or an agent
 //   that is down never throws out of the watch: every error goes to `onError`, and the watch goes on.
 import { createHash } from "node:crypto";
@@ -26,7 +27,7 @@ export interface WatchOptions<T> {
   /** First retry delay after an error (default 100 ms); doubles up to maxBackoffMs (default 30 s). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Minimum time from the start of a read that brought no change to the start of the next (default 1000 ms). */
+  /** Minimum time from the start of a read that moved neither index nor content to the start of the next (default 1000 ms). */
   minIntervalMs?: number;
   /** Stops the watch when aborted (like stop()). */
   signal?: AbortSignal;
@@ -114,12 +115,12 @@ async function loop<T>(client: ConsulClient, path: string, query: Record<string,
   let index = 0;
   let failures = 0;
   let lastHash: string | null = null;
-  // Start of the last read, and whether it brought a change (the first read always does).
+  // Start of the last read, and whether the next one must keep minInterval from it.
   let lastStart = -Infinity;
-  let changed = true;
+  let pace = false;
   while (!signal.aborted) {
     const since = performance.now() - lastStart;
-    if (!changed && since < minInterval) await sleep(minInterval - since, signal);
+    if (pace && since < minInterval) await sleep(minInterval - since, signal);
     if (signal.aborted) break;
     lastStart = performance.now();
     try {
@@ -129,7 +130,11 @@ async function loop<T>(client: ConsulClient, path: string, query: Record<string,
       failures = 0;
       const value = parse(r.data);
       const hash = createHash("sha256").update(JSON.stringify(value)).digest("hex");
-      changed = hash !== lastHash;
+      const changed = hash !== lastHash;
+      // Neither the index nor the content moved (a wait that elapsed, an agent answering at once, an index
+      // of 0 or one going backwards): the next read keeps its distance. An index that moved is a write in
+      // Consul and is followed at once, so no state in between is skipped (a check failing, then passing).
+      pace = !changed && !(r.index > index);
       if (changed && !signal.aborted) {
         lastHash = hash;
         try {
@@ -147,7 +152,7 @@ async function loop<T>(client: ConsulClient, path: string, query: Record<string,
       const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
       opts.onError(asError(e), delay);
       // The backoff is the pause: the read after it goes at once.
-      changed = true;
+      pace = false;
       await sleep(delay, signal);
     }
   }

@@ -9,6 +9,7 @@ import { runGit } from "../adapters/git/run-git.js";
 import { Reconciler } from "../reconcile/cycle.js";
 import { HealthWatch } from "../reconcile/health-watch.js";
 import { ReconcileLoop, type LoopEnv } from "../reconcile/loop.js";
+import { exposureWarning } from "../server/access.js";
 import { apiServer } from "../server/http.js";
 import { LoopMetrics } from "../server/metrics.js";
 import type { RepoSource } from "../sources/index.js";
@@ -20,6 +21,7 @@ interface ServeOptions extends LoopCliOptions {
   env?: string[];
   listen?: string;
   webhookSecretEnv?: string;
+  apiTokenEnv?: string;
 }
 
 /** Registers `amphi serve` on the program. */
@@ -30,7 +32,8 @@ export function serveCommand(program: Command, io: Io, setCode: (code: number) =
     .option("--env <env...>", "environments to reconcile, `name` or `name:branch` (default: every environment)")
     .option("--listen <addr>", "address and port of the HTTP API (port 0: any free port)", "127.0.0.1:8080")
     .option("--interval <duration>", "time between cycles of every environment (fetch + self-heal)", "5m")
-    .option("--webhook-secret-env <name>", "environment variable holding the webhook secret (without it: hooks only from loopback)");
+    .option("--webhook-secret-env <name>", "environment variable holding the webhook secret (without it: hooks only from loopback)")
+    .option("--api-token-env <name>", "environment variable holding a bearer token that /v1/runs and /v1/tasks require from other machines (without it: only from loopback)");
   loopOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts: ServeOptions) => {
@@ -41,6 +44,7 @@ export function serveCommand(program: Command, io: Io, setCode: (code: number) =
 async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<number> {
   const { host, port } = parseListen(opts.listen ?? "127.0.0.1:8080");
   const secret = webhookSecret(io, opts.webhookSecretEnv);
+  const apiToken = apiTokenOf(io, opts.apiTokenEnv);
   const intervalMs = duration(opts.interval ?? "5m", "--interval");
   const source = await openSource(io, opts);
   const backends = backendsFor(io, opts);
@@ -61,7 +65,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     });
     let stopping = false;
     const server = apiServer({
-      loop, metrics, secret, log: (l) => io.err(l + "\n"), stopping: () => stopping,
+      loop, metrics, secret, apiToken, log: (l) => io.err(l + "\n"), stopping: () => stopping,
       stores: () => backends.all().map((b) => b.store),
       defaultBranch: opts.branch ?? (await defaultBranch(source)),
     });
@@ -71,6 +75,8 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     });
     const addr = server.address() as AddressInfo;
     io.err(`amphi: serving ${envs.map((e) => e.name).join(", ")} from ${source.description} on http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}\n`);
+    const exposed = exposureWarning(addr, apiToken === null ? null : opts.apiTokenEnv!, secret === null ? null : opts.webhookSecretEnv!);
+    if (exposed) io.err(exposed + "\n");
     if (secret === null) io.err("amphi: no webhook secret (--webhook-secret-env): POST /v1/hooks/git is accepted only from loopback addresses\n");
     if (source.kind === "directory") io.err(`amphi: ${source.description} is not a Git repository: runs have no revision\n`);
     const watch = await source.watch(
@@ -108,6 +114,17 @@ function webhookSecret(io: Io, name: string | undefined): string | null {
   if (!name) return null;
   const v = io.env[name];
   if (!v) throw new InputError(`--webhook-secret-env ${name}: the environment variable ${name} is not set or empty`);
+  return v;
+}
+
+/** The API token from the variable --api-token-env names. Why the checks: a short token can be guessed over
+ * the network, and one with spaces or control characters cannot travel in an Authorization header. */
+function apiTokenOf(io: Io, name: string | undefined): string | null {
+  if (!name) return null;
+  const v = io.env[name];
+  if (!v) throw new InputError(`--api-token-env ${name}: the environment variable ${name} is not set or empty`);
+  if (!/^[\x21-\x7e]+$/.test(v)) throw new InputError(`--api-token-env ${name}: the token must be printable ASCII without spaces (it travels as "Authorization: Bearer <token>")`);
+  if (v.length < 16) throw new InputError(`--api-token-env ${name}: the token is ${v.length} characters long; use at least 16 (e.g. openssl rand -hex 32)`);
   return v;
 }
 

@@ -6,12 +6,14 @@
 //   GET  /v1/tasks/:id       one task
 //   POST /v1/runs            {"env": "prod"} → 202 {id, env}; 409 while that environment runs; 404 unknown env
 //   POST /v1/hooks/git       push webhooks → fetch + reconcile of the environments following the branch
+// Off loopback, /v1/* (but the webhook) needs the API token (access.ts); an undecodable target is a 400.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { RunRecord } from "../model/index.js";
 import type { StateStore } from "../ports/index.js";
 import type { ReconcileLoop } from "../reconcile/loop.js";
 import type { LoopMetrics } from "./metrics.js";
-import { isLoopback, readHook } from "./webhook.js";
+import { checkApiAccess, isLocalPeer, readTarget } from "./access.js";
+import { readHook } from "./webhook.js";
 
 /** What the API serves from. */
 export interface ApiDeps {
@@ -21,6 +23,8 @@ export interface ApiDeps {
   stores(): StateStore[];
   /** Webhook secret; null: hooks only from loopback. */
   secret: string | null;
+  /** Bearer token for /v1/* from other machines; null: /v1/* (but the webhook) only from loopback. */
+  apiToken: string | null;
   /** Branch of environments that name none (`main` for a remote, the checked-out branch of a local repo). */
   defaultBranch: string;
   log(line: string): void;
@@ -40,13 +44,20 @@ export function apiServer(deps: ApiDeps): Server {
 }
 
 async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://amphi");
-  const p = url.pathname;
+  const target = readTarget(req.url);
+  const denied = checkApiAccess(target.path, req.socket.remoteAddress, req.headers, deps.apiToken);
+  if (denied) {
+    for (const [k, v] of Object.entries(denied.headers)) res.setHeader(k, v);
+    return send(res, denied.status, { error: denied.error });
+  }
+  if (target.error !== null) return send(res, 400, { error: target.error });
+  const p = target.path;
+  const query = target.query;
   const method = req.method ?? "GET";
   let m: RegExpExecArray | null;
   if (p === "/healthz" && method === "GET") return void (deps.stopping() ? text(res, 503, "stopping\n") : text(res, 200, "ok\n"));
   if (p === "/metrics" && method === "GET") return void text(res, 200, deps.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
-  if (p === "/v1/runs" && method === "GET") return send(res, 200, await listRuns(deps, url.searchParams.get("env"), Number(url.searchParams.get("limit") ?? 50) || 50));
+  if (p === "/v1/runs" && method === "GET") return send(res, 200, await listRuns(deps, query.get("env"), Number(query.get("limit") ?? 50) || 50));
   if (p === "/v1/runs" && method === "POST") return startRun(deps, req, res);
   if ((m = /^\/v1\/runs\/([^/]+)$/.exec(p)) && method === "GET") {
     const run = await findRun(deps, decodeURIComponent(m[1]!));
@@ -84,7 +95,7 @@ async function startRun(deps: ApiDeps, req: IncomingMessage, res: ServerResponse
 
 async function hook(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   // Why: without a secret anyone who reaches the port could make amphi fetch and apply; only this machine may.
-  if (deps.secret === null && !isLoopback(req.socket.remoteAddress)) {
+  if (deps.secret === null && !isLocalPeer(req.socket.remoteAddress, req.headers)) {
     return send(res, 403, { error: "webhooks without a secret are accepted only from loopback; start amphi serve with --webhook-secret-env" });
   }
   const body = await readBody(req);

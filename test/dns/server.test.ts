@@ -313,3 +313,32 @@ describe("amphi dns when upstreams fail or misbehave", () => {
     assert.deepEqual(r.answers.map((a) => a[4]), [MESH_IP], r.raw);
   });
 });
+
+describe("amphi dns when Consul answers blocking queries at once", () => {
+  it("reads the catalog about once a second with little CPU, and still picks up a new service", async () => {
+    // Its own double: the quirk must not reach other suites' watchers.
+    const consul = await startConsulDouble();
+    await register(consul.url, "user");
+    const mesh = await startMesh({ upstreams: [], catalogUrl: consul.url });
+    try {
+      await until("user.mesh resolves", 5000, async () => (await resolver(mesh.port).resolve4("user.mesh").catch((): string[] => [])).includes(MESH_IP) || undefined);
+      consul.setQuirks({ blockingAnswersAtOnce: true });
+      await register(consul.url, "cart"); // wakes the pending query; from now on every query answers at once
+      await until("cart.mesh resolves", 5000, async () => (await resolver(mesh.port).resolve4("cart.mesh").catch((): string[] => [])).includes(MESH_IP) || undefined);
+      const from = consul.requests.length;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 2000));
+      const cpuMs = ((c) => (c.user + c.system) / 1000)(process.cpuUsage(cpu0));
+      const wallMs = performance.now() - t0;
+      const reads = consul.requests.slice(from).filter((r) => r.path === "/v1/catalog/services");
+      assert.ok(reads.length <= Math.floor(wallMs / 1000) + 2, `${reads.length} catalog reads in ${Math.round(wallMs)} ms`);
+      assert.ok(cpuMs < wallMs * 0.25, `CPU ${Math.round(cpuMs)} ms in ${Math.round(wallMs)} ms`);
+      await register(consul.url, "orders");
+      await until("orders.mesh resolves while answers come at once", 3000, async () => (await resolver(mesh.port).resolve4("orders.mesh").catch((): string[] => [])).includes(MESH_IP) || undefined);
+    } finally {
+      await mesh.stop();
+      await consul.close();
+    }
+  });
+});

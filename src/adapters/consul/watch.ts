@@ -2,8 +2,13 @@
 // - each request passes the last X-Consul-Index and a wait; Consul answers when the data's index passes it;
 // - an answer can carry a new index and the same data, so changes are detected by a hash of the payload;
 // - an index that goes backwards (snapshot restore, another cluster) resets it to 0: a full read;
-// - an index that is not > 0 is a Consul bug; it is reset to 0 too, and non-blocking reads are spaced out
-//   (`resetIntervalMs`) so such a loop cannot hammer the agent;
+// - an index that is not > 0 is a Consul bug that makes every blocking query return at once; it is treated
+//   as 1, so the next query blocks wherever it can;
+// - rate limit: a read whose answer moved neither the index nor the content (an agent that answers blocking
+//   queries at once with an unchanged index, an index of 0 or going backwards, a wait that elapsed) is
+//   followed by the next no sooner than `minIntervalMs` (default 1 s) after it began, so such an agent costs
+//   at most a request a second instead of a spinning core; after a change, or an index that moved (a write
+//   in Consul), the next read goes at once, so a burst of changes is followed and no state is skipped;
 // - errors back off exponentially with jitter (100 ms doubling to 30 s); a dropped connection or an agent
 //   that is down never throws out of the watch: every error goes to `onError`, and the watch goes on.
 import { createHash } from "node:crypto";
@@ -22,8 +27,8 @@ export interface WatchOptions<T> {
   /** First retry delay after an error (default 100 ms); doubles up to maxBackoffMs (default 30 s). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Minimum time between non-blocking reads (index 0) in a row (default 100 ms). */
-  resetIntervalMs?: number;
+  /** Minimum time from the start of a read that moved neither index nor content to the start of the next (default 1000 ms). */
+  minIntervalMs?: number;
   /** Stops the watch when aborted (like stop()). */
   signal?: AbortSignal;
 }
@@ -106,18 +111,18 @@ async function loop<T>(client: ConsulClient, path: string, query: Record<string,
   const minBackoff = opts.minBackoffMs ?? 100;
   const maxBackoff = opts.maxBackoffMs ?? 30_000;
   const dc = client.datacenter ? { dc: client.datacenter } : {};
+  const minInterval = opts.minIntervalMs ?? 1000;
   let index = 0;
   let failures = 0;
   let lastHash: string | null = null;
-  let lastNonBlocking = -Infinity;
+  // Start of the last read, and whether the next one must keep minInterval from it.
+  let lastStart = -Infinity;
+  let pace = false;
   while (!signal.aborted) {
-    if (index === 0) {
-      // Space out full reads in a row (the index keeps resetting): at most one per resetIntervalMs.
-      const since = performance.now() - lastNonBlocking;
-      if (since < (opts.resetIntervalMs ?? 100)) await sleep((opts.resetIntervalMs ?? 100) - since, signal);
-      lastNonBlocking = performance.now();
-    }
+    const since = performance.now() - lastStart;
+    if (pace && since < minInterval) await sleep(minInterval - since, signal);
     if (signal.aborted) break;
+    lastStart = performance.now();
     try {
       const q = index > 0 ? { ...dc, ...query, index: String(index), wait: `${wait}s` } : { ...dc, ...query };
       // A blocking query may take wait + wait/16 (Consul's jitter): allow that plus a margin.
@@ -125,7 +130,12 @@ async function loop<T>(client: ConsulClient, path: string, query: Record<string,
       failures = 0;
       const value = parse(r.data);
       const hash = createHash("sha256").update(JSON.stringify(value)).digest("hex");
-      if (hash !== lastHash && !signal.aborted) {
+      const changed = hash !== lastHash;
+      // Neither the index nor the content moved (a wait that elapsed, an agent answering at once, an index
+      // of 0 or one going backwards): the next read keeps its distance. An index that moved is a write in
+      // Consul and is followed at once, so no state in between is skipped (a check failing, then passing).
+      pace = !changed && !(r.index > index);
+      if (changed && !signal.aborted) {
         lastHash = hash;
         try {
           opts.onChange(value, r.index);
@@ -134,16 +144,25 @@ async function loop<T>(client: ConsulClient, path: string, query: Record<string,
         }
       }
       ready();
-      index = r.index > index && r.index > 0 ? r.index : r.index < index || r.index <= 0 ? 0 : index;
+      index = nextIndex(index, r.index);
     } catch (e) {
       if (signal.aborted) break;
       failures++;
       const cap = Math.min(maxBackoff, minBackoff * 2 ** Math.min(failures - 1, 30));
       const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
       opts.onError(asError(e), delay);
+      // The backoff is the pause: the read after it goes at once.
+      pace = false;
       await sleep(delay, signal);
     }
   }
+}
+
+/** The index of the next request after an answer carrying `got` (Consul's implementation notes): backwards
+ * resets to 0 (a full read); not above 0 (a Consul bug) is treated as 1, so the next query blocks. */
+export function nextIndex(previous: number, got: number): number {
+  if (!Number.isFinite(got) || got < previous) return 0;
+  return got <= 0 ? 1 : got;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

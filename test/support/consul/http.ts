@@ -85,7 +85,7 @@ export function field(obj: Record<string, unknown>, name: string): unknown {
 export function sendJson(ctx: Ctx, value: unknown, index?: number, extra: Record<string, string> = {}): void {
   const headers: Record<string, string> = { "Content-Type": "application/json", ...extra };
   if (index !== undefined) {
-    headers["X-Consul-Index"] = String(Math.max(1, index));
+    headers["X-Consul-Index"] = String(ctx.store.quirks.fixedIndex ?? Math.max(1, index));
     headers["X-Consul-KnownLeader"] = "true";
     headers["X-Consul-LastContact"] = "0";
   }
@@ -97,12 +97,12 @@ export function sendFiltered(ctx: Ctx, empty: unknown, index: number): void {
   sendJson(ctx, empty, index, { "X-Consul-Results-Filtered-By-ACLs": "true" });
 }
 
-/** Waits as a blocking query: returns at once without `?index` (or index 0) or when the endpoint's
- * index is already past it; else when `indexOf()` passes it, `wait` (+ jitter) elapses, the index is
+/** Waits as a blocking query: returns at once without `?index` (or index 0), when the endpoint's
+ * index is already past it or with the blockingAnswersAtOnce quirk; else when `indexOf()` passes it, `wait` (+ jitter) elapses, the index is
  * reset (setIndex), or the client goes away. */
 export async function block(ctx: Ctx, indexOf: () => number): Promise<void> {
   const min = Number(ctx.query.get("index") ?? "0");
-  if (!Number.isFinite(min) || min <= 0 || indexOf() > min) return;
+  if (!Number.isFinite(min) || min <= 0 || indexOf() > min || ctx.store.quirks.blockingAnswersAtOnce) return;
   const waitText = ctx.query.get("wait");
   let wait = DEFAULT_WAIT_MS;
   if (waitText !== null) {

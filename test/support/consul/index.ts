@@ -35,7 +35,8 @@
 // policies, namespaces, stale/consistent modes, hash-based blocking on agent endpoints, peering.
 //
 // Test controls: close(), state(), setIndex(n) (every index drops to n and blocked queries answer at once:
-// an index reset), dropConnections() (every open connection is destroyed mid-request), pause()/resume()
+// an index reset), setQuirks({blockingAnswersAtOnce, fixedIndex}) (blocking queries answer at once without a
+// change; every read answers a fixed X-Consul-Index, 0 included: see Quirks in store.ts), dropConnections() (every open connection is destroyed mid-request), pause()/resume()
 // (stop accepting connections / listen again on the same port), requests (every request, token redacted).
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -43,7 +44,7 @@ import type { Socket } from "node:net";
 import { callerOf, HttpError, type Caller, type Ctx } from "./http.js";
 import { kvRoutes } from "./kv.js";
 import { serviceRoutes } from "./services.js";
-import { Store, type DoubleCheck, type DoubleKv, type DoubleService, type DoubleSession } from "./store.js";
+import { Store, type Quirks, type DoubleCheck, type DoubleKv, type DoubleService, type DoubleSession } from "./store.js";
 
 /** Options of startConsulDouble. */
 export interface ConsulDoubleOptions {
@@ -90,6 +91,8 @@ export interface ConsulDouble {
   readonly requests: RecordedRequest[];
   state(): DoubleState;
   setIndex(n: number): void;
+  /** Turns misbehaviours on or off (see Quirks); returns the quirks now in force. */
+  setQuirks(q: Partial<Quirks>): Quirks;
   dropConnections(): void;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -122,6 +125,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     requests,
     state: () => snapshot(store),
     setIndex: (n) => store.setIndex(n),
+    setQuirks: (q) => Object.assign(store.quirks, q),
     dropConnections: drop,
     pause: async () => {
       if (paused) return;

@@ -72,6 +72,14 @@ export interface StoreTimings {
 
 type Table = "services" | "checks" | "kvs" | "tombstones" | "sessions";
 
+/** Misbehaviours of real Consul agents that watchers must survive (test controls, off by default). */
+export interface Quirks {
+  /** Blocking queries answer at once, as if the wait had elapsed (same index, same data). */
+  blockingAnswersAtOnce: boolean;
+  /** Every read answers this X-Consul-Index (0 too: the Consul bug clients must treat as 1); null: the real one. */
+  fixedIndex: number | null;
+}
+
 /** The double's data and indexes. Writes call `touch`, which wakes blocked queries. */
 export class Store {
   index = 1;
@@ -85,6 +93,8 @@ export class Store {
   readonly sessions = new Map<string, DoubleSession>();
   /** Key → ms timestamp until which acquires fail (lock-delay after an invalidated session). */
   readonly lockDelay = new Map<string, number>();
+  /** See Quirks; set through the double's setQuirks. */
+  readonly quirks: Quirks = { blockingAnswersAtOnce: false, fixedIndex: null };
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly listeners = new Set<(force: boolean) => void>();
   private reaper: NodeJS.Timeout;

@@ -118,6 +118,9 @@ export interface ClusterModel {
   name: string;
   context: string;
   namespace: string;
+  /** Whether applies take over fields another field manager changed (`kubectl edit`, `kubectl set image`):
+   * the environment's `forceConflicts` (default true), as Flux and Argo CD do with server-side apply. */
+  forceConflicts: boolean;
 }
 
 /** How amphi reaches the hosts of a group. */

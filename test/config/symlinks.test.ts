@@ -107,3 +107,9 @@ test("symlinks: links inside the repo still work (a package under a second name,
     assert.deepEqual(model.apps.map((a) => a.name), ["api", "db"]);
   });
 });
+
+test("symlinks: a package path into .git itself is refused like a link there", async () => {
+  const problems = await problemsWithLinks({}, { ".git/config": "[remote]\n  url = https://token@example.com\n", "apps/api/spec.yaml": BASE_REPO["apps/api/spec.yaml"]!.replace("path: packages/api.tar.gz", "path: .git/config") });
+  assert.equal(problems.length, 1, problems.join("\n"));
+  assert.match(problems[0]!, /^apps\/api\/spec\.yaml:15:11 \/spec\/package\/path: package file "\.git\/config": \.git\/config resolves to \/.*\/\.git\/config, inside \.git; amphi reads only files inside the repo$/);
+});

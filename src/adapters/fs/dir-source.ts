@@ -83,8 +83,10 @@ export class DirSource implements ConfigSource {
       if (target === null) continue; // dangling: as if absent
       // A refused file is listed (reading it says why not); a refused directory cannot be listed, and skipping
       // it would silently drop an app (and plan its deletion): the listing fails naming it.
-      if (target === "refused") isDirectory(this.abs(child)) ? this.resolveLink(child, false) : out.push(child);
-      else if (statSync(target).isDirectory()) this.walkInto(child, target, out, ancestors);
+      if (target === "refused") {
+        if (isDirectory(this.abs(child))) this.resolveLink(child, false);
+        out.push(child);
+      } else if (statSync(target).isDirectory()) this.walkInto(child, target, out, ancestors);
       else out.push(child);
     }
   }
@@ -116,7 +118,9 @@ export class DirSource implements ConfigSource {
       const prefix = parts.slice(0, i).join("/");
       if (lstatSync(this.abs(prefix)).isSymbolicLink()) this.resolveLink(prefix, false);
     }
-    throw new RepoFileError(path, `${path} resolves to ${real ?? "a symlink loop"}, outside the config repo`);
+    const root = this.realRootDir();
+    const where = real !== null && (real === root || real.startsWith(root + sep)) ? "inside .git" : "outside the config repo";
+    throw new RepoFileError(path, `${path} resolves to ${real ?? "a symlink loop"}, ${where}`);
   }
 
   /** Whether a real path is inside the repo and not in `.git`. */

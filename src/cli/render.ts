@@ -2,6 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import type { ActualState } from "../model/index.js";
+import { maskSecrets } from "../diff/redact.js";
 import { render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
@@ -23,7 +24,8 @@ export function renderCommand(program: Command, io: Io, setCode: (code: number) 
           const model = await loadRepo(io, opts);
           const desired = render(model, opts.env);
           if (opts.asActual) {
-            const actual: ActualState = { env: desired.env, observedAt: null, resources: desired.resources, unreachable: [] };
+            // Secret values masked as in plans: this output is meant to be saved and edited as an --actual file.
+            const actual: ActualState = { env: desired.env, observedAt: null, resources: desired.resources.map(maskSecrets), unreachable: [] };
             io.out(JSON.stringify(actual, null, 2) + "\n");
             return EXIT.ok;
           }

@@ -1,12 +1,12 @@
 // Config loading: a ConfigSource (directory or Git revision) → the validated, normalized Model.
 // Every problem of every file is collected; any error throws one ConfigError carrying them all,
 // warnings alone come back on `model.warnings`. Pure apart from reading through the source.
-import { ConfigError, type AppModel, type EnvironmentModel, type Model, type Problem } from "../model/index.js";
+import { ConfigError, RepoFileError, type AppModel, type EnvironmentModel, type Model, type Problem } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
 import { discover, type FoundFile } from "./discover.js";
 import { loadAppFile, loadEnvironmentFile, type FileResult } from "./load-file.js";
 import { resolvePlacements, type AppIndex } from "./placements.js";
-import { sortProblems, type FileLocator } from "./problems.js";
+import { fileProblem, sortProblems, type FileLocator } from "./problems.js";
 import type { RawApp, RawEnvironment } from "./raw.js";
 import { isPlainRepoPath } from "./rules-file.js";
 import { checkHostPorts } from "./rules-ports.js";
@@ -19,7 +19,10 @@ type EnvFile = FileResult<EnvironmentModel, RawEnvironment>;
 /** Loads and validates the whole config repo. Throws ConfigError (with every problem) on any error. */
 export async function loadModel(source: ConfigSource): Promise<Model> {
   const revision = await source.revision();
-  const found = await discover(source);
+  const found = await discover(source).catch((e: unknown) => {
+    if (e instanceof RepoFileError) throw new ConfigError([repoFileProblem(e)]);
+    throw e;
+  });
   const [appFiles, envFiles] = await Promise.all([
     readAll(source, found.apps, loadAppFile),
     readAll(source, found.environments, loadEnvironmentFile),
@@ -38,9 +41,21 @@ export async function loadModel(source: ConfigSource): Promise<Model> {
   return { source: source.description, revision, apps, environments, warnings: sorted };
 }
 
-async function readAll<R>(source: ConfigSource, files: FoundFile[], load: (file: string, stem: string, text: string | null) => R): Promise<R[]> {
-  const texts = await Promise.all(files.map((f) => source.read(f.file)));
-  return files.map((f, i) => load(f.file, f.stem, texts[i] ?? null));
+async function readAll<R extends { problems: Problem[] }>(source: ConfigSource, files: FoundFile[], load: (file: string, stem: string, text: string | null) => R): Promise<R[]> {
+  const texts = await Promise.all(files.map((f) => source.read(f.file).catch((e: unknown) => (e instanceof RepoFileError ? e : Promise.reject(e)))));
+  return files.map((f, i) => {
+    const text = texts[i];
+    if (!(text instanceof RepoFileError)) return load(f.file, f.stem, text ?? null);
+    // A refused file (a symlink out of the repo, a loop) is loaded as empty-handed as a missing one, with its problem.
+    const result = load(f.file, f.stem, null);
+    result.problems.splice(0, result.problems.length, repoFileProblem(text));
+    return result;
+  });
+}
+
+/** A refused repo file as a problem of that file. */
+function repoFileProblem(e: RepoFileError): Problem {
+  return fileProblem(e.file, e.reason, { hint: "amphi reads only files inside the repo" });
 }
 
 /** Valid models, the first file of each name only (later ones are reported), sorted by name. */

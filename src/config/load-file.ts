@@ -4,6 +4,7 @@ import type { AppModel, EnvironmentModel, Problem } from "../model/index.js";
 import { normalizeApp } from "./normalize-app.js";
 import { normalizeEnvironment } from "./normalize-env.js";
 import { DNS_LABEL, dnsLabelMessage } from "./patterns.js";
+import { escapePointer } from "./positions.js";
 import { fileProblem, type FileLocator } from "./problems.js";
 import type { RawApp, RawEnvironment } from "./raw.js";
 import { checkAppFile, checkEnvironmentFile } from "./rules-file.js";
@@ -54,6 +55,12 @@ function loadFile<M, R>(kind: DocKind, file: string, stem: string, text: string 
     return result;
   }
   result.loc = parsed.loc;
+  // Only these errors for a file with NUL bytes: other messages would quote the values.
+  const nul = nulBytes(parsed.doc, "", parsed.loc);
+  if (nul.length > 0) {
+    result.problems.push(...nul);
+    return result;
+  }
   const written = writtenName(parsed.doc);
   result.name = written ?? stem;
   result.namePointer = written === null ? "" : "/metadata/name";
@@ -65,6 +72,23 @@ function loadFile<M, R>(kind: DocKind, file: string, stem: string, text: string 
   result.problems.push(...done.problems);
   result.model = done.model;
   return result;
+}
+
+const NUL_MESSAGE = "contains a NUL byte; no environment variable, file or shell command can carry one";
+
+/** Every string (value or key) with a NUL byte (YAML's `"\0"` escape; a raw NUL is already a YAML error). Why:
+ * env values, start commands and paths end up in env files, argv and shell scripts, all of which end a string
+ * at NUL — what runs would not be what was reviewed. The pointer shows the byte as `\u0000`. */
+function nulBytes(node: unknown, pointer: string, loc: FileLocator): Problem[] {
+  const shown = (p: Problem): Problem => ({ ...p, pointer: p.pointer.replaceAll("\0", "\\u0000") });
+  if (typeof node === "string") return node.includes("\0") ? [shown(loc.problem(pointer, NUL_MESSAGE))] : [];
+  if (Array.isArray(node)) return node.flatMap((v, i) => nulBytes(v, `${pointer}/${i}`, loc));
+  if (typeof node !== "object" || node === null) return [];
+  return Object.entries(node).flatMap(([k, v]) => {
+    const child = `${pointer}/${escapePointer(k)}`;
+    const key = k.includes("\0") ? [shown(loc.problem(child, `the key ${NUL_MESSAGE}`, { at: "key" }))] : [];
+    return [...key, ...nulBytes(v, child, loc)];
+  });
 }
 
 /** `metadata.name` when it is a string, else null. */

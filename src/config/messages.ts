@@ -119,12 +119,15 @@ function range(e: Err): Located {
 
 /** One message for an anyOf: "a string or a number", or "an IPv4 address or a hostname". */
 function anyOf(e: Err): Located {
-  const branches = (e.schema ?? []) as { type?: string; format?: string }[];
+  const branches = (e.schema ?? []) as { type?: string; format?: string; pattern?: string }[];
   if (branches.some((b) => b.format)) {
     return { message: `${preview(e.data)} is not ${branches.map((b) => formatName(b.format ?? b.type ?? "")).join(" or ")}` };
   }
   const types = branches.map((b) => b.type ?? "?");
   if (e.data === "" && types.includes("string")) return { message: "must not be empty" };
+  // A string that has the right type but not the string branch's pattern (a package version).
+  const pattern = branches.find((b) => b.type === "string")?.pattern;
+  if (typeof e.data === "string" && pattern !== undefined) return patternMessage(pattern, e.data) ?? { message: `must match ${pattern}` };
   return typeMismatch(types, e.data);
 }
 

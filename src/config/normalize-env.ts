@@ -35,6 +35,7 @@ export const ENV_DEFAULTS = {
   statusProvider: "gitnotes",
   stateBackend: "file",
   statePath: ".amphi",
+  forceConflicts: true,
 } as const;
 
 /** Normalizes one validated environment file, leaving `placements` empty. */
@@ -46,7 +47,9 @@ export function normalizeEnvironment(raw: RawEnvironment, name: string, loc: Fil
     mesh: normalizeMesh(raw, loc),
     consul: normalizeConsul(s.consul ?? {}, s.consul !== undefined),
     clusters: (s.clusters ?? []).map(
-      (c): ClusterModel => ({ name: c.name, context: c.context, namespace: c.namespace ?? ENV_DEFAULTS.namespace }),
+      (c): ClusterModel => ({
+        name: c.name, context: c.context, namespace: c.namespace ?? ENV_DEFAULTS.namespace, forceConflicts: s.forceConflicts ?? ENV_DEFAULTS.forceConflicts,
+      }),
     ),
     hostGroups: (s.hostGroups ?? []).map(normalizeHostGroup),
     placements: [],

@@ -4,9 +4,14 @@
  * file paths, Kubernetes object names and DNS names; this pattern keeps `;`, `/`, `..` and spaces out. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** A package version. It names a release directory on the hosts (`<baseDir>/apps/<app>/releases/<version>-<sha8>`):
+ * no `/`, no `..`, no leading `-` or `.` (options, hidden files), nothing a shell or path would read twice. */
+export const SAFE_VERSION = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+
 /** Patterns as written in the schemas → what to tell the user when a value does not match. */
 const MESSAGES: Record<string, (v: string) => { message: string; hint?: string }> = {
   [DNS_LABEL.source]: dnsLabelMessage,
+  [SAFE_VERSION.source]: versionMessage,
   "^[A-Za-z_][A-Za-z0-9_]*$": (v) => ({ message: `${q(v)} is not an environment variable name (letters, digits and "_", not starting with a digit)` }),
   "^(?!.*--)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$": (v) => ({
     message: `${q(v)} is not a port name (at most 15 lowercase letters, digits and "-", with at least one letter)`,
@@ -35,6 +40,12 @@ export function dnsLabelMessage(value: string): { message: string; hint?: string
   const lower = value.toLowerCase();
   if (lower !== value && DNS_LABEL.test(lower)) return { message, hint: `use lowercase: "${lower}"` };
   return { message };
+}
+
+/** The message for a version that is not {@link SAFE_VERSION}. */
+export function versionMessage(value: string): { message: string; hint?: string } {
+  const rule = `letters, digits, ".", "_", "+" and "-", starting with a letter or digit, no "..", at most 128 characters`;
+  return { message: `${q(value)} is not a safe version (${rule})`, hint: "it names a release directory on the hosts" };
 }
 
 function q(v: string): string {

@@ -101,6 +101,7 @@ export interface RawEnvironment {
     hostGroups?: RawHostGroup[];
     placements?: RawPlacement[];
     ignoreDifferences?: { kind: string; app?: string; jsonPointers: string[] }[];
+    forceConflicts?: boolean;
     status?: { provider?: "gitnotes" | "github" | "gitea" | "gitlab" | "none"; url?: string; repository?: string; tokenEnv?: string; reportUrl?: string };
     state?: { backend?: "file" | "consul"; path?: string };
   };

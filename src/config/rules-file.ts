@@ -1,7 +1,9 @@
 // Rules that need only one file, beyond what a JSON Schema can say: unique ports and names,
 // health-check ports, safe package paths, absolute base dirs.
 import type { Problem } from "../model/index.js";
+import { asWritten } from "./normalize-app.js";
 import { ENV_DEFAULTS } from "./normalize-env.js";
+import { SAFE_VERSION, versionMessage } from "./patterns.js";
 import type { FileLocator } from "./problems.js";
 import type { RawApp, RawEnvVar, RawEnvironment, RawService } from "./raw.js";
 
@@ -17,7 +19,24 @@ export function checkAppFile(raw: RawApp, name: string, loc: FileLocator): Probl
   out.push(...checkEnvNames(spec.container?.env, "/spec/container/env", loc));
   out.push(...checkEnvNames(spec.package?.env, "/spec/package/env", loc));
   if (spec.package?.path !== undefined) out.push(...checkPackagePath(spec.package.path, "/spec/package/path", loc));
+  out.push(...checkVersion(spec.package?.version, "/spec/package/version", loc));
   return out;
+}
+
+/** A version written as a number is checked as written (`-1`, `.5`); the schema checks strings. Both end up in
+ * a release directory name on the hosts. */
+function checkVersion(version: string | number | undefined, ptr: string, loc: FileLocator): Problem[] {
+  if (version === undefined) return [];
+  const text = asWritten(version, ptr, loc);
+  if (SAFE_VERSION.test(text)) return [];
+  const { message, hint } = versionMessage(text);
+  return [loc.problem(ptr, message, { hint })];
+}
+
+/** Why: a baseDir with `..` is not the directory it reads as, and every path amphi builds on the hosts starts there. */
+function checkBaseDir(baseDir: string | undefined, ptr: string, loc: FileLocator): Problem[] {
+  if (baseDir === undefined || !baseDir.split("/").includes("..")) return [];
+  return [loc.problem(ptr, `baseDir "${baseDir}" contains ".."`, { hint: "write the directory itself, e.g. /opt/amphi" })];
 }
 
 /** Port numbers are unique within an app; port names within a service. */
@@ -90,6 +109,8 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
   const hosts = (s.hostGroups ?? []).flatMap((g, i) => g.hosts.map((h, j): [string, string] => [h.name, `/spec/hostGroups/${i}/hosts/${j}/name`]));
   out.push(...uniqueNames(hosts, "host", loc));
   (s.hostGroups ?? []).forEach((g, i) => {
+    out.push(...checkBaseDir(g.baseDir, `/spec/hostGroups/${i}/baseDir`, loc));
+    g.hosts.forEach((h, j) => out.push(...checkBaseDir(h.baseDir, `/spec/hostGroups/${i}/hosts/${j}/baseDir`, loc)));
     if ((g.transport ?? "ssh") !== "ssh") return;
     if (g.baseDir !== undefined && !g.baseDir.startsWith("/")) {
       out.push(loc.problem(`/spec/hostGroups/${i}/baseDir`, `baseDir "${g.baseDir}" must be an absolute path for transport ssh`));
@@ -103,11 +124,13 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
   out.push(...checkMeshPorts(s.mesh, loc));
   const sidecarPath = s.mesh.sidecar.package?.path;
   if (sidecarPath !== undefined) out.push(...checkPackagePath(sidecarPath, "/spec/mesh/sidecar/package/path", loc));
+  out.push(...checkVersion(s.mesh.sidecar.package?.version, "/spec/mesh/sidecar/package/version", loc));
   (s.placements ?? []).forEach((p, i) => {
     const ptr = `/spec/placements/${i}/overrides`;
     out.push(...checkEnvNames(p.overrides?.env, `${ptr}/env`, loc));
     const path = p.overrides?.package?.path;
     if (path !== undefined) out.push(...checkPackagePath(path, `${ptr}/package/path`, loc));
+    out.push(...checkVersion(p.overrides?.package?.version, `${ptr}/package/version`, loc));
   });
   return out;
 }

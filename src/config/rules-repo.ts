@@ -1,6 +1,6 @@
 // Rules across files: unique app, environment and service names, dependsOn references and cycles,
 // package files that exist in the repo.
-import type { AppModel, Problem } from "../model/index.js";
+import { RepoFileError, type AppModel, type Problem } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
 import type { FileLocator } from "./problems.js";
 import { didYouMean } from "./suggest.js";
@@ -104,8 +104,22 @@ export interface PathRef {
  * before apply; deploying then fails on the missing file with its own error). */
 export async function checkPackageFiles(refs: PathRef[], source: ConfigSource): Promise<Problem[]> {
   const unique = [...new Set(refs.map((r) => r.path))];
-  const exists = new Map(await Promise.all(unique.map(async (p) => [p, await source.exists(p)] as const)));
-  return refs
-    .filter((r) => !exists.get(r.path))
-    .map((r) => r.loc.warning(r.pointer, `package file "${r.path}" does not exist in the config repo`));
+  const exists = new Map(await Promise.all(unique.map(async (p) => [p, await existsOrRefused(source, p)] as const)));
+  return refs.flatMap((r) => {
+    const found = exists.get(r.path);
+    if (found instanceof RepoFileError) {
+      // An error, not a warning: such a package must never be read, let alone uploaded to hosts.
+      return [r.loc.problem(r.pointer, `package file "${r.path}": ${found.reason}`, { hint: "amphi reads only files inside the repo" })];
+    }
+    return found ? [] : [r.loc.warning(r.pointer, `package file "${r.path}" does not exist in the config repo`)];
+  });
+}
+
+async function existsOrRefused(source: ConfigSource, path: string): Promise<boolean | RepoFileError> {
+  try {
+    return await source.exists(path);
+  } catch (e) {
+    if (e instanceof RepoFileError) return e;
+    throw e;
+  }
 }

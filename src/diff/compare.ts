@@ -3,7 +3,7 @@
 // Kubernetes objects full of defaults); "full" compares every field on both sides (records amphi owns whole).
 import type { FieldChange, Json } from "../model/index.js";
 import { elementSegment, formatPath, isObject, type JsonObject, type Segment } from "./paths.js";
-import { redactDeep, type SecretPredicate } from "./redact.js";
+import { isMaskedSecret, redactDeep, type SecretPredicate } from "./redact.js";
 
 /** How {@link compareJson} walks and what it skips. */
 export interface CompareOptions {
@@ -116,7 +116,7 @@ function emit(path: Segment[], from: Json | undefined, to: Json | undefined, w: 
 
 /** Scalar equality where null and a missing value are the same, plus the walk's own rule if it has one. */
 function scalarEqual(d: Json | undefined, a: Json | undefined, path: readonly Segment[], w: Walk): boolean {
-  return d === a || (d == null && a == null) || (w.sameScalar?.(d, a, path) ?? false);
+  return d === a || (d == null && a == null) || (w.sameScalar?.(d, a, path) ?? false) || isMaskedSecret(a, path, w.isSecret);
 }
 
 type ScalarEq = (d: Json | undefined, a: Json | undefined) => boolean;

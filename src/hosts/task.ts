@@ -2,6 +2,8 @@
 // run reports `unchanged` and touches nothing) and throw TaskError naming the app and the cause.
 import type { HostInstance, HostStateFile, InstalledApp } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
+import { SAFE_VERSION } from "../config/patterns.js";
+import { TaskError } from "./errors.js";
 import { writeHostState } from "./state-file.js";
 
 /** The context of one task on one host. */
@@ -39,8 +41,14 @@ export function subjectOf(instance: HostInstance): string {
 }
 
 /** Release directory name: `<version>-<first 8 hex digits of the package sha256>`. The release holds
- * the unpacked package; its env and start command are rewritten in place when only they change. */
+ * the unpacked package; its env and start command are rewritten in place when only they change. Throws
+ * for a version or sha256 that could make it anything but one path segment under the app's releases/. */
 export function releaseName(instance: HostInstance): string {
+  // Defence in depth (config validation refuses these first): `../../billing/releases/2.3.0` would be another
+  // app's release, whose start command and env this deploy would rewrite.
+  if (!SAFE_VERSION.test(instance.version) || !/^[0-9a-f]{8}/i.test(instance.sha256)) {
+    throw new TaskError(instance.app, `refusing version ${JSON.stringify(instance.version)}: not a safe release directory name`);
+  }
   return `${instance.version}-${instance.sha256.slice(0, 8)}`;
 }
 

@@ -1,6 +1,6 @@
 // The config repo as amphi understands it: specs with every default applied.
 // The raw YAML (as the user wrote it) is kept beside each model for error messages and hashing.
-import type { Problem } from "./problem.js";
+import { InputError, type Problem } from "./problem.js";
 
 /** Protocol of a service port, as in the original spec.yaml format. */
 export type Protocol = "http" | "grpc" | "tcp";
@@ -118,6 +118,9 @@ export interface ClusterModel {
   name: string;
   context: string;
   namespace: string;
+  /** Whether applies take over fields another field manager changed (`kubectl edit`, `kubectl set image`):
+   * the environment's `forceConflicts` (default true), as Flux and Argo CD do with server-side apply. */
+  forceConflicts: boolean;
 }
 
 /** How amphi reaches the hosts of a group. */
@@ -219,4 +222,18 @@ export interface Model {
   environments: EnvironmentModel[];
   /** Problems of severity "warning" found while loading (errors throw ConfigError instead). */
   warnings?: Problem[];
+}
+
+/** A file of the config repo amphi refuses to read as it stands: a symlink that leaves the repo or points into
+ * `.git`, or a symlink loop. `file` is repo-relative; the message names the link and where it points, never
+ * what the target holds. Config loading turns it into a located problem of that file. */
+export class RepoFileError extends InputError {
+  constructor(
+    readonly file: string,
+    /** What is wrong, e.g. `apps/x/spec.yaml is a symlink to /etc/passwd, outside the config repo`. */
+    readonly reason: string,
+  ) {
+    super(`${reason}; amphi reads only files inside the repo`);
+    this.name = "RepoFileError";
+  }
 }

@@ -204,7 +204,7 @@ describe("kubectl adapter: read, apply, prune", { skip: skipWithoutKubectl() }, 
 
   test("an unknown context, an unreachable server and a missing kubectl are errors naming the cluster", async () => {
     const ns = uniqueNamespace("errors");
-    const bad = { name: "eu1", context: "no-such-context", namespace: ns };
+    const bad = { name: "eu1", context: "no-such-context", namespace: ns, forceConflicts: true };
     const opts = kubectlOptions(target);
     await assert.rejects(readCluster(bad, "prod", opts), /^KubectlError: cluster eu1 \(context no-such-context\): kubectl get in namespace .* failed: .*no-such-context/);
     await assert.rejects(applyObjects(bad, [], opts).then(() => applyObjects(bad, [configMap(ns)], opts)), /cluster eu1 \(context no-such-context\): .*no-such-context/);
@@ -213,7 +213,7 @@ describe("kubectl adapter: read, apply, prune", { skip: skipWithoutKubectl() }, 
     try {
       const started = performance.now();
       const downOpts = { ...opts, kubeconfig: down.path, requestTimeout: "2s" };
-      const cluster = { name: "eu9", context: "down", namespace: ns };
+      const cluster = { name: "eu9", context: "down", namespace: ns, forceConflicts: true };
       await assert.rejects(readCluster(cluster, "prod", downOpts), /^KubectlError: cluster eu9 \(context down\): .*(connection refused|was refused)/);
       await assert.rejects(applyObjects(cluster, [configMap(ns)], downOpts), /cluster eu9 \(context down\): .*(connection refused|was refused)/);
       await assert.rejects(deleteObjects(cluster, [{ kind: "ConfigMap", namespace: ns, name: "x" }], downOpts), /cluster eu9 \(context down\): kubectl delete failed: .*refused/);

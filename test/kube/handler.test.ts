@@ -123,17 +123,18 @@ describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
     assert.ok(performance.now() - started < 5000, "no waiting for the 60 s timeout");
   });
 
-  test("a conflict fails the task naming object, field and --force-conflicts; with forceConflicts it applies", async (t) => {
+  test("where the environment opts out (forceConflicts: false), a conflict fails the task naming object, field and --force-conflicts; the flag applies", async (t) => {
     const double = target.double;
     if (!double) return t.skip(NEEDS_DOUBLE);
     double.autoReady = true;
     try {
-      const { ns, cluster, resources } = await setup("conflict");
+      const { ns, cluster: defaults, resources } = await setup("conflict");
+      const cluster = { ...defaults, forceConflicts: false };
       await run(handler([cluster]), task("k8s-apply", "eu1", resources)).done;
       await kubectlText(target, ["scale", "deployment", "user", "-n", ns, "--replicas=5"]);
       await assert.rejects(run(handler([cluster]), task("k8s-apply", "eu1", resources)).done, (e: Error) => {
         assert.equal(e.name, "TaskError");
-        assert.match(e.message, new RegExp(`^eu1: Deployment/${ns}/user: Apply failed with 1 conflict: conflict with "kubectl"( with subresource "scale")?( using apps/v1)?: \\.spec\\.replicas \\(another field manager owns these fields; amphi apply --force-conflicts takes them over\\)$`));
+        assert.match(e.message, new RegExp(`^eu1: Deployment/${ns}/user: Apply failed with 1 conflict: conflict with "kubectl"( with subresource "scale")?( using apps/v1)?: \\.spec\\.replicas \\(another field manager owns these fields; amphi apply --force-conflicts takes them over \\(environment prod sets forceConflicts: false\\)\\)$`));
         return true;
       });
       const forced = run(handler([cluster], { forceConflicts: true }), task("k8s-apply", "eu1", resources));

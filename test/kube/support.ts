@@ -36,9 +36,10 @@ export function uniqueNamespace(label: string): string {
   return `amphi-t-${process.pid}-${++counter}-${label}`.slice(0, 63).replace(/-+$/, "");
 }
 
-/** The cluster model amphi would have for the target's context, with `namespace` as its namespace. */
-export function clusterOf(target: KubeTestTarget, name: string, namespace: string): ClusterModel {
-  return { name, context: target.kubeconfig.contexts[0]!, namespace };
+/** The cluster model amphi would have for the target's context, with `namespace` as its namespace (and the
+ * default `forceConflicts: true` unless told otherwise). */
+export function clusterOf(target: KubeTestTarget, name: string, namespace: string, forceConflicts = true): ClusterModel {
+  return { name, context: target.kubeconfig.contexts[0]!, namespace, forceConflicts };
 }
 
 /** Runs kubectl on the target (test setup and inspection, not the adapter under test); rejects on failure.

@@ -16,7 +16,8 @@ export interface ClusterHandlerOptions {
   kubectl: KubectlOptions;
   /** How long applied Deployments may take to become healthy; also how long `Available=False` may last. */
   healthTimeoutMs: number;
-  /** `amphi apply --force-conflicts`: take over fields other field managers own. */
+  /** `amphi apply --force-conflicts`: take over fields other field managers own, also on clusters whose
+   * environment says `forceConflicts: false` (where the cluster's own setting is true, it forces anyway). */
   forceConflicts: boolean;
   /** Clock for health timeouts (default: the system clock). */
   now?: () => Date;
@@ -47,12 +48,17 @@ export class ClusterTaskHandler implements TaskHandler {
   private async apply(cluster: ClusterModel, objects: K8sObject[], ctx: Ctx): Promise<TaskOutcome> {
     const known = this.namespaces.get(cluster.name) ?? new Set<string>();
     this.namespaces.set(cluster.name, known);
-    const { forceConflicts } = this.opts;
+    // Why force by default: an apply that stops at the first `kubectl edit` never heals drift. Only fields amphi
+    // renders are sent (ignored ones are left out for existing objects, in plan/tasks.ts), so forcing never
+    // takes a field from the controller an ignore rule leaves it to.
+    const forceConflicts = this.opts.forceConflicts || cluster.forceConflicts;
     const result = await applyObjects(cluster, objects, { ...this.opts.kubectl, forceConflicts, signal: ctx.signal, knownNamespaces: known });
     for (const ns of result.createdNamespaces) ctx.log(`created namespace ${ns}`);
-    ctx.log(`applied ${result.applied.length}/${objects.length} objects${forceConflicts ? " (--force-conflicts)" : ""}`);
+    // Forcing is the default; the log says so only when the flag overrode an environment that opted out.
+    const overridden = forceConflicts && !cluster.forceConflicts;
+    ctx.log(`applied ${result.applied.length}/${objects.length} objects${overridden ? " (--force-conflicts)" : ""}`);
     for (const f of result.failed) ctx.log(`${f.object}: ${f.message}`);
-    if (result.failed.length > 0) throw new ClusterTaskError(cluster.name, result.failed.map(withHint), result.applied);
+    if (result.failed.length > 0) throw new ClusterTaskError(cluster.name, result.failed.map((f) => withHint(f, this.opts.env)), result.applied);
     const deployments = objects.filter((o) => o.kind === "Deployment");
     const health = await waitHealthy(cluster, deployments, this.waitOptions(ctx));
     const bad = health.filter((h) => h.health !== "healthy");
@@ -78,10 +84,12 @@ export class ClusterTaskHandler implements TaskHandler {
   }
 }
 
-// A conflict is the one refusal the user can resolve with a flag of amphi's own: say which.
-function withHint(f: { object: string; message: string }): { object: string; message: string } {
+// A conflict is the one refusal the user can resolve with a flag of amphi's own: say which. (It only happens
+// where the environment opted out of forcing, or when the cluster refuses even a forced apply.)
+function withHint(f: { object: string; message: string }, env: string): { object: string; message: string } {
   if (!/Apply failed with \d+ conflicts?/.test(f.message)) return f;
-  return { ...f, message: `${f.message} (another field manager owns these fields; amphi apply --force-conflicts takes them over)` };
+  const hint = `another field manager owns these fields; amphi apply --force-conflicts takes them over (environment ${env} sets forceConflicts: false)`;
+  return { ...f, message: `${f.message} (${hint})` };
 }
 
 /** `Kind/namespace/name` (a plan step's object) as an ObjectRef. */

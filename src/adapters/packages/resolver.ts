@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { HostInstance } from "../../model/index.js";
+import { RepoFileError, type HostInstance } from "../../model/index.js";
 import type { ConfigSource } from "../../ports/index.js";
 
 /** A package that is missing or whose bytes do not match its sha256; names the package and both hashes. */
@@ -55,7 +55,12 @@ export class PackageResolver {
 
   private async read(instance: HostInstance): Promise<Buffer> {
     if ("path" in instance.package) {
-      const bytes = await this.source.readBytes(instance.package.path);
+      const path = instance.package.path;
+      const bytes = await this.source.readBytes(path).catch((e: unknown) => {
+        // A symlink out of the repo (or a loop): refused like a bad package, never read, never uploaded.
+        if (e instanceof RepoFileError) throw new PackageError(`${instance.app}@${instance.version}: package ${path} refused: ${e.message}`);
+        throw e;
+      });
       if (!bytes) throw new PackageError(`${instance.app}@${instance.version}: package ${instance.package.path} not found in ${this.source.description}`);
       return bytes;
     }

@@ -175,7 +175,10 @@ function mismatch(expected: string, got: string): string {
  * Returns false when `verify` found the cached package corrupt (the host deleted it). */
 async function install(ctx: TaskContext, subject: string, instance: HostInstance, release: string, runAs: string, envText: string, verify: boolean): Promise<boolean> {
   const health = instance.health;
-  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0"];
+  // The app's other listening ports, for the health gate's check that the app (not a process that held
+  // a port first) is what listens on them.
+  const ports = [...new Set(instance.ports.map((p) => p.port))].filter((p) => p !== health?.port).join(" ");
+  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0", ports];
   const r = await runScript(ctx, "install", instance.app, args, { stdin: envText, timeoutMs: 600_000 });
   if (r.code === 3) return false;
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: cannot install ${release}: ${scriptError(r)}`);

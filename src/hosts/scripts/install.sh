@@ -1,9 +1,11 @@
-# install.sh RELEASE SHA START USER HEALTH_PORT HEALTH_PATH VERIFY < ENV_FILE
+# install.sh RELEASE SHA START USER HEALTH_PORT HEALTH_PATH VERIFY PORTS < ENV_FILE
 # Unpacks packages/SHA into apps/APP/releases/RELEASE (through a temp dir and one rename, so a half
 # unpacked release never exists; VERIFY=1 checks the cached package's sha256 first: exit 3 and got=<sha>
 # on a mismatch, the bad file deleted), then writes the release's .amphi/ files: env (stdin, mode 600),
-# start, user, health (to .amphi/next/ when RELEASE is the current release: see below).
-release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7
+# start, user, health (to .amphi/next/ when RELEASE is the current release: see below). health holds
+# "HEALTH_PORT HEALTH_PATH" (or nothing) and, on a second line, PORTS: the app's other listening ports,
+# which the health gate checks belong to the app.
+release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7 ports=${8:-}
 rel=$APPDIR/releases/$release
 pkg=$BASE/packages/$sha
 mkdir -p "$APPDIR/releases" || fail "cannot create $APPDIR/releases"
@@ -40,7 +42,10 @@ fi
 (umask 077 && cat >"$dest/env.tmp") && mv -f "$dest/env.tmp" "$dest/env" || fail "cannot write $dest/env"
 put "$dest/start" "$start"
 put "$dest/user" "$user"
-if [ -n "$hport" ]; then put "$dest/health" "$hport $hpath"; else put "$dest/health" ""; fi
+hline=""
+if [ -n "$hport" ]; then hline="$hport $hpath"; fi
+if [ -n "$ports" ]; then put "$dest/health" "$hline
+$ports"; else put "$dest/health" "$hline"; fi
 # A run-as user owns the release's files (apps may write next to themselves), but never .amphi/: amphi-exec
 # reads it as root, so a file the app could change would run as root.
 if [ -n "$user" ] && [ "$(id -u)" = 0 ]; then

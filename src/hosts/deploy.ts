@@ -22,7 +22,13 @@ export interface DeployOptions extends ProcessOptions {
   /** The instance's health reporter (reporter.ts): installed or updated after a successful deploy when
    * set, removed when null, left alone when undefined (no Consul registration wired in). */
   reporter?: ReporterConfig | null;
+  /** Called when the host refused the package (tar cannot unpack it, or it unpacks past the host's
+   * maxUnpackedSize), so a cached copy on amphi's side goes too. */
+  onRefusedPackage?: () => Promise<void> | void;
 }
+
+/** Bytes an archive may unpack to on a host whose group sets no maxUnpackedSize (4 GiB). */
+export const DEFAULT_MAX_UNPACKED_SIZE = 4 * 1024 ** 3;
 
 /** What deploy learns about the host before it changes anything (scripts/inspect.sh). */
 interface HostFacts {
@@ -79,10 +85,10 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
 
   const uploaded = !facts.releaseExists && !facts.cached;
   if (uploaded) await upload(ctx, subject, instance, opts.packageFile, facts);
-  if (!(await install(ctx, subject, instance, release, runAs, envText, !uploaded && !facts.releaseExists))) {
+  if (!(await install(ctx, subject, instance, release, runAs, envText, !uploaded && !facts.releaseExists, opts))) {
     ctx.log(`packages/${instance.sha256} on the host did not match its sha256; deleted it, uploading again`);
     await upload(ctx, subject, instance, opts.packageFile, { ...facts, baseExists: true, packagesDirExists: true });
-    await install(ctx, subject, instance, release, runAs, envText, false);
+    await install(ctx, subject, instance, release, runAs, envText, false, opts);
   }
 
   const grace = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
@@ -172,17 +178,67 @@ function mismatch(expected: string, got: string): string {
 }
 
 /** Unpacks the release (unless it exists) and writes its env, start command, user and health check.
- * Returns false when `verify` found the cached package corrupt (the host deleted it). */
-async function install(ctx: TaskContext, subject: string, instance: HostInstance, release: string, runAs: string, envText: string, verify: boolean): Promise<boolean> {
+ * Returns false when `verify` found the cached package corrupt (the host deleted it). A package the host
+ * refuses (tar cannot unpack it, or it unpacks past maxUnpackedSize) is deleted there and reported to
+ * `opts.onRefusedPackage`; the TaskError names the package, and tar's reason or the size and the limit. */
+async function install(
+  ctx: TaskContext,
+  subject: string,
+  instance: HostInstance,
+  release: string,
+  runAs: string,
+  envText: string,
+  verify: boolean,
+  opts: DeployOptions,
+): Promise<boolean> {
   const health = instance.health;
   // The app's other listening ports, for the health gate's check that the app (not a process that held
   // a port first) is what listens on them.
   const ports = [...new Set(instance.ports.map((p) => p.port))].filter((p) => p !== health?.port).join(" ");
-  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0", ports];
+  const limit = ctx.session.host.maxUnpackedSize ?? DEFAULT_MAX_UNPACKED_SIZE;
+  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0", ports, String(limit)];
   const r = await runScript(ctx, "install", instance.app, args, { stdin: envText, timeoutMs: 600_000 });
   if (r.code === 3) return false;
+  if (r.code === 4) {
+    await opts.onRefusedPackage?.();
+    throw new TaskError(ctx.session.host.host, `${subject}: ${refusal(ctx, instance, fields(r.stdout), limit)}`);
+  }
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: cannot install ${release}: ${scriptError(r)}`);
   return true;
+}
+
+/** Why the host refused a package (install.sh exit 4), e.g. `package packages/billing.tgz (sha256
+ * 5d3785d58a31…) unpacks to 5.0 GiB (5368709120 bytes), more than maxUnpackedSize 4.0 GiB of host group
+ * legacy; refused and removed from the host`. */
+function refusal(ctx: TaskContext, instance: HostInstance, f: Record<string, string>, limit: number): string {
+  const pkg = `package ${packageName(instance)} (sha256 ${instance.sha256.slice(0, 12)}…)`;
+  if (f.refused === "size") {
+    const size = Number(f.size);
+    return `${pkg} unpacks to ${bytes(size)} (${size} bytes), more than maxUnpackedSize ${bytes(limit)} of host group ${ctx.session.host.group}; refused and removed from the host`;
+  }
+  return `cannot unpack ${pkg}: ${f.reason ?? "tar failed"}; removed it from the host`;
+}
+
+/** The package as the spec names it: its repo path, or its URL without credentials or query. */
+function packageName(instance: HostInstance): string {
+  if ("path" in instance.package) return instance.package.path;
+  try {
+    const u = new URL(instance.package.url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** `12.0 MiB`: bytes in the largest binary unit that keeps the number at least 1. */
+function bytes(n: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
 }
 
 /** Puts `target` back as current (restoring its env and start command when the failed change was in

@@ -290,6 +290,12 @@ command_of() {
   tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | cut -c1-160 | sed 's/ *$//'
 }
 
+# in_unit PID: PID runs in the app's systemd unit (its cgroup), where the app runs as a unit: a process
+# the app started in a new session, reparented away from it, is still the app's.
+in_unit() {
+  use_systemd && [ -f "$UNITFILE" ] && grep -q "/$UNIT\$" "/proc/$1/cgroup" 2>/dev/null
+}
+
 # check_ports PORTS PID: for the health gate. When a process other than the app started as PID (or the
 # app's current pid) listens on one of PORTS, or one amphi cannot see, prints result=foreign|hidden with
 # port=, holder=, holder_cmd=, holder_uid=, login= and app_pid=, and returns 1. Asks twice, a moment
@@ -301,7 +307,18 @@ check_ports() {
   while :; do
     _own=$(port_owners "$1" "$2 $(app_pid)")
     [ $? = 2 ] && { echo "ports=unchecked"; return 0; }
-    _bad=$(printf '%s\n' "$_own" | grep -E '^port [0-9]+ (foreign|hidden) ' | head -n 1)
+    _bad=""
+    while read -r _w _p _v _h; do
+      case $_v in
+        foreign) in_unit "$_h" && continue ;;
+        hidden) ;;
+        *) continue ;;
+      esac
+      _bad="$_w $_p $_v $_h"
+      break
+    done <<EOF
+$_own
+EOF
     [ -n "$_bad" ] || return 0
     _tries=$((_tries + 1))
     [ "$_tries" -ge 2 ] && break

@@ -34,7 +34,8 @@ export function hostRefs(env: EnvironmentModel, cwd: string): Map<string, HostRe
   for (const group of env.hostGroups) {
     for (const h of group.hosts) {
       const baseDir = group.transport === "local" && !isAbsolute(h.baseDir) ? resolve(cwd, h.baseDir) : h.baseDir;
-      out.set(`${group.name}/${h.name}`, { group: group.name, host: h.name, address: h.address, transport: group.transport, ssh: group.ssh, baseDir });
+      const ref = { group: group.name, host: h.name, address: h.address, transport: group.transport, ssh: group.ssh, baseDir };
+      out.set(`${group.name}/${h.name}`, { ...ref, maxUnpackedSize: group.maxUnpackedSize });
     }
   }
   return out;

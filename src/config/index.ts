@@ -9,6 +9,7 @@ import { resolvePlacements, type AppIndex } from "./placements.js";
 import { fileProblem, sortProblems, type FileLocator } from "./problems.js";
 import type { RawApp, RawEnvironment } from "./raw.js";
 import { isPlainRepoPath } from "./rules-file.js";
+import { checkSharedBaseDirs } from "./rules-hosts.js";
 import { checkHostPorts } from "./rules-ports.js";
 import { checkDependencies, checkPackageFiles, checkUniqueNames, checkUniqueServices, type PathRef } from "./rules-repo.js";
 import { didYouMean } from "./suggest.js";
@@ -35,6 +36,7 @@ export async function loadModel(source: ConfigSource): Promise<Model> {
   problems.push(...checkUniqueServices(apps, appLocs), ...checkDependencies(apps, index.names, appLocs));
   const environments = firstOfEachName(envFiles);
   for (const f of envFiles) if (f.model && environments.includes(f.model)) problems.push(...placeApps(f, index));
+  problems.push(...checkSharedBaseDirs(envFiles.flatMap((f) => (f.model && environments.includes(f.model) ? [{ env: f.model, loc: f.loc! }] : []))));
   problems.push(...(await checkPackageFiles(packageRefs(appFiles, envFiles), source)));
   const sorted = sortProblems(problems);
   if (sorted.some((p) => p.severity === "error")) throw new ConfigError(sorted);

@@ -32,6 +32,7 @@ export const ENV_DEFAULTS = {
   sshPort: 22,
   baseDir: "/opt/amphi",
   maxUnavailable: 1,
+  maxUnpackedSize: "4GiB",
   statusProvider: "gitnotes",
   stateBackend: "file",
   statePath: ".amphi",
@@ -103,8 +104,16 @@ function normalizeHostGroup(g: RawHostGroup): HostGroupModel {
     },
     baseDir: g.baseDir ?? ENV_DEFAULTS.baseDir,
     maxUnavailable: g.maxUnavailable ?? ENV_DEFAULTS.maxUnavailable,
+    maxUnpackedSize: sizeInBytes(g.maxUnpackedSize ?? ENV_DEFAULTS.maxUnpackedSize),
     hosts: g.hosts.map((h) => ({ name: h.name, address: h.address, baseDir: h.baseDir ?? g.baseDir ?? ENV_DEFAULTS.baseDir })),
   };
+}
+
+/** `512MiB` → bytes (the schema's pattern has been checked: a whole number and a binary unit). */
+export function sizeInBytes(size: string): number {
+  const m = /^(\d+)(KiB|MiB|GiB|TiB)$/.exec(size);
+  if (!m) throw new Error(`not a size: ${size}`);
+  return Number(m[1]) * 1024 ** (["KiB", "MiB", "GiB", "TiB"].indexOf(m[2]!) + 1);
 }
 
 function normalizeStatus(s: NonNullable<RawEnvironment["spec"]["status"]>): StatusModel {

@@ -76,6 +76,7 @@ export interface RawHostGroup {
   ssh?: { user?: string; port?: number; identityFile?: string; knownHostsFile?: string; proxyJump?: string };
   baseDir?: string;
   maxUnavailable?: number;
+  maxUnpackedSize?: string;
   hosts: { name: string; address: string; baseDir?: string }[];
 }
 

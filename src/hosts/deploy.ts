@@ -9,6 +9,7 @@ import { TransportError } from "../ports/hosts.js";
 import { canonicalJson, sameRuntime } from "./canonical.js";
 import { envFileText } from "./env-file.js";
 import { TaskError } from "./errors.js";
+import { DEFAULT_MAX_UNPACKED_SIZE, refusal } from "./package-refusal.js";
 import { fields, runScript, scriptError } from "./scripts.js";
 import { readHostState } from "./state-file.js";
 import { control, healthGate, type GateResult } from "./supervisor.js";
@@ -22,6 +23,9 @@ export interface DeployOptions extends ProcessOptions {
   /** The instance's health reporter (reporter.ts): installed or updated after a successful deploy when
    * set, removed when null, left alone when undefined (no Consul registration wired in). */
   reporter?: ReporterConfig | null;
+  /** Called when the host refused the package (tar cannot unpack it, or it unpacks past the host's
+   * maxUnpackedSize), so a cached copy on amphi's side goes too. */
+  onRefusedPackage?: () => Promise<void> | void;
 }
 
 /** What deploy learns about the host before it changes anything (scripts/inspect.sh). */
@@ -79,10 +83,10 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
 
   const uploaded = !facts.releaseExists && !facts.cached;
   if (uploaded) await upload(ctx, subject, instance, opts.packageFile, facts);
-  if (!(await install(ctx, subject, instance, release, runAs, envText, !uploaded && !facts.releaseExists))) {
+  if (!(await install(ctx, subject, instance, release, runAs, envText, !uploaded && !facts.releaseExists, opts))) {
     ctx.log(`packages/${instance.sha256} on the host did not match its sha256; deleted it, uploading again`);
     await upload(ctx, subject, instance, opts.packageFile, { ...facts, baseExists: true, packagesDirExists: true });
-    await install(ctx, subject, instance, release, runAs, envText, false);
+    await install(ctx, subject, instance, release, runAs, envText, false, opts);
   }
 
   const grace = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
@@ -172,12 +176,31 @@ function mismatch(expected: string, got: string): string {
 }
 
 /** Unpacks the release (unless it exists) and writes its env, start command, user and health check.
- * Returns false when `verify` found the cached package corrupt (the host deleted it). */
-async function install(ctx: TaskContext, subject: string, instance: HostInstance, release: string, runAs: string, envText: string, verify: boolean): Promise<boolean> {
+ * Returns false when `verify` found the cached package corrupt (the host deleted it). A package the host
+ * refuses (tar cannot unpack it, or it unpacks past maxUnpackedSize) is deleted there and reported to
+ * `opts.onRefusedPackage`; the TaskError names the package, and tar's reason or the size and the limit. */
+async function install(
+  ctx: TaskContext,
+  subject: string,
+  instance: HostInstance,
+  release: string,
+  runAs: string,
+  envText: string,
+  verify: boolean,
+  opts: DeployOptions,
+): Promise<boolean> {
   const health = instance.health;
-  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0"];
+  // The app's other listening ports, for the health gate's check that the app (not a process that held
+  // a port first) is what listens on them.
+  const ports = [...new Set(instance.ports.map((p) => p.port))].filter((p) => p !== health?.port).join(" ");
+  const limit = ctx.session.host.maxUnpackedSize ?? DEFAULT_MAX_UNPACKED_SIZE;
+  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0", ports, String(limit)];
   const r = await runScript(ctx, "install", instance.app, args, { stdin: envText, timeoutMs: 600_000 });
   if (r.code === 3) return false;
+  if (r.code === 4) {
+    await opts.onRefusedPackage?.();
+    throw new TaskError(ctx.session.host.host, `${subject}: ${refusal(ctx.session.host.group, instance, fields(r.stdout), limit)}`);
+  }
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: cannot install ${release}: ${scriptError(r)}`);
   return true;
 }

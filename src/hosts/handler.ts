@@ -11,6 +11,8 @@ import type { ReporterConfig } from "./reporter.js";
 /** Where a deploy gets its package file from (verified against the instance's sha256). */
 export interface PackageFiles {
   file(instance: HostInstance): Promise<string>;
+  /** Drops a cached copy of a package a host refused. */
+  evict?(instance: HostInstance): Promise<void>;
 }
 
 /** Options of the host handler. */
@@ -41,7 +43,8 @@ export class HostTaskHandler implements TaskHandler {
       case "deploy": {
         ctx.log(`resolving package ${p.instance.app}@${p.instance.version}`);
         const packageFile = await this.opts.packages.file(p.instance);
-        return deploy(tctx, p.instance, { packageFile, healthTimeoutMs: this.opts.healthTimeoutMs, reporter: this.opts.reporter });
+        const onRefusedPackage = () => this.opts.packages.evict?.(p.instance);
+        return deploy(tctx, p.instance, { packageFile, healthTimeoutMs: this.opts.healthTimeoutMs, reporter: this.opts.reporter, onRefusedPackage });
       }
       case "start":
         return start(tctx, p.app);

@@ -2,6 +2,7 @@
 // same directory, then rename), so a dropped connection leaves the old record or the new one, never half.
 import { emptyHostState, type HostStateFile } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
+import { claimHostState } from "./claim.js";
 import { TaskError } from "./errors.js";
 
 /** Path of the state file on the host. */
@@ -32,7 +33,7 @@ export async function readHostState(session: HostSession, env: string, now: stri
   if (state.kind !== "HostState" || typeof state.apps !== "object" || state.apps === null) {
     throw new TaskError(host, `${path} is not an amphi HostState record; fix or remove it`);
   }
-  return { ...emptyHostState(env, group, host, now), ...state } as HostStateFile;
+  return claimHostState(session.host, { ...emptyHostState(env, group, host, now), ...state } as HostStateFile, env);
 }
 
 /** Writes the host's state file atomically. */

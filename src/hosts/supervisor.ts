@@ -29,8 +29,11 @@ export async function control(ctx: TaskContext, subject: string, app: string, ac
 export type GateResult = { ok: true; detail: string } | { ok: false; cause: string };
 
 /** Waits until the app started as `pid` answers its health URL with 2xx/3xx (or, without a health check,
- * has stayed up for a second). The cause of a failure reads like `health check http://…/health failed
- * after 10s (503)`; the app's last log lines go to ctx.log. */
+ * has stayed up for a second), then checks that the processes listening on its ports are the app's (its
+ * pid, descendants, process group): a process that held the port first would otherwise answer for it.
+ * The cause of a failure reads like `health check http://…/health failed after 10s (503)` or `port 9100
+ * is held by pid 4242 (python3 -m http.server 9100), not by billing (pid 4300)`; the app's last log lines
+ * go to ctx.log. */
 export async function healthGate(ctx: TaskContext, app: string, pid: string, timeoutMs: number): Promise<GateResult> {
   if (!pid) return { ok: false, cause: `process did not start (see logs/${app}.log)` };
   const t0 = performance.now();
@@ -41,13 +44,20 @@ export async function healthGate(ctx: TaskContext, app: string, pid: string, tim
   if (r.code !== 0) return { ok: false, cause: `health check failed: ${scriptError(r)}` };
   switch (f.result) {
     case "ok":
-      return { ok: true, detail: f.url ? `healthy after ${elapsed}s` : `up for ${elapsed}s` };
+      return { ok: true, detail: `${f.url ? `healthy after ${elapsed}s` : `up for ${elapsed}s`}${f.ports === "unchecked" ? "; who listens on its ports not checked (no /proc/net/tcp)" : ""}` };
     case "timeout":
       return { ok: false, cause: `health check ${f.url} failed after ${seconds(timeoutMs)}s (${f.code === "000" ? "no answer" : f.code})` };
     case "exited": {
       const status = (f.status ?? "").split(" ")[0];
       return { ok: false, cause: `process exited during the health check${status ? ` (status ${status})` : ""}; see logs/${app}.log` };
     }
+    case "foreign":
+      return { ok: false, cause: `port ${f.port} is held by pid ${f.holder} (${f.holder_cmd || "command unknown"}), not by ${app} (pid ${f.app_pid || pid})` };
+    case "hidden":
+      return {
+        ok: false,
+        cause: `port ${f.port} is held by a process of uid ${f.holder_uid} that user ${f.login} cannot inspect (/proc/<pid>/fd not readable), so it cannot be told apart from ${app} (pid ${f.app_pid || pid})`,
+      };
     case "noclient":
       return { ok: false, cause: `cannot check ${f.url}: no curl, wget, node or python3 on the host` };
     default:

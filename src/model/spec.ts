@@ -147,6 +147,8 @@ export interface HostGroupModel {
   ssh: SshModel;
   baseDir: string;
   maxUnavailable: number;
+  /** Bytes a package may unpack to on a host of the group (`maxUnpackedSize`, default 4 GiB). */
+  maxUnpackedSize: number;
   hosts: HostModel[];
 }
 

@@ -10,6 +10,8 @@ export interface HostRef {
   transport: "ssh" | "local";
   ssh: SshModel;
   baseDir: string;
+  /** Bytes a package may unpack to on this host (its group's maxUnpackedSize); unset: deploy's default. */
+  maxUnpackedSize?: number;
 }
 
 /** Options of one command. */

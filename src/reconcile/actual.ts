@@ -66,8 +66,7 @@ async function readHost(env: EnvironmentModel, ref: HostRef, deps: ActualDeps): 
   const session = await deps.connector.open(ref, deps.signal);
   const seen = await probe({ session, env: env.name, now: deps.now, log: () => {}, signal: deps.signal });
   const target = hostTarget(ref.group, ref.host);
-  // Another environment's record on this host is not ours to plan for.
-  if (seen.state.env !== env.name && Object.keys(seen.state.apps).length > 0) return [];
+  // Another environment's record on this host fails the probe (hosts/claim.ts): the target is unreachable.
   const out: ActualResource[] = Object.entries(seen.state.apps).map(([app, installed]) => ({
     runtime: "vm",
     key: vmKey(ref.group, ref.host, app),

@@ -150,6 +150,15 @@ const WARNING_CASES: BadCase[] = [
     files: { [ENV]: `${PROD_ENV}  ignoreDifferences:\n  - kind: Deployment\n    app: apii\n    jsonPointers: [/spec/replicas]\n` },
     expect: [`${ENV}:27:10 /spec/ignoreDifferences/0/app: warning: ignore rule names unknown app "apii"; did you mean "api"?`],
   },
+  {
+    name: "two environments on the same hosts with the same baseDir",
+    files: { "environments/staging.yaml": PROD_ENV, "environments/dev.yaml": PROD_ENV.replace("address: 10.0.0.2", "address: 10.0.0.2\n      baseDir: /srv/dev") },
+    expect: [
+      `environments/prod.yaml:14:7 /spec/hostGroups/0/hosts/0: warning: host "vm-1" (10.0.0.1, baseDir /opt/amphi) is also host vms/vm-1 of environment "dev" (environments/dev.yaml); a baseDir belongs to the first environment that deploys there and refuses the other; give each environment its own baseDir (hostGroups[].baseDir)`,
+      `environments/staging.yaml:14:7 /spec/hostGroups/0/hosts/0: warning: host "vm-1" (10.0.0.1, baseDir /opt/amphi) is also host vms/vm-1 of environment "dev" (environments/dev.yaml); a baseDir belongs to the first environment that deploys there and refuses the other; give each environment its own baseDir (hostGroups[].baseDir)`,
+      `environments/staging.yaml:16:7 /spec/hostGroups/0/hosts/1: warning: host "vm-2" (10.0.0.2, baseDir /opt/amphi) is also host vms/vm-2 of environment "prod" (environments/prod.yaml); a baseDir belongs to the first environment that deploys there and refuses the other; give each environment its own baseDir (hostGroups[].baseDir)`,
+    ],
+  },
 ];
 
 for (const c of CASES) {

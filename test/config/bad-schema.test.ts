@@ -140,6 +140,11 @@ const CASES: BadCase[] = [
     ],
   },
   {
+    name: "a maxUnpackedSize without a binary unit",
+    files: { "environments/prod.yaml": PROD_WITH_PLACEMENTS("  - app: db\n    hostGroup: vms\n").replace("{name: vms, hosts:", "{name: vms, maxUnpackedSize: 4G, hosts:") },
+    expect: [`environments/prod.yaml:7:34 /spec/hostGroups/0/maxUnpackedSize: "4G" is not a size; write a whole number and a unit: 512MiB, 4GiB`],
+  },
+  {
     name: "placements with neither or both targets",
     files: {
       "environments/prod.yaml": PROD_WITH_PLACEMENTS("  - app: api\n  - app: db\n    cluster: eu1\n    hostGroup: vms\n"),

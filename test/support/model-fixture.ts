@@ -130,6 +130,7 @@ export function fixtureEnvironment(apps: AppModel[] = fixtureApps()): Environmen
         ssh: { user: "deploy", port: 22, identityFile: null, knownHostsFile: null, proxyJump: null },
         baseDir: "/opt/amphi",
         maxUnavailable: 1,
+        maxUnpackedSize: 4 * 1024 ** 3,
         hosts: [
           { name: "vm-1", address: "10.20.0.11", baseDir: "/opt/amphi" },
           { name: "vm-2", address: "10.20.0.12", baseDir: "/opt/amphi" },

@@ -2,7 +2,7 @@
 // the ConfigSource, so a Git revision works without a checkout) or from a URL, into a cache by sha256.
 // The sha256 is verified here, before any host sees the bytes.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RepoFileError, type HostInstance } from "../../model/index.js";
 import type { ConfigSource } from "../../ports/index.js";
@@ -36,6 +36,14 @@ export class PackageResolver {
       p.catch(() => this.pending.delete(key));
     }
     return p;
+  }
+
+  /** Forgets the instance's package: a host refused it (tar cannot unpack it, or it is too large once
+   * unpacked), so it must not stay in the cache; the next deploy reads it from its source again. */
+  async evict(instance: HostInstance): Promise<void> {
+    const key = instance.sha256.toLowerCase();
+    this.pending.delete(key);
+    rmSync(join(this.cacheDir, key), { force: true });
   }
 
   private async resolve(instance: HostInstance, sha: string): Promise<string> {

@@ -1,24 +1,48 @@
 # health.sh PID SECONDS: the health gate. Polls the app's health URL (current/.amphi/health) until it
-# answers 2xx/3xx, or, for an app without a health check, waits until PID has been alive for a second.
-# Prints result=ok|timeout|exited|noclient (exited: PID is no longer the app's running process, with
-# status=<exit status> <time>), url=, code= (the last status, 000 for no answer), and on failure the tail
-# of the app's log as log: lines.
+# answers 2xx/3xx, or, for an app without a health check, waits until PID has been alive for a second;
+# then checks that what listens on the app's ports (the health port and the ports on the health file's
+# second line) is the app (lib.sh check_ports), since a process that held a port first answers for an
+# app that cannot bind it. Prints result=ok|timeout|exited|noclient|foreign|hidden (exited: PID is no
+# longer the app's running process, with status=<exit status> <time>; foreign/hidden: see check_ports,
+# also instead of exited/timeout when a foreign holder explains them), url=, code= (the last status,
+# 000 for no answer), and on failure the tail of the app's log as log: lines.
 pid=$1 seconds=$2
 url=$(health_url)
 printf 'url=%s\n' "$url"
+ports=""
+if [ -f "$APPDIR/current/.amphi/health" ]; then
+  ports=$({
+    read -r _hp _rest
+    read -r _more || :
+    printf '%s %s\n' "$_hp" "${_more:-}"
+  } <"$APPDIR/current/.amphi/health")
+fi
 
-exited() {
-  echo "result=exited"
-  printf 'status=%s\n' "$(cat "$RUN/$APP.exit" 2>/dev/null)"
+# ended RESULT: a failed gate; a foreign holder of a port is the likelier cause, so it is named instead.
+ended() {
+  if ! _ports=$(check_ports "$ports" "$pid") && [ "${_ports#*result=foreign}" != "$_ports" ]; then
+    printf '%s\n' "$_ports"
+  else
+    echo "result=$1"
+  fi
+  if [ "$1" = exited ]; then printf 'status=%s\n' "$(cat "$RUN/$APP.exit" 2>/dev/null)"; fi
   tail -n 5 "$LOG" 2>/dev/null | sed 's/^/log: /'
+  exit 0
+}
+
+passed() {
+  check_ports "$ports" "$pid" || {
+    tail -n 5 "$LOG" 2>/dev/null | sed 's/^/log: /'
+    exit 0
+  }
+  echo "result=ok"
   exit 0
 }
 
 if [ -z "$url" ]; then
   sleep 1
-  [ -n "$pid" ] && [ "$(app_pid)" = "$pid" ] || exited
-  echo "result=ok"
-  exit 0
+  [ -n "$pid" ] && [ "$(app_pid)" = "$pid" ] || ended exited
+  passed
 fi
 end=$(($(now) + seconds))
 per=2
@@ -29,16 +53,8 @@ while :; do
     exit 0
   }
   printf 'code=%s\n' "$code"
-  case $code in 2?? | 3??)
-    echo "result=ok"
-    exit 0
-    ;;
-  esac
-  [ -n "$pid" ] && [ "$(app_pid)" = "$pid" ] || exited
-  if [ "$(now)" -ge "$end" ]; then
-    echo "result=timeout"
-    tail -n 5 "$LOG" 2>/dev/null | sed 's/^/log: /'
-    exit 0
-  fi
+  case $code in 2?? | 3??) passed ;; esac
+  [ -n "$pid" ] && [ "$(app_pid)" = "$pid" ] || ended exited
+  if [ "$(now)" -ge "$end" ]; then ended timeout; fi
   sleep 0.2 2>/dev/null || sleep 1
 done

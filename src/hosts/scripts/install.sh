@@ -1,12 +1,36 @@
-# install.sh RELEASE SHA START USER HEALTH_PORT HEALTH_PATH VERIFY < ENV_FILE
+# install.sh RELEASE SHA START USER HEALTH_PORT HEALTH_PATH VERIFY PORTS LIMIT < ENV_FILE
 # Unpacks packages/SHA into apps/APP/releases/RELEASE (through a temp dir and one rename, so a half
 # unpacked release never exists; VERIFY=1 checks the cached package's sha256 first: exit 3 and got=<sha>
-# on a mismatch, the bad file deleted), then writes the release's .amphi/ files: env (stdin, mode 600),
-# start, user, health (to .amphi/next/ when RELEASE is the current release: see below).
-release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7
+# on a mismatch, the bad file deleted). A package tar cannot list or unpack, or whose listed sizes add up
+# to more than LIMIT bytes (checked before anything is unpacked), is refused: exit 4 with refused=tar and
+# reason=<what tar said>, or refused=size and size=<bytes>; the package, the temp dir and the directories
+# this call created are deleted. Then writes the release's .amphi/ files: env (stdin, mode 600),
+# start, user, health (to .amphi/next/ when RELEASE is the current release: see below). health holds
+# "HEALTH_PORT HEALTH_PATH" (or nothing) and, on a second line, PORTS: the app's other listening ports,
+# which the health gate checks belong to the app.
+release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7 ports=${8:-} limit=${9:-4294967296}
 rel=$APPDIR/releases/$release
 pkg=$BASE/packages/$sha
+[ -d "$APPDIR" ] || made_appdir=1
 mkdir -p "$APPDIR/releases" || fail "cannot create $APPDIR/releases"
+
+# refuse TMP: deletes the refused package, what was unpacked of it, and the app directories made here.
+refuse() {
+  rm -rf "$1" "$1.err"
+  rm -f "$pkg"
+  if [ "${made_appdir:-}" = 1 ]; then rmdir "$APPDIR/releases" "$APPDIR" 2>/dev/null; fi
+  return 0
+}
+
+# refuse_tar TMP: refuses with what tar said (its errors, without the lines that only say it stopped).
+refuse_tar() {
+  _why=$(grep -v -e 'Exiting with failure status' -e 'Child returned status' -e 'Error is not recoverable' \
+    -e 'Removing leading' -e 'removing leading' "$1.err" 2>/dev/null | sed '/^ *$/d' | head -n 5 | tr '\n' ';' |
+    sed 's/;$//; s/;/; /g' | cut -c1-400)
+  refuse "$1"
+  printf 'refused=tar\nreason=%s\n' "${_why:-tar failed without saying why}"
+  exit 4
+}
 if [ ! -d "$rel" ]; then
   [ -f "$pkg" ] || fail "packages/$sha is missing"
   if [ "$verify" = 1 ]; then
@@ -19,11 +43,22 @@ if [ ! -d "$rel" ]; then
   fi
   tmp=$APPDIR/releases/.tmp.$release.$$
   rm -rf "$tmp" && mkdir "$tmp" || fail "cannot create $tmp"
-  # -o: files belong to whoever unpacks, never to the uid/gid stored in the archive
-  if ! tar -x -z -o -f "$pkg" -C "$tmp"; then
-    rm -rf "$tmp"
-    fail "cannot unpack packages/$sha"
+  # The sizes tar lists (field 3 in GNU and busybox listings) before anything is written.
+  listed=$({ tar -t -v -z -f "$pkg" 2>"$tmp.err"; echo "rc $?"; } | awk -v limit="$limit" '
+    $1 == "rc" && NF == 2 { rc = $2; next }
+    { s += $3 }
+    END { printf "%s %.0f %d\n", rc, s, (s > limit + 0) }')
+  # shellcheck disable=SC2086 # three numbers, split on purpose
+  set -- $listed
+  if [ "$1" != 0 ]; then refuse_tar "$tmp"; fi
+  if [ "$3" = 1 ]; then
+    refuse "$tmp"
+    printf 'refused=size\nsize=%s\n' "$2"
+    exit 4
   fi
+  # -o: files belong to whoever unpacks, never to the uid/gid stored in the archive
+  if ! tar -x -z -o -f "$pkg" -C "$tmp" 2>"$tmp.err"; then refuse_tar "$tmp"; fi
+  rm -f "$tmp.err"
   mv "$tmp" "$rel" || fail "cannot create $rel"
 fi
 meta=$rel/.amphi
@@ -40,7 +75,10 @@ fi
 (umask 077 && cat >"$dest/env.tmp") && mv -f "$dest/env.tmp" "$dest/env" || fail "cannot write $dest/env"
 put "$dest/start" "$start"
 put "$dest/user" "$user"
-if [ -n "$hport" ]; then put "$dest/health" "$hport $hpath"; else put "$dest/health" ""; fi
+hline=""
+if [ -n "$hport" ]; then hline="$hport $hpath"; fi
+if [ -n "$ports" ]; then put "$dest/health" "$hline
+$ports"; else put "$dest/health" "$hline"; fi
 # A run-as user owns the release's files (apps may write next to themselves), but never .amphi/: amphi-exec
 # reads it as root, so a file the app could change would run as root.
 if [ -n "$user" ] && [ "$(id -u)" = 0 ]; then

@@ -221,4 +221,118 @@ prune_packages() {
   done
 }
 
+# port_owners PORTS ROOTS: who listens on each TCP port in PORTS (space-separated), as one line per port:
+#   port P ours          a listening socket on P belongs to a process in ROOTS (pids), a descendant of
+#                        one, or a process in their process group or session
+#   port P foreign PID   a listening socket on P belongs to PID, which is none of those
+#   port P hidden UID    a socket of uid UID listens on P, but no /proc/<pid>/fd we can read holds it
+#   port P free          nothing listens on P
+# (foreign before hidden before ours when P has several listening sockets). Status 2 without
+# /proc/net/tcp (not Linux): nothing can be told. Linux only: /proc/net/tcp and tcp6 give the listening
+# sockets' inodes, `ls -l /proc/*/fd` the processes holding them (read before their stat lines, so every
+# holder found has a parent chain), /proc/*/stat parents, process groups and sessions.
+port_owners() {
+  [ -r /proc/net/tcp ] || return 2
+  {
+    echo @@tcp
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
+    echo @@fd
+    ls -l /proc/[0-9]*/fd 2>/dev/null
+    echo @@stat
+    cat /proc/[0-9]*/stat 2>/dev/null
+  } | awk -v ports="$1" -v roots="$2" '
+    BEGIN { np = split(ports, want, " "); nr = split(roots, r, " "); for (i = 1; i <= nr; i++) root[r[i]] = 1 }
+    $0 == "@@tcp" { sec = 1; next }
+    $0 == "@@fd" { sec = 2; next }
+    $0 == "@@stat" { sec = 3; next }
+    sec == 1 && $4 == "0A" {
+      n = split($2, a, ":"); h = toupper(a[n]); port = 0
+      for (i = 1; i <= length(h); i++) port = port * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+      sock[$10] = port; suid[$10] = $8; inodes[port] = inodes[port] " " $10
+      next
+    }
+    sec == 2 && /^\/proc\/[0-9]+\/fd:$/ { cur = $0; sub(/^\/proc\//, "", cur); sub(/\/fd:$/, "", cur); next }
+    sec == 2 && /socket:\[/ {
+      ino = $0; sub(/.*socket:\[/, "", ino); sub(/\].*/, "", ino)
+      if (ino in sock) holders[ino] = holders[ino] " " cur
+      next
+    }
+    sec == 3 {
+      i = length($0); while (i > 0 && substr($0, i, 1) != ")") i--
+      if (i == 0) next
+      split(substr($0, i + 2), f, " ")
+      ppid[$1] = f[2]; pgrp[$1] = f[3]; sess[$1] = f[4]; seen[$1] = 1
+    }
+    END {
+      for (w = 1; w <= np; w++) {
+        port = want[w]; verdict = "free"
+        if (!(port in inodes)) { print "port " port " free"; continue }
+        ni = split(inodes[port], ins, " ")
+        for (k = 1; k <= ni; k++) {
+          ino = ins[k]; nh = split(holders[ino], hs, " "); mine = 0; other = ""; live = 0
+          for (j = 1; j <= nh; j++) {
+            if (!(hs[j] in seen)) continue
+            live++; p = hs[j]; own = (sess[p] in root || pgrp[p] in root); d = 0
+            for (q = p; !own && q != "" && d < 4096; q = ppid[q]) { if (q in root) own = 1; d++ }
+            if (own) mine = 1; else if (other == "") other = hs[j]
+          }
+          if (!mine && other != "") { verdict = "foreign " other; break }
+          if (live == 0 && verdict !~ /^foreign/) verdict = "hidden " suid[ino]
+          else if (mine && verdict == "free") verdict = "ours"
+        }
+        print "port " port " " verdict
+      }
+    }'
+}
+
+# command_of PID: the command line of PID (arguments joined by spaces, at most 160 characters).
+command_of() {
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | cut -c1-160 | sed 's/ *$//'
+}
+
+# in_unit PID: PID runs in the app's systemd unit (its cgroup), where the app runs as a unit: a process
+# the app started in a new session, reparented away from it, is still the app's.
+in_unit() {
+  use_systemd && [ -f "$UNITFILE" ] && grep -q "/$UNIT\$" "/proc/$1/cgroup" 2>/dev/null
+}
+
+# check_ports PORTS PID: for the health gate. When a process other than the app started as PID (or the
+# app's current pid) listens on one of PORTS, or one amphi cannot see, prints result=foreign|hidden with
+# port=, holder=, holder_cmd=, holder_uid=, login= and app_pid=, and returns 1. Asks twice, a moment
+# apart, before it says so (a socket whose process just exited, a worker just forked). Prints
+# ports=unchecked on a host without /proc/net/tcp.
+check_ports() {
+  [ -n "$1" ] || return 0
+  _tries=0
+  while :; do
+    _own=$(port_owners "$1" "$2 $(app_pid)")
+    [ $? = 2 ] && { echo "ports=unchecked"; return 0; }
+    _bad=""
+    while read -r _w _p _v _h; do
+      case $_v in
+        foreign) in_unit "$_h" && continue ;;
+        hidden) ;;
+        *) continue ;;
+      esac
+      _bad="$_w $_p $_v $_h"
+      break
+    done <<EOF
+$_own
+EOF
+    [ -n "$_bad" ] || return 0
+    _tries=$((_tries + 1))
+    [ "$_tries" -ge 2 ] && break
+    nap
+  done
+  # shellcheck disable=SC2086 # split into fields on purpose (digits and words only)
+  set -- "$2" $_bad
+  printf 'result=%s\nport=%s\napp_pid=%s\n' "$4" "$3" "$1"
+  if [ "$4" = foreign ]; then
+    printf 'holder=%s\nholder_cmd=%s\n' "$5" "$(command_of "$5")"
+  else
+    printf 'holder_uid=%s\nlogin=%s\n' "$5" "$(id -un 2>/dev/null || id -u)"
+  fi
+  return 1
+}
+
 set_app "$_app"

@@ -6,9 +6,9 @@ import { openSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline/promises";
-import { InputError, type RunRecord } from "../model/index.js";
+import { InputError, type Plan, type RunRecord } from "../model/index.js";
 import { render } from "../render/index.js";
-import { formatPlanText } from "../plan/format.js";
+import { formatPlanText, formatUnseen } from "../plan/format.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
 import { envContext, findEnv, handlersFor, parseHealthTimeout, type EnvContext } from "./context.js";
@@ -61,7 +61,7 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
     const actual = await ctx.readActual(signal);
     const plan = planEnvironment(model, opts.env, actual);
     if (!opts.runId) io.err(formatPlanText(plan));
-    if (!hasChanges(plan) && !opts.runId) return EXIT.ok;
+    if (!hasChanges(plan) && !opts.runId) return unseen(io, plan) ?? EXIT.ok;
     if (!opts.runId && !opts.yes && process.stdin.isTTY && !(await confirm(io, `Apply these changes to ${plan.env}?`))) {
       io.err("amphi: nothing applied\n");
       return EXIT.ok;
@@ -75,10 +75,17 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
       handlers, store: ctx.store, clock: ctx.clock, parallel: ctx.parallel, signal, onProgress: progressPrinter(io.err, live),
     });
     io.out(`${formatRun(done)}\n${done.message}\n`);
-    return done.state === "succeeded" ? EXIT.ok : EXIT.error;
+    return done.state === "succeeded" ? (unseen(io, plan) ?? EXIT.ok) : EXIT.error;
   } finally {
     await ctx.close();
   }
+}
+
+// Why not 0 when targets were unreachable: what could not be seen was not applied; the run is not a success.
+function unseen(io: Io, plan: Plan): number | null {
+  if (plan.unknown.length === 0) return null;
+  io.err(`amphi: ${plan.env}: ${formatUnseen(plan)}; nothing was applied there\n`);
+  return EXIT.unseen;
 }
 
 const AMPHI_BIN = fileURLToPath(new URL("../../bin/amphi.js", import.meta.url));

@@ -43,7 +43,7 @@ export function reconcileCommand(program: Command, io: Io, setCode: (code: numbe
     .command("reconcile")
     .description("GitOps loop for one environment: fetch, plan, apply, wait for health, report; once or on an interval")
     .requiredOption("--env <env>", "environment to reconcile (environments/<env>.yaml)")
-    .option("--once", "one cycle, then exit: 0 in sync or applied, 2 drift left (--no-self-heal), 1 failed")
+    .option("--once", "one cycle, then exit: 0 in sync or applied, 2 drift left (--no-self-heal), 3 some target could not be read, 1 failed")
     .option("--interval <duration>", "time between cycles (fetch + self-heal), e.g. 30s, 5m", "5m");
   loopOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
@@ -111,6 +111,7 @@ async function reconcile(io: Io, opts: LoopCliOptions & { env: string; once?: bo
 /** The exit code of a `--once` cycle. */
 export function exitCode(r: CycleResult): number {
   if (r.outcome === "applied" || r.outcome === "in-sync") return EXIT.ok;
+  if (r.outcome === "unknown") return EXIT.unseen;
   return r.outcome === "drift" ? EXIT.changes : EXIT.error;
 }
 

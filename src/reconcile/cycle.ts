@@ -6,6 +6,7 @@ import { ConfigError, formatProblem, type ActualState, type EnvironmentModel, ty
 import type { Clock, ConfigSource, StateStore } from "../ports/index.js";
 import type { RepoSource, Snapshot } from "../sources/index.js";
 import { render } from "../render/index.js";
+import { formatUnseen } from "../plan/format-text.js";
 import { applyPlan, newRun } from "./apply.js";
 import type { Handlers } from "./execute.js";
 import { LockBusyError, type EnvLocks, type Lease } from "./locks.js";
@@ -17,8 +18,10 @@ import { Observer } from "./observe.js";
  * with nothing to do; the others record one only when they apply (a cron `--once` in sync leaves no trace). */
 export type Trigger = "start" | "interval" | "watch" | "webhook" | "api" | "once";
 
-/** How a cycle ended. `drift`: changes found but not applied (self-heal off, no new config). */
-export type Outcome = "applied" | "in-sync" | "drift" | "failed" | "cancelled" | "busy" | "error";
+/** How a cycle ended. `drift`: changes found but not applied (self-heal off, no new config). `unknown`: some
+ * target could not be read, so the cycle cannot tell whether the environment is in sync (whatever it applied
+ * to the targets it saw succeeded); it never reads as in sync. */
+export type Outcome = "applied" | "in-sync" | "drift" | "unknown" | "failed" | "cancelled" | "busy" | "error";
 
 /** Live access to one environment's targets for one cycle. */
 export interface EnvSession {
@@ -151,20 +154,29 @@ export class Reconciler {
       const isNew = (await this.lastApplied(store, req.env)) !== fingerprint;
       const apply = changes > 0 && (req.selfHeal || isNew) && !signal.aborted;
       const base = { revision: snap.revision, plan };
+      // Unseen targets: the config is not known to be applied there, so it is not remembered as applied.
+      const blind = plan.unknown.length > 0 ? formatUnseen(plan) : null;
       if (!apply && !explicit(req.trigger)) {
-        if (changes === 0) this.applied.set(req.env, fingerprint);
-        await observe(`${req.runId}-${changes === 0 ? "in-sync" : "drift"}`, null);
-        return { ...base, outcome: changes === 0 ? "in-sync" : "drift", run: null, message: changes === 0 ? "in sync" : driftMessage(plan) };
+        if (changes === 0 && !blind) this.applied.set(req.env, fingerprint);
+        const outcome = blind ? "unknown" : changes === 0 ? "in-sync" : "drift";
+        await observe(`${req.runId}-${outcome}`, null);
+        const message = [blind, changes === 0 ? (blind ? null : "in sync") : driftMessage(plan)].filter(Boolean).join("; ");
+        return { ...base, outcome, run: null, message };
       }
       const run = newRun(req.runId, plan, snap.description, this.deps.clock.now());
       await store.saveRun(run);
-      const done = apply
+      let done = apply
         ? await applyPlan(model, plan, render(model, req.env), run, { handlers: session.handlers, store, clock: this.deps.clock, parallel: session.parallel, signal, onProgress: req.onProgress })
-        : await this.emptyRun(store, run, changes === 0 ? "in sync: nothing to change" : driftMessage(plan));
-      if (done.state === "succeeded" && (apply || changes === 0)) this.applied.set(req.env, fingerprint);
+        : await this.emptyRun(store, run, changes === 0 ? (blind ? "nothing to change on the targets seen" : "in sync: nothing to change") : driftMessage(plan));
+      if (done.state === "succeeded" && (apply || changes === 0) && !blind) this.applied.set(req.env, fingerprint);
+      if (blind) {
+        done = { ...done, message: `${done.message}; ${blind}` };
+        await store.saveRun(done);
+      }
       // Observe what the run left (health, registry) when it changed something; else the first read holds.
       await observe(done.id, apply ? await session.readActual(signal).catch(() => null) : null);
-      const outcome = done.state === "succeeded" ? (apply ? "applied" : changes === 0 ? "in-sync" : "drift") : done.state === "cancelled" ? "cancelled" : "failed";
+      const seen = apply ? "applied" : changes === 0 ? "in-sync" : "drift";
+      const outcome = done.state === "succeeded" ? (blind ? "unknown" : seen) : done.state === "cancelled" ? "cancelled" : "failed";
       return { ...base, outcome, run: done, message: done.message };
     } finally {
       await session.close();
@@ -178,7 +190,8 @@ export class Reconciler {
     const runs = await store.listRuns({ env, limit: 50 });
     // A run that applied tasks, or one that found nothing to change (not one that only reported drift).
     const s = (r: RunRecord): number => r.summary.create + r.summary.update + r.summary.delete;
-    return runs.find((r) => r.state === "succeeded" && (r.tasks.length > 0 || s(r) === 0))?.revision ?? null;
+    // Not one that could not see every target: the config may still be missing there.
+    return runs.find((r) => r.state === "succeeded" && r.summary.unknown === 0 && (r.tasks.length > 0 || s(r) === 0))?.revision ?? null;
   }
 
   private async emptyRun(store: StateStore, run: RunRecord, message: string): Promise<RunRecord> {

@@ -1,12 +1,13 @@
 // After a cycle: observe the environment again, build its drift report (written as JSON, Markdown and
-// HTML by the caller's writer) and post one commit status per app on the revision — only when the
+// HTML by the caller's writer) and post one commit status per app, and `amphi/<env>` for the whole
+// environment (error while a target cannot be seen), on the revision — only when the
 // statuses differ from the last ones posted for that environment, so an interval loop does not post the
 // same status every few minutes.
 import type { ActualState, ConfigError, EnvironmentModel, Model, Plan } from "../model/index.js";
 import type { CommitStatus, StatusReporter } from "../ports/status.js";
 import { render } from "../render/index.js";
 import { buildDriftReport, type DriftReport } from "../report/index.js";
-import { appContext, statusesFor, truncateDescription } from "../health/status.js";
+import { appContext, envStatus, envStatusContext, statusesFor, truncateDescription } from "../health/status.js";
 
 /** What observing needs from the cycle's dependencies. */
 export interface ObserveDeps {
@@ -73,7 +74,9 @@ export class Observer {
     const reporter = this.deps.reporter?.(o.env);
     if (!reporter || !o.revision) return;
     const base = o.env.status.reportUrl?.replace(/\/+$/, "");
-    await this.send(reporter, o.env.name, o.revision, statusesFor(report, base ? { targetUrl: `${base}/${o.env.name}/${o.id}.html` } : {}));
+    const opts = base ? { targetUrl: `${base}/${o.env.name}/${o.id}.html` } : {};
+    const apps = statusesFor(report, opts);
+    await this.send(reporter, o.env.name, o.revision, [envStatus(report, apps, opts), ...apps]);
   }
 
   /** Posts `error` on the revision whose config failed to load: on `amphi/<env>` and on every app of the
@@ -90,7 +93,7 @@ export class Observer {
       if (!reporter) return;
       const description = configErrorDescription(f.error);
       const apps = [...new Set(f.last.placements.map((p) => p.app))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      const contexts = [`amphi/${f.env}`, ...apps.map((app) => appContext(f.env, app))];
+      const contexts = [envStatusContext(f.env), ...apps.map((app) => appContext(f.env, app))];
       await this.send(reporter, f.env, f.revision, contexts.map((context) => ({ context, state: "error", description })));
     } catch (e) {
       this.deps.log(`amphi: ${f.env}: config error status failed: ${(e as Error).message}`);

@@ -14,6 +14,8 @@ import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
 import { envContext, findEnv, handlersFor, parseHealthTimeout, type EnvContext } from "./context.js";
 import { hasChanges, planEnvironment } from "./plan.js";
 import { formatRun, progressPrinter } from "./progress.js";
+import { DEFAULT_LOCK_TIMEOUT, lockEnv, type EnvLock } from "./lock.js";
+import { duration } from "./reconcile.js";
 
 /** Options of `amphi apply`. */
 interface ApplyOptions {
@@ -28,6 +30,7 @@ interface ApplyOptions {
   acceptNewHostKeys?: boolean;
   kubeconfig?: string;
   forceConflicts?: boolean;
+  lockTimeout?: string;
   debug?: boolean;
 }
 
@@ -47,6 +50,7 @@ export function applyCommand(program: Command, io: Io, setCode: (code: number) =
     .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
     .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
     .option("--force-conflicts", "server-side apply takes over fields other field managers own (kubectl --force-conflicts)")
+    .option("--lock-timeout <duration>", "how long to wait while another amphi changes the environment (apply, reconcile, serve)", DEFAULT_LOCK_TIMEOUT)
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts: ApplyOptions) => {
       setCode(await runAction(io, opts.debug, () => apply(io, opts, signal)));
@@ -55,9 +59,17 @@ export function applyCommand(program: Command, io: Io, setCode: (code: number) =
 
 async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<number> {
   const healthTimeoutMs = parseHealthTimeout(opts.healthTimeout);
+  const lockTimeoutMs = duration(opts.lockTimeout ?? DEFAULT_LOCK_TIMEOUT, "--lock-timeout");
   const { model, source } = await loadRepoWithSource(io, opts);
   const ctx = envContext(io, source, findEnv(model, opts.env), opts);
+  // Held from reading live state to the end of the run, so the plan is made from what no one else is changing.
+  // `--async` only plans and records: its runner takes the lock (and plans again under it).
+  let lock: EnvLock | null = null;
   try {
+    if (!opts.async || opts.runId) lock = await lockEnv(io, ctx.env, lockTimeoutMs, signal).catch(async (e: Error) => {
+      if (opts.runId) await failQueued(ctx, opts.runId, e.message);
+      throw e;
+    });
     const actual = await ctx.readActual(signal);
     const plan = planEnvironment(model, opts.env, actual);
     if (!opts.runId) io.err(formatPlanText(plan));
@@ -77,8 +89,17 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
     io.out(`${formatRun(done)}\n${done.message}\n`);
     return done.state === "succeeded" ? (unseen(io, plan) ?? EXIT.ok) : EXIT.error;
   } finally {
+    await lock?.release();
     await ctx.close();
   }
+}
+
+// The --async runner could not take the lock: its queued run ends failed with why, instead of staying queued.
+async function failQueued(ctx: EnvContext, id: string, message: string): Promise<void> {
+  const run = await ctx.store.getRun(id);
+  if (!run || run.state !== "queued") return;
+  const now = ctx.clock.now().toISOString();
+  await ctx.store.saveRun({ ...run, state: "failed", startedAt: now, endedAt: now, message: `not started: ${message}`, pid: process.pid });
 }
 
 // Why not 0 when targets were unreachable: what could not be seen was not applied; the run is not a success.
@@ -106,7 +127,7 @@ async function startAsync(io: Io, ctx: EnvContext, run: RunRecord, opts: ApplyOp
   const logDir = join(ctx.store.dir, "runs");
   mkdirSync(logDir, { recursive: true });
   const log = openSync(join(logDir, `${run.id}.log`), "a");
-  const args = [AMPHI_BIN, "apply", "--env", opts.env, "--run-id", run.id, "--yes", "--parallel", opts.parallel ?? "10", "--health-timeout", opts.healthTimeout ?? "30"];
+  const args = [AMPHI_BIN, "apply", "--env", opts.env, "--run-id", run.id, "--yes", "--parallel", opts.parallel ?? "10", "--health-timeout", opts.healthTimeout ?? "30", "--lock-timeout", opts.lockTimeout ?? DEFAULT_LOCK_TIMEOUT];
   if (opts.repo) args.push("--repo", opts.repo);
   if (opts.rev) args.push("--rev", revision ?? opts.rev);
   if (opts.acceptNewHostKeys) args.push("--accept-new-host-keys");

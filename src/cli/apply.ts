@@ -2,6 +2,7 @@
 // `--async` records the run, starts a detached runner for it and prints the run ID.
 import type { Command } from "@commander-js/extra-typings";
 import { spawn } from "node:child_process";
+import { hostname } from "node:os";
 import { openSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,7 +100,7 @@ async function failQueued(ctx: EnvContext, id: string, message: string): Promise
   const run = await ctx.store.getRun(id);
   if (!run || run.state !== "queued") return;
   const now = ctx.clock.now().toISOString();
-  await ctx.store.saveRun({ ...run, state: "failed", startedAt: now, endedAt: now, message: `not started: ${message}`, pid: process.pid });
+  await ctx.store.saveRun({ ...run, state: "failed", startedAt: now, endedAt: now, message: `not started: ${message}`, pid: process.pid, host: hostname() });
 }
 
 // Why not 0 when targets were unreachable: what could not be seen was not applied; the run is not a success.
@@ -116,14 +117,14 @@ async function resume(ctx: EnvContext, id: string): Promise<RunRecord> {
   const run = await ctx.store.getRun(id);
   if (!run) throw new InputError(`no run ${id} in ${ctx.store.dir}`);
   if (run.state !== "queued") throw new InputError(`run ${id} is ${run.state}, not queued`);
-  return { ...run, pid: process.pid };
+  return { ...run, pid: process.pid, host: hostname() };
 }
 
 // Why pin the revision: the background runner must apply what was planned, even if the branch moves.
 async function startAsync(io: Io, ctx: EnvContext, run: RunRecord, opts: ApplyOptions, revision: string | null): Promise<number> {
   // No pid yet: the runner records its own when it picks the run up (saving again here could overwrite
   // the runner's progress).
-  await ctx.store.saveRun({ ...run, pid: null });
+  await ctx.store.saveRun({ ...run, pid: null, host: null });
   const logDir = join(ctx.store.dir, "runs");
   mkdirSync(logDir, { recursive: true });
   const log = openSync(join(logDir, `${run.id}.log`), "a");

@@ -2,6 +2,7 @@
 // health-gate) → commit statuses → run record. Sequences the stages; the decisions it takes are the
 // loop's two rules: apply only with changes, and without self-heal apply only a new config.
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { ConfigError, formatProblem, type ActualState, type EnvironmentModel, type Model, type Plan, type RunRecord, type TaskRecord } from "../model/index.js";
 import type { Clock, ConfigSource, StateStore } from "../ports/index.js";
 import type { RepoSource, Snapshot } from "../sources/index.js";
@@ -206,7 +207,7 @@ export class Reconciler {
     const summary = { create: 0, update: 0, delete: 0, unchanged: 0, unknown: 0 };
     const run: RunRecord = {
       apiVersion: "amphi.dev/v1", kind: "Run", id: req.runId, env: req.env, revision: snap.revision, source: snap.description ?? this.deps.source.description,
-      state: req.signal.aborted ? "cancelled" : "failed", createdAt: now, startedAt: now, endedAt: now, summary, message, pid: process.pid, tasks: [],
+      state: req.signal.aborted ? "cancelled" : "failed", createdAt: now, startedAt: now, endedAt: now, summary, message, pid: process.pid, host: hostname(), tasks: [],
     };
     try {
       await this.deps.backend(env).store.saveRun(run);

@@ -8,6 +8,7 @@ import { loadModel } from "../config/index.js";
 import { parseDuration } from "../adapters/consul/duration.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { FileEnvLocks } from "../adapters/state/file-lock.js";
+import { FilePostedMemo } from "../adapters/state/posted-file.js";
 import { ConsulEnvLocks, ConsulStateStore, consulPrefix } from "../adapters/state/consul-store.js";
 import { consulClientFor } from "../adapters/consul/client.js";
 import { reporterFor } from "../adapters/forge/index.js";
@@ -159,6 +160,7 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
     },
     reporter: (env) => reporterFor(env.status, { env: io.env, repoDir: source.repoDir }),
     writeReports: (env, id, report) => writeReports(resolve(io.cwd, env.state.path, "reports"), env.name, id, report),
+    posted: (env) => new FilePostedMemo(resolve(io.cwd, env.state.path, "statuses")),
     clock: { now: () => new Date() },
     log: (line) => io.err(redactText(line, opts.url ? [opts.url] : []) + "\n"),
   };

@@ -13,7 +13,7 @@ import type { Handlers } from "./execute.js";
 import { LockBusyError, type EnvLocks, type Lease } from "./locks.js";
 import type { StatusReporter } from "../ports/status.js";
 import type { DriftReport } from "../report/index.js";
-import { Observer } from "./observe.js";
+import { Observer, type PostedMemo } from "./observe.js";
 
 /** Why a cycle runs. Explicit triggers (api, webhook: someone holds the run ID) always record a run, even
  * with nothing to do; the others record one only when they apply (a cron `--once` in sync leaves no trace). */
@@ -50,6 +50,8 @@ export interface CycleDeps {
   reporter?: (env: EnvironmentModel) => StatusReporter | null;
   /** Writes a cycle's drift report (JSON, Markdown, HTML) under the ID of its run or cycle. */
   writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
+  /** Where the statuses last posted for an environment are remembered across processes. */
+  posted?: (env: EnvironmentModel) => PostedMemo | null;
   clock: Clock;
   log(line: string): void;
 }
@@ -88,7 +90,7 @@ export class Reconciler {
   private readonly observer: Observer;
 
   constructor(private readonly deps: CycleDeps) {
-    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, now: () => deps.clock.now(), log: deps.log });
+    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, posted: deps.posted, now: () => deps.clock.now(), log: deps.log });
   }
 
   /** Runs one cycle. Never throws: failures are an outcome with a message (and a failed run when recorded). */

@@ -6,13 +6,14 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { amphi } from "../support/cli.js";
 import { exampleCopy } from "../support/example-copy.js";
 import { commitAll, initRepo, writeFiles } from "../support/git-repo.js";
 import { closedPort, writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
+import { startForgeDouble } from "../support/forge-doubles.js";
 
 let dir = "";
 let keys = "";
@@ -118,4 +119,22 @@ test("PR-mode plan: exit 3 and the plan status is not success", async () => {
   const status = note(head)["amphi/plan/blind"];
   assert.equal(status?.state, "error", JSON.stringify(status));
   assert.match(status!.description, /unknown/);
+});
+
+test("a forge is not sent the same statuses again by the next reconcile --once (a new process each time)", async () => {
+  const gh = await startForgeDouble("github");
+  try {
+    const file = join(dir, "environments/blind.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace("status: { provider: gitnotes }", `status: { provider: github, url: "${gh.url}", repository: ${gh.repository}, tokenEnv: AMPHI_TEST_GH_TOKEN }`));
+    const sha = await commitAll(dir, "blind: statuses to the GitHub double");
+    const once = () => amphi(["reconcile", "--env", "blind", "--once", "--repo", dir, "--kubeconfig", kube.path], dir, { ...process.env, ...kube.env, AMPHI_TEST_GH_TOKEN: gh.token });
+    assert.equal((await once()).code, 3);
+    const posted = gh.statuses(sha);
+    assert.deepEqual(posted.map((p) => [p.context, p.state]), [["amphi/blind", "error"], ["amphi/blind/billing", "error"], ["amphi/blind/catalog", "error"]]);
+    const again = await once();
+    assert.equal(again.code, 3, again.stderr);
+    assert.equal(gh.statuses(sha).length, posted.length, "nothing changed: nothing posted");
+  } finally {
+    await gh.close();
+  }
 });

@@ -8,7 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loopRepo, type LoopRepo } from "./support.js";
+import { loopRepo, setBillingEnv, type LoopRepo } from "./support.js";
+import { FileEnvLocks } from "../../src/adapters/state/file-lock.js";
 
 const BIN = fileURLToPath(new URL("../../bin/amphi.js", import.meta.url));
 let repo: LoopRepo;
@@ -113,4 +114,24 @@ test("apply beside a running reconcile: refused naming the reconcile's pid (one 
   }
   const r = await rec.done;
   assert.equal(r.code, 0, r.stderr);
+});
+
+test("apply --async: the detached runner takes the lock; when it cannot, its run ends failed naming the holder", async () => {
+  setBillingEnv(repo.dir, "2.3.0-async"); // a change, so that there is a run to start
+  const lease = await new FileEnvLocks(join(repo.dir, ".amphi", "locks")).acquire("local", { timeoutMs: 0 });
+  try {
+    const r = await apply("--async", "--lock-timeout", "0").done;
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    let run = await repo.store.getRun(id);
+    for (let i = 0; i < 600 && run?.state === "queued"; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      run = await repo.store.getRun(id);
+    }
+    assert.equal(run?.state, "failed", JSON.stringify(run));
+    assert.match(run!.message, new RegExp(`not started: environment local is being reconciled by pid ${process.pid} on ${hostname()}`));
+    assert.equal(run!.tasks.length, 0, "nothing was applied");
+  } finally {
+    await lease.release();
+  }
 });

@@ -2,18 +2,21 @@
 // `--async` records the run, starts a detached runner for it and prints the run ID.
 import type { Command } from "@commander-js/extra-typings";
 import { spawn } from "node:child_process";
+import { hostname } from "node:os";
 import { openSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline/promises";
-import { InputError, type RunRecord } from "../model/index.js";
+import { InputError, type Plan, type RunRecord } from "../model/index.js";
 import { render } from "../render/index.js";
-import { formatPlanText } from "../plan/format.js";
+import { formatPlanText, formatUnseen } from "../plan/format.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
 import { envContext, findEnv, handlersFor, parseHealthTimeout, type EnvContext } from "./context.js";
 import { hasChanges, planEnvironment } from "./plan.js";
 import { formatRun, progressPrinter } from "./progress.js";
+import { DEFAULT_LOCK_TIMEOUT, lockEnv, type EnvLock } from "./lock.js";
+import { duration } from "./reconcile.js";
 
 /** Options of `amphi apply`. */
 interface ApplyOptions {
@@ -28,6 +31,7 @@ interface ApplyOptions {
   acceptNewHostKeys?: boolean;
   kubeconfig?: string;
   forceConflicts?: boolean;
+  lockTimeout?: string;
   debug?: boolean;
 }
 
@@ -47,6 +51,7 @@ export function applyCommand(program: Command, io: Io, setCode: (code: number) =
     .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
     .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
     .option("--force-conflicts", "server-side apply takes over fields other field managers own (kubectl --force-conflicts)")
+    .option("--lock-timeout <duration>", "how long to wait while another amphi changes the environment (apply, reconcile, serve)", DEFAULT_LOCK_TIMEOUT)
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts: ApplyOptions) => {
       setCode(await runAction(io, opts.debug, () => apply(io, opts, signal)));
@@ -55,13 +60,21 @@ export function applyCommand(program: Command, io: Io, setCode: (code: number) =
 
 async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<number> {
   const healthTimeoutMs = parseHealthTimeout(opts.healthTimeout);
+  const lockTimeoutMs = duration(opts.lockTimeout ?? DEFAULT_LOCK_TIMEOUT, "--lock-timeout");
   const { model, source } = await loadRepoWithSource(io, opts);
   const ctx = envContext(io, source, findEnv(model, opts.env), opts);
+  // Held from reading live state to the end of the run, so the plan is made from what no one else is changing.
+  // `--async` only plans and records: its runner takes the lock (and plans again under it).
+  let lock: EnvLock | null = null;
   try {
+    if (!opts.async || opts.runId) lock = await lockEnv(io, ctx.env, lockTimeoutMs, signal).catch(async (e: Error) => {
+      if (opts.runId) await failQueued(ctx, opts.runId, e.message);
+      throw e;
+    });
     const actual = await ctx.readActual(signal);
     const plan = planEnvironment(model, opts.env, actual);
     if (!opts.runId) io.err(formatPlanText(plan));
-    if (!hasChanges(plan) && !opts.runId) return EXIT.ok;
+    if (!hasChanges(plan) && !opts.runId) return unseen(io, plan) ?? EXIT.ok;
     if (!opts.runId && !opts.yes && process.stdin.isTTY && !(await confirm(io, `Apply these changes to ${plan.env}?`))) {
       io.err("amphi: nothing applied\n");
       return EXIT.ok;
@@ -75,10 +88,26 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
       handlers, store: ctx.store, clock: ctx.clock, parallel: ctx.parallel, signal, onProgress: progressPrinter(io.err, live),
     });
     io.out(`${formatRun(done)}\n${done.message}\n`);
-    return done.state === "succeeded" ? EXIT.ok : EXIT.error;
+    return done.state === "succeeded" ? (unseen(io, plan) ?? EXIT.ok) : EXIT.error;
   } finally {
+    await lock?.release();
     await ctx.close();
   }
+}
+
+// The --async runner could not take the lock: its queued run ends failed with why, instead of staying queued.
+async function failQueued(ctx: EnvContext, id: string, message: string): Promise<void> {
+  const run = await ctx.store.getRun(id);
+  if (!run || run.state !== "queued") return;
+  const now = ctx.clock.now().toISOString();
+  await ctx.store.saveRun({ ...run, state: "failed", startedAt: now, endedAt: now, message: `not started: ${message}`, pid: process.pid, host: hostname() });
+}
+
+// Why not 0 when targets were unreachable: what could not be seen was not applied; the run is not a success.
+function unseen(io: Io, plan: Plan): number | null {
+  if (plan.unknown.length === 0) return null;
+  io.err(`amphi: ${plan.env}: ${formatUnseen(plan)}; nothing was applied there\n`);
+  return EXIT.unseen;
 }
 
 const AMPHI_BIN = fileURLToPath(new URL("../../bin/amphi.js", import.meta.url));
@@ -88,18 +117,18 @@ async function resume(ctx: EnvContext, id: string): Promise<RunRecord> {
   const run = await ctx.store.getRun(id);
   if (!run) throw new InputError(`no run ${id} in ${ctx.store.dir}`);
   if (run.state !== "queued") throw new InputError(`run ${id} is ${run.state}, not queued`);
-  return { ...run, pid: process.pid };
+  return { ...run, pid: process.pid, host: hostname() };
 }
 
 // Why pin the revision: the background runner must apply what was planned, even if the branch moves.
 async function startAsync(io: Io, ctx: EnvContext, run: RunRecord, opts: ApplyOptions, revision: string | null): Promise<number> {
   // No pid yet: the runner records its own when it picks the run up (saving again here could overwrite
   // the runner's progress).
-  await ctx.store.saveRun({ ...run, pid: null });
+  await ctx.store.saveRun({ ...run, pid: null, host: null });
   const logDir = join(ctx.store.dir, "runs");
   mkdirSync(logDir, { recursive: true });
   const log = openSync(join(logDir, `${run.id}.log`), "a");
-  const args = [AMPHI_BIN, "apply", "--env", opts.env, "--run-id", run.id, "--yes", "--parallel", opts.parallel ?? "10", "--health-timeout", opts.healthTimeout ?? "30"];
+  const args = [AMPHI_BIN, "apply", "--env", opts.env, "--run-id", run.id, "--yes", "--parallel", opts.parallel ?? "10", "--health-timeout", opts.healthTimeout ?? "30", "--lock-timeout", opts.lockTimeout ?? DEFAULT_LOCK_TIMEOUT];
   if (opts.repo) args.push("--repo", opts.repo);
   if (opts.rev) args.push("--rev", revision ?? opts.rev);
   if (opts.acceptNewHostKeys) args.push("--accept-new-host-keys");

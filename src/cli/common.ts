@@ -1,5 +1,6 @@
 // Shared pieces of the composition root: where output goes, how a config repo is opened,
-// and how errors become exit codes (0 ok / no changes, 2 plan has changes, 1 invalid input or error).
+// and how errors become exit codes (0 ok / no changes, 2 plan has changes, 3 some target could not be seen,
+// 1 invalid input or error).
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,8 +10,9 @@ import { loadModel } from "../config/index.js";
 import { DirSource } from "../adapters/fs/dir-source.js";
 import { GitRevSource } from "../adapters/git/rev-source.js";
 
-/** Exit codes of every command. */
-export const EXIT = { ok: 0, error: 1, changes: 2 } as const;
+/** Exit codes of every command. `unseen`: a target (cluster, host, Consul) could not be read, so the result
+ * is incomplete; it wins over `changes` (2) and loses to `error` (1). */
+export const EXIT = { ok: 0, error: 1, changes: 2, unseen: 3 } as const;
 
 /** Where a command writes: injectable so tests run commands in-process. */
 export interface Io {

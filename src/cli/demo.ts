@@ -16,6 +16,8 @@ import { probe } from "../hosts/probe.js";
 import { readNote, syncDemoRepo } from "../adapters/git/demo-repo.js";
 import type { StatusNote } from "../adapters/forge/git-notes.js";
 import { undeploy } from "../hosts/tasks.js";
+import { DEFAULT_LOCK_TIMEOUT, lockEnv, type EnvLock } from "./lock.js";
+import { duration } from "./reconcile.js";
 import type { Model } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
 
@@ -33,7 +35,7 @@ export function demoCommand(program: Command, io: Io, setCode: (code: number) =>
       setCode(
         await runAction(io, opts.debug, async () => {
           const { model, source } = await loadRepoWithSource(io, { repo: opts.repo });
-          if (opts.down) return down(io, model, source, opts.env);
+          if (opts.down) return down(io, model, source, opts.env, signal);
           io.out(`validated ${model.source}: ${model.apps.length} apps, ${model.environments.length} environments\n`);
           for (const env of model.environments) {
             const out = resolve(io.cwd, opts.out, env.name);
@@ -58,9 +60,11 @@ export function demoCommand(program: Command, io: Io, setCode: (code: number) =>
 }
 
 // Stops what the demo started: every app recorded on every host of the environment is undeployed.
-async function down(io: Io, model: Model, source: ConfigSource, envName: string): Promise<number> {
+async function down(io: Io, model: Model, source: ConfigSource, envName: string, signal: AbortSignal): Promise<number> {
   const ctx = envContext(io, source, findEnv(model, envName), {});
+  let lock: EnvLock | null = null;
   try {
+    lock = await lockEnv(io, ctx.env, duration(DEFAULT_LOCK_TIMEOUT, "--lock-timeout"), signal);
     for (const ref of ctx.hosts.values()) {
       const session = await ctx.connector.open(ref);
       const tctx = { session, env: envName, now: () => new Date().toISOString(), log: () => {} };
@@ -71,6 +75,7 @@ async function down(io: Io, model: Model, source: ConfigSource, envName: string)
     }
     return EXIT.ok;
   } finally {
+    await lock?.release();
     await ctx.close();
   }
 }

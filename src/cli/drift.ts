@@ -1,6 +1,6 @@
 // `amphi drift --env E [--actual FILE] [--format text|json|markdown|html] [--out FILE]`: live clusters, hosts
 // and Consul registry vs the config, per app × target, in one report. Exit 0 when every row is in sync,
-// 2 when something drifted or could not be read, 1 on error.
+// 2 when something drifted, 3 when something could not be read (wins over 2), 1 on error.
 import type { Command } from "@commander-js/extra-typings";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -46,7 +46,7 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
             await writeAtomically(resolve(io.cwd, opts.out), text);
             io.out(`${formatDriftSummary(report)} Written to ${opts.out} (${format}).\n`);
           } else io.out(text);
-          return inSync(report) ? EXIT.ok : EXIT.changes;
+          return report.summary.unknown > 0 ? EXIT.unseen : inSync(report) ? EXIT.ok : EXIT.changes;
         }),
       );
     });

@@ -10,7 +10,7 @@ import { render } from "../render/index.js";
 import { diff } from "../diff/index.js";
 import { parseActualState } from "../diff/actual-file.js";
 import { buildPlan } from "../plan/index.js";
-import { formatPlanJson, formatPlanMarkdown, formatPlanText } from "../plan/format.js";
+import { formatPlanJson, formatPlanMarkdown, formatPlanText, formatUnseen } from "../plan/format.js";
 import { formatScope, scopeDiff, type Scope } from "../reconcile/pr-scope.js";
 import { planStatus, truncateDescription } from "../health/status.js";
 import type { StatusReporter } from "../ports/status.js";
@@ -53,10 +53,20 @@ export function planCommand(program: Command, io: Io, setCode: (code: number) =>
           const actual = opts.actual ? await readActualFile(io, opts.actual, opts.env) : await readLive(io, model, source, opts.env, opts);
           const plan = planEnvironment(model, opts.env, actual);
           io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
-          return hasChanges(plan) ? EXIT.changes : EXIT.ok;
+          return planExit(io, plan);
         }),
       );
     });
+}
+
+/** The exit code of a plan: 3 when something could not be read (said on stderr; it wins over changes, whose
+ * list is incomplete then), else 2 with changes, else 0. */
+export function planExit(io: Io, plan: Plan): number {
+  if (plan.unknown.length > 0) {
+    io.err(`amphi: ${plan.env}: ${formatUnseen(plan)}\n`);
+    return EXIT.unseen;
+  }
+  return hasChanges(plan) ? EXIT.changes : EXIT.ok;
 }
 
 /** Whether a plan would change anything. */
@@ -86,7 +96,7 @@ interface PrOptions extends HostOptions {
 }
 
 // PR mode: plan the scope of base..head against live state (or --actual), post the plan status on the
-// head commit, write the comment file. Exit codes as plan: 0 no changes, 2 changes, 1 error.
+// head commit, write the comment file. Exit codes as plan: 0 no changes, 2 changes, 3 unseen targets, 1 error.
 async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> {
   const format = pickFormat(opts.format, FORMATS, "text");
   if (opts.base === undefined) throw new InputError("--head and --comment-file need --base (PR mode)");
@@ -109,7 +119,7 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
     const status = { ...base, description: truncateDescription(`${base.description} · ${inScope}`) };
     for (const r of await reporter.post(pr.headSha, [status])) if (!r.ok) io.err(`amphi: status ${r.context} not posted: ${r.error}\n`);
   }
-  return hasChanges(plan) ? EXIT.changes : EXIT.ok;
+  return planExit(io, plan);
 }
 
 /** Reads the live actual state of an environment through its host sessions. */

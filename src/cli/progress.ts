@@ -13,7 +13,7 @@ export function formatTask(t: TaskRecord): string {
 
 /** A one-line summary of a run. */
 export function formatRun(r: RunRecord): string {
-  const counts = ["succeeded", "failed", "cancelled", "running", "queued"]
+  const counts = ["succeeded", "failed", "cancelled", "abandoned", "running", "queued"]
     .map((s) => [s, r.tasks.filter((t) => t.state === s).length] as const)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} ${s}`)

@@ -8,6 +8,7 @@ import { loadModel } from "../config/index.js";
 import { parseDuration } from "../adapters/consul/duration.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { FileEnvLocks } from "../adapters/state/file-lock.js";
+import { FilePostedMemo } from "../adapters/state/posted-file.js";
 import { ConsulEnvLocks, ConsulStateStore, consulPrefix } from "../adapters/state/consul-store.js";
 import { consulClientFor } from "../adapters/consul/client.js";
 import { reporterFor } from "../adapters/forge/index.js";
@@ -43,7 +44,7 @@ export function reconcileCommand(program: Command, io: Io, setCode: (code: numbe
     .command("reconcile")
     .description("GitOps loop for one environment: fetch, plan, apply, wait for health, report; once or on an interval")
     .requiredOption("--env <env>", "environment to reconcile (environments/<env>.yaml)")
-    .option("--once", "one cycle, then exit: 0 in sync or applied, 2 drift left (--no-self-heal), 1 failed")
+    .option("--once", "one cycle, then exit: 0 in sync or applied, 2 drift left (--no-self-heal), 3 some target could not be read, 1 failed")
     .option("--interval <duration>", "time between cycles (fetch + self-heal), e.g. 30s, 5m", "5m");
   loopOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
@@ -111,6 +112,7 @@ async function reconcile(io: Io, opts: LoopCliOptions & { env: string; once?: bo
 /** The exit code of a `--once` cycle. */
 export function exitCode(r: CycleResult): number {
   if (r.outcome === "applied" || r.outcome === "in-sync") return EXIT.ok;
+  if (r.outcome === "unknown") return EXIT.unseen;
   return r.outcome === "drift" ? EXIT.changes : EXIT.error;
 }
 
@@ -158,6 +160,7 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
     },
     reporter: (env) => reporterFor(env.status, { env: io.env, repoDir: source.repoDir }),
     writeReports: (env, id, report) => writeReports(resolve(io.cwd, env.state.path, "reports"), env.name, id, report),
+    posted: (env) => new FilePostedMemo(resolve(io.cwd, env.state.path, "statuses")),
     clock: { now: () => new Date() },
     log: (line) => io.err(redactText(line, opts.url ? [opts.url] : []) + "\n"),
   };

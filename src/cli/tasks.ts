@@ -1,9 +1,12 @@
-// `amphi tasks list|show ID|wait ID`: read runs and tasks from the state store.
+// `amphi tasks list|show ID|wait ID`: read runs and tasks from the state store. A run whose runner process died
+// is marked abandoned (and saved so) when it is read: see reconcile/abandoned.ts.
 import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import { InputError, isFinal, type RunRecord, type TaskRecord } from "../model/index.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { alive } from "../adapters/state/file-lock.js";
+import { hostname } from "node:os";
+import { abandonedRun, markAbandoned, type RunnerCheck } from "../reconcile/abandoned.js";
 import { EXIT, pickFormat, runAction, type Io } from "./common.js";
 import { formatRun, formatTask } from "./progress.js";
 
@@ -21,7 +24,8 @@ export function tasksCommand(program: Command, io: Io, setCode: (code: number) =
     .action(async (opts) => {
       setCode(await runAction(io, false, async () => {
         const format = pickFormat(opts.format, ["text", "json"] as const, "text");
-        const runs = await store(opts.stateDir).listRuns({ env: opts.env, limit: positive(opts.limit, "--limit") });
+        const s = store(opts.stateDir);
+        const runs = await markAbandoned(s, await s.listRuns({ env: opts.env, limit: positive(opts.limit, "--limit") }), runnerCheck());
         io.out(format === "json" ? JSON.stringify(runs, null, 2) + "\n" : runs.map((r) => formatRun(r) + "\n").join("") || "no runs\n");
         return EXIT.ok;
       }));
@@ -61,7 +65,22 @@ function positive(value: string, option: string): number {
 
 type Found = { run: RunRecord } | { run: RunRecord; task: TaskRecord };
 
+/** This machine, judging runners by their pid. */
+function runnerCheck(): RunnerCheck {
+  return { host: hostname(), alive, now: () => new Date().toISOString() };
+}
+
+// The run or task, with the run marked (and saved) abandoned when its runner died.
 async function lookup(store: FileStateStore, id: string): Promise<Found> {
+  const found = await find(store, id);
+  const marked = abandonedRun(found.run, runnerCheck());
+  if (!marked) return found;
+  await store.saveRun(marked);
+  const task = "task" in found ? marked.tasks.find((t) => t.id === found.task.id) : undefined;
+  return task ? { run: marked, task } : { run: marked };
+}
+
+async function find(store: FileStateStore, id: string): Promise<Found> {
   const run = await store.getRun(id);
   if (run) return { run };
   const hit = await store.findTask(id);
@@ -80,7 +99,7 @@ function showTask(t: TaskRecord): string {
 }
 
 // Polls the record; prints each task state change once. A runner process that died leaves a run that
-// never ends: that is reported instead of waiting out the timeout.
+// never ends: lookup marks it abandoned, which ends the wait (exit 1) instead of the timeout.
 async function wait(io: Io, store: FileStateStore, id: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const seen = new Map<string, string>();
@@ -93,10 +112,8 @@ async function wait(io: Io, store: FileStateStore, id: string, timeoutMs: number
     const state = "task" in found ? found.task.state : found.run.state;
     if (isFinal(state)) {
       io.out(`${"task" in found ? found.task.id : found.run.id} ${state}${"task" in found ? "" : `: ${found.run.message}`}\n`);
+      if (found.run.state === "abandoned") io.err(`amphi: its output until then may be in ${store.dir}/runs/${found.run.id}.log (--async runs)\n`);
       return state === "succeeded" ? EXIT.ok : EXIT.error;
-    }
-    if (found.run.pid && !alive(found.run.pid) && !isFinal(found.run.state)) {
-      throw new Error(`run ${found.run.id} is ${found.run.state} but its runner (pid ${found.run.pid}) is gone; see ${store.dir}/runs/${found.run.id}.log`);
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${id} (still ${state})`);
     await new Promise((r) => setTimeout(r, 200));

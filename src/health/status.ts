@@ -93,13 +93,35 @@ export interface PlanCounts {
   summary: { create: number; update: number; delete: number; unknown: number };
 }
 
-/** The status of a plan, as Atlantis posts one: success whenever planning worked, the description saying
- * what it would do (`2 to create, 1 to update, 0 to delete`, or `no changes`); unknown items are named. */
+/** The status of a plan, as Atlantis posts one: success when planning worked, the description saying what
+ * it would do (`2 to create, 1 to update, 0 to delete`, or `no changes`). A plan that could not read every
+ * target is `error`: what it hides is not planned, so the plan is not one to merge on. */
 export function planStatus(plan: PlanCounts, opts: StatusOptions = {}): CommitStatus {
   const s = plan.summary;
   const changes = s.create + s.update + s.delete === 0 ? "no changes" : `${s.create} to create, ${s.update} to update, ${s.delete} to delete`;
   const description = s.unknown > 0 ? `${changes}, ${s.unknown} unknown (target unreachable)` : changes;
-  return withUrl({ context: planContext(plan.env), state: "success", description: truncateDescription(description) }, opts);
+  return withUrl({ context: planContext(plan.env), state: s.unknown > 0 ? "error" : "success", description: truncateDescription(description) }, opts);
+}
+
+/** The context of an environment's own status: `amphi/<env>`. */
+export function envStatusContext(env: string): string {
+  return `amphi/${env}`;
+}
+
+/** The environment's own status from its report, next to the per-app ones: `error` when some target could not
+ * be seen (naming them: `incomplete: 3 targets not seen (eu1, legacy/vm-1, …) · 0/5 in sync`), else the
+ * worst of its apps' states (success with no apps) and `5/5 in sync`. */
+export function envStatus(report: StatusSource, apps: readonly CommitStatus[], opts: StatusOptions = {}): CommitStatus {
+  const unseen = [...new Set(report.rows.filter((r) => r.items.some((i) => i.kind === "unreachable")).map((r) => r.target))].sort();
+  const inSync = `${report.rows.filter((r) => r.status === "in-sync").length}/${report.rows.length} in sync`;
+  if (unseen.length > 0) {
+    const names = unseen.length > 4 ? `${unseen.slice(0, 4).join(", ")}, …` : unseen.join(", ");
+    const description = `incomplete: ${unseen.length} target${unseen.length === 1 ? "" : "s"} not seen (${names}) · ${inSync}`;
+    return withUrl({ context: envStatusContext(report.env), state: "error", description: truncateDescription(description) }, opts);
+  }
+  const order: CommitState[] = ["success", "pending", "failure", "error"];
+  const state = apps.reduce<CommitState>((w, s) => (order.indexOf(s.state) > order.indexOf(w) ? s.state : w), "success");
+  return withUrl({ context: envStatusContext(report.env), state, description: truncateDescription(inSync) }, opts);
 }
 
 /** The status of a plan that could not be made (invalid config, unreadable state): failure, with the cause. */

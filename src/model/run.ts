@@ -1,8 +1,9 @@
 // Runs and tasks: the async model of apply. A run applies one plan to one environment; each host or
 // cluster step becomes a task with an ID, a state, timings and an output tail. Both are persisted.
 
-/** Task states in the order a task moves through them; the last three are final. */
-export const TASK_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+/** Task states in the order a task moves through them; the last four are final. `abandoned`: its runner process
+ * died while it ran (found so later by `amphi tasks`; see reconcile/abandoned.ts). */
+export const TASK_STATES = ["queued", "running", "succeeded", "failed", "cancelled", "abandoned"] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 /** Run states; a run is `failed` when any task failed (partial results are kept). */
 export type RunState = TaskState;
@@ -48,14 +49,18 @@ export interface RunRecord {
   endedAt: string | null;
   summary: { create: number; update: number; delete: number; unchanged: number; unknown: number };
   message: string;
-  /** Process that runs it (for `--async` runs), so a dead runner can be told from a slow one. */
+  /** Process that runs it, so a dead runner can be told from a slow one (null: an `--async` run its runner has
+   * not picked up yet). */
   pid: number | null;
+  /** Machine that process runs on (its hostname): a pid is only checked there. Absent in records written
+   * before it was recorded (they came from this machine's `.amphi`). */
+  host?: string | null;
   tasks: TaskRecord[];
 }
 
 /** Whether a state is final. */
 export function isFinal(state: TaskState): boolean {
-  return state === "succeeded" || state === "failed" || state === "cancelled";
+  return state === "succeeded" || state === "failed" || state === "cancelled" || state === "abandoned";
 }
 
 /** Orders runs newest first: by creation time (milliseconds), then by ID. Why not the ID alone: IDs

@@ -35,8 +35,8 @@ function stepTable(steps: PlanStep[]): string {
 }
 
 function unknownTable(items: UnknownItem[]): string {
-  const rows = items.map((u) => row([u.runtime, escapeText(u.target), escapeText(u.app ?? "-"), escapeText(u.reason)]));
-  return [row(["runtime", "target", "app", "reason"]), row(Array(4).fill("---")), ...rows].join("\n");
+  const rows = items.map((u) => row([u.runtime, escapeText(u.target), escapeText(u.app ?? "-"), codeSpan(u.key), escapeText(u.reason)]));
+  return [row(["runtime", "target", "app", "key", "reason"]), row(Array(5).fill("---")), ...rows].join("\n");
 }
 
 /** Field changes as code spans, one per line of the cell; long lists folded into `<details>`. */

@@ -12,8 +12,10 @@ function stepColumns(step: PlanStep): string[] {
   return [`wave ${step.wave}`, step.runtime, step.target, step.app ?? "-", step.op, step.object, formatFields(step.fields, TEXT_FIELD_LIMIT)];
 }
 
+// Why the key: one target hides several objects of one app (a Deployment, its Service, its ConfigMap), and
+// rows without it would read the same.
 function unknownColumns(item: UnknownItem): string[] {
-  return ["unknown", item.runtime, item.target, item.app ?? "-", item.reason];
+  return ["unknown", item.runtime, item.target, item.app ?? "-", "-", item.key, item.reason];
 }
 
 /** One step on one line, e.g. `wave 1  vm  legacy/vm-2  billing  update  billing  version 2.3.0→2.4.0`. */
@@ -21,7 +23,8 @@ export function formatStep(step: PlanStep): string {
   return stepColumns(step).join(GAP).trimEnd();
 }
 
-/** One unknown item on one line, e.g. `unknown  vm  legacy/vm-3  billing  host unreachable: timeout`. */
+/** One unknown item on one line (no op; the key in the object column), e.g.
+ * `unknown  vm  legacy/vm-3  billing  -  vm/legacy/vm-3/billing  host unreachable: timeout`. */
 export function formatUnknown(item: UnknownItem): string {
   return unknownColumns(item).join(GAP).trimEnd();
 }
@@ -34,6 +37,15 @@ export function formatSummary(plan: Plan): string {
     return `No changes. ${plan.env} is up to date (${s.unchanged} resource${s.unchanged === 1 ? "" : "s"}).`;
   }
   return `Plan for ${plan.env}: ${s.create} to create, ${s.update} to update, ${s.delete} to delete, ${s.unchanged} unchanged, ${s.unknown} unknown.`;
+}
+
+/** Why a plan, apply or cycle is not complete (exit 3), naming the targets that could not be read:
+ * `could not see every target: 13 resources unknown on eu1, legacy/vm-1 (reasons in the plan)`. */
+export function formatUnseen(plan: Plan): string {
+  const targets = [...new Set(plan.unknown.map((u) => u.target))].sort();
+  const shown = targets.length > 6 ? [...targets.slice(0, 6), `… (${targets.length} in all)`] : targets;
+  const n = plan.unknown.length;
+  return `could not see every target: ${n} resource${n === 1 ? "" : "s"} unknown on ${shown.join(", ")}`;
 }
 
 /** The whole plan as text: aligned step lines, then unknown items, a blank line and the summary.

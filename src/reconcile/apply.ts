@@ -1,5 +1,6 @@
 // apply: sequences plan → tasks → execute for one environment and records the run. No decisions here.
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { DesiredState, Model, Plan, RunRecord, TaskRecord } from "../model/index.js";
 import type { Clock, StateStore } from "../ports/index.js";
 import { tasksForPlan } from "../plan/tasks.js";
@@ -16,7 +17,7 @@ export function newRunId(now: Date): string {
 export function newRun(id: string, plan: Plan, source: string, now: Date): RunRecord {
   return {
     apiVersion: "amphi.dev/v1", kind: "Run", id, env: plan.env, revision: plan.revision, source, state: "queued",
-    createdAt: now.toISOString(), startedAt: null, endedAt: null, summary: plan.summary, message: "", pid: process.pid, tasks: [],
+    createdAt: now.toISOString(), startedAt: null, endedAt: null, summary: plan.summary, message: "", pid: process.pid, host: hostname(), tasks: [],
   };
 }
 

@@ -2,23 +2,27 @@
 // health-gate) → commit statuses → run record. Sequences the stages; the decisions it takes are the
 // loop's two rules: apply only with changes, and without self-heal apply only a new config.
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { ConfigError, formatProblem, type ActualState, type EnvironmentModel, type Model, type Plan, type RunRecord, type TaskRecord } from "../model/index.js";
 import type { Clock, ConfigSource, StateStore } from "../ports/index.js";
 import type { RepoSource, Snapshot } from "../sources/index.js";
 import { render } from "../render/index.js";
+import { formatUnseen } from "../plan/format-text.js";
 import { applyPlan, newRun } from "./apply.js";
 import type { Handlers } from "./execute.js";
 import { LockBusyError, type EnvLocks, type Lease } from "./locks.js";
 import type { StatusReporter } from "../ports/status.js";
 import type { DriftReport } from "../report/index.js";
-import { Observer } from "./observe.js";
+import { Observer, type PostedMemo } from "./observe.js";
 
 /** Why a cycle runs. Explicit triggers (api, webhook: someone holds the run ID) always record a run, even
  * with nothing to do; the others record one only when they apply (a cron `--once` in sync leaves no trace). */
 export type Trigger = "start" | "interval" | "watch" | "webhook" | "api" | "once";
 
-/** How a cycle ended. `drift`: changes found but not applied (self-heal off, no new config). */
-export type Outcome = "applied" | "in-sync" | "drift" | "failed" | "cancelled" | "busy" | "error";
+/** How a cycle ended. `drift`: changes found but not applied (self-heal off, no new config). `unknown`: some
+ * target could not be read, so the cycle cannot tell whether the environment is in sync (whatever it applied
+ * to the targets it saw succeeded); it never reads as in sync. */
+export type Outcome = "applied" | "in-sync" | "drift" | "unknown" | "failed" | "cancelled" | "busy" | "error";
 
 /** Live access to one environment's targets for one cycle. */
 export interface EnvSession {
@@ -46,6 +50,8 @@ export interface CycleDeps {
   reporter?: (env: EnvironmentModel) => StatusReporter | null;
   /** Writes a cycle's drift report (JSON, Markdown, HTML) under the ID of its run or cycle. */
   writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
+  /** Where the statuses last posted for an environment are remembered across processes. */
+  posted?: (env: EnvironmentModel) => PostedMemo | null;
   clock: Clock;
   log(line: string): void;
 }
@@ -84,7 +90,7 @@ export class Reconciler {
   private readonly observer: Observer;
 
   constructor(private readonly deps: CycleDeps) {
-    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, now: () => deps.clock.now(), log: deps.log });
+    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, posted: deps.posted, now: () => deps.clock.now(), log: deps.log });
   }
 
   /** Runs one cycle. Never throws: failures are an outcome with a message (and a failed run when recorded). */
@@ -151,20 +157,29 @@ export class Reconciler {
       const isNew = (await this.lastApplied(store, req.env)) !== fingerprint;
       const apply = changes > 0 && (req.selfHeal || isNew) && !signal.aborted;
       const base = { revision: snap.revision, plan };
+      // Unseen targets: the config is not known to be applied there, so it is not remembered as applied.
+      const blind = plan.unknown.length > 0 ? formatUnseen(plan) : null;
       if (!apply && !explicit(req.trigger)) {
-        if (changes === 0) this.applied.set(req.env, fingerprint);
-        await observe(`${req.runId}-${changes === 0 ? "in-sync" : "drift"}`, null);
-        return { ...base, outcome: changes === 0 ? "in-sync" : "drift", run: null, message: changes === 0 ? "in sync" : driftMessage(plan) };
+        if (changes === 0 && !blind) this.applied.set(req.env, fingerprint);
+        const outcome = blind ? "unknown" : changes === 0 ? "in-sync" : "drift";
+        await observe(`${req.runId}-${outcome}`, null);
+        const message = [blind, changes === 0 ? (blind ? null : "in sync") : driftMessage(plan)].filter(Boolean).join("; ");
+        return { ...base, outcome, run: null, message };
       }
       const run = newRun(req.runId, plan, snap.description, this.deps.clock.now());
       await store.saveRun(run);
-      const done = apply
+      let done = apply
         ? await applyPlan(model, plan, render(model, req.env), run, { handlers: session.handlers, store, clock: this.deps.clock, parallel: session.parallel, signal, onProgress: req.onProgress })
-        : await this.emptyRun(store, run, changes === 0 ? "in sync: nothing to change" : driftMessage(plan));
-      if (done.state === "succeeded" && (apply || changes === 0)) this.applied.set(req.env, fingerprint);
+        : await this.emptyRun(store, run, changes === 0 ? (blind ? "nothing to change on the targets seen" : "in sync: nothing to change") : driftMessage(plan));
+      if (done.state === "succeeded" && (apply || changes === 0) && !blind) this.applied.set(req.env, fingerprint);
+      if (blind) {
+        done = { ...done, message: `${done.message}; ${blind}` };
+        await store.saveRun(done);
+      }
       // Observe what the run left (health, registry) when it changed something; else the first read holds.
       await observe(done.id, apply ? await session.readActual(signal).catch(() => null) : null);
-      const outcome = done.state === "succeeded" ? (apply ? "applied" : changes === 0 ? "in-sync" : "drift") : done.state === "cancelled" ? "cancelled" : "failed";
+      const seen = apply ? "applied" : changes === 0 ? "in-sync" : "drift";
+      const outcome = done.state === "succeeded" ? (blind ? "unknown" : seen) : done.state === "cancelled" ? "cancelled" : "failed";
       return { ...base, outcome, run: done, message: done.message };
     } finally {
       await session.close();
@@ -178,7 +193,8 @@ export class Reconciler {
     const runs = await store.listRuns({ env, limit: 50 });
     // A run that applied tasks, or one that found nothing to change (not one that only reported drift).
     const s = (r: RunRecord): number => r.summary.create + r.summary.update + r.summary.delete;
-    return runs.find((r) => r.state === "succeeded" && (r.tasks.length > 0 || s(r) === 0))?.revision ?? null;
+    // Not one that could not see every target: the config may still be missing there.
+    return runs.find((r) => r.state === "succeeded" && r.summary.unknown === 0 && (r.tasks.length > 0 || s(r) === 0))?.revision ?? null;
   }
 
   private async emptyRun(store: StateStore, run: RunRecord, message: string): Promise<RunRecord> {
@@ -193,7 +209,7 @@ export class Reconciler {
     const summary = { create: 0, update: 0, delete: 0, unchanged: 0, unknown: 0 };
     const run: RunRecord = {
       apiVersion: "amphi.dev/v1", kind: "Run", id: req.runId, env: req.env, revision: snap.revision, source: snap.description ?? this.deps.source.description,
-      state: req.signal.aborted ? "cancelled" : "failed", createdAt: now, startedAt: now, endedAt: now, summary, message, pid: process.pid, tasks: [],
+      state: req.signal.aborted ? "cancelled" : "failed", createdAt: now, startedAt: now, endedAt: now, summary, message, pid: process.pid, host: hostname(), tasks: [],
     };
     try {
       await this.deps.backend(env).store.saveRun(run);

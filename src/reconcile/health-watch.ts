@@ -77,7 +77,7 @@ export class HealthWatch {
    * each cycle's observation. Call once. */
   track(deps: CycleDeps): CycleDeps {
     this.plan = deps.plan;
-    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, now: () => deps.clock.now(), log: deps.log });
+    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, posted: deps.posted, now: () => deps.clock.now(), log: deps.log });
     return {
       ...deps,
       plan: (model, env, actual) => {

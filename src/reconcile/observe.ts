@@ -1,20 +1,31 @@
 // After a cycle: observe the environment again, build its drift report (written as JSON, Markdown and
-// HTML by the caller's writer) and post one commit status per app on the revision — only when the
+// HTML by the caller's writer) and post one commit status per app, and `amphi/<env>` for the whole
+// environment (error while a target cannot be seen), on the revision — only when the
 // statuses differ from the last ones posted for that environment, so an interval loop does not post the
 // same status every few minutes.
 import type { ActualState, ConfigError, EnvironmentModel, Model, Plan } from "../model/index.js";
 import type { CommitStatus, StatusReporter } from "../ports/status.js";
 import { render } from "../render/index.js";
 import { buildDriftReport, type DriftReport } from "../report/index.js";
-import { appContext, statusesFor, truncateDescription } from "../health/status.js";
+import { appContext, envStatus, envStatusContext, statusesFor, truncateDescription } from "../health/status.js";
 
 /** What observing needs from the cycle's dependencies. */
 export interface ObserveDeps {
   plan(model: Model, env: string, actual: ActualState): Plan;
   reporter?: (env: EnvironmentModel) => StatusReporter | null;
   writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
+  /** Where the last post of an environment is remembered across processes (see PostedMemo). */
+  posted?: (env: EnvironmentModel) => PostedMemo | null;
   now(): Date;
   log(line: string): void;
+}
+
+/** The last statuses posted for an environment (`key`: `<env>@<revision>`, `text`: the statuses without
+ * links), kept where a new process finds them: a forge is not asked to store the same statuses every cycle
+ * of a `reconcile --once` from cron (GitHub keeps at most 1000 statuses per commit and context). */
+export interface PostedMemo {
+  get(env: string): Promise<{ key: string; text: string } | null>;
+  set(env: string, post: { key: string; text: string }): Promise<void>;
 }
 
 /** One cycle's observation: the state read after apply (or before, when nothing was applied). */
@@ -73,7 +84,9 @@ export class Observer {
     const reporter = this.deps.reporter?.(o.env);
     if (!reporter || !o.revision) return;
     const base = o.env.status.reportUrl?.replace(/\/+$/, "");
-    await this.send(reporter, o.env.name, o.revision, statusesFor(report, base ? { targetUrl: `${base}/${o.env.name}/${o.id}.html` } : {}));
+    const opts = base ? { targetUrl: `${base}/${o.env.name}/${o.id}.html` } : {};
+    const apps = statusesFor(report, opts);
+    await this.send(reporter, o.env.name, o.revision, [envStatus(report, apps, opts), ...apps], this.deps.posted?.(o.env) ?? null);
   }
 
   /** Posts `error` on the revision whose config failed to load: on `amphi/<env>` and on every app of the
@@ -90,22 +103,27 @@ export class Observer {
       if (!reporter) return;
       const description = configErrorDescription(f.error);
       const apps = [...new Set(f.last.placements.map((p) => p.app))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      const contexts = [`amphi/${f.env}`, ...apps.map((app) => appContext(f.env, app))];
+      const contexts = [envStatusContext(f.env), ...apps.map((app) => appContext(f.env, app))];
       await this.send(reporter, f.env, f.revision, contexts.map((context) => ({ context, state: "error", description })));
     } catch (e) {
       this.deps.log(`amphi: ${f.env}: config error status failed: ${(e as Error).message}`);
     }
   }
 
-  // Posts unless the same statuses were posted for this environment and revision already.
-  private async send(reporter: StatusReporter, env: string, revision: string, statuses: CommitStatus[]): Promise<void> {
+  // Posts unless the same statuses were posted for this environment and revision already (by this process,
+  // or by an earlier one, as `memo` remembers).
+  private async send(reporter: StatusReporter, env: string, revision: string, statuses: CommitStatus[], memo: PostedMemo | null = null): Promise<void> {
     const key = `${env}@${revision}`;
     const text = JSON.stringify(statuses.map(({ targetUrl: _url, ...s }) => s));
     if (this.posted.get(key) === text) return;
+    const last = await memo?.get(env).catch(() => null);
+    if (last?.key === key && last.text === text) return void this.posted.set(key, text);
     const results = await reporter.post(revision, statuses);
     const failed = results.filter((r) => !r.ok);
     for (const r of failed) this.deps.log(`amphi: ${env}: status ${r.context} not posted: ${r.error}`);
-    if (failed.length === 0) this.posted.set(key, text);
+    if (failed.length > 0) return;
+    this.posted.set(key, text);
+    await memo?.set(env, { key, text }).catch((e: Error) => this.deps.log(`amphi: ${env}: remembering the statuses posted failed: ${e.message}`));
   }
 }
 

@@ -2,7 +2,7 @@
 // that reads the same when opened from disk, attached to a CI run or served by `amphi serve`.
 // Item lists sit in <details>, so nothing needs JavaScript; every piece of text is escaped.
 import type { DriftItem, DriftReport, DriftRow } from "./model.js";
-import { sectionTitle } from "./format-text.js";
+import { formatIncomplete, sectionTitle } from "./format-text.js";
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -33,6 +33,7 @@ ul.items{margin:4px 0 0;padding-left:18px}
 .s-drifted,.s-missing,.s-unexpected,.h-degraded,.h-missing{background:#ffebe9}
 .s-unknown,.h-unknown{background:#eaeef2}
 .h-progressing{background:#fff8c5}
+.incomplete{border:1px solid #d1d9e0;border-left:4px solid #59636e;background:#eaeef2;padding:6px 12px;margin:0 0 8px}
 `.trim();
 
 /** Formats a drift report as one HTML document, ending with a newline. */
@@ -63,6 +64,7 @@ export function formatDriftHtml(report: DriftReport): string {
 
 function header(report: DriftReport, title: string): string {
   const s = report.summary;
+  const incomplete = formatIncomplete(report);
   const rev = report.revision ? `revision <code>${escapeHtml(report.revision.slice(0, 12))}</code> · ` : "";
   const count = (n: number | string, label: string, cls = "") => `<li${cls ? ` class="${cls}"` : ""}><b>${escapeHtml(String(n))}</b>${label}</li>`;
   return [
@@ -77,6 +79,7 @@ function header(report: DriftReport, title: string): string {
     count(s.unknown, "unknown", "s-unknown"),
     count(`${s.coverage}%`, "coverage"),
     "</ul>",
+    ...(incomplete ? [`<p class="incomplete">${escapeHtml(incomplete)}</p>`] : []),
     "</header>",
   ].join("\n");
 }

@@ -4,11 +4,28 @@ import type { DriftItem, DriftReport, DriftRow } from "./model.js";
 
 const GAP = "  ";
 
-/** The summary line: `Drift in prod: 4 apps on 5 targets, 3 in sync, 5 drifted, 1 unknown; coverage 87.5%.` */
+/** The summary line: `Drift in prod: 4 apps on 5 targets, 3 in sync, 5 drifted, 1 unknown; coverage 87.5%.`,
+ * followed by what could not be seen when anything could not: ` Incomplete: 1 target not seen (legacy/vm-3).` */
 export function formatDriftSummary(report: DriftReport): string {
   const s = report.summary;
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  return `Drift in ${report.env}: ${plural(s.apps, "app")} on ${plural(s.targets, "target")}, ${s.inSync} in sync, ${s.drifted} drifted, ${s.unknown} unknown; coverage ${s.coverage}%.`;
+  const line = `Drift in ${report.env}: ${plural(s.apps, "app")} on ${plural(s.targets, "target")}, ${s.inSync} in sync, ${s.drifted} drifted, ${s.unknown} unknown; coverage ${s.coverage}%.`;
+  const incomplete = formatIncomplete(report);
+  return incomplete ? `${line} ${incomplete}` : line;
+}
+
+/** `Incomplete: 2 targets not seen (eu1, legacy/vm-3).`, or null when every target was read. */
+export function formatIncomplete(report: DriftReport): string | null {
+  const targets = unseenTargets(report);
+  return targets.length === 0 ? null : `Incomplete: ${plural(targets.length, "target")} not seen (${targets.join(", ")}).`;
+}
+
+/** Targets of rows that hold something that could not be read, sorted. */
+export function unseenTargets(report: DriftReport): string[] {
+  return [...new Set(report.rows.filter((r) => r.items.some((i) => i.kind === "unreachable")).map((r) => r.target))].sort();
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** One item on one line: `field       Deployment/shop/user  spec.replicas 2→3`. */

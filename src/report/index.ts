@@ -6,4 +6,4 @@ export { buildDriftReport, DEFAULT_PROGRESS_TIMEOUT_MS, type DriftInput } from "
 export { formatDriftJson } from "./format-json.js";
 export { formatDriftMarkdown, MARKDOWN_OPEN_ITEMS } from "./format-markdown.js";
 export { escapeHtml, formatDriftHtml, OPEN_ITEMS } from "./format-html.js";
-export { formatDriftItem, formatDriftSummary, formatDriftText } from "./format-text.js";
+export { formatDriftItem, formatDriftSummary, formatDriftText, formatIncomplete, unseenTargets } from "./format-text.js";

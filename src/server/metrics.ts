@@ -9,7 +9,7 @@ import { TASK_STATES, type RunRecord } from "../model/index.js";
 import type { CycleResult, Outcome } from "../reconcile/cycle.js";
 
 const BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
-const RESULTS: Outcome[] = ["applied", "in-sync", "drift", "failed", "cancelled", "busy", "error"];
+const RESULTS: Outcome[] = ["applied", "in-sync", "drift", "unknown", "failed", "cancelled", "busy", "error"];
 const DRIFT_KINDS = ["create", "update", "delete", "unknown"] as const;
 
 interface Histogram {

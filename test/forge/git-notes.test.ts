@@ -84,3 +84,29 @@ test("reporterFor: gitnotes is the default provider and needs a local repo; none
   const noRepoName = reporterFor({ provider: "github", url: null, repository: null, tokenEnv: "T", reportUrl: null }, { env: { T: "x" }, repoDir: null });
   assert.match((await noRepoName.post(sha, [status("c", "success", "ok")]))[0]!.error!, /status\.repository is required for provider github/);
 });
+
+test("a post that changes nothing but the time writes no notes commit; a changed description does", async () => {
+  const fresh = await tempRepo({ "README.md": "x\n" }, "initial");
+  try {
+    const head = await git(fresh.dir, "rev-parse", "HEAD");
+    const commits = async () => Number(await git(fresh.dir, "rev-list", "--count", "refs/notes/amphi"));
+    const statuses = [status("amphi/prod", "success", "2/2 in sync"), status("amphi/prod/web", "success", "1/1 healthy")];
+    // A new reporter each time: like `reconcile --once` from cron, a new process with no memory of its posts.
+    await new GitNotesReporter(fresh.dir, { now }).post(head, statuses);
+    assert.equal(await commits(), 1);
+    for (let i = 0; i < 3; i++) {
+      const again = await new GitNotesReporter(fresh.dir, { now }).post(head, [...statuses].reverse());
+      assert.deepEqual(again.map((x) => x.ok), [true, true]);
+    }
+    assert.equal(await commits(), 1, "nothing but updatedAt would change: no commit");
+    const before = JSON.parse(await git(fresh.dir, "notes", "--ref", "amphi", "show", head)) as StatusNote;
+    await new GitNotesReporter(fresh.dir, { now }).post(head, [status("amphi/prod", "success", "2/2 in sync"), status("amphi/prod/web", "failure", "0/1 healthy · eu1 degraded")]);
+    assert.equal(await commits(), 2);
+    const after = JSON.parse(await git(fresh.dir, "notes", "--ref", "amphi", "show", head)) as StatusNote;
+    const at = (n: StatusNote, c: string) => n.statuses.find((x) => x.context === c)?.updatedAt;
+    assert.equal(at(after, "amphi/prod"), at(before, "amphi/prod"), "an unchanged context keeps its time");
+    assert.notEqual(at(after, "amphi/prod/web"), at(before, "amphi/prod/web"));
+  } finally {
+    fresh.cleanup();
+  }
+});

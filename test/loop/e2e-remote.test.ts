@@ -132,7 +132,7 @@ describe("amphi serve --url: push → applied on netns hosts, statuses as git no
     await git(work, "push", "-q", "origin", "main");
     const revert = await git(work, "rev-parse", "HEAD");
     const n = await noteWith(revert, "amphi/fleet/billing", "success");
-    assert.equal(n.has("amphi/fleet"), false, "no environment-level error on the good commit");
+    assert.notEqual(n.get("amphi/fleet")?.state, "error", "no environment-level error on the good commit");
     assert.deepEqual(await versions(), ["1.1.0", "1.1.0", "1.1.0"]);
   });
 });

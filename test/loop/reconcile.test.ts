@@ -37,6 +37,13 @@ test("--once applies the HEAD commit and records its SHA in the run", async () =
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /local in-sync \(once\)/);
   assert.equal((await repo.store.listRuns({ env: "local" })).length, 1, "a run in sync is not recorded");
+  // Statuses are written only when they change: another in-sync cycle (a new process would do the same:
+  // nothing of the last post is remembered between `--once` runs) adds no refs/notes/amphi commit.
+  const notes = () => spawnSync("git", ["rev-list", "--count", "refs/notes/amphi"], { cwd: repo.dir, encoding: "utf8" }).stdout.trim();
+  const count = notes();
+  const third = await once();
+  assert.match(third.stderr, /local in-sync \(once\)/);
+  assert.equal(notes(), count, "an in-sync cycle that changes no status writes no note");
 });
 
 test("every cycle writes its drift report, and the commit gets one git-notes status per app", async () => {

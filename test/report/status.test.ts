@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import {
   MAX_DESCRIPTION,
   appStatus,
+  envStatus,
   planFailedStatus,
   planStatus,
   stateOf,
@@ -77,14 +78,27 @@ test("truncateDescription never splits a surrogate pair and counts UTF-16 units"
   assert.equal(truncateDescription("abcdef", 4), "abc…");
 });
 
-test("plan statuses: success with the counts (Atlantis-like), failure only when planning failed", () => {
+test("plan statuses: success with the counts (Atlantis-like), error with unseen targets, failure when planning failed", () => {
   const plan = (create: number, update: number, del: number, unknown = 0) => ({ env: "prod", summary: { create, update, delete: del, unknown } });
   assert.deepEqual(planStatus(plan(2, 1, 0)), { context: "amphi/plan/prod", state: "success", description: "2 to create, 1 to update, 0 to delete" });
   assert.deepEqual(planStatus(plan(0, 0, 0)), { context: "amphi/plan/prod", state: "success", description: "no changes" });
   assert.equal(planStatus(plan(0, 0, 1, 2)).description, "0 to create, 0 to update, 1 to delete, 2 unknown (target unreachable)");
+  assert.equal(planStatus(plan(0, 0, 1, 2)).state, "error", "a plan that could not see every target is not a success");
   assert.equal(planStatus(plan(1, 0, 0), { targetUrl: "https://ci/1" }).targetUrl, "https://ci/1");
   const failed = planFailedStatus("prod", `environments/prod.yaml:3:1 /spec: ${"x".repeat(200)}\nmore lines`);
   assert.equal(failed.state, "failure");
   assert.equal(failed.context, "amphi/plan/prod");
   assert.ok(failed.description.startsWith("plan failed: environments/prod.yaml:3:1") && failed.description.length === 140);
+});
+
+test("the environment's status: error naming the unseen targets, else the worst of its apps", () => {
+  const report = scenarioReport();
+  const env = envStatus(report, statusesFor(report));
+  assert.equal(env.context, "amphi/prod");
+  assert.equal(env.state, "error");
+  assert.match(env.description, /^incomplete: 1 target not seen \(legacy\/vm-3\) · \d+\/\d+ in sync$/);
+  const seen = { env: "prod", rows: [row("legacy/vm-1", "healthy"), row("legacy/vm-2", "degraded", { app: "catalog", status: "drifted" })] };
+  const apps = statusesFor(seen);
+  assert.deepEqual(envStatus(seen, apps), { context: "amphi/prod", state: "failure", description: "1/2 in sync" });
+  assert.equal(envStatus({ env: "prod", rows: [row("legacy/vm-1", "healthy")] }, statusesFor({ env: "prod", rows: [row("legacy/vm-1", "healthy")] })).state, "success");
 });

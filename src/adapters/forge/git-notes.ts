@@ -33,7 +33,8 @@ export interface GitNotesOptions {
 }
 
 /** Writes statuses as notes in the Git repository at `repoDir`. Posts through one reporter are serialized
- * (read, merge, write), so two runs in one process never drop each other's contexts. */
+ * (read, merge, write), so two runs in one process never drop each other's contexts. A post that changes no
+ * context's state or description writes nothing (no notes commit for a new `updatedAt` alone). */
 export class GitNotesReporter implements StatusReporter {
   readonly provider = "gitnotes";
   private readonly ref: string;
@@ -70,13 +71,29 @@ export class GitNotesReporter implements StatusReporter {
     if (found.code !== 0) throw new Error(`commit ${sha.slice(0, 12)} is not in ${this.repoDir}`);
     const at = this.now().toISOString();
     const merged = new Map((await this.read(sha))?.statuses.map((s) => [s.context, s]) ?? []);
-    for (const s of statuses) merged.set(s.context, { context: s.context, state: s.state, description: s.description, ...(s.targetUrl ? { targetUrl: s.targetUrl } : {}), updatedAt: at });
+    let changed = false;
+    for (const s of statuses) {
+      const old = merged.get(s.context);
+      if (old && sameStatus(old, s)) continue;
+      merged.set(s.context, { context: s.context, state: s.state, description: s.description, ...(s.targetUrl ? { targetUrl: s.targetUrl } : {}), updatedAt: at });
+      changed = true;
+    }
+    // Why: a `reconcile --once` from cron is a new process each time, with no memory of what it posted; without
+    // this, every in-sync cycle would add a notes commit that changes nothing but `updatedAt`.
+    if (!changed) return statuses.map((s) => ({ context: s.context, ok: true, httpStatus: null, attempts: 0, error: null }));
     const note: StatusNote = { apiVersion: "amphi.dev/v1", kind: "CommitStatuses", commit: sha, statuses: [...merged.values()].sort((a, b) => (a.context < b.context ? -1 : a.context > b.context ? 1 : 0)) };
     // Why a fixed identity: the note is amphi's record, and CI machines often have no user.name set.
     const added = await git(this.repoDir, ["-c", "user.name=amphi", "-c", "user.email=amphi@localhost", "notes", "--ref", this.ref, "add", "-f", "-F", "-", sha], `${JSON.stringify(note, null, 2)}\n`);
     if (added.code !== 0) throw new Error(`git notes add failed: ${added.stderr || `exit ${added.code}`}`);
     return statuses.map((s) => ({ context: s.context, ok: true, httpStatus: null, attempts: 1, error: null }));
   }
+}
+
+/** Whether a posted status says what the note already has: same state and description, and a link when it had
+ * one. The link itself is not compared: it names the report of each cycle, and the one that set the state
+ * stands for every later cycle that found the same. */
+export function sameStatus(old: CommitStatus, s: CommitStatus): boolean {
+  return old.state === s.state && old.description === s.description && Boolean(old.targetUrl) === Boolean(s.targetUrl);
 }
 
 /** Reads a note; a note that is not amphi's JSON (written by hand, say) is replaced rather than merged. */

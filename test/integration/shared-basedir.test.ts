@@ -42,9 +42,10 @@ test("a second environment on a claimed baseDir is refused and the first one's a
   const plan = await amphi(["plan", "--env", "local", "--repo", dir], dir);
   assert.match(plan.stdout + plan.stderr, claimed, "plan names the claim instead of planning creates");
   assert.match(plan.stdout, /0 to create, 0 to update, 0 to delete/);
+  assert.equal(plan.code, 3, "a plan that could not see the claimed host is not 'no changes'");
 
   const second = await amphi(["apply", "--env", "local", "--repo", dir, "--yes"], dir);
-  // (its exit code is item 1's: a run with unknown targets is not a success)
+  assert.equal(second.code, 3, "an apply that could not see its host is not a success");
   assert.match(second.stdout + second.stderr, claimed);
   assert.equal(await health(ports[9100]!), 200, "local2's billing keeps running");
   assert.equal(await health(ports[8080]!), 0, "local's catalog was not started in local2's baseDir");

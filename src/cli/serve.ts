@@ -3,9 +3,11 @@
 // cancelled and the runs are saved), exit 0.
 import type { Command } from "@commander-js/extra-typings";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { InputError } from "../model/index.js";
 import { loadModel } from "../config/index.js";
 import { runGit } from "../adapters/git/run-git.js";
+import { alive } from "../adapters/state/file-lock.js";
 import { Reconciler } from "../reconcile/cycle.js";
 import { HealthWatch } from "../reconcile/health-watch.js";
 import { ReconcileLoop, type LoopEnv } from "../reconcile/loop.js";
@@ -67,6 +69,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     const server = apiServer({
       loop, metrics, secret, apiToken, log: (l) => io.err(l + "\n"), stopping: () => stopping,
       stores: () => backends.all().map((b) => b.store),
+      runners: { host: hostname(), alive, now: () => new Date().toISOString() },
       defaultBranch: opts.branch ?? (await defaultBranch(source)),
     });
     await new Promise<void>((resolve, reject) => {

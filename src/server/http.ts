@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { RunRecord } from "../model/index.js";
 import type { StateStore } from "../ports/index.js";
+import { abandonedRun, type RunnerCheck } from "../reconcile/abandoned.js";
 import type { ReconcileLoop } from "../reconcile/loop.js";
 import type { LoopMetrics } from "./metrics.js";
 import { checkApiAccess, isLocalPeer, readTarget } from "./access.js";
@@ -21,6 +22,8 @@ export interface ApiDeps {
   metrics: LoopMetrics;
   /** Every state store the served environments use. */
   stores(): StateStore[];
+  /** How runners are judged, so a run whose runner died answers as `abandoned` (and is saved so). */
+  runners: RunnerCheck;
   /** Webhook secret; null: hooks only from loopback. */
   secret: string | null;
   /** Bearer token for /v1/* from other machines; null: /v1/* (but the webhook) only from loopback. */
@@ -67,7 +70,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     const id = decodeURIComponent(m[1]!);
     for (const store of deps.stores()) {
       const hit = await store.findTask(id);
-      if (hit) return send(res, 200, hit.task);
+      if (hit) return send(res, 200, (await orAbandoned(deps, store, hit.run)).tasks.find((t) => t.id === id) ?? hit.task);
     }
     return send(res, 404, { error: `no task ${id}` });
   }
@@ -118,7 +121,7 @@ async function hook(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): P
 /** Runs of every store, newest first, with runs queued or running that have no record yet. */
 async function listRuns(deps: ApiDeps, env: string | null, limit: number): Promise<RunRecord[]> {
   const all = new Map<string, RunRecord>();
-  for (const store of deps.stores()) for (const r of await store.listRuns({ env: env ?? undefined, limit })) all.set(r.id, r);
+  for (const store of deps.stores()) for (const r of await store.listRuns({ env: env ?? undefined, limit })) all.set(r.id, await orAbandoned(deps, store, r));
   for (const stub of stubs(deps)) if (!all.has(stub.id) && (!env || stub.env === env)) all.set(stub.id, stub);
   return [...all.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).slice(0, limit);
 }
@@ -126,9 +129,17 @@ async function listRuns(deps: ApiDeps, env: string | null, limit: number): Promi
 async function findRun(deps: ApiDeps, id: string): Promise<RunRecord | null> {
   for (const store of deps.stores()) {
     const run = await store.getRun(id);
-    if (run) return run;
+    if (run) return orAbandoned(deps, store, run);
   }
   return stubs(deps).find((s) => s.id === id) ?? null;
+}
+
+/** The run, or, when its runner died, the run marked abandoned and saved. */
+async function orAbandoned(deps: ApiDeps, store: StateStore, run: RunRecord): Promise<RunRecord> {
+  const marked = abandonedRun(run, deps.runners);
+  if (!marked) return run;
+  await store.saveRun(marked);
+  return marked;
 }
 
 /** Queued/running cycles as run records (until the cycle saves the real one). */

@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { amphi } from "../support/cli.js";
+import { http, serve } from "../server/support.js";
 import { loopRepo, type LoopRepo } from "./support.js";
 import { abandonedRun } from "../../src/reconcile/abandoned.js";
 import type { RunRecord, TaskRecord } from "../../src/model/index.js";
@@ -103,4 +104,24 @@ test("abandonedRun: running → abandoned, queued → cancelled; alive, final, p
   assert.equal(abandonedRun(runOf({ state: "failed" }), check(false)), null);
   assert.equal(abandonedRun(runOf({ pid: null, state: "queued" }), check(false)), null, "an --async run its runner has not picked up");
   assert.equal(abandonedRun(runOf({ host: "elsewhere" }), check(false)), null, "another machine's pid means nothing here");
+});
+
+test("amphi serve's API answers a run whose runner died as abandoned, in /v1/runs, /v1/runs/:id and /v1/tasks/:id, and saves it", async () => {
+  const dead = spawnSync("true").pid!; // a pid that has exited: nothing of it runs
+  const id = "r-20260101-000000-dead";
+  await repo.store.saveRun(runOf({ id, pid: dead, host: hostname(), tasks: [task(1, "succeeded"), task(2, "running"), task(3, "queued")].map((t) => ({ ...t, id: t.id.replace("r-x", id), runId: id })) }));
+  const srv = await serve(["--repo", repo.dir, "--env", "local", "--listen", "127.0.0.1:0", "--interval", "1h", "--lock-timeout", "60s"], repo.dir);
+  try {
+    const one = await http(`${srv.url}/v1/runs/${id}`);
+    assert.equal(one.status, 200, one.text);
+    assert.equal(one.body.state, "abandoned");
+    assert.match(one.body.message, new RegExp(`pid ${dead} on ${hostname()}`));
+    const listed = await http(`${srv.url}/v1/runs?env=local&limit=500`);
+    assert.equal(listed.body.find((r: RunRecord) => r.id === id)?.state, "abandoned");
+    const t = await http(`${srv.url}/v1/tasks/${id}.2`);
+    assert.equal(t.body.state, "abandoned");
+    assert.equal((await repo.store.getRun(id))?.state, "abandoned", "the mark is saved");
+  } finally {
+    await srv.stop();
+  }
 });

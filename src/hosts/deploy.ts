@@ -62,7 +62,7 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
   }
   const { app } = instance;
   const release = releaseName(instance);
-  const state = await readHostState(ctx.session, ctx.env, ctx.now());
+  const state = await readHostState(ctx.session, ctx.env, ctx.now(), ctx.log);
   const facts = await inspect(ctx, subject, instance, release);
   const runAs = runAsUser(ctx, subject, instance, facts);
   const record = state.apps[app];

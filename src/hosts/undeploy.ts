@@ -9,7 +9,7 @@ import { DEFAULT_STOP_GRACE_MS, saveState, seconds, subjectOf, type ProcessOptio
  * cached packages no remaining release was unpacked from: undeploy leaves no file of the app behind.
  * `unchanged` when there was nothing to remove. */
 export async function undeploy(ctx: TaskContext, app: string, opts: Pick<ProcessOptions, "stopGraceMs"> = {}): Promise<TaskOutcome> {
-  const state = await readHostState(ctx.session, ctx.env, ctx.now());
+  const state = await readHostState(ctx.session, ctx.env, ctx.now(), ctx.log);
   const record = state.apps[app];
   const subject = record ? subjectOf(record.instance) : app;
   const grace = seconds(opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);

@@ -23,6 +23,8 @@ export interface ActualDeps {
   /** Environment variables (the Consul token is read from the one `consul.tokenEnv` names). */
   processEnv?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Where a host's warnings go (a state.json recovered from its backup); default: dropped. */
+  warn?(line: string): void;
 }
 
 /** Reads the actual state of `env` from its hosts (clusters and Consul: see `unreachable`). */
@@ -64,7 +66,7 @@ export async function readLiveActual(env: EnvironmentModel, deps: ActualDeps): P
 
 async function readHost(env: EnvironmentModel, ref: HostRef, deps: ActualDeps): Promise<ActualResource[]> {
   const session = await deps.connector.open(ref, deps.signal);
-  const seen = await probe({ session, env: env.name, now: deps.now, log: () => {}, signal: deps.signal });
+  const seen = await probe({ session, env: env.name, now: deps.now, log: (l) => deps.warn?.(l), signal: deps.signal });
   const target = hostTarget(ref.group, ref.host);
   // Another environment's record on this host is not ours to plan for.
   if (seen.state.env !== env.name && Object.keys(seen.state.apps).length > 0) return [];

@@ -3,7 +3,7 @@ import type { HostStateFile } from "../model/index.js";
 import { emptyHostState } from "../model/index.js";
 import { TaskError } from "./errors.js";
 import { runScript, scriptError } from "./scripts.js";
-import { parseStateDump, stateFilePath } from "./state-file.js";
+import { parseStateDump, STATE_DUMP_SH, stateFilePath } from "./state-file.js";
 import type { TaskContext } from "./task.js";
 
 /** What a probe saw: state.json, whether each app's process runs, and its health check's answer. */
@@ -20,7 +20,7 @@ export interface HostProbe {
 /** Reads state.json (or its backup, warning through ctx.log: see readHostState), process liveness
  * (supervisor pidfiles + kill -0, or systemd) and health in one command. */
 export async function probe(ctx: TaskContext): Promise<HostProbe> {
-  const r = await runScript(ctx, "probe", "", [], { timeoutMs: 120_000 });
+  const r = await runScript(ctx, "probe", "", [STATE_DUMP_SH], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `probe failed: ${scriptError(r)}`);
   const lines = r.stdout.split("\n");
   const cut = lines.indexOf("state");

@@ -38,11 +38,6 @@ export function scriptText(name: ScriptName): string {
   return `${LIB}\n${SCRIPTS[name]}`;
 }
 
-/** lib.sh followed by `body`: for a few lines that only call lib.sh's functions (state-file.ts). */
-export function libScript(body: string): string {
-  return `${LIB}\n${body}`;
-}
-
 /** Runs a task script for `app` ("" for host-wide scripts) on the context's host. */
 export function runScript(
   ctx: TaskContext,

@@ -1,19 +1,48 @@
 // Reads and writes `<baseDir>/state.json` on a host through a session. A write is durable: the new text
 // goes to a temp file that must arrive whole and is flushed to disk, the previous good copy is kept as
-// state.json.bak, then one rename (lib.sh state_write). A read that finds state.json empty or corrupt
-// recovers from the backup with a warning, and never takes a bad file for an empty host: that would plan
-// to re-create every app running there.
+// state.json.bak, then one rename (WRITE). A read that finds state.json empty or corrupt recovers from the
+// backup with a warning, and never takes a bad file for an empty host: that would plan to re-create every
+// app running there.
 import { emptyHostState, type HostStateFile } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
 import { TaskError } from "./errors.js";
-import { libScript } from "./scripts.js";
 
 /** Path of the state file on the host. */
 export function stateFilePath(baseDir: string): string {
   return `${baseDir}/state.json`;
 }
 
-/** One copy of the record as the host printed it (lib.sh state_dump). */
+/** Prints state.json and state.json.bak of base dir `$1`, each as a line `--amphi-state-- NAME present|missing|
+ * unreadable` followed, when present, by the file's text and one newline. probe.sh runs it too (passed as an
+ * argument), so one probe round trip carries the record. */
+export const STATE_DUMP_SH = `for f in state.json state.json.bak; do
+  p=$1/$f
+  if [ ! -e "$p" ]; then echo "--amphi-state-- $f missing"
+  elif [ ! -r "$p" ] || [ -d "$p" ]; then echo "--amphi-state-- $f unreadable"
+  else echo "--amphi-state-- $f present"; cat "$p"; echo
+  fi
+done`;
+
+// WRITE BASE BYTES < TEXT. The temp file must hold BYTES bytes (a writer cut off mid-way never replaces the
+// record with half of one) and is flushed to disk: \`sync FILE\` (coreutils >= 8.24 flushes that file; older
+// coreutils and busybox flush everything, as safe), else dd conv=fsync, else sync. The previous state.json,
+// when whole as amphi writes it (\`{\` first, \`}\` alone on the last line), becomes state.json.bak through a
+// hard link (no copy that could be half written). Then one rename, and the directory is flushed. umask 077:
+// the record holds env values (secrets included) that only the deploy user may read.
+const WRITE = `umask 077 && mkdir -p "$1" || exit 1
+f=$1/state.json t=$1/state.json.tmp.$$
+cat >"$t" || { rm -f "$t"; echo "cannot write $t" >&2; exit 1; }
+n=$(wc -c <"$t" | tr -d ' ')
+if [ "$n" != "$2" ]; then rm -f "$t"; echo "$f not replaced: got $n of $2 bytes" >&2; exit 1; fi
+sync "$t" 2>/dev/null || dd if=/dev/null of="$t" conv=notrunc,fsync 2>/dev/null || sync
+if [ -s "$f" ] && [ "$(head -c 1 "$f")" = "{" ] && [ "$(tail -n 1 "$f")" = "}" ]; then
+  { ln -f "$f" "$f.bak.tmp.$$" 2>/dev/null || cp -p "$f" "$f.bak.tmp.$$"; } && mv -f "$f.bak.tmp.$$" "$f.bak" ||
+    { echo "cannot keep $f.bak" >&2; exit 1; }
+fi
+mv -f "$t" "$f" || { echo "cannot replace $f" >&2; exit 1; }
+sync "$1" 2>/dev/null || sync`;
+
+/** One copy of the record as the host printed it (STATE_DUMP_SH). */
 type Copy = { state: "missing" | "unreadable" } | { state: "present"; text: string };
 
 const MARK = /^--amphi-state-- (state\.json(?:\.bak)?) (present|missing|unreadable)$/;
@@ -25,12 +54,12 @@ const MARK = /^--amphi-state-- (state\.json(?:\.bak)?) (present|missing|unreadab
 export async function readHostState(session: HostSession, env: string, now: string, warn: (line: string) => void = () => {}): Promise<HostStateFile> {
   const { host, baseDir, group } = session.host;
   const path = stateFilePath(baseDir);
-  const r = await session.exec(["sh", "-c", libScript("state_dump"), "amphi", baseDir, "", env]);
+  const r = await session.exec(["sh", "-c", STATE_DUMP_SH, "amphi", baseDir]);
   if (r.code !== 0) throw new TaskError(host, `cannot read ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
   return parseStateDump(r.stdout, { host, path, fresh: () => emptyHostState(env, group, host, now), warn });
 }
 
-/** Picks the record from what state_dump printed (see readHostState). Exported for probe.ts, which gets the
+/** Picks the record from what STATE_DUMP_SH printed (see readHostState). Exported for probe.ts, which gets the
  * same text as part of its one round trip. */
 export function parseStateDump(out: string, o: { host: string; path: string; fresh: () => HostStateFile; warn: (line: string) => void }): HostStateFile {
   const copies = splitDump(out);
@@ -52,7 +81,7 @@ function splitDump(out: string): Map<string, Copy> {
   let name: string | null = null;
   let lines: string[] = [];
   const close = () => {
-    // state_dump adds one newline after the file's text
+    // the dump adds one newline after the file's text
     if (name !== null && copies.get(name)?.state === "present") copies.set(name, { state: "present", text: lines.join("\n").replace(/\n$/, "") });
   };
   for (const line of out.split("\n")) {
@@ -91,7 +120,6 @@ function check(copy: Copy, path: string, fresh: () => HostStateFile): HostStateF
 export async function writeHostState(session: HostSession, state: HostStateFile): Promise<void> {
   const path = stateFilePath(session.host.baseDir);
   const text = JSON.stringify(state, null, 2) + "\n";
-  const argv = ["sh", "-c", `${libScript('state_write "$1"')}`, "amphi", session.host.baseDir, "", state.env, String(Buffer.byteLength(text))];
-  const r = await session.exec(argv, { stdin: text });
-  if (r.code !== 0) throw new TaskError(session.host.host, `cannot write ${path}: ${r.stderr.trim().replace(/^amphi: /, "") || `exit ${r.code}`}`);
+  const r = await session.exec(["sh", "-c", WRITE, "amphi", session.host.baseDir, String(Buffer.byteLength(text))], { stdin: text });
+  if (r.code !== 0) throw new TaskError(session.host.host, `cannot write ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
 }

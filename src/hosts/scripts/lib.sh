@@ -156,60 +156,6 @@ unlock_app() {
   return 0
 }
 
-# fsync_path PATH: flushes a file or directory to disk: `sync PATH` (coreutils >= 8.24 flushes just PATH;
-# older coreutils and busybox flush everything, which is as safe), else dd conv=fsync for a file, else sync.
-fsync_path() {
-  sync "$1" 2>/dev/null || { [ -f "$1" ] && dd if=/dev/null of="$1" conv=notrunc,fsync 2>/dev/null; } || sync
-}
-
-# State file framing shared by state_dump and state-file.ts: a header line per copy, then its text.
-STATE_MARK='--amphi-state--'
-
-# state_dump: state.json and its backup state.json.bak, each as a line `--amphi-state-- NAME present|missing|
-# unreadable`, followed (when present) by the file's text and one newline.
-state_dump() {
-  for _sf in state.json state.json.bak; do
-    if [ ! -e "$BASE/$_sf" ]; then
-      printf '%s %s missing\n' "$STATE_MARK" "$_sf"
-    elif [ ! -r "$BASE/$_sf" ] || [ -d "$BASE/$_sf" ]; then
-      printf '%s %s unreadable\n' "$STATE_MARK" "$_sf"
-    else
-      printf '%s %s present\n' "$STATE_MARK" "$_sf"
-      cat "$BASE/$_sf"
-      echo
-    fi
-  done
-}
-
-# state_whole FILE: FILE looks like a whole record as amphi writes it (`{` first, `}` alone on the last line).
-state_whole() {
-  [ -s "$1" ] && [ "$(head -c 1 "$1")" = "{" ] && [ "$(tail -n 1 "$1")" = "}" ]
-}
-
-# state_write BYTES: replaces state.json with stdin, durably. The text goes to a temp file that must hold
-# BYTES bytes (a writer cut off mid-way never replaces the record with half of one) and is flushed to disk;
-# the previous state.json, when whole, becomes state.json.bak (a hard link, so no copy can be half
-# written); one rename; the directory is flushed. Mode 600: the record holds env values.
-state_write() {
-  umask 077
-  mkdir -p "$BASE" || fail "cannot create $BASE"
-  _sf=$BASE/state.json
-  _tmp=$_sf.tmp.$$
-  cat >"$_tmp" || { rm -f "$_tmp"; fail "cannot write $_tmp"; }
-  _n=$(wc -c <"$_tmp" | tr -d ' ')
-  if [ "$_n" != "$1" ]; then
-    rm -f "$_tmp"
-    fail "$_sf not replaced: got $_n of $1 bytes"
-  fi
-  fsync_path "$_tmp"
-  if state_whole "$_sf"; then
-    { ln -f "$_sf" "$_sf.bak.tmp.$$" 2>/dev/null || cp -p "$_sf" "$_sf.bak.tmp.$$"; } &&
-      mv -f "$_sf.bak.tmp.$$" "$_sf.bak" || fail "cannot keep $_sf.bak"
-  fi
-  mv -f "$_tmp" "$_sf" || fail "cannot replace $_sf"
-  fsync_path "$BASE"
-}
-
 # stop_app GRACE: stops the app and its supervisor; TERM, then KILL after GRACE seconds.
 stop_app() {
   if use_systemd && [ -f "$UNITFILE" ]; then

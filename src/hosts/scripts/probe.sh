@@ -1,6 +1,6 @@
-# probe.sh: one line per app directory, `app NAME running|stopped ok|failing|none RELEASE` (health through
+# probe.sh DUMP: one line per app directory, `app NAME running|stopped ok|failing|none RELEASE` (health through
 # the app's health URL, 1 s timeout, only while it runs; RELEASE: what `current` points at, `-` for none),
-# then a line `state` and state.json with its backup as state_dump prints them.
+# then a line `state` and state.json with its backup as DUMP (state-file.ts) prints them.
 for d in "$BASE"/apps/*; do
   [ -d "$d" ] || continue
   set_app "${d##*/}"
@@ -18,4 +18,4 @@ for d in "$BASE"/apps/*; do
   printf 'app %s %s %s %s\n' "$APP" "$state" "$health" "${release:--}"
 done
 echo "state"
-state_dump
+sh -c "$1" amphi "$BASE"

@@ -4,7 +4,7 @@
 // - killed in the first moments of a first deploy, the app it started is known to the next plan, so
 //   removing its placement undeploys it; an app running with no record at all (state.json gone) too (item 8).
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { crashEnv, readOr, waitFor, type CrashEnv } from "../support/crash-env.js";
@@ -123,5 +123,29 @@ describe("SIGKILL in the first moments of a first deploy", () => {
     assert.equal(gone.code, 0, gone.stdout + gone.stderr);
     assert.match(gone.stderr, /undeploy billing\s+succeeded/, gone.stderr);
     assert.deepEqual(env.appProcesses(), []);
+  });
+});
+
+describe("a zero-byte state.json, seen through the CLI", () => {
+  let env: CrashEnv;
+  before(async () => {
+    env = await crashEnv("amphi-crash-state");
+  });
+  after(() => env.cleanup());
+
+  it("plan warns naming host and file and reads the previous copy; it never plans to create the running app", async () => {
+    await env.setDesired({ version: "2.3.0" });
+    const first = await env.run(["apply", "--env", "local", "--yes", "--health-timeout", "20"]);
+    assert.equal(first.code, 0, first.stderr);
+    writeFileSync(join(env.baseDir, "state.json"), "");
+    const plan = await env.run(["plan", "--env", "local"]);
+    const file = join(env.baseDir, "state.json");
+    assert.match(plan.stderr, new RegExp(`warning: localhost: ${file} is empty \\(0 bytes\\); using the previous copy ${file}\\.bak`), plan.stderr);
+    assert.doesNotMatch(plan.stdout, /\bcreate\b.*billing|[1-9]\d* to create/, plan.stdout);
+    const apply = await env.run(["apply", "--env", "local", "--yes", "--health-timeout", "20"]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    await runsOnly(env, env.release["2.3.0"], apply.stderr);
+    const again = await env.run(["plan", "--env", "local"]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
   });
 });

@@ -57,6 +57,18 @@ describe("SIGKILL during a failing update", () => {
     assert.equal(await version(env), "2.3.0");
   });
 
+});
+
+describe("SIGKILL during a failing env change made in place", () => {
+  let env: CrashEnv;
+  before(async () => {
+    env = await crashEnv("amphi-crash-env");
+    await env.setDesired({ version: "2.3.0" });
+    const first = await env.run(["apply", "--env", "local", "--yes", "--health-timeout", "20"]);
+    assert.equal(first.code, 0, first.stderr);
+  });
+  after(() => env.cleanup());
+
   it("killed in the health gate of an env change made in place: the next run restores the good env files", async () => {
     const release = env.release["2.3.0"];
     const envFile = join(env.baseDir, "apps/billing/releases", release, ".amphi/env");

@@ -1,9 +1,9 @@
 // The probe task: the host's half of the actual state in one round trip.
 import type { HostStateFile } from "../model/index.js";
-import { emptyHostState } from "../model/index.js";
+import type { HostSession } from "../ports/hosts.js";
 import { TaskError } from "./errors.js";
 import { runScript, scriptError } from "./scripts.js";
-import { parseStateDump, STATE_DUMP_SH, stateFilePath } from "./state-file.js";
+import { readHostState, STATE_DUMP_SH } from "./state-file.js";
 import type { TaskContext } from "./task.js";
 
 /** What a probe saw: state.json, whether each app's process runs, and its health check's answer. */
@@ -25,13 +25,7 @@ export async function probe(ctx: TaskContext): Promise<HostProbe> {
   const lines = r.stdout.split("\n");
   const cut = lines.indexOf("state");
   const head = cut < 0 ? lines : lines.slice(0, cut);
-  const { host, baseDir, group } = ctx.session.host;
-  const state = parseStateDump(cut < 0 ? "" : lines.slice(cut + 1).join("\n"), {
-    host,
-    path: stateFilePath(baseDir),
-    fresh: () => emptyHostState(ctx.env, group, host, ctx.now()),
-    warn: ctx.log,
-  });
+  const state = await readHostState(replay(ctx.session, cut < 0 ? "" : lines.slice(cut + 1).join("\n")), ctx.env, ctx.now(), ctx.log);
   const processes: HostProbe["processes"] = {};
   const health: HostProbe["health"] = {};
   const current: HostProbe["current"] = {};
@@ -48,6 +42,19 @@ export async function probe(ctx: TaskContext): Promise<HostProbe> {
     if (release && release !== "-") current[app] = release;
   }
   return { state, processes: sortByKey(processes), health: sortByKey(health), current: sortByKey(current) };
+}
+
+/** A session that answers state-file.ts's one read with text already fetched, so the probe parses and
+ * checks state.json exactly as readHostState does without a second round trip. */
+function replay(session: HostSession, dump: string): HostSession {
+  return {
+    host: session.host,
+    exec: async () => ({ code: 0, stdout: dump, stderr: "" }),
+    putFile: async () => {
+      throw new Error("replay session: read only");
+    },
+    close: async () => {},
+  };
 }
 
 function sortByKey<T>(rec: Record<string, T>): Record<string, T> {

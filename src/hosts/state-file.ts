@@ -59,9 +59,8 @@ export async function readHostState(session: HostSession, env: string, now: stri
   return parseStateDump(r.stdout, { host, path, fresh: () => emptyHostState(env, group, host, now), warn });
 }
 
-/** Picks the record from what STATE_DUMP_SH printed (see readHostState). Exported for probe.ts, which gets the
- * same text as part of its one round trip. */
-export function parseStateDump(out: string, o: { host: string; path: string; fresh: () => HostStateFile; warn: (line: string) => void }): HostStateFile {
+/** Picks the record from what STATE_DUMP_SH printed (see readHostState). */
+function parseStateDump(out: string, o: { host: string; path: string; fresh: () => HostStateFile; warn: (line: string) => void }): HostStateFile {
   const copies = splitDump(out);
   const main = copies.get("state.json") ?? { state: "missing" };
   const bak = copies.get("state.json.bak") ?? { state: "missing" };

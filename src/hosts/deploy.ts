@@ -234,14 +234,16 @@ async function recover(ctx: TaskContext, subject: string, state: HostStateFile, 
   const target = p.previous ?? "";
   const what = `an interrupted deploy of ${p.release} (since ${p.since})`;
   ctx.log(`${app}: found ${what}; ${target ? `putting back the last good release ${target}` : "removing it (it was a first deploy)"}`);
+  let out: Record<string, string>;
   try {
-    await control(ctx, subject, app, ["rollback", target, p.release, target && p.previousRunning ? "1" : "0"], grace);
+    out = await control(ctx, subject, app, ["rollback", target, p.release, target && p.previousRunning ? "1" : "0"], grace);
   } catch (e) {
     throw new TaskError(ctx.session.host.host, `${subject}: cannot undo ${what}: ${causeOf(e, subject)}`);
   }
   markPending(state, app, null);
   await writeHostState(ctx.session, state);
-  return target ? `undid ${what}: back to ${target}` : `undid ${what}`;
+  if (out.missing) ctx.log(`${app}: the last good release ${out.missing} is no longer on the host; the app stays stopped until this deploy starts it`);
+  return target && !out.missing ? `undid ${what}: back to ${target}` : `undid ${what}`;
 }
 
 /** The cause of an error without the subject prefixes tasks add. */

@@ -67,6 +67,12 @@ case $action in
       rm -f "$APPDIR/current"
       exit 0
     fi
+    if [ ! -d "$APPDIR/releases/$target" ]; then
+      # the release to return to is gone from the host (removed by hand): leave the app stopped
+      rm -f "$APPDIR/current"
+      printf 'missing=%s\n' "$target"
+      exit 0
+    fi
     meta=$APPDIR/releases/$target/.amphi
     if [ "$target" = "$failed" ]; then
       # A file activate set aside is in rollback/ and no longer in next/ (or, stopped between its two

@@ -1,12 +1,14 @@
 // deploy finding a deploy whose run died (a `pending` record in state.json), set up by hand at the moments a
 // kill can leave: it puts the last good release back before deploying, restores only the files an in-place
 // change really swapped (never an older change's copy left in .amphi/rollback/), and copes with a last good
-// release that is gone from the host.
+// release that is gone from the host. And the per-app lock that makes a new run wait for a killed run's
+// script still running on the host.
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { deploy, undeploy } from "../../src/hosts/tasks.js";
+import { deploy, start, stop, undeploy } from "../../src/hosts/tasks.js";
 import type { HostStateFile, PendingDeploy } from "../../src/model/index.js";
 import { billingInstance, EXAMPLE_PACKAGE, freePort, httpGet, localHost, type LocalHost } from "../support/local-host.js";
 
@@ -71,5 +73,38 @@ describe("deploy after a run that died mid-deploy", () => {
     const s = JSON.parse(readFileSync(stateFile(), "utf8")) as HostStateFile;
     assert.equal(s.pending, undefined);
     assert.equal(s.apps.billing?.release, V1);
+  });
+});
+
+describe("host scripts of one app wait for each other (run/<app>.lock)", () => {
+  let h: LocalHost;
+  before(async () => {
+    h = await localHost();
+    await deploy(h.ctx(), billingInstance(await freePort()), opts);
+  });
+  after(async () => {
+    await undeploy(h.ctx(), "billing").catch(() => {});
+    await h.cleanup();
+  });
+
+  it("a control action waits while a live script of the app holds the lock, and takes over a lock whose holder is gone", async () => {
+    const lock = join(h.baseDir, "run/billing.lock");
+    // a stand-in for a killed run's script still running on the host: its argv names the app
+    const holder = spawn("sh", ["-c", "sleep 2", "amphi", h.baseDir, "billing", "staging"], { stdio: "ignore" });
+    const exited = new Promise((r) => holder.once("exit", r));
+    symlinkSync(String(holder.pid), lock);
+    const t0 = Date.now();
+    await stop(h.ctx(), "billing", { stopGraceMs: 2000 });
+    const waited = Date.now() - t0;
+    await exited;
+    assert.ok(waited >= 1500, `stop waited ${waited} ms for the holder`);
+    assert.equal(existsSync(lock), false, "released at exit");
+    // a holder that is gone (pid of an exited process) does not block
+    rmSync(lock, { force: true });
+    symlinkSync(String(holder.pid), lock);
+    const t1 = Date.now();
+    await start(h.ctx(), "billing", { stopGraceMs: 2000, healthTimeoutMs: 20_000 });
+    assert.ok(Date.now() - t1 < 15_000);
+    assert.equal(existsSync(lock), false);
   });
 });

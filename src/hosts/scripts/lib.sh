@@ -133,12 +133,12 @@ lock_app() {
   _lk=$RUN/$APP.lock
   _end=$(($(now) + $1))
   until ln -s "$$" "$_lk" 2>/dev/null; do
-    _h=$(readlink "$_lk" 2>/dev/null) || continue
-    if ! lock_holder "$_h"; then
+    _h=$(readlink "$_lk" 2>/dev/null) || _h=""
+    if [ -n "$_h" ] && ! lock_holder "$_h"; then
       rm -f "$_lk"
       continue
     fi
-    [ "$(now)" -ge "$_end" ] && fail "another amphi task of $APP still runs on this host (pid $_h)"
+    [ "$(now)" -ge "$_end" ] && fail "another amphi task of $APP still runs on this host (pid ${_h:-unknown}; $_lk)"
     nap
   done
   trap 'unlock_app' EXIT

@@ -87,7 +87,7 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     kubectl: { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env },
     processEnv: io.env,
     readActual: (signal) =>
-      readLiveActual(env, { connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: io.env, signal }),
+      readLiveActual(env, { connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: io.env, signal, warn: (l) => io.err(`warning: ${l}\n`) }),
     close: () => connector.closeAll(),
   };
   return ctx;

@@ -80,10 +80,15 @@ function appliesTo(rule: IgnoreRule, kind: string, app: string): boolean {
 }
 
 /** amphi owns the whole host record (what state.json says), so every field counts; a stopped process
- * is a change too (the step starts it). An `unknown` process state adds nothing. */
+ * is a change too (the step starts it). An `unknown` process state adds nothing. A record state.json
+ * leaves open (an interrupted deploy, an app running unrecorded) is a change (the step redeploys). */
 function compareVm(desired: Resource & { runtime: "vm" }, actual: ActualResource & { runtime: "vm" }): FieldChange[] {
+  const open = actual.observed?.record;
+  const record: FieldChange[] = open ? [{ path: "record", from: open.detail, to: "recorded" }] : [];
+  // an unrecorded app's instance is only what the host shows: its fields say nothing
+  if (open?.state === "unrecorded") return record;
   const secret = vmSecretPredicate([...desired.instance.secretEnv, ...(actual.instance.secretEnv ?? [])]);
-  const fields = compareJson(asJson(desired.instance), asJson(actual.instance), full(secret));
+  const fields = [...record, ...compareJson(asJson(desired.instance), asJson(actual.instance), full(secret))];
   if (actual.observed?.process === "stopped") fields.push({ path: "process", from: "stopped", to: "running" });
   return fields;
 }

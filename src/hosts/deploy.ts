@@ -1,20 +1,23 @@
 // The deploy task: upload (only a package the host does not have), verify its sha256 on the host, unpack
-// into a release, switch `current`, restart, health gate; on failure switch back and restart the previous
-// release. state.json records the instance only after success.
+// into a release, record the intent (`pending` in state.json: the release and the last good one), switch
+// `current`, restart, health gate; on failure switch back and restart the previous release. state.json
+// records the instance only after success. A pending deploy found at the start is one whose run died
+// (SIGKILL, a lost host): its last good release is put back first, so a failed release is never taken
+// for the one to return to.
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import type { HostInstance } from "../model/index.js";
+import type { HostInstance, HostStateFile, PendingDeploy } from "../model/index.js";
 import { TransportError } from "../ports/hosts.js";
 import { canonicalJson, sameRuntime } from "./canonical.js";
 import { envFileText } from "./env-file.js";
 import { TaskError } from "./errors.js";
 import { DEFAULT_MAX_UNPACKED_SIZE, refusal } from "./package-refusal.js";
 import { fields, runScript, scriptError } from "./scripts.js";
-import { readHostState } from "./state-file.js";
+import { readHostState, writeHostState } from "./state-file.js";
 import { control, healthGate, type GateResult } from "./supervisor.js";
 import { syncReporter, type ReporterConfig } from "./reporter.js";
-import { DEFAULT_STOP_GRACE_MS, releaseName, saveState, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
+import { DEFAULT_STOP_GRACE_MS, markPending, releaseName, saveState, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
 
 /** Options of deploy. */
 export interface DeployOptions extends ProcessOptions {
@@ -66,18 +69,23 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
   }
   const { app } = instance;
   const release = releaseName(instance);
-  const state = await readHostState(ctx.session, ctx.env, ctx.now());
+  const grace = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? 30_000;
+  const state = await readHostState(ctx.session, ctx.env, ctx.now(), ctx.log);
+  const interrupted = state.pending?.[app];
+  const recovered = interrupted ? await recover(ctx, subject, state, app, interrupted, grace) : "";
   const facts = await inspect(ctx, subject, instance, release);
   const runAs = runAsUser(ctx, subject, instance, facts);
   const record = state.apps[app];
 
   if (record?.running && record.release === release && facts.current === release && facts.pid) {
     if (canonicalJson(record.instance) === canonicalJson(instance)) {
+      if (recovered) return { result: "changed", message: `${subject}: ${recovered}; up to date (${release}, pid ${facts.pid})` };
       return { result: "unchanged", message: `${subject} is up to date (${release}, pid ${facts.pid})` };
     }
     if (sameRuntime(record.instance, instance)) {
       await saveState(ctx, state, app, { ...record, instance });
-      return { result: "changed", message: `${subject}: record updated; ${release} keeps running (pid ${facts.pid}), nothing it runs with changed` };
+      return { result: "changed", message: `${subject}: ${recovered ? `${recovered}; ` : ""}record updated; ${release} keeps running (pid ${facts.pid}), nothing it runs with changed` };
     }
   }
 
@@ -89,8 +97,10 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
     await install(ctx, subject, instance, release, runAs, envText, false, opts);
   }
 
-  const grace = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-  const healthTimeoutMs = opts.healthTimeoutMs ?? 30_000;
+  // Intent before anything that runs changes: what is being deployed, and what to return to.
+  const before = structuredClone(state);
+  markPending(state, app, { release, instance, previous: facts.current || null, previousRunning: Boolean(facts.pid), since: ctx.now() });
+  await writeHostState(ctx.session, state);
   ctx.log(`${facts.current && facts.current !== release ? `switching from ${facts.current} to` : "starting"} ${release}`);
   let pid = "";
   let gate: GateResult;
@@ -103,10 +113,11 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
   if (!gate.ok) {
     // Without the task's signal: a cancelled deploy must still put the previous release back.
     const rollbackCtx: TaskContext = { ...ctx, signal: undefined };
-    return rollBack(rollbackCtx, subject, app, release, facts.current, Boolean(facts.pid), gate.cause, grace, healthTimeoutMs);
+    return rollBack(rollbackCtx, subject, app, release, facts.current, Boolean(facts.pid), gate.cause, grace, healthTimeoutMs, before);
   }
 
   const previous = facts.current === release ? (record?.previous ?? null) : facts.current || null;
+  markPending(state, app, null);
   await saveState(ctx, state, app, { instance, release, previous, running: true, deployedAt: ctx.now() });
   const pruned = await runScript(ctx, "prune", app, [release, previous ?? ""]);
   if (pruned.code !== 0) ctx.log(`warning: pruning old releases failed: ${scriptError(pruned)}`);
@@ -217,11 +228,15 @@ async function rollBack(
   cause: string,
   grace: number,
   healthTimeoutMs: number,
+  recordBefore: HostStateFile,
 ): Promise<never> {
   const host = ctx.session.host.host;
   let outcome: string;
   try {
     const out = await control(ctx, subject, app, ["rollback", target, failed, target && wasRunning ? "1" : "0"], grace);
+    // Rolled back: state.json as it was before the deploy (its pending deploy gone). When the rollback
+    // itself fails, the pending deploy stays for the next run to finish.
+    await writeHostState(ctx.session, recordBefore);
     if (!target) outcome = "stopped; there is no previous release to roll back to";
     else if (!wasRunning) outcome = `rolled back to ${target} (left stopped, as it was)`;
     else {
@@ -233,6 +248,25 @@ async function rollBack(
   }
   ctx.log(`${subject}: ${outcome}`);
   throw new TaskError(host, `${subject}: ${cause}; ${outcome}`, true);
+}
+
+/** Finishes a deploy whose run died: puts its last good release back as `current` (restoring the env and
+ * start files an in-place change set aside), started when it ran before (nothing at all for a first
+ * deploy), and removes the pending record. Returns what it did, for the task's message. */
+async function recover(ctx: TaskContext, subject: string, state: HostStateFile, app: string, p: PendingDeploy, grace: number): Promise<string> {
+  const target = p.previous ?? "";
+  const what = `an interrupted deploy of ${p.release} (since ${p.since})`;
+  ctx.log(`${app}: found ${what}; ${target ? `putting back the last good release ${target}` : "removing it (it was a first deploy)"}`);
+  let out: Record<string, string>;
+  try {
+    out = await control(ctx, subject, app, ["rollback", target, p.release, target && p.previousRunning ? "1" : "0"], grace);
+  } catch (e) {
+    throw new TaskError(ctx.session.host.host, `${subject}: cannot undo ${what}: ${causeOf(e, subject)}`);
+  }
+  markPending(state, app, null);
+  await writeHostState(ctx.session, state);
+  if (out.missing) ctx.log(`${app}: the last good release ${out.missing} is no longer on the host; the app stays stopped until this deploy starts it`);
+  return target && !out.missing ? `undid ${what}: back to ${target}` : `undid ${what}`;
 }
 
 /** The cause of an error without the subject prefixes tasks add. */

@@ -25,7 +25,7 @@ export async function start(ctx: TaskContext, app: string, opts: ProcessOptions 
 /** Stops the app (TERM, KILL after the grace period) and records it as stopped. Works without a record
  * too, so a process amphi lost track of can still be stopped. */
 export async function stop(ctx: TaskContext, app: string, opts: ProcessOptions = {}): Promise<TaskOutcome> {
-  const state = await readHostState(ctx.session, ctx.env, ctx.now());
+  const state = await readHostState(ctx.session, ctx.env, ctx.now(), ctx.log);
   const record = state.apps[app];
   const subject = record ? subjectOf(record.instance) : app;
   const out = await control(ctx, subject, app, ["stop"], opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
@@ -47,7 +47,7 @@ export async function restart(ctx: TaskContext, app: string, opts: ProcessOption
 }
 
 async function installed(ctx: TaskContext, app: string): Promise<{ state: HostStateFile; record: InstalledApp }> {
-  const state = await readHostState(ctx.session, ctx.env, ctx.now());
+  const state = await readHostState(ctx.session, ctx.env, ctx.now(), ctx.log);
   const record = state.apps[app];
   if (!record) throw new TaskError(ctx.session.host.host, `${app}: not deployed here (no record in state.json)`);
   return { state, record };

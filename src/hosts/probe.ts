@@ -3,7 +3,7 @@ import type { HostStateFile } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
 import { TaskError } from "./errors.js";
 import { runScript, scriptError } from "./scripts.js";
-import { readHostState } from "./state-file.js";
+import { readHostState, STATE_DUMP_SH } from "./state-file.js";
 import type { TaskContext } from "./task.js";
 
 /** What a probe saw: state.json, whether each app's process runs, and its health check's answer. */
@@ -13,38 +13,43 @@ export interface HostProbe {
   processes: Record<string, "running" | "stopped">;
   /** `none`: the app has no health check; `failing`: no 2xx/3xx within 1 s, or not running. */
   health: Record<string, "ok" | "failing" | "none">;
+  /** The release `current` points at, for every app directory that has one. */
+  current: Record<string, string>;
 }
 
-/** Reads state.json, process liveness (supervisor pidfiles + kill -0, or systemd) and health in one command. */
+/** Reads state.json (or its backup, warning through ctx.log: see readHostState), process liveness
+ * (supervisor pidfiles + kill -0, or systemd) and health in one command. */
 export async function probe(ctx: TaskContext): Promise<HostProbe> {
-  const r = await runScript(ctx, "probe", "", [], { timeoutMs: 120_000 });
+  const r = await runScript(ctx, "probe", "", [STATE_DUMP_SH], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `probe failed: ${scriptError(r)}`);
   const lines = r.stdout.split("\n");
   const cut = lines.indexOf("state");
   const head = cut < 0 ? lines : lines.slice(0, cut);
-  const stateText = cut < 0 ? "" : lines.slice(cut + 1).join("\n");
-  const state = await readHostState(replay(ctx.session, stateText), ctx.env, ctx.now());
+  const state = await readHostState(replay(ctx.session, cut < 0 ? "" : lines.slice(cut + 1).join("\n")), ctx.env, ctx.now(), ctx.log);
   const processes: HostProbe["processes"] = {};
   const health: HostProbe["health"] = {};
-  for (const [app, rec] of Object.entries(state.apps)) {
+  const current: HostProbe["current"] = {};
+  const recorded = { ...state.pending, ...state.apps };
+  for (const [app, rec] of Object.entries(recorded)) {
     processes[app] = "stopped";
     health[app] = rec.instance.health ? "failing" : "none";
   }
   for (const line of head) {
-    const [tag, app, proc, h] = line.split(" ");
+    const [tag, app, proc, h, release] = line.split(" ");
     if (tag !== "app" || !app) continue;
     processes[app] = proc === "running" ? "running" : "stopped";
     health[app] = h === "ok" ? "ok" : h === "failing" ? "failing" : "none";
+    if (release && release !== "-") current[app] = release;
   }
-  return { state, processes: sortByKey(processes), health: sortByKey(health) };
+  return { state, processes: sortByKey(processes), health: sortByKey(health), current: sortByKey(current) };
 }
 
 /** A session that answers state-file.ts's one read with text already fetched, so the probe parses and
  * checks state.json exactly as readHostState does without a second round trip. */
-function replay(session: HostSession, stateText: string): HostSession {
+function replay(session: HostSession, dump: string): HostSession {
   return {
     host: session.host,
-    exec: async () => ({ code: 0, stdout: stateText, stderr: "" }),
+    exec: async () => ({ code: 0, stdout: dump, stderr: "" }),
     putFile: async () => {
       throw new Error("replay session: read only");
     },

@@ -1,5 +1,8 @@
-// Reads and writes `<baseDir>/state.json` on a host through a session. Writes are atomic (temp file in the
-// same directory, then rename), so a dropped connection leaves the old record or the new one, never half.
+// Reads and writes `<baseDir>/state.json` on a host through a session. A write is durable: the new text
+// goes to a temp file that must arrive whole and is flushed to disk, the previous good copy is kept as
+// state.json.bak, then one rename (WRITE). A read that finds state.json empty or corrupt recovers from the
+// backup with a warning, and never takes a bad file for an empty host: that would plan to re-create every
+// app running there.
 import { emptyHostState, type HostStateFile } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
 import { claimHostState } from "./claim.js";
@@ -10,35 +13,114 @@ export function stateFilePath(baseDir: string): string {
   return `${baseDir}/state.json`;
 }
 
-// `$1` is the path; cat prints nothing and exits 0 when the file does not exist yet.
-const READ = 'if [ -f "$1" ]; then cat "$1"; fi';
-// umask 077: the record holds env values (secrets included) that only the deploy user may read.
-const WRITE = 'umask 077 && mkdir -p "$(dirname "$1")" && cat > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"';
+/** Prints state.json and state.json.bak of base dir `$1`, each as a line `--amphi-state-- NAME present|missing|
+ * unreadable` followed, when present, by the file's text and one newline. probe.sh runs it too (passed as an
+ * argument), so one probe round trip carries the record. */
+export const STATE_DUMP_SH = `for f in state.json state.json.bak; do
+  p=$1/$f
+  if [ ! -e "$p" ]; then echo "--amphi-state-- $f missing"
+  elif [ ! -r "$p" ] || [ -d "$p" ]; then echo "--amphi-state-- $f unreadable"
+  else echo "--amphi-state-- $f present"; cat "$p"; echo
+  fi
+done`;
 
-/** Reads the host's state file; a host amphi never touched gets an empty state. A file that is not
- * amphi's JSON is an error naming the host and path (amphi will not overwrite what it cannot read). */
-export async function readHostState(session: HostSession, env: string, now: string): Promise<HostStateFile> {
+// WRITE BASE BYTES < TEXT. The temp file must hold BYTES bytes (a writer cut off mid-way never replaces the
+// record with half of one) and is flushed to disk: \`sync FILE\` (coreutils >= 8.24 flushes that file; older
+// coreutils and busybox flush everything, as safe), else dd conv=fsync, else sync. The previous state.json,
+// when whole as amphi writes it (\`{\` first, \`}\` alone on the last line), becomes state.json.bak through a
+// hard link (no copy that could be half written). Then one rename, and the directory is flushed. umask 077:
+// the record holds env values (secrets included) that only the deploy user may read.
+const WRITE = `umask 077 && mkdir -p "$1" || exit 1
+f=$1/state.json t=$1/state.json.tmp.$$
+cat >"$t" || { rm -f "$t"; echo "cannot write $t" >&2; exit 1; }
+n=$(wc -c <"$t" | tr -d ' ')
+if [ "$n" != "$2" ]; then rm -f "$t"; echo "$f not replaced: got $n of $2 bytes" >&2; exit 1; fi
+sync "$t" 2>/dev/null || dd if=/dev/null of="$t" conv=notrunc,fsync 2>/dev/null || sync
+if [ -s "$f" ] && [ "$(head -c 1 "$f")" = "{" ] && [ "$(tail -n 1 "$f")" = "}" ]; then
+  { ln -f "$f" "$f.bak.tmp.$$" 2>/dev/null || cp -p "$f" "$f.bak.tmp.$$"; } && mv -f "$f.bak.tmp.$$" "$f.bak" ||
+    { echo "cannot keep $f.bak" >&2; exit 1; }
+fi
+mv -f "$t" "$f" || { echo "cannot replace $f" >&2; exit 1; }
+sync "$1" 2>/dev/null || sync`;
+
+/** One copy of the record as the host printed it (STATE_DUMP_SH). */
+type Copy = { state: "missing" | "unreadable" } | { state: "present"; text: string };
+
+const MARK = /^--amphi-state-- (state\.json(?:\.bak)?) (present|missing|unreadable)$/;
+
+/** Reads the host's state file; a host amphi never touched gets an empty state. A state.json that is empty
+ * or not amphi's JSON is replaced by its backup, with a warning through `warn` naming host, file and what
+ * was wrong; when the backup is no good either, an error naming both (amphi will not overwrite what it
+ * cannot read, nor guess). */
+export async function readHostState(session: HostSession, env: string, now: string, warn: (line: string) => void = () => {}): Promise<HostStateFile> {
   const { host, baseDir, group } = session.host;
   const path = stateFilePath(baseDir);
-  const r = await session.exec(["sh", "-c", READ, "amphi", path]);
+  const r = await session.exec(["sh", "-c", STATE_DUMP_SH, "amphi", baseDir]);
   if (r.code !== 0) throw new TaskError(host, `cannot read ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
-  if (r.stdout.trim() === "") return emptyHostState(env, group, host, now);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(r.stdout);
-  } catch (e) {
-    throw new TaskError(host, `${path} is not valid JSON (${(e as Error).message}); fix or remove it`);
-  }
-  const state = parsed as Partial<HostStateFile>;
-  if (state.kind !== "HostState" || typeof state.apps !== "object" || state.apps === null) {
-    throw new TaskError(host, `${path} is not an amphi HostState record; fix or remove it`);
-  }
-  return claimHostState(session.host, { ...emptyHostState(env, group, host, now), ...state } as HostStateFile, env);
+  const state = parseStateDump(r.stdout, { host, path, fresh: () => emptyHostState(env, group, host, now), warn });
+  return claimHostState(session.host, state, env);
 }
 
-/** Writes the host's state file atomically. */
+/** Picks the record from what STATE_DUMP_SH printed (see readHostState). */
+function parseStateDump(out: string, o: { host: string; path: string; fresh: () => HostStateFile; warn: (line: string) => void }): HostStateFile {
+  const copies = splitDump(out);
+  const main = copies.get("state.json") ?? { state: "missing" };
+  const bak = copies.get("state.json.bak") ?? { state: "missing" };
+  if (main.state === "missing" && bak.state === "missing") return o.fresh();
+  const mainRead = check(main, o.path, o.fresh);
+  if (typeof mainRead !== "string") return mainRead;
+  const bakRead = check(bak, `${o.path}.bak`, o.fresh);
+  if (typeof bakRead === "string") {
+    throw new TaskError(o.host, `${mainRead}, and ${bakRead}; amphi will not guess what runs there: put a good copy back as ${o.path}`);
+  }
+  o.warn(`${o.host}: ${mainRead}; using the previous copy ${o.path}.bak (written ${bakRead.updatedAt}); the next change on this host rewrites ${o.path}`);
+  return bakRead;
+}
+
+function splitDump(out: string): Map<string, Copy> {
+  const copies = new Map<string, Copy>();
+  let name: string | null = null;
+  let lines: string[] = [];
+  const close = () => {
+    // the dump adds one newline after the file's text
+    if (name !== null && copies.get(name)?.state === "present") copies.set(name, { state: "present", text: lines.join("\n").replace(/\n$/, "") });
+  };
+  for (const line of out.split("\n")) {
+    const m = MARK.exec(line);
+    if (!m) {
+      lines.push(line);
+      continue;
+    }
+    close();
+    name = m[1]!;
+    lines = [];
+    copies.set(name, m[2] === "present" ? { state: "present", text: "" } : { state: m[2] as "missing" | "unreadable" });
+  }
+  close();
+  return copies;
+}
+
+/** The record in one copy, or what is wrong with it (`/base/state.json is empty (0 bytes)`). */
+function check(copy: Copy, path: string, fresh: () => HostStateFile): HostStateFile | string {
+  if (copy.state !== "present") return copy.state === "missing" ? `${path} is missing` : `${path} cannot be read`;
+  if (copy.text.trim() === "") return `${path} is empty (${Buffer.byteLength(copy.text)} bytes)`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(copy.text);
+  } catch (e) {
+    return `${path} is not valid JSON (${(e as Error).message})`;
+  }
+  const state = parsed as Partial<HostStateFile>;
+  if (typeof state !== "object" || state === null || state.kind !== "HostState" || typeof state.apps !== "object" || state.apps === null) {
+    return `${path} is not an amphi HostState record`;
+  }
+  return { ...fresh(), ...state } as HostStateFile;
+}
+
+/** Writes the host's state file durably (see the top of this file). */
 export async function writeHostState(session: HostSession, state: HostStateFile): Promise<void> {
   const path = stateFilePath(session.host.baseDir);
-  const r = await session.exec(["sh", "-c", WRITE, "amphi", path], { stdin: JSON.stringify(state, null, 2) + "\n" });
+  const text = JSON.stringify(state, null, 2) + "\n";
+  const r = await session.exec(["sh", "-c", WRITE, "amphi", session.host.baseDir, String(Buffer.byteLength(text))], { stdin: text });
   if (r.code !== 0) throw new TaskError(session.host.host, `cannot write ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
 }

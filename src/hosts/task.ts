@@ -1,6 +1,6 @@
 // What every host task gets and returns. Tasks run through one HostSession, are idempotent (a second
 // run reports `unchanged` and touches nothing) and throw TaskError naming the app and the cause.
-import type { HostInstance, HostStateFile, InstalledApp } from "../model/index.js";
+import type { HostInstance, HostStateFile, InstalledApp, PendingDeploy } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
 import { SAFE_VERSION } from "../config/patterns.js";
 import { TaskError } from "./errors.js";
@@ -66,4 +66,14 @@ export async function saveState(ctx: TaskContext, state: HostStateFile, app: str
   state.apps = Object.fromEntries(Object.keys(apps).sort().map((k) => [k, apps[k] as InstalledApp]));
   state.updatedAt = ctx.now();
   await writeHostState(ctx.session, state);
+}
+
+/** Sets (or, with null, removes) the pending deploy of `app` in `state`, without writing; the key goes
+ * away with the last entry, so a host with no deploy under way has the same state.json as before. */
+export function markPending(state: HostStateFile, app: string, pending: PendingDeploy | null): void {
+  const all = { ...state.pending };
+  if (pending) all[app] = pending;
+  else delete all[app];
+  if (Object.keys(all).length === 0) delete state.pending;
+  else state.pending = Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k] as PendingDeploy]));
 }

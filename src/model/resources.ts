@@ -102,6 +102,11 @@ export interface Observed {
   process?: "running" | "stopped" | "unknown";
   /** consul: health of the TTL check. */
   check?: "passing" | "warning" | "critical";
+  /** vm: what state.json leaves open about the app, so the plan redeploys it (or undeploys it when it is
+   * not desired): `interrupted`, a deploy whose run died (the instance is the last good one, or the one
+   * being deployed when there is none; the host may run either); `unrecorded`, the app runs but no record
+   * names it (the instance holds only what the host shows). `detail` is the plan's wording. */
+  record?: { state: "interrupted" | "unrecorded"; detail: string };
 }
 
 /** An actual resource: the same shape as desired, plus what was observed about it. */

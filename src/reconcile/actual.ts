@@ -2,10 +2,10 @@
 // liveness, capture rules), clusters read with kubectl (amphi's objects by label), Consul's catalog and
 // health (amphi-tagged registrations of this environment); whatever could not be
 // read is reported as unreachable, never as empty, so a plan never deletes or recreates what it could not see.
-import type { ActualResource, ActualState, CaptureRules, EnvironmentModel, UnreachableTarget } from "../model/index.js";
+import type { ActualResource, ActualState, CaptureRules, EnvironmentModel, HostInstance, Observed, UnreachableTarget } from "../model/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
 import { hostTarget, vmKey } from "../render/host.js";
-import { probe } from "../hosts/probe.js";
+import { probe, type HostProbe } from "../hosts/probe.js";
 import { probeCapture, type CaptureProbe } from "../hosts/capture.js";
 import { meshDnsRunning } from "../hosts/mesh-dns.js";
 import { clusterNamespaces, readCluster, type KubectlOptions } from "../adapters/kubectl/index.js";
@@ -23,6 +23,8 @@ export interface ActualDeps {
   /** Environment variables (the Consul token is read from the one `consul.tokenEnv` names). */
   processEnv?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Where a host's warnings go (a state.json recovered from its backup); default: dropped. */
+  warn?(line: string): void;
 }
 
 /** Reads the actual state of `env` from its hosts (clusters and Consul: see `unreachable`). */
@@ -64,17 +66,10 @@ export async function readLiveActual(env: EnvironmentModel, deps: ActualDeps): P
 
 async function readHost(env: EnvironmentModel, ref: HostRef, deps: ActualDeps): Promise<ActualResource[]> {
   const session = await deps.connector.open(ref, deps.signal);
-  const seen = await probe({ session, env: env.name, now: deps.now, log: () => {}, signal: deps.signal });
+  const seen = await probe({ session, env: env.name, now: deps.now, log: (l) => deps.warn?.(l), signal: deps.signal });
   const target = hostTarget(ref.group, ref.host);
   // Another environment's record on this host fails the probe (hosts/claim.ts): the target is unreachable.
-  const out: ActualResource[] = Object.entries(seen.state.apps).map(([app, installed]) => ({
-    runtime: "vm",
-    key: vmKey(ref.group, ref.host, app),
-    app,
-    target,
-    instance: installed.instance,
-    observed: { process: seen.processes[app] ?? "unknown" },
-  }));
+  const out = hostApps(env.name, ref, seen);
   const capture = seen.state.capture;
   if (capture) {
     const ctx = { session, env: env.name, now: deps.now, log: () => {}, signal: deps.signal };
@@ -85,6 +80,58 @@ async function readHost(env: EnvironmentModel, ref: HostRef, deps: ActualDeps): 
     if (resource) out.push(resource);
   }
   return out;
+}
+
+/** The apps of one host as actual resources: each recorded app, each deploy under way whose run died (shown
+ * as interrupted, with its last good instance), and each app directory whose process runs with no record
+ * at all (a kill before the record existed, a lost state.json): amphi put it there, so it is amphi's to
+ * redeploy or to remove, never something that runs unseen. */
+export function hostApps(envName: string, ref: HostRef, seen: HostProbe): ActualResource[] {
+  const target = hostTarget(ref.group, ref.host);
+  const { apps } = seen.state;
+  const pending = seen.state.pending ?? {};
+  const out: ActualResource[] = [];
+  for (const app of [...new Set([...Object.keys(apps), ...Object.keys(pending)])].sort()) {
+    const rec = apps[app];
+    const p = pending[app];
+    const observed: Observed = { process: seen.processes[app] ?? "unknown" };
+    // one word, so the plan's one-line field change shows it whole: `record interrupted-deploy(2.5.0-03517cac)→recorded`
+    if (p) observed.record = { state: "interrupted", detail: `interrupted-deploy(${p.release})` };
+    out.push({ runtime: "vm", key: vmKey(ref.group, ref.host, app), app, target, instance: rec?.instance ?? p!.instance, observed });
+  }
+  for (const [app, proc] of Object.entries(seen.processes)) {
+    if (proc !== "running" || apps[app] || pending[app]) continue;
+    const release = seen.current[app] ?? "";
+    const detail = `running-unrecorded(${release || "no current release"})`;
+    const instance = unrecordedInstance(envName, ref, app, release);
+    out.push({ runtime: "vm", key: vmKey(ref.group, ref.host, app), app, target, instance, observed: { process: "running", record: { state: "unrecorded", detail } } });
+  }
+  return out;
+}
+
+/** What the host shows of an app it runs without a record: the version from the release directory's name. */
+function unrecordedInstance(env: string, ref: HostRef, app: string, release: string): HostInstance {
+  const version = /^(.+)-[0-9a-f]{8}$/.exec(release)?.[1] ?? release;
+  return {
+    app,
+    env,
+    hostGroup: ref.group,
+    host: ref.host,
+    address: ref.address,
+    baseDir: ref.baseDir,
+    version,
+    package: { path: "" },
+    sha256: "",
+    start: "",
+    user: null,
+    environment: {},
+    secretEnv: [],
+    ports: [],
+    health: null,
+    services: [],
+    specHash: "",
+    registrations: [],
+  };
 }
 
 /** The actual capture resource of a host from what was read there: none when the rules are missing from the

@@ -293,7 +293,8 @@ function fakeSession(answers: { inspect: { code: number; stdout?: string; stderr
         state = opts?.stdin?.toString() ?? "";
         return { code: 0, stdout: "", stderr: "" };
       }
-      return { code: 0, stdout: state, stderr: "" };
+      // the state file's read: state.json as STATE_DUMP_SH frames it
+      return { code: 0, stdout: state ? `--amphi-state-- state.json present\n${state}` : "", stderr: "" };
     },
     putFile: async () => {},
     close: async () => {},

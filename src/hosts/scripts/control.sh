@@ -7,8 +7,12 @@
 #   activate RELEASE             stop, swap in .amphi/next/ (a change in place, see install.sh), switch
 #                                current, start                prints pid=
 #   rollback TARGET FAILED START stop; current back to TARGET (none: remove current); when TARGET is FAILED
-#                                (a change in place), restore .amphi/rollback/; start when START=1
+#                                (a change in place), put back the files activate set aside in
+#                                .amphi/rollback/; start when START=1. Also what the next run does after a
+#                                run was killed mid-deploy, so it works from any point of an activate.
+# Actions of one app wait for each other (lock_app): a killed run's script may still be running.
 action=$1 grace=$2 unit=$3
+lock_app $((2 * grace + 20))
 install_bins "$4" "$5"
 shift 5
 case $action in
@@ -63,12 +67,23 @@ case $action in
       rm -f "$APPDIR/current"
       exit 0
     fi
+    if [ ! -d "$APPDIR/releases/$target" ]; then
+      # the release to return to is gone from the host (removed by hand): leave the app stopped
+      rm -f "$APPDIR/current"
+      printf 'missing=%s\n' "$target"
+      exit 0
+    fi
     meta=$APPDIR/releases/$target/.amphi
-    if [ "$target" = "$failed" ] && [ -d "$meta/rollback" ]; then
+    if [ "$target" = "$failed" ]; then
+      # A file activate set aside is in rollback/ and no longer in next/ (or, stopped between its two
+      # moves, in both but not in place); one still in next/ and in place was never swapped, so the file
+      # in place is the good one and rollback/ holds an older change's copy.
       for f in env start user health; do
-        mv -f "$meta/rollback/$f" "$meta/$f" || fail "cannot restore $meta/$f"
+        if [ -e "$meta/rollback/$f" ] && { [ ! -e "$meta/next/$f" ] || [ ! -e "$meta/$f" ]; }; then
+          mv -f "$meta/rollback/$f" "$meta/$f" || fail "cannot restore $meta/$f"
+        fi
       done
-      rmdir "$meta/rollback"
+      rm -rf "$meta/rollback" "$meta/next"
     fi
     switch_current "$target"
     if [ "$3" = 1 ]; then

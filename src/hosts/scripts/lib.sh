@@ -123,6 +123,39 @@ stray_pid() {
   return 0
 }
 
+# lock_app SECONDS: waits until no other amphi script changes this app (a run killed mid-task leaves its
+# script running on the host), then holds run/APP.lock (a symlink to this shell's pid) until exit. A lock
+# whose holder is gone is taken over; after SECONDS, fails naming the holder. Without BASE there is
+# nothing to guard (and nothing is created).
+lock_app() {
+  [ -d "$BASE" ] || return 0
+  mkdir -p "$RUN" || fail "cannot create $RUN"
+  _lk=$RUN/$APP.lock
+  _end=$(($(now) + $1))
+  until ln -s "$$" "$_lk" 2>/dev/null; do
+    _h=$(readlink "$_lk" 2>/dev/null) || _h=""
+    if [ -n "$_h" ] && ! lock_holder "$_h"; then
+      rm -f "$_lk"
+      continue
+    fi
+    [ "$(now)" -ge "$_end" ] && fail "another amphi task of $APP still runs on this host (pid ${_h:-unknown}; $_lk)"
+    nap
+  done
+  trap 'unlock_app' EXIT
+}
+
+# lock_holder PID: PID is still an amphi host script for this app (checked through /proc where there is one).
+lock_holder() {
+  alive "$1" || return 1
+  [ -r "/proc/$1/cmdline" ] || return 0
+  tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "$APP"
+}
+
+unlock_app() {
+  [ "$(readlink "$RUN/$APP.lock" 2>/dev/null)" = "$$" ] && rm -f "$RUN/$APP.lock"
+  return 0
+}
+
 # stop_app GRACE: stops the app and its supervisor; TERM, then KILL after GRACE seconds.
 stop_app() {
   if use_systemd && [ -f "$UNITFILE" ]; then

@@ -1,5 +1,6 @@
-# probe.sh: one line per app directory, `app NAME running|stopped ok|failing|none` (health through the
-# app's health URL, 1 s timeout, only while it runs), then a line `state` and state.json as it is.
+# probe.sh DUMP: one line per app directory, `app NAME running|stopped ok|failing|none RELEASE` (health through
+# the app's health URL, 1 s timeout, only while it runs; RELEASE: what `current` points at, `-` for none),
+# then a line `state` and state.json with its backup as DUMP (state-file.ts) prints them.
 for d in "$BASE"/apps/*; do
   [ -d "$d" ] || continue
   set_app "${d##*/}"
@@ -13,7 +14,8 @@ for d in "$BASE"/apps/*; do
     fi
   fi
   if [ -n "$pid" ]; then state=running; else state=stopped; fi
-  printf 'app %s %s %s\n' "$APP" "$state" "$health"
+  release=$(current_release)
+  printf 'app %s %s %s %s\n' "$APP" "$state" "$health" "${release:--}"
 done
 echo "state"
-if [ -f "$BASE/state.json" ]; then cat "$BASE/state.json"; fi
+sh -c "$1" amphi "$BASE"

@@ -2,6 +2,7 @@
 # log, run files and systemd unit, and cached packages no remaining release was unpacked from. Prints
 # removed=<path> for each thing removed (nothing printed: there was nothing to undeploy).
 grace=$1
+lock_app $((2 * grace + 20))
 if [ -n "$(app_pid)" ] || [ -n "$(supervisor_pid)" ] || [ -n "$(stray_pid)" ]; then
   stop_app "$grace"
   echo "removed=process"
@@ -12,6 +13,8 @@ if [ -f "$UNITFILE" ]; then
   echo "removed=$UNITFILE"
 fi
 for p in "$APPDIR" "$LOG" "$LOG".* "$RUN/$APP".*; do
+  # this script's own lock goes when it exits
+  [ "$p" = "$RUN/$APP.lock" ] && continue
   if [ -e "$p" ] || [ -L "$p" ]; then
     rm -rf "$p" && printf 'removed=%s\n' "${p#"$BASE"/}"
   fi

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { amphi } from "../support/cli.js";
 import { exampleCopy } from "../support/example-copy.js";
+import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
 import { startKubeApiServer, type KubeApiDouble } from "../support/kube-apiserver/index.js";
 import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import type { K8sObject } from "../../src/model/index.js";
@@ -15,12 +16,18 @@ const noKubectl = !existsSync("/usr/bin/kubectl") && process.env.CI !== "true" ?
 describe("amphi apply on clusters and hosts in one run", { skip: noKubectl }, () => {
   let dir = "";
   let double: KubeApiDouble;
+  let consul: ConsulDouble;
   let kube: TempKubeconfig;
   const env = (): NodeJS.ProcessEnv => ({ ...process.env, ...kube.env });
   const run = (args: string[]) => amphi([...args, "--env", "staging", "--repo", dir, "--kubeconfig", kube.path], dir, env());
 
   before(async () => {
     ({ dir } = await exampleCopy("amphi-apply-mixed"));
+    // staging registers in Consul: a double on port 0 stands in for its 127.0.0.1:8500, so every target
+    // of the run can be seen (an unseen one would make plan and apply exit 3).
+    consul = await startConsulDouble();
+    const envFile = join(dir, "environments/staging.yaml");
+    writeFileSync(envFile, readFileSync(envFile, "utf8").replace("address: http://127.0.0.1:8500", `address: ${consul.url}`));
     double = await startKubeApiServer({ autoReady: true });
     // staging's cluster `dev` uses context kind-dev: point it at the double.
     kube = writeKubeconfig([{ name: "kind-dev", server: double.url }]);
@@ -29,6 +36,7 @@ describe("amphi apply on clusters and hosts in one run", { skip: noKubectl }, ()
   after(async () => {
     await amphi(["demo", "--repo", dir, "--env", "staging", "--down"], dir, env());
     await double?.close();
+    await consul?.close();
     kube?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -67,8 +75,11 @@ describe("amphi apply on clusters and hosts in one run", { skip: noKubectl }, ()
     const bad = writeKubeconfig([{ name: "kind-dev", server: "http://127.0.0.1:1" }]);
     try {
       const plan = await amphi(["plan", "--env", "staging", "--repo", dir, "--kubeconfig", bad.path], dir, { ...process.env, ...bad.env });
-      assert.match(plan.stdout, /unknown\s+k8s\s+dev\s+web\s+cluster unreachable: /);
-      assert.match(plan.stdout, /0 to delete/);
+      assert.equal(plan.code, 3, "a plan that could not see the cluster is not 'no changes'");
+      for (const key of ["k8s/dev/Deployment/shop/web", "k8s/dev/Service/shop/web", "k8s/dev/ConfigMap/shop/amphi-proxy-web"]) {
+        assert.match(plan.stdout, new RegExp(`unknown\\s+k8s\\s+dev\\s+web\\s+-\\s+${key}\\s+cluster unreachable: `));
+      }
+      assert.match(plan.stdout, /0 to delete, 2 unchanged/);
     } finally {
       bad.cleanup();
     }

@@ -87,7 +87,8 @@ describe("amphi apply over ssh to three netns hosts", { skip }, () => {
     await fleet.stopHost(1);
     try {
       const plan = await amphi(["plan", "--env", "fleet", "--repo", repo], repo);
-      assert.match(plan.stdout, /unknown\s+vm\s+fleet\/host1\s+billing\s+host unreachable: host1: /);
+      assert.equal(plan.code, 3, "a plan that could not see host1 is not a success");
+      assert.match(plan.stdout, /unknown\s+vm\s+fleet\/host1\s+billing\s+-\s+vm\/fleet\/host1\/billing\s+host unreachable: host1: /);
       assert.doesNotMatch(plan.stdout, / {2}delete {2}/);
       assert.match(plan.stdout, /0 to delete/);
     } finally {
@@ -140,7 +141,8 @@ describe("amphi apply over ssh to three netns hosts", { skip }, () => {
     write("environments/fleet.yaml", environment(file));
     try {
       const plan = await amphi(["plan", "--env", "fleet", "--repo", repo], repo);
-      assert.match(plan.stdout, /unknown\s+vm\s+fleet\/host0\s+billing\s+host unreachable: host0: host key for .* does not match/);
+      assert.equal(plan.code, 3);
+      assert.match(plan.stdout, /unknown\s+vm\s+fleet\/host0\s+billing\s+-\s+vm\/fleet\/host0\/billing\s+host unreachable: host0: host key for .* does not match/);
     } finally {
       write("environments/fleet.yaml", environment(fleet.knownHostsPath));
     }

@@ -270,3 +270,27 @@ export function restoreInput(rules: CaptureRules | null, drift: CaptureDrift): s
   }
   return formatRestore(doc);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the iptables binaries print
+
+/** The first non-blank line of a text, trimmed ("" when there is none). */
+export function firstLine(text: string): string {
+  return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
+}
+
+/** iptables-restore's error: its first line, plus the input line number it names. */
+export function restoreError(stderr: string): string {
+  const first = firstLine(stderr);
+  const at = /Error occurred at line: (\d+)/.exec(stderr);
+  return at && !first.includes("Error occurred") ? `${first} (input line ${at[1]})` : first;
+}
+
+/** Whether the iptables-restore of `version` (its `--version` line) takes --wait: 1.6.2 and later, and
+ * any version it cannot read (assumed current). */
+export function restoreWaits(version: string): boolean {
+  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return true;
+  const [a, b, c] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
+}

@@ -6,7 +6,7 @@
 // are recorded in the host's state.json.
 import type { CaptureRules, HostStateFile, IptablesRestore } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
-import { captureDrift, captureState, inSync, parseIptables, restoreInput } from "../diff/iptables.js";
+import { captureDrift, captureState, firstLine, inSync, parseIptables, restoreError, restoreInput, restoreWaits } from "../diff/iptables.js";
 import { canonicalJson } from "./canonical.js";
 import { TaskError } from "./errors.js";
 import { SCRIPTS } from "./scripts.js";
@@ -28,8 +28,6 @@ export interface CaptureOutcome {
  * and no hook at all), drifted (anything else: partly there, edited, or there while none are recorded). */
 export type CaptureProbe = "present" | "missing" | "drifted";
 
-type Hook = CaptureRules["hooks"][number];
-
 interface Live {
   mode: "root" | "sudo";
   /** Whether iptables-restore takes --wait (1.6.2 and later). */
@@ -37,22 +35,7 @@ interface Live {
   rules: IptablesRestore;
 }
 
-const firstLine = (text: string): string => text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
-
-/** iptables-restore's error: its first line, plus the line number it names. */
-function restoreError(stderr: string): string {
-  const first = firstLine(stderr);
-  const at = /Error occurred at line: (\d+)/.exec(stderr);
-  return at && !first.includes("Error occurred") ? `${first} (input line ${at[1]})` : first;
-}
-
-function waitsFor(version: string): boolean {
-  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(version);
-  if (!m) return true; // unknown: assume a current iptables
-  const [a, b, c] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  return a > 1 || (a === 1 && (b > 6 || (b === 6 && c >= 2)));
-}
 
 async function readLive(session: HostSession): Promise<Live> {
   const host = session.host.host;
@@ -65,7 +48,7 @@ async function readLive(session: HostSession): Promise<Live> {
   if (!mode) throw new TaskError(host, "capture: unexpected output while reading the rules");
   const version = /^version (.*)$/m.exec(r.stdout)?.[1] ?? "";
   const rules = pure(host, "cannot parse iptables-save output: ", () => parseIptables(r.stdout.replace(/^(mode|version) .*$/gm, ""), "iptables-save"));
-  return { mode, restoreWaits: waitsFor(version), rules };
+  return { mode, restoreWaits: restoreWaits(version), rules };
 }
 
 /** Runs a pure step, turning its error into a TaskError naming the host. */
@@ -78,7 +61,7 @@ function pure<T>(host: string, prefix: string, f: () => T): T {
 }
 
 /** Runs the apply script: restore `input`, then ensure `hooks`. Returns the hooks it inserted. */
-async function runApply(session: HostSession, live: Live, input: string, hooks: Hook[]): Promise<string[]> {
+async function runApply(session: HostSession, live: Live, input: string, hooks: CaptureRules["hooks"]): Promise<string[]> {
   const host = session.host.host;
   const args = hooks.map((h) => {
     const tokens = h.rule.split(/\s+/).filter(Boolean);

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { captureDrift, captureState, inSync, normalizeArgs, parseIptables, restoreInput } from "../../src/diff/iptables.js";
+import { captureDrift, captureState, inSync, normalizeArgs, parseIptables, restoreError, restoreInput, restoreWaits } from "../../src/diff/iptables.js";
 import { SCRIPTS } from "../../src/hosts/scripts.js";
 import type { CaptureRules, HostInstance, IptablesRestore } from "../../src/model/index.js";
 import { hostCapture } from "../../src/render/capture.js";
@@ -139,6 +139,16 @@ describe("iptables-save fixtures (real output, parsed)", () => {
 
   it("the rendered fragment parses and formats back byte for byte", () => {
     assert.equal(formatRestore(parseIptables(RULES.fragment, "fragment")), RULES.fragment);
+  });
+
+  it("reads iptables-restore's version (for --wait) and its error lines", () => {
+    assert.equal(restoreWaits("iptables-restore v1.8.9 (nf_tables)"), true);
+    assert.equal(restoreWaits("iptables-restore v1.6.2"), true);
+    assert.equal(restoreWaits("iptables-restore v1.6.1"), false);
+    assert.equal(restoreWaits("iptables-restore v1.4.21"), false);
+    assert.equal(restoreWaits("something else"), true, "unknown: assume a current iptables");
+    assert.equal(restoreError("iptables-restore v1.8.9 (nf_tables): line 3 failed\n"), "iptables-restore v1.8.9 (nf_tables): line 3 failed");
+    assert.equal(restoreError("iptables-restore: Bad rule\nError occurred at line: 12\n"), "iptables-restore: Bad rule (input line 12)");
   });
 
   it("names the input and the line it cannot read", () => {

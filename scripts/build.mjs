@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compiles src/ to dist/ (tsc), copies the non-TypeScript files the code reads at run time (host
-// scripts), and records the source fingerprint so bin/amphi.js knows dist/ is current.
+// scripts), bundles the mesh-dns program VM hosts run (dist/mesh-dns-<hash>.mjs, so capture tasks need no
+// esbuild), and records the source fingerprint so bin/amphi.js knows dist/ is current.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -25,5 +26,8 @@ const copyAssets = (d) => {
   }
 };
 copyAssets(src);
+// The same function the capture task falls back to when dist/ has no bundle of the current sources.
+const { writeMeshDnsBundle } = await import(join(dist, "hosts", "mesh-dns-bundle.js"));
+const bundle = await writeMeshDnsBundle(dist);
 writeFileSync(join(dist, ".source-stamp"), stamp);
-console.error(`build: dist/ compiled from src/ (stamp ${stamp.slice(0, 12)})`);
+console.error(`build: dist/ compiled from src/ (stamp ${stamp.slice(0, 12)}), mesh-dns bundled as ${relative(root, bundle)}`);

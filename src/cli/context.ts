@@ -1,6 +1,6 @@
 // Builds the adapters one environment needs (hosts, state store, packages) from CLI options.
 import { resolve } from "node:path";
-import { InputError, type ActualState, type EnvironmentModel, type Model } from "../model/index.js";
+import { InputError, findEnvironment, type ActualState, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
 import { ClusterTaskHandler, type KubectlOptions } from "../adapters/kubectl/index.js";
@@ -54,12 +54,9 @@ export function handlersFor(ctx: EnvContext, opts: { healthTimeoutMs: number; fo
   };
 }
 
-/** Finds the environment or fails naming it and the known ones. */
+/** Finds the environment or fails naming it and the known ones (an InputError). */
 export function findEnv(model: Model, name: string): EnvironmentModel {
-  const env = model.environments.find((e) => e.name === name);
-  if (env) return env;
-  const known = model.environments.map((e) => e.name).join(", ") || "none";
-  throw new InputError(`unknown environment "${name}" (known: ${known})`);
+  return findEnvironment(model, name);
 }
 
 /** Parses `--parallel`: a positive integer. */

@@ -9,7 +9,6 @@ import { render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
 import { formatPlanText } from "../plan/format.js";
 import { EXAMPLE_REPO, EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
-import { run } from "./main.js";
 import { planEnvironment, readLive } from "./plan.js";
 import { envContext, findEnv } from "./context.js";
 import { probe } from "../hosts/probe.js";
@@ -21,8 +20,12 @@ import { duration } from "./reconcile.js";
 import type { Model } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
 
-/** Registers `amphi demo` on the program. */
-export function demoCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
+/** Runs one amphi command line (`run` of main.ts), handed in by the composition root. */
+export type RunCommand = (argv: string[], io: Io, signal: AbortSignal) => Promise<number>;
+
+/** Registers `amphi demo` on the program; `run` runs the reconcile it ends with as `amphi reconcile --once`
+ * would. */
+export function demoCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal, run: RunCommand): void {
   program
     .command("demo")
     .description("run amphi's main job on its example config repo: validate, render, reconcile the local environment once")

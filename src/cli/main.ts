@@ -35,7 +35,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   driftCommand(program, io, setCode);
   applyCommand(program, io, setCode, signal);
   tasksCommand(program, io, setCode);
-  demoCommand(program, io, setCode, signal);
+  demoCommand(program, io, setCode, signal, run);
   dnsCommand(program, io, setCode, signal);
   reconcileCommand(program, io, setCode, signal);
   serveCommand(program, io, setCode, signal);

@@ -1,7 +1,7 @@
 // A validated app spec → AppModel with every default applied, plus the pieces placements reuse
 // (env vars and packages are normalized the same way in apps, overrides and the sidecar).
 import { createHash } from "node:crypto";
-import type { AppModel, ContainerModel, EnvVarModel, PackageModel, PackageSource, ResourcesModel, ServiceModel } from "../model/index.js";
+import { canonicalJson, type AppModel, type ContainerModel, type EnvVarModel, type PackageModel, type PackageSource, type ResourcesModel, type ServiceModel } from "../model/index.js";
 import type { FileLocator } from "./problems.js";
 import type { RawApp, RawContainer, RawEnvVar, RawPackage, RawResources, RawService } from "./raw.js";
 
@@ -111,14 +111,4 @@ export function mergeEnv(base: EnvVarModel[], over: EnvVarModel[]): EnvVarModel[
 export function specHash(app: Omit<AppModel, "specHash">): string {
   const { file: _file, ...rest } = app;
   return createHash("sha256").update(canonicalJson(rest)).digest("hex");
-}
-
-/** JSON with object keys sorted at every level: equal values give equal bytes. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }

@@ -43,11 +43,8 @@ export function resolvePlacements(raw: RawEnvironment, env: EnvironmentModel, ap
 
 function clusterPlacement(ctx: Ctx, p: RawPlacement, app: AppModel, index: number): Placement | null {
   const ptr = `/spec/placements/${index}`;
-  const cluster = ctx.env.clusters.find((c) => c.name === p.cluster);
-  if (!cluster) {
-    ctx.problems.push(unknownTarget(ctx, `${ptr}/cluster`, "cluster", p.cluster!, ctx.env.clusters.map((c) => c.name)));
-    return null;
-  }
+  const cluster = findTarget(ctx, ctx.env.clusters, p.cluster!, `${ptr}/cluster`, "cluster");
+  if (!cluster) return null;
   const namespace = p.namespace ?? cluster.namespace;
   if (duplicate(ctx, `${cluster.name}/${namespace}/${app.name}`, index, `cluster "${cluster.name}", namespace "${namespace}"`, app.name)) return null;
   const container = placedContainer(ctx, p, app.container, ptr);
@@ -76,11 +73,8 @@ function placedContainer(ctx: Ctx, p: RawPlacement, base: ContainerModel | null,
 
 function hostPlacement(ctx: Ctx, p: RawPlacement, app: AppModel, index: number): Placement | null {
   const ptr = `/spec/placements/${index}`;
-  const group = ctx.env.hostGroups.find((g) => g.name === p.hostGroup);
-  if (!group) {
-    ctx.problems.push(unknownTarget(ctx, `${ptr}/hostGroup`, "host group", p.hostGroup!, ctx.env.hostGroups.map((g) => g.name)));
-    return null;
-  }
+  const group = findTarget(ctx, ctx.env.hostGroups, p.hostGroup!, `${ptr}/hostGroup`, "host group");
+  if (!group) return null;
   const groupHosts = group.hosts.map((h) => h.name);
   const hosts = p.hosts ?? groupHosts;
   let hostsOk = true;
@@ -138,7 +132,12 @@ function duplicate(ctx: Ctx, key: string, index: number, target: string, app: st
   return true;
 }
 
-function unknownTarget(ctx: Ctx, ptr: string, what: string, name: string, known: string[]): Problem {
+/** The cluster or host group `name` of the environment; else null, with a problem at `ptr` naming the known ones. */
+function findTarget<T extends { name: string }>(ctx: Ctx, targets: T[], name: string, ptr: string, what: string): T | null {
+  const found = targets.find((t) => t.name === name);
+  if (found) return found;
+  const known = targets.map((t) => t.name);
   const hint = didYouMean(name, known) ?? (known.length ? `${what}s of this environment: ${known.join(", ")}` : `this environment has no ${what}s`);
-  return ctx.loc.problem(ptr, `unknown ${what} "${name}"`, { hint });
+  ctx.problems.push(ctx.loc.problem(ptr, `unknown ${what} "${name}"`, { hint }));
+  return null;
 }

@@ -4,10 +4,9 @@
 // with `iptables -C … || iptables -I … 1 …`); values travel only as arguments and on stdin. Parsing and the
 // comparison with the desired rules are diff/iptables.ts (pure), so a second apply changes nothing. The rules
 // are recorded in the host's state.json.
-import type { CaptureRules, HostStateFile, IptablesRestore } from "../model/index.js";
+import { canonicalJson, type CaptureRules, type HostStateFile, type IptablesRestore } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
 import { captureDrift, captureState, firstLine, inSync, parseIptables, restoreError, restoreInput, restoreWaits } from "../diff/iptables.js";
-import { canonicalJson } from "./canonical.js";
 import { TaskError } from "./errors.js";
 import { SCRIPTS } from "./scripts.js";
 import { readHostState, writeHostState } from "./state-file.js";

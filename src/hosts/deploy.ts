@@ -7,9 +7,9 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import type { HostInstance, HostStateFile, PendingDeploy } from "../model/index.js";
+import { canonicalJson, type HostInstance, type HostStateFile, type PendingDeploy } from "../model/index.js";
 import { TransportError } from "../ports/hosts.js";
-import { canonicalJson, sameRuntime } from "./canonical.js";
+import { sameRuntime } from "./same-runtime.js";
 import { envFileText } from "./env-file.js";
 import { TaskError } from "./errors.js";
 import { DEFAULT_MAX_UNPACKED_SIZE, refusal } from "./package-refusal.js";

@@ -2,19 +2,15 @@
 // DNS redirect. The capture task installs and supervises it before the iptables rules go in (so DNS on the
 // host never points at nothing), and removes it after they are gone.
 //
-// Hosts have node, not amphi: mesh-dns is one ESM file bundled with esbuild from src/dns/host-main.ts, built
-// here when first needed (memoised, and cached as `.amphi/cache/mesh-dns-<hash of the sources>.mjs` under the
-// working directory), uploaded only when the host's copy has another sha256. On the host (`<baseDir>/mesh/`):
+// Hosts have node, not amphi: mesh-dns is one ESM file bundled with esbuild from
+// src/adapters/dns-server/host-main.ts (mesh-dns-bundle.ts: prebuilt by `npm run build`, else built on first
+// use), uploaded only when the host's copy has another sha256. On the host (`<baseDir>/mesh/`):
 // mesh-dns.mjs, dns.json (settings), token (mode 600, owned by the proxy uid; from stdin, never argv), and a
 // small supervised "app" `mesh.dns` (apps/mesh.dns/current/amphi-mesh-dns) run by the same control script and
 // supervisor as apps (amphi-supervise, or the systemd unit `amphi-<env>-mesh.dns.service`; app names have no
 // dots, so it cannot collide). Its `run` mode drops to the proxy uid (setpriv, else runuser): capture leaves that
 // uid's traffic alone, so mesh-dns's upstream queries are not redirected back to itself.
-import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { isIP } from "node:net";
-import { fileURLToPath } from "node:url";
 import type { CaptureRules } from "../model/index.js";
 import { applyCapture, removeCapture, type CaptureOutcome } from "./capture.js";
 import { envFileText } from "./env-file.js";
@@ -22,12 +18,11 @@ import { TaskError } from "./errors.js";
 import { fields, logLines, scriptError, scriptText, EXEC_SH, SUPERVISE_SH } from "./scripts.js";
 import { systemdUnit } from "./systemd.js";
 import { seconds, type TaskContext } from "./task.js";
-import type { HostDnsConfig } from "../dns/host-main.js";
+import type { HostDnsConfig } from "../dns/host-config.js";
+import { meshDnsProgram } from "./mesh-dns-bundle.js";
 
 type DnsRules = NonNullable<CaptureRules["dns"]>;
 
-// The TypeScript sources (also when this runs compiled from dist/: the package ships src/).
-const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
 const CONTROL = scriptText("control");
 const MESH_DNS_SH = scriptText("mesh-dns");
 /** Installed as current/amphi-mesh-dns, whose `run` mode starts mesh-dns (trailing newline dropped: the host
@@ -43,79 +38,6 @@ const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]*$/;
 /** Where mesh-dns lives under a host's base dir. */
 export function meshBase(baseDir: string): string {
   return `${baseDir}/mesh`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The bundle
-
-/** The bundled program and its sha256. */
-export interface MeshDnsProgram {
-  code: Buffer;
-  sha256: string;
-}
-
-let built: Promise<MeshDnsProgram> | undefined;
-
-/** The sources the bundle is made of (the entry's directories), for the cache key. */
-function sourceHash(): string {
-  const h = createHash("sha256");
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(ts|js|mjs)$/.test(name)) h.update(`${p.slice(SRC.length)}\0`).update(readFileSync(p)).update("\0");
-    }
-  };
-  for (const d of ["dns", "adapters/dns-server", "adapters/consul", "model"]) walk(join(SRC, d));
-  for (const pkg of ["esbuild", "dns2"]) {
-    try {
-      h.update(`${pkg}@${(JSON.parse(readFileSync(join(SRC, "..", "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version}`);
-    } catch {
-      h.update(`${pkg}@?`);
-    }
-  }
-  return h.digest("hex").slice(0, 16);
-}
-
-/** The mesh-dns bundle: built once per process with esbuild from src/dns/host-main.ts, or read from
- * `.amphi/cache/mesh-dns-<hash>.mjs` (written best-effort; a read-only directory only costs a build). */
-export function meshDnsProgram(cacheDir = join(process.cwd(), ".amphi", "cache")): Promise<MeshDnsProgram> {
-  built ??= (async () => {
-    const file = join(cacheDir, `mesh-dns-${sourceHash()}.mjs`);
-    let code: Buffer | undefined;
-    try {
-      code = readFileSync(file);
-    } catch {
-      // not cached yet
-    }
-    if (!code) {
-      const entry = join(SRC, "dns", "host-main.ts");
-      const esbuild = await import("esbuild");
-      const r = await esbuild.build({
-        entryPoints: [entry],
-        bundle: true,
-        platform: "node",
-        format: "esm",
-        target: "node18",
-        write: false,
-        logLevel: "silent",
-        legalComments: "none",
-        // dns2 is CommonJS and requires node built-ins
-        banner: { js: "// mesh-dns, bundled by amphi from src/dns/host-main.ts\nimport { createRequire as __amphiRequire } from 'node:module'; const require = __amphiRequire(import.meta.url);" },
-      });
-      code = Buffer.from(r.outputFiles[0]!.contents);
-      try {
-        mkdirSync(cacheDir, { recursive: true });
-        writeFileSync(`${file}.tmp.${process.pid}`, code);
-        renameSync(`${file}.tmp.${process.pid}`, file);
-      } catch {
-        // best-effort cache
-      }
-    }
-    return { code, sha256: createHash("sha256").update(code).digest("hex") };
-  })();
-  built.catch(() => (built = undefined));
-  return built;
 }
 
 // ---------------------------------------------------------------------------------------------

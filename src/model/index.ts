@@ -1,5 +1,5 @@
-// Types only (plus two tiny helpers): the spec as loaded, desired/actual resources, changes, plans, problems.
-// Every stage imports from here; nothing here imports a stage.
+// Types only (plus a few small pure helpers): the spec as loaded, desired/actual resources, changes, plans, problems,
+// health values, canonical JSON. Every stage imports from here; nothing here imports a stage.
 export * from "./spec.js";
 export * from "./resources.js";
 export * from "./change.js";
@@ -7,6 +7,9 @@ export * from "./problem.js";
 export * from "./order.js";
 export * from "./host-state.js";
 export * from "./run.js";
+export * from "./health.js";
+export * from "./canonical-json.js";
+export * from "./environment.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

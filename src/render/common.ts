@@ -1,14 +1,5 @@
 // Small helpers shared by the render files: ordering, lookups that fail loudly, the proxy's port set.
-import { compareStrings, type AppModel, type EnvironmentModel, type Model, type PortModel } from "../model/index.js";
-
-/** Finds an environment by name; an unknown name throws an Error naming it and the known ones. */
-export function findEnvironment(model: Model, envName: string): EnvironmentModel {
-  const env = model.environments.find((e) => e.name === envName);
-  if (env) return env;
-  const known = model.environments.map((e) => e.name).sort(compareStrings);
-  const list = known.length === 0 ? "none are defined" : `known: ${known.join(", ")}`;
-  throw new Error(`unknown environment "${envName}" (${list})`);
-}
+import type { AppModel, Model, PortModel } from "../model/index.js";
 
 /** Indexes apps by name once per render (a lookup per placement would be quadratic in the repo size). */
 export function appIndex(model: Model): Map<string, AppModel> {

@@ -1,16 +1,16 @@
 // render: a validated Model and an environment name in, that environment's DesiredState out: Kubernetes
 // objects per cluster placement, host instances per host, capture rules per host, Consul registrations.
 // Pure and deterministic: no clock, no randomness, no I/O; resources sorted by key.
-import { compareStrings, type AppModel, type DesiredState, type EnvironmentModel, type HostInstance, type Model, type Resource } from "../model/index.js";
+import { compareStrings, findEnvironment, type AppModel, type DesiredState, type EnvironmentModel, type HostInstance, type Model, type Resource } from "../model/index.js";
 import { hostCapture } from "./capture.js";
-import { appIndex, findApp, findEnvironment } from "./common.js";
+import { appIndex, findApp } from "./common.js";
 import { consulKey, registrations } from "./consul.js";
 import { hostInstances, hostTarget, vmKey } from "./host.js";
 import { renderClusterPlacement } from "./k8s.js";
 
 export { renderFiles, type RenderedFile } from "./files.js";
 
-/** Renders the desired state of one environment. Throws an Error naming the environment and the known
+/** Renders the desired state of one environment. Throws an InputError naming the environment and the known
  * ones when `envName` is unknown, and an Error naming the subject when two resources would share a key. */
 export function render(model: Model, envName: string): DesiredState {
   const env = findEnvironment(model, envName);

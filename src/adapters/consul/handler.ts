@@ -4,6 +4,7 @@ import type { TaskSpec } from "../../plan/tasks.js";
 import type { TaskHandler, TaskOutcome } from "../../reconcile/execute.js";
 import { ConsulError, type ConsulClient } from "./client.js";
 import { deregister, recordOf, register, type DurationSpelling, type HealthEntryJson } from "./registry.js";
+import { canonicalJson } from "../../model/canonical-json.js";
 
 /** Options of the registry handler. */
 export interface RegistryHandlerOptions {
@@ -49,12 +50,6 @@ export class RegistryTaskHandler implements TaskHandler {
     const entry = (health.data ?? []).find((e) => e.Service.ID === reg.id);
     if (!entry) return false;
     const spelling: DurationSpelling = { checkTTL: reg.check.ttl, deregisterCriticalAfter: reg.check.deregisterCriticalServiceAfter };
-    return canonical(recordOf(entry, this.opts.env, spelling).registration) === canonical(reg);
+    return canonicalJson(recordOf(entry, this.opts.env, spelling).registration) === canonicalJson(reg);
   }
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
 }

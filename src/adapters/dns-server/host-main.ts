@@ -1,5 +1,6 @@
-// mesh-dns as it runs on a VM host: the entry of the one-file bundle (src/hosts/mesh-dns.ts builds it with
-// esbuild) that amphi's capture task installs as `<baseDir>/mesh/mesh-dns.mjs`. Hosts have node, not amphi.
+// mesh-dns as it runs on a VM host: the entry of the one-file bundle (built by `npm run build`, or on first
+// use by src/hosts/mesh-dns-bundle.ts) that amphi's capture task installs as `<baseDir>/mesh/mesh-dns.mjs`.
+// Hosts have node, not amphi.
 //
 //   node mesh-dns.mjs <config.json>
 //
@@ -9,21 +10,9 @@
 // Runs the same server as `amphi dns` (runMeshDns). One log line per zone change; SIGTERM/SIGINT → exit 0.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ConsulCatalog, formatUpstream, parseUpstream, redact, runMeshDns, type ServiceCatalog } from "../adapters/dns-server/index.js";
-import { DEFAULT_TTL } from "./zone.js";
-
-/** What `dns.json` holds. */
-export interface HostDnsConfig {
-  env: string;
-  listen: string[];
-  port: number;
-  domain: string;
-  serviceIP: string;
-  upstreams: string[];
-  consul: { address: string; datacenter: string | null; tokenFile: string | null } | null;
-  ttl?: number;
-  upstreamTimeoutMs?: number;
-}
+import { ConsulCatalog, formatUpstream, parseUpstream, redact, runMeshDns, type ServiceCatalog } from "./index.js";
+import type { HostDnsConfig } from "../../dns/host-config.js";
+import { DEFAULT_TTL } from "../../dns/zone.js";
 
 /** A catalog that never has services (no Consul in the environment): the zone stays empty. */
 const NO_CATALOG: ServiceCatalog = {

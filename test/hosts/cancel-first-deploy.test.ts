@@ -2,11 +2,12 @@
 // process under the base dir, no `current`, no record in state.json.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, undeploy } from "../../src/hosts/tasks.js";
 import { readHostState } from "../../src/hosts/state-file.js";
+import { SUPERVISE_SH } from "../../src/hosts/scripts.js";
 import { billingInstance, EXAMPLE_PACKAGE, eventually, freePort, localHost, processesUnder, type LocalHost } from "../support/local-host.js";
 
 describe("host tasks: a cancelled first deploy", () => {
@@ -41,6 +42,11 @@ describe("host tasks: a cancelled first deploy", () => {
   }
 
   it("a supervisor started for an app without a current release (its start was cancelled, its rollback removed current) exits by itself", async () => {
+    // Installed here as the host tasks install it: on a loaded machine every cancel above may have come before
+    // the deploy got as far as installing bin/amphi-supervise (sh then exits 2: no such file).
+    mkdirSync(join(h.baseDir, "bin"), { recursive: true });
+    mkdirSync(join(h.baseDir, "run"), { recursive: true });
+    writeFileSync(join(h.baseDir, "bin/amphi-supervise"), SUPERVISE_SH + "\n", { mode: 0o755 });
     const child = spawn("/bin/sh", [join(h.baseDir, "bin/amphi-supervise"), h.baseDir, "billing", "1"], { stdio: "ignore", detached: true });
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     const timer = new Promise<string>((r) => setTimeout(() => r("still running"), 3000));

@@ -13,6 +13,7 @@
 // amphi's by name.
 import type { CaptureRules, HostStateFile } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
+import type { TaskOutcome } from "../ports/tasks.js";
 import { TaskError } from "./errors.js";
 import { readHostState, writeHostState } from "./state-file.js";
 
@@ -23,10 +24,8 @@ export interface CaptureContext {
   log(line: string): void;
 }
 
-export interface CaptureOutcome {
-  result: "changed" | "unchanged";
-  message: string;
-}
+/** How a capture task ended: the port's TaskOutcome. */
+export type CaptureOutcome = TaskOutcome;
 
 /** What the live rules are compared with: present (equal to the desired rules), missing (no AMPHI_* chain
  * and no hook at all), drifted (anything else: partly there, edited, or there while none are recorded). */

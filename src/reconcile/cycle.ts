@@ -5,15 +5,16 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { ConfigError, formatProblem, type ActualState, type EnvironmentModel, type Model, type Plan, type RunRecord, type TaskRecord } from "../model/index.js";
 import type { Clock, ConfigSource, StateStore } from "../ports/index.js";
-import type { RepoSource, Snapshot } from "../sources/index.js";
+import type { RepoSource, Snapshot } from "../ports/sources.js";
 import { render } from "../render/index.js";
 import { formatUnseen } from "../plan/format-text.js";
 import { applyPlan, newRun } from "./apply.js";
 import type { Handlers } from "./execute.js";
-import { LockBusyError, type EnvLocks, type Lease } from "./locks.js";
+import { LockBusyError, type EnvLocks, type Lease } from "../ports/locks.js";
 import type { StatusReporter } from "../ports/status.js";
 import type { DriftReport } from "../report/index.js";
-import { Observer, type PostedMemo } from "./observe.js";
+import type { PostedMemo } from "../ports/status.js";
+import { Observer } from "./observe.js";
 
 /** Why a cycle runs. Explicit triggers (api, webhook: someone holds the run ID) always record a run, even
  * with nothing to do; the others record one only when they apply (a cron `--once` in sync leaves no trace). */

@@ -4,7 +4,7 @@
 // statuses differ from the last ones posted for that environment, so an interval loop does not post the
 // same status every few minutes.
 import type { ActualState, ConfigError, EnvironmentModel, Model, Plan } from "../model/index.js";
-import type { CommitStatus, StatusReporter } from "../ports/status.js";
+import type { CommitStatus, PostedMemo, StatusReporter } from "../ports/status.js";
 import { render } from "../render/index.js";
 import { buildDriftReport, type DriftReport } from "../report/index.js";
 import { appContext, envStatus, envStatusContext, statusesFor, truncateDescription } from "../health/status.js";
@@ -20,13 +20,7 @@ export interface ObserveDeps {
   log(line: string): void;
 }
 
-/** The last statuses posted for an environment (`key`: `<env>@<revision>`, `text`: the statuses without
- * links), kept where a new process finds them: a forge is not asked to store the same statuses every cycle
- * of a `reconcile --once` from cron (GitHub keeps at most 1000 statuses per commit and context). */
-export interface PostedMemo {
-  get(env: string): Promise<{ key: string; text: string } | null>;
-  set(env: string, post: { key: string; text: string }): Promise<void>;
-}
+export type { PostedMemo } from "../ports/status.js";
 
 /** One cycle's observation: the state read after apply (or before, when nothing was applied). */
 export interface Observation {

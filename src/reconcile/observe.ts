@@ -3,15 +3,13 @@
 // environment (error while a target cannot be seen), on the revision — only when the
 // statuses differ from the last ones posted for that environment, so an interval loop does not post the
 // same status every few minutes.
-import type { ActualState, ConfigError, EnvironmentModel, Model, Plan } from "../model/index.js";
+import type { ActualState, ConfigError, DesiredState, EnvironmentModel, Model, Plan } from "../model/index.js";
 import type { CommitStatus, PostedMemo, StatusReporter } from "../ports/status.js";
-import { render } from "../render/index.js";
 import { buildDriftReport, type DriftReport } from "../report/index.js";
 import { appContext, envStatus, envStatusContext, statusesFor, truncateDescription } from "../health/status.js";
 
 /** What observing needs from the cycle's dependencies. */
 export interface ObserveDeps {
-  plan(model: Model, env: string, actual: ActualState): Plan;
   reporter?: (env: EnvironmentModel) => StatusReporter | null;
   writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
   /** Where the last post of an environment is remembered across processes (see PostedMemo). */
@@ -26,6 +24,8 @@ export type { PostedMemo } from "../ports/status.js";
 export interface Observation {
   model: Model;
   env: EnvironmentModel;
+  /** The environment as rendered for the cycle (once: plan, apply and report share it). */
+  desired: DesiredState;
   actual: ActualState;
   plan: Plan;
   revision: string | null;
@@ -64,7 +64,7 @@ export class Observer {
   /** Builds and writes the report, then posts statuses when they changed. Never throws. */
   async report(o: Observation): Promise<DriftReport | null> {
     try {
-      const report = buildDriftReport({ desired: render(o.model, o.env.name), actual: o.actual, plan: o.plan, revision: o.revision, now: this.deps.now() });
+      const report = buildDriftReport({ desired: o.desired, actual: o.actual, plan: o.plan, revision: o.revision, now: this.deps.now() });
       await this.deps.writeReports?.(o.env, o.id, report);
       await this.post(o, report);
       return report;

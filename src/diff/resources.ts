@@ -32,11 +32,8 @@ export function compareResource(desired: Resource, actual: ActualResource, ignor
       return compareK8s(desired, (actual as typeof desired).object, ignore);
     case "vm":
       return compareVm(desired, actual as typeof desired & ActualResource);
-    case "capture": {
-      const { fragment, hooks } = desired.capture;
-      const live = (actual as typeof desired).capture;
-      return compareJson(asJson({ fragment, hooks }), asJson({ fragment: live.fragment, hooks: live.hooks }), full(never));
-    }
+    case "capture":
+      return compareCapture(desired, actual as typeof desired & ActualResource);
     case "consul":
       // The check's health (observed.check) is not compared: re-registering does not fix a failing
       // check. Health belongs to drift reports; only registration settings make a plan step.
@@ -90,6 +87,18 @@ function compareVm(desired: Resource & { runtime: "vm" }, actual: ActualResource
   const secret = vmSecretPredicate([...desired.instance.secretEnv, ...(actual.instance.secretEnv ?? [])]);
   const fields = [...record, ...compareJson(asJson(desired.instance), asJson(actual.instance), full(secret))];
   if (actual.observed?.process === "stopped") fields.push({ path: "process", from: "stopped", to: "running" });
+  return fields;
+}
+
+/** The recorded rules (fragment and hooks) against the desired ones, plus what was seen on the host: live
+ * rules that differ from the record (`capture drifted→present`) and recorded mesh-dns that does not run
+ * (`meshDns stopped→running`) are changes too (the capture task rewrites the rules and starts mesh-dns). */
+function compareCapture(desired: Resource & { runtime: "capture" }, actual: ActualResource & { runtime: "capture" }): FieldChange[] {
+  const { fragment, hooks } = desired.capture;
+  const live = actual.capture;
+  const fields = compareJson(asJson({ fragment, hooks }), asJson({ fragment: live.fragment, hooks: live.hooks }), full(never));
+  if (actual.observed?.capture === "drifted") fields.push({ path: "capture", from: "drifted", to: "present" });
+  if (actual.observed?.meshDns === "stopped") fields.push({ path: "meshDns", from: "stopped", to: "running" });
   return fields;
 }
 

@@ -3,7 +3,7 @@
 // hosts/claim.ts) is reported unreachable, never as empty.
 import type { ActualResource, CaptureRules, EnvironmentModel, HostInstance, Observed } from "../model/index.js";
 import type { ActualRead, ActualReader } from "../ports/actual.js";
-import type { HostConnector, HostRef } from "../ports/hosts.js";
+import type { HostConnector, HostRef, HostSession } from "../ports/hosts.js";
 import { hostTarget, vmKey } from "../render/host.js";
 import { probe, type HostProbe } from "./probe.js";
 import { probeCapture, type CaptureProbe } from "./capture.js";
@@ -46,20 +46,25 @@ export class HostsReader implements ActualReader {
 
 async function readHost(env: EnvironmentModel, ref: HostRef, deps: HostsReaderDeps, signal: AbortSignal | undefined): Promise<ActualResource[]> {
   const session = await deps.connector.open(ref, signal);
-  const seen = await probe({ session, env: env.name, now: deps.now, log: (l) => deps.warn?.(l), signal: signal });
+  const seen = await probe({ session, env: env.name, now: deps.now, log: (l) => deps.warn?.(l), signal });
   const target = hostTarget(ref.group, ref.host);
   // Another environment's record on this host fails the probe (hosts/claim.ts): the target is unreachable.
   const out = hostApps(env.name, ref, seen);
   const capture = seen.state.capture;
   if (capture) {
-    const ctx = { session, env: env.name, now: deps.now, log: () => {}, signal: signal };
-    const live = await probeCapture(session, capture);
-    // mesh-dns matters only while rules redirect DNS to it (not when they are missing: a create restarts it).
-    const dnsRunning = capture.dns && live !== "missing" ? await meshDnsRunning(ctx) : true;
-    const resource = captureResource(target, `capture/${ref.group}/${ref.host}`, capture, live, dnsRunning);
+    const resource = await readCapture(session, env.name, target, `capture/${ref.group}/${ref.host}`, capture, deps, signal);
     if (resource) out.push(resource);
   }
   return out;
+}
+
+/** Reads a host's recorded capture: its live rules, and mesh-dns's liveness while rules redirect DNS to it
+ * (not when they are missing: a create restarts it). */
+async function readCapture(session: HostSession, env: string, target: string, key: string, capture: CaptureRules, deps: HostsReaderDeps, signal: AbortSignal | undefined): Promise<ActualResource | null> {
+  const live = await probeCapture(session, capture);
+  const ctx = { session, env, now: deps.now, log: () => {}, signal };
+  const dnsRunning = capture.dns && live !== "missing" ? await meshDnsRunning(ctx) : true;
+  return captureResource(target, key, capture, live, dnsRunning);
 }
 
 /** The apps of one host as actual resources: each recorded app, each deploy under way whose run died (shown
@@ -115,14 +120,13 @@ function unrecordedInstance(env: string, ref: HostRef, app: string, release: str
 }
 
 /** The actual capture resource of a host from what was read there: none when the rules are missing from the
- * kernel (a create puts them back). Live rules that differ from the record, and recorded mesh-dns (`dns`) that
- * does not run, show as a changed fragment (a marker line the desired fragment never has), so the plan
- * proposes the capture task, which rewrites the rules and (re)starts mesh-dns. */
+ * kernel (a create puts them back); otherwise the record as it is, with what was seen in `observed`: the live
+ * rules (`capture`: present or drifted) and, when the record has mesh-dns (`dns`), whether it runs (`meshDns`).
+ * The diff makes each of them a field change, so the plan proposes the capture task, which rewrites the rules
+ * and (re)starts mesh-dns. */
 export function captureResource(target: string, key: string, capture: CaptureRules, live: CaptureProbe, dnsRunning: boolean): ActualResource | null {
   if (live === "missing") return null;
-  const marks: string[] = [];
-  if (live === "drifted") marks.push(`# live rules on ${target} differ from amphi's record`);
-  if (capture.dns && !dnsRunning) marks.push(`# mesh-dns is not running on ${target}`);
-  const observed = marks.length === 0 ? capture : { ...capture, fragment: `${marks.join("\n")}\n` };
-  return { runtime: "capture", key, app: null, target, capture: observed };
+  const observed: Observed = { capture: live };
+  if (capture.dns) observed.meshDns = dnsRunning ? "running" : "stopped";
+  return { runtime: "capture", key, app: null, target, capture, observed };
 }

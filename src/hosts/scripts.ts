@@ -23,6 +23,9 @@ export const SCRIPTS = {
   reporter: read("reporter.sh"),
   // mesh-dns on capture hosts (mesh-dns.ts runs it with <baseDir>/mesh as the base dir, not through runScript).
   "mesh-dns": read("mesh-dns.sh"),
+  // Capture rules (capture.ts runs these alone, as `sh -c SCRIPT amphi ARGS...`, without lib.sh).
+  "capture-inspect": read("capture-inspect.sh"),
+  "capture-apply": read("capture-apply.sh"),
 } as const;
 
 /** Name of a task script. */

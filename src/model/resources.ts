@@ -54,7 +54,10 @@ export interface HostInstance {
 
 /** The capture rules of one host: an `iptables-restore --noflush` fragment declaring only AMPHI_* chains,
  * plus the jumps from the built-in chains that the host task inserts idempotently. One per host because
- * a chain declared in a `--noflush` fragment is flushed: per-app fragments would erase each other. */
+ * a chain declared in a `--noflush` fragment is flushed: per-app fragments would erase each other.
+ * `fragment` is the text render/iptables.ts formats from the structured chains and rules (IptablesRestore)
+ * render/capture.ts builds; it stays text here because this record is what state.json, `--actual` files and
+ * `render --out` carry (older records too), and diff/iptables.ts parses it back into structure. */
 export interface CaptureRules {
   hostGroup: string;
   host: string;
@@ -67,6 +70,30 @@ export interface CaptureRules {
    * time. `consul`: the catalog's address (null: no Consul, an empty zone). Absent in records written
    * before amphi ran mesh-dns on hosts (and in hand-made rules): no mesh-dns is installed for them. */
   dns?: { listen: string; port: number; domain: string; serviceIP: string; upstreams: string[]; consul: string | null; user: number };
+}
+
+/** One line of an `iptables-restore` table section that names a chain: `-A CHAIN ARGS` appends a rule,
+ * `-D` deletes one, `-N` creates the chain, `-F`/`-X` flush/delete it. `args` are the rule's tokens as
+ * iptables reads them (quotes removed). */
+export interface IptablesOp {
+  op: "-A" | "-D" | "-N" | "-F" | "-X";
+  chain: string;
+  args: string[];
+}
+
+/** One table of `iptables-restore` input or `iptables-save` output: its declared chains (`:NAME POLICY`;
+ * policy `-` for user chains) and its lines in order. */
+export interface IptablesTable {
+  name: string;
+  chains: { name: string; policy: string }[];
+  ops: IptablesOp[];
+}
+
+/** `iptables-restore` input as structure: comment lines (with their `#`) before the first table, then
+ * the tables. render/iptables.ts formats it; diff/iptables.ts parses `iptables-save` output into it. */
+export interface IptablesRestore {
+  comments: string[];
+  tables: IptablesTable[];
 }
 
 /** A Consul agent service registration for one port of one host instance. */
@@ -107,6 +134,11 @@ export interface Observed {
    * being deployed when there is none; the host may run either); `unrecorded`, the app runs but no record
    * names it (the instance holds only what the host shows). `detail` is the plan's wording. */
   record?: { state: "interrupted" | "unrecorded"; detail: string };
+  /** capture: whether the host's live AMPHI_* chains and hooks equal the recorded rules (`drifted`: partly
+   * there, edited, or other rules). Rules missing from the kernel leave no actual resource at all. */
+  capture?: "present" | "drifted";
+  /** capture: whether the recorded mesh-dns (`capture.dns`) runs; absent when the record has no `dns`. */
+  meshDns?: "running" | "stopped";
 }
 
 /** An actual resource: the same shape as desired, plus what was observed about it. */

@@ -1,8 +1,9 @@
 // Traffic capture, one rule for pods and VMs (DESIGN.md "Traffic capture"): only the apps' own ports are
 // redirected inbound, only traffic to the mesh service IP outbound, DNS (udp+tcp 53) goes to mesh-dns,
 // and the proxy uid is never captured. Pods get it as amphi-init args; hosts as an iptables-restore fragment.
-import type { CaptureRules, EnvironmentModel, HostInstance, MeshModel } from "../model/index.js";
+import type { CaptureRules, EnvironmentModel, HostInstance, IptablesOp, IptablesRestore, MeshModel } from "../model/index.js";
 import { compareStrings } from "../model/index.js";
+import { formatRestore } from "./iptables.js";
 
 /** The chains amphi owns on a host. Only these are declared in the fragment: declaring a chain in an
  * `iptables-restore --noflush` input flushes it, so a built-in chain must never be declared there. */
@@ -35,18 +36,19 @@ export function hostCapture(env: EnvironmentModel, hostGroup: string, host: stri
   const inbound = instances
     .map((i) => ({ app: i.app, ports: [...new Set(i.ports.map((p) => p.port))].sort((a, b) => a - b) }))
     .sort((a, b) => compareStrings(a.app, b.app));
-  const lines = [
-    `# amphi capture for ${hostGroup}/${host} (env ${env.name})`,
-    "*nat",
-    ...CAPTURE_CHAINS.nat.map(declare),
-    ...natRules(env.mesh, inbound),
-    "COMMIT",
-    "*raw",
-    ...CAPTURE_CHAINS.raw.map(declare),
-    ...rawRules(env.mesh),
-    "COMMIT",
-  ];
-  return { hostGroup, host, inbound, fragment: lines.join("\n") + "\n", hooks: captureHooks(), dns: hostDns(env) };
+  const fragment = formatRestore(captureTables(`# amphi capture for ${hostGroup}/${host} (env ${env.name})`, env.mesh, inbound));
+  return { hostGroup, host, inbound, fragment, hooks: captureHooks(), dns: hostDns(env) };
+}
+
+/** The chains and rules of a host's capture, as structure (formatRestore makes the fragment of it). */
+export function captureTables(comment: string, mesh: MeshModel, inbound: CaptureRules["inbound"]): IptablesRestore {
+  return {
+    comments: [comment],
+    tables: [
+      { name: "nat", chains: CAPTURE_CHAINS.nat.map(declare), ops: natRules(mesh, inbound) },
+      { name: "raw", chains: CAPTURE_CHAINS.raw.map(declare), ops: rawRules(mesh) },
+    ],
+  };
 }
 
 /** mesh-dns as the host runs it: on 127.0.0.1 (where REDIRECT delivers the host's queries; see natRules), as
@@ -74,35 +76,45 @@ export function captureHooks(): CaptureRules["hooks"] {
   ];
 }
 
-function declare(chain: string): string {
-  return `:${chain} - [0:0]`;
+/** A chain amphi declares (user chains have no policy: `-`). */
+function declare(name: string): { name: string; policy: string } {
+  return { name, policy: "-" };
 }
 
-function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): string[] {
+/** `-A chain args…`, the args written as one string of space-separated tokens (none has a space). */
+function A(chain: string, args: string): IptablesOp {
+  return { op: "-A", chain, args: args.split(" ") };
+}
+
+function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): IptablesOp[] {
   const uid = mesh.proxyUid;
   const dns = mesh.dnsPort;
   return [
     // Inbound: only the apps' own ports, so other listeners on the host (sshd, node exporters) stay direct.
     ...inbound.flatMap(({ app, ports }) =>
-      ports.map((port) => `-A AMPHI_PREROUTING -p tcp --dport ${port} -m comment --comment "amphi:${app}" -j AMPHI_IN_REDIRECT`),
+      ports.map((port): IptablesOp => ({
+        op: "-A",
+        chain: "AMPHI_PREROUTING",
+        args: ["-p", "tcp", "--dport", String(port), "-m", "comment", "--comment", `amphi:${app}`, "-j", "AMPHI_IN_REDIRECT"],
+      })),
     ),
-    `-A AMPHI_IN_REDIRECT -p tcp -j REDIRECT --to-ports ${mesh.inboundPort}`,
+    A("AMPHI_IN_REDIRECT", `-p tcp -j REDIRECT --to-ports ${mesh.inboundPort}`),
     // First: the proxy and mesh-dns run as the proxy uid. Their traffic (the proxy's upstream connections,
     // mesh-dns's forwarded queries) must leave untouched, or it would be redirected back to them: a loop.
-    `-A AMPHI_OUTPUT -m owner --uid-owner ${uid} -j RETURN`,
+    A("AMPHI_OUTPUT", `-m owner --uid-owner ${uid} -j RETURN`),
     // DNS before the loopback RETURN: most hosts resolve through a local stub (127.0.0.53, 127.0.0.1),
     // and queries to it must still reach mesh-dns, or mesh names would never resolve. The stub's own upstream
     // queries are captured too, so mesh-dns must forward to real resolvers, never back to a local stub.
     // REDIRECT sends locally generated packets to 127.0.0.1:<dns>, so mesh-dns must listen on 127.0.0.1 (a UDP
     // socket bound to 0.0.0.0 answers from the host's own address, which the client does not accept).
-    `-A AMPHI_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports ${dns}`,
-    `-A AMPHI_OUTPUT -p tcp --dport 53 -j REDIRECT --to-ports ${dns}`,
+    A("AMPHI_OUTPUT", `-p udp --dport 53 -j REDIRECT --to-ports ${dns}`),
+    A("AMPHI_OUTPUT", `-p tcp --dport 53 -j REDIRECT --to-ports ${dns}`),
     // The app talking to itself (or anything else) over loopback stays uncaptured.
-    "-A AMPHI_OUTPUT -d 127.0.0.0/8 -j RETURN",
+    A("AMPHI_OUTPUT", "-d 127.0.0.0/8 -j RETURN"),
     // Outbound: only the mesh service IP, which mesh-dns hands out for registered names. Everything else
     // other processes send is left alone.
-    `-A AMPHI_OUTPUT -d ${mesh.serviceIP}/32 -p tcp -j AMPHI_OUT_REDIRECT`,
-    `-A AMPHI_OUT_REDIRECT -p tcp -j REDIRECT --to-ports ${mesh.outboundPort}`,
+    A("AMPHI_OUTPUT", `-d ${mesh.serviceIP}/32 -p tcp -j AMPHI_OUT_REDIRECT`),
+    A("AMPHI_OUT_REDIRECT", `-p tcp -j REDIRECT --to-ports ${mesh.outboundPort}`),
   ];
 }
 
@@ -118,12 +130,12 @@ function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): string[] {
 // land in another zone than their query's entry, miss it, never be un-NATed and be dropped, breaking DNS of
 // everything behind the host. So amphi adds nothing to raw PREROUTING. (Istio's rules put the resolvers'
 // replies into zone 1 there: fine in a pod, which forwards nothing; a VM host may.)
-function rawRules(mesh: MeshModel): string[] {
+function rawRules(mesh: MeshModel): IptablesOp[] {
   const uid = mesh.proxyUid;
   return [
     // mesh-dns's answers to clients: in the clients' zone, so they match the REDIRECTed query and get un-NATed.
-    `-A AMPHI_RAW_OUTPUT -p udp --sport ${mesh.dnsPort} -m owner --uid-owner ${uid} -j CT --zone ${ZONE_CLIENT}`,
+    A("AMPHI_RAW_OUTPUT", `-p udp --sport ${mesh.dnsPort} -m owner --uid-owner ${uid} -j CT --zone ${ZONE_CLIENT}`),
     // The clients' queries (everyone but the proxy uid), before nat OUTPUT redirects them.
-    `-A AMPHI_RAW_OUTPUT -p udp --dport 53 -m owner ! --uid-owner ${uid} -j CT --zone ${ZONE_CLIENT}`,
+    A("AMPHI_RAW_OUTPUT", `-p udp --dport 53 -m owner ! --uid-owner ${uid} -j CT --zone ${ZONE_CLIENT}`),
   ];
 }

@@ -1,5 +1,6 @@
-// mesh-dns liveness as drift: a capture recorded with `dns` whose mesh-dns does not run reads as a changed
-// capture resource, so the plan proposes the capture task (which re-runs ensureMeshDns). The reader's
+// mesh-dns liveness as drift: a capture recorded with `dns` whose mesh-dns does not run reads as a capture
+// resource observed with `meshDns: "stopped"` (and the record unchanged: no text is written into the fragment),
+// which the diff makes a field change, so the plan proposes the capture task (which re-runs ensureMeshDns). The reader's
 // mapping is unit-tested; the liveness check itself runs through LocalConnector against a stand-in mesh.dns
 // "app" started by the real control script and supervisor (no iptables, no node bundle needed).
 import assert from "node:assert/strict";
@@ -35,17 +36,25 @@ describe("actual capture resource: mesh-dns liveness", () => {
     assert.deepEqual(changes(rules(true), "present", true), []);
   });
 
-  it("rules present, mesh-dns not running: the fragment differs (a capture update is planned)", () => {
+  it("rules present, mesh-dns not running: observed meshDns stopped, a field change (a capture update is planned)", () => {
     const actual = captureResource(TARGET, KEY, rules(true), "present", false);
     assert.ok(actual && actual.runtime === "capture");
-    assert.equal(actual.capture.fragment, `# mesh-dns is not running on ${TARGET}\n`);
-    assert.deepEqual(changes(rules(true), "present", false), ["fragment"]);
+    assert.deepEqual(actual.capture, rules(true), "the record is what the host recorded, no marker in it");
+    assert.deepEqual(actual.observed, { capture: "present", meshDns: "stopped" });
+    const diff = compareResource(desired(rules(true)), actual, []);
+    assert.deepEqual(diff, [{ path: "meshDns", from: "stopped", to: "running" }]);
   });
 
-  it("rules drifted and mesh-dns down: both named in the marker", () => {
+  it("rules drifted and mesh-dns down: both observed, both field changes", () => {
     const actual = captureResource(TARGET, KEY, rules(true), "drifted", false);
     assert.ok(actual && actual.runtime === "capture");
-    assert.equal(actual.capture.fragment, `# live rules on ${TARGET} differ from amphi's record\n# mesh-dns is not running on ${TARGET}\n`);
+    assert.deepEqual(actual.capture, rules(true));
+    assert.deepEqual(actual.observed, { capture: "drifted", meshDns: "stopped" });
+    assert.deepEqual(changes(rules(true), "drifted", false), ["capture", "meshDns"]);
+  });
+
+  it("rules drifted, mesh-dns running: the capture field alone", () => {
+    assert.deepEqual(changes(rules(true), "drifted", true), ["capture"]);
   });
 
   it("rules without dns (older records): mesh-dns is not looked at", () => {

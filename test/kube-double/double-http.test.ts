@@ -152,14 +152,17 @@ describe("kube-apiserver double over HTTP", () => {
     const cm = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { a: "1" } });
     await call("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "doomed" } });
     await call("POST", "/api/v1/namespaces/doomed/configmaps", cm("c"));
+    // Terminating for 2 s, so the checks below never race the end of it on a loaded machine.
+    double.namespaceTerminationMs = 2000;
     const del = await call("DELETE", "/api/v1/namespaces/doomed");
+    double.namespaceTerminationMs = 50;
     assert.equal(del.code, 200);
     assert.equal(del.body.status.phase, "Terminating");
     const refused = await call("POST", "/api/v1/namespaces/doomed/configmaps", cm("d"));
     assert.equal(refused.code, 403);
     assert.equal(refused.body.message, 'configmaps "d" is forbidden: unable to create new content in namespace doomed because it is being terminated');
     assert.equal((await call("DELETE", "/api/v1/namespaces/doomed/configmaps/c")).code, 200, "existing content can still be deleted");
-    await new Promise((r) => setTimeout(r, 150));
+    for (let i = 0; i < 300 && double.get("Namespace", undefined, "doomed"); i++) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(double.objects({ namespace: "doomed" }), []);
     assert.equal(double.get("Namespace", undefined, "doomed"), undefined);
     const create = await call("POST", "/api/v1/namespaces/doomed/configmaps", cm("c"));

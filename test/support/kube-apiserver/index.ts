@@ -75,6 +75,9 @@ export interface KubeApiDouble {
   readonly port: number;
   /** When true, every Deployment write is followed by a status write marking it available. */
   autoReady: boolean;
+  /** How long a deleted namespace stays Terminating (default 50 ms); a test that checks the Terminating
+   * phase sets it long enough not to depend on the machine's speed. */
+  namespaceTerminationMs: number;
   /** Every request answered, in order (tests count kubectl's calls with it). */
   readonly requests: RecordedRequest[];
   /** Copies of stored objects, optionally of one kind and/or namespace. */
@@ -184,6 +187,12 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
 
   const writeReq = (manager: string, force = false): WriteRequest => ({ dryRun: false, fieldManager: manager, force });
   const typeByKind = (kind: string): ResourceType | undefined => RESOURCE_TYPES.find((t) => t.kind === kind);
+  // An accessor (Object.assign would copy its value once): the store reads it at each namespace delete.
+  Object.defineProperty(double, "namespaceTerminationMs", {
+    get: () => store.namespaceTerminationMs,
+    set: (ms: number) => void (store.namespaceTerminationMs = ms),
+    enumerable: true,
+  });
   Object.assign(double, {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -52,6 +52,9 @@ export class Store {
   private nextIP = 10;
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** How long a deleted namespace stays Terminating before it and its contents are gone (the double's
+   * `namespaceTerminationMs`; a real namespace controller takes as long as its content takes). */
+  namespaceTerminationMs = 50;
 
   constructor(private readonly now: () => Date) {}
 

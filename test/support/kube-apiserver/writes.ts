@@ -18,9 +18,6 @@ export interface WriteRequest extends WriteOptions {
 
 const NAMESPACES = findType("", "v1", "namespaces")!;
 
-/** How long a deleted namespace stays Terminating before it and its contents are gone. */
-export const NAMESPACE_TERMINATION_MS = 50;
-
 function requireNamespace(store: Store, ref: Ref): void {
   if (ref.namespace === undefined) return;
   const ns = store.find({ type: NAMESPACES, namespace: undefined, name: ref.namespace });
@@ -145,7 +142,7 @@ function apply(store: Store, ref: Ref, raw: string, req: WriteRequest, subresour
 }
 
 /** DELETE: removes the object. A namespace turns Terminating and goes, with everything in it,
- * NAMESPACE_TERMINATION_MS later (as the namespace controller would), so `kubectl delete -f` of a
+ * store.namespaceTerminationMs later (as the namespace controller would), so `kubectl delete -f` of a
  * namespace and its contents deletes them all. */
 export function remove(store: Store, ref: Ref, req: WriteOptions): Obj {
   if (ref.type === NAMESPACES) return terminateNamespace(store, ref, req);
@@ -162,7 +159,7 @@ function terminateNamespace(store: Store, ref: Ref, req: WriteOptions): Obj {
   after.status = { ...(isObj(after.status) ? after.status : {}), phase: "Terminating" };
   const out = store.commit(ref, before, after, req, () => readManagers(before));
   if (!req.dryRun) {
-    store.later(NAMESPACE_TERMINATION_MS, () => {
+    store.later(store.namespaceTerminationMs, () => {
       for (const { ref: r } of store.all()) if (r.namespace === ref.name) store.remove(r, req);
       if (store.find(ref)) store.remove(ref, req);
     });

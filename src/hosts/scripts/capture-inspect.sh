@@ -1,0 +1,23 @@
+# capture-inspect.sh: reads a host's capture rules (run alone, without lib.sh: `sh -c SCRIPT amphi`).
+# Finds the binaries (non-login shells of unprivileged users often lack the sbin directories), decides
+# how to run them (root, else `sudo -n` if it may run iptables-save), prints the mode, iptables-restore's
+# version (for --wait) and the nat and raw tables, each after a `#amphi-table NAME` line.
+# Exit codes: 20 a binary is missing (named on stderr), 21 not root and no sudo -n, 22 iptables-save failed.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+for b in iptables-restore iptables-save iptables; do
+  command -v "$b" >/dev/null 2>&1 || { printf '%s\n' "$b" >&2; exit 20; }
+done
+if [ "$(id -u)" = 0 ]; then
+  mode=root
+elif command -v sudo >/dev/null 2>&1 && sudo -n iptables-save -t nat >/dev/null 2>&1; then
+  mode=sudo
+else
+  exit 21
+fi
+run() { if [ "$mode" = sudo ]; then sudo -n "$@"; else "$@"; fi; }
+printf 'mode %s\n' "$mode"
+printf 'version %s\n' "$(iptables-restore --version 2>&1 | head -n 1)"
+for t in nat raw; do
+  printf '#amphi-table %s\n' "$t"
+  run iptables-save -t "$t" || exit 22
+done

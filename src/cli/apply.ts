@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline/promises";
 import { InputError, type Plan, type RunRecord } from "../model/index.js";
-import { render } from "../render/index.js";
 import { formatPlanText, formatUnseen } from "../plan/format.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
 import { envContext, findEnv, handlersFor, parseHealthTimeout, type EnvContext } from "./context.js";
-import { hasChanges, planEnvironment } from "./plan.js";
+import { hasChanges } from "./plan.js";
+import { planLive } from "../reconcile/pipeline.js";
 import { formatRun, progressPrinter } from "./progress.js";
 import { DEFAULT_LOCK_TIMEOUT, lockEnv, type EnvLock } from "./lock.js";
 import { duration } from "./reconcile.js";
@@ -71,8 +71,7 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
       if (opts.runId) await failQueued(ctx, opts.runId, e.message);
       throw e;
     });
-    const actual = await ctx.readActual(signal);
-    const plan = planEnvironment(model, opts.env, actual);
+    const { desired, plan } = await planLive(model, opts.env, () => ctx.readActual(signal));
     if (!opts.runId) io.err(formatPlanText(plan));
     if (!hasChanges(plan) && !opts.runId) return unseen(io, plan) ?? EXIT.ok;
     if (!opts.runId && !opts.yes && process.stdin.isTTY && !(await confirm(io, `Apply these changes to ${plan.env}?`))) {
@@ -84,7 +83,7 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
     const handlers = handlersFor(ctx, { healthTimeoutMs, forceConflicts: opts.forceConflicts });
     await ctx.store.saveRun(run);
     const live = Boolean((process.stderr as { isTTY?: boolean }).isTTY) && io.err === processErr;
-    const done = await applyPlan(model, plan, render(model, opts.env), run, {
+    const done = await applyPlan(model, plan, desired, run, {
       handlers, store: ctx.store, clock: ctx.clock, parallel: ctx.parallel, signal, onProgress: progressPrinter(io.err, live),
     });
     io.out(`${formatRun(done)}\n${done.message}\n`);

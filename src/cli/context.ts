@@ -3,12 +3,14 @@ import { resolve } from "node:path";
 import { InputError, findEnvironment, type ActualState, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
-import { ClusterTaskHandler, type KubectlOptions } from "../adapters/kubectl/index.js";
-import { RegistryTaskHandler, consulClientFor } from "../adapters/consul/index.js";
+import { ClusterReader, ClusterTaskHandler, type KubectlOptions } from "../adapters/kubectl/index.js";
+import { RegistryReader, RegistryTaskHandler, consulClientFor } from "../adapters/consul/index.js";
 import { HostTaskHandler } from "../hosts/handler.js";
+import { HostsReader } from "../hosts/reader.js";
 import { reporterConfigFor } from "../hosts/reporter.js";
 import type { Handlers } from "../reconcile/execute.js";
-import { readLiveActual } from "../reconcile/actual.js";
+import { readActual } from "../reconcile/actual.js";
+import type { ActualReader } from "../ports/actual.js";
 import { TransportConnector, hostRefs } from "../adapters/hosts.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
@@ -54,6 +56,17 @@ export function handlersFor(ctx: EnvContext, opts: { healthTimeoutMs: number; fo
   };
 }
 
+/** The live-state readers of an environment, one per runtime: its hosts through their sessions, its
+ * clusters through kubectl, its Consul registrations. Shared by `plan`, `drift`, `apply`, `reconcile` and `serve`. */
+export function readersFor(ctx: EnvContext, warn: (line: string) => void): ActualReader[] {
+  const now = () => ctx.clock.now().toISOString();
+  return [
+    new HostsReader({ connector: ctx.connector, hosts: ctx.hosts, now, parallel: ctx.parallel, warn }),
+    new ClusterReader(ctx.kubectl),
+    new RegistryReader(ctx.processEnv),
+  ];
+}
+
 /** Finds the environment or fails naming it and the known ones (an InputError). */
 export function findEnv(model: Model, name: string): EnvironmentModel {
   return findEnvironment(model, name);
@@ -83,8 +96,7 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     parallel: parseParallel(opts.parallel),
     kubectl: { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env },
     processEnv: io.env,
-    readActual: (signal) =>
-      readLiveActual(env, { connector, hosts: ctx.hosts, now: () => ctx.clock.now().toISOString(), parallel: ctx.parallel, kubectl: ctx.kubectl, processEnv: io.env, signal, warn: (l) => io.err(`warning: ${l}\n`) }),
+    readActual: (signal) => readActual(env, readersFor(ctx, (l) => io.err(`warning: ${l}\n`)), { now: () => ctx.clock.now().toISOString(), signal }),
     close: () => connector.closeAll(),
   };
   return ctx;

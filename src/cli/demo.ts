@@ -9,7 +9,8 @@ import { render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
 import { formatPlanText } from "../plan/format.js";
 import { EXAMPLE_REPO, EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
-import { planEnvironment, readLive } from "./plan.js";
+import { readLive } from "./actual.js";
+import { planLive } from "../reconcile/pipeline.js";
 import { envContext, findEnv } from "./context.js";
 import { probe } from "../hosts/probe.js";
 import { readNote, syncDemoRepo } from "../adapters/git/demo-repo.js";
@@ -51,7 +52,7 @@ export function demoCommand(program: Command, io: Io, setCode: (code: number) =>
           io.out(`\nreconciling ${opts.env} from ${repo} at ${sha.slice(0, 12)}:\n`);
           const code = await run(["reconcile", "--env", opts.env, "--once", "--repo", repo], io, signal);
           if (code !== EXIT.ok) return code;
-          const again = planEnvironment(model, opts.env, await readLive(io, model, source, opts.env, {}));
+          const { plan: again } = await planLive(model, opts.env, () => readLive(io, model, source, opts.env, {}));
           io.out(`\nplan of ${opts.env} now:\n${formatPlanText(again)}`);
           const note = await readNote(repo, sha);
           if (note) io.out(`\ncommit statuses on ${sha.slice(0, 12)} (git notes --ref amphi show ${sha.slice(0, 12)}, in ${repo}):\n${summarizeNote(note)}`);

@@ -5,11 +5,11 @@ import type { Command } from "@commander-js/extra-typings";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { InputError, type ActualState } from "../model/index.js";
-import { render } from "../render/index.js";
+import { planLive } from "../reconcile/pipeline.js";
 import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
 import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
 import { findEnv } from "./context.js";
-import { planEnvironment, readActualFile, readLive } from "./plan.js";
+import { actualFor } from "./actual.js";
 
 const FORMATS = ["text", "json", "markdown", "html"] as const;
 type Format = (typeof FORMATS)[number];
@@ -37,9 +37,7 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const progressTimeoutMs = seconds(opts.progressTimeout, "--progress-timeout") * 1000;
           const { model, source } = await loadRepoWithSource(io, opts);
           findEnv(model, opts.env);
-          const actual = opts.actual ? await readActualFile(io, opts.actual, opts.env) : await readLive(io, model, source, opts.env, opts);
-          const desired = render(model, opts.env);
-          const plan = planEnvironment(model, opts.env, actual);
+          const { desired, actual, plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
           const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs });
           const text = formatReport(report, format);
           if (opts.out) {

@@ -3,7 +3,7 @@
 // environment's state backend is Consul (see backendsFor). A second holder waits up to --lock-timeout, then
 // fails naming the holder's pid and host.
 import type { EnvironmentModel } from "../model/index.js";
-import { LockBusyError, type Lease } from "../reconcile/locks.js";
+import { LockBusyError, type Lease } from "../ports/locks.js";
 import type { Io } from "./common.js";
 import { backendsFor } from "./reconcile.js";
 

@@ -2,21 +2,18 @@
 // PR mode (`--base REV [--head REV]`): only the apps the change touches (see reconcile/pr-scope.ts), the
 // status `amphi/plan/<env>` on the head commit, and `--comment-file` with the Markdown plan.
 import type { Command } from "@commander-js/extra-typings";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { InputError, type ActualState, type EnvironmentModel, type Model, type Plan } from "../model/index.js";
-import type { ConfigSource } from "../ports/index.js";
-import { render } from "../render/index.js";
-import { diff } from "../diff/index.js";
-import { parseActualState } from "../diff/actual-file.js";
-import { buildPlan } from "../plan/index.js";
+import { InputError, type EnvironmentModel, type Plan } from "../model/index.js";
 import { formatPlanJson, formatPlanMarkdown, formatPlanText, formatUnseen } from "../plan/format.js";
-import { formatScope, scopeDiff, type Scope } from "../reconcile/pr-scope.js";
+import { formatScope } from "../reconcile/pr-scope.js";
+import { planLive } from "../reconcile/pipeline.js";
 import { planStatus, truncateDescription } from "../health/status.js";
 import type { StatusReporter } from "../ports/status.js";
-import { loadPrScope } from "../sources/pr.js";
+import { loadPrScope } from "./pr.js";
 import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, type Io } from "./common.js";
-import { envContext, findEnv, type HostOptions } from "./context.js";
+import { findEnv, type HostOptions } from "./context.js";
+import { actualFor } from "./actual.js";
 
 const FORMATS = ["text", "json", "markdown"] as const;
 
@@ -50,8 +47,7 @@ export function planCommand(program: Command, io: Io, setCode: (code: number) =>
           const format = pickFormat(opts.format, FORMATS, "text");
           const { model, source } = await loadRepoWithSource(io, opts);
           findEnv(model, opts.env);
-          const actual = opts.actual ? await readActualFile(io, opts.actual, opts.env) : await readLive(io, model, source, opts.env, opts);
-          const plan = planEnvironment(model, opts.env, actual);
+          const { plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
           io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
           return planExit(io, plan);
         }),
@@ -72,15 +68,6 @@ export function planExit(io: Io, plan: Plan): number {
 /** Whether a plan would change anything. */
 export function hasChanges(plan: Plan): boolean {
   return plan.summary.create + plan.summary.update + plan.summary.delete > 0;
-}
-
-/** The pure pipeline behind `plan`: render → diff → order; with `scope`, only what PR mode plans. */
-export function planEnvironment(model: Model, envName: string, actual: ActualState, scope?: Scope): Plan {
-  const env = findEnv(model, envName);
-  const desired = render(model, envName);
-  const deps = Object.fromEntries(model.apps.map((a) => [a.name, a.dependsOn]));
-  const d = diff(desired, actual, { ignore: env.ignoreDifferences });
-  return buildPlan(scope ? scopeDiff(d, desired, scope) : d, deps, model.revision);
 }
 
 /** Options of `plan` that PR mode reads. */
@@ -105,8 +92,7 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
   const { model, source, scope } = pr;
   printWarnings(io, model.warnings ?? []);
   io.err(`amphi: PR mode ${pr.baseSha.slice(0, 12)}..${pr.headSha.slice(0, 12)}: planning ${formatScope(scope)}\n`);
-  const actual = opts.actual ? await readActualFile(io, opts.actual, opts.env) : await readLive(io, model, source, opts.env, opts);
-  const plan = planEnvironment(model, opts.env, actual, scope);
+  const { plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts), { scope });
   io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
   if (opts.commentFile) {
     const head = `### amphi plan · \`${opts.env}\` · \`${pr.baseSha.slice(0, 7)}\`..\`${pr.headSha.slice(0, 7)}\`\n\nIn scope: ${formatScope(scope)}\n\n`;
@@ -120,23 +106,4 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
     for (const r of await reporter.post(pr.headSha, [status])) if (!r.ok) io.err(`amphi: status ${r.context} not posted: ${r.error}\n`);
   }
   return planExit(io, plan);
-}
-
-/** Reads the live actual state of an environment through its host sessions. */
-export async function readLive(io: Io, model: Model, source: ConfigSource, envName: string, opts: HostOptions): Promise<ActualState> {
-  const ctx = envContext(io, source, findEnv(model, envName), opts);
-  try {
-    return await ctx.readActual();
-  } finally {
-    await ctx.close();
-  }
-}
-
-/** Reads `--actual FILE` (JSON or YAML ActualState); errors name the file. */
-export async function readActualFile(io: Io, file: string, envName: string): Promise<ActualState> {
-  const path = resolve(io.cwd, file);
-  const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read actual state ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
-  });
-  return parseActualState(text, file, envName);
 }

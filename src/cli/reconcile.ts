@@ -18,7 +18,6 @@ import { ReconcileLoop } from "../reconcile/loop.js";
 import { openLocalSource, RemoteSource, redactText, type RepoSource } from "../sources/index.js";
 import { EXIT, printWarnings, runAction, type Io } from "./common.js";
 import { envContext, handlersFor, parseHealthTimeout } from "./context.js";
-import { planEnvironment } from "./plan.js";
 import { formatRun, progressPrinter } from "./progress.js";
 
 /** Options shared by `reconcile` and `serve`. */
@@ -147,7 +146,6 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
       printWarnings(io, model.warnings ?? []);
       return model;
     },
-    plan: planEnvironment,
     backend: backends,
     open: (model, env, snap) => {
       const ctx = envContext(io, snap.source, env, opts);

@@ -8,8 +8,9 @@ import { InputError } from "../model/index.js";
 import { loadModel } from "../config/index.js";
 import { runGit } from "../adapters/git/run-git.js";
 import { alive } from "../adapters/state/file-lock.js";
-import { Reconciler } from "../reconcile/cycle.js";
+import { Reconciler, observeDeps, type CycleDeps } from "../reconcile/cycle.js";
 import { HealthWatch } from "../reconcile/health-watch.js";
+import { ConsulRegistryWatcher } from "../adapters/consul/watcher.js";
 import { ReconcileLoop, type LoopEnv } from "../reconcile/loop.js";
 import { exposureWarning } from "../server/access.js";
 import { apiServer } from "../server/http.js";
@@ -54,8 +55,9 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     const envs = await servedEnvs(source, opts, backends);
     const metrics = new LoopMetrics(envs.map((e) => e.name));
     // Consul health changes post statuses between cycles (see reconcile/health-watch.ts).
-    const health = new HealthWatch({ processEnv: io.env, log: (l) => io.err(l + "\n") });
-    const deps = health.track(cycleDeps(io, source, opts, backends));
+    const cycle = cycleDeps(io, source, opts, backends);
+    const health = new HealthWatch({ registry: new ConsulRegistryWatcher(io.env), observe: observeDeps(cycle), plan: cycle.plan, log: (l) => io.err(l + "\n") });
+    const deps: CycleDeps = { ...cycle, onObserved: (o) => health.observed(o) };
     const loop = new ReconcileLoop(new Reconciler(deps), {
       envs, intervalMs, selfHeal: opts.selfHeal !== false, lockTimeoutMs: duration(opts.lockTimeout ?? "30s", "--lock-timeout"),
       onResult: (r) => {

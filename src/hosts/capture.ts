@@ -6,6 +6,7 @@
 // are recorded in the host's state.json.
 import { canonicalJson, type CaptureRules, type HostStateFile, type IptablesRestore } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
+import type { TaskOutcome } from "../ports/tasks.js";
 import { captureDrift, captureState, firstLine, inSync, parseIptables, restoreError, restoreInput, restoreWaits } from "../diff/iptables.js";
 import { TaskError } from "./errors.js";
 import { SCRIPTS } from "./scripts.js";
@@ -18,10 +19,8 @@ export interface CaptureContext {
   log(line: string): void;
 }
 
-export interface CaptureOutcome {
-  result: "changed" | "unchanged";
-  message: string;
-}
+/** How a capture task ended: the port's TaskOutcome. */
+export type CaptureOutcome = TaskOutcome;
 
 /** What the live rules are compared with: present (equal to the desired rules), missing (no AMPHI_* chain
  * and no hook at all), drifted (anything else: partly there, edited, or there while none are recorded). */

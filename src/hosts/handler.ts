@@ -1,7 +1,7 @@
 // Runs host tasks of a run: opens (or reuses) the host's session, resolves the package, calls the task.
 import type { HostInstance, TaskRecord } from "../model/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
-import type { TaskHandler, TaskOutcome } from "../reconcile/execute.js";
+import type { TaskHandler, TaskOutcome } from "../ports/tasks.js";
 import type { TaskSpec } from "../plan/tasks.js";
 import { deploy, start, undeploy } from "./tasks.js";
 import { applyCaptureWithDns, removeCaptureWithDns } from "./mesh-dns.js";

@@ -18,11 +18,8 @@ export interface TaskContext {
   signal?: AbortSignal;
 }
 
-/** How a task ended when it did not throw. */
-export interface TaskOutcome {
-  result: "changed" | "unchanged";
-  message: string;
-}
+/** How a task ended when it did not throw (the port's one shape). */
+export type { TaskOutcome } from "../ports/tasks.js";
 
 /** Seconds an app gets between TERM and KILL when a task stops it, unless the task is told otherwise. */
 export const DEFAULT_STOP_GRACE_MS = 10_000;

@@ -38,3 +38,11 @@ export interface StatusReporter {
   readonly provider: string;
   post(sha: string, statuses: readonly CommitStatus[]): Promise<PostResult[]>;
 }
+
+/** The last statuses posted for an environment (`key`: `<env>@<revision>`, `text`: the statuses without
+ * links), kept where a new process finds them: a forge is not asked to store the same statuses every cycle
+ * of a `reconcile --once` from cron (GitHub keeps at most 1000 statuses per commit and context). */
+export interface PostedMemo {
+  get(env: string): Promise<{ key: string; text: string } | null>;
+  set(env: string, post: { key: string; text: string }): Promise<void>;
+}

@@ -1,154 +1,20 @@
-// Live actual state of one environment: hosts are probed through their sessions (state.json, process
-// liveness, capture rules), clusters read with kubectl (amphi's objects by label), Consul's catalog and
-// health (amphi-tagged registrations of this environment); whatever could not be
-// read is reported as unreachable, never as empty, so a plan never deletes or recreates what it could not see.
-import type { ActualResource, ActualState, CaptureRules, EnvironmentModel, HostInstance, Observed, UnreachableTarget } from "../model/index.js";
-import type { HostConnector, HostRef, HostSession } from "../ports/hosts.js";
-import { hostTarget, vmKey } from "../render/host.js";
-import { probe, type HostProbe } from "../hosts/probe.js";
-import { probeCapture, type CaptureProbe } from "../hosts/capture.js";
-import { meshDnsRunning } from "../hosts/mesh-dns.js";
-import { clusterNamespaces, readCluster, type KubectlOptions } from "../adapters/kubectl/index.js";
-import { readRegistry } from "../adapters/consul/index.js";
+// Live actual state of one environment: one read per runtime, through the readers the CLI hands in (hosts
+// through their sessions, clusters through kubectl, Consul's catalog and health). Whatever could not be read
+// is reported as unreachable, never as empty, so a plan never deletes or recreates what it could not see.
+import type { ActualResource, ActualState, EnvironmentModel, UnreachableTarget } from "../model/index.js";
+import type { ActualReader } from "../ports/actual.js";
 
-/** What reading live state needs. */
-export interface ActualDeps {
-  connector: HostConnector;
-  hosts: Map<string, HostRef>;
-  now(): string;
-  /** Bound on hosts probed at once. */
-  parallel: number;
-  /** How clusters are read; without it, clusters are reported unknown ("not read"). */
-  kubectl?: KubectlOptions;
-  /** Environment variables (the Consul token is read from the one `consul.tokenEnv` names). */
-  processEnv?: NodeJS.ProcessEnv;
-  signal?: AbortSignal;
-  /** Where a host's warnings go (a state.json recovered from its backup); default: dropped. */
-  warn?(line: string): void;
-}
-
-/** Reads the actual state of `env` from its hosts (clusters and Consul: see `unreachable`). */
-export async function readLiveActual(env: EnvironmentModel, deps: ActualDeps): Promise<ActualState> {
+/** Reads the actual state of `env` through each reader in turn; resources sorted by key, unreachable
+ * targets by target. */
+export async function readActual(env: EnvironmentModel, readers: readonly ActualReader[], opts: { now(): string; signal?: AbortSignal }): Promise<ActualState> {
   const resources: ActualResource[] = [];
   const unreachable: UnreachableTarget[] = [];
-  const refs = [...deps.hosts.values()];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < refs.length) {
-      const ref = refs[next++]!;
-      try {
-        resources.push(...(await readHost(env, ref, deps)));
-      } catch (e) {
-        unreachable.push({ runtime: "vm", target: hostTarget(ref.group, ref.host), reason: (e as Error).message });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, deps.parallel), refs.length) }, worker));
-  await Promise.all(
-    env.clusters.map(async (c) => {
-      if (!deps.kubectl) return void unreachable.push({ runtime: "k8s", target: c.name, reason: "clusters are not read here (use --actual)" });
-      try {
-        resources.push(...(await readCluster(c, env.name, { ...deps.kubectl, namespaces: clusterNamespaces(env, c.name), signal: deps.signal })).resources);
-      } catch (e) {
-        unreachable.push({ runtime: "k8s", target: c.name, reason: (e as Error).message });
-      }
-    }),
-  );
-  if (env.consul.enabled) {
-    try {
-      resources.push(...(await readRegistry(env, { processEnv: deps.processEnv, signal: deps.signal })).resources);
-    } catch (e) {
-      unreachable.push({ runtime: "consul", target: env.consul.address, reason: (e as Error).message });
-    }
+  for (const reader of readers) {
+    const read = await reader.read(env, opts.signal);
+    resources.push(...read.resources);
+    unreachable.push(...read.unreachable);
   }
-  return { env: env.name, observedAt: deps.now(), resources: sortByKey(resources), unreachable: sortByTarget(unreachable) };
-}
-
-async function readHost(env: EnvironmentModel, ref: HostRef, deps: ActualDeps): Promise<ActualResource[]> {
-  const session = await deps.connector.open(ref, deps.signal);
-  const seen = await probe({ session, env: env.name, now: deps.now, log: (l) => deps.warn?.(l), signal: deps.signal });
-  const target = hostTarget(ref.group, ref.host);
-  // Another environment's record on this host fails the probe (hosts/claim.ts): the target is unreachable.
-  const out = hostApps(env.name, ref, seen);
-  const capture = seen.state.capture;
-  if (capture) {
-    const resource = await readCapture(session, env.name, target, `capture/${ref.group}/${ref.host}`, capture, deps);
-    if (resource) out.push(resource);
-  }
-  return out;
-}
-
-/** Reads a host's recorded capture: its live rules, and mesh-dns's liveness while rules redirect DNS to it
- * (not when they are missing: a create restarts it). */
-async function readCapture(session: HostSession, env: string, target: string, key: string, capture: CaptureRules, deps: ActualDeps): Promise<ActualResource | null> {
-  const live = await probeCapture(session, capture);
-  const ctx = { session, env, now: deps.now, log: () => {}, signal: deps.signal };
-  const dnsRunning = capture.dns && live !== "missing" ? await meshDnsRunning(ctx) : true;
-  return captureResource(target, key, capture, live, dnsRunning);
-}
-
-/** The apps of one host as actual resources: each recorded app, each deploy under way whose run died (shown
- * as interrupted, with its last good instance), and each app directory whose process runs with no record
- * at all (a kill before the record existed, a lost state.json): amphi put it there, so it is amphi's to
- * redeploy or to remove, never something that runs unseen. */
-export function hostApps(envName: string, ref: HostRef, seen: HostProbe): ActualResource[] {
-  const target = hostTarget(ref.group, ref.host);
-  const { apps } = seen.state;
-  const pending = seen.state.pending ?? {};
-  const out: ActualResource[] = [];
-  for (const app of [...new Set([...Object.keys(apps), ...Object.keys(pending)])].sort()) {
-    const rec = apps[app];
-    const p = pending[app];
-    const observed: Observed = { process: seen.processes[app] ?? "unknown" };
-    // one word, so the plan's one-line field change shows it whole: `record interrupted-deploy(2.5.0-03517cac)→recorded`
-    if (p) observed.record = { state: "interrupted", detail: `interrupted-deploy(${p.release})` };
-    out.push({ runtime: "vm", key: vmKey(ref.group, ref.host, app), app, target, instance: rec?.instance ?? p!.instance, observed });
-  }
-  for (const [app, proc] of Object.entries(seen.processes)) {
-    if (proc !== "running" || apps[app] || pending[app]) continue;
-    const release = seen.current[app] ?? "";
-    const detail = `running-unrecorded(${release || "no current release"})`;
-    const instance = unrecordedInstance(envName, ref, app, release);
-    out.push({ runtime: "vm", key: vmKey(ref.group, ref.host, app), app, target, instance, observed: { process: "running", record: { state: "unrecorded", detail } } });
-  }
-  return out;
-}
-
-/** What the host shows of an app it runs without a record: the version from the release directory's name. */
-function unrecordedInstance(env: string, ref: HostRef, app: string, release: string): HostInstance {
-  const version = /^(.+)-[0-9a-f]{8}$/.exec(release)?.[1] ?? release;
-  return {
-    app,
-    env,
-    hostGroup: ref.group,
-    host: ref.host,
-    address: ref.address,
-    baseDir: ref.baseDir,
-    version,
-    package: { path: "" },
-    sha256: "",
-    start: "",
-    user: null,
-    environment: {},
-    secretEnv: [],
-    ports: [],
-    health: null,
-    services: [],
-    specHash: "",
-    registrations: [],
-  };
-}
-
-/** The actual capture resource of a host from what was read there: none when the rules are missing from the
- * kernel (a create puts them back); otherwise the record as it is, with what was seen in `observed`: the live
- * rules (`capture`: present or drifted) and, when the record has mesh-dns (`dns`), whether it runs (`meshDns`).
- * The diff makes each of them a field change, so the plan proposes the capture task, which rewrites the rules
- * and (re)starts mesh-dns. */
-export function captureResource(target: string, key: string, capture: CaptureRules, live: CaptureProbe, dnsRunning: boolean): ActualResource | null {
-  if (live === "missing") return null;
-  const observed: Observed = { capture: live };
-  if (capture.dns) observed.meshDns = dnsRunning ? "running" : "stopped";
-  return { runtime: "capture", key, app: null, target, capture, observed };
+  return { env: env.name, observedAt: opts.now(), resources: sortByKey(resources), unreachable: sortByTarget(unreachable) };
 }
 
 function sortByKey(rs: ActualResource[]): ActualResource[] {

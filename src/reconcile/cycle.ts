@@ -5,15 +5,16 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { ConfigError, formatProblem, type ActualState, type EnvironmentModel, type Model, type Plan, type RunRecord, type TaskRecord } from "../model/index.js";
 import type { Clock, ConfigSource, StateStore } from "../ports/index.js";
-import type { RepoSource, Snapshot } from "../sources/index.js";
-import { render } from "../render/index.js";
+import type { RepoSource, Snapshot } from "../ports/sources.js";
 import { formatUnseen } from "../plan/format-text.js";
 import { applyPlan, newRun } from "./apply.js";
 import type { Handlers } from "./execute.js";
-import { LockBusyError, type EnvLocks, type Lease } from "./locks.js";
+import { LockBusyError, type EnvLocks, type Lease } from "../ports/locks.js";
 import type { StatusReporter } from "../ports/status.js";
 import type { DriftReport } from "../report/index.js";
-import { Observer, type PostedMemo } from "./observe.js";
+import type { PostedMemo } from "../ports/status.js";
+import { Observer, type ObserveDeps, type Observation } from "./observe.js";
+import { planDesired, planLive, type Planner } from "./pipeline.js";
 
 /** Why a cycle runs. Explicit triggers (api, webhook: someone holds the run ID) always record a run, even
  * with nothing to do; the others record one only when they apply (a cron `--once` in sync leaves no trace). */
@@ -42,7 +43,8 @@ export interface Backend {
 export interface CycleDeps {
   source: RepoSource;
   load(source: ConfigSource): Promise<Model>;
-  plan(model: Model, env: string, actual: ActualState): Plan;
+  /** Replaces the pipeline's diff → plan step (tests); default: planDesired. */
+  plan?: Planner;
   /** The env's state backend (same objects for the same settings); `null` → the default one. */
   backend(env: EnvironmentModel | null): Backend;
   open(model: Model, env: EnvironmentModel, snapshot: Snapshot): EnvSession;
@@ -54,6 +56,15 @@ export interface CycleDeps {
   posted?: (env: EnvironmentModel) => PostedMemo | null;
   clock: Clock;
   log(line: string): void;
+  /** Told each observation a cycle reports (the model, the desired and actual state, the plan): how `serve`'s
+   * health watch learns what to re-observe when the registry changes. */
+  onObserved?(o: Observation): void;
+}
+
+/** What observing needs, from a cycle's dependencies (the cycle's and the health watch's Observers share
+ * their memory of what was posted through the same `reporter`). */
+export function observeDeps(deps: CycleDeps): ObserveDeps {
+  return { reporter: deps.reporter, writeReports: deps.writeReports, posted: deps.posted, now: () => deps.clock.now(), log: deps.log };
 }
 
 /** One cycle to run. */
@@ -90,7 +101,7 @@ export class Reconciler {
   private readonly observer: Observer;
 
   constructor(private readonly deps: CycleDeps) {
-    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, posted: deps.posted, now: () => deps.clock.now(), log: deps.log });
+    this.observer = new Observer(observeDeps(deps));
   }
 
   /** Runs one cycle. Never throws: failures are an outcome with a message (and a failed run when recorded). */
@@ -147,10 +158,13 @@ export class Reconciler {
     const { store } = this.deps.backend(env);
     const session = this.deps.open(model, env, snap);
     try {
-      const actual = await session.readActual(signal);
-      const plan = this.deps.plan(model, req.env, actual);
-      const observe = (id: string, after: ActualState | null) =>
-        this.observer.report({ model, env, actual: after ?? actual, plan: after ? this.deps.plan(model, req.env, after) : plan, revision: snap.revision, id });
+      const planner = this.deps.plan ?? planDesired;
+      const { desired, actual, plan } = await planLive(model, req.env, () => session.readActual(signal), { plan: planner });
+      const observe = (id: string, after: ActualState | null) => {
+        const o: Observation = { model, env, desired, actual: after ?? actual, plan: after ? planner(model, req.env, after, desired) : plan, revision: snap.revision, id };
+        this.deps.onObserved?.(o);
+        return this.observer.report(o);
+      };
       const s = plan.summary;
       const changes = s.create + s.update + s.delete;
       const fingerprint = snap.revision ?? digest(model);
@@ -169,7 +183,7 @@ export class Reconciler {
       const run = newRun(req.runId, plan, snap.description, this.deps.clock.now());
       await store.saveRun(run);
       let done = apply
-        ? await applyPlan(model, plan, render(model, req.env), run, { handlers: session.handlers, store, clock: this.deps.clock, parallel: session.parallel, signal, onProgress: req.onProgress })
+        ? await applyPlan(model, plan, desired, run, { handlers: session.handlers, store, clock: this.deps.clock, parallel: session.parallel, signal, onProgress: req.onProgress })
         : await this.emptyRun(store, run, changes === 0 ? (blind ? "nothing to change on the targets seen" : "in sync: nothing to change") : driftMessage(plan));
       if (done.state === "succeeded" && (apply || changes === 0) && !blind) this.applied.set(req.env, fingerprint);
       if (blind) {

@@ -4,21 +4,9 @@
 import { setMaxListeners } from "node:events";
 import type { RunRecord, TaskRecord, TaskKind } from "../model/index.js";
 import type { TaskSpec } from "../plan/tasks.js";
+import type { TaskHandler } from "../ports/tasks.js";
 import { RunRecorder } from "./recorder.js";
 import { dependents } from "./dependents.js";
-
-/** What a handler reports for a task that did not throw. */
-export interface TaskOutcome {
-  result: "changed" | "unchanged";
-  message: string;
-}
-
-/** Runs one task on its target. Throws on failure; an error named `TaskError` means the target refused or
- * failed the change itself (halts its group's rollout), anything else (e.g. TransportError) means the
- * target could not be reached or talked to (fails only that target's tasks). */
-export interface TaskHandler {
-  run(task: TaskRecord & { spec: TaskSpec }, ctx: { signal: AbortSignal; log(line: string): void }): Promise<TaskOutcome>;
-}
 
 /** Which handler runs which task kinds. A kind without a handler fails its tasks with a clear message. */
 export type Handlers = Partial<Record<"hosts" | "cluster" | "registry", TaskHandler>>;

@@ -19,21 +19,23 @@
 // - Consul errors never end the watch (watch.ts backs off, 100 ms doubling to 30 s) and are logged once per
 //   outage; a registry read that fails posts nothing (the statuses stay as they are: the next cycle reports
 //   Consul as unreachable, as it always has).
-// The observation of the last cycle is captured by wrapping the cycle's `plan` and `writeReports` (`track`):
-// the Observer plans the state it reports on last, then writes the report of that observation.
-import type { ActualResource, ActualState, Model, Plan } from "../model/index.js";
+// The observation of the last cycle comes through a callback (`observed`, the cycle's `onObserved`); the
+// registry through the RegistryWatcher port (Consul: adapters/consul/watcher.ts).
+import type { ActualResource, ActualState } from "../model/index.js";
 import { CONSUL_TAG } from "../model/index.js";
-import { consulClientFor, type ConsulClient } from "../adapters/consul/client.js";
-import { readRegistry } from "../adapters/consul/registry.js";
-import { watchCatalog, watchService, type Watch } from "../adapters/consul/watch.js";
+import type { RegistryWatch, RegistryWatcher, WatchedRegistry } from "../ports/registry.js";
 import { newRunId } from "./apply.js";
-import type { CycleDeps } from "./cycle.js";
-import { Observer, type Observation } from "./observe.js";
+import { Observer, type ObserveDeps, type Observation } from "./observe.js";
+import { planDesired, type Planner } from "./pipeline.js";
 
 /** Options of the health watch. */
 export interface HealthWatchOptions {
-  /** Environment variables (the Consul token comes from the one `consul.tokenEnv` names). */
-  processEnv: Record<string, string | undefined>;
+  /** How an environment's registry is watched and read. */
+  registry: RegistryWatcher;
+  /** How statuses are posted and reports written: the cycles' (their Observers share what was posted). */
+  observe: ObserveDeps;
+  /** The cycles' diff → plan step, when they replace it (default: planDesired). */
+  plan?: Planner;
   log(line: string): void;
   /** Time changes are gathered before the registry is read (default 50 ms). */
   debounceMs?: number;
@@ -49,10 +51,10 @@ interface EnvWatch {
   last: Observation;
   /** Consul settings the watches were started with. */
   key: string;
-  client: ConsulClient;
+  registry: WatchedRegistry;
   abort: AbortController;
-  catalog: Watch;
-  services: Map<string, Watch>;
+  catalog: RegistryWatch;
+  services: Map<string, RegistryWatch>;
   timer: NodeJS.Timeout | null;
   running: Promise<void> | null;
   again: boolean;
@@ -63,34 +65,16 @@ interface EnvWatch {
 /** Watches Consul health of the served environments and posts statuses on changes. */
 export class HealthWatch {
   private readonly envs = new Map<string, EnvWatch>();
-  private readonly pending = new Map<string, { model: Model; actual: ActualState; plan: Plan }>();
   private readonly broken = new Set<string>();
-  private observer: Observer | null = null;
-  private plan: CycleDeps["plan"] | null = null;
+  private readonly observer: Observer;
+  private readonly plan: Planner;
   private stopped = false;
   /** Re-observations done (for tests and benches). */
   reobserved = 0;
 
-  constructor(private readonly opts: HealthWatchOptions) {}
-
-  /** The cycle deps to give the Reconciler: the same, with `plan` and `writeReports` wrapped to capture
-   * each cycle's observation. Call once. */
-  track(deps: CycleDeps): CycleDeps {
-    this.plan = deps.plan;
-    this.observer = new Observer({ plan: deps.plan, reporter: deps.reporter, writeReports: deps.writeReports, posted: deps.posted, now: () => deps.clock.now(), log: deps.log });
-    return {
-      ...deps,
-      plan: (model, env, actual) => {
-        const plan = deps.plan(model, env, actual);
-        this.pending.set(env, { model, actual, plan });
-        return plan;
-      },
-      writeReports: async (env, id, report) => {
-        const p = this.pending.get(env.name);
-        if (p) this.observed({ ...p, env, revision: report.revision, id });
-        await deps.writeReports?.(env, id, report);
-      },
-    };
+  constructor(private readonly opts: HealthWatchOptions) {
+    this.observer = new Observer(opts.observe);
+    this.plan = opts.plan ?? planDesired;
   }
 
   /** After a cycle of `env` ended: read the registry again (see the top of this file). */
@@ -116,7 +100,9 @@ export class HealthWatch {
     await Promise.allSettled(running);
   }
 
-  private observed(o: Observation): void {
+  /** A cycle's observation (give it as the cycle's `onObserved`): the state re-observed on registry changes;
+   * starts, restarts (new Consul settings) or stops the environment's watches. */
+  observed(o: Observation): void {
     if (this.stopped) return;
     const w = this.envs.get(o.env.name);
     const key = o.env.consul.enabled ? JSON.stringify([o.env.consul.address, o.env.consul.datacenter, o.env.consul.tokenEnv]) : null;
@@ -133,9 +119,9 @@ export class HealthWatch {
 
   private start(o: Observation, key: string): void {
     const env = o.env;
-    let client: ConsulClient;
+    let registry: WatchedRegistry;
     try {
-      client = consulClientFor(env.consul, this.opts.processEnv);
+      registry = this.opts.registry.open(env);
     } catch (e) {
       if (!this.broken.has(key)) this.opts.log(`amphi: ${env.name}: Consul health not watched: ${(e as Error).message}`);
       this.broken.add(key);
@@ -144,12 +130,12 @@ export class HealthWatch {
     this.broken.delete(key);
     const abort = new AbortController();
     const w: EnvWatch = {
-      name: env.name, last: o, key, client, abort, services: new Map(), timer: null, running: null, again: false, lastErrorAt: -Infinity, down: false,
-      catalog: undefined as unknown as Watch,
+      name: env.name, last: o, key, registry, abort, services: new Map(), timer: null, running: null, again: false, lastErrorAt: -Infinity, down: false,
+      catalog: undefined as unknown as RegistryWatch,
     };
     this.envs.set(env.name, w);
     const tagged = (tags: string[]): boolean => tags.includes(CONSUL_TAG) && tags.includes(`env:${env.name}`);
-    w.catalog = watchCatalog(client, {
+    w.catalog = registry.watchCatalog({
       signal: abort.signal,
       waitSeconds: this.opts.waitSeconds,
       onChange: (catalog) => {
@@ -166,8 +152,8 @@ export class HealthWatch {
           if (w.services.has(name)) continue;
           changed = true;
           // The first answer of a new service watch is a change too (it schedules a read).
-          w.services.set(name, watchService(client, name, {
-            tag: CONSUL_TAG, signal: abort.signal, waitSeconds: this.opts.waitSeconds,
+          w.services.set(name, registry.watchService(name, {
+            signal: abort.signal, waitSeconds: this.opts.waitSeconds,
             onChange: () => {
               this.answered(w);
               this.schedule(w);
@@ -179,7 +165,7 @@ export class HealthWatch {
       },
       onError: (e) => this.failed(w, e),
     });
-    this.opts.log(`amphi: ${env.name}: watching Consul health at ${client.address}: check changes post statuses without a cycle`);
+    this.opts.log(`amphi: ${env.name}: watching Consul health at ${registry.address}: check changes post statuses without a cycle`);
   }
 
   private close(w: EnvWatch): void {
@@ -203,7 +189,7 @@ export class HealthWatch {
   private answered(w: EnvWatch): void {
     if (!w.down) return;
     w.down = false;
-    this.opts.log(`amphi: ${w.name}: Consul answers again at ${w.client.address}`);
+    this.opts.log(`amphi: ${w.name}: Consul answers again at ${w.registry.address}`);
   }
 
   private schedule(w: EnvWatch): void {
@@ -230,12 +216,12 @@ export class HealthWatch {
     const o = w.last;
     let registry: ActualResource[];
     try {
-      registry = (await readRegistry(o.env, { client: w.client, signal: w.abort.signal })).resources;
+      registry = await w.registry.read(o.env, w.abort.signal);
     } catch (e) {
       if (!w.abort.signal.aborted) this.failed(w, e as Error);
       return;
     }
-    if (w.abort.signal.aborted || !this.observer || !this.plan) return;
+    if (w.abort.signal.aborted) return;
     this.answered(w);
     const now = new Date();
     const actual: ActualState = {
@@ -245,7 +231,7 @@ export class HealthWatch {
       unreachable: o.actual.unreachable.filter((u) => u.runtime !== "consul"),
     };
     try {
-      const plan = this.plan(o.model, o.env.name, actual);
+      const plan = this.plan(o.model, o.env.name, actual, o.desired);
       await this.observer.report({ ...o, actual, plan, id: `${newRunId(now)}-health` });
       this.reobserved++;
     } catch (e) {

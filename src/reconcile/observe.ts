@@ -3,15 +3,13 @@
 // environment (error while a target cannot be seen), on the revision — only when the
 // statuses differ from the last ones posted for that environment, so an interval loop does not post the
 // same status every few minutes.
-import type { ActualState, ConfigError, EnvironmentModel, Model, Plan } from "../model/index.js";
-import type { CommitStatus, StatusReporter } from "../ports/status.js";
-import { render } from "../render/index.js";
+import type { ActualState, ConfigError, DesiredState, EnvironmentModel, Model, Plan } from "../model/index.js";
+import type { CommitStatus, PostedMemo, StatusReporter } from "../ports/status.js";
 import { buildDriftReport, type DriftReport } from "../report/index.js";
 import { appContext, envStatus, envStatusContext, statusesFor, truncateDescription } from "../health/status.js";
 
 /** What observing needs from the cycle's dependencies. */
 export interface ObserveDeps {
-  plan(model: Model, env: string, actual: ActualState): Plan;
   reporter?: (env: EnvironmentModel) => StatusReporter | null;
   writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
   /** Where the last post of an environment is remembered across processes (see PostedMemo). */
@@ -20,18 +18,14 @@ export interface ObserveDeps {
   log(line: string): void;
 }
 
-/** The last statuses posted for an environment (`key`: `<env>@<revision>`, `text`: the statuses without
- * links), kept where a new process finds them: a forge is not asked to store the same statuses every cycle
- * of a `reconcile --once` from cron (GitHub keeps at most 1000 statuses per commit and context). */
-export interface PostedMemo {
-  get(env: string): Promise<{ key: string; text: string } | null>;
-  set(env: string, post: { key: string; text: string }): Promise<void>;
-}
+export type { PostedMemo } from "../ports/status.js";
 
 /** One cycle's observation: the state read after apply (or before, when nothing was applied). */
 export interface Observation {
   model: Model;
   env: EnvironmentModel;
+  /** The environment as rendered for the cycle (once: plan, apply and report share it). */
+  desired: DesiredState;
   actual: ActualState;
   plan: Plan;
   revision: string | null;
@@ -70,7 +64,7 @@ export class Observer {
   /** Builds and writes the report, then posts statuses when they changed. Never throws. */
   async report(o: Observation): Promise<DriftReport | null> {
     try {
-      const report = buildDriftReport({ desired: render(o.model, o.env.name), actual: o.actual, plan: o.plan, revision: o.revision, now: this.deps.now() });
+      const report = buildDriftReport({ desired: o.desired, actual: o.actual, plan: o.plan, revision: o.revision, now: this.deps.now() });
       await this.deps.writeReports?.(o.env, o.id, report);
       await this.post(o, report);
       return report;

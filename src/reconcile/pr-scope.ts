@@ -4,14 +4,10 @@
 // changed, or it depends (transitively) on such an app. Environment settings other than placements (mesh,
 // targets, Consul, state) affect every app: then the scope is the whole environment.
 import type { DiffResult, DesiredState, EnvironmentModel, Model } from "../model/index.js";
+import type { PathChange } from "../ports/sources.js";
 import { dependents } from "./dependents.js";
 
-/** One line of `git diff --name-status`: status letter, path, and the old path of a rename or copy. */
-export interface PathChange {
-  status: string;
-  path: string;
-  from?: string;
-}
+export type { PathChange } from "../ports/sources.js";
 
 /** What PR mode plans. */
 export interface Scope {

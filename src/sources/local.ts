@@ -8,7 +8,7 @@ import { DirSource } from "../adapters/fs/dir-source.js";
 import { GitRevSource } from "../adapters/git/rev-source.js";
 import { runGit } from "../adapters/git/run-git.js";
 import { watchDir } from "../adapters/watch/dir-watcher.js";
-import type { RepoSource, Snapshot } from "./index.js";
+import type { RepoSource, Snapshot } from "../ports/sources.js";
 
 /** A local config directory; `gitDir` is set when it is (inside) a Git repository. */
 export class LocalSource implements RepoSource {

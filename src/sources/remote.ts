@@ -6,8 +6,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { GitRevSource } from "../adapters/git/rev-source.js";
 import { GitMirror } from "../adapters/watch/git-mirror.js";
-import { redactUrl } from "./redact.js";
-import type { RepoSource, Snapshot } from "./index.js";
+import { redactUrl } from "../adapters/git/redact.js";
+import type { RepoSource, Snapshot } from "../ports/sources.js";
 
 /** Where the mirror of `url` lives: the hash of the URL without credentials (a new token keeps the cache). */
 export function mirrorDir(stateDir: string, url: string): string {

@@ -1,6 +1,6 @@
 // Typed in-memory fakes for apply: a task handler that records calls and can be told to fail, a
 // memory state store and a fixed clock.
-import type { TaskHandler, TaskOutcome } from "../../src/reconcile/execute.js";
+import type { TaskHandler, TaskOutcome } from "../../src/ports/tasks.js";
 import type { Clock, StateStore } from "../../src/ports/index.js";
 import type { RunRecord, TaskRecord } from "../../src/model/index.js";
 import type { TaskSpec } from "../../src/plan/tasks.js";

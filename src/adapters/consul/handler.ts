@@ -1,7 +1,7 @@
 // Runs the registry tasks of a run (register, deregister) against the environment's Consul agent.
 import type { Registration, TaskRecord } from "../../model/index.js";
 import type { TaskSpec } from "../../plan/tasks.js";
-import type { TaskHandler, TaskOutcome } from "../../reconcile/execute.js";
+import type { TaskHandler, TaskOutcome } from "../../ports/tasks.js";
 import { ConsulError, type ConsulClient } from "./client.js";
 import { deregister, recordOf, register, type DurationSpelling, type HealthEntryJson } from "./registry.js";
 import { canonicalJson } from "../../model/canonical-json.js";

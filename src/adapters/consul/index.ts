@@ -18,5 +18,6 @@ export {
   type ReadRegistryOptions,
   type RegistryRecord,
 } from "./registry.js";
+export { RegistryReader } from "./reader.js";
 export { RegistryTaskHandler, type RegistryHandlerOptions } from "./handler.js";
 export { instancesOf, watchCatalog, watchPath, watchService, type ServiceInstance, type Watch, type WatchOptions } from "./watch.js";

@@ -2,7 +2,7 @@
 // applied Deployments are healthy) and `k8s-delete` (prune). Errors name the cluster and the object.
 import type { ClusterModel, K8sObject, TaskRecord } from "../../model/index.js";
 import type { TaskSpec } from "../../plan/tasks.js";
-import type { TaskHandler, TaskOutcome } from "../../reconcile/execute.js";
+import type { TaskHandler, TaskOutcome } from "../../ports/tasks.js";
 import { applyObjects, deleteObjects, type ObjectRef } from "./apply.js";
 import { ClusterTaskError } from "./errors.js";
 import { waitHealthy, type WaitOptions } from "./wait.js";

@@ -7,7 +7,8 @@ import { hostname } from "node:os";
 import { newestFirst, type RunRecord, type TaskRecord } from "../../model/index.js";
 import type { StateStore } from "../../ports/index.js";
 import { ConsulError, type ConsulClient } from "../consul/client.js";
-import { LockBusyError, sleep, type EnvLocks, type Lease, type LockHolder } from "../../reconcile/locks.js";
+import { LockBusyError, type EnvLocks, type Lease, type LockHolder } from "../../ports/locks.js";
+import { sleep } from "./sleep.js";
 
 const RUN_ID = /^r-[0-9A-Za-z-]+$/;
 

@@ -6,7 +6,8 @@ import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, sta
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { LockBusyError, sleep, type EnvLocks, type Lease, type LockHolder } from "../../reconcile/locks.js";
+import { LockBusyError, type EnvLocks, type Lease, type LockHolder } from "../../ports/locks.js";
+import { sleep } from "./sleep.js";
 
 interface LockFile extends LockHolder {
   token: string;

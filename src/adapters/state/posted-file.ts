@@ -3,7 +3,7 @@
 // last post of each environment is kept (revision and statuses), so the file never grows.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { PostedMemo } from "../../reconcile/observe.js";
+import type { PostedMemo } from "../../ports/status.js";
 
 /** A PostedMemo in a directory (normally `<stateDir>/statuses`). */
 export class FilePostedMemo implements PostedMemo {

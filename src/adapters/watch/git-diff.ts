@@ -4,7 +4,7 @@
 // (bench/loop/git-calls.ts); the wrapper buys nothing for one scripted call whose output is parsed here.
 import { InputError } from "../../model/index.js";
 import { runGit } from "../git/run-git.js";
-import type { PathChange } from "../../reconcile/pr-scope.js";
+import type { PathChange } from "../../ports/sources.js";
 
 /** The changes between `base` and `head` under `paths` in the repository at `dir`. */
 export async function changedPaths(dir: string, base: string, head: string, paths: string[]): Promise<PathChange[]> {

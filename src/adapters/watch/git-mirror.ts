@@ -5,7 +5,7 @@
 // an empty GIT_ASKPASS, ssh in BatchMode unless the user chose their own GIT_SSH_COMMAND).
 import { existsSync, mkdirSync } from "node:fs";
 import { simpleGit, type SimpleGit } from "simple-git";
-import { redactText, redactUrl } from "../../sources/redact.js";
+import { redactText, redactUrl } from "../git/redact.js";
 
 /** Options of GitMirror. */
 export interface GitMirrorOptions {

@@ -1,5 +1,5 @@
-// The lock that keeps one reconcile per environment at a time, across processes (file backend) or
-// across machines (Consul session). A port: adapters in src/adapters/state implement it.
+// The EnvLocks port: the lock that keeps one reconcile per environment at a time, across processes (file
+// backend) or across machines (Consul session). Adapters in src/adapters/state implement it.
 
 /** Who holds an environment's lock. */
 export interface LockHolder {
@@ -40,18 +40,4 @@ export function busyMessage(env: string, h: LockHolder | null): string {
   if (!h) return `environment ${env} is being reconciled by another process`;
   const who = h.pid !== null ? `pid ${h.pid}` : "another process";
   return `environment ${env} is being reconciled by ${who}${h.host ? ` on ${h.host}` : ""}${h.since ? ` since ${h.since}` : ""}`;
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

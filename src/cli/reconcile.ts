@@ -5,7 +5,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { join, resolve } from "node:path";
 import { InputError, type EnvironmentModel } from "../model/index.js";
 import { loadModel } from "../config/index.js";
-import { parseDuration } from "../adapters/consul/duration.js";
+import { parseDuration } from "../model/duration.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { FileEnvLocks } from "../adapters/state/file-lock.js";
 import { FilePostedMemo } from "../adapters/state/posted-file.js";

@@ -7,7 +7,7 @@
 // so the same control script and supervisor run it (amphi-supervise, or a systemd unit named
 // `amphi-<env>-<app>.reporter.service`: app names have no dots, so it cannot collide with an app's unit).
 // The Consul token goes to mode-600 files there through stdin: never on a command line, never in a log.
-import { parseDuration } from "../adapters/consul/duration.js";
+import { parseDuration } from "../model/duration.js";
 import type { EnvironmentModel, HostInstance } from "../model/index.js";
 import { envFileText } from "./env-file.js";
 import { TaskError } from "./errors.js";

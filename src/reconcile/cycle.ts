@@ -3,7 +3,7 @@
 // loop's two rules: apply only with changes, and without self-heal apply only a new config.
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { ConfigError, formatProblem, type ActualState, type EnvironmentModel, type Model, type Plan, type RunRecord, type TaskRecord } from "../model/index.js";
+import { ConfigError, findEnvironment, formatProblem, type ActualState, type EnvironmentModel, type Model, type Plan, type RunRecord, type TaskRecord } from "../model/index.js";
 import type { Clock, ConfigSource, StateStore } from "../ports/index.js";
 import type { RepoSource, Snapshot } from "../ports/sources.js";
 import { formatUnseen } from "../plan/format-text.js";
@@ -143,8 +143,7 @@ export class Reconciler {
     seen.description = snap.description;
     try {
       const model = await this.deps.load(snap.source);
-      const env = model.environments.find((e) => e.name === req.env);
-      if (!env) throw new Error(`unknown environment "${req.env}" in ${snap.description} (known: ${model.environments.map((e) => e.name).join(", ") || "none"})`);
+      const env = findEnvironment(model, req.env, `in ${snap.description}`);
       this.lastGood.set(req.env, env);
       return { snap, model, env };
     } catch (e) {

@@ -2,7 +2,7 @@
 // Writes go through the agent API of the environment's one agent (`consul.address`); reads through the
 // catalog and health endpoints; watches are blocking queries with a payload hash.
 export { ConsulClient, ConsulError, consulClientFor, type ConsulClientOptions, type ConsulRead, type RequestOptions } from "./client.js";
-export { formatDuration, parseDuration } from "./duration.js";
+export { formatDuration, parseDuration } from "../../model/duration.js";
 export {
   deregister,
   failCheck,

@@ -9,7 +9,7 @@ import { CONSUL_TAG, type ActualResource, type EnvironmentModel, type Registrati
 import { consulKey } from "../../render/consul.js";
 import { hostTarget } from "../../render/host.js";
 import { ConsulError, consulClientFor, type ConsulClient } from "./client.js";
-import { formatDuration, parseDuration } from "./duration.js";
+import { formatDuration, parseDuration } from "../../model/duration.js";
 
 /** The status of a registration's check (the worst of its service-level checks). */
 export type CheckStatus = "passing" | "warning" | "critical";

@@ -2,7 +2,7 @@
 // and blocking queries (`?index=N&wait=D`: answer when the endpoint's index passes N or D elapses, D
 // defaulting to 5 minutes, capped at 10, plus up to D/16 of jitter, as Consul documents).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseDuration } from "../../../src/adapters/consul/duration.js";
+import { parseDuration } from "../../../src/model/duration.js";
 import type { Store } from "./store.js";
 
 /** Who is asking: the configured token, no token (anonymous), or a token the double does not know. */

@@ -1,6 +1,6 @@
 // The double's KV store and sessions (see index.ts): enough of Consul's semantics for a state backend
 // and a leader lock: cas, acquire/release with lock-delay, recurse/keys reads, blocking on keys and prefixes.
-import { formatDuration, parseDuration } from "../../../src/adapters/consul/duration.js";
+import { formatDuration, parseDuration } from "../../../src/model/duration.js";
 import { allow, block, field, HttpError, jsonBody, readFiltered, requireWrite, sendFiltered, sendJson, type Ctx } from "./http.js";
 import type { DoubleKv, DoubleSession, Store } from "./store.js";
 

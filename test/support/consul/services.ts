@@ -1,5 +1,5 @@
 // The double's agent, catalog and health endpoints (see index.ts for the list and their semantics).
-import { formatDuration, parseDuration } from "../../../src/adapters/consul/duration.js";
+import { formatDuration, parseDuration } from "../../../src/model/duration.js";
 import { allow, block, field, HttpError, jsonBody, readFiltered, requireWrite, sendFiltered, sendJson, type Ctx } from "./http.js";
 import type { DoubleCheck, DoubleService, Store } from "./store.js";
 

@@ -17,7 +17,7 @@ import type {
 import { compareStrings } from "../model/index.js";
 import { compareResource } from "./resources.js";
 
-export { REDACTED } from "./redact.js";
+export { REDACTED } from "../compare/redact.js";
 
 /** Options of {@link diff}. */
 export interface DiffOptions {

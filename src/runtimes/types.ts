@@ -1,0 +1,45 @@
+// What one runtime supplies to the pure stages: its compare rules (diff) and its report row (report).
+// Each runtime has one folder under src/runtimes/ that exports a RuntimeHooks; src/runtimes/index.ts lists
+// them, and the stages dispatch through that list instead of branching on the runtime's name.
+import type { ActualResource, FieldChange, HealthResult, IgnoreRule, PlanStep, Resource, Runtime } from "../model/index.js";
+
+/** The resource of runtime `R`. */
+export type ResourceOf<R extends Runtime> = Extract<Resource, { runtime: R }>;
+/** The actual resource of runtime `R`. */
+export type ActualOf<R extends Runtime> = ResourceOf<R> & ActualResource;
+/** A plan step on a resource of runtime `R`. */
+export type StepOf<R extends Runtime> = PlanStep & { runtime: R };
+
+/** Desired and/or actual side of one resource (at least one is set). */
+export interface Sides<R extends Runtime> {
+  desired?: ResourceOf<R>;
+  actual?: ActualOf<R>;
+}
+
+/** How one runtime's resources appear in the drift report. */
+export interface ReportHooks<R extends Runtime> {
+  /** The kind of target the resource's row is on (the report has k8s rows and vm rows). */
+  row: "k8s" | "vm";
+  /** Detail of a `missing` item (the step creates the resource). */
+  missing(step: StepOf<R>): string;
+  /** Detail of an `unexpected` item (the step deletes the resource). */
+  unexpected(step: StepOf<R>): string;
+  /** A field change this runtime reports as its own item kind (e.g. a stopped process), or null for a
+   * plain `field` item. */
+  fieldItem?(field: FieldChange): { kind: "process"; detail: string } | null;
+  /** The registry-drift fact (`<kind>:<id>`) that already names this item, or null; the report then
+   * leaves the item to registry drift (one item per fact). `path` is null for creates and deletes. */
+  coveredBy?(op: "create" | "delete" | "update", object: string, path: string | null): string | null;
+  /** Whether the resource is a workload, whose health message says most about its row. */
+  workload(resource: ResourceOf<R>): boolean;
+  /** Health of one resource, or null when it says nothing about health. */
+  health(sides: Sides<R>, ctx: { now: Date; progressTimeoutMs: number }): HealthResult | null;
+}
+
+/** Everything one runtime supplies to the pure stages (more hooks follow: render, tasks, reader). */
+export interface RuntimeHooks<R extends Runtime> {
+  runtime: R;
+  /** The fields in which `actual` differs from `desired` (same key, same runtime); empty: unchanged. */
+  compare(desired: ResourceOf<R>, actual: ActualOf<R>, ignore: readonly IgnoreRule[]): FieldChange[];
+  report: ReportHooks<R>;
+}

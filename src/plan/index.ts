@@ -13,6 +13,7 @@ import {
 } from "../model/index.js";
 import { compareStrings } from "../model/index.js";
 import { appWaves } from "./waves.js";
+import { hooksOf } from "../runtimes/index.js";
 
 export { formatStep } from "./format-text.js";
 
@@ -60,18 +61,7 @@ function toStep(c: Change, wave: number): PlanStep {
 /** What a step touches inside its target: `Kind/namespace/name` (or `Kind/name` when cluster-scoped),
  * the app on a host, `iptables` for capture rules, the service ID in Consul. */
 export function objectName(r: Resource): string {
-  switch (r.runtime) {
-    case "k8s": {
-      const { kind, metadata } = r.object;
-      return metadata.namespace ? `${kind}/${metadata.namespace}/${metadata.name}` : `${kind}/${metadata.name}`;
-    }
-    case "vm":
-      return r.app;
-    case "capture":
-      return "iptables";
-    case "consul":
-      return r.registration.id;
-  }
+  return hooksOf(r.runtime).objectName(r);
 }
 
 /** Wave, then runtime order (reversed among deletes), then Kubernetes kind (reversed among deletes), then key. */

@@ -1,4 +1,5 @@
-// What one runtime supplies to the pure stages: its compare rules (diff) and its report row (report).
+// What one runtime supplies to the pure stages: where its resources live and how they are named (diff,
+// plan), its compare rules (diff) and its report row (report).
 // Each runtime has one folder under src/runtimes/ that exports a RuntimeHooks; src/runtimes/index.ts lists
 // them, and the stages dispatch through that list instead of branching on the runtime's name.
 import type { ActualResource, FieldChange, HealthResult, IgnoreRule, PlanStep, Resource, Runtime } from "../model/index.js";
@@ -39,6 +40,12 @@ export interface ReportHooks<R extends Runtime> {
 /** Everything one runtime supplies to the pure stages (more hooks follow: render, tasks, reader). */
 export interface RuntimeHooks<R extends Runtime> {
   runtime: R;
+  /** Where its resources live: in a cluster, on a host (one unreachable host hides every host runtime's
+   * resources there), or in the environment's one instance (which hides all of them, whatever its target
+   * names). `noun` names such a target in "… unreachable" reasons. */
+  target: { place: "cluster" | "host" | "environment"; noun: string };
+  /** What a step touches inside its target (plans and reports name it so). */
+  objectName(resource: ResourceOf<R>): string;
   /** The fields in which `actual` differs from `desired` (same key, same runtime); empty: unchanged. */
   compare(desired: ResourceOf<R>, actual: ActualOf<R>, ignore: readonly IgnoreRule[]): FieldChange[];
   report: ReportHooks<R>;

@@ -44,3 +44,11 @@ test("registry: report rows, item details, the facts registry drift covers, chec
   assert.deepEqual(hooks.health({ actual: { ...resource(1), observed: { check: "warning" } } }, ctx), { health: "progressing", message: "health check warning" });
   assert.equal(hooks.health({ actual: { ...resource(1), observed: { check: "critical" } } }, ctx)?.health, "degraded");
 });
+
+test("targets: clusters and hosts are per target, host runtimes share a host, the registry is one per environment", () => {
+  assert.deepEqual(
+    RUNTIME_ORDER.map((r) => [r, hooksOf(r).target.place]),
+    [["k8s", "cluster"], ["vm", "host"], ["capture", "host"], ["consul", "environment"]],
+  );
+  assert.equal(registry.objectName(resource(8091)), "user-vm-2-8091");
+});

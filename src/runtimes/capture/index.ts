@@ -5,6 +5,8 @@ import type { RuntimeHooks } from "../types.js";
 
 export const capture: RuntimeHooks<"capture"> = {
   runtime: "capture",
+  target: { place: "host", noun: "host" },
+  objectName: () => "iptables",
   /** The recorded rules (fragment and hooks) against the desired ones, plus what was seen on the host: live
    * rules that differ from the record (`capture drifted→present`) and recorded mesh-dns that does not run
    * (`meshDns stopped→running`) are changes too (the capture task rewrites the rules and starts mesh-dns). */

@@ -10,6 +10,9 @@ import type { ResourceOf, RuntimeHooks } from "../types.js";
 
 export const k8s: RuntimeHooks<"k8s"> = {
   runtime: "k8s",
+  target: { place: "cluster", noun: "cluster" },
+  /** `Kind/namespace/name`, or `Kind/name` when cluster-scoped. */
+  objectName: ({ object: { kind, metadata } }) => (metadata.namespace ? `${kind}/${metadata.namespace}/${metadata.name}` : `${kind}/${metadata.name}`),
   compare: (desired, actual, ignore) => compareK8s(desired, actual.object, ignore),
   report: {
     row: "k8s",

@@ -6,6 +6,8 @@ import type { RuntimeHooks } from "../types.js";
 
 export const registry: RuntimeHooks<"consul"> = {
   runtime: "consul",
+  target: { place: "environment", noun: "consul" },
+  objectName: (r) => r.registration.id,
   // The check's health (observed.check) is not compared: re-registering does not fix a failing
   // check. Health belongs to drift reports; only registration settings make a plan step.
   compare: (desired, actual) => compareJson(asJson(desired.registration), asJson(actual.registration), full(never)),

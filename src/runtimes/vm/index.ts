@@ -7,6 +7,8 @@ import type { ActualOf, ResourceOf, RuntimeHooks } from "../types.js";
 
 export const vm: RuntimeHooks<"vm"> = {
   runtime: "vm",
+  target: { place: "host", noun: "host" },
+  objectName: (r) => r.app,
   compare: (desired, actual) => compareVm(desired, actual),
   report: {
     row: "vm",

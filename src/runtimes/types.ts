@@ -2,7 +2,8 @@
 // plan), its compare rules (diff) and its report row (report).
 // Each runtime has one folder under src/runtimes/ that exports a RuntimeHooks; src/runtimes/index.ts lists
 // them, and the stages dispatch through that list instead of branching on the runtime's name.
-import type { ActualResource, FieldChange, HealthResult, IgnoreRule, PlanStep, Resource, Runtime } from "../model/index.js";
+import type { ActualResource, FieldChange, HealthResult, IgnoreRule, PlanStep, Resource, Runtime, TaskKind } from "../model/index.js";
+import type { TaskPayload } from "./tasks.js";
 
 /** The resource of runtime `R`. */
 export type ResourceOf<R extends Runtime> = Extract<Resource, { runtime: R }>;
@@ -49,4 +50,14 @@ export interface RuntimeHooks<R extends Runtime> {
   /** The fields in which `actual` differs from `desired` (same key, same runtime); empty: unchanged. */
   compare(desired: ResourceOf<R>, actual: ActualOf<R>, ignore: readonly IgnoreRule[]): FieldChange[];
   report: ReportHooks<R>;
+  tasks: TaskHooks<R>;
+}
+
+/** The tasks that carry out this runtime's plan steps. */
+export interface TaskHooks<R extends Runtime> {
+  /** The kind of task that carries out `step`. */
+  kind(step: StepOf<R>): TaskKind;
+  /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the
+   * runtime's steps are batched per target, wave and kind (Kubernetes; plan/tasks.ts builds the batch). */
+  payload?(step: StepOf<R>, desired: Resource | undefined): TaskPayload;
 }

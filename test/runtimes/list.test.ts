@@ -18,7 +18,7 @@ const registration = (port: number): Registration => ({
   check: { checkId: "service:user", ttl: "30s", deregisterCriticalServiceAfter: "10m", notes: "" },
 });
 const resource = (port: number) => ({ runtime: "consul" as const, key: "consul/user/user-vm-2-8091", app: "user", target: "legacy/vm-2", registration: registration(port) });
-const step = (op: PlanStep["op"]): PlanStep & { runtime: "consul" } => ({ wave: 0, runtime: "consul", target: "legacy/vm-2", app: "user", op, key: "k", object: "user/user-vm-2-8091", fields: [] });
+const step = (op: PlanStep["op"]): PlanStep & { runtime: "consul" } => ({ wave: 0, runtime: "consul", target: "legacy/vm-2", app: "user", op, key: "k", object: "user-vm-2-8091", fields: [] });
 
 test("every runtime has exactly one entry, filed under its own name", () => {
   assert.deepEqual(Object.keys(RUNTIMES).sort(), [...RUNTIME_ORDER].sort());
@@ -51,4 +51,11 @@ test("targets: clusters and hosts are per target, host runtimes share a host, th
     [["k8s", "cluster"], ["vm", "host"], ["capture", "host"], ["consul", "environment"]],
   );
   assert.equal(registry.objectName(resource(8091)), "user-vm-2-8091");
+});
+
+test("registry tasks: register the desired registration, deregister by ID; a step without its resource is an error naming it", () => {
+  assert.equal(registry.tasks.kind(step("create")), "register");
+  assert.deepEqual(registry.tasks.payload?.(step("update"), resource(8091)), { kind: "register", registration: registration(8091) });
+  assert.deepEqual(registry.tasks.payload?.({ ...step("delete"), key: "consul/user/user-vm-2-8091" }, undefined), { kind: "deregister", id: "user-vm-2-8091", service: "user" });
+  assert.throws(() => registry.tasks.payload?.({ ...step("create"), key: "consul/user/x" }, undefined), /plan step consul\/user\/x has no desired resource/);
 });

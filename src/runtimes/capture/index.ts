@@ -1,6 +1,7 @@
 // The capture resource kind: one host's iptables capture rules (and the mesh-dns they redirect to).
 import { compareJson } from "../../compare/compare.js";
 import { asJson, full, never } from "../../compare/options.js";
+import { desiredFor } from "../tasks.js";
 import type { RuntimeHooks } from "../types.js";
 
 export const capture: RuntimeHooks<"capture"> = {
@@ -24,5 +25,9 @@ export const capture: RuntimeHooks<"capture"> = {
     unexpected: (step) => `on ${step.target} but not desired (undeploy removes it)`,
     workload: () => false,
     health: ({ actual }) => (actual ? { health: "healthy", message: "rules installed" } : { health: "missing", message: "rules not installed" }),
+  },
+  tasks: {
+    kind: (step) => (step.op === "delete" ? "uncapture" : "capture"),
+    payload: (step, desired) => (step.op === "delete" ? { kind: "uncapture" } : { kind: "capture", rules: desiredFor("capture", step, "capture", desired).capture }),
   },
 };

@@ -22,6 +22,8 @@ export const k8s: RuntimeHooks<"k8s"> = {
     health: ({ desired, actual }, { now, progressTimeoutMs }) =>
       objectHealth((desired ?? actual)!.object.kind, actual?.object, now, { progressTimeoutMs }),
   },
+  // no payload hook: plan/tasks.ts batches Kubernetes steps per cluster, wave and direction
+  tasks: { kind: (step) => (step.op === "delete" ? "k8s-delete" : "k8s-apply") },
 };
 
 /** Fields the API server or other controllers write; never a change even if desired mentions them. */

@@ -2,6 +2,7 @@
 import type { HealthResult } from "../../model/index.js";
 import { compareJson } from "../../compare/compare.js";
 import { asJson, full, never } from "../../compare/options.js";
+import { desiredFor } from "../tasks.js";
 import type { RuntimeHooks } from "../types.js";
 
 export const registry: RuntimeHooks<"consul"> = {
@@ -23,6 +24,13 @@ export const registry: RuntimeHooks<"consul"> = {
     },
     workload: () => false,
     health: ({ actual }) => checkHealth(actual?.observed?.check),
+  },
+  tasks: {
+    kind: (step) => (step.op === "delete" ? "deregister" : "register"),
+    payload: (step, desired) =>
+      step.op === "delete"
+        ? { kind: "deregister", id: step.object, service: step.key.split("/")[1] ?? "" }
+        : { kind: "register", registration: desiredFor("consul", step, "register", desired).registration },
   },
 };
 

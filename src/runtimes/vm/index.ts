@@ -3,6 +3,7 @@ import type { FieldChange, HealthResult } from "../../model/index.js";
 import { compareJson } from "../../compare/compare.js";
 import { asJson, full } from "../../compare/options.js";
 import { vmSecretPredicate } from "../../compare/redact.js";
+import { desiredFor } from "../tasks.js";
 import type { ActualOf, ResourceOf, RuntimeHooks } from "../types.js";
 
 export const vm: RuntimeHooks<"vm"> = {
@@ -17,6 +18,18 @@ export const vm: RuntimeHooks<"vm"> = {
     fieldItem: (f) => (f.path === "process" ? { kind: "process", detail: `process is ${String(f.from)}, want ${String(f.to)}` } : null),
     workload: () => true,
     health: ({ actual }) => vmHealth(actual),
+  },
+  tasks: {
+    kind: (step) => {
+      if (step.op === "delete") return "undeploy";
+      // Only the process is off: start it, do not redeploy what is already there.
+      return step.op === "update" && step.fields.every((f) => f.path === "process") ? "start" : "deploy";
+    },
+    payload: (step, desired) => {
+      const kind = vm.tasks.kind(step);
+      if (kind === "undeploy" || kind === "start") return { kind, app: step.app ?? step.object };
+      return { kind: "deploy", instance: desiredFor("vm", step, kind, desired).instance };
+    },
   },
 };
 

@@ -51,6 +51,17 @@ export interface RuntimeHooks<R extends Runtime> {
   compare(desired: ResourceOf<R>, actual: ActualOf<R>, ignore: readonly IgnoreRule[]): FieldChange[];
   report: ReportHooks<R>;
   tasks: TaskHooks<R>;
+  actualFile: ActualFileHooks;
+}
+
+/** How an `--actual` file holds this runtime's resources (diff/actual-file.ts checks them by hand). */
+export interface ActualFileHooks {
+  /** The entry field holding the payload (`object`, `instance`, …). */
+  payload: string;
+  /** Set when the entry's `app` must be null: the reason, as the error states it. */
+  nullApp?: string;
+  /** Checks the payload fields the diff and plan read; `need` reports one that is not `what`. */
+  check(payload: Record<string, unknown>, need: (path: string, ok: boolean, what: string) => void): void;
 }
 
 /** The tasks that carry out this runtime's plan steps. */

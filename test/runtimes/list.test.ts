@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { RUNTIME_ORDER, type PlanStep, type Registration } from "../../src/model/index.js";
 import { RUNTIMES, hooksOf } from "../../src/runtimes/index.js";
 import { registry } from "../../src/runtimes/registry/index.js";
+import { parseActualState } from "../../src/diff/actual-file.js";
 
 const registration = (port: number): Registration => ({
   id: "user-vm-2-8091",
@@ -58,4 +59,15 @@ test("registry tasks: register the desired registration, deregister by ID; a ste
   assert.deepEqual(registry.tasks.payload?.(step("update"), resource(8091)), { kind: "register", registration: registration(8091) });
   assert.deepEqual(registry.tasks.payload?.({ ...step("delete"), key: "consul/user/user-vm-2-8091" }, undefined), { kind: "deregister", id: "user-vm-2-8091", service: "user" });
   assert.throws(() => registry.tasks.payload?.({ ...step("create"), key: "consul/user/x" }, undefined), /plan step consul\/user\/x has no desired resource/);
+});
+
+test("actual file: each runtime's payload field and checks, through the list", () => {
+  const entry = { runtime: "capture", key: "capture/legacy/vm-2", app: "user", target: "legacy/vm-2", capture: { fragment: "", hooks: "none" } };
+  assert.throws(
+    () => parseActualState(JSON.stringify({ resources: [entry] }), "actual.json", "legacy"),
+    (e: Error) =>
+      e.message.includes(`"app" must be null for capture rules (they belong to a host)`) && e.message.includes(`"capture.hooks" must be a list`),
+  );
+  const reg = { runtime: "consul", key: "consul/user/x", app: "user", target: "legacy/vm-2", registration: { id: "" } };
+  assert.throws(() => parseActualState(JSON.stringify({ resources: [reg] }), "actual.json", "legacy"), /"registration.id" must be a non-empty string/);
 });

@@ -30,4 +30,12 @@ export const capture: RuntimeHooks<"capture"> = {
     kind: (step) => (step.op === "delete" ? "uncapture" : "capture"),
     payload: (step, desired) => (step.op === "delete" ? { kind: "uncapture" } : { kind: "capture", rules: desiredFor("capture", step, "capture", desired).capture }),
   },
+  actualFile: {
+    payload: "capture",
+    nullApp: "capture rules (they belong to a host)",
+    check: (p, need) => {
+      need("fragment", typeof p["fragment"] === "string", "a string");
+      need("hooks", Array.isArray(p["hooks"]), "a list");
+    },
+  },
 };

@@ -6,6 +6,7 @@ import { pointerMatcher, type Segment } from "../../compare/paths.js";
 import { sameQuantity } from "../../compare/quantity.js";
 import { k8sSecretNames, k8sSecretPredicate } from "../../compare/redact.js";
 import { objectHealth } from "./health.js";
+import { isObj, isStringMap, nonEmpty } from "../check.js";
 import type { ResourceOf, RuntimeHooks } from "../types.js";
 
 export const k8s: RuntimeHooks<"k8s"> = {
@@ -24,6 +25,16 @@ export const k8s: RuntimeHooks<"k8s"> = {
   },
   // no payload hook: plan/tasks.ts batches Kubernetes steps per cluster, wave and direction
   tasks: { kind: (step) => (step.op === "delete" ? "k8s-delete" : "k8s-apply") },
+  actualFile: {
+    payload: "object",
+    check: (p, need) => {
+      need("apiVersion", nonEmpty(p["apiVersion"]), "a non-empty string");
+      need("kind", nonEmpty(p["kind"]), "a non-empty string");
+      const meta = p["metadata"];
+      need("metadata.name", isObj(meta) && nonEmpty(meta["name"]), "a non-empty string");
+      if (isObj(meta) && meta["annotations"] !== undefined) need("metadata.annotations", isStringMap(meta["annotations"]), "a map of strings");
+    },
+  },
 };
 
 /** Fields the API server or other controllers write; never a change even if desired mentions them. */

@@ -2,6 +2,7 @@
 import type { HealthResult } from "../../model/index.js";
 import { compareJson } from "../../compare/compare.js";
 import { asJson, full, never } from "../../compare/options.js";
+import { nonEmpty } from "../check.js";
 import { desiredFor } from "../tasks.js";
 import type { RuntimeHooks } from "../types.js";
 
@@ -32,6 +33,7 @@ export const registry: RuntimeHooks<"consul"> = {
         ? { kind: "deregister", id: step.object, service: step.key.split("/")[1] ?? "" }
         : { kind: "register", registration: desiredFor("consul", step, "register", desired).registration },
   },
+  actualFile: { payload: "registration", check: (p, need) => need("id", nonEmpty(p["id"]), "a non-empty string") },
 };
 
 /** A Consul TTL check is the host's health probe as its reporter last saw it. */

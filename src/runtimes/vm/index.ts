@@ -3,6 +3,7 @@ import type { FieldChange, HealthResult } from "../../model/index.js";
 import { compareJson } from "../../compare/compare.js";
 import { asJson, full } from "../../compare/options.js";
 import { vmSecretPredicate } from "../../compare/redact.js";
+import { isStringMap } from "../check.js";
 import { desiredFor } from "../tasks.js";
 import type { ActualOf, ResourceOf, RuntimeHooks } from "../types.js";
 
@@ -29,6 +30,13 @@ export const vm: RuntimeHooks<"vm"> = {
       const kind = vm.tasks.kind(step);
       if (kind === "undeploy" || kind === "start") return { kind, app: step.app ?? step.object };
       return { kind: "deploy", instance: desiredFor("vm", step, kind, desired).instance };
+    },
+  },
+  actualFile: {
+    payload: "instance",
+    check: (p, need) => {
+      need("environment", isStringMap(p["environment"]), "a map of strings");
+      need("secretEnv", Array.isArray(p["secretEnv"]) && p["secretEnv"].every((n) => typeof n === "string"), "a list of strings");
     },
   },
 };

@@ -52,6 +52,15 @@ export interface RuntimeHooks<R extends Runtime> {
   report: ReportHooks<R>;
   tasks: TaskHooks<R>;
   actualFile: ActualFileHooks;
+  plan?: PlanHooks;
+}
+
+/** Where this runtime's steps go in a plan, beyond wave and runtime order. */
+export interface PlanHooks {
+  /** Steps go in the wave of the latest step of runtime `waveOf` on the same target (wave 1 when none). */
+  waveOf?: Runtime;
+  /** Order of two of its steps in one wave (before the key decides; reversed among deletes). */
+  compareSteps?(a: PlanStep, b: PlanStep): number;
 }
 
 /** How an `--actual` file holds this runtime's resources (diff/actual-file.ts checks them by hand). */

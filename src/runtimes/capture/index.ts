@@ -30,6 +30,8 @@ export const capture: RuntimeHooks<"capture"> = {
     kind: (step) => (step.op === "delete" ? "uncapture" : "capture"),
     payload: (step, desired) => (step.op === "delete" ? { kind: "uncapture" } : { kind: "capture", rules: desiredFor("capture", step, "capture", desired).capture }),
   },
+  // the rules redirect ports whose process is already deployed
+  plan: { waveOf: "vm" },
   actualFile: {
     payload: "capture",
     nullApp: "capture rules (they belong to a host)",

@@ -2,12 +2,12 @@
 // reported at once, each naming the file and the entry (`actual.json: resources[3] (k8s/eu1/…): missing "object"`).
 import { load } from "js-yaml";
 import { InputError, RUNTIME_ORDER, type ActualResource, type ActualState, type Runtime, type UnreachableTarget } from "../model/index.js";
+import { isObj, nonEmpty } from "../runtimes/check.js";
+import { hooksOf } from "../runtimes/index.js";
 
 type Obj = Record<string, unknown>;
 
-/** The field holding each runtime's payload. */
-const PAYLOAD: Record<Runtime, string> = { k8s: "object", vm: "instance", capture: "capture", consul: "registration" };
-const ENTRY_FIELDS = new Set(["runtime", "key", "app", "target", "observed", ...Object.values(PAYLOAD)]);
+const ENTRY_FIELDS = new Set(["runtime", "key", "app", "target", "observed", ...RUNTIME_ORDER.map((r) => hooksOf(r).actualFile.payload)]);
 const TOP_FIELDS = new Set(["env", "observedAt", "resources", "unreachable"]);
 const OBSERVED: Record<string, readonly string[]> = { process: ["running", "stopped", "unknown"], check: ["passing", "warning", "critical"] };
 
@@ -41,9 +41,6 @@ function parseDocument(text: string, file: string): unknown {
   }
 }
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function checkList(doc: Obj, field: string, required: boolean, problems: string[]): unknown[] {
   const v = doc[field];
@@ -86,8 +83,9 @@ function checkResource(entry: unknown, at: string, problems: string[]): Checked[
 
 function checkApp(entry: Obj, runtime: Runtime, say: (m: string) => void): void {
   const app = entry["app"];
-  if (runtime === "capture") {
-    if (app != null) say(`"app" must be null for capture rules (they belong to a host)`);
+  const nullApp = hooksOf(runtime).actualFile.nullApp;
+  if (nullApp) {
+    if (app != null) say(`"app" must be null for ${nullApp}`);
   } else if (typeof app !== "string" || app === "") {
     say(app === undefined ? `missing "app"` : `"app" must be a non-empty string`);
   }
@@ -95,39 +93,10 @@ function checkApp(entry: Obj, runtime: Runtime, say: (m: string) => void): void 
 
 /** The payload must be an object; the fields the diff and plan read from it must have their types. */
 function checkPayload(entry: Obj, runtime: Runtime, say: (m: string) => void): void {
-  const field = PAYLOAD[runtime];
+  const { payload: field, check } = hooksOf(runtime).actualFile;
   const p = entry[field];
   if (!isObj(p)) return say(p === undefined ? `missing "${field}"` : `"${field}" must be an object`);
-  const need = (path: string, ok: boolean, what: string) => ok || say(`"${field}.${path}" must be ${what}`);
-  switch (runtime) {
-    case "k8s": {
-      need("apiVersion", nonEmpty(p["apiVersion"]), "a non-empty string");
-      need("kind", nonEmpty(p["kind"]), "a non-empty string");
-      const meta = p["metadata"];
-      need("metadata.name", isObj(meta) && nonEmpty(meta["name"]), "a non-empty string");
-      if (isObj(meta) && meta["annotations"] !== undefined) need("metadata.annotations", isStringMap(meta["annotations"]), "a map of strings");
-      return;
-    }
-    case "vm":
-      need("environment", isStringMap(p["environment"]), "a map of strings");
-      need("secretEnv", Array.isArray(p["secretEnv"]) && p["secretEnv"].every((n) => typeof n === "string"), "a list of strings");
-      return;
-    case "capture":
-      need("fragment", typeof p["fragment"] === "string", "a string");
-      need("hooks", Array.isArray(p["hooks"]), "a list");
-      return;
-    case "consul":
-      need("id", nonEmpty(p["id"]), "a non-empty string");
-      return;
-  }
-}
-
-function nonEmpty(v: unknown): boolean {
-  return typeof v === "string" && v !== "";
-}
-
-function isStringMap(v: unknown): boolean {
-  return isObj(v) && Object.values(v).every((x) => typeof x === "string");
+  check(p, (path, ok, what) => ok || say(`"${field}.${path}" must be ${what}`));
 }
 
 function checkObserved(observed: unknown, say: (m: string) => void): void {

@@ -10,14 +10,14 @@ import type {
   IgnoreRule,
   Resource,
   ResourceKey,
-  Runtime,
   UnknownItem,
   UnreachableTarget,
 } from "../model/index.js";
 import { compareStrings } from "../model/index.js";
+import { hooksOf } from "../runtimes/index.js";
 import { compareResource } from "./resources.js";
 
-export { REDACTED } from "./redact.js";
+export { REDACTED } from "../compare/redact.js";
 
 /** Options of {@link diff}. */
 export interface DiffOptions {
@@ -66,21 +66,17 @@ function indexByKey<R extends Resource>(resources: readonly R[], side: string): 
  * so one unreachable host hides both. There is one Consul per environment: a `consul` entry (whatever
  * its target names, e.g. the agent address) hides every registration, whose own target is its host. */
 function hides(u: UnreachableTarget, r: Resource): boolean {
-  if (r.runtime === "consul") return u.runtime === "consul";
-  if (u.runtime === "consul") return false;
-  return u.target === r.target && HOST_RUNTIMES.has(u.runtime) === HOST_RUNTIMES.has(r.runtime);
+  const [down, here] = [hooksOf(u.runtime).target.place, hooksOf(r.runtime).target.place];
+  if (down === "environment" || here === "environment") return u.runtime === r.runtime;
+  return u.target === r.target && down === here;
 }
-
-const HOST_RUNTIMES: ReadonlySet<Runtime> = new Set(["vm", "capture"]);
 
 function findUnreachable(unreachable: readonly UnreachableTarget[], r: Resource): UnreachableTarget | undefined {
   return unreachable.find((u) => hides(u, r));
 }
 
-const TARGET_NOUN: Record<Runtime, string> = { k8s: "cluster", vm: "host", capture: "host", consul: "consul" };
-
 function unknownItem(r: Resource, down: UnreachableTarget): UnknownItem {
-  const reason = `${TARGET_NOUN[down.runtime]} unreachable: ${down.reason}`;
+  const reason = `${hooksOf(down.runtime).target.noun} unreachable: ${down.reason}`;
   return { key: r.key, runtime: r.runtime, target: r.target, app: r.app, reason };
 }
 

@@ -2,7 +2,7 @@
 // Pure: time comes in as an argument. Kubernetes rules are in k8s.ts; the health values themselves in model/health.ts.
 
 export { HEALTH_ORDER, worst, type Health, type HealthResult } from "../model/health.js";
-export { deploymentHealth, objectHealth, type DeploymentHealthOptions } from "./k8s.js";
+export { deploymentHealth, objectHealth, type DeploymentHealthOptions } from "../runtimes/k8s/health.js";
 export {
   formatRegistryDrift,
   registryDrift,

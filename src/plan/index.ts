@@ -13,19 +13,18 @@ import {
 } from "../model/index.js";
 import { compareStrings } from "../model/index.js";
 import { appWaves } from "./waves.js";
+import { hooksOf } from "../runtimes/index.js";
 
 export { formatStep } from "./format-text.js";
 
-/** Kubernetes kinds in apply order; kinds not listed come after, by name. Services before Deployments
- * so that a Deployment's pods find their Service (and mesh DNS name) in place. */
-export const K8S_KIND_ORDER = ["Namespace", "ServiceAccount", "Secret", "ConfigMap", "Service", "Deployment"] as const;
+export { K8S_KIND_ORDER } from "../runtimes/k8s/order.js";
 
 /** Builds the ordered plan. `deps` maps app → dependsOn; apps of changes that it does not name (deleted
  * apps) have no deps. `revision` is the config commit the plan was made from, if any. */
 export function buildPlan(d: DiffResult, deps: Record<string, string[]>, revision: string | null): Plan {
   const waves = appWaves(deps);
   const applies = d.changes.filter((c) => c.op !== "delete").map((c) => toStep(c, waves.get(appOf(c) ?? "") ?? 1));
-  placeCaptureSteps(applies);
+  placeFollowingSteps(applies);
   const deleteWave = applies.reduce((max, s) => Math.max(max, s.wave), 0) + 1;
   const deletes = d.changes.filter((c) => c.op === "delete").map((c) => toStep(c, deleteWave));
   const steps = [...applies, ...deletes].sort(compareSteps);
@@ -35,12 +34,17 @@ export function buildPlan(d: DiffResult, deps: Record<string, string[]>, revisio
   return { env: d.env, revision, steps, unknown, summary };
 }
 
-/** Capture rules (app `null`) go in the wave of the latest app with a VM step on the same host, so the
- * rules redirect ports whose process is already deployed; wave 1 when no app on that host changes. */
-function placeCaptureSteps(steps: PlanStep[]): void {
-  const latest = new Map<string, number>();
-  for (const s of steps) if (s.runtime === "vm") latest.set(s.target, Math.max(latest.get(s.target) ?? 0, s.wave));
-  for (const s of steps) if (s.runtime === "capture") s.wave = latest.get(s.target) ?? 1;
+/** Steps of a runtime whose plan hook names `waveOf` go in the wave of the latest step of that runtime on
+ * the same target: capture rules (app `null`) after the VM steps of their host, so the rules redirect
+ * ports whose process is already deployed; wave 1 when no app on that host changes. */
+function placeFollowingSteps(steps: PlanStep[]): void {
+  for (const runtime of RUNTIME_ORDER) {
+    const waveOf = hooksOf(runtime).plan?.waveOf;
+    if (!waveOf) continue;
+    const latest = new Map<string, number>();
+    for (const s of steps) if (s.runtime === waveOf) latest.set(s.target, Math.max(latest.get(s.target) ?? 0, s.wave));
+    for (const s of steps) if (s.runtime === runtime) s.wave = latest.get(s.target) ?? 1;
+  }
 }
 
 function resourceOf(c: Change): Resource | ActualResource {
@@ -60,18 +64,7 @@ function toStep(c: Change, wave: number): PlanStep {
 /** What a step touches inside its target: `Kind/namespace/name` (or `Kind/name` when cluster-scoped),
  * the app on a host, `iptables` for capture rules, the service ID in Consul. */
 export function objectName(r: Resource): string {
-  switch (r.runtime) {
-    case "k8s": {
-      const { kind, metadata } = r.object;
-      return metadata.namespace ? `${kind}/${metadata.namespace}/${metadata.name}` : `${kind}/${metadata.name}`;
-    }
-    case "vm":
-      return r.app;
-    case "capture":
-      return "iptables";
-    case "consul":
-      return r.registration.id;
-  }
+  return hooksOf(r.runtime).objectName(r);
 }
 
 /** Wave, then runtime order (reversed among deletes), then Kubernetes kind (reversed among deletes), then key. */
@@ -80,24 +73,11 @@ function compareSteps(a: PlanStep, b: PlanStep): number {
   const sign = a.op === "delete" && b.op === "delete" ? -1 : 1;
   const runtime = runtimeRank(a.runtime) - runtimeRank(b.runtime);
   if (runtime !== 0) return sign * runtime;
-  const kind = compareKinds(kindOf(a), kindOf(b));
-  if (kind !== 0) return sign * kind;
+  const within = hooksOf(a.runtime).plan?.compareSteps?.(a, b) ?? 0;
+  if (within !== 0) return sign * within;
   return compareStrings(a.key, b.key);
 }
 
 function runtimeRank(r: Runtime): number {
   return RUNTIME_ORDER.indexOf(r);
-}
-
-/** The Kubernetes kind of a step (from its object name), `""` for other runtimes. */
-function kindOf(s: PlanStep): string {
-  return s.runtime === "k8s" ? s.object.slice(0, s.object.indexOf("/")) : "";
-}
-
-function compareKinds(a: string, b: string): number {
-  const rank = (k: string) => {
-    const i = (K8S_KIND_ORDER as readonly string[]).indexOf(k);
-    return i >= 0 ? i : K8S_KIND_ORDER.length;
-  };
-  return rank(a) - rank(b) || compareStrings(a, b);
 }

@@ -1,20 +1,12 @@
 // Plan + desired state → the tasks an apply runs. Pure.
 // One task per host step (a host does one thing at a time), one task per cluster, wave and direction
 // for Kubernetes (kubectl applies a batch at once). Order follows the plan's.
-import type { CaptureRules, DesiredState, HostInstance, IgnoreRule, Plan, PlanStep, Registration, Resource, TaskKind } from "../model/index.js";
+import type { DesiredState, IgnoreRule, Plan, PlanStep, Resource, TaskKind } from "../model/index.js";
+import { hooksOf } from "../runtimes/index.js";
+import type { TaskPayload } from "../runtimes/tasks.js";
 import { withoutIgnored } from "./ignore.js";
 
-/** What a task needs to run, derived from the plan steps it carries out. */
-export type TaskPayload =
-  | { kind: "deploy"; instance: HostInstance }
-  | { kind: "start"; app: string }
-  | { kind: "undeploy"; app: string }
-  | { kind: "capture"; rules: CaptureRules }
-  | { kind: "uncapture" }
-  | { kind: "register"; registration: Registration }
-  | { kind: "deregister"; id: string; service: string }
-  | { kind: "k8s-apply"; objects: Extract<Resource, { runtime: "k8s" }>[] }
-  | { kind: "k8s-delete"; keys: string[]; objects: string[] };
+export type { TaskPayload } from "../runtimes/tasks.js";
 
 /** A task before it has an ID. `target` is `<hostGroup>/<host>` or a cluster name. */
 export interface TaskSpec {
@@ -33,46 +25,19 @@ export function tasksForPlan(plan: Plan, desired: DesiredState, ignore: readonly
   const out: TaskSpec[] = [];
   const batches = new Map<string, { task: TaskSpec; apps: Set<string> }>();
   for (const step of plan.steps) {
-    if (step.runtime === "k8s") {
+    const tasks = hooksOf(step.runtime).tasks;
+    if (!tasks.payload) {
       const r = byKey.get(step.key);
       addToBatch(out, batches, step, r && r.runtime === "k8s" && step.op === "update" ? { ...r, object: withoutIgnored(r.object, r.app, ignore) } : r);
       continue;
     }
-    out.push({ kind: kindOf(step), target: step.target, app: step.app, wave: step.wave, keys: [step.key], payload: payloadOf(step, byKey.get(step.key)) });
+    out.push({ kind: tasks.kind(step), target: step.target, app: step.app, wave: step.wave, keys: [step.key], payload: tasks.payload(step, byKey.get(step.key)) });
   }
   return out;
 }
 
-function kindOf(step: PlanStep): TaskKind {
-  const del = step.op === "delete";
-  switch (step.runtime) {
-    case "vm":
-      if (del) return "undeploy";
-      // Only the process is off: start it, do not redeploy what is already there.
-      return step.op === "update" && step.fields.every((f) => f.path === "process") ? "start" : "deploy";
-    case "capture":
-      return del ? "uncapture" : "capture";
-    case "consul":
-      return del ? "deregister" : "register";
-    case "k8s":
-      return del ? "k8s-delete" : "k8s-apply";
-  }
-}
-
-function payloadOf(step: PlanStep, desired: Resource | undefined): TaskPayload {
-  const kind = kindOf(step);
-  if (kind === "undeploy" || kind === "start") return { kind, app: step.app ?? step.object };
-  if (kind === "uncapture") return { kind };
-  if (kind === "deregister") return { kind, id: step.object, service: step.key.split("/")[1] ?? "" };
-  if (!desired) throw new Error(`plan step ${step.key} has no desired resource`);
-  if (kind === "deploy" && desired.runtime === "vm") return { kind, instance: desired.instance };
-  if (kind === "capture" && desired.runtime === "capture") return { kind, rules: desired.capture };
-  if (kind === "register" && desired.runtime === "consul") return { kind, registration: desired.registration };
-  throw new Error(`plan step ${step.key}: ${kind} does not fit a ${desired.runtime} resource`);
-}
-
 function addToBatch(out: TaskSpec[], batches: Map<string, { task: TaskSpec; apps: Set<string> }>, step: PlanStep, desired: Resource | undefined): void {
-  const kind = kindOf(step);
+  const kind = hooksOf(step.runtime).tasks.kind(step);
   const id = `${step.target}|${step.wave}|${kind}`;
   let batch = batches.get(id);
   if (!batch) {

@@ -1,11 +1,11 @@
 // Builds the drift report: desired × actual × plan (+ registry drift) → one row per app × target with its
 // sync status, its health and the items that differ. Pure: the time comes in as an argument.
-import { compareStrings, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey } from "../model/index.js";
+import { compareStrings, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey, type Runtime } from "../model/index.js";
 import { objectName } from "../plan/index.js";
 import { formatField } from "../plan/format-value.js";
 import { worst, type Health, type HealthResult } from "../health/index.js";
-import { objectHealth } from "../health/k8s.js";
 import { registryDriftOf, type RegistryDrift } from "../health/registry.js";
+import { hooksOf } from "../runtimes/index.js";
 import { ITEM_KINDS, type DriftItem, type DriftReport, type DriftRow, type DriftSummary, type RowStatus } from "./model.js";
 
 /** What a drift report is made from. */
@@ -40,10 +40,11 @@ interface RowAcc {
 /** Builds the report. Same input, same bytes out: rows and items are sorted (see {@link DriftReport}). */
 export function buildDriftReport(input: DriftInput): DriftReport {
   const rows = new Map<string, RowAcc>();
-  const rowOf = (r: { app: string | null; runtime: string; target: string }): RowAcc => {
-    const id = `${r.app ?? ""}\u0000${r.target}\u0000${r.runtime === "k8s" ? "k8s" : "vm"}`;
+  const rowOf = (r: { app: string | null; runtime: Runtime; target: string }): RowAcc => {
+    const kind = hooksOf(r.runtime).report.row;
+    const id = `${r.app ?? ""}\u0000${r.target}\u0000${kind}`;
     let row = rows.get(id);
-    if (!row) rows.set(id, (row = { app: r.app, runtime: r.runtime === "k8s" ? "k8s" : "vm", target: r.target, resources: new Map(), items: [], unknown: new Set() }));
+    if (!row) rows.set(id, (row = { app: r.app, runtime: kind, target: r.target, resources: new Map(), items: [], unknown: new Set() }));
     return row;
   };
   for (const d of input.desired.resources) rowOf(d).resources.set(d.key, { desired: d });
@@ -70,40 +71,26 @@ export function buildDriftReport(input: DriftInput): DriftReport {
   };
 }
 
-/** Items of one plan step. Consul creates/deletes and address/port changes that registry drift already
- * names are left to it (one item per fact, in Consul's words). */
+/** Items of one plan step, in its runtime's words. Items that registry drift already names are left to
+ * it (one item per fact, in the registry's words). */
 function stepItems(step: PlanStep, covered: ReadonlySet<string>): DriftItem[] {
   const id = step.object;
-  const consul = step.runtime === "consul";
-  if (step.op === "create") return consul && covered.has(`missing:${id}`) ? [] : [{ kind: "missing", object: id, detail: missingDetail(step) }];
-  if (step.op === "delete") return consul && covered.has(`unexpected:${id}`) ? [] : [{ kind: "unexpected", object: id, detail: unexpectedDetail(step) }];
+  const hooks = hooksOf(step.runtime).report;
+  const isCovered = (path: string | null): boolean => {
+    const fact = hooks.coveredBy?.(step.op, id, path) ?? null;
+    return fact !== null && covered.has(fact);
+  };
+  if (step.op === "create") return isCovered(null) ? [] : [{ kind: "missing", object: id, detail: hooks.missing(step) }];
+  if (step.op === "delete") return isCovered(null) ? [] : [{ kind: "unexpected", object: id, detail: hooks.unexpected(step) }];
   return step.fields.flatMap((f): DriftItem[] => {
-    if (consul && (f.path === "address" || f.path === "port") && covered.has(`${f.path}:${id}`)) return [];
-    if (step.runtime === "vm" && f.path === "process") return [{ kind: "process", object: id, detail: `process is ${String(f.from)}, want ${String(f.to)}` }];
-    return [{ kind: "field", object: id, detail: formatField(f) }];
+    if (isCovered(f.path)) return [];
+    const own = hooks.fieldItem?.(f) ?? null;
+    return [own ? { ...own, object: id } : { kind: "field", object: id, detail: formatField(f) }];
   });
 }
 
-function missingDetail(step: PlanStep): string {
-  switch (step.runtime) {
-    case "k8s":
-      return `not found in cluster ${step.target}`;
-    case "vm":
-      return `not installed on ${step.target}`;
-    case "capture":
-      return `capture rules not installed on ${step.target}`;
-    case "consul":
-      return "not registered in Consul";
-  }
-}
-
-function unexpectedDetail(step: PlanStep): string {
-  if (step.runtime === "consul") return "registered in Consul but not desired";
-  return step.runtime === "k8s" ? "labelled as amphi's but not desired (prune deletes it)" : `on ${step.target} but not desired (undeploy removes it)`;
-}
-
 /** Unreadable resources: one item per row and reason, naming every object it hides. */
-function addUnknown(input: DriftInput, rowOf: (r: { app: string | null; runtime: string; target: string }) => RowAcc): void {
+function addUnknown(input: DriftInput, rowOf: (r: { app: string | null; runtime: Runtime; target: string }) => RowAcc): void {
   const names = new Map<ResourceKey, string>();
   for (const r of [...input.desired.resources, ...input.actual.resources]) names.set(r.key, objectName(r));
   const groups = new Map<RowAcc, Map<string, string[]>>();
@@ -120,7 +107,7 @@ function addUnknown(input: DriftInput, rowOf: (r: { app: string | null; runtime:
 }
 
 /** Registry drift items, each in the row of the registration it names (its app on its host). */
-function addRegistry(input: DriftInput, registry: readonly RegistryDrift[], rowOf: (r: { app: string | null; runtime: string; target: string }) => RowAcc): void {
+function addRegistry(input: DriftInput, registry: readonly RegistryDrift[], rowOf: (r: { app: string | null; runtime: Runtime; target: string }) => RowAcc): void {
   const regs = new Map<string, Resource>();
   for (const r of [...input.actual.resources, ...input.desired.resources]) if (r.runtime === "consul") regs.set(r.registration.id, r);
   for (const d of registry) {
@@ -168,43 +155,14 @@ function rowHealth(r: RowAcc, now: Date, timeoutMs: number): { health: Health; d
 /** Workloads (Deployments, host instances) first: their message says most about the row's health. */
 function workloadRank(side: { desired?: Resource; actual?: ActualResource }): number {
   const r = (side.desired ?? side.actual)!;
-  return r.runtime === "vm" || (r.runtime === "k8s" && r.object.kind === "Deployment") ? 0 : 1;
+  return hooksOf(r.runtime).report.workload(r) ? 0 : 1;
 }
 
 /** Health of one resource, or null when it says nothing about health (a registration without a check). */
-function resourceHealth(side: { desired?: Resource; actual?: ActualResource }, now: Date, timeoutMs: number): HealthResult | null {
-  const r = (side.desired ?? side.actual)!;
-  const a = side.actual;
-  switch (r.runtime) {
-    case "k8s":
-      return objectHealth(r.object.kind, a?.runtime === "k8s" ? a.object : undefined, now, { progressTimeoutMs: timeoutMs });
-    case "vm":
-      return vmHealth(a);
-    case "capture":
-      return a ? { health: "healthy", message: "rules installed" } : { health: "missing", message: "rules not installed" };
-    case "consul":
-      return checkHealth(a?.observed?.check);
-  }
-}
-
-function vmHealth(a: ActualResource | undefined): HealthResult {
-  if (!a) return { health: "missing", message: "not installed" };
-  switch (a.observed?.process) {
-    case "running":
-      return { health: "healthy", message: "process running" };
-    case "stopped":
-      return { health: "degraded", message: "process stopped" };
-    default:
-      return { health: "unknown", message: "process state not observed" };
-  }
-}
-
-/** A Consul TTL check is the host's health probe as its reporter last saw it. */
-function checkHealth(check: "passing" | "warning" | "critical" | undefined): HealthResult | null {
-  if (check === "passing") return { health: "healthy", message: "health check passing" };
-  if (check === "warning") return { health: "progressing", message: "health check warning" };
-  if (check === "critical") return { health: "degraded", message: "health check critical" };
-  return null;
+function resourceHealth(side: { desired?: Resource; actual?: ActualResource }, now: Date, progressTimeoutMs: number): HealthResult | null {
+  const runtime = (side.desired ?? side.actual)!.runtime;
+  const actual = side.actual?.runtime === runtime ? side.actual : undefined;
+  return hooksOf(runtime).report.health({ desired: side.desired, actual }, { now, progressTimeoutMs });
 }
 
 function compareRows(a: DriftRow, b: DriftRow): number {

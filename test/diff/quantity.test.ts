@@ -1,7 +1,7 @@
 // Kubernetes quantities: parsed to values so the API server's canonical forms compare equal.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { quantityValue, sameQuantity } from "../../src/diff/quantity.js";
+import { quantityValue, sameQuantity } from "../../src/compare/quantity.js";
 
 test("quantities parse with decimal, binary and exponent suffixes", () => {
   assert.equal(quantityValue("500m"), 0.5);

@@ -2,7 +2,7 @@
 // healthy once the controller has seen its latest generation and every desired replica is updated, ready and
 // available with no old ones left; degraded when the controller gave up (ProgressDeadlineExceeded) or the
 // Deployment has been unavailable for longer than the caller's timeout; progressing in between.
-import type { HealthResult, Json, K8sObject } from "../model/index.js";
+import type { HealthResult, Json, K8sObject } from "../../model/index.js";
 
 /** Options of {@link deploymentHealth}. */
 export interface DeploymentHealthOptions {

@@ -1,0 +1,4 @@
+import type { CaptureRules } from "../../model/index.js";
+
+/** Payloads of the capture tasks. */
+export type CapturePayload = { kind: "capture"; rules: CaptureRules } | { kind: "uncapture" };

@@ -1,0 +1,24 @@
+// The runtimes amphi knows, one entry each (one folder each under src/runtimes/). The pure stages
+// dispatch through this list: adding a runtime adds its folder and one line here.
+import type { Runtime } from "../model/index.js";
+import { capture } from "./capture/index.js";
+import { k8s } from "./k8s/index.js";
+import { registry } from "./registry/index.js";
+import type { RuntimeHooks } from "./types.js";
+import { vm } from "./vm/index.js";
+
+export type { ReportHooks, RuntimeHooks, Sides } from "./types.js";
+
+/** Every runtime's hooks, by the runtime's name. */
+export const RUNTIMES: { readonly [R in Runtime]: RuntimeHooks<R> } = {
+  k8s,
+  vm,
+  capture,
+  consul: registry,
+};
+
+/** The hooks of `runtime`, typed for any resource (each entry only ever receives resources of its own runtime). */
+export function hooksOf(runtime: Runtime): RuntimeHooks<Runtime> {
+  return RUNTIMES[runtime] as unknown as RuntimeHooks<Runtime>;
+}
+

@@ -2,7 +2,7 @@
 // run as another user, and a login that is not root.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, probe, stop, TaskError, undeploy } from "../../src/hosts/tasks.js";
@@ -16,6 +16,8 @@ import {
   freePort,
   httpGet,
   localHost,
+  NOBODY,
+  nobodySession,
   processesUnder,
   wrapSession,
   type LocalHost,
@@ -23,7 +25,6 @@ import {
 
 const hasBusybox = spawnSync("sh", ["-c", "command -v busybox"]).status === 0;
 const isRoot = process.getuid?.() === 0;
-const NOBODY = 65534;
 const fast = { healthTimeoutMs: 2000, stopGraceMs: 2000 };
 
 const withSession = (h: LocalHost, session: HostSession): TaskContext => ({ ...h.ctx(), session });
@@ -101,9 +102,7 @@ describe("a login that is not root", { skip: isRoot ? false : "needs root (to lo
   let ctx: () => TaskContext;
   before(async () => {
     h = await localHost();
-    chmodSync(h.dir, 0o755);
-    chownSync(h.dir, NOBODY, NOBODY);
-    const session = wrapSession(h.session, ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"]);
+    const session = nobodySession(h);
     ctx = () => withSession(h, session);
   });
   after(async () => {

@@ -3,17 +3,16 @@
 // holds fails naming the port and the holder, and rolls back.
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, TaskError, undeploy } from "../../src/hosts/tasks.js";
 import type { TaskContext } from "../../src/hosts/task.js";
-import { billingInstance, busyboxBin, EXAMPLE_PACKAGE, eventually, freePort, httpGet, localHost, processesUnder, wrapSession, type LocalHost } from "../support/local-host.js";
+import { billingInstance, busyboxBin, EXAMPLE_PACKAGE, eventually, freePort, httpGet, localHost, nobodySession, processesUnder, wrapSession, type LocalHost } from "../support/local-host.js";
 
 const fast = { healthTimeoutMs: 3000, stopGraceMs: 2000 };
 const hasBusybox = spawnSync("sh", ["-c", "command -v busybox"]).status === 0;
 const isRoot = process.getuid?.() === 0;
-const NOBODY = 65534;
 
 /** A foreign HTTP server (not started by amphi) that answers 200 to everything on 127.0.0.1:port. */
 async function foreignServer(dir: string, port: number, opts: { uid?: number } = {}): Promise<ChildProcess> {
@@ -129,9 +128,7 @@ describe("health gate under a login that cannot see the holder", { skip: isRoot 
   let ctx: () => TaskContext;
   before(async () => {
     h = await localHost();
-    chmodSync(h.dir, 0o755);
-    chownSync(h.dir, NOBODY, NOBODY);
-    const session = wrapSession(h.session, ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"]);
+    const session = nobodySession(h);
     ctx = () => ({ ...h.ctx(), session });
   });
   after(async () => {

@@ -2,7 +2,7 @@
 // plus helpers to build packages, pick free ports, and find (and kill) every process a test left there.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -242,6 +242,17 @@ export function wrapSession(session: HostSession, prefix: string[]): HostSession
     putFile: (local, remote, opts) => session.putFile(local, remote, opts),
     close: () => session.close(),
   };
+}
+
+/** uid and gid of `nobody` on Debian. */
+export const NOBODY = 65534;
+
+/** The host's session as a login that is not root: the temp dir handed to `nobody`, every command run
+ * through `setpriv` as that user (needs root to set up). */
+export function nobodySession(h: LocalHost): HostSession {
+  chmodSync(h.dir, 0o755);
+  chownSync(h.dir, NOBODY, NOBODY);
+  return wrapSession(h.session, ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"]);
 }
 
 /** A directory of busybox applet links (plus `node`), for a PATH that looks like a busybox-only host. */

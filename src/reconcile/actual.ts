@@ -4,13 +4,14 @@
 import type { ActualResource, ActualState, EnvironmentModel, UnreachableTarget } from "../model/index.js";
 import type { ActualReader } from "../ports/actual.js";
 
-/** Reads the actual state of `env` through each reader in turn; resources sorted by key, unreachable
+/** Reads the actual state of `env` through every reader at once; resources sorted by key, unreachable
  * targets by target. */
 export async function readActual(env: EnvironmentModel, readers: readonly ActualReader[], opts: { now(): string; signal?: AbortSignal }): Promise<ActualState> {
   const resources: ActualResource[] = [];
   const unreachable: UnreachableTarget[] = [];
-  for (const reader of readers) {
-    const read = await reader.read(env, opts.signal);
+  // The runtimes are independent (hosts over their sessions, clusters through kubectl, Consul over HTTP): read
+  // at once, so a slow one (a host timing out) does not hold up the others. The sorts below fix the order.
+  for (const read of await Promise.all(readers.map((r) => r.read(env, opts.signal)))) {
     resources.push(...read.resources);
     unreachable.push(...read.unreachable);
   }

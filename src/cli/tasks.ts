@@ -6,7 +6,7 @@ import { InputError, isFinal, type RunRecord, type TaskRecord } from "../model/i
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { alive } from "../adapters/state/file-lock.js";
 import { hostname } from "node:os";
-import { abandonedRun, markAbandoned, type RunnerCheck } from "../reconcile/abandoned.js";
+import { markAbandoned, type RunnerCheck } from "../reconcile/abandoned.js";
 import { EXIT, pickFormat, runAction, type Io } from "./common.js";
 import { formatRun, formatTask } from "./progress.js";
 
@@ -73,11 +73,10 @@ function runnerCheck(): RunnerCheck {
 // The run or task, with the run marked (and saved) abandoned when its runner died.
 async function lookup(store: FileStateStore, id: string): Promise<Found> {
   const found = await find(store, id);
-  const marked = abandonedRun(found.run, runnerCheck());
-  if (!marked) return found;
-  await store.saveRun(marked);
-  const task = "task" in found ? marked.tasks.find((t) => t.id === found.task.id) : undefined;
-  return task ? { run: marked, task } : { run: marked };
+  const [run] = await markAbandoned(store, [found.run], runnerCheck());
+  if (run === found.run) return found;
+  const task = "task" in found ? run!.tasks.find((t) => t.id === found.task.id) : undefined;
+  return task ? { run: run!, task } : { run: run! };
 }
 
 async function find(store: FileStateStore, id: string): Promise<Found> {

@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { RunRecord } from "../model/index.js";
 import type { StateStore } from "../ports/index.js";
-import { abandonedRun, type RunnerCheck } from "../reconcile/abandoned.js";
+import { markAbandoned, type RunnerCheck } from "../reconcile/abandoned.js";
 import type { ReconcileLoop } from "../reconcile/loop.js";
 import type { LoopMetrics } from "./metrics.js";
 import { checkApiAccess, isLocalPeer, readTarget } from "./access.js";
@@ -136,10 +136,7 @@ async function findRun(deps: ApiDeps, id: string): Promise<RunRecord | null> {
 
 /** The run, or, when its runner died, the run marked abandoned and saved. */
 async function orAbandoned(deps: ApiDeps, store: StateStore, run: RunRecord): Promise<RunRecord> {
-  const marked = abandonedRun(run, deps.runners);
-  if (!marked) return run;
-  await store.saveRun(marked);
-  return marked;
+  return (await markAbandoned(store, [run], deps.runners))[0]!;
 }
 
 /** Queued/running cycles as run records (until the cycle saves the real one). */

@@ -8,7 +8,6 @@ import { InputError, type ActualState } from "../model/index.js";
 import { planLive } from "../reconcile/pipeline.js";
 import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
 import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
-import { findEnv } from "./context.js";
 import { actualFor } from "./actual.js";
 
 const FORMATS = ["text", "json", "markdown", "html"] as const;
@@ -36,7 +35,6 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const format = pickFormat(opts.format, FORMATS, "text");
           const progressTimeoutMs = seconds(opts.progressTimeout, "--progress-timeout") * 1000;
           const { model, source } = await loadRepoWithSource(io, opts);
-          findEnv(model, opts.env);
           const { desired, actual, plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
           const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs });
           const text = formatReport(report, format);

@@ -46,7 +46,6 @@ export function planCommand(program: Command, io: Io, setCode: (code: number) =>
           if (opts.base !== undefined || opts.head !== undefined || opts.commentFile !== undefined) return planPr(io, opts, deps);
           const format = pickFormat(opts.format, FORMATS, "text");
           const { model, source } = await loadRepoWithSource(io, opts);
-          findEnv(model, opts.env);
           const { plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
           io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
           return planExit(io, plan);

@@ -10,6 +10,7 @@ export * from "./run.js";
 export * from "./health.js";
 export * from "./canonical-json.js";
 export * from "./environment.js";
+export * from "./traffic.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

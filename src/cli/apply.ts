@@ -10,6 +10,7 @@ import { createInterface } from "node:readline/promises";
 import { InputError, type Plan, type RunRecord } from "../model/index.js";
 import { formatPlanText, formatUnseen } from "../plan/format.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
+import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
 import { envContext, findEnv, handlersFor, parseHealthTimeout, type EnvContext } from "./context.js";
 import { hasChanges } from "./plan.js";
@@ -37,19 +38,18 @@ interface ApplyOptions {
 
 /** Registers `amphi apply` on the program. */
 export function applyCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
-  program
-    .command("apply")
-    .description("plan one environment against its live state and apply the changes as a recorded run")
-    .requiredOption("--env <env>", "environment to apply (environments/<env>.yaml)")
-    .option("--repo <dir>", "config repo directory (default: current directory)")
-    .option("--rev <rev>", "apply this Git revision of the repo instead of the working tree")
+  const cmd = repoOptions(
+    program
+      .command("apply")
+      .description("plan one environment against its live state and apply the changes as a recorded run")
+      .requiredOption("--env <env>", "environment to apply (environments/<env>.yaml)"),
+    "apply",
+  )
     .option("--yes", "do not ask for confirmation when stdin is a terminal")
     .option("--async", "record the run, start it in the background and print its ID (see `amphi tasks`)")
-    .option("--run-id <id>", "continue a run recorded by --async (used by the background runner)")
-    .option("--parallel <n>", "hosts worked on at once (host groups' maxUnavailable also applies)", "10")
+    .option("--run-id <id>", "continue a run recorded by --async (used by the background runner)");
+  reachOptions(cmd, "hosts worked on at once (host groups' maxUnavailable also applies)")
     .option("--health-timeout <seconds>", "how long a deploy waits for its health check", "30")
-    .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
-    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
     .option("--force-conflicts", "server-side apply takes over fields other field managers own (kubectl --force-conflicts)")
     .option("--lock-timeout <duration>", "how long to wait while another amphi changes the environment (apply, reconcile, serve)", DEFAULT_LOCK_TIMEOUT)
     .option("--debug", "print stack traces of unexpected errors")

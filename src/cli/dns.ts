@@ -6,6 +6,7 @@ import { DEFAULT_TTL, zoneSettings } from "../dns/index.js";
 import {
   ConsulCatalog, formatUpstream, listenProblem, parseUpstream, redact, runMeshDns, systemUpstreams, type Upstream,
 } from "../adapters/dns-server/index.js";
+import { repoOptions } from "./options.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
 import { findEnv } from "./context.js";
 
@@ -28,12 +29,11 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 /** Registers `amphi dns` on the program. */
 export function dnsCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
-  program
+  const cmd = program
     .command("dns")
     .description("run mesh-dns: service names from Consul resolve to the mesh service IP, other names go upstream")
-    .requiredOption("--env <env>", "environment whose mesh and Consul settings to use")
-    .option("--repo <dir>", "config repo directory (default: current directory)")
-    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
+    .requiredOption("--env <env>", "environment whose mesh and Consul settings to use");
+  repoOptions(cmd)
     .option("--listen <address>", "IP address to listen on, UDP and TCP (repeatable; default 127.0.0.1)", collect, [] as string[])
     .option("--port <port>", "port to listen on (default: the environment's mesh.dnsPort, 15053)")
     .option("--upstream <ip[:port]>", "resolver for other names (repeatable; default: mesh.dnsUpstreams, else /etc/resolv.conf)", collect, [] as string[])

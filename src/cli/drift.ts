@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { InputError, type ActualState } from "../model/index.js";
 import { planLive } from "../reconcile/pipeline.js";
 import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
+import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
 import { actualFor } from "./actual.js";
 
@@ -15,18 +16,14 @@ type Format = (typeof FORMATS)[number];
 
 /** Registers `amphi drift` on the program. */
 export function driftCommand(program: Command, io: Io, setCode: (code: number) => void): void {
-  program
+  const cmd = program
     .command("drift")
     .description("report live clusters, hosts and Consul against the config: sync status, health and drift per app × target")
     .requiredOption("--env <env>", "environment to report on (environments/<env>.yaml)")
     .option("--actual <file>", "actual state as JSON or YAML instead of reading it live (see README: ActualState)")
     .option("--format <format>", "text | json | markdown | html (one self-contained file)", "text")
-    .option("--out <file>", "write the report to this file (atomically) and print only the summary line")
-    .option("--repo <dir>", "config repo directory (default: current directory)")
-    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
-    .option("--parallel <n>", "hosts read at once", "10")
-    .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
-    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
+    .option("--out <file>", "write the report to this file (atomically) and print only the summary line");
+  reachOptions(repoOptions(cmd), "hosts read at once")
     .option("--progress-timeout <seconds>", "how long a Deployment may stay unavailable before it counts as degraded", "600")
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts) => {

@@ -11,6 +11,7 @@ import { planLive } from "../reconcile/pipeline.js";
 import { planStatus, truncateDescription } from "../health/status.js";
 import type { StatusReporter } from "../ports/status.js";
 import { loadPrScope } from "./pr.js";
+import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, type Io } from "./common.js";
 import { findEnv, type HostOptions } from "./context.js";
 import { actualFor } from "./actual.js";
@@ -25,17 +26,13 @@ export interface PlanDeps {
 
 /** Registers `amphi plan` on the program. */
 export function planCommand(program: Command, io: Io, setCode: (code: number) => void, deps: PlanDeps = {}): void {
-  program
+  const cmd = program
     .command("plan")
     .description("show what apply would change in one environment, across clusters, hosts and Consul")
     .requiredOption("--env <env>", "environment to plan (environments/<env>.yaml)")
     .option("--actual <file>", "actual state as JSON or YAML instead of reading it live (see README: ActualState)")
-    .option("--format <format>", "text | json | markdown", "text")
-    .option("--repo <dir>", "config repo directory (default: current directory)")
-    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
-    .option("--parallel <n>", "hosts read at once", "10")
-    .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
-    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
+    .option("--format <format>", "text | json | markdown", "text");
+  reachOptions(repoOptions(cmd), "hosts read at once")
     .option("--base <rev>", "PR mode: plan only what changed between this revision and --head (apps, placements, dependents)")
     .option("--head <rev>", "PR mode: the revision under review (default: HEAD)")
     .option("--comment-file <file>", "PR mode: also write the plan as Markdown for a pull-request comment")

@@ -16,6 +16,7 @@ import { writeReports } from "../adapters/output/reports.js";
 import { Reconciler, type Backend, type CycleDeps, type CycleResult } from "../reconcile/cycle.js";
 import { ReconcileLoop } from "../reconcile/loop.js";
 import { openLocalSource, RemoteSource, redactText, type RepoSource } from "../sources/index.js";
+import { reachOptions } from "./options.js";
 import { EXIT, printWarnings, runAction, type Io } from "./common.js";
 import { envContext, handlersFor, parseHealthTimeout } from "./context.js";
 import { formatRun, progressPrinter } from "./progress.js";
@@ -61,11 +62,9 @@ export function loopOptions<C extends Command>(cmd: C): C {
     .option("--no-self-heal", "report drift without a new commit instead of applying it")
     .option("--lock-timeout <duration>", "how long to wait while another process reconciles the environment", "30s")
     .option("--state-dir <dir>", "where remote mirrors are kept (sources/) and runs that fail before the config is read go", ".amphi")
-    .option("--parallel <n>", "hosts worked on at once", "10")
     .option("--health-timeout <seconds>", "how long a deploy waits for its health check", "30")
-    .option("--accept-new-host-keys", "trust and record host keys of hosts not yet in known_hosts")
-    .option("--kubeconfig <file>", "kubeconfig for the clusters' contexts (default: KUBECONFIG or ~/.kube/config)")
     .option("--force-conflicts", "server-side apply takes over fields other field managers own");
+  reachOptions(cmd, "hosts worked on at once");
   return cmd;
 }
 

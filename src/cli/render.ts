@@ -5,18 +5,18 @@ import type { ActualState } from "../model/index.js";
 import { maskSecrets } from "../compare/redact.js";
 import { render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
+import { repoOptions } from "./options.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
 
 /** Registers `amphi render` on the program. */
 export function renderCommand(program: Command, io: Io, setCode: (code: number) => void): void {
-  program
+  const cmd = program
     .command("render")
     .description("render one environment: Kubernetes manifests per cluster, host instances and capture rules per host group")
     .requiredOption("--env <env>", "environment to render (environments/<env>.yaml)")
     .option("--out <dir>", "write clusters/<cluster>.yaml and hostgroups/<group>.yaml here (default: print to stdout)")
-    .option("--as-actual", "print the desired state as an ActualState JSON document (a starting point for --actual files)")
-    .option("--repo <dir>", "config repo directory (default: current directory)")
-    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
+    .option("--as-actual", "print the desired state as an ActualState JSON document (a starting point for --actual files)");
+  repoOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts) => {
       setCode(

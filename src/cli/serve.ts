@@ -4,7 +4,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
-import { InputError } from "../model/index.js";
+import { InputError, findEnvironment } from "../model/index.js";
 import { loadModel } from "../config/index.js";
 import { runGit } from "../adapters/git/run-git.js";
 import { alive } from "../adapters/state/file-lock.js";
@@ -145,11 +145,8 @@ async function servedEnvs(source: RepoSource, opts: ServeOptions, backends: Retu
     });
     const envs = wanted.length > 0 ? wanted : model.environments.map((e) => ({ name: e.name, branch: opts.branch ?? null }));
     if (envs.length === 0) throw new InputError(`no environments in ${snap.description}`);
-    for (const e of envs) {
-      const m = model.environments.find((x) => x.name === e.name);
-      if (m) backends(m);
-      else if (!e.branch) throw new InputError(`unknown environment "${e.name}" in ${snap.description} (known: ${model.environments.map((x) => x.name).join(", ") || "none"})`);
-    }
+    // An environment on a branch of its own may exist only there: it is checked when that branch is read.
+    for (const e of envs) if (!e.branch || model.environments.some((x) => x.name === e.name)) backends(findEnvironment(model, e.name, `in ${snap.description}`));
     return envs;
   } finally {
     snap.close();

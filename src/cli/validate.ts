@@ -1,15 +1,15 @@
 // `amphi validate`: load the config repo, report every problem, exit 1 if there is one.
 import type { Command } from "@commander-js/extra-typings";
 import { ConfigError, formatProblem } from "../model/index.js";
+import { repoOptions } from "./options.js";
 import { EXIT, loadRepo, pickFormat, runAction, type Io } from "./common.js";
 
 /** Registers `amphi validate` on the program. */
 export function validateCommand(program: Command, io: Io, setCode: (code: number) => void): void {
-  program
+  const cmd = program
     .command("validate")
-    .description("check the config repo: schemas, cross-file rules; every problem at once")
-    .option("--repo <dir>", "config repo directory (default: current directory)")
-    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
+    .description("check the config repo: schemas, cross-file rules; every problem at once");
+  repoOptions(cmd)
     .option("--format <format>", "text | json", "text")
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts) => {

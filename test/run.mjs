@@ -29,7 +29,13 @@ if (files.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files],
+  [
+    "--import", "tsx", "--test", `--test-concurrency=${concurrency}`,
+    // TAP on stdout as before (its closing counts are what CI reads), and the list of failed tests on stderr at the end
+    "--test-reporter=tap", "--test-reporter-destination=stdout",
+    `--test-reporter=${join(root, "test", "failures-reporter.mjs")}`, "--test-reporter-destination=stderr",
+    ...files,
+  ],
   { cwd: root, stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

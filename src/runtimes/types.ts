@@ -67,7 +67,9 @@ export interface RuntimeHooks<R extends Runtime> {
   tasks: TaskHooks<R>;
   actualFile: ActualFileHooks;
   plan?: PlanHooks;
+  /** Its desired resources, from the placements render expands once. */
   render: RenderHook<R>;
+  /** Which file `amphi render --out` writes its resources to, and how they appear there. */
   files: FilesHooks<R>;
 }
 
@@ -96,6 +98,7 @@ export interface TaskHooks<R extends Runtime> {
   /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the
    * runtime's steps are batched per target, wave and kind as `batch` says (one of the two is set). */
   payload?(step: StepOf<R>, desired: Resource | undefined): TaskPayload;
+  /** How its steps are batched when there is no `payload` hook (Kubernetes: kubectl applies a batch at once). */
   batch?: BatchHooks<R>;
 }
 

@@ -1,9 +1,9 @@
 // Capture drift, pure: `iptables-save` output (and amphi's own restore fragments) parsed into IptablesRestore,
 // the parts amphi owns picked out (AMPHI_* chains and the hooks that jump into them, in nat and raw), and
 // compared with the desired CaptureRules. In: text and rules. Out: a CaptureDrift, and the restore input that
-// repairs it (formatted by render/iptables.ts). The host I/O around it is hosts/capture.ts.
+// repairs it (formatted by runtimes/capture/iptables.ts). The host I/O around it is hosts/capture.ts.
 import type { CaptureRules, IptablesOp, IptablesRestore, IptablesTable } from "../model/index.js";
-import { formatRestore } from "../render/iptables.js";
+import { formatRestore } from "../runtimes/capture/iptables.js";
 
 /** The tables capture uses; iptables-save's other tables are skipped unread. */
 export const CAPTURE_TABLES = ["nat", "raw"] as const;

@@ -4,7 +4,8 @@
 import type { ActualResource, CaptureRules, EnvironmentModel, HostInstance, Observed } from "../model/index.js";
 import type { ActualRead, ActualReader } from "../ports/actual.js";
 import type { HostConnector, HostRef, HostSession } from "../ports/hosts.js";
-import { hostTarget, vmKey } from "../render/host.js";
+import { hostTarget } from "../model/index.js";
+import { vmKey } from "../runtimes/vm/render.js";
 import { probe, type HostProbe } from "./probe.js";
 import { probeCapture, type CaptureProbe } from "./capture.js";
 import { meshDnsRunning } from "./mesh-dns.js";

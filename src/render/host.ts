@@ -1,19 +1,8 @@
 // Host instances of one host-group placement: one per host, with everything the host tasks need
 // (package, start command, environment, ports, health) and the Consul IDs it registers under.
 import type { AppModel, EnvironmentModel, HostGroupModel, HostGroupPlacement, HostInstance, HostModel } from "../model/index.js";
-import { compareStrings } from "../model/index.js";
-import { appPorts, firstHealthCheck } from "./common.js";
-import { registeredPorts, registrationId } from "./consul.js";
-
-/** The resource key of a host instance: `vm/<hostGroup>/<host>/<app>`. */
-export function vmKey(hostGroup: string, host: string, app: string): string {
-  return `vm/${hostGroup}/${host}/${app}`;
-}
-
-/** The target of everything on one host: `<hostGroup>/<host>`. */
-export function hostTarget(hostGroup: string, host: string): string {
-  return `${hostGroup}/${host}`;
-}
+import { appPorts, compareStrings, firstHealthCheck } from "../model/index.js";
+import { registeredPorts, registrationId } from "../runtimes/registry/render.js";
 
 /** One instance per host of the placement, in the placement's host order. */
 export function hostInstances(app: AppModel, env: EnvironmentModel, placement: HostGroupPlacement): HostInstance[] {

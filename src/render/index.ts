@@ -1,69 +1,73 @@
-// render: a validated Model and an environment name in, that environment's DesiredState out: Kubernetes
-// objects per cluster placement, host instances per host, capture rules per host, Consul registrations.
+// render: a validated Model and an environment name in, that environment's DesiredState out. The placements
+// are expanded once (cluster placements; host instances per host) and every runtime renders its resources
+// from them (Kubernetes objects, host instances, capture rules, Consul registrations).
 // Pure and deterministic: no clock, no randomness, no I/O; resources sorted by key.
-import { compareStrings, findEnvironment, type AppModel, type DesiredState, type EnvironmentModel, type HostInstance, type Model, type Resource } from "../model/index.js";
-import { hostCapture } from "./capture.js";
-import { appIndex, findApp } from "./common.js";
-import { consulKey, registrations } from "./consul.js";
-import { hostInstances, hostTarget, vmKey } from "./host.js";
-import { renderClusterPlacement } from "./k8s.js";
+import {
+  appIndex,
+  compareStrings,
+  findApp,
+  findEnvironment,
+  hostTarget,
+  type AppModel,
+  type DesiredState,
+  type EnvironmentModel,
+  type Model,
+  type Resource,
+} from "../model/index.js";
+import { RUNTIMES } from "../runtimes/index.js";
+import type { HostPlacements, RenderContext } from "../runtimes/types.js";
+import { hostInstances } from "./host.js";
 
 export { renderFiles, type RenderedFile } from "./files.js";
 
 /** Renders the desired state of one environment. Throws an InputError naming the environment and the known
  * ones when `envName` is unknown, and an Error naming the subject when two resources would share a key. */
 export function render(model: Model, envName: string): DesiredState {
-  const env = findEnvironment(model, envName);
-  const apps = appIndex(model);
-  const resources = [...clusterResources(apps, env), ...hostResources(apps, env)];
-  return { env: env.name, resources: sortUnique(resources) };
+  const ctx = renderContext(model, envName);
+  const resources = Object.values(RUNTIMES).flatMap((hooks): Resource[] => hooks.render(ctx));
+  return { env: ctx.env.name, resources: sortUnique(resources) };
 }
 
-function clusterResources(apps: Map<string, AppModel>, env: EnvironmentModel): Resource[] {
-  return env.placements.flatMap((p) => {
-    if (p.type !== "cluster") return [];
-    if (!env.clusters.some((c) => c.name === p.cluster)) {
-      throw new Error(`env ${env.name}: app ${p.app} is placed on unknown cluster "${p.cluster}"`);
+/** The environment with its placements expanded: what every runtime renders from. Throws naming the
+ * placement on an unknown cluster or host group, and the host and apps when two apps share a port there. */
+export function renderContext(model: Model, envName: string): RenderContext {
+  const env = findEnvironment(model, envName);
+  const apps = appIndex(model);
+  return { env, clusters: clusterPlacements(apps, env), hosts: hostPlacements(apps, env) };
+}
+
+function clusterPlacements(apps: Map<string, AppModel>, env: EnvironmentModel): RenderContext["clusters"] {
+  return env.placements.flatMap((placement) => {
+    if (placement.type !== "cluster") return [];
+    if (!env.clusters.some((c) => c.name === placement.cluster)) {
+      throw new Error(`env ${env.name}: app ${placement.app} is placed on unknown cluster "${placement.cluster}"`);
     }
-    return renderClusterPlacement(findApp(apps, p.app), env, p);
+    return [{ app: findApp(apps, placement.app), placement }];
   });
 }
 
-function hostResources(apps: Map<string, AppModel>, env: EnvironmentModel): Resource[] {
-  const byHost = new Map<string, HostInstance[]>();
-  const out: Resource[] = [];
+// Hosts in the order of their first instance, each with its instances in placement order.
+function hostPlacements(apps: Map<string, AppModel>, env: EnvironmentModel): HostPlacements[] {
+  const hosts = new Map<string, HostPlacements>();
   for (const placement of env.placements) {
     if (placement.type !== "hostGroup") continue;
     const app = findApp(apps, placement.app);
     for (const instance of hostInstances(app, env, placement)) {
       const target = hostTarget(instance.hostGroup, instance.host);
-      const onHost = byHost.get(target);
-      if (onHost) onHost.push(instance);
-      else byHost.set(target, [instance]);
-      out.push({ runtime: "vm", key: vmKey(instance.hostGroup, instance.host, app.name), app: app.name, target, instance });
-      for (const registration of registrations(app, env, instance)) {
-        out.push({ runtime: "consul", key: consulKey(registration.service, registration.id), app: app.name, target, registration });
-      }
+      const onHost = hosts.get(target) ?? { target, hostGroup: instance.hostGroup, host: instance.host, instances: [] };
+      hosts.set(target, onHost);
+      onHost.instances.push({ app, instance });
     }
   }
-  for (const [target, instances] of byHost) checkHostPorts(target, instances);
-  return env.mesh.capture ? [...out, ...captureResources(env, byHost)] : out;
-}
-
-// One capture resource per host with at least one instance: all apps of the host in one fragment.
-function captureResources(env: EnvironmentModel, byHost: Map<string, HostInstance[]>): Resource[] {
-  return [...byHost.values()].map((instances) => {
-    const { hostGroup, host } = instances[0]!;
-    const capture = hostCapture(env, hostGroup, host, instances);
-    return { runtime: "capture", key: `capture/${hostGroup}/${host}`, app: null, target: hostTarget(hostGroup, host), capture };
-  });
+  for (const onHost of hosts.values()) checkHostPorts(onHost);
+  return [...hosts.values()];
 }
 
 // Two apps listening on one port of one host cannot both start, and their capture rules would overlap:
 // better to fail the render, naming both, than to deploy one of them into a crash loop.
-function checkHostPorts(target: string, instances: HostInstance[]): void {
+function checkHostPorts({ target, instances }: HostPlacements): void {
   const owner = new Map<number, string>();
-  for (const instance of instances) {
+  for (const { instance } of instances) {
     for (const { port } of instance.ports) {
       const other = owner.get(port);
       if (other !== undefined && other !== instance.app) {

@@ -1,8 +1,22 @@
-// What one runtime supplies to the pure stages: where its resources live and how they are named (diff,
-// plan), its compare rules (diff) and its report row (report).
+// What one runtime supplies to the pure stages: its resources (render) and how rendered files show them,
+// where they live and how they are named (diff, plan), its compare rules (diff), its tasks (plan) and its
+// report row (report).
 // Each runtime has one folder under src/runtimes/ that exports a RuntimeHooks; src/runtimes/index.ts lists
 // them, and the stages dispatch through that list instead of branching on the runtime's name.
-import type { ActualResource, FieldChange, HealthResult, IgnoreRule, PlanStep, Resource, Runtime, TaskKind } from "../model/index.js";
+import type {
+  ActualResource,
+  AppModel,
+  ClusterPlacement,
+  EnvironmentModel,
+  FieldChange,
+  HealthResult,
+  HostInstance,
+  IgnoreRule,
+  PlanStep,
+  Resource,
+  Runtime,
+  TaskKind,
+} from "../model/index.js";
 import type { TaskPayload } from "./tasks.js";
 
 /** The resource of runtime `R`. */
@@ -38,7 +52,7 @@ export interface ReportHooks<R extends Runtime> {
   health(sides: Sides<R>, ctx: { now: Date; progressTimeoutMs: number }): HealthResult | null;
 }
 
-/** Everything one runtime supplies to the pure stages (more hooks follow: render, tasks, reader). */
+/** Everything one runtime supplies to the pure stages (more hooks follow: reader, handler). */
 export interface RuntimeHooks<R extends Runtime> {
   runtime: R;
   /** Where its resources live: in a cluster, on a host (one unreachable host hides every host runtime's
@@ -53,6 +67,10 @@ export interface RuntimeHooks<R extends Runtime> {
   tasks: TaskHooks<R>;
   actualFile: ActualFileHooks;
   plan?: PlanHooks;
+  /** Its desired resources, from the placements render expands once. */
+  render: RenderHook<R>;
+  /** Which file `amphi render --out` writes its resources to, and how they appear there. */
+  files: FilesHooks<R>;
 }
 
 /** Where this runtime's steps go in a plan, beyond wave and runtime order. */
@@ -78,6 +96,76 @@ export interface TaskHooks<R extends Runtime> {
   /** The kind of task that carries out `step`. */
   kind(step: StepOf<R>): TaskKind;
   /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the
-   * runtime's steps are batched per target, wave and kind (Kubernetes; plan/tasks.ts builds the batch). */
+   * runtime's steps are batched per target, wave and kind as `batch` says (one of the two is set). */
   payload?(step: StepOf<R>, desired: Resource | undefined): TaskPayload;
+  /** How its steps are batched when there is no `payload` hook (Kubernetes: kubectl applies a batch at once). */
+  batch?: BatchHooks<R>;
+}
+
+// ---- tasks.batch: steps carried out together (plan/tasks.ts) ----
+
+/** How a runtime without a `payload` hook batches its steps: one task per target, wave and task kind, its
+ * payload started empty and filled step by step in plan order (plan/tasks.ts keeps the batch's keys and app). */
+export interface BatchHooks<R extends Runtime> {
+  /** The payload of a batch of `kind` tasks before any step is added. */
+  start(kind: TaskKind): TaskPayload;
+  /** Adds `step` to the batch's `payload`. `desired`: the step's desired resource, if any; `ignore`: the
+   * environment's ignore rules. Throws naming the step when it cannot be carried out. */
+  add(payload: TaskPayload, step: StepOf<R>, desired: Resource | undefined, ignore: readonly IgnoreRule[]): void;
+}
+
+// ---- render: desired resources from the model (src/render) ----
+
+/** One app instance on a host, with the app it comes from. */
+export interface PlacedInstance {
+  app: AppModel;
+  instance: HostInstance;
+}
+
+/** Everything on one host: its target (`<hostGroup>/<host>`) and its instances, in placement order. */
+export interface HostPlacements {
+  target: string;
+  hostGroup: string;
+  host: string;
+  instances: PlacedInstance[];
+}
+
+/** What render hands every runtime: one environment with its placements expanded once. */
+export interface RenderContext {
+  env: EnvironmentModel;
+  /** Cluster placements (each on a known cluster) with their apps, in placement order. */
+  clusters: { app: AppModel; placement: ClusterPlacement }[];
+  /** The hosts with at least one instance, in the order of their first placement. */
+  hosts: HostPlacements[];
+}
+
+/** The desired resources of this runtime in one environment (any order: render sorts them by key). */
+export type RenderHook<R extends Runtime> = (ctx: RenderContext) => ResourceOf<R>[];
+
+// ---- files: how `amphi render --out` writes the resources (src/render/files.ts) ----
+
+/** Where and how this runtime's resources appear in rendered files. */
+export type FilesHooks<R extends Runtime> = ManifestFileHooks<R> | HostGroupFileHooks<R>;
+
+/** Kubernetes manifests: `clusters/<file>.yaml`, one YAML document per resource, that `kubectl apply -f` reads. */
+export interface ManifestFileHooks<R extends Runtime> {
+  layout: "clusters";
+  /** The file's name (the cluster's). */
+  file(resource: ResourceOf<R>): string;
+  /** The document written for the resource. */
+  document(resource: ResourceOf<R>): Record<string, unknown>;
+  /** Documents go in rank order, key order among equal ranks. */
+  rank(resource: ResourceOf<R>): number;
+}
+
+/** amphi's own document per host group, `hostgroups/<file>.yaml` (not a Kubernetes object): the resource is
+ * one entry of the list `section`. Every host-group runtime's section is written, empty or not, in the
+ * order of the runtime list. */
+export interface HostGroupFileHooks<R extends Runtime> {
+  layout: "hostgroups";
+  /** The file's name (the host group's). */
+  file(resource: ResourceOf<R>): string;
+  section: string;
+  /** The entry written for the resource (secrets redacted: rendered files get committed and archived). */
+  entry(resource: ResourceOf<R>): unknown;
 }

@@ -13,8 +13,8 @@ import { fileURLToPath } from "node:url";
 import { captureDrift, captureState, inSync, normalizeArgs, parseIptables, restoreError, restoreInput, restoreWaits } from "../../src/diff/iptables.js";
 import { SCRIPTS } from "../../src/hosts/scripts.js";
 import type { CaptureRules, HostInstance, IptablesRestore } from "../../src/model/index.js";
-import { hostCapture } from "../../src/render/capture.js";
-import { formatRestore } from "../../src/render/iptables.js";
+import { hostCapture } from "../../src/runtimes/capture/render.js";
+import { formatRestore } from "../../src/runtimes/capture/iptables.js";
 import { assertGolden } from "../support/golden.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
 

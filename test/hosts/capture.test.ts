@@ -24,7 +24,7 @@ import { normalizeRule, tokenizeRule } from "../../src/diff/iptables.js";
 import { TaskError } from "../../src/hosts/errors.js";
 import type { CaptureRules, HostInstance, HostStateFile } from "../../src/model/index.js";
 import type { HostSession } from "../../src/ports/hosts.js";
-import { hostCapture } from "../../src/render/capture.js";
+import { hostCapture } from "../../src/runtimes/capture/render.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
@@ -217,7 +217,7 @@ function instance(app: string, ports: number[], host: string, address: string, b
 }
 
 /** The rules amphi rendered before the conntrack-zone fix: mesh-dns's upstream flows in zone 1, set by a
- * raw PREROUTING rule that also catches replies to DNS the host forwards (see src/render/capture.ts). */
+ * raw PREROUTING rule that also catches replies to DNS the host forwards (see src/runtimes/capture/render.ts). */
 function oldRules(current: CaptureRules): CaptureRules {
   const nat = current.fragment.slice(0, current.fragment.indexOf("*raw"));
   const raw = [

@@ -13,7 +13,7 @@ import { TaskError } from "../../src/hosts/errors.js";
 import type { TaskContext } from "../../src/hosts/task.js";
 import type { CaptureRules, EnvironmentModel } from "../../src/model/index.js";
 import type { HostSession } from "../../src/ports/hosts.js";
-import { hostCapture } from "../../src/render/capture.js";
+import { hostCapture } from "../../src/runtimes/capture/render.js";
 import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
 import { killUnder } from "../support/local-host.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";

@@ -44,7 +44,7 @@ test("a stopped process becomes a start task; a removed instance an undeploy", (
 });
 
 test("ignored fields are not applied to objects that exist, but new objects get them", async () => {
-  const { withoutIgnored } = await import("../../src/plan/ignore.js");
+  const { withoutIgnored } = await import("../../src/runtimes/k8s/ignore.js");
   const { plan, desired } = planOf((a) => {
     const resources = structuredClone(a.resources).map((r) => {
       if (r.runtime !== "k8s" || r.object.kind !== "Deployment") return r;

@@ -4,8 +4,8 @@ import { describe, it } from "node:test";
 import { load } from "js-yaml";
 import { LABELS, type Model } from "../../src/model/index.js";
 import { render } from "../../src/render/index.js";
-import { PROXY_CONFIG_PATH } from "../../src/render/pod.js";
-import { PROXY_CONFIG_ANNOTATION, proxyBootstrap } from "../../src/render/proxy.js";
+import { PROXY_CONFIG_PATH } from "../../src/runtimes/k8s/pod.js";
+import { PROXY_CONFIG_ANNOTATION, proxyBootstrap } from "../../src/runtimes/k8s/proxy.js";
 import { modelFixture, withEnvironment } from "../support/model-fixture.js";
 
 type Obj = { [key: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered JSON

@@ -5,9 +5,8 @@
 // Limitation: agent endpoints act on the agent that owns a service. amphi talks to the one agent at
 // `consul.address` of an environment, so that agent owns every VM registration (and the hosts' health
 // reporters must reach that same agent). Per-host agents would need a Consul address per host group.
-import { CONSUL_TAG, type ActualResource, type EnvironmentModel, type Registration } from "../../model/index.js";
-import { consulKey } from "../../render/consul.js";
-import { hostTarget } from "../../render/host.js";
+import { CONSUL_TAG, hostTarget, type ActualResource, type EnvironmentModel, type Registration } from "../../model/index.js";
+import { consulKey } from "../../runtimes/registry/render.js";
 import { ConsulError, consulClientFor, type ConsulClient } from "./client.js";
 import { formatDuration, parseDuration } from "../../model/duration.js";
 

@@ -1,7 +1,7 @@
 // Live state of one cluster: the objects amphi manages for one environment, by label, one
 // `kubectl get … -o json` per namespace (in parallel), as ActualResources keyed like rendered ones.
 import { LABELS, compareStrings, type ActualResource, type ClusterModel, type EnvironmentModel, type K8sObject } from "../../model/index.js";
-import { k8sKey } from "../../render/k8s.js";
+import { k8sKey } from "../../runtimes/k8s/render.js";
 import { KubectlError, firstLines } from "./errors.js";
 import { runKubectl, type KubectlOptions } from "./run.js";
 

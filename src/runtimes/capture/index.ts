@@ -3,6 +3,8 @@ import { compareJson } from "../../compare/compare.js";
 import { asJson, full, never } from "../../compare/options.js";
 import { desiredFor } from "../tasks.js";
 import type { RuntimeHooks } from "../types.js";
+import { captureFiles } from "./files.js";
+import { renderCapture } from "./render.js";
 
 export const capture: RuntimeHooks<"capture"> = {
   runtime: "capture",
@@ -32,6 +34,8 @@ export const capture: RuntimeHooks<"capture"> = {
   },
   // the rules redirect ports whose process is already deployed
   plan: { waveOf: "vm" },
+  render: renderCapture,
+  files: captureFiles,
   actualFile: {
     payload: "capture",
     nullApp: "capture rules (they belong to a host)",

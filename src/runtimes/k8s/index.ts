@@ -5,8 +5,11 @@ import { asJson } from "../../compare/options.js";
 import { pointerMatcher, type Segment } from "../../compare/paths.js";
 import { sameQuantity } from "../../compare/quantity.js";
 import { k8sSecretNames, k8sSecretPredicate } from "../../compare/redact.js";
+import { k8sFiles } from "./files.js";
 import { objectHealth } from "./health.js";
 import { compareK8sSteps } from "./order.js";
+import { renderK8s } from "./render.js";
+import { k8sTasks } from "./tasks.js";
 import { isObj, isStringMap, nonEmpty } from "../check.js";
 import type { ResourceOf, RuntimeHooks } from "../types.js";
 
@@ -24,9 +27,10 @@ export const k8s: RuntimeHooks<"k8s"> = {
     health: ({ desired, actual }, { now, progressTimeoutMs }) =>
       objectHealth((desired ?? actual)!.object.kind, actual?.object, now, { progressTimeoutMs }),
   },
-  // no payload hook: plan/tasks.ts batches Kubernetes steps per cluster, wave and direction
-  tasks: { kind: (step) => (step.op === "delete" ? "k8s-delete" : "k8s-apply") },
+  tasks: k8sTasks,
   plan: { compareSteps: compareK8sSteps },
+  render: renderK8s,
+  files: k8sFiles,
   actualFile: {
     payload: "object",
     check: (p, need) => {

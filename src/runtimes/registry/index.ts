@@ -5,6 +5,8 @@ import { asJson, full, never } from "../../compare/options.js";
 import { nonEmpty } from "../check.js";
 import { desiredFor } from "../tasks.js";
 import type { RuntimeHooks } from "../types.js";
+import { registryFiles } from "./files.js";
+import { renderRegistry } from "./render.js";
 
 export const registry: RuntimeHooks<"consul"> = {
   runtime: "consul",
@@ -33,6 +35,8 @@ export const registry: RuntimeHooks<"consul"> = {
         ? { kind: "deregister", id: step.object, service: step.key.split("/")[1] ?? "" }
         : { kind: "register", registration: desiredFor("consul", step, "register", desired).registration },
   },
+  render: renderRegistry,
+  files: registryFiles,
   actualFile: { payload: "registration", check: (p, need) => need("id", nonEmpty(p["id"]), "a non-empty string") },
 };
 

@@ -6,6 +6,8 @@ import { vmSecretPredicate } from "../../compare/redact.js";
 import { isStringMap } from "../check.js";
 import { desiredFor } from "../tasks.js";
 import type { ActualOf, ResourceOf, RuntimeHooks } from "../types.js";
+import { vmFiles } from "./files.js";
+import { renderVm } from "./render.js";
 
 export const vm: RuntimeHooks<"vm"> = {
   runtime: "vm",
@@ -32,6 +34,8 @@ export const vm: RuntimeHooks<"vm"> = {
       return { kind: "deploy", instance: desiredFor("vm", step, kind, desired).instance };
     },
   },
+  render: renderVm,
+  files: vmFiles,
   actualFile: {
     payload: "instance",
     check: (p, need) => {

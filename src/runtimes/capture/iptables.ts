@@ -1,7 +1,7 @@
 // iptables-restore text from structure: the one formatter of amphi's capture rules (the fragment render
 // writes, and the restore input the capture task sends, cleanup lines included). In: IptablesRestore.
 // Out: text that iptables-restore reads and that diff/iptables.ts parses back to the same structure.
-import type { IptablesOp, IptablesRestore, IptablesTable } from "../model/index.js";
+import type { IptablesOp, IptablesRestore, IptablesTable } from "../../model/index.js";
 
 /** The `iptables-restore` input for `doc`: comment lines, then per table `*NAME`, its chain declarations
  * (`:NAME POLICY [0:0]`), its lines, `COMMIT`; newline-terminated (empty when there is nothing). */

@@ -1,9 +1,24 @@
 // Traffic capture, one rule for pods and VMs (DESIGN.md "Traffic capture"): only the apps' own ports are
 // redirected inbound, only traffic to the mesh service IP outbound, DNS (udp+tcp 53) goes to mesh-dns,
-// and the proxy uid is never captured. Pods get it as amphi-init args; hosts as an iptables-restore fragment.
-import type { CaptureRules, EnvironmentModel, HostInstance, IptablesOp, IptablesRestore, MeshModel } from "../model/index.js";
-import { compareStrings } from "../model/index.js";
+// and the proxy uid is never captured. Pods get it as amphi-init args (k8s/pod.ts); hosts as an iptables-restore
+// fragment, one capture resource per host.
+import type { CaptureRules, EnvironmentModel, HostInstance, IptablesOp, IptablesRestore, MeshModel } from "../../model/index.js";
+import { compareStrings } from "../../model/index.js";
+import type { RenderHook } from "../types.js";
 import { formatRestore } from "./iptables.js";
+
+/** The capture render hook: when the environment captures traffic, one resource per host with at least one
+ * instance, all apps of the host in one fragment. */
+export const renderCapture: RenderHook<"capture"> = ({ env, hosts }) =>
+  env.mesh.capture
+    ? hosts.map(({ target, hostGroup, host, instances }) => ({
+        runtime: "capture",
+        key: `capture/${hostGroup}/${host}`,
+        app: null,
+        target,
+        capture: hostCapture(env, hostGroup, host, instances.map((i) => i.instance)),
+      }))
+    : [];
 
 /** The chains amphi owns on a host. Only these are declared in the fragment: declaring a chain in an
  * `iptables-restore --noflush` input flushes it, so a built-in chain must never be declared there. */
@@ -15,21 +30,6 @@ export const CAPTURE_CHAINS = {
 /** Conntrack zone of the apps' (redirected) queries and mesh-dns's answers to them. mesh-dns's own upstream
  * queries and their replies stay in the default zone 0, like every other flow of the host (see rawRules). */
 const ZONE_CLIENT = 2;
-
-/** The amphi-init container's args for a pod, in the spirit of istio-init: `-p` outbound port, `-z` inbound
- * port, `-u` proxy uid (excluded), `-m REDIRECT`, `-i` the only outbound CIDR captured, `-b` inbound ports. */
-export function podCaptureArgs(mesh: MeshModel, appPorts: number[]): string[] {
-  const ports = [...new Set(appPorts)].sort((a, b) => a - b);
-  return [
-    "-p", String(mesh.outboundPort),
-    "-z", String(mesh.inboundPort),
-    "-u", String(mesh.proxyUid),
-    "-m", "REDIRECT",
-    "-i", `${mesh.serviceIP}/32`,
-    "-b", ports.join(","),
-    "--dns-port", String(mesh.dnsPort),
-  ];
-}
 
 /** The capture rules of one host: every app instance on it in one fragment (see `CaptureRules`). */
 export function hostCapture(env: EnvironmentModel, hostGroup: string, host: string, instances: HostInstance[]): CaptureRules {

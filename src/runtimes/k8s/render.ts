@@ -13,10 +13,10 @@ import {
   type K8sObject,
   type PortModel,
   type Protocol,
-  type Resource,
   type ServiceModel,
-} from "../model/index.js";
-import { compareStrings } from "../model/index.js";
+} from "../../model/index.js";
+import { compareStrings } from "../../model/index.js";
+import type { RenderHook, ResourceOf } from "../types.js";
 import { podSpec } from "./pod.js";
 import { PROXY_CONFIG_ANNOTATION, proxyBootstrap, proxyConfigDigest, proxyConfigMap, proxyConfigMapName } from "./proxy.js";
 
@@ -36,16 +36,19 @@ export function objectLabels(app: string, env: string): Record<string, string> {
   return { [LABELS.managedBy]: "amphi", [LABELS.name]: app, ...selectorLabels(app, env) };
 }
 
+/** The k8s render hook: the objects of every cluster placement. */
+export const renderK8s: RenderHook<"k8s"> = ({ env, clusters }) => clusters.flatMap(({ app, placement }) => renderClusterPlacement(app, env, placement));
+
 /** The sidecar's bootstrap ConfigMap, the Service objects and the Deployment of one cluster placement, as
  * resources of runtime `k8s`. */
-export function renderClusterPlacement(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement): Resource[] {
+function renderClusterPlacement(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement): ResourceOf<"k8s">[] {
   const bootstrap = proxyBootstrap(env.mesh);
   const config = proxyConfigMap(proxyConfigMapName(app.name), placement.namespace, objectLabels(app.name, env.name), bootstrap);
   const services = app.services.map((s) => resource(placement, service(app, env, placement, s)));
   return [resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap)))];
 }
 
-function resource(placement: ClusterPlacement, object: K8sObject): Resource {
+function resource(placement: ClusterPlacement, object: K8sObject): ResourceOf<"k8s"> {
   const { kind, metadata } = object;
   const key = k8sKey(placement.cluster, kind, metadata.namespace ?? placement.namespace, metadata.name);
   return { runtime: "k8s", key, app: placement.app, target: placement.cluster, object };

@@ -1,7 +1,22 @@
 // Consul agent registrations of VM instances: one per (service, port) of each instance, with a TTL check
 // that amphi's health reporter on the host keeps passing. Pods are not registered here: in clusters the
 // mesh's own Kubernetes integration registers them from the Services and their endpoints.
-import { CONSUL_TAG, type AppModel, type EnvironmentModel, type HostInstance, type PortModel, type Registration, type ServiceModel } from "../model/index.js";
+import { CONSUL_TAG, type AppModel, type EnvironmentModel, type HostInstance, type PortModel, type Registration, type ServiceModel } from "../../model/index.js";
+import type { RenderHook } from "../types.js";
+
+/** The registry render hook: the registrations of every host instance (none when Consul is off). */
+export const renderRegistry: RenderHook<"consul"> = ({ env, hosts }) =>
+  hosts.flatMap(({ target, instances }) =>
+    instances.flatMap(({ app, instance }) =>
+      registrations(app, env, instance).map((registration) => ({
+        runtime: "consul" as const,
+        key: consulKey(registration.service, registration.id),
+        app: app.name,
+        target,
+        registration,
+      })),
+    ),
+  );
 
 /** The Consul service ID of one port of one instance: `<app>-<host>-<port>` (unique per host, because ports are). */
 export function registrationId(app: string, host: string, port: number): string {
@@ -21,7 +36,7 @@ export function registeredPorts(app: AppModel): { service: ServiceModel; port: P
 }
 
 /** The registrations of one host instance, in spec order. */
-export function registrations(app: AppModel, env: EnvironmentModel, instance: HostInstance): Registration[] {
+function registrations(app: AppModel, env: EnvironmentModel, instance: HostInstance): Registration[] {
   if (!env.consul.enabled) return [];
   return registeredPorts(app).map(({ service, port }) => registration(env, instance, service, port.targetPort));
 }

@@ -12,7 +12,7 @@
 // control plane, which replaces this bootstrap's static resources.
 import { createHash } from "node:crypto";
 import { dump } from "js-yaml";
-import type { K8sObject, MeshModel } from "../model/index.js";
+import type { K8sObject, MeshModel } from "../../model/index.js";
 
 /** Directory the bootstrap is mounted at, and its file name there. */
 export const PROXY_CONFIG_DIR = "/etc/amphi";

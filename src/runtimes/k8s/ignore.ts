@@ -2,8 +2,8 @@
 // exist (Argo CD's RespectIgnoreDifferences): another controller owns them (an HPA owns spec.replicas), and
 // a server-side apply that still sent them would fight it — a conflict, or with --force-conflicts a reset.
 // New objects get every field: nothing else owns them yet. Pure.
-import type { IgnoreRule, Json, K8sObject } from "../model/index.js";
-import { parsePointer } from "../compare/paths.js";
+import type { IgnoreRule, Json, K8sObject } from "../../model/index.js";
+import { parsePointer } from "../../compare/paths.js";
 
 /** A copy of `object` without the fields the rules for its kind and app ignore. */
 export function withoutIgnored(object: K8sObject, app: string | null, rules: readonly IgnoreRule[]): K8sObject {

@@ -1,9 +1,8 @@
 // The pod of an app's Deployment: the app container, the amphi-proxy sidecar, and amphi-init when the
-// environment captures traffic. The same capture rule as on VMs, carried as amphi-init's args.
+// environment captures traffic. The same capture rule as on VMs (src/runtimes/capture/render.ts), carried as
+// amphi-init's args.
 import type { Container, PodSpec, Probe, ResourceRequirements } from "kubernetes-types/core/v1.js";
-import type { AppModel, ContainerModel, EnvironmentModel, MeshModel } from "../model/index.js";
-import { podCaptureArgs } from "./capture.js";
-import { appPorts, firstHealthCheck } from "./common.js";
+import { appPorts, firstHealthCheck, type AppModel, type ContainerModel, type EnvironmentModel, type MeshModel } from "../../model/index.js";
 import { PROXY_CONFIG_DIR, PROXY_CONFIG_FILE, PROXY_CONFIG_VOLUME, proxyConfigMapName } from "./proxy.js";
 
 /** Container names amphi uses in every pod; the app's is first so `kubectl logs deploy/<app>` shows the app. */
@@ -93,4 +92,19 @@ function initContainer(mesh: MeshModel, ports: number[]): Container {
       capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
     },
   };
+}
+
+/** The amphi-init container's args for a pod, in the spirit of istio-init: `-p` outbound port, `-z` inbound
+ * port, `-u` proxy uid (excluded), `-m REDIRECT`, `-i` the only outbound CIDR captured, `-b` inbound ports. */
+export function podCaptureArgs(mesh: MeshModel, appPorts: number[]): string[] {
+  const ports = [...new Set(appPorts)].sort((a, b) => a - b);
+  return [
+    "-p", String(mesh.outboundPort),
+    "-z", String(mesh.inboundPort),
+    "-u", String(mesh.proxyUid),
+    "-m", "REDIRECT",
+    "-i", `${mesh.serviceIP}/32`,
+    "-b", ports.join(","),
+    "--dns-port", String(mesh.dnsPort),
+  ];
 }

@@ -1,5 +1,6 @@
-// Small helpers shared by the render files: ordering, lookups that fail loudly, the proxy's port set.
-import type { AppModel, Model, PortModel } from "../model/index.js";
+// Lookups on a loaded model that render and the runtimes share: apps by name (failing loudly), an app's
+// listening ports and first health check, and the target name of a host.
+import type { AppModel, Model, PortModel } from "./spec.js";
 
 /** Indexes apps by name once per render (a lookup per placement would be quadratic in the repo size). */
 export function appIndex(model: Model): Map<string, AppModel> {
@@ -37,4 +38,14 @@ export function firstHealthCheck(app: AppModel) {
     if (service.healthCheck) return { service: service.name, check: service.healthCheck };
   }
   return null;
+}
+
+/** The target of everything on one host: `<hostGroup>/<host>`. */
+export function hostTarget(hostGroup: string, host: string): string {
+  return `${hostGroup}/${host}`;
+}
+
+/** The host group of a host target (`<hostGroup>/<host>`). */
+export function hostGroupOf(target: string): string {
+  return target.split("/")[0]!;
 }

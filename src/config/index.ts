@@ -78,7 +78,7 @@ function placeApps(f: EnvFile, index: AppIndex): Problem[] {
   const { placements, problems } = resolvePlacements(f.raw!, env, index, f.loc!);
   env.placements = placements;
   problems.push(...checkHostPorts(env, index.valid, f.loc!));
-  problems.push(...checkTcpPorts(env, index.valid, f.loc!), ...checkTraffic(env, index, f.loc!));
+  problems.push(...checkTcpPorts(env, index.valid, f.loc!), ...checkTraffic(env, (f.raw!.spec.placements ?? []).map((p) => p.app), index, f.loc!));
   (f.raw!.spec.ignoreDifferences ?? []).forEach((rule, i) => {
     if (rule.app !== undefined && !index.names.has(rule.app)) {
       const hint = didYouMean(rule.app, index.names);

@@ -10,10 +10,13 @@ import { didYouMean } from "./suggest.js";
 /** Envoy's shortest token-bucket refill interval. */
 export const MIN_RATE_INTERVAL_MS = 50;
 
-/** Checks every policy of one environment whose placements are resolved. */
-export function checkTraffic(env: EnvironmentModel, apps: AppIndex, loc: FileLocator): Problem[] {
+/** Checks every policy of one environment whose placements are resolved. `written` is the app of every placement
+ * as written, resolved or not: a placement with its own error (reported already) still places its app, but what
+ * version it runs is unknown, so the split of that app's services is not checked. */
+export function checkTraffic(env: EnvironmentModel, written: string[], apps: AppIndex, loc: FileLocator): Problem[] {
   const owner = new Map([...apps.valid.values()].flatMap((a) => a.services.map((s) => [s.name, a] as const)));
-  const placed = new Set(env.placements.map((p) => p.app));
+  const placed = new Set(written);
+  const count = (list: string[], app: string) => list.filter((a) => a === app).length;
   // Services of an app whose own file has errors are unknown here; that file's errors are reported already.
   const allKnown = [...apps.names].every((n) => apps.valid.has(n));
   const out: Problem[] = [];
@@ -21,16 +24,16 @@ export function checkTraffic(env: EnvironmentModel, apps: AppIndex, loc: FileLoc
     const ptr = `/spec/traffic/${escapePointer(policy.service)}`;
     const app = owner.get(policy.service);
     if (!app || !placed.has(app.name)) {
-      if (app || allKnown) out.push(unknownService(policy.service, app, env, owner, ptr, loc));
+      if (app || allKnown) out.push(unknownService(policy.service, app, placed, owner, ptr, loc));
       continue;
     }
-    out.push(...checkSplit(policy, app, env, ptr, loc), ...checkTimeouts(policy, ptr, loc));
+    const resolved = count(written, app.name) === count(env.placements.map((p) => p.app), app.name);
+    out.push(...(resolved ? checkSplit(policy, app, env, ptr, loc) : []), ...checkTimeouts(policy, ptr, loc));
   }
   return out;
 }
 
-function unknownService(service: string, app: AppModel | undefined, env: EnvironmentModel, owner: Map<string, AppModel>, ptr: string, loc: FileLocator): Problem {
-  const placed = new Set(env.placements.map((p) => p.app));
+function unknownService(service: string, app: AppModel | undefined, placed: Set<string>, owner: Map<string, AppModel>, ptr: string, loc: FileLocator): Problem {
   const candidates = [...owner].filter(([, a]) => placed.has(a.name)).map(([s]) => s).sort();
   const hint = didYouMean(service, candidates) ?? `services placed here: ${candidates.join(", ") || "none"}`;
   const message = app

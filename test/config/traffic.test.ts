@@ -196,3 +196,16 @@ test("the README's gray-release example loads with the example apps, billing spl
   assert.equal(billing?.service, "billing");
   assert.deepEqual(billing?.split, [{ version: "2.3.0", weight: 90 }, { version: "2.4.0", weight: 10 }]);
 });
+
+test("the example prod environment's policies load with their defaults", async () => {
+  const model = await loadModel(new DirSource(new URL("../../examples/config", import.meta.url).pathname));
+  const prod = model.environments.find((e) => e.name === "prod")!;
+  assert.deepEqual(prod.traffic.map((t) => t.service), ["billing", "user"]);
+  assert.deepEqual(prod.traffic[0]!.retries, { attempts: 2, perTryTimeoutMs: 500, on: ["5xx", "connect-failure"] });
+  assert.deepEqual(prod.traffic[1]!.rateLimit, { requests: 500, intervalMs: 1000, burst: 1000 });
+});
+
+test("a placement with an error of its own is reported once: its app is placed, its version unknown", async () => {
+  const env = withTraffic("api:\n  split: {1.0.0: 50, 2.0.0: 50}\n", PROD_ENV.replace("    cluster: eu1\n  - app: api", "    cluster: eu9\n  - app: api"));
+  assert.deepEqual(await problemsOf({ [ENV]: env }), [`${ENV}:20:14 /spec/placements/0/cluster: unknown cluster "eu9"; did you mean "eu1"?`]);
+});

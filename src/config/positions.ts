@@ -60,7 +60,7 @@ export class PositionMap {
   }
 
   /** The keys of the mapping at `pointer` as written (a key `1.0` stays `1.0`, where the parsed document has `1`),
-   * in document order; empty when there is no mapping there. */
+   * in document order (a sequence's indices); empty when nothing is there. */
   keysOf(pointer: string): string[] {
     const out: string[] = [];
     for (const p of this.entries.keys()) {

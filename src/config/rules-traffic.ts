@@ -55,17 +55,20 @@ function checkSplit(policy: TrafficPolicy, app: AppModel, env: EnvironmentModel,
   for (const v of policy.split) {
     if (running.has(v.version)) continue;
     const where = [...running].map(([version, at]) => `${version} (${at.join(", ")})`).join(", ");
-    const hint = didYouMean(v.version, running.keys()) ?? (where ? `placements of app "${app.name}" run ${where}` : undefined);
+    const idle = env.placements.filter((p) => p.app === app.name && p.type === "cluster" && p.container.replicas === 0 && placementVersion(p) === v.version);
+    const scaled = idle.map((p) => `; /spec/placements/${p.index} has it at 0 replicas`).join("");
+    const hint = `${where ? `placements of app "${app.name}" run ${where}` : "no placement of it runs an instance"}${scaled}`;
     out.push(loc.problem(`${ptr}/split/${escapePointer(v.version)}`, `version "${v.version}" of service "${policy.service}" runs on no placement of app "${app.name}" in this environment`, { at: "key", hint }));
   }
   return out;
 }
 
-/** The versions the app's placements in this environment run → where (`/spec/placements/<i>`). */
+/** The versions the app's placements in this environment run → where (`/spec/placements/<i>`). A cluster
+ * placement scaled to 0 replicas runs nothing. */
 function runningVersions(app: AppModel, env: EnvironmentModel): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const p of env.placements) {
-    if (p.app !== app.name) continue;
+    if (p.app !== app.name || (p.type === "cluster" && p.container.replicas === 0)) continue;
     const v = placementVersion(p);
     out.set(v, [...(out.get(v) ?? []), `/spec/placements/${p.index}`]);
   }

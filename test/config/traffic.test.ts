@@ -89,6 +89,15 @@ test("versions keep the form they were written in, and numeric parts order as nu
   ]);
 });
 
+test("the schema documents the normalizer's traffic defaults (Envoy's)", async () => {
+  const { TRAFFIC_DEFAULTS } = await import("../../src/config/normalize-traffic.js");
+  const text = JSON.stringify(readSchema("Environment"));
+  for (const value of [TRAFFIC_DEFAULTS.consecutive5xx, TRAFFIC_DEFAULTS.ejectionTime, TRAFFIC_DEFAULTS.interval, TRAFFIC_DEFAULTS.maxEjectionPercent, TRAFFIC_DEFAULTS.ratePer]) {
+    assert.ok(text.includes(`Default: \`${value}\``), `environment schema documents default ${value}`);
+  }
+  assert.ok(text.includes(`Default: ${TRAFFIC_DEFAULTS.retryOn.map((c) => `\`${c}\``).join(" and ")}.`));
+});
+
 test("the schema's retry conditions are the model's", () => {
   const defs = readSchema("Environment").$defs as Record<string, { properties: Record<string, { items: { enum: string[] } }> }>;
   assert.deepEqual(defs.retries!.properties.on!.items.enum, [...RETRY_ON]);
@@ -114,14 +123,19 @@ const CASES: BadCase[] = [
     expect: [`${ENV}:29:7 /spec/traffic/api/split: the weights of service "api" sum to 95, not 100 (1.0.0: 90, 1.1.0: 5)`],
   },
   {
-    name: "a version no placement runs, close to one that runs",
+    name: "a version no placement runs",
     files: { [ENV]: withTraffic("api:\n  split: {1.0.0: 90, 1.0.1: 10}\n") },
-    expect: [`${ENV}:27:26 /spec/traffic/api/split/1.0.1: version "1.0.1" of service "api" runs on no placement of app "api" in this environment; did you mean "1.0.0"?`],
+    expect: [`${ENV}:27:26 /spec/traffic/api/split/1.0.1: version "1.0.1" of service "api" runs on no placement of app "api" in this environment; placements of app "api" run 1.0.0 (/spec/placements/0, /spec/placements/1)`],
   },
   {
     name: "a version no placement runs, with the versions that do",
     files: { [ENV]: withTraffic("api:\n  split:\n    1.0.0: 90\n    2.4.0: 10\n", GRAY_ENV) },
     expect: [`${ENV}:31:9 /spec/traffic/api/split/2.4.0: version "2.4.0" of service "api" runs on no placement of app "api" in this environment; placements of app "api" run 1.0.0 (/spec/placements/0), 1.1.0 (/spec/placements/1)`],
+  },
+  {
+    name: "a version whose only placement is scaled to 0 replicas",
+    files: { [ENV]: withTraffic("api:\n  split: {1.0.0: 90, 1.1.0: 10}\n", GRAY_ENV.replace("    cluster: eu1\n", "    cluster: eu1\n    replicas: 0\n")) },
+    expect: [`${ENV}:30:15 /spec/traffic/api/split/1.0.0: version "1.0.0" of service "api" runs on no placement of app "api" in this environment; placements of app "api" run 1.1.0 (/spec/placements/1); /spec/placements/0 has it at 0 replicas`],
   },
   {
     name: "a policy for an unknown service",

@@ -50,9 +50,11 @@ function normalizePolicy(service: string, raw: RawTrafficPolicy, ptr: string, lo
  * by version with numbers compared as numbers (`2.9.0` before `2.10.0`). */
 function normalizeSplit(split: Record<string, number> | undefined, ptr: string, loc: FileLocator): VersionWeight[] {
   if (!split) return [];
-  const written = loc.positions.keysOf(ptr);
+  // Only a key that reads as a number may have been written otherwise; the position map is built only then.
+  let written: string[] | null = null;
+  const asWritten = (key: string) => (key.trim() === "" || Number.isNaN(Number(key)) ? key : writtenKey(key, (written ??= loc.positions.keysOf(ptr))));
   return Object.entries(split)
-    .map(([key, weight]) => ({ version: writtenKey(key, written), weight }))
+    .map(([key, weight]) => ({ version: asWritten(key), weight }))
     .sort((a, b) => compareVersions(a.version, b.version));
 }
 

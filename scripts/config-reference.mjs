@@ -32,7 +32,12 @@ function rows(schema, node, path, out) {
   node = resolveRef(schema, node);
   if (!node) return;
   const required = new Set(node.required ?? []);
-  for (const [key, raw] of Object.entries(node.properties ?? {})) {
+  const entries = Object.entries(node.properties ?? {});
+  // A map (`additionalProperties` a schema): one row for its values, keyed `<propertyNames.title>`.
+  if (node.additionalProperties && typeof node.additionalProperties === "object") {
+    entries.push([`<${node.propertyNames?.title ?? "key"}>`, node.additionalProperties]);
+  }
+  for (const [key, raw] of entries) {
     const child = resolveRef(schema, raw);
     const p = path ? `${path}.${key}` : key;
     const def = child.default !== undefined ? `\`${JSON.stringify(child.default)}\`` : required.has(key) ? "required" : "";

@@ -11,6 +11,7 @@ import type { RawApp, RawEnvironment } from "./raw.js";
 import { isPlainRepoPath } from "./rules-file.js";
 import { checkSharedBaseDirs } from "./rules-hosts.js";
 import { checkHostPorts } from "./rules-ports.js";
+import { checkTcpPorts, checkTraffic } from "./rules-traffic.js";
 import { checkDependencies, checkPackageFiles, checkUniqueNames, checkUniqueServices, type PathRef } from "./rules-repo.js";
 import { didYouMean } from "./suggest.js";
 
@@ -77,6 +78,7 @@ function placeApps(f: EnvFile, index: AppIndex): Problem[] {
   const { placements, problems } = resolvePlacements(f.raw!, env, index, f.loc!);
   env.placements = placements;
   problems.push(...checkHostPorts(env, index.valid, f.loc!));
+  problems.push(...checkTcpPorts(env, index.valid, f.loc!), ...checkTraffic(env, (f.raw!.spec.placements ?? []).map((p) => p.app), index, f.loc!));
   (f.raw!.spec.ignoreDifferences ?? []).forEach((rule, i) => {
     if (rule.app !== undefined && !index.names.has(rule.app)) {
       const hint = didYouMean(rule.app, index.names);

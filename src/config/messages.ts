@@ -47,6 +47,7 @@ function describe(e: Err): Located | null {
       return range(e);
     case "minItems":
     case "minLength":
+    case "minProperties":
       return { message: "must not be empty" };
     case "maxLength":
     case "pattern":

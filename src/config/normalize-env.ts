@@ -11,6 +11,7 @@ import type {
   StatusModel,
 } from "../model/index.js";
 import { normalizePackage } from "./normalize-app.js";
+import { normalizeTraffic } from "./normalize-traffic.js";
 import type { FileLocator } from "./problems.js";
 import type { RawEnvironment, RawHostGroup } from "./raw.js";
 
@@ -55,6 +56,7 @@ export function normalizeEnvironment(raw: RawEnvironment, name: string, loc: Fil
     hostGroups: (s.hostGroups ?? []).map(normalizeHostGroup),
     placements: [],
     ignoreDifferences: (s.ignoreDifferences ?? []).map((r): IgnoreRule => ({ kind: r.kind, app: r.app ?? null, jsonPointers: r.jsonPointers })),
+    traffic: normalizeTraffic(s.traffic, loc),
     status: normalizeStatus(s.status ?? {}),
     state: normalizeState(s.state ?? {}),
   };

@@ -18,6 +18,10 @@ const MESSAGES: Record<string, (v: string) => { message: string; hint?: string }
     hint: "Kubernetes rejects longer port names",
   }),
   "^[0-9]+(ms|s|m|h)$": (v) => ({ message: `${q(v)} is not a duration`, hint: "write a whole number and a unit: 500ms, 15s, 5m, 1h" }),
+  "^[1-9][0-9]*(ms|s|m|h)$": (v) => ({
+    message: /^0+(ms|s|m|h)$/.test(v) ? `${q(v)} must be longer than zero` : `${q(v)} is not a duration`,
+    hint: "write a whole number above zero and a unit: 500ms, 2s, 1m",
+  }),
   "^[1-9][0-9]{0,5}(KiB|MiB|GiB|TiB)$": (v) => ({ message: `${q(v)} is not a size`, hint: "write a whole number and a unit: 512MiB, 4GiB" }),
   "^[0-9a-fA-F]{64}$": (v) => ({ message: `sha256 must be 64 hex digits, got ${v.length} characters`, hint: "compute it with `sha256sum <file>`" }),
   "^/": (v) => ({ message: `${q(v)} must start with "/"` }),

@@ -59,6 +59,18 @@ export class PositionMap {
     return this.entries.get(pointer)?.plain ?? null;
   }
 
+  /** The keys of the mapping at `pointer` as written (a key `1.0` stays `1.0`, where the parsed document has `1`),
+   * in document order (a sequence's indices); empty when nothing is there. */
+  keysOf(pointer: string): string[] {
+    const out: string[] = [];
+    for (const p of this.entries.keys()) {
+      if (parentPointer(p) !== pointer || p === pointer) continue;
+      const key = unescapePointer(p.slice(pointer.length + 1));
+      if (key !== "\u0000complex") out.push(key);
+    }
+    return out;
+  }
+
   /** The pointer of the mapping key starting at `offset` (for js-yaml errors such as duplicate keys). */
   pointerOfKeyAt(offset: number): string | null {
     for (const [pointer, entry] of this.entries) if (entry.key === offset) return pointer;
@@ -82,6 +94,11 @@ export class PositionMap {
 /** Escapes one JSON pointer segment (RFC 6901). */
 export function escapePointer(segment: string): string {
   return segment.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+/** Unescapes one JSON pointer segment (RFC 6901). */
+export function unescapePointer(segment: string): string {
+  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
 }
 
 /** The pointer of the parent node (`""` stays `""`). */

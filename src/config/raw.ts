@@ -1,6 +1,6 @@
 // The spec as the user wrote it, after schema validation: optional fields still optional, no defaults.
 // Normalization (normalize-*.ts) turns these into the model types of src/model/spec.ts.
-import type { Protocol } from "../model/index.js";
+import type { Protocol, RetryOn } from "../model/index.js";
 
 /** An env var as written; `value` may be a YAML number. */
 export interface RawEnvVar {
@@ -80,6 +80,17 @@ export interface RawHostGroup {
   hosts: { name: string; address: string; baseDir?: string }[];
 }
 
+/** One service's traffic policy as written (`spec.traffic.<service>`); durations as written (`2s`). */
+export interface RawTrafficPolicy {
+  /** Version → percent. A version written as a YAML number (`1.0: 50`) arrives as the number's key (`"1"`). */
+  split?: Record<string, number>;
+  timeout?: string;
+  retries?: { attempts: number; perTryTimeout?: string; on?: RetryOn[] };
+  circuitBreaker?: { maxConnections?: number; maxPendingRequests?: number; maxRequests?: number };
+  outlierDetection?: { consecutive5xx?: number; ejectionTime?: string; interval?: string; maxEjectionPercent?: number };
+  rateLimit?: { requests: number; per?: string; burst?: number };
+}
+
 /** `environments/<env>.yaml` as written. */
 export interface RawEnvironment {
   apiVersion: "v1";
@@ -102,6 +113,7 @@ export interface RawEnvironment {
     hostGroups?: RawHostGroup[];
     placements?: RawPlacement[];
     ignoreDifferences?: { kind: string; app?: string; jsonPointers: string[] }[];
+    traffic?: Record<string, RawTrafficPolicy>;
     forceConflicts?: boolean;
     status?: { provider?: "gitnotes" | "github" | "gitea" | "gitlab" | "none"; url?: string; repository?: string; tokenEnv?: string; reportUrl?: string };
     state?: { backend?: "file" | "consul"; path?: string };

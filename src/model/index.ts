@@ -12,6 +12,7 @@ export * from "./canonical-json.js";
 export * from "./environment.js";
 export * from "./traffic.js";
 export * from "./lookup.js";
+export * from "./version.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

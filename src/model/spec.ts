@@ -1,6 +1,7 @@
 // The config repo as amphi understands it: specs with every default applied.
 // The raw YAML (as the user wrote it) is kept beside each model for error messages and hashing.
 import { InputError, type Problem } from "./problem.js";
+import type { TrafficPolicy } from "./traffic.js";
 
 /** Protocol of a service port, as in the original spec.yaml format. */
 export type Protocol = "http" | "grpc" | "tcp";
@@ -210,6 +211,8 @@ export interface EnvironmentModel {
   hostGroups: HostGroupModel[];
   placements: Placement[];
   ignoreDifferences: IgnoreRule[];
+  /** Traffic policy per service (`spec.traffic`), sorted by service, defaults applied. */
+  traffic: TrafficPolicy[];
   status: StatusModel;
   state: StateModel;
 }

@@ -38,6 +38,16 @@ test("position map: anchors and aliases, CRLF line ends, plain text of numbers",
   assert.equal(map.plainText("/c"), null, "quoted scalars are strings already");
 });
 
+test("position map: the keys of a mapping as written, in document order", () => {
+  const src = 'split: {1.0: 40, "2.0": 30, a/b: 1, {c: d}: 2}\nnested:\n  x:\n    y: 1\n  z: 2\nlist: [1]\n';
+  const map = buildPositionMap(src, parseEvents(src, {}));
+  assert.deepEqual(map.keysOf("/split"), ["1.0", "2.0", "a/b"], "complex keys are left out");
+  assert.deepEqual(map.keysOf("/nested"), ["x", "z"], "children only, not grandchildren");
+  assert.deepEqual(map.keysOf(""), ["split", "nested", "list"]);
+  assert.deepEqual(map.keysOf("/list"), ["0"], "a sequence's indices");
+  assert.deepEqual(map.keysOf("/missing"), []);
+});
+
 test("edit distance counts a transposition as one edit; hints only for likely typos", () => {
   assert.equal(editDistance("healtCheck", "healthCheck"), 1);
   assert.equal(editDistance("hsotGroups", "hostGroups"), 1);

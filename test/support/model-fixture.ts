@@ -145,6 +145,7 @@ export function fixtureEnvironment(apps: AppModel[] = fixtureApps()): Environmen
       { type: "cluster", app: "web", cluster: "eu1", namespace: "shop", container: containerOf("web", 2), index: 4 },
     ],
     ignoreDifferences: [],
+    traffic: [],
     status: { provider: "none", url: null, repository: null, tokenEnv: null, reportUrl: null },
     state: { backend: "file", path: ".amphi" },
   };

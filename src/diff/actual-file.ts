@@ -1,9 +1,9 @@
 // The --actual file: an ActualState written as JSON or YAML, checked by hand so that every problem is
 // reported at once, each naming the file and the entry (`actual.json: resources[3] (k8s/eu1/…): missing "object"`).
 import { load } from "js-yaml";
-import { InputError, RUNTIME_ORDER, type ActualResource, type ActualState, type Runtime, type UnreachableTarget } from "../model/index.js";
+import { InputError, type ActualResource, type ActualState, type Runtime, type UnreachableTarget } from "../model/index.js";
 import { isObj, nonEmpty } from "../runtimes/check.js";
-import { hooksOf } from "../runtimes/index.js";
+import { hooksOf, RUNTIME_ORDER } from "../runtimes/index.js";
 
 type Obj = Record<string, unknown>;
 

@@ -5,9 +5,13 @@
  * `k8s/eu1/Deployment/apps/user`, `vm/legacy/vm-2/user`, `capture/legacy/vm-2`, `consul/user/user-vm-2-8091`. */
 export type ResourceKey = string;
 
-/** The runtimes a plan step can touch, in apply order within a wave. */
-export const RUNTIME_ORDER = ["k8s", "vm", "capture", "consul"] as const;
-export type Runtime = (typeof RUNTIME_ORDER)[number];
+/** What a resource of each runtime holds beyond its identity, by the runtime's name. Empty here: each
+ * runtime folder adds its own entry by module augmentation (src/runtimes/<name>/resource.ts), so the model
+ * names no runtime. The list of runtimes, in apply order, is src/runtimes/index.ts. */
+export interface RuntimeResources {}
+
+/** The runtimes a plan step can touch (`k8s`, `vm`, `capture`, `consul`: one per runtime folder). */
+export type Runtime = Extract<keyof RuntimeResources, string>;
 
 /** A JSON value, as found in Kubernetes objects and in the actual-state file. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -110,12 +114,17 @@ export interface Registration {
   check: { checkId: string; ttl: string; deregisterCriticalServiceAfter: string; notes: string };
 }
 
-/** A resource amphi manages, tagged by runtime. `target` is a cluster name or `<hostGroup>/<host>`. */
-export type Resource =
-  | { runtime: "k8s"; key: ResourceKey; app: string; target: string; object: K8sObject }
-  | { runtime: "vm"; key: ResourceKey; app: string; target: string; instance: HostInstance }
-  | { runtime: "capture"; key: ResourceKey; app: null; target: string; capture: CaptureRules }
-  | { runtime: "consul"; key: ResourceKey; app: string; target: string; registration: Registration };
+/** What every resource has, whatever its runtime. `target` is a cluster name or `<hostGroup>/<host>`;
+ * `app` is null for what belongs to a target rather than to an app (a host's capture rules). */
+export interface ResourceBase<R extends Runtime = Runtime> {
+  runtime: R;
+  key: ResourceKey;
+  app: string | null;
+  target: string;
+}
+
+/** A resource amphi manages, tagged by runtime: one member per runtime, narrowed by `r.runtime === "k8s"`. */
+export type Resource = { [R in Runtime]: ResourceBase<R> & RuntimeResources[R] }[Runtime];
 
 /** What amphi wants to exist for one environment, in key order. */
 export interface DesiredState {

@@ -30,7 +30,7 @@ export const DEFAULT_PROGRESS_TIMEOUT_MS = 600_000;
 
 interface RowAcc {
   app: string | null;
-  runtime: "k8s" | "vm";
+  runtime: Runtime;
   target: string;
   resources: Map<ResourceKey, { desired?: Resource; actual?: ActualResource }>;
   items: DriftItem[];

@@ -20,8 +20,9 @@ export interface Sides<R extends Runtime> {
 
 /** How one runtime's resources appear in the drift report. */
 export interface ReportHooks<R extends Runtime> {
-  /** The kind of target the resource's row is on (the report has k8s rows and vm rows). */
-  row: "k8s" | "vm";
+  /** The runtime whose row holds the resource (its own, or another's on the same target: capture rules and
+   * registrations are in their host's `vm` row). */
+  row: Runtime;
   /** Detail of a `missing` item (the step creates the resource). */
   missing(step: StepOf<R>): string;
   /** Detail of an `unexpected` item (the step deletes the resource). */

@@ -123,7 +123,7 @@ export interface ResourceBase<R extends Runtime = Runtime> {
   target: string;
 }
 
-/** A resource amphi manages, tagged by runtime: one member per runtime, narrowed by `r.runtime === "k8s"`. */
+/** A resource amphi manages, tagged by runtime: one member per runtime, narrowed by comparing `runtime` with a name. */
 export type Resource = { [R in Runtime]: ResourceBase<R> & RuntimeResources[R] }[Runtime];
 
 /** What amphi wants to exist for one environment, in key order. */

@@ -2,7 +2,7 @@
 // plan), its compare rules (diff) and its report row (report).
 // Each runtime has one folder under src/runtimes/ that exports a RuntimeHooks; src/runtimes/index.ts lists
 // them, and the stages dispatch through that list instead of branching on the runtime's name.
-import type { ActualResource, FieldChange, HealthResult, IgnoreRule, PlanStep, Resource, Runtime, TaskKind } from "../model/index.js";
+import type { ActualResource, FieldChange, HealthResult, IgnoreRule, PlanStep, Registration, Resource, Runtime, TaskKind } from "../model/index.js";
 import type { TaskPayload } from "./tasks.js";
 
 /** The resource of runtime `R`. */
@@ -54,6 +54,10 @@ export interface RuntimeHooks<R extends Runtime> {
   tasks: TaskHooks<R>;
   actualFile: ActualFileHooks;
   plan?: PlanHooks;
+  /** Absent: its resources carry no secret values. */
+  secrets?: SecretHooks<R>;
+  /** Set on the runtime whose resources are the environment's service registrations (registry drift). */
+  registry?: RegistryHooks<R>;
 }
 
 /** Where this runtime's steps go in a plan, beyond wave and runtime order. */
@@ -81,4 +85,23 @@ export interface TaskHooks<R extends Runtime> {
   /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the
    * runtime's steps are batched per target, wave and kind (Kubernetes; plan/tasks.ts builds the batch). */
   payload?(step: StepOf<R>, desired: Resource | undefined): TaskPayload;
+}
+
+/** The secret values a runtime's resources carry in clear: masked by the rules of its compare (plans mask
+ * them there) in output that is not a plan, and kept out of run records. */
+export interface SecretHooks<R extends Runtime> {
+  /** `resource` with every secret value replaced by `(secret)` (compare/redact.ts REDACTED). */
+  mask(resource: ResourceOf<R>): ResourceOf<R>;
+  /** The secret values `resource` holds, so that task output recorded in runs can redact them. Absent:
+   * none that reach task output. */
+  values?(resource: ResourceOf<R>): string[];
+}
+
+/** How registry drift (health/registry.ts) and the health watch find the service registrations among the
+ * resources: the resources of the runtime that has these hooks are the registrations. */
+export interface RegistryHooks<R extends Runtime> {
+  /** The registration `resource` is. */
+  registration(resource: ResourceOf<R>): Registration;
+  /** The state of its check as observed (undefined: not observed). */
+  check(actual: ActualOf<R>): "passing" | "warning" | "critical" | undefined;
 }

@@ -7,6 +7,7 @@ import { sameQuantity } from "../../compare/quantity.js";
 import { k8sSecretNames, k8sSecretPredicate } from "../../compare/redact.js";
 import { objectHealth } from "./health.js";
 import { compareK8sSteps } from "./order.js";
+import { k8sSecrets } from "./secrets.js";
 import { isObj, isStringMap, nonEmpty } from "../check.js";
 import type { ResourceOf, RuntimeHooks } from "../types.js";
 
@@ -27,6 +28,7 @@ export const k8s: RuntimeHooks<"k8s"> = {
   // no payload hook: plan/tasks.ts batches Kubernetes steps per cluster, wave and direction
   tasks: { kind: (step) => (step.op === "delete" ? "k8s-delete" : "k8s-apply") },
   plan: { compareSteps: compareK8sSteps },
+  secrets: k8sSecrets,
   actualFile: {
     payload: "object",
     check: (p, need) => {

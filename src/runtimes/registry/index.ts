@@ -5,6 +5,7 @@ import { asJson, full, never } from "../../compare/options.js";
 import { nonEmpty } from "../check.js";
 import { desiredFor } from "../tasks.js";
 import type { RuntimeHooks } from "../types.js";
+import { registrations } from "./registrations.js";
 
 export const registry: RuntimeHooks<"consul"> = {
   runtime: "consul",
@@ -34,6 +35,7 @@ export const registry: RuntimeHooks<"consul"> = {
         : { kind: "register", registration: desiredFor("consul", step, "register", desired).registration },
   },
   actualFile: { payload: "registration", check: (p, need) => need("id", nonEmpty(p["id"]), "a non-empty string") },
+  registry: registrations,
 };
 
 /** A Consul TTL check is the host's health probe as its reporter last saw it. */

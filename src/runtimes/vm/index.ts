@@ -6,6 +6,7 @@ import { vmSecretPredicate } from "../../compare/redact.js";
 import { isStringMap } from "../check.js";
 import { desiredFor } from "../tasks.js";
 import type { ActualOf, ResourceOf, RuntimeHooks } from "../types.js";
+import { vmSecrets } from "./secrets.js";
 
 export const vm: RuntimeHooks<"vm"> = {
   runtime: "vm",
@@ -39,6 +40,7 @@ export const vm: RuntimeHooks<"vm"> = {
       need("secretEnv", Array.isArray(p["secretEnv"]) && p["secretEnv"].every((n) => typeof n === "string"), "a list of strings");
     },
   },
+  secrets: vmSecrets,
 };
 
 /** amphi owns the whole host record (what state.json says), so every field counts; a stopped process

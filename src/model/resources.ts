@@ -132,23 +132,10 @@ export interface DesiredState {
   resources: Resource[];
 }
 
-/** Observed liveness that is not part of the spec: a stopped process, a failing check. */
-export interface Observed {
-  /** vm: whether the app's process runs; `unknown` when it could not be read. */
-  process?: "running" | "stopped" | "unknown";
-  /** consul: health of the TTL check. */
-  check?: "passing" | "warning" | "critical";
-  /** vm: what state.json leaves open about the app, so the plan redeploys it (or undeploys it when it is
-   * not desired): `interrupted`, a deploy whose run died (the instance is the last good one, or the one
-   * being deployed when there is none; the host may run either); `unrecorded`, the app runs but no record
-   * names it (the instance holds only what the host shows). `detail` is the plan's wording. */
-  record?: { state: "interrupted" | "unrecorded"; detail: string };
-  /** capture: whether the host's live AMPHI_* chains and hooks equal the recorded rules (`drifted`: partly
-   * there, edited, or other rules). Rules missing from the kernel leave no actual resource at all. */
-  capture?: "present" | "drifted";
-  /** capture: whether the recorded mesh-dns (`capture.dns`) runs; absent when the record has no `dns`. */
-  meshDns?: "running" | "stopped";
-}
+/** Observed liveness that is not part of the spec (a stopped process, a failing check): one bag of optional
+ * fields. Empty here: each runtime folder adds the fields it observes (src/runtimes/<name>/resource.ts, by
+ * module augmentation). */
+export interface Observed {}
 
 /** An actual resource: the same shape as desired, plus what was observed about it. */
 export type ActualResource = Resource & { observed?: Observed };

@@ -76,6 +76,9 @@ export interface ActualFileHooks {
   nullApp?: string;
   /** Checks the payload fields the diff and plan read; `need` reports one that is not `what`. */
   check(payload: Record<string, unknown>, need: (path: string, ok: boolean, what: string) => void): void;
+  /** The `observed` fields an entry may give, with their allowed values (an entry of any runtime may give
+   * those of every runtime, as before runtimes had folders). */
+  observed?: Record<string, readonly string[]>;
 }
 
 /** The tasks that carry out this runtime's plan steps. */

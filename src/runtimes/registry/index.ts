@@ -34,7 +34,11 @@ export const registry: RuntimeHooks<"consul"> = {
         ? { kind: "deregister", id: step.object, service: step.key.split("/")[1] ?? "" }
         : { kind: "register", registration: desiredFor("consul", step, "register", desired).registration },
   },
-  actualFile: { payload: "registration", check: (p, need) => need("id", nonEmpty(p["id"]), "a non-empty string") },
+  actualFile: {
+    payload: "registration",
+    check: (p, need) => need("id", nonEmpty(p["id"]), "a non-empty string"),
+    observed: { check: ["passing", "warning", "critical"] },
+  },
   registry: registrations,
 };
 

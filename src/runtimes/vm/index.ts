@@ -39,6 +39,7 @@ export const vm: RuntimeHooks<"vm"> = {
       need("environment", isStringMap(p["environment"]), "a map of strings");
       need("secretEnv", Array.isArray(p["secretEnv"]) && p["secretEnv"].every((n) => typeof n === "string"), "a list of strings");
     },
+    observed: { process: ["running", "stopped", "unknown"] },
   },
   secrets: vmSecrets,
 };

@@ -2,7 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import type { ActualState } from "../model/index.js";
-import { maskSecrets } from "../compare/redact.js";
+import { maskSecrets } from "../runtimes/secrets.js";
 import { render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
 import { repoOptions } from "./options.js";

@@ -1,7 +1,7 @@
 // Secret redaction: which field paths hold secret values, and how values are masked before they
 // reach a FieldChange. Why here: a plan is printed, posted as a PR comment and stored; the value of a
 // secret must be masked where the change is made, not left to every formatter to remember.
-import { SECRET_ENV_ANNOTATION, type HostInstance, type Json, type K8sObject, type Resource } from "../model/index.js";
+import { SECRET_ENV_ANNOTATION, type Json, type K8sObject } from "../model/index.js";
 import { elementSegment, isObject, type Segment } from "./paths.js";
 
 /** What a secret value is replaced by in every FieldChange. A change is still reported. */
@@ -63,21 +63,6 @@ export function redactDeep(value: Json | undefined, segments: readonly Segment[]
   const out: { [key: string]: Json } = {};
   for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, [...segments, { key: k }], isSecret) ?? null;
   return out;
-}
-
-/** A resource with every secret value replaced by {@link REDACTED}, by the same rules as plans: pod env values
- * named in the secret-env annotation, `data`/`stringData` of a Secret, a host instance's `secretEnv`. For output
- * that is not a plan (`amphi render --as-actual`). */
-export function maskSecrets<R extends Resource>(resource: R): R {
-  if (resource.runtime === "k8s") {
-    const isSecret = k8sSecretPredicate(resource.object.kind, k8sSecretNames(resource.object));
-    return { ...resource, object: redactDeep(resource.object as unknown as Json, [], isSecret) as unknown as K8sObject };
-  }
-  if (resource.runtime === "vm") {
-    const isSecret = vmSecretPredicate(resource.instance.secretEnv);
-    return { ...resource, instance: redactDeep(resource.instance as unknown as Json, [], isSecret) as unknown as HostInstance };
-  }
-  return resource;
 }
 
 /** Whether an actual value is a masked secret ({@link REDACTED} where a secret is): an --actual file written

@@ -1,15 +1,16 @@
 // The --actual file: an ActualState written as JSON or YAML, checked by hand so that every problem is
 // reported at once, each naming the file and the entry (`actual.json: resources[3] (k8s/eu1/…): missing "object"`).
 import { load } from "js-yaml";
-import { InputError, RUNTIME_ORDER, type ActualResource, type ActualState, type Runtime, type UnreachableTarget } from "../model/index.js";
+import { InputError, type ActualResource, type ActualState, type Runtime, type UnreachableTarget } from "../model/index.js";
 import { isObj, nonEmpty } from "../runtimes/check.js";
-import { hooksOf } from "../runtimes/index.js";
+import { hooksOf, RUNTIME_ORDER } from "../runtimes/index.js";
 
 type Obj = Record<string, unknown>;
 
 const ENTRY_FIELDS = new Set(["runtime", "key", "app", "target", "observed", ...RUNTIME_ORDER.map((r) => hooksOf(r).actualFile.payload)]);
 const TOP_FIELDS = new Set(["env", "observedAt", "resources", "unreachable"]);
-const OBSERVED: Record<string, readonly string[]> = { process: ["running", "stopped", "unknown"], check: ["passing", "warning", "critical"] };
+/** The `observed` fields an entry may give (those of every runtime, in runtime order), with their values. */
+const OBSERVED: Record<string, readonly string[]> = Object.assign({}, ...RUNTIME_ORDER.map((r) => hooksOf(r).actualFile.observed ?? {}));
 
 /** Parses and checks an actual-state file (JSON, or YAML when the name does not end in `.json`). `env` may
  * be left out; when given it must be `envName`. Throws an InputError listing every problem found. */

@@ -1,6 +1,7 @@
 // Registry drift: the registrations render wants for an environment × what Consul has (amphi-tagged for
 // that environment), per service instance. Pure; one line per item, in a fixed order.
 import { CONSUL_TAG, compareStrings, type ActualState, type DesiredState, type Registration } from "../model/index.js";
+import { observedRegistrationOf, registrationOf } from "../runtimes/registrations.js";
 
 /** Kinds of registry drift, in the order items of one instance are listed. */
 export const REGISTRY_DRIFT_KINDS = ["missing", "unexpected", "address", "port", "critical", "warning"] as const;
@@ -48,10 +49,11 @@ export function registryDrift(env: string, desired: readonly Registration[], obs
   return out.sort(compareDrift);
 }
 
-/** Registry drift from a desired and an actual state (their `consul` resources). */
+/** Registry drift from a desired and an actual state (their registrations: the resources of the runtime
+ * with registry hooks, `consul`). */
 export function registryDriftOf(desired: DesiredState, actual: ActualState): RegistryDrift[] {
-  const regs = desired.resources.flatMap((r) => (r.runtime === "consul" ? [r.registration] : []));
-  const seen = actual.resources.flatMap((r) => (r.runtime === "consul" ? [{ registration: r.registration, check: r.observed?.check }] : []));
+  const regs = desired.resources.flatMap((r) => registrationOf(r) ?? []);
+  const seen = actual.resources.flatMap((a) => observedRegistrationOf(a) ?? []);
   return registryDrift(desired.env, regs, seen);
 }
 

@@ -5,9 +5,13 @@
  * `k8s/eu1/Deployment/apps/user`, `vm/legacy/vm-2/user`, `capture/legacy/vm-2`, `consul/user/user-vm-2-8091`. */
 export type ResourceKey = string;
 
-/** The runtimes a plan step can touch, in apply order within a wave. */
-export const RUNTIME_ORDER = ["k8s", "vm", "capture", "consul"] as const;
-export type Runtime = (typeof RUNTIME_ORDER)[number];
+/** What a resource of each runtime holds beyond its identity, by the runtime's name. Empty here: each
+ * runtime folder adds its own entry by module augmentation (src/runtimes/<name>/resource.ts), so the model
+ * names no runtime. The list of runtimes, in apply order, is src/runtimes/index.ts. */
+export interface RuntimeResources {}
+
+/** The runtimes a plan step can touch (`k8s`, `vm`, `capture`, `consul`: one per runtime folder). */
+export type Runtime = Extract<keyof RuntimeResources, string>;
 
 /** A JSON value, as found in Kubernetes objects and in the actual-state file. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -110,12 +114,17 @@ export interface Registration {
   check: { checkId: string; ttl: string; deregisterCriticalServiceAfter: string; notes: string };
 }
 
-/** A resource amphi manages, tagged by runtime. `target` is a cluster name or `<hostGroup>/<host>`. */
-export type Resource =
-  | { runtime: "k8s"; key: ResourceKey; app: string; target: string; object: K8sObject }
-  | { runtime: "vm"; key: ResourceKey; app: string; target: string; instance: HostInstance }
-  | { runtime: "capture"; key: ResourceKey; app: null; target: string; capture: CaptureRules }
-  | { runtime: "consul"; key: ResourceKey; app: string; target: string; registration: Registration };
+/** What every resource has, whatever its runtime. `target` is a cluster name or `<hostGroup>/<host>`;
+ * `app` is null for what belongs to a target rather than to an app (a host's capture rules). */
+export interface ResourceBase<R extends Runtime = Runtime> {
+  runtime: R;
+  key: ResourceKey;
+  app: string | null;
+  target: string;
+}
+
+/** A resource amphi manages, tagged by runtime: one member per runtime, narrowed by comparing `runtime` with a name. */
+export type Resource = { [R in Runtime]: ResourceBase<R> & RuntimeResources[R] }[Runtime];
 
 /** What amphi wants to exist for one environment, in key order. */
 export interface DesiredState {
@@ -123,23 +132,10 @@ export interface DesiredState {
   resources: Resource[];
 }
 
-/** Observed liveness that is not part of the spec: a stopped process, a failing check. */
-export interface Observed {
-  /** vm: whether the app's process runs; `unknown` when it could not be read. */
-  process?: "running" | "stopped" | "unknown";
-  /** consul: health of the TTL check. */
-  check?: "passing" | "warning" | "critical";
-  /** vm: what state.json leaves open about the app, so the plan redeploys it (or undeploys it when it is
-   * not desired): `interrupted`, a deploy whose run died (the instance is the last good one, or the one
-   * being deployed when there is none; the host may run either); `unrecorded`, the app runs but no record
-   * names it (the instance holds only what the host shows). `detail` is the plan's wording. */
-  record?: { state: "interrupted" | "unrecorded"; detail: string };
-  /** capture: whether the host's live AMPHI_* chains and hooks equal the recorded rules (`drifted`: partly
-   * there, edited, or other rules). Rules missing from the kernel leave no actual resource at all. */
-  capture?: "present" | "drifted";
-  /** capture: whether the recorded mesh-dns (`capture.dns`) runs; absent when the record has no `dns`. */
-  meshDns?: "running" | "stopped";
-}
+/** Observed liveness that is not part of the spec (a stopped process, a failing check): one bag of optional
+ * fields. Empty here: each runtime folder adds the fields it observes (src/runtimes/<name>/resource.ts, by
+ * module augmentation). */
+export interface Observed {}
 
 /** An actual resource: the same shape as desired, plus what was observed about it. */
 export type ActualResource = Resource & { observed?: Observed };

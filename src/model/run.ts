@@ -8,8 +8,13 @@ export type TaskState = (typeof TASK_STATES)[number];
 /** Run states; a run is `failed` when any task failed (partial results are kept). */
 export type RunState = TaskState;
 
-/** What a task does on its target. */
-export type TaskKind = "deploy" | "start" | "undeploy" | "capture" | "uncapture" | "k8s-apply" | "k8s-delete" | "register" | "deregister";
+/** The task payloads of each runtime, by the runtime's name. Empty here: each runtime folder adds its own
+ * (src/runtimes/<name>/payload.ts, by module augmentation), so the model names no task of a runtime. A
+ * payload's `kind` is the kind of its task; src/runtimes/tasks.ts names their union TaskPayload. */
+export interface RuntimeTaskPayloads {}
+
+/** What a task does on its target (`deploy`, `k8s-apply`, `register`, …): the `kind` of a runtime's payload. */
+export type TaskKind = RuntimeTaskPayloads[keyof RuntimeTaskPayloads]["kind"];
 
 /** One unit of work on one target (a host or a cluster). */
 export interface TaskRecord {

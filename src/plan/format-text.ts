@@ -1,6 +1,7 @@
 // The text format of a plan: one aligned line per step, unknown items, and a summary line.
 // formatStep is the one-line rendering shared by logs, golden files and commit statuses.
-import { RUNTIME_ORDER, type Plan, type PlanStep, type UnknownItem } from "../model/index.js";
+import type { Plan, PlanStep, UnknownItem } from "../model/index.js";
+import { RUNTIME_ORDER } from "../runtimes/index.js";
 import { formatFields } from "./format-value.js";
 
 /** Most field changes printed on a text line; the JSON format has all of them. */

@@ -2,7 +2,6 @@
 // Steps are ordered by wave (the DAG; capture rules after their host's apps; deletes last), then runtime
 // order (deletes reversed: deregister before stopping), then Kubernetes kind, then key.
 import {
-  RUNTIME_ORDER,
   type ActualResource,
   type Change,
   type DiffResult,
@@ -13,7 +12,7 @@ import {
 } from "../model/index.js";
 import { compareStrings } from "../model/index.js";
 import { appWaves } from "./waves.js";
-import { hooksOf } from "../runtimes/index.js";
+import { hooksOf, RUNTIME_ORDER } from "../runtimes/index.js";
 
 export { formatStep } from "./format-text.js";
 

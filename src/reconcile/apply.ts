@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import type { DesiredState, Model, Plan, RunRecord, TaskRecord } from "../model/index.js";
 import type { Clock, StateStore } from "../ports/index.js";
 import { tasksForPlan } from "../plan/tasks.js";
+import { secretValuesOf } from "../runtimes/secrets.js";
 import { execute, type Handlers } from "./execute.js";
 import { RunRecorder } from "./recorder.js";
 
@@ -24,10 +25,7 @@ export function newRun(id: string, plan: Plan, source: string, now: Date): RunRe
 /** Every secret value of the desired state (env vars marked secret), so records can redact them. */
 export function secretValues(desired: DesiredState): string[] {
   const out = new Set<string>();
-  for (const r of desired.resources) {
-    if (r.runtime === "vm") for (const name of r.instance.secretEnv) out.add(r.instance.environment[name] ?? "");
-  }
-  out.delete("");
+  for (const r of desired.resources) for (const value of secretValuesOf(r)) out.add(value);
   return [...out];
 }
 

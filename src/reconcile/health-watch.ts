@@ -24,6 +24,7 @@
 import type { ActualResource, ActualState } from "../model/index.js";
 import { CONSUL_TAG } from "../model/index.js";
 import type { RegistryWatch, RegistryWatcher, WatchedRegistry } from "../ports/registry.js";
+import { holdsRegistrations } from "../runtimes/registrations.js";
 import { newRunId } from "./apply.js";
 import { Observer, type ObserveDeps, type Observation } from "./observe.js";
 import { planDesired, type Planner } from "./pipeline.js";
@@ -227,8 +228,8 @@ export class HealthWatch {
     const actual: ActualState = {
       ...o.actual,
       observedAt: now.toISOString(),
-      resources: [...o.actual.resources.filter((r) => r.runtime !== "consul"), ...registry].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-      unreachable: o.actual.unreachable.filter((u) => u.runtime !== "consul"),
+      resources: [...o.actual.resources.filter((r) => !holdsRegistrations(r.runtime)), ...registry].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      unreachable: o.actual.unreachable.filter((u) => !holdsRegistrations(u.runtime)),
     };
     try {
       const plan = this.plan(o.model, o.env.name, actual, o.desired);

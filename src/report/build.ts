@@ -6,6 +6,7 @@ import { formatField } from "../plan/format-value.js";
 import { worst, type Health, type HealthResult } from "../health/index.js";
 import { registryDriftOf, type RegistryDrift } from "../health/registry.js";
 import { hooksOf } from "../runtimes/index.js";
+import { holdsRegistrations, registrationOf, registryRuntime } from "../runtimes/registrations.js";
 import { ITEM_KINDS, type DriftItem, type DriftReport, type DriftRow, type DriftSummary, type RowStatus } from "./model.js";
 
 /** What a drift report is made from. */
@@ -17,8 +18,8 @@ export interface DriftInput {
   revision: string | null;
   /** When the report is made; also the "now" of Deployment health. */
   now: Date;
-  /** Registry drift; default: computed from the `consul` resources of desired and actual, or none when
-   * the actual state names Consul as unreachable (its registrations are then unknown items). */
+  /** Registry drift; default: computed from the registrations (`consul` resources) of desired and actual,
+   * or none when the actual state names Consul as unreachable (its registrations are then unknown items). */
   registry?: readonly RegistryDrift[];
   /** How long `Available=False` may last before a Deployment counts as degraded (default 10 minutes,
    * Kubernetes' own default progress deadline). */
@@ -30,7 +31,7 @@ export const DEFAULT_PROGRESS_TIMEOUT_MS = 600_000;
 
 interface RowAcc {
   app: string | null;
-  runtime: "k8s" | "vm";
+  runtime: Runtime;
   target: string;
   resources: Map<ResourceKey, { desired?: Resource; actual?: ActualResource }>;
   items: DriftItem[];
@@ -52,7 +53,7 @@ export function buildDriftReport(input: DriftInput): DriftReport {
     const row = rowOf(a);
     row.resources.set(a.key, { ...row.resources.get(a.key), actual: a });
   }
-  const registry = input.registry ?? (input.actual.unreachable.some((u) => u.runtime === "consul") ? [] : registryDriftOf(input.desired, input.actual));
+  const registry = input.registry ?? (input.actual.unreachable.some((u) => holdsRegistrations(u.runtime)) ? [] : registryDriftOf(input.desired, input.actual));
   const covered = new Set(registry.map((d) => `${d.kind}:${d.id}`));
   for (const step of input.plan.steps) rowOf(step).items.push(...stepItems(step, covered));
   addUnknown(input, rowOf);
@@ -109,10 +110,13 @@ function addUnknown(input: DriftInput, rowOf: (r: { app: string | null; runtime:
 /** Registry drift items, each in the row of the registration it names (its app on its host). */
 function addRegistry(input: DriftInput, registry: readonly RegistryDrift[], rowOf: (r: { app: string | null; runtime: Runtime; target: string }) => RowAcc): void {
   const regs = new Map<string, Resource>();
-  for (const r of [...input.actual.resources, ...input.desired.resources]) if (r.runtime === "consul") regs.set(r.registration.id, r);
+  for (const r of [...input.actual.resources, ...input.desired.resources]) {
+    const registration = registrationOf(r);
+    if (registration) regs.set(registration.id, r);
+  }
   for (const d of registry) {
     const r = regs.get(d.id);
-    const row = r ? rowOf(r) : rowOf({ app: d.service, runtime: "consul", target: d.host || "unknown" });
+    const row = r ? rowOf(r) : rowOf({ app: d.service, runtime: registryRuntime(), target: d.host || "unknown" });
     row.items.push({ kind: "registry", object: `${d.service}/${d.id}`, detail: d.detail, registry: d.kind });
   }
 }

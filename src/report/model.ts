@@ -1,5 +1,6 @@
 // The drift report of one environment: per app × target, whether the live state matches the config
 // (status), how healthy it is (health), and the items that differ. Plain data; the JSON format is this shape.
+import type { Runtime } from "../model/index.js";
 import type { Health } from "../health/index.js";
 import type { RegistryDriftKind } from "../health/registry.js";
 
@@ -26,11 +27,12 @@ export interface DriftItem {
   registry?: RegistryDriftKind;
 }
 
-/** One app on one target. `app` is null for a host's own rules (capture); `runtime` is the target's kind:
- * `k8s` for a cluster, `vm` for a host (`<hostGroup>/<host>`), whose Consul registrations are folded in. */
+/** One app on one target. `app` is null for a host's own rules (capture); `runtime` is the runtime whose row
+ * holds the app's resources there (each runtime's report hooks name it): `k8s` for a cluster, `vm` for a host
+ * (`<hostGroup>/<host>`), whose capture rules and Consul registrations are folded in. */
 export interface DriftRow {
   app: string | null;
-  runtime: "k8s" | "vm";
+  runtime: Runtime;
   target: string;
   status: RowStatus;
   health: Health;

@@ -9,13 +9,17 @@ import { vm } from "./vm/index.js";
 
 export type { ReportHooks, RuntimeHooks, Sides } from "./types.js";
 
-/** Every runtime's hooks, by the runtime's name. */
+/** Every runtime's hooks, by the runtime's name, in apply order within a wave. Typed so that every runtime
+ * a folder adds to the model (RuntimeResources) needs its line here. */
 export const RUNTIMES: { readonly [R in Runtime]: RuntimeHooks<R> } = {
   k8s,
   vm,
   capture,
   consul: registry,
 };
+
+/** The runtimes a plan step can touch, in apply order within a wave: the order of {@link RUNTIMES}. */
+export const RUNTIME_ORDER: readonly Runtime[] = Object.keys(RUNTIMES) as Runtime[];
 
 /** The hooks of `runtime`, typed for any resource (each entry only ever receives resources of its own runtime). */
 export function hooksOf(runtime: Runtime): RuntimeHooks<Runtime> {

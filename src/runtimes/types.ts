@@ -13,6 +13,7 @@ import type {
   HostInstance,
   IgnoreRule,
   PlanStep,
+  Registration,
   Resource,
   Runtime,
   TaskKind,
@@ -34,8 +35,9 @@ export interface Sides<R extends Runtime> {
 
 /** How one runtime's resources appear in the drift report. */
 export interface ReportHooks<R extends Runtime> {
-  /** The kind of target the resource's row is on (the report has k8s rows and vm rows). */
-  row: "k8s" | "vm";
+  /** The runtime whose row holds the resource (its own, or another's on the same target: capture rules and
+   * registrations are in their host's `vm` row). */
+  row: Runtime;
   /** Detail of a `missing` item (the step creates the resource). */
   missing(step: StepOf<R>): string;
   /** Detail of an `unexpected` item (the step deletes the resource). */
@@ -71,6 +73,10 @@ export interface RuntimeHooks<R extends Runtime> {
   render: RenderHook<R>;
   /** Which file `amphi render --out` writes its resources to, and how they appear there. */
   files: FilesHooks<R>;
+  /** Absent: its resources carry no secret values. */
+  secrets?: SecretHooks<R>;
+  /** Set on the runtime whose resources are the environment's service registrations (registry drift). */
+  registry?: RegistryHooks<R>;
 }
 
 /** Where this runtime's steps go in a plan, beyond wave and runtime order. */
@@ -89,6 +95,9 @@ export interface ActualFileHooks {
   nullApp?: string;
   /** Checks the payload fields the diff and plan read; `need` reports one that is not `what`. */
   check(payload: Record<string, unknown>, need: (path: string, ok: boolean, what: string) => void): void;
+  /** The `observed` fields an entry may give, with their allowed values (an entry of any runtime may give
+   * those of every runtime, as before runtimes had folders). */
+  observed?: Record<string, readonly string[]>;
 }
 
 /** The tasks that carry out this runtime's plan steps. */
@@ -168,4 +177,23 @@ export interface HostGroupFileHooks<R extends Runtime> {
   section: string;
   /** The entry written for the resource (secrets redacted: rendered files get committed and archived). */
   entry(resource: ResourceOf<R>): unknown;
+}
+
+/** The secret values a runtime's resources carry in clear: masked by the rules of its compare (plans mask
+ * them there) in output that is not a plan, and kept out of run records. */
+export interface SecretHooks<R extends Runtime> {
+  /** `resource` with every secret value replaced by `(secret)` (compare/redact.ts REDACTED). */
+  mask(resource: ResourceOf<R>): ResourceOf<R>;
+  /** The secret values `resource` holds, so that task output recorded in runs can redact them. Absent:
+   * none that reach task output. */
+  values?(resource: ResourceOf<R>): string[];
+}
+
+/** How registry drift (health/registry.ts) and the health watch find the service registrations among the
+ * resources: the resources of the runtime that has these hooks are the registrations. */
+export interface RegistryHooks<R extends Runtime> {
+  /** The registration `resource` is. */
+  registration(resource: ResourceOf<R>): Registration;
+  /** The state of its check as observed (undefined: not observed). */
+  check(actual: ActualOf<R>): "passing" | "warning" | "critical" | undefined;
 }

@@ -3,9 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { load } from "js-yaml";
-import { RUNTIME_ORDER, type IgnoreRule, type PlanStep, type Resource } from "../../src/model/index.js";
+import type { IgnoreRule, PlanStep, Resource } from "../../src/model/index.js";
 import { render, renderContext, renderFiles } from "../../src/render/index.js";
-import { RUNTIMES, hooksOf } from "../../src/runtimes/index.js";
+import { RUNTIMES, RUNTIME_ORDER, hooksOf } from "../../src/runtimes/index.js";
 import { k8s } from "../../src/runtimes/k8s/index.js";
 import { vm } from "../../src/runtimes/vm/index.js";
 import type { ResourceOf } from "../../src/runtimes/types.js";

@@ -1,8 +1,8 @@
 // The runtime list: one entry per runtime, and the registry runtime's compare rules and report row.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { RUNTIME_ORDER, type PlanStep, type Registration } from "../../src/model/index.js";
-import { RUNTIMES, hooksOf } from "../../src/runtimes/index.js";
+import type { PlanStep, Registration } from "../../src/model/index.js";
+import { RUNTIMES, RUNTIME_ORDER, hooksOf } from "../../src/runtimes/index.js";
 import { registry } from "../../src/runtimes/registry/index.js";
 import { parseActualState } from "../../src/diff/actual-file.js";
 

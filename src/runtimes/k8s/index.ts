@@ -10,6 +10,7 @@ import { objectHealth } from "./health.js";
 import { compareK8sSteps } from "./order.js";
 import { renderK8s } from "./render.js";
 import { k8sTasks } from "./tasks.js";
+import { k8sSecrets } from "./secrets.js";
 import { isObj, isStringMap, nonEmpty } from "../check.js";
 import type { ResourceOf, RuntimeHooks } from "../types.js";
 
@@ -31,6 +32,7 @@ export const k8s: RuntimeHooks<"k8s"> = {
   plan: { compareSteps: compareK8sSteps },
   render: renderK8s,
   files: k8sFiles,
+  secrets: k8sSecrets,
   actualFile: {
     payload: "object",
     check: (p, need) => {

@@ -7,6 +7,7 @@ import { desiredFor } from "../tasks.js";
 import type { RuntimeHooks } from "../types.js";
 import { registryFiles } from "./files.js";
 import { renderRegistry } from "./render.js";
+import { registrations } from "./registrations.js";
 
 export const registry: RuntimeHooks<"consul"> = {
   runtime: "consul",
@@ -37,7 +38,12 @@ export const registry: RuntimeHooks<"consul"> = {
   },
   render: renderRegistry,
   files: registryFiles,
-  actualFile: { payload: "registration", check: (p, need) => need("id", nonEmpty(p["id"]), "a non-empty string") },
+  actualFile: {
+    payload: "registration",
+    check: (p, need) => need("id", nonEmpty(p["id"]), "a non-empty string"),
+    observed: { check: ["passing", "warning", "critical"] },
+  },
+  registry: registrations,
 };
 
 /** A Consul TTL check is the host's health probe as its reporter last saw it. */

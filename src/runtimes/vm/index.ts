@@ -8,6 +8,7 @@ import { desiredFor } from "../tasks.js";
 import type { ActualOf, ResourceOf, RuntimeHooks } from "../types.js";
 import { vmFiles } from "./files.js";
 import { renderVm } from "./render.js";
+import { vmSecrets } from "./secrets.js";
 
 export const vm: RuntimeHooks<"vm"> = {
   runtime: "vm",
@@ -42,7 +43,9 @@ export const vm: RuntimeHooks<"vm"> = {
       need("environment", isStringMap(p["environment"]), "a map of strings");
       need("secretEnv", Array.isArray(p["secretEnv"]) && p["secretEnv"].every((n) => typeof n === "string"), "a list of strings");
     },
+    observed: { process: ["running", "stopped", "unknown"] },
   },
+  secrets: vmSecrets,
 };
 
 /** amphi owns the whole host record (what state.json says), so every field counts; a stopped process

@@ -25,7 +25,7 @@ export const k8s: RuntimeHooks<"k8s"> = {
       objectHealth((desired ?? actual)!.object.kind, actual?.object, now, { progressTimeoutMs }),
   },
   // no payload hook: plan/tasks.ts batches Kubernetes steps per cluster, wave and direction
-  tasks: { kind: (step) => (step.op === "delete" ? "k8s-delete" : "k8s-apply") },
+  tasks: { kinds: ["k8s-apply", "k8s-delete"], handler: "cluster", kind: (step) => (step.op === "delete" ? "k8s-delete" : "k8s-apply") },
   plan: { compareSteps: compareK8sSteps },
   actualFile: {
     payload: "object",

@@ -19,7 +19,7 @@ export interface HostHandlerOptions extends HostTaskOptions {
   now(): string;
 }
 
-/** The TaskHandler for the tasks of the runtimes on hosts (deploy, start, undeploy, capture, uncapture …). */
+/** The TaskHandler for the tasks of the runtimes on hosts (each part says which kinds it runs). */
 export class HostTaskHandler implements TaskHandler {
   private readonly tasks = new Map<TaskKind, HostTask<TaskKind>>();
 

@@ -17,6 +17,7 @@ import { readActual } from "../../src/reconcile/actual.js";
 import { HostsReader } from "../../src/hosts/reader.js";
 import { ClusterReader } from "../../src/adapters/kubectl/reader.js";
 import { RegistryReader } from "../../src/adapters/consul/reader.js";
+import { hostParts } from "../../src/runtime-io/index.js";
 import { applyPlan, newRun } from "../../src/reconcile/apply.js";
 import { render } from "../../src/render/index.js";
 import { diff } from "../../src/diff/index.js";
@@ -66,10 +67,10 @@ async function deployAll(repo: string, noDelay: boolean): Promise<void> {
   let peak = rss0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const t0 = performance.now();
-  const actual = await readActual(env, [new HostsReader({ connector, hosts, now, parallel }), new ClusterReader(undefined), new RegistryReader()], { now });
+  const actual = await readActual(env, [new HostsReader({ connector, hosts, parts: hostParts(), now, parallel }), new ClusterReader(undefined), new RegistryReader()], { now });
   const desired = render(model, env.name);
   const plan = buildPlan(diff(desired, actual, { ignore: [] }), { billing: [] }, null);
-  const handlers = { hosts: new HostTaskHandler({ connector, hosts, packages: new PackageResolver(source, join(repo, ".cache")), env: env.name, now, healthTimeoutMs: 30_000 }) };
+  const handlers = { hosts: new HostTaskHandler({ connector, hosts, parts: hostParts(), packages: new PackageResolver(source, join(repo, ".cache")), env: env.name, now, healthTimeoutMs: 30_000 }) };
   const run = await applyPlan(model, plan, desired, newRun(`r-bench-${noDelay ? "nodelay" : "nagle"}`, plan, repo, new Date()), {
     handlers, store: new MemoryStateStore(), clock: { now: () => new Date() }, parallel, signal: new AbortController().signal,
   });

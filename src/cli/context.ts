@@ -3,14 +3,16 @@ import { resolve } from "node:path";
 import { InputError, findEnvironment, type ActualState, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
-import { ClusterReader, ClusterTaskHandler, type KubectlOptions } from "../adapters/kubectl/index.js";
-import { RegistryReader, RegistryTaskHandler, consulClientFor } from "../adapters/consul/index.js";
+import type { KubectlOptions } from "../adapters/kubectl/index.js";
 import { HostTaskHandler } from "../hosts/handler.js";
 import { HostsReader } from "../hosts/reader.js";
 import { reporterConfigFor } from "../hosts/reporter.js";
 import type { Handlers } from "../reconcile/execute.js";
 import { readActual } from "../reconcile/actual.js";
 import type { ActualReader } from "../ports/actual.js";
+import type { TaskHandler } from "../ports/tasks.js";
+import { hooksOf } from "../runtimes/index.js";
+import { RUNTIME_IO, hostParts, type ApplyOptions } from "../runtime-io/index.js";
 import { TransportConnector, hostRefs } from "../adapters/hosts.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
@@ -41,30 +43,39 @@ export interface EnvContext {
   close(): Promise<void>;
 }
 
-/** The task handlers of an apply: hosts always, clusters through kubectl, the registry when the
- * environment has Consul. Shared by `apply`, `reconcile` and `serve`. */
+/** The task handlers of an apply, one per handler name the runtimes' task hooks give (src/runtime-io lists
+ * how each is built): hosts always (one for every runtime on hosts), clusters through kubectl, the registry
+ * when the environment has Consul. Shared by `apply`, `reconcile` and `serve`. */
 export function handlersFor(ctx: EnvContext, opts: { healthTimeoutMs: number; forceConflicts?: boolean }): Handlers {
-  const now = () => ctx.clock.now().toISOString();
-  const consul = ctx.env.consul.enabled;
-  return {
-    hosts: new HostTaskHandler({
-      connector: ctx.connector, hosts: ctx.hosts, packages: ctx.packages, env: ctx.env.name, now, healthTimeoutMs: opts.healthTimeoutMs,
-      reporter: consul ? reporterConfigFor(ctx.env, ctx.processEnv) : null,
-    }),
-    cluster: new ClusterTaskHandler({ clusters: ctx.env.clusters, env: ctx.env.name, kubectl: ctx.kubectl, healthTimeoutMs: opts.healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false }),
-    ...(consul ? { registry: new RegistryTaskHandler({ client: consulClientFor(ctx.env.consul, ctx.processEnv), env: ctx.env.name }) } : {}),
-  };
+  const apply: ApplyOptions = { healthTimeoutMs: opts.healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false };
+  const handlers: Handlers = {};
+  for (const io of RUNTIME_IO) {
+    const name = hooksOf(io.runtime).tasks.handler;
+    // the runtimes on hosts share one handler (and one session per host)
+    const handler = handlers[name] ?? ("host" in io ? hostHandler(ctx, apply) : io.handler(ctx, apply));
+    if (handler) handlers[name] = handler;
+  }
+  return handlers;
 }
 
-/** The live-state readers of an environment, one per runtime: its hosts through their sessions, its
- * clusters through kubectl, its Consul registrations. Shared by `plan`, `drift`, `apply`, `reconcile` and `serve`. */
+function hostHandler(ctx: EnvContext, apply: ApplyOptions): TaskHandler {
+  const reporter = ctx.env.consul.enabled ? reporterConfigFor(ctx.env, ctx.processEnv) : null;
+  const now = () => ctx.clock.now().toISOString();
+  return new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, parts: hostParts(), packages: ctx.packages, env: ctx.env.name, now, healthTimeoutMs: apply.healthTimeoutMs, reporter });
+}
+
+/** The live-state readers of an environment, in the order of src/runtime-io's list: one for the runtimes on
+ * hosts (each host read through one session), then each other runtime's own (clusters through kubectl, its
+ * Consul registrations). Shared by `plan`, `drift`, `apply`, `reconcile` and `serve`. */
 export function readersFor(ctx: EnvContext, warn: (line: string) => void): ActualReader[] {
   const now = () => ctx.clock.now().toISOString();
-  return [
-    new HostsReader({ connector: ctx.connector, hosts: ctx.hosts, now, parallel: ctx.parallel, warn }),
-    new ClusterReader(ctx.kubectl),
-    new RegistryReader(ctx.processEnv),
-  ];
+  const hostsReader = new HostsReader({ connector: ctx.connector, hosts: ctx.hosts, parts: hostParts(), now, parallel: ctx.parallel, warn });
+  const readers: ActualReader[] = [];
+  for (const io of RUNTIME_IO) {
+    if (!("host" in io)) readers.push(io.reader(ctx));
+    else if (!readers.includes(hostsReader)) readers.push(hostsReader);
+  }
+  return readers;
 }
 
 /** Finds the environment or fails naming it and the known ones (an InputError). */

@@ -1,36 +1,33 @@
-// Runs host tasks of a run: opens (or reuses) the host's session, resolves the package, calls the task.
-import type { HostInstance, TaskRecord } from "../model/index.js";
+// Runs the host tasks of a run: opens (or reuses) the host's session and hands the task to the host part
+// (hosts/part.ts) that has its kind.
+import type { TaskKind, TaskRecord } from "../model/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
 import type { TaskHandler, TaskOutcome } from "../ports/tasks.js";
-import type { TaskSpec } from "../plan/tasks.js";
-import { deploy, start, undeploy } from "./tasks.js";
-import { applyCaptureWithDns, removeCaptureWithDns } from "./mesh-dns.js";
+import type { TaskPayload, TaskSpec } from "../plan/tasks.js";
 import { TaskError } from "./errors.js";
-import type { ReporterConfig } from "./reporter.js";
+import type { HostPart, HostTask, HostTaskOptions } from "./part.js";
 
-/** Where a deploy gets its package file from (verified against the instance's sha256). */
-export interface PackageFiles {
-  file(instance: HostInstance): Promise<string>;
-  /** Drops a cached copy of a package a host refused. */
-  evict?(instance: HostInstance): Promise<void>;
-}
+export type { PackageFiles } from "./part.js";
 
 /** Options of the host handler. */
-export interface HostHandlerOptions {
+export interface HostHandlerOptions extends HostTaskOptions {
   connector: HostConnector;
   hosts: Map<string, HostRef>;
-  packages: PackageFiles;
+  /** Whose tasks it runs (a kind belongs to one part). */
+  parts: readonly HostPart[];
   env: string;
   now(): string;
-  healthTimeoutMs: number;
-  /** Health reporter settings for deploys (reporter.ts); null removes reporters (no Consul); undefined
-   * leaves them as they are. */
-  reporter?: ReporterConfig | null;
 }
 
-/** The TaskHandler for deploy/start/undeploy/capture/uncapture. */
+/** The TaskHandler for the tasks of the runtimes on hosts (each part says which kinds it runs). */
 export class HostTaskHandler implements TaskHandler {
-  constructor(private readonly opts: HostHandlerOptions) {}
+  private readonly tasks = new Map<TaskKind, HostTask<TaskKind>>();
+
+  constructor(private readonly opts: HostHandlerOptions) {
+    for (const part of opts.parts) {
+      for (const [kind, task] of Object.entries(part.tasks)) this.tasks.set(kind as TaskKind, task as HostTask<TaskKind>);
+    }
+  }
 
   /** Runs one host task; errors name the host (TransportError, TaskError). */
   async run(task: TaskRecord & { spec: TaskSpec }, ctx: { signal: AbortSignal; log(line: string): void }): Promise<TaskOutcome> {
@@ -38,25 +35,9 @@ export class HostTaskHandler implements TaskHandler {
     if (!ref) throw new TaskError(task.target, `not a host of environment ${this.opts.env}`);
     const session = await this.opts.connector.open(ref, ctx.signal);
     const tctx = { session, env: this.opts.env, now: this.opts.now, log: ctx.log, signal: ctx.signal };
-    const p = task.spec.payload;
-    switch (p.kind) {
-      case "deploy": {
-        ctx.log(`resolving package ${p.instance.app}@${p.instance.version}`);
-        const packageFile = await this.opts.packages.file(p.instance);
-        const onRefusedPackage = () => this.opts.packages.evict?.(p.instance);
-        return deploy(tctx, p.instance, { packageFile, healthTimeoutMs: this.opts.healthTimeoutMs, reporter: this.opts.reporter, onRefusedPackage });
-      }
-      case "start":
-        return start(tctx, p.app);
-      case "undeploy":
-        return undeploy(tctx, p.app);
-      case "capture":
-        // mesh-dns reads the catalog with the same Consul token as the health reporters (consul.tokenEnv)
-        return applyCaptureWithDns(tctx, p.rules, () => this.opts.reporter?.token ?? null);
-      case "uncapture":
-        return removeCaptureWithDns(tctx);
-      default:
-        throw new TaskError(task.target, `${p.kind} is not a host task`);
-    }
+    const p: TaskPayload = task.spec.payload;
+    const run = this.tasks.get(p.kind);
+    if (!run) throw new TaskError(task.target, `${p.kind} is not a host task`);
+    return run(tctx, p as Extract<TaskPayload, { kind: TaskKind }>, this.opts);
   }
 }

@@ -2,14 +2,16 @@
 // (host or cluster) runs its tasks one at a time, targets run in parallel up to `parallel`, and at most
 // `maxUnavailable` hosts of one host group are touched at once. Makes no decision about *what* to do.
 import { setMaxListeners } from "node:events";
-import type { RunRecord, TaskRecord, TaskKind } from "../model/index.js";
+import type { RunRecord, TaskRecord } from "../model/index.js";
 import type { TaskSpec } from "../plan/tasks.js";
 import type { TaskHandler } from "../ports/tasks.js";
+import { handlerOf, type HandlerName } from "../runtimes/index.js";
 import { RunRecorder } from "./recorder.js";
 import { dependents } from "./dependents.js";
 
-/** Which handler runs which task kinds. A kind without a handler fails its tasks with a clear message. */
-export type Handlers = Partial<Record<"hosts" | "cluster" | "registry", TaskHandler>>;
+/** The handlers of an apply, by name; each runtime's task hooks name the one that runs its tasks. A kind
+ * without a handler fails its tasks with a clear message. */
+export type Handlers = Partial<Record<HandlerName, TaskHandler>>;
 
 /** Inputs of execute besides the tasks. */
 export interface ExecuteOptions {
@@ -23,11 +25,6 @@ export interface ExecuteOptions {
   deps: Record<string, string[]>;
   signal: AbortSignal;
 }
-
-const HANDLER_OF: Record<TaskKind, keyof Handlers> = {
-  deploy: "hosts", start: "hosts", undeploy: "hosts", capture: "hosts", uncapture: "hosts",
-  "k8s-apply": "cluster", "k8s-delete": "cluster", register: "registry", deregister: "registry",
-};
 
 /** Runs every task of the recorder's run and returns the final run record. Never throws for a task failure. */
 export async function execute(specs: TaskSpec[], opts: ExecuteOptions): Promise<RunRecord> {
@@ -104,9 +101,10 @@ async function runTarget(tasks: (TaskRecord & { spec: TaskSpec })[], opts: Execu
       opts.recorder.update(t, { state: "cancelled", message: "cancelled: run interrupted" });
       continue;
     }
-    const handler = opts.handlers[HANDLER_OF[t.spec.kind]];
+    const name = handlerOf(t.spec.kind);
+    const handler = name && opts.handlers[name];
     if (!handler) {
-      opts.recorder.update(t, { state: "failed", message: `${t.target}: no ${HANDLER_OF[t.spec.kind]} adapter configured for ${t.spec.kind} tasks` });
+      opts.recorder.update(t, { state: "failed", message: `${t.target}: no ${name ?? "task"} adapter configured for ${t.spec.kind} tasks` });
       continue;
     }
     opts.recorder.update(t, { state: "running" });

@@ -1,13 +1,13 @@
 // The runtimes amphi knows, one entry each (one folder each under src/runtimes/). The pure stages
 // dispatch through this list: adding a runtime adds its folder and one line here.
-import type { Runtime } from "../model/index.js";
+import type { Runtime, TaskKind } from "../model/index.js";
 import { capture } from "./capture/index.js";
 import { k8s } from "./k8s/index.js";
 import { registry } from "./registry/index.js";
-import type { RuntimeHooks } from "./types.js";
+import type { HandlerName, RuntimeHooks } from "./types.js";
 import { vm } from "./vm/index.js";
 
-export type { ReportHooks, RuntimeHooks, Sides } from "./types.js";
+export type { HandlerName, ReportHooks, RuntimeHooks, Sides } from "./types.js";
 
 /** Every runtime's hooks, by the runtime's name, in apply order within a wave. Typed so that every runtime
  * a folder adds to the model (RuntimeResources) needs its line here. */
@@ -26,3 +26,9 @@ export function hooksOf(runtime: Runtime): RuntimeHooks<Runtime> {
   return RUNTIMES[runtime] as unknown as RuntimeHooks<Runtime>;
 }
 
+
+/** The handler that runs tasks of `kind`: the one its runtime's task hooks name; undefined for a kind no
+ * runtime lists (execute then fails those tasks, naming the kind). */
+export function handlerOf(kind: TaskKind): HandlerName | undefined {
+  return Object.values(RUNTIMES).find((h) => h.tasks.kinds.includes(kind))?.tasks.handler;
+}

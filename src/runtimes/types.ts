@@ -100,8 +100,15 @@ export interface ActualFileHooks {
   observed?: Record<string, readonly string[]>;
 }
 
+/** Which handler of an apply runs a runtime's tasks (reconcile/execute.ts's `Handlers` has one of each):
+ * `hosts` runs every host runtime's tasks through the host's one session. */
+export type HandlerName = "hosts" | "cluster" | "registry";
+
 /** The tasks that carry out this runtime's plan steps. */
 export interface TaskHooks<R extends Runtime> {
+  /** Every kind of task the runtime has (no other runtime has them), and the handler that runs them. */
+  kinds: readonly TaskKind[];
+  handler: HandlerName;
   /** The kind of task that carries out `step`. */
   kind(step: StepOf<R>): TaskKind;
   /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the

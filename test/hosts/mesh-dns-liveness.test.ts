@@ -11,7 +11,7 @@ import { meshBase, meshDnsRunning } from "../../src/hosts/mesh-dns.js";
 import { EXEC_SH, scriptText, SUPERVISE_SH } from "../../src/hosts/scripts.js";
 import { compareResource } from "../../src/diff/resources.js";
 import type { CaptureRules, Resource } from "../../src/model/index.js";
-import { captureResource } from "../../src/hosts/reader.js";
+import { captureResource } from "../../src/runtime-io/capture.js";
 import { localHost, processesUnder, type LocalHost } from "../support/local-host.js";
 
 const TARGET = "local/localhost";

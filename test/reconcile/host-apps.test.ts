@@ -2,7 +2,7 @@
 // run with no record), and what the plan makes of them: a redeploy when desired, an undeploy when not.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hostApps } from "../../src/hosts/reader.js";
+import { hostApps } from "../../src/runtime-io/vm.js";
 import { diff } from "../../src/diff/index.js";
 import { buildPlan } from "../../src/plan/index.js";
 import { tasksForPlan } from "../../src/plan/tasks.js";

@@ -29,6 +29,8 @@ export const capture: RuntimeHooks<"capture"> = {
     health: ({ actual }) => (actual ? { health: "healthy", message: "rules installed" } : { health: "missing", message: "rules not installed" }),
   },
   tasks: {
+    kinds: ["capture", "uncapture"],
+    handler: "hosts",
     kind: (step) => (step.op === "delete" ? "uncapture" : "capture"),
     payload: (step, desired) => (step.op === "delete" ? { kind: "uncapture" } : { kind: "capture", rules: desiredFor("capture", step, "capture", desired).capture }),
   },

@@ -5,6 +5,8 @@ import { withoutIgnored } from "./ignore.js";
 
 /** The k8s task hooks: `k8s-apply` for creates and updates, `k8s-delete` for deletes, in batches. */
 export const k8sTasks: TaskHooks<"k8s"> = {
+  kinds: ["k8s-apply", "k8s-delete"],
+  handler: "cluster",
   kind: (step) => (step.op === "delete" ? "k8s-delete" : "k8s-apply"),
   batch: {
     start: (kind) => (kind === "k8s-apply" ? { kind, objects: [] } : { kind: "k8s-delete", keys: [], objects: [] }),

@@ -30,6 +30,8 @@ export const registry: RuntimeHooks<"consul"> = {
     health: ({ actual }) => checkHealth(actual?.observed?.check),
   },
   tasks: {
+    kinds: ["register", "deregister"],
+    handler: "registry",
     kind: (step) => (step.op === "delete" ? "deregister" : "register"),
     payload: (step, desired) =>
       step.op === "delete"

@@ -24,6 +24,8 @@ export const vm: RuntimeHooks<"vm"> = {
     health: ({ actual }) => vmHealth(actual),
   },
   tasks: {
+    kinds: ["deploy", "start", "undeploy"],
+    handler: "hosts",
     kind: (step) => {
       if (step.op === "delete") return "undeploy";
       // Only the process is off: start it, do not redeploy what is already there.

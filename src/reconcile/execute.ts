@@ -5,7 +5,7 @@ import { setMaxListeners } from "node:events";
 import type { RunRecord, TaskRecord } from "../model/index.js";
 import type { TaskSpec } from "../plan/tasks.js";
 import type { TaskHandler } from "../ports/tasks.js";
-import { handlerOf, type HandlerName } from "../runtimes/index.js";
+import { handlerOf, runsWhenBlocked, type HandlerName } from "../runtimes/index.js";
 import { RunRecorder } from "./recorder.js";
 import { dependents } from "./dependents.js";
 
@@ -48,7 +48,7 @@ function cancelBlocked(tasks: (TaskRecord & { spec: TaskSpec })[], failedApps: S
   if (failedApps.size === 0) return;
   const blocked = dependents(opts.deps, failedApps);
   for (const t of tasks) {
-    if (t.app && blocked.has(t.app) && t.spec.kind !== "undeploy") {
+    if (t.app && blocked.has(t.app) && !runsWhenBlocked(t.spec.kind)) {
       opts.recorder.update(t, { state: "cancelled", message: `not run: dependency ${blocked.get(t.app)} failed` });
     }
   }

@@ -32,3 +32,8 @@ export function hooksOf(runtime: Runtime): RuntimeHooks<Runtime> {
 export function handlerOf(kind: TaskKind): HandlerName | undefined {
   return Object.values(RUNTIMES).find((h) => h.tasks.kinds.includes(kind))?.tasks.handler;
 }
+
+/** Whether a task of `kind` runs although a dependency of its app failed (the runtime's `runWhenBlocked`). */
+export function runsWhenBlocked(kind: TaskKind): boolean {
+  return Object.values(RUNTIMES).some((h) => h.tasks.runWhenBlocked?.includes(kind) ?? false);
+}

@@ -100,9 +100,10 @@ export interface ActualFileHooks {
   observed?: Record<string, readonly string[]>;
 }
 
-/** Which handler of an apply runs a runtime's tasks (reconcile/execute.ts's `Handlers` has one of each):
- * `hosts` runs every host runtime's tasks through the host's one session. */
-export type HandlerName = "hosts" | "cluster" | "registry";
+/** Which handler of an apply runs a runtime's tasks (reconcile/execute.ts's `Handlers` has one per name):
+ * `hosts` runs every host runtime's tasks through the host's one session; `cluster` and `registry` are
+ * kubectl's and Consul's. A new runtime with its own handler names a new one. */
+export type HandlerName = string;
 
 /** The tasks that carry out this runtime's plan steps. */
 export interface TaskHooks<R extends Runtime> {
@@ -111,6 +112,9 @@ export interface TaskHooks<R extends Runtime> {
   handler: HandlerName;
   /** The kind of task that carries out `step`. */
   kind(step: StepOf<R>): TaskKind;
+  /** Kinds that run even when a dependency of their app failed in an earlier wave (removing an app needs
+   * nothing it depends on); the others are cancelled then. */
+  runWhenBlocked?: readonly TaskKind[];
   /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the
    * runtime's steps are batched per target, wave and kind as `batch` says (one of the two is set). */
   payload?(step: StepOf<R>, desired: Resource | undefined): TaskPayload;

@@ -26,6 +26,8 @@ export const vm: RuntimeHooks<"vm"> = {
   tasks: {
     kinds: ["deploy", "start", "undeploy"],
     handler: "hosts",
+    // an app whose dependency failed is still removed: nothing of the dependency is needed for that
+    runWhenBlocked: ["undeploy"],
     kind: (step) => {
       if (step.op === "delete") return "undeploy";
       // Only the process is off: start it, do not redeploy what is already there.

@@ -1,0 +1,7 @@
+// The mesh, pure: a MeshSnapshot (services, ports, instances, traffic policy, mesh settings) in, Envoy v3
+// resources (plain JSON by type URL, sorted, hashed) out. No I/O; the xDS server in adapters/xds serves them.
+export * from "./snapshot.js";
+export * from "./envoy.js";
+export { portClusters, portEndpoints, splitVersions, type Named } from "./clusters.js";
+export { apiListeners, portRoutes, routeAction } from "./proxyless.js";
+export { buildResources, hashOf, versionOf, type MeshResource, type MeshResources } from "./resources.js";

@@ -5,3 +5,4 @@ export * from "./envoy.js";
 export { portClusters, portEndpoints, splitVersions, type Named } from "./clusters.js";
 export { apiListeners, portRoutes, routeAction } from "./proxyless.js";
 export { buildResources, hashOf, versionOf, type MeshResource, type MeshResources } from "./resources.js";
+export { declaredServices, hostGroupsOf, instanceVersion, meshSettings, meshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "./registry.js";

@@ -124,3 +124,21 @@ describe("ADS server (state of the world)", () => {
     assert.equal(server.status().nodes.find((n) => n.id === "sidecar~gone")?.streams, 0);
   });
 });
+
+describe("ADS server before its first snapshot", () => {
+  it("holds requests until the first snapshot, then answers them", async () => {
+    const server = new AdsServer();
+    const port = await server.listen("127.0.0.1:0");
+    const c = new RawAds(port, "early~bird");
+    try {
+      c.send(TYPE_URL.listener, []);
+      assert.deepEqual(await c.drain(300), [], "nothing is served before the registry was read");
+      server.setSnapshot(plainSnapshot());
+      const r = await c.next();
+      assert.deepEqual(r.resources.map((x) => x["name"]), ["billing.mesh.internal:9100", "billing:9100"]);
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+});

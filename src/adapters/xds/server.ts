@@ -24,6 +24,7 @@ export class AdsServer {
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
   private current: MeshResources = EMPTY;
+  private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
 
   constructor(options: AdsServerOptions = {}) {
@@ -43,7 +44,7 @@ export class AdsServer {
     });
   }
 
-  /** Serves a new snapshot: pushes to the streams whose resources changed. */
+  /** Serves a new snapshot: pushes to the streams whose resources changed. Until the first one, requests are held. */
   setSnapshot(snapshot: MeshSnapshot): void {
     this.setResources(buildResources(snapshot));
   }
@@ -52,6 +53,7 @@ export class AdsServer {
   setResources(resources: MeshResources): void {
     const causedAt = Date.now();
     this.current = resources;
+    this.hasSnapshot = true;
     this.counters.snapshots++;
     const keep = new Set(RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)));
     for (const key of this.encodedCache.keys()) if (!keep.has(key)) this.encodedCache.delete(key);
@@ -103,6 +105,7 @@ export class AdsServer {
   private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): StreamHost {
     let node: NodeState | null = null;
     return {
+      ready: () => this.hasSnapshot,
       resources: (kind) => this.current[kind],
       encoded: (kind, r) => this.encode(kind, r),
       write: (response) => {

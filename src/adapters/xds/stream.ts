@@ -26,6 +26,8 @@ export interface DiscoveryResponse {
 
 /** What a stream needs from the server. */
 export interface StreamHost {
+  /** False until the first snapshot: requests are held (answered then), so no proxy is told its resources are gone. */
+  ready(): boolean;
   /** The resources now served of one kind, sorted by name. */
   resources(kind: ResourceKind): readonly MeshResource[];
   /** A resource's bytes (encoded once per content, shared by all streams). */
@@ -80,12 +82,14 @@ export class AdsStream {
     }
   }
 
-  /** After a new snapshot: resends each subscribed type whose resources changed for this stream. */
+  /** After a new snapshot: resends each subscribed type whose resources changed for this stream (and answers the
+   * subscriptions held before the first snapshot). */
   push(causedAt: number): void {
-    for (const kind of this.subs.keys()) this.send(kind, false, causedAt);
+    for (const [kind, sub] of this.subs) this.send(kind, sub.nonce === null, causedAt);
   }
 
   private send(kind: ResourceKind, force: boolean, causedAt: number): void {
+    if (!this.host.ready()) return;
     const sub = this.subs.get(kind)!;
     const selected = this.host.resources(kind).filter((r) => sub.names === null || sub.names.has(r.name));
     const version = versionOf(selected);

@@ -1,6 +1,7 @@
 // Clusters and their endpoints: one cluster per service port, plus one per version the policy splits over; each
 // cluster's ClusterLoadAssignment holds its passing instances, grouped by locality. Policy parts that belong to the
 // calling side's cluster (circuit breaking, outlier detection) are set here.
+import type { Protocol } from "../model/spec.js";
 import type { TrafficPolicy } from "../model/traffic.js";
 import type { MeshInstance, MeshPort, MeshService } from "./snapshot.js";
 import { ADS_SOURCE, clusterName, duration, wrapped, type ResourceBody } from "./envoy.js";
@@ -9,7 +10,13 @@ import { ADS_SOURCE, clusterName, duration, wrapped, type ResourceBody } from ".
 export interface Named {
   name: string;
   body: ResourceBody;
+  /** Served only to a stream that names it, never to a wildcard subscription (API listeners: Envoy sidecars
+   * subscribe to every listener and must not get the proxyless clients' ones). */
+  onlyByName?: boolean;
 }
+
+const HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const HTTP_OPTIONS_TYPE_URL = `type.googleapis.com/${HTTP_OPTIONS_KEY}`;
 
 /** The versions a service port's calls are split over (weights above 0), sorted; empty: no split. */
 export function splitVersions(policy: TrafficPolicy | null): string[] {
@@ -19,7 +26,7 @@ export function splitVersions(policy: TrafficPolicy | null): string[] {
 /** The clusters of one service port: the whole port, and each split version's subset. */
 export function portClusters(service: MeshService, port: MeshPort): Named[] {
   const names = [clusterName(service.name, port.port), ...splitVersions(service.policy).map((v) => clusterName(service.name, port.port, v))];
-  return names.map((name) => ({ name, body: clusterBody(name, service.policy) }));
+  return names.map((name) => ({ name, body: clusterBody(name, service.policy, port.protocol) }));
 }
 
 /** The endpoints of each cluster of one service port (same names as `portClusters`). */
@@ -32,13 +39,15 @@ export function portEndpoints(service: MeshService, port: MeshPort): Named[] {
   return [whole, ...subsets];
 }
 
-function clusterBody(name: string, policy: TrafficPolicy | null): ResourceBody {
+function clusterBody(name: string, policy: TrafficPolicy | null, protocol: Protocol): ResourceBody {
   const body: ResourceBody = {
     name,
     type: "EDS",
     eds_cluster_config: { eds_config: ADS_SOURCE, service_name: name },
     lb_policy: "ROUND_ROBIN",
   };
+  // gRPC is HTTP/2: a sidecar must speak it upstream (gRPC clients ignore this).
+  if (protocol === "grpc") body["typed_extension_protocol_options"] = { [HTTP_OPTIONS_KEY]: { "@type": HTTP_OPTIONS_TYPE_URL, explicit_http_config: { http2_protocol_options: {} } } };
   const cb = policy?.circuitBreaker;
   if (cb) {
     const t: ResourceBody = { priority: "DEFAULT" };

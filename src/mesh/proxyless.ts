@@ -10,6 +10,7 @@ import { ADS_SOURCE, HCM_TYPE_URL, ROUTER_TYPE_URL, clusterName, duration, liste
 export function apiListeners(service: MeshService, port: MeshPort, domain: string): Named[] {
   return listenerNames(service.name, port.port, domain).map((name) => ({
     name,
+    onlyByName: true,
     body: {
       name,
       api_listener: {

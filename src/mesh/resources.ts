@@ -5,6 +5,7 @@ import { canonicalJson } from "../model/canonical-json.js";
 import type { MeshSnapshot } from "./snapshot.js";
 import { portClusters, portEndpoints, type Named } from "./clusters.js";
 import { apiListeners, portRoutes } from "./proxyless.js";
+import { passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
 import { RESOURCE_KINDS, type ResourceBody, type ResourceKind } from "./envoy.js";
 
 /** One resource, ready to serve. */
@@ -13,14 +14,17 @@ export interface MeshResource {
   /** Short content hash (of the canonical JSON of `body`). */
   hash: string;
   body: ResourceBody;
+  /** Served only to streams that name it (see Named.onlyByName). */
+  onlyByName: boolean;
 }
 
 /** Every resource of a snapshot, per kind, sorted by name. */
 export type MeshResources = Record<ResourceKind, MeshResource[]>;
 
-/** Builds every resource of a snapshot. Proxyless listeners and routes exist for gRPC ports; clusters for every port. */
+/** Builds every resource of a snapshot: the sidecars' listeners, routes and pass-through clusters; proxyless
+ * listeners and routes for gRPC ports; clusters and endpoints for every port. */
 export function buildResources(snapshot: MeshSnapshot): MeshResources {
-  const out: Record<ResourceKind, Named[]> = { listener: [], route: [], cluster: [], endpoint: [] };
+  const out: Record<ResourceKind, Named[]> = { listener: sidecarListeners(snapshot), route: sidecarRoutes(snapshot), cluster: passthroughClusters(), endpoint: [] };
   for (const service of snapshot.services) {
     for (const port of service.ports) {
       out.cluster.push(...portClusters(service, port));
@@ -41,7 +45,10 @@ function finish(kind: ResourceKind, named: Named[]): MeshResource[] {
     if (byName.has(n.name)) throw new Error(`mesh: two ${kind} resources named ${n.name} (two services or ports share a name)`);
     byName.set(n.name, n);
   }
-  return [...byName.keys()].sort().map((name) => ({ name, hash: hashOf(byName.get(name)!.body), body: byName.get(name)!.body }));
+  return [...byName.keys()].sort().map((name) => {
+    const n = byName.get(name)!;
+    return { name, hash: hashOf(n.body), body: n.body, onlyByName: n.onlyByName === true };
+  });
 }
 
 /** A short hash of any JSON value (canonical form). */

@@ -14,18 +14,18 @@ function byName(list: MeshResource[], name: string): Record<string, any> {
 describe("buildResources", () => {
   it("gives a gRPC port two API listeners, one route config with a virtual host per name, and its cluster", () => {
     const res = buildResources(plainSnapshot());
-    assert.deepEqual(res.listener.map((r) => r.name), ["billing.mesh.internal:9100", "billing:9100"]);
+    assert.deepEqual(res.listener.filter((r) => r.onlyByName).map((r) => r.name), ["billing.mesh.internal:9100", "billing:9100"]);
     const hcm = byName(res.listener, "billing:9100")["api_listener"]["api_listener"];
     assert.equal(hcm["@type"], "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
     assert.equal(hcm.rds.route_config_name, "billing:9100");
     assert.deepEqual(hcm.rds.config_source, { ads: {}, resource_api_version: "V3" });
     assert.equal(hcm.http_filters.at(-1).typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
-    assert.deepEqual(res.route.map((r) => r.name), ["billing:9100"]);
+    assert.deepEqual(res.route.map((r) => r.name), ["billing:9100", "outbound_8080", "outbound_9100"]);
     const vhosts = byName(res.route, "billing:9100")["virtual_hosts"];
     assert.deepEqual(vhosts.map((v: any) => v.domains), [["billing:9100"], ["billing.mesh.internal:9100"]]);
     assert.deepEqual(vhosts[0].routes[0].route, { cluster: "outbound|9100||billing" });
     // HTTP ports get clusters (for sidecars) but no proxyless listener.
-    assert.deepEqual(res.cluster.map((r) => r.name), ["outbound|8080||web", "outbound|9100||billing"]);
+    assert.deepEqual(res.cluster.map((r) => r.name), ["InboundPassthroughCluster", "PassthroughCluster", "outbound|8080||web", "outbound|9100||billing"]);
     assert.equal(byName(res.cluster, "outbound|9100||billing")["eds_cluster_config"].service_name, "outbound|9100||billing");
   });
 
@@ -37,7 +37,7 @@ describe("buildResources", () => {
 
   it("splits by version over subset clusters, each holding its version's passing instances, by locality", () => {
     const res = buildResources(policySnapshot());
-    assert.deepEqual(res.cluster.map((r) => r.name), ["outbound|9100|2.3.0|billing", "outbound|9100|2.4.0|billing", "outbound|9100||billing"]);
+    assert.deepEqual(res.cluster.filter((r) => r.name.startsWith("outbound|")).map((r) => r.name), ["outbound|9100|2.3.0|billing", "outbound|9100|2.4.0|billing", "outbound|9100||billing"]);
     const route = byName(res.route, "billing:9100")["virtual_hosts"][0].routes[0].route;
     assert.deepEqual(route.weighted_clusters, {
       clusters: [
@@ -86,5 +86,27 @@ describe("buildResources", () => {
       b.endpoint.filter((r, i) => r.hash !== a.endpoint[i]!.hash).map((r) => r.name),
       ["outbound|9100|2.4.0|billing", "outbound|9100||billing"],
     );
+  });
+
+  it("gives sidecars an outbound listener by destination port (Host routing for http/grpc, port alone for tcp, else pass-through) and an inbound one", () => {
+    const res = buildResources(edgeSnapshot());
+    assert.deepEqual(res.listener.filter((r) => !r.onlyByName).map((r) => r.name), ["amphi_inbound", "amphi_outbound"]);
+    const out = byName(res.listener, "amphi_outbound");
+    assert.deepEqual(out["address"], { socket_address: { address: "0.0.0.0", port_value: 15001 } });
+    assert.equal(out["listener_filters"][0].name, "envoy.filters.listener.original_dst");
+    const chains = out["filter_chains"].map((c: any) => [c.filter_chain_match.destination_port.value, c.filters[0].name, c.filters[0].typed_config.rds?.route_config_name ?? c.filters[0].typed_config.cluster]);
+    assert.deepEqual(chains, [
+      [7000, "envoy.filters.network.http_connection_manager", "outbound_7000"],
+      [9000, "envoy.filters.network.http_connection_manager", "outbound_9000"],
+      [9001, "envoy.filters.network.tcp_proxy", "outbound|9001||pay"],
+    ]);
+    assert.equal(out["default_filter_chain"].filters[0].typed_config.cluster, "PassthroughCluster");
+    assert.deepEqual(byName(res.listener, "amphi_inbound")["address"].socket_address.port_value, 15006);
+    const vh = byName(res.route, "outbound_9000")["virtual_hosts"];
+    assert.deepEqual(vh.map((v: any) => v.domains), [["pay", "pay:9000", "pay.mesh.internal", "pay.mesh.internal:9000"]]);
+    assert.deepEqual(vh[0].routes[0].route.weighted_clusters.clusters.map((c: any) => c.name), ["outbound|9000|1.0.0|pay"]);
+    assert.equal(byName(res.cluster, "PassthroughCluster")["type"], "ORIGINAL_DST");
+    assert.ok(byName(res.cluster, "outbound|9000||pay")["typed_extension_protocol_options"], "grpc clusters speak HTTP/2 upstream");
+    assert.equal(byName(res.cluster, "outbound|9001||pay")["typed_extension_protocol_options"], undefined);
   });
 });

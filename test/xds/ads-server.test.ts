@@ -29,18 +29,26 @@ describe("ADS server (state of the world)", () => {
     await server.close();
   });
 
-  it("answers a wildcard LDS request with every listener, and records the node's ACK", async () => {
+  it("answers a wildcard LDS request with the sidecar listeners (not the API listeners), and records the node's ACK", async () => {
     const c = client("sidecar~a");
     c.send(TYPE_URL.listener, []);
     const r = await c.next();
     assert.equal(r.type_url, TYPE_URL.listener);
-    assert.deepEqual(r.resources.map((x) => x["name"]), ["billing.mesh.internal:9100", "billing:9100"]);
-    assert.equal(r.resources[0]!["api_listener"].api_listener["@type"], "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
+    assert.deepEqual(r.resources.map((x) => x["name"]), ["amphi_inbound", "amphi_outbound"]);
+    assert.equal(r.resources[1]!["filter_chains"][0].filters[0].typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
     c.send(TYPE_URL.listener, [], { version: r.version_info, nonce: r.nonce });
     await c.drain(100);
     const node = server.status().nodes.find((n) => n.id === "sidecar~a");
     assert.deepEqual(node?.types.listener, { sent: r.version_info, acked: r.version_info, nacked: null, error: null });
     assert.equal(node?.streams, 1);
+  });
+
+  it("answers LDS by name with the API listener a gRPC client asks for", async () => {
+    const c = client("grpc~a");
+    c.send(TYPE_URL.listener, ["billing:9100"]);
+    const r = await c.next();
+    assert.deepEqual(r.resources.map((x) => x["name"]), ["billing:9100"]);
+    assert.equal(r.resources[0]!["api_listener"].api_listener["@type"], "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
   });
 
   it("answers EDS by the names asked, and again when the names change", async () => {
@@ -135,7 +143,7 @@ describe("ADS server before its first snapshot", () => {
       assert.deepEqual(await c.drain(300), [], "nothing is served before the registry was read");
       server.setSnapshot(plainSnapshot());
       const r = await c.next();
-      assert.deepEqual(r.resources.map((x) => x["name"]), ["billing.mesh.internal:9100", "billing:9100"]);
+      assert.deepEqual(r.resources.map((x) => x["name"]), ["amphi_inbound", "amphi_outbound"]);
     } finally {
       c.close();
       await server.close();

@@ -91,7 +91,7 @@ export class AdsStream {
   private send(kind: ResourceKind, force: boolean, causedAt: number): void {
     if (!this.host.ready()) return;
     const sub = this.subs.get(kind)!;
-    const selected = this.host.resources(kind).filter((r) => sub.names === null || sub.names.has(r.name));
+    const selected = this.host.resources(kind).filter((r) => (sub.names === null ? !r.onlyByName : sub.names.has(r.name)));
     const version = versionOf(selected);
     if (!force && version === sub.version) return;
     sub.nonce = String(++this.nonceCounter);

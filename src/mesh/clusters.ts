@@ -1,6 +1,7 @@
 // Clusters and their endpoints: one cluster per service port, plus one per version the policy splits over; each
 // cluster's ClusterLoadAssignment holds its passing instances, grouped by locality. Policy parts that belong to the
 // calling side's cluster (circuit breaking, outlier detection) are set here.
+import { isIP } from "node:net";
 import type { Protocol } from "../model/spec.js";
 import type { TrafficPolicy } from "../model/traffic.js";
 import type { MeshInstance, MeshPort, MeshService } from "./snapshot.js";
@@ -70,13 +71,14 @@ function clusterBody(name: string, policy: TrafficPolicy | null, protocol: Proto
   return body;
 }
 
-/** Passing instances only, one group per locality, sorted so equal registries give equal bytes. */
+/** Passing instances with an IP address only, one group per locality, sorted so equal registries give equal bytes. */
 function loadAssignment(name: string, instances: MeshInstance[]): ResourceBody {
   const byLocality = new Map<string, MeshInstance[]>();
   const seen = new Set<string>();
   for (const i of instances.filter((x) => x.passing).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    // One address twice (two registrations of one instance) is one endpoint: clients reject duplicates.
-    if (seen.has(`${i.address}:${i.port}`)) continue;
+    // One address twice (two registrations of one instance) is one endpoint: clients reject duplicates. A name
+    // instead of an IP (a Consul node address can be one) is no endpoint: Envoy and gRPC reject the whole set.
+    if (seen.has(`${i.address}:${i.port}`) || isIP(i.address) === 0) continue;
     seen.add(`${i.address}:${i.port}`);
     byLocality.set(i.locality, [...(byLocality.get(i.locality) ?? []), i]);
   }

@@ -63,7 +63,7 @@ describe("buildResources", () => {
     assert.deepEqual(cluster["outlier_detection"].base_ejection_time, { seconds: 30, nanos: 0 });
   });
 
-  it("leaves out zero weights and zero retries, and one address registered twice is one endpoint", () => {
+  it("leaves out zero weights and zero retries; one address registered twice is one endpoint; a host name is none", () => {
     const res = buildResources(edgeSnapshot());
     const route = byName(res.route, "pay:9000")["virtual_hosts"][0].routes[0].route;
     assert.deepEqual(route, { weighted_clusters: { clusters: [{ name: "outbound|9000|1.0.0|pay", weight: { value: 100 } }] } });

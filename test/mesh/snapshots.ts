@@ -66,7 +66,8 @@ export function policySnapshot(): MeshSnapshot {
   };
 }
 
-/** Edge cases: no instances at all, a split with a zero weight, zero retries, a version nobody runs. */
+/** Edge cases: no instances at all, a split with a zero weight, zero retries, a version nobody runs, an address
+ * registered twice, a host name instead of an IP. */
 export function edgeSnapshot(): MeshSnapshot {
   return {
     env: "staging",
@@ -76,7 +77,7 @@ export function edgeSnapshot(): MeshSnapshot {
       {
         name: "pay",
         ports: [
-          { port: 9000, protocol: "grpc", instances: [inst("pay-1", "10.0.0.9", 9000, { version: "1.0.0" }), inst("pay-1-again", "10.0.0.9", 9000, { version: "1.0.0" })] },
+          { port: 9000, protocol: "grpc", instances: [inst("pay-1", "10.0.0.9", 9000, { version: "1.0.0" }), inst("pay-1-again", "10.0.0.9", 9000, { version: "1.0.0" }), inst("pay-by-name", "node-7.example", 9000, { version: "1.0.0" })] },
           { port: 9001, protocol: "tcp", instances: [inst("pay-1-tcp", "10.0.0.9", 9001)] },
         ],
         policy: policy("pay", {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { AdsServer } from "../../src/adapters/xds/index.js";
-import type { MeshService, MeshSnapshot } from "../../src/mesh/index.js";
+import { buildResources, hashOf, type MeshService, type MeshSnapshot } from "../../src/mesh/index.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
 import { inst, policy } from "../mesh/snapshots.js";
@@ -15,6 +15,10 @@ const logs: string[] = [];
 const server = new AdsServer({ log: (l) => logs.push(l) });
 const echoes: Echo[] = [];
 let client: XdsClientProcess;
+
+function currentSnapshot(): MeshSnapshot {
+  return { env: "test", settings: { domain: "mesh.test", outboundPort: 15001, inboundPort: 15006 }, services: [...services.values()] };
+}
 
 function publish(): void {
   const snapshot: MeshSnapshot = { env: "test", settings: { domain: "mesh.test", outboundPort: 15001, inboundPort: 15006 }, services: [...services.values()] };
@@ -63,6 +67,38 @@ describe("proxyless gRPC client through the ADS server", () => {
     const node = server.status().nodes.find((n) => n.id === "grpc-client~test");
     assert.ok(node?.types.listener?.acked && node.types.route?.acked && node.types.cluster?.acked && node.types.endpoint?.acked, JSON.stringify(node));
     assert.equal(server.status().counters.nacks, 0, logs.join("\n"));
+  });
+
+  it("a config the client rejects is NACKed, logged and counted, and the client keeps calling on its last good one", async () => {
+    const a = await echo("nack-a", 13);
+    const b = await echo("nack-b", 14);
+    setService("nack", [{ echo: a }, { echo: b }]);
+    const before = await client.calls(`xds:///nack:${PORT}`, 10);
+    assert.deepEqual(Object.keys(before.by).sort(), ["nack-a", "nack-b"]);
+    const good = server.status().nodes.find((n) => n.id === "grpc-client~test")!.types.endpoint!.acked;
+    // One address twice in a ClusterLoadAssignment: valid protobuf, but gRPC rejects it (gRFC A27).
+    const res = buildResources(currentSnapshot());
+    const bad = res.endpoint.map((r) => {
+      if (r.name !== "outbound|50051||nack") return r;
+      const body = structuredClone(r.body) as any;
+      body.endpoints[0].lb_endpoints.push(body.endpoints[0].lb_endpoints[0]);
+      return { ...r, body, hash: hashOf(body) };
+    });
+    const nacks = server.status().counters.nacks;
+    server.setResources({ ...res, endpoint: bad });
+    const deadline = Date.now() + 10_000;
+    while (server.status().counters.nacks === nacks && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const st = server.status();
+    assert.equal(st.counters.nacks, nacks + 1, logs.join("\n"));
+    const ep = st.nodes.find((n) => n.id === "grpc-client~test")!.types.endpoint!;
+    assert.equal(ep.acked, good, "the client stays on its last good endpoints");
+    assert.equal(ep.nacked, ep.sent);
+    assert.match(ep.error ?? "", /duplicate/);
+    assert.ok(logs.some((l) => l.includes("NACK of endpoint")), logs.join("\n"));
+    const during = await client.calls(`xds:///nack:${PORT}`, 10);
+    assert.deepEqual(during.errors, {});
+    assert.deepEqual(Object.keys(during.by).sort(), ["nack-a", "nack-b"]);
+    publish();
   });
 
   it("stops sending to an instance soon after it stops passing (measured)", async () => {

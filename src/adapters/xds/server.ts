@@ -5,7 +5,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { buildResources, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
-import { AdsStream, type DiscoveryRequest, type DiscoveryResponse, type StreamHost } from "./stream.js";
+import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
 import { typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
 
 /** Options of the ADS server. */
@@ -14,7 +14,7 @@ export interface AdsServerOptions {
   log?: (line: string) => void;
 }
 
-const EMPTY: MeshResources = { listener: [], route: [], cluster: [], endpoint: [] };
+const indexAll = (r: MeshResources): Record<ResourceKind, ServedKind> => ({ listener: serve(r.listener), route: serve(r.route), cluster: serve(r.cluster), endpoint: serve(r.endpoint) });
 
 /** An xDS control plane serving one environment's mesh over ADS. */
 export class AdsServer {
@@ -23,7 +23,7 @@ export class AdsServer {
   private readonly nodes = new Map<string, NodeState>();
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
-  private current: MeshResources = EMPTY;
+  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [] });
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
 
@@ -52,7 +52,7 @@ export class AdsServer {
   /** Serves new resources (as `buildResources` makes them). */
   setResources(resources: MeshResources): void {
     const causedAt = Date.now();
-    this.current = resources;
+    this.current = indexAll(resources);
     this.hasSnapshot = true;
     this.counters.snapshots++;
     const keep = new Set(RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)));
@@ -106,7 +106,7 @@ export class AdsServer {
     let node: NodeState | null = null;
     return {
       ready: () => this.hasSnapshot,
-      resources: (kind) => this.current[kind],
+      served: (kind) => this.current[kind],
       encoded: (kind, r) => this.encode(kind, r),
       write: (response) => {
         this.counters.pushes++;

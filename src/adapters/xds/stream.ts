@@ -28,8 +28,8 @@ export interface DiscoveryResponse {
 export interface StreamHost {
   /** False until the first snapshot: requests are held (answered then), so no proxy is told its resources are gone. */
   ready(): boolean;
-  /** The resources now served of one kind, sorted by name. */
-  resources(kind: ResourceKind): readonly MeshResource[];
+  /** The resources now served of one kind. */
+  served(kind: ResourceKind): ServedKind;
   /** A resource's bytes (encoded once per content, shared by all streams). */
   encoded(kind: ResourceKind, resource: MeshResource): Uint8Array;
   write(response: DiscoveryResponse): void;
@@ -38,6 +38,20 @@ export interface StreamHost {
   onSent(kind: ResourceKind, version: string): void;
   onNode(id: string): void;
   log(line: string): void;
+}
+
+/** The resources of one kind, indexed once per snapshot so a push to thousands of streams stays cheap. */
+export interface ServedKind {
+  byName: ReadonlyMap<string, MeshResource>;
+  /** What a wildcard subscription gets (sorted by name), and its version. */
+  wildcard: readonly MeshResource[];
+  wildcardVersion: string;
+}
+
+/** Indexes one kind's resources (sorted by name, as buildResources makes them). */
+export function serve(resources: readonly MeshResource[]): ServedKind {
+  const wildcard = resources.filter((r) => !r.onlyByName);
+  return { byName: new Map(resources.map((r) => [r.name, r])), wildcard, wildcardVersion: versionOf(wildcard) };
 }
 
 interface Subscription {
@@ -91,8 +105,9 @@ export class AdsStream {
   private send(kind: ResourceKind, force: boolean, causedAt: number): void {
     if (!this.host.ready()) return;
     const sub = this.subs.get(kind)!;
-    const selected = this.host.resources(kind).filter((r) => (sub.names === null ? !r.onlyByName : sub.names.has(r.name)));
-    const version = versionOf(selected);
+    const served = this.host.served(kind);
+    const selected = sub.names === null ? served.wildcard : [...sub.names].sort().flatMap((n) => served.byName.get(n) ?? []);
+    const version = sub.names === null ? served.wildcardVersion : versionOf(selected);
     if (!force && version === sub.version) return;
     sub.nonce = String(++this.nonceCounter);
     sub.version = version;

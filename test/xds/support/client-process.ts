@@ -34,6 +34,11 @@ export class XdsClientProcess {
     return this.send({ op: "calls", target, n, deadlineMs });
   }
 
+  /** `n` calls started `spacingMs` apart, each without waiting for the others. */
+  parallel(target: string, n: number, spacingMs: number, deadlineMs = 10_000): Promise<{ by: Record<string, number>; errors: Record<string, number>; ms: number[] }> {
+    return this.send({ op: "parallel", target, n, spacingMs, deadlineMs });
+  }
+
   /** Calls one after the other for `durationMs`: [time, server id or `!<code>`] each. */
   watch(target: string, durationMs: number, deadlineMs = 2000): Promise<{ log: [number, string][] }> {
     return this.send({ op: "watch", target, durationMs, deadlineMs });

@@ -3,7 +3,7 @@
 export * from "./snapshot.js";
 export * from "./envoy.js";
 export { portClusters, portEndpoints, splitVersions, type Named } from "./clusters.js";
-export { apiListeners, portRoutes, routeAction } from "./proxyless.js";
+export { apiListeners, portRoutes, retryOn, routeAction } from "./proxyless.js";
 export { buildResources, hashOf, versionOf, type MeshResource, type MeshResources } from "./resources.js";
 export { declaredServices, hostGroupsOf, instanceVersion, meshSettings, meshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "./registry.js";
 export { INBOUND_CLUSTER, INBOUND_LISTENER, OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, outboundRouteName, passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";

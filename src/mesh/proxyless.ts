@@ -1,7 +1,8 @@
 // Resources for proxyless gRPC clients (`xds:///billing:9100`): per gRPC service port, API listeners named
 // `<service>:<port>` and `<service>.<domain>:<port>` whose HttpConnectionManager takes its routes over ADS, and one
 // RouteConfiguration with a virtual host per name. Route-level policy (split, timeout, retries) is set here.
-import type { TrafficPolicy } from "../model/traffic.js";
+import type { Protocol } from "../model/spec.js";
+import type { RetryOn, TrafficPolicy } from "../model/traffic.js";
 import type { MeshPort, MeshService } from "./snapshot.js";
 import { splitVersions, type Named } from "./clusters.js";
 import { ADS_SOURCE, HCM_TYPE_URL, ROUTER_TYPE_URL, clusterName, duration, listenerNames, routeName, wrapped, type ResourceBody } from "./envoy.js";
@@ -29,7 +30,7 @@ export function apiListeners(service: MeshService, port: MeshPort, domain: strin
 /** The route configuration of one service port: a virtual host per name it is called by. */
 export function portRoutes(service: MeshService, port: MeshPort, domain: string): Named {
   const name = routeName(service.name, port.port);
-  const action = routeAction(service.name, port.port, service.policy);
+  const action = routeAction(service.name, port.port, service.policy, port.protocol);
   const virtualHosts = listenerNames(service.name, port.port, domain).map((host) => ({
     name: host,
     domains: [host],
@@ -39,7 +40,7 @@ export function portRoutes(service: MeshService, port: MeshPort, domain: string)
 }
 
 /** Where a call goes and how: one cluster or a weighted split over version subsets, timeout, retries. */
-export function routeAction(service: string, port: number, policy: TrafficPolicy | null): ResourceBody {
+export function routeAction(service: string, port: number, policy: TrafficPolicy | null, protocol: Protocol): ResourceBody {
   const action: ResourceBody = {};
   const versions = splitVersions(policy);
   if (versions.length > 0) {
@@ -58,9 +59,20 @@ export function routeAction(service: string, port: number, policy: TrafficPolicy
   const retries = policy?.retries;
   // Zero retries is no retry policy (gRPC rejects num_retries 0).
   if (retries && retries.attempts > 0) {
-    const retry: ResourceBody = { retry_on: retries.on.join(","), num_retries: wrapped(retries.attempts) };
+    const retry: ResourceBody = { retry_on: retryOn(retries.on, protocol).join(","), num_retries: wrapped(retries.attempts) };
     if (retries.perTryTimeoutMs !== null) retry["per_try_timeout"] = duration(retries.perTryTimeoutMs);
     action["retry_policy"] = retry;
   }
   return action;
+}
+
+/** HTTP-level conditions whose gRPC counterpart is the status UNAVAILABLE. */
+const UNAVAILABLE_LIKE: readonly RetryOn[] = ["5xx", "gateway-error", "connect-failure", "reset"];
+
+/** The retry conditions of a port. On a gRPC port, an HTTP-level condition (`5xx`, the default) also retries
+ * `unavailable`: a gRPC error is a status in an HTTP 200 answer, which `5xx` never sees, and gRPC clients read
+ * only status names — without it, `retries: {attempts: 2}` would retry nothing for gRPC. */
+export function retryOn(on: readonly RetryOn[], protocol: Protocol): RetryOn[] {
+  if (protocol !== "grpc" || on.includes("unavailable") || !on.some((c) => UNAVAILABLE_LIKE.includes(c))) return [...on];
+  return [...on, "unavailable"];
 }

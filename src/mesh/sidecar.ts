@@ -70,13 +70,14 @@ export function sidecarListeners(snapshot: MeshSnapshot): Named[] {
 /** The outbound route configurations: per port with http/grpc services, a virtual host per service. */
 export function sidecarRoutes(snapshot: MeshSnapshot): Named[] {
   const byName = new Map(snapshot.services.map((s) => [s.name, s]));
+  const protocolOf = (name: string, port: number) => byName.get(name)!.ports.find((p) => p.port === port)!.protocol;
   const out: Named[] = [];
   for (const [port, use] of portsInUse(snapshot)) {
     if (use.http.length === 0) continue;
     const virtualHosts = use.http.map((name) => ({
       name: `${name}:${port}`,
       domains: [name, `${name}:${port}`, `${name}.${snapshot.settings.domain}`, `${name}.${snapshot.settings.domain}:${port}`],
-      routes: [{ match: { prefix: "/" }, route: routeAction(name, port, byName.get(name)!.policy) }],
+      routes: [{ match: { prefix: "/" }, route: routeAction(name, port, byName.get(name)!.policy, protocolOf(name, port)) }],
     }));
     out.push({ name: outboundRouteName(port), body: { name: outboundRouteName(port), virtual_hosts: virtualHosts } });
   }

@@ -2,7 +2,7 @@
 // determinism). The strict decode of the same resources against the protos is in test/xds/strict.test.ts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildResources, versionOf, type MeshResource, type MeshSnapshot } from "../../src/mesh/index.js";
+import { buildResources, retryOn, versionOf, type MeshResource, type MeshSnapshot } from "../../src/mesh/index.js";
 import { edgeSnapshot, plainSnapshot, policySnapshot } from "./snapshots.js";
 
 function byName(list: MeshResource[], name: string): Record<string, any> {
@@ -108,5 +108,12 @@ describe("buildResources", () => {
     assert.equal(byName(res.cluster, "PassthroughCluster")["type"], "ORIGINAL_DST");
     assert.ok(byName(res.cluster, "outbound|9000||pay")["typed_extension_protocol_options"], "grpc clusters speak HTTP/2 upstream");
     assert.equal(byName(res.cluster, "outbound|9001||pay")["typed_extension_protocol_options"], undefined);
+  });
+
+  it("retries UNAVAILABLE on gRPC ports when the policy names HTTP-level conditions (gRPC clients read only status names)", () => {
+    assert.deepEqual(retryOn(["5xx", "connect-failure"], "grpc"), ["5xx", "connect-failure", "unavailable"]);
+    assert.deepEqual(retryOn(["5xx", "connect-failure"], "http"), ["5xx", "connect-failure"]);
+    assert.deepEqual(retryOn(["unavailable", "5xx"], "grpc"), ["unavailable", "5xx"]);
+    assert.deepEqual(retryOn(["cancelled"], "grpc"), ["cancelled"]);
   });
 });

@@ -141,13 +141,13 @@ describe("proxyless gRPC client through the ADS server", () => {
     assert.ok(Math.abs(newShare - 10) <= 3, `2.4.0 got ${newShare}%`);
   });
 
-  it("hides an instance that fails every other call with a retry policy (and not without)", async () => {
+  it("hides an instance that fails every other call with a retry policy (and not without), with the config's default conditions", async () => {
     const good = await echo("retry-good", 10);
     const flaky = await echo("retry-flaky", 11, { kind: "fail-every-other" });
     setService("retry", [{ echo: good }, { echo: flaky }]);
     const without = await client.calls(`xds:///retry:${PORT}`, 40);
     assert.ok((without.errors["14"] ?? 0) > 0, `without retries some calls fail: ${JSON.stringify(without)}`);
-    setService("retry", [{ echo: good }, { echo: flaky }], policy("retry", { retries: { attempts: 2, perTryTimeoutMs: null, on: ["unavailable", "5xx"] } }));
+    setService("retry", [{ echo: good }, { echo: flaky }], policy("retry", { retries: { attempts: 2, perTryTimeoutMs: null, on: ["5xx", "connect-failure"] } }));
     await new Promise((r) => setTimeout(r, 300));
     const withRetries = await client.calls(`xds:///retry:${PORT}`, 100);
     assert.deepEqual(withRetries.errors, {}, JSON.stringify(withRetries));

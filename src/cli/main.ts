@@ -12,6 +12,7 @@ import { dnsCommand } from "./dns.js";
 import { driftCommand } from "./drift.js";
 import { reconcileCommand } from "./reconcile.js";
 import { serveCommand } from "./serve.js";
+import { xdsCommand } from "./xds.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
@@ -39,6 +40,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   dnsCommand(program, io, setCode, signal);
   reconcileCommand(program, io, setCode, signal);
   serveCommand(program, io, setCode, signal);
+  xdsCommand(program, io, setCode, signal);
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands) configure(sub as Command);

@@ -1,0 +1,149 @@
+// The ADS server: `envoy.service.discovery.v3.AggregatedDiscoveryService` over @grpc/grpc-js, state of the world
+// (Delta answers UNIMPLEMENTED, grpc-js's default for a method not provided). It serves the resources of the last
+// snapshot; a new snapshot pushes to every stream whose subscribed resources changed and to no other. Resources are
+// encoded once per content (protobufjs, `Any` fields as their typed messages).
+import * as grpc from "@grpc/grpc-js";
+import { buildResources, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
+import { adsPackageDefinition, encodeResource } from "./protos.js";
+import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
+import { typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
+
+/** Options of the ADS server. */
+export interface AdsServerOptions {
+  /** Where NACKs, stream errors and ignored requests are told; default: nowhere. */
+  log?: (line: string) => void;
+}
+
+const indexAll = (r: MeshResources): Record<ResourceKind, ServedKind> => ({ listener: serve(r.listener), route: serve(r.route), cluster: serve(r.cluster), endpoint: serve(r.endpoint) });
+
+/** An xDS control plane serving one environment's mesh over ADS. */
+export class AdsServer {
+  private readonly grpcServer = new grpc.Server();
+  private readonly streams = new Set<{ stream: AdsStream; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse> }>();
+  private readonly nodes = new Map<string, NodeState>();
+  private readonly counters = zeroCounters();
+  private readonly log: (line: string) => void;
+  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [] });
+  private hasSnapshot = false;
+  private encodedCache = new Map<string, Uint8Array>();
+
+  constructor(options: AdsServerOptions = {}) {
+    this.log = options.log ?? (() => {});
+    const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
+    const service = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service as grpc.ServiceDefinition;
+    this.grpcServer.addService(service, { StreamAggregatedResources: (call: any) => this.onStream(call) });
+  }
+
+  /** Binds `host:port` (port 0: any free port) and returns the port bound. */
+  listen(address: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err) reject(new Error(`xds: cannot listen on ${address}: ${err.message}`));
+        else resolve(port);
+      });
+    });
+  }
+
+  /** Serves a new snapshot: pushes to the streams whose resources changed. Until the first one, requests are held. */
+  setSnapshot(snapshot: MeshSnapshot): void {
+    this.setResources(buildResources(snapshot));
+  }
+
+  /** Serves new resources (as `buildResources` makes them). */
+  setResources(resources: MeshResources): void {
+    const causedAt = Date.now();
+    this.current = indexAll(resources);
+    this.hasSnapshot = true;
+    this.counters.snapshots++;
+    const keep = new Set(RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)));
+    for (const key of this.encodedCache.keys()) if (!keep.has(key)) this.encodedCache.delete(key);
+    for (const { stream } of this.streams) stream.push(causedAt);
+  }
+
+  /** Connected proxies, their versions per type, and counters. */
+  status(): XdsStatus {
+    const nodes = [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((n) => structuredClone(n));
+    return { streams: this.streams.size, nodes, counters: { ...this.counters } };
+  }
+
+  /** Ends every stream and stops the server. */
+  async close(): Promise<void> {
+    for (const { call } of this.streams) call.end();
+    this.streams.clear();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 2000);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    const entry = { stream: new AdsStream(this.hostFor(call), call.getPeer()), call };
+    this.streams.add(entry);
+    const gone = () => {
+      if (!this.streams.delete(entry)) return;
+      const node = entry.stream.nodeId ? this.nodes.get(entry.stream.nodeId) : undefined;
+      if (node) node.streams--;
+    };
+    call.on("data", (req: DiscoveryRequest) => entry.stream.request(req));
+    call.on("end", () => {
+      gone();
+      call.end();
+    });
+    call.on("cancelled", gone);
+    call.on("error", (err: Error) => {
+      this.log(`xds ${entry.stream.nodeId ?? call.getPeer()}: stream error: ${err.message}`);
+      gone();
+    });
+  }
+
+  private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): StreamHost {
+    let node: NodeState | null = null;
+    return {
+      ready: () => this.hasSnapshot,
+      served: (kind) => this.current[kind],
+      encoded: (kind, r) => this.encode(kind, r),
+      write: (response) => {
+        this.counters.pushes++;
+        call.write(response);
+      },
+      onNode: (id) => {
+        node = this.nodes.get(id) ?? { id, streams: 0, types: {} };
+        node.streams++;
+        this.nodes.set(id, node);
+      },
+      onSent: (kind, version) => {
+        if (node) typeState(node, kind).sent = version;
+      },
+      onReply: (kind, reply) => {
+        const t = node ? typeState(node, kind) : null;
+        if (reply.error !== null) {
+          this.counters.nacks++;
+          if (t) Object.assign(t, { nacked: reply.version, error: reply.error });
+          return;
+        }
+        const latency = Date.now() - reply.sentAt;
+        this.counters.acks++;
+        this.counters.pushLatencyMsSum += latency;
+        this.counters.pushLatencyMsMax = Math.max(this.counters.pushLatencyMsMax, latency);
+        if (t) Object.assign(t, { acked: reply.version }, t.nacked === reply.version ? {} : { nacked: null, error: null });
+      },
+      log: this.log,
+    };
+  }
+
+  private encode(kind: ResourceKind, r: MeshResource): Uint8Array {
+    const key = `${kind}/${r.hash}`;
+    let bytes = this.encodedCache.get(key);
+    if (!bytes) {
+      bytes = encodeResource(TYPE_URL[kind], r.body);
+      this.encodedCache.set(key, bytes);
+    }
+    return bytes;
+  }
+}

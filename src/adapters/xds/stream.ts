@@ -1,0 +1,139 @@
+// One ADS stream, state of the world: per type URL the names it subscribed to (LDS/CDS: wildcard when it names
+// none), the last nonce and version sent. A request carrying the last nonce is an ACK (no error_detail) or a NACK
+// (error_detail: the proxy stays on its last good version; logged and counted, nothing is resent until the
+// resources change); a request with an older nonce is stale and ignored. A response goes out when the stream
+// subscribes, when its names change, or when the resources it subscribed to change.
+import { TYPE_URL, type MeshResource, type ResourceKind } from "../../mesh/index.js";
+import { versionOf } from "../../mesh/index.js";
+
+/** A DiscoveryRequest as proto-loader decodes it (snake_case, defaults absent). */
+export interface DiscoveryRequest {
+  version_info?: string;
+  node?: { id?: string };
+  resource_names?: string[];
+  type_url?: string;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string };
+}
+
+/** A DiscoveryResponse to write. `value` holds each resource encoded as its type. */
+export interface DiscoveryResponse {
+  version_info: string;
+  type_url: string;
+  nonce: string;
+  resources: { type_url: string; value: Uint8Array }[];
+}
+
+/** What a stream needs from the server. */
+export interface StreamHost {
+  /** False until the first snapshot: requests are held (answered then), so no proxy is told its resources are gone. */
+  ready(): boolean;
+  /** The resources now served of one kind. */
+  served(kind: ResourceKind): ServedKind;
+  /** A resource's bytes (encoded once per content, shared by all streams). */
+  encoded(kind: ResourceKind, resource: MeshResource): Uint8Array;
+  write(response: DiscoveryResponse): void;
+  /** Called for an ACK or NACK of a response this stream sent. */
+  onReply(kind: ResourceKind, reply: { version: string; error: string | null; sentAt: number }): void;
+  onSent(kind: ResourceKind, version: string): void;
+  onNode(id: string): void;
+  log(line: string): void;
+}
+
+/** The resources of one kind, indexed once per snapshot so a push to thousands of streams stays cheap. */
+export interface ServedKind {
+  byName: ReadonlyMap<string, MeshResource>;
+  /** What a wildcard subscription gets (sorted by name), and its version. */
+  wildcard: readonly MeshResource[];
+  wildcardVersion: string;
+}
+
+/** Indexes one kind's resources (sorted by name, as buildResources makes them). */
+export function serve(resources: readonly MeshResource[]): ServedKind {
+  const wildcard = resources.filter((r) => !r.onlyByName);
+  return { byName: new Map(resources.map((r) => [r.name, r])), wildcard, wildcardVersion: versionOf(wildcard) };
+}
+
+interface Subscription {
+  /** Null: wildcard (every resource of the type). */
+  names: Set<string> | null;
+  nonce: string | null;
+  version: string | null;
+  /** When the change that caused the last response happened (ms since epoch), for push latency. */
+  causedAt: number;
+}
+
+const KIND_OF_URL = new Map<string, ResourceKind>(Object.entries(TYPE_URL).map(([k, v]) => [v, k as ResourceKind]));
+
+/** The protocol state of one ADS stream. */
+export class AdsStream {
+  private readonly subs = new Map<ResourceKind, Subscription>();
+  private nonceCounter = 0;
+  nodeId: string | null = null;
+
+  constructor(private readonly host: StreamHost, readonly peer: string) {}
+
+  /** Handles one DiscoveryRequest. */
+  request(req: DiscoveryRequest): void {
+    if (req.node?.id && this.nodeId === null) {
+      this.nodeId = req.node.id;
+      this.host.onNode(req.node.id);
+    }
+    const kind = KIND_OF_URL.get(req.type_url ?? "");
+    if (!kind) return this.host.log(`xds ${this.who()}: ignoring a request for type ${JSON.stringify(req.type_url)} (not served)`);
+    const sub = this.subs.get(kind);
+    const nonce = req.response_nonce ?? "";
+    if (sub && nonce !== "") {
+      if (nonce !== sub.nonce) return; // stale: answers an older response
+      const error = req.error_detail ? (req.error_detail.message ?? `code ${req.error_detail.code ?? "?"}`) : null;
+      if (error !== null) this.host.log(`xds ${this.who()}: NACK of ${kind} version ${sub.version}: ${error} (the proxy keeps version ${req.version_info || "none"})`);
+      this.host.onReply(kind, { version: sub.version ?? "", error, sentAt: sub.causedAt });
+    }
+    const names = this.namesOf(kind, req.resource_names ?? []);
+    if (!sub || !sameNames(sub.names, names)) {
+      this.subs.set(kind, { names, nonce: sub?.nonce ?? null, version: sub?.version ?? null, causedAt: Date.now() });
+      this.send(kind, true, Date.now());
+    }
+  }
+
+  /** After a new snapshot: resends each subscribed type whose resources changed for this stream (and answers the
+   * subscriptions held before the first snapshot). */
+  push(causedAt: number): void {
+    for (const [kind, sub] of this.subs) this.send(kind, sub.nonce === null, causedAt);
+  }
+
+  private send(kind: ResourceKind, force: boolean, causedAt: number): void {
+    if (!this.host.ready()) return;
+    const sub = this.subs.get(kind)!;
+    const served = this.host.served(kind);
+    const selected = sub.names === null ? served.wildcard : [...sub.names].sort().flatMap((n) => served.byName.get(n) ?? []);
+    const version = sub.names === null ? served.wildcardVersion : versionOf(selected);
+    if (!force && version === sub.version) return;
+    sub.nonce = String(++this.nonceCounter);
+    sub.version = version;
+    sub.causedAt = causedAt;
+    this.host.write({
+      version_info: version,
+      type_url: TYPE_URL[kind],
+      nonce: sub.nonce,
+      resources: selected.map((r) => ({ type_url: TYPE_URL[kind], value: this.host.encoded(kind, r) })),
+    });
+    this.host.onSent(kind, version);
+  }
+
+  /** LDS and CDS without names are a wildcard subscription; RDS and EDS without names subscribe to nothing. */
+  private namesOf(kind: ResourceKind, names: string[]): Set<string> | null {
+    if (names.length === 0 && (kind === "listener" || kind === "cluster")) return null;
+    if (names.includes("*")) return null;
+    return new Set(names);
+  }
+
+  private who(): string {
+    return `${this.nodeId ?? "(no node id)"} at ${this.peer}`;
+  }
+}
+
+function sameNames(a: Set<string> | null, b: Set<string> | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.size === b.size && [...a].every((n) => b.has(n));
+}

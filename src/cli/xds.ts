@@ -1,0 +1,115 @@
+// `amphi xds --env E --listen ADDR:PORT`: the xDS control plane alone. The services of the apps placed in the
+// environment, their instances from Consul (blocking watches, one per service: a health change reaches the proxies
+// as soon as Consul answers), the environment's traffic policy; served over gRPC ADS until SIGINT/SIGTERM.
+import type { Command } from "@commander-js/extra-typings";
+import { findEnvironment, InputError, type EnvironmentModel } from "../model/index.js";
+import type { TrafficPolicy } from "../model/traffic.js";
+import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type SnapshotInput } from "../mesh/index.js";
+import { ConsulClient, watchService, type Watch } from "../adapters/consul/index.js";
+import { redact } from "../adapters/dns-server/index.js";
+import { AdsServer } from "../adapters/xds/index.js";
+import { EXIT, loadRepo, runAction, type Io } from "./common.js";
+
+/** Options of `amphi xds`. */
+interface XdsOptions {
+  env: string;
+  listen: string;
+  consul?: string;
+  repo?: string;
+  rev?: string;
+  debug?: boolean;
+}
+
+/** Registers `amphi xds` on the program. */
+export function xdsCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
+  program
+    .command("xds")
+    .description("run the xDS control plane (gRPC ADS) of one environment: instances from Consul, traffic policy from the config repo")
+    .requiredOption("--env <env>", "environment whose services, mesh and Consul settings to serve")
+    .requiredOption("--listen <addr:port>", "address and port of the ADS server, e.g. 127.0.0.1:15010 (port 0: any free port)")
+    .option("--consul <url>", "Consul HTTP API (default: the environment's consul.address)")
+    .option("--repo <dir>", "config repo directory (default: current directory)")
+    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
+    .option("--debug", "print stack traces of unexpected errors")
+    .action(async (opts: XdsOptions) => {
+      setCode(await runAction(io, opts.debug, () => xds(io, opts, signal)));
+    });
+}
+
+async function xds(io: Io, opts: XdsOptions, signal: AbortSignal): Promise<number> {
+  const model = await loadRepo(io, opts);
+  const env = findEnvironment(model, opts.env);
+  const listen = listenAddress(opts.listen);
+  if (!env.consul.enabled && !opts.consul) throw new InputError(`environment ${env.name} has no consul section: give --consul URL (the registry the instances come from)`);
+  const log = (line: string): void => io.err(`amphi xds: ${line}\n`);
+  const address = opts.consul ?? env.consul.address;
+  const token = env.consul.tokenEnv ? io.env[env.consul.tokenEnv] || null : null;
+  if (env.consul.tokenEnv && !token) log(`${env.consul.tokenEnv} (consul.tokenEnv) is not set: reading Consul without a token`);
+  const input: Omit<SnapshotInput, "instances"> = {
+    env: env.name,
+    settings: meshSettings(env.mesh),
+    services: declaredServices(model, env),
+    policies: policiesOf(env),
+    hostGroups: hostGroupsOf(env),
+  };
+  const server = new AdsServer({ log });
+  const port = await server.listen(listen);
+  const client = new ConsulClient({ address, token, datacenter: env.consul.datacenter });
+  const feed = watchMesh(client, input, (snapshot) => server.setSnapshot(snapshot), log);
+  const where = listen.replace(/:\d+$/, `:${port}`);
+  log(`listening on ${where} for ${env.name}: ${input.services.length} services, instances from ${redact(address)}; answers once Consul has been read`);
+  const stopped = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
+  await Promise.race([feed.ready.then(() => signal.aborted || log(`serving ${env.name}: registry read`)), stopped]);
+  await stopped;
+  feed.stop();
+  const { counters, nodes } = server.status();
+  await server.close();
+  log(`stopped: proxies=${nodes.length} pushes=${counters.pushes} nacks=${counters.nacks}`);
+  return EXIT.ok;
+}
+
+/** Watches every declared service in Consul; after all answered once, each change makes a new snapshot. */
+function watchMesh(client: ConsulClient, input: Omit<SnapshotInput, "instances">, onSnapshot: (s: MeshSnapshot) => void, log: (line: string) => void): { ready: Promise<void>; stop(): void } {
+  const instances = new Map<string, RegisteredInstance[]>();
+  let live = false;
+  const publish = (): void => {
+    if (live) onSnapshot(meshSnapshot({ ...input, instances }));
+  };
+  const watches: Watch[] = input.services.map((s) =>
+    watchService(client, s.name, {
+      onChange(list) {
+        instances.set(s.name, list.map((i) => ({ id: i.id, address: i.address, port: i.port, tags: i.tags, meta: i.meta, passing: i.status === "passing" })));
+        publish();
+      },
+      onError(error, retryInMs) {
+        log(`consul: ${s.name}: ${error.message} (retry in ${retryInMs} ms)`);
+      },
+    }),
+  );
+  let stopped = false;
+  const ready = Promise.all(watches.map((w) => w.ready)).then(() => {
+    live = !stopped;
+    publish();
+  });
+  return {
+    ready,
+    stop: () => {
+      stopped = true;
+      live = false;
+      watches.forEach((w) => w.stop());
+    },
+  };
+}
+
+/** The environment's traffic policies (`spec.traffic`, filled by the config loader), or none. */
+function policiesOf(env: EnvironmentModel): TrafficPolicy[] {
+  const traffic = (env as EnvironmentModel & { traffic?: TrafficPolicy[] | Record<string, TrafficPolicy> }).traffic;
+  if (!traffic) return [];
+  return Array.isArray(traffic) ? traffic : Object.values(traffic);
+}
+
+function listenAddress(value: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new InputError(`--listen must be ADDR:PORT (e.g. 127.0.0.1:15010), not "${value}"`);
+  return value;
+}

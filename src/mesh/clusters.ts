@@ -1,0 +1,99 @@
+// Clusters and their endpoints: one cluster per service port, plus one per version the policy splits over; each
+// cluster's ClusterLoadAssignment holds its passing instances, grouped by locality. Policy parts that belong to the
+// calling side's cluster (circuit breaking, outlier detection) are set here.
+import { isIP } from "node:net";
+import type { Protocol } from "../model/spec.js";
+import type { TrafficPolicy } from "../model/traffic.js";
+import type { MeshInstance, MeshPort, MeshService } from "./snapshot.js";
+import { ADS_SOURCE, clusterName, duration, wrapped, type ResourceBody } from "./envoy.js";
+
+/** A named resource body. */
+export interface Named {
+  name: string;
+  body: ResourceBody;
+  /** Served only to a stream that names it, never to a wildcard subscription (API listeners: Envoy sidecars
+   * subscribe to every listener and must not get the proxyless clients' ones). */
+  onlyByName?: boolean;
+}
+
+const HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const HTTP_OPTIONS_TYPE_URL = `type.googleapis.com/${HTTP_OPTIONS_KEY}`;
+
+/** The versions a service port's calls are split over (weights above 0), sorted; empty: no split. */
+export function splitVersions(policy: TrafficPolicy | null): string[] {
+  return (policy?.split ?? []).filter((w) => w.weight > 0).map((w) => w.version).sort();
+}
+
+/** The clusters of one service port: the whole port, and each split version's subset. */
+export function portClusters(service: MeshService, port: MeshPort): Named[] {
+  const names = [clusterName(service.name, port.port), ...splitVersions(service.policy).map((v) => clusterName(service.name, port.port, v))];
+  return names.map((name) => ({ name, body: clusterBody(name, service.policy, port.protocol) }));
+}
+
+/** The endpoints of each cluster of one service port (same names as `portClusters`). */
+export function portEndpoints(service: MeshService, port: MeshPort): Named[] {
+  const whole = { name: clusterName(service.name, port.port), body: loadAssignment(clusterName(service.name, port.port), port.instances) };
+  const subsets = splitVersions(service.policy).map((v) => {
+    const name = clusterName(service.name, port.port, v);
+    return { name, body: loadAssignment(name, port.instances.filter((i) => i.version === v)) };
+  });
+  return [whole, ...subsets];
+}
+
+function clusterBody(name: string, policy: TrafficPolicy | null, protocol: Protocol): ResourceBody {
+  const body: ResourceBody = {
+    name,
+    type: "EDS",
+    eds_cluster_config: { eds_config: ADS_SOURCE, service_name: name },
+    lb_policy: "ROUND_ROBIN",
+  };
+  // gRPC is HTTP/2: a sidecar must speak it upstream (gRPC clients ignore this).
+  if (protocol === "grpc") body["typed_extension_protocol_options"] = { [HTTP_OPTIONS_KEY]: { "@type": HTTP_OPTIONS_TYPE_URL, explicit_http_config: { http2_protocol_options: {} } } };
+  const cb = policy?.circuitBreaker;
+  if (cb) {
+    const t: ResourceBody = { priority: "DEFAULT" };
+    if (cb.maxConnections !== null) t["max_connections"] = wrapped(cb.maxConnections);
+    if (cb.maxPendingRequests !== null) t["max_pending_requests"] = wrapped(cb.maxPendingRequests);
+    if (cb.maxRequests !== null) t["max_requests"] = wrapped(cb.maxRequests);
+    body["circuit_breakers"] = { thresholds: [t] };
+  }
+  const od = policy?.outlierDetection;
+  if (od) {
+    body["outlier_detection"] = {
+      consecutive_5xx: wrapped(od.consecutive5xx),
+      interval: duration(od.intervalMs),
+      base_ejection_time: duration(od.ejectionTimeMs),
+      max_ejection_percent: wrapped(od.maxEjectionPercent),
+      // Only the consecutive-5xx rule: Envoy's success-rate rule is on by default and would eject on its own terms.
+      enforcing_success_rate: wrapped(0),
+    };
+  }
+  return body;
+}
+
+/** Passing instances with an IP address only, one group per locality, sorted so equal registries give equal bytes. */
+function loadAssignment(name: string, instances: MeshInstance[]): ResourceBody {
+  const byLocality = new Map<string, MeshInstance[]>();
+  const seen = new Set<string>();
+  for (const i of instances.filter((x) => x.passing).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    // One address twice (two registrations of one instance) is one endpoint: clients reject duplicates. A name
+    // instead of an IP (a Consul node address can be one) is no endpoint: Envoy and gRPC reject the whole set.
+    if (seen.has(`${i.address}:${i.port}`) || isIP(i.address) === 0) continue;
+    seen.add(`${i.address}:${i.port}`);
+    byLocality.set(i.locality, [...(byLocality.get(i.locality) ?? []), i]);
+  }
+  const endpoints = [...byLocality.keys()].sort().map((locality) => ({
+    locality: { zone: locality },
+    // gRPC ignores localities without a weight, and Envoy needs all or none: every locality weighs its instance count.
+    load_balancing_weight: wrapped(byLocality.get(locality)!.length),
+    lb_endpoints: byLocality
+      .get(locality)!
+      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port))
+      .map((i) => ({
+        endpoint: { address: { socket_address: { address: i.address, port_value: i.port } } },
+        health_status: "HEALTHY",
+        load_balancing_weight: wrapped(1),
+      })),
+  }));
+  return { cluster_name: name, endpoints };
+}

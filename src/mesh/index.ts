@@ -1,0 +1,9 @@
+// The mesh, pure: a MeshSnapshot (services, ports, instances, traffic policy, mesh settings) in, Envoy v3
+// resources (plain JSON by type URL, sorted, hashed) out. No I/O; the xDS server in adapters/xds serves them.
+export * from "./snapshot.js";
+export * from "./envoy.js";
+export { portClusters, portEndpoints, splitVersions, type Named } from "./clusters.js";
+export { apiListeners, portRoutes, retryOn, routeAction } from "./proxyless.js";
+export { buildResources, hashOf, versionOf, type MeshResource, type MeshResources } from "./resources.js";
+export { declaredServices, hostGroupsOf, instanceVersion, meshSettings, meshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "./registry.js";
+export { INBOUND_CLUSTER, INBOUND_LISTENER, OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, outboundRouteName, passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";

@@ -1,0 +1,63 @@
+// MeshSnapshot → every Envoy resource the control plane serves, by type URL, sorted by name, each with a version
+// that is a hash of its content (so a push can tell what changed, and equal snapshots give equal versions).
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../model/canonical-json.js";
+import type { MeshSnapshot } from "./snapshot.js";
+import { portClusters, portEndpoints, type Named } from "./clusters.js";
+import { apiListeners, portRoutes } from "./proxyless.js";
+import { passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
+import { RESOURCE_KINDS, type ResourceBody, type ResourceKind } from "./envoy.js";
+
+/** One resource, ready to serve. */
+export interface MeshResource {
+  name: string;
+  /** Short content hash (of the canonical JSON of `body`). */
+  hash: string;
+  body: ResourceBody;
+  /** Served only to streams that name it (see Named.onlyByName). */
+  onlyByName: boolean;
+}
+
+/** Every resource of a snapshot, per kind, sorted by name. */
+export type MeshResources = Record<ResourceKind, MeshResource[]>;
+
+/** Builds every resource of a snapshot: the sidecars' listeners, routes and pass-through clusters; proxyless
+ * listeners and routes for gRPC ports; clusters and endpoints for every port. */
+export function buildResources(snapshot: MeshSnapshot): MeshResources {
+  const out: Record<ResourceKind, Named[]> = { listener: sidecarListeners(snapshot), route: sidecarRoutes(snapshot), cluster: passthroughClusters(), endpoint: [] };
+  for (const service of snapshot.services) {
+    for (const port of service.ports) {
+      out.cluster.push(...portClusters(service, port));
+      out.endpoint.push(...portEndpoints(service, port));
+      if (port.protocol !== "grpc") continue;
+      out.listener.push(...apiListeners(service, port, snapshot.settings.domain));
+      out.route.push(portRoutes(service, port, snapshot.settings.domain));
+    }
+  }
+  const result = {} as MeshResources;
+  for (const kind of RESOURCE_KINDS) result[kind] = finish(kind, out[kind]);
+  return result;
+}
+
+function finish(kind: ResourceKind, named: Named[]): MeshResource[] {
+  const byName = new Map<string, Named>();
+  for (const n of named) {
+    if (byName.has(n.name)) throw new Error(`mesh: two ${kind} resources named ${n.name} (two services or ports share a name)`);
+    byName.set(n.name, n);
+  }
+  return [...byName.keys()].sort().map((name) => {
+    const n = byName.get(name)!;
+    return { name, hash: hashOf(n.body), body: n.body, onlyByName: n.onlyByName === true };
+  });
+}
+
+/** A short hash of any JSON value (canonical form). */
+export function hashOf(value: unknown): string {
+  return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16);
+}
+
+/** The version of a set of resources: a hash of their names and hashes. */
+export function versionOf(resources: readonly MeshResource[]): string {
+  return hashOf(resources.map((r) => [r.name, r.hash]));
+}
+

@@ -1,0 +1,118 @@
+// Resources for Envoy sidecars (pods and VM hosts alike; served to wildcard LDS/CDS subscribers). Capture sends
+// calls to the one mesh IP to the outbound listener on `mesh.outboundPort`: a filter chain per destination port;
+// on a port with http/grpc services an HttpConnectionManager routes by Host/`:authority` (virtual hosts `name`,
+// `name:port`, `name.<domain>`, `name.<domain>:port`); a tcp service is told by its port alone; anything else
+// passes through to its original destination. The inbound listener on `mesh.inboundPort` delivers to the local
+// app port by original destination.
+import type { MeshSnapshot } from "./snapshot.js";
+import type { Named } from "./clusters.js";
+import { routeAction } from "./proxyless.js";
+import { ADS_SOURCE, HCM_TYPE_URL, ROUTER_TYPE_URL, duration, wrapped, type ResourceBody } from "./envoy.js";
+
+export const OUTBOUND_LISTENER = "amphi_outbound";
+export const INBOUND_LISTENER = "amphi_inbound";
+export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
+export const INBOUND_CLUSTER = "InboundPassthroughCluster";
+const ORIGINAL_DST_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst";
+const TCP_PROXY_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
+
+/** The route configuration of the outbound HTTP chain of one port. */
+export function outboundRouteName(port: number): string {
+  return `outbound_${port}`;
+}
+
+interface PortUse {
+  http: string[];
+  tcp: string[];
+}
+
+/** Which services listen on each port, by protocol family, sorted. */
+function portsInUse(snapshot: MeshSnapshot): Map<number, PortUse> {
+  const out = new Map<number, PortUse>();
+  for (const s of [...snapshot.services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const p of s.ports) {
+      const use = out.get(p.port) ?? { http: [], tcp: [] };
+      (p.protocol === "tcp" ? use.tcp : use.http).push(s.name);
+      out.set(p.port, use);
+    }
+  }
+  return new Map([...out.entries()].sort((a, b) => a[0] - b[0]));
+}
+
+/** The sidecar listeners: outbound and inbound. */
+export function sidecarListeners(snapshot: MeshSnapshot): Named[] {
+  const chains: ResourceBody[] = [];
+  for (const [port, use] of portsInUse(snapshot)) {
+    // On a port with http/grpc services, Host decides; a tcp service there cannot be told apart and gets no chain
+    // (config validation names such collisions). Of two tcp services on one port only the first (by name) does.
+    const filter = use.http.length > 0 ? hcmFilter(outboundRouteName(port)) : tcpFilter(`outbound_${port}`, `outbound|${port}||${use.tcp[0]}`);
+    chains.push({ name: `outbound_${port}`, filter_chain_match: { destination_port: wrapped(port) }, filters: [filter] });
+  }
+  const outbound = {
+    name: OUTBOUND_LISTENER,
+    address: socket("0.0.0.0", snapshot.settings.outboundPort),
+    listener_filters: [originalDst()],
+    filter_chains: chains,
+    default_filter_chain: { name: "passthrough", filters: [tcpFilter("outbound_passthrough", PASSTHROUGH_CLUSTER)] },
+  };
+  const inbound = {
+    name: INBOUND_LISTENER,
+    address: socket("0.0.0.0", snapshot.settings.inboundPort),
+    listener_filters: [originalDst()],
+    default_filter_chain: { name: "inbound", filters: [tcpFilter("inbound", INBOUND_CLUSTER)] },
+  };
+  return [
+    { name: OUTBOUND_LISTENER, body: outbound },
+    { name: INBOUND_LISTENER, body: inbound },
+  ];
+}
+
+/** The outbound route configurations: per port with http/grpc services, a virtual host per service. */
+export function sidecarRoutes(snapshot: MeshSnapshot): Named[] {
+  const byName = new Map(snapshot.services.map((s) => [s.name, s]));
+  const protocolOf = (name: string, port: number) => byName.get(name)!.ports.find((p) => p.port === port)!.protocol;
+  const out: Named[] = [];
+  for (const [port, use] of portsInUse(snapshot)) {
+    if (use.http.length === 0) continue;
+    const virtualHosts = use.http.map((name) => ({
+      name: `${name}:${port}`,
+      domains: [name, `${name}:${port}`, `${name}.${snapshot.settings.domain}`, `${name}.${snapshot.settings.domain}:${port}`],
+      routes: [{ match: { prefix: "/" }, route: routeAction(name, port, byName.get(name)!.policy, protocolOf(name, port)) }],
+    }));
+    out.push({ name: outboundRouteName(port), body: { name: outboundRouteName(port), virtual_hosts: virtualHosts } });
+  }
+  return out;
+}
+
+/** The clusters that send to the original destination: outbound pass-through and inbound delivery. */
+export function passthroughClusters(): Named[] {
+  const body = (name: string) => ({ name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: duration(10_000) });
+  return [
+    { name: INBOUND_CLUSTER, body: body(INBOUND_CLUSTER) },
+    { name: PASSTHROUGH_CLUSTER, body: body(PASSTHROUGH_CLUSTER) },
+  ];
+}
+
+function hcmFilter(routeConfigName: string): ResourceBody {
+  return {
+    name: "envoy.filters.network.http_connection_manager",
+    typed_config: {
+      "@type": HCM_TYPE_URL,
+      stat_prefix: routeConfigName,
+      rds: { config_source: ADS_SOURCE, route_config_name: routeConfigName },
+      http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": ROUTER_TYPE_URL } }],
+    },
+  };
+}
+
+function tcpFilter(statPrefix: string, cluster: string): ResourceBody {
+  return { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP_PROXY_TYPE_URL, stat_prefix: statPrefix, cluster } };
+}
+
+function originalDst(): ResourceBody {
+  return { name: "envoy.filters.listener.original_dst", typed_config: { "@type": ORIGINAL_DST_TYPE_URL } };
+}
+
+function socket(address: string, port: number): ResourceBody {
+  return { socket_address: { address, port_value: port } };
+}

@@ -1,0 +1,152 @@
+// The ADS server's protocol, seen by a bare ADS client: wildcard and named subscriptions, versions and nonces,
+// ACK/NACK tracking per node, stale nonces, pushes only to streams whose resources changed, clean close.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import * as grpc from "@grpc/grpc-js";
+import { AdsServer } from "../../src/adapters/xds/index.js";
+import { adsPackageDefinition } from "../../src/adapters/xds/protos.js";
+import { TYPE_URL } from "../../src/mesh/index.js";
+import { RawAds } from "./support/raw-ads.js";
+import { plainSnapshot, policySnapshot } from "../mesh/snapshots.js";
+
+describe("ADS server (state of the world)", () => {
+  const logs: string[] = [];
+  const server = new AdsServer({ log: (l) => logs.push(l) });
+  let port = 0;
+  const clients: RawAds[] = [];
+  const client = (id: string) => {
+    const c = new RawAds(port, id);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    port = await server.listen("127.0.0.1:0");
+    server.setSnapshot(plainSnapshot());
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await server.close();
+  });
+
+  it("answers a wildcard LDS request with the sidecar listeners (not the API listeners), and records the node's ACK", async () => {
+    const c = client("sidecar~a");
+    c.send(TYPE_URL.listener, []);
+    const r = await c.next();
+    assert.equal(r.type_url, TYPE_URL.listener);
+    assert.deepEqual(r.resources.map((x) => x["name"]), ["amphi_inbound", "amphi_outbound"]);
+    assert.equal(r.resources[1]!["filter_chains"][0].filters[0].typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
+    c.send(TYPE_URL.listener, [], { version: r.version_info, nonce: r.nonce });
+    await c.drain(100);
+    const node = server.status().nodes.find((n) => n.id === "sidecar~a");
+    assert.deepEqual(node?.types.listener, { sent: r.version_info, acked: r.version_info, nacked: null, error: null });
+    assert.equal(node?.streams, 1);
+  });
+
+  it("answers LDS by name with the API listener a gRPC client asks for", async () => {
+    const c = client("grpc~a");
+    c.send(TYPE_URL.listener, ["billing:9100"]);
+    const r = await c.next();
+    assert.deepEqual(r.resources.map((x) => x["name"]), ["billing:9100"]);
+    assert.equal(r.resources[0]!["api_listener"].api_listener["@type"], "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
+  });
+
+  it("answers EDS by the names asked, and again when the names change", async () => {
+    const c = client("sidecar~b");
+    c.send(TYPE_URL.endpoint, ["outbound|9100||billing"]);
+    const r1 = await c.next();
+    assert.deepEqual(r1.resources.map((x) => x["cluster_name"]), ["outbound|9100||billing"]);
+    c.send(TYPE_URL.endpoint, ["outbound|9100||billing", "outbound|8080||web", "no-such"], { version: r1.version_info, nonce: r1.nonce });
+    const r2 = await c.next();
+    assert.deepEqual(r2.resources.map((x) => x["cluster_name"]), ["outbound|8080||web", "outbound|9100||billing"]);
+    assert.notEqual(r2.nonce, r1.nonce);
+    assert.notEqual(r2.version_info, r1.version_info);
+  });
+
+  it("counts and logs a NACK, keeps the node's last good version, and does not resend the same resources", async () => {
+    const c = client("sidecar~c");
+    c.send(TYPE_URL.cluster, []);
+    const r1 = await c.next();
+    c.send(TYPE_URL.cluster, [], { version: r1.version_info, nonce: r1.nonce });
+    await c.drain(100);
+    const nacksBefore = server.status().counters.nacks;
+    // The next snapshot changes the clusters; this proxy rejects it.
+    server.setSnapshot(policySnapshot());
+    const r2 = await c.next();
+    assert.notEqual(r2.version_info, r1.version_info);
+    c.send(TYPE_URL.cluster, [], { version: r1.version_info, nonce: r2.nonce, error: "outlier_detection: bad value" });
+    assert.deepEqual(await c.drain(300), []);
+    const st = server.status();
+    assert.equal(st.counters.nacks, nacksBefore + 1);
+    assert.deepEqual(st.nodes.find((n) => n.id === "sidecar~c")?.types.cluster, { sent: r2.version_info, acked: r1.version_info, nacked: r2.version_info, error: "outlier_detection: bad value" });
+    assert.ok(logs.some((l) => l.includes("sidecar~c") && l.includes("NACK of cluster") && l.includes("bad value")), logs.join("\n"));
+    // A stale ACK (an older nonce) changes nothing.
+    c.send(TYPE_URL.cluster, [], { version: r2.version_info, nonce: r1.nonce });
+    await c.drain(100);
+    assert.equal(server.status().nodes.find((n) => n.id === "sidecar~c")?.types.cluster?.acked, r1.version_info);
+    server.setSnapshot(plainSnapshot());
+    const r3 = await c.next();
+    c.send(TYPE_URL.cluster, [], { version: r3.version_info, nonce: r3.nonce });
+    await c.drain(100);
+    assert.deepEqual(server.status().nodes.find((n) => n.id === "sidecar~c")?.types.cluster, { sent: r3.version_info, acked: r3.version_info, nacked: null, error: null });
+  });
+
+  it("pushes a new snapshot only to the streams whose subscribed resources changed", async () => {
+    const billing = client("gw~billing");
+    const web = client("gw~web");
+    billing.send(TYPE_URL.endpoint, ["outbound|9100||billing"]);
+    web.send(TYPE_URL.endpoint, ["outbound|8080||web"]);
+    const b1 = await billing.next();
+    const w1 = await web.next();
+    billing.send(TYPE_URL.endpoint, ["outbound|9100||billing"], { version: b1.version_info, nonce: b1.nonce });
+    web.send(TYPE_URL.endpoint, ["outbound|8080||web"], { version: w1.version_info, nonce: w1.nonce });
+    await billing.drain(100);
+    const changed = plainSnapshot();
+    changed.services[0]!.ports[0]!.instances[1]!.passing = true;
+    server.setSnapshot(changed);
+    const b2 = await billing.next();
+    assert.equal(b2.resources[0]!["endpoints"][0].lb_endpoints.length, 2);
+    const w2 = await web.drain(300);
+    assert.deepEqual(w2, [], JSON.stringify({ w1: [w1.version_info, w1.nonce], w2: w2.map((r) => [r.version_info, r.nonce]) }));
+    server.setSnapshot(changed);
+    assert.deepEqual(await billing.drain(200), [], "an equal snapshot pushes nothing");
+    server.setSnapshot(plainSnapshot());
+  });
+
+  it("answers Delta xDS with UNIMPLEMENTED", async () => {
+    const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
+    const raw = new pkg.envoy.service.discovery.v3.AggregatedDiscoveryService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const call = raw.DeltaAggregatedResources();
+    const code = await new Promise((resolve) => call.on("error", (e: grpc.ServiceError) => resolve(e.code)));
+    assert.equal(code, grpc.status.UNIMPLEMENTED);
+    raw.close();
+  });
+
+  it("counts a node's streams down when they close", async () => {
+    const c = client("sidecar~gone");
+    c.send(TYPE_URL.listener, []);
+    await c.next();
+    assert.equal(server.status().nodes.find((n) => n.id === "sidecar~gone")?.streams, 1);
+    c.close();
+    await c.drain(200);
+    assert.equal(server.status().nodes.find((n) => n.id === "sidecar~gone")?.streams, 0);
+  });
+});
+
+describe("ADS server before its first snapshot", () => {
+  it("holds requests until the first snapshot, then answers them", async () => {
+    const server = new AdsServer();
+    const port = await server.listen("127.0.0.1:0");
+    const c = new RawAds(port, "early~bird");
+    try {
+      c.send(TYPE_URL.listener, []);
+      assert.deepEqual(await c.drain(300), [], "nothing is served before the registry was read");
+      server.setSnapshot(plainSnapshot());
+      const r = await c.next();
+      assert.deepEqual(r.resources.map((x) => x["name"]), ["amphi_inbound", "amphi_outbound"]);
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+});

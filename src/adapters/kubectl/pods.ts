@@ -3,6 +3,7 @@
 // to read them again (the list is the state; a watch event only says "something changed", so no event
 // bookkeeping can drift from what the API server holds). The PodSource port (ports/pods.ts) on kubectl.
 import { spawn, type ChildProcess } from "node:child_process";
+import { setTimeout as delay } from "node:timers/promises";
 import { LABELS, compareStrings, type ClusterModel, type EnvironmentModel, type K8sObject, type PodInfo } from "../../model/index.js";
 import type { PodSource, PodWatch } from "../../ports/pods.js";
 import { CONTAINER_NAMES } from "../../runtimes/k8s/pod.js";
@@ -75,7 +76,7 @@ async function watchNamespace(cluster: ClusterModel, env: string, ns: string, op
     if (failures > 0) {
       const cap = Math.min(maxBackoff, minBackoff * 2 ** Math.min(failures - 1, 20));
       cb.onError(new KubectlError(cluster, `kubectl get pods --watch in namespace ${ns} ended: ${result}; restarting in ${Math.round(cap)} ms`, ""));
-      await sleep(cap, signal);
+      await delay(cap, undefined, { signal }).catch(() => {});
     }
   }
 }
@@ -103,19 +104,6 @@ function runWatch(binary: string, argv: string[], env: NodeJS.ProcessEnv, onData
       signal.removeEventListener("abort", kill);
       resolve(firstLines(stderr) || `exit code ${code}`);
     });
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
   });
 }
 

@@ -71,7 +71,11 @@ export function differences(want: PodRegistration, cur: PodRegistration): PodFie
   if (cur.port !== want.port) out.push("port");
   if (cur.version !== want.version) out.push("version");
   if (cur.check !== "passing") out.push("check");
-  const labels = (r: PodRegistration) => canonicalJson({ service: r.service, tags: [...r.tags].sort(), meta: r.meta });
+  // The rest of what it is labelled with (the version, already named, left out).
+  const labels = (r: PodRegistration) => {
+    const { "amphi-version": _, ...meta } = r.meta;
+    return canonicalJson({ service: r.service, tags: r.tags.filter((t) => !t.startsWith("version:")).sort(), meta });
+  };
   if (labels(cur) !== labels(want)) out.push("labels");
   return out;
 }

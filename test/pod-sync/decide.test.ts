@@ -91,8 +91,15 @@ describe("decidePodSync", () => {
     const plan = decidePodSync(input({ seen: [{ cluster: "eu1", pods: [p] }], current: wrong }));
     assert.deepEqual(plan.steps.map(formatPodStep), [
       "register    catalog/shop.p1-8080 10.1.0.7:8080 version 1.8.1 (changed: address, check)",
-      "register    catalog/shop.p1-9090 10.1.0.7:9090 version 1.8.1 (changed: version, labels)",
+      "register    catalog/shop.p1-9090 10.1.0.7:9090 version 1.8.1 (changed: version)",
     ]);
+  });
+
+  it("re-registers one whose tags or meta other than the version differ", () => {
+    const p = pod("p1");
+    const [r8080, r9090] = registered(p);
+    const plan = decidePodSync(input({ seen: [{ cluster: "eu1", pods: [p] }], current: [{ ...r8080!, meta: { ...r8080!.meta, "amphi-pod": "other" } }, r9090!] }));
+    assert.deepEqual(plan.steps.map(formatPodStep), ["register    catalog/shop.p1-8080 10.1.0.7:8080 version 1.8.1 (changed: labels)"]);
   });
 
   it("keeps the registrations of a cluster it could not read (never all gone because nothing was seen)", () => {

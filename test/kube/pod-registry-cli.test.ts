@@ -13,6 +13,7 @@ import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js
 import { startKubeApiServer, type KubeApiDouble } from "../support/kube-apiserver/index.js";
 import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { kubectlText, skipWithoutKubectl } from "./support.js";
+import { eventually, serve } from "../server/support.js";
 
 describe("amphi reconcile and drift with pods in Consul", { skip: skipWithoutKubectl() }, () => {
   let dir = "";
@@ -67,5 +68,34 @@ describe("amphi reconcile and drift with pods in Consul", { skip: skipWithoutKub
     assert.deepEqual(regs.map((r) => [r.node, r.service, r.address, r.version, r.check]), [["amphi-k8s-dev", "web", "10.1.0.5", "4.2.0", "passing"]]);
     const clean = await cli(["drift"]);
     assert.doesNotMatch(clean.stdout, /web-5c9d-abcde/);
+  });
+
+  it("amphi serve watches the pods: ready → registered, not ready → gone, within seconds", async () => {
+    const srv = await serve(["--repo", dir, "--env", "staging", "--listen", "127.0.0.1:0", "--interval", "1h", "--kubeconfig", kube.path], dir, env());
+    const client = new ConsulClient({ address: consul.url });
+    const has = async (address: string) => ((await readPodRegistrations(client, "staging")).some((r) => r.address === address) ? true : undefined);
+    try {
+      await eventually(async () => (/staging \S+ \(start\)/.test(srv.log()) ? true : undefined), 60_000, "the first cycle");
+      const name = "user-7f8e-serve";
+      const pod = {
+        apiVersion: "v1", kind: "Pod",
+        metadata: { name, namespace: "shop", labels: { "app.kubernetes.io/managed-by": "amphi", "amphi.dev/app": "user", "amphi.dev/env": "staging" } },
+        spec: { containers: [{ name: "app", image: "registry.example.com/shop/user:1.4.2" }] },
+      };
+      await k(["apply", "-f", "-"], JSON.stringify(pod));
+      const status = (ready: boolean) => JSON.stringify({ status: { podIP: "10.1.0.6", conditions: [{ type: "Ready", status: ready ? "True" : "False" }] } });
+      let t0 = performance.now();
+      await k(["patch", "pod", name, "-n", "shop", "--subresource=status", "--type=merge", "-p", status(true)]);
+      await eventually(() => has("10.1.0.6"), 15_000, "the ready pod registered by serve");
+      const up = performance.now() - t0;
+      t0 = performance.now();
+      await k(["patch", "pod", name, "-n", "shop", "--subresource=status", "--type=merge", "-p", status(false)]);
+      await eventually(async () => ((await has("10.1.0.6")) ? undefined : true), 15_000, "the unready pod gone");
+      const down = performance.now() - t0;
+      console.log(`amphi serve pod watch: ready→registered ${up.toFixed(0)} ms, not ready→gone ${down.toFixed(0)} ms`);
+      assert.match(srv.log(), /staging: pods: deregister +user\/shop\.user-7f8e-serve-\d+ 10\.1\.0\.6:\d+: pod shop\/user-7f8e-serve on dev is not ready/);
+    } finally {
+      assert.equal(await srv.stop(), 0, srv.log());
+    }
   });
 });

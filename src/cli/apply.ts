@@ -12,7 +12,7 @@ import { formatPlanText, formatUnseen } from "../plan/format.js";
 import { applyPlan, newRun, newRunId } from "../reconcile/apply.js";
 import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
-import { envContext, findEnv, handlersFor, parseHealthTimeout, type EnvContext } from "./context.js";
+import { envContext, findEnv, handlersFor, parseHealthTimeout, syncPodsLogged, type EnvContext } from "./context.js";
 import { hasChanges } from "./plan.js";
 import { planLive } from "../reconcile/pipeline.js";
 import { formatRun, progressPrinter } from "./progress.js";
@@ -73,7 +73,11 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
     });
     const { desired, plan } = await planLive(model, opts.env, () => ctx.readActual(signal));
     if (!opts.runId) io.err(formatPlanText(plan));
-    if (!hasChanges(plan) && !opts.runId) return unseen(io, plan) ?? EXIT.ok;
+    const podSync = () => syncPodsLogged(ctx, model.apps, (l) => io.err(l + "\n"), signal);
+    if (!hasChanges(plan) && !opts.runId) {
+      await podSync();
+      return unseen(io, plan) ?? EXIT.ok;
+    }
     if (!opts.runId && !opts.yes && process.stdin.isTTY && !(await confirm(io, `Apply these changes to ${plan.env}?`))) {
       io.err("amphi: nothing applied\n");
       return EXIT.ok;
@@ -87,6 +91,7 @@ async function apply(io: Io, opts: ApplyOptions, signal: AbortSignal): Promise<n
       handlers, store: ctx.store, clock: ctx.clock, parallel: ctx.parallel, signal, onProgress: progressPrinter(io.err, live),
     });
     io.out(`${formatRun(done)}\n${done.message}\n`);
+    await podSync();
     return done.state === "succeeded" ? (unseen(io, plan) ?? EXIT.ok) : EXIT.error;
   } finally {
     await lock?.release();

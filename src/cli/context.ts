@@ -1,6 +1,6 @@
 // Builds the adapters one environment needs (hosts, state store, packages) from CLI options.
 import { resolve } from "node:path";
-import { InputError, findEnvironment, type ActualState, type EnvironmentModel, type Model } from "../model/index.js";
+import { InputError, findEnvironment, type ActualState, type AppModel, type EnvironmentModel, type Model } from "../model/index.js";
 import type { Clock, ConfigSource } from "../ports/index.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
 import type { KubectlOptions } from "../adapters/kubectl/index.js";
@@ -15,6 +15,9 @@ import { hooksOf } from "../runtimes/index.js";
 import { RUNTIME_IO, hostParts, type ApplyOptions } from "../runtime-io/index.js";
 import { TransportConnector, hostRefs } from "../adapters/hosts.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
+import { KubectlPodSource } from "../adapters/kubectl/pods.js";
+import { consulPodCatalog } from "../adapters/consul/pods.js";
+import { formatPodSync, syncPods, type PodSyncResult } from "../reconcile/pod-sync.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
 import type { Io } from "./common.js";
 
@@ -40,6 +43,9 @@ export interface EnvContext {
   processEnv: NodeJS.ProcessEnv;
   /** The environment's live actual state: hosts, clusters and Consul, read through these adapters. */
   readActual(signal?: AbortSignal): Promise<ActualState>;
+  /** Syncs the environment's ready pods into Consul (or, with `apply: false`, only decides); null when the
+   * environment has no Consul or no cluster. Rejects when Consul cannot be read. */
+  syncPods(apps: readonly AppModel[], opts?: { apply?: boolean; signal?: AbortSignal }): Promise<PodSyncResult | null>;
   close(): Promise<void>;
 }
 
@@ -105,12 +111,32 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     packages: new PackageResolver(source, resolve(stateDir, "cache", "packages")),
     clock: { now: () => new Date() },
     parallel: parseParallel(opts.parallel),
-    kubectl: { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env },
+    kubectl: kubectlFor(io, opts),
     processEnv: io.env,
     readActual: (signal) => readActual(env, readersFor(ctx, (l) => io.err(`warning: ${l}\n`)), { now: () => ctx.clock.now().toISOString(), signal }),
+    syncPods: async (apps, o = {}) => {
+      if (!env.consul.enabled || env.clusters.length === 0) return null;
+      return syncPods({ pods: new KubectlPodSource(ctx.kubectl), catalog: consulPodCatalog(env, io.env) }, env, apps, o);
+    },
     close: () => connector.closeAll(),
   };
   return ctx;
+}
+
+/** How clusters are reached: kubectl from PATH (AMPHI_KUBECTL overrides), KUBECONFIG or --kubeconfig. */
+export function kubectlFor(io: Io, opts: HostOptions): KubectlOptions {
+  return { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env };
+}
+
+/** Syncs the environment's pods into Consul and logs each step (a failure is logged, never thrown: the
+ * registry is fixed by the next sync, and the run's own outcome stands). */
+export async function syncPodsLogged(ctx: EnvContext, apps: readonly AppModel[], log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+  try {
+    const r = await ctx.syncPods(apps, { signal });
+    if (r) for (const line of formatPodSync(ctx.env.name, r)) log(line);
+  } catch (e) {
+    log(`amphi: ${ctx.env.name}: pod sync failed: ${(e as Error).message}`);
+  }
 }
 
 /** Parses `--health-timeout` (seconds) into milliseconds: a positive number. */

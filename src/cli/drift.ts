@@ -10,6 +10,10 @@ import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown
 import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
 import { actualFor } from "./actual.js";
+import { envContext, findEnv, type HostOptions } from "./context.js";
+import { podRegistryDrift, type RegistryDrift } from "../health/index.js";
+import type { ConfigSource } from "../ports/index.js";
+import type { Model } from "../model/index.js";
 
 const FORMATS = ["text", "json", "markdown", "html"] as const;
 type Format = (typeof FORMATS)[number];
@@ -33,7 +37,8 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const progressTimeoutMs = seconds(opts.progressTimeout, "--progress-timeout") * 1000;
           const { model, source } = await loadRepoWithSource(io, opts);
           const { desired, actual, plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
-          const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs });
+          const pods = opts.actual ? undefined : await podDrift(io, model, source, opts);
+          const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs, pods });
           const text = formatReport(report, format);
           if (opts.out) {
             await writeAtomically(resolve(io.cwd, opts.out), text);
@@ -43,6 +48,20 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
         }),
       );
     });
+}
+
+/** Registry drift of the environment's pods (live only): what a pod sync would change. None when Consul or
+ * every cluster cannot be read (the report names them as unreachable already). */
+async function podDrift(io: Io, model: Model, source: ConfigSource, opts: HostOptions & { env: string }): Promise<RegistryDrift[]> {
+  const ctx = envContext(io, source, findEnv(model, opts.env), opts);
+  try {
+    const r = await ctx.syncPods(model.apps, { apply: false });
+    return r ? podRegistryDrift(r.plan) : [];
+  } catch {
+    return [];
+  } finally {
+    await ctx.close();
+  }
 }
 
 /** Whether every row is in sync (nothing drifted, missing, unexpected or unreadable). */

@@ -18,7 +18,7 @@ import { ReconcileLoop } from "../reconcile/loop.js";
 import { openLocalSource, RemoteSource, redactText, type RepoSource } from "../sources/index.js";
 import { reachOptions } from "./options.js";
 import { EXIT, printWarnings, runAction, type Io } from "./common.js";
-import { envContext, handlersFor, parseHealthTimeout } from "./context.js";
+import { envContext, handlersFor, parseHealthTimeout, syncPodsLogged } from "./context.js";
 import { formatRun, progressPrinter } from "./progress.js";
 
 /** Options shared by `reconcile` and `serve`. */
@@ -152,6 +152,7 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
         readActual: (signal) => ctx.readActual(signal),
         handlers: handlersFor(ctx, { healthTimeoutMs, forceConflicts: opts.forceConflicts }),
         parallel: ctx.parallel,
+        syncPods: (signal) => syncPodsLogged(ctx, model.apps, (l) => io.err(l + "\n"), signal),
         close: () => ctx.close(),
       };
     },

@@ -11,6 +11,10 @@ import { alive } from "../adapters/state/file-lock.js";
 import { Reconciler, observeDeps, type CycleDeps } from "../reconcile/cycle.js";
 import { HealthWatch } from "../reconcile/health-watch.js";
 import { ConsulRegistryWatcher } from "../adapters/consul/watcher.js";
+import { consulPodCatalog } from "../adapters/consul/pods.js";
+import { KubectlPodSource } from "../adapters/kubectl/pods.js";
+import { PodWatcher } from "../reconcile/pod-watch.js";
+import { kubectlFor } from "./context.js";
 import { ReconcileLoop, type LoopEnv } from "../reconcile/loop.js";
 import { exposureWarning } from "../server/access.js";
 import { apiServer } from "../server/http.js";
@@ -57,7 +61,15 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     // Consul health changes post statuses between cycles (see reconcile/health-watch.ts).
     const cycle = cycleDeps(io, source, opts, backends);
     const health = new HealthWatch({ registry: new ConsulRegistryWatcher(io.env), observe: observeDeps(cycle), plan: cycle.plan, log: (l) => io.err(l + "\n") });
-    const deps: CycleDeps = { ...cycle, onObserved: (o) => health.observed(o) };
+    // Pod changes reach Consul between cycles (see reconcile/pod-watch.ts).
+    const pods = new PodWatcher({ pods: new KubectlPodSource(kubectlFor(io, opts)), catalogFor: (env) => consulPodCatalog(env, io.env), log: (l) => io.err(l + "\n") });
+    const deps: CycleDeps = {
+      ...cycle,
+      onObserved: (o) => {
+        health.observed(o);
+        pods.observed(o);
+      },
+    };
     const loop = new ReconcileLoop(new Reconciler(deps), {
       envs, intervalMs, selfHeal: opts.selfHeal !== false, lockTimeoutMs: duration(opts.lockTimeout ?? "30s", "--lock-timeout"),
       onResult: (r) => {
@@ -96,6 +108,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     server.closeIdleConnections();
     await watch.close();
     await health.stop();
+    await pods.stop();
     await loop.stop();
     server.closeAllConnections();
     await closed;

@@ -12,3 +12,4 @@ export {
   type RegistryDrift,
   type RegistryDriftKind,
 } from "./registry.js";
+export { podRegistryDrift } from "./pod-registry.js";

@@ -4,7 +4,7 @@ import { CONSUL_TAG, compareStrings, type ActualState, type DesiredState, type R
 import { observedRegistrationOf, registrationOf } from "../runtimes/registrations.js";
 
 /** Kinds of registry drift, in the order items of one instance are listed. */
-export const REGISTRY_DRIFT_KINDS = ["missing", "unexpected", "address", "port", "critical", "warning"] as const;
+export const REGISTRY_DRIFT_KINDS = ["missing", "unexpected", "address", "port", "version", "critical", "warning"] as const;
 /** One kind of registry drift. */
 export type RegistryDriftKind = (typeof REGISTRY_DRIFT_KINDS)[number];
 
@@ -15,6 +15,9 @@ export interface RegistryDrift {
   id: string;
   host: string;
   detail: string;
+  /** The report row the item belongs in, when no desired or actual resource carries the registration (pod
+   * instances: the app's row on its cluster). */
+  row?: { app: string; runtime: "k8s"; target: string };
 }
 
 /** A registration as observed in Consul, with its check status. */

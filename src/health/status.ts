@@ -52,12 +52,13 @@ export function statusesFor(report: StatusSource, opts: StatusOptions = {}): Com
 }
 
 // Registry drift that breaks routing counts like a missing instance; critical/warning checks already show in health.
-const ROUTING_DRIFT: ReadonlySet<RegistryDriftKind> = new Set(["missing", "unexpected", "address", "port"]);
+const ROUTING_DRIFT: ReadonlySet<RegistryDriftKind> = new Set(["missing", "unexpected", "address", "port", "version"]);
 const REGISTRY_WORDS: Record<RegistryDriftKind, string> = {
   missing: "missing in Consul",
   unexpected: "unexpected in Consul",
   address: "wrong address in Consul",
   port: "wrong port in Consul",
+  version: "wrong version in Consul",
   critical: "check critical in Consul",
   warning: "check warning in Consul",
 };

@@ -13,6 +13,7 @@ export * from "./environment.js";
 export * from "./traffic.js";
 export * from "./lookup.js";
 export * from "./version.js";
+export * from "./pods.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

@@ -30,6 +30,8 @@ export interface EnvSession {
   readActual(signal: AbortSignal): Promise<ActualState>;
   handlers: Handlers;
   parallel: number;
+  /** Syncs the environment's ready pods into the registry (logs what it did; never rejects). */
+  syncPods?(signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -195,6 +197,8 @@ export class Reconciler {
       const outcome = done.state === "succeeded" ? (blind ? "unknown" : seen) : done.state === "cancelled" ? "cancelled" : "failed";
       return { ...base, outcome, run: done, message: done.message };
     } finally {
+      // Once per cycle, whatever it applied: pods that became ready (or went) since are in the registry as such.
+      if (!signal.aborted) await session.syncPods?.(signal);
       await session.close();
     }
   }

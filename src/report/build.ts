@@ -21,6 +21,8 @@ export interface DriftInput {
   /** Registry drift; default: computed from the registrations (`consul` resources) of desired and actual,
    * or none when the actual state names Consul as unreachable (its registrations are then unknown items). */
   registry?: readonly RegistryDrift[];
+  /** Registry drift of pod instances (src/health/pod-registry.ts), added to the registry drift. */
+  pods?: readonly RegistryDrift[];
   /** How long `Available=False` may last before a Deployment counts as degraded (default 10 minutes,
    * Kubernetes' own default progress deadline). */
   progressTimeoutMs?: number;
@@ -53,7 +55,8 @@ export function buildDriftReport(input: DriftInput): DriftReport {
     const row = rowOf(a);
     row.resources.set(a.key, { ...row.resources.get(a.key), actual: a });
   }
-  const registry = input.registry ?? (input.actual.unreachable.some((u) => holdsRegistrations(u.runtime)) ? [] : registryDriftOf(input.desired, input.actual));
+  const registry = [...(input.registry ?? (input.actual.unreachable.some((u) => holdsRegistrations(u.runtime)) ? [] : registryDriftOf(input.desired, input.actual)))];
+  if (input.pods) registry.push(...input.pods);
   const covered = new Set(registry.map((d) => `${d.kind}:${d.id}`));
   for (const step of input.plan.steps) rowOf(step).items.push(...stepItems(step, covered));
   addUnknown(input, rowOf);
@@ -115,8 +118,8 @@ function addRegistry(input: DriftInput, registry: readonly RegistryDrift[], rowO
     if (registration) regs.set(registration.id, r);
   }
   for (const d of registry) {
-    const r = regs.get(d.id);
-    const row = r ? rowOf(r) : rowOf({ app: d.service, runtime: registryRuntime(), target: d.host || "unknown" });
+    const r = d.row ? undefined : regs.get(d.id);
+    const row = d.row ? rowOf(d.row) : r ? rowOf(r) : rowOf({ app: d.service, runtime: registryRuntime(), target: d.host || "unknown" });
     row.items.push({ kind: "registry", object: `${d.service}/${d.id}`, detail: d.detail, registry: d.kind });
   }
 }

@@ -27,7 +27,7 @@ import type { DriftItem, DriftReport, DriftRow } from "./model.js";
  *       "kind": "field",
  *       "object": "Deployment/shop/user",    // Kind/ns/name, the app (vm), "iptables", service/id (registry)
  *       "detail": "spec.replicas 2→3",       // one line; values shortened; secrets read "(secret)"
- *       "registry": "missing"                // registry items only: missing | unexpected | address | port | critical | warning
+ *       "registry": "missing"                // registry items only: missing | unexpected | address | port | version | critical | warning
  *     }]
  *   }]
  * }

@@ -21,3 +21,4 @@ export {
 export { RegistryReader } from "./reader.js";
 export { RegistryTaskHandler, type RegistryHandlerOptions } from "./handler.js";
 export { instancesOf, watchCatalog, watchPath, watchService, type ServiceInstance, type Watch, type WatchOptions } from "./watch.js";
+export { consulPodCatalog, deregisterPod, podCheckId, podRegistrationOf, readPodRegistrations, registerPod } from "./pods.js";

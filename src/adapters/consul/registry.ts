@@ -104,8 +104,21 @@ export interface DurationSpelling {
 }
 
 /** Every amphi-tagged registration of environment `env` (tags `amphi` and `env:<env>`), sorted by service
- * then ID. Throws ConsulError when Consul cannot be read or hides services from the token (ACLs). */
+ * then ID, without pod instances (those the pod sync keeps, see pods.ts: they are no VM registrations).
+ * Throws ConsulError when Consul cannot be read or hides services from the token (ACLs). */
 export async function services(client: ConsulClient, env: string, spelling: DurationSpelling, opts: CallOptions = {}): Promise<RegistryRecord[]> {
+  const out = (await amphiEntries(client, env, opts)).filter((e) => !isPodEntry(e)).map((e) => recordOf(e, env, spelling));
+  return out.sort((a, b) => cmp(a.registration.service, b.registration.service) || cmp(a.registration.id, b.registration.id));
+}
+
+/** Whether a health entry is a pod instance (meta `amphi-runtime: k8s`, written by the pod sync). */
+export function isPodEntry(e: HealthEntryJson): boolean {
+  return (e.Service.Meta ?? {})["amphi-runtime"] === "k8s";
+}
+
+/** The health entries of every service tagged `amphi` and `env:<env>` in the catalog, each instance tagged
+ * so, in catalog order. Throws ConsulError like services(). */
+export async function amphiEntries(client: ConsulClient, env: string, opts: CallOptions = {}): Promise<HealthEntryJson[]> {
   const dc = client.datacenter ? { dc: client.datacenter } : {};
   const catalog = await client.get<Record<string, string[] | null>>("/v1/catalog/services", { query: dc, signal: opts.signal });
   refuseFiltered(client, catalog.filtered);
@@ -113,15 +126,13 @@ export async function services(client: ConsulClient, env: string, spelling: Dura
     .filter(([, tags]) => (tags ?? []).includes(CONSUL_TAG) && (tags ?? []).includes(`env:${env}`))
     .map(([name]) => name)
     .sort();
-  const out: RegistryRecord[] = [];
+  const out: HealthEntryJson[] = [];
   await forEachLimit(names, 8, async (name) => {
     const health = await client.get<HealthEntryJson[]>(`/v1/health/service/${encodeURIComponent(name)}`, { query: { ...dc, tag: CONSUL_TAG }, signal: opts.signal });
     refuseFiltered(client, health.filtered);
-    for (const entry of health.data ?? []) {
-      if ((entry.Service.Tags ?? []).includes(`env:${env}`)) out.push(recordOf(entry, env, spelling));
-    }
+    for (const entry of health.data ?? []) if ((entry.Service.Tags ?? []).includes(`env:${env}`)) out.push(entry);
   });
-  return out.sort((a, b) => cmp(a.registration.service, b.registration.service) || cmp(a.registration.id, b.registration.id));
+  return out;
 }
 
 /** A health entry as a Registration (the shape render produces) plus its check's status and output. */

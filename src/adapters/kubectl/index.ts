@@ -7,3 +7,4 @@ export { ClusterTaskHandler, parseObjectName, type ClusterHandlerOptions } from 
 export { waitHealthy, type DeploymentVerdict, type WaitOptions } from "./wait.js";
 export { runKubectl, kubectlOk, type KubectlOptions, type KubectlRun } from "./run.js";
 export { KubectlError, ClusterTaskError, type ObjectFailure } from "./errors.js";
+export { KubectlPodSource, listPods, podInfo, watchPods, type PodWatchOptions } from "./pods.js";

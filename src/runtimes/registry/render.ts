@@ -1,6 +1,6 @@
 // Consul agent registrations of VM instances: one per (service, port) of each instance, with a TTL check
-// that amphi's health reporter on the host keeps passing. Pods are not registered here: in clusters the
-// mesh's own Kubernetes integration registers them from the Services and their endpoints.
+// that amphi's health reporter on the host keeps passing. Pods are not registered here: their IPs come from
+// the clusters, not from the config, so the pod sync (src/pod-sync) keeps them in Consul from what it reads.
 import { CONSUL_TAG, type AppModel, type EnvironmentModel, type HostInstance, type PortModel, type Registration, type ServiceModel } from "../../model/index.js";
 import type { RenderHook } from "../types.js";
 

@@ -3,7 +3,8 @@
 // run against a real agent when CONSUL_HTTP_ADDR is set (consulTestTarget).
 //
 // It is one agent that is also the only server (node "amphi-double", datacenter "dc1"); agent registrations
-// reach the catalog at once. Implemented, with Consul's documented semantics:
+// reach the catalog at once. Other nodes exist only through the catalog API (as consul-k8s's catalog sync
+// writes them); catalog and health answers show each instance with its own node and that node's checks. Implemented, with Consul's documented semantics:
 //   PUT  /v1/agent/service/register         ID (default Name), Name, Tags, Address, Port, Meta, Check/Checks
 //                                           (TTL checks only: TTL, DeregisterCriticalServiceAfter, Notes,
 //                                           CheckID default service:<id>[:n], Status default critical);
@@ -11,6 +12,12 @@
 //   PUT  /v1/agent/service/deregister/:id   404 for an unknown ID
 //   PUT  /v1/agent/check/pass|warn|fail/:id ?note= → Output; restarts the TTL
 //   PUT  /v1/agent/check/update/:id         {Status, Output}
+//   PUT  /v1/catalog/register               Node, Address (required), ID, NodeMeta, Service {ID, Service, Tags,
+//                                           Address, Port, Meta}, Check/Checks {CheckID, Name, Status (default
+//                                           critical), Notes, Output, ServiceID}: nodes other than the agent's
+//                                           (external services: no TTL, no anti-entropy); answers true
+//   PUT  /v1/catalog/deregister             Node with ServiceID, CheckID, or neither (the whole node); true
+//                                           also when nothing was there
 //   GET  /v1/agent/services, /v1/agent/checks, /v1/agent/service/:id   (local agent state: no index, no blocking)
 //   GET  /v1/catalog/services               name → tags (includes the server's own "consul" service)
 //   GET  /v1/catalog/service/:name          ?tag= (repeatable)

@@ -1,9 +1,10 @@
 // The double's agent, catalog and health endpoints (see index.ts for the list and their semantics).
 import { formatDuration, parseDuration } from "../../../src/model/duration.js";
 import { allow, block, field, HttpError, jsonBody, readFiltered, requireWrite, sendFiltered, sendJson, type Ctx } from "./http.js";
-import type { DoubleCheck, DoubleService, Store } from "./store.js";
+import type { CatalogWrite, DoubleCheck, DoubleService, Store } from "./store.js";
 
 type NewCheck = Parameters<Store["registerService"]>[1][number];
+type CatalogCheck = CatalogWrite["checks"][number];
 const STATUSES = ["passing", "warning", "critical"] as const;
 
 /** Routes under /v1/agent, /v1/catalog and /v1/health; false when the path is not one of them. */
@@ -15,6 +16,8 @@ export async function serviceRoutes(ctx: Ctx): Promise<boolean> {
   if ((m = /^\/v1\/agent\/check\/(pass|warn|fail)\/(.+)$/.exec(p))) return done(ttlUpdate(ctx, m[1]!, decodeURIComponent(m[2]!)));
   if ((m = /^\/v1\/agent\/check\/update\/(.+)$/.exec(p))) return done(checkUpdate(ctx, decodeURIComponent(m[1]!)));
   if ((m = /^\/v1\/agent\/service\/([^/]+)$/.exec(p))) return done(agentService(ctx, decodeURIComponent(m[1]!)));
+  if (p === "/v1/catalog/register") return done(catalogRegister(ctx));
+  if (p === "/v1/catalog/deregister") return done(catalogDeregister(ctx));
   if (p === "/v1/agent/services") return done(agentServices(ctx));
   if (p === "/v1/agent/checks") return done(agentChecks(ctx));
   if (p === "/v1/catalog/services") return blocking(ctx, () => ctx.store.tables.services, () => catalogServices(ctx));
@@ -115,6 +118,63 @@ function deregister(ctx: Ctx, id: string): void {
   ctx.res.writeHead(200).end();
 }
 
+// Consul's Catalog.Register: Node and Address required; Service (its name in `Service`, ID default the
+// name), Check and Checks optional; a check's Status defaults to critical; a check naming a ServiceID must
+// name a service of that node (this request's or one registered before). Writing the agent's own node is
+// refused by the double (Consul would allow it, and its anti-entropy would undo it within a minute).
+function catalogRegister(ctx: Ctx): void {
+  allow(ctx, "PUT");
+  const body = jsonBody(ctx);
+  const node = str(field(body, "Node"));
+  const address = str(field(body, "Address"));
+  if (!node) throw new HttpError(400, "Must provide node");
+  if (!address) throw new HttpError(400, "Must provide address");
+  if (node === ctx.store.node.name) throw new HttpError(400, `the Consul test double does not implement catalog writes to the agent's own node "${node}" (use the agent API)`);
+  requireWrite(ctx, "node:write", node);
+  const s = field(body, "Service");
+  const service = s && typeof s === "object" ? catalogService0(s as Record<string, unknown>) : null;
+  if (service) requireWrite(ctx, "service:write", service.Service);
+  const checks = checkDefs(body).map((c) => catalogCheck(ctx, node, service, c));
+  ctx.store.catalogRegister({ node, id: str(field(body, "ID")), address, meta: stringMap(field(body, "NodeMeta")), service, checks });
+  sendJson(ctx, true);
+}
+
+function catalogService0(s: Record<string, unknown>): CatalogWrite["service"] {
+  const name = str(field(s, "Service"));
+  if (!name) throw new HttpError(400, "Must provide service name with ID");
+  return {
+    ID: str(field(s, "ID")) || name, Service: name, Tags: strings(field(s, "Tags")), Meta: stringMap(field(s, "Meta")),
+    Address: str(field(s, "Address")), Port: Number(field(s, "Port") ?? 0), EnableTagOverride: field(s, "EnableTagOverride") === true,
+  };
+}
+
+function catalogCheck(ctx: Ctx, node: string, service: CatalogWrite["service"], c: Record<string, unknown>): CatalogCheck {
+  const checkId = str(field(c, "CheckID"));
+  if (!checkId) throw new HttpError(400, "Missing check ID");
+  const status = str(field(c, "Status")) || "critical";
+  if (!(STATUSES as readonly string[]).includes(status)) throw new HttpError(400, `Invalid check status: "${status}"`);
+  const serviceId = str(field(c, "ServiceID"));
+  if (serviceId && serviceId !== service?.ID && !ctx.store.services.has(ctx.store.keyOf(node, serviceId))) {
+    throw new HttpError(400, `Unknown service ID "${serviceId}" for check ID "${checkId}"`);
+  }
+  return { CheckID: checkId, Name: str(field(c, "Name")) || checkId, Status: status as DoubleCheck["Status"], Notes: str(field(c, "Notes")), Output: str(field(c, "Output")), ServiceID: serviceId };
+}
+
+// Consul's Catalog.Deregister: Node required; with ServiceID the service and its checks, with CheckID one
+// check, with neither the node and everything on it. Answers true also when nothing was there.
+function catalogDeregister(ctx: Ctx): void {
+  allow(ctx, "PUT");
+  const body = jsonBody(ctx);
+  const node = str(field(body, "Node"));
+  if (!node) throw new HttpError(400, "Must provide node");
+  if (node === ctx.store.node.name) throw new HttpError(400, `the Consul test double does not implement catalog writes to the agent's own node "${node}" (use the agent API)`);
+  requireWrite(ctx, "node:write", node);
+  const serviceId = str(field(body, "ServiceID")) || null;
+  const checkId = str(field(body, "CheckID")) || null;
+  ctx.store.catalogDeregister(node, serviceId, checkId);
+  sendJson(ctx, true);
+}
+
 function ttlUpdate(ctx: Ctx, verb: string, id: string): void {
   const status = verb === "pass" ? "passing" : verb === "warn" ? "warning" : "critical";
   setCheck(ctx, id, status, ctx.query.get("note") ?? "");
@@ -160,7 +220,7 @@ function agentChecks(ctx: Ctx): void {
   allow(ctx, "GET");
   if (readFiltered(ctx)) return sendJson(ctx, {}, undefined, { "X-Consul-Results-Filtered-By-ACLs": "true" });
   const out: Record<string, unknown> = {};
-  for (const c of ctx.store.checks.values()) if (c.Type === "ttl") out[c.CheckID] = checkView(ctx.store, c);
+  for (const c of ctx.store.checks.values()) if (c.Type === "ttl" && c.Node === ctx.store.node.name) out[c.CheckID] = checkView(ctx.store, c);
   sendJson(ctx, out);
 }
 
@@ -175,9 +235,8 @@ function catalogServices(ctx: Ctx): void {
 function catalogService(ctx: Ctx, name: string): void {
   const index = ctx.store.indexOfService(name);
   if (readFiltered(ctx)) return sendFiltered(ctx, [], index);
-  const n = ctx.store.node;
   const out = instances(ctx, name).map((s) => ({
-    ID: n.id, Node: n.name, Address: n.address, Datacenter: n.datacenter, TaggedAddresses: { lan: n.address, wan: n.address }, NodeMeta: {},
+    ...catalogNode(ctx.store, s.Node),
     ServiceKind: "", ServiceID: s.ID, ServiceName: s.Service, ServiceTags: s.Tags, ServiceAddress: s.Address, ServicePort: s.Port,
     ServiceMeta: s.Meta, ServiceWeights: { Passing: 1, Warning: 1 }, ServiceEnableTagOverride: s.EnableTagOverride,
     CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex,
@@ -190,11 +249,10 @@ function healthService(ctx: Ctx, name: string): void {
   if (readFiltered(ctx)) return sendFiltered(ctx, [], index);
   const passing = ctx.query.get("passing");
   const onlyPassing = passing !== null && passing !== "false" && passing !== "0";
-  const node = nodeView(ctx.store);
   const entries = instances(ctx, name).map((s) => ({
-    Node: node,
+    Node: nodeView(ctx.store, s.Node),
     Service: { ...agentView(ctx.store, s), CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex },
-    Checks: [...ctx.store.checks.values()].filter((c) => c.ServiceID === "" || c.ServiceID === s.ID).map((c) => checkView(ctx.store, c)),
+    Checks: [...ctx.store.checks.values()].filter((c) => c.Node === s.Node && (c.ServiceID === "" || c.ServiceID === s.ID)).map((c) => checkView(ctx.store, c)),
   }));
   sendJson(ctx, onlyPassing ? entries.filter((e) => e.Checks.every((c) => c.Status === "passing")) : entries, index);
 }
@@ -210,11 +268,11 @@ function instances(ctx: Ctx, name: string): DoubleService[] {
   const tags = ctx.query.getAll("tag");
   return [...ctx.store.services.values()]
     .filter((s) => s.Service === name && tags.every((t) => s.Tags.includes(t)))
-    .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+    .sort((a, b) => (a.Node < b.Node ? -1 : a.Node > b.Node ? 1 : a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
 }
 
 function ownServices(store: Store): DoubleService[] {
-  return [...store.services.values()].filter((s) => s.ID !== "consul");
+  return [...store.services.values()].filter((s) => s.ID !== "consul" && s.Node === store.node.name);
 }
 
 function agentView(store: Store, s: DoubleService): Record<string, unknown> {
@@ -224,17 +282,25 @@ function agentView(store: Store, s: DoubleService): Record<string, unknown> {
   };
 }
 
-function nodeView(store: Store): Record<string, unknown> {
+function nodeView(store: Store, name: string): Record<string, unknown> {
   const n = store.node;
+  const other = name === n.name ? null : store.nodes.get(name);
+  if (other) return { ID: other.ID, Node: other.Node, Address: other.Address, Datacenter: n.datacenter, TaggedAddresses: {}, Meta: other.Meta, CreateIndex: other.CreateIndex, ModifyIndex: other.ModifyIndex };
   return { ID: n.id, Node: n.name, Address: n.address, Datacenter: n.datacenter, TaggedAddresses: { lan: n.address, wan: n.address }, Meta: {}, CreateIndex: 1, ModifyIndex: 1 };
+}
+
+// The node fields of a /v1/catalog/service entry.
+function catalogNode(store: Store, name: string): Record<string, unknown> {
+  const v = nodeView(store, name);
+  return { ID: v.ID, Node: v.Node, Address: v.Address, Datacenter: v.Datacenter, TaggedAddresses: v.TaggedAddresses, NodeMeta: v.Meta };
 }
 
 /** A check as the health and agent endpoints show it; Definition carries the TTL and deregister timeout
  * as Go durations, as Consul's HealthCheckDefinition does. */
 function checkView(store: Store, c: DoubleCheck): { Status: string } & Record<string, unknown> {
-  const svc = store.services.get(c.ServiceID);
+  const svc = store.services.get(store.keyOf(c.Node, c.ServiceID));
   return {
-    Node: store.node.name, CheckID: c.CheckID, Name: c.Name, Status: c.Status, Notes: c.Notes, Output: c.Output,
+    Node: c.Node, CheckID: c.CheckID, Name: c.Name, Status: c.Status, Notes: c.Notes, Output: c.Output,
     ServiceID: c.ServiceID, ServiceName: c.ServiceName, ServiceTags: svc?.Tags ?? [], Type: c.Type,
     Definition: c.Type === "ttl"
       ? { Interval: "0s", Timeout: "0s", TTL: formatDuration(c.ttlMs), DeregisterCriticalServiceAfter: formatDuration(c.deregisterAfterMs) }

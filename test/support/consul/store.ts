@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 
 /** A service as registered on the agent (what /v1/agent/services shows). */
 export interface DoubleService {
+  /** The node it is registered on: the agent's own, or one written through /v1/catalog/register. */
+  Node: string;
   ID: string;
   Service: string;
   Tags: string[];
@@ -20,6 +22,7 @@ export interface DoubleService {
 
 /** A check (node or service level). Only TTL checks can be registered; `serfHealth` is the node's. */
 export interface DoubleCheck {
+  Node: string;
   CheckID: string;
   Name: string;
   Status: "passing" | "warning" | "critical";
@@ -34,6 +37,26 @@ export interface DoubleCheck {
   criticalSince: number | null;
   CreateIndex: number;
   ModifyIndex: number;
+}
+
+/** A node written through /v1/catalog/register (the agent's own node is `Store.node`). */
+export interface DoubleNode {
+  Node: string;
+  ID: string;
+  Address: string;
+  Meta: Record<string, string>;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+/** What one /v1/catalog/register writes: a node, optionally a service on it, and checks. */
+export interface CatalogWrite {
+  node: string;
+  id: string;
+  address: string;
+  meta: Record<string, string>;
+  service: Omit<DoubleService, "Node" | "CreateIndex" | "ModifyIndex"> | null;
+  checks: Pick<DoubleCheck, "CheckID" | "Name" | "Status" | "Notes" | "Output" | "ServiceID">[];
 }
 
 /** A KV entry. */
@@ -70,7 +93,7 @@ export interface StoreTimings {
   sessionTTLMinMs: number;
 }
 
-type Table = "services" | "checks" | "kvs" | "tombstones" | "sessions";
+type Table = "services" | "checks" | "nodes" | "kvs" | "tombstones" | "sessions";
 
 /** Misbehaviours of real Consul agents that watchers must survive (test controls, off by default). */
 export interface Quirks {
@@ -83,11 +106,15 @@ export interface Quirks {
 /** The double's data and indexes. Writes call `touch`, which wakes blocked queries. */
 export class Store {
   index = 1;
-  readonly tables: Record<Table, number> = { services: 1, checks: 1, kvs: 1, tombstones: 1, sessions: 1 };
+  readonly tables: Record<Table, number> = { services: 1, checks: 1, nodes: 1, kvs: 1, tombstones: 1, sessions: 1 };
   /** Per service name: index of the last change to its instances or their checks. */
   readonly serviceIndex = new Map<string, number>();
+  /** Services and checks by key: the ID on the agent's node, `<node>\u0000<ID>` on other nodes (IDs are
+   * unique per node, as in Consul). See keyOf. */
   readonly services = new Map<string, DoubleService>();
   readonly checks = new Map<string, DoubleCheck>();
+  /** Nodes written through the catalog API (not the agent's own). */
+  readonly nodes = new Map<string, DoubleNode>();
   readonly kv = new Map<string, DoubleKv>();
   readonly tombstones = new Map<string, number>();
   readonly sessions = new Map<string, DoubleSession>();
@@ -106,11 +133,11 @@ export class Store {
     // Consul servers register themselves as service "consul" (no service checks) and keep a serfHealth
     // node check; both show in catalog and health answers, so clients must filter by tag as in production.
     this.services.set("consul", {
-      ID: "consul", Service: "consul", Tags: [], Meta: {}, Address: "", Port: 8300, EnableTagOverride: false, CreateIndex: 1, ModifyIndex: 1,
+      Node: node.name, ID: "consul", Service: "consul", Tags: [], Meta: {}, Address: "", Port: 8300, EnableTagOverride: false, CreateIndex: 1, ModifyIndex: 1,
     });
     this.serviceIndex.set("consul", 1);
     this.checks.set("serfHealth", {
-      CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing", Notes: "", Output: "Agent alive and reachable", ServiceID: "", ServiceName: "",
+      Node: node.name, CheckID: "serfHealth", Name: "Serf Health Status", Status: "passing", Notes: "", Output: "Agent alive and reachable", ServiceID: "", ServiceName: "",
       Type: "", ttlMs: 0, deregisterAfterMs: 0, criticalSince: null, CreateIndex: 1, ModifyIndex: 1,
     });
     this.reaper = setInterval(() => this.reap(), timings.reapIntervalMs);
@@ -155,19 +182,20 @@ export class Store {
 
   /** Registers (or replaces) a service with its TTL checks. Existing checks keep their status; with
    * `replaceChecks` the service's checks not in `checks` are removed. */
-  registerService(svc: Omit<DoubleService, "CreateIndex" | "ModifyIndex">, checks: Omit<DoubleCheck, "CreateIndex" | "ModifyIndex" | "criticalSince" | "Status" | "Output">[], replaceChecks: boolean, initial: Map<string, DoubleCheck["Status"]>): void {
+  registerService(svc: Omit<DoubleService, "Node" | "CreateIndex" | "ModifyIndex">, checks: Omit<DoubleCheck, "Node" | "CreateIndex" | "ModifyIndex" | "criticalSince" | "Status" | "Output">[], replaceChecks: boolean, initial: Map<string, DoubleCheck["Status"]>): void {
     const old = this.services.get(svc.ID);
     const names = [svc.Service, ...(old && old.Service !== svc.Service ? [old.Service] : [])];
     const i = this.touch(["services", "checks"], names);
-    this.services.set(svc.ID, { ...svc, CreateIndex: old?.CreateIndex ?? i, ModifyIndex: i });
+    this.services.set(svc.ID, { ...svc, Node: this.node.name, CreateIndex: old?.CreateIndex ?? i, ModifyIndex: i });
     if (replaceChecks) {
-      for (const c of [...this.checks.values()]) if (c.ServiceID === svc.ID && !checks.some((n) => n.CheckID === c.CheckID)) this.removeCheck(c.CheckID);
+      for (const c of [...this.checks.values()]) if (c.Node === this.node.name && c.ServiceID === svc.ID && !checks.some((n) => n.CheckID === c.CheckID)) this.removeCheck(c.CheckID);
     }
     for (const c of checks) {
       const prev = this.checks.get(c.CheckID);
       const status = initial.get(c.CheckID) ?? prev?.Status ?? "critical";
       this.checks.set(c.CheckID, {
         ...c,
+        Node: this.node.name,
         Status: status,
         Output: prev?.Output ?? "",
         criticalSince: status === "critical" ? (prev?.criticalSince ?? Date.now()) : null,
@@ -184,8 +212,60 @@ export class Store {
     if (!svc || id === "consul") return false;
     this.touch(["services", "checks"], [svc.Service]);
     this.services.delete(id);
-    for (const c of [...this.checks.values()]) if (c.ServiceID === id) this.removeCheck(c.CheckID);
+    for (const c of [...this.checks.values()]) if (c.Node === this.node.name && c.ServiceID === id) this.removeCheck(c.CheckID);
     return true;
+  }
+
+  /** The map key of a service or check ID on a node (see `services`). */
+  keyOf(node: string, id: string): string {
+    return node === this.node.name ? id : `${node}\u0000${id}`;
+  }
+
+  /** /v1/catalog/register on a node other than the agent's: creates or updates the node, the service
+   * (replacing one with the same ID on that node) and the checks (by CheckID on that node; checks not named
+   * stay, as in Consul). Catalog checks have no TTL: their status is what the writer says. */
+  catalogRegister(w: CatalogWrite): void {
+    const oldNode = this.nodes.get(w.node);
+    const oldSvc = w.service ? this.services.get(this.keyOf(w.node, w.service.ID)) : undefined;
+    const names = [...(w.service ? [w.service.Service] : []), ...(oldSvc && oldSvc.Service !== w.service?.Service ? [oldSvc.Service] : [])];
+    for (const c of w.checks) {
+      const svc = c.ServiceID ? (c.ServiceID === w.service?.ID ? w.service : this.services.get(this.keyOf(w.node, c.ServiceID))) : null;
+      if (svc) names.push(svc.Service);
+    }
+    const i = this.touch(["nodes", ...(w.service ? (["services"] as const) : []), ...(w.checks.length > 0 ? (["checks"] as const) : [])], [...new Set(names)]);
+    this.nodes.set(w.node, { Node: w.node, ID: w.id, Address: w.address, Meta: w.meta, CreateIndex: oldNode?.CreateIndex ?? i, ModifyIndex: i });
+    if (w.service) this.services.set(this.keyOf(w.node, w.service.ID), { ...w.service, Node: w.node, CreateIndex: oldSvc?.CreateIndex ?? i, ModifyIndex: i });
+    for (const c of w.checks) {
+      const key = this.keyOf(w.node, c.CheckID);
+      const prev = this.checks.get(key);
+      const svc = c.ServiceID ? this.services.get(this.keyOf(w.node, c.ServiceID)) : undefined;
+      this.checks.set(key, {
+        ...c, Node: w.node, ServiceName: svc?.Service ?? "", Type: "", ttlMs: 0, deregisterAfterMs: 0,
+        criticalSince: c.Status === "critical" ? (prev?.criticalSince ?? Date.now()) : null, CreateIndex: prev?.CreateIndex ?? i, ModifyIndex: i,
+      });
+    }
+  }
+
+  /** /v1/catalog/deregister: a check, a service (with its checks) or the whole node (with everything on it).
+   * Removing what is not there is no error, as in Consul. */
+  catalogDeregister(node: string, serviceId: string | null, checkId: string | null): void {
+    const onNode = (x: { Node: string }) => x.Node === node;
+    let services = [...this.services.values()].filter(onNode);
+    let checks = [...this.checks.values()].filter(onNode);
+    if (serviceId !== null) {
+      services = services.filter((s) => s.ID === serviceId);
+      checks = checks.filter((c) => c.ServiceID === serviceId);
+    } else if (checkId !== null) {
+      services = [];
+      checks = checks.filter((c) => c.CheckID === checkId);
+    }
+    const whole = serviceId === null && checkId === null && this.nodes.has(node);
+    if (services.length === 0 && checks.length === 0 && !whole) return;
+    const names = [...new Set([...services.map((s) => s.Service), ...checks.map((c) => c.ServiceName).filter(Boolean)])];
+    this.touch(["nodes", "services", "checks"], names);
+    for (const s of services) this.services.delete(this.keyOf(node, s.ID));
+    for (const c of checks) this.checks.delete(this.keyOf(node, c.CheckID));
+    if (whole) this.nodes.delete(node);
   }
 
   private removeCheck(id: string): void {

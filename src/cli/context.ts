@@ -38,6 +38,10 @@ export interface EnvContext {
   kubectl: KubectlOptions;
   /** The environment variables tokens are read from (never from flags or files). */
   processEnv: NodeJS.ProcessEnv;
+  /** The directory a relative `state.path` is under. */
+  cwd: string;
+  /** The config commit being read (null: a plain directory). */
+  revision(): Promise<string | null>;
   /** The environment's live actual state: hosts, clusters and Consul, read through these adapters. */
   readActual(signal?: AbortSignal): Promise<ActualState>;
   close(): Promise<void>;
@@ -107,6 +111,8 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     parallel: parseParallel(opts.parallel),
     kubectl: { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env },
     processEnv: io.env,
+    cwd: io.cwd,
+    revision: () => source.revision(),
     readActual: (signal) => readActual(env, readersFor(ctx, (l) => io.err(`warning: ${l}\n`)), { now: () => ctx.clock.now().toISOString(), signal }),
     close: () => connector.closeAll(),
   };

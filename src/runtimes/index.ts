@@ -40,3 +40,8 @@ export function handlerOf(kind: TaskKind): HandlerName | undefined {
 export function runsWhenBlocked(kind: TaskKind): boolean {
   return Object.values(RUNTIMES).some((h) => h.tasks.runWhenBlocked?.includes(kind) ?? false);
 }
+
+/** Whether a task of `kind` is held back when a task of its own app did not succeed in an earlier wave. */
+export function needsOwnApp(kind: TaskKind): boolean {
+  return Object.values(RUNTIMES).some((h) => h.tasks.kinds.includes(kind) && h.tasks.needsOwnApp === true);
+}

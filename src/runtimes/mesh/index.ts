@@ -29,6 +29,8 @@ export const mesh: RuntimeHooks<"mesh"> = {
     kinds: ["mesh-policy"],
     handler: "mesh",
     kind: () => "mesh-policy",
+    // a split is not pushed to a version whose deploy failed
+    needsOwnApp: true,
     payload: (step, desired) =>
       step.op === "delete"
         ? { kind: "mesh-policy", service: serviceOfKey(step.key), app: step.app, policy: null }

@@ -16,6 +16,7 @@ import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { skipWithoutKubectl, uniqueNamespace } from "../kube/support.js";
 import { commitAll, initRepo } from "../support/git-repo.js";
 import { eventually, http, serve, type Serving } from "../server/support.js";
+import { run } from "../../src/cli/main.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
 
@@ -158,5 +159,12 @@ describe("amphi serve --xds-listen: a policy commit moves the traffic without a 
       assert.equal(await srv.stop(), 0);
     }
     assert.match(srv.log(), /amphi xds: stopped: proxies=\d+ pushes=\d+ nacks=0/);
+  });
+
+  it("refuses an --xds-listen that is not ADDR:PORT, naming the flag", async () => {
+    let err = "";
+    const code = await run(["serve", "--repo", dir, "--env", "test", "--listen", "127.0.0.1:0", "--xds-listen", "15010"], { out: () => {}, err: (t) => void (err += t), cwd: dir, env: process.env });
+    assert.equal(code, 1);
+    assert.match(err, /--xds-listen must be ADDR:PORT \(e\.g\. 127\.0\.0\.1:15010\), not "15010"/);
   });
 });

@@ -4,7 +4,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
-import { InputError, findEnvironment } from "../model/index.js";
+import { InputError, findEnvironment, type Model } from "../model/index.js";
 import { loadModel } from "../config/index.js";
 import { runGit } from "../adapters/git/run-git.js";
 import { alive } from "../adapters/state/file-lock.js";
@@ -62,13 +62,16 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     // Consul health changes post statuses between cycles (see reconcile/health-watch.ts).
     const cycle = cycleDeps(io, source, opts, backends);
     const health = new HealthWatch({ registry: new ConsulRegistryWatcher(io.env), observe: observeDeps(cycle), plan: cycle.plan, log: (l) => io.err(l + "\n") });
-    const deps: CycleDeps = { ...cycle, onObserved: (o) => health.observed(o) };
+    // The control plane serves the services of the config the last cycle applied (its policy comes from the store).
+    let loaded: Model | null = null;
+    const deps: CycleDeps = { ...cycle, load: async (src) => (loaded = await cycle.load(src)), onObserved: (o) => health.observed(o) };
     const loop = new ReconcileLoop(new Reconciler(deps), {
       envs, intervalMs, selfHeal: opts.selfHeal !== false, lockTimeoutMs: duration(opts.lockTimeout ?? "30s", "--lock-timeout"),
       onResult: (r) => {
         metrics.observe(r);
         io.err(formatResult(r) + "\n");
         health.cycleEnded(r.env);
+        if (plane && loaded && (r.outcome === "applied" || r.outcome === "in-sync")) plane.follow(loaded);
       },
       onProgress: (run) => metrics.progress(run),
     });

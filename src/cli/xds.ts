@@ -4,7 +4,7 @@
 // the proxies within a second, no redeploy); served over gRPC ADS until SIGINT/SIGTERM.
 import type { Command } from "@commander-js/extra-typings";
 import { findEnvironment, InputError, type EnvironmentModel, type Model, type TrafficPolicy } from "../model/index.js";
-import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type SnapshotInput } from "../mesh/index.js";
+import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
 import { ConsulClient, watchService } from "../adapters/consul/index.js";
 import { meshPolicyStoreFor } from "../adapters/state/mesh-store.js";
 import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
@@ -56,6 +56,8 @@ export interface ControlPlane {
   port: number;
   /** Resolves once Consul and the applied policy have been read (the first snapshot is served). */
   ready: Promise<void>;
+  /** Serves the services of `model` from now on (the config a run applied). */
+  follow(model: Model): void;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,10 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
   return {
     port,
     ready,
+    follow: (next) => {
+      const e = next.environments.find((x) => x.name === env.name);
+      if (e) feed.setServices(declaredServices(next, e));
+    },
     stop: async () => {
       stopping = true;
       feed.stop();
@@ -98,43 +104,42 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
 }
 
 /** Watches every declared service in Consul and the applied policy; after all answered once, each change makes a
- * new snapshot. */
+ * new snapshot. `setServices` follows a new config: watches for services it adds, none for those it drops. */
 function watchMesh(
   client: ConsulClient,
   store: MeshPolicyStore,
   input: Omit<SnapshotInput, "instances" | "policies">,
   onSnapshot: (s: MeshSnapshot) => void,
   log: (line: string) => void,
-): { ready: Promise<void>; stop(): void } {
+): { ready: Promise<void>; stop(): void; setServices(services: ServiceDecl[]): void } {
   const instances = new Map<string, RegisteredInstance[]>();
+  let services = input.services;
   let policies: TrafficPolicy[] = [];
   let live = false;
+  let stopped = false;
   const publish = (): void => {
-    if (live) onSnapshot(meshSnapshot({ ...input, instances, policies }));
+    if (live) onSnapshot(meshSnapshot({ ...input, services, instances, policies }));
   };
-  const watches: { ready: Promise<void>; stop(): void }[] = input.services.map((s) =>
-    watchService(client, s.name, {
+  const watchOf = (name: string): { ready: Promise<void>; stop(): void } =>
+    watchService(client, name, {
       onChange(list) {
-        instances.set(s.name, list.map((i) => ({ id: i.id, address: i.address, port: i.port, tags: i.tags, meta: i.meta, passing: i.status === "passing" })));
+        instances.set(name, list.map((i) => ({ id: i.id, address: i.address, port: i.port, tags: i.tags, meta: i.meta, passing: i.status === "passing" })));
         publish();
       },
       onError(error, retryInMs) {
-        log(`consul: ${s.name}: ${error.message} (retry in ${retryInMs} ms)`);
+        log(`consul: ${name}: ${error.message} (retry in ${retryInMs} ms)`);
       },
-    }),
+    });
+  const watches = new Map(services.map((s) => [s.name, watchOf(s.name)]));
+  const policyWatch = store.watch(
+    (applied) => {
+      policies = applied?.policies ?? [];
+      log(appliedLine(input.env, applied));
+      publish();
+    },
+    (e) => log(`applied traffic policy: ${e.message} (the last one read is kept)`),
   );
-  watches.push(
-    store.watch(
-      (applied) => {
-        policies = applied?.policies ?? [];
-        log(appliedLine(input.env, applied));
-        publish();
-      },
-      (e) => log(`applied traffic policy: ${e.message} (the last one read is kept)`),
-    ),
-  );
-  let stopped = false;
-  const ready = Promise.all(watches.map((w) => w.ready)).then(() => {
+  const ready = Promise.all([...[...watches.values()].map((w) => w.ready), policyWatch.ready]).then(() => {
     live = !stopped;
     publish();
   });
@@ -143,7 +148,23 @@ function watchMesh(
     stop: () => {
       stopped = true;
       live = false;
+      policyWatch.stop();
       watches.forEach((w) => w.stop());
+    },
+    setServices: (next) => {
+      if (stopped || JSON.stringify(next) === JSON.stringify(services)) return;
+      const names = new Set(next.map((s) => s.name));
+      for (const [name, w] of watches) {
+        if (names.has(name)) continue;
+        w.stop();
+        watches.delete(name);
+        instances.delete(name);
+      }
+      const added = next.filter((s) => !watches.has(s.name));
+      for (const s of added) watches.set(s.name, watchOf(s.name));
+      services = next;
+      log(`services of the applied config: ${next.length}${added.length > 0 ? ` (new: ${added.map((s) => s.name).join(", ")})` : ""}`);
+      publish();
     },
   };
 }

@@ -90,6 +90,11 @@ describe("amphi serve --xds-listen: a policy commit moves the traffic without a 
       await register(client, registrationFixture({ id, service: "echo", host: `pod-${i}`, address: e.address, port: e.port, env: "test", tags: [`version:${version}`], check }));
       await passCheck(client, check.checkId, "test");
     }
+    const e2 = await startEcho("echo2-1.0.0", "127.0.0.52");
+    echoes.push(e2);
+    const check2 = { checkId: `service:echo2-${e2.port}`, ttl: "10m", deregisterCriticalServiceAfter: "1h", notes: "test" };
+    await register(client, registrationFixture({ id: `echo2-${e2.port}`, service: "echo2", host: "pod-2", address: e2.address, port: e2.port, env: "test", tags: ["version:2.3.0"], check: check2 }));
+    await passCheck(client, check2.checkId, "test");
     mkdirSync(join(dir, "apps/echo"), { recursive: true });
     mkdirSync(join(dir, "environments"));
     writeFileSync(join(dir, "apps/echo/spec.yaml"), APP);
@@ -154,6 +159,21 @@ describe("amphi serve --xds-listen: a policy commit moves the traffic without a 
       const after = await grpcClient.calls("xds:///echo:50051", 40);
       assert.deepEqual(after.by, { "echo-2.4.0": 40 }, "0/100: every call to 2.4.0");
       assert.deepEqual(log.filter(([, s]) => s.startsWith("!")), [], "no call failed during the change");
+
+      // A new app: the control plane serves its service once a run applied the config that declares it.
+      mkdirSync(join(dir, "apps/echo2"), { recursive: true });
+      writeFileSync(join(dir, "apps/echo2/spec.yaml"), APP.replace("name: echo\n", "name: echo2\n").replace("targetPort: 50051", "targetPort: 50052"));
+      writeFileSync(join(dir, "environments/test.yaml"), envFile(consul.url, ns, "{2.3.0: 0, 2.4.0: 100}").replace("  traffic:", "  - app: echo2\n    cluster: eu1\n  traffic:"));
+      const sha2 = await commitAll(dir, "echo2");
+      await http(`${srv.url}/v1/runs`, { method: "POST", body: JSON.stringify({ env: "test" }) });
+      const third = await eventually(async () => {
+        const r = await http(`${srv.url}/v1/runs?env=test`);
+        return (r.body ?? []).find((x: { revision: string; state: string }) => x.revision === sha2 && ["succeeded", "failed"].includes(x.state)) ?? undefined;
+      }, 60_000, "the run of the echo2 commit");
+      assert.equal(third.state, "succeeded", srv.log());
+      await eventually(async () => (/amphi xds: services of the applied config: 2 \(new: echo2\)/.test(srv.log()) ? true : undefined), 10_000, "the control plane to follow the config");
+      const echo2 = await grpcClient.calls("xds:///echo2:50052", 10);
+      assert.deepEqual(echo2.by, { "echo2-1.0.0": 10 }, grpcClient.stderr);
     } finally {
       await grpcClient?.close();
       assert.equal(await srv.stop(), 0);

@@ -17,6 +17,13 @@ export interface RenderedFile {
 /** The apiVersion and kind of the host-group documents amphi writes. */
 export const HOST_GROUP_RENDER = { apiVersion: "amphi.dev/v1", kind: "HostGroupRender" } as const;
 
+/** The folders rendered files go in: every file amphi writes there is its own (stale ones are removed). */
+export const RENDER_FOLDERS: readonly string[] = [
+  "clusters",
+  "hostgroups",
+  ...new Set(Object.values(RUNTIMES).flatMap((h) => (h.files.layout === "environment" ? [h.files.folder] : []))),
+];
+
 /** The sections of a host-group document, in the order of the runtime list. */
 const SECTIONS = Object.values(RUNTIMES).flatMap((h) => (h.files.layout === "hostgroups" ? [h.files.section] : []));
 

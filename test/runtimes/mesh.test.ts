@@ -3,7 +3,12 @@
 // (after the instances of its app), its task payloads and its file in `amphi render --out`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { load } from "js-yaml";
+import { amphi } from "../support/cli.js";
+import { EXAMPLE_REPO } from "../../src/cli/common.js";
 import type { ActualState, Model, TrafficPolicy } from "../../src/model/index.js";
 import { render, renderFiles } from "../../src/render/index.js";
 import { diff } from "../../src/diff/index.js";
@@ -92,4 +97,19 @@ test("report: a policy applied is healthy, one not applied is missing", () => {
   assert.deepEqual(mesh.report.health({ desired: r, actual: r }, ctx), { health: "healthy", message: "policy applied" });
   assert.deepEqual(mesh.report.health({ desired: r }, ctx), { health: "missing", message: "policy not applied" });
   assert.equal(mesh.report.row, "mesh");
+});
+
+test("render --out writes mesh/<env>.yaml and removes a mesh file no longer rendered", async () => {
+  const dir = mkdtempSync(join(tmpdir(), `amphi-mesh-out-${process.pid}-`));
+  try {
+    const first = await amphi(["render", "--repo", EXAMPLE_REPO, "--env", "prod", "--out", dir]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(readFileSync(join(dir, "mesh/prod.yaml"), "utf8"), /^kind: MeshRender$/m);
+    writeFileSync(join(dir, "mesh/old.yaml"), "kind: MeshRender\n");
+    const again = await amphi(["render", "--repo", EXAMPLE_REPO, "--env", "prod", "--out", dir]);
+    assert.match(again.stderr, /removed stale .*mesh\/old\.yaml/);
+    assert.ok(!existsSync(join(dir, "mesh/old.yaml")));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -41,6 +41,10 @@ export interface EnvContext {
   kubectl: KubectlOptions;
   /** The environment variables tokens are read from (never from flags or files). */
   processEnv: NodeJS.ProcessEnv;
+  /** The directory a relative `state.path` is under. */
+  cwd: string;
+  /** The config commit being read (null: a plain directory). */
+  revision(): Promise<string | null>;
   /** The environment's live actual state: hosts, clusters and Consul, read through these adapters. */
   readActual(signal?: AbortSignal): Promise<ActualState>;
   /** Syncs the environment's ready pods into Consul (or, with `apply: false`, only decides); null when the
@@ -113,6 +117,8 @@ export function envContext(io: Io, source: ConfigSource, env: EnvironmentModel, 
     parallel: parseParallel(opts.parallel),
     kubectl: kubectlFor(io, opts),
     processEnv: io.env,
+    cwd: io.cwd,
+    revision: () => source.revision(),
     readActual: (signal) => readActual(env, readersFor(ctx, (l) => io.err(`warning: ${l}\n`)), { now: () => ctx.clock.now().toISOString(), signal }),
     syncPods: async (apps, o = {}) => {
       if (!env.consul.enabled || env.clusters.length === 0) return null;

@@ -5,7 +5,7 @@
 // commit. A second run finds everything in sync.
 import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
-import { render, renderFiles } from "../render/index.js";
+import { RENDER_FOLDERS, render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
 import { formatPlanText } from "../plan/format.js";
 import { EXAMPLE_REPO, EXIT, loadRepoWithSource, runAction, type Io } from "./common.js";
@@ -44,7 +44,7 @@ export function demoCommand(program: Command, io: Io, setCode: (code: number) =>
           for (const env of model.environments) {
             const out = resolve(io.cwd, opts.out, env.name);
             const files = renderFiles(render(model, env.name));
-            await writeOutDir(out, files, ["clusters", "hostgroups"]);
+            await writeOutDir(out, files, [...RENDER_FOLDERS]);
             io.out(`rendered ${env.name}: ${files.map((f) => f.path).join(", ")} → ${out}\n`);
           }
           const repo = resolve(io.cwd, opts.out, "repo");

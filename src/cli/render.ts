@@ -3,7 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { resolve } from "node:path";
 import type { ActualState } from "../model/index.js";
 import { maskSecrets } from "../runtimes/secrets.js";
-import { render, renderFiles } from "../render/index.js";
+import { RENDER_FOLDERS, render, renderFiles } from "../render/index.js";
 import { writeOutDir } from "../adapters/output/files.js";
 import { repoOptions } from "./options.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
@@ -14,7 +14,7 @@ export function renderCommand(program: Command, io: Io, setCode: (code: number) 
     .command("render")
     .description("render one environment: Kubernetes manifests per cluster, host instances and capture rules per host group")
     .requiredOption("--env <env>", "environment to render (environments/<env>.yaml)")
-    .option("--out <dir>", "write clusters/<cluster>.yaml and hostgroups/<group>.yaml here (default: print to stdout)")
+    .option("--out <dir>", "write clusters/<cluster>.yaml, hostgroups/<group>.yaml and mesh/<env>.yaml here (default: print to stdout)")
     .option("--as-actual", "print the desired state as an ActualState JSON document (a starting point for --actual files)");
   repoOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
@@ -36,7 +36,7 @@ export function renderCommand(program: Command, io: Io, setCode: (code: number) 
             return EXIT.ok;
           }
           const dir = resolve(io.cwd, opts.out);
-          const { written, removed } = await writeOutDir(dir, files, ["clusters", "hostgroups"]);
+          const { written, removed } = await writeOutDir(dir, files, [...RENDER_FOLDERS]);
           for (const p of written) io.err(`wrote ${opts.out}/${p}\n`);
           for (const p of removed) io.err(`removed stale ${opts.out}/${p}\n`);
           return EXIT.ok;

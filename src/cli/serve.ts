@@ -4,7 +4,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
-import { InputError, findEnvironment } from "../model/index.js";
+import { InputError, findEnvironment, type Model } from "../model/index.js";
 import { loadModel } from "../config/index.js";
 import { runGit } from "../adapters/git/run-git.js";
 import { alive } from "../adapters/state/file-lock.js";
@@ -22,6 +22,7 @@ import { LoopMetrics } from "../server/metrics.js";
 import type { RepoSource } from "../sources/index.js";
 import { LocalSource } from "../sources/local.js";
 import { EXIT, runAction, type Io } from "./common.js";
+import { listenAddress, startControlPlane, type ControlPlane } from "./xds.js";
 import { backendsFor, cycleDeps, duration, formatResult, loopOptions, openSource, type LoopCliOptions } from "./reconcile.js";
 
 interface ServeOptions extends LoopCliOptions {
@@ -29,6 +30,7 @@ interface ServeOptions extends LoopCliOptions {
   listen?: string;
   webhookSecretEnv?: string;
   apiTokenEnv?: string;
+  xdsListen?: string;
 }
 
 /** Registers `amphi serve` on the program. */
@@ -40,7 +42,8 @@ export function serveCommand(program: Command, io: Io, setCode: (code: number) =
     .option("--listen <addr>", "address and port of the HTTP API (port 0: any free port)", "127.0.0.1:8080")
     .option("--interval <duration>", "time between cycles of every environment (fetch + self-heal)", "5m")
     .option("--webhook-secret-env <name>", "environment variable holding the webhook secret (without it: hooks only from loopback)")
-    .option("--api-token-env <name>", "environment variable holding a bearer token that /v1/runs and /v1/tasks require from other machines (without it: only from loopback)");
+    .option("--api-token-env <name>", "environment variable holding a bearer token that /v1/runs and /v1/tasks require from other machines (without it: only from loopback)")
+    .option("--xds-listen <addr:port>", "also run the environment's xDS control plane (gRPC ADS) here: the traffic policy each run applies is pushed within a second (one --env)");
   loopOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts: ServeOptions) => {
@@ -55,16 +58,21 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
   const intervalMs = duration(opts.interval ?? "5m", "--interval");
   const source = await openSource(io, opts);
   const backends = backendsFor(io, opts);
+  let plane: ControlPlane | null = null;
   try {
     const envs = await servedEnvs(source, opts, backends);
+    if (opts.xdsListen !== undefined) plane = await controlPlane(io, source, envs, listenAddress(opts.xdsListen, "--xds-listen"));
     const metrics = new LoopMetrics(envs.map((e) => e.name));
     // Consul health changes post statuses between cycles (see reconcile/health-watch.ts).
     const cycle = cycleDeps(io, source, opts, backends);
     const health = new HealthWatch({ registry: new ConsulRegistryWatcher(io.env), observe: observeDeps(cycle), plan: cycle.plan, log: (l) => io.err(l + "\n") });
     // Pod changes reach Consul between cycles (see reconcile/pod-watch.ts).
     const pods = new PodWatcher({ pods: new KubectlPodSource(kubectlFor(io, opts)), catalogFor: (env) => consulPodCatalog(env, io.env), log: (l) => io.err(l + "\n") });
+    // The control plane serves the services of the config the last cycle applied (its policy comes from the store).
+    let loaded: Model | null = null;
     const deps: CycleDeps = {
       ...cycle,
+      load: async (src) => (loaded = await cycle.load(src)),
       onObserved: (o) => {
         health.observed(o);
         pods.observed(o);
@@ -76,6 +84,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
         metrics.observe(r);
         io.err(formatResult(r) + "\n");
         health.cycleEnded(r.env);
+        if (plane && loaded && (r.outcome === "applied" || r.outcome === "in-sync")) plane.follow(loaded);
       },
       onProgress: (run) => metrics.progress(run),
     });
@@ -110,13 +119,32 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     await health.stop();
     await pods.stop();
     await loop.stop();
+    await plane?.stop();
+    plane = null;
     server.closeAllConnections();
     await closed;
     io.err("amphi: stopped\n");
     return EXIT.ok;
   } finally {
+    await plane?.stop();
     await backends.close();
     await source.close();
+  }
+}
+
+/** `--xds-listen`: the control plane of the one environment served, from its config as it is now (its services;
+ * the policy comes from what the loop applies). */
+async function controlPlane(io: Io, source: RepoSource, envs: LoopEnv[], listen: string): Promise<ControlPlane> {
+  if (envs.length !== 1) throw new InputError(`--xds-listen serves the mesh of one environment: give one --env (serving ${envs.map((e) => e.name).join(", ")})`);
+  const snap = await source.snapshot(envs[0]!.branch);
+  try {
+    const model = await loadModel(snap.source);
+    const env = findEnvironment(model, envs[0]!.name, `in ${snap.description}`);
+    const plane = await startControlPlane(io, model, env, { listen, log: (l) => io.err(`amphi xds: ${l}\n`) });
+    void plane.ready;
+    return plane;
+  } finally {
+    snap.close();
   }
 }
 

@@ -1,10 +1,13 @@
 // `amphi xds --env E --listen ADDR:PORT`: the xDS control plane alone. The services of the apps placed in the
 // environment, their instances from Consul (blocking watches, one per service: a health change reaches the proxies
-// as soon as Consul answers), the environment's traffic policy; served over gRPC ADS until SIGINT/SIGTERM.
+// as soon as Consul answers), the traffic policy the loop applied last (ports/mesh.ts; watched, so an apply reaches
+// the proxies within a second, no redeploy); served over gRPC ADS until SIGINT/SIGTERM.
 import type { Command } from "@commander-js/extra-typings";
-import { findEnvironment, InputError } from "../model/index.js";
-import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type SnapshotInput } from "../mesh/index.js";
-import { ConsulClient, watchService, type Watch } from "../adapters/consul/index.js";
+import { findEnvironment, InputError, type EnvironmentModel, type Model, type TrafficPolicy } from "../model/index.js";
+import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
+import { ConsulClient, watchService } from "../adapters/consul/index.js";
+import { meshPolicyStoreFor } from "../adapters/state/mesh-store.js";
+import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
 import { redact } from "../adapters/dns-server/index.js";
 import { AdsServer } from "../adapters/xds/index.js";
 import { repoOptions } from "./options.js";
@@ -24,7 +27,7 @@ interface XdsOptions {
 export function xdsCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
   const cmd = program
     .command("xds")
-    .description("run the xDS control plane (gRPC ADS) of one environment: instances from Consul, traffic policy from the config repo")
+    .description("run the xDS control plane (gRPC ADS) of one environment: instances from Consul, the traffic policy amphi applied last")
     .requiredOption("--env <env>", "environment whose services, mesh and Consul settings to serve")
     .requiredOption("--listen <addr:port>", "address and port of the ADS server, e.g. 127.0.0.1:15010 (port 0: any free port)")
     .option("--consul <url>", "Consul HTTP API (default: the environment's consul.address)");
@@ -39,54 +42,104 @@ async function xds(io: Io, opts: XdsOptions, signal: AbortSignal): Promise<numbe
   const model = await loadRepo(io, opts);
   const env = findEnvironment(model, opts.env);
   const listen = listenAddress(opts.listen);
-  if (!env.consul.enabled && !opts.consul) throw new InputError(`environment ${env.name} has no consul section: give --consul URL (the registry the instances come from)`);
   const log = (line: string): void => io.err(`amphi xds: ${line}\n`);
-  const address = opts.consul ?? env.consul.address;
-  const token = env.consul.tokenEnv ? io.env[env.consul.tokenEnv] || null : null;
-  if (env.consul.tokenEnv && !token) log(`${env.consul.tokenEnv} (consul.tokenEnv) is not set: reading Consul without a token`);
-  const input: Omit<SnapshotInput, "instances"> = {
-    env: env.name,
-    settings: meshSettings(env.mesh),
-    services: declaredServices(model, env),
-    policies: env.traffic,
-    hostGroups: hostGroupsOf(env),
-  };
-  const server = new AdsServer({ log });
-  const port = await server.listen(listen);
-  const client = new ConsulClient({ address, token, datacenter: env.consul.datacenter });
-  const feed = watchMesh(client, input, (snapshot) => server.setSnapshot(snapshot), log);
-  const where = listen.replace(/:\d+$/, `:${port}`);
-  log(`listening on ${where} for ${env.name}: ${input.services.length} services, instances from ${redact(address)}; answers once Consul has been read`);
+  const plane = await startControlPlane(io, model, env, { listen, consul: opts.consul, log });
   const stopped = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
-  await Promise.race([feed.ready.then(() => signal.aborted || log(`serving ${env.name}: registry read`)), stopped]);
+  await Promise.race([plane.ready, stopped]);
   await stopped;
-  feed.stop();
-  const { counters, nodes } = server.status();
-  await server.close();
-  log(`stopped: proxies=${nodes.length} pushes=${counters.pushes} nacks=${counters.nacks}`);
+  await plane.stop();
   return EXIT.ok;
 }
 
-/** Watches every declared service in Consul; after all answered once, each change makes a new snapshot. */
-function watchMesh(client: ConsulClient, input: Omit<SnapshotInput, "instances">, onSnapshot: (s: MeshSnapshot) => void, log: (line: string) => void): { ready: Promise<void>; stop(): void } {
-  const instances = new Map<string, RegisteredInstance[]>();
-  let live = false;
-  const publish = (): void => {
-    if (live) onSnapshot(meshSnapshot({ ...input, instances }));
+/** A running control plane of one environment. */
+export interface ControlPlane {
+  port: number;
+  /** Resolves once Consul and the applied policy have been read (the first snapshot is served). */
+  ready: Promise<void>;
+  /** Serves the services of `model` from now on (the config a run applied). */
+  follow(model: Model): void;
+  stop(): Promise<void>;
+}
+
+/** Starts the xDS control plane of `env` on `listen`: the services of the apps placed in it (as `model` has them),
+ * their instances from Consul (`consul`, or the environment's), and the traffic policy the loop applied last
+ * (ports/mesh.ts: the state directory, or Consul KV with `state.backend: consul`), followed as it changes; the
+ * mesh's defaults while nothing was applied. Shared by `amphi xds` and `amphi serve --xds-listen`. */
+export async function startControlPlane(io: Io, model: Model, env: EnvironmentModel, opts: { listen: string; consul?: string; log: (line: string) => void }): Promise<ControlPlane> {
+  const { log } = opts;
+  if (!env.consul.enabled && !opts.consul) throw new InputError(`environment ${env.name} has no consul section: give --consul URL (the registry the instances come from)`);
+  const address = opts.consul ?? env.consul.address;
+  const token = env.consul.tokenEnv ? io.env[env.consul.tokenEnv] || null : null;
+  if (env.consul.tokenEnv && !token) log(`${env.consul.tokenEnv} (consul.tokenEnv) is not set: reading Consul without a token`);
+  const store = meshPolicyStoreFor(env, { cwd: io.cwd, processEnv: io.env });
+  const input: Omit<SnapshotInput, "instances" | "policies"> = {
+    env: env.name,
+    settings: meshSettings(env.mesh),
+    services: declaredServices(model, env),
+    hostGroups: hostGroupsOf(env),
   };
-  const watches: Watch[] = input.services.map((s) =>
-    watchService(client, s.name, {
+  const server = new AdsServer({ log });
+  const port = await server.listen(opts.listen);
+  const client = new ConsulClient({ address, token, datacenter: env.consul.datacenter });
+  const feed = watchMesh(client, store, input, (snapshot) => server.setSnapshot(snapshot), log);
+  const where = opts.listen.replace(/:\d+$/, `:${port}`);
+  log(`listening on ${where} for ${env.name}: ${input.services.length} services, instances from ${redact(address)}, applied traffic policy from ${store.description}; answers once Consul has been read`);
+  let stopping = false;
+  const ready = feed.ready.then(() => void (stopping || log(`serving ${env.name}: registry read`)));
+  return {
+    port,
+    ready,
+    follow: (next) => {
+      const e = next.environments.find((x) => x.name === env.name);
+      if (e) feed.setServices(declaredServices(next, e));
+    },
+    stop: async () => {
+      stopping = true;
+      feed.stop();
+      const { counters, nodes } = server.status();
+      await server.close();
+      log(`stopped: proxies=${nodes.length} pushes=${counters.pushes} nacks=${counters.nacks}`);
+    },
+  };
+}
+
+/** Watches every declared service in Consul and the applied policy; after all answered once, each change makes a
+ * new snapshot. `setServices` follows a new config: watches for services it adds, none for those it drops. */
+function watchMesh(
+  client: ConsulClient,
+  store: MeshPolicyStore,
+  input: Omit<SnapshotInput, "instances" | "policies">,
+  onSnapshot: (s: MeshSnapshot) => void,
+  log: (line: string) => void,
+): { ready: Promise<void>; stop(): void; setServices(services: ServiceDecl[]): void } {
+  const instances = new Map<string, RegisteredInstance[]>();
+  let services = input.services;
+  let policies: TrafficPolicy[] = [];
+  let live = false;
+  let stopped = false;
+  const publish = (): void => {
+    if (live) onSnapshot(meshSnapshot({ ...input, services, instances, policies }));
+  };
+  const watchOf = (name: string): { ready: Promise<void>; stop(): void } =>
+    watchService(client, name, {
       onChange(list) {
-        instances.set(s.name, list.map((i) => ({ id: i.id, address: i.address, port: i.port, tags: i.tags, meta: i.meta, passing: i.status === "passing" })));
+        instances.set(name, list.map((i) => ({ id: i.id, address: i.address, port: i.port, tags: i.tags, meta: i.meta, passing: i.status === "passing" })));
         publish();
       },
       onError(error, retryInMs) {
-        log(`consul: ${s.name}: ${error.message} (retry in ${retryInMs} ms)`);
+        log(`consul: ${name}: ${error.message} (retry in ${retryInMs} ms)`);
       },
-    }),
+    });
+  const watches = new Map(services.map((s) => [s.name, watchOf(s.name)]));
+  const policyWatch = store.watch(
+    (applied) => {
+      policies = applied?.policies ?? [];
+      log(appliedLine(input.env, applied));
+      publish();
+    },
+    (e) => log(`applied traffic policy: ${e.message} (the last one read is kept)`),
   );
-  let stopped = false;
-  const ready = Promise.all(watches.map((w) => w.ready)).then(() => {
+  const ready = Promise.all([...[...watches.values()].map((w) => w.ready), policyWatch.ready]).then(() => {
     live = !stopped;
     publish();
   });
@@ -95,15 +148,37 @@ function watchMesh(client: ConsulClient, input: Omit<SnapshotInput, "instances">
     stop: () => {
       stopped = true;
       live = false;
+      policyWatch.stop();
       watches.forEach((w) => w.stop());
+    },
+    setServices: (next) => {
+      if (stopped || JSON.stringify(next) === JSON.stringify(services)) return;
+      const names = new Set(next.map((s) => s.name));
+      for (const [name, w] of watches) {
+        if (names.has(name)) continue;
+        w.stop();
+        watches.delete(name);
+        instances.delete(name);
+      }
+      const added = next.filter((s) => !watches.has(s.name));
+      for (const s of added) watches.set(s.name, watchOf(s.name));
+      services = next;
+      log(`services of the applied config: ${next.length}${added.length > 0 ? ` (new: ${added.map((s) => s.name).join(", ")})` : ""}`);
+      publish();
     },
   };
 }
 
-/** The environment's traffic policies (`spec.traffic`, filled by the config loader), or none. */
+/** What the log says of an applied policy read from the store. */
+function appliedLine(env: string, applied: AppliedMesh | null): string {
+  if (!applied) return `no traffic policy applied to ${env} yet: serving the mesh's defaults (every passing instance alike, no retries, timeouts or limits of amphi's) until a run applies one`;
+  const services = applied.policies.map((p) => p.service).join(", ") || "none";
+  return `traffic policy applied ${applied.appliedAt}${applied.revision ? ` at revision ${applied.revision.slice(0, 12)}` : ""}: ${services}`;
+}
 
-function listenAddress(value: string): string {
+/** Checks an ADS listen address (`flag` names the option in the error). */
+export function listenAddress(value: string, flag = "--listen"): string {
   const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
-  if (!m || Number(m[2]) > 65535) throw new InputError(`--listen must be ADDR:PORT (e.g. 127.0.0.1:15010), not "${value}"`);
+  if (!m || Number(m[2]) > 65535) throw new InputError(`${flag} must be ADDR:PORT (e.g. 127.0.0.1:15010), not "${value}"`);
   return value;
 }

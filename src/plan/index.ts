@@ -44,6 +44,12 @@ function placeFollowingSteps(steps: PlanStep[]): void {
     for (const s of steps) if (s.runtime === waveOf) latest.set(s.target, Math.max(latest.get(s.target) ?? 0, s.wave));
     for (const s of steps) if (s.runtime === runtime) s.wave = latest.get(s.target) ?? 1;
   }
+  for (const runtime of RUNTIME_ORDER) {
+    if (!hooksOf(runtime).plan?.afterApp) continue;
+    const latest = new Map<string, number>();
+    for (const s of steps) if (s.runtime !== runtime && s.app !== null) latest.set(s.app, Math.max(latest.get(s.app) ?? 0, s.wave));
+    for (const s of steps) if (s.runtime === runtime && s.app !== null && latest.has(s.app)) s.wave = latest.get(s.app)! + 1;
+  }
 }
 
 function resourceOf(c: Change): Resource | ActualResource {

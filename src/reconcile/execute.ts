@@ -5,7 +5,7 @@ import { setMaxListeners } from "node:events";
 import type { RunRecord, TaskRecord } from "../model/index.js";
 import type { TaskSpec } from "../plan/tasks.js";
 import type { TaskHandler } from "../ports/tasks.js";
-import { handlerOf, runsWhenBlocked, type HandlerName } from "../runtimes/index.js";
+import { handlerOf, needsOwnApp, runsWhenBlocked, type HandlerName } from "../runtimes/index.js";
 import { RunRecorder } from "./recorder.js";
 import { dependents } from "./dependents.js";
 
@@ -34,11 +34,14 @@ export async function execute(specs: TaskSpec[], opts: ExecuteOptions): Promise<
   const tasks = recorder.addTasks(specs);
   recorder.start();
   const failedApps = new Set<string>();
+  const unfinished = new Map<string, string>(); // app → a task of it that did not succeed
   for (const wave of [...new Set(tasks.map((t) => t.wave))].sort((a, b) => a - b)) {
     const inWave = tasks.filter((t) => t.wave === wave);
     cancelBlocked(inWave, failedApps, opts);
+    cancelWithoutOwnApp(inWave, unfinished, opts);
     await runWave(inWave, opts);
     for (const t of inWave) if (t.state === "failed" && t.app) failedApps.add(t.app);
+    for (const t of inWave) if ((t.state === "failed" || t.state === "cancelled") && t.app && !unfinished.has(t.app)) unfinished.set(t.app, `${t.spec.kind} of ${t.app} on ${t.target} ${t.state}`);
   }
   return recorder.finish(opts.signal.aborted);
 }
@@ -51,6 +54,15 @@ function cancelBlocked(tasks: (TaskRecord & { spec: TaskSpec })[], failedApps: S
     if (t.app && blocked.has(t.app) && !runsWhenBlocked(t.spec.kind)) {
       opts.recorder.update(t, { state: "cancelled", message: `not run: dependency ${blocked.get(t.app)} failed` });
     }
+  }
+}
+
+// Tasks that need their own app's earlier tasks (a traffic policy after the deploy it sends calls to) do not run
+// when one of those did not succeed.
+function cancelWithoutOwnApp(tasks: (TaskRecord & { spec: TaskSpec })[], unfinished: Map<string, string>, opts: ExecuteOptions): void {
+  for (const t of tasks) {
+    const why = t.app ? unfinished.get(t.app) : undefined;
+    if (why && t.state === "queued" && needsOwnApp(t.spec.kind)) opts.recorder.update(t, { state: "cancelled", message: `not run: ${why}` });
   }
 }
 

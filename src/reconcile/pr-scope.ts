@@ -1,7 +1,8 @@
 // PR mode: which apps a change between two revisions touches. Pure.
 // In: the paths `git diff --name-status base head -- apps environments` lists, the model at both revisions.
 // Out: apps in scope, each with why — its `apps/<app>/` files changed, its placements in the environment
-// changed, or it depends (transitively) on such an app. Environment settings other than placements (mesh,
+// changed, or the traffic policy of one of its services changed, or it depends (transitively) on such an app.
+// Environment settings other than placements and traffic policies (mesh,
 // targets, Consul, state) affect every app: then the scope is the whole environment.
 import type { DiffResult, DesiredState, EnvironmentModel, Model } from "../model/index.js";
 import type { PathChange } from "../ports/sources.js";
@@ -37,6 +38,12 @@ export function prScope(changes: PathChange[], base: Model | null, head: Model, 
   for (const app of new Set([...baseEnv.placements, ...headEnv.placements].map((p) => p.app))) {
     if (!apps.has(app) && placementsKey(baseEnv, app) !== placementsKey(headEnv, app)) apps.set(app, `placement in environments/${env} changed`);
   }
+  // A traffic policy belongs to the app declaring its service (at either revision).
+  const owners = new Map([...(base?.apps ?? []), ...head.apps].flatMap((a) => a.services.map((s): [string, string] => [s.name, a.name])));
+  for (const service of new Set([...trafficOf(baseEnv), ...trafficOf(headEnv)].map((p) => p.service))) {
+    const app = owners.get(service);
+    if (app && !apps.has(app) && trafficKey(baseEnv, service) !== trafficKey(headEnv, service)) apps.set(app, `traffic policy of ${service} in environments/${env} changed`);
+  }
   const deps = Object.fromEntries(head.apps.map((a) => [a.name, a.dependsOn]));
   for (const [app, on] of dependents(deps, new Set(apps.keys()))) apps.set(app, `depends on ${on}`);
   return { all: false, reason: null, apps: new Map([...apps].sort(([a], [b]) => (a < b ? -1 : 1))) };
@@ -68,10 +75,19 @@ export function formatScope(scope: Scope): string {
   return [...scope.apps].map(([app, why]) => `${app} (${why})`).join(", ");
 }
 
-// The environment's settings as a comparable string, without its placements and without positions.
+// The environment's settings as a comparable string, without its placements, traffic policies and positions.
 function settingsKey(e: EnvironmentModel): string {
-  const { placements: _p, file: _f, ...rest } = e;
+  const { placements: _p, traffic: _t, file: _f, ...rest } = e;
   return JSON.stringify(rest);
+}
+
+function trafficKey(e: EnvironmentModel, service: string): string {
+  return JSON.stringify(trafficOf(e).find((p) => p.service === service) ?? null);
+}
+
+// (Hand-made models in tests may leave the list out.)
+function trafficOf(e: EnvironmentModel): EnvironmentModel["traffic"] {
+  return e.traffic ?? [];
 }
 
 function placementsKey(e: EnvironmentModel, app: string): string {

@@ -17,6 +17,13 @@ export interface RenderedFile {
 /** The apiVersion and kind of the host-group documents amphi writes. */
 export const HOST_GROUP_RENDER = { apiVersion: "amphi.dev/v1", kind: "HostGroupRender" } as const;
 
+/** The folders rendered files go in: every file amphi writes there is its own (stale ones are removed). */
+export const RENDER_FOLDERS: readonly string[] = [
+  "clusters",
+  "hostgroups",
+  ...new Set(Object.values(RUNTIMES).flatMap((h) => (h.files.layout === "environment" ? [h.files.folder] : []))),
+];
+
 /** The sections of a host-group document, in the order of the runtime list. */
 const SECTIONS = Object.values(RUNTIMES).flatMap((h) => (h.files.layout === "hostgroups" ? [h.files.section] : []));
 
@@ -25,10 +32,13 @@ export function renderFiles(desired: DesiredState): RenderedFile[] {
   // Files in first-seen order (resources come in key order); entries in key order.
   const clusters = new Map<string, { rank: number; document: Record<string, unknown> }[]>();
   const hostGroups = new Map<string, Map<string, unknown[]>>();
+  const envFiles = new Map<string, { kind: string; section: string; entries: unknown[] }>();
   for (const r of desired.resources) {
     const files = hooksOf(r.runtime).files;
     if (files.layout === "clusters") {
       entry(clusters, files.file(r), () => []).push({ rank: files.rank(r), document: files.document(r) });
+    } else if (files.layout === "environment") {
+      entry(envFiles, `${files.folder}/${desired.env}.yaml`, () => ({ kind: files.kind, section: files.section, entries: [] })).entries.push(files.entry(r));
     } else {
       const sections = entry(hostGroups, files.file(r), () => new Map(SECTIONS.map((s): [string, unknown[]] => [s, []])));
       sections.get(files.section)!.push(files.entry(r));
@@ -37,6 +47,7 @@ export function renderFiles(desired: DesiredState): RenderedFile[] {
   const out = [
     ...[...clusters].map(([cluster, documents]) => clusterFile(desired.env, cluster, documents)),
     ...[...hostGroups].map(([group, sections]) => hostGroupFile(desired.env, group, sections)),
+    ...[...envFiles].map(([path, file]) => environmentFile(desired.env, path, file)),
   ];
   return out.sort((a, b) => compareStrings(a.path, b.path));
 }
@@ -51,6 +62,12 @@ function hostGroupFile(env: string, group: string, sections: Map<string, unknown
   const doc = { ...HOST_GROUP_RENDER, metadata: { name: group, env }, ...Object.fromEntries(sections) };
   const header = `# Rendered by amphi for environment ${env}, host group ${group}. Not a Kubernetes object.\n`;
   return { path: `hostgroups/${group}.yaml`, content: header + toYaml(doc) };
+}
+
+function environmentFile(env: string, path: string, file: { kind: string; section: string; entries: unknown[] }): RenderedFile {
+  const doc = { apiVersion: HOST_GROUP_RENDER.apiVersion, kind: file.kind, metadata: { env }, [file.section]: file.entries };
+  const header = `# Rendered by amphi for environment ${env}. Not a Kubernetes object.\n`;
+  return { path, content: header + toYaml(doc) };
 }
 
 // The value of `name` in `map`, made and set first when there is none.

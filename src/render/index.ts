@@ -18,7 +18,7 @@ import { RUNTIMES } from "../runtimes/index.js";
 import type { HostPlacements, RenderContext } from "../runtimes/types.js";
 import { hostInstances } from "./host.js";
 
-export { renderFiles, type RenderedFile } from "./files.js";
+export { RENDER_FOLDERS, renderFiles, type RenderedFile } from "./files.js";
 
 /** Renders the desired state of one environment. Throws an InputError naming the environment and the known
  * ones when `envName` is unknown, and an Error naming the subject when two resources would share a key. */

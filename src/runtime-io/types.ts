@@ -14,6 +14,10 @@ export interface IoContext {
   kubectl: KubectlOptions;
   /** The environment variables tokens are read from (never from flags or files). */
   processEnv: NodeJS.ProcessEnv;
+  /** The directory a relative `state.path` is under. */
+  cwd: string;
+  /** The config commit being read or applied (null: a plain directory). */
+  revision(): Promise<string | null>;
 }
 
 /** Settings of an apply that handlers take. */

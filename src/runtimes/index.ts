@@ -3,6 +3,7 @@
 import type { Runtime, TaskKind } from "../model/index.js";
 import { capture } from "./capture/index.js";
 import { k8s } from "./k8s/index.js";
+import { mesh } from "./mesh/index.js";
 import { registry } from "./registry/index.js";
 import type { HandlerName, RuntimeHooks } from "./types.js";
 import { vm } from "./vm/index.js";
@@ -16,6 +17,8 @@ export const RUNTIMES: { readonly [R in Runtime]: RuntimeHooks<R> } = {
   vm,
   capture,
   consul: registry,
+  // last: a policy goes out after the instances it sends calls to are deployed and registered
+  mesh,
 };
 
 /** The runtimes a plan step can touch, in apply order within a wave: the order of {@link RUNTIMES}. */
@@ -36,4 +39,9 @@ export function handlerOf(kind: TaskKind): HandlerName | undefined {
 /** Whether a task of `kind` runs although a dependency of its app failed (the runtime's `runWhenBlocked`). */
 export function runsWhenBlocked(kind: TaskKind): boolean {
   return Object.values(RUNTIMES).some((h) => h.tasks.runWhenBlocked?.includes(kind) ?? false);
+}
+
+/** Whether a task of `kind` is held back when a task of its own app did not succeed in an earlier wave. */
+export function needsOwnApp(kind: TaskKind): boolean {
+  return Object.values(RUNTIMES).some((h) => h.tasks.kinds.includes(kind) && h.tasks.needsOwnApp === true);
 }

@@ -83,6 +83,9 @@ export interface RuntimeHooks<R extends Runtime> {
 export interface PlanHooks {
   /** Steps go in the wave of the latest step of runtime `waveOf` on the same target (wave 1 when none). */
   waveOf?: Runtime;
+  /** Steps go one wave after the latest step of another runtime of their app (their app's wave when none):
+   * what the step configures (e.g. traffic policy) reaches the instances only once they are deployed. */
+  afterApp?: boolean;
   /** Order of two of its steps in one wave (before the key decides; reversed among deletes). */
   compareSteps?(a: PlanStep, b: PlanStep): number;
 }
@@ -115,6 +118,9 @@ export interface TaskHooks<R extends Runtime> {
   /** Kinds that run even when a dependency of their app failed in an earlier wave (removing an app needs
    * nothing it depends on); the others are cancelled then. */
   runWhenBlocked?: readonly TaskKind[];
+  /** Its tasks do not run when a task of their own app did not succeed in an earlier wave (a traffic policy
+   * is not pushed to instances whose deploy failed or was not run); the others depend only on other apps. */
+  needsOwnApp?: boolean;
   /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the
    * runtime's steps are batched per target, wave and kind as `batch` says (one of the two is set). */
   payload?(step: StepOf<R>, desired: Resource | undefined): TaskPayload;
@@ -165,7 +171,7 @@ export type RenderHook<R extends Runtime> = (ctx: RenderContext) => ResourceOf<R
 // ---- files: how `amphi render --out` writes the resources (src/render/files.ts) ----
 
 /** Where and how this runtime's resources appear in rendered files. */
-export type FilesHooks<R extends Runtime> = ManifestFileHooks<R> | HostGroupFileHooks<R>;
+export type FilesHooks<R extends Runtime> = ManifestFileHooks<R> | HostGroupFileHooks<R> | EnvironmentFileHooks<R>;
 
 /** Kubernetes manifests: `clusters/<file>.yaml`, one YAML document per resource, that `kubectl apply -f` reads. */
 export interface ManifestFileHooks<R extends Runtime> {
@@ -187,6 +193,19 @@ export interface HostGroupFileHooks<R extends Runtime> {
   file(resource: ResourceOf<R>): string;
   section: string;
   /** The entry written for the resource (secrets redacted: rendered files get committed and archived). */
+  entry(resource: ResourceOf<R>): unknown;
+}
+
+/** amphi's own document for the whole environment, `<folder>/<env>.yaml` (not a Kubernetes object): the
+ * resource is one entry of the list `section` (e.g. the traffic policies the mesh's control plane serves). */
+export interface EnvironmentFileHooks<R extends Runtime> {
+  layout: "environment";
+  /** The folder the file goes in; the file is named after the environment. */
+  folder: string;
+  /** The document's `kind` (apiVersion `amphi.dev/v1`). */
+  kind: string;
+  section: string;
+  /** The entry written for the resource. */
   entry(resource: ResourceOf<R>): unknown;
 }
 

@@ -24,7 +24,7 @@ test("drift: exit 2 when nothing is deployed, exit 0 when the actual state match
     const same = await amphi(["drift", "--repo", EXAMPLE_REPO, "--env", "prod", "--actual", "actual.json"], dir);
     assert.equal(same.code, 0, same.stderr + same.stdout);
     assert.match(same.stdout, /^amphi drift prod, \d{4}-\d\d-\d\dT/);
-    assert.match(same.stdout, /Drift in prod: 4 apps on 5 targets, 12 in sync, 0 drifted, 0 unknown; coverage 100%\.\n$/);
+    assert.match(same.stdout, /Drift in prod: 4 apps on 6 targets, 14 in sync, 0 drifted, 0 unknown; coverage 100%\.\n$/);
     const badFormat = await amphi(["drift", "--repo", EXAMPLE_REPO, "--env", "prod", "--format", "pdf"]);
     assert.deepEqual([badFormat.code, /unknown --format "pdf"/.test(badFormat.stderr)], [1, true]);
     const badEnv = await amphi(["drift", "--repo", EXAMPLE_REPO, "--env", "qa", "--actual", emptyProd]);
@@ -41,7 +41,7 @@ test("drift --format html --out FILE writes one self-contained file and prints t
   try {
     const res = await amphi(["drift", "--repo", EXAMPLE_REPO, "--env", "prod", "--actual", emptyProd, "--format", "html", "--out", "reports/drift.html"], dir);
     assert.equal(res.code, 2, res.stderr);
-    assert.equal(res.stdout, "Drift in prod: 4 apps on 5 targets, 0 in sync, 12 drifted, 0 unknown; coverage 100%. Written to reports/drift.html (html).\n");
+    assert.equal(res.stdout, "Drift in prod: 4 apps on 6 targets, 0 in sync, 14 drifted, 0 unknown; coverage 100%. Written to reports/drift.html (html).\n");
     const html = readFileSync(join(dir, "reports/drift.html"), "utf8");
     assert.ok(html.startsWith("<!DOCTYPE html>") && html.includes("<h1>amphi drift — prod</h1>"));
     assert.doesNotMatch(html, /<script|(src|href)=/i);

@@ -13,6 +13,7 @@ import { HostsReader } from "../../src/hosts/reader.js";
 import { HostTaskHandler } from "../../src/hosts/handler.js";
 import { ClusterReader, ClusterTaskHandler } from "../../src/adapters/kubectl/index.js";
 import { RegistryReader, RegistryTaskHandler } from "../../src/adapters/consul/index.js";
+import { MeshPolicyHandler, MeshPolicyReader } from "../../src/runtime-io/mesh.js";
 import type { EnvironmentModel } from "../../src/model/index.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
 
@@ -45,21 +46,22 @@ function withContext(env: EnvironmentModel, processEnv: NodeJS.ProcessEnv, fn: (
   }
 }
 
-test("readersFor: one reader for the hosts, then the clusters' and the registry's", () => {
+test("readersFor: one reader for the hosts, then the clusters', the registry's and the applied mesh policy's", () => {
   withContext(fixtureEnvironment(), {}, (ctx) => {
     const readers = readersFor(ctx, () => {});
-    assert.deepEqual(readers.map((r) => r.constructor), [HostsReader, ClusterReader, RegistryReader]);
+    assert.deepEqual(readers.map((r) => r.constructor), [HostsReader, ClusterReader, RegistryReader, MeshPolicyReader]);
   });
 });
 
-test("handlersFor: hosts and clusters always, the registry only with Consul", () => {
+test("handlersFor: hosts, clusters and the mesh policy always, the registry only with Consul", () => {
   withContext(fixtureEnvironment(), {}, (ctx) => {
     const h = handlersFor(ctx, { healthTimeoutMs: 1000 });
-    assert.deepEqual(Object.keys(h).sort(), ["cluster", "hosts", "registry"]);
+    assert.deepEqual(Object.keys(h).sort(), ["cluster", "hosts", "mesh", "registry"]);
+    assert.ok(h.mesh instanceof MeshPolicyHandler);
     assert.ok(h.hosts instanceof HostTaskHandler && h.cluster instanceof ClusterTaskHandler && h.registry instanceof RegistryTaskHandler);
   });
   const noConsul = { ...fixtureEnvironment(), consul: { ...fixtureEnvironment().consul, enabled: false } };
-  withContext(noConsul, {}, (ctx) => assert.deepEqual(Object.keys(handlersFor(ctx, { healthTimeoutMs: 1000 })).sort(), ["cluster", "hosts"]));
+  withContext(noConsul, {}, (ctx) => assert.deepEqual(Object.keys(handlersFor(ctx, { healthTimeoutMs: 1000 })).sort(), ["cluster", "hosts", "mesh"]));
 });
 
 test("handlersFor: an unset Consul token fails naming the variable, as the hosts' health reporters need it", () => {

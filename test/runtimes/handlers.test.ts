@@ -16,6 +16,7 @@ const EXPECTED: Record<TaskKind, HandlerName> = {
   "k8s-delete": "cluster",
   register: "registry",
   deregister: "registry",
+  "mesh-policy": "mesh",
 };
 
 test("every task kind is run by the handler its runtime names", () => {

@@ -26,7 +26,8 @@ test("renderContext: cluster placements in placement order; hosts in order of fi
 });
 
 test("render hooks: each runtime renders only its own resources, and render is their union in key order", () => {
-  const model = modelFixture();
+  const policy = { service: "billing", split: [], timeoutMs: 2000, retries: null, circuitBreaker: null, outlierDetection: null, rateLimit: null };
+  const model = withEnvironment(modelFixture(), (e) => ({ ...e, traffic: [policy] }));
   const ctx = renderContext(model, "prod");
   const byRuntime = RUNTIME_ORDER.map((r) => [r, hooksOf(r).render(ctx)] as const);
   for (const [runtime, resources] of byRuntime) {

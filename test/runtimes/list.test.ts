@@ -46,10 +46,10 @@ test("registry: report rows, item details, the facts registry drift covers, chec
   assert.equal(hooks.health({ actual: { ...resource(1), observed: { check: "critical" } } }, ctx)?.health, "degraded");
 });
 
-test("targets: clusters and hosts are per target, host runtimes share a host, the registry is one per environment", () => {
+test("targets: clusters and hosts are per target, host runtimes share a host, the registry and the mesh policy are one per environment", () => {
   assert.deepEqual(
     RUNTIME_ORDER.map((r) => [r, hooksOf(r).target.place]),
-    [["k8s", "cluster"], ["vm", "host"], ["capture", "host"], ["consul", "environment"]],
+    [["k8s", "cluster"], ["vm", "host"], ["capture", "host"], ["consul", "environment"], ["mesh", "environment"]],
   );
   assert.equal(registry.objectName(resource(8091)), "user-vm-2-8091");
 });

@@ -1,0 +1,188 @@
+// Where an environment's applied mesh policy is kept (ports/mesh.ts): a JSON file `<state dir>/mesh/<env>.json`
+// (file backend), or the Consul KV key `<prefix>/mesh/<env>` (`state.backend: consul`, shared by every replica).
+// Watches: the file by inotify on its directory (plus a 1 s re-read, for filesystems without it); the key by
+// Consul blocking queries.
+import { createHash } from "node:crypto";
+import { watch as fsWatch, mkdirSync, readFileSync, renameSync, writeFileSync, type FSWatcher } from "node:fs";
+import { join, resolve } from "node:path";
+import type { EnvironmentModel } from "../../model/index.js";
+import type { AppliedMesh, MeshPolicyStore, MeshPolicyWatch } from "../../ports/mesh.js";
+import { ConsulError, consulClientFor, type ConsulClient } from "../consul/client.js";
+import { nextIndex } from "../consul/watch.js";
+import { consulPrefix } from "./consul-store.js";
+import { sleep } from "./sleep.js";
+
+/** The store of `env`'s applied mesh policy, by its `state` settings (`cwd`: what a relative `state.path` is under). */
+export function meshPolicyStoreFor(env: EnvironmentModel, opts: { cwd: string; processEnv: NodeJS.ProcessEnv }): MeshPolicyStore {
+  if (env.state.backend === "consul") return new ConsulMeshPolicyStore(consulClientFor(env.consul, opts.processEnv), consulPrefix(env.state.path), env.name);
+  return new FileMeshPolicyStore(resolve(opts.cwd, env.state.path), env.name);
+}
+
+/** Checks what was read: an applied-policy record of `env`; throws naming `where` otherwise. */
+export function parseApplied(text: string, env: string, where: string): AppliedMesh {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${where}: not JSON: ${(e as Error).message}`);
+  }
+  const o = v as Partial<AppliedMesh> | null;
+  if (typeof o !== "object" || o === null || Array.isArray(o)) throw new Error(`${where}: not an applied mesh policy record (an object)`);
+  if (o.env !== env) throw new Error(`${where}: records environment ${JSON.stringify(o.env)}, not ${env}`);
+  if (!Array.isArray(o.policies) || !o.policies.every((p) => typeof p === "object" && p !== null && typeof p.service === "string")) {
+    throw new Error(`${where}: "policies" must be a list of traffic policies`);
+  }
+  if (o.revision !== null && typeof o.revision !== "string") throw new Error(`${where}: "revision" must be a string or null`);
+  const apps = typeof o.apps === "object" && o.apps !== null && !Array.isArray(o.apps) ? o.apps : {};
+  return { env, revision: o.revision ?? null, appliedAt: String(o.appliedAt ?? ""), policies: o.policies, apps };
+}
+
+const hashOf = (a: AppliedMesh | null): string => createHash("sha256").update(JSON.stringify(a)).digest("hex");
+
+/** The file backend: `<dir>/mesh/<env>.json`, replaced atomically (temp file + rename). */
+export class FileMeshPolicyStore implements MeshPolicyStore {
+  readonly file: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly env: string,
+  ) {
+    this.file = join(dir, "mesh", `${env}.json`);
+  }
+
+  get description(): string {
+    return this.file;
+  }
+
+  async read(): Promise<AppliedMesh | null> {
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw new Error(`applied mesh policy ${this.file} is unreadable: ${(e as Error).message}`);
+    }
+    return parseApplied(text, this.env, `applied mesh policy ${this.file}`);
+  }
+
+  async write(applied: AppliedMesh): Promise<void> {
+    mkdirSync(join(this.dir, "mesh"), { recursive: true });
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(applied, null, 2) + "\n");
+    renameSync(tmp, this.file);
+  }
+
+  watch(onChange: (applied: AppliedMesh | null) => void, onError: (error: Error) => void): MeshPolicyWatch {
+    let last: string | null = null;
+    let stopped = false;
+    const check = async (): Promise<void> => {
+      if (stopped) return;
+      try {
+        const applied = await this.read();
+        const h = hashOf(applied);
+        if (h !== last && !stopped) {
+          last = h;
+          onChange(applied);
+        }
+      } catch (e) {
+        onError(e as Error);
+      }
+    };
+    let watcher: FSWatcher | null = null;
+    try {
+      mkdirSync(join(this.dir, "mesh"), { recursive: true });
+      watcher = fsWatch(join(this.dir, "mesh"), (_event, name) => {
+        if (name === null || name === `${this.env}.json`) void check();
+      });
+      watcher.on("error", (e) => onError(e));
+    } catch (e) {
+      onError(new Error(`cannot watch ${join(this.dir, "mesh")} (re-read every second instead): ${(e as Error).message}`));
+    }
+    const timer = setInterval(() => void check(), 1000);
+    timer.unref();
+    const ready = check();
+    return {
+      ready,
+      stop: () => {
+        stopped = true;
+        clearInterval(timer);
+        watcher?.close();
+      },
+    };
+  }
+}
+
+/** The Consul KV backend: the key `<prefix>/mesh/<env>`, the record as its raw JSON value. */
+export class ConsulMeshPolicyStore implements MeshPolicyStore {
+  readonly key: string;
+
+  constructor(
+    private readonly client: ConsulClient,
+    prefix: string,
+    private readonly env: string,
+  ) {
+    this.key = `${prefix}/mesh/${env}`;
+  }
+
+  get description(): string {
+    return `consul ${this.client.address} key ${this.key}`;
+  }
+
+  async read(signal?: AbortSignal): Promise<AppliedMesh | null> {
+    return (await this.readIndexed(0, signal)).applied;
+  }
+
+  async write(applied: AppliedMesh, signal?: AbortSignal): Promise<void> {
+    await this.client.put(`/v1/kv/${this.key}`, { body: applied, signal });
+  }
+
+  /** Blocking queries on the key (index + wait); while the key does not exist, a re-read every 500 ms (Consul's
+   * 404 carries no index to block on through the client). Errors back off (100 ms doubling to 10 s). */
+  watch(onChange: (applied: AppliedMesh | null) => void, onError: (error: Error) => void): MeshPolicyWatch {
+    const abort = new AbortController();
+    let markReady!: () => void;
+    const ready = new Promise<void>((r) => (markReady = r));
+    const loop = async (): Promise<void> => {
+      let index = 0;
+      let last: string | null = null;
+      let failures = 0;
+      while (!abort.signal.aborted) {
+        try {
+          const r = await this.readIndexed(index, abort.signal);
+          failures = 0;
+          const h = hashOf(r.applied);
+          if (h !== last && !abort.signal.aborted) {
+            last = h;
+            onChange(r.applied);
+          }
+          markReady();
+          if (r.applied === null) {
+            index = 0;
+            await sleep(500, abort.signal);
+          } else index = nextIndex(index, r.index);
+        } catch (e) {
+          if (abort.signal.aborted) break;
+          failures++;
+          onError(e as Error);
+          await sleep(Math.min(10_000, 100 * 2 ** Math.min(failures - 1, 10)), abort.signal);
+        }
+      }
+      markReady();
+    };
+    void loop();
+    return { ready, stop: () => abort.abort() };
+  }
+
+  private async readIndexed(index: number, signal?: AbortSignal): Promise<{ applied: AppliedMesh | null; index: number }> {
+    const dc = this.client.datacenter ? { dc: this.client.datacenter } : {};
+    const query = index > 0 ? { ...dc, raw: "", index: String(index), wait: "60s" } : { ...dc, raw: "" };
+    try {
+      const r = await this.client.get<unknown>(`/v1/kv/${this.key}`, { query, signal, timeoutMs: index > 0 ? 80_000 : undefined });
+      if (r.data === null) return { applied: null, index: r.index };
+      return { applied: parseApplied(JSON.stringify(r.data), this.env, `applied mesh policy (${this.description})`), index: r.index };
+    } catch (e) {
+      if (e instanceof ConsulError && e.status === 404) return { applied: null, index: 0 };
+      throw e;
+    }
+  }
+}

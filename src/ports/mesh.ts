@@ -1,0 +1,38 @@
+// The MeshPolicyStore port: the traffic policy an environment's mesh serves — what the loop applied last and the
+// config revision it came from. The mesh runtime's task handler writes it (runtime-io/mesh.ts); every control-plane
+// replica reads and watches it (cli/xds.ts, `amphi serve --xds-listen`), so the control plane keeps no state of its
+// own: the file backend under the state directory, or Consul KV for `state.backend: consul`.
+import type { TrafficPolicy } from "../model/index.js";
+
+/** The policy applied to one environment's mesh. */
+export interface AppliedMesh {
+  env: string;
+  /** The config commit the last recorded change came from (null: a plain directory, no revision). */
+  revision: string | null;
+  /** When it was recorded (ISO time). */
+  appliedAt: string;
+  /** One per service, sorted by service. */
+  policies: TrafficPolicy[];
+  /** Service → the app that declares it (the plan names a policy's app). */
+  apps: Record<string, string>;
+}
+
+/** A running watch of the applied policy. */
+export interface MeshPolicyWatch {
+  /** Resolves once the first read was delivered (or the watch was stopped). */
+  ready: Promise<void>;
+  stop(): void;
+}
+
+/** Where one environment's applied mesh policy is kept. */
+export interface MeshPolicyStore {
+  /** Where it is, for messages (a file path or `consul <address> <key>`; never a token). */
+  readonly description: string;
+  /** The applied policy, or null when nothing was applied yet. Throws when the store cannot be read. */
+  read(signal?: AbortSignal): Promise<AppliedMesh | null>;
+  /** Records `applied` (atomically: readers see the old or the new record). */
+  write(applied: AppliedMesh, signal?: AbortSignal): Promise<void>;
+  /** Calls `onChange` with the first read and then with every change (null: nothing applied); errors go to
+   * `onError` and the watch goes on. */
+  watch(onChange: (applied: AppliedMesh | null) => void, onError: (error: Error) => void): MeshPolicyWatch;
+}

@@ -1,0 +1,71 @@
+// The mesh runtime's I/O: the environment's applied mesh policy (ports/mesh.ts), which the xDS control plane serves.
+// Reading it is reading what the proxies are told; recording a new one is the apply (the control plane watches the
+// store and pushes within a second), so no proxy or app is redeployed.
+import type { ActualResource, EnvironmentModel, TaskRecord } from "../model/index.js";
+import type { ActualRead, ActualReader } from "../ports/actual.js";
+import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
+import type { TaskHandler, TaskOutcome, TaskRunContext } from "../ports/tasks.js";
+import type { TaskSpec } from "../plan/tasks.js";
+import { meshPolicyStoreFor } from "../adapters/state/mesh-store.js";
+import { MESH_TARGET, meshKey } from "../runtimes/mesh/index.js";
+import type { RuntimeIo } from "./types.js";
+
+/** Reads the policies applied last (what the control plane serves); records new ones. */
+export const meshIo: RuntimeIo = {
+  runtime: "mesh",
+  reader: (ctx) => new MeshPolicyReader(meshPolicyStoreFor(ctx.env, ctx)),
+  handler: (ctx) => new MeshPolicyHandler(meshPolicyStoreFor(ctx.env, ctx), ctx.env.name, ctx.revision),
+};
+
+/** The applied policies as actual resources; a store that cannot be read is one unreachable target. */
+export class MeshPolicyReader implements ActualReader {
+  constructor(private readonly store: MeshPolicyStore) {}
+
+  async read(_env: EnvironmentModel, signal?: AbortSignal): Promise<ActualRead> {
+    try {
+      const applied = await this.store.read(signal);
+      const resources: ActualResource[] = (applied?.policies ?? []).map((policy) => ({
+        runtime: "mesh",
+        key: meshKey(policy.service),
+        app: applied!.apps[policy.service] ?? policy.service,
+        target: MESH_TARGET,
+        policy,
+      }));
+      return { resources, unreachable: [] };
+    } catch (e) {
+      return { resources: [], unreachable: [{ runtime: "mesh", target: this.store.description, reason: (e as Error).message }] };
+    }
+  }
+}
+
+/** Runs `mesh-policy` tasks: one service's policy set or removed in the applied record, with the revision it came from. */
+export class MeshPolicyHandler implements TaskHandler {
+  constructor(
+    private readonly store: MeshPolicyStore,
+    private readonly env: string,
+    private readonly revision: () => Promise<string | null>,
+  ) {}
+
+  async run(task: TaskRecord & { spec: TaskSpec }, ctx: TaskRunContext): Promise<TaskOutcome> {
+    const p = task.spec.payload;
+    if (p.kind !== "mesh-policy") throw new Error(`${task.target}: ${p.kind} is not a mesh task`);
+    const before = (await this.store.read(ctx.signal)) ?? { env: this.env, revision: null, appliedAt: "", policies: [], apps: {} };
+    const policies = before.policies.filter((x) => x.service !== p.service);
+    const apps = { ...before.apps };
+    delete apps[p.service];
+    if (p.policy) {
+      policies.push(p.policy);
+      if (p.app) apps[p.service] = p.app;
+    }
+    policies.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    if (JSON.stringify(policies) === JSON.stringify(before.policies)) {
+      return { result: "unchanged", message: `traffic policy of ${p.service} is applied as desired (${this.store.description})` };
+    }
+    const revision = await this.revision();
+    const applied: AppliedMesh = { env: this.env, revision, appliedAt: new Date().toISOString(), policies, apps };
+    ctx.log(`recording the traffic policy of ${p.service} in ${this.store.description}`);
+    await this.store.write(applied, ctx.signal);
+    const what = p.policy ? "applied traffic policy" : "removed the traffic policy";
+    return { result: "changed", message: `${what} of ${p.service}${revision ? ` (revision ${revision.slice(0, 12)})` : ""}: the control plane pushes it to the proxies` };
+  }
+}

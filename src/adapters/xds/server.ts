@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { buildResources, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
 import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
-import { typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
+import { copyCounters, countReply, typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
 
 /** Options of the ADS server. */
 export interface AdsServerOptions {
@@ -63,7 +63,7 @@ export class AdsServer {
   /** Connected proxies, their versions per type, and counters. */
   status(): XdsStatus {
     const nodes = [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((n) => structuredClone(n));
-    return { streams: this.streams.size, nodes, counters: { ...this.counters } };
+    return { streams: this.streams.size, nodes, counters: copyCounters(this.counters) };
   }
 
   /** Ends every stream and stops the server. */
@@ -108,8 +108,9 @@ export class AdsServer {
       ready: () => this.hasSnapshot,
       served: (kind) => this.current[kind],
       encoded: (kind, r) => this.encode(kind, r),
-      write: (response) => {
+      write: (kind, response) => {
         this.counters.pushes++;
+        this.counters.byKind[kind].pushes++;
         call.write(response);
       },
       onNode: (id) => {
@@ -123,14 +124,11 @@ export class AdsServer {
       onReply: (kind, reply) => {
         const t = node ? typeState(node, kind) : null;
         if (reply.error !== null) {
-          this.counters.nacks++;
+          countReply(this.counters, kind, null);
           if (t) Object.assign(t, { nacked: reply.version, error: reply.error });
           return;
         }
-        const latency = Date.now() - reply.sentAt;
-        this.counters.acks++;
-        this.counters.pushLatencyMsSum += latency;
-        this.counters.pushLatencyMsMax = Math.max(this.counters.pushLatencyMsMax, latency);
+        countReply(this.counters, kind, Date.now() - reply.sentAt);
         if (t) Object.assign(t, { acked: reply.version }, t.nacked === reply.version ? {} : { nacked: null, error: null });
       },
       log: this.log,

@@ -32,7 +32,7 @@ export interface StreamHost {
   served(kind: ResourceKind): ServedKind;
   /** A resource's bytes (encoded once per content, shared by all streams). */
   encoded(kind: ResourceKind, resource: MeshResource): Uint8Array;
-  write(response: DiscoveryResponse): void;
+  write(kind: ResourceKind, response: DiscoveryResponse): void;
   /** Called for an ACK or NACK of a response this stream sent. */
   onReply(kind: ResourceKind, reply: { version: string; error: string | null; sentAt: number }): void;
   onSent(kind: ResourceKind, version: string): void;
@@ -112,7 +112,7 @@ export class AdsStream {
     sub.nonce = String(++this.nonceCounter);
     sub.version = version;
     sub.causedAt = causedAt;
-    this.host.write({
+    this.host.write(kind, {
       version_info: version,
       type_url: TYPE_URL[kind],
       nonce: sub.nonce,

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import type { Protocol } from "../model/spec.js";
 import type { OutlierDetection, TrafficPolicy } from "../model/traffic.js";
 import type { MeshInstance, MeshPort, MeshService } from "./snapshot.js";
-import { ADS_SOURCE, clusterName, duration, wrapped, type ResourceBody } from "./envoy.js";
+import { ADS_SOURCE, clusterName, duration, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
 
 /** A named resource body. */
 export interface Named {
@@ -16,8 +16,6 @@ export interface Named {
   onlyByName?: boolean;
 }
 
-const HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const HTTP_OPTIONS_TYPE_URL = `type.googleapis.com/${HTTP_OPTIONS_KEY}`;
 
 /** The versions a service port's calls are split over (weights above 0), sorted; empty: no split. */
 export function splitVersions(policy: TrafficPolicy | null): string[] {
@@ -48,7 +46,7 @@ function clusterBody(name: string, policy: TrafficPolicy | null, protocol: Proto
     lb_policy: "ROUND_ROBIN",
   };
   // gRPC is HTTP/2: a sidecar must speak it upstream (gRPC clients ignore this).
-  if (protocol === "grpc") body["typed_extension_protocol_options"] = { [HTTP_OPTIONS_KEY]: { "@type": HTTP_OPTIONS_TYPE_URL, explicit_http_config: { http2_protocol_options: {} } } };
+  if (protocol === "grpc") body["typed_extension_protocol_options"] = http2Upstream();
   const cb = policy?.circuitBreaker;
   if (cb) {
     const t: ResourceBody = { priority: "DEFAULT" };

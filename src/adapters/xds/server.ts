@@ -1,9 +1,10 @@
 // The ADS server: `envoy.service.discovery.v3.AggregatedDiscoveryService` over @grpc/grpc-js, state of the world
 // (Delta answers UNIMPLEMENTED, grpc-js's default for a method not provided). It serves the resources of the last
-// snapshot; a new snapshot pushes to every stream whose subscribed resources changed and to no other. Resources are
+// snapshot (a rate-limited app's sidecars get their own inbound listener); a new snapshot pushes to every stream
+// whose subscribed resources changed and to no other. Resources are
 // encoded once per content (protobufjs, `Any` fields as their typed messages).
 import * as grpc from "@grpc/grpc-js";
-import { buildResources, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
+import { buildResources, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
 import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
 import { copyCounters, countReply, typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
@@ -14,7 +15,16 @@ export interface AdsServerOptions {
   log?: (line: string) => void;
 }
 
-const indexAll = (r: MeshResources): Record<ResourceKind, ServedKind> => ({ listener: serve(r.listener), route: serve(r.route), cluster: serve(r.cluster), endpoint: serve(r.endpoint) });
+/** What is served: per kind, and the listeners of each rate-limited app's sidecars (its own inbound listener). */
+interface Served {
+  kinds: Record<ResourceKind, ServedKind>;
+  listenersByApp: ReadonlyMap<string, ServedKind>;
+}
+
+function indexAll(r: MeshResources): Served {
+  const listenersByApp = new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(r.listener.map((l) => (l.name === inbound.name ? inbound : l)))]));
+  return { kinds: { listener: serve(r.listener), route: serve(r.route), cluster: serve(r.cluster), endpoint: serve(r.endpoint) }, listenersByApp };
+}
 
 /** An xDS control plane serving one environment's mesh over ADS. */
 export class AdsServer {
@@ -23,7 +33,7 @@ export class AdsServer {
   private readonly nodes = new Map<string, NodeState>();
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
-  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [] });
+  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() });
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
 
@@ -55,7 +65,7 @@ export class AdsServer {
     this.current = indexAll(resources);
     this.hasSnapshot = true;
     this.counters.snapshots++;
-    const keep = new Set(RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)));
+    const keep = new Set([...RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)), ...[...resources.inboundByApp.values()].map((r) => `listener/${r.hash}`)]);
     for (const key of this.encodedCache.keys()) if (!keep.has(key)) this.encodedCache.delete(key);
     for (const { stream } of this.streams) stream.push(causedAt);
   }
@@ -104,9 +114,11 @@ export class AdsServer {
 
   private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): StreamHost {
     let node: NodeState | null = null;
+    // A sidecar (node id `sidecar~<env>~<app>~<instance>`) of an app with a rate limit gets that app's listeners.
+    let app: string | null = null;
     return {
       ready: () => this.hasSnapshot,
-      served: (kind) => this.current[kind],
+      served: (kind) => (kind === "listener" && app !== null ? this.current.listenersByApp.get(app) : undefined) ?? this.current.kinds[kind],
       encoded: (kind, r) => this.encode(kind, r),
       write: (kind, response) => {
         this.counters.pushes++;
@@ -114,6 +126,7 @@ export class AdsServer {
         call.write(response);
       },
       onNode: (id) => {
+        app = parseSidecarNode(id)?.app ?? null;
         node = this.nodes.get(id) ?? { id, streams: 0, types: {} };
         node.streams++;
         this.nodes.set(id, node);

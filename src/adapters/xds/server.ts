@@ -21,9 +21,10 @@ interface Served {
   listenersByApp: ReadonlyMap<string, ServedKind>;
 }
 
-function indexAll(r: MeshResources): Served {
-  const listenersByApp = new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(r.listener.map((l) => (l.name === inbound.name ? inbound : l)))]));
-  return { kinds: { listener: serve(r.listener), route: serve(r.route), cluster: serve(r.cluster), endpoint: serve(r.endpoint) }, listenersByApp };
+function indexAll(r: MeshResources, before: Served | null): Served {
+  const listenersByApp = new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(r.listener.map((l) => (l.name === inbound.name ? inbound : l)), before?.listenersByApp.get(app) ?? null)]));
+  const kind = (k: ResourceKind) => serve(r[k], before?.kinds[k] ?? null);
+  return { kinds: { listener: kind("listener"), route: kind("route"), cluster: kind("cluster"), endpoint: kind("endpoint") }, listenersByApp };
 }
 
 /** An xDS control plane serving one environment's mesh over ADS. */
@@ -33,7 +34,7 @@ export class AdsServer {
   private readonly nodes = new Map<string, NodeState>();
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
-  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() });
+  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() }, null);
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
 
@@ -62,7 +63,7 @@ export class AdsServer {
   /** Serves new resources (as `buildResources` makes them). */
   setResources(resources: MeshResources): void {
     const causedAt = Date.now();
-    this.current = indexAll(resources);
+    this.current = indexAll(resources, this.current);
     this.hasSnapshot = true;
     this.counters.snapshots++;
     const keep = new Set([...RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)), ...[...resources.inboundByApp.values()].map((r) => `listener/${r.hash}`)]);

@@ -2,7 +2,8 @@
 // none), the last nonce and version sent. A request carrying the last nonce is an ACK (no error_detail) or a NACK
 // (error_detail: the proxy stays on its last good version; logged and counted, nothing is resent until the
 // resources change); a request with an older nonce is stale and ignored. A response goes out when the stream
-// subscribes, when its names change, or when the resources it subscribed to change.
+// subscribes, when its names change, or when the resources it subscribed to change (route and endpoint responses
+// then carry only the resources that changed).
 import { TYPE_URL, type MeshResource, type ResourceKind } from "../../mesh/index.js";
 import { versionOf } from "../../mesh/index.js";
 
@@ -46,19 +47,40 @@ export interface ServedKind {
   /** What a wildcard subscription gets (sorted by name), and its version. */
   wildcard: readonly MeshResource[];
   wildcardVersion: string;
+  /** The index this one replaced, and the names whose content differs from it (new ones included). */
+  previous: ServedKind | null;
+  changed: ReadonlySet<string>;
+  /** Per set of names subscribed (its key), what it selects and its version: streams that name the same
+   * resources (every sidecar's EDS) share one computation per snapshot. */
+  named: Map<string, { selected: MeshResource[]; version: string }>;
 }
 
-/** Indexes one kind's resources (sorted by name, as buildResources makes them). */
-export function serve(resources: readonly MeshResource[]): ServedKind {
+/** Indexes one kind's resources (sorted by name, as buildResources makes them); `previous`: what it replaces. */
+export function serve(resources: readonly MeshResource[], previous: ServedKind | null = null): ServedKind {
   const wildcard = resources.filter((r) => !r.onlyByName);
-  return { byName: new Map(resources.map((r) => [r.name, r])), wildcard, wildcardVersion: versionOf(wildcard) };
+  const byName = new Map(resources.map((r) => [r.name, r]));
+  const changed = new Set(resources.filter((r) => previous?.byName.get(r.name)?.hash !== r.hash).map((r) => r.name));
+  // Only one step back is kept: older indexes are not needed (see `send`) and must not stay in memory.
+  if (previous) previous.previous = null;
+  return { byName, wildcard, wildcardVersion: versionOf(wildcard), previous, changed, named: new Map() };
 }
+
+/** Route and endpoint responses may carry only what changed (xDS state of the world: only Listener and Cluster
+ * responses must hold every resource); a sidecar naming every cluster then gets one ClusterLoadAssignment, not
+ * a thousand, when one service's instances change. */
+const PARTIAL_KINDS: ReadonlySet<ResourceKind> = new Set(["route", "endpoint"]);
 
 interface Subscription {
   /** Null: wildcard (every resource of the type). */
   names: Set<string> | null;
+  /** The names as the last request listed them. */
+  raw: string[];
+  /** `names` sorted and joined: the key of ServedKind.named. */
+  namesKey: string;
   nonce: string | null;
   version: string | null;
+  /** The index the last response was made from. */
+  sentFrom: ServedKind | null;
   /** When the change that caused the last response happened (ms since epoch), for push latency. */
   causedAt: number;
 }
@@ -89,10 +111,16 @@ export class AdsStream {
       if (error !== null) this.host.log(`xds ${this.who()}: NACK of ${kind} version ${sub.version}: ${error} (the proxy keeps version ${req.version_info || "none"})`);
       this.host.onReply(kind, { version: sub.version ?? "", error, sentAt: sub.causedAt });
     }
-    const names = this.namesOf(kind, req.resource_names ?? []);
+    const raw = req.resource_names ?? [];
+    // An ACK repeats the names as they were sent (a sidecar names every cluster): compared as sent first.
+    if (sub && sameArray(sub.raw, raw)) return;
+    const names = this.namesOf(kind, raw);
     if (!sub || !sameNames(sub.names, names)) {
-      this.subs.set(kind, { names, nonce: sub?.nonce ?? null, version: sub?.version ?? null, causedAt: Date.now() });
+      const namesKey = names === null ? "" : [...names].sort().join("\n");
+      this.subs.set(kind, { names, raw, namesKey, nonce: sub?.nonce ?? null, version: sub?.version ?? null, sentFrom: null, causedAt: Date.now() });
       this.send(kind, true, Date.now());
+    } else {
+      sub.raw = raw;
     }
   }
 
@@ -106,17 +134,23 @@ export class AdsStream {
     if (!this.host.ready()) return;
     const sub = this.subs.get(kind)!;
     const served = this.host.served(kind);
-    const selected = sub.names === null ? served.wildcard : [...sub.names].sort().flatMap((n) => served.byName.get(n) ?? []);
-    const version = sub.names === null ? served.wildcardVersion : versionOf(selected);
-    if (!force && version === sub.version) return;
+    const { selected, version } = sub.names === null ? { selected: served.wildcard, version: served.wildcardVersion } : namedSelection(served, sub.names, sub.namesKey);
+    if (!force && version === sub.version) {
+      sub.sentFrom = served; // the proxy's resources are this index's too
+      return;
+    }
+    // What the proxy already has from the index before this one need not be sent again (route, endpoint only).
+    const partial = !force && PARTIAL_KINDS.has(kind) && sub.sentFrom !== null && sub.sentFrom === served.previous;
+    const resources = partial ? selected.filter((r) => served.changed.has(r.name)) : selected;
     sub.nonce = String(++this.nonceCounter);
     sub.version = version;
+    sub.sentFrom = served;
     sub.causedAt = causedAt;
     this.host.write(kind, {
       version_info: version,
       type_url: TYPE_URL[kind],
       nonce: sub.nonce,
-      resources: selected.map((r) => ({ type_url: TYPE_URL[kind], value: this.host.encoded(kind, r) })),
+      resources: resources.map((r) => ({ type_url: TYPE_URL[kind], value: this.host.encoded(kind, r) })),
     });
     this.host.onSent(kind, version);
   }
@@ -131,6 +165,23 @@ export class AdsStream {
   private who(): string {
     return `${this.nodeId ?? "(no node id)"} at ${this.peer}`;
   }
+}
+
+/** What a set of names selects (sorted by name) and its version, computed once per index and set of names. */
+function namedSelection(served: ServedKind, names: Set<string>, key: string): { selected: MeshResource[]; version: string } {
+  let entry = served.named.get(key);
+  if (!entry) {
+    const selected = [...names].sort().flatMap((n) => served.byName.get(n) ?? []);
+    entry = { selected, version: versionOf(selected) };
+    served.named.set(key, entry);
+  }
+  return entry;
+}
+
+function sameArray(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function sameNames(a: Set<string> | null, b: Set<string> | null): boolean {

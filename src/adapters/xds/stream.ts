@@ -116,7 +116,7 @@ export class AdsStream {
     if (sub && sameArray(sub.raw, raw)) return;
     const names = this.namesOf(kind, raw);
     if (!sub || !sameNames(sub.names, names)) {
-      const namesKey = names === null ? "" : [...names].sort().join("\n");
+      const namesKey = names === null ? "" : keyOf(names);
       this.subs.set(kind, { names, raw, namesKey, nonce: sub?.nonce ?? null, version: sub?.version ?? null, sentFrom: null, causedAt: Date.now() });
       this.send(kind, true, Date.now());
     } else {
@@ -159,7 +159,7 @@ export class AdsStream {
   private namesOf(kind: ResourceKind, names: string[]): Set<string> | null {
     if (names.length === 0 && (kind === "listener" || kind === "cluster")) return null;
     if (names.includes("*")) return null;
-    return new Set(names);
+    return setOf(names);
   }
 
   private who(): string {
@@ -178,7 +178,31 @@ function namedSelection(served: ServedKind, names: Set<string>, key: string): { 
   return entry;
 }
 
+// A list of names decoded once is shared by every stream that sent it (requests.ts): its Set and key are too.
+const setsOfLists = new WeakMap<readonly string[], Set<string>>();
+const keysOfSets = new WeakMap<Set<string>, string>();
+
+function setOf(names: readonly string[]): Set<string> {
+  let set = setsOfLists.get(names);
+  if (!set) {
+    set = new Set(names);
+    setsOfLists.set(names, set);
+  }
+  return set;
+}
+
+/** `names` sorted and joined (once per shared Set). */
+function keyOf(names: Set<string>): string {
+  let key = keysOfSets.get(names);
+  if (key === undefined) {
+    key = [...names].sort().join("\n");
+    keysOfSets.set(names, key);
+  }
+  return key;
+}
+
 function sameArray(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -186,5 +210,6 @@ function sameArray(a: readonly string[], b: readonly string[]): boolean {
 
 function sameNames(a: Set<string> | null, b: Set<string> | null): boolean {
   if (a === null || b === null) return a === b;
+  if (a === b) return true;
   return a.size === b.size && [...a].every((n) => b.has(n));
 }

@@ -1,4 +1,6 @@
-// Decoding DiscoveryRequests cheaply at scale: a sidecar repeats the names of every cluster it watches (EDS) in
+// DiscoveryRequests and DiscoveryResponses cheaply at scale. Responses: the thousands of streams that get one
+// selection of resources (every sidecar's CDS, or its EDS naming every cluster) get one encoding of it, and each
+// response adds only its nonce (protobuf fields may be concatenated). Requests: a sidecar repeats the names of every cluster it watches (EDS) in
 // each ACK, and thousands of sidecars name the same clusters. The names are read once per distinct list (a hash
 // of their bytes finds the list decoded before) and the decoded list is shared, so an ACK costs a hash of its bytes
 // instead of a thousand new strings, and thousands of streams hold one list, not one each.
@@ -22,7 +24,10 @@ export function sharedNamesDeserializer<T extends { resource_names?: string[] }>
       const tag = reader.uint32();
       if (tag === NAMES_TAG) {
         reader.skip(reader.uint32());
-        names.push([start, reader.pos]);
+        // Consecutive names (the usual case) make one range: one hash update, one slice.
+        const last = names[names.length - 1];
+        if (last && last[1] === start) last[1] = reader.pos;
+        else names.push([start, reader.pos]);
       } else {
         reader.skipType(tag & 7);
         rest.push([start, reader.pos]);
@@ -35,15 +40,34 @@ export function sharedNamesDeserializer<T extends { resource_names?: string[] }>
     const key = hash.digest("base64");
     let list = lists.get(key);
     if (!list) {
-      list = names.map(([a, b]) => {
+      list = names.flatMap(([a, b]) => {
         const r = protobuf.Reader.create(bytes.subarray(a, b));
-        r.uint32();
-        return r.string();
+        const out: string[] = [];
+        while (r.pos < r.len) {
+          r.uint32();
+          out.push(r.string());
+        }
+        return out;
       });
       if (lists.size >= MAX_LISTS) lists.clear();
       lists.set(key, list);
     }
     message.resource_names = list;
     return message;
+  };
+}
+
+/** Wraps a DiscoveryResponse serializer: the fields but the nonce are encoded once per `resources` array (shared
+ * by every response made from one selection: same version, same type), the nonce appended per response. */
+export function sharedBodySerializer<T extends { nonce: string; resources: readonly unknown[] }>(inner: (message: T) => Buffer): (message: T) => Buffer {
+  const bodies = new WeakMap<readonly unknown[], Buffer>();
+  return (message) => {
+    if (message.resources.length < 2) return inner(message);
+    let body = bodies.get(message.resources);
+    if (!body) {
+      body = inner({ ...message, nonce: "" });
+      bodies.set(message.resources, body);
+    }
+    return Buffer.concat([body, inner({ nonce: message.nonce, resources: [] } as unknown as T)]);
   };
 }

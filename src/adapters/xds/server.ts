@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { buildResources, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
-import { sharedNamesDeserializer } from "./requests.js";
+import { sharedBodySerializer, sharedNamesDeserializer } from "./requests.js";
 import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
 import { copyCounters, countReply, typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
 
@@ -44,7 +44,10 @@ export class AdsServer {
     const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
     const base = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service as grpc.ServiceDefinition;
     const sotw = base["StreamAggregatedResources"]!;
-    const service: grpc.ServiceDefinition = { ...base, StreamAggregatedResources: { ...sotw, requestDeserialize: sharedNamesDeserializer(sotw.requestDeserialize) } };
+    const service: grpc.ServiceDefinition = {
+      ...base,
+      StreamAggregatedResources: { ...sotw, requestDeserialize: sharedNamesDeserializer(sotw.requestDeserialize), responseSerialize: sharedBodySerializer(sotw.responseSerialize) },
+    };
     this.grpcServer.addService(service, { StreamAggregatedResources: (call: any) => this.onStream(call) });
   }
 

@@ -17,13 +17,22 @@ export interface DiscoveryRequest {
   error_detail?: { code?: number; message?: string };
 }
 
+/** One resource of a response, encoded as its type. */
+export interface WireResource {
+  type_url: string;
+  value: Uint8Array;
+}
+
 /** A DiscoveryResponse to write. `value` holds each resource encoded as its type. */
 export interface DiscoveryResponse {
   version_info: string;
   type_url: string;
   nonce: string;
-  resources: { type_url: string; value: Uint8Array }[];
+  /** Shared by every response made from one selection (and so with one version and type). */
+  resources: readonly WireResource[];
 }
+
+const wireOfSelections = new WeakMap<readonly MeshResource[], WireResource[]>();
 
 /** What a stream needs from the server. */
 export interface StreamHost {
@@ -141,7 +150,7 @@ export class AdsStream {
     }
     // What the proxy already has from the index before this one need not be sent again (route, endpoint only).
     const partial = !force && PARTIAL_KINDS.has(kind) && sub.sentFrom !== null && sub.sentFrom === served.previous;
-    const resources = partial ? selected.filter((r) => served.changed.has(r.name)) : selected;
+    const resources = partial ? this.wire(kind, selected.filter((r) => served.changed.has(r.name))) : this.sharedWire(kind, selected);
     sub.nonce = String(++this.nonceCounter);
     sub.version = version;
     sub.sentFrom = served;
@@ -150,9 +159,24 @@ export class AdsStream {
       version_info: version,
       type_url: TYPE_URL[kind],
       nonce: sub.nonce,
-      resources: resources.map((r) => ({ type_url: TYPE_URL[kind], value: this.host.encoded(kind, r) })),
+      resources,
     });
     this.host.onSent(kind, version);
+  }
+
+  private wire(kind: ResourceKind, selected: readonly MeshResource[]): WireResource[] {
+    return selected.map((r) => ({ type_url: TYPE_URL[kind], value: this.host.encoded(kind, r) }));
+  }
+
+  /** The wire form of a selection shared by many streams (a wildcard, or one set of names), made once: every
+   * response carrying it holds the same array, which the server also encodes once (see server.ts). */
+  private sharedWire(kind: ResourceKind, selected: readonly MeshResource[]): WireResource[] {
+    let wire = wireOfSelections.get(selected);
+    if (!wire) {
+      wire = this.wire(kind, selected);
+      wireOfSelections.set(selected, wire);
+    }
+    return wire;
   }
 
   /** LDS and CDS without names are a wildcard subscription; RDS and EDS without names subscribe to nothing. */

@@ -72,7 +72,7 @@ let serverLog = "";
 const server = spawn(process.execPath, [...(CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`] : []), "bin/amphi.js", "xds", "--repo", repo, "--env", ENV, "--listen", "127.0.0.1:0"], {
   cwd: root,
   stdio: ["ignore", "ignore", "pipe"],
-  env: { ...process.env, AMPHI_TSX: "1" },
+  env: process.env, // bin/amphi.js runs the compiled dist/ when it is fresh (npm run build), else the sources
 });
 server.stderr!.on("data", (d) => (serverLog += String(d)));
 const t = now();
@@ -81,7 +81,7 @@ while (!/serving bench: registry read/.test(serverLog)) {
   await new Promise((r) => setTimeout(r, 50));
 }
 const adsPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(serverLog)![1]);
-console.log(`amphi xds: ${SERVICES} services, ${SERVICES * 2} instances read from Consul, serving in ${((now() - t) / 1000).toFixed(1)} s`);
+console.log(`amphi xds: ${SERVICES} services, ${SERVICES * 2} instances read from Consul, serving in ${((now() - t) / 1000).toFixed(1)} s; RSS ${usage().rssMb.toFixed(0)} MB`);
 
 /** utime+stime (s) and peak RSS (MB) of the server process. */
 function usage(): { cpu: number; peakMb: number; rssMb: number } {

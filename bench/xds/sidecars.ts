@@ -10,6 +10,7 @@
 // Usage (by bench/xds/run.ts): node --import tsx bench/xds/sidecars.ts PORT STREAMS ENV CLUSTERS_JSON
 import * as readline from "node:readline";
 import * as grpc from "@grpc/grpc-js";
+import protobuf from "protobufjs";
 import { adsPackageDefinition, envoyRoot } from "../../src/adapters/xds/protos.js";
 import { TYPE_URL } from "../../src/mesh/index.js";
 
@@ -23,7 +24,24 @@ const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
 const sotw = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service.StreamAggregatedResources;
 const namesBytes = Buffer.from(envoyRoot().lookupType("envoy.service.discovery.v3.DiscoveryRequest").encode({ resource_names: names }).finish());
 const serialize = (req: any): Buffer => (req.resource_names === names ? Buffer.concat([sotw.requestSerialize({ ...req, resource_names: [] }), namesBytes]) : sotw.requestSerialize(req));
-const Ads = grpc.makeGenericClientConstructor({ StreamAggregatedResources: { ...sotw, requestSerialize: serialize } }, "Ads") as any;
+// Responses are read for their version, type and nonce only (the resources' bytes are kept, decoded only by the
+// sampled streams): an Envoy reads its responses at C++ speed, and a slow reader would make the server queue.
+const AnyType = envoyRoot().lookupType("google.protobuf.Any");
+const deserialize = (bytes: Buffer): any => {
+  const r = protobuf.Reader.create(bytes);
+  const out: { version_info: string; type_url: string; nonce: string; resources: Buffer[] } = { version_info: "", type_url: "", nonce: "", resources: [] };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if (field === 1) out.version_info = r.string();
+    else if (field === 4) out.type_url = r.string();
+    else if (field === 5) out.nonce = r.string();
+    else if (field === 2) out.resources.push(Buffer.from(r.bytes()));
+    else r.skipType(tag & 7);
+  }
+  return out;
+};
+const Ads = grpc.makeGenericClientConstructor({ StreamAggregatedResources: { ...sotw, requestSerialize: serialize, responseDeserialize: deserialize } }, "Ads") as any;
 const CLA = envoyRoot().lookupType("envoy.config.endpoint.v3.ClusterLoadAssignment");
 
 interface Sidecar {
@@ -48,7 +66,7 @@ for (let i = 0; i < streams; i++) {
     const resourceNames = r.type_url === TYPE_URL.endpoint ? names : [];
     if (r.type_url === TYPE_URL.endpoint) {
       if (armed && me.sampled && me.edsVersion === me.armedVersion) {
-        const cla = (r.resources as any[]).map((a) => CLA.toObject(CLA.decode(a.value))).find((x: any) => x.cluster_name === armed!.cluster);
+        const cla = (r.resources as Buffer[]).map((b) => CLA.toObject(CLA.decode((AnyType.decode(b) as any).value))).find((x: any) => x.cluster_name === armed!.cluster);
         const n = cla ? (cla.endpoints ?? []).reduce((s: number, l: any) => s + (l.lb_endpoints?.length ?? 0), 0) : -1;
         checked++;
         if (n !== armed.expect) wrong++;

@@ -7,6 +7,9 @@ import * as grpc from "@grpc/grpc-js";
 import { buildResources, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
 import { sharedBodySerializer, sharedNamesDeserializer } from "./requests.js";
+import { SendBudget, StreamSender } from "./budget.js";
+
+const SEND_BUDGET_BYTES = 16 * 1024 * 1024;
 import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
 import { copyCounters, countReply, typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
 
@@ -31,13 +34,15 @@ function indexAll(r: MeshResources, before: Served | null): Served {
 /** An xDS control plane serving one environment's mesh over ADS. */
 export class AdsServer {
   private readonly grpcServer = new grpc.Server();
-  private readonly streams = new Set<{ stream: AdsStream; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse> }>();
+  private readonly streams = new Set<{ stream: AdsStream; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>; sender: StreamSender<DiscoveryResponse> }>();
   private readonly nodes = new Map<string, NodeState>();
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
   private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() }, null);
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
+  /** Bytes of responses handed to grpc-js and not yet flushed, all streams together (see budget.ts). */
+  private readonly budget = new SendBudget(SEND_BUDGET_BYTES);
 
   constructor(options: AdsServerOptions = {}) {
     this.log = options.log ?? (() => {});
@@ -85,7 +90,10 @@ export class AdsServer {
 
   /** Ends every stream and stops the server. */
   async close(): Promise<void> {
-    for (const { call } of this.streams) call.end();
+    for (const { call, sender } of this.streams) {
+      sender.close();
+      call.end();
+    }
     this.streams.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -100,9 +108,11 @@ export class AdsServer {
   }
 
   private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
-    const entry = { stream: new AdsStream(this.hostFor(call), call.getPeer()), call };
+    const sender = new StreamSender<DiscoveryResponse>(this.budget, (response, done) => call.write(response, () => done()));
+    const entry = { stream: new AdsStream(this.hostFor(call, sender), call.getPeer()), call, sender };
     this.streams.add(entry);
     const gone = () => {
+      sender.close();
       if (!this.streams.delete(entry)) return;
       const node = entry.stream.nodeId ? this.nodes.get(entry.stream.nodeId) : undefined;
       if (node) node.streams--;
@@ -119,7 +129,7 @@ export class AdsServer {
     });
   }
 
-  private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): StreamHost {
+  private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, sender: StreamSender<DiscoveryResponse>): StreamHost {
     let node: NodeState | null = null;
     // A sidecar (node id `sidecar~<env>~<app>~<instance>`) of an app with a rate limit gets that app's listeners.
     let app: string | null = null;
@@ -130,7 +140,7 @@ export class AdsServer {
       write: (kind, response) => {
         this.counters.pushes++;
         this.counters.byKind[kind].pushes++;
-        call.write(response);
+        sender.send(response, response.resources.reduce((n, r) => n + r.value.length + 8, 64));
       },
       onNode: (id) => {
         app = parseSidecarNode(id)?.app ?? null;

@@ -62,7 +62,6 @@ export function sharedNamesDeserializer<T extends { resource_names?: string[] }>
 export function sharedBodySerializer<T extends { nonce: string; resources: readonly unknown[] }>(inner: (message: T) => Buffer): (message: T) => Buffer {
   const bodies = new WeakMap<readonly unknown[], Buffer>();
   return (message) => {
-    if (message.resources.length < 2) return inner(message);
     let body = bodies.get(message.resources);
     if (!body) {
       body = inner({ ...message, nonce: "" });

@@ -33,6 +33,7 @@ export interface DiscoveryResponse {
 }
 
 const wireOfSelections = new WeakMap<readonly MeshResource[], WireResource[]>();
+const changedWireOfSelections = new WeakMap<readonly MeshResource[], WireResource[]>();
 
 /** What a stream needs from the server. */
 export interface StreamHost {
@@ -150,7 +151,7 @@ export class AdsStream {
     }
     // What the proxy already has from the index before this one need not be sent again (route, endpoint only).
     const partial = !force && PARTIAL_KINDS.has(kind) && sub.sentFrom !== null && sub.sentFrom === served.previous;
-    const resources = partial ? this.wire(kind, selected.filter((r) => served.changed.has(r.name))) : this.sharedWire(kind, selected);
+    const resources = partial ? this.changedWire(kind, served, selected) : this.sharedWire(kind, selected);
     sub.nonce = String(++this.nonceCounter);
     sub.version = version;
     sub.sentFrom = served;
@@ -162,6 +163,16 @@ export class AdsStream {
       resources,
     });
     this.host.onSent(kind, version);
+  }
+
+  /** The changed part of a shared selection, made once per selection (so its body is encoded once too). */
+  private changedWire(kind: ResourceKind, served: ServedKind, selected: readonly MeshResource[]): WireResource[] {
+    let wire = changedWireOfSelections.get(selected);
+    if (!wire) {
+      wire = this.wire(kind, selected.filter((r) => served.changed.has(r.name)));
+      changedWireOfSelections.set(selected, wire);
+    }
+    return wire;
   }
 
   private wire(kind: ResourceKind, selected: readonly MeshResource[]): WireResource[] {

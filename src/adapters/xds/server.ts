@@ -1,8 +1,9 @@
 // The ADS server: `envoy.service.discovery.v3.AggregatedDiscoveryService` over @grpc/grpc-js, state of the world
 // (Delta answers UNIMPLEMENTED, grpc-js's default for a method not provided). It serves the resources of the last
 // snapshot (a rate-limited app's sidecars get their own inbound listener); a new snapshot pushes to every stream
-// whose subscribed resources changed and to no other. Resources are
-// encoded once per content (protobufjs, `Any` fields as their typed messages).
+// whose subscribed resources changed and to no other. Resources are encoded once per content (protobufjs, `Any`
+// fields as their typed messages), shared responses once per selection (requests.ts), and what is handed to
+// grpc-js and not yet flushed stays within a budget (budget.ts).
 import * as grpc from "@grpc/grpc-js";
 import { buildResources, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";

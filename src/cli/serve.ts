@@ -23,6 +23,7 @@ import type { RepoSource } from "../sources/index.js";
 import { LocalSource } from "../sources/local.js";
 import { EXIT, runAction, type Io } from "./common.js";
 import { listenAddress, startControlPlane, type ControlPlane } from "./xds.js";
+import { renderXdsMetrics } from "../server/xds-metrics.js";
 import { backendsFor, cycleDeps, duration, formatResult, loopOptions, openSource, type LoopCliOptions } from "./reconcile.js";
 
 interface ServeOptions extends LoopCliOptions {
@@ -91,6 +92,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     let stopping = false;
     const server = apiServer({
       loop, metrics, secret, apiToken, log: (l) => io.err(l + "\n"), stopping: () => stopping,
+      moreMetrics: plane ? () => renderXdsMetrics(plane!.status(), envs[0]!.name) : undefined,
       stores: () => backends.all().map((b) => b.store),
       runners: { host: hostname(), alive, now: () => new Date().toISOString() },
       defaultBranch: opts.branch ?? (await defaultBranch(source)),

@@ -2,6 +2,8 @@
 // environment, their instances from Consul (blocking watches, one per service: a health change reaches the proxies
 // as soon as Consul answers), the traffic policy the loop applied last (ports/mesh.ts; watched, so an apply reaches
 // the proxies within a second, no redeploy); served over gRPC ADS until SIGINT/SIGTERM.
+// `--metrics-listen` adds an HTTP server for /metrics (src/server/xds-metrics.ts) and /healthz.
+import type { AddressInfo } from "node:net";
 import type { Command } from "@commander-js/extra-typings";
 import { findEnvironment, InputError, type EnvironmentModel, type Model, type TrafficPolicy } from "../model/index.js";
 import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
@@ -9,7 +11,8 @@ import { ConsulClient, watchService } from "../adapters/consul/index.js";
 import { meshPolicyStoreFor } from "../adapters/state/mesh-store.js";
 import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
 import { redact } from "../adapters/dns-server/index.js";
-import { AdsServer } from "../adapters/xds/index.js";
+import { AdsServer, type XdsStatus } from "../adapters/xds/index.js";
+import { renderXdsMetrics, xdsProbeServer } from "../server/xds-metrics.js";
 import { repoOptions } from "./options.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
 
@@ -18,6 +21,7 @@ interface XdsOptions {
   env: string;
   listen: string;
   consul?: string;
+  metricsListen?: string;
   repo?: string;
   rev?: string;
   debug?: boolean;
@@ -30,7 +34,8 @@ export function xdsCommand(program: Command, io: Io, setCode: (code: number) => 
     .description("run the xDS control plane (gRPC ADS) of one environment: instances from Consul, the traffic policy amphi applied last")
     .requiredOption("--env <env>", "environment whose services, mesh and Consul settings to serve")
     .requiredOption("--listen <addr:port>", "address and port of the ADS server, e.g. 127.0.0.1:15010 (port 0: any free port)")
-    .option("--consul <url>", "Consul HTTP API (default: the environment's consul.address)");
+    .option("--consul <url>", "Consul HTTP API (default: the environment's consul.address)")
+    .option("--metrics-listen <addr:port>", "serve GET /metrics (Prometheus) and GET /healthz over HTTP here");
   repoOptions(cmd)
     .option("--debug", "print stack traces of unexpected errors")
     .action(async (opts: XdsOptions) => {
@@ -42,11 +47,17 @@ async function xds(io: Io, opts: XdsOptions, signal: AbortSignal): Promise<numbe
   const model = await loadRepo(io, opts);
   const env = findEnvironment(model, opts.env);
   const listen = listenAddress(opts.listen);
+  const metricsListen = opts.metricsListen === undefined ? null : listenAddress(opts.metricsListen, "--metrics-listen");
   const log = (line: string): void => io.err(`amphi xds: ${line}\n`);
   const plane = await startControlPlane(io, model, env, { listen, consul: opts.consul, log });
+  let serving = false;
+  const unhealthy = (): string | null => (signal.aborted ? "stopping" : serving ? null : "waiting for the registry");
+  const probes = metricsListen === null ? null : await probeServer(metricsListen, () => renderXdsMetrics(plane.status(), env.name), unhealthy);
+  if (probes) log(`metrics on http://${probes.where}/metrics, health on /healthz`);
   const stopped = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
-  await Promise.race([plane.ready, stopped]);
+  await Promise.race([plane.ready.then(() => void (serving = true)), stopped]);
   await stopped;
+  await probes?.close();
   await plane.stop();
   return EXIT.ok;
 }
@@ -58,6 +69,8 @@ export interface ControlPlane {
   ready: Promise<void>;
   /** Serves the services of `model` from now on (the config a run applied). */
   follow(model: Model): void;
+  /** Connected proxies, their ACKed and NACKed versions, and the counters (what /metrics shows). */
+  status(): XdsStatus;
   stop(): Promise<void>;
 }
 
@@ -93,6 +106,7 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
       const e = next.environments.find((x) => x.name === env.name);
       if (e) feed.setServices(declaredServices(next, e));
     },
+    status: () => server.status(),
     stop: async () => {
       stopping = true;
       feed.stop();
@@ -181,4 +195,24 @@ export function listenAddress(value: string, flag = "--listen"): string {
   const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
   if (!m || Number(m[2]) > 65535) throw new InputError(`${flag} must be ADDR:PORT (e.g. 127.0.0.1:15010), not "${value}"`);
   return value;
+}
+
+/** Starts the /metrics and /healthz server on `addr:port`; `where` is the address bound (port 0 resolved). */
+async function probeServer(address: string, render: () => string, unhealthy: () => string | null): Promise<{ where: string; close(): Promise<void> }> {
+  const server = xdsProbeServer(render, unhealthy);
+  const at = address.lastIndexOf(":");
+  const host = address.slice(0, at).replace(/^\[|\]$/g, "");
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e) => reject(new InputError(`--metrics-listen ${address}: ${e.message}`)));
+    server.listen(Number(address.slice(at + 1)), host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    where: `${address.slice(0, at)}:${port}`,
+    close: () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      return closed;
+    },
+  };
 }

@@ -3,9 +3,9 @@
 // calling side's cluster (circuit breaking, outlier detection) are set here.
 import { isIP } from "node:net";
 import type { Protocol } from "../model/spec.js";
-import type { TrafficPolicy } from "../model/traffic.js";
+import type { OutlierDetection, TrafficPolicy } from "../model/traffic.js";
 import type { MeshInstance, MeshPort, MeshService } from "./snapshot.js";
-import { ADS_SOURCE, clusterName, duration, wrapped, type ResourceBody } from "./envoy.js";
+import { ADS_SOURCE, clusterName, duration, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
 
 /** A named resource body. */
 export interface Named {
@@ -16,8 +16,6 @@ export interface Named {
   onlyByName?: boolean;
 }
 
-const HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const HTTP_OPTIONS_TYPE_URL = `type.googleapis.com/${HTTP_OPTIONS_KEY}`;
 
 /** The versions a service port's calls are split over (weights above 0), sorted; empty: no split. */
 export function splitVersions(policy: TrafficPolicy | null): string[] {
@@ -48,7 +46,7 @@ function clusterBody(name: string, policy: TrafficPolicy | null, protocol: Proto
     lb_policy: "ROUND_ROBIN",
   };
   // gRPC is HTTP/2: a sidecar must speak it upstream (gRPC clients ignore this).
-  if (protocol === "grpc") body["typed_extension_protocol_options"] = { [HTTP_OPTIONS_KEY]: { "@type": HTTP_OPTIONS_TYPE_URL, explicit_http_config: { http2_protocol_options: {} } } };
+  if (protocol === "grpc") body["typed_extension_protocol_options"] = http2Upstream();
   const cb = policy?.circuitBreaker;
   if (cb) {
     const t: ResourceBody = { priority: "DEFAULT" };
@@ -58,18 +56,33 @@ function clusterBody(name: string, policy: TrafficPolicy | null, protocol: Proto
     body["circuit_breakers"] = { thresholds: [t] };
   }
   const od = policy?.outlierDetection;
-  if (od) {
-    body["outlier_detection"] = {
-      consecutive_5xx: wrapped(od.consecutive5xx),
-      interval: duration(od.intervalMs),
-      base_ejection_time: duration(od.ejectionTimeMs),
-      max_ejection_percent: wrapped(od.maxEjectionPercent),
-      // Only the consecutive-5xx rule: Envoy's success-rate rule is on by default and would eject on its own terms.
-      enforcing_success_rate: wrapped(0),
-    };
-  }
+  if (od) body["outlier_detection"] = outlierDetection(od);
   return body;
 }
+
+/** Outlier detection for both kinds of client. Envoy sidecars apply `consecutive_5xx` as written. gRPC clients
+ * (gRFC A50) implement only the success-rate and failure-percentage rules and ignore `consecutive_5xx`, so the
+ * policy also sets failure percentage, derived from it: every interval, an instance with at least `consecutive5xx`
+ * calls in it (the evidence the consecutive rule needs) of which more than half failed is ejected (enforcing 100 %),
+ * provided at least two instances had that many calls (ejecting a service's only instance helps no caller).
+ * Envoy applies this rule too: an instance failing most of its calls is ejected by either rule, never kept. The
+ * success-rate rule, on by default in Envoy and gRPC, is off: it ejects on its own statistical terms. */
+export function outlierDetection(od: OutlierDetection): ResourceBody {
+  return {
+    consecutive_5xx: wrapped(od.consecutive5xx),
+    interval: duration(od.intervalMs),
+    base_ejection_time: duration(od.ejectionTimeMs),
+    max_ejection_percent: wrapped(od.maxEjectionPercent),
+    enforcing_success_rate: wrapped(0),
+    failure_percentage_threshold: wrapped(FAILURE_PERCENTAGE_THRESHOLD),
+    enforcing_failure_percentage: wrapped(100),
+    failure_percentage_minimum_hosts: wrapped(2),
+    failure_percentage_request_volume: wrapped(od.consecutive5xx),
+  };
+}
+
+/** Failures above this percent of an instance's calls in one interval eject it (gRPC's rule; Envoy's too). */
+export const FAILURE_PERCENTAGE_THRESHOLD = 50;
 
 /** Passing instances with an IP address only, one group per locality, sorted so equal registries give equal bytes. */
 function loadAssignment(name: string, instances: MeshInstance[]): ResourceBody {

@@ -48,3 +48,10 @@ export function clusterName(service: string, port: number, version: string | nul
 
 /** An ADS config source: the resource comes over the same ADS stream. */
 export const ADS_SOURCE = { ads: {}, resource_api_version: "V3" } as const;
+
+const HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+/** A cluster's `typed_extension_protocol_options` for HTTP/2 upstream (gRPC). */
+export function http2Upstream(): ResourceBody {
+  return { [HTTP_OPTIONS_KEY]: { "@type": `type.googleapis.com/${HTTP_OPTIONS_KEY}`, explicit_http_config: { http2_protocol_options: {} } } };
+}

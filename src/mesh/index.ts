@@ -6,4 +6,5 @@ export { portClusters, portEndpoints, splitVersions, type Named } from "./cluste
 export { apiListeners, portRoutes, retryOn, routeAction } from "./proxyless.js";
 export { buildResources, hashOf, versionOf, type MeshResource, type MeshResources } from "./resources.js";
 export { declaredServices, hostGroupsOf, instanceVersion, meshSettings, meshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "./registry.js";
-export { INBOUND_CLUSTER, INBOUND_LISTENER, OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, outboundRouteName, passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
+export { appInboundListeners, appOf, inboundClusters, INBOUND_H2_CLUSTER, LOCAL_RATELIMIT_TYPE_URL, localRateLimit, parseSidecarNode, sidecarNodeId, type SidecarNode } from "./inbound.js";
+export { INBOUND_CLUSTER, INBOUND_LISTENER, OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, outboundRouteName, inboundListener, originalDstCluster, passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";

@@ -8,6 +8,8 @@ import type { MeshInstance, MeshService, MeshSettings, MeshSnapshot } from "./sn
 /** A service the config repo declares, with its ports. */
 export interface ServiceDecl {
   name: string;
+  /** The app that declares it. */
+  app: string;
   ports: { port: number; protocol: Protocol }[];
 }
 
@@ -26,7 +28,7 @@ export function declaredServices(model: Model, env: EnvironmentModel): ServiceDe
   const placed = new Set(env.placements.map((p) => p.app));
   const out = new Map<string, ServiceDecl>();
   for (const app of model.apps.filter((a) => placed.has(a.name))) {
-    for (const s of app.services) out.set(s.name, { name: s.name, ports: s.ports.map((p) => ({ port: p.targetPort, protocol: p.protocol })) });
+    for (const s of app.services) out.set(s.name, { name: s.name, app: app.name, ports: s.ports.map((p) => ({ port: p.targetPort, protocol: p.protocol })) });
   }
   return [...out.keys()].sort().map((k) => out.get(k)!);
 }
@@ -63,6 +65,7 @@ export function meshSnapshot(input: SnapshotInput): MeshSnapshot {
   const policies = new Map(input.policies.map((p) => [p.service, p]));
   const services: MeshService[] = input.services.map((s) => ({
     name: s.name,
+    app: s.app,
     ports: s.ports.map((p) => ({
       port: p.port,
       protocol: p.protocol,

@@ -1,11 +1,13 @@
 // MeshSnapshot → every Envoy resource the control plane serves, by type URL, sorted by name, each with a version
-// that is a hash of its content (so a push can tell what changed, and equal snapshots give equal versions).
+// that is a hash of its content (so a push can tell what changed, and equal snapshots give equal versions); and
+// the inbound listeners of rate-limited apps, served per node.
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../model/canonical-json.js";
 import type { MeshSnapshot } from "./snapshot.js";
 import { portClusters, portEndpoints, type Named } from "./clusters.js";
 import { apiListeners, portRoutes } from "./proxyless.js";
 import { passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
+import { appInboundListeners, inboundClusters } from "./inbound.js";
 import { RESOURCE_KINDS, type ResourceBody, type ResourceKind } from "./envoy.js";
 
 /** One resource, ready to serve. */
@@ -18,13 +20,14 @@ export interface MeshResource {
   onlyByName: boolean;
 }
 
-/** Every resource of a snapshot, per kind, sorted by name. */
-export type MeshResources = Record<ResourceKind, MeshResource[]>;
+/** Every resource of a snapshot, per kind, sorted by name; and the per-app inbound listeners that replace the
+ * shared one for the sidecars of apps with a rate limit (see inbound.ts), by app name. */
+export type MeshResources = Record<ResourceKind, MeshResource[]> & { inboundByApp: ReadonlyMap<string, MeshResource> };
 
 /** Builds every resource of a snapshot: the sidecars' listeners, routes and pass-through clusters; proxyless
  * listeners and routes for gRPC ports; clusters and endpoints for every port. */
 export function buildResources(snapshot: MeshSnapshot): MeshResources {
-  const out: Record<ResourceKind, Named[]> = { listener: sidecarListeners(snapshot), route: sidecarRoutes(snapshot), cluster: passthroughClusters(), endpoint: [] };
+  const out: Record<ResourceKind, Named[]> = { listener: sidecarListeners(snapshot), route: sidecarRoutes(snapshot), cluster: [...passthroughClusters(), ...inboundClusters(snapshot)], endpoint: [] };
   for (const service of snapshot.services) {
     for (const port of service.ports) {
       out.cluster.push(...portClusters(service, port));
@@ -34,9 +37,10 @@ export function buildResources(snapshot: MeshSnapshot): MeshResources {
       out.route.push(portRoutes(service, port, snapshot.settings.domain));
     }
   }
-  const result = {} as MeshResources;
+  const result = {} as Record<ResourceKind, MeshResource[]>;
   for (const kind of RESOURCE_KINDS) result[kind] = finish(kind, out[kind]);
-  return result;
+  const inboundByApp = new Map([...appInboundListeners(snapshot)].map(([app, n]) => [app, finish("listener", [n])[0]!]));
+  return { ...result, inboundByApp };
 }
 
 function finish(kind: ResourceKind, named: Named[]): MeshResource[] {

@@ -7,7 +7,7 @@
 import type { MeshSnapshot } from "./snapshot.js";
 import type { Named } from "./clusters.js";
 import { routeAction } from "./proxyless.js";
-import { ADS_SOURCE, HCM_TYPE_URL, ROUTER_TYPE_URL, duration, wrapped, type ResourceBody } from "./envoy.js";
+import { ADS_SOURCE, HCM_TYPE_URL, ROUTER_TYPE_URL, duration, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
 
 export const OUTBOUND_LISTENER = "amphi_outbound";
 export const INBOUND_LISTENER = "amphi_inbound";
@@ -55,16 +55,18 @@ export function sidecarListeners(snapshot: MeshSnapshot): Named[] {
     filter_chains: chains,
     default_filter_chain: { name: "passthrough", filters: [tcpFilter("outbound_passthrough", PASSTHROUGH_CLUSTER)] },
   };
-  const inbound = {
-    name: INBOUND_LISTENER,
-    address: socket("0.0.0.0", snapshot.settings.inboundPort),
-    listener_filters: [originalDst()],
-    default_filter_chain: { name: "inbound", filters: [tcpFilter("inbound", INBOUND_CLUSTER)] },
-  };
   return [
     { name: OUTBOUND_LISTENER, body: outbound },
-    { name: INBOUND_LISTENER, body: inbound },
+    { name: INBOUND_LISTENER, body: inboundListener(snapshot.settings.inboundPort) },
   ];
+}
+
+/** The inbound listener: `chains` by destination port (rate limits, see inbound.ts), else delivery untouched. */
+export function inboundListener(port: number, chains: ResourceBody[] = []): ResourceBody {
+  const body: ResourceBody = { name: INBOUND_LISTENER, address: socket("0.0.0.0", port), listener_filters: [originalDst()] };
+  if (chains.length > 0) body["filter_chains"] = chains;
+  body["default_filter_chain"] = { name: "inbound", filters: [tcpFilter("inbound", INBOUND_CLUSTER)] };
+  return body;
 }
 
 /** The outbound route configurations: per port with http/grpc services, a virtual host per service. */
@@ -86,11 +88,17 @@ export function sidecarRoutes(snapshot: MeshSnapshot): Named[] {
 
 /** The clusters that send to the original destination: outbound pass-through and inbound delivery. */
 export function passthroughClusters(): Named[] {
-  const body = (name: string) => ({ name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: duration(10_000) });
   return [
-    { name: INBOUND_CLUSTER, body: body(INBOUND_CLUSTER) },
-    { name: PASSTHROUGH_CLUSTER, body: body(PASSTHROUGH_CLUSTER) },
+    { name: INBOUND_CLUSTER, body: originalDstCluster(INBOUND_CLUSTER) },
+    { name: PASSTHROUGH_CLUSTER, body: originalDstCluster(PASSTHROUGH_CLUSTER) },
   ];
+}
+
+/** A cluster sending to the original destination; `http2`: speaking HTTP/2 upstream (gRPC). */
+export function originalDstCluster(name: string, http2 = false): ResourceBody {
+  const body: ResourceBody = { name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: duration(10_000) };
+  if (http2) body["typed_extension_protocol_options"] = http2Upstream();
+  return body;
 }
 
 function hcmFilter(routeConfigName: string): ResourceBody {

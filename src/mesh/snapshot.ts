@@ -28,6 +28,8 @@ export interface MeshPort {
 /** One service of the mesh. */
 export interface MeshService {
   name: string;
+  /** The app the service belongs to (its sidecars' node ids name it); absent: the app of that name. */
+  app?: string;
   ports: MeshPort[];
   /** The service's traffic policy in this environment, or null: the mesh's defaults. */
   policy: TrafficPolicy | null;

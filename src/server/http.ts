@@ -20,6 +20,8 @@ import { readHook } from "./webhook.js";
 export interface ApiDeps {
   loop: ReconcileLoop;
   metrics: LoopMetrics;
+  /** More Prometheus text appended to /metrics (the control plane's, under `serve --xds-listen`). */
+  moreMetrics?: () => string;
   /** Every state store the served environments use. */
   stores(): StateStore[];
   /** How runners are judged, so a run whose runner died answers as `abandoned` (and is saved so). */
@@ -59,7 +61,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   const method = req.method ?? "GET";
   let m: RegExpExecArray | null;
   if (p === "/healthz" && method === "GET") return void (deps.stopping() ? text(res, 503, "stopping\n") : text(res, 200, "ok\n"));
-  if (p === "/metrics" && method === "GET") return void text(res, 200, deps.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+  if (p === "/metrics" && method === "GET") return void text(res, 200, deps.metrics.render() + (deps.moreMetrics?.() ?? ""), "text/plain; version=0.0.4; charset=utf-8");
   if (p === "/v1/runs" && method === "GET") return send(res, 200, await listRuns(deps, query.get("env"), Number(query.get("limit") ?? 50) || 50));
   if (p === "/v1/runs" && method === "POST") return startRun(deps, req, res);
   if ((m = /^\/v1\/runs\/([^/]+)$/.exec(p)) && method === "GET") {

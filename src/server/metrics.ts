@@ -82,11 +82,12 @@ export class LoopMetrics {
 }
 
 /** `{a="x",b="y"}` with values escaped as the text format wants (backslash, quote, newline). */
-function labels(l: Record<string, string>): string {
+export function labels(l: Record<string, string>): string {
   const body = Object.entries(l).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`);
   return `{${body.join(",")}}`;
 }
 
-function num(n: number): string {
+/** A sample value: integers as they are, others with three decimals. */
+export function num(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(3);
 }

@@ -18,7 +18,7 @@ describe("meshSnapshot from the registry", () => {
     const model = await loadModel(new DirSource(EXAMPLE_REPO));
     const env = findEnvironment(model, "staging");
     const services = declaredServices(model, env);
-    assert.deepEqual(services.find((s) => s.name === "catalog"), { name: "catalog", ports: [{ port: 8080, protocol: "http" }, { port: 9090, protocol: "grpc" }] });
+    assert.deepEqual(services.find((s) => s.name === "catalog"), { name: "catalog", app: "catalog", ports: [{ port: 8080, protocol: "http" }, { port: 9090, protocol: "grpc" }] });
     assert.deepEqual(hostGroupsOf(env).get("localhost"), "local");
   });
 
@@ -27,8 +27,8 @@ describe("meshSnapshot from the registry", () => {
       env: "staging",
       settings: { domain: "mesh", outboundPort: 15001, inboundPort: 15006 },
       services: [
-        { name: "catalog", ports: [{ port: 8080, protocol: "http" }, { port: 9090, protocol: "grpc" }] },
-        { name: "echo", ports: [{ port: 50051, protocol: "grpc" }] },
+        { name: "catalog", app: "catalog", ports: [{ port: 8080, protocol: "http" }, { port: 9090, protocol: "grpc" }] },
+        { name: "echo", app: "echo", ports: [{ port: 50051, protocol: "grpc" }] },
       ],
       policies: [policy("echo", { timeoutMs: 100 }), policy("unknown", { timeoutMs: 5 })],
       instances: new Map([

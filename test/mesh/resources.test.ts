@@ -63,6 +63,21 @@ describe("buildResources", () => {
     assert.deepEqual(cluster["outlier_detection"].base_ejection_time, { seconds: 30, nanos: 0 });
   });
 
+  it("maps outlier detection for gRPC clients too: failure percentage from the policy, success rate off", () => {
+    const od = byName(buildResources(policySnapshot()).cluster, "outbound|9100||billing")["outlier_detection"];
+    assert.deepEqual(od, {
+      consecutive_5xx: { value: 5 },
+      interval: { seconds: 10, nanos: 0 },
+      base_ejection_time: { seconds: 30, nanos: 0 },
+      max_ejection_percent: { value: 50 },
+      enforcing_success_rate: { value: 0 },
+      failure_percentage_threshold: { value: 50 },
+      enforcing_failure_percentage: { value: 100 },
+      failure_percentage_minimum_hosts: { value: 2 },
+      failure_percentage_request_volume: { value: 5 },
+    });
+  });
+
   it("leaves out zero weights and zero retries; one address registered twice is one endpoint; a host name is none", () => {
     const res = buildResources(edgeSnapshot());
     const route = byName(res.route, "pay:9000")["virtual_hosts"][0].routes[0].route;

@@ -113,6 +113,40 @@ describe("ADS server (state of the world)", () => {
     server.setSnapshot(plainSnapshot());
   });
 
+  it("pushes only the changed endpoints to a stream naming many clusters; CDS stays whole; new names get everything", async () => {
+    const names = ["outbound|8080||web", "outbound|9100||billing"];
+    const c = client("sidecar~partial");
+    c.send(TYPE_URL.endpoint, names);
+    const e1 = await c.next();
+    assert.deepEqual(e1.resources.map((x) => x["cluster_name"]), names);
+    c.send(TYPE_URL.endpoint, names, { version: e1.version_info, nonce: e1.nonce });
+    c.send(TYPE_URL.cluster, []);
+    const c1 = await c.next();
+    c.send(TYPE_URL.cluster, [], { version: c1.version_info, nonce: c1.nonce });
+    await c.drain(100);
+    const changed = plainSnapshot();
+    changed.services[0]!.ports[0]!.instances[1]!.passing = true;
+    server.setSnapshot(changed);
+    const e2 = await c.next();
+    assert.equal(e2.type_url, TYPE_URL.endpoint);
+    assert.deepEqual(e2.resources.map((x) => x["cluster_name"]), ["outbound|9100||billing"], "only the cluster whose endpoints changed");
+    assert.equal(e2.resources[0]!["endpoints"][0].lb_endpoints.length, 2);
+    assert.notEqual(e2.version_info, e1.version_info);
+    c.send(TYPE_URL.endpoint, names, { version: e2.version_info, nonce: e2.nonce });
+    assert.deepEqual(await c.drain(200), [], "the clusters did not change: no CDS push");
+    // A policy change alters clusters: CDS comes whole (state of the world), every cluster in it.
+    server.setSnapshot(policySnapshot());
+    const pushes = [await c.next(), await c.next()];
+    const cds = pushes.find((r) => r.type_url === TYPE_URL.cluster)!;
+    assert.ok(cds.resources.length >= 4, `CDS carries every cluster: ${cds.resources.map((x) => x["name"])}`);
+    // A stream that changes its names gets every resource it names.
+    const e3 = pushes.find((r) => r.type_url === TYPE_URL.endpoint) ?? (await c.next());
+    c.send(TYPE_URL.endpoint, ["outbound|9100||billing", "outbound|9100|2.3.0|billing"], { version: e3.version_info, nonce: e3.nonce });
+    const e4 = await c.next();
+    assert.deepEqual(e4.resources.map((x) => x["cluster_name"]), ["outbound|9100|2.3.0|billing", "outbound|9100||billing"]);
+    server.setSnapshot(plainSnapshot());
+  });
+
   it("answers Delta xDS with UNIMPLEMENTED", async () => {
     const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
     const raw = new pkg.envoy.service.discovery.v3.AggregatedDiscoveryService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());

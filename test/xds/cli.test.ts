@@ -121,6 +121,40 @@ describe("amphi xds", () => {
     assert.match(xds.err(), /stopped: proxies=1 pushes=\d+ nacks=0/);
   });
 
+  it("serves /metrics and /healthz with --metrics-listen", async () => {
+    const xds = await startXds(["--repo", repo, "--env", "test", "--listen", "127.0.0.1:0", "--consul", consul.url, "--metrics-listen", "127.0.0.1:0"]);
+    const grpcClient = new XdsClientProcess(xds.port, "grpc-client~metrics");
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(xds.err()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const base = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(xds.err())?.[1];
+      assert.ok(base, xds.err());
+      const r = await grpcClient.calls("xds:///echo:50051", 5);
+      assert.deepEqual(r.errors, {}, grpcClient.stderr + xds.err());
+      const health = await fetch(`${base}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(await health.text(), "ok\n");
+      const metrics = await fetch(`${base}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      assert.match(text, /^amphi_xds_connected_proxies\{env="test"\} 1$/m);
+      assert.match(text, /^amphi_xds_pushes_total\{env="test",type="endpoint"\} [1-9]\d*$/m);
+      assert.match(text, /^amphi_xds_nacks_total\{env="test",type="cluster"\} 0$/m);
+      assert.equal((await fetch(`${base}/nope`)).status, 404);
+    } finally {
+      await grpcClient.close();
+      assert.equal(await xds.stop(), 0);
+    }
+  });
+
+  it("refuses a --metrics-listen that is not ADDR:PORT", async () => {
+    let err = "";
+    const code = await run(["xds", "--repo", repo, "--env", "test", "--listen", "127.0.0.1:0", "--metrics-listen", "9090"], { out: () => {}, err: (t) => (err += t), cwd: process.cwd(), env: {} });
+    assert.equal(code, 1);
+    assert.match(err, /--metrics-listen must be ADDR:PORT \(e\.g\. 127\.0\.0\.1:15010\), not "9090"/);
+  });
+
   it("refuses a --listen that is not ADDR:PORT", async () => {
     let err = "";
     const code = await run(["xds", "--repo", repo, "--env", "test", "--listen", "15010"], { out: () => {}, err: (t) => (err += t), cwd: process.cwd(), env: {} });

@@ -179,4 +179,31 @@ describe("proxyless gRPC client through the ADS server", () => {
     assert.equal(limited.by["cb-slow"], 2, JSON.stringify(limited));
     assert.equal(limited.errors["14"], 6, "the rest are refused as UNAVAILABLE");
   });
+
+  it("ejects an instance that fails every call by the policy's outlier detection, and takes it back after the ejection time (measured)", async () => {
+    // gRPC clients implement failure-percentage ejection only (gRFC A50): the policy's consecutive5xx reaches them
+    // as failure_percentage (see src/mesh/clusters.ts). Without that mapping the failing instance keeps its half.
+    const ejectionTimeMs = 3000;
+    const good = await echo("od-good", 16);
+    const bad = await echo("od-bad", 17, { kind: "fail-all" });
+    setService("od", [{ echo: good }, { echo: bad }], policy("od", { outlierDetection: { consecutive5xx: 5, ejectionTimeMs, intervalMs: 500, maxEjectionPercent: 50 } }));
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const { log } = await client.watch(`xds:///od:${PORT}`, 3000);
+    const failed = log.filter(([, s]) => s.includes("od-bad"));
+    assert.ok(failed.length > 0, `the failing instance got calls before its ejection: ${JSON.stringify(log.slice(0, 5))}`);
+    const ejectedAt = Math.max(...failed.map(([t]) => t));
+    const after = log.filter(([t]) => t > ejectedAt);
+    console.log(`# outlier detection: the failing instance got its last call ${ejectedAt - t0} ms after the policy (${failed.length} failed of ${log.length} calls), then ${after.length} calls all to the good one over ${log[log.length - 1]![0] - ejectedAt} ms`);
+    assert.ok(after.length > 50 && after.every(([, s]) => s === "od-good"), `after the ejection every call reaches the good instance: ${JSON.stringify(after.filter(([, s]) => s !== "od-good").slice(0, 5))}`);
+    assert.ok(log[log.length - 1]![0] - ejectedAt > 1000, "ejected for at least a second of calls");
+    // Healed: it comes back once the ejection time has passed (not before), and gets calls again.
+    bad.mode = { kind: "ok" };
+    const back = await client.watch(`xds:///od:${PORT}`, ejectionTimeMs + 3000);
+    const firstBack = back.log.find(([, s]) => s === "od-bad");
+    assert.ok(firstBack, `the instance came back within ${ejectionTimeMs + 3000} ms of watching`);
+    const outFor = firstBack[0] - ejectedAt;
+    console.log(`# outlier detection: back after ${outFor} ms out (ejection time ${ejectionTimeMs} ms, checked every 500 ms); then ${back.log.filter(([t, s]) => t >= firstBack[0] && s === "od-bad").length} of ${back.log.filter(([t]) => t >= firstBack[0]).length} calls`);
+    assert.ok(outFor >= ejectionTimeMs - 500, `not back before the ejection time: ${outFor} ms`);
+  });
 });

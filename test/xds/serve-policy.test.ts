@@ -174,6 +174,12 @@ describe("amphi serve --xds-listen: a policy commit moves the traffic without a 
       await eventually(async () => (/amphi xds: services of the applied config: 2 \(new: echo2\)/.test(srv.log()) ? true : undefined), 10_000, "the control plane to follow the config");
       const echo2 = await grpcClient.calls("xds:///echo2:50052", 10);
       assert.deepEqual(echo2.by, { "echo2-1.0.0": 10 }, grpcClient.stderr);
+
+      // serve's /metrics carries the control plane's series: the one connected client, no NACK.
+      const metrics = (await http(`${srv.url}/metrics`)).text;
+      assert.match(metrics, /^amphi_xds_connected_proxies\{env="test"\} 1$/m, metrics);
+      assert.doesNotMatch(metrics, /^amphi_xds_nacks_total\{[^}]*\} [1-9]/m, metrics);
+      assert.match(metrics, /^amphi_xds_pushes_total\{[^}]*type="endpoint"[^}]*\} [1-9]/m, metrics);
     } finally {
       await grpcClient?.close();
       assert.equal(await srv.stop(), 0);

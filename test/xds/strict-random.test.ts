@@ -32,6 +32,7 @@ function randomPolicy(r: Rand, service: string): TrafficPolicy {
     retries: maybe(r, () => ({ attempts: int(r, 0, 5), perTryTimeoutMs: maybe(r, () => int(r, 1, 10_000)), on: RETRY_ON.filter(() => r() < 0.4) })),
     circuitBreaker: maybe(r, () => ({ maxConnections: maybe(r, () => int(r, 1, 10_000)), maxPendingRequests: maybe(r, () => int(r, 0, 10_000)), maxRequests: maybe(r, () => int(r, 1, 10_000)) })),
     outlierDetection: maybe(r, () => ({ consecutive5xx: int(r, 1, 50), ejectionTimeMs: int(r, 1, 600_000), intervalMs: int(r, 1, 60_000), maxEjectionPercent: int(r, 0, 100) })),
+    rateLimit: maybe(r, () => ({ requests: int(r, 1, 10_000), intervalMs: int(r, 50, 600_000), burst: int(r, 1, 10_000) })),
   });
 }
 
@@ -70,6 +71,10 @@ function checkModel(model: Model, seed: number): void {
         assert.deepEqual(strictCheck(envoyRoot(), type, x.body), [], `seed ${seed} env ${env.name} ${kind} ${x.name}`);
         assert.ok(encodeResource(TYPE_URL[kind], x.body).length > 0);
       }
+    }
+    for (const [app, x] of res.inboundByApp) {
+      assert.deepEqual(strictCheck(envoyRoot(), "envoy.config.listener.v3.Listener", x.body), [], `seed ${seed} env ${env.name} inbound listener of ${app}`);
+      assert.ok(encodeResource(TYPE_URL.listener, x.body).length > 0);
     }
   }
 }

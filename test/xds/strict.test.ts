@@ -16,6 +16,7 @@ function checkAll(snapshot: MeshSnapshot): string[] {
   for (const kind of RESOURCE_KINDS) {
     for (const r of res[kind]) errors.push(...strictCheck(envoyRoot(), typeName(TYPE_URL[kind]), r.body).map((e) => `${r.name}: ${e}`));
   }
+  for (const [app, r] of res.inboundByApp) errors.push(...strictCheck(envoyRoot(), typeName(TYPE_URL.listener), r.body).map((e) => `${app} ${r.name}: ${e}`));
   return errors;
 }
 
@@ -44,6 +45,18 @@ describe("strict decode of emitted resources", () => {
   });
 
   for (const [name, snapshot] of [["plain", plainSnapshot], ["full policy", policySnapshot], ["edge cases", edgeSnapshot]] as const) {
+  it("the rate-limited inbound listener is checked: the full policy snapshot has one, and a broken token bucket is caught", () => {
+    const res = buildResources(policySnapshot());
+    const inbound = res.inboundByApp.get("billing")!.body as any;
+    const bucket = inbound.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.token_bucket;
+    assert.deepEqual(bucket, { max_tokens: 20, tokens_per_fill: { value: 100 }, fill_interval: { seconds: 1, nanos: 0 } });
+    const broken = structuredClone(inbound);
+    broken.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.token_bucket = { max_tokens: 0, tokens_per_fill: { value: 1 } };
+    const errors = strictCheck(envoyRoot(), typeName(TYPE_URL.listener), broken);
+    assert.ok(errors.some((e) => /max_tokens: 0 breaks gt 0/.test(e)), JSON.stringify(errors));
+    assert.ok(errors.some((e) => /fill_interval: required/.test(e)), JSON.stringify(errors));
+  });
+
     it(`every resource of the ${name} snapshot decodes strictly and encodes`, () => {
       assert.deepEqual(checkAll(snapshot()), []);
       const res = buildResources(snapshot());
@@ -54,6 +67,7 @@ describe("strict decode of emitted resources", () => {
           assert.equal(back["name"] ?? back["cluster_name"], r.name);
         }
       }
+      for (const r of res.inboundByApp.values()) assert.ok(encodeResource(TYPE_URL.listener, r.body).length > 0);
     });
   }
 });

@@ -2,4 +2,4 @@
 // proxyless gRPC clients; per-node ACK/NACK state and counters out (for /metrics and drift).
 export { AdsServer, type AdsServerOptions } from "./server.js";
 export { envoyRoot, encodeResource, protoIncludeDirs, RESOURCE_PROTOS } from "./protos.js";
-export type { NodeState, NodeTypeState, XdsCounters, XdsStatus } from "./state.js";
+export { PUSH_LATENCY_BUCKETS_MS, type KindCounters, type NodeState, type NodeTypeState, type XdsCounters, type XdsStatus } from "./state.js";

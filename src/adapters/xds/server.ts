@@ -1,12 +1,18 @@
 // The ADS server: `envoy.service.discovery.v3.AggregatedDiscoveryService` over @grpc/grpc-js, state of the world
 // (Delta answers UNIMPLEMENTED, grpc-js's default for a method not provided). It serves the resources of the last
-// snapshot; a new snapshot pushes to every stream whose subscribed resources changed and to no other. Resources are
-// encoded once per content (protobufjs, `Any` fields as their typed messages).
+// snapshot (a rate-limited app's sidecars get their own inbound listener); a new snapshot pushes to every stream
+// whose subscribed resources changed and to no other. Resources are encoded once per content (protobufjs, `Any`
+// fields as their typed messages), shared responses once per selection (requests.ts), and what is handed to
+// grpc-js and not yet flushed stays within a budget (budget.ts).
 import * as grpc from "@grpc/grpc-js";
-import { buildResources, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
+import { buildResources, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
+import { sharedBodySerializer, sharedNamesDeserializer } from "./requests.js";
+import { SendBudget, StreamSender } from "./budget.js";
+
+const SEND_BUDGET_BYTES = 16 * 1024 * 1024;
 import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
-import { typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
+import { copyCounters, countReply, typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
 
 /** Options of the ADS server. */
 export interface AdsServerOptions {
@@ -14,23 +20,40 @@ export interface AdsServerOptions {
   log?: (line: string) => void;
 }
 
-const indexAll = (r: MeshResources): Record<ResourceKind, ServedKind> => ({ listener: serve(r.listener), route: serve(r.route), cluster: serve(r.cluster), endpoint: serve(r.endpoint) });
+/** What is served: per kind, and the listeners of each rate-limited app's sidecars (its own inbound listener). */
+interface Served {
+  kinds: Record<ResourceKind, ServedKind>;
+  listenersByApp: ReadonlyMap<string, ServedKind>;
+}
+
+function indexAll(r: MeshResources, before: Served | null): Served {
+  const listenersByApp = new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(r.listener.map((l) => (l.name === inbound.name ? inbound : l)), before?.listenersByApp.get(app) ?? null)]));
+  const kind = (k: ResourceKind) => serve(r[k], before?.kinds[k] ?? null);
+  return { kinds: { listener: kind("listener"), route: kind("route"), cluster: kind("cluster"), endpoint: kind("endpoint") }, listenersByApp };
+}
 
 /** An xDS control plane serving one environment's mesh over ADS. */
 export class AdsServer {
   private readonly grpcServer = new grpc.Server();
-  private readonly streams = new Set<{ stream: AdsStream; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse> }>();
+  private readonly streams = new Set<{ stream: AdsStream; call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>; sender: StreamSender<DiscoveryResponse> }>();
   private readonly nodes = new Map<string, NodeState>();
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
-  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [] });
+  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() }, null);
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
+  /** Bytes of responses handed to grpc-js and not yet flushed, all streams together (see budget.ts). */
+  private readonly budget = new SendBudget(SEND_BUDGET_BYTES);
 
   constructor(options: AdsServerOptions = {}) {
     this.log = options.log ?? (() => {});
     const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
-    const service = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service as grpc.ServiceDefinition;
+    const base = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service as grpc.ServiceDefinition;
+    const sotw = base["StreamAggregatedResources"]!;
+    const service: grpc.ServiceDefinition = {
+      ...base,
+      StreamAggregatedResources: { ...sotw, requestDeserialize: sharedNamesDeserializer(sotw.requestDeserialize), responseSerialize: sharedBodySerializer(sotw.responseSerialize) },
+    };
     this.grpcServer.addService(service, { StreamAggregatedResources: (call: any) => this.onStream(call) });
   }
 
@@ -52,10 +75,10 @@ export class AdsServer {
   /** Serves new resources (as `buildResources` makes them). */
   setResources(resources: MeshResources): void {
     const causedAt = Date.now();
-    this.current = indexAll(resources);
+    this.current = indexAll(resources, this.current);
     this.hasSnapshot = true;
     this.counters.snapshots++;
-    const keep = new Set(RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)));
+    const keep = new Set([...RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)), ...[...resources.inboundByApp.values()].map((r) => `listener/${r.hash}`)]);
     for (const key of this.encodedCache.keys()) if (!keep.has(key)) this.encodedCache.delete(key);
     for (const { stream } of this.streams) stream.push(causedAt);
   }
@@ -63,12 +86,15 @@ export class AdsServer {
   /** Connected proxies, their versions per type, and counters. */
   status(): XdsStatus {
     const nodes = [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((n) => structuredClone(n));
-    return { streams: this.streams.size, nodes, counters: { ...this.counters } };
+    return { streams: this.streams.size, nodes, counters: copyCounters(this.counters) };
   }
 
   /** Ends every stream and stops the server. */
   async close(): Promise<void> {
-    for (const { call } of this.streams) call.end();
+    for (const { call, sender } of this.streams) {
+      sender.close();
+      call.end();
+    }
     this.streams.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -83,9 +109,11 @@ export class AdsServer {
   }
 
   private onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
-    const entry = { stream: new AdsStream(this.hostFor(call), call.getPeer()), call };
+    const sender = new StreamSender<DiscoveryResponse>(this.budget, (response, done) => call.write(response, () => done()));
+    const entry = { stream: new AdsStream(this.hostFor(call, sender), call.getPeer()), call, sender };
     this.streams.add(entry);
     const gone = () => {
+      sender.close();
       if (!this.streams.delete(entry)) return;
       const node = entry.stream.nodeId ? this.nodes.get(entry.stream.nodeId) : undefined;
       if (node) node.streams--;
@@ -102,17 +130,21 @@ export class AdsServer {
     });
   }
 
-  private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): StreamHost {
+  private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, sender: StreamSender<DiscoveryResponse>): StreamHost {
     let node: NodeState | null = null;
+    // A sidecar (node id `sidecar~<env>~<app>~<instance>`) of an app with a rate limit gets that app's listeners.
+    let app: string | null = null;
     return {
       ready: () => this.hasSnapshot,
-      served: (kind) => this.current[kind],
+      served: (kind) => (kind === "listener" && app !== null ? this.current.listenersByApp.get(app) : undefined) ?? this.current.kinds[kind],
       encoded: (kind, r) => this.encode(kind, r),
-      write: (response) => {
+      write: (kind, response) => {
         this.counters.pushes++;
-        call.write(response);
+        this.counters.byKind[kind].pushes++;
+        sender.send(response, response.resources.reduce((n, r) => n + r.value.length + 8, 64));
       },
       onNode: (id) => {
+        app = parseSidecarNode(id)?.app ?? null;
         node = this.nodes.get(id) ?? { id, streams: 0, types: {} };
         node.streams++;
         this.nodes.set(id, node);
@@ -123,14 +155,11 @@ export class AdsServer {
       onReply: (kind, reply) => {
         const t = node ? typeState(node, kind) : null;
         if (reply.error !== null) {
-          this.counters.nacks++;
+          countReply(this.counters, kind, null);
           if (t) Object.assign(t, { nacked: reply.version, error: reply.error });
           return;
         }
-        const latency = Date.now() - reply.sentAt;
-        this.counters.acks++;
-        this.counters.pushLatencyMsSum += latency;
-        this.counters.pushLatencyMsMax = Math.max(this.counters.pushLatencyMsMax, latency);
+        countReply(this.counters, kind, Date.now() - reply.sentAt);
         if (t) Object.assign(t, { acked: reply.version }, t.nacked === reply.version ? {} : { nacked: null, error: null });
       },
       log: this.log,

@@ -23,6 +23,16 @@ export interface NodeState {
   types: Partial<Record<ResourceKind, NodeTypeState>>;
 }
 
+/** Upper bounds (ms) of the push latency histogram's buckets. */
+export const PUSH_LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+
+/** Counters of one resource type. */
+export interface KindCounters {
+  pushes: number;
+  acks: number;
+  nacks: number;
+}
+
 /** Counters since start. */
 export interface XdsCounters {
   /** Responses sent (one per stream and type). */
@@ -35,6 +45,10 @@ export interface XdsCounters {
   pushLatencyMsMax: number;
   /** Snapshots taken. */
   snapshots: number;
+  /** ACKs whose latency was at most each bound of PUSH_LATENCY_BUCKETS_MS (cumulative, as Prometheus wants). */
+  pushLatencyBuckets: number[];
+  /** The counters above, per resource type. */
+  byKind: Record<ResourceKind, KindCounters>;
 }
 
 /** The control plane's view of its proxies, for /metrics and drift. */
@@ -47,7 +61,38 @@ export interface XdsStatus {
 
 /** Fresh counters. */
 export function zeroCounters(): XdsCounters {
-  return { pushes: 0, nacks: 0, acks: 0, pushLatencyMsSum: 0, pushLatencyMsMax: 0, snapshots: 0 };
+  const kind = (): KindCounters => ({ pushes: 0, acks: 0, nacks: 0 });
+  return {
+    pushes: 0,
+    nacks: 0,
+    acks: 0,
+    pushLatencyMsSum: 0,
+    pushLatencyMsMax: 0,
+    snapshots: 0,
+    pushLatencyBuckets: PUSH_LATENCY_BUCKETS_MS.map(() => 0),
+    byKind: { cluster: kind(), endpoint: kind(), listener: kind(), route: kind() },
+  };
+}
+
+/** Counts one ACK (latency from the change that caused the push) or NACK of `kind`. */
+export function countReply(c: XdsCounters, kind: ResourceKind, latencyMs: number | null): void {
+  if (latencyMs === null) {
+    c.nacks++;
+    c.byKind[kind].nacks++;
+    return;
+  }
+  c.acks++;
+  c.byKind[kind].acks++;
+  c.pushLatencyMsSum += latencyMs;
+  c.pushLatencyMsMax = Math.max(c.pushLatencyMsMax, latencyMs);
+  PUSH_LATENCY_BUCKETS_MS.forEach((bound, i) => {
+    if (latencyMs <= bound) c.pushLatencyBuckets[i]!++;
+  });
+}
+
+/** A deep copy of counters (status() hands out copies). */
+export function copyCounters(c: XdsCounters): XdsCounters {
+  return structuredClone(c);
 }
 
 /** The state of one type of one node, made on first use. */

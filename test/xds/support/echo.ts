@@ -1,5 +1,5 @@
 // Real gRPC echo servers for the xDS tests: each answers with its own id, and can be told to fail every other
-// call (UNAVAILABLE) or to answer late. Raw bytes in and out: no proto needed on either side.
+// call or every call (UNAVAILABLE), or to answer late. Raw bytes in and out: no proto needed on either side.
 import * as grpc from "@grpc/grpc-js";
 
 /** The one method of the echo service. */
@@ -11,7 +11,7 @@ const definition: grpc.ServiceDefinition = {
 };
 
 /** How an echo server answers. */
-export type EchoMode = { kind: "ok" } | { kind: "fail-every-other" } | { kind: "slow"; delayMs: number };
+export type EchoMode = { kind: "ok" } | { kind: "fail-every-other" } | { kind: "fail-all" } | { kind: "slow"; delayMs: number };
 
 /** A running echo server. */
 export interface Echo {
@@ -33,6 +33,7 @@ export async function startEcho(id: string, address: string, mode: EchoMode = { 
       echo.calls++;
       const m = echo.mode;
       if (m.kind === "fail-every-other" && echo.calls % 2 === 1) return cb({ code: grpc.status.UNAVAILABLE, details: `${id} fails this one` });
+      if (m.kind === "fail-all") return cb({ code: grpc.status.UNAVAILABLE, details: `${id} fails every call` });
       if (m.kind === "slow") return void setTimeout(() => cb(null, Buffer.from(id)), m.delayMs);
       cb(null, Buffer.from(id));
     },

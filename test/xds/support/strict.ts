@@ -57,7 +57,7 @@ function walkField(root: protobuf.Root, field: protobuf.Field, value: unknown, p
   if (value === undefined || value === null) {
     // A oneof member's rules apply only when it is the member set.
     if (field.partOf) return;
-    if (rules["message.required"] === true) errors.push(`${path}: required`);
+    if (rules["message.required"] === true || rules["duration.required"] === true || rules["timestamp.required"] === true) errors.push(`${path}: required`);
     if (field.repeated && typeof rules["repeated.min_items"] === "number" && rules["repeated.min_items"] > 0) errors.push(`${path}: at least ${rules["repeated.min_items"]} items`);
     // Scalars are their zero value when absent, and their rules apply to it (proto3, as protoc-gen-validate does).
     if (!field.repeated && !field.map && !field.resolvedType) checkScalarRules(field, zeroOf(field.type), rules, path, errors);

@@ -88,10 +88,11 @@ function checkTimeouts(policy: TrafficPolicy, ptr: string, loc: FileLocator): Pr
   return out;
 }
 
-/** Two `tcp` services of apps placed in this environment on one targetPort: the mesh tells tcp services apart by
- * port alone (every service shares the one mesh IP), so the second one is an error at its app's first placement. */
+/** A `tcp` service of an app placed in this environment on the targetPort of another service (tcp, http or grpc):
+ * the mesh tells tcp services apart by port alone (every service shares the one mesh IP, and a port's outbound
+ * chain is either a tcp proxy or Host routing), so the later one is an error at its app's first placement. */
 export function checkTcpPorts(env: EnvironmentModel, apps: Map<string, AppModel>, loc: FileLocator): Problem[] {
-  const first = new Map<number, { service: string; app: string }>();
+  const first = new Map<number, { service: string; app: string; protocol: string }>();
   const seenApps = new Set<string>();
   const out: Problem[] = [];
   for (const p of env.placements) {
@@ -99,13 +100,15 @@ export function checkTcpPorts(env: EnvironmentModel, apps: Map<string, AppModel>
     if (!app || seenApps.has(app.name)) continue;
     seenApps.add(app.name);
     for (const s of app.services) {
-      for (const port of new Set(s.ports.filter((x) => x.protocol === "tcp").map((x) => x.targetPort))) {
+      for (const { targetPort: port, protocol } of s.ports) {
         const prev = first.get(port);
         if (!prev) {
-          first.set(port, { service: s.name, app: app.name });
+          first.set(port, { service: s.name, app: app.name, protocol });
           continue;
         }
-        const message = `tcp port ${port} of service "${s.name}" (app "${app.name}") is also the tcp port of service "${prev.service}" (app "${prev.app}")`;
+        // http and grpc services share a port by name (Host routing); a tcp one shares it with nobody
+        if ((protocol !== "tcp" && prev.protocol !== "tcp") || prev.service === s.name) continue;
+        const message = `${protocol} port ${port} of service "${s.name}" (app "${app.name}") is also the ${prev.protocol} port of service "${prev.service}" (app "${prev.app}")`;
         const hint = `every service shares the mesh IP ${env.mesh.serviceIP}, so tcp services are told apart by port alone: give one of them another targetPort`;
         out.push(loc.problem(`/spec/placements/${p.index}`, message, { at: "node", hint }));
       }

@@ -177,6 +177,11 @@ const CASES: BadCase[] = [
     files: { "apps/pg/spec.yaml": PG_APP, [ENV]: `${PROD_ENV}  - app: pg\n    cluster: eu1\n` },
     expect: [`${ENV}:25:5 /spec/placements/3: tcp port 5432 of service "pg" (app "pg") is also the tcp port of service "db" (app "db"); every service shares the mesh IP 10.255.0.1, so tcp services are told apart by port alone: give one of them another targetPort`],
   },
+  {
+    name: "a tcp service on the port of an http service",
+    files: { "apps/pg/spec.yaml": PG_APP.replace("targetPort: 5432", "targetPort: 8080"), [ENV]: `${PROD_ENV}  - app: pg\n    cluster: eu1\n` },
+    expect: [`${ENV}:25:5 /spec/placements/3: tcp port 8080 of service "pg" (app "pg") is also the http port of service "api" (app "api"); every service shares the mesh IP 10.255.0.1, so tcp services are told apart by port alone: give one of them another targetPort`],
+  },
 ];
 
 for (const c of CASES) {

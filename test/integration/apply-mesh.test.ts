@@ -13,29 +13,12 @@ import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { skipWithoutKubectl, uniqueNamespace } from "../kube/support.js";
 import { commitAll, initRepo } from "../support/git-repo.js";
 import type { RunRecord } from "../../src/model/index.js";
+import { echoApp, meshEnvHead } from "../xds/support/config.js";
 
-const APP = `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: echo
-    ports:
-    - targetPort: 50051
-      protocol: grpc
-  container:
-    image: registry.example.com/test/echo:2.3.0
-`;
+const APP = echoApp("2.3.0");
 
 function envFile(ns: string, traffic: string): string {
-  return `apiVersion: v1
-kind: Environment
-spec:
-  mesh:
-    serviceIP: 10.255.0.1
-    capture: false
-    sidecar:
-      image: envoyproxy/envoy:v1.31.2
-  clusters:
+  return `${meshEnvHead()}  clusters:
   - name: eu1
     context: mesh-apply
     namespace: ${ns}

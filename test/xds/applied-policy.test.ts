@@ -17,29 +17,10 @@ import { registrationFixture } from "../consul/helpers.js";
 import { eventually } from "../server/support.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
+import { echoApp, meshEnvHead } from "./support/config.js";
 
-const APP = `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: echo
-    ports:
-    - targetPort: 50051
-      protocol: grpc
-  container:
-    image: registry.example.com/test/echo:2.3.0
-`;
-const envFile = (consul: string) => `apiVersion: v1
-kind: Environment
-spec:
-  mesh:
-    serviceIP: 10.255.0.1
-    capture: false
-    sidecar:
-      image: envoyproxy/envoy:v1.31.2
-  consul:
-    address: ${consul}
-  clusters:
+const APP = echoApp("2.3.0");
+const envFile = (consul: string) => `${meshEnvHead(consul)}  clusters:
   - name: a
     context: kind-a
   - name: b

@@ -12,29 +12,10 @@ import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js
 import { registrationFixture } from "../consul/helpers.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
+import { echoApp, meshEnvHead } from "./support/config.js";
 
-const APP = `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: echo
-    ports:
-    - targetPort: 50051
-      protocol: grpc
-  container:
-    image: registry.example.com/test/echo:1.0.0
-`;
-const ENV = `apiVersion: v1
-kind: Environment
-spec:
-  mesh:
-    serviceIP: 10.255.0.1
-    capture: false
-    sidecar:
-      image: envoyproxy/envoy:v1.31.2
-  consul:
-    address: http://127.0.0.1:9
-  clusters:
+const APP = echoApp("1.0.0");
+const ENV = `${meshEnvHead("http://127.0.0.1:9")}  clusters:
   - name: dev
     context: kind-dev
     namespace: test

@@ -19,31 +19,12 @@ import { eventually, http, serve, type Serving } from "../server/support.js";
 import { run } from "../../src/cli/main.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
+import { echoApp, meshEnvHead } from "./support/config.js";
 
-const APP = `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: echo
-    ports:
-    - targetPort: 50051
-      protocol: grpc
-  container:
-    image: registry.example.com/test/echo:2.3.0
-`;
+const APP = echoApp("2.3.0");
 
 function envFile(consul: string, ns: [string, string], split: string): string {
-  return `apiVersion: v1
-kind: Environment
-spec:
-  mesh:
-    serviceIP: 10.255.0.1
-    capture: false
-    sidecar:
-      image: envoyproxy/envoy:v1.31.2
-  consul:
-    address: ${consul}
-  clusters:
+  return `${meshEnvHead(consul)}  clusters:
   - name: eu1
     context: xds-a
     namespace: ${ns[0]}

@@ -10,7 +10,8 @@
 //   real gRPC echo server the test runs (answering `pod-<name>`); amphi's pod sync registers it.
 // `amphi xds` (in-process) serves the environment from that Consul, and a real @grpc/grpc-js-xds client (child
 // process) calls `xds:///echo:<port>`: both instances answer; the pod goes not ready → the next sync deregisters
-// it → only the VM answers; the VM's app stops → its reporter fails the check → only the pod answers.
+// it → only the VM answers; the pod is ready again, then the VM's health reporter is removed → its TTL check
+// expires while its app still runs → only the pod answers (the VM's app, called directly, still answers).
 //
 // Network: the client and the pod's echo server run in the root namespace, which reaches every fleet host
 // directly (its veth into the fleet bridge, fleet.rootAddress): the pod's "pod IP" is fleet.rootAddress, so the
@@ -24,7 +25,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../../src/cli/main.js";
 import { SshConnector } from "../../src/adapters/ssh/index.js";
-import { stop } from "../../src/hosts/lifecycle.js";
+import { removeReporter } from "../../src/hosts/reporter.js";
+import * as grpc from "@grpc/grpc-js";
 import { amphi } from "../support/cli.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
 import { buildPackage, killUnder } from "../support/local-host.js";
@@ -70,6 +72,15 @@ async function when(ok: () => boolean): Promise<number> {
     if (Date.now() > end) throw new Error("timed out");
   }
   return Date.now();
+}
+
+/** One echo call straight to `address` (no xDS): the id that answered. */
+function callDirect(address: string): Promise<string> {
+  const c = new grpc.Client(address, grpc.credentials.createInsecure());
+  const id = (b: Buffer) => b;
+  return new Promise<string>((resolve, reject) =>
+    c.makeUnaryRequest(ECHO_METHOD, id, id, Buffer.alloc(0), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res!.toString()))),
+  ).finally(() => c.close());
 }
 
 describe("one service on a netns host and in a pod, one proxyless gRPC client", { skip }, () => {
@@ -217,7 +228,7 @@ spec:
       assert.deepEqual(vmOnly, { ...vmOnly, by: { [vmId]: 30 }, errors: {} }, client.stderr);
       let { log } = await watching;
       const lastPod = Math.max(...log.filter(([, s]) => s === podId).map(([t]) => t));
-      console.log(`# pod not ready → deregistered by the sync ${tGone - tPatch} ms after the status patch (apply done after ${tSynced - tPatch} ms); last call to the pod ${lastPod - tGone} ms after the deregistration (${log.length} calls watched)`);
+      console.log(`# pod not ready → deregistered by the sync ${tGone - tPatch} ms after the status patch (apply done after ${tSynced - tPatch} ms); last call to the pod ${lastPod - tGone} ms after the test saw it deregistered (polled every 20 ms) (${log.length} calls watched)`);
       assert.deepEqual(log.filter(([, s]) => s.startsWith("!")).slice(0, 5), [], "no call failed while the pod left");
       assert.ok(lastPod - tGone < 5000, `the pod still got calls ${lastPod - tGone} ms after it left Consul`);
       assert.ok(log.filter(([t]) => t > tGone + 5000).every(([, s]) => s === vmId), "only the VM after the sync");
@@ -229,28 +240,32 @@ spec:
       const again = await client.calls(target, 40);
       assert.deepEqual(Object.keys(again.by).sort(), [podId, vmId].sort(), JSON.stringify(again.by) + client.stderr);
 
+      // The VM's health fails in Consul while its app still answers: its reporter is removed, so its TTL check
+      // (3 s) expires. Only the control plane can then keep calls off it.
       watching = client.watch(target, 12_000);
       await new Promise((r) => setTimeout(r, 500));
       const tStop = Date.now();
       const critical = when(() => checkStatus() === "critical");
       const connector = new SshConnector({ knownHostsFile: fleet.knownHostsPath });
+      const h = fleet.hosts[0]!;
       try {
-        const h = fleet.hosts[0]!;
         const session = await connector.open({ group: "fleet", host: h.name, address: h.address, transport: "ssh", ssh: { user: "root", port: 22, identityFile: fleet.privateKeyPath, knownHostsFile: fleet.knownHostsPath, proxyJump: null }, baseDir: h.baseDir });
-        await stop({ session, env: "fleet", now: () => new Date().toISOString(), log: () => {} }, "echo");
+        assert.equal(await removeReporter({ session, env: "fleet", now: () => new Date().toISOString(), log: () => {} }, "echo"), true);
       } finally {
         await connector.closeAll();
       }
       const tStopped = Date.now();
       const tCritical = await critical;
+      assert.match(consul.state().checks.find((c) => c.CheckID === vmCheck)?.Output ?? "", /TTL expired/);
       ({ log } = await watching);
       const lastVm = Math.max(...log.filter(([, s]) => s === vmId).map(([t]) => t));
-      const failedCalls = log.filter(([, s]) => s.startsWith("!"));
-      console.log(`# VM app stop begun → check critical ${tCritical - tStop} ms (stop done after ${tStopped - tStop} ms); last call to the VM ${lastVm - tCritical} ms after the check went critical; ${failedCalls.length} of ${log.length} watched calls failed (${[...new Set(failedCalls.map(([, s]) => s))].slice(0, 3).join("; ")})`);
+      console.log(`# VM reporter removed (${tStopped - tStop} ms) → TTL check critical ${tCritical - tStop} ms after the removal began → last call to the VM ${lastVm - tCritical} ms after the test saw it critical (polled every 20 ms; negative: the push came first) (${log.length} calls watched)`);
+      assert.deepEqual(log.filter(([, s]) => s.startsWith("!")).slice(0, 5), [], "no call failed while the VM left");
       assert.ok(lastVm - tCritical < 5000, `the VM still got calls ${lastVm - tCritical} ms after its check went critical`);
+      assert.ok(log.filter(([t]) => t > tCritical + 5000).every(([, s]) => s === podId), "only the pod once the check is critical");
       const podOnly = await client.calls(target, 30);
       assert.deepEqual(podOnly, { ...podOnly, by: { [podId]: 30 }, errors: {} }, client.stderr);
-      assert.ok(log.filter(([t]) => t > tCritical + 5000).every(([, s]) => s === podId), "only the pod once the check is critical");
+      assert.equal(await callDirect(`${h.address}:${port}`), vmId, "the VM's app still answers when called directly: the control plane, not a dead server, keeps calls off it");
     } finally {
       await client.close();
       ac.abort();

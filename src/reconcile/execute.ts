@@ -108,9 +108,16 @@ async function runWave(tasks: (TaskRecord & { spec: TaskSpec })[], opts: Execute
 // Runs one target's tasks in order; returns a reason to halt the group's rollout, or null.
 async function runTarget(tasks: (TaskRecord & { spec: TaskSpec })[], opts: ExecuteOptions): Promise<string | null> {
   let halt: string | null = null;
+  const failedHere = new Map<string, string>(); // app → which of its tasks failed on this target
   for (const t of tasks) {
     if (opts.signal.aborted) {
       opts.recorder.update(t, { state: "cancelled", message: "cancelled: run interrupted" });
+      continue;
+    }
+    // the same rule within a target's queue: no registration of an instance whose deploy just failed
+    const why = t.app ? failedHere.get(t.app) : undefined;
+    if (why && needsOwnApp(t.spec.kind)) {
+      opts.recorder.update(t, { state: "cancelled", message: `not run: ${why}` });
       continue;
     }
     const name = handlerOf(t.spec.kind);
@@ -127,6 +134,7 @@ async function runTarget(tasks: (TaskRecord & { spec: TaskSpec })[], opts: Execu
       const err = e instanceof Error ? e : new Error(String(e));
       const state = opts.signal.aborted ? "cancelled" : "failed";
       opts.recorder.update(t, { state, message: err.message });
+      if (t.app && !failedHere.has(t.app)) failedHere.set(t.app, `${t.spec.kind} of ${t.app} on ${t.target} ${state}`);
       if (err.name === "TaskError" && !halt) halt = `${t.target} failed ${t.spec.kind}${t.app ? ` ${t.app}` : ""}`;
     }
   }

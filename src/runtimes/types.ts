@@ -118,8 +118,9 @@ export interface TaskHooks<R extends Runtime> {
   /** Kinds that run even when a dependency of their app failed in an earlier wave (removing an app needs
    * nothing it depends on); the others are cancelled then. */
   runWhenBlocked?: readonly TaskKind[];
-  /** Its tasks do not run when a task of their own app did not succeed in an earlier wave (a traffic policy
-   * is not pushed to instances whose deploy failed or was not run); the others depend only on other apps. */
+  /** Its tasks do not run when a task of their own app did not succeed in an earlier wave, or failed before them
+   * on the same target (a traffic policy is not pushed to instances whose deploy failed or was not run; an
+   * instance whose deploy failed is not registered); the others depend only on other apps. */
   needsOwnApp?: boolean;
   /** The payload of the one task of `step` (`desired`: the step's desired resource, if any). Absent: the
    * runtime's steps are batched per target, wave and kind as `batch` says (one of the two is set). */

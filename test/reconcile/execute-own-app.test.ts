@@ -40,3 +40,19 @@ test("a policy after its app's successful deploy runs", async () => {
   assert.equal(result.state, "succeeded");
   assert.deepEqual(mesh.calls.map((c) => c.kind), ["mesh-policy"]);
 });
+
+test("an instance whose deploy failed on its host is not registered; the registration on a host whose deploy succeeded is", async () => {
+  const hosts = new FakeHandler().failOn("g/a", "deploy", "TaskError", "g/a: health check failed; rolled back");
+  const registry = new FakeHandler();
+  const register = (target: string): TaskSpec => ({
+    kind: "register", target, app: "billing", wave: 1, keys: [`consul/billing/billing-${target}`], payload: { kind: "deregister", id: `billing-${target}`, service: "billing" },
+  });
+  const recorder = new RunRecorder(newRun(), new MemoryStateStore(), fixedClock, []);
+  const result = await execute([deploy("g/a", "billing", 1), register("g/a"), deploy("h/c", "billing", 1), register("h/c")], {
+    handlers: { hosts, registry }, recorder, parallel: 10, maxUnavailable: { g: 1, h: 1 }, deps: {}, signal: new AbortController().signal,
+  });
+  const reg = result.tasks.find((t) => t.kind === "register" && t.target === "g/a")!;
+  assert.equal(reg.state, "cancelled");
+  assert.equal(reg.message, "not run: deploy of billing on g/a failed");
+  assert.deepEqual(registry.calls.map((c) => c.target), ["h/c"]);
+});

@@ -32,6 +32,8 @@ export const registry: RuntimeHooks<"consul"> = {
   tasks: {
     kinds: ["register", "deregister"],
     handler: "registry",
+    // an instance whose deploy failed on its host is not registered (its previous registration stays as it was)
+    needsOwnApp: true,
     kind: (step) => (step.op === "delete" ? "deregister" : "register"),
     payload: (step, desired) =>
       step.op === "delete"

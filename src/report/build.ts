@@ -1,6 +1,6 @@
 // Builds the drift report: desired × actual × plan (+ registry drift) → one row per app × target with its
 // sync status, its health and the items that differ. Pure: the time comes in as an argument.
-import { compareStrings, proxyApp, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey, type Runtime } from "../model/index.js";
+import { compareStrings, firstLine, proxyApp, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey, type Runtime } from "../model/index.js";
 import { objectName } from "../plan/index.js";
 import { formatField } from "../plan/format-value.js";
 import { HEALTH_ORDER, worst, type Health, type HealthResult } from "../health/index.js";
@@ -144,7 +144,7 @@ function addProxies(input: DriftInput, rowOf: (r: { app: string | null; runtime:
     for (const [kind, t] of Object.entries(p.types).sort(([a], [b]) => compareStrings(a, b))) {
       if (t.nacked === null) continue;
       const good = t.acked === null ? "no version of it accepted yet" : `runs ${t.acked}`;
-      row().items.push({ kind: "proxy", object: p.id, detail: `NACKed ${kind} version ${t.nacked} (${good}): ${t.error ?? "no error given"}`, proxy: "nacked" });
+      row().items.push({ kind: "proxy", object: p.id, detail: `NACKed ${kind} version ${t.nacked} (${good}): ${t.error === null ? "no error given" : firstLine(t.error)}`, proxy: "nacked" });
     }
     if (!p.connected && input.now.getTime() - Date.parse(p.since) > graceMs) {
       row().items.push({ kind: "proxy", object: p.id, detail: `disconnected from the control plane since ${p.since}`, proxy: "disconnected" });

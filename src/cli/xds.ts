@@ -8,12 +8,13 @@ import type { Command } from "@commander-js/extra-typings";
 import { findEnvironment, InputError, type EnvironmentModel, type Model, type TrafficPolicy } from "../model/index.js";
 import { declaredServices, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
 import { ConsulClient, watchService } from "../adapters/consul/index.js";
-import { meshPolicyStoreFor } from "../adapters/state/mesh-store.js";
+import { meshPolicyStoreFor, proxyStatusStoreFor } from "../adapters/state/mesh-store.js";
 import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
 import { redact } from "../adapters/dns-server/index.js";
 import { AdsServer, type XdsStatus } from "../adapters/xds/index.js";
 import { renderXdsMetrics, xdsProbeServer } from "../server/xds-metrics.js";
 import { repoOptions } from "./options.js";
+import { publishProxies, replicaId } from "./xds-proxies.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
 
 /** Options of `amphi xds`. */
@@ -91,12 +92,17 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
     services: declaredServices(model, env),
     hostGroups: hostGroupsOf(env),
   };
-  const server = new AdsServer({ log });
+  // What it knows of its proxies goes next to the applied policy, for drift (cli/xds-proxies.ts).
+  let nodesChanged = (): void => {};
+  const server = new AdsServer({ log, onNodesChange: () => nodesChanged() });
   const port = await server.listen(opts.listen);
+  const proxyStore = proxyStatusStoreFor(env, { cwd: io.cwd, processEnv: io.env });
+  const publisher = publishProxies(proxyStore, { env: env.name, replica: replicaId(), status: () => server.status(), log });
+  nodesChanged = publisher.changed;
   const client = new ConsulClient({ address, token, datacenter: env.consul.datacenter });
   const feed = watchMesh(client, store, input, (snapshot) => server.setSnapshot(snapshot), log);
   const where = opts.listen.replace(/:\d+$/, `:${port}`);
-  log(`listening on ${where} for ${env.name}: ${input.services.length} services, instances from ${redact(address)}, applied traffic policy from ${store.description}; answers once Consul has been read`);
+  log(`listening on ${where} for ${env.name}: ${input.services.length} services, instances from ${redact(address)}, applied traffic policy from ${store.description}, proxy status to ${proxyStore.description}; answers once Consul has been read`);
   let stopping = false;
   const ready = feed.ready.then(() => void (stopping || log(`serving ${env.name}: registry read`)));
   return {
@@ -112,6 +118,7 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
       feed.stop();
       const { counters, nodes } = server.status();
       await server.close();
+      await publisher.stop();
       log(`stopped: proxies=${nodes.length} pushes=${counters.pushes} nacks=${counters.nacks}`);
     },
   };

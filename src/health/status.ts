@@ -18,7 +18,7 @@ export interface StatusRow {
   target: string;
   status: string;
   health: Health;
-  items: readonly { kind: string; registry?: RegistryDriftKind }[];
+  items: readonly { kind: string; object?: string; registry?: RegistryDriftKind; proxy?: "nacked" | "disconnected" }[];
 }
 
 /** Options of the status builders. */
@@ -74,9 +74,21 @@ export function appStatus(env: string, app: string, rows: readonly StatusRow[], 
   for (const r of desired) if (r.health !== "healthy") parts.push(`${name(r)} ${r.health}`);
   for (const r of rows) if (r.status === "unexpected") parts.push(`${name(r)} not desired`);
   for (const phrase of new Set(registry.map(({ row, kind }) => `${name(row)} ${REGISTRY_WORDS[kind]}`))) parts.push(phrase);
+  parts.push(...proxyPhrases(rows));
   const outOfSync = desired.filter((r) => r.status !== "in-sync" && r.status !== "unknown").length;
   if (outOfSync > 0) parts.push(`${outOfSync} out of sync`);
   return withUrl({ context: appContext(env, app), state: stateOf(health), description: truncateDescription(parts.join(" · ")) }, opts);
+}
+
+/** The mesh's proxies of the app that refuse their config or are gone: `2 proxies NACK their config`,
+ * `1 proxy disconnected` (their rows are degraded, so the state already says failure). */
+function proxyPhrases(rows: readonly StatusRow[]): string[] {
+  const count = (kind: "nacked" | "disconnected") => new Set(rows.flatMap((r) => r.items.filter((i) => i.proxy === kind).map((i) => i.object ?? ""))).size;
+  const [nacked, gone] = [count("nacked"), count("disconnected")];
+  const out: string[] = [];
+  if (nacked > 0) out.push(nacked === 1 ? "1 proxy NACKs its config" : `${nacked} proxies NACK their config`);
+  if (gone > 0) out.push(`${gone} ${gone === 1 ? "proxy" : "proxies"} disconnected`);
+  return out;
 }
 
 /** Names of targets as a description shows them: the host (`vm-3`) or cluster, or the whole target when

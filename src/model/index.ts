@@ -14,6 +14,7 @@ export * from "./traffic.js";
 export * from "./lookup.js";
 export * from "./version.js";
 export * from "./pods.js";
+export * from "./proxies.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

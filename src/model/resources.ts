@@ -1,5 +1,6 @@
 // Desired and actual state share one resource shape, paired by key.
 // Render produces DesiredState; adapters (kubectl, hosts, Consul) or an --actual file produce ActualState.
+import type { ObservedProxy } from "./proxies.js";
 
 /** The stable identity of a resource; pairing desired and actual is by this string. Examples:
  * `k8s/eu1/Deployment/apps/user`, `vm/legacy/vm-2/user`, `capture/legacy/vm-2`, `consul/user/user-vm-2-8091`. */
@@ -155,4 +156,6 @@ export interface ActualState {
   observedAt: string | null;
   resources: ActualResource[];
   unreachable: UnreachableTarget[];
+  /** The mesh's proxies as its control plane published them (absent: none read); drift, never a plan step. */
+  proxies?: ObservedProxy[];
 }

@@ -1,11 +1,12 @@
 // Builds the drift report: desired × actual × plan (+ registry drift) → one row per app × target with its
 // sync status, its health and the items that differ. Pure: the time comes in as an argument.
-import { compareStrings, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey, type Runtime } from "../model/index.js";
+import { compareStrings, firstLine, proxyApp, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey, type Runtime } from "../model/index.js";
 import { objectName } from "../plan/index.js";
 import { formatField } from "../plan/format-value.js";
-import { worst, type Health, type HealthResult } from "../health/index.js";
+import { HEALTH_ORDER, worst, type Health, type HealthResult } from "../health/index.js";
 import { registryDriftOf, type RegistryDrift } from "../health/registry.js";
 import { hooksOf } from "../runtimes/index.js";
+import { MESH_TARGET } from "../runtimes/mesh/index.js";
 import { holdsRegistrations, registrationOf, registryRuntime } from "../runtimes/registrations.js";
 import { ITEM_KINDS, type DriftItem, type DriftReport, type DriftRow, type DriftSummary, type RowStatus } from "./model.js";
 
@@ -26,7 +27,13 @@ export interface DriftInput {
   /** How long `Available=False` may last before a Deployment counts as degraded (default 10 minutes,
    * Kubernetes' own default progress deadline). */
   progressTimeoutMs?: number;
+  /** How long a proxy may stay disconnected (it restarts, it reconnects to another replica) before it is drift
+   * (default 60 s). */
+  proxyGraceMs?: number;
 }
+
+/** Default of {@link DriftInput.proxyGraceMs}. */
+export const DEFAULT_PROXY_GRACE_MS = 60_000;
 
 /** Default of {@link DriftInput.progressTimeoutMs}. */
 export const DEFAULT_PROGRESS_TIMEOUT_MS = 600_000;
@@ -61,6 +68,7 @@ export function buildDriftReport(input: DriftInput): DriftReport {
   for (const step of input.plan.steps) rowOf(step).items.push(...stepItems(step, covered));
   addUnknown(input, rowOf);
   addRegistry(input, registry, rowOf);
+  addProxies(input, rowOf);
   const now = input.now;
   const timeout = input.progressTimeoutMs ?? DEFAULT_PROGRESS_TIMEOUT_MS;
   const out = [...rows.values()].map((r) => finishRow(r, now, timeout)).sort(compareRows);
@@ -124,9 +132,35 @@ function addRegistry(input: DriftInput, registry: readonly RegistryDrift[], rowO
   }
 }
 
+/** The mesh's proxies that NACKed their config or were lost (disconnected longer than the grace period): an
+ * item each, in the mesh row of the app its node id names (an app of the config), else the environment's. Only
+ * proxies the control plane has seen: which ones should be connected is not known here. */
+function addProxies(input: DriftInput, rowOf: (r: { app: string | null; runtime: Runtime; target: string }) => RowAcc): void {
+  const apps = new Set(input.desired.resources.map((r) => r.app));
+  const graceMs = input.proxyGraceMs ?? DEFAULT_PROXY_GRACE_MS;
+  for (const p of input.actual.proxies ?? []) {
+    const app = proxyApp(p.id, input.desired.env);
+    const row = () => rowOf({ app: app !== null && apps.has(app) ? app : null, runtime: "mesh", target: MESH_TARGET });
+    for (const [kind, t] of Object.entries(p.types).sort(([a], [b]) => compareStrings(a, b))) {
+      if (t.nacked === null) continue;
+      const good = t.acked === null ? "no version of it accepted yet" : `runs ${t.acked}`;
+      row().items.push({ kind: "proxy", object: p.id, detail: `NACKed ${kind} version ${t.nacked} (${good}): ${t.error === null ? "no error given" : firstLine(t.error)}`, proxy: "nacked" });
+    }
+    if (!p.connected && input.now.getTime() - Date.parse(p.since) > graceMs) {
+      row().items.push({ kind: "proxy", object: p.id, detail: `disconnected from the control plane since ${p.since}`, proxy: "disconnected" });
+    }
+  }
+}
+
 function finishRow(r: RowAcc, now: Date, timeoutMs: number): DriftRow {
   const items = r.items.map((it, i) => ({ it, i })).sort((a, b) => kindRank(a.it) - kindRank(b.it) || compareStrings(a.it.object, b.it.object) || a.i - b.i).map((x) => x.it);
-  const { health, detail } = rowHealth(r, now, timeoutMs);
+  let { health, detail } = rowHealth(r, now, timeoutMs);
+  // A proxy that refuses its config or is gone: the traffic of its instance does not follow the mesh.
+  const proxy = items.find((i) => i.kind === "proxy");
+  if (proxy && (r.resources.size === 0 || HEALTH_ORDER.indexOf(health) < HEALTH_ORDER.indexOf("degraded"))) {
+    health = "degraded";
+    detail = `${proxy.object}: ${proxy.detail}`;
+  }
   return { app: r.app, runtime: r.runtime, target: r.target, status: rowStatus(r, items), health, healthDetail: detail, items };
 }
 
@@ -140,6 +174,7 @@ function rowStatus(r: RowAcc, items: DriftItem[]): RowStatus {
   const unreadable = items.some((i) => i.kind === "unreachable");
   if (items.every((i) => i.kind === "unreachable")) return unreadable ? "unknown" : "in-sync";
   const sides = [...r.resources.values()];
+  if (sides.length === 0 && items.every((i) => i.kind === "proxy" || i.kind === "unreachable")) return "drifted";
   if (!unreadable && sides.every((s) => !s.actual)) return "missing";
   if (sides.every((s) => !s.desired)) return "unexpected";
   return "drifted";

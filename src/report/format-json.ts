@@ -23,11 +23,12 @@ import type { DriftItem, DriftReport, DriftRow } from "./model.js";
  *     "status": "in-sync" | "drifted" | "missing" | "unexpected" | "unknown",
  *     "health": "healthy" | "progressing" | "missing" | "degraded" | "unknown",
  *     "healthDetail": "Deployment/shop/user: 3/3 available",
- *     "items": [{                            // by kind (unreachable, missing, unexpected, field, process, registry), object
+ *     "items": [{                            // by kind (unreachable, missing, unexpected, field, process, registry, proxy), object
  *       "kind": "field",
  *       "object": "Deployment/shop/user",    // Kind/ns/name, the app (vm), "iptables", service/id (registry)
  *       "detail": "spec.replicas 2→3",       // one line; values shortened; secrets read "(secret)"
- *       "registry": "missing"                // registry items only: missing | unexpected | address | port | version | critical | warning
+ *       "registry": "missing",               // registry items only: missing | unexpected | address | port | version | critical | warning
+ *       "proxy": "nacked"                    // proxy items only (object: the xDS node id): nacked | disconnected
  *     }]
  *   }]
  * }
@@ -61,5 +62,6 @@ function rowJson(r: DriftRow) {
 function itemJson(i: DriftItem): DriftItem {
   const out: DriftItem = { kind: i.kind, object: i.object, detail: i.detail };
   if (i.registry !== undefined) out.registry = i.registry;
+  if (i.proxy !== undefined) out.proxy = i.proxy;
   return out;
 }

@@ -13,7 +13,7 @@ export const ROW_STATUSES = ["in-sync", "drifted", "missing", "unexpected", "unk
 export type RowStatus = (typeof ROW_STATUSES)[number];
 
 /** Kinds of drift items, in the order a row lists them. */
-export const ITEM_KINDS = ["unreachable", "missing", "unexpected", "field", "process", "registry"] as const;
+export const ITEM_KINDS = ["unreachable", "missing", "unexpected", "field", "process", "registry", "proxy"] as const;
 /** One kind of drift item. */
 export type ItemKind = (typeof ITEM_KINDS)[number];
 
@@ -25,7 +25,13 @@ export interface DriftItem {
   detail: string;
   /** Registry items only: what Consul has wrong (missing, unexpected, address, port, critical, warning). */
   registry?: RegistryDriftKind;
+  /** Proxy items only (the mesh's control plane saw it): the proxy NACKed its config, or it was connected and
+   * is not any more (longer than the grace period). */
+  proxy?: ProxyDriftKind;
 }
+
+/** What is wrong with a proxy of the mesh. */
+export type ProxyDriftKind = "nacked" | "disconnected";
 
 /** One app on one target. `app` is null for a host's own rules (capture); `runtime` is the runtime whose row
  * holds the app's resources there (each runtime's report hooks name it): `k8s` for a cluster, `vm` for a host

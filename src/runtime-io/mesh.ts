@@ -1,29 +1,40 @@
 // The mesh runtime's I/O: the environment's applied mesh policy (ports/mesh.ts), which the xDS control plane serves.
 // Reading it is reading what the proxies are told; recording a new one is the apply (the control plane watches the
-// store and pushes within a second), so no proxy or app is redeployed.
-import type { ActualResource, EnvironmentModel, TaskRecord } from "../model/index.js";
+// store and pushes within a second), so no proxy or app is redeployed. Next to it, the proxies the control-plane
+// replicas published (connected or not, ACKed and NACKed versions): observed state for drift, never a plan step.
+import { mergeProxies, type ActualResource, type EnvironmentModel, type ObservedProxy, type TaskRecord } from "../model/index.js";
 import type { ActualRead, ActualReader } from "../ports/actual.js";
-import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
+import { PROXY_RECORD_STALE_MS, type AppliedMesh, type MeshPolicyStore, type ProxyStatusRecord, type ProxyStatusStore } from "../ports/mesh.js";
 import type { TaskHandler, TaskOutcome, TaskRunContext } from "../ports/tasks.js";
 import type { TaskSpec } from "../plan/tasks.js";
-import { meshPolicyStoreFor } from "../adapters/state/mesh-store.js";
+import { meshPolicyStoreFor, proxyStatusStoreFor } from "../adapters/state/mesh-store.js";
 import { MESH_TARGET, meshKey } from "../runtimes/mesh/index.js";
 import type { RuntimeIo } from "./types.js";
 
 /** Reads the policies applied last (what the control plane serves); records new ones. */
 export const meshIo: RuntimeIo = {
   runtime: "mesh",
-  reader: (ctx) => new MeshPolicyReader(meshPolicyStoreFor(ctx.env, ctx)),
+  reader: (ctx) => new MeshPolicyReader(meshPolicyStoreFor(ctx.env, ctx), proxyStatusStoreFor(ctx.env, ctx)),
   handler: (ctx) => new MeshPolicyHandler(meshPolicyStoreFor(ctx.env, ctx), ctx.env.name, ctx.revision),
 };
 
-/** The applied policies as actual resources; a store that cannot be read is one unreachable target. */
+/** The proxies of the records of live replicas (heartbeat within PROXY_RECORD_STALE_MS of `now`), one per node id. */
+export function liveProxies(records: readonly ProxyStatusRecord[], now: number): ObservedProxy[] {
+  return mergeProxies(records.filter((r) => now - Date.parse(r.heartbeatAt) <= PROXY_RECORD_STALE_MS).map((r) => r.proxies));
+}
+
+/** The applied policies as actual resources, and the proxies live replicas published; a store that cannot be
+ * read is one unreachable target. */
 export class MeshPolicyReader implements ActualReader {
-  constructor(private readonly store: MeshPolicyStore) {}
+  constructor(
+    private readonly store: MeshPolicyStore,
+    private readonly proxyStore: ProxyStatusStore | null = null,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async read(_env: EnvironmentModel, signal?: AbortSignal): Promise<ActualRead> {
     try {
-      const applied = await this.store.read(signal);
+      const [applied, records] = await Promise.all([this.store.read(signal), this.proxyStore ? this.proxyStore.readAll(signal) : null]);
       const resources: ActualResource[] = (applied?.policies ?? []).map((policy) => ({
         runtime: "mesh",
         key: meshKey(policy.service),
@@ -31,7 +42,7 @@ export class MeshPolicyReader implements ActualReader {
         target: MESH_TARGET,
         policy,
       }));
-      return { resources, unreachable: [] };
+      return records === null ? { resources, unreachable: [] } : { resources, unreachable: [], proxies: liveProxies(records, this.now()) };
     } catch (e) {
       return { resources: [], unreachable: [{ runtime: "mesh", target: this.store.description, reason: (e as Error).message }] };
     }

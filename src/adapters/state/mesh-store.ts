@@ -2,11 +2,13 @@
 // (file backend), or the Consul KV key `<prefix>/mesh/<env>` (`state.backend: consul`, shared by every replica).
 // Watches: the file by inotify on its directory (plus a 1 s re-read, for filesystems without it); the key by
 // Consul blocking queries.
+// Next to it, what each control-plane replica knows of its proxies (ProxyStatusStore): one record per replica,
+// `<state dir>/mesh/<env>.proxies/<replica>.json` or the keys under `<prefix>/mesh-proxies/<env>/`.
 import { createHash } from "node:crypto";
-import { watch as fsWatch, mkdirSync, readFileSync, renameSync, writeFileSync, type FSWatcher } from "node:fs";
+import { watch as fsWatch, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, type FSWatcher } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EnvironmentModel } from "../../model/index.js";
-import type { AppliedMesh, MeshPolicyStore, MeshPolicyWatch } from "../../ports/mesh.js";
+import type { AppliedMesh, MeshPolicyStore, MeshPolicyWatch, ProxyStatusRecord, ProxyStatusStore } from "../../ports/mesh.js";
 import { ConsulError, consulClientFor, type ConsulClient } from "../consul/client.js";
 import { nextIndex } from "../consul/watch.js";
 import { consulPrefix } from "./consul-store.js";
@@ -184,5 +186,133 @@ export class ConsulMeshPolicyStore implements MeshPolicyStore {
       if (e instanceof ConsulError && e.status === 404) return { applied: null, index: 0 };
       throw e;
     }
+  }
+}
+
+/** Where `env`'s control-plane replicas publish their proxies, by its `state` settings (as meshPolicyStoreFor). */
+export function proxyStatusStoreFor(env: EnvironmentModel, opts: { cwd: string; processEnv: NodeJS.ProcessEnv }): ProxyStatusStore {
+  if (env.state.backend === "consul") return new ConsulProxyStatusStore(consulClientFor(env.consul, opts.processEnv), consulPrefix(env.state.path), env.name);
+  return new FileProxyStatusStore(resolve(opts.cwd, env.state.path), env.name);
+}
+
+/** Checks a published proxy record of `env`; throws naming `where` otherwise. */
+export function parseProxyRecord(v: unknown, env: string, where: string): ProxyStatusRecord {
+  const o = v as Partial<ProxyStatusRecord> | null;
+  if (typeof o !== "object" || o === null || Array.isArray(o)) throw new Error(`${where}: not a proxy status record (an object)`);
+  if (o.env !== env) throw new Error(`${where}: records environment ${JSON.stringify(o.env)}, not ${env}`);
+  if (typeof o.replica !== "string" || typeof o.heartbeatAt !== "string" || Number.isNaN(Date.parse(o.heartbeatAt))) {
+    throw new Error(`${where}: "replica" must be a string and "heartbeatAt" an ISO time`);
+  }
+  const ok = (p: unknown): boolean => {
+    const x = p as Record<string, unknown> | null;
+    return typeof x === "object" && x !== null && typeof x["id"] === "string" && typeof x["connected"] === "boolean" && typeof x["since"] === "string" && typeof x["types"] === "object" && x["types"] !== null;
+  };
+  if (!Array.isArray(o.proxies) || !o.proxies.every(ok)) throw new Error(`${where}: "proxies" must be a list of {id, connected, since, types}`);
+  return { env, replica: o.replica, heartbeatAt: o.heartbeatAt, proxies: o.proxies };
+}
+
+const replicaFile = (replica: string): string => `${replica.replace(/[^A-Za-z0-9._-]/g, "_")}.json`;
+
+/** The file backend: one JSON file per replica in `<dir>/mesh/<env>.proxies/`, replaced atomically. */
+export class FileProxyStatusStore implements ProxyStatusStore {
+  readonly folder: string;
+
+  constructor(dir: string, private readonly env: string) {
+    this.folder = join(dir, "mesh", `${env}.proxies`);
+  }
+
+  get description(): string {
+    return this.folder;
+  }
+
+  async publish(record: ProxyStatusRecord): Promise<void> {
+    mkdirSync(this.folder, { recursive: true });
+    const file = join(this.folder, replicaFile(record.replica));
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(record) + "\n");
+    renameSync(tmp, file);
+  }
+
+  async withdraw(replica: string): Promise<void> {
+    rmSync(join(this.folder, replicaFile(replica)), { force: true });
+  }
+
+  async readAll(): Promise<ProxyStatusRecord[]> {
+    let names: string[];
+    try {
+      names = readdirSync(this.folder).filter((n) => n.endsWith(".json")).sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw new Error(`proxy status ${this.folder} is unreadable: ${(e as Error).message}`);
+    }
+    const out: ProxyStatusRecord[] = [];
+    for (const name of names) {
+      const file = join(this.folder, name);
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // withdrawn meanwhile
+        throw new Error(`proxy status ${file} is unreadable: ${(e as Error).message}`);
+      }
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch (e) {
+        throw new Error(`proxy status ${file}: not JSON: ${(e as Error).message}`);
+      }
+      out.push(parseProxyRecord(v, this.env, `proxy status ${file}`));
+    }
+    return out;
+  }
+}
+
+/** The Consul KV backend: one key per replica under `<prefix>/mesh-proxies/<env>/`, read with `recurse`. */
+export class ConsulProxyStatusStore implements ProxyStatusStore {
+  readonly prefix: string;
+
+  constructor(
+    private readonly client: ConsulClient,
+    prefix: string,
+    private readonly env: string,
+  ) {
+    this.prefix = `${prefix}/mesh-proxies/${env}`;
+  }
+
+  get description(): string {
+    return `consul ${this.client.address} keys ${this.prefix}/`;
+  }
+
+  private dc(): Record<string, string> {
+    return this.client.datacenter ? { dc: this.client.datacenter } : {};
+  }
+
+  async publish(record: ProxyStatusRecord, signal?: AbortSignal): Promise<void> {
+    await this.client.put(`/v1/kv/${this.prefix}/${encodeURIComponent(record.replica)}`, { body: record, signal, query: this.dc() });
+  }
+
+  async withdraw(replica: string, signal?: AbortSignal): Promise<void> {
+    await this.client.send("DELETE", `/v1/kv/${this.prefix}/${encodeURIComponent(replica)}`, { signal, query: this.dc() });
+  }
+
+  async readAll(signal?: AbortSignal): Promise<ProxyStatusRecord[]> {
+    let entries: { Key: string; Value: string | null }[];
+    try {
+      entries = (await this.client.get<{ Key: string; Value: string | null }[]>(`/v1/kv/${this.prefix}/`, { query: { ...this.dc(), recurse: "" }, signal })).data ?? [];
+    } catch (e) {
+      if (e instanceof ConsulError && e.status === 404) return [];
+      throw e;
+    }
+    return entries.flatMap((entry) => {
+      if (entry.Value === null) return [];
+      const where = `proxy status (consul key ${entry.Key})`;
+      let v: unknown;
+      try {
+        v = JSON.parse(Buffer.from(entry.Value, "base64").toString("utf8"));
+      } catch (e) {
+        throw new Error(`${where}: not JSON: ${(e as Error).message}`);
+      }
+      return [parseProxyRecord(v, this.env, where)];
+    });
   }
 }

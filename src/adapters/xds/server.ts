@@ -18,6 +18,8 @@ import { copyCounters, countReply, typeState, zeroCounters, type NodeState, type
 export interface AdsServerOptions {
   /** Where NACKs, stream errors and ignored requests are told; default: nowhere. */
   log?: (line: string) => void;
+  /** Called when what status() says of the nodes changes (a node connects or disconnects, ACKs or NACKs). */
+  onNodesChange?: () => void;
 }
 
 /** What is served: per kind, and the listeners of each rate-limited app's sidecars (its own inbound listener). */
@@ -39,6 +41,7 @@ export class AdsServer {
   private readonly nodes = new Map<string, NodeState>();
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
+  private readonly changed: () => void;
   private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() }, null);
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
@@ -47,6 +50,7 @@ export class AdsServer {
 
   constructor(options: AdsServerOptions = {}) {
     this.log = options.log ?? (() => {});
+    this.changed = options.onNodesChange ?? (() => {});
     const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
     const base = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service as grpc.ServiceDefinition;
     const sotw = base["StreamAggregatedResources"]!;
@@ -116,7 +120,9 @@ export class AdsServer {
       sender.close();
       if (!this.streams.delete(entry)) return;
       const node = entry.stream.nodeId ? this.nodes.get(entry.stream.nodeId) : undefined;
-      if (node) node.streams--;
+      if (!node) return;
+      if (--node.streams === 0) node.since = Date.now();
+      this.changed();
     };
     call.on("data", (req: DiscoveryRequest) => entry.stream.request(req));
     call.on("end", () => {
@@ -145,9 +151,10 @@ export class AdsServer {
       },
       onNode: (id) => {
         app = parseSidecarNode(id)?.app ?? null;
-        node = this.nodes.get(id) ?? { id, streams: 0, types: {} };
-        node.streams++;
+        node = this.nodes.get(id) ?? { id, streams: 0, since: 0, types: {} };
+        if (node.streams++ === 0) node.since = Date.now();
         this.nodes.set(id, node);
+        this.changed();
       },
       onSent: (kind, version) => {
         if (node) typeState(node, kind).sent = version;
@@ -157,10 +164,12 @@ export class AdsServer {
         if (reply.error !== null) {
           countReply(this.counters, kind, null);
           if (t) Object.assign(t, { nacked: reply.version, error: reply.error });
+          this.changed();
           return;
         }
         countReply(this.counters, kind, Date.now() - reply.sentAt);
         if (t) Object.assign(t, { acked: reply.version }, t.nacked === reply.version ? {} : { nacked: null, error: null });
+        this.changed();
       },
       log: this.log,
     };

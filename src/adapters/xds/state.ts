@@ -19,6 +19,8 @@ export interface NodeState {
   id: string;
   /** Open ADS streams of this node. */
   streams: number;
+  /** When it connected (streams went from 0 to 1) or, with no stream open, disconnected (ms since the epoch). */
+  since: number;
   /** Per resource type it asked for. */
   types: Partial<Record<ResourceKind, NodeTypeState>>;
 }

@@ -20,30 +20,11 @@ import { registrationFixture } from "../consul/helpers.js";
 import { eventually } from "../server/support.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
+import { echoApp, meshEnvHead } from "./support/config.js";
 
 const NODE = "sidecar~test~echo~vm-1";
-const APP = `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: echo
-    ports:
-    - targetPort: 50051
-      protocol: grpc
-  container:
-    image: registry.example.com/test/echo:1.0.0
-`;
-const envFile = (consul: string) => `apiVersion: v1
-kind: Environment
-spec:
-  mesh:
-    serviceIP: 10.255.0.1
-    capture: false
-    sidecar:
-      image: envoyproxy/envoy:v1.31.2
-  consul:
-    address: ${consul}
-  clusters:
+const APP = echoApp("1.0.0");
+const envFile = (consul: string) => `${meshEnvHead(consul)}  clusters:
   - name: dev
     context: kind-dev
     namespace: test

@@ -1,4 +1,4 @@
-// `amphi xds`: the command in-process against the Consul double, with a real xDS client (@grpc/grpc-js-xds in a
+// `amphi xds`: the command in-process against the Consul double (a real Consul when CONSUL_HTTP_ADDR is set), with a real xDS client (@grpc/grpc-js-xds in a
 // child process) calling real gRPC servers registered as instances: passing instances only, a check that fails
 // in Consul stops the calls to its instance (time measured), bad --listen, clean stop.
 import assert from "node:assert/strict";
@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { run } from "../../src/cli/main.js";
-import { ConsulClient, failCheck, passCheck, register } from "../../src/adapters/consul/index.js";
-import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
+import { ConsulClient, deregister, failCheck, passCheck, register } from "../../src/adapters/consul/index.js";
+import { consulTestTarget, type ConsulTestTarget } from "../support/consul/index.js";
 import { registrationFixture } from "../consul/helpers.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
@@ -44,7 +44,8 @@ async function startXds(args: string[]): Promise<{ port: number; err: () => stri
 
 describe("amphi xds", () => {
   let repo: string;
-  let consul: ConsulDouble;
+  let consul: ConsulTestTarget;
+  const ids: string[] = [];
   let client: ConsulClient;
   const echoes: Echo[] = [];
 
@@ -54,8 +55,8 @@ describe("amphi xds", () => {
     mkdirSync(join(repo, "environments"));
     writeFileSync(join(repo, "apps/echo/spec.yaml"), APP);
     writeFileSync(join(repo, "environments/test.yaml"), ENV);
-    consul = await startConsulDouble();
-    client = new ConsulClient({ address: consul.url, token: null, datacenter: null });
+    consul = await consulTestTarget();
+    client = new ConsulClient({ address: consul.url, token: consul.token ?? null, datacenter: null });
     for (const [i, host] of ["vm-1", "vm-2", "vm-3"].entries()) {
       const e = await startEcho(`echo-${host}`, `127.0.0.${30 + i}`);
       echoes.push(e);
@@ -64,10 +65,13 @@ describe("amphi xds", () => {
       const check = { checkId: `service:${id}`, ttl: "10m", deregisterCriticalServiceAfter: "1h", notes: "test" };
       const reg = registrationFixture({ service: "echo", host, address: e.address, port: e.port, env: "test", check });
       await register(client, reg);
+      ids.push(reg.id);
       if (host !== "vm-3") await passCheck(client, reg.check.checkId, "test");
     }
   });
   after(async () => {
+    // a real Consul keeps what a test registered: take it out
+    for (const id of ids) await deregister(client, id).catch(() => false);
     await consul?.close();
     await Promise.all(echoes.map((e) => e.close()));
     rmSync(repo, { recursive: true, force: true });

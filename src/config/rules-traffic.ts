@@ -93,6 +93,13 @@ function checkTimeouts(policy: TrafficPolicy, ptr: string, loc: FileLocator): Pr
  * chain is either a tcp proxy or Host routing), so the later one is an error at its app's first placement. */
 export function checkTcpPorts(env: EnvironmentModel, apps: Map<string, AppModel>, loc: FileLocator): Problem[] {
   const first = new Map<number, { service: string; app: string; protocol: string }>();
+  const hostsOf = new Map<string, Set<string>>();
+  for (const p of env.placements) {
+    if (p.type !== "hostGroup") continue;
+    const hosts = hostsOf.get(p.app) ?? new Set<string>();
+    for (const h of p.hosts) hosts.add(`${p.hostGroup}/${h}`);
+    hostsOf.set(p.app, hosts);
+  }
   const seenApps = new Set<string>();
   const out: Problem[] = [];
   for (const p of env.placements) {
@@ -106,8 +113,10 @@ export function checkTcpPorts(env: EnvironmentModel, apps: Map<string, AppModel>
           first.set(port, { service: s.name, app: app.name, protocol });
           continue;
         }
-        // http and grpc services share a port by name (Host routing); a tcp one shares it with nobody
-        if ((protocol !== "tcp" && prev.protocol !== "tcp") || prev.service === s.name) continue;
+        // http and grpc services share a port by name (Host routing); a tcp one shares it with nobody. One app's
+        // ports, and two apps on one host, are reported already (rules-ports.ts, the host port check).
+        if (protocol !== "tcp" && prev.protocol !== "tcp") continue;
+        if (prev.app === app.name || shareAHost(hostsOf, prev.app, app.name)) continue;
         const message = `${protocol} port ${port} of service "${s.name}" (app "${app.name}") is also the ${prev.protocol} port of service "${prev.service}" (app "${prev.app}")`;
         const hint = `every service shares the mesh IP ${env.mesh.serviceIP}, so tcp services are told apart by port alone: give one of them another targetPort`;
         out.push(loc.problem(`/spec/placements/${p.index}`, message, { at: "node", hint }));
@@ -115,4 +124,9 @@ export function checkTcpPorts(env: EnvironmentModel, apps: Map<string, AppModel>
     }
   }
   return out;
+}
+
+function shareAHost(hostsOf: Map<string, Set<string>>, a: string, b: string): boolean {
+  const other = hostsOf.get(b);
+  return [...(hostsOf.get(a) ?? [])].some((h) => other?.has(h) ?? false);
 }

@@ -63,7 +63,7 @@ function count(text: string, re: RegExp): number {
   return (text.match(re) ?? []).length;
 }
 
-test("the HTML report renders in headless Chromium: tables with a row per app × target, no script; screenshot", { skip, timeout: 3 * TIMEOUT_MS }, async () => {
+test("the HTML report renders in headless Chromium: tables with a row per app × target, no script; screenshot", { skip, timeout: 3 * TIMEOUT_MS }, async (t) => {
   assert.ok(present, `${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
   const report = scenarioReport();
   const html = formatDriftHtml(report);
@@ -71,6 +71,8 @@ test("the HTML report renders in headless Chromium: tables with a row per app ×
   const file = join(dir, "drift.html");
   writeFileSync(file, html);
   const url = pathToFileURL(file).href;
+  // The page and its screenshot are removed afterwards unless AMPHI_TEST_KEEP is set (to look at the picture).
+  if (!process.env.AMPHI_TEST_KEEP) t.after(() => rmSync(dir, { recursive: true, force: true }));
 
   const dom = await chromium(["--dump-dom"], url);
   assert.match(dom, /<title>amphi drift — prod<\/title>/);
@@ -98,5 +100,5 @@ test("the HTML report renders in headless Chromium: tables with a row per app ×
   assert.equal(image.readUInt32BE(20), 2000, "height");
   // A blank page compresses to a few KB; the tables, text and colours make far more.
   assert.ok(image.length > 30_000, `screenshot of ${image.length} bytes looks blank`);
-  console.log(`HTML report screenshot (kept): ${png}`);
+  console.log(`HTML report screenshot: ${png}${process.env.AMPHI_TEST_KEEP ? " (kept)" : " (removed; AMPHI_TEST_KEEP=1 keeps it)"}`);
 });

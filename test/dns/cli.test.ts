@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/main.js";
 import { EXAMPLE_REPO } from "../../src/cli/common.js";
-import { amphi } from "../support/cli.js";
+import { amphi, startListening, type Listening } from "../support/cli.js";
 import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
 import { register } from "./consul.js";
 import { dig, startDnsmasq, stopChild, type Dnsmasq } from "./tools.js";
@@ -14,29 +14,8 @@ import { dig, startDnsmasq, stopChild, type Dnsmasq } from "./tools.js";
 const BIN = fileURLToPath(new URL("../../bin/amphi.js", import.meta.url));
 
 /** Starts `amphi dns` in-process; resolves with its port once it logged the start line. */
-async function startDns(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ port: number; err: () => string; stop: () => Promise<number> }> {
-  const ac = new AbortController();
-  let err = "";
-  let seen: (line: string) => void = () => {};
-  const listening = new Promise<string>((resolve) => (seen = resolve));
-  const done = run(["dns", "--repo", EXAMPLE_REPO, "--port", "0", ...args], {
-    out: () => {},
-    err: (t) => {
-      err += t;
-      if (t.includes("listening on")) seen(t);
-    },
-    cwd: process.cwd(),
-    env,
-  }, ac.signal);
-  const line = await Promise.race([listening, done.then((code) => assert.fail(`amphi dns exited ${code}: ${err}`))]);
-  return {
-    port: Number(/listening on [0-9.]+:(\d+)/.exec(line)![1]),
-    err: () => err,
-    stop: async () => {
-      ac.abort();
-      return done;
-    },
-  };
+function startDns(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Listening> {
+  return startListening("dns", ["--repo", EXAMPLE_REPO, "--port", "0", ...args], env);
 }
 
 describe("amphi dns", () => {

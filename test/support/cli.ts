@@ -1,4 +1,5 @@
 // Runs amphi's CLI in-process with captured output (the same `run` the executable calls).
+import assert from "node:assert/strict";
 import { run } from "../../src/cli/main.js";
 
 /** What one CLI invocation printed and returned. */
@@ -14,4 +15,37 @@ export async function amphi(args: string[], cwd = process.cwd(), env: NodeJS.Pro
   let stderr = "";
   const code = await run(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), cwd, env });
   return { code, stdout, stderr };
+}
+
+/** A long-running command (`amphi dns`, `amphi xds`) started in-process. */
+export interface Listening {
+  /** The port its "listening on ADDR:PORT" line names. */
+  port: number;
+  /** Everything it wrote to stderr so far. */
+  err(): string;
+  /** Stops it (as SIGINT would) and resolves to its exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `amphi <command> <args…>` in-process and resolves once it says "listening on ADDR:PORT"; fails the
+ * test when it exits before that. */
+export async function startListening(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Listening> {
+  const ac = new AbortController();
+  let err = "";
+  let seen: (line: string) => void = () => {};
+  const listening = new Promise<string>((resolve) => (seen = resolve));
+  const write = (t: string): void => {
+    err += t;
+    if (t.includes("listening on")) seen(t);
+  };
+  const done = run([command, ...args], { out: () => {}, err: write, cwd: process.cwd(), env }, ac.signal);
+  const line = await Promise.race([listening, done.then((code) => assert.fail(`amphi ${command} exited ${code}: ${err}`))]);
+  return {
+    port: Number(/listening on [0-9.]+:(\d+)/.exec(line)![1]),
+    err: () => err,
+    stop: async () => {
+      ac.abort();
+      return done;
+    },
+  };
 }

@@ -13,6 +13,7 @@ import { registrationFixture } from "../consul/helpers.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
 import { echoApp, meshEnvHead } from "./support/config.js";
+import { startListening, type Listening } from "../support/cli.js";
 
 const APP = echoApp("1.0.0");
 const ENV = `${meshEnvHead("http://127.0.0.1:9")}  clusters:
@@ -25,21 +26,8 @@ const ENV = `${meshEnvHead("http://127.0.0.1:9")}  clusters:
 `;
 
 /** Starts `amphi xds` in-process; resolves with its port once it logged the start line. */
-async function startXds(args: string[]): Promise<{ port: number; err: () => string; stop: () => Promise<number> }> {
-  const ac = new AbortController();
-  let err = "";
-  let seen: (line: string) => void = () => {};
-  const listening = new Promise<string>((resolve) => (seen = resolve));
-  const done = run(["xds", ...args], { out: () => {}, err: (t) => { err += t; if (t.includes("listening on")) seen(t); }, cwd: process.cwd(), env: {} }, ac.signal);
-  const line = await Promise.race([listening, done.then((code) => assert.fail(`amphi xds exited ${code}: ${err}`))]);
-  return {
-    port: Number(/listening on [0-9.]+:(\d+)/.exec(line)![1]),
-    err: () => err,
-    stop: async () => {
-      ac.abort();
-      return done;
-    },
-  };
+function startXds(args: string[]): Promise<Listening> {
+  return startListening("xds", args, {});
 }
 
 describe("amphi xds", () => {

@@ -143,7 +143,6 @@ async function controlPlane(io: Io, source: RepoSource, envs: LoopEnv[], listen:
     const model = await loadModel(snap.source);
     const env = findEnvironment(model, envs[0]!.name, `in ${snap.description}`);
     const plane = await startControlPlane(io, model, env, { listen, log: (l) => io.err(`amphi xds: ${l}\n`) });
-    void plane.ready;
     return plane;
   } finally {
     snap.close();

@@ -158,6 +158,8 @@ export class Reconciler {
     const signal = AbortSignal.any([req.signal, lease.lost]);
     const { store } = this.deps.backend(env);
     const session = this.deps.open(model, env, snap);
+    // With self-heal off, a cycle of an old config changes nothing outside: not the targets, not the registry.
+    let mayWrite = req.selfHeal || explicit(req.trigger);
     try {
       const planner = this.deps.plan ?? planDesired;
       const { desired, actual, plan } = await planLive(model, req.env, () => session.readActual(signal), { plan: planner });
@@ -171,6 +173,7 @@ export class Reconciler {
       const fingerprint = snap.revision ?? digest(model);
       const isNew = (await this.lastApplied(store, req.env)) !== fingerprint;
       const apply = changes > 0 && (req.selfHeal || isNew) && !signal.aborted;
+      mayWrite ||= isNew;
       const base = { revision: snap.revision, plan };
       // Unseen targets: the config is not known to be applied there, so it is not remembered as applied.
       const blind = plan.unknown.length > 0 ? formatUnseen(plan) : null;
@@ -197,8 +200,8 @@ export class Reconciler {
       const outcome = done.state === "succeeded" ? (blind ? "unknown" : seen) : done.state === "cancelled" ? "cancelled" : "failed";
       return { ...base, outcome, run: done, message: done.message };
     } finally {
-      // Once per cycle, whatever it applied: pods that became ready (or went) since are in the registry as such.
-      if (!signal.aborted) await session.syncPods?.(signal);
+      // Once per cycle that may write: pods that became ready (or went) since are in the registry as such.
+      if (!signal.aborted && mayWrite) await session.syncPods?.(signal);
       await session.close();
     }
   }

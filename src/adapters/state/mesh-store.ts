@@ -135,7 +135,7 @@ export class ConsulMeshPolicyStore implements MeshPolicyStore {
   }
 
   async write(applied: AppliedMesh, signal?: AbortSignal): Promise<void> {
-    await this.client.put(`/v1/kv/${this.key}`, { body: applied, signal });
+    await this.client.put(`/v1/kv/${this.key}`, { body: applied, signal, query: dcQuery(this.client) });
   }
 
   /** Blocking queries on the key (index + wait); while the key does not exist, a re-read every 500 ms (Consul's
@@ -176,7 +176,7 @@ export class ConsulMeshPolicyStore implements MeshPolicyStore {
   }
 
   private async readIndexed(index: number, signal?: AbortSignal): Promise<{ applied: AppliedMesh | null; index: number }> {
-    const dc = this.client.datacenter ? { dc: this.client.datacenter } : {};
+    const dc = dcQuery(this.client);
     const query = index > 0 ? { ...dc, raw: "", index: String(index), wait: "60s" } : { ...dc, raw: "" };
     try {
       const r = await this.client.get<unknown>(`/v1/kv/${this.key}`, { query, signal, timeoutMs: index > 0 ? 80_000 : undefined });
@@ -284,7 +284,7 @@ export class ConsulProxyStatusStore implements ProxyStatusStore {
   }
 
   private dc(): Record<string, string> {
-    return this.client.datacenter ? { dc: this.client.datacenter } : {};
+    return dcQuery(this.client);
   }
 
   async publish(record: ProxyStatusRecord, signal?: AbortSignal): Promise<void> {
@@ -315,4 +315,9 @@ export class ConsulProxyStatusStore implements ProxyStatusStore {
       return [parseProxyRecord(v, this.env, where)];
     });
   }
+}
+
+/** The `dc` query of every KV call, so writes and reads (and watches) go to the one configured datacenter. */
+function dcQuery(client: ConsulClient): Record<string, string> {
+  return client.datacenter ? { dc: client.datacenter } : {};
 }

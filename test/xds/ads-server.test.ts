@@ -167,6 +167,30 @@ describe("ADS server (state of the world)", () => {
   });
 });
 
+describe("ADS server's memory of nodes", () => {
+  it("forgets a node that has had no stream for forgetAfterMs; a connected one stays", async () => {
+    const server = new AdsServer({ forgetAfterMs: 300 });
+    const port = await server.listen("127.0.0.1:0");
+    server.setSnapshot(plainSnapshot());
+    const stays = new RawAds(port, "sidecar~stays");
+    const goes = new RawAds(port, "sidecar~goes");
+    try {
+      for (const c of [stays, goes]) {
+        c.send(TYPE_URL.listener, []);
+        await c.next();
+      }
+      goes.close();
+      await goes.drain(200);
+      assert.deepEqual(server.status().nodes.map((n) => [n.id, n.streams]), [["sidecar~goes", 0], ["sidecar~stays", 1]], "disconnected, still reported");
+      await new Promise((r) => setTimeout(r, 400));
+      assert.deepEqual(server.status().nodes.map((n) => n.id), ["sidecar~stays"]);
+    } finally {
+      stays.close();
+      await server.close();
+    }
+  });
+});
+
 describe("ADS server before its first snapshot", () => {
   it("holds requests until the first snapshot, then answers them", async () => {
     const server = new AdsServer();

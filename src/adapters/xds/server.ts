@@ -20,6 +20,9 @@ export interface AdsServerOptions {
   log?: (line: string) => void;
   /** Called when what status() says of the nodes changes (a node connects or disconnects, ACKs or NACKs). */
   onNodesChange?: () => void;
+  /** How long a node with no stream is still reported (as disconnected, which drift shows after its grace)
+   * before it is forgotten; default 1 h. Without it, every proxy ever seen (each pod of each rollout) stays. */
+  forgetAfterMs?: number;
 }
 
 /** What is served: per kind, and the listeners of each rate-limited app's sidecars (its own inbound listener). */
@@ -42,6 +45,7 @@ export class AdsServer {
   private readonly counters = zeroCounters();
   private readonly log: (line: string) => void;
   private readonly changed: () => void;
+  private readonly forgetAfterMs: number;
   private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() }, null);
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
@@ -51,6 +55,7 @@ export class AdsServer {
   constructor(options: AdsServerOptions = {}) {
     this.log = options.log ?? (() => {});
     this.changed = options.onNodesChange ?? (() => {});
+    this.forgetAfterMs = options.forgetAfterMs ?? 3_600_000;
     const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
     const base = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService.service as grpc.ServiceDefinition;
     const sotw = base["StreamAggregatedResources"]!;
@@ -89,6 +94,8 @@ export class AdsServer {
 
   /** Connected proxies, their versions per type, and counters. */
   status(): XdsStatus {
+    const now = Date.now();
+    for (const [id, n] of this.nodes) if (n.streams === 0 && now - n.since > this.forgetAfterMs) this.nodes.delete(id);
     const nodes = [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((n) => structuredClone(n));
     return { streams: this.streams.size, nodes, counters: copyCounters(this.counters) };
   }

@@ -17,24 +17,6 @@ export const LOCAL_RATELIMIT_TYPE_URL = "type.googleapis.com/envoy.extensions.fi
 export const INBOUND_H2_CLUSTER = "InboundPassthroughClusterH2";
 
 /** What a sidecar's node id says: the environment, app and instance it serves. */
-export interface SidecarNode {
-  env: string;
-  app: string;
-  instance: string;
-}
-
-/** The node id a sidecar bootstraps with. */
-export function sidecarNodeId(node: SidecarNode): string {
-  return `sidecar~${node.env}~${node.app}~${node.instance}`;
-}
-
-/** A sidecar's node id read back, or null for any other id (proxyless clients, other formats). */
-export function parseSidecarNode(id: string): SidecarNode | null {
-  const parts = id.split("~");
-  if (parts.length !== 4 || parts[0] !== "sidecar" || parts.slice(1).some((p) => p === "")) return null;
-  return { env: parts[1]!, app: parts[2]!, instance: parts[3]! };
-}
-
 /** The app of a service (a service without one belongs to the app of its name). */
 export function appOf(service: MeshService): string {
   return service.app ?? service.name;

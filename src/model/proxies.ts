@@ -21,12 +21,30 @@ export interface ObservedProxy {
   types: Record<string, ObservedProxyType>;
 }
 
-/** The app a node id names, when it follows the sidecar scheme `sidecar~<env>~<app>~<instance>` with `env`
- * (proxyless clients named so too); null otherwise (the environment's mesh row holds it). */
-export function proxyApp(id: string, env: string): string | null {
+/** What a sidecar's xDS node id names: `sidecar~<env>~<app>~<instance>`. */
+export interface SidecarNode {
+  env: string;
+  app: string;
+  instance: string;
+}
+
+/** The node id a sidecar bootstraps with. */
+export function sidecarNodeId(node: SidecarNode): string {
+  return `sidecar~${node.env}~${node.app}~${node.instance}`;
+}
+
+/** A sidecar's node id read back, or null for any other id (proxyless clients, other formats). */
+export function parseSidecarNode(id: string): SidecarNode | null {
   const parts = id.split("~");
-  if (parts.length !== 4 || parts[0] !== "sidecar" || parts[1] !== env || parts.slice(1).some((p) => p === "")) return null;
-  return parts[2]!;
+  if (parts.length !== 4 || parts[0] !== "sidecar" || parts.slice(1).some((p) => p === "")) return null;
+  return { env: parts[1]!, app: parts[2]!, instance: parts[3]! };
+}
+
+/** The app a node id names, when it follows the sidecar scheme with `env` (proxyless clients named so too);
+ * null otherwise (the environment's mesh row holds it). */
+export function proxyApp(id: string, env: string): string | null {
+  const node = parseSidecarNode(id);
+  return node?.env === env ? node.app : null;
 }
 
 /** The first line of a proxy's error, at most 300 characters (what reports and records carry). */

@@ -5,7 +5,7 @@
 import type { ActualResource, EnvironmentModel } from "../model/index.js";
 import type { ActualRead, ActualReader } from "../ports/actual.js";
 import type { HostConnector, HostRef } from "../ports/hosts.js";
-import { hostTarget } from "../model/index.js";
+import { forEachLimit, hostTarget } from "../model/index.js";
 import type { HostPart, HostReadContext } from "./part.js";
 import { probe } from "./probe.js";
 
@@ -32,19 +32,13 @@ export class HostsReader implements ActualReader {
     const out: ActualRead = { resources: [], unreachable: [] };
     const first = deps.parts[0];
     if (!first) return out;
-    const refs = [...deps.hosts.values()];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < refs.length) {
-        const ref = refs[next++]!;
-        try {
-          out.resources.push(...(await readHost(env, ref, deps, signal)));
-        } catch (e) {
-          out.unreachable.push({ runtime: first.runtime, target: hostTarget(ref.group, ref.host), reason: (e as Error).message });
-        }
+    await forEachLimit([...deps.hosts.values()], deps.parallel, async (ref) => {
+      try {
+        out.resources.push(...(await readHost(env, ref, deps, signal)));
+      } catch (e) {
+        out.unreachable.push({ runtime: first.runtime, target: hostTarget(ref.group, ref.host), reason: (e as Error).message });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(Math.max(1, deps.parallel), refs.length) }, worker));
+    });
     return out;
   }
 }

@@ -13,6 +13,7 @@ export * from "./environment.js";
 export * from "./traffic.js";
 export * from "./lookup.js";
 export * from "./version.js";
+export * from "./limit.js";
 export * from "./pods.js";
 export * from "./proxies.js";
 

@@ -2,7 +2,7 @@
 // Consul (PodCatalog), decide (src/pod-sync, pure), write the registrations and remove the ones no ready pod
 // stands for. Run once per reconcile cycle (and by `apply`), and per cluster on every pod change while `amphi
 // serve` watches (pod-watch.ts). No decisions here.
-import type { AppModel, EnvironmentModel, PodInfo } from "../model/index.js";
+import { forEachLimit, type AppModel, type EnvironmentModel, type PodInfo } from "../model/index.js";
 import type { PodCatalog, PodSource } from "../ports/pods.js";
 import { decidePodSync, formatPodStep, type PodSyncPlan, type PodSyncStep } from "../pod-sync/index.js";
 
@@ -73,10 +73,3 @@ export function formatPodSync(env: string, r: PodSyncResult): string[] {
   ];
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

@@ -5,7 +5,7 @@
 // is registered through it and its anti-entropy would keep pods on that agent's node (the agent's address,
 // not a node of the cluster), and agent registrations vanish with that agent. Read back through the same
 // catalog and health endpoints as VM registrations (registry.ts).
-import type { EnvironmentModel, PodCheckStatus, PodRegistration } from "../../model/index.js";
+import { compareStrings, type EnvironmentModel, type PodCheckStatus, type PodRegistration } from "../../model/index.js";
 import type { PodCatalog } from "../../ports/pods.js";
 import { consulClientFor, type ConsulClient } from "./client.js";
 import { amphiEntries, isPodEntry, worstStatus, type HealthEntryJson } from "./registry.js";
@@ -47,7 +47,7 @@ export async function deregisterPod(client: ConsulClient, r: Pick<PodRegistratio
 /** Every pod instance tagged `amphi` and `env:<env>`, with its check status, sorted by node then ID. */
 export async function readPodRegistrations(client: ConsulClient, env: string, signal?: AbortSignal): Promise<PodRegistration[]> {
   const entries = (await amphiEntries(client, env, { signal })).filter(isPodEntry);
-  return entries.map(podRegistrationOf).sort((a, b) => cmp(a.node, b.node) || cmp(a.id, b.id));
+  return entries.map(podRegistrationOf).sort((a, b) => compareStrings(a.node, b.node) || compareStrings(a.id, b.id));
 }
 
 /** A health entry as a PodRegistration. */
@@ -85,6 +85,3 @@ export function consulPodCatalog(env: EnvironmentModel, processEnv: Record<strin
   };
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

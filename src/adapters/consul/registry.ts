@@ -5,7 +5,7 @@
 // Limitation: agent endpoints act on the agent that owns a service. amphi talks to the one agent at
 // `consul.address` of an environment, so that agent owns every VM registration (and the hosts' health
 // reporters must reach that same agent). Per-host agents would need a Consul address per host group.
-import { CONSUL_TAG, hostTarget, type ActualResource, type EnvironmentModel, type Registration } from "../../model/index.js";
+import { CONSUL_TAG, compareStrings, forEachLimit, hostTarget, type ActualResource, type EnvironmentModel, type Registration } from "../../model/index.js";
 import { consulKey } from "../../runtimes/registry/render.js";
 import { ConsulError, consulClientFor, type ConsulClient } from "./client.js";
 import { formatDuration, parseDuration } from "../../model/duration.js";
@@ -108,7 +108,7 @@ export interface DurationSpelling {
  * Throws ConsulError when Consul cannot be read or hides services from the token (ACLs). */
 export async function services(client: ConsulClient, env: string, spelling: DurationSpelling, opts: CallOptions = {}): Promise<RegistryRecord[]> {
   const out = (await amphiEntries(client, env, opts)).filter((e) => !isPodEntry(e)).map((e) => recordOf(e, env, spelling));
-  return out.sort((a, b) => cmp(a.registration.service, b.registration.service) || cmp(a.registration.id, b.registration.id));
+  return out.sort((a, b) => compareStrings(a.registration.service, b.registration.service) || compareStrings(a.registration.id, b.registration.id));
 }
 
 /** Whether a health entry is a pod instance (meta `amphi-runtime: k8s`, written by the pod sync). */
@@ -208,7 +208,7 @@ export async function readRegistry(env: EnvironmentModel, opts: ReadRegistryOpti
     registration,
     observed: { check },
   }));
-  return { resources: resources.sort((a, b) => cmp(a.key, b.key)) };
+  return { resources: resources.sort((a, b) => compareStrings(a.key, b.key)) };
 }
 
 /** `<hostGroup>/<host>` of a host of the environment; `unknown/<host>` for a host it no longer has. */
@@ -217,14 +217,4 @@ export function targetOf(env: EnvironmentModel, host: string): string {
   return hostTarget(group?.name ?? "unknown", host || "unknown");
 }
 
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -4,6 +4,7 @@
 import type { CommitStatus } from "../../health/status.js";
 import { truncateDescription } from "../../health/status.js";
 import { failAll, isCommitSha, type PostResult, type StatusReporter } from "./types.js";
+import { forEachLimit } from "../../model/index.js";
 
 /** How hard to try. Defaults: 4 tries, 10 s per request, 250 ms first backoff doubling up to 4 s. */
 export interface RetryOptions {
@@ -70,14 +71,9 @@ export class HttpStatusReporter implements StatusReporter {
     if (!isCommitSha(sha)) return failAll(statuses, (s) => `${where(s)}: ${JSON.stringify(sha.slice(0, 80))} is not a full commit SHA`);
     if (this.token.env && !this.token.value) return failAll(statuses, (s) => `${where(s)}: environment variable ${this.token.env} (status.tokenEnv) is not set`);
     const results: PostResult[] = new Array(statuses.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < statuses.length) {
-        const i = next++;
-        results[i] = await this.postOne(sha, statuses[i]!).catch((e: unknown) => this.failed(statuses[i]!, sha, null, 0, `unexpected error: ${String((e as Error)?.message ?? e)}`));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, statuses.length) }, worker));
+    await forEachLimit([...statuses.keys()], this.opts.concurrency, async (i) => {
+      results[i] = await this.postOne(sha, statuses[i]!).catch((e: unknown) => this.failed(statuses[i]!, sha, null, 0, `unexpected error: ${String((e as Error)?.message ?? e)}`));
+    });
     return results;
   }
 

@@ -101,6 +101,16 @@ describe("file store", () => {
     assert.equal(read.unreachable[0]!.runtime, "mesh");
     assert.match(read.unreachable[0]!.reason, /not JSON/);
   });
+
+  test("a damaged policy or apps map is an error naming the file and the field, not a record read half", async () => {
+    const store = new FileMeshPolicyStore(join(dir, "damaged"), "prod");
+    mkdirSync(join(dir, "damaged", "mesh"), { recursive: true });
+    const policy = { service: "billing", split: [], timeoutMs: null, retries: null, circuitBreaker: null, outlierDetection: null, rateLimit: null };
+    writeFileSync(store.file, JSON.stringify({ env: "prod", revision: null, appliedAt: "", policies: [{ ...policy, split: "90/10" }], apps: { billing: "billing" } }));
+    await assert.rejects(store.read(), { message: `applied mesh policy ${store.file}: policies[0].split must be a list` });
+    writeFileSync(store.file, JSON.stringify({ env: "prod", revision: null, appliedAt: "", policies: [policy], apps: ["billing"] }));
+    await assert.rejects(store.read(), { message: `applied mesh policy ${store.file}: "apps" must be a map of service → app` });
+  });
 });
 
 describe("Consul KV store", () => {

@@ -13,6 +13,8 @@ import { ConsulError, consulClientFor, type ConsulClient } from "../consul/clien
 import { nextIndex } from "../consul/watch.js";
 import { consulPrefix } from "./consul-store.js";
 import { sleep } from "./sleep.js";
+import { mesh } from "../../runtimes/mesh/index.js";
+import { isObj } from "../../runtimes/check.js";
 
 /** The store of `env`'s applied mesh policy, by its `state` settings (`cwd`: what a relative `state.path` is under). */
 export function meshPolicyStoreFor(env: EnvironmentModel, opts: { cwd: string; processEnv: NodeJS.ProcessEnv }): MeshPolicyStore {
@@ -31,12 +33,18 @@ export function parseApplied(text: string, env: string, where: string): AppliedM
   const o = v as Partial<AppliedMesh> | null;
   if (typeof o !== "object" || o === null || Array.isArray(o)) throw new Error(`${where}: not an applied mesh policy record (an object)`);
   if (o.env !== env) throw new Error(`${where}: records environment ${JSON.stringify(o.env)}, not ${env}`);
-  if (!Array.isArray(o.policies) || !o.policies.every((p) => typeof p === "object" && p !== null && typeof p.service === "string")) {
-    throw new Error(`${where}: "policies" must be a list of traffic policies`);
-  }
+  if (!Array.isArray(o.policies)) throw new Error(`${where}: "policies" must be a list of traffic policies`);
+  // each policy as an --actual file's mesh entry is checked: the fields the diff and plan read
+  o.policies.forEach((p: unknown, i) => {
+    if (!isObj(p)) throw new Error(`${where}: policies[${i}] must be a traffic policy (an object)`);
+    mesh.actualFile.check(p, (path, ok, what) => {
+      if (!ok) throw new Error(`${where}: policies[${i}].${path} must be ${what}`);
+    });
+  });
   if (o.revision !== null && typeof o.revision !== "string") throw new Error(`${where}: "revision" must be a string or null`);
-  const apps = typeof o.apps === "object" && o.apps !== null && !Array.isArray(o.apps) ? o.apps : {};
-  return { env, revision: o.revision ?? null, appliedAt: String(o.appliedAt ?? ""), policies: o.policies, apps };
+  // apps name each service's app (its report row): a record without them would be written back without them
+  if (!isObj(o.apps) || !Object.values(o.apps).every((a) => typeof a === "string")) throw new Error(`${where}: "apps" must be a map of service → app`);
+  return { env, revision: o.revision ?? null, appliedAt: String(o.appliedAt ?? ""), policies: o.policies, apps: o.apps as Record<string, string> };
 }
 
 const hashOf = (a: AppliedMesh | null): string => createHash("sha256").update(JSON.stringify(a)).digest("hex");

@@ -44,7 +44,6 @@ export interface XdsCounters {
   /** ACKs received for a push, with the time from the snapshot that caused it to the ACK. */
   acks: number;
   pushLatencyMsSum: number;
-  pushLatencyMsMax: number;
   /** Snapshots taken. */
   snapshots: number;
   /** ACKs whose latency was at most each bound of PUSH_LATENCY_BUCKETS_MS (cumulative, as Prometheus wants). */
@@ -69,7 +68,6 @@ export function zeroCounters(): XdsCounters {
     nacks: 0,
     acks: 0,
     pushLatencyMsSum: 0,
-    pushLatencyMsMax: 0,
     snapshots: 0,
     pushLatencyBuckets: PUSH_LATENCY_BUCKETS_MS.map(() => 0),
     byKind: { cluster: kind(), endpoint: kind(), listener: kind(), route: kind() },
@@ -86,7 +84,6 @@ export function countReply(c: XdsCounters, kind: ResourceKind, latencyMs: number
   c.acks++;
   c.byKind[kind].acks++;
   c.pushLatencyMsSum += latencyMs;
-  c.pushLatencyMsMax = Math.max(c.pushLatencyMsMax, latencyMs);
   PUSH_LATENCY_BUCKETS_MS.forEach((bound, i) => {
     if (latencyMs <= bound) c.pushLatencyBuckets[i]!++;
   });

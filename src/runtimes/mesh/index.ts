@@ -7,10 +7,8 @@ import type { RuntimeHooks } from "../types.js";
 import { comparePolicies } from "./compare.js";
 import { meshFiles } from "./files.js";
 import { renderMesh } from "./render.js";
-import { serviceOfKey } from "./resource.js";
 
 export { MESH_TARGET, meshKey } from "./resource.js";
-export { policyView } from "./compare.js";
 export type { MeshPayload } from "./payload.js";
 
 export const mesh: RuntimeHooks<"mesh"> = {
@@ -33,8 +31,8 @@ export const mesh: RuntimeHooks<"mesh"> = {
     needsOwnApp: true,
     payload: (step, desired) =>
       step.op === "delete"
-        ? { kind: "mesh-policy", service: serviceOfKey(step.key), app: step.app, policy: null }
-        : { kind: "mesh-policy", service: serviceOfKey(step.key), app: step.app, policy: desiredFor("mesh", step, "mesh-policy", desired).policy },
+        ? { kind: "mesh-policy", service: step.object, app: step.app, policy: null }
+        : { kind: "mesh-policy", service: step.object, app: step.app, policy: desiredFor("mesh", step, "mesh-policy", desired).policy },
   },
   // After the instances it sends calls to: a split to a new version goes out once that version is deployed.
   plan: { afterApp: true },

@@ -16,7 +16,3 @@ export function meshKey(service: string): string {
   return `mesh/${service}`;
 }
 
-/** The service a mesh resource key names. */
-export function serviceOfKey(key: string): string {
-  return key.slice("mesh/".length);
-}

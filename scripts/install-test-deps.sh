@@ -35,6 +35,8 @@ wanted=(
   "shellcheck:shellcheck"
   "busybox:busybox"
   "setpriv:util-linux"
+  # secrets in the config repo: tests encrypt fixtures with the real age CLI (amphi decrypts with age-encryption)
+  "age:age"
   # test/report/html-chromium.test.ts (fails without it when CI=true). ~25 s to install (113 MB download,
   # 414 MB on disk with its 25 libraries; bookworm-security 156, --no-install-recommends).
   "chromium:chromium"

@@ -78,7 +78,14 @@ function normalizeMesh(raw: RawEnvironment, loc: FileLocator): MeshModel {
       initImage: m.sidecar.initImage ?? ENV_DEFAULTS.initImage,
       package: m.sidecar.package ? normalizePackage(m.sidecar.package, "/spec/mesh/sidecar/package", loc) : null,
     },
+    controlPlane: m.controlPlane ? controlPlaneAddress(m.controlPlane.address) : null,
   };
+}
+
+/** `host:port` (schema-checked) split at its last colon. */
+function controlPlaneAddress(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(":");
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
 }
 
 function normalizeConsul(c: NonNullable<RawEnvironment["spec"]["consul"]>, enabled: boolean): ConsulModel {

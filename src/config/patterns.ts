@@ -29,6 +29,7 @@ const MESSAGES: Record<string, (v: string) => { message: string; hint?: string }
   "^[a-z_][a-z0-9_-]*[$]?$": (v) => ({ message: `${q(v)} is not a Unix user name (lowercase letters, digits, "_" and "-")` }),
   "^[A-Z][A-Za-z0-9]*$": (v) => ({ message: `${q(v)} is not a Kubernetes kind`, hint: "e.g. Deployment, Service" }),
   "^[^/\\s]+(/[^/\\s]+)+$": (v) => ({ message: `${q(v)} is not a repository path`, hint: "write owner/name" }),
+  "^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?:[0-9]{1,5}$": (v) => ({ message: `${q(v)} is not a host:port address`, hint: "e.g. amphi-xds.internal:18000 or 10.0.0.5:18000" }),
   "[^0-9.]": (v) => ({ message: `${q(v)} is not an IPv4 address or a hostname` }),
 };
 

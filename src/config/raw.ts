@@ -107,6 +107,7 @@ export interface RawEnvironment {
       domain?: string;
       dnsUpstreams?: string[];
       sidecar: { image: string; initImage?: string; package?: RawPackage };
+      controlPlane?: { address: string };
     };
     consul?: { address?: string; datacenter?: string; tokenEnv?: string; checkTTL?: string; deregisterCriticalAfter?: string };
     clusters?: { name: string; context: string; namespace?: string }[];

@@ -9,3 +9,4 @@ export { declaredServices, hostGroupsOf, instanceVersion, meshSettings, meshSnap
 export { appInboundListeners, appOf, inboundClusters, INBOUND_H2_CLUSTER, LOCAL_RATELIMIT_TYPE_URL, localRateLimit } from "./inbound.js";
 export { parseSidecarNode, sidecarNodeId, type SidecarNode } from "../model/proxies.js";
 export { INBOUND_CLUSTER, INBOUND_LISTENER, OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, outboundRouteName, inboundListener, originalDstCluster, passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
+export { envoyBootstrap, envoyBootstrapYaml, XDS_CLUSTER, type BootstrapInput } from "./bootstrap.js";

@@ -100,6 +100,14 @@ export interface MeshModel {
   /** Resolvers for names that are not mesh services; empty = the host's /etc/resolv.conf. */
   dnsUpstreams: string[];
   sidecar: SidecarModel;
+  /** Where sidecars reach amphi's xDS control plane (`mesh.controlPlane.address`), or null when not set. */
+  controlPlane: ControlPlaneModel | null;
+}
+
+/** amphi's xDS control plane as sidecars reach it. */
+export interface ControlPlaneModel {
+  host: string;
+  port: number;
 }
 
 /** Consul settings of an environment. The token itself is never in the model, only the variable name. */

@@ -71,6 +71,7 @@ test("environment defaults: mesh, consul, ssh, namespace, status and state", asy
     domain: "mesh",
     dnsUpstreams: [],
     sidecar: { image: "envoyproxy/envoy:v1.31.2", initImage: "ghcr.io/amphi-dev/mesh-init:0.1.0", package: null },
+    controlPlane: null,
   });
   assert.deepEqual(staging.consul, { enabled: true, address: "http://127.0.0.1:8500", datacenter: null, tokenEnv: null, checkTTL: "15s", deregisterCriticalAfter: "1m" });
   assert.deepEqual(staging.hostGroups[0]!.ssh, { user: "amphi", port: 22, identityFile: null, knownHostsFile: null, proxyJump: null });

@@ -120,6 +120,7 @@ export function fixtureEnvironment(apps: AppModel[] = fixtureApps()): Environmen
       domain: "mesh",
       dnsUpstreams: ["10.0.0.2"],
       sidecar: { image: "envoyproxy/envoy:v1.31.2", initImage: "registry.example.com/amphi/init:0.1.0", package: null },
+      controlPlane: null,
     },
     consul: { enabled: true, address: "http://consul.internal:8500", datacenter: null, tokenEnv: null, checkTTL: "15s", deregisterCriticalAfter: "5m" },
     clusters: [{ name: "eu1", context: "prod-eu1", namespace: "shop", forceConflicts: true }],

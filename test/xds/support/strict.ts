@@ -17,14 +17,31 @@ const INT_RANGES: Record<string, [number, number]> = {
   fixed64: [0, Number.MAX_SAFE_INTEGER],
 };
 
-/** Every problem of `value` as a `typeName` message, each as `<path>: <problem>`; empty: it decodes strictly. */
-export function strictCheck(root: protobuf.Root, typeName: string, value: unknown): string[] {
+/** Every problem of `value` as a `typeName` message, each as `<path>: <problem>`; empty: it decodes strictly.
+ * `json`: the value is in proto3's JSON mapping (what Envoy reads from a YAML/JSON file), where a Duration is a
+ * string such as `"5s"` and a Struct any JSON object; otherwise it is the object form the xDS server encodes. */
+export function strictCheck(root: protobuf.Root, typeName: string, value: unknown, opts: { json?: boolean } = {}): string[] {
   const errors: string[] = [];
-  walkMessage(root, root.lookupType(typeName), value, typeName, errors);
+  jsonMapping = opts.json === true;
+  try {
+    walkMessage(root, root.lookupType(typeName), value, typeName, errors);
+  } finally {
+    jsonMapping = false;
+  }
   return errors;
 }
 
+let jsonMapping = false;
+
 function walkMessage(root: protobuf.Root, type: protobuf.Type, value: unknown, path: string, errors: string[]): void {
+  if (jsonMapping && type.fullName === ".google.protobuf.Duration") {
+    if (typeof value !== "string" || !/^-?\d+(\.\d{1,9})?s$/.test(value)) errors.push(`${path}: expected a Duration string such as "5s", got ${JSON.stringify(value)}`);
+    return;
+  }
+  if (jsonMapping && type.fullName === ".google.protobuf.Struct") {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) errors.push(`${path}: expected a JSON object (Struct)`);
+    return;
+  }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     errors.push(`${path}: expected a ${type.fullName.slice(1)} object, got ${JSON.stringify(value)}`);
     return;

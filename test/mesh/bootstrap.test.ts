@@ -1,0 +1,53 @@
+// The sidecar bootstrap (src/mesh/bootstrap.ts) as Envoy reads it: YAML in proto3's JSON mapping of
+// envoy.config.bootstrap.v3.Bootstrap, checked strictly against the protos; ADS to the control plane's address.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { load } from "js-yaml";
+import protobuf from "protobufjs";
+import { envoyBootstrap, envoyBootstrapYaml, XDS_CLUSTER } from "../../src/mesh/bootstrap.js";
+import { protoIncludeDirs } from "../../src/adapters/xds/protos.js";
+import { strictCheck } from "../xds/support/strict.js";
+
+function bootstrapRoot(): protobuf.Root {
+  const dirs = protoIncludeDirs();
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) => dirs.map((d) => join(d, target)).find((c) => existsSync(c)) ?? protobuf.util.path.resolve(origin, target);
+  root.loadSync(["envoy/config/bootstrap/v3/bootstrap.proto", "envoy/extensions/upstreams/http/v3/http_protocol_options.proto"], { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
+const input = (host: string) => ({
+  nodeId: "sidecar~prod~billing~billing-7d9f-abc",
+  nodeCluster: "billing",
+  metadata: { runtime: "k8s" },
+  controlPlane: { host, port: 18000 },
+  adminPort: 15000,
+});
+
+describe("sidecar bootstrap", () => {
+  it("decodes strictly as envoy.config.bootstrap.v3.Bootstrap, for an address and for a name", () => {
+    const root = bootstrapRoot();
+    for (const host of ["10.0.0.5", "amphi-xds.internal"]) {
+      const parsed = load(envoyBootstrapYaml(input(host)));
+      assert.deepEqual(strictCheck(root, "envoy.config.bootstrap.v3.Bootstrap", parsed, { json: true }), [], host);
+    }
+    // The check can fail: a misspelt field is found.
+    const broken = { ...envoyBootstrap(input("10.0.0.5")), dynamic_resource: {} };
+    assert.match(strictCheck(root, "envoy.config.bootstrap.v3.Bootstrap", broken, { json: true }).join("\n"), /dynamic_resource: no such field/);
+  });
+
+  it("names the node and points ADS at the control plane; admin on loopback only", () => {
+    const b = envoyBootstrap(input("amphi-xds.internal")) as any;
+    assert.deepEqual(b.node, { id: "sidecar~prod~billing~billing-7d9f-abc", cluster: "billing", metadata: { runtime: "k8s" } });
+    assert.equal(b.admin.address.socket_address.address, "127.0.0.1");
+    assert.equal(b.dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name, XDS_CLUSTER);
+    const xds = b.static_resources.clusters[0];
+    assert.equal(xds.type, "STRICT_DNS");
+    assert.deepEqual(xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: "amphi-xds.internal", port_value: 18000 });
+    assert.equal((envoyBootstrap(input("10.0.0.5")) as any).static_resources.clusters[0].type, "STATIC");
+    assert.equal(envoyBootstrapYaml(input("10.0.0.5")), envoyBootstrapYaml(input("10.0.0.5")));
+  });
+});

@@ -11,6 +11,7 @@ import { consulPodCatalog, readPodRegistrations, registerPod } from "../../src/a
 import { KubectlPodSource } from "../../src/adapters/kubectl/pods.js";
 import { formatRegistryDrift, podRegistryDrift } from "../../src/health/index.js";
 import type { EnvironmentModel, Model, PodRegistration } from "../../src/model/index.js";
+import type { PodSource } from "../../src/ports/pods.js";
 import { podRegistration } from "../../src/pod-sync/index.js";
 import { render } from "../../src/render/index.js";
 import { syncPods, type PodSyncDeps } from "../../src/reconcile/pod-sync.js";
@@ -205,5 +206,55 @@ describe("pod instances in Consul (kubectl + kube double + Consul)", { skip: ski
     assert.deepEqual(await registered(env.name), [`amphi-k8s-eu1 ${ns}.user-v-8091 10.1.0.40:8091 1.5.0 passing`]);
     const [reg] = await readPodRegistrations(client, env.name);
     assert.ok(reg!.tags.includes("version:1.5.0") && reg!.meta["amphi-version"] === "1.5.0", JSON.stringify(reg));
+  });
+
+  test("serve: a cycle's sync and the watch's syncs queue as one writer — a pod that goes unready during a slow cycle sync ends deregistered", async () => {
+    const { ns, model, env, deps } = await setup("race");
+    // The cycle's next read of eu1 is held after it read the pods: as a slow API server or a busy cycle would.
+    let hold: { release(): void; reached(): void; gate: Promise<void>; at: Promise<void> } | null = null;
+    const pods: PodSource = {
+      list: async (e, cluster, signal) => {
+        const list = await deps.pods.list(e, cluster, signal);
+        const h = cluster.name === "eu1" ? hold : null;
+        if (h) {
+          hold = null;
+          h.reached();
+          await h.gate;
+        }
+        return list;
+      },
+      watch: (e, cluster, cb) => deps.pods.watch(e, cluster, cb),
+    };
+    const logs: string[] = [];
+    const watcher = new PodWatcher({ pods, catalogFor: () => deps.catalog, log: (l) => logs.push(l) });
+    const want = `amphi-k8s-eu1 ${ns}.user-r-8091 10.1.0.50:8091 1.4.2 passing`;
+    try {
+      watcher.observed({ env, model });
+      await createPod(ns, "user-r", env.name);
+      await setReady(ns, "user-r", true, "10.1.0.50");
+      await eventually("the ready pod registered by the watch", async () => (await registered(env.name)).includes(want), 15_000);
+      written.push(...(await readPodRegistrations(client, env.name)));
+
+      let release!: () => void;
+      let reached!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const at = new Promise<void>((r) => (reached = r));
+      hold = { release, reached, gate, at };
+      const cycle = watcher.syncNow(env, model.apps, {});
+      await at;
+      // The cycle's sync has read the pod as ready; now it stops being ready, and the watch sees it at once.
+      await setReady(ns, "user-r", false, "10.1.0.50");
+      await new Promise((r) => setTimeout(r, 1500));
+      release();
+      const r = await cycle;
+      assert.ok(r, logs.join("\n"));
+      // One writer: whatever the cycle decided from its earlier read, the watch's sync after it has the last word.
+      await eventually("the unready pod gone", async () => (await registered(env.name)).length === 0, 15_000);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await registered(env.name), [], logs.join("\n"));
+    } finally {
+      hold = null;
+      await watcher.stop();
+    }
   });
 });

@@ -20,6 +20,7 @@ export function checkAppFile(raw: RawApp, name: string, loc: FileLocator): Probl
   out.push(...checkEnvNames(spec.package?.env, "/spec/package/env", loc));
   if (spec.package?.path !== undefined) out.push(...checkPackagePath(spec.package.path, "/spec/package/path", loc));
   out.push(...checkVersion(spec.package?.version, "/spec/package/version", loc));
+  out.push(...checkVersion(spec.container?.version, "/spec/container/version", loc));
   return out;
 }
 
@@ -131,6 +132,7 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
     const path = p.overrides?.package?.path;
     if (path !== undefined) out.push(...checkPackagePath(path, `${ptr}/package/path`, loc));
     out.push(...checkVersion(p.overrides?.package?.version, `${ptr}/package/version`, loc));
+    out.push(...checkVersion(p.overrides?.version, `${ptr}/version`, loc));
   });
   return out;
 }

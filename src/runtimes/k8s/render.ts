@@ -5,6 +5,7 @@ import type { Deployment } from "kubernetes-types/apps/v1.js";
 import type { Service, ServicePort } from "kubernetes-types/core/v1.js";
 import {
   LABELS,
+  VERSION_ANNOTATION,
   SECRET_ENV_ANNOTATION,
   SPEC_HASH_ANNOTATION,
   type AppModel,
@@ -111,12 +112,17 @@ function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlac
       selector: { matchLabels: selectorLabels(app.name, env.name) },
       template: {
         // The bootstrap's digest: a ConfigMap change alone would not restart the sidecars that read it at start.
-        metadata: { labels: meta.labels, annotations: { [PROXY_CONFIG_ANNOTATION]: proxyDigest, ...secretEnvAnnotation(placement) } },
+        metadata: { labels: meta.labels, annotations: { [PROXY_CONFIG_ANNOTATION]: proxyDigest, ...secretEnvAnnotation(placement), ...versionAnnotation(placement) } },
         spec: podSpec(app, env, placement.container),
       },
     },
   };
   return toK8sObject(object);
+}
+
+// The version the pods run when the app or placement names one (the pod sync reads it back from each pod).
+function versionAnnotation(placement: ClusterPlacement): Record<string, string> {
+  return placement.container.version === undefined ? {} : { [VERSION_ANNOTATION]: placement.container.version };
 }
 
 // The names (never the values) of the container's secret env vars, so the diff can mask their values in

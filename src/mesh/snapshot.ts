@@ -3,6 +3,7 @@
 // and the config repo by an adapter; turned into Envoy resources by the pure builders next to this file.
 import type { Protocol } from "../model/spec.js";
 import type { TrafficPolicy } from "../model/traffic.js";
+import type { PodDnsSettings } from "./dns.js";
 
 /** One instance of one service port, as the registry knows it. */
 export interface MeshInstance {
@@ -43,6 +44,8 @@ export interface MeshSettings {
   outboundPort: number;
   /** The sidecar's inbound listener port (capture sends calls to the apps' ports here). */
   inboundPort: number;
+  /** What pod sidecars' DNS listener answers (dns.ts); absent: pods get none. */
+  podDns?: PodDnsSettings;
 }
 
 /** Everything the control plane serves for one environment. */

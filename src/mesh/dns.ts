@@ -16,25 +16,13 @@
 // dnsUpstreams Envoy's default resolver, with its search domains, is used.)
 import type { Named } from "./clusters.js";
 import { duration, type ResourceBody } from "./envoy.js";
-import type { MeshSnapshot } from "./snapshot.js";
+import type { MeshSnapshot, PodDnsSettings } from "./snapshot.js";
 
 export const DNS_LISTENER = "amphi_dns";
 export const DNS_FILTER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig";
 const CARES_TYPE_URL = "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig";
 /** The Kubernetes cluster domain pods' search paths end in (the kubelet's default). */
 export const CLUSTER_DOMAIN = "cluster.local";
-
-/** What the pods' DNS listener needs (MeshSettings.podDns). */
-export interface PodDnsSettings {
-  /** Where it listens on 127.0.0.1 (mesh.dnsPort, where capture sends DNS). */
-  port: number;
-  /** What every mesh name resolves to. */
-  serviceIP: string;
-  /** Namespaces of the environment's pods: their search path suffixes get mesh names too. */
-  namespaces: string[];
-  /** mesh.dnsUpstreams (fallback resolvers); empty: the pod's own. */
-  upstreams: string[];
-}
 
 /** The search-path suffixes of pods in `namespaces`: `<ns>.svc.<cd>` each, `svc.<cd>`, `<cd>`. */
 export function podSearchSuffixes(namespaces: readonly string[]): string[] {

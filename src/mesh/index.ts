@@ -10,4 +10,4 @@ export { appInboundListeners, appOf, inboundClusters, INBOUND_H2_CLUSTER, LOCAL_
 export { parseSidecarNode, sidecarNodeId, type SidecarNode } from "../model/proxies.js";
 export { INBOUND_CLUSTER, INBOUND_LISTENER, OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, outboundRouteName, inboundListener, originalDstCluster, passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
 export { envoyBootstrap, envoyBootstrapYaml, XDS_CLUSTER, type BootstrapInput } from "./bootstrap.js";
-export { CLUSTER_DOMAIN, DNS_FILTER_TYPE_URL, DNS_LISTENER, podDnsListeners, podDnsNames, podSearchSuffixes, type PodDnsSettings } from "./dns.js";
+export { CLUSTER_DOMAIN, DNS_FILTER_TYPE_URL, DNS_LISTENER, podDnsListeners, podDnsNames, podSearchSuffixes } from "./dns.js";

@@ -3,7 +3,6 @@
 // and the config repo by an adapter; turned into Envoy resources by the pure builders next to this file.
 import type { Protocol } from "../model/spec.js";
 import type { TrafficPolicy } from "../model/traffic.js";
-import type { PodDnsSettings } from "./dns.js";
 
 /** One instance of one service port, as the registry knows it. */
 export interface MeshInstance {
@@ -46,6 +45,18 @@ export interface MeshSettings {
   inboundPort: number;
   /** What pod sidecars' DNS listener answers (dns.ts); absent: pods get none. */
   podDns?: PodDnsSettings;
+}
+
+/** What the pods' DNS listener needs (MeshSettings.podDns; the listener is dns.ts). */
+export interface PodDnsSettings {
+  /** Where it listens on 127.0.0.1 (mesh.dnsPort, where capture sends DNS). */
+  port: number;
+  /** What every mesh name resolves to. */
+  serviceIP: string;
+  /** Namespaces of the environment's pods: their search path suffixes get mesh names too. */
+  namespaces: string[];
+  /** mesh.dnsUpstreams (fallback resolvers); empty: the pod's own. */
+  upstreams: string[];
 }
 
 /** Everything the control plane serves for one environment. */

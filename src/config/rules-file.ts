@@ -123,6 +123,7 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
     });
   });
   out.push(...checkMeshPorts(s.mesh, loc));
+  out.push(...checkPodControlPlane(s, loc));
   const sidecarPath = s.mesh.sidecar.package?.path;
   if (sidecarPath !== undefined) out.push(...checkPackagePath(sidecarPath, "/spec/mesh/sidecar/package/path", loc));
   out.push(...checkVersion(s.mesh.sidecar.package?.version, "/spec/mesh/sidecar/package/version", loc));
@@ -135,6 +136,20 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
     out.push(...checkVersion(p.overrides?.version, `${ptr}/version`, loc));
   });
   return out;
+}
+
+/** With capture on, a pod's traffic goes to its Envoy sidecar, which only the control plane configures (listeners,
+ * routes, DNS): without `mesh.controlPlane` every captured call of a pod would fail. Capture off keeps pods
+ * starting with the pass-through bootstrap. Reported at the first placement onto a cluster. */
+function checkPodControlPlane(s: RawEnvironment["spec"], loc: FileLocator): Problem[] {
+  if (s.mesh.capture === false || s.mesh.controlPlane) return [];
+  const i = (s.placements ?? []).findIndex((p) => p.cluster !== undefined);
+  if (i < 0) return [];
+  return [
+    loc.problem(`/spec/placements/${i}/cluster`, `capture is on and apps are placed on clusters, but spec.mesh.controlPlane is not set: the pods' Envoy sidecars would get no configuration and every captured call would fail`, {
+      hint: "set spec.mesh.controlPlane.address (host:port of amphi's xDS listener, reachable from pods), or spec.mesh.capture: false",
+    }),
+  ];
 }
 
 /** With capture on, the sidecar's two ports and mesh DNS's port must differ. A clash is reported at a

@@ -8,6 +8,7 @@ import { portClusters, portEndpoints, type Named } from "./clusters.js";
 import { apiListeners, portRoutes } from "./proxyless.js";
 import { passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
 import { appInboundListeners, inboundClusters } from "./inbound.js";
+import { podDnsListeners } from "./dns.js";
 import { RESOURCE_KINDS, type ResourceBody, type ResourceKind } from "./envoy.js";
 
 /** One resource, ready to serve. */
@@ -21,8 +22,9 @@ export interface MeshResource {
 }
 
 /** Every resource of a snapshot, per kind, sorted by name; and the per-app inbound listeners that replace the
- * shared one for the sidecars of apps with a rate limit (see inbound.ts), by app name. */
-export type MeshResources = Record<ResourceKind, MeshResource[]> & { inboundByApp: ReadonlyMap<string, MeshResource> };
+ * shared one for the sidecars of apps with a rate limit (see inbound.ts), by app name; and the listeners only pod
+ * sidecars get on top (the DNS listener, dns.ts; absent or empty: none). */
+export type MeshResources = Record<ResourceKind, MeshResource[]> & { inboundByApp: ReadonlyMap<string, MeshResource>; podListeners?: readonly MeshResource[] };
 
 /** Builds every resource of a snapshot: the sidecars' listeners, routes and pass-through clusters; proxyless
  * listeners and routes for gRPC ports; clusters and endpoints for every port. */
@@ -40,7 +42,7 @@ export function buildResources(snapshot: MeshSnapshot): MeshResources {
   const result = {} as Record<ResourceKind, MeshResource[]>;
   for (const kind of RESOURCE_KINDS) result[kind] = finish(kind, out[kind]);
   const inboundByApp = new Map([...appInboundListeners(snapshot)].map(([app, n]) => [app, finish("listener", [n])[0]!]));
-  return { ...result, inboundByApp };
+  return { ...result, inboundByApp, podListeners: finish("listener", podDnsListeners(snapshot)) };
 }
 
 function finish(kind: ResourceKind, named: Named[]): MeshResource[] {

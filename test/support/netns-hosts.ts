@@ -229,11 +229,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
-function ipToInt(ip: string): number {
+/** A dotted IPv4 address as a number. */
+export function ipToInt(ip: string): number {
   return ip.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
 }
 
-function intToIp(n: number): string {
+/** A number as a dotted IPv4 address. */
+export function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 

@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { K8sObject } from "../../src/model/index.js";
-import type { ExecResult, TestFleet } from "./netns-hosts.js";
+import { intToIp, ipToInt, type ExecResult, type TestFleet } from "./netns-hosts.js";
 
 const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
 const childEnv = { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" };
@@ -203,14 +203,6 @@ async function mustIn(exec: StandInPod["exec"], argv: string[]): Promise<ExecRes
   const r = await exec(argv);
   if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
-}
-
-function ipToInt(ip: string): number {
-  return ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 }
 
 function installExitHook(): void {

@@ -182,7 +182,7 @@ function checkSupport(): { ok: true } | { ok: false; reason: string } {
 // Small process helpers
 
 /** Runs a command (no shell), collects output; never rejects on a non-zero exit. */
-function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";

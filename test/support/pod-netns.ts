@@ -12,7 +12,8 @@
 //   nothing forwards there, so it leads nowhere).
 //
 // Names carry the pid and a random suffix; cleanup kills what runs in the namespace (all of it started here)
-// and deletes it; an exit hook does the same if a test forgets.
+// and deletes it; an exit hook does the same if a test forgets (after a kill by a signal,
+// test/support/netns/reap-stale-fleets.sh --delete removes what is left, pods included).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -12,14 +12,15 @@
 //   nothing forwards there, so it leads nowhere).
 //
 // Names carry the pid and a random suffix; cleanup kills what runs in the namespace (all of it started here)
-// and deletes it; an exit hook does the same if a test forgets.
+// and deletes it; an exit hook does the same if a test forgets (after a kill by a signal,
+// test/support/netns/reap-stale-fleets.sh --delete removes what is left, pods included).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { K8sObject } from "../../src/model/index.js";
-import type { ExecResult, TestFleet } from "./netns-hosts.js";
+import { intToIp, ipToInt, run, type ExecResult, type TestFleet } from "./netns-hosts.js";
 
 const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
 const childEnv = { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" };
@@ -98,7 +99,7 @@ export async function startPod(opts: PodOptions = {}): Promise<StandInPod> {
     await must("ip", ["netns", "add", netns]);
     await must("ip", ["-n", netns, "link", "set", "lo", "up"]);
     const address = opts.fleet ? await attach(opts.fleet, netns) : null;
-    const exec: StandInPod["exec"] = (argv, o = {}) => run("ip", ["netns", "exec", netns, ...asUser(o.as), ...argv], o.input, o.timeoutMs);
+    const exec: StandInPod["exec"] = (argv, o = {}) => run("ip", ["netns", "exec", netns, ...asUser(o.as), ...argv], { ...(o.input !== undefined ? { input: o.input } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
     return {
       netns,
       address,
@@ -173,28 +174,8 @@ function asUser(as: RunAs | undefined): string[] {
   return as ? ["setpriv", "--reuid", String(as.uid), "--regid", String(as.gid ?? as.uid), "--clear-groups", "--"] : [];
 }
 
-function run(cmd: string, args: string[], input?: string, timeoutMs = 30_000): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(input ?? "");
-  });
-}
-
 async function must(cmd: string, args: string[], o: { input?: string } = {}): Promise<ExecResult> {
-  const r = await run(cmd, args, o.input);
+  const r = await run(cmd, args, o);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
 }
@@ -203,14 +184,6 @@ async function mustIn(exec: StandInPod["exec"], argv: string[]): Promise<ExecRes
   const r = await exec(argv);
   if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
-}
-
-function ipToInt(ip: string): number {
-  return ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 }
 
 function installExitHook(): void {

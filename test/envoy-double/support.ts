@@ -86,7 +86,21 @@ function one() {
     r.end(cfg.body ?? "");
   });
 }
+let grpcClient = null;
+if (cfg.grpc) {
+  const { createRequire } = await import("node:module");
+  const grpc = createRequire(import.meta.url)(cfg.grpcJs);
+  grpcClient = { grpc, client: new grpc.Client(cfg.ip + ":" + cfg.port, grpc.credentials.createInsecure(), { "grpc.default_authority": cfg.host, "grpc.enable_retries": 0 }) };
+}
+function oneGrpc() {
+  const id = (b) => b;
+  return new Promise((resolve) => grpcClient.client.makeUnaryRequest(cfg.grpc, id, id, Buffer.alloc(0), { deadline: Date.now() + 10000 }, (err, res) => {
+    if (err) add(status, "grpc-" + err.code); else { add(status, "grpc-0"); add(by, res.toString()); }
+    resolve();
+  }));
+}
 let left = cfg.n;
+if (cfg.grpc) { while (left-- > 0) await oneGrpc(); process.stdout.write(JSON.stringify({ by, status }) + "\n"); process.exit(0); }
 await Promise.all(Array.from({ length: cfg.concurrency ?? 1 }, async () => { while (left-- > 0) await one(); }));
 process.stdout.write(JSON.stringify({ by, status }) + "\n");
 process.exit(0);
@@ -105,7 +119,7 @@ export interface World {
   h1: string;
   h2: string;
   /** Runs the client on host0 (as the test user: captured like any app). */
-  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean }): Promise<Counts>;
+  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean; grpc?: string; grpcJs?: string }): Promise<Counts>;
   /** Runs the client on host `i` (1 or 2). */
   clientOn(i: number, cfg: { ip: string; port: number; host?: string; n?: number; tcp?: boolean }): Promise<Counts>;
   /** Sets the mode of host i's HTTP server on `port` (ok, fail, slow:<ms>). */

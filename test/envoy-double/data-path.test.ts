@@ -81,6 +81,12 @@ describe("Envoy sidecar data path (netns)", { skip: skipNoNetns }, () => {
     assert.deepEqual(await world.client({ port: 7000, tcp: true, n: 3 }), { by: { "h2:7001": 3 }, status: { ok: 3 } });
   });
 
+  it("passes a half-close through tcp_proxy: the answer sent after the client's FIN arrives", async () => {
+    const echoTcp: MeshService = { name: "echo-tcp", ports: [{ port: 7100, protocol: "tcp", instances: [on(world, 2, 7002)] }], policy: null };
+    await serve([billing(), echoTcp]);
+    assert.deepEqual(await world.client({ port: 7100, tcp: true, n: 3, send: "ping" }), { by: { "h2:7002 got ping": 3 }, status: { ok: 3 } });
+  });
+
   it("passes a non-mesh port of the mesh IP through to its original destination", async () => {
     await serve([billing(), cache()]);
     assert.deepEqual(await world.client({ port: 8888, tcp: true, n: 2 }), { by: { "outside:8888": 2 }, status: { ok: 2 } });

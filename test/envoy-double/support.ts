@@ -2,7 +2,8 @@
 // host — amphi's capture rules applied with the real iptables-restore (src/hosts/capture.ts), the sidecar (the
 // test double, or a real Envoy with AMPHI_TEST_ENVOY) as the proxy uid 1337, an app of its own on 8091 (inbound
 // capture) and the test clients; host1 and host2 run app servers (HTTP on 8001 and 8002, TCP on 7001) answering
-// `<host>:<port>`; the controller namespace holds the mesh service IP 10.255.0.1 with a plain server on 8888
+// `<host>:<port>` (and on 7002 a TCP server answering what it read once the client half-closed); the controller
+// namespace holds the mesh service IP 10.255.0.1 with a plain server on 8888
 // (what an uncaptured connection to a non-mesh port of that IP reaches). Every process started here dies with
 // the test (setpriv --pdeathsig) and is killed by id in `close`.
 import assert from "node:assert/strict";
@@ -44,6 +45,13 @@ for (const s of cfg.servers) {
     net.createServer((c) => { c.on("error", () => {}); c.end(name + "\n"); }).listen({ host: "0.0.0.0", port: s.port }, ready);
     continue;
   }
+  if (s.kind === "tcp-echo") {
+    // Reads until the client half-closes, then answers what it got.
+    net.createServer({ allowHalfOpen: true }, (c) => {
+      let d = ""; c.on("error", () => {}); c.on("data", (x) => (d += x)); c.on("end", () => c.end(name + " got " + d + "\n"));
+    }).listen({ host: "0.0.0.0", port: s.port }, ready);
+    continue;
+  }
   let mode = "ok";
   http.createServer((req, res) => {
     let body = "";
@@ -71,7 +79,9 @@ const agent = new http.Agent({ keepAlive: cfg.keepAlive ?? false });
 function one() {
   return new Promise((resolve) => {
     if (cfg.tcp) {
-      const s = net.connect({ host: cfg.ip, port: cfg.port });
+      const s = net.connect({ host: cfg.ip, port: cfg.port, allowHalfOpen: true });
+      if (cfg.send !== undefined) s.on("connect", () => s.end(cfg.send));
+      s.on("end", () => s.end());
       let d = ""; s.setTimeout(5000, () => { add(status, "timeout"); s.destroy(); resolve(); });
       s.on("data", (x) => (d += x)); s.on("error", (e) => { add(status, e.code); resolve(); });
       s.on("close", () => { if (d) { add(by, d.split("\n")[0]); add(status, "ok"); } else if (!s.errored) add(status, "empty"); resolve(); });
@@ -119,7 +129,7 @@ export interface World {
   h1: string;
   h2: string;
   /** Runs the client on host0 (as the test user: captured like any app). */
-  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean; grpc?: string; grpcJs?: string }): Promise<Counts>;
+  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean; grpc?: string; grpcJs?: string; send?: string }): Promise<Counts>;
   /** Runs the client on host `i` (1 or 2). */
   clientOn(i: number, cfg: { ip: string; port: number; host?: string; n?: number; tcp?: boolean }): Promise<Counts>;
   /** Sets the mode of host i's HTTP server on `port` (ok, fail, slow:<ms>). */
@@ -160,7 +170,7 @@ export async function startWorld(): Promise<World> {
     const inCtl = ["ip", "netns", "exec", fleet.controllerNetns, "setpriv", "--pdeathsig", "KILL", "--"];
     for (const i of [0, 1, 2]) must(await fleet.execOnHost(i, ["ip", "route", "add", "default", "via", fleet.controllerAddress]));
     must(await fleet.execInController(["ip", "addr", "add", `${MESH_IP}/32`, "dev", "lo"]));
-    const servers = (host: string) => ({ host, servers: [{ kind: "http", port: 8001 }, { kind: "http", port: 8002 }, { kind: "tcp", port: 7001 }] });
+    const servers = (host: string) => ({ host, servers: [{ kind: "http", port: 8001 }, { kind: "http", port: 8002 }, { kind: "tcp", port: 7001 }, { kind: "tcp-echo", port: 7002 }] });
     await Promise.all([
       startReady(children, [...inHost(1, user.uid), process.execPath, appScript, JSON.stringify(servers("h1"))]),
       startReady(children, [...inHost(2, user.uid), process.execPath, appScript, JSON.stringify(servers("h2"))]),

@@ -111,6 +111,38 @@ describe("Envoy test double: DNS filter answers", () => {
   });
 });
 
+describe("Envoy test double: DNS forwarding (client_config)", () => {
+  it("relays another name's query to the upstream resolver and its answer back; SERVFAIL when it is silent", async () => {
+    const { createSocket } = await import("node:dgram");
+    const upstream = createSocket("udp4");
+    const seen: string[] = [];
+    upstream.on("message", (q, rinfo) => {
+      seen.push(q.subarray(13, 20).toString("latin1"));
+      const reply = Buffer.from(q);
+      reply.writeUInt16BE(0x8183, 2);
+      upstream.send(reply, rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((r) => upstream.bind(0, "127.0.0.1", r));
+    const q = Buffer.from([0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...Buffer.from("example"), 3, ...Buffer.from("org"), 0, 0, 1, 0, 1]);
+    try {
+      const table = { names: new Map(), resolvers: [{ address: "127.0.0.1", port: upstream.address().port }], timeoutMs: 2000 };
+      const a = (await answer(table, q))!;
+      assert.deepEqual([a.readUInt16BE(0), a.readUInt16BE(2)], [0xabcd, 0x8183], "the upstream's answer, relayed");
+      assert.deepEqual(seen, ["example"]);
+    } finally {
+      upstream.close();
+    }
+    const silent = createSocket("udp4");
+    await new Promise<void>((r) => silent.bind(0, "127.0.0.1", r));
+    try {
+      const a = (await answer({ names: new Map(), resolvers: [{ address: "127.0.0.1", port: silent.address().port }], timeoutMs: 200 }, q))!;
+      assert.equal(a.readUInt16BE(2) & 0x000f, 2, "SERVFAIL");
+    } finally {
+      silent.close();
+    }
+  });
+});
+
 describe("Envoy test double: command line", () => {
   it("takes Envoy's spellings and refuses unknown flags", () => {
     const o = parseArgs(["-c", "/b.yaml", "--service-node=n1", "--service-cluster", "c1", "--base-id", "3", "-l", "debug", "--drain-time-s", "2", "--parent-shutdown-time-s", "3", "--mode", "validate"]);

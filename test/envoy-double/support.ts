@@ -3,12 +3,12 @@
 // test double, or a real Envoy with AMPHI_TEST_ENVOY) as the proxy uid 1337, an app of its own on 8091 (inbound
 // capture) and the test clients; host1 and host2 run app servers (HTTP on 8001 and 8002, TCP on 7001) answering
 // `<host>:<port>` (and on 7002 a TCP server answering what it read once the client half-closed); the controller
-// namespace holds the mesh service IP 10.255.0.1 with a plain server on 8888
-// (what an uncaptured connection to a non-mesh port of that IP reaches). Every process started here dies with
+// namespace holds the mesh service IP 10.255.0.1 with a plain server on 8888 (what an uncaptured connection to a
+// non-mesh port of that IP reaches) and host0's DNS resolver (any A question: 192.0.2.99; /etc/netns/<host0>/). Every process started here dies with
 // the test (setpriv --pdeathsig) and is killed by id in `close`.
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyCapture } from "../../src/hosts/capture.js";
 import { hostCapture } from "../../src/runtimes/capture/render.js";
@@ -36,6 +36,7 @@ const SBIN_PATH = `${process.env["PATH"] ?? "/usr/bin:/bin"}:/usr/local/sbin:/us
 const APP = String.raw`
 import http from "node:http";
 import net from "node:net";
+import dgram from "node:dgram";
 const cfg = JSON.parse(process.argv[2]);
 let pending = cfg.servers.length;
 const ready = () => { if (--pending === 0) process.stdout.write("ready\n"); };
@@ -43,6 +44,18 @@ for (const s of cfg.servers) {
   const name = cfg.host + ":" + s.port;
   if (s.kind === "tcp") {
     net.createServer((c) => { c.on("error", () => {}); c.end(name + "\n"); }).listen({ host: "0.0.0.0", port: s.port }, ready);
+    continue;
+  }
+  if (s.kind === "dns") {
+    // Any A question: 192.0.2.99 (TTL 60).
+    const udp = dgram.createSocket("udp4");
+    udp.on("message", (q, r) => {
+      let i = 12; while (q[i] !== 0) i += q[i] + 1;
+      const head = Buffer.from(q.subarray(0, 12)); head.writeUInt16BE(0x8180, 2); head.writeUInt16BE(1, 6); head.writeUInt32BE(0, 8);
+      const rr = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99]);
+      udp.send(Buffer.concat([head, q.subarray(12, i + 5), rr]), r.port, r.address);
+    });
+    udp.bind({ address: s.host, port: s.port }, ready);
     continue;
   }
   if (s.kind === "tcp-echo") {
@@ -175,9 +188,12 @@ export async function startWorld(): Promise<World> {
       startReady(children, [...inHost(1, user.uid), process.execPath, appScript, JSON.stringify(servers("h1"))]),
       startReady(children, [...inHost(2, user.uid), process.execPath, appScript, JSON.stringify(servers("h2"))]),
       startReady(children, [...inHost(0, user.uid), process.execPath, appScript, JSON.stringify({ host: "h0", servers: [{ kind: "http", port: 8091 }] })]),
-      startReady(children, [...inCtl, process.execPath, appScript, JSON.stringify({ host: "outside", servers: [{ kind: "tcp", port: 8888 }] })]),
+      startReady(children, [...inCtl, process.execPath, appScript, JSON.stringify({ host: "outside", servers: [{ kind: "tcp", port: 8888 }, { kind: "dns", host: fleet.controllerAddress, port: 53 }] })]),
     ]);
     const h0 = fleet.hosts[0]!;
+    // host0's resolver (what `ip netns exec` shows a process there as /etc/resolv.conf): the controller's DNS.
+    mkdirSync(`/etc/netns/${h0.netns}`, { recursive: true });
+    writeFileSync(`/etc/netns/${h0.netns}/resolv.conf`, `nameserver ${fleet.controllerAddress}\n`);
     const env = fixtureEnvironment();
     assert.deepEqual([env.mesh.serviceIP, env.mesh.proxyUid, env.mesh.outboundPort, env.mesh.inboundPort], [MESH_IP, PROXY_UID, SETTINGS.outboundPort, SETTINGS.inboundPort]);
     const rules = hostCapture(env, "test", h0.name, [hostInstance("web", [8091], h0.name, h0.address, h0.baseDir)]);
@@ -211,11 +227,13 @@ export async function startWorld(): Promise<World> {
       close: async () => {
         await Promise.all(sidecars.map((s) => s.stop("SIGKILL")));
         for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+        rmSync(`/etc/netns/${h0.netns}`, { recursive: true, force: true });
         await fleet.cleanup();
       },
     };
   } catch (err) {
     for (const c of children) c.kill("SIGKILL");
+    rmSync(`/etc/netns/${fleet.hosts[0]!.netns}`, { recursive: true, force: true });
     await fleet.cleanup();
     throw err;
   }

@@ -94,7 +94,7 @@ describe("Envoy test double: DNS filter answers", () => {
     const labels = name.split(".").flatMap((l) => [l.length, ...Buffer.from(l)]);
     return Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...labels, 0, 0, type, 0, 1]);
   };
-  const table = { names: new Map([["billing.mesh", { v4: ["10.255.0.1"], v6: [], ttl: 30 }]]), resolvers: [], timeoutMs: 200 };
+  const table = { names: new Map([["billing.mesh", { v4: ["10.255.0.1"], v6: [], ttl: 30 }]]), forward: null };
   it("answers a table name with its A record, its TTL, the query's id", async () => {
     const a = (await answer(table, query("billing.mesh", 1)))!;
     assert.equal(a.readUInt16BE(0), 0x1234);
@@ -103,7 +103,7 @@ describe("Envoy test double: DNS filter answers", () => {
     assert.deepEqual([...a.subarray(a.length - 4)], [10, 255, 0, 1]);
     assert.equal(a.readUInt32BE(a.length - 10), 30);
   });
-  it("answers another type of a table name with no records, and an unknown name without resolvers with NXDOMAIN", async () => {
+  it("answers another type of a table name with no records, and an unknown name without client_config with NXDOMAIN", async () => {
     const aaaa = (await answer(table, query("billing.mesh", 28)))!;
     assert.deepEqual([aaaa.readUInt16BE(2) & 0x000f, aaaa.readUInt16BE(6)], [0, 0]);
     const nx = (await answer(table, query("nope.example", 1)))!;
@@ -125,7 +125,7 @@ describe("Envoy test double: DNS forwarding (client_config)", () => {
     await new Promise<void>((r) => upstream.bind(0, "127.0.0.1", r));
     const q = Buffer.from([0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...Buffer.from("example"), 3, ...Buffer.from("org"), 0, 0, 1, 0, 1]);
     try {
-      const table = { names: new Map(), resolvers: [{ address: "127.0.0.1", port: upstream.address().port }], timeoutMs: 2000 };
+      const table = { names: new Map(), forward: { resolvers: [{ address: "127.0.0.1", port: upstream.address().port }], timeoutMs: 2000 } };
       const a = (await answer(table, q))!;
       assert.deepEqual([a.readUInt16BE(0), a.readUInt16BE(2)], [0xabcd, 0x8183], "the upstream's answer, relayed");
       assert.deepEqual(seen, ["example"]);
@@ -135,7 +135,7 @@ describe("Envoy test double: DNS forwarding (client_config)", () => {
     const silent = createSocket("udp4");
     await new Promise<void>((r) => silent.bind(0, "127.0.0.1", r));
     try {
-      const a = (await answer({ names: new Map(), resolvers: [{ address: "127.0.0.1", port: silent.address().port }], timeoutMs: 200 }, q))!;
+      const a = (await answer({ names: new Map(), forward: { resolvers: [{ address: "127.0.0.1", port: silent.address().port }], timeoutMs: 200 } }, q))!;
       assert.equal(a.readUInt16BE(2) & 0x000f, 2, "SERVFAIL");
     } finally {
       silent.close();

@@ -176,6 +176,23 @@ describe("Envoy sidecar data path (netns)", { skip: skipNoNetns }, () => {
     }
   });
 
+  it("circuit breaker: a call in flight while its cluster is replaced is not counted against the new one", async () => {
+    const limited = (maxConnections: number | null) => billing({ policy: policy("billing", { circuitBreaker: { maxConnections, maxPendingRequests: null, maxRequests: 1 } }) });
+    await serve([limited(null)]);
+    await world.mode(1, 8001, "slow:2000");
+    try {
+      const inFlight = world.client({ port: 9100, host: "billing:9100", n: 1 });
+      const active = `outbound|9100||billing::${world.h1}:8001::rq_active::1`;
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && !(await sidecar.adminRequest("/clusters")).body.includes(active)) await new Promise((r) => setTimeout(r, 50));
+      await serve([limited(50)]);
+      assert.deepEqual((await inFlight).status, { "200": 1 });
+    } finally {
+      await world.mode(1, 8001, "ok");
+    }
+    assert.deepEqual((await world.client({ port: 9100, host: "billing:9100", n: 3 })).status, { "200": 3 });
+  });
+
   it("outlier detection: an instance with consecutive 5xx is ejected and gets no more calls", async () => {
     await world.mode(2, 8002, "fail");
     try {

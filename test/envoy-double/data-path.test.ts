@@ -17,7 +17,7 @@ const GRPC_JS = createRequire(import.meta.url).resolve("@grpc/grpc-js");
 
 /** Waits until the sidecar has ACKed what the server serves now (every type it subscribed to). */
 async function synced(server: AdsServer, node: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const n = server.status().nodes.find((x) => x.id === node);
     const types = Object.values(n?.types ?? {});
@@ -149,19 +149,19 @@ describe("Envoy sidecar data path (netns)", { skip: skipNoNetns }, () => {
   });
 
   it("answers 504 when an instance is slower than the route timeout", async () => {
-    await world.mode(1, 8001, "slow:3000");
+    await world.mode(1, 8001, "slow:30000");
     try {
       await serve([billing({ policy: policy("billing", { timeoutMs: 300 }) })]);
       const t0 = Date.now();
       assert.deepEqual((await world.client({ port: 9100, host: "billing:9100", n: 2 })).status, { "504": 2 });
-      assert.ok(Date.now() - t0 < 5500, "did not wait for the slow instance");
+      assert.ok(Date.now() - t0 < 25_000, "did not wait for the slow instance");
     } finally {
       await world.mode(1, 8001, "ok");
     }
   });
 
   it("circuit breaker: calls beyond max_requests get 503 at once", async () => {
-    await world.mode(1, 8001, "slow:500");
+    await world.mode(1, 8001, "slow:3000");
     try {
       await serve([billing({ policy: policy("billing", { circuitBreaker: { maxConnections: null, maxPendingRequests: null, maxRequests: 1 } }) })]);
       // Four calls at once against a slow instance: one is in flight, the others overflow.
@@ -179,7 +179,7 @@ describe("Envoy sidecar data path (netns)", { skip: skipNoNetns }, () => {
   it("circuit breaker: a call in flight while its cluster is replaced is not counted against the new one", async () => {
     const limited = (maxConnections: number | null) => billing({ policy: policy("billing", { circuitBreaker: { maxConnections, maxPendingRequests: null, maxRequests: 1 } }) });
     await serve([limited(null)]);
-    await world.mode(1, 8001, "slow:2000");
+    await world.mode(1, 8001, "slow:8000");
     try {
       const inFlight = world.client({ port: 9100, host: "billing:9100", n: 1 });
       const active = `outbound|9100||billing::${world.h1}:8001::rq_active::1`;

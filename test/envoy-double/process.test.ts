@@ -96,7 +96,7 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
   const start = async (xdsPort: number, args: string[] = []) => {
     const e = startEnvoy({ bootstrap: bootstrap(xdsPort), args });
     running.push(e);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 90_000;
     while (Date.now() < deadline && (await e.adminRequest("/ready").catch(() => null)) === null) await new Promise((r) => setTimeout(r, 50));
     return e;
   };
@@ -112,7 +112,7 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
     servers.push(server);
     await server.listen(`127.0.0.1:${port}`);
     server.setSnapshot(ports0(plainSnapshot()));
-    await e.waitReady();
+    await e.waitReady(90_000);
     assert.equal((await e.adminRequest("/ready")).body, "LIVE\n");
     assert.ok(node(server, "sidecar~prod~web~override"), JSON.stringify(server.status().nodes));
     const info = JSON.parse((await e.adminRequest("/server_info")).body);
@@ -125,7 +125,7 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
     await server.listen(`127.0.0.1:${port}`);
     server.setSnapshot(ports0(plainSnapshot()));
     const e = await start(port);
-    await e.waitReady();
+    await e.waitReady(90_000);
     const clusters = async () => JSON.parse((await e.adminRequest("/config_dump")).body).configs[1].dynamic_active_clusters.map((c: any) => c.cluster.name).sort();
     const before = await clusters();
     assert.ok(before.includes("outbound|8080||web"), before.join(" "));
@@ -137,7 +137,7 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
     servers.push(server);
     await server.listen(`127.0.0.1:${port}`);
     server.setSnapshot(ports0(policySnapshot()));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !(await clusters()).includes("outbound|9100|2.4.0|billing")) await new Promise((r) => setTimeout(r, 100));
     const afterwards = await clusters();
     assert.ok(afterwards.includes("outbound|9100|2.4.0|billing") && !afterwards.includes("outbound|8080||web"), afterwards.join(" "));

@@ -77,7 +77,7 @@ describe("VM sidecar end to end: Consul → amphi xds → sidecar → instance (
   it("follows Consul: the failing instance gets no calls, the one that passes does", async () => {
     await passCheck(client, checks[1]!, "test");
     await failCheck(client, checks[0]!, "test: down");
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     let got = "";
     while (Date.now() < deadline && (got = await curl(0, `http://${MESH_IP}:9100/`, "billing:9100")) !== "h2:8002") await new Promise((r) => setTimeout(r, 200));
     assert.equal(got, "h2:8002", sidecar.output());

@@ -3,7 +3,7 @@
 // keeping its config across a control-plane restart, and the admin's quit.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { dump, load } from "js-yaml";
 import { AdsServer } from "../../src/adapters/xds/index.js";
 import { envoyBootstrap, envoyBootstrapYaml } from "../../src/mesh/bootstrap.js";
-import { envoyBinary, isDouble, startEnvoy, type RunningEnvoy } from "../support/envoy.js";
+import { doubleLauncher, envoyBinary, isDouble, startEnvoy, type RunningEnvoy } from "../support/envoy.js";
 import { plainSnapshot, policySnapshot } from "../mesh/snapshots.js";
 
 const ports0 = <T extends { settings: object }>(s: T): T => ({ ...s, settings: { ...s.settings, outboundPort: 0, inboundPort: 0 } });
@@ -69,6 +69,15 @@ describe("Envoy binary: command line and bootstrap", () => {
     assert.match(r.stderr, /overload_manager: not implemented by the Envoy test double/);
   });
 
+  it("the launcher with absolute paths runs the double from anywhere (e.g. copied into a package)", { skip: !isDouble() && "real Envoy" }, () => {
+    const copy = join(dir, "bin", "envoy");
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(copy, doubleLauncher(), { mode: 0o755 });
+    const r = spawnSync(copy, ["--version"], { encoding: "utf8", cwd: "/", timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\(not Envoy\)/);
+  });
+
   it("without -c: exit 1", () => {
     const r = envoy([]);
     assert.equal(r.status, 1);
@@ -83,22 +92,12 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
     await Promise.all(running.map((e) => e.stop("SIGKILL")));
     await Promise.all(servers.map((s) => s.close()));
   });
-  /** Starts Envoy with admin on port 0 and learns the port from its log. */
+  /** Starts Envoy with admin on port 0 (startEnvoy learns the port bound through --admin-address-path). */
   const start = async (xdsPort: number, args: string[] = []) => {
-    const dir = mkdtempSync(join(tmpdir(), `amphi-envoy-adm-${process.pid}-`));
-    const path = join(dir, "admin");
-    const e = startEnvoy({ bootstrap: bootstrap(xdsPort), args: ["--admin-address-path", path, ...args] });
+    const e = startEnvoy({ bootstrap: bootstrap(xdsPort), args });
     running.push(e);
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      try {
-        e.admin.port = Number(readFileSync(path, "utf8").trim().split(":").pop());
-        if (e.admin.port > 0) break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && (await e.adminRequest("/ready").catch(() => null)) === null) await new Promise((r) => setTimeout(r, 50));
     return e;
   };
   const node = (server: AdsServer, id: string) => server.status().nodes.find((n) => n.id === id);
@@ -113,7 +112,7 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
     servers.push(server);
     await server.listen(`127.0.0.1:${port}`);
     server.setSnapshot(ports0(plainSnapshot()));
-    await e.waitReady();
+    await e.waitReady(90_000);
     assert.equal((await e.adminRequest("/ready")).body, "LIVE\n");
     assert.ok(node(server, "sidecar~prod~web~override"), JSON.stringify(server.status().nodes));
     const info = JSON.parse((await e.adminRequest("/server_info")).body);
@@ -126,7 +125,7 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
     await server.listen(`127.0.0.1:${port}`);
     server.setSnapshot(ports0(plainSnapshot()));
     const e = await start(port);
-    await e.waitReady();
+    await e.waitReady(90_000);
     const clusters = async () => JSON.parse((await e.adminRequest("/config_dump")).body).configs[1].dynamic_active_clusters.map((c: any) => c.cluster.name).sort();
     const before = await clusters();
     assert.ok(before.includes("outbound|8080||web"), before.join(" "));
@@ -138,7 +137,7 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
     servers.push(server);
     await server.listen(`127.0.0.1:${port}`);
     server.setSnapshot(ports0(policySnapshot()));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !(await clusters()).includes("outbound|9100|2.4.0|billing")) await new Promise((r) => setTimeout(r, 100));
     const afterwards = await clusters();
     assert.ok(afterwards.includes("outbound|9100|2.4.0|billing") && !afterwards.includes("outbound|8080||web"), afterwards.join(" "));
@@ -147,8 +146,6 @@ describe("Envoy binary: readiness, node, reconnect, quit", () => {
   it("POST /quitquitquit ends it with exit 0 (GET is refused)", async () => {
     const port = await freePort();
     const e = await start(port);
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (await e.adminRequest("/ready").catch(() => null)) === null) await new Promise((r) => setTimeout(r, 50));
     assert.equal((await e.adminRequest("/quitquitquit")).status, 405);
     assert.equal((await e.adminRequest("/quitquitquit", "POST")).status, 200);
     assert.equal(await e.exited, 0);

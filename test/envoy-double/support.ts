@@ -221,7 +221,8 @@ export async function startWorld(): Promise<World> {
         const bootstrap = envoyBootstrapYaml({ nodeId, nodeCluster: "web", metadata: { runtime: "vm" }, controlPlane: xds, adminPort: ADMIN_PORT });
         const envoy = startEnvoy({ bootstrap, netns: h0.netns, uid: PROXY_UID, args: ["--drain-time-s", "1"] });
         sidecars.push(envoy);
-        await envoy.waitReady();
+        // Generous: the machine may be busy (a double starts in ~3 s when it is not).
+        await envoy.waitReady(90_000);
         return envoy;
       },
       close: async () => {
@@ -286,7 +287,7 @@ function startReady(children: ChildProcess[], argv: string[]): Promise<void> {
     children.push(child);
     let out = "";
     let err = "";
-    const timer = setTimeout(() => reject(new Error(`${argv.join(" ")}: not ready after 10 s: ${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${argv.join(" ")}: not ready after 60 s: ${err}`)), 60_000);
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       out += d;
       if (out.includes("ready\n")) {

@@ -8,6 +8,7 @@ import { decodeResource } from "../support/envoy/protos.js";
 import { resourceProblems, T } from "../support/envoy/resources.js";
 import { matchRoute, planRoute, retriable, virtualHost } from "../support/envoy/routing.js";
 import { answer } from "../support/envoy/dns.js";
+import { makeCluster, pickHost, retire, setEndpoints } from "../support/envoy/upstream.js";
 import { parseArgs, UsageError } from "../support/envoy/cli.js";
 import { edgeSnapshot, plainSnapshot, policySnapshot } from "../mesh/snapshots.js";
 
@@ -86,6 +87,22 @@ describe("Envoy test double: routing", () => {
     assert.equal(retriable(on("unavailable"), { status: 200, grpcStatus: 14 }), true);
     assert.equal(retriable(on("unavailable"), { status: 200, grpcStatus: 8 }), false);
     assert.equal(retriable(on("5xx"), { failure: "overflow" }), false);
+  });
+});
+
+describe("Envoy test double: load balancing", () => {
+  it("round robin over every healthy host, whatever their localities weigh (no locality_weighted_lb_config)", () => {
+    const r = buildResources(policySnapshot());
+    const cluster = makeCluster(r.cluster.find((c) => c.name === "outbound|9100||billing")!.body as any, undefined);
+    setEndpoints(cluster, r.endpoint.find((e) => e.name === "outbound|9100||billing")!.body as any);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 300; i++) {
+      const h = pickHost(cluster)!;
+      counts[h.address] = (counts[h.address] ?? 0) + 1;
+    }
+    // kube-a holds one passing instance (locality weight 1), vms two (weight 2): each host gets a third.
+    assert.deepEqual(counts, { "10.1.0.7": 100, "10.0.0.1": 100, "10.0.0.2": 100 });
+    retire(cluster);
   });
 });
 

@@ -3,7 +3,7 @@
 // optionally inside a network namespace and as another uid (as a sidecar runs: the proxy uid), talks to its admin
 // interface (through the namespace) and waits for `/ready`.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,7 +48,8 @@ export interface StartEnvoyOptions {
 /** A running Envoy. */
 export interface RunningEnvoy {
   child: ChildProcess;
-  /** Where its admin interface listens (inside its namespace). */
+  /** Where its admin interface listens (inside its namespace); a port 0 in the bootstrap becomes the port bound
+   * once the first admin request has read it. */
   admin: { address: string; port: number };
   /** stdout and stderr so far. */
   output(): string;
@@ -73,7 +74,9 @@ export function startEnvoy(opts: StartEnvoyOptions): RunningEnvoy {
   const parsed = load(opts.bootstrap) as { admin?: { address?: { socket_address?: { address?: string; port_value?: number } } } };
   const sa = parsed.admin?.address?.socket_address ?? {};
   const admin = { address: String(sa.address ?? "127.0.0.1"), port: Number(sa.port_value ?? 0) };
-  const argv = [envoyBinary(), "-c", config, "-l", opts.logLevel ?? "info", ...(opts.args ?? [])];
+  // Admin on port 0: Envoy writes the address it bound to --admin-address-path; requests read it from there.
+  const addressPath = join(dir, "admin-address");
+  const argv = [envoyBinary(), "-c", config, "-l", opts.logLevel ?? "info", ...(admin.port === 0 ? ["--admin-address-path", addressPath] : []), ...(opts.args ?? [])];
   const asUser = opts.uid !== undefined ? ["setpriv", "--reuid", String(opts.uid), "--regid", String(opts.gid ?? opts.uid), "--clear-groups", "--"] : [];
   const full = opts.netns ? ["ip", "netns", "exec", opts.netns, ...asUser, ...argv] : [...asUser, ...argv];
   const child = spawn(full[0]!, full.slice(1), { env: { ...process.env, PATH: SBIN_PATH }, stdio: ["ignore", "pipe", "pipe"], cwd: dir });
@@ -82,7 +85,14 @@ export function startEnvoy(opts: StartEnvoyOptions): RunningEnvoy {
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   void exited.then(() => rmSync(dir, { recursive: true, force: true }));
-  const adminRequest = (path: string, method: "GET" | "POST" = "GET") => request(opts.netns, admin, path, method);
+  const adminRequest = (path: string, method: "GET" | "POST" = "GET") => {
+    if (admin.port === 0) {
+      const bound = existsSync(addressPath) ? Number(readFileSync(addressPath, "utf8").trim().split(":").pop()) : 0;
+      if (!bound) return Promise.reject(new Error("the admin interface has not written its address yet"));
+      admin.port = bound;
+    }
+    return request(opts.netns, admin, path, method);
+  };
   return {
     child,
     admin,

@@ -97,14 +97,18 @@ function configDump(ctx: AdminContext): Record<string, unknown> {
   };
 }
 
-/** Envoy's text format: `<cluster>::<host:port>::health_flags::healthy` (or `/failed_outlier_check`), and the
- * cluster's overflow count (`<cluster>::upstream_rq_pending_overflow::<n>`). */
+/** Envoy's text format: per host `<cluster>::<host:port>::health_flags::healthy` (or `/failed_outlier_check`) and
+ * `<cluster>::<host:port>::rq_active::<n>`, and the cluster's overflow count
+ * (`<cluster>::upstream_rq_pending_overflow::<n>`). */
 function clusters(ctx: AdminContext): string {
   const now = Date.now();
   const lines: string[] = [];
   for (const c of ctx.server.clusters.values()) {
     lines.push(`${c.name}::upstream_rq_pending_overflow::${c.overflows}`);
-    for (const hst of c.hosts) lines.push(`${c.name}::${hst.address}:${hst.port}::health_flags::${hst.ejectedUntil > now ? "/failed_outlier_check" : "healthy"}`);
+    for (const hst of c.hosts) {
+      lines.push(`${c.name}::${hst.address}:${hst.port}::rq_active::${hst.active}`);
+      lines.push(`${c.name}::${hst.address}:${hst.port}::health_flags::${hst.ejectedUntil > now ? "/failed_outlier_check" : "healthy"}`);
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -17,8 +17,6 @@ export interface AdsSink {
   apply(typeUrl: string, resources: ReadonlyMap<string, Record<string, unknown>>, version: string): Promise<void>;
   /** Names to subscribe to for EDS and RDS, derived from the held clusters and listeners. */
   namesFor(typeUrl: string): string[];
-  /** The stream went up (true) or down (false). */
-  connected(up: boolean): void;
 }
 
 interface TypeState {
@@ -79,7 +77,6 @@ export class AdsClient {
     const down = (why: string) => {
       if (ended || this.closed) return;
       ended = true;
-      this.sink.connected(false);
       log("warning", "config", `ADS stream to ${this.target} closed: ${why}; retrying in ${this.backoffMs} ms`);
       this.retryTimer = setTimeout(() => this.open(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 4000);
@@ -90,7 +87,6 @@ export class AdsClient {
     });
     call.on("error", (e: grpc.ServiceError) => down(e.details || e.message));
     call.on("end", () => down("stream ended"));
-    call.on("metadata", () => this.sink.connected(true));
     for (const s of this.types.values()) s.nonce = "";
     // Wildcard CDS and LDS; EDS and RDS resubscribe by name (keeping the versions held, as Envoy does).
     this.request(T.cluster, []);

@@ -1,6 +1,7 @@
 // The command line of the Envoy test double: the subset of Envoy's flags amphi and its tests use, in Envoy's
 // spellings (`-c FILE`, `--config-path FILE`, `--flag=value`). An unknown flag is an error worded like Envoy's
-// (TCLAP's "PARSE ERROR"), exit 1.
+// (TCLAP's "PARSE ERROR"), exit 1. One difference: `--drain-time-s` defaults to 5 s (Envoy: 600 s), the longest a
+// SIGTERM waits for open connections before the double exits.
 
 /** What the double was asked to do. */
 export interface DoubleOptions {
@@ -31,10 +32,11 @@ const VALUED: Record<string, keyof DoubleOptions> = {
   "--drain-time-s": "drainTimeS",
   "--parent-shutdown-time-s": "parentShutdownTimeS",
   "--mode": "mode",
-  // Accepted and without effect: the double runs one event loop, and has no hot restart.
-  "--concurrency": "baseId",
 };
+/** Flags taking a value that are accepted and have no effect: the double runs one event loop. */
+const IGNORED_VALUED = new Set(["--concurrency"]);
 const SHORT: Record<string, string> = { "-c": "--config-path", "-l": "--log-level" };
+/** Switches; `--disable-hot-restart` has no effect (the double has no hot restart; `--base-id` none either). */
 const SWITCHES = new Set(["--version", "--disable-hot-restart"]);
 
 /** A command line the double refuses (the message is what it prints). */
@@ -51,11 +53,14 @@ export function parseArgs(argv: readonly string[]): DoubleOptions {
       if (flag === "--version") o.version = true;
       continue;
     }
+    if (IGNORED_VALUED.has(flag)) {
+      if (eq < 0) i++;
+      continue;
+    }
     const key = VALUED[flag];
     if (!key) throw new UsageError(`PARSE ERROR: Argument: ${arg}\n             Couldn't find match for argument\n`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new UsageError(`PARSE ERROR: Argument: ${flag}\n             Missing a value for this argument!\n`);
-    if (flag === "--concurrency") continue;
     setOption(o, key, flag, value);
   }
   return o;

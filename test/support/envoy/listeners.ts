@@ -71,7 +71,7 @@ export class Listeners {
     return this.sockets.size;
   }
 
-  /** Closes idle HTTP connections and, after the drain, every connection. */
+  /** Closes every connection (the end of a drain). */
   closeAll(): void {
     for (const s of this.sockets) s.destroy();
   }

@@ -82,6 +82,7 @@ async function serve(o: ReturnType<typeof parseArgs>, bootstrap: ReturnType<type
   process.on("SIGINT", () => void stop("SIGINT", o.drainTimeS * 1000));
   ads = new AdsClient(`${bootstrap.xds.host}:${bootstrap.xds.port}`, bootstrap.node, server);
   ads.start();
+  server.beginInit();
   log("info", "main", `node ${bootstrap.node.id} (cluster ${bootstrap.node.cluster}): ADS to ${bootstrap.xds.host}:${bootstrap.xds.port}`);
 }
 

@@ -1,6 +1,6 @@
 // The Envoy test double's server: what it holds (clusters with their endpoints, listeners, route configurations,
-// each with the version it came in), readiness as Envoy's init manager sees it (PRE_INITIALIZING until ADS is
-// up; INITIALIZING until the first CDS with every EDS cluster's endpoints and the first LDS with every route
+// each with the version it came in), readiness as Envoy's init manager sees it (PRE_INITIALIZING until the xDS
+// fetch begins; INITIALIZING until the first CDS with every EDS cluster's endpoints and the first LDS with every route
 // configuration its connection managers name have arrived and the listeners are bound, or the initial fetch
 // timeout of 15 s has passed; then LIVE), and draining.
 import type { AdsSink } from "./ads.js";
@@ -10,7 +10,7 @@ import { T } from "./resources.js";
 import { makeCluster, setEndpoints, retire, type Cluster } from "./upstream.js";
 import { log } from "./log.js";
 
-export type ServerState = "PRE_INITIALIZING" | "INITIALIZING" | "LIVE" | "DRAINING";
+export type ServerState = "PRE_INITIALIZING" | "INITIALIZING" | "LIVE";
 
 const INITIAL_FETCH_TIMEOUT_MS = 15_000;
 
@@ -38,8 +38,9 @@ export class DoubleServer implements AdsSink {
     this.dns = new DnsListeners();
   }
 
-  connected(up: boolean): void {
-    if (up && this.state === "PRE_INITIALIZING") {
+  /** The xDS fetch has begun (Envoy's init manager starts with the server). */
+  beginInit(): void {
+    if (this.state === "PRE_INITIALIZING") {
       this.state = "INITIALIZING";
       // Envoy's initial_fetch_timeout: a resource that never comes does not hold the server back for ever.
       this.initTimer = setTimeout(() => this.becomeLive("initial fetch timeout"), INITIAL_FETCH_TIMEOUT_MS);

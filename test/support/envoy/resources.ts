@@ -91,7 +91,7 @@ export const LISTENER: Shape = {
   traffic_direction: oneOf("INBOUND", "OUTBOUND", "UNSPECIFIED"),
 };
 
-const THRESHOLDS: Shape = { priority: oneOf("DEFAULT"), max_connections: WRAPPED, max_pending_requests: WRAPPED, max_requests: WRAPPED, max_retries: WRAPPED };
+const THRESHOLDS: Shape = { priority: oneOf("DEFAULT"), max_connections: WRAPPED, max_pending_requests: WRAPPED, max_requests: WRAPPED };
 
 /** A Cluster: EDS (round robin) or ORIGINAL_DST. */
 export const CLUSTER: Shape = {

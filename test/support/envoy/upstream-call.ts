@@ -56,11 +56,15 @@ export async function callUpstream(cluster: Cluster, plan: RoutePlan, req: Downs
     if (left <= 0) return reply(504, "upstream request timeout", 14);
     const perTry = plan.retry?.perTryMs ? Math.min(plan.retry.perTryMs, left) : left;
     cluster.activeRequests++;
+    host.active++;
     const result = await (cluster.http2 ? tryH2(cluster, host, req, perTry) : tryH1(cluster, host, req, perTry));
     const outcome: TryOutcome = "ok" in result ? { status: result.ok.status, grpcStatus: grpcStatusOf(result.ok.headers) } : result;
     recordOutcome(cluster, host, "failure" in outcome || outcome.status >= 500 || (req.grpc && [2, 4, 13, 14, 15].includes(outcome.grpcStatus ?? 0)));
-    if ("ok" in result) holdUntilDone(cluster, result.ok.body);
-    else cluster.activeRequests--;
+    if ("ok" in result) holdUntilDone(cluster, host, result.ok.body);
+    else {
+      cluster.activeRequests--;
+      host.active--;
+    }
     const again = attempt < tries && plan.retry !== null && retriable(plan.retry.on, outcome) && Date.now() < deadline;
     if (!again) {
       if ("ok" in result) return result.ok;
@@ -86,10 +90,13 @@ function pending(cluster: Cluster): number {
   return Object.values(cluster.agent.requests).reduce((n, q) => n + (q?.length ?? 0), 0);
 }
 
-function holdUntilDone(cluster: Cluster, body: Readable): void {
+function holdUntilDone(cluster: Cluster, host: Host, body: Readable): void {
   let done = false;
   const release = () => {
-    if (!done) cluster.activeRequests--;
+    if (!done) {
+      cluster.activeRequests--;
+      host.active--;
+    }
     done = true;
   };
   body.once("end", release);

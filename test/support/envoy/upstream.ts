@@ -19,6 +19,8 @@ export interface Host {
   failures: number;
   ejectedUntil: number;
   timesEjected: number;
+  /** Requests in flight to it. */
+  active: number;
 }
 
 interface Outlier {
@@ -77,10 +79,11 @@ export function makeCluster(body: Record<string, any>, before: Cluster | undefin
     maxRequests: unwrap(t.max_requests, DEFAULT_LIMIT),
     outlier: od ? outlierOf(od) : null,
     // A changed cluster is a new cluster to Envoy: its hosts start without outlier history.
-    hosts: (before?.hosts ?? []).map((h) => ({ ...h, consecutive5xx: 0, calls: 0, failures: 0, ejectedUntil: 0, timesEjected: 0 })),
+    hosts: (before?.hosts ?? []).map((h) => freshHost(h.address, h.port, h.weight)),
     rr: 0,
-    activeRequests: before?.activeRequests ?? 0,
-    activeConnections: before?.activeConnections ?? 0,
+    // Calls in flight on the replaced cluster count there (and are released there), as in Envoy.
+    activeRequests: 0,
+    activeConnections: 0,
     agent: new http.Agent({ keepAlive: true, maxSockets: maxConnections, maxFreeSockets: 64 }),
     sessions: new Map(),
     overflows: 0,
@@ -89,9 +92,12 @@ export function makeCluster(body: Record<string, any>, before: Cluster | undefin
   return c;
 }
 
-/** Closes a replaced cluster's idle connections (calls in flight finish). */
+/** Closes a replaced cluster's connections as they become idle: calls in flight finish (Envoy drains the old
+ * connection pools; it does not reset them). */
 export function retire(c: Cluster): void {
-  c.agent.destroy();
+  c.agent.on("free", (socket: { destroy(): void }) => socket.destroy());
+  for (const list of Object.values(c.agent.freeSockets)) for (const s of list ?? []) s.destroy();
+  // An HTTP/2 session's close() lets its open streams finish.
   for (const s of c.sessions.values()) s.close();
 }
 
@@ -110,24 +116,29 @@ function outlierOf(od: any): Outlier {
 }
 
 /** Sets a cluster's hosts from its ClusterLoadAssignment: healthy (or unknown) endpoints only; a host that stays
- * keeps its outlier state. */
+ * keeps its outlier state. Locality weights are not applied: Envoy uses them only with a cluster's
+ * `locality_weighted_lb_config`, which amphi does not set (hosts are weighed by their own weight). */
 export function setEndpoints(cluster: Cluster, cla: Record<string, any> | undefined): void {
   const old = new Map(cluster.hosts.map((h) => [`${h.address}:${h.port}`, h]));
   const hosts: Host[] = [];
   for (const group of cla?.endpoints ?? []) {
-    const localityWeight = unwrap(group.load_balancing_weight, 1);
     for (const e of group.lb_endpoints ?? []) {
       const status = e.health_status ?? "UNKNOWN";
       if (status !== "HEALTHY" && status !== "UNKNOWN") continue;
       const sa = e.endpoint?.address?.socket_address;
       if (!sa) continue;
       const key = `${sa.address}:${sa.port_value ?? 0}`;
-      const h = old.get(key) ?? { address: String(sa.address), port: Number(sa.port_value ?? 0), weight: 1, consecutive5xx: 0, calls: 0, failures: 0, ejectedUntil: 0, timesEjected: 0 };
-      h.weight = unwrap(e.load_balancing_weight, 1) * Math.max(1, localityWeight);
+      const h = old.get(key) ?? freshHost(String(sa.address), Number(sa.port_value ?? 0), 1);
+      h.weight = unwrap(e.load_balancing_weight, 1);
       hosts.push(h);
     }
   }
   cluster.hosts = hosts;
+}
+
+/** A host without history. */
+function freshHost(address: string, port: number, weight: number): Host {
+  return { address, port, weight, consecutive5xx: 0, calls: 0, failures: 0, ejectedUntil: 0, timesEjected: 0, active: 0 };
 }
 
 /** The next host of an EDS cluster (round robin over hosts not ejected, by weight), or null: none healthy. */
@@ -140,7 +151,7 @@ export function pickHost(cluster: Cluster, now = Date.now()): Host | null {
 
 /** Where a connection of `cluster` goes: a host of an EDS cluster, or the original destination. */
 export function target(cluster: Cluster, dst: Destination): Host | null {
-  if (cluster.kind === "ORIGINAL_DST") return { address: dst.address, port: dst.port, weight: 1, consecutive5xx: 0, calls: 0, failures: 0, ejectedUntil: 0, timesEjected: 0 };
+  if (cluster.kind === "ORIGINAL_DST") return freshHost(dst.address, dst.port, 1);
   return pickHost(cluster);
 }
 

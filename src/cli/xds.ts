@@ -13,7 +13,7 @@ import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
 import { redact } from "../adapters/dns-server/index.js";
 import { AdsServer, type XdsStatus } from "../adapters/xds/index.js";
 import { renderXdsMetrics, xdsProbeServer } from "../server/xds-metrics.js";
-import { repoOptions } from "./options.js";
+import { parseListen, repoOptions } from "./options.js";
 import { publishProxies, replicaId } from "./xds-proxies.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
 
@@ -254,11 +254,9 @@ function appliedLine(env: string, applied: AppliedMesh | null): string {
   return `traffic policy applied ${applied.appliedAt}${applied.revision ? ` at revision ${applied.revision.slice(0, 12)}` : ""}: ${services}`;
 }
 
-/** Checks an ADS listen address (`flag` names the option in the error). */
+/** An ADS (or metrics) listen address as servers bind it (parseListen; `flag` names the option in the error). */
 export function listenAddress(value: string, flag = "--listen"): string {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
-  if (!m || Number(m[2]) > 65535) throw new InputError(`${flag} must be ADDR:PORT (e.g. 127.0.0.1:15010), not "${value}"`);
-  return value;
+  return parseListen(value, flag, "127.0.0.1:15010").bind;
 }
 
 /** Starts the /metrics and /healthz server on `addr:port`; `where` is the address bound (port 0 resolved). */

@@ -89,7 +89,9 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
         metrics.observe(r);
         io.err(formatResult(r) + "\n");
         health.cycleEnded(r.env);
-        if (plane && loaded && (r.outcome === "applied" || r.outcome === "in-sync")) plane.follow(loaded);
+        // Drift with no change in the plan is the pods' registry only: the config is applied all the same.
+        const applied = r.outcome === "applied" || r.outcome === "in-sync" || (r.outcome === "drift" && r.plan !== null && r.plan.summary.create + r.plan.summary.update + r.plan.summary.delete === 0);
+        if (plane && loaded && applied) plane.follow(loaded);
       },
       onProgress: (run) => metrics.progress(run),
     });

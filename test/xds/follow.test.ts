@@ -15,16 +15,9 @@ import { consulTestTarget, type ConsulTestTarget } from "../support/consul/index
 import { registrationFixture } from "../consul/helpers.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
-import { echoApp, meshEnvHead } from "./support/config.js";
+import { ECHO_ON_DEV, echoApp, meshEnvHead } from "./support/config.js";
 
-const env = (domain: string) => `${meshEnvHead("http://127.0.0.1:9").replace("    capture: false\n", `    capture: false\n    domain: ${domain}\n`)}  clusters:
-  - name: dev
-    context: kind-dev
-    namespace: test
-  placements:
-  - app: echo
-    cluster: dev
-`;
+const env = (domain: string) => `${meshEnvHead("http://127.0.0.1:9").replace("    capture: false\n", `    capture: false\n    domain: ${domain}\n`)}${ECHO_ON_DEV}`;
 
 describe("control plane follow()", () => {
   let repo: string;

@@ -14,16 +14,9 @@ import { startListening } from "../support/cli.js";
 import { uniqueName } from "../consul/helpers.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
-import { echoApp, meshEnvHead } from "./support/config.js";
+import { ECHO_ON_DEV, echoApp, meshEnvHead } from "./support/config.js";
 
-const ENV = `${meshEnvHead("http://127.0.0.1:9")}  clusters:
-  - name: dev
-    context: kind-dev
-    namespace: test
-  placements:
-  - app: echo
-    cluster: dev
-`;
+const ENV = `${meshEnvHead("http://127.0.0.1:9")}${ECHO_ON_DEV}`;
 
 describe("amphi xds: self-registered services", () => {
   let repo: string;

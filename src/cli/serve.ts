@@ -23,6 +23,7 @@ import type { RepoSource } from "../sources/index.js";
 import { LocalSource } from "../sources/local.js";
 import { EXIT, runAction, type Io } from "./common.js";
 import { listenAddress, startControlPlane, type ControlPlane } from "./xds.js";
+import { parseListen } from "./options.js";
 import { renderXdsMetrics } from "../server/xds-metrics.js";
 import { backendsFor, cycleDeps, duration, formatResult, loopOptions, openSource, type LoopCliOptions } from "./reconcile.js";
 
@@ -53,7 +54,8 @@ export function serveCommand(program: Command, io: Io, setCode: (code: number) =
 }
 
 async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<number> {
-  const { host, port } = parseListen(opts.listen ?? "127.0.0.1:8080");
+  const { host, port } = parseListen(opts.listen ?? "127.0.0.1:8080", "--listen", "127.0.0.1:8080, [::1]:8080, :8080");
+  const xdsListen = opts.xdsListen === undefined ? null : listenAddress(opts.xdsListen, "--xds-listen");
   const secret = webhookSecret(io, opts.webhookSecretEnv);
   const apiToken = apiTokenOf(io, opts.apiTokenEnv);
   const intervalMs = duration(opts.interval ?? "5m", "--interval");
@@ -61,8 +63,8 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
   const backends = backendsFor(io, opts);
   let plane: ControlPlane | null = null;
   try {
-    const envs = await servedEnvs(source, opts, backends);
-    if (opts.xdsListen !== undefined) plane = await controlPlane(io, source, envs, listenAddress(opts.xdsListen, "--xds-listen"));
+    const { envs, model: first } = await servedEnvs(source, opts, backends);
+    if (xdsListen !== null) plane = await controlPlane(io, source, envs, { model: first, branch: opts.branch ?? null }, xdsListen);
     const metrics = new LoopMetrics(envs.map((e) => e.name));
     // Consul health changes post statuses between cycles (see reconcile/health-watch.ts).
     const cycle = cycleDeps(io, source, opts, backends);
@@ -87,7 +89,9 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
         metrics.observe(r);
         io.err(formatResult(r) + "\n");
         health.cycleEnded(r.env);
-        if (plane && loaded && (r.outcome === "applied" || r.outcome === "in-sync")) plane.follow(loaded);
+        // Drift with no change in the plan is the pods' registry only: the config is applied all the same.
+        const applied = r.outcome === "applied" || r.outcome === "in-sync" || (r.outcome === "drift" && r.plan !== null && r.plan.summary.create + r.plan.summary.update + r.plan.summary.delete === 0);
+        if (plane && loaded && applied) plane.follow(loaded);
       },
       onProgress: (run) => metrics.progress(run),
     });
@@ -137,26 +141,18 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
 }
 
 /** `--xds-listen`: the control plane of the one environment served, from its config as it is now (its services;
- * the policy comes from what the loop applies). */
-async function controlPlane(io: Io, source: RepoSource, envs: LoopEnv[], listen: string): Promise<ControlPlane> {
+ * the policy comes from what the loop applies): the config serve read at start (`loaded`), read again only when
+ * the environment follows another branch. */
+async function controlPlane(io: Io, source: RepoSource, envs: LoopEnv[], loaded: { model: Model; branch: string | null }, listen: string): Promise<ControlPlane> {
   if (envs.length !== 1) throw new InputError(`--xds-listen serves the mesh of one environment: give one --env (serving ${envs.map((e) => e.name).join(", ")})`);
+  const start = (model: Model, where: string) => startControlPlane(io, model, findEnvironment(model, envs[0]!.name, where), { listen, log: (l) => io.err(`amphi xds: ${l}\n`) });
+  if (envs[0]!.branch === loaded.branch) return start(loaded.model, "in the config read at start");
   const snap = await source.snapshot(envs[0]!.branch);
   try {
-    const model = await loadModel(snap.source);
-    const env = findEnvironment(model, envs[0]!.name, `in ${snap.description}`);
-    const plane = await startControlPlane(io, model, env, { listen, log: (l) => io.err(`amphi xds: ${l}\n`) });
-    return plane;
+    return await start(await loadModel(snap.source), `in ${snap.description}`);
   } finally {
     snap.close();
   }
-}
-
-/** `host:port`, `[v6]:port` or `:port` (all addresses). */
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new InputError(`--listen must be host:port (e.g. 127.0.0.1:8080, [::1]:8080, :8080), not "${text}"`);
-  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
 }
 
 function webhookSecret(io: Io, name: string | undefined): string | null {
@@ -179,7 +175,7 @@ function apiTokenOf(io: Io, name: string | undefined): string | null {
 
 /** `--env a --env b:release`, or every environment of the config as it is now. Reading the config once
  * here also checks the names and opens the environments' state backends (for the runs API). */
-async function servedEnvs(source: RepoSource, opts: ServeOptions, backends: ReturnType<typeof backendsFor>): Promise<LoopEnv[]> {
+async function servedEnvs(source: RepoSource, opts: ServeOptions, backends: ReturnType<typeof backendsFor>): Promise<{ envs: LoopEnv[]; model: Model }> {
   const snap = await source.snapshot(opts.branch ?? null);
   try {
     const model = await loadModel(snap.source);
@@ -191,7 +187,7 @@ async function servedEnvs(source: RepoSource, opts: ServeOptions, backends: Retu
     if (envs.length === 0) throw new InputError(`no environments in ${snap.description}`);
     // An environment on a branch of its own may exist only there: it is checked when that branch is read.
     for (const e of envs) if (!e.branch || model.environments.some((x) => x.name === e.name)) backends(findEnvironment(model, e.name, `in ${snap.description}`));
-    return envs;
+    return { envs, model };
   } finally {
     snap.close();
   }

@@ -13,7 +13,7 @@ import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
 import { redact } from "../adapters/dns-server/index.js";
 import { AdsServer, type XdsStatus } from "../adapters/xds/index.js";
 import { renderXdsMetrics, xdsProbeServer } from "../server/xds-metrics.js";
-import { repoOptions } from "./options.js";
+import { parseListen, repoOptions } from "./options.js";
 import { publishProxies, replicaId } from "./xds-proxies.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
 
@@ -108,9 +108,10 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
   return {
     port,
     ready,
+    // Everything the snapshot takes from the config follows it: services, mesh settings (domain, ports), host groups.
     follow: (next) => {
       const e = next.environments.find((x) => x.name === env.name);
-      if (e) feed.setServices(declaredServices(next, e));
+      if (e) feed.follow({ services: declaredServices(next, e), settings: meshSettings(e.mesh), hostGroups: hostGroupsOf(e) });
     },
     status: () => server.status(),
     stop: async () => {
@@ -125,16 +126,19 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
 }
 
 /** Watches every declared service in Consul and the applied policy; after all answered once, each change makes a
- * new snapshot. `setServices` follows a new config: watches for services it adds, none for those it drops. */
+ * new snapshot. `follow` takes a new config: watches for services it adds, none for those it drops, and its mesh
+ * settings and host groups (a new snapshot when any of it changed). */
 function watchMesh(
   client: ConsulClient,
   store: MeshPolicyStore,
   input: Omit<SnapshotInput, "instances" | "policies">,
   onSnapshot: (s: MeshSnapshot) => void,
   log: (line: string) => void,
-): { ready: Promise<void>; stop(): void; setServices(services: ServiceDecl[]): void } {
+): { ready: Promise<void>; stop(): void; follow(config: FollowedConfig): void } {
   const instances = new Map<string, RegisteredInstance[]>();
   let services = input.services;
+  let settings = input.settings;
+  let hostGroups = input.hostGroups;
   let policies: TrafficPolicy[] = [];
   let live = false;
   let stopped = false;
@@ -147,7 +151,7 @@ function watchMesh(
     const text = others.warnings.join("\n");
     if (text !== warned && text !== "") for (const w of others.warnings) log(w);
     warned = text;
-    onSnapshot(meshSnapshot({ ...input, services: [...services, ...others.services], instances, policies }));
+    onSnapshot(meshSnapshot({ ...input, settings, hostGroups, services: [...services, ...others.services], instances, policies }));
   };
   const watchOf = (name: string): { ready: Promise<void>; stop(): void } =>
     watchService(client, name, {
@@ -205,8 +209,20 @@ function watchMesh(
       watches.forEach((w) => w.stop());
       selfWatches.forEach((w) => w.stop());
     },
-    setServices: (next) => {
-      if (stopped || JSON.stringify(next) === JSON.stringify(services)) return;
+    follow: (config) => {
+      if (stopped) return;
+      const sameServices = JSON.stringify(config.services) === JSON.stringify(services);
+      const sameRest = JSON.stringify(config.settings) === JSON.stringify(settings) && JSON.stringify([...config.hostGroups]) === JSON.stringify([...hostGroups]);
+      if (!sameRest) {
+        settings = config.settings;
+        hostGroups = config.hostGroups;
+        log(`mesh settings of the applied config: domain ${settings.domain}, outbound port ${settings.outboundPort}, inbound port ${settings.inboundPort}, ${hostGroups.size} hosts in host groups`);
+      }
+      if (sameServices) {
+        if (!sameRest) publish();
+        return;
+      }
+      const next = config.services;
       const names = new Set(next.map((s) => s.name));
       for (const [name, w] of watches) {
         if (names.has(name)) continue;
@@ -224,6 +240,13 @@ function watchMesh(
   };
 }
 
+/** What the snapshot takes from a config the loop applied (see ControlPlane.follow). */
+interface FollowedConfig {
+  services: ServiceDecl[];
+  settings: SnapshotInput["settings"];
+  hostGroups: SnapshotInput["hostGroups"];
+}
+
 /** What the log says of an applied policy read from the store. */
 function appliedLine(env: string, applied: AppliedMesh | null): string {
   if (!applied) return `no traffic policy applied to ${env} yet: serving the mesh's defaults (every passing instance alike, no retries, timeouts or limits of amphi's) until a run applies one`;
@@ -231,11 +254,9 @@ function appliedLine(env: string, applied: AppliedMesh | null): string {
   return `traffic policy applied ${applied.appliedAt}${applied.revision ? ` at revision ${applied.revision.slice(0, 12)}` : ""}: ${services}`;
 }
 
-/** Checks an ADS listen address (`flag` names the option in the error). */
+/** An ADS (or metrics) listen address as servers bind it (parseListen; `flag` names the option in the error). */
 export function listenAddress(value: string, flag = "--listen"): string {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
-  if (!m || Number(m[2]) > 65535) throw new InputError(`${flag} must be ADDR:PORT (e.g. 127.0.0.1:15010), not "${value}"`);
-  return value;
+  return parseListen(value, flag, "127.0.0.1:15010").bind;
 }
 
 /** Starts the /metrics and /healthz server on `addr:port`; `where` is the address bound (port 0 resolved). */

@@ -12,18 +12,11 @@ import { consulTestTarget, type ConsulTestTarget } from "../support/consul/index
 import { registrationFixture } from "../consul/helpers.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
-import { echoApp, meshEnvHead } from "./support/config.js";
+import { ECHO_ON_DEV, echoApp, meshEnvHead } from "./support/config.js";
 import { startListening, type Listening } from "../support/cli.js";
 
 const APP = echoApp("1.0.0");
-const ENV = `${meshEnvHead("http://127.0.0.1:9")}  clusters:
-  - name: dev
-    context: kind-dev
-    namespace: test
-  placements:
-  - app: echo
-    cluster: dev
-`;
+const ENV = `${meshEnvHead("http://127.0.0.1:9")}${ECHO_ON_DEV}`;
 
 /** Starts `amphi xds` in-process; resolves with its port once it logged the start line. */
 function startXds(args: string[]): Promise<Listening> {

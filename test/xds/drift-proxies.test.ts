@@ -20,18 +20,11 @@ import { registrationFixture } from "../consul/helpers.js";
 import { eventually } from "../server/support.js";
 import { startEcho, type Echo } from "./support/echo.js";
 import { XdsClientProcess } from "./support/client-process.js";
-import { echoApp, meshEnvHead } from "./support/config.js";
+import { ECHO_ON_DEV, echoApp, meshEnvHead } from "./support/config.js";
 
 const NODE = "sidecar~test~echo~vm-1";
 const APP = echoApp("1.0.0");
-const envFile = (consul: string) => `${meshEnvHead(consul)}  clusters:
-  - name: dev
-    context: kind-dev
-    namespace: test
-  placements:
-  - app: echo
-    cluster: dev
-  traffic:
+const envFile = (consul: string) => `${meshEnvHead(consul)}${ECHO_ON_DEV}  traffic:
     echo:
       outlierDetection: {consecutive5xx: 3, maxEjectionPercent: 50}
   state:

@@ -29,3 +29,14 @@ spec:
       image: envoyproxy/envoy:v1.31.2
 ${consul === undefined ? "" : `  consul:\n    address: ${consul}\n`}`;
 }
+
+/** The rest of an environment's `spec` after meshEnvHead: cluster `dev` (context kind-dev, namespace test) with
+ * the `echo` app placed on it. */
+export const ECHO_ON_DEV = `  clusters:
+  - name: dev
+    context: kind-dev
+    namespace: test
+  placements:
+  - app: echo
+    cluster: dev
+`;

@@ -41,19 +41,14 @@ export async function readActualFile(io: Io, file: string, envName: string, desi
   return parseActualState(text, file, envName, desired);
 }
 
-const CHUNK = 4 << 20;
 
 /** readActualJson over the file's chunks: null or an I/O rejection when the whole-text read must decide; an
  * InputError for problems in the content. */
 async function readJsonInChunks(path: string, file: string, envName: string, desired?: DesiredState): Promise<ActualState | null> {
   const fh = await open(path, "r");
   try {
-    const next = async () => {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-      return bytesRead === 0 ? null : buf.subarray(0, bytesRead);
-    };
-    return await readActualJson(next, file, envName, desired);
+    const fill = async (into: Buffer, offset: number) => (await fh.read(into, offset, into.length - offset, null)).bytesRead;
+    return await readActualJson(fill, file, envName, desired);
   } finally {
     await fh.close();
   }

@@ -8,7 +8,7 @@ import { sameJson } from "../compare/compare.js";
 import { asJson } from "../compare/options.js";
 import { isObj, nonEmpty } from "../runtimes/check.js";
 import { hooksOf, RUNTIME_ORDER } from "../runtimes/index.js";
-import { readJsonStreaming, type NextChunk } from "./json-stream.js";
+import { readJsonStreaming, type Fill } from "./json-stream.js";
 
 type Obj = Record<string, unknown>;
 
@@ -24,12 +24,12 @@ export function parseActualState(text: string, file: string, envName: string, de
   return checkActualState(parseDocument(text, file), file, envName, new Entries(desired));
 }
 
-/** {@link parseActualState} of a JSON file read chunk by chunk through `next`, each resource checked as it is
+/** {@link parseActualState} of a JSON file read chunk by chunk through `fill`, each resource checked as it is
  * read. Null when the file is not JSON this reader handles (a syntax error, odd structure): parse the whole
  * text then, which gives the same result or the usual error. */
-export async function readActualJson(next: NextChunk, file: string, envName: string, desired?: DesiredState): Promise<ActualState | null> {
+export async function readActualJson(fill: Fill, file: string, envName: string, desired?: DesiredState, bufferSize?: number): Promise<ActualState | null> {
   const entries = new Entries(desired);
-  const doc = await readJsonStreaming(next, "resources", (e, i) => entries.add(e, i));
+  const doc = await readJsonStreaming(fill, "resources", (e, i) => entries.add(e, i), bufferSize);
   return doc === null ? null : checkActualState(doc, file, envName, entries);
 }
 

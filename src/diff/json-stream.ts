@@ -1,5 +1,5 @@
 // A JSON document read chunk by chunk, with one array field of its top-level object handed out element by
-// element. In: the document's bytes as chunks, the name of that field. Out: the document without that field's
+// element. In: a function reading the document's next bytes, the name of that field. Out: the document without that field's
 // elements (it holds `[]` there) and a callback per element, in order. Pure apart from pulling chunks.
 // Why: a 10,000-app actual state is ~100–180 MB of JSON; parsed whole, the text, its bytes and every parsed
 // resource are alive at once (well over the plan's memory target), and each element parsed alone can be
@@ -10,8 +10,8 @@
 // is not an object, the field twice) makes it give up with `null`: the caller parses the whole text instead,
 // which yields the same value or the usual error message.
 
-/** The next chunk of bytes, or null at the end. */
-export type NextChunk = () => Promise<Uint8Array | null>;
+/** Reads the next bytes into `into` from `offset` on (at most to its end); resolves to how many, 0 at the end. */
+export type Fill = (into: Buffer, offset: number) => Promise<number>;
 
 const [SPACE, TAB, LF, CR] = [0x20, 0x09, 0x0a, 0x0d];
 const [QUOTE, BACKSLASH, COMMA, COLON] = [0x22, 0x5c, 0x2c, 0x3a];
@@ -19,32 +19,48 @@ const [OPEN_OBJ, CLOSE_OBJ, OPEN_ARR, CLOSE_ARR] = [0x7b, 0x7d, 0x5b, 0x5d];
 
 class GiveUp extends Error {}
 
-/** Bytes seen so far from `pos` on: refilled from `next` when a value runs past the end. */
+/** The input from `pos` on, in one buffer that is refilled in place (what is still needed moves to its front;
+ * it doubles only for a value longer than half of it), so reading allocates nothing per chunk. */
 class Reader {
-  buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer;
+  /** Bytes of `buf` holding input. */
+  private len = 0;
   pos = 0;
   private done = false;
-  constructor(private readonly next: NextChunk) {}
+  constructor(
+    private readonly fill: Fill,
+    size: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
 
-  /** Appends the next chunk, dropping the bytes before `keep` (positions shift by `keep`); false at the end. */
+  /** The input held, `pos` and everything before it included. */
+  get view(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** Reads more input, dropping the bytes before `keep` (positions shift by `keep`); false at the end. */
   async more(keep: number): Promise<boolean> {
     if (this.done) return false;
-    const chunk = await this.next();
-    if (chunk === null || chunk.length === 0) {
-      this.done = chunk === null;
-      return chunk !== null;
-    }
-    const left = this.buf.subarray(keep);
-    this.buf = left.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([left, chunk]);
+    const kept = this.len - keep;
+    if (kept > this.buf.length / 2) {
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(bigger, 0, keep, this.len);
+      this.buf = bigger;
+    } else this.buf.copyWithin(0, keep, this.len);
+    this.len = kept;
     this.pos -= keep;
-    return true;
+    const n = await this.fill(this.buf, this.len);
+    this.len += n;
+    this.done = n === 0;
+    return n > 0;
   }
 
   /** The byte at `pos` after JSON whitespace, refilling as needed; -1 at the end of the input. */
   async peek(): Promise<number> {
     for (;;) {
-      const { buf } = this;
-      while (this.pos < buf.length) {
+      const { buf, len } = this;
+      while (this.pos < len) {
         const c = buf[this.pos]!;
         if (c !== SPACE && c !== LF && c !== CR && c !== TAB) return c;
         this.pos++;
@@ -63,10 +79,11 @@ class Reader {
     if ((await this.peek()) === -1) throw new GiveUp();
     let start = this.pos;
     for (;;) {
-      const end = valueEnd(this.buf, start);
+      const view = this.view;
+      const end = valueEnd(view, start);
       if (end >= 0) {
         this.pos = end;
-        return this.buf.toString("utf8", start, end);
+        return view.toString("utf8", start, end);
       }
       if (!(await this.more(start))) throw new GiveUp();
       start = 0; // what was kept now starts the buffer
@@ -114,12 +131,13 @@ function stringEnd(buf: Buffer, start: number): number {
   }
 }
 
-/** Reads a JSON document whose top level is an object, passing each element of its array field `field` to
- * `element` (parsed, with its index) instead of keeping them. Returns the rest of the document (with
+/** Reads a JSON document whose top level is an object (through `fill`, into a buffer of `bufferSize` bytes that
+ * grows only for a longer value), passing each element of its array field `field` to `element` (parsed, with
+ * its index) instead of keeping them. Returns the rest of the document (with
  * `field: []`), or null when the input is not what this reader handles (then nothing should be trusted:
  * parse the whole text instead; `element` may have been called for some elements). */
-export async function readJsonStreaming(next: NextChunk, field: string, element: (value: unknown, index: number) => void): Promise<Record<string, unknown> | null> {
-  const r = new Reader(next);
+export async function readJsonStreaming(fill: Fill, field: string, element: (value: unknown, index: number) => void, bufferSize = 4 << 20): Promise<Record<string, unknown> | null> {
+  const r = new Reader(fill, bufferSize);
   try {
     const rest: string[] = [];
     let seen = false;

@@ -14,21 +14,21 @@ import { capture, deployment, hostInstance, registration } from "../support/reso
 
 const resources = [deployment({ app: "web" }), hostInstance({ app: "billing" }), capture(), registration("billing")];
 
-/** `text` as chunks of `size` bytes. */
+/** Reads `text` at most `size` bytes at a time. */
 function chunks(text: string, size: number) {
   const bytes = Buffer.from(text);
   let at = 0;
-  return async () => {
-    if (at >= bytes.length) return null;
-    const chunk = bytes.subarray(at, at + size);
-    at += size;
-    return chunk;
+  return async (into: Buffer, offset: number) => {
+    const n = bytes.copy(into, offset, at, Math.min(at + size, bytes.length));
+    at += n;
+    return n;
   };
 }
 
-async function streamed(text: string, size: number) {
+/** The document read through a buffer of `buffer` bytes (it grows for longer values), `size` bytes per read. */
+async function streamed(text: string, size: number, buffer = 16) {
   const got: unknown[] = [];
-  const rest = await readJsonStreaming(chunks(text, size), "resources", (e) => got.push(e));
+  const rest = await readJsonStreaming(chunks(text, size), "resources", (e) => got.push(e), buffer);
   return rest === null || !("resources" in rest) ? rest : { ...rest, resources: got };
 }
 
@@ -37,7 +37,9 @@ test("every chunk size and formatting gives what JSON.parse gives", async () => 
   const odd = { "é ü \u2603": ["\\", "\"", "}]"], resources, n: -1.5e3, t: true, f: false, z: null };
   for (const doc of [state, odd, { resources: [] }, {}, { unreachable: [], resources: [{}] }]) {
     for (const text of [JSON.stringify(doc), JSON.stringify(doc, null, 2), JSON.stringify(doc, null, "\t").replaceAll("\n", "\r\n")]) {
-      for (const size of [1, 2, 3, 7, 64, 1 << 20]) assert.deepEqual(await streamed(text, size), JSON.parse(text), `chunks of ${size}: ${text.slice(0, 60)}`);
+      for (const [size, buffer] of [[1, 1], [2, 4], [3, 16], [7, 8], [64, 64], [1 << 20, 1 << 20]] as const) {
+        assert.deepEqual(await streamed(text, size, buffer), JSON.parse(text), `reads of ${size} into ${buffer} bytes: ${text.slice(0, 60)}`);
+      }
     }
   }
 });
@@ -62,7 +64,7 @@ test("what it does not handle is null (the caller parses the whole text), never 
 
 test("a state read in chunks equals the parsed text, problems and all", async () => {
   const text = JSON.stringify({ env: "prod", observedAt: "2026-01-02T03:04:05Z", resources, unreachable: [{ runtime: "vm", target: "legacy/vm-3", reason: "timeout" }] }, null, 2);
-  assert.deepEqual(await readActualJson(chunks(text, 13), "actual.json", "prod"), parseActualState(text, "actual.json", "prod"));
+  assert.deepEqual(await readActualJson(chunks(text, 13), "actual.json", "prod", undefined, 32), parseActualState(text, "actual.json", "prod"));
   const [dep, vm] = JSON.parse(JSON.stringify(resources));
   delete dep.object;
   vm.runtime = "lxc";
@@ -83,7 +85,7 @@ test("resources identical to desired ones are those objects; a drifted or observ
   drifted[0].object.spec.replicas = 7;
   drifted[1].observed = { process: "stopped" };
   const text = JSON.stringify({ resources: drifted });
-  for (const state of [parseActualState(text, "actual.json", "prod", desired), (await readActualJson(chunks(text, 100), "actual.json", "prod", desired))!]) {
+  for (const state of [parseActualState(text, "actual.json", "prod", desired), (await readActualJson(chunks(text, 100), "actual.json", "prod", desired, 64))!]) {
     assert.deepEqual(state.resources, drifted);
     assert.notEqual(state.resources[0], desired.resources[0]);
     assert.notEqual(state.resources[1], desired.resources[1]);

@@ -36,7 +36,7 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const format = pickFormat(opts.format, FORMATS, "text");
           const progressTimeoutMs = seconds(opts.progressTimeout, "--progress-timeout") * 1000;
           const { model, source } = await loadRepoWithSource(io, opts);
-          const { desired, actual, plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
+          const { desired, actual, plan } = await planLive(model, opts.env, (rendered) => actualFor(io, model, source, opts, rendered));
           const pods = opts.actual ? undefined : await podDrift(io, model, source, opts);
           const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs, pods });
           const text = formatReport(report, format);

@@ -43,7 +43,7 @@ export function planCommand(program: Command, io: Io, setCode: (code: number) =>
           if (opts.base !== undefined || opts.head !== undefined || opts.commentFile !== undefined) return planPr(io, opts, deps);
           const format = pickFormat(opts.format, FORMATS, "text");
           const { model, source } = await loadRepoWithSource(io, opts);
-          const { plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
+          const { plan } = await planLive(model, opts.env, (desired) => actualFor(io, model, source, opts, desired));
           io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
           return planExit(io, plan);
         }),
@@ -88,7 +88,7 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
   const { model, source, scope } = pr;
   printWarnings(io, model.warnings ?? []);
   io.err(`amphi: PR mode ${pr.baseSha.slice(0, 12)}..${pr.headSha.slice(0, 12)}: planning ${formatScope(scope)}\n`);
-  const { plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts), { scope });
+  const { plan } = await planLive(model, opts.env, (desired) => actualFor(io, model, source, opts, desired), { scope });
   io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
   if (opts.commentFile) {
     const head = `### amphi plan · \`${opts.env}\` · \`${pr.baseSha.slice(0, 7)}\`..\`${pr.headSha.slice(0, 7)}\`\n\nIn scope: ${formatScope(scope)}\n\n`;

@@ -11,6 +11,7 @@ import { planLive } from "../reconcile/pipeline.js";
 import { planStatus, truncateDescription } from "../health/status.js";
 import type { StatusReporter } from "../ports/status.js";
 import { loadPrScope } from "./pr.js";
+import { unlockSecrets } from "../secrets/unlock.js";
 import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, type Io } from "./common.js";
 import { findEnv, type HostOptions } from "./context.js";
@@ -85,6 +86,7 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
   if (opts.base === undefined) throw new InputError("--head and --comment-file need --base (PR mode)");
   if (opts.rev !== undefined) throw new InputError("--rev and --base/--head exclude each other (PR mode reads --head)");
   const pr = await loadPrScope(resolve(io.cwd, opts.repo ?? "."), opts.base, opts.head ?? "HEAD", opts.env);
+  await unlockSecrets(pr.model, io.env, io.cwd);
   const { model, source, scope } = pr;
   printWarnings(io, model.warnings ?? []);
   io.err(`amphi: PR mode ${pr.baseSha.slice(0, 12)}..${pr.headSha.slice(0, 12)}: planning ${formatScope(scope)}\n`);

@@ -1,6 +1,7 @@
 // The pod of an app's Deployment: the app container, the amphi-proxy sidecar, and amphi-init when the
 // environment captures traffic. The same capture rule as on VMs (src/runtimes/capture/render.ts), carried as
 // amphi-init's args.
+import { containerEnv } from "./secret.js";
 import type { Container, PodSpec, Probe, ResourceRequirements } from "kubernetes-types/core/v1.js";
 import { appPorts, firstHealthCheck, type AppModel, type ContainerModel, type EnvironmentModel, type MeshModel } from "../../model/index.js";
 import { PROXY_CONFIG_DIR, PROXY_CONFIG_FILE, PROXY_CONFIG_VOLUME, proxyConfigMapName } from "./proxy.js";
@@ -30,7 +31,8 @@ function appContainer(app: AppModel, container: ContainerModel): Container {
     ...(container.command ? { command: container.command } : {}),
     ...(container.args ? { args: container.args } : {}),
     // In the order written; the loader has merged the environment's values over the app's already.
-    ...(container.env.length > 0 ? { env: container.env.map((e) => ({ name: e.name, value: e.value })) } : {}),
+    // Secrets by reference into the app's Secret (secret.ts), never as values.
+    ...(container.env.length > 0 ? { env: containerEnv(app.name, container) } : {}),
     ...(ports.length > 0 ? { ports } : {}),
     ...(container.resources ? { resources: resources(container.resources) } : {}),
     ...(probe ? { readinessProbe: probe } : {}),

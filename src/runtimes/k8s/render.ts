@@ -1,10 +1,11 @@
-// Kubernetes objects of one cluster placement: the sidecar's bootstrap ConfigMap, a Service per service of the
+// Kubernetes objects of one cluster placement: the app's Secret when it has secret env (secret.ts), the sidecar's bootstrap ConfigMap, a Service per service of the
 // app and one Deployment (app container, amphi-proxy sidecar, and the amphi-init capture container when capture is on).
 // Objects are typed with kubernetes-types while built, so a misspelt field fails the type check.
 import type { Deployment } from "kubernetes-types/apps/v1.js";
 import type { Service, ServicePort } from "kubernetes-types/core/v1.js";
 import {
   LABELS,
+  SECRET_DIGEST_ANNOTATION,
   SECRET_ENV_ANNOTATION,
   SPEC_HASH_ANNOTATION,
   type AppModel,
@@ -18,6 +19,7 @@ import {
 import { compareStrings } from "../../model/index.js";
 import type { RenderHook, ResourceOf } from "../types.js";
 import { podSpec } from "./pod.js";
+import { secretDigest, secretObject } from "./secret.js";
 import { PROXY_CONFIG_ANNOTATION, proxyBootstrap, proxyConfigDigest, proxyConfigMap, proxyConfigMapName } from "./proxy.js";
 
 /** The resource key of a Kubernetes object: `k8s/<cluster>/<Kind>/<namespace>/<name>`. */
@@ -45,7 +47,8 @@ function renderClusterPlacement(app: AppModel, env: EnvironmentModel, placement:
   const bootstrap = proxyBootstrap(env.mesh);
   const config = proxyConfigMap(proxyConfigMapName(app.name), placement.namespace, objectLabels(app.name, env.name), bootstrap);
   const services = app.services.map((s) => resource(placement, service(app, env, placement, s)));
-  return [resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap)))];
+  const secret = secretObject(app, env, placement, objectLabels(app.name, env.name));
+  return [...(secret ? [resource(placement, secret)] : []), resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap)))];
 }
 
 function resource(placement: ClusterPlacement, object: K8sObject): ResourceOf<"k8s"> {
@@ -121,9 +124,11 @@ function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlac
 
 // The names (never the values) of the container's secret env vars, so the diff can mask their values in
 // every change it prints, for desired and live objects alike.
+// With them, the keyed digest of their values (secret.ts): a changed value rolls the pods, which read it at start.
 function secretEnvAnnotation(placement: ClusterPlacement): Record<string, string> {
   const names = [...new Set(placement.container.env.filter((e) => e.secret).map((e) => e.name))].sort(compareStrings);
-  return names.length > 0 ? { [SECRET_ENV_ANNOTATION]: names.join(",") } : {};
+  const digest = secretDigest(placement.container);
+  return names.length > 0 ? { [SECRET_ENV_ANNOTATION]: names.join(","), ...(digest ? { [SECRET_DIGEST_ANNOTATION]: digest } : {}) } : {};
 }
 
 // A JSON round trip: drops any `undefined` left by optional fields (which would break YAML output and

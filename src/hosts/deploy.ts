@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { canonicalJson, isSecretToken, revealSecret, type EnvSecrets, type HostInstance, type HostStateFile, type PendingDeploy } from "../model/index.js";
+import { SECRET_PLACEHOLDER, canonicalJson, isSecretToken, revealSecret, type EnvSecrets, type HostInstance, type HostStateFile, type PendingDeploy } from "../model/index.js";
 import { TransportError } from "../ports/hosts.js";
 import { sameRuntime } from "./same-runtime.js";
 import { envFileText } from "./env-file.js";
@@ -61,16 +61,14 @@ export async function deploy(ctx: TaskContext, instance: HostInstance, opts: Dep
 }
 
 // The environment the app gets: each secret's token replaced by its plaintext (which goes to the host only on the
-// install script's stdin; the record keeps the token). A token with no plaintext here fails the deploy.
+// install script's stdin; the record keeps the token). A secret whose value is not known (the placeholder, or a
+// token with no plaintext here) fails the deploy; any other value comes from a model built in code (tests).
 function revealEnvironment(instance: HostInstance, secrets: EnvSecrets | undefined): Record<string, string> {
   const out = { ...instance.environment };
   for (const name of instance.secretEnv) {
-    const token = out[name];
-    if (token === undefined || !isSecretToken(token)) {
-      if (token !== undefined) throw new Error(`secret ${name} has no value to deploy (its secrets were not decrypted)`);
-      continue;
-    }
-    const plain = revealSecret(secrets, token);
+    const value = out[name];
+    if (value === undefined) continue;
+    const plain = isSecretToken(value) ? revealSecret(secrets, value) : value === SECRET_PLACEHOLDER ? undefined : value;
     if (plain === undefined) throw new Error(`secret ${name} has no value to deploy (its secrets were not decrypted)`);
     out[name] = plain;
   }

@@ -1,6 +1,6 @@
 // Runs the Kubernetes tasks of a run: `k8s-apply` (one server-side apply of the batch, then waiting until the
 // applied Deployments are healthy) and `k8s-delete` (prune). Errors name the cluster and the object.
-import { revealSecret, type ClusterModel, type EnvSecrets, type K8sObject, type TaskRecord } from "../../model/index.js";
+import { SECRET_PLACEHOLDER, isSecretToken, revealSecret, type ClusterModel, type EnvSecrets, type K8sObject, type TaskRecord } from "../../model/index.js";
 import type { TaskSpec } from "../../plan/tasks.js";
 import type { TaskHandler, TaskOutcome } from "../../ports/tasks.js";
 import { applyObjects, deleteObjects, type ObjectRef } from "./apply.js";
@@ -29,13 +29,14 @@ export interface ClusterHandlerOptions {
 }
 
 /** `object` with a Secret's tokens replaced by their values (base64, as `data` wants them). Throws naming the
- * Secret and key when a token has no value (its secrets were not decrypted). */
+ * Secret and key when a value is not known (its secrets were not decrypted). A value that is neither a token nor
+ * the placeholder comes from a model built in code, not loaded (tests): it is the value. */
 export function withSecretValues(object: K8sObject, secrets: EnvSecrets | undefined): K8sObject {
   const data = object["data"];
   if (object.kind !== "Secret" || typeof data !== "object" || data === null) return object;
   const out: Record<string, string> = {};
-  for (const [key, token] of Object.entries(data as Record<string, string>)) {
-    const plain = revealSecret(secrets, token);
+  for (const [key, value] of Object.entries(data as Record<string, string>)) {
+    const plain = isSecretToken(value) ? revealSecret(secrets, value) : value === SECRET_PLACEHOLDER ? undefined : value;
     if (plain === undefined) throw new Error(`Secret ${object.metadata.namespace ?? ""}/${object.metadata.name} ${key}: no value to apply (its secrets were not decrypted)`);
     out[key] = Buffer.from(plain, "utf8").toString("base64");
   }

@@ -79,6 +79,13 @@ export async function loadRepoWithSource(io: Io, opts: RepoOptions): Promise<{ m
   return { model, source };
 }
 
+/** Says on stderr when `envName`'s secrets could not be decrypted for lack of an identity: a plan or report then
+ * shows them as "(secret)" and does not compare them (an apply refuses). */
+export function warnLockedSecrets(io: Io, model: Model, envName: string): void {
+  const st = model.environments.find((e) => e.name === envName)?.secrets?.state;
+  if (st?.kind === "locked") io.err(`amphi: warning: secret values of ${envName} are not decrypted (no AMPHI_AGE_KEY or AMPHI_AGE_KEY_FILE): they are not compared\n`);
+}
+
 /** Prints warnings (never errors) one per line. */
 export function printWarnings(io: Io, problems: Problem[]): void {
   for (const p of problems) if (p.severity === "warning") io.err(formatProblem(p) + "\n");

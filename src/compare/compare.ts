@@ -119,7 +119,7 @@ function emit(path: Segment[], from: Json | undefined, to: Json | undefined, w: 
 
 /** Scalar equality where null and a missing value are the same, plus the walk's own rule if it has one. */
 function scalarEqual(d: Json | undefined, a: Json | undefined, path: readonly Segment[], w: Walk): boolean {
-  return d === a || (d == null && a == null) || (w.sameScalar?.(d, a, path) ?? false) || isMaskedSecret(a, path, w.isSecret);
+  return d === a || (d == null && a == null) || (w.sameScalar?.(d, a, path) ?? false) || (a !== undefined && isMaskedSecret(d, path, w.isSecret)) || isMaskedSecret(a, path, w.isSecret);
 }
 
 type ScalarEq = (d: Json | undefined, a: Json | undefined) => boolean;

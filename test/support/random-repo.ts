@@ -73,6 +73,6 @@ function environment(r: Rand, apps: GenApp[]): unknown {
   return {
     apiVersion: "v1",
     kind: "Environment",
-    spec: { mesh: { serviceIP: "10.255.0.1", capture: r() < 0.6, sidecar: { image: "envoyproxy/envoy:v1.31.2" } }, clusters, hostGroups: groups, placements },
+    spec: { mesh: { serviceIP: "10.255.0.1", capture: r() < 0.6, controlPlane: { address: "10.0.0.5:18000" }, sidecar: { image: "envoyproxy/envoy:v1.31.2", binary: "/usr/local/bin/envoy" } }, clusters, hostGroups: groups, placements },
   };
 }

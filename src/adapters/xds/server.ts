@@ -5,7 +5,7 @@
 // fields as their typed messages), shared responses once per selection (requests.ts), and what is handed to
 // grpc-js and not yet flushed stays within a budget (budget.ts).
 import * as grpc from "@grpc/grpc-js";
-import { buildResources, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
+import { buildResources, parseHostSidecarNode, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
 import { sharedBodySerializer, sharedNamesDeserializer } from "./requests.js";
 import { SendBudget, StreamSender } from "./budget.js";
@@ -29,12 +29,16 @@ export interface AdsServerOptions {
 interface Served {
   kinds: Record<ResourceKind, ServedKind>;
   listenersByApp: ReadonlyMap<string, ServedKind>;
+  /** The same for VM host sidecars (one per host, every app of the host), by `<hostGroup>/<host>`. */
+  listenersByHost: ReadonlyMap<string, ServedKind>;
 }
 
 function indexAll(r: MeshResources, before: Served | null): Served {
-  const listenersByApp = new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(r.listener.map((l) => (l.name === inbound.name ? inbound : l)), before?.listenersByApp.get(app) ?? null)]));
+  const withInbound = (inbound: MeshResource) => r.listener.map((l) => (l.name === inbound.name ? inbound : l));
+  const listenersByApp = new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(withInbound(inbound), before?.listenersByApp.get(app) ?? null)]));
+  const listenersByHost = new Map([...r.inboundByHost].map(([host, inbound]) => [host, serve(withInbound(inbound), before?.listenersByHost.get(host) ?? null)]));
   const kind = (k: ResourceKind) => serve(r[k], before?.kinds[k] ?? null);
-  return { kinds: { listener: kind("listener"), route: kind("route"), cluster: kind("cluster"), endpoint: kind("endpoint") }, listenersByApp };
+  return { kinds: { listener: kind("listener"), route: kind("route"), cluster: kind("cluster"), endpoint: kind("endpoint") }, listenersByApp, listenersByHost };
 }
 
 /** An xDS control plane serving one environment's mesh over ADS. */
@@ -46,7 +50,7 @@ export class AdsServer {
   private readonly log: (line: string) => void;
   private readonly changed: () => void;
   private readonly forgetAfterMs: number;
-  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map() }, null);
+  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map(), inboundByHost: new Map() }, null);
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
   /** Bytes of responses handed to grpc-js and not yet flushed, all streams together (see budget.ts). */
@@ -145,11 +149,14 @@ export class AdsServer {
 
   private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, sender: StreamSender<DiscoveryResponse>): StreamHost {
     let node: NodeState | null = null;
-    // A sidecar (node id `sidecar~<env>~<app>~<instance>`) of an app with a rate limit gets that app's listeners.
+    // A sidecar (node id `sidecar~<env>~<app>~<instance>`) of an app with a rate limit gets that app's listeners;
+    // a VM host's sidecar (`host~<env>~<group>~<host>`) those of every app on its host.
     let app: string | null = null;
+    let host: string | null = null;
+    const own = (): ServedKind | undefined => (app !== null ? this.current.listenersByApp.get(app) : host !== null ? this.current.listenersByHost.get(host) : undefined);
     return {
       ready: () => this.hasSnapshot,
-      served: (kind) => (kind === "listener" && app !== null ? this.current.listenersByApp.get(app) : undefined) ?? this.current.kinds[kind],
+      served: (kind) => (kind === "listener" ? own() : undefined) ?? this.current.kinds[kind],
       encoded: (kind, r) => this.encode(kind, r),
       write: (kind, response) => {
         this.counters.pushes++;
@@ -158,6 +165,8 @@ export class AdsServer {
       },
       onNode: (id) => {
         app = parseSidecarNode(id)?.app ?? null;
+        const h = parseHostSidecarNode(id);
+        host = h ? `${h.hostGroup}/${h.host}` : null;
         node = this.nodes.get(id) ?? { id, streams: 0, since: 0, types: {} };
         if (node.streams++ === 0) node.since = Date.now();
         this.nodes.set(id, node);

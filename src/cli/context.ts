@@ -134,14 +134,17 @@ export function kubectlFor(io: Io, opts: HostOptions): KubectlOptions {
   return { binary: io.env.AMPHI_KUBECTL ?? "kubectl", kubeconfig: opts.kubeconfig ? resolve(io.cwd, opts.kubeconfig) : null, env: io.env };
 }
 
-/** Syncs the environment's pods into Consul and logs each step (a failure is logged, never thrown: the
- * registry is fixed by the next sync, and the run's own outcome stands). */
-export async function syncPodsLogged(ctx: EnvContext, apps: readonly AppModel[], log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+/** Syncs the environment's pods into Consul (or with `apply` false only decides) and logs each step; resolves
+ * the result, or null when there is none (a failure is logged, never thrown: the registry is fixed by the next
+ * sync, and the run's own outcome stands). */
+export async function syncPodsLogged(ctx: EnvContext, apps: readonly AppModel[], log: (line: string) => void, signal?: AbortSignal, apply = true): Promise<PodSyncResult | null> {
   try {
-    const r = await ctx.syncPods(apps, { signal });
+    const r = await ctx.syncPods(apps, { signal, apply });
     if (r) for (const line of formatPodSync(ctx.env.name, r)) log(line);
+    return r;
   } catch (e) {
     log(`amphi: ${ctx.env.name}: pod sync failed: ${(e as Error).message}`);
+    return null;
   }
 }
 

@@ -152,7 +152,7 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
         readActual: (signal) => ctx.readActual(signal),
         handlers: handlersFor(ctx, { healthTimeoutMs, forceConflicts: opts.forceConflicts }),
         parallel: ctx.parallel,
-        syncPods: (signal) => syncPodsLogged(ctx, model.apps, (l) => io.err(l + "\n"), signal),
+        syncPods: (signal, apply) => syncPodsLogged(ctx, model.apps, (l) => io.err(l + "\n"), signal, apply),
         close: () => ctx.close(),
       };
     },

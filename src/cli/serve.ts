@@ -74,6 +74,8 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     const deps: CycleDeps = {
       ...cycle,
       load: async (src) => (loaded = await cycle.load(src)),
+      // The pod watch is the one writer of pod registrations: a cycle's sync queues with its syncs.
+      open: (model, env, snap) => ({ ...cycle.open(model, env, snap), syncPods: (signal, apply) => pods.syncNow(env, model.apps, { apply, signal }) }),
       onObserved: (o) => {
         health.observed(o);
         pods.observed(o);

@@ -6,7 +6,7 @@
 import type { AddressInfo } from "node:net";
 import type { Command } from "@commander-js/extra-typings";
 import { findEnvironment, InputError, type EnvironmentModel, type Model, type TrafficPolicy } from "../model/index.js";
-import { declaredServices, hostAppsOf, hostGroupsOf, meshSettings, meshSnapshot, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
+import { declaredServices, hostAppsOf, hostGroupsOf, meshSettings, meshSnapshot, podNamespaces, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
 import { ConsulClient, watchService } from "../adapters/consul/index.js";
 import { meshPolicyStoreFor, proxyStatusStoreFor } from "../adapters/state/mesh-store.js";
 import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
@@ -88,7 +88,7 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
   const store = meshPolicyStoreFor(env, { cwd: io.cwd, processEnv: io.env });
   const input: Omit<SnapshotInput, "instances" | "policies"> = {
     env: env.name,
-    settings: meshSettings(env.mesh),
+    settings: meshSettings(env.mesh, podNamespaces(env)),
     services: declaredServices(model, env),
     hostGroups: hostGroupsOf(env),
     hostApps: hostAppsOf(env),

@@ -48,6 +48,7 @@ export function normalizeContainer(c: RawContainer, pointer: string, loc: FileLo
     args: c.args ?? null,
     env: normalizeEnv(c.env, `${pointer}/env`, loc),
     resources: c.resources ? normalizeResources(c.resources, `${pointer}/resources`, loc) : null,
+    ...(c.version !== undefined ? { version: asWritten(c.version, `${pointer}/version`, loc) } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // Placements of one environment → resolved ClusterPlacement/HostGroupPlacement (overrides applied,
 // hosts expanded), with located problems for dangling references, duplicates and missing artifacts.
-import type { AppModel, ContainerModel, EnvironmentModel, PackageModel, Placement, Problem } from "../model/index.js";
+import { imageTag, type AppModel, type ContainerModel, type EnvironmentModel, type PackageModel, type Placement, type Problem } from "../model/index.js";
 import { asWritten, mergeEnv, normalizeEnv, normalizeResources, packageSource } from "./normalize-app.js";
 import type { FileLocator } from "./problems.js";
 import type { RawEnvironment, RawPlacement } from "./raw.js";
@@ -68,7 +68,21 @@ function placedContainer(ctx: Ctx, p: RawPlacement, base: ContainerModel | null,
     args: o.args ?? from.args,
     env: mergeEnv(from.env, normalizeEnv(o.env, `${ptr}/overrides/env`, ctx.loc)),
     resources: o.resources ? normalizeResources(o.resources, `${ptr}/overrides/resources`, ctx.loc) : from.resources,
+    ...placedVersion(ctx, p, base, ptr),
   };
+}
+
+/** The version of a placed container: the override's; else the app's, unless the placement runs another image
+ * (the app's version names the app's image, so it does not carry over: the new image's tag is the version then,
+ * with a warning saying so). */
+function placedVersion(ctx: Ctx, p: RawPlacement, base: ContainerModel | null, ptr: string): { version?: string } {
+  const o = p.overrides ?? {};
+  if (o.version !== undefined) return { version: asWritten(o.version, `${ptr}/overrides/version`, ctx.loc) };
+  if (base?.version === undefined) return {};
+  if (o.image === undefined || o.image === base.image) return { version: base.version };
+  const hint = `set overrides.version too, or the image tag (${imageTag(o.image)}) is the version the registry and traffic splits see`;
+  ctx.problems.push(ctx.loc.warning(`${ptr}/overrides/image`, `overrides the image but not the version of app "${p.app}" (container.version ${base.version})`, { hint }));
+  return {};
 }
 
 function hostPlacement(ctx: Ctx, p: RawPlacement, app: AppModel, index: number): Placement | null {

@@ -30,6 +30,7 @@ export interface RawContainer {
   args?: string[];
   env?: RawEnvVar[];
   resources?: RawResources;
+  version?: string | number;
 }
 
 /** A package as written (exactly one of path/url), or a placement's partial override of one. */
@@ -65,6 +66,7 @@ export interface RawPlacement {
     resources?: RawResources;
     command?: string[];
     args?: string[];
+    version?: string | number;
     package?: RawPackage;
   };
 }

@@ -20,6 +20,7 @@ export function checkAppFile(raw: RawApp, name: string, loc: FileLocator): Probl
   out.push(...checkEnvNames(spec.package?.env, "/spec/package/env", loc));
   if (spec.package?.path !== undefined) out.push(...checkPackagePath(spec.package.path, "/spec/package/path", loc));
   out.push(...checkVersion(spec.package?.version, "/spec/package/version", loc));
+  out.push(...checkVersion(spec.container?.version, "/spec/container/version", loc));
   return out;
 }
 
@@ -123,6 +124,7 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
   });
   out.push(...checkMeshPorts(s.mesh, loc));
   out.push(...checkVmSidecar(s, loc));
+  out.push(...checkPodControlPlane(s, loc));
   const sidecarPath = s.mesh.sidecar.package?.path;
   if (sidecarPath !== undefined) out.push(...checkPackagePath(sidecarPath, "/spec/mesh/sidecar/package/path", loc));
   out.push(...checkVersion(s.mesh.sidecar.package?.version, "/spec/mesh/sidecar/package/version", loc));
@@ -132,6 +134,7 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
     const path = p.overrides?.package?.path;
     if (path !== undefined) out.push(...checkPackagePath(path, `${ptr}/package/path`, loc));
     out.push(...checkVersion(p.overrides?.package?.version, `${ptr}/package/version`, loc));
+    out.push(...checkVersion(p.overrides?.version, `${ptr}/version`, loc));
   });
   return out;
 }
@@ -160,10 +163,25 @@ function checkVmSidecar(s: RawEnvironment["spec"], loc: FileLocator): Problem[] 
   if (sc.package === undefined && sc.binary === undefined) {
     out.push(loc.problem("/spec/mesh/sidecar", `${why}, but spec.mesh.sidecar has no VM sidecar: nothing would listen on the captured ports`, { hint: "set spec.mesh.sidecar.binary (e.g. /usr/local/bin/envoy) or spec.mesh.sidecar.package, or set spec.mesh.capture: false" }));
   }
-  if (cp === undefined) {
+  // with a placement on a cluster too, checkPodControlPlane already says so (one problem, not two)
+  if (cp === undefined && !(s.placements ?? []).some((p) => p.cluster !== undefined)) {
     out.push(loc.problem("/spec/mesh", `${why}, but spec.mesh.controlPlane is not set: the VM sidecars would have no configuration`, { hint: "set spec.mesh.controlPlane.address: host:port of amphi xds as the hosts reach it" }));
   }
   return out;
+}
+
+/** With capture on, a pod's traffic goes to its Envoy sidecar, which only the control plane configures (listeners,
+ * routes, DNS): without `mesh.controlPlane` every captured call of a pod would fail. Capture off keeps pods
+ * starting with the pass-through bootstrap. Reported at the first placement onto a cluster. */
+function checkPodControlPlane(s: RawEnvironment["spec"], loc: FileLocator): Problem[] {
+  if (s.mesh.capture === false || s.mesh.controlPlane) return [];
+  const i = (s.placements ?? []).findIndex((p) => p.cluster !== undefined);
+  if (i < 0) return [];
+  return [
+    loc.problem(`/spec/placements/${i}/cluster`, `capture is on and apps are placed on clusters, but spec.mesh.controlPlane is not set: the pods' Envoy sidecars would get no configuration and every captured call would fail`, {
+      hint: "set spec.mesh.controlPlane.address (host:port of amphi's xDS listener, reachable from pods), or spec.mesh.capture: false",
+    }),
+  ];
 }
 
 /** With capture on, the sidecar's two ports and mesh DNS's port must differ. A clash is reported at a

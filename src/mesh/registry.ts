@@ -33,9 +33,16 @@ export function declaredServices(model: Model, env: EnvironmentModel): ServiceDe
   return [...out.keys()].sort().map((k) => out.get(k)!);
 }
 
-/** The mesh settings of an environment. */
-export function meshSettings(mesh: MeshModel): MeshSettings {
-  return { domain: mesh.domain, outboundPort: mesh.outboundPort, inboundPort: mesh.inboundPort };
+/** The mesh settings of an environment; `podNamespaces`: where its pods run (see podNamespaces), for the pods'
+ * DNS listener. */
+export function meshSettings(mesh: MeshModel, podNamespaces: readonly string[] = []): MeshSettings {
+  const podDns = { port: mesh.dnsPort, serviceIP: mesh.serviceIP, namespaces: [...podNamespaces], upstreams: [...mesh.dnsUpstreams] };
+  return { domain: mesh.domain, outboundPort: mesh.outboundPort, inboundPort: mesh.inboundPort, podDns };
+}
+
+/** The namespaces of the environment's cluster placements, sorted, each once. */
+export function podNamespaces(env: EnvironmentModel): string[] {
+  return [...new Set(env.placements.flatMap((p) => (p.type === "cluster" ? [p.namespace] : [])))].sort();
 }
 
 /** Host name → host group, for the locality of VM instances. */

@@ -43,6 +43,20 @@ export interface MeshSettings {
   outboundPort: number;
   /** The sidecar's inbound listener port (capture sends calls to the apps' ports here). */
   inboundPort: number;
+  /** What pod sidecars' DNS listener answers (dns.ts); absent: pods get none. */
+  podDns?: PodDnsSettings;
+}
+
+/** What the pods' DNS listener needs (MeshSettings.podDns; the listener is dns.ts). */
+export interface PodDnsSettings {
+  /** Where it listens on 127.0.0.1 (mesh.dnsPort, where capture sends DNS). */
+  port: number;
+  /** What every mesh name resolves to. */
+  serviceIP: string;
+  /** Namespaces of the environment's pods: their search path suffixes get mesh names too. */
+  namespaces: string[];
+  /** mesh.dnsUpstreams (fallback resolvers); empty: the pod's own. */
+  upstreams: string[];
 }
 
 /** Everything the control plane serves for one environment. */

@@ -29,5 +29,8 @@ export const SPEC_HASH_ANNOTATION = "amphi.dev/spec-hash";
 /** Annotation listing (comma-separated) the names of secret env vars of a Deployment, on its pod template.
  * The diff masks the values of these env vars in every change; render sets it when an app has secret env. */
 export const SECRET_ENV_ANNOTATION = "amphi.dev/secret-env";
+/** Annotation on a pod template carrying the version its pods run when the app or placement sets one
+ * (`container.version`); the pod sync tags the pods' registrations with it instead of the image tag. */
+export const VERSION_ANNOTATION = "amphi.dev/version";
 /** Consul tag marking a registration as amphi's (unexpected amphi-tagged ones are drift). */
 export const CONSUL_TAG = "amphi";

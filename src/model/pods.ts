@@ -16,6 +16,8 @@ export interface PodInfo {
   ready: boolean;
   /** The image of the app's container (`app`), or null when the pod has no such container. */
   image: string | null;
+  /** Annotation `amphi.dev/version` (the app's or placement's `container.version`), or null when the pod has none. */
+  version: string | null;
 }
 
 /** Check statuses a registration can have in Consul. */

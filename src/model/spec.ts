@@ -49,6 +49,11 @@ export interface ContainerModel {
   args: string[] | null;
   env: EnvVarModel[];
   resources: ResourcesModel | null;
+  /** The version its instances run, as the registry tags them (`version:<v>`) and traffic splits name it
+   * (`container.version`, or a placement's `overrides.version`). Absent when not written: the image tag is
+   * the version then. Absent rather than null so that the spec hash of an app without it stays what it was
+   * (a changed hash would roll every Deployment on upgrade). */
+  version?: string;
 }
 
 /** Where a VM package comes from: a path inside the config repo, or a URL. */

@@ -12,7 +12,9 @@ export function imageTag(image: string): string {
 }
 
 /** The version every instance of one placement runs, after the placement's overrides: on hosts the package
- * version, in pods the image tag. The registry tags instances with it and traffic splits name it. */
+ * version, in pods the container's `version` if the app or placement sets one, else the image tag. The
+ * registry tags instances with it and traffic splits name it. */
 export function placementVersion(placement: Placement): string {
-  return placement.type === "hostGroup" ? placement.package.version : imageTag(placement.container.image);
+  if (placement.type === "hostGroup") return placement.package.version;
+  return placement.container.version ?? imageTag(placement.container.image);
 }

@@ -19,9 +19,11 @@ export function podInstanceId(namespace: string, pod: string, port: number): str
   return `${namespace}.${pod}-${port}`;
 }
 
-/** The version a pod runs: its app container's image tag (as placementVersion reads it from the placement,
- * but from the pod itself, so a pod of an older ReplicaSet still says what it runs during a rollout). */
+/** The version a pod runs: its `amphi.dev/version` annotation (the app's or placement's `container.version`),
+ * else its app container's image tag — as placementVersion reads it from the placement, but from the pod
+ * itself, so a pod of an older ReplicaSet still says what it runs during a rollout. */
 export function podVersion(pod: PodInfo): string {
+  if (pod.version !== null) return pod.version;
   return pod.image === null ? "unknown" : imageTag(pod.image);
 }
 

@@ -14,6 +14,8 @@ import type { StatusReporter } from "../ports/status.js";
 import type { DriftReport } from "../report/index.js";
 import type { PostedMemo } from "../ports/status.js";
 import { Observer, type ObserveDeps, type Observation } from "./observe.js";
+import type { PodSyncResult } from "./pod-sync.js";
+import { podRegistryDrift, type RegistryDrift } from "../health/index.js";
 import { planDesired, planLive, type Planner } from "./pipeline.js";
 
 /** Why a cycle runs. Explicit triggers (api, webhook: someone holds the run ID) always record a run, even
@@ -30,8 +32,10 @@ export interface EnvSession {
   readActual(signal: AbortSignal): Promise<ActualState>;
   handlers: Handlers;
   parallel: number;
-  /** Syncs the environment's ready pods into the registry (logs what it did; never rejects). */
-  syncPods?(signal: AbortSignal): Promise<void>;
+  /** Syncs the environment's ready pods into the registry — or, with `apply` false, only decides what a sync
+   * would change (registry drift of pods). Logs what it wrote; never rejects: null when pods are not synced
+   * here (no Consul, no clusters) or the registry could not be read (logged). */
+  syncPods?(signal: AbortSignal, apply: boolean): Promise<PodSyncResult | null>;
   close(): Promise<void>;
 }
 
@@ -160,13 +164,24 @@ export class Reconciler {
     const session = this.deps.open(model, env, snap);
     // With self-heal off, a cycle of an old config changes nothing outside: not the targets, not the registry.
     let mayWrite = req.selfHeal || explicit(req.trigger);
+    let podsSynced = false;
     try {
       const planner = this.deps.plan ?? planDesired;
       const { desired, actual, plan } = await planLive(model, req.env, () => session.readActual(signal), { plan: planner });
-      const observe = (id: string, after: ActualState | null) => {
-        const o: Observation = { model, env, desired, actual: after ?? actual, plan: after ? planner(model, req.env, after, desired) : plan, revision: snap.revision, id };
+      // The pod sync runs once per cycle, just before the report, which names what it left (or, when the cycle
+      // may not write, what it would change) as registry drift of the pods' rows.
+      const observe = async (id: string, after: ActualState | null) => {
+        const pods = await syncPods(mayWrite);
+        const o: Observation = { model, env, desired, actual: after ?? actual, plan: after ? planner(model, req.env, after, desired) : plan, revision: snap.revision, id, pods };
         this.deps.onObserved?.(o);
-        return this.observer.report(o);
+        await this.observer.report(o);
+        return pods;
+      };
+      const syncPods = async (apply: boolean): Promise<RegistryDrift[]> => {
+        if (!session.syncPods || signal.aborted) return [];
+        podsSynced ||= apply;
+        const r = await session.syncPods(signal, apply);
+        return r ? podRegistryDrift(apply ? { steps: r.failed.map((f) => f.step), kept: r.plan.kept } : r.plan) : [];
       };
       const s = plan.summary;
       const changes = s.create + s.update + s.delete;
@@ -179,9 +194,11 @@ export class Reconciler {
       const blind = plan.unknown.length > 0 ? formatUnseen(plan) : null;
       if (!apply && !explicit(req.trigger)) {
         if (changes === 0 && !blind) this.applied.set(req.env, fingerprint);
-        const outcome = blind ? "unknown" : changes === 0 ? "in-sync" : "drift";
-        await observe(`${req.runId}-${outcome}`, null);
-        const message = [blind, changes === 0 ? (blind ? null : "in sync") : driftMessage(plan)].filter(Boolean).join("; ");
+        const seen = blind ? "unknown" : changes === 0 ? "in-sync" : "drift";
+        const pods = await observe(`${req.runId}-${seen}`, null);
+        // Pods the registry has wrong (and this cycle could not or might not fix) are drift too.
+        const outcome = seen === "in-sync" && pods.length > 0 ? "drift" : seen;
+        const message = [blind, changes === 0 ? (blind ? null : pods.length > 0 ? null : "in sync") : driftMessage(plan), podsMessage(pods)].filter(Boolean).join("; ");
         return { ...base, outcome, run: null, message };
       }
       const run = newRun(req.runId, plan, snap.description, this.deps.clock.now());
@@ -195,13 +212,14 @@ export class Reconciler {
         await store.saveRun(done);
       }
       // Observe what the run left (health, registry) when it changed something; else the first read holds.
-      await observe(done.id, apply ? await session.readActual(signal).catch(() => null) : null);
-      const seen = apply ? "applied" : changes === 0 ? "in-sync" : "drift";
+      const pods = await observe(done.id, apply ? await session.readActual(signal).catch(() => null) : null);
+      const seen = apply ? "applied" : changes === 0 ? (pods.length > 0 ? "drift" : "in-sync") : "drift";
       const outcome = done.state === "succeeded" ? (blind ? "unknown" : seen) : done.state === "cancelled" ? "cancelled" : "failed";
-      return { ...base, outcome, run: done, message: done.message };
+      return { ...base, outcome, run: done, message: [done.message, podsMessage(pods)].filter(Boolean).join("; ") };
     } finally {
-      // Once per cycle that may write: pods that became ready (or went) since are in the registry as such.
-      if (!signal.aborted && mayWrite) await session.syncPods?.(signal);
+      // Once per cycle that may write, also when it ended before its report: pods that became ready (or went)
+      // since are in the registry as such.
+      if (!signal.aborted && mayWrite && !podsSynced) await session.syncPods?.(signal, true);
       await session.close();
     }
   }
@@ -250,6 +268,13 @@ interface Seen {
 /** Whether a trigger asks for a recorded run (someone holds its ID). */
 export function explicit(trigger: Trigger): boolean {
   return trigger === "api" || trigger === "webhook";
+}
+
+/** `pods: 2 registry items (web/shop.web-1-8080 missing, …)`, or null for none. */
+function podsMessage(pods: readonly RegistryDrift[]): string | null {
+  if (pods.length === 0) return null;
+  const first = pods.slice(0, 2).map((d) => `${d.service}/${d.id} ${d.kind}`).join(", ");
+  return `pods: ${pods.length} registry item${pods.length === 1 ? "" : "s"} (${first}${pods.length > 2 ? ", …" : ""})`;
 }
 
 function driftMessage(plan: Plan): string {

@@ -6,6 +6,7 @@
 import type { ActualState, ConfigError, DesiredState, EnvironmentModel, Model, Plan } from "../model/index.js";
 import type { CommitStatus, PostedMemo, StatusReporter } from "../ports/status.js";
 import { buildDriftReport, type DriftReport } from "../report/index.js";
+import type { RegistryDrift } from "../health/index.js";
 import { appContext, envStatus, envStatusContext, statusesFor, truncateDescription } from "../health/status.js";
 
 /** What observing needs from the cycle's dependencies. */
@@ -31,6 +32,8 @@ export interface Observation {
   revision: string | null;
   /** Run ID, or a cycle ID for cycles that record no run. */
   id: string;
+  /** Registry drift of the environment's pods (what the cycle's pod sync left or would change). */
+  pods?: readonly RegistryDrift[];
 }
 
 /** A config that failed to load on a revision, and the environment as the last good config defined it. */
@@ -64,7 +67,7 @@ export class Observer {
   /** Builds and writes the report, then posts statuses when they changed. Never throws. */
   async report(o: Observation): Promise<DriftReport | null> {
     try {
-      const report = buildDriftReport({ desired: o.desired, actual: o.actual, plan: o.plan, revision: o.revision, now: this.deps.now() });
+      const report = buildDriftReport({ desired: o.desired, actual: o.actual, plan: o.plan, revision: o.revision, now: this.deps.now(), pods: o.pods });
       await this.deps.writeReports?.(o.env, o.id, report);
       await this.post(o, report);
       return report;

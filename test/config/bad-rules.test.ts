@@ -127,6 +127,13 @@ const CASES: BadCase[] = [
     expect: [`${ENV}:6:18 /spec/mesh/inboundPort: port 15001 is also the mesh outboundPort; the sidecar and mesh DNS need three different ports`],
   },
   {
+    name: "capture on (the default) with a cluster placement and no mesh.controlPlane",
+    files: { [ENV]: PROD_ENV.replace('    controlPlane: {address: "amphi-xds.internal:18000"}\n', "") },
+    expect: [
+      `${ENV}:19:14 /spec/placements/0/cluster: capture is on and apps are placed on clusters, but spec.mesh.controlPlane is not set: the pods' Envoy sidecars would get no configuration and every captured call would fail; set spec.mesh.controlPlane.address (host:port of amphi's xDS listener, reachable from pods), or spec.mesh.capture: false`,
+    ],
+  },
+  {
     name: "relative baseDir for transport ssh",
     files: { [ENV]: PROD_ENV.replace("  - name: vms\n", "  - name: vms\n    baseDir: opt/amphi\n") },
     expect: [`${ENV}:13:14 /spec/hostGroups/0/baseDir: baseDir "opt/amphi" must be an absolute path for transport ssh`],

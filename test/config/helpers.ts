@@ -65,8 +65,8 @@ export const PROD_ENV = yaml`
   spec:
     mesh:
       serviceIP: 10.255.0.1
-      controlPlane: {address: "amphi-xds:18000"}
       sidecar: {image: envoy:1, binary: /usr/local/bin/envoy}
+      controlPlane: {address: "amphi-xds.internal:18000"}
     clusters:
     - name: eu1
       context: eu1

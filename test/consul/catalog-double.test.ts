@@ -84,6 +84,31 @@ describe("Consul double: catalog register and deregister on external nodes", () 
     assert.deepEqual((await get(`/v1/health/service/${name}`)).json, []);
   });
 
+  it("answers a node's services and its checks in one request each, and lists nodes by node meta", async () => {
+    const [x, y] = [uniqueName("pods"), uniqueName("pods")];
+    const n = node("amphi-k8s-e");
+    await put("/v1/catalog/register", instance(n, "shop.a-9100", x, "10.4.0.1"));
+    await put("/v1/catalog/register", instance(n, "shop.b-9100", y, "10.4.0.2", "critical"));
+    const ns = (await get(`/v1/catalog/node-services/${n}`)).json as { Node: { Node: string; Meta: Record<string, string> }; Services: HealthEntry["Service"][] };
+    assert.equal(ns.Node.Node, n);
+    assert.equal(ns.Node.Meta["external-source"], "amphi");
+    assert.deepEqual(ns.Services.map((s) => [s.ID, s.Service, s.Address, s.Port, s.Tags, s.Meta["amphi-pod"]]).sort(), [
+      ["shop.a-9100", x, "10.4.0.1", 9100, ["amphi", "runtime:k8s"], "shop.a-9100"],
+      ["shop.b-9100", y, "10.4.0.2", 9100, ["amphi", "runtime:k8s"], "shop.b-9100"],
+    ]);
+    const checks = (await get(`/v1/health/node/${n}`)).json as HealthEntry["Checks"];
+    assert.deepEqual(checks.map((c) => [c.Node, c.CheckID, c.ServiceID, c.Status]).sort(), [
+      [n, "ready:shop.a-9100", "shop.a-9100", "passing"],
+      [n, "ready:shop.b-9100", "shop.b-9100", "critical"],
+    ]);
+    const listed = (await get("/v1/catalog/nodes?node-meta=external-source:amphi")).json as { Node: string; Meta: Record<string, string> }[];
+    assert.ok(listed.some((l) => l.Node === n), JSON.stringify(listed));
+    assert.ok(listed.every((l) => l.Meta["external-source"] === "amphi"), "only nodes with that meta");
+    const none = (await get(`/v1/catalog/nodes?node-meta=external-source:${uniqueName("none")}`)).json;
+    assert.deepEqual(none, []);
+    assert.deepEqual((await get(`/v1/health/node/${uniqueName("nonode")}`)).json, []);
+  });
+
   it("refuses a registration without node or address, and a check for a service the node does not have", async () => {
     const n = node("amphi-k8s-d");
     assert.equal((await put("/v1/catalog/register", { Address: "127.0.0.1" })).status, 400);

@@ -9,7 +9,7 @@ import { fixtureApps, fixtureEnvironment } from "../support/model-fixture.js";
 const apps = fixtureApps();
 const env = fixtureEnvironment(apps);
 const pod = (name: string, over: Partial<PodInfo> = {}): PodInfo => ({
-  cluster: "eu1", namespace: "shop", name, app: "user", env: "prod", ip: "10.1.0.7", ready: true, image: "registry.example.com/shop/user:1.4.2", ...over,
+  cluster: "eu1", namespace: "shop", name, app: "user", env: "prod", ip: "10.1.0.7", ready: true, image: "registry.example.com/shop/user:1.4.2", version: null, ...over,
 });
 
 describe("podRegistryDrift", () => {

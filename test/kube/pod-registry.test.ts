@@ -11,7 +11,9 @@ import { consulPodCatalog, readPodRegistrations, registerPod } from "../../src/a
 import { KubectlPodSource } from "../../src/adapters/kubectl/pods.js";
 import { formatRegistryDrift, podRegistryDrift } from "../../src/health/index.js";
 import type { EnvironmentModel, Model, PodRegistration } from "../../src/model/index.js";
+import type { PodSource } from "../../src/ports/pods.js";
 import { podRegistration } from "../../src/pod-sync/index.js";
+import { render } from "../../src/render/index.js";
 import { syncPods, type PodSyncDeps } from "../../src/reconcile/pod-sync.js";
 import { PodWatcher } from "../../src/reconcile/pod-watch.js";
 import { consulTestTarget, type ConsulTestTarget } from "../support/consul/index.js";
@@ -59,10 +61,10 @@ describe("pod instances in Consul (kubectl + kube double + Consul)", { skip: ski
     return { ns, model, env, deps };
   }
 
-  async function createPod(ns: string, name: string, env: string, app = "user", image = USER_IMAGE): Promise<void> {
+  async function createPod(ns: string, name: string, env: string, app = "user", image = USER_IMAGE, annotations: Record<string, string> = {}): Promise<void> {
     const pod = {
       apiVersion: "v1", kind: "Pod",
-      metadata: { name, namespace: ns, labels: { "app.kubernetes.io/managed-by": "amphi", "amphi.dev/app": app, "amphi.dev/env": env } },
+      metadata: { name, namespace: ns, labels: { "app.kubernetes.io/managed-by": "amphi", "amphi.dev/app": app, "amphi.dev/env": env }, annotations },
       spec: { containers: [{ name: "app", image }, { name: "amphi-proxy", image: "envoyproxy/envoy:v1.31.2" }] },
     };
     await kubectlText(kube, ["apply", "-f", "-"], JSON.stringify(pod));
@@ -116,7 +118,7 @@ describe("pod instances in Consul (kubectl + kube double + Consul)", { skip: ski
 
   test("an unreadable cluster keeps its registrations; registrations amphi did not make are never removed", async () => {
     const { ns, model, env, deps } = await setup("kept");
-    const pod = { cluster: "us1", namespace: ns, name: "user-us", app: "user", env: env.name, ip: "10.2.0.7", ready: true, image: USER_IMAGE };
+    const pod = { cluster: "us1", namespace: ns, name: "user-us", app: "user", env: env.name, ip: "10.2.0.7", ready: true, image: USER_IMAGE, version: null };
     const us1 = podRegistration(env.name, pod, "user", 8091);
     // On eu1's node, but not amphi's (no `amphi` tag), and one of another environment.
     const foreign = { ...podRegistration(env.name, { ...pod, cluster: "eu1", name: "foreign" }, "user", 8091), tags: [`env:${env.name}`, "runtime:k8s"] };
@@ -171,7 +173,7 @@ describe("pod instances in Consul (kubectl + kube double + Consul)", { skip: ski
     await createPod(ns, "user-old", env.name);
     await setReady(ns, "user-new", true, "10.1.0.30");
     await setReady(ns, "user-old", true, "10.1.0.31");
-    const base = { cluster: "eu1", namespace: ns, app: "user", env: env.name, ready: true };
+    const base = { cluster: "eu1", namespace: ns, app: "user", env: env.name, ready: true, version: null };
     const stale = podRegistration(env.name, { ...base, name: "user-old", ip: "10.1.0.31", image: "registry.example.com/shop/user:1.4.1" }, "user", 8091);
     const gone = podRegistration(env.name, { ...base, name: "user-gone", ip: "10.1.0.32", image: USER_IMAGE }, "user", 8091);
     for (const r of [stale, gone]) {
@@ -185,5 +187,74 @@ describe("pod instances in Consul (kubectl + kube double + Consul)", { skip: ski
       `version     user/${ns}.user-old-8091: version 1.4.1 in Consul, pod ${ns}/user-old runs 1.4.2`,
     ]);
     assert.equal((await readPodRegistrations(client, env.name)).length, 2, "deciding alone writes nothing");
+  });
+
+  test("a pod of an app whose container names its version registers with that version, not the image tag", async () => {
+    const { ns, model, env, deps } = await setup("version");
+    // The app pinned by digest and named 1.5.0, as a config repo would say it; the pod carries what render put
+    // on its Deployment's pod template (a ReplicaSet copies the template's annotations onto each pod).
+    const digest = `registry.example.com/shop/user@sha256:${"e".repeat(64)}`;
+    const placements = env.placements.map((p) => (p.type === "cluster" && p.app === "user" ? { ...p, container: { ...p.container, image: digest, version: "1.5.0" } } : p));
+    const pinned: Model = { ...model, environments: [{ ...env, placements }] };
+    const deployment = render(pinned, env.name).resources.find((r) => r.runtime === "k8s" && r.key.endsWith(`/Deployment/${ns}/user`));
+    assert.ok(deployment && deployment.runtime === "k8s", "user's Deployment rendered");
+    const template = (deployment.object as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template;
+    await createPod(ns, "user-v", env.name, "user", digest, template.metadata.annotations);
+    await setReady(ns, "user-v", true, "10.1.0.40");
+    const r = await syncPods(deps, env, model.apps);
+    written.push(...r.done.map((s) => s.registration));
+    assert.deepEqual(await registered(env.name), [`amphi-k8s-eu1 ${ns}.user-v-8091 10.1.0.40:8091 1.5.0 passing`]);
+    const [reg] = await readPodRegistrations(client, env.name);
+    assert.ok(reg!.tags.includes("version:1.5.0") && reg!.meta["amphi-version"] === "1.5.0", JSON.stringify(reg));
+  });
+
+  test("serve: a cycle's sync and the watch's syncs queue as one writer — a pod that goes unready during a slow cycle sync ends deregistered", async () => {
+    const { ns, model, env, deps } = await setup("race");
+    // The cycle's next read of eu1 is held after it read the pods: as a slow API server or a busy cycle would.
+    let hold: { release(): void; reached(): void; gate: Promise<void>; at: Promise<void> } | null = null;
+    const pods: PodSource = {
+      list: async (e, cluster, signal) => {
+        const list = await deps.pods.list(e, cluster, signal);
+        const h = cluster.name === "eu1" ? hold : null;
+        if (h) {
+          hold = null;
+          h.reached();
+          await h.gate;
+        }
+        return list;
+      },
+      watch: (e, cluster, cb) => deps.pods.watch(e, cluster, cb),
+    };
+    const logs: string[] = [];
+    const watcher = new PodWatcher({ pods, catalogFor: () => deps.catalog, log: (l) => logs.push(l) });
+    const want = `amphi-k8s-eu1 ${ns}.user-r-8091 10.1.0.50:8091 1.4.2 passing`;
+    try {
+      watcher.observed({ env, model });
+      await createPod(ns, "user-r", env.name);
+      await setReady(ns, "user-r", true, "10.1.0.50");
+      await eventually("the ready pod registered by the watch", async () => (await registered(env.name)).includes(want), 15_000);
+      written.push(...(await readPodRegistrations(client, env.name)));
+
+      let release!: () => void;
+      let reached!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const at = new Promise<void>((r) => (reached = r));
+      hold = { release, reached, gate, at };
+      const cycle = watcher.syncNow(env, model.apps, {});
+      await at;
+      // The cycle's sync has read the pod as ready; now it stops being ready, and the watch sees it at once.
+      await setReady(ns, "user-r", false, "10.1.0.50");
+      await new Promise((r) => setTimeout(r, 1500));
+      release();
+      const r = await cycle;
+      assert.ok(r, logs.join("\n"));
+      // One writer: whatever the cycle decided from its earlier read, the watch's sync after it has the last word.
+      await eventually("the unready pod gone", async () => (await registered(env.name)).length === 0, 15_000);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await registered(env.name), [], logs.join("\n"));
+    } finally {
+      hold = null;
+      await watcher.stop();
+    }
   });
 });

@@ -36,4 +36,10 @@ describe("placementVersion", () => {
     const pod = env.placements.find((p): p is ClusterPlacement => p.type === "cluster")!;
     assert.equal(placementVersion({ ...pod, container: { ...pod.container, image: "reg.example/x:9.9.9" } }), "9.9.9");
   });
+
+  it("is the container's version when the app or placement names one, whatever the image tag", () => {
+    const pod = env.placements.find((p): p is ClusterPlacement => p.type === "cluster")!;
+    const digest = `reg.example/x@sha256:${"b".repeat(64)}`;
+    assert.equal(placementVersion({ ...pod, container: { ...pod.container, image: digest, version: "2.4.0" } }), "2.4.0");
+  });
 });

@@ -12,7 +12,7 @@ function env(): EnvironmentModel {
 }
 
 function pod(name: string, over: Partial<PodInfo> = {}): PodInfo {
-  return { cluster: "eu1", namespace: "shop", name, app: "catalog", env: "prod", ip: "10.1.0.7", ready: true, image: "registry.example.com/shop/catalog:1.8.1", ...over };
+  return { cluster: "eu1", namespace: "shop", name, app: "catalog", env: "prod", ip: "10.1.0.7", ready: true, image: "registry.example.com/shop/catalog:1.8.1", version: null, ...over };
 }
 
 function input(over: Partial<PodSyncInput>): PodSyncInput {

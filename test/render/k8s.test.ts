@@ -87,16 +87,30 @@ describe("render k8s", () => {
     ]);
   });
 
-  it("gives amphi-init the capture rule: ports, mesh IP, proxy uid, DNS port", () => {
+  it("has amphi-init apply the app's capture rules from its ConfigMap with iptables-nft-restore --noflush", () => {
     const d = object(model, "k8s/eu1/Deployment/shop/catalog");
     const [init, ...more] = d.spec.template.spec.initContainers;
     assert.equal(more.length, 0);
     assert.equal(init.name, "amphi-init");
     assert.equal(init.image, "registry.example.com/amphi/init:0.1.0");
-    assert.deepEqual(init.args, [
-      "-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT",
-      "-i", "10.255.0.1/32", "-b", "8080,9090", "--dns-port", "15053",
-    ]);
+    assert.deepEqual(init.command, ["/usr/sbin/iptables-nft-restore"]);
+    assert.deepEqual(init.args, ["--noflush", "/etc/amphi/capture.rules"]);
+    assert.deepEqual(init.volumeMounts, [{ name: "amphi-proxy-config", mountPath: "/etc/amphi", readOnly: true }]);
+    const rules = object(model, "k8s/eu1/ConfigMap/shop/amphi-proxy-catalog").data["capture.rules"] as string;
+    // The host fragment's rules for the app's ports, mesh IP, proxy uid and DNS port, and the jumps into them.
+    for (const line of [
+      "-A AMPHI_PREROUTING -p tcp --dport 8080 -m comment --comment \"amphi:catalog\" -j AMPHI_IN_REDIRECT",
+      "-A AMPHI_PREROUTING -p tcp --dport 9090 -m comment --comment \"amphi:catalog\" -j AMPHI_IN_REDIRECT",
+      "-A AMPHI_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006",
+      "-A AMPHI_OUTPUT -m owner --uid-owner 1337 -j RETURN",
+      "-A AMPHI_OUTPUT -p udp --dport 53 -j REDIRECT --to-ports 15053",
+      "-A AMPHI_OUTPUT -d 10.255.0.1/32 -p tcp -j AMPHI_OUT_REDIRECT",
+      "-A AMPHI_OUT_REDIRECT -p tcp -j REDIRECT --to-ports 15001",
+      "-A PREROUTING -p tcp -j AMPHI_PREROUTING",
+      "-A OUTPUT -j AMPHI_OUTPUT",
+      "-A OUTPUT -j AMPHI_RAW_OUTPUT",
+    ]) assert.ok(rules.split("\n").includes(line), `missing: ${line}\n${rules}`);
+    assert.doesNotMatch(rules, /^:(PREROUTING|OUTPUT) /m, "a built-in chain declared in --noflush input would be flushed");
     assert.deepEqual(init.securityContext, {
       runAsUser: 0,
       runAsNonRoot: false,
@@ -105,9 +119,10 @@ describe("render k8s", () => {
     });
   });
 
-  it("renders no init container when capture is off", () => {
+  it("renders no init container (and no rules) when capture is off", () => {
     const d = object(withCapture(model, false), "k8s/eu1/Deployment/shop/catalog");
     assert.equal(d.spec.template.spec.initContainers, undefined);
+    assert.deepEqual(Object.keys(object(withCapture(model, false), "k8s/eu1/ConfigMap/shop/amphi-proxy-catalog").data), ["envoy.yaml"]);
     assert.deepEqual(d.spec.template.spec.containers.map((c: Obj) => c.name), ["app", "amphi-proxy"]);
   });
 

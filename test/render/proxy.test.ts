@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { load } from "js-yaml";
-import { LABELS, type Model } from "../../src/model/index.js";
+import { LABELS, parseSidecarNode, type Model } from "../../src/model/index.js";
+import { envoyBootstrapYaml, XDS_CLUSTER } from "../../src/mesh/index.js";
 import { render } from "../../src/render/index.js";
 import { PROXY_CONFIG_PATH } from "../../src/runtimes/k8s/pod.js";
 import { PROXY_CONFIG_ANNOTATION, proxyBootstrap } from "../../src/runtimes/k8s/proxy.js";
@@ -26,7 +27,7 @@ describe("render proxy bootstrap", () => {
     assert.equal(cm.metadata.labels[LABELS.managedBy], "amphi");
     assert.equal(cm.metadata.labels[LABELS.app], "catalog");
     assert.equal(cm.metadata.labels[LABELS.env], "prod");
-    assert.deepEqual(Object.keys(cm.data), ["envoy.yaml"]);
+    assert.deepEqual(Object.keys(cm.data), ["envoy.yaml", "capture.rules"]);
     const boot = load(cm.data["envoy.yaml"]) as Obj;
     assert.deepEqual(boot.admin.address.socket_address, { address: "127.0.0.1", port_value: 15000 });
     const listeners = boot.static_resources.listeners as Obj[];
@@ -60,6 +61,41 @@ describe("render proxy bootstrap", () => {
     const after = object(moved, "k8s/eu1/Deployment/shop/web").spec.template.metadata.annotations[PROXY_CONFIG_ANNOTATION];
     assert.match(before, /^[0-9a-f]{16}$/);
     assert.notEqual(after, before);
-    assert.equal(proxyBootstrap(model.environments[0]!.mesh), proxyBootstrap(model.environments[0]!.mesh), "same settings, same bytes");
+    const mesh = model.environments[0]!.mesh;
+    assert.equal(proxyBootstrap(mesh, "prod", "web"), proxyBootstrap(mesh, "prod", "web"), "same settings, same bytes");
+  });
+
+  describe("with mesh.controlPlane", () => {
+    const withCp = withEnvironment(model, (env) => ({ ...env, mesh: { ...env.mesh, controlPlane: { host: "10.0.0.5", port: 18000 } } }));
+
+    it("points the bootstrap at the control plane (ADS), pod sidecars marked runtime k8s, no static listeners", () => {
+      const cm = object(withCp, "k8s/eu1/ConfigMap/shop/amphi-proxy-catalog");
+      const text = cm.data["envoy.yaml"];
+      assert.equal(text, envoyBootstrapYaml({ nodeId: "sidecar~prod~catalog~pod", nodeCluster: "catalog", metadata: { runtime: "k8s" }, controlPlane: { host: "10.0.0.5", port: 18000 }, adminPort: 15000 }));
+      const boot = load(text) as Obj;
+      assert.equal(boot.dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name, XDS_CLUSTER);
+      const xds = boot.static_resources.clusters.find((c: Obj) => c.name === XDS_CLUSTER);
+      assert.deepEqual(xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: "10.0.0.5", port_value: 18000 });
+      assert.equal(boot.static_resources.listeners, undefined, "listeners come over LDS");
+    });
+
+    it("names each pod's node with Envoy's --service-node from the downward API", () => {
+      const proxy = object(withCp, "k8s/eu1/Deployment/shop/catalog").spec.template.spec.containers.find((c: Obj) => c.name === "amphi-proxy");
+      assert.deepEqual(proxy.args, ["--config-path", PROXY_CONFIG_PATH, "--service-cluster", "catalog", "--service-node", "sidecar~prod~catalog~$(POD_NAME)"]);
+      assert.deepEqual(proxy.env, [{ name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } }]);
+      assert.deepEqual(parseSidecarNode(proxy.args[5].replace("$(POD_NAME)", "catalog-7d9f8-x2x4q")), { env: "prod", app: "catalog", instance: "catalog-7d9f8-x2x4q" });
+    });
+
+    it("a changed control plane address rolls the pods", () => {
+      const moved = withEnvironment(withCp, (env) => ({ ...env, mesh: { ...env.mesh, controlPlane: { host: "10.0.0.6", port: 18000 } } }));
+      const digest = (m: Model) => object(m, "k8s/eu1/Deployment/shop/web").spec.template.metadata.annotations[PROXY_CONFIG_ANNOTATION];
+      assert.notEqual(digest(moved), digest(withCp));
+    });
+  });
+
+  it("without a control plane the sidecar gets no --service-node and no env (the pass-through needs neither)", () => {
+    const proxy = object(model, "k8s/eu1/Deployment/shop/catalog").spec.template.spec.containers.find((c: Obj) => c.name === "amphi-proxy");
+    assert.deepEqual(proxy.args, ["--config-path", PROXY_CONFIG_PATH, "--service-cluster", "catalog"]);
+    assert.equal(proxy.env, undefined);
   });
 });

@@ -70,9 +70,12 @@ function environment(r: Rand, apps: GenApp[]): unknown {
       placements.push({ app: app.name, hostGroup: g.name, ...(r() < 0.5 ? { hosts: [g.hosts[0]!.name] } : {}) });
     }
   }
+  const capture = r() < 0.6;
+  // Capture with pods needs the control plane their sidecars get their configuration from.
+  const controlPlane = capture ? { controlPlane: { address: "amphi-xds.internal:18000" } } : {};
   return {
     apiVersion: "v1",
     kind: "Environment",
-    spec: { mesh: { serviceIP: "10.255.0.1", capture: r() < 0.6, controlPlane: { address: "10.0.0.5:18000" }, sidecar: { image: "envoyproxy/envoy:v1.31.2", binary: "/usr/local/bin/envoy" } }, clusters, hostGroups: groups, placements },
+    spec: { mesh: { serviceIP: "10.255.0.1", capture, sidecar: { image: "envoyproxy/envoy:v1.31.2", binary: "/usr/local/bin/envoy" }, ...controlPlane }, clusters, hostGroups: groups, placements },
   };
 }

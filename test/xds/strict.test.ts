@@ -44,6 +44,23 @@ describe("strict decode of emitted resources", () => {
     }
   });
 
+  it("the pods' DNS listener decodes strictly and encodes, with and without upstreams; a broken table is caught", () => {
+    for (const upstreams of [[], ["10.0.0.2", "10.0.0.3"]]) {
+      const s = plainSnapshot();
+      const snapshot = { ...s, settings: { ...s.settings, podDns: { port: 15053, serviceIP: "10.255.0.1", namespaces: ["shop"], upstreams } } };
+      const [dns] = buildResources(snapshot).podListeners!;
+      assert.deepEqual(strictCheck(envoyRoot(), typeName(TYPE_URL.listener), dns!.body), [], `upstreams ${upstreams.join(",") || "none"}`);
+      const back = envoyRoot().lookupType(typeName(TYPE_URL.listener)).decode(encodeResource(TYPE_URL.listener, dns!.body)).toJSON();
+      assert.equal(back["name"], "amphi_dns");
+      const broken = structuredClone(dns!.body) as any;
+      broken.listener_filters[0].typed_config.server_config.inline_dns_table.virtual_domains[0].endpoint = { address_list: { address: [] } };
+      broken.listener_filters[0].typed_config.stat_prefix = "";
+      const errors = strictCheck(envoyRoot(), typeName(TYPE_URL.listener), broken);
+      assert.ok(errors.some((e) => /address: .*at least 1/.test(e)), JSON.stringify(errors));
+      assert.ok(errors.some((e) => /stat_prefix: at least 1 characters/.test(e)), JSON.stringify(errors));
+    }
+  });
+
   for (const [name, snapshot] of [["plain", plainSnapshot], ["full policy", policySnapshot], ["edge cases", edgeSnapshot]] as const) {
   it("the rate-limited inbound listener is checked: the full policy snapshot has one, and a broken token bucket is caught", () => {
     const res = buildResources(policySnapshot());

@@ -5,10 +5,15 @@
 // is registered through it and its anti-entropy would keep pods on that agent's node (the agent's address,
 // not a node of the cluster), and agent registrations vanish with that agent. Read back through the same
 // catalog and health endpoints as VM registrations (registry.ts).
-import { compareStrings, type EnvironmentModel, type PodCheckStatus, type PodRegistration } from "../../model/index.js";
+import { CONSUL_TAG, compareStrings, type EnvironmentModel, type PodCheckStatus, type PodRegistration } from "../../model/index.js";
 import type { PodCatalog } from "../../ports/pods.js";
-import { consulClientFor, type ConsulClient } from "./client.js";
-import { amphiEntries, isPodEntry, worstStatus, type HealthEntryJson } from "./registry.js";
+import { ConsulError, consulClientFor, type ConsulClient } from "./client.js";
+import { isPodEntry, refuseFiltered, worstStatus, type CheckJson, type HealthEntryJson, type ServiceJson } from "./registry.js";
+
+/** The node meta marking amphi's synthetic nodes (`external-source: amphi`, as consul-k8s marks its own
+ * `k8s`): how readPodRegistrations finds them. */
+const NODE_SOURCE_KEY = "external-source";
+const NODE_SOURCE = "amphi";
 
 /** The check of a pod instance: one per registration, on its synthetic node. */
 export function podCheckId(id: string): string {
@@ -23,7 +28,7 @@ export async function registerPod(client: ConsulClient, r: PodRegistration, sign
       Node: r.node,
       // The node is no host: its address is never dialled (every instance carries the pod IP).
       Address: "127.0.0.1",
-      NodeMeta: { "external-source": "amphi", "amphi-cluster": r.cluster },
+      NodeMeta: { [NODE_SOURCE_KEY]: NODE_SOURCE, "amphi-cluster": r.cluster },
       Service: { ID: r.id, Service: r.service, Tags: r.tags, Address: r.address, Port: r.port, Meta: r.meta },
       Checks: [{
         Node: r.node,
@@ -44,10 +49,45 @@ export async function deregisterPod(client: ConsulClient, r: Pick<PodRegistratio
   await client.put("/v1/catalog/deregister", { body: { ...(client.datacenter ? { Datacenter: client.datacenter } : {}), Node: r.node, ServiceID: r.id }, signal });
 }
 
-/** Every pod instance tagged `amphi` and `env:<env>`, with its check status, sorted by node then ID. */
+/** Every pod instance tagged `amphi` and `env:<env>`, with its check status, sorted by node then ID. Read by
+ * node, since every pod instance is on one of amphi's synthetic nodes: those nodes (`/v1/catalog/nodes`, by the
+ * node meta registerPod writes), then per node its services (`/v1/catalog/node-services/<node>`) and its checks
+ * (`/v1/health/node/<node>`) in one request each — 1 + 2 × clusters reads, however many services there are. */
 export async function readPodRegistrations(client: ConsulClient, env: string, signal?: AbortSignal): Promise<PodRegistration[]> {
-  const entries = (await amphiEntries(client, env, { signal })).filter(isPodEntry);
+  const dc: Record<string, string> = client.datacenter ? { dc: client.datacenter } : {};
+  const nodes = await client.get<NodeJson[] | null>("/v1/catalog/nodes", { query: { ...dc, "node-meta": `${NODE_SOURCE_KEY}:${NODE_SOURCE}` }, signal });
+  refuseFiltered(client, nodes.filtered);
+  const names = (nodes.data ?? []).map((n) => n.Node).sort(compareStrings);
+  const perNode = await Promise.all(names.map((node) => nodeEntries(client, node, dc, signal)));
+  const entries = perNode.flat().filter((e) => isPodEntry(e) && (e.Service.Tags ?? []).includes(CONSUL_TAG) && (e.Service.Tags ?? []).includes(`env:${env}`));
   return entries.map(podRegistrationOf).sort((a, b) => compareStrings(a.node, b.node) || compareStrings(a.id, b.id));
+}
+
+/** A node as /v1/catalog/nodes lists it. */
+interface NodeJson {
+  Node: string;
+  Address: string;
+}
+
+// The services of one node with their checks, as /v1/health/service entries would show them. A node deleted
+// between the list and this read has none.
+async function nodeEntries(client: ConsulClient, node: string, dc: Record<string, string>, signal?: AbortSignal): Promise<HealthEntryJson[]> {
+  const path = encodeURIComponent(node);
+  const [services, checks] = await Promise.all([
+    client.get<{ Node: NodeJson | null; Services: ServiceJson[] | null } | null>(`/v1/catalog/node-services/${path}`, { query: dc, signal }).catch((e: unknown) => {
+      if (e instanceof ConsulError && e.status === 404) return { data: null, filtered: false };
+      throw e;
+    }),
+    client.get<CheckJson[] | null>(`/v1/health/node/${path}`, { query: dc, signal }),
+  ]);
+  refuseFiltered(client, services.filtered || checks.filtered);
+  const n = services.data?.Node;
+  if (!n) return [];
+  return (services.data?.Services ?? []).map((s) => ({
+    Node: { Node: n.Node, Address: n.Address },
+    Service: s,
+    Checks: (checks.data ?? []).filter((c) => c.ServiceID === s.ID || c.ServiceID === ""),
+  }));
 }
 
 /** A health entry as a PodRegistration. */

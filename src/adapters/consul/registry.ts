@@ -21,8 +21,9 @@ export interface RegistryRecord {
   output: string;
 }
 
-/** Consul's answer shapes (only the fields amphi reads). */
-interface ServiceJson {
+// Consul's answer shapes (only the fields amphi reads).
+/** A service as Consul shows it in health and catalog answers. */
+export interface ServiceJson {
   ID: string;
   Service: string;
   Tags: string[] | null;
@@ -30,7 +31,8 @@ interface ServiceJson {
   Address: string;
   Port: number;
 }
-interface CheckJson {
+/** A check as Consul shows it. */
+export interface CheckJson {
   CheckID: string;
   Status: string;
   Notes: string;
@@ -180,7 +182,8 @@ export function worstStatus(statuses: string[]): CheckStatus {
   return statuses.includes("warning") ? "warning" : "passing";
 }
 
-function refuseFiltered(client: ConsulClient, filtered: boolean): void {
+/** Throws when an answer was filtered by ACLs (it would read as empty). */
+export function refuseFiltered(client: ConsulClient, filtered: boolean): void {
   // Why: a filtered catalog looks empty, and an empty registry would plan to register everything again.
   if (filtered) throw new ConsulError(client.address, 403, "results filtered by ACLs: the token lacks service:read/node:read, so the registry cannot be read");
 }

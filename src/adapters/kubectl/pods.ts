@@ -4,7 +4,7 @@
 // bookkeeping can drift from what the API server holds). The PodSource port (ports/pods.ts) on kubectl.
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as delay } from "node:timers/promises";
-import { LABELS, compareStrings, type ClusterModel, type EnvironmentModel, type K8sObject, type PodInfo } from "../../model/index.js";
+import { LABELS, VERSION_ANNOTATION, compareStrings, type ClusterModel, type EnvironmentModel, type K8sObject, type PodInfo } from "../../model/index.js";
 import type { PodSource, PodWatch } from "../../ports/pods.js";
 import { CONTAINER_NAMES } from "../../runtimes/k8s/pod.js";
 import { KubectlError, firstLines } from "./errors.js";
@@ -28,7 +28,7 @@ export async function listPods(cluster: ClusterModel, env: string, namespaces: r
 /** A Pod object as the pod sync sees it. Ready: condition `Ready` is `True` and no deletion has begun (a
  * terminating pod leaves the registry when its deletion starts, as it leaves a Service's endpoints). */
 export function podInfo(cluster: string, namespace: string, o: K8sObject): PodInfo {
-  const md = o.metadata as { name: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  const md = o.metadata as { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
   const status = (o as { status?: { podIP?: string; conditions?: { type?: string; status?: string }[] } }).status ?? {};
   const containers = (o as { spec?: { containers?: { name?: string; image?: string }[] } }).spec?.containers ?? [];
   const ready = (status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True") && !md.deletionTimestamp;
@@ -41,6 +41,7 @@ export function podInfo(cluster: string, namespace: string, o: K8sObject): PodIn
     ip: status.podIP ?? "",
     ready,
     image: containers.find((c) => c.name === CONTAINER_NAMES.app)?.image ?? null,
+    version: md.annotations?.[VERSION_ANNOTATION] || null,
   };
 }
 

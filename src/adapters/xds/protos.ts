@@ -28,6 +28,8 @@ export const RESOURCE_PROTOS = [
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/extensions/filters/udp/dns_filter/v3/dns_filter.proto",
+  "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
   "envoy/service/discovery/v3/discovery.proto",
 ];
 

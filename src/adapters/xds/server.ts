@@ -11,7 +11,7 @@ import { sharedBodySerializer, sharedNamesDeserializer } from "./requests.js";
 import { SendBudget, StreamSender } from "./budget.js";
 
 const SEND_BUDGET_BYTES = 16 * 1024 * 1024;
-import { AdsStream, serve, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
+import { AdsStream, serve, type DiscoveryNode, type DiscoveryRequest, type DiscoveryResponse, type ServedKind, type StreamHost } from "./stream.js";
 import { copyCounters, countReply, typeState, zeroCounters, type NodeState, type XdsStatus } from "./state.js";
 
 /** Options of the ADS server. */
@@ -25,20 +25,37 @@ export interface AdsServerOptions {
   forgetAfterMs?: number;
 }
 
-/** What is served: per kind, and the listeners of each rate-limited app's sidecars (its own inbound listener). */
+/** What is served: per kind, and the listeners of each rate-limited app's sidecars (its own inbound listener);
+ * for pod sidecars (node metadata `runtime: k8s`) the same listener sets with the pod-only listeners added (DNS). */
 interface Served {
   kinds: Record<ResourceKind, ServedKind>;
   listenersByApp: ReadonlyMap<string, ServedKind>;
-  /** The same for VM host sidecars (one per host, every app of the host), by `<hostGroup>/<host>`. */
+  /** Null when there are no pod-only listeners: pods get what every sidecar gets. */
+  podListeners: ServedKind | null;
+  podListenersByApp: ReadonlyMap<string, ServedKind>;
+  /** The listeners of VM host sidecars (one per host, every app of the host), by `<hostGroup>/<host>`. */
   listenersByHost: ReadonlyMap<string, ServedKind>;
 }
 
 function indexAll(r: MeshResources, before: Served | null): Served {
+  const pod = r.podListeners ?? [];
   const withInbound = (inbound: MeshResource) => r.listener.map((l) => (l.name === inbound.name ? inbound : l));
-  const listenersByApp = new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(withInbound(inbound), before?.listenersByApp.get(app) ?? null)]));
-  const listenersByHost = new Map([...r.inboundByHost].map(([host, inbound]) => [host, serve(withInbound(inbound), before?.listenersByHost.get(host) ?? null)]));
+  const withPod = (listeners: MeshResource[]) => [...listeners, ...pod].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const byApp = (wrap: (l: MeshResource[]) => MeshResource[], was: ReadonlyMap<string, ServedKind> | undefined) =>
+    new Map([...r.inboundByApp].map(([app, inbound]) => [app, serve(wrap(withInbound(inbound)), was?.get(app) ?? null)]));
   const kind = (k: ResourceKind) => serve(r[k], before?.kinds[k] ?? null);
-  return { kinds: { listener: kind("listener"), route: kind("route"), cluster: kind("cluster"), endpoint: kind("endpoint") }, listenersByApp, listenersByHost };
+  return {
+    kinds: { listener: kind("listener"), route: kind("route"), cluster: kind("cluster"), endpoint: kind("endpoint") },
+    listenersByApp: byApp((l) => l, before?.listenersByApp),
+    podListeners: pod.length > 0 ? serve(withPod(r.listener), before?.podListeners ?? null) : null,
+    podListenersByApp: pod.length > 0 ? byApp(withPod, before?.podListenersByApp) : new Map(),
+    listenersByHost: new Map([...(r.inboundByHost ?? [])].map(([host, inbound]) => [host, serve(withInbound(inbound), before?.listenersByHost.get(host) ?? null)])),
+  };
+}
+
+/** Whether a node is a pod sidecar: its bootstrap's node metadata says `runtime: k8s` (runtimes/k8s/proxy.ts). */
+function isPodNode(node: DiscoveryNode): boolean {
+  return node.metadata?.fields?.["runtime"]?.stringValue === "k8s";
 }
 
 /** An xDS control plane serving one environment's mesh over ADS. */
@@ -50,7 +67,7 @@ export class AdsServer {
   private readonly log: (line: string) => void;
   private readonly changed: () => void;
   private readonly forgetAfterMs: number;
-  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map(), inboundByHost: new Map() }, null);
+  private current = indexAll({ listener: [], route: [], cluster: [], endpoint: [], inboundByApp: new Map(), podListeners: [] }, null);
   private hasSnapshot = false;
   private encodedCache = new Map<string, Uint8Array>();
   /** Bytes of responses handed to grpc-js and not yet flushed, all streams together (see budget.ts). */
@@ -91,7 +108,8 @@ export class AdsServer {
     this.current = indexAll(resources, this.current);
     this.hasSnapshot = true;
     this.counters.snapshots++;
-    const keep = new Set([...RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)), ...[...resources.inboundByApp.values()].map((r) => `listener/${r.hash}`)]);
+    const extraListeners = [...resources.inboundByApp.values(), ...(resources.podListeners ?? [])];
+    const keep = new Set([...RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)), ...extraListeners.map((r) => `listener/${r.hash}`)]);
     for (const key of this.encodedCache.keys()) if (!keep.has(key)) this.encodedCache.delete(key);
     for (const { stream } of this.streams) stream.push(causedAt);
   }
@@ -150,23 +168,30 @@ export class AdsServer {
   private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, sender: StreamSender<DiscoveryResponse>): StreamHost {
     let node: NodeState | null = null;
     // A sidecar (node id `sidecar~<env>~<app>~<instance>`) of an app with a rate limit gets that app's listeners;
-    // a VM host's sidecar (`host~<env>~<group>~<host>`) those of every app on its host.
+    // a pod sidecar gets the pod-only listeners on top; a VM host's sidecar (`host~<env>~<group>~<host>`) gets the
+    // inbound listener of every app on its host.
     let app: string | null = null;
     let host: string | null = null;
-    const own = (): ServedKind | undefined => (app !== null ? this.current.listenersByApp.get(app) : host !== null ? this.current.listenersByHost.get(host) : undefined);
+    let pod = false;
+    const listeners = (): ServedKind => {
+      const c = this.current;
+      const forPod = pod ? ((app !== null ? c.podListenersByApp.get(app) : undefined) ?? c.podListeners) : null;
+      return forPod ?? (app !== null ? c.listenersByApp.get(app) : host !== null ? c.listenersByHost.get(host) : undefined) ?? c.kinds.listener;
+    };
     return {
       ready: () => this.hasSnapshot,
-      served: (kind) => (kind === "listener" ? own() : undefined) ?? this.current.kinds[kind],
+      served: (kind) => (kind === "listener" ? listeners() : this.current.kinds[kind]),
       encoded: (kind, r) => this.encode(kind, r),
       write: (kind, response) => {
         this.counters.pushes++;
         this.counters.byKind[kind].pushes++;
         sender.send(response, response.resources.reduce((n, r) => n + r.value.length + 8, 64));
       },
-      onNode: (id) => {
+      onNode: (id, n) => {
         app = parseSidecarNode(id)?.app ?? null;
         const h = parseHostSidecarNode(id);
         host = h ? `${h.hostGroup}/${h.host}` : null;
+        pod = isPodNode(n);
         node = this.nodes.get(id) ?? { id, streams: 0, since: 0, types: {} };
         if (node.streams++ === 0) node.since = Date.now();
         this.nodes.set(id, node);

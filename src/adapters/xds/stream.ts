@@ -10,11 +10,18 @@ import { versionOf } from "../../mesh/index.js";
 /** A DiscoveryRequest as proto-loader decodes it (snake_case, defaults absent). */
 export interface DiscoveryRequest {
   version_info?: string;
-  node?: { id?: string };
+  node?: DiscoveryNode;
   resource_names?: string[];
   type_url?: string;
   response_nonce?: string;
   error_detail?: { code?: number; message?: string };
+}
+
+/** The node of a request as proto-loader decodes it: its id, and its metadata (a google.protobuf.Struct; protobufjs
+ * bundles Struct's descriptor with camelCase field names, so a string is `stringValue` even with keepCase). */
+export interface DiscoveryNode {
+  id?: string;
+  metadata?: { fields?: Record<string, { stringValue?: string }> };
 }
 
 /** One resource of a response, encoded as its type. */
@@ -47,7 +54,7 @@ export interface StreamHost {
   /** Called for an ACK or NACK of a response this stream sent. */
   onReply(kind: ResourceKind, reply: { version: string; error: string | null; sentAt: number }): void;
   onSent(kind: ResourceKind, version: string): void;
-  onNode(id: string): void;
+  onNode(id: string, node: DiscoveryNode): void;
   log(line: string): void;
 }
 
@@ -109,7 +116,7 @@ export class AdsStream {
   request(req: DiscoveryRequest): void {
     if (req.node?.id && this.nodeId === null) {
       this.nodeId = req.node.id;
-      this.host.onNode(req.node.id);
+      this.host.onNode(req.node.id, req.node);
     }
     const kind = KIND_OF_URL.get(req.type_url ?? "");
     if (!kind) return this.host.log(`xds ${this.who()}: ignoring a request for type ${JSON.stringify(req.type_url)} (not served)`);

@@ -1,9 +1,10 @@
 // The pod of an app's Deployment: the app container, the amphi-proxy sidecar, and amphi-init when the
-// environment captures traffic. The same capture rule as on VMs (src/runtimes/capture/render.ts), carried as
-// amphi-init's args.
+// environment captures traffic. amphi-init applies the same capture fragment as the VM hosts get (capture.ts),
+// from the app's amphi-proxy ConfigMap, with the real `iptables-restore`.
 import type { Container, PodSpec, Probe, ResourceRequirements } from "kubernetes-types/core/v1.js";
-import { appPorts, firstHealthCheck, type AppModel, type ContainerModel, type EnvironmentModel, type MeshModel } from "../../model/index.js";
-import { PROXY_CONFIG_DIR, PROXY_CONFIG_FILE, PROXY_CONFIG_VOLUME, proxyConfigMapName } from "./proxy.js";
+import { appPorts, firstHealthCheck, sidecarNodeId, type AppModel, type ContainerModel, type EnvironmentModel, type MeshModel } from "../../model/index.js";
+import { POD_IPTABLES_RESTORE } from "./capture.js";
+import { CAPTURE_RULES_FILE, PROXY_CONFIG_DIR, PROXY_CONFIG_FILE, PROXY_CONFIG_VOLUME, proxyConfigMapName } from "./proxy.js";
 
 /** Container names amphi uses in every pod; the app's is first so `kubectl logs deploy/<app>` shows the app. */
 export const CONTAINER_NAMES = { app: "app", proxy: "amphi-proxy", init: "amphi-init" } as const;
@@ -11,12 +12,17 @@ export const CONTAINER_NAMES = { app: "app", proxy: "amphi-proxy", init: "amphi-
 /** Where the sidecar reads its Envoy bootstrap: the app's `amphi-proxy-<app>` ConfigMap (proxy.ts), mounted read-only. */
 export const PROXY_CONFIG_PATH = `${PROXY_CONFIG_DIR}/${PROXY_CONFIG_FILE}`;
 
+/** Where amphi-init reads the pod's capture rules: the same ConfigMap, mounted read-only at the same place. */
+export const CAPTURE_RULES_PATH = `${PROXY_CONFIG_DIR}/${CAPTURE_RULES_FILE}`;
+
+/** The variable holding the pod's name (downward API) in the sidecar, for its node id. */
+const POD_NAME_VAR = "POD_NAME";
+
 /** The pod spec of an app in an environment, from the placement's effective container. */
 export function podSpec(app: AppModel, env: EnvironmentModel, container: ContainerModel): PodSpec {
-  const ports = appPorts(app).map((p) => p.targetPort);
   return {
-    ...(env.mesh.capture ? { initContainers: [initContainer(env.mesh, ports)] } : {}),
-    containers: [appContainer(app, container), proxyContainer(app, env.mesh)],
+    ...(env.mesh.capture ? { initContainers: [initContainer(env.mesh)] } : {}),
+    containers: [appContainer(app, container), proxyContainer(app, env)],
     volumes: [{ name: PROXY_CONFIG_VOLUME, configMap: { name: proxyConfigMapName(app.name) } }],
   };
 }
@@ -57,12 +63,17 @@ function readinessProbe(app: AppModel): Probe | null {
 }
 
 // The sidecar runs as the proxy uid: the capture rules exempt exactly that uid, so its own traffic is never
-// redirected back to itself. It needs no privileges at all.
-function proxyContainer(app: AppModel, mesh: MeshModel): Container {
+// redirected back to itself. It needs no privileges at all. With a control plane, Envoy's `--service-node`
+// (documented: overrides the bootstrap's node id) names the pod: `sidecar~<env>~<app>~<pod name>`, the pod name
+// from the downward API, expanded by the kubelet in `$(POD_NAME)`.
+function proxyContainer(app: AppModel, env: EnvironmentModel): Container {
+  const mesh = env.mesh;
+  const node = mesh.controlPlane ? ["--service-node", sidecarNodeId({ env: env.name, app: app.name, instance: `$(${POD_NAME_VAR})` })] : [];
   return {
     name: CONTAINER_NAMES.proxy,
     image: mesh.sidecar.image,
-    args: ["--config-path", PROXY_CONFIG_PATH, "--service-cluster", app.name],
+    args: ["--config-path", PROXY_CONFIG_PATH, "--service-cluster", app.name, ...node],
+    ...(mesh.controlPlane ? { env: [{ name: POD_NAME_VAR, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } }] } : {}),
     ports: [
       { name: "proxy-out", containerPort: mesh.outboundPort, protocol: "TCP" },
       { name: "proxy-in", containerPort: mesh.inboundPort, protocol: "TCP" },
@@ -78,13 +89,16 @@ function proxyContainer(app: AppModel, mesh: MeshModel): Container {
   };
 }
 
-// amphi-init installs the pod's iptables rules and exits. It needs root with NET_ADMIN and NET_RAW in the pod's
-// network namespace, and nothing else: every other capability is dropped.
-function initContainer(mesh: MeshModel, ports: number[]): Container {
+// amphi-init installs the pod's iptables rules and exits: `iptables-restore --noflush <rules>` (POD_IPTABLES_RESTORE
+// in capture.ts says which image and why that program), the rules from the app's ConfigMap. It needs root with
+// NET_ADMIN and NET_RAW in the pod's network namespace, and nothing else: every other capability is dropped.
+function initContainer(mesh: MeshModel): Container {
   return {
     name: CONTAINER_NAMES.init,
     image: mesh.sidecar.initImage,
-    args: podCaptureArgs(mesh, ports),
+    command: [POD_IPTABLES_RESTORE],
+    args: ["--noflush", CAPTURE_RULES_PATH],
+    volumeMounts: [{ name: PROXY_CONFIG_VOLUME, mountPath: PROXY_CONFIG_DIR, readOnly: true }],
     securityContext: {
       runAsUser: 0,
       runAsNonRoot: false,
@@ -92,19 +106,4 @@ function initContainer(mesh: MeshModel, ports: number[]): Container {
       capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
     },
   };
-}
-
-/** The amphi-init container's args for a pod, in the spirit of istio-init: `-p` outbound port, `-z` inbound
- * port, `-u` proxy uid (excluded), `-m REDIRECT`, `-i` the only outbound CIDR captured, `-b` inbound ports. */
-export function podCaptureArgs(mesh: MeshModel, appPorts: number[]): string[] {
-  const ports = [...new Set(appPorts)].sort((a, b) => a - b);
-  return [
-    "-p", String(mesh.outboundPort),
-    "-z", String(mesh.inboundPort),
-    "-u", String(mesh.proxyUid),
-    "-m", "REDIRECT",
-    "-i", `${mesh.serviceIP}/32`,
-    "-b", ports.join(","),
-    "--dns-port", String(mesh.dnsPort),
-  ];
 }

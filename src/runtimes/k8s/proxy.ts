@@ -1,7 +1,14 @@
 // The amphi-proxy sidecar's Envoy bootstrap, shipped as a ConfigMap next to each app's Deployment and mounted
-// at /etc/amphi. Without it the stock Envoy image has no config at `--config-path` and exits at start.
+// at /etc/amphi (with capture on, the pod's capture rules ride in the same ConfigMap). Without it the stock Envoy
+// image has no config at `--config-path` and exits at start.
 //
-// What it configures is deliberately minimal, a transparent pass-through that matches the capture rules:
+// With `mesh.controlPlane` set, it is the one bootstrap every amphi sidecar starts from (src/mesh/bootstrap.ts):
+// node metadata `runtime: k8s` (the control plane gives pod sidecars the DNS listener; VM hosts run mesh-dns),
+// cluster = the app, and ADS from amphi's control plane. The node id names the pod, which a ConfigMap shared by
+// all of them cannot know: the sidecar's `--service-node` flag (pod.ts, from the downward API) overrides it.
+//
+// Without a control plane (allowed only with capture off; config validation says so) it is a static,
+// deliberately minimal, transparent pass-through that matches the capture rules:
 // - admin on 127.0.0.1 only (stats and readiness for people on the pod, never reachable from outside);
 // - the outbound listener (mesh.outboundPort) gets connections that amphi-init redirected to the mesh service
 //   IP, recovers their original destination (original_dst listener filter) and forwards them there through an
@@ -12,11 +19,13 @@
 // control plane, which replaces this bootstrap's static resources.
 import { createHash } from "node:crypto";
 import { dump } from "js-yaml";
-import type { K8sObject, MeshModel } from "../../model/index.js";
+import { envoyBootstrapYaml } from "../../mesh/bootstrap.js";
+import { sidecarNodeId, type K8sObject, type MeshModel } from "../../model/index.js";
 
-/** Directory the bootstrap is mounted at, and its file name there. */
+/** Directory the bootstrap is mounted at, and its file name there; and the pod's capture rules' file name. */
 export const PROXY_CONFIG_DIR = "/etc/amphi";
 export const PROXY_CONFIG_FILE = "envoy.yaml";
+export const CAPTURE_RULES_FILE = "capture.rules";
 /** Envoy's admin port, bound to 127.0.0.1 in the pod. */
 export const PROXY_ADMIN_PORT = 15000;
 /** Name of the pod volume carrying the bootstrap. */
@@ -29,8 +38,27 @@ export function proxyConfigMapName(app: string): string {
   return `amphi-proxy-${app}`;
 }
 
-/** The Envoy bootstrap (YAML text) for the environment's mesh settings. Same settings, same bytes. */
-export function proxyBootstrap(mesh: MeshModel): string {
+/** The xDS node metadata of pod sidecars: how the control plane tells them from VM hosts' sidecars. */
+export const POD_NODE_METADATA = { runtime: "k8s" } as const;
+
+/** The instance part of the node id written into the bootstrap; `--service-node` replaces the whole id with one
+ * that names the pod (pod.ts), so no running sidecar ever uses it. */
+export const BOOTSTRAP_INSTANCE = "pod";
+
+/** The Envoy bootstrap (YAML text) of an app's pod sidecars: ADS from the control plane when the environment has
+ * one, else the static pass-through. Same settings, same bytes. */
+export function proxyBootstrap(mesh: MeshModel, env: string, app: string): string {
+  if (!mesh.controlPlane) return passthroughBootstrap(mesh);
+  return envoyBootstrapYaml({
+    nodeId: sidecarNodeId({ env, app, instance: BOOTSTRAP_INSTANCE }),
+    nodeCluster: app,
+    metadata: { ...POD_NODE_METADATA },
+    controlPlane: mesh.controlPlane,
+    adminPort: PROXY_ADMIN_PORT,
+  });
+}
+
+function passthroughBootstrap(mesh: MeshModel): string {
   const bootstrap = {
     admin: { address: socket("127.0.0.1", PROXY_ADMIN_PORT) },
     static_resources: {
@@ -41,14 +69,16 @@ export function proxyBootstrap(mesh: MeshModel): string {
   return dump(bootstrap, { sortKeys: false, lineWidth: -1, noRefs: true });
 }
 
-/** A short digest of the bootstrap text, for the pod-template annotation. */
-export function proxyConfigDigest(bootstrap: string): string {
-  return createHash("sha256").update(bootstrap).digest("hex").slice(0, 16);
+/** A short digest of the bootstrap text and the capture rules (when there are some), for the pod-template
+ * annotation. Bootstrap alone: the digest of its text, as before the rules were shipped, so pods without capture
+ * do not roll for nothing. */
+export function proxyConfigDigest(bootstrap: string, rules: string | null): string {
+  return createHash("sha256").update(rules === null ? bootstrap : `${bootstrap}\0${rules}`).digest("hex").slice(0, 16);
 }
 
-/** The ConfigMap holding the bootstrap, with the app's labels. */
-export function proxyConfigMap(name: string, namespace: string, labels: Record<string, string>, bootstrap: string): K8sObject {
-  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace, labels: { ...labels } }, data: { [PROXY_CONFIG_FILE]: bootstrap } };
+/** The ConfigMap holding the bootstrap (and the pod's capture rules, when there are some), with the app's labels. */
+export function proxyConfigMap(name: string, namespace: string, labels: Record<string, string>, data: Record<string, string>): K8sObject {
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace, labels: { ...labels } }, data: { ...data } };
 }
 
 function socket(address: string, port: number) {

@@ -4,7 +4,9 @@
 import type { Deployment } from "kubernetes-types/apps/v1.js";
 import type { Service, ServicePort } from "kubernetes-types/core/v1.js";
 import {
+  appPorts,
   LABELS,
+  VERSION_ANNOTATION,
   SECRET_ENV_ANNOTATION,
   SPEC_HASH_ANNOTATION,
   type AppModel,
@@ -18,7 +20,8 @@ import {
 import { compareStrings } from "../../model/index.js";
 import type { RenderHook, ResourceOf } from "../types.js";
 import { podSpec } from "./pod.js";
-import { PROXY_CONFIG_ANNOTATION, proxyBootstrap, proxyConfigDigest, proxyConfigMap, proxyConfigMapName } from "./proxy.js";
+import { CAPTURE_RULES_FILE, PROXY_CONFIG_ANNOTATION, PROXY_CONFIG_FILE, proxyBootstrap, proxyConfigDigest, proxyConfigMap, proxyConfigMapName } from "./proxy.js";
+import { podCaptureRules } from "./capture.js";
 
 /** The resource key of a Kubernetes object: `k8s/<cluster>/<Kind>/<namespace>/<name>`. */
 export function k8sKey(cluster: string, kind: string, namespace: string, name: string): string {
@@ -39,13 +42,15 @@ export function objectLabels(app: string, env: string): Record<string, string> {
 /** The k8s render hook: the objects of every cluster placement. */
 export const renderK8s: RenderHook<"k8s"> = ({ env, clusters }) => clusters.flatMap(({ app, placement }) => renderClusterPlacement(app, env, placement));
 
-/** The sidecar's bootstrap ConfigMap, the Service objects and the Deployment of one cluster placement, as
- * resources of runtime `k8s`. */
+/** The sidecar's ConfigMap (bootstrap, and the capture rules amphi-init applies when capture is on), the Service
+ * objects and the Deployment of one cluster placement, as resources of runtime `k8s`. */
 function renderClusterPlacement(app: AppModel, env: EnvironmentModel, placement: ClusterPlacement): ResourceOf<"k8s">[] {
-  const bootstrap = proxyBootstrap(env.mesh);
-  const config = proxyConfigMap(proxyConfigMapName(app.name), placement.namespace, objectLabels(app.name, env.name), bootstrap);
+  const bootstrap = proxyBootstrap(env.mesh, env.name, app.name);
+  const rules = env.mesh.capture ? podCaptureRules(env.mesh, env.name, app.name, appPorts(app).map((p) => p.targetPort)) : null;
+  const data = { [PROXY_CONFIG_FILE]: bootstrap, ...(rules !== null ? { [CAPTURE_RULES_FILE]: rules } : {}) };
+  const config = proxyConfigMap(proxyConfigMapName(app.name), placement.namespace, objectLabels(app.name, env.name), data);
   const services = app.services.map((s) => resource(placement, service(app, env, placement, s)));
-  return [resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap)))];
+  return [resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap, rules)))];
 }
 
 function resource(placement: ClusterPlacement, object: K8sObject): ResourceOf<"k8s"> {
@@ -111,12 +116,17 @@ function deployment(app: AppModel, env: EnvironmentModel, placement: ClusterPlac
       selector: { matchLabels: selectorLabels(app.name, env.name) },
       template: {
         // The bootstrap's digest: a ConfigMap change alone would not restart the sidecars that read it at start.
-        metadata: { labels: meta.labels, annotations: { [PROXY_CONFIG_ANNOTATION]: proxyDigest, ...secretEnvAnnotation(placement) } },
+        metadata: { labels: meta.labels, annotations: { [PROXY_CONFIG_ANNOTATION]: proxyDigest, ...secretEnvAnnotation(placement), ...versionAnnotation(placement) } },
         spec: podSpec(app, env, placement.container),
       },
     },
   };
   return toK8sObject(object);
+}
+
+// The version the pods run when the app or placement names one (the pod sync reads it back from each pod).
+function versionAnnotation(placement: ClusterPlacement): Record<string, string> {
+  return placement.container.version === undefined ? {} : { [VERSION_ANNOTATION]: placement.container.version };
 }
 
 // The names (never the values) of the container's secret env vars, so the diff can mask their values in

@@ -23,6 +23,9 @@
 //   GET  /v1/catalog/service/:name          ?tag= (repeatable)
 //   GET  /v1/health/service/:name           ?passing (all checks, incl. the node's serfHealth), ?tag=
 //   GET  /v1/health/checks/:service
+//   GET  /v1/catalog/nodes                  ?node-meta=key:value (repeatable); the agent's own node included
+//   GET  /v1/catalog/node-services/:node    {Node, Services: [...]} ({Node: null, Services: []} when unknown)
+//   GET  /v1/health/node/:node              every check on the node ([] when unknown)
 //   GET/PUT/DELETE /v1/kv/:key              ?recurse, ?keys&separator=, ?raw, ?cas=, ?flags=, ?acquire=, ?release=
 //   PUT  /v1/session/create, /v1/session/destroy/:id, /v1/session/renew/:id; GET /v1/session/info/:id
 //                                           TTL (invalidated after 2 × TTL), Behavior release|delete, LockDelay

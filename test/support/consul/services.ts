@@ -29,6 +29,15 @@ export async function serviceRoutes(ctx: Ctx): Promise<boolean> {
     const name = decodeURIComponent(m[1]!);
     return blocking(ctx, () => ctx.store.indexOfService(name), () => healthService(ctx, name));
   }
+  if (p === "/v1/catalog/nodes") return blocking(ctx, () => ctx.store.tables.nodes, () => catalogNodes(ctx));
+  if ((m = /^\/v1\/catalog\/node-services\/(.+)$/.exec(p))) {
+    const node = decodeURIComponent(m[1]!);
+    return blocking(ctx, () => Math.max(ctx.store.tables.nodes, ctx.store.tables.services), () => catalogNodeServices(ctx, node));
+  }
+  if ((m = /^\/v1\/health\/node\/(.+)$/.exec(p))) {
+    const node = decodeURIComponent(m[1]!);
+    return blocking(ctx, () => ctx.store.tables.checks, () => healthNode(ctx, node));
+  }
   if ((m = /^\/v1\/health\/checks\/(.+)$/.exec(p))) {
     const name = decodeURIComponent(m[1]!);
     return blocking(ctx, () => ctx.store.indexOfService(name), () => healthChecks(ctx, name));
@@ -261,6 +270,41 @@ function healthChecks(ctx: Ctx, name: string): void {
   const index = ctx.store.indexOfService(name);
   if (readFiltered(ctx)) return sendFiltered(ctx, [], index);
   sendJson(ctx, [...ctx.store.checks.values()].filter((c) => c.ServiceName === name).map((c) => checkView(ctx.store, c)), index);
+}
+
+// Consul's Catalog.ListNodes: every node (the agent's own too), sorted by name; `?node-meta=key:value`
+// (repeatable) keeps the nodes whose meta has every pair.
+function catalogNodes(ctx: Ctx): void {
+  const index = ctx.store.tables.nodes;
+  if (readFiltered(ctx)) return sendFiltered(ctx, [], index);
+  const wanted = ctx.query.getAll("node-meta").map((kv) => {
+    const at = kv.indexOf(":");
+    return at < 0 ? [kv, ""] : [kv.slice(0, at), kv.slice(at + 1)];
+  });
+  const names = [ctx.store.node.name, ...ctx.store.nodes.keys()].sort();
+  const out = names
+    .map((n) => nodeView(ctx.store, n))
+    .filter((v) => wanted.every(([k, val]) => (v.Meta as Record<string, string>)[k!] === val));
+  sendJson(ctx, out, index);
+}
+
+// Consul's Catalog.NodeServiceList (`/v1/catalog/node-services/:node`, Consul 1.7+): the node and a list of its
+// services; a node that does not exist answers `{"Node": null, "Services": []}`.
+function catalogNodeServices(ctx: Ctx, node: string): void {
+  const index = Math.max(ctx.store.tables.nodes, ctx.store.tables.services);
+  if (readFiltered(ctx)) return sendFiltered(ctx, { Node: null, Services: [] }, index);
+  const known = node === ctx.store.node.name || ctx.store.nodes.has(node);
+  const services = known ? [...ctx.store.services.values()].filter((s) => s.Node === node).sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0)) : [];
+  const Services = services.map((s) => ({ ...agentView(ctx.store, s), Kind: "", CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex }));
+  sendJson(ctx, { Node: known ? nodeView(ctx.store, node) : null, Services }, index);
+}
+
+// Consul's Health.NodeChecks: every check on the node (its own and its services'); none for an unknown node.
+function healthNode(ctx: Ctx, node: string): void {
+  const index = ctx.store.tables.checks;
+  if (readFiltered(ctx)) return sendFiltered(ctx, [], index);
+  const checks = [...ctx.store.checks.values()].filter((c) => c.Node === node).sort((a, b) => (a.CheckID < b.CheckID ? -1 : a.CheckID > b.CheckID ? 1 : 0));
+  sendJson(ctx, checks.map((c) => checkView(ctx.store, c)), index);
 }
 
 /** Instances of a service, in ID order, with every `?tag=` (repeatable) among their tags. */

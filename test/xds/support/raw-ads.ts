@@ -19,7 +19,8 @@ export class RawAds {
   private waiter: (() => void) | null = null;
   ended = false;
 
-  constructor(port: number, readonly nodeId: string) {
+  /** `metadata`: the node's metadata (string values), sent with every request like the node id. */
+  constructor(port: number, readonly nodeId: string, private readonly metadata: Record<string, string> = {}) {
     const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
     const Ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
     this.client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -38,7 +39,7 @@ export class RawAds {
   /** Sends a request (node id added). */
   send(typeUrl: string, names: string[], ack?: { version: string; nonce: string; error?: string }): void {
     this.call.write({
-      node: { id: this.nodeId },
+      node: { id: this.nodeId, metadata: { fields: Object.fromEntries(Object.entries(this.metadata).map(([k, v]) => [k, { stringValue: v }])) } },
       type_url: typeUrl,
       resource_names: names,
       version_info: ack?.version ?? "",

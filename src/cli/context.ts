@@ -82,7 +82,7 @@ export function readersFor(ctx: EnvContext, warn: (line: string) => void): Actua
   const hostsReader = new HostsReader({ connector: ctx.connector, hosts: ctx.hosts, parts: hostParts(), now, parallel: ctx.parallel, warn });
   const readers: ActualReader[] = [];
   for (const io of RUNTIME_IO) {
-    if (!("host" in io)) readers.push(io.reader(ctx));
+    if (!("host" in io)) readers.push(io.reader({ ...ctx, warn }));
     else if (!readers.includes(hostsReader)) readers.push(hostsReader);
   }
   return readers;

@@ -47,9 +47,10 @@ export function publishProxies(
       return;
     }
     lastWrite = Date.now();
-    const record = { env: opts.env, replica: opts.replica, heartbeatAt: new Date().toISOString(), proxies: proxiesOf(opts.status()) };
-    writing = store
-      .publish(record)
+    writing = Promise.resolve()
+      // Built inside the chain: a status that cannot be written (a throw) is logged like a failed write, never
+      // thrown out of the timer.
+      .then(() => store.publish({ env: opts.env, replica: opts.replica, heartbeatAt: new Date().toISOString(), proxies: proxiesOf(opts.status()) }))
       .then(() => {
         if (lastError !== null) opts.log(`proxy status: written again to ${store.description}`);
         lastError = null;

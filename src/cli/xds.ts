@@ -6,8 +6,8 @@
 import type { AddressInfo } from "node:net";
 import type { Command } from "@commander-js/extra-typings";
 import { findEnvironment, InputError, type EnvironmentModel, type Model, type TrafficPolicy } from "../model/index.js";
-import { declaredServices, hostAppsOf, hostGroupsOf, meshSettings, meshSnapshot, podNamespaces, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
-import { ConsulClient, watchService } from "../adapters/consul/index.js";
+import { catalogServices, declaredServices, hostAppsOf, hostGroupsOf, meshSettings, meshSnapshot, podNamespaces, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
+import { ConsulClient, watchCatalog, watchService } from "../adapters/consul/index.js";
 import { meshPolicyStoreFor, proxyStatusStoreFor } from "../adapters/state/mesh-store.js";
 import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
 import { redact } from "../adapters/dns-server/index.js";
@@ -139,8 +139,16 @@ function watchMesh(
   let policies: TrafficPolicy[] = [];
   let live = false;
   let stopped = false;
+  let warned = "";
   const publish = (): void => {
-    if (live) onSnapshot(meshSnapshot({ ...input, services, instances, policies }));
+    if (!live) return;
+    // Services no app declares (self-registered) are destinations too, by their catalog ports.
+    const declared = new Set(services.map((s) => s.name));
+    const others = catalogServices(services, new Map([...instances].filter(([name]) => !declared.has(name) && selfWatches.has(name))));
+    const text = others.warnings.join("\n");
+    if (text !== warned && text !== "") for (const w of others.warnings) log(w);
+    warned = text;
+    onSnapshot(meshSnapshot({ ...input, services: [...services, ...others.services], instances, policies }));
   };
   const watchOf = (name: string): { ready: Promise<void>; stop(): void } =>
     watchService(client, name, {
@@ -153,6 +161,29 @@ function watchMesh(
       },
     });
   const watches = new Map(services.map((s) => [s.name, watchOf(s.name)]));
+  // The catalog's names: a watch for each one no app declares and amphi did not register (tag `amphi`).
+  const selfWatches = new Map<string, { ready: Promise<void>; stop(): void }>();
+  let catalogNames = new Set<string>();
+  const retarget = (): void => {
+    const declared = new Set(services.map((s) => s.name));
+    for (const [name, w] of selfWatches) {
+      if (catalogNames.has(name) && !declared.has(name)) continue;
+      w.stop();
+      selfWatches.delete(name);
+      if (!declared.has(name)) instances.delete(name);
+    }
+    for (const name of catalogNames) if (!declared.has(name) && !selfWatches.has(name)) selfWatches.set(name, watchOf(name));
+  };
+  const catalogWatch = watchCatalog(client, {
+    onChange(catalog) {
+      catalogNames = new Set(Object.entries(catalog).filter(([name, tags]) => name !== "consul" && !tags.includes("amphi")).map(([name]) => name));
+      retarget();
+      publish();
+    },
+    onError(error, retryInMs) {
+      log(`consul: catalog: ${error.message} (retry in ${retryInMs} ms)`);
+    },
+  });
   const policyWatch = store.watch(
     (applied) => {
       policies = applied?.policies ?? [];
@@ -161,7 +192,7 @@ function watchMesh(
     },
     (e) => log(`applied traffic policy: ${e.message} (the last one read is kept)`),
   );
-  const ready = Promise.all([...[...watches.values()].map((w) => w.ready), policyWatch.ready]).then(() => {
+  const ready = Promise.all([...[...watches.values()].map((w) => w.ready), policyWatch.ready, catalogWatch.ready]).then(() => {
     live = !stopped;
     publish();
   });
@@ -171,7 +202,9 @@ function watchMesh(
       stopped = true;
       live = false;
       policyWatch.stop();
+      catalogWatch.stop();
       watches.forEach((w) => w.stop());
+      selfWatches.forEach((w) => w.stop());
     },
     setServices: (next) => {
       if (stopped || JSON.stringify(next) === JSON.stringify(services)) return;
@@ -185,6 +218,7 @@ function watchMesh(
       const added = next.filter((s) => !watches.has(s.name));
       for (const s of added) watches.set(s.name, watchOf(s.name));
       services = next;
+      retarget();
       log(`services of the applied config: ${next.length}${added.length > 0 ? ` (new: ${added.map((s) => s.name).join(", ")})` : ""}`);
       publish();
     },

@@ -25,6 +25,7 @@ export const ENV_DEFAULTS = {
   domain: "mesh",
   // kube-proxy's base image (kubernetes/release images/build/distroless-iptables; this tag is the one
   // kubernetes/kubernetes pins in build/common.sh): it has Debian's iptables, whose iptables-nft-restore amphi-init runs.
+  // The digest is the tag's as public Dockerfiles pin it (Kuma's kuma-init among them); amphi never pulled it here.
   initImage: "registry.k8s.io/build-image/distroless-iptables:v0.8.6@sha256:4e0a77d0973618ce2a76e65fa2dc97694eb690ac8baf69cefe6e20f17957d9dd",
   consulAddress: "http://127.0.0.1:8500",
   checkTTL: "15s",

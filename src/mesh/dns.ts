@@ -14,6 +14,10 @@
 // pod has none), which lets amphi also switch off c-ares' own search-domain expansion: the names a client
 // forwards are already expanded by its own resolver. (c-ares' config requires at least one resolver, so without
 // dnsUpstreams Envoy's default resolver, with its search domains, is used.)
+//
+// Pods keep Kubernetes' dnsPolicy (ClusterFirst) and get no dnsConfig: capture redirects port 53 whatever
+// nameserver resolv.conf names, and the search path and ndots stay what the cluster's other pods have (the table
+// covers the suffixes that search path adds), so the apps' behaviour for non-mesh names does not change.
 import type { Named } from "./clusters.js";
 import { duration, type ResourceBody } from "./envoy.js";
 import type { MeshSnapshot, PodDnsSettings } from "./snapshot.js";

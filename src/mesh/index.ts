@@ -6,6 +6,7 @@ export { portClusters, portEndpoints, splitVersions, type Named } from "./cluste
 export { apiListeners, portRoutes, retryOn, routeAction } from "./proxyless.js";
 export { buildResources, hashOf, versionOf, type MeshResource, type MeshResources } from "./resources.js";
 export { declaredServices, hostAppsOf, hostGroupsOf, instanceVersion, meshSettings, meshSnapshot, podNamespaces, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "./registry.js";
+export { catalogServices, PROTOCOL_META, type CatalogServices } from "./catalog.js";
 export { appInboundListeners, appOf, hostInboundListeners, inboundClusters, INBOUND_H2_CLUSTER, LOCAL_RATELIMIT_TYPE_URL, localRateLimit } from "./inbound.js";
 export { hostSidecarNodeId, parseHostSidecarNode, parseSidecarNode, sidecarNodeId, type HostSidecarNode, type SidecarNode } from "../model/proxies.js";
 export { INBOUND_CLUSTER, INBOUND_LISTENER, OUTBOUND_LISTENER, PASSTHROUGH_CLUSTER, outboundRouteName, inboundListener, originalDstCluster, passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";

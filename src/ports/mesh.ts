@@ -62,6 +62,8 @@ export interface ProxyStatusStore {
   publish(record: ProxyStatusRecord, signal?: AbortSignal): Promise<void>;
   /** Removes the replica's record (a replica that stops cleanly). */
   withdraw(replica: string, signal?: AbortSignal): Promise<void>;
-  /** Every replica's record, stale ones included (the reader decides). Throws when the store cannot be read. */
-  readAll(signal?: AbortSignal): Promise<ProxyStatusRecord[]>;
+  /** Every replica's record, stale ones included (the reader decides). A record that is not one (not JSON, another
+   * environment's, a wrong field) is skipped and named through `skipped`: one replica's bad write must not hide
+   * every other replica's proxies. Throws when the store itself cannot be read. */
+  readAll(signal?: AbortSignal, skipped?: (problem: string) => void): Promise<ProxyStatusRecord[]>;
 }

@@ -14,7 +14,7 @@ import type { RuntimeIo } from "./types.js";
 /** Reads the policies applied last (what the control plane serves); records new ones. */
 export const meshIo: RuntimeIo = {
   runtime: "mesh",
-  reader: (ctx) => new MeshPolicyReader(meshPolicyStoreFor(ctx.env, ctx), proxyStatusStoreFor(ctx.env, ctx)),
+  reader: (ctx) => new MeshPolicyReader(meshPolicyStoreFor(ctx.env, ctx), proxyStatusStoreFor(ctx.env, ctx), Date.now, (l) => ctx.warn?.(l)),
   handler: (ctx) => new MeshPolicyHandler(meshPolicyStoreFor(ctx.env, ctx), ctx.env.name, ctx.revision),
 };
 
@@ -30,11 +30,14 @@ export class MeshPolicyReader implements ActualReader {
     private readonly store: MeshPolicyStore,
     private readonly proxyStore: ProxyStatusStore | null = null,
     private readonly now: () => number = Date.now,
+    private readonly warn: (line: string) => void = () => {},
   ) {}
 
   async read(_env: EnvironmentModel, signal?: AbortSignal): Promise<ActualRead> {
     try {
-      const [applied, records] = await Promise.all([this.store.read(signal), this.proxyStore ? this.proxyStore.readAll(signal) : null]);
+      // A bad record is one replica's: skipped and named, the other replicas' proxies still count.
+      const skipped = (problem: string): void => this.warn(`${problem}: skipped (the proxies of that replica are not in this report)`);
+      const [applied, records] = await Promise.all([this.store.read(signal), this.proxyStore ? this.proxyStore.readAll(signal, skipped) : null]);
       const resources: ActualResource[] = (applied?.policies ?? []).map((policy) => ({
         runtime: "mesh",
         key: meshKey(policy.service),

@@ -18,6 +18,8 @@ export interface IoContext {
   cwd: string;
   /** The config commit being read or applied (null: a plain directory). */
   revision(): Promise<string | null>;
+  /** Where a reader tells what it skipped but could read around (default: nowhere). */
+  warn?(line: string): void;
 }
 
 /** Settings of an apply that handlers take. */

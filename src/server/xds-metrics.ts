@@ -5,7 +5,8 @@
 //   amphi_xds_pushes_total{env,type}              counter   responses sent, by resource type
 //   amphi_xds_acks_total{env,type}                counter   responses ACKed
 //   amphi_xds_nacks_total{env,type}               counter   responses NACKed (the proxy kept its last good config)
-//   amphi_xds_push_latency_seconds{env}           histogram change (snapshot) → ACK of the push it caused
+//   amphi_xds_push_latency_seconds{env}           histogram change (snapshot) → ACK of the push it caused (a
+//                                                           proxy's first connect is answered, not pushed: not in it)
 //   amphi_xds_snapshots_total{env}                counter   snapshots served (registry or policy changes)
 // `amphi xds --metrics-listen` serves it with /healthz (xdsProbeServer); `amphi serve` appends it to its /metrics.
 import { createServer, type Server } from "node:http";
@@ -35,8 +36,8 @@ export function renderXdsMetrics(status: XdsStatus, env: string): string {
   }
   family("amphi_xds_push_latency_seconds", "histogram", "Time from a registry or policy change to the ACK of the push it caused.");
   PUSH_LATENCY_BUCKETS_MS.forEach((b, i) => out.push(`amphi_xds_push_latency_seconds_bucket${labels({ env, le: String(b / 1000) })} ${c.pushLatencyBuckets[i]}`));
-  out.push(`amphi_xds_push_latency_seconds_bucket${labels({ env, le: "+Inf" })} ${c.acks}`);
-  out.push(`amphi_xds_push_latency_seconds_sum${labels({ env })} ${num(c.pushLatencyMsSum / 1000)}`, `amphi_xds_push_latency_seconds_count${labels({ env })} ${c.acks}`);
+  out.push(`amphi_xds_push_latency_seconds_bucket${labels({ env, le: "+Inf" })} ${c.pushAcks}`);
+  out.push(`amphi_xds_push_latency_seconds_sum${labels({ env })} ${num(c.pushLatencyMsSum / 1000)}`, `amphi_xds_push_latency_seconds_count${labels({ env })} ${c.pushAcks}`);
   family("amphi_xds_snapshots_total", "counter", "Snapshots served (each registry or policy change makes one).");
   out.push(`amphi_xds_snapshots_total${labels({ env })} ${c.snapshots}`);
   return out.join("\n") + "\n";

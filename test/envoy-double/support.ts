@@ -2,12 +2,13 @@
 // host — amphi's capture rules applied with the real iptables-restore (src/hosts/capture.ts), the sidecar (the
 // test double, or a real Envoy with AMPHI_TEST_ENVOY) as the proxy uid 1337, an app of its own on 8091 (inbound
 // capture) and the test clients; host1 and host2 run app servers (HTTP on 8001 and 8002, TCP on 7001) answering
-// `<host>:<port>`; the controller namespace holds the mesh service IP 10.255.0.1 with a plain server on 8888
-// (what an uncaptured connection to a non-mesh port of that IP reaches). Every process started here dies with
+// `<host>:<port>` (and on 7002 a TCP server answering what it read once the client half-closed); the controller
+// namespace holds the mesh service IP 10.255.0.1 with a plain server on 8888 (what an uncaptured connection to a
+// non-mesh port of that IP reaches) and host0's DNS resolver (any A question: 192.0.2.99; /etc/netns/<host0>/). Every process started here dies with
 // the test (setpriv --pdeathsig) and is killed by id in `close`.
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyCapture } from "../../src/hosts/capture.js";
 import { hostCapture } from "../../src/runtimes/capture/render.js";
@@ -35,6 +36,7 @@ const SBIN_PATH = `${process.env["PATH"] ?? "/usr/bin:/bin"}:/usr/local/sbin:/us
 const APP = String.raw`
 import http from "node:http";
 import net from "node:net";
+import dgram from "node:dgram";
 const cfg = JSON.parse(process.argv[2]);
 let pending = cfg.servers.length;
 const ready = () => { if (--pending === 0) process.stdout.write("ready\n"); };
@@ -42,6 +44,25 @@ for (const s of cfg.servers) {
   const name = cfg.host + ":" + s.port;
   if (s.kind === "tcp") {
     net.createServer((c) => { c.on("error", () => {}); c.end(name + "\n"); }).listen({ host: "0.0.0.0", port: s.port }, ready);
+    continue;
+  }
+  if (s.kind === "dns") {
+    // Any A question: 192.0.2.99 (TTL 60).
+    const udp = dgram.createSocket("udp4");
+    udp.on("message", (q, r) => {
+      let i = 12; while (q[i] !== 0) i += q[i] + 1;
+      const head = Buffer.from(q.subarray(0, 12)); head.writeUInt16BE(0x8180, 2); head.writeUInt16BE(1, 6); head.writeUInt32BE(0, 8);
+      const rr = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99]);
+      udp.send(Buffer.concat([head, q.subarray(12, i + 5), rr]), r.port, r.address);
+    });
+    udp.bind({ address: s.host, port: s.port }, ready);
+    continue;
+  }
+  if (s.kind === "tcp-echo") {
+    // Reads until the client half-closes, then answers what it got.
+    net.createServer({ allowHalfOpen: true }, (c) => {
+      let d = ""; c.on("error", () => {}); c.on("data", (x) => (d += x)); c.on("end", () => c.end(name + " got " + d + "\n"));
+    }).listen({ host: "0.0.0.0", port: s.port }, ready);
     continue;
   }
   let mode = "ok";
@@ -71,7 +92,9 @@ const agent = new http.Agent({ keepAlive: cfg.keepAlive ?? false });
 function one() {
   return new Promise((resolve) => {
     if (cfg.tcp) {
-      const s = net.connect({ host: cfg.ip, port: cfg.port });
+      const s = net.connect({ host: cfg.ip, port: cfg.port, allowHalfOpen: true });
+      if (cfg.send !== undefined) s.on("connect", () => s.end(cfg.send));
+      s.on("end", () => s.end());
       let d = ""; s.setTimeout(5000, () => { add(status, "timeout"); s.destroy(); resolve(); });
       s.on("data", (x) => (d += x)); s.on("error", (e) => { add(status, e.code); resolve(); });
       s.on("close", () => { if (d) { add(by, d.split("\n")[0]); add(status, "ok"); } else if (!s.errored) add(status, "empty"); resolve(); });
@@ -86,7 +109,21 @@ function one() {
     r.end(cfg.body ?? "");
   });
 }
+let grpcClient = null;
+if (cfg.grpc) {
+  const { createRequire } = await import("node:module");
+  const grpc = createRequire(import.meta.url)(cfg.grpcJs);
+  grpcClient = { grpc, client: new grpc.Client(cfg.ip + ":" + cfg.port, grpc.credentials.createInsecure(), { "grpc.default_authority": cfg.host, "grpc.enable_retries": 0 }) };
+}
+function oneGrpc() {
+  const id = (b) => b;
+  return new Promise((resolve) => grpcClient.client.makeUnaryRequest(cfg.grpc, id, id, Buffer.alloc(0), { deadline: Date.now() + 10000 }, (err, res) => {
+    if (err) add(status, "grpc-" + err.code); else { add(status, "grpc-0"); add(by, res.toString()); }
+    resolve();
+  }));
+}
 let left = cfg.n;
+if (cfg.grpc) { while (left-- > 0) await oneGrpc(); process.stdout.write(JSON.stringify({ by, status }) + "\n"); process.exit(0); }
 await Promise.all(Array.from({ length: cfg.concurrency ?? 1 }, async () => { while (left-- > 0) await one(); }));
 process.stdout.write(JSON.stringify({ by, status }) + "\n");
 process.exit(0);
@@ -105,7 +142,7 @@ export interface World {
   h1: string;
   h2: string;
   /** Runs the client on host0 (as the test user: captured like any app). */
-  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean }): Promise<Counts>;
+  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean; grpc?: string; grpcJs?: string; send?: string }): Promise<Counts>;
   /** Runs the client on host `i` (1 or 2). */
   clientOn(i: number, cfg: { ip: string; port: number; host?: string; n?: number; tcp?: boolean }): Promise<Counts>;
   /** Sets the mode of host i's HTTP server on `port` (ok, fail, slow:<ms>). */
@@ -146,14 +183,17 @@ export async function startWorld(): Promise<World> {
     const inCtl = ["ip", "netns", "exec", fleet.controllerNetns, "setpriv", "--pdeathsig", "KILL", "--"];
     for (const i of [0, 1, 2]) must(await fleet.execOnHost(i, ["ip", "route", "add", "default", "via", fleet.controllerAddress]));
     must(await fleet.execInController(["ip", "addr", "add", `${MESH_IP}/32`, "dev", "lo"]));
-    const servers = (host: string) => ({ host, servers: [{ kind: "http", port: 8001 }, { kind: "http", port: 8002 }, { kind: "tcp", port: 7001 }] });
+    const servers = (host: string) => ({ host, servers: [{ kind: "http", port: 8001 }, { kind: "http", port: 8002 }, { kind: "tcp", port: 7001 }, { kind: "tcp-echo", port: 7002 }] });
     await Promise.all([
       startReady(children, [...inHost(1, user.uid), process.execPath, appScript, JSON.stringify(servers("h1"))]),
       startReady(children, [...inHost(2, user.uid), process.execPath, appScript, JSON.stringify(servers("h2"))]),
       startReady(children, [...inHost(0, user.uid), process.execPath, appScript, JSON.stringify({ host: "h0", servers: [{ kind: "http", port: 8091 }] })]),
-      startReady(children, [...inCtl, process.execPath, appScript, JSON.stringify({ host: "outside", servers: [{ kind: "tcp", port: 8888 }] })]),
+      startReady(children, [...inCtl, process.execPath, appScript, JSON.stringify({ host: "outside", servers: [{ kind: "tcp", port: 8888 }, { kind: "dns", host: fleet.controllerAddress, port: 53 }] })]),
     ]);
     const h0 = fleet.hosts[0]!;
+    // host0's resolver (what `ip netns exec` shows a process there as /etc/resolv.conf): the controller's DNS.
+    mkdirSync(`/etc/netns/${h0.netns}`, { recursive: true });
+    writeFileSync(`/etc/netns/${h0.netns}/resolv.conf`, `nameserver ${fleet.controllerAddress}\n`);
     const env = fixtureEnvironment();
     assert.deepEqual([env.mesh.serviceIP, env.mesh.proxyUid, env.mesh.outboundPort, env.mesh.inboundPort], [MESH_IP, PROXY_UID, SETTINGS.outboundPort, SETTINGS.inboundPort]);
     const rules = hostCapture(env, "test", h0.name, [hostInstance("web", [8091], h0.name, h0.address, h0.baseDir)]);
@@ -187,11 +227,13 @@ export async function startWorld(): Promise<World> {
       close: async () => {
         await Promise.all(sidecars.map((s) => s.stop("SIGKILL")));
         for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+        rmSync(`/etc/netns/${h0.netns}`, { recursive: true, force: true });
         await fleet.cleanup();
       },
     };
   } catch (err) {
     for (const c of children) c.kill("SIGKILL");
+    rmSync(`/etc/netns/${fleet.hosts[0]!.netns}`, { recursive: true, force: true });
     await fleet.cleanup();
     throw err;
   }

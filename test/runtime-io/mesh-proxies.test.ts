@@ -33,22 +33,27 @@ test("live proxies: a stale record is dropped; across live replicas connected wi
   assert.deepEqual(out.map((x) => [x.id, x.connected, x.since]), [["x", true, at(4_000)], ["y", false, at(20_000)], ["z", true, at(1_000)]]);
 });
 
-test("the mesh reader returns the published proxies of live replicas; a bad record is an unreachable target naming its file", async () => {
+test("the mesh reader returns the published proxies of live replicas; a bad record is skipped with a warning naming its file", async () => {
   const dir = mkdtempSync(join(tmpdir(), `amphi-proxies-${process.pid}-`));
   try {
     const store = new FileProxyStatusStore(dir, "prod");
-    const reader = new MeshPolicyReader(new FileMeshPolicyStore(dir, "prod"), store, () => NOW);
+    const warnings: string[] = [];
+    const reader = new MeshPolicyReader(new FileMeshPolicyStore(dir, "prod"), store, () => NOW, (l) => warnings.push(l));
     assert.deepEqual(await reader.read({} as never), { resources: [], unreachable: [], proxies: [] }, "nothing published yet");
     await store.publish(rec("r1", 1_000, [p("sidecar~prod~billing~vm-1", true, 10_000, "9")]));
     await store.publish(rec("r0", 60_000, [p("sidecar~prod~billing~vm-2", true, 10_000, "9")]));
     const read = await reader.read({} as never);
     assert.deepEqual(read.proxies?.map((x) => x.id), ["sidecar~prod~billing~vm-1"]);
+    // One replica's bad record hides nothing else: the mesh row stays readable, the record is named and skipped.
     writeFileSync(join(store.folder, "broken.json"), "{");
     const bad = await reader.read({} as never);
-    assert.equal(bad.unreachable.length, 1);
-    assert.match(bad.unreachable[0]!.reason, /prod\.proxies\/broken\.json: not JSON/);
+    assert.deepEqual(bad.unreachable, []);
+    assert.deepEqual(bad.proxies?.map((x) => x.id), ["sidecar~prod~billing~vm-1"]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /prod\.proxies\/broken\.json: not JSON: .*: skipped \(the proxies of that replica are not in this report\)$/);
     writeFileSync(join(store.folder, "broken.json"), JSON.stringify({ ...rec("x", 0, []), env: "staging" }));
-    assert.match((await reader.read({} as never)).unreachable[0]!.reason, /broken\.json: records environment "staging", not prod/);
+    assert.deepEqual((await reader.read({} as never)).proxies?.map((x) => x.id), ["sidecar~prod~billing~vm-1"]);
+    assert.match(warnings[1]!, /broken\.json: records environment "staging", not prod: skipped/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -84,6 +89,11 @@ test("Consul KV backend: one key per replica under <prefix>/mesh-proxies/<env>/,
     assert.deepEqual((await store.readAll()).map((r) => [r.replica, r.proxies[0]!.id]).sort(), [["r1", "a"], ["r2", "b"]]);
     await store.withdraw("r1");
     assert.deepEqual((await store.readAll()).map((r) => r.replica), ["r2"]);
+    const client = new ConsulClient({ address: consul.url, token: null, datacenter: null });
+    await client.put(`/v1/kv/${store.prefix}/bad`, { body: { env: "prod", replica: 7 } });
+    const skipped: string[] = [];
+    assert.deepEqual((await store.readAll(undefined, (p) => skipped.push(p))).map((r) => r.replica), ["r2"]);
+    assert.deepEqual(skipped, [`proxy status (consul key ${store.prefix}/bad): "replica" must be a string and "heartbeatAt" an ISO time`]);
     assert.match(store.description, /keys amphi-\d+\/mesh-proxies\/prod\/$/);
   } finally {
     await consul.close();

@@ -182,7 +182,7 @@ function checkSupport(): { ok: true } | { ok: false; reason: string } {
 // Small process helpers
 
 /** Runs a command (no shell), collects output; never rejects on a non-zero exit. */
-function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -229,11 +229,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
-function ipToInt(ip: string): number {
+/** A dotted IPv4 address as a number. */
+export function ipToInt(ip: string): number {
   return ip.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
 }
 
-function intToIp(n: number): string {
+/** A number as a dotted IPv4 address. */
+export function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
 

@@ -6,20 +6,23 @@
 // capabilities its securityContext adds (setpriv drops the rest from the bounding set), reading the files of the
 // rendered ConfigMap. The one liberty: the ConfigMap's files are written to a temp dir, and every argument that
 // starts with the volume's mount path is pointed there (the machine's /etc is not ours to mount over).
+// The pod's other containers start the same way (startContainer), with a binary standing in for the image's
+// entrypoint: e.g. `amphi-proxy` with an Envoy (or the Envoy test double) on the rendered bootstrap, as the proxy uid.
 //
 //   controller namespace of the fleet: br0 ── p<k> (veth) ── eth0 in the pod namespace, address from the top
 //   of the fleet's subnet (hosts count up from .10), default route via the bridge (like a pod's via its node;
 //   nothing forwards there, so it leads nowhere).
 //
 // Names carry the pid and a random suffix; cleanup kills what runs in the namespace (all of it started here)
-// and deletes it; an exit hook does the same if a test forgets.
+// and deletes it; an exit hook does the same if a test forgets (after a kill by a signal,
+// test/support/netns/reap-stale-fleets.sh --delete removes what is left, pods included).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { K8sObject } from "../../src/model/index.js";
-import type { ExecResult, TestFleet } from "./netns-hosts.js";
+import { intToIp, ipToInt, run, type ExecResult, type TestFleet } from "./netns-hosts.js";
 
 const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
 const childEnv = { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" };
@@ -44,6 +47,11 @@ export interface StandInPod {
    * files at its volume mount path) in order, like the kubelet before the pod's containers start. Stops at
    * the first that fails and returns its result. */
   applyInit(deployment: K8sObject, configMap: K8sObject): Promise<ExecResult>;
+  /** Starts container `name` of `deployment` as rendered, with `binary` standing in for its image's entrypoint
+   * (e.g. an Envoy binary, or the Envoy test double, for `amphi-proxy`): its args with `$(VAR)` expanded from its
+   * env (`valueFrom.fieldRef` metadata.name → `podName`, metadata.namespace → `namespace`), `configMap`'s files
+   * at its volume mount path, its env, as its securityContext's runAsUser/runAsGroup. Killed by cleanup. */
+  startContainer(deployment: K8sObject, configMap: K8sObject, name: string, opts: { binary: string[]; podName: string; namespace?: string }): ChildProcess;
   /** `iptables-save` (the nft backend, as applied) of the namespace. */
   iptablesSave(): Promise<string>;
   /** Kills every process in the namespace, deletes it and its temp dir. Idempotent. */
@@ -56,12 +64,13 @@ export interface PodOptions {
   fleet?: TestFleet;
 }
 
-interface InitContainer {
+interface RenderedContainer {
   name: string;
   command?: string[];
   args?: string[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   volumeMounts?: { name: string; mountPath: string }[];
-  securityContext?: { runAsUser?: number; capabilities?: { add?: string[] } };
+  securityContext?: { runAsUser?: number; runAsGroup?: number; capabilities?: { add?: string[] } };
 }
 
 const live = new Set<() => void>();
@@ -73,6 +82,7 @@ const podsPerFleet = new Map<string, number>();
 export async function startPod(opts: PodOptions = {}): Promise<StandInPod> {
   const netns = `amphi-${process.pid}-${randomBytes(3).toString("hex")}-pod`;
   const tmp = mkdtempSync(join(tmpdir(), `amphi-pod-${process.pid}-`));
+  chmodSync(tmp, 0o755); // containers run as other uids and read the ConfigMap files under it
   const children = new Set<ChildProcess>();
   let cleaned = false;
   const cleanupSync = () => {
@@ -98,26 +108,43 @@ export async function startPod(opts: PodOptions = {}): Promise<StandInPod> {
     await must("ip", ["netns", "add", netns]);
     await must("ip", ["-n", netns, "link", "set", "lo", "up"]);
     const address = opts.fleet ? await attach(opts.fleet, netns) : null;
-    const exec: StandInPod["exec"] = (argv, o = {}) => run("ip", ["netns", "exec", netns, ...asUser(o.as), ...argv], o.input, o.timeoutMs);
+    const exec: StandInPod["exec"] = (argv, o = {}) => run("ip", ["netns", "exec", netns, ...asUser(o.as), ...argv], { ...(o.input !== undefined ? { input: o.input } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
+    const start: StandInPod["start"] = (argv, o = {}) => {
+      const child = spawn("ip", ["netns", "exec", netns, ...asUser(o.as), ...argv], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+      children.add(child);
+      child.on("exit", () => children.delete(child));
+      return child;
+    };
+    const configDir = (configMap: K8sObject) => {
+      const dir = mkdtempSync(join(tmp, "cm-"));
+      chmodSync(dir, 0o755);
+      const data = ((configMap as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
+      for (const [file, text] of Object.entries(data)) writeFileSync(join(dir, file), text, { mode: 0o644 });
+      return dir;
+    };
     return {
       netns,
       address,
       exec,
-      start: (argv, o = {}) => {
-        const child = spawn("ip", ["netns", "exec", netns, ...asUser(o.as), ...argv], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-        children.add(child);
-        child.on("exit", () => children.delete(child));
-        return child;
-      },
+      start,
       applyInit: async (deployment, configMap) => {
-        const dir = mkdtempSync(join(tmp, "cm-"));
-        const data = ((configMap as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
-        for (const [file, text] of Object.entries(data)) writeFileSync(join(dir, file), text);
-        for (const c of initContainers(deployment)) {
-          const r = await exec([...boundingSet(c), ...withMounts(c, dir)]);
+        const dir = configDir(configMap);
+        for (const c of podContainers(deployment, "initContainers")) {
+          if (!c.command || c.command.length === 0) throw new Error(`init container ${c.name}: no command (the image's entrypoint cannot be run here)`);
+          const r = await exec([...boundingSet(c), ...withMounts([...c.command, ...(c.args ?? [])], c, dir)]);
           if (r.code !== 0) return { ...r, stderr: `init container ${c.name}: ${r.stderr}` };
         }
         return { code: 0, stdout: "", stderr: "" };
+      },
+      startContainer: (deployment, configMap, name, o) => {
+        const c = podContainers(deployment, "containers").find((x) => x.name === name);
+        if (!c) throw new Error(`no container ${name} in the rendered Deployment`);
+        const vars = containerEnv(c, o.podName, o.namespace ?? "default");
+        const args = (c.args ?? []).map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, v: string) => vars.get(v) ?? whole));
+        const uid = c.securityContext?.runAsUser;
+        const as = uid === undefined ? undefined : { uid, gid: c.securityContext?.runAsGroup ?? uid };
+        const env = [...vars].map(([k, v]) => `${k}=${v}`);
+        return start(["env", ...env, ...o.binary, ...withMounts(args, c, configDir(configMap))], as ? { as } : {});
       },
       iptablesSave: async () => (await mustIn(exec, ["iptables-nft-save"])).stdout,
       cleanup: async () => cleanupSync(),
@@ -145,16 +172,27 @@ async function attach(fleet: TestFleet, netns: string): Promise<string> {
   return address;
 }
 
-function initContainers(deployment: K8sObject): InitContainer[] {
-  const spec = (deployment as { spec?: { template?: { spec?: { initContainers?: InitContainer[] } } } }).spec?.template?.spec;
-  return spec?.initContainers ?? [];
+function podContainers(deployment: K8sObject, list: "containers" | "initContainers"): RenderedContainer[] {
+  const spec = (deployment as { spec?: { template?: { spec?: Record<string, RenderedContainer[] | undefined> } } }).spec?.template?.spec;
+  return spec?.[list] ?? [];
 }
 
-/** The container's command and args, arguments under a volume mount path pointed at `dir`. */
-function withMounts(c: InitContainer, dir: string): string[] {
-  if (!c.command || c.command.length === 0) throw new Error(`init container ${c.name}: no command (the image's entrypoint cannot be run here)`);
+/** The container's env as the kubelet would set it (the fieldRefs amphi renders: the pod's name and namespace). */
+function containerEnv(c: RenderedContainer, podName: string, namespace: string): Map<string, string> {
+  const fields: Record<string, string> = { "metadata.name": podName, "metadata.namespace": namespace };
+  const out = new Map<string, string>();
+  for (const e of c.env ?? []) {
+    const value = e.value ?? (e.valueFrom?.fieldRef ? fields[e.valueFrom.fieldRef.fieldPath] : undefined);
+    if (value === undefined) throw new Error(`container ${c.name}: env ${e.name} comes from something a stand-in pod cannot give`);
+    out.set(e.name, value);
+  }
+  return out;
+}
+
+/** `argv` with every argument under one of the container's volume mount paths pointed at `dir`. */
+function withMounts(argv: string[], c: RenderedContainer, dir: string): string[] {
   const mounts = (c.volumeMounts ?? []).map((m) => m.mountPath.replace(/\/$/, ""));
-  return [...c.command, ...(c.args ?? [])].map((a) => {
+  return argv.map((a) => {
     const m = mounts.find((p) => a === p || a.startsWith(`${p}/`));
     return m === undefined ? a : dir + a.slice(m.length);
   });
@@ -162,7 +200,7 @@ function withMounts(c: InitContainer, dir: string): string[] {
 
 /** setpriv for the container's securityContext: its uid, and only the capabilities it adds in the bounding set
  * (the rendered containers drop ALL and add what they need). */
-function boundingSet(c: InitContainer): string[] {
+function boundingSet(c: RenderedContainer): string[] {
   const sc = c.securityContext ?? {};
   const caps = (sc.capabilities?.add ?? []).map((x) => `+${x.toLowerCase()}`);
   const uid = String(sc.runAsUser ?? 0);
@@ -173,28 +211,8 @@ function asUser(as: RunAs | undefined): string[] {
   return as ? ["setpriv", "--reuid", String(as.uid), "--regid", String(as.gid ?? as.uid), "--clear-groups", "--"] : [];
 }
 
-function run(cmd: string, args: string[], input?: string, timeoutMs = 30_000): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(input ?? "");
-  });
-}
-
 async function must(cmd: string, args: string[], o: { input?: string } = {}): Promise<ExecResult> {
-  const r = await run(cmd, args, o.input);
+  const r = await run(cmd, args, o);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
 }
@@ -203,14 +221,6 @@ async function mustIn(exec: StandInPod["exec"], argv: string[]): Promise<ExecRes
   const r = await exec(argv);
   if (r.code !== 0) throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
   return r;
-}
-
-function ipToInt(ip: string): number {
-  return ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 }
 
 function installExitHook(): void {

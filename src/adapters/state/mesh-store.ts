@@ -245,7 +245,7 @@ export class FileProxyStatusStore implements ProxyStatusStore {
     rmSync(join(this.folder, replicaFile(replica)), { force: true });
   }
 
-  async readAll(): Promise<ProxyStatusRecord[]> {
+  async readAll(_signal?: AbortSignal, skipped: (problem: string) => void = () => {}): Promise<ProxyStatusRecord[]> {
     let names: string[];
     try {
       names = readdirSync(this.folder).filter((n) => n.endsWith(".json")).sort();
@@ -263,13 +263,8 @@ export class FileProxyStatusStore implements ProxyStatusStore {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // withdrawn meanwhile
         throw new Error(`proxy status ${file} is unreadable: ${(e as Error).message}`);
       }
-      let v: unknown;
-      try {
-        v = JSON.parse(text);
-      } catch (e) {
-        throw new Error(`proxy status ${file}: not JSON: ${(e as Error).message}`);
-      }
-      out.push(parseProxyRecord(v, this.env, `proxy status ${file}`));
+      const record = parseOrSkip(() => JSON.parse(text) as unknown, this.env, `proxy status ${file}`, skipped);
+      if (record) out.push(record);
     }
     return out;
   }
@@ -303,7 +298,7 @@ export class ConsulProxyStatusStore implements ProxyStatusStore {
     await this.client.send("DELETE", `/v1/kv/${this.prefix}/${encodeURIComponent(replica)}`, { signal, query: this.dc() });
   }
 
-  async readAll(signal?: AbortSignal): Promise<ProxyStatusRecord[]> {
+  async readAll(signal?: AbortSignal, skipped: (problem: string) => void = () => {}): Promise<ProxyStatusRecord[]> {
     let entries: { Key: string; Value: string | null }[];
     try {
       entries = (await this.client.get<{ Key: string; Value: string | null }[]>(`/v1/kv/${this.prefix}/`, { query: { ...this.dc(), recurse: "" }, signal })).data ?? [];
@@ -313,15 +308,27 @@ export class ConsulProxyStatusStore implements ProxyStatusStore {
     }
     return entries.flatMap((entry) => {
       if (entry.Value === null) return [];
-      const where = `proxy status (consul key ${entry.Key})`;
-      let v: unknown;
-      try {
-        v = JSON.parse(Buffer.from(entry.Value, "base64").toString("utf8"));
-      } catch (e) {
-        throw new Error(`${where}: not JSON: ${(e as Error).message}`);
-      }
-      return [parseProxyRecord(v, this.env, where)];
+      const value = entry.Value;
+      const record = parseOrSkip(() => JSON.parse(Buffer.from(value, "base64").toString("utf8")) as unknown, this.env, `proxy status (consul key ${entry.Key})`, skipped);
+      return record ? [record] : [];
     });
+  }
+}
+
+// One record, or null with the problem (naming `where`) told to `skipped`.
+function parseOrSkip(parse: () => unknown, env: string, where: string, skipped: (problem: string) => void): ProxyStatusRecord | null {
+  let v: unknown;
+  try {
+    v = parse();
+  } catch (e) {
+    skipped(`${where}: not JSON: ${(e as Error).message}`);
+    return null;
+  }
+  try {
+    return parseProxyRecord(v, env, where);
+  } catch (e) {
+    skipped((e as Error).message);
+    return null;
   }
 }
 

@@ -203,12 +203,12 @@ export class AdsServer {
       onReply: (kind, reply) => {
         const t = node ? typeState(node, kind) : null;
         if (reply.error !== null) {
-          countReply(this.counters, kind, null);
+          countReply(this.counters, kind, { nack: true, latencyMs: null });
           if (t) Object.assign(t, { nacked: reply.version, error: reply.error });
           this.changed();
           return;
         }
-        countReply(this.counters, kind, Date.now() - reply.sentAt);
+        countReply(this.counters, kind, { nack: false, latencyMs: reply.causedAt === null ? null : Date.now() - reply.causedAt });
         if (t) Object.assign(t, { acked: reply.version }, t.nacked === reply.version ? {} : { nacked: null, error: null });
         this.changed();
       },

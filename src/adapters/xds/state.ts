@@ -41,8 +41,11 @@ export interface XdsCounters {
   pushes: number;
   /** NACKs received. */
   nacks: number;
-  /** ACKs received for a push, with the time from the snapshot that caused it to the ACK. */
+  /** ACKs received (of pushes and of answers to a proxy's own requests). */
   acks: number;
+  /** ACKs of pushes (responses a snapshot caused): the push latency histogram's count. A proxy's first connect,
+   * or its asking for new names, is answered but is no push. */
+  pushAcks: number;
   pushLatencyMsSum: number;
   /** Snapshots taken. */
   snapshots: number;
@@ -67,6 +70,7 @@ export function zeroCounters(): XdsCounters {
     pushes: 0,
     nacks: 0,
     acks: 0,
+    pushAcks: 0,
     pushLatencyMsSum: 0,
     snapshots: 0,
     pushLatencyBuckets: PUSH_LATENCY_BUCKETS_MS.map(() => 0),
@@ -74,15 +78,18 @@ export function zeroCounters(): XdsCounters {
   };
 }
 
-/** Counts one ACK (latency from the change that caused the push) or NACK of `kind`. */
-export function countReply(c: XdsCounters, kind: ResourceKind, latencyMs: number | null): void {
-  if (latencyMs === null) {
+/** Counts one NACK or ACK of `kind`; an ACK of a push with its latency (from the change that caused it). */
+export function countReply(c: XdsCounters, kind: ResourceKind, reply: { nack: boolean; latencyMs: number | null }): void {
+  if (reply.nack) {
     c.nacks++;
     c.byKind[kind].nacks++;
     return;
   }
   c.acks++;
   c.byKind[kind].acks++;
+  const latencyMs = reply.latencyMs;
+  if (latencyMs === null) return;
+  c.pushAcks++;
   c.pushLatencyMsSum += latencyMs;
   PUSH_LATENCY_BUCKETS_MS.forEach((bound, i) => {
     if (latencyMs <= bound) c.pushLatencyBuckets[i]!++;

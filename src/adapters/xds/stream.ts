@@ -51,8 +51,8 @@ export interface StreamHost {
   /** A resource's bytes (encoded once per content, shared by all streams). */
   encoded(kind: ResourceKind, resource: MeshResource): Uint8Array;
   write(kind: ResourceKind, response: DiscoveryResponse): void;
-  /** Called for an ACK or NACK of a response this stream sent. */
-  onReply(kind: ResourceKind, reply: { version: string; error: string | null; sentAt: number }): void;
+  /** Called for an ACK or NACK of a response this stream sent; `causedAt` is null for a response that was no push. */
+  onReply(kind: ResourceKind, reply: { version: string; error: string | null; causedAt: number | null }): void;
   onSent(kind: ResourceKind, version: string): void;
   onNode(id: string, node: DiscoveryNode): void;
   log(line: string): void;
@@ -98,8 +98,9 @@ interface Subscription {
   version: string | null;
   /** The index the last response was made from. */
   sentFrom: ServedKind | null;
-  /** When the change that caused the last response happened (ms since epoch), for push latency. */
-  causedAt: number;
+  /** When the change that caused the last response happened (ms since epoch), for push latency; null when the
+   * last response answered the proxy's own request (its first connect, new names): no push, no latency. */
+  causedAt: number | null;
 }
 
 const KIND_OF_URL = new Map<string, ResourceKind>(Object.entries(TYPE_URL).map(([k, v]) => [v, k as ResourceKind]));
@@ -126,7 +127,7 @@ export class AdsStream {
       if (nonce !== sub.nonce) return; // stale: answers an older response
       const error = req.error_detail ? (req.error_detail.message ?? `code ${req.error_detail.code ?? "?"}`) : null;
       if (error !== null) this.host.log(`xds ${this.who()}: NACK of ${kind} version ${sub.version}: ${error} (the proxy keeps version ${req.version_info || "none"})`);
-      this.host.onReply(kind, { version: sub.version ?? "", error, sentAt: sub.causedAt });
+      this.host.onReply(kind, { version: sub.version ?? "", error, causedAt: sub.causedAt });
     }
     const raw = req.resource_names ?? [];
     // An ACK repeats the names as they were sent (a sidecar names every cluster): compared as sent first.
@@ -134,8 +135,8 @@ export class AdsStream {
     const names = this.namesOf(kind, raw);
     if (!sub || !sameNames(sub.names, names)) {
       const namesKey = names === null ? "" : keyOf(names);
-      this.subs.set(kind, { names, raw, namesKey, nonce: sub?.nonce ?? null, version: sub?.version ?? null, sentFrom: null, causedAt: Date.now() });
-      this.send(kind, true, Date.now());
+      this.subs.set(kind, { names, raw, namesKey, nonce: sub?.nonce ?? null, version: sub?.version ?? null, sentFrom: null, causedAt: null });
+      this.send(kind, true, null);
     } else {
       sub.raw = raw;
     }
@@ -144,10 +145,11 @@ export class AdsStream {
   /** After a new snapshot: resends each subscribed type whose resources changed for this stream (and answers the
    * subscriptions held before the first snapshot). */
   push(causedAt: number): void {
-    for (const [kind, sub] of this.subs) this.send(kind, sub.nonce === null, causedAt);
+    // A subscription never answered (held until the first snapshot) gets its first answer: no push.
+    for (const [kind, sub] of this.subs) this.send(kind, sub.nonce === null, sub.nonce === null ? null : causedAt);
   }
 
-  private send(kind: ResourceKind, force: boolean, causedAt: number): void {
+  private send(kind: ResourceKind, force: boolean, causedAt: number | null): void {
     if (!this.host.ready()) return;
     const sub = this.subs.get(kind)!;
     const served = this.host.served(kind);

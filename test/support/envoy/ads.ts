@@ -107,7 +107,7 @@ export class AdsClient {
     s.names = names;
     const req: Record<string, unknown> = { type_url: typeUrl, resource_names: names, version_info: s.version, response_nonce: s.nonce };
     if (!this.sentNode) {
-      req["node"] = { id: this.node.id, cluster: this.node.cluster, user_agent_name: "envoy-test-double" };
+      req["node"] = { id: this.node.id, cluster: this.node.cluster, metadata: struct(this.node.metadata), user_agent_name: "envoy-test-double" };
       this.sentNode = true;
     }
     if (error) req["error_detail"] = { code: 13, message: error };
@@ -172,4 +172,18 @@ export class AdsClient {
 
 function short(typeUrl: string): string {
   return typeUrl === T.cluster ? "cds" : typeUrl === T.endpoint ? "eds" : typeUrl === T.listener ? "lds" : "rds";
+}
+
+/** The bootstrap's node metadata as a google.protobuf.Struct the way proto-loader encodes one (protobufjs'
+ * bundled descriptor names Value's members in camelCase). */
+function struct(metadata: Record<string, unknown>): { fields: Record<string, unknown> } {
+  const value = (v: unknown): unknown => {
+    if (v === null || v === undefined) return { nullValue: 0 };
+    if (typeof v === "string") return { stringValue: v };
+    if (typeof v === "number") return { numberValue: v };
+    if (typeof v === "boolean") return { boolValue: v };
+    if (Array.isArray(v)) return { listValue: { values: v.map(value) } };
+    return { structValue: struct(v as Record<string, unknown>) };
+  };
+  return { fields: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, value(v)])) };
 }

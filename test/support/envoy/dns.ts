@@ -1,19 +1,23 @@
 // The UDP DNS listener of the Envoy test double: `envoy.filters.udp.dns_filter` as amphi's control plane emits it
-// for pod sidecars (envoy/extensions/filters/udp/dns_filter/v3): names of the inline `dns_table`'s
-// `virtual_domains` get their `address_list` as A (IPv4) or AAAA (IPv6) records with `answer_ttl` (default 300 s);
-// a table name asked for another type gets an empty NOERROR answer; any other name is forwarded to the
-// `client_config` resolvers (the answer relayed as it comes, within `resolution_timeout`, default 1 s), or gets
-// NXDOMAIN when there are none. One question per query, as Envoy handles.
+// for pod sidecars (src/mesh/dns.ts; API: envoy/extensions/filters/udp/dns_filter/v3): names of the inline
+// `dns_table`'s `virtual_domains` get their `address_list` as A (IPv4) or AAAA (IPv6) records with `answer_ttl`
+// (default 300 s); a table name asked for another type gets an empty NOERROR answer. Other names, with a
+// `client_config`, go to the resolver Envoy has: the system's (/etc/resolv.conf nameservers), or with a c-ares
+// `typed_dns_resolver_config` its `resolvers` — only when the system has none if `use_resolvers_as_fallback` —
+// within `resolver_timeout` (default 5 s) each; the answer is relayed as it comes (Envoy builds its own from the
+// addresses it resolved: the same records for A/AAAA). None answering: SERVFAIL. Without `client_config`: NXDOMAIN.
+// One question per query, as Envoy handles.
 import dgram from "node:dgram";
+import { readFileSync } from "node:fs";
 import { isIPv4, isIPv6 } from "node:net";
 import { durationMs } from "./shape.js";
 import { T } from "./resources.js";
 import { log } from "./log.js";
 
-interface Table {
+/** What one DNS listener answers, and where it forwards other names (null: nowhere). */
+export interface Table {
   names: Map<string, { v4: string[]; v6: string[]; ttl: number }>;
-  resolvers: { address: string; port: number }[];
-  timeoutMs: number;
+  forward: { resolvers: { address: string; port: number }[]; timeoutMs: number } | null;
 }
 
 interface Bound {
@@ -62,9 +66,26 @@ function tableOf(cfg: Record<string, any>): Table {
     const addrs: string[] = d.endpoint?.address_list?.address ?? [];
     names.set(String(d.name).toLowerCase().replace(/\.$/, ""), { v4: addrs.filter((a) => isIPv4(a)), v6: addrs.filter((a) => isIPv6(a)), ttl: Math.round((durationMs(d.answer_ttl) ?? 300_000) / 1000) });
   }
-  const c = cfg.client_config ?? {};
-  const resolvers = [...(c.upstream_resolvers ?? []), ...(c.dns_resolution_config?.resolvers ?? [])].map((r: any) => ({ address: String(r.socket_address.address), port: Number(r.socket_address.port_value ?? 53) }));
-  return { names, resolvers, timeoutMs: durationMs(c.resolution_timeout) ?? 1000 };
+  const c = cfg.client_config;
+  if (!c) return { names, forward: null };
+  const cares = c.typed_dns_resolver_config?.typed_config;
+  const listed = ((cares?.resolvers ?? []) as any[]).map((r) => ({ address: String(r.socket_address.address), port: Number(r.socket_address.port_value ?? 53) }));
+  const system = systemResolvers();
+  const resolvers = !cares ? system : cares.use_resolvers_as_fallback ? (system.length > 0 ? system : listed) : listed;
+  return { names, forward: { resolvers, timeoutMs: durationMs(c.resolver_timeout) ?? 5000 } };
+}
+
+/** The nameservers of /etc/resolv.conf (c-ares' default), port 53. */
+function systemResolvers(): { address: string; port: number }[] {
+  try {
+    return readFileSync("/etc/resolv.conf", "utf8")
+      .split("\n")
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((a): a is string => a !== undefined && (isIPv4(a) || isIPv6(a)))
+      .map((address) => ({ address, port: 53 }));
+  } catch {
+    return [];
+  }
 }
 
 function bind(name: string, key: string, sa: any, table: Table): Promise<Bound> {
@@ -97,9 +118,9 @@ export async function answer(table: Table, q: Buffer): Promise<Buffer | null> {
     const addrs = question.type === 1 ? entry.v4 : question.type === 28 ? entry.v6 : [];
     return header(q, 0, addrs.map((a) => record(question.type, entry.ttl, a)), qsection);
   }
-  if (table.resolvers.length === 0) return header(q, 3, [], qsection);
-  for (const r of table.resolvers) {
-    const reply = await forward(q, r, table.timeoutMs);
+  if (!table.forward) return header(q, 3, [], qsection);
+  for (const r of table.forward.resolvers) {
+    const reply = await forward(q, r, table.forward.timeoutMs);
     if (reply) return reply;
   }
   return header(q, 2, [], qsection);

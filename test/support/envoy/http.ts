@@ -6,6 +6,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
+import { Duplex } from "node:stream";
 import type { Destination } from "./original-dst.js";
 import type { ListenerContext } from "./listeners.js";
 import { matchRoute, planRoute, virtualHost } from "./routing.js";
@@ -26,16 +27,15 @@ export class HttpManager {
     const codec = hcm.codec_type ?? "AUTO";
     socket.once("data", (head: Buffer) => {
       socket.pause();
-      socket.unshift(head);
       const h2 = head.subarray(0, Math.min(head.length, PREFACE.length)).equals(PREFACE.subarray(0, Math.min(head.length, PREFACE.length)));
       if ((h2 && codec === "HTTP1") || (!h2 && codec === "HTTP2")) return void socket.destroy();
-      if (h2) this.serveH2(socket, hcm, dst);
-      else this.serveH1(socket, hcm, dst);
+      if (h2) this.serveH2(socket, head, hcm, dst);
+      else this.serveH1(socket, head, hcm, dst);
     });
     socket.resume();
   }
 
-  private serveH1(socket: net.Socket, hcm: Record<string, any>, dst: Destination): void {
+  private serveH1(socket: net.Socket, head: Buffer, hcm: Record<string, any>, dst: Destination): void {
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
@@ -45,11 +45,14 @@ export class HttpManager {
         void this.route(hcm, dst, request).then((answer) => answerH1(res, answer, this.ctx.draining()));
       });
     });
+    // HTTP/1's parser reads what is unshifted back; HTTP/2's reads the socket's handle directly and would miss it,
+    // so it gets a stream that replays the first bytes (Node wraps a non-socket stream itself).
+    socket.unshift(head);
     server.emit("connection", socket);
     socket.resume();
   }
 
-  private serveH2(socket: net.Socket, hcm: Record<string, any>, dst: Destination): void {
+  private serveH2(socket: net.Socket, head: Buffer, hcm: Record<string, any>, dst: Destination): void {
     const server = http2.createServer();
     server.on("stream", (stream, raw) => {
       const chunks: Buffer[] = [];
@@ -62,8 +65,7 @@ export class HttpManager {
       });
     });
     server.on("sessionError", () => socket.destroy());
-    server.emit("connection", socket);
-    socket.resume();
+    server.emit("connection", replaying(socket, head));
   }
 
   /** The answer to one request: a local reply or an upstream response. */
@@ -135,4 +137,35 @@ function answerH2(stream: http2.ServerHttp2Stream, answer: UpstreamAnswer | Loca
   });
   answer.body.on("error", () => stream.destroy());
   answer.body.pipe(stream);
+}
+
+/** `socket` as a stream whose first bytes are `head` (already read from it). */
+function replaying(socket: net.Socket, head: Buffer): Duplex {
+  let started = false;
+  const d = new Duplex({
+    read() {
+      if (!started) {
+        started = true;
+        this.push(head);
+        socket.on("data", (c: Buffer) => {
+          if (!d.push(c)) socket.pause();
+        });
+        socket.on("end", () => d.push(null));
+      }
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  socket.on("close", () => d.destroy());
+  socket.on("error", (e) => d.destroy(e));
+  return d;
 }

@@ -87,7 +87,7 @@ export class Listeners {
   }
 
   private bind(name: string, body: Record<string, any>): Promise<Bound> {
-    const entry: Bound = { key: addressKey(body), body, server: net.createServer({ pauseOnConnect: true }) };
+    const entry: Bound = { key: addressKey(body), body, server: net.createServer({ pauseOnConnect: true, allowHalfOpen: true }) };
     entry.server.on("connection", (socket) => this.onConnection(name, entry, socket));
     const sa = body.address.socket_address;
     return new Promise((resolve, reject) => {
@@ -133,13 +133,10 @@ export class Listeners {
       return void socket.destroy();
     }
     cluster.activeConnections++;
-    const upstream = net.connect({ host: host.address, port: host.port });
+    // Half-close passes through (a FIN on one side ends the other's write side, as Envoy's tcp_proxy does); the
+    // connection is gone once both sides closed, or at once when either fails.
+    const upstream = net.connect({ host: host.address, port: host.port, allowHalfOpen: true });
     const timer = setTimeout(() => upstream.destroy(new Error("connect timeout")), cluster.connectTimeoutMs);
-    let released = false;
-    const release = () => {
-      if (!released) cluster.activeConnections--;
-      released = true;
-    };
     upstream.on("connect", () => {
       clearTimeout(timer);
       socket.pipe(upstream);
@@ -151,9 +148,10 @@ export class Listeners {
       socket.destroy();
     });
     upstream.on("close", () => {
-      release();
-      socket.destroy();
+      cluster.activeConnections--;
+      if (!upstream.readableEnded || !upstream.writableFinished) socket.destroy();
     });
+    socket.on("error", () => upstream.destroy());
     socket.on("close", () => upstream.destroy());
   }
 }

@@ -5,7 +5,11 @@ import { join } from "node:path";
 import protobuf from "protobufjs";
 import { protoIncludeDirs, RESOURCE_PROTOS } from "../../../src/adapters/xds/protos.js";
 
-const EXTRA_PROTOS = ["envoy/config/bootstrap/v3/bootstrap.proto", "envoy/extensions/filters/udp/dns_filter/v3/dns_filter.proto"];
+const EXTRA_PROTOS = [
+  "envoy/config/bootstrap/v3/bootstrap.proto",
+  "envoy/extensions/filters/udp/dns_filter/v3/dns_filter.proto",
+  "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
+];
 
 let cached: protobuf.Root | null = null;
 

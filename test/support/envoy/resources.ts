@@ -15,6 +15,7 @@ export const T = {
   localRateLimit: "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
   httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   dnsFilter: "type.googleapis.com/envoy.extensions.filters.udp.dns_filter.v3.DnsFilterConfig",
+  cares: "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig",
 } as const;
 
 const SOCKET_ADDRESS: Shape = { socket_address: { address: "string", port_value: "number", protocol: oneOf("TCP", "UDP") } };
@@ -68,17 +69,14 @@ const FILTER_CHAIN: Shape = { name: "string", filter_chain_match: { destination_
 
 const DNS_FILTER: Shape = {
   stat_prefix: "string",
-  server_config: {
-    inline_dns_table: {
-      virtual_domains: [{ name: "string", endpoint: { address_list: { address: ["string"] } }, answer_ttl: DURATION }],
-      known_suffixes: [{ suffix: "string", exact: "string" }],
-    },
-  },
+  server_config: { inline_dns_table: { virtual_domains: [{ name: "string", endpoint: { address_list: { address: ["string"] } }, answer_ttl: DURATION }] } },
   client_config: {
-    resolution_timeout: DURATION,
-    upstream_resolvers: [SOCKET_ADDRESS],
-    dns_resolution_config: { resolvers: [SOCKET_ADDRESS] },
+    resolver_timeout: DURATION,
     max_pending_lookups: "number",
+    typed_dns_resolver_config: {
+      name: "string",
+      typed_config: anyOf({ [T.cares]: { resolvers: [SOCKET_ADDRESS], use_resolvers_as_fallback: "bool", dns_resolver_options: { no_default_search_domain: "bool" } } }),
+    },
   },
 };
 

@@ -108,10 +108,13 @@ function tryH1(cluster: Cluster, host: Host, req: DownstreamRequest, ms: number)
       resolve(r);
     };
     const r = http.request({ host: host.address, port: host.port, method: req.method, path: req.path, headers: { ...req.headers, host: req.authority }, agent: cluster.agent });
-    const timer = setTimeout(() => {
-      finish({ failure: connected ? "timeout" : "connect-failure" });
-      r.destroy();
-    }, ms);
+    // No timeout (0 in the route): no timer (setTimeout would take Infinity as 1 ms).
+    const timer = Number.isFinite(ms)
+      ? setTimeout(() => {
+          finish({ failure: connected ? "timeout" : "connect-failure" });
+          r.destroy();
+        }, ms)
+      : undefined;
     r.on("socket", (s) => {
       if (!s.connecting) connected = true;
       else {
@@ -172,10 +175,12 @@ function tryH2(cluster: Cluster, host: Host, req: DownstreamRequest, ms: number)
     } catch {
       return finish({ failure: connected() ? "reset" : "connect-failure" });
     }
-    const timer = setTimeout(() => {
-      finish({ failure: connected() ? "timeout" : "connect-failure" });
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    }, ms);
+    const timer = Number.isFinite(ms)
+      ? setTimeout(() => {
+          finish({ failure: connected() ? "timeout" : "connect-failure" });
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }, ms)
+      : undefined;
     stream.on("response", (h, flags) => {
       const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
       const trailers = new Promise<Record<string, string | string[] | undefined> | null>((done) => {

@@ -76,7 +76,8 @@ export function makeCluster(body: Record<string, any>, before: Cluster | undefin
     maxPending: unwrap(t.max_pending_requests, DEFAULT_LIMIT),
     maxRequests: unwrap(t.max_requests, DEFAULT_LIMIT),
     outlier: od ? outlierOf(od) : null,
-    hosts: before?.hosts ?? [],
+    // A changed cluster is a new cluster to Envoy: its hosts start without outlier history.
+    hosts: (before?.hosts ?? []).map((h) => ({ ...h, consecutive5xx: 0, calls: 0, failures: 0, ejectedUntil: 0, timesEjected: 0 })),
     rr: 0,
     activeRequests: before?.activeRequests ?? 0,
     activeConnections: before?.activeConnections ?? 0,

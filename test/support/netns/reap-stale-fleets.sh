@@ -12,7 +12,7 @@ delete=""
 [[ "${1-}" == "--delete" ]] && delete=1
 
 stale=0
-for ns in $(ip netns list | awk '{print $1}' | grep -E '^amphi-[0-9]+-[0-9a-f]+-(ctl|h[0-9]+)$' || true); do
+for ns in $(ip netns list | awk '{print $1}' | grep -E '^amphi-[0-9]+-[0-9a-f]+-(ctl|h[0-9]+|pod)$' || true); do
   pid=$(cut -d- -f2 <<<"$ns")
   if kill -0 "$pid" 2>/dev/null; then continue; fi
   stale=$((stale + 1))
@@ -24,7 +24,7 @@ for ns in $(ip netns list | awk '{print $1}' | grep -E '^amphi-[0-9]+-[0-9a-f]+-
     ip netns del "$ns" || true # also removes its veths, and with -ctl the root-namespace veth
   fi
 done
-for dir in "${TMPDIR:-/tmp}"/amphi-fleet-*; do
+for dir in "${TMPDIR:-/tmp}"/amphi-fleet-* "${TMPDIR:-/tmp}"/amphi-pod-*; do
   [[ -d "$dir" ]] || continue
   pid=$(basename "$dir" | cut -d- -f3)
   if kill -0 "$pid" 2>/dev/null; then continue; fi

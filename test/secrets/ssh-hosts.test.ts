@@ -61,6 +61,26 @@ describe("secrets over ssh: private on netns hosts, never printed, rotated, refu
     return r;
   };
   const apply = (identity?: string) => cli(["apply", "--yes", "--health-timeout", "30"], identity);
+  /** `amphi apply` while each host's process list (inside its namespaces) and the local one are sampled: no
+   * sample may show a value. */
+  const applyWatched = async (): Promise<CliResult> => {
+    const seen: string[] = [];
+    let sampling = true;
+    const sample = async (what: () => Promise<string>) => {
+      while (sampling) seen.push(await what());
+    };
+    const samplers = [
+      ...fleet.hosts.map((_, i) => sample(async () => (await fleet.execOnHost(i, ["ps", "-eo", "args"])).stdout)),
+      sample(async () => (await exec("ps", ["-eo", "args"], { maxBuffer: 1 << 24 })).stdout),
+    ];
+    const r = await apply().finally(() => (sampling = false));
+    await Promise.all(samplers);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(seen.length > 6, `the process lists were sampled while applying (${seen.length} times)`);
+    assert.ok(seen.some((s) => s.includes("sshd")), "the samples saw the hosts' processes");
+    for (const v of VALUES) assert.ok(!seen.some((s) => s.includes(v)), `${v} in a process list`);
+    return r;
+  };
   const writeSecrets = async (value: string) =>
     writeFileSync(join(repo, "environments/fleet.secrets.yaml"), await sopsWithAgeCli({ billing: { DB_PASSWORD: value } }, [key.recipient]));
   /** Billing's pid on host i and its environment, read inside the host's namespaces. */
@@ -108,22 +128,8 @@ describe("secrets over ssh: private on netns hosts, never printed, rotated, refu
   });
 
   it("apply over ssh puts the value in the app's environment and a mode-600 env file, never in a process list", async () => {
-    const seen: string[] = [];
-    let sampling = true;
-    const sample = async (what: () => Promise<string>) => {
-      while (sampling) seen.push(await what());
-    };
-    const samplers = [
-      ...fleet.hosts.map((_, i) => sample(async () => (await fleet.execOnHost(i, ["ps", "-eo", "args"])).stdout)),
-      sample(async () => (await exec("ps", ["-eo", "args"], { maxBuffer: 1 << 24 })).stdout),
-    ];
-    const r = await apply().finally(() => (sampling = false));
-    await Promise.all(samplers);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const r = await applyWatched();
     assert.equal((r.stderr.match(/deploy billing\s+succeeded \(changed\)/g) ?? []).length, 2, r.stderr);
-    assert.ok(seen.length > 6, `the process lists were sampled while applying (${seen.length} times)`);
-    assert.ok(seen.some((s) => s.includes("sshd")), "the samples saw the hosts' processes");
-    for (const v of VALUES) assert.ok(!seen.some((s) => s.includes(v)), `${v} in a process list`);
 
     for (const [i, h] of fleet.hosts.entries()) {
       const { env } = await billing(i);
@@ -148,8 +154,7 @@ describe("secrets over ssh: private on netns hosts, never printed, rotated, refu
       if (format === "json") assert.match(plan.stdout, /DB_PASSWORD/, "the json plan names the changed secret");
       else assert.match(plan.stdout, /environment\.DB_PASSWORD \(secret changed\)/);
     }
-    const r = await apply();
-    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await applyWatched();
     for (const [i, h] of fleet.hosts.entries()) {
       const now = await billing(i);
       assert.notEqual(now.pid, before[i]!.pid, `${h.name}: billing restarted`);

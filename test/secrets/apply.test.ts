@@ -20,7 +20,7 @@ import { startKubeApiServer, type KubeApiDouble } from "../support/kube-apiserve
 import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { commitAll, initRepo } from "../support/git-repo.js";
 import { killUnder, processesUnder } from "../support/local-host.js";
-import { ageKeygen, noAge, sopsWithAgeCli } from "./support.js";
+import { ageKeygen, filesUnder, noAge, sopsWithAgeCli } from "./support.js";
 
 const noKubectl = !existsSync("/usr/bin/kubectl") && process.env.CI !== "true" ? "kubectl is not installed" : false;
 const exec = promisify(execFile);
@@ -219,17 +219,10 @@ describe("secrets: encrypted in Git, referenced in pods, private on hosts, shown
     // change keeps in .amphi/rollback/ until the app's next change (crash recovery puts it back). Git's objects
     // are compressed.
     const files: string[] = [];
-    const walk = (d: string) => {
-      for (const name of readdirSync(d)) {
-        const p = join(d, name);
-        if (name === ".git") continue;
-        const st = statSync(p, { throwIfNoEntry: false });
-        if (st?.isDirectory()) walk(p);
-        else if (st?.isFile() && /\/(releases\/[^/]+|current)\/\.amphi\/((next|rollback)\/)?env$/.test(p)) assert.equal(st.mode & 0o777, 0o600, p);
-        else if (st?.isFile()) files.push(p);
-      }
-    };
-    walk(dir);
+    for (const p of filesUnder(dir)) {
+      if (/\/(releases\/[^/]+|current)\/\.amphi\/((next|rollback)\/)?env$/.test(p)) assert.equal(statSync(p).mode & 0o777, 0o600, p);
+      else files.push(p);
+    }
     for (const want of [/\/state\.json$/, /\/runs\/r-[^/]+\.json$/, /\/rendered\/clusters\/dev\.yaml$/, /\/reports\//, /\/logs\/billing\.log$/]) {
       assert.ok(files.some((f) => want.test(f)), `a file matching ${want} was searched`);
     }

@@ -16,7 +16,7 @@ import { amphi, type CliResult } from "../support/cli.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
 import { fleetEnvironment } from "../support/fleet-config.js";
 import { EXAMPLE_PACKAGE, EXAMPLE_SHA, killUnder } from "../support/local-host.js";
-import { ageKeygen, noAge, sopsWithAgeCli } from "./support.js";
+import { ageKeygen, filesUnder, noAge, sopsWithAgeCli } from "./support.js";
 
 const support = fleetSupported();
 const skip = noAge || (support.ok ? false : process.env.CI === "true" ? false : `sshd test hosts unavailable: ${support.reason}`);
@@ -208,16 +208,7 @@ describe("secrets over ssh: private on netns hosts, never printed, rotated, refu
     assert.ok(ids.length >= 2, `the applies were recorded (${ids.join(", ")})`);
     for (const id of ids) await tasks(["show", id]);
     for (const out of outputs) for (const v of VALUES) assert.ok(!out.includes(v), `${v} in an output: ${out.slice(0, 200)}`);
-    const files: string[] = [];
-    const walk = (d: string) => {
-      for (const name of readdirSync(d)) {
-        const p = join(d, name);
-        const st = statSync(p, { throwIfNoEntry: false });
-        if (st?.isDirectory()) walk(p);
-        else if (st?.isFile()) files.push(p);
-      }
-    };
-    walk(repo);
+    const files = filesUnder(repo);
     assert.ok(files.some((f) => /\/runs\/r-[^/]+\.json$/.test(f)), `run records were searched: ${files.join(", ")}`);
     for (const f of files) {
       const text = readFileSync(f, "latin1");

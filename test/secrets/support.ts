@@ -2,7 +2,7 @@
 // age CLI encrypts (the values under it are AES-GCM as SOPS writes them). What amphi decrypts in these tests was
 // therefore wrapped by age itself, not by the age-encryption package amphi reads it with.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encryptSops, formatSops } from "../../src/secrets/sops.js";
@@ -49,4 +49,20 @@ export async function sopsWithAgeCli(values: Record<string, Record<string, strin
   const { file, dataKey } = await encryptSops(values, []);
   file.age = recipients.map((recipient) => ({ recipient, enc: ageEncrypt(dataKey, recipient) }));
   return formatSops(file);
+}
+
+/** Every regular file under `dir`, depth first; `.git` is left out (its objects are compressed anyway). */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      if (name === ".git") continue;
+      const p = join(d, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) walk(p);
+      else if (st?.isFile()) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
 }

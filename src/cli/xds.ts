@@ -6,7 +6,7 @@
 import type { AddressInfo } from "node:net";
 import type { Command } from "@commander-js/extra-typings";
 import { findEnvironment, InputError, type EnvironmentModel, type Model, type TrafficPolicy } from "../model/index.js";
-import { catalogServices, declaredServices, hostGroupsOf, meshSettings, meshSnapshot, podNamespaces, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
+import { catalogServices, declaredServices, hostAppsOf, hostGroupsOf, meshSettings, meshSnapshot, podNamespaces, type MeshSnapshot, type RegisteredInstance, type ServiceDecl, type SnapshotInput } from "../mesh/index.js";
 import { ConsulClient, watchCatalog, watchService } from "../adapters/consul/index.js";
 import { meshPolicyStoreFor, proxyStatusStoreFor } from "../adapters/state/mesh-store.js";
 import type { AppliedMesh, MeshPolicyStore } from "../ports/mesh.js";
@@ -91,6 +91,7 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
     settings: meshSettings(env.mesh, podNamespaces(env)),
     services: declaredServices(model, env),
     hostGroups: hostGroupsOf(env),
+    hostApps: hostAppsOf(env),
   };
   // What it knows of its proxies goes next to the applied policy, for drift (cli/xds-proxies.ts).
   let nodesChanged = (): void => {};

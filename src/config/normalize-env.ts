@@ -80,6 +80,7 @@ function normalizeMesh(raw: RawEnvironment, loc: FileLocator): MeshModel {
       image: m.sidecar.image,
       initImage: m.sidecar.initImage ?? ENV_DEFAULTS.initImage,
       package: m.sidecar.package ? normalizePackage(m.sidecar.package, "/spec/mesh/sidecar/package", loc) : null,
+      binary: m.sidecar.binary ?? null,
     },
     controlPlane: m.controlPlane ? controlPlaneAddress(m.controlPlane.address) : null,
   };

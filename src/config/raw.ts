@@ -108,7 +108,7 @@ export interface RawEnvironment {
       dnsPort?: number;
       domain?: string;
       dnsUpstreams?: string[];
-      sidecar: { image: string; initImage?: string; package?: RawPackage };
+      sidecar: { image: string; initImage?: string; package?: RawPackage; binary?: string };
       controlPlane?: { address: string };
     };
     consul?: { address?: string; datacenter?: string; tokenEnv?: string; checkTTL?: string; deregisterCriticalAfter?: string };

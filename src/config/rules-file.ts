@@ -123,6 +123,7 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
     });
   });
   out.push(...checkMeshPorts(s.mesh, loc));
+  out.push(...checkVmSidecar(s, loc));
   out.push(...checkPodControlPlane(s, loc));
   const sidecarPath = s.mesh.sidecar.package?.path;
   if (sidecarPath !== undefined) out.push(...checkPackagePath(sidecarPath, "/spec/mesh/sidecar/package/path", loc));
@@ -135,6 +136,37 @@ export function checkEnvironmentFile(raw: RawEnvironment, loc: FileLocator): Pro
     out.push(...checkVersion(p.overrides?.package?.version, `${ptr}/package/version`, loc));
     out.push(...checkVersion(p.overrides?.version, `${ptr}/version`, loc));
   });
+  return out;
+}
+
+/** The VM sidecar (issue 12): Envoy from `package` or `binary`, not both; a package's `start` is the executable's
+ * path inside the archive; the control plane's port is a port. With capture on and apps placed on host groups,
+ * both a VM sidecar and `mesh.controlPlane` are needed: capture sends the apps' traffic to the sidecar, and a
+ * sidecar without its control plane has no listeners. */
+function checkVmSidecar(s: RawEnvironment["spec"], loc: FileLocator): Problem[] {
+  const out: Problem[] = [];
+  const sc = s.mesh.sidecar;
+  if (sc.package !== undefined && sc.binary !== undefined) {
+    out.push(loc.problem("/spec/mesh/sidecar/binary", "give the VM sidecar as package or binary, not both", { hint: "remove spec.mesh.sidecar.package or spec.mesh.sidecar.binary" }));
+  }
+  if (sc.package !== undefined && !/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._+/-]+$/.test(sc.package.start ?? "")) {
+    out.push(loc.problem("/spec/mesh/sidecar/package/start", `${JSON.stringify(sc.package.start)} is not a path inside the package`, { hint: "for the sidecar, start is the path of the Envoy executable inside the archive, e.g. envoy or bin/envoy" }));
+  }
+  const cp = s.mesh.controlPlane?.address;
+  if (cp !== undefined) {
+    const port = Number(cp.slice(cp.lastIndexOf(":") + 1));
+    if (port < 1 || port > 65535) out.push(loc.problem("/spec/mesh/controlPlane/address", `port ${port} of ${JSON.stringify(cp)} is not a port (1–65535)`));
+  }
+  const onHosts = (s.placements ?? []).findIndex((p) => p.hostGroup !== undefined);
+  if (s.mesh.capture === false || onHosts < 0) return out;
+  const why = `capture is on and apps are placed on host groups (/spec/placements/${onHosts})`;
+  if (sc.package === undefined && sc.binary === undefined) {
+    out.push(loc.problem("/spec/mesh/sidecar", `${why}, but spec.mesh.sidecar has no VM sidecar: nothing would listen on the captured ports`, { hint: "set spec.mesh.sidecar.binary (e.g. /usr/local/bin/envoy) or spec.mesh.sidecar.package, or set spec.mesh.capture: false" }));
+  }
+  // with a placement on a cluster too, checkPodControlPlane already says so (one problem, not two)
+  if (cp === undefined && !(s.placements ?? []).some((p) => p.cluster !== undefined)) {
+    out.push(loc.problem("/spec/mesh", `${why}, but spec.mesh.controlPlane is not set: the VM sidecars would have no configuration`, { hint: "set spec.mesh.controlPlane.address: host:port of amphi xds as the hosts reach it" }));
+  }
   return out;
 }
 

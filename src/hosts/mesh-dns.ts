@@ -20,6 +20,7 @@ import { systemdUnit } from "./systemd.js";
 import { seconds, type TaskContext } from "./task.js";
 import type { HostDnsConfig } from "../dns/host-config.js";
 import { meshDnsProgram } from "./mesh-dns-bundle.js";
+import { describeReadiness, sidecarReadiness } from "./sidecar.js";
 
 type DnsRules = NonNullable<CaptureRules["dns"]>;
 
@@ -165,11 +166,24 @@ export type TokenSource = () => string | null;
 /** The capture task: mesh-dns first (installed, running, answering), then the rules (applyCapture). Rules
  * without `dns` (hand-made, or older records) get the rules alone. */
 export async function applyCaptureWithDns(ctx: TaskContext, rules: CaptureRules, token: TokenSource = () => null): Promise<CaptureOutcome> {
+  await requireProxy(ctx, rules);
   if (!rules.dns) return applyCapture(ctx, rules);
   const dns = await ensureMeshDns(ctx, rules.dns, rules.dns.consul === null ? null : token());
   const cap = await applyCapture(ctx, rules);
   if (dns.result === "unchanged") return cap;
   return { result: "changed", message: cap.result === "unchanged" ? `${dns.message}; ${cap.message}` : `${cap.message}; ${dns.message}` };
+}
+
+const PROXY_READY_MS = 15_000;
+
+/** Capture never cuts an app off: with a sidecar in the rules (`proxy`), they go in only once it answers (admin
+ * /ready 200, both capture ports accepting); else a TaskError saying what is missing. */
+async function requireProxy(ctx: TaskContext, rules: CaptureRules): Promise<void> {
+  if (!rules.proxy) return;
+  const r = await sidecarReadiness(ctx, rules.proxy, PROXY_READY_MS);
+  if (r.ok) return;
+  const host = ctx.session.host.host;
+  throw new TaskError(host, `capture rules not applied: the sidecar on ${host} is not ready (${describeReadiness(r, rules.proxy)}); installing them would cut the apps off`);
 }
 
 /** The uncapture task: the rules first (so DNS goes back to the host's resolvers), then mesh-dns. */

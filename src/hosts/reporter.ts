@@ -73,6 +73,9 @@ export async function ensureReporter(ctx: TaskContext, instance: HostInstance, c
     AMPHI_REPORT_ENV: ctx.env,
     AMPHI_CONSUL: cfg.address.replace(/\/+$/, ""),
     AMPHI_CHECKS: instance.registrations.map(checkIdOf).join(" "),
+    // Checked at the address clients use, not over loopback: with capture on that path runs through the sidecar
+    // (capture's AMPHI_OUTPUT rule for the host's own addresses), so no proxy listening reads as failing.
+    AMPHI_HEALTH_HOST: instance.address,
     AMPHI_INTERVAL: String(Math.max(1, Math.round(cfg.intervalSeconds))),
     AMPHI_TIMEOUT: String(cfg.timeoutSeconds ?? 2),
   }).trimEnd();

@@ -26,6 +26,8 @@ export const SCRIPTS = {
   // Capture rules (capture.ts runs these alone, as `sh -c SCRIPT amphi ARGS...`, without lib.sh).
   "capture-inspect": read("capture-inspect.sh"),
   "capture-apply": read("capture-apply.sh"),
+  // The VM sidecar's readiness and drain (sidecar.ts runs it alone, without lib.sh).
+  "sidecar-check": read("sidecar-check.sh"),
 } as const;
 
 /** Name of a task script. */

@@ -22,8 +22,35 @@ export function appOf(service: MeshService): string {
   return service.app ?? service.name;
 }
 
+/** Per VM host (`<hostGroup>/<host>`, snapshot.hostApps) with a rate-limited app: the inbound listener of its one
+ * sidecar, with the limited chains of every app on the host (two apps on one port cannot be: validation refuses
+ * it; the first app by name would decide). A host sidecar's node id (`host~<env>~<group>~<host>`) gets it. */
+export function hostInboundListeners(snapshot: MeshSnapshot): Map<string, Named> {
+  const byApp = limitedChainsByApp(snapshot);
+  const out = new Map<string, Named>();
+  for (const [host, apps] of Object.entries(snapshot.hostApps ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const chains = new Map<number, ResourceBody>();
+    for (const app of [...apps].sort()) for (const [port, chain] of byApp.get(app) ?? []) if (!chains.has(port)) chains.set(port, chain);
+    if (chains.size === 0) continue;
+    const sorted = [...chains.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+    out.set(host, { name: INBOUND_LISTENER, body: inboundListener(snapshot.settings.inboundPort, sorted) });
+  }
+  return out;
+}
+
 /** Per app with a rate-limited http/grpc port: its inbound listener, by app name (sorted). */
 export function appInboundListeners(snapshot: MeshSnapshot): Map<string, Named> {
+  const chainsByApp = limitedChainsByApp(snapshot);
+  const out = new Map<string, Named>();
+  for (const app of [...chainsByApp.keys()].sort()) {
+    const chains = [...chainsByApp.get(app)!.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+    out.set(app, { name: INBOUND_LISTENER, body: inboundListener(snapshot.settings.inboundPort, chains) });
+  }
+  return out;
+}
+
+/** Per app: its rate-limited chains by port. */
+function limitedChainsByApp(snapshot: MeshSnapshot): Map<string, Map<number, ResourceBody>> {
   const chainsByApp = new Map<string, Map<number, ResourceBody>>();
   for (const s of [...snapshot.services].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const limit = s.policy?.rateLimit;
@@ -36,12 +63,7 @@ export function appInboundListeners(snapshot: MeshSnapshot): Map<string, Named> 
       chainsByApp.set(appOf(s), chains);
     }
   }
-  const out = new Map<string, Named>();
-  for (const app of [...chainsByApp.keys()].sort()) {
-    const chains = [...chainsByApp.get(app)!.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
-    out.set(app, { name: INBOUND_LISTENER, body: inboundListener(snapshot.settings.inboundPort, chains) });
-  }
-  return out;
+  return chainsByApp;
 }
 
 /** The clusters the rate-limited inbound chains need beyond the shared ones: HTTP/2 delivery, when a grpc port is limited. */

@@ -50,6 +50,20 @@ export function hostGroupsOf(env: EnvironmentModel): Map<string, string> {
   return new Map(env.hostGroups.flatMap((g) => g.hosts.map((h) => [h.name, g.name] as [string, string])));
 }
 
+/** The apps placed on each VM host of `env` (`<hostGroup>/<host>` → sorted app names), for the inbound
+ * listener of the host's one sidecar. */
+export function hostAppsOf(env: EnvironmentModel): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const p of env.placements) {
+    if (p.type !== "hostGroup") continue;
+    for (const h of p.hosts) {
+      const key = `${p.hostGroup}/${h}`;
+      out[key] = [...new Set([...(out[key] ?? []), p.app])].sort();
+    }
+  }
+  return out;
+}
+
 /** The version an instance carries: its `version:<v>` tag, else its `amphi-version` meta, else null. */
 export function instanceVersion(i: Pick<RegisteredInstance, "tags" | "meta">): string | null {
   const tag = i.tags.find((t) => t.startsWith("version:"));
@@ -65,6 +79,8 @@ export interface SnapshotInput {
   /** Registry entries by service name (absent: none registered). */
   instances: ReadonlyMap<string, RegisteredInstance[]>;
   hostGroups: ReadonlyMap<string, string>;
+  /** The apps on each VM host (hostAppsOf); absent: none. */
+  hostApps?: Record<string, string[]>;
 }
 
 /** The snapshot: each declared service port with its registry entries (see `onPort`). */
@@ -80,7 +96,9 @@ export function meshSnapshot(input: SnapshotInput): MeshSnapshot {
     })),
     policy: policies.get(s.name) ?? null,
   }));
-  return { env: input.env, settings: input.settings, services };
+  const snapshot: MeshSnapshot = { env: input.env, settings: input.settings, services };
+  if (input.hostApps) snapshot.hostApps = input.hostApps;
+  return snapshot;
 }
 
 /** An entry serves the declared port with its number; an entry on an undeclared port serves a one-port service's

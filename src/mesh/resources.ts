@@ -7,7 +7,7 @@ import type { MeshSnapshot } from "./snapshot.js";
 import { portClusters, portEndpoints, type Named } from "./clusters.js";
 import { apiListeners, portRoutes } from "./proxyless.js";
 import { passthroughClusters, sidecarListeners, sidecarRoutes } from "./sidecar.js";
-import { appInboundListeners, inboundClusters } from "./inbound.js";
+import { appInboundListeners, hostInboundListeners, inboundClusters } from "./inbound.js";
 import { podDnsListeners } from "./dns.js";
 import { RESOURCE_KINDS, type ResourceBody, type ResourceKind } from "./envoy.js";
 
@@ -22,9 +22,14 @@ export interface MeshResource {
 }
 
 /** Every resource of a snapshot, per kind, sorted by name; and the per-app inbound listeners that replace the
- * shared one for the sidecars of apps with a rate limit (see inbound.ts), by app name; and the listeners only pod
- * sidecars get on top (the DNS listener, dns.ts; absent or empty: none). */
-export type MeshResources = Record<ResourceKind, MeshResource[]> & { inboundByApp: ReadonlyMap<string, MeshResource>; podListeners?: readonly MeshResource[] };
+ * shared one for the sidecars of apps with a rate limit (see inbound.ts), by app name, and by VM host for host
+ * sidecars (`<hostGroup>/<host>`, inbound.ts hostInboundListeners); and the listeners only pod sidecars get on top
+ * (the DNS listener, dns.ts; absent or empty: none). */
+export type MeshResources = Record<ResourceKind, MeshResource[]> & {
+  inboundByApp: ReadonlyMap<string, MeshResource>;
+  inboundByHost?: ReadonlyMap<string, MeshResource>;
+  podListeners?: readonly MeshResource[];
+};
 
 /** Builds every resource of a snapshot: the sidecars' listeners, routes and pass-through clusters; proxyless
  * listeners and routes for gRPC ports; clusters and endpoints for every port. */
@@ -42,7 +47,8 @@ export function buildResources(snapshot: MeshSnapshot): MeshResources {
   const result = {} as Record<ResourceKind, MeshResource[]>;
   for (const kind of RESOURCE_KINDS) result[kind] = finish(kind, out[kind]);
   const inboundByApp = new Map([...appInboundListeners(snapshot)].map(([app, n]) => [app, finish("listener", [n])[0]!]));
-  return { ...result, inboundByApp, podListeners: finish("listener", podDnsListeners(snapshot)) };
+  const inboundByHost = new Map([...hostInboundListeners(snapshot)].map(([host, n]) => [host, finish("listener", [n])[0]!]));
+  return { ...result, inboundByApp, inboundByHost, podListeners: finish("listener", podDnsListeners(snapshot)) };
 }
 
 function finish(kind: ResourceKind, named: Named[]): MeshResource[] {

@@ -64,4 +64,7 @@ export interface MeshSnapshot {
   env: string;
   settings: MeshSettings;
   services: MeshService[];
+  /** The apps placed on each VM host (`<hostGroup>/<host>` → app names, sorted): one host sidecar serves them all.
+   * Absent: no VM hosts known. */
+  hostApps?: Record<string, string[]>;
 }

@@ -40,6 +40,36 @@ export function parseSidecarNode(id: string): SidecarNode | null {
   return { env: parts[1]!, app: parts[2]!, instance: parts[3]! };
 }
 
+/** What a VM host's sidecar's node id names: `host~<env>~<hostGroup>~<host>`. One Envoy serves every mesh app
+ * on its host, so its id names the host, not an app. */
+export interface HostSidecarNode {
+  env: string;
+  hostGroup: string;
+  host: string;
+}
+
+/** The node id a VM host's sidecar bootstraps with. */
+export function hostSidecarNodeId(node: HostSidecarNode): string {
+  return `host~${node.env}~${node.hostGroup}~${node.host}`;
+}
+
+/** A VM host sidecar's node id read back, or null for any other id. */
+export function parseHostSidecarNode(id: string): HostSidecarNode | null {
+  const parts = id.split("~");
+  if (parts.length !== 4 || parts[0] !== "host" || parts.slice(1).some((p) => p === "")) return null;
+  return { env: parts[1]!, hostGroup: parts[2]!, host: parts[3]! };
+}
+
+/** The apps a node id serves in `env`: the app of a pod's sidecar (or a proxyless client named so), every app
+ * on the host of a VM host's sidecar (`appsOnHost(group, host)`); empty otherwise (the environment's mesh row
+ * holds it). */
+export function proxyApps(id: string, env: string, appsOnHost: (hostGroup: string, host: string) => readonly string[]): string[] {
+  const app = proxyApp(id, env);
+  if (app !== null) return [app];
+  const host = parseHostSidecarNode(id);
+  return host?.env === env ? [...appsOnHost(host.hostGroup, host.host)] : [];
+}
+
 /** The app a node id names, when it follows the sidecar scheme with `env` (proxyless clients named so too);
  * null otherwise (the environment's mesh row holds it). */
 export function proxyApp(id: string, env: string): string | null {

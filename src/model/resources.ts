@@ -75,6 +75,10 @@ export interface CaptureRules {
    * time. `consul`: the catalog's address (null: no Consul, an empty zone). Absent in records written
    * before amphi ran mesh-dns on hosts (and in hand-made rules): no mesh-dns is installed for them. */
   dns?: { listen: string; port: number; domain: string; serviceIP: string; upstreams: string[]; consul: string | null; user: number };
+  /** The host's sidecar (Envoy) the rules send traffic to: the capture task installs rules only once its admin
+   * `/ready` answers 200 and both ports accept. Absent when the environment has no VM sidecar (and in older
+   * records): no such check. */
+  proxy?: { adminPort: number; inboundPort: number; outboundPort: number };
 }
 
 /** One line of an `iptables-restore` table section that names a chain: `-A CHAIN ARGS` appends a rule,

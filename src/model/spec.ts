@@ -82,11 +82,14 @@ export interface AppModel {
   specHash: string;
 }
 
-/** Sidecar settings for pods (image) and VMs (package, optional until the host issue needs it). */
+/** Sidecar settings for pods (image) and VMs (Envoy from a package or a binary on the host: at most one is set). */
 export interface SidecarModel {
   image: string;
   initImage: string;
+  /** Envoy as a package; its `start` is the executable's path inside the unpacked archive. */
   package: PackageModel | null;
+  /** Envoy as an absolute path of an executable already on the hosts. */
+  binary: string | null;
 }
 
 /** Mesh settings of an environment. */

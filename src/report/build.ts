@@ -1,6 +1,6 @@
 // Builds the drift report: desired × actual × plan (+ registry drift) → one row per app × target with its
 // sync status, its health and the items that differ. Pure: the time comes in as an argument.
-import { compareStrings, firstLine, proxyApp, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey, type Runtime } from "../model/index.js";
+import { compareStrings, firstLine, proxyApps, type ActualResource, type ActualState, type DesiredState, type Plan, type PlanStep, type Resource, type ResourceKey, type Runtime } from "../model/index.js";
 import { objectName } from "../plan/index.js";
 import { formatField } from "../plan/format-value.js";
 import { HEALTH_ORDER, worst, type Health, type HealthResult } from "../health/index.js";
@@ -138,16 +138,20 @@ function addRegistry(input: DriftInput, registry: readonly RegistryDrift[], rowO
 function addProxies(input: DriftInput, rowOf: (r: { app: string | null; runtime: Runtime; target: string }) => RowAcc): void {
   const apps = new Set(input.desired.resources.map((r) => r.app));
   const graceMs = input.proxyGraceMs ?? DEFAULT_PROXY_GRACE_MS;
+  // A VM host's sidecar (`host~<env>~<group>~<host>`) serves every app on its host: its items go to each of their rows.
+  const onHost = new Map<string, string[]>();
+  for (const r of input.desired.resources) if (r.runtime === "vm" && r.app !== null) onHost.set(r.target, [...(onHost.get(r.target) ?? []), r.app]);
   for (const p of input.actual.proxies ?? []) {
-    const app = proxyApp(p.id, input.desired.env);
-    const row = () => rowOf({ app: app !== null && apps.has(app) ? app : null, runtime: "mesh", target: MESH_TARGET });
+    const named = proxyApps(p.id, input.desired.env, (group, host) => onHost.get(`${group}/${host}`) ?? []).filter((a) => apps.has(a));
+    const rows = () => (named.length > 0 ? named : [null]).map((app) => rowOf({ app, runtime: "mesh", target: MESH_TARGET }));
+    const add = (item: DriftItem) => rows().forEach((row) => row.items.push(item));
     for (const [kind, t] of Object.entries(p.types).sort(([a], [b]) => compareStrings(a, b))) {
       if (t.nacked === null) continue;
       const good = t.acked === null ? "no version of it accepted yet" : `runs ${t.acked}`;
-      row().items.push({ kind: "proxy", object: p.id, detail: `NACKed ${kind} version ${t.nacked} (${good}): ${t.error === null ? "no error given" : firstLine(t.error)}`, proxy: "nacked" });
+      add({ kind: "proxy", object: p.id, detail: `NACKed ${kind} version ${t.nacked} (${good}): ${t.error === null ? "no error given" : firstLine(t.error)}`, proxy: "nacked" });
     }
     if (!p.connected && input.now.getTime() - Date.parse(p.since) > graceMs) {
-      row().items.push({ kind: "proxy", object: p.id, detail: `disconnected from the control plane since ${p.since}`, proxy: "disconnected" });
+      add({ kind: "proxy", object: p.id, detail: `disconnected from the control plane since ${p.since}`, proxy: "disconnected" });
     }
   }
 }

@@ -6,6 +6,7 @@ import { captureIo } from "./capture.js";
 import { k8sIo } from "./k8s.js";
 import { meshIo } from "./mesh.js";
 import { registryIo } from "./registry.js";
+import { sidecarIo } from "./sidecar.js";
 import type { RuntimeIo } from "./types.js";
 import { vmIo } from "./vm.js";
 
@@ -13,7 +14,7 @@ export type { ApplyOptions, HostRuntimeIo, IoContext, OwnRuntimeIo, RuntimeIo } 
 
 /** Every runtime's I/O. Readers are started in this order and run at once (readActual sorts what they
  * read); on each host, the host runtimes' parts read in this order. */
-export const RUNTIME_IO: readonly RuntimeIo[] = [vmIo, captureIo, k8sIo, registryIo, meshIo];
+export const RUNTIME_IO: readonly RuntimeIo[] = [vmIo, sidecarIo, captureIo, k8sIo, registryIo, meshIo];
 
 /** The parts of the runtimes on hosts, in list order. */
 export function hostParts(list: readonly RuntimeIo[] = RUNTIME_IO): HostPart[] {

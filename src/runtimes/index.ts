@@ -5,6 +5,7 @@ import { capture } from "./capture/index.js";
 import { k8s } from "./k8s/index.js";
 import { mesh } from "./mesh/index.js";
 import { registry } from "./registry/index.js";
+import { sidecar } from "./sidecar/index.js";
 import type { HandlerName, RuntimeHooks } from "./types.js";
 import { vm } from "./vm/index.js";
 
@@ -15,6 +16,8 @@ export type { HandlerName, ReportHooks, RuntimeHooks, Sides } from "./types.js";
 export const RUNTIMES: { readonly [R in Runtime]: RuntimeHooks<R> } = {
   k8s,
   vm,
+  // before capture: Envoy answers before rules send traffic to it, and (deletes reversed) goes after they are removed
+  sidecar,
   capture,
   consul: registry,
   // last: a policy goes out after the instances it sends calls to are deployed and registered

@@ -65,7 +65,7 @@ export const PROD_ENV = yaml`
   spec:
     mesh:
       serviceIP: 10.255.0.1
-      sidecar: {image: envoy:1}
+      sidecar: {image: envoy:1, binary: /usr/local/bin/envoy}
       controlPlane: {address: "amphi-xds.internal:18000"}
     clusters:
     - name: eu1

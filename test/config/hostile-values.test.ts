@@ -49,7 +49,7 @@ const CASES: BadCase[] = [
     files: {
       "apps/api/spec.yaml": API_SPEC.replace("version: 1.0.0", "version: 1.0.0-rc.1+build.5"),
       "apps/db/spec.yaml": DB_SPEC.replace('version: "15"', "version: 1.10"),
-      "environments/prod.yaml": PROD_ENV.replace("    sidecar:\n      image: envoy:1", `    sidecar:\n      image: envoy:1\n      package: {version: v15_2024, path: packages/db.tar.gz, sha256: "${"c".repeat(64)}", start: ./envoy}`),
+      "environments/prod.yaml": PROD_ENV.replace("sidecar: {image: envoy:1, binary: /usr/local/bin/envoy}", `sidecar: {image: envoy:1, package: {version: v15_2024, path: packages/db.tar.gz, sha256: "${"c".repeat(64)}", start: ./envoy}}`),
     },
     expect: [],
   },

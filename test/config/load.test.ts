@@ -70,7 +70,7 @@ test("environment defaults: mesh, consul, ssh, namespace, status and state", asy
     dnsPort: 15053,
     domain: "mesh",
     dnsUpstreams: [],
-    sidecar: { image: "envoyproxy/envoy:v1.31.2", initImage: "registry.k8s.io/build-image/distroless-iptables:v0.8.6@sha256:4e0a77d0973618ce2a76e65fa2dc97694eb690ac8baf69cefe6e20f17957d9dd", package: null },
+    sidecar: { image: "envoyproxy/envoy:v1.31.2", initImage: "registry.k8s.io/build-image/distroless-iptables:v0.8.6@sha256:4e0a77d0973618ce2a76e65fa2dc97694eb690ac8baf69cefe6e20f17957d9dd", package: null, binary: null },
     controlPlane: null,
   });
   assert.deepEqual(staging.consul, { enabled: true, address: "http://127.0.0.1:8500", datacenter: null, tokenEnv: null, checkTTL: "15s", deregisterCriticalAfter: "1m" });
@@ -134,7 +134,7 @@ x-defaults: &defaults
   transport: ssh
   ssh: {user: ops, port: 2222}
 spec:
-  mesh: {serviceIP: 10.255.0.1, sidecar: {image: envoy:1}, controlPlane: {address: "amphi-xds.internal:18000"}}
+  mesh: {serviceIP: 10.255.0.1, sidecar: {image: envoy:1, binary: /usr/local/bin/envoy}, controlPlane: {address: "amphi-xds.internal:18000"}}
   clusters: [{name: eu1, context: eu1}]
   hostGroups:
   - <<: *defaults

@@ -200,7 +200,7 @@ test("the README's gray-release example loads with the example apps, billing spl
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
   const block = /```yaml\nspec:\n(  hostGroups:[\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(block, "README has the gray-release example");
-  const env = `apiVersion: v1\nkind: Environment\nspec:\n  mesh:\n    serviceIP: 10.255.0.1\n    sidecar: {image: envoy:1}\n${block.replace("9c0d…", "9c0d".padEnd(64, "0"))}`;
+  const env = `apiVersion: v1\nkind: Environment\nspec:\n  mesh:\n    serviceIP: 10.255.0.1\n    sidecar: {image: envoy:1, binary: /usr/local/bin/envoy}\n    controlPlane: {address: "amphi-xds:18000"}\n${block.replace("9c0d…", "9c0d".padEnd(64, "0"))}`;
   const example = (path: string) => readFileSync(new URL(`../../examples/config/${path}`, import.meta.url), "utf8");
   const files = {
     "apps/billing/spec.yaml": example("apps/billing/spec.yaml"),

@@ -63,12 +63,12 @@ test("every problem is listed at once, each naming the file and the entry", () =
     `actual.json: env is "staging" but the plan is for "prod"`,
     `actual.json: resources[0] (k8s/eu1/Deployment/shop/web): missing "object"`,
     `actual.json: resources[1]: missing "key"`,
-    `actual.json: resources[1]: unknown runtime "lxc" (expected k8s, vm, capture, consul, mesh)`,
+    `actual.json: resources[1]: unknown runtime "lxc" (expected k8s, vm, sidecar, capture, consul, mesh)`,
     `actual.json: resources[2] (capture/legacy/vm-2): "app" must be null for capture rules (they belong to a host)`,
     `actual.json: resources[3] (consul/billing/billing-vm-2-9100): "observed.check" is "broken"; expected passing, warning, critical`,
-    `actual.json: resources[3] (consul/billing/billing-vm-2-9100): unknown field "observed.mood" (expected process, check)`,
+    `actual.json: resources[3] (consul/billing/billing-vm-2-9100): unknown field "observed.mood" (expected process, proxy, check)`,
     `actual.json: resources[4] (consul/billing/billing-vm-2-9100): "observed.check" is "broken"; expected passing, warning, critical`,
-    `actual.json: resources[4] (consul/billing/billing-vm-2-9100): unknown field "observed.mood" (expected process, check)`,
+    `actual.json: resources[4] (consul/billing/billing-vm-2-9100): unknown field "observed.mood" (expected process, proxy, check)`,
     `actual.json: resources[5]: must be an object`,
   ]);
 });

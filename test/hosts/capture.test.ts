@@ -328,6 +328,7 @@ version iptables-restore v1.8.9
 -A AMPHI_OUTPUT -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053
 -A AMPHI_OUTPUT -p tcp -m tcp --dport 53 -j REDIRECT --to-ports 15053
 -A AMPHI_OUTPUT -d 127.0.0.0/8 -j RETURN
+-A AMPHI_OUTPUT -p tcp -m tcp --dport 8091 -m addrtype --dst-type LOCAL -m comment --comment "amphi:web" -j AMPHI_IN_REDIRECT
 -A AMPHI_OUTPUT -d 10.255.0.1/32 -p tcp -j AMPHI_OUT_REDIRECT
 -A AMPHI_OUT_REDIRECT -p tcp -j REDIRECT --to-ports 15001
 -A AMPHI_PREROUTING -p tcp -m tcp --dport 8091 -m comment --comment "amphi:web" -j AMPHI_IN_REDIRECT
@@ -592,10 +593,15 @@ describe("host capture rules in a netns host (real iptables, connections, DNS)",
     assert.match(await dial(asProxy, h.address, 8091), /^app /);
   });
 
-  it("leaves the app's traffic to itself uncaptured (loopback and its own address)", async () => {
+  it("leaves the app's traffic to itself over loopback uncaptured", async () => {
     assert.match(await dial(asApp, "127.0.0.1", 8091), /^app uid=/);
-    assert.match(await dial(asApp, host().address, 8091), /^app /);
     assert.match(await dial(asApp, "127.0.0.1", 9100), /^metrics /);
+  });
+
+  it("sends the host's own calls to an app port at its own address through the inbound sidecar, as clients' calls", async () => {
+    assert.match(await dial(asApp, host().address, 8091), /^inbound uid=1337 /);
+    assert.match(await dial(root, host().address, 9100), /^inbound /, "root's too (the health reporter runs as root)");
+    assert.match(await dial(asApp, host().address, 7000), /^other /, "other ports stay direct");
   });
 
   it("DNS: queries to any address on port 53, UDP and TCP, get mesh-dns's answer", async () => {

@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { ConsulClient, register } from "../../src/adapters/consul/index.js";
 import { SshConnector } from "../../src/adapters/ssh/index.js";
 import { checkIdOf, reporterConfigFor, reporterInterval } from "../../src/hosts/reporter.js";
+import { hostCapture } from "../../src/runtimes/capture/render.js";
 import { scriptText } from "../../src/hosts/scripts.js";
 import type { TaskContext } from "../../src/hosts/task.js";
 import { deploy, undeploy } from "../../src/hosts/tasks.js";
@@ -156,7 +157,8 @@ describe("health reporter on a netns host (Consul double on the fleet's root add
     const t0 = performance.now();
     await eventually("the check to pass", () => check()?.Status === "passing", 5000);
     assert.ok(performance.now() - t0 < 5000);
-    assert.equal(check()?.Output, `GET http://127.0.0.1:${PORT}/health: 200`);
+    // at the address clients use, not over loopback
+    assert.equal(check()?.Output, `GET http://${fleet.hosts[0]!.address}:${PORT}/health: 200`);
     assert.ok(consul.requests.some((r) => r.path === `/v1/agent/check/pass/${checkIdOf(id())}` && r.caller === "management"), "the token was accepted");
   });
 
@@ -168,6 +170,28 @@ describe("health reporter on a netns host (Consul double on the fleet's root add
     for (const f of ["token", "curl.conf", "wgetrc", ".amphi/env"]) assert.equal(statSync(join(cur, f)).mode & 0o777, 0o600, f);
     const again = await deploy(await ctx(), instance(), { packageFile: EXAMPLE_PACKAGE, reporter: reporter() });
     assert.equal(again.result, "unchanged", again.message);
+  });
+
+  it("with capture on and no proxy listening, reports critical (clients are refused); passing again without capture", async () => {
+    const env = modelFixture().environments.find((e) => e.name === "prod")!;
+    const h = fleet.hosts[0]!;
+    const rules = hostCapture(env, "fleet", h.name, [instance()]);
+    // the rendered rules, as root in the host's namespace (the login user may not change iptables)
+    const hooks = rules.hooks.map((k) => `iptables -w -t ${k.table} -I ${k.chain} 1 ${k.rule}`).join(" && ");
+    const put = await fleet.execOnHost(0, ["sh", "-c", `iptables-restore --noflush && ${hooks}`], { input: rules.fragment });
+    assert.equal(put.code, 0, put.stderr);
+    try {
+      await eventually("the check to go critical", () => check()?.Status === "critical", 5000);
+      assert.equal(check()?.Output, `GET http://${h.address}:${PORT}/health: no answer`);
+      // the app itself is fine: over loopback it answers
+      const direct = await fleet.execOnHost(0, ["sh", "-c", `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${PORT}/health`]);
+      assert.equal(direct.stdout, "200");
+    } finally {
+      const unhook = rules.hooks.map((k) => `iptables -w -t ${k.table} -D ${k.chain} ${k.rule}`).join("; ");
+      const gone = await fleet.execOnHost(0, ["sh", "-c", unhook]);
+      assert.equal(gone.code, 0, gone.stderr);
+    }
+    await eventually("the check to pass again", () => check()?.Status === "passing", 5000);
   });
 
   it("reports critical once the app is dead", async () => {

@@ -78,3 +78,18 @@ test("a NACK and a lost proxy are proxy items in their app's mesh row; others in
   // A longer grace: the web sidecar's two minutes are within it.
   assert.ok(!reportWith([{ id: "sidecar~prod~web~web-1", connected: false, since: ago(120_000), types: {} }], 300_000).rows.some((r) => r.items.length > 0));
 });
+
+test("a VM host's sidecar (host~<env>~<group>~<host>) that NACKs is an item in the mesh row of every app on that host", async () => {
+  const desired = scenarioDesired();
+  const onVm1 = [...new Set(desired.resources.filter((r) => r.runtime === "vm" && r.target === "legacy/vm-1").map((r) => r.app!))].sort();
+  assert.ok(onVm1.length >= 2, `the scenario has apps on legacy/vm-1: ${onVm1.join(", ")}`);
+  const report = reportWith([
+    { id: "host~prod~legacy~vm-1", connected: true, since: ago(60_000), types: { listener: nack } },
+    { id: "host~staging~legacy~vm-1", connected: false, since: ago(600_000), types: {} },
+  ]);
+  const rows = report.rows.filter((r) => r.items.length > 0 && r.app !== null);
+  assert.deepEqual(rows.map((r) => [r.app, r.runtime]).sort(), onVm1.map((a) => [a, "mesh"]));
+  const env = report.rows.find((r) => r.app === null && r.runtime === "mesh");
+  assert.deepEqual(env?.items.map((i) => i.object), ["host~staging~legacy~vm-1"], "another environment's host sidecar: the environment's row");
+  for (const r of rows) assert.deepEqual(r.items.map((i) => [i.object, i.proxy]), [["host~prod~legacy~vm-1", "nacked"]]);
+});

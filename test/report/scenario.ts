@@ -61,6 +61,8 @@ function changed(r: Resource): ActualResource | null {
     }
     case "capture":
       return r.target === "legacy/vm-2" ? null : r;
+    case "sidecar":
+      return r;
     case "consul": {
       if (r.registration.host === "vm-3") return null;
       if (r.registration.id === "catalog-vm-2-9090") r.registration.port = 9091;

@@ -34,7 +34,7 @@ test("the runtimes on hosts are parts run by the hosts handler, with a task for 
       assert.notEqual(hooks.tasks.handler, "hosts", io.runtime);
     }
   }
-  assert.deepEqual(hostParts().map((p) => p.runtime), ["vm", "capture"]);
+  assert.deepEqual(hostParts().map((p) => p.runtime), ["vm", "sidecar", "capture"]);
 });
 
 function withContext(env: EnvironmentModel, processEnv: NodeJS.ProcessEnv, fn: (ctx: ReturnType<typeof envContext>) => void): void {

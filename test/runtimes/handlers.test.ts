@@ -10,6 +10,8 @@ const EXPECTED: Record<TaskKind, HandlerName> = {
   deploy: "hosts",
   start: "hosts",
   undeploy: "hosts",
+  sidecar: "hosts",
+  unsidecar: "hosts",
   capture: "hosts",
   uncapture: "hosts",
   "k8s-apply": "cluster",

@@ -27,7 +27,12 @@ test("renderContext: cluster placements in placement order; hosts in order of fi
 
 test("render hooks: each runtime renders only its own resources, and render is their union in key order", () => {
   const policy = { service: "billing", split: [], timeoutMs: 2000, retries: null, circuitBreaker: null, outlierDetection: null, rateLimit: null };
-  const model = withEnvironment(modelFixture(), (e) => ({ ...e, traffic: [policy] }));
+  // with a VM sidecar (an Envoy binary on the hosts) and the control plane it needs
+  const model = withEnvironment(modelFixture(), (e) => ({
+    ...e,
+    traffic: [policy],
+    mesh: { ...e.mesh, sidecar: { ...e.mesh.sidecar, binary: "/usr/local/bin/envoy" }, controlPlane: { host: "10.0.0.5", port: 18000 } },
+  }));
   const ctx = renderContext(model, "prod");
   const byRuntime = RUNTIME_ORDER.map((r) => [r, hooksOf(r).render(ctx)] as const);
   for (const [runtime, resources] of byRuntime) {
@@ -56,7 +61,7 @@ test("files hooks: Kubernetes objects go to their cluster's manifests, the rest 
     assert.equal(files.file(r), r.runtime === "k8s" ? "eu1" : "legacy", r.key);
   }
   const sections = Object.values(RUNTIMES).flatMap((h) => (h.files.layout === "hostgroups" ? [h.files.section] : []));
-  assert.deepEqual(sections, ["instances", "capture", "registrations"]);
+  assert.deepEqual(sections, ["instances", "sidecars", "capture", "registrations"]);
 });
 
 test("files hooks: manifests rank ConfigMaps, Services, Deployments, then any other kind; documents start with apiVersion, kind, metadata, spec", () => {
@@ -86,8 +91,9 @@ test("files hooks: a host instance's entry has its secret values redacted, the i
 test("renderFiles: a host group's document lists every host-group section, an empty one too", () => {
   const files = renderFiles(render(withCapture(modelFixture(), false), "prod"));
   const doc = load(files.find((f) => f.path === "hostgroups/legacy.yaml")!.content) as Record<string, unknown[]>;
-  assert.deepEqual(Object.keys(doc), ["apiVersion", "kind", "metadata", "instances", "capture", "registrations"]);
+  assert.deepEqual(Object.keys(doc), ["apiVersion", "kind", "metadata", "instances", "sidecars", "capture", "registrations"]);
   assert.deepEqual(doc["capture"], []);
+  assert.deepEqual(doc["sidecars"], [], "no VM sidecar configured in the fixture");
 });
 
 const k8sStep = (op: PlanStep["op"], r: ResourceOf<"k8s">): PlanStep & { runtime: "k8s" } => ({

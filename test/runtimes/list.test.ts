@@ -49,7 +49,7 @@ test("registry: report rows, item details, the facts registry drift covers, chec
 test("targets: clusters and hosts are per target, host runtimes share a host, the registry and the mesh policy are one per environment", () => {
   assert.deepEqual(
     RUNTIME_ORDER.map((r) => [r, hooksOf(r).target.place]),
-    [["k8s", "cluster"], ["vm", "host"], ["capture", "host"], ["consul", "environment"], ["mesh", "environment"]],
+    [["k8s", "cluster"], ["vm", "host"], ["sidecar", "host"], ["capture", "host"], ["consul", "environment"], ["mesh", "environment"]],
   );
   assert.equal(registry.objectName(resource(8091)), "user-vm-2-8091");
 });

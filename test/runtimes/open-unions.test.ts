@@ -28,7 +28,7 @@ function payloadOf(r: Resource): string {
 
 test("the runtimes, task kinds and resources come from the runtime folders; apply order from the list", () => {
   assert.deepEqual([runtimes, kinds, payloadKinds, hostApp], [true, true, true, true]);
-  assert.deepEqual(RUNTIME_ORDER.slice(0, 4), ["k8s", "vm", "capture", "consul"]);
+  assert.deepEqual(RUNTIME_ORDER.slice(0, 5), ["k8s", "vm", "sidecar", "capture", "consul"]);
   const r: Resource = { runtime: "consul", key: "consul/user/u-1", app: "user", target: "legacy/vm-2", registration: { id: "u-1" } as never };
   assert.equal(payloadOf(r), "u-1");
 });

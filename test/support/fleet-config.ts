@@ -41,7 +41,12 @@ export interface FleetEnvOptions {
   /** SSH login (default `root`). */
   user?: string;
   knownHostsFile?: string;
+  /** Capture on (default false: with capture on, hosts need a VM sidecar and a control plane, see `mesh`). */
   capture?: boolean;
+  /** Extra `mesh:` entries, flow style (e.g. `controlPlane: {address: "10.0.0.1:18000"}, ` …). */
+  mesh?: string;
+  /** `mesh.sidecar.binary`: the hosts' Envoy. */
+  sidecarBinary?: string;
   maxUnavailable?: number;
   /** Place billing on the fleet (default true); false leaves `placements: []`. */
   placed?: boolean;
@@ -55,7 +60,7 @@ export function fleetEnvironment(fleet: TestFleet, o: FleetEnvOptions = {}): str
   return `apiVersion: v1
 kind: Environment
 spec:
-  mesh: { serviceIP: 10.255.0.1, capture: ${o.capture ?? true}, sidecar: { image: envoyproxy/envoy:v1.31.2 } }
+  mesh: { serviceIP: 10.255.0.1, capture: ${o.capture ?? false}, ${o.mesh ?? ""}sidecar: { image: envoyproxy/envoy:v1.31.2${o.sidecarBinary ? `, binary: ${o.sidecarBinary}` : ""} } }
 ${o.extra ?? ""}  hostGroups:
   - name: fleet
     transport: ssh

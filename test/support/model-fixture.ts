@@ -119,7 +119,7 @@ export function fixtureEnvironment(apps: AppModel[] = fixtureApps()): Environmen
       dnsPort: 15053,
       domain: "mesh",
       dnsUpstreams: ["10.0.0.2"],
-      sidecar: { image: "envoyproxy/envoy:v1.31.2", initImage: "registry.example.com/amphi/init:0.1.0", package: null },
+      sidecar: { image: "envoyproxy/envoy:v1.31.2", initImage: "registry.example.com/amphi/init:0.1.0", package: null, binary: null },
       controlPlane: null,
     },
     consul: { enabled: true, address: "http://consul.internal:8500", datacenter: null, tokenEnv: null, checkTTL: "15s", deregisterCriticalAfter: "5m" },

@@ -76,6 +76,6 @@ function environment(r: Rand, apps: GenApp[]): unknown {
   return {
     apiVersion: "v1",
     kind: "Environment",
-    spec: { mesh: { serviceIP: "10.255.0.1", capture, sidecar: { image: "envoyproxy/envoy:v1.31.2" }, ...controlPlane }, clusters, hostGroups: groups, placements },
+    spec: { mesh: { serviceIP: "10.255.0.1", capture, sidecar: { image: "envoyproxy/envoy:v1.31.2", binary: "/usr/local/bin/envoy" }, ...controlPlane }, clusters, hostGroups: groups, placements },
   };
 }

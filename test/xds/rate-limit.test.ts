@@ -17,7 +17,9 @@ function snapshot(limit: { requests: number; intervalMs: number; burst: number }
       { name: "billing", app: "billing", ports: [{ port: 9100, protocol: "grpc", instances: [inst("b-1", "10.0.0.1", 9100)] }], policy: policy("billing", { rateLimit: limit }) },
       { name: "billing-admin", app: "billing", ports: [{ port: 8081, protocol: "http", instances: [] }, { port: 7000, protocol: "tcp", instances: [] }], policy: policy("billing-admin", { rateLimit: limit && { ...limit, requests: 5 } }) },
       { name: "web", app: "web", ports: [{ port: 8080, protocol: "http", instances: [inst("w-1", "10.0.0.2", 8080)] }], policy: null },
+      { name: "search", app: "search", ports: [{ port: 8090, protocol: "http", instances: [] }], policy: policy("search", { rateLimit: limit && { ...limit, requests: 7 } }) },
     ],
+    hostApps: { "legacy/vm-1": ["billing", "search", "web"], "legacy/vm-2": ["web"] },
   };
 }
 
@@ -81,6 +83,18 @@ describe("inbound local rate limit, per sidecar node", () => {
     const h2 = cds.resources.find((x) => x["name"] === INBOUND_H2_CLUSTER)!;
     assert.equal(h2["type"], "ORIGINAL_DST");
     assert.ok(h2["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options);
+  });
+
+  it("a VM host's sidecar (host~<env>~<group>~<host>) gets the limited chains of every app on its host; a host without one the shared listener", async () => {
+    const { inbound } = await lds("host~prod~legacy~vm-1");
+    const chains = inbound["filter_chains"];
+    assert.deepEqual(chains.map((c: any) => c.filter_chain_match.destination_port.value), [8081, 8090, 9100], "billing's http and grpc ports and search's");
+    const fills = chains.map((c: any) => c.filters[0].typed_config.http_filters[0].typed_config.token_bucket.tokens_per_fill.value);
+    assert.deepEqual(fills, [5, 7, 100]);
+    const other = await lds("host~prod~legacy~vm-2");
+    assert.equal(other.inbound["filter_chains"], undefined, "only web on vm-2: no limit");
+    const unknown = await lds("host~prod~legacy~vm-9");
+    assert.equal(unknown.inbound["filter_chains"], undefined);
   });
 
   it("a rate limit change pushes the new listener to that app's sidecars only; removing it restores the shared one", async () => {

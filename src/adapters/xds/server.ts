@@ -5,7 +5,7 @@
 // fields as their typed messages), shared responses once per selection (requests.ts), and what is handed to
 // grpc-js and not yet flushed stays within a budget (budget.ts).
 import * as grpc from "@grpc/grpc-js";
-import { buildResources, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
+import { buildResources, parseHostSidecarNode, parseSidecarNode, RESOURCE_KINDS, type MeshResource, type MeshResources, type MeshSnapshot, type ResourceKind, TYPE_URL } from "../../mesh/index.js";
 import { adsPackageDefinition, encodeResource } from "./protos.js";
 import { sharedBodySerializer, sharedNamesDeserializer } from "./requests.js";
 import { SendBudget, StreamSender } from "./budget.js";
@@ -33,6 +33,8 @@ interface Served {
   /** Null when there are no pod-only listeners: pods get what every sidecar gets. */
   podListeners: ServedKind | null;
   podListenersByApp: ReadonlyMap<string, ServedKind>;
+  /** The listeners of VM host sidecars (one per host, every app of the host), by `<hostGroup>/<host>`. */
+  listenersByHost: ReadonlyMap<string, ServedKind>;
 }
 
 function indexAll(r: MeshResources, before: Served | null): Served {
@@ -47,6 +49,7 @@ function indexAll(r: MeshResources, before: Served | null): Served {
     listenersByApp: byApp((l) => l, before?.listenersByApp),
     podListeners: pod.length > 0 ? serve(withPod(r.listener), before?.podListeners ?? null) : null,
     podListenersByApp: pod.length > 0 ? byApp(withPod, before?.podListenersByApp) : new Map(),
+    listenersByHost: new Map([...(r.inboundByHost ?? [])].map(([host, inbound]) => [host, serve(withInbound(inbound), before?.listenersByHost.get(host) ?? null)])),
   };
 }
 
@@ -165,13 +168,15 @@ export class AdsServer {
   private hostFor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, sender: StreamSender<DiscoveryResponse>): StreamHost {
     let node: NodeState | null = null;
     // A sidecar (node id `sidecar~<env>~<app>~<instance>`) of an app with a rate limit gets that app's listeners;
-    // a pod sidecar gets the pod-only listeners on top.
+    // a pod sidecar gets the pod-only listeners on top; a VM host's sidecar (`host~<env>~<group>~<host>`) gets the
+    // inbound listener of every app on its host.
     let app: string | null = null;
+    let host: string | null = null;
     let pod = false;
     const listeners = (): ServedKind => {
       const c = this.current;
       const forPod = pod ? ((app !== null ? c.podListenersByApp.get(app) : undefined) ?? c.podListeners) : null;
-      return forPod ?? (app !== null ? c.listenersByApp.get(app) : undefined) ?? c.kinds.listener;
+      return forPod ?? (app !== null ? c.listenersByApp.get(app) : host !== null ? c.listenersByHost.get(host) : undefined) ?? c.kinds.listener;
     };
     return {
       ready: () => this.hasSnapshot,
@@ -184,6 +189,8 @@ export class AdsServer {
       },
       onNode: (id, n) => {
         app = parseSidecarNode(id)?.app ?? null;
+        const h = parseHostSidecarNode(id);
+        host = h ? `${h.hostGroup}/${h.host}` : null;
         pod = isPodNode(n);
         node = this.nodes.get(id) ?? { id, streams: 0, since: 0, types: {} };
         if (node.streams++ === 0) node.since = Date.now();

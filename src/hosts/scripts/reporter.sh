@@ -9,7 +9,9 @@
 #   run      with BASE=<base>, APP=<app> (the installed copy, started by amphi-exec in current/): every
 #            AMPHI_INTERVAL seconds GETs the app's health URL (current/.amphi/health; without one: is the app
 #            running) and PUTs /v1/agent/check/pass|fail/<id>?note=... to AMPHI_CONSUL for each id of
-#            AMPHI_CHECKS. Logs a line only when what it reports changes.
+#            AMPHI_CHECKS. The health URL's host is AMPHI_HEALTH_HOST (the instance's address) when set: checked the
+#            way clients reach the app, so with capture on the check runs through the sidecar (a loopback check
+#            would pass while clients are refused). Logs a line only when what it reports changes.
 mode=$1
 shift
 
@@ -112,6 +114,10 @@ case $mode in
         verb=fail note="$APP is not running"
       else
         url=$(health_url)
+        if [ -n "$url" ] && [ -n "${AMPHI_HEALTH_HOST:-}" ]; then
+          case $AMPHI_HEALTH_HOST in *:*) _h="[$AMPHI_HEALTH_HOST]" ;; *) _h=$AMPHI_HEALTH_HOST ;; esac
+          url="http://$_h:${url#http://127.0.0.1:}"
+        fi
         if [ -z "$url" ]; then
           verb=pass note="$APP is running (pid $pid)"
         else

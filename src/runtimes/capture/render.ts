@@ -5,6 +5,7 @@
 import type { CaptureRules, EnvironmentModel, HostInstance, IptablesOp, IptablesRestore, MeshModel } from "../../model/index.js";
 import { compareStrings } from "../../model/index.js";
 import type { RenderHook } from "../types.js";
+import { SIDECAR_ADMIN_PORT } from "../sidecar/render.js";
 import { formatRestore } from "./iptables.js";
 
 /** The capture render hook: when the environment captures traffic, one resource per host with at least one
@@ -37,7 +38,10 @@ export function hostCapture(env: EnvironmentModel, hostGroup: string, host: stri
     .map((i) => ({ app: i.app, ports: [...new Set(i.ports.map((p) => p.port))].sort((a, b) => a - b) }))
     .sort((a, b) => compareStrings(a.app, b.app));
   const fragment = formatRestore(captureTables(`# amphi capture for ${hostGroup}/${host} (env ${env.name})`, env.mesh, inbound));
-  return { hostGroup, host, inbound, fragment, hooks: captureHooks(), dns: hostDns(env) };
+  const rules: CaptureRules = { hostGroup, host, inbound, fragment, hooks: captureHooks(), dns: hostDns(env) };
+  const vmSidecar = env.mesh.controlPlane !== null && (env.mesh.sidecar.package !== null || env.mesh.sidecar.binary !== null);
+  if (vmSidecar) rules.proxy = { adminPort: SIDECAR_ADMIN_PORT, inboundPort: env.mesh.inboundPort, outboundPort: env.mesh.outboundPort };
+  return rules;
 }
 
 /** The chains and rules of a host's capture, as structure (formatRestore makes the fragment of it). */
@@ -111,6 +115,16 @@ function natRules(mesh: MeshModel, inbound: CaptureRules["inbound"]): IptablesOp
     A("AMPHI_OUTPUT", `-p tcp --dport 53 -j REDIRECT --to-ports ${dns}`),
     // The app talking to itself (or anything else) over loopback stays uncaptured.
     A("AMPHI_OUTPUT", "-d 127.0.0.0/8 -j RETURN"),
+    // A process of the host calling an app's port at one of the host's own addresses takes the path clients
+    // of other hosts take (locally made packets never pass PREROUTING): through the sidecar's inbound
+    // listener. So the health reporter, which checks through the host's address, sees what clients see.
+    ...inbound.flatMap(({ app, ports }) =>
+      ports.map((port): IptablesOp => ({
+        op: "-A",
+        chain: "AMPHI_OUTPUT",
+        args: ["-p", "tcp", "--dport", String(port), "-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", `amphi:${app}`, "-j", "AMPHI_IN_REDIRECT"],
+      })),
+    ),
     // Outbound: only the mesh service IP, which mesh-dns hands out for registered names. Everything else
     // other processes send is left alone.
     A("AMPHI_OUTPUT", `-d ${mesh.serviceIP}/32 -p tcp -j AMPHI_OUT_REDIRECT`),

@@ -1,0 +1,27 @@
+// The sidecar resource kind's I/O: a host's Envoy, read back from `<baseDir>/sidecar/` (its record, whether it
+// runs and answers) and installed or removed through the host's session (hosts/sidecar.ts).
+import type { ActualResource } from "../model/index.js";
+import { hostTarget } from "../model/index.js";
+import type { HostPart } from "../hosts/part.js";
+import { ensureSidecar, readSidecar, removeSidecar } from "../hosts/sidecar.js";
+import { sidecarKey } from "../runtimes/sidecar/render.js";
+import type { RuntimeIo } from "./types.js";
+
+/** The sidecar kind's part of the host reader and handler. */
+export const sidecarHost: HostPart = {
+  runtime: "sidecar",
+  read: async (ctx) => {
+    const seen = await readSidecar(ctx);
+    if (!seen) return [];
+    const { group, host } = ctx.ref;
+    const resource: ActualResource = { runtime: "sidecar", key: sidecarKey(group, host), app: null, target: hostTarget(group, host), sidecar: seen.sidecar, observed: { proxy: seen.ready ? "ready" : "down" } };
+    return [resource];
+  },
+  tasks: {
+    sidecar: (ctx, p, opts) => ensureSidecar(ctx, p.sidecar, { packages: opts.packages, healthTimeoutMs: opts.healthTimeoutMs }),
+    unsidecar: (ctx) => removeSidecar(ctx),
+  },
+};
+
+/** A host's sidecar is read and changed through the host's session. */
+export const sidecarIo: RuntimeIo = { runtime: "sidecar", host: sidecarHost };

@@ -81,6 +81,42 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
+/** Resolves once `child` printed `ready`; fails with its output when it exits first or after a minute. */
+function untilReady(child: ChildProcess, what: string): Promise<void> {
+  let out = "";
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: not ready after 60 s: ${out}`)), 60_000);
+    const add = (d: string) => {
+      out += d;
+      if (out.includes("ready\n")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.setEncoding("utf8").on("data", add);
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code}): ${out}`));
+    });
+  });
+}
+
+/** Resolves once the pod's proxy answers `/ready` on its admin port (15000, in the pod's namespace). */
+async function podProxyReady(pod: StandInPod, proxy: ChildProcess, name: string): Promise<void> {
+  let out = "";
+  proxy.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  proxy.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const deadline = Date.now() + EVENTUALLY_MS;
+  for (;;) {
+    if (proxy.exitCode !== null || proxy.signalCode !== null) assert.fail(`amphi-proxy of ${name} exited (${proxy.exitCode ?? proxy.signalCode}):\n${out}`);
+    const r = await pod.exec(["curl", "-sS", "--max-time", "5", "http://127.0.0.1:15000/ready"]);
+    if (r.code === 0 && /LIVE/.test(r.stdout)) return;
+    if (Date.now() > deadline) assert.fail(`amphi-proxy of ${name} not ready: ${r.stdout}${r.stderr}\n${out}`);
+    await sleep(250);
+  }
+}
+
 describe("issue 12 end to end: amphi apply to three VM hosts and a cluster, two stand-in pods, calls by name through capture and the sidecars", { skip }, () => {
   let fleet: TestFleet;
   let consul: ConsulDouble;
@@ -90,6 +126,7 @@ describe("issue 12 end to end: amphi apply to three VM hosts and a cluster, two 
   let repo = "";
   let user = { uid: 0, gid: 0 };
   const pods: StandInPod[] = [];
+  const proxies: ChildProcess[] = [];
   const podNames = ["billing-5f6d7-aaaaa", "billing-5f6d7-bbbbb"];
   const resolvDirs: string[] = [];
   const ns = uniqueNamespace("mesh-e2e");
@@ -104,6 +141,15 @@ describe("issue 12 end to end: amphi apply to three VM hosts and a cluster, two 
   const curlOnHost = async (i: number, url: string, as = user): Promise<string> => {
     const r = await run("ip", ["netns", "exec", host(i).netns, "setpriv", "--reuid", String(as.uid), "--regid", String(as.gid), "--clear-groups", "--", "curl", "-sS", "--max-time", "5", url]);
     return r.code === 0 ? r.stdout.split("\n")[0]! : `ERR ${r.code} ${r.stderr.trim()}`;
+  };
+  /** GET / of host i's app from the root namespace (a client outside the mesh): the answer or `ERR …`. */
+  const outside = async (i: number, timeoutMs = 5000): Promise<string> => {
+    try {
+      const r = await fetch(`http://${host(i).address}:${PORT}/`, { signal: AbortSignal.timeout(timeoutMs) });
+      return r.status === 200 ? (await r.text()).split("\n")[0]! : `ERR ${r.status}`;
+    } catch (e) {
+      return `ERR ${String((e as Error).cause ?? (e as Error).message)}`;
+    }
   };
   const curlInPod = async (p: number, url: string): Promise<string> => {
     const r = await pods[p]!.exec(["curl", "-sS", "--max-time", "5", url], { as: { uid: APP_UID } });
@@ -227,6 +273,7 @@ ${hostLine(2)}
 
   after(async () => {
     await xds?.stop();
+    for (const p of proxies) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     for (const p of pods) await p.cleanup();
     if (fleet) {
       for (const h of fleet.hosts) killUnder(h.baseDir);
@@ -258,5 +305,141 @@ ${hostLine(2)}
     console.log(`# host0 → billing by name: ${JSON.stringify(seen)}`);
     // By name only through the mesh: as the proxy uid (which capture leaves alone) the name does not resolve.
     assert.match(await curlOnHost(0, `http://billing:${PORT}/`, { uid: 1337, gid: 1337 }), /^ERR /);
+  });
+
+  it("two stand-in pods run the rendered init rules and amphi-proxy; the next apply's pod sync registers them in Consul", async () => {
+    const deployment = JSON.parse(await k(["get", "deployment", "billing", "-n", ns, "-o", "json"])) as K8sObject;
+    const configMap = JSON.parse(await k(["get", "configmap", "amphi-proxy-billing", "-n", ns, "-o", "json"])) as K8sObject;
+    for (const name of podNames) {
+      const pod = await startPod({ fleet });
+      pods.push(pod);
+      mkdirSync(`/etc/netns/${pod.netns}`, { recursive: true });
+      resolvDirs.push(`/etc/netns/${pod.netns}`);
+      writeFileSync(`/etc/netns/${pod.netns}/resolv.conf`, `nameserver ${fleet.controllerAddress}\n`);
+      const init = await pod.applyInit(deployment, configMap);
+      assert.equal(init.code, 0, init.stderr);
+      await untilReady(pod.start([process.execPath, join(repo, "server.mjs"), String(PORT), name], { as: { uid: APP_UID } }), `app of ${name}`);
+      const proxy = pod.startContainer(deployment, configMap, "amphi-proxy", { binary: [envoyBinary()], podName: name, namespace: ns });
+      proxies.push(proxy);
+      await podProxyReady(pod, proxy, name);
+      // No pod controller in the double: a pod of the Deployment, running at the stand-in's address, made Ready as a
+      // kubelet would.
+      const object = {
+        apiVersion: "v1", kind: "Pod",
+        metadata: { name, namespace: ns, labels: { "app.kubernetes.io/managed-by": "amphi", "amphi.dev/app": "billing", "amphi.dev/env": "e2e" } },
+        spec: { containers: [{ name: "app", image: `registry.example.com/test/billing:${POD_TAG}` }] },
+      };
+      await k(["apply", "-f", "-"], JSON.stringify(object));
+      await k(["patch", "pod", name, "-n", ns, "--subresource=status", "--type=merge", "-p",
+        JSON.stringify({ status: { phase: "Running", podIP: pod.address, conditions: [{ type: "Ready", status: "True" }] } })]);
+    }
+    const synced = await cli(["apply", "--yes"]);
+    assert.equal(synced.code, 0, synced.stderr);
+    for (const [i, name] of podNames.entries()) {
+      assert.match(synced.stderr, new RegExp(`e2e: pods: register +billing/${ns}\\.${name}-${PORT} ${pods[i]!.address!.replace(/\./g, "\\.")}:${PORT} version ${POD_TAG.replace(/\./g, "\\.")} \\(new\\)`), synced.stderr);
+    }
+  });
+
+  it("VM → pod: from host0, `curl http://billing:9100/` reaches the pods too (through their inbound capture and proxy)", async () => {
+    const all = [instanceOf(1), instanceOf(2), ...podNames.map((n) => `billing@${n}`)];
+    const seen = await reachesAll(() => curlOnHost(0, `http://billing:${PORT}/`), all, all, "host0 → billing (VMs and pods)");
+    console.log(`# host0 → billing by name, VMs and pods: ${JSON.stringify(seen)}`);
+  });
+
+  it("pod → VM: in a pod, as the app's uid, `curl http://billing:9100/` (Envoy's DNS filter, the pod's capture) reaches the VM instances", async () => {
+    const all = [instanceOf(1), instanceOf(2), ...podNames.map((n) => `billing@${n}`)];
+    for (const p of [0, 1]) {
+      const seen = await reachesAll(() => curlInPod(p, `http://billing:${PORT}/`), [instanceOf(1), instanceOf(2)], all, `${podNames[p]} → billing`);
+      console.log(`# ${podNames[p]} → billing by name: ${JSON.stringify(seen)}`);
+    }
+  });
+
+  it("an outside client reaches a VM app through the inbound capture (the redirect to 15006 counts its packets)", async () => {
+    const redirected = async () => {
+      const r = await fleet.execOnHost(1, ["iptables-save", "-c", "-t", "nat"]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.split("\n").filter((l) => /--to-ports 15006\b/.test(l));
+      assert.ok(lines.length > 0, `no inbound redirect on host1:\n${r.stdout}`);
+      return lines.reduce((n, l) => n + Number(/^\[(\d+):/.exec(l)?.[1] ?? 0), 0);
+    };
+    const before = await redirected();
+    for (let i = 0; i < 3; i++) assert.equal(await outside(1), instanceOf(1));
+    // nat sees a connection's first packet only (and fetch keeps its connection alive): at least one more.
+    assert.ok((await redirected()) > before, "the outside client's connection went through the inbound redirect");
+  });
+
+  it("an instance whose health check fails turns critical in Consul and stops receiving calls (from a VM and from a pod)", async () => {
+    const check = "service:billing-host2-9100";
+    const status = () => consul.state().checks.find((c) => c.CheckID === check)?.Status;
+    assert.equal(status(), "passing");
+    const r = await fleet.execOnHost(2, ["curl", "-sS", "--max-time", "5", "-d", "fail", `http://127.0.0.1:${PORT}/__mode`]);
+    assert.equal(r.code, 0, r.stderr);
+    const t0 = Date.now();
+    for (const end = Date.now() + EVENTUALLY_MS; status() !== "critical"; await sleep(100)) if (Date.now() > end) assert.fail(`${check} never turned critical: ${status()}`);
+    const tCritical = Date.now();
+    const others = [instanceOf(1), ...podNames.map((n) => `billing@${n}`)];
+    const all = [...others, instanceOf(2)];
+    // Eventually 20 calls in a row without host2 (the push follows Consul), then none reaches it any more.
+    for (const [what, call] of [["host0", () => curlOnHost(0, `http://billing:${PORT}/`)], [podNames[0]!, () => curlInPod(0, `http://billing:${PORT}/`)]] as const) {
+      let clean = 0;
+      for (const end = Date.now() + EVENTUALLY_MS; clean < 20; ) {
+        if (Date.now() > end) assert.fail(`${what}: billing@host2 still answers after it turned critical`);
+        const got = await call();
+        assert.ok(all.includes(got), `${what} → ${got}`);
+        clean = got === instanceOf(2) ? 0 : clean + 1;
+      }
+      const after = await reachesAll(call, [instanceOf(1)], others, `${what} → billing without host2`);
+      console.log(`# ${what} → billing after host2 failed (critical ${tCritical - t0} ms after its health check failed): ${JSON.stringify(after)}`);
+    }
+    const back = await fleet.execOnHost(2, ["curl", "-sS", "--max-time", "5", "-d", "ok", `http://127.0.0.1:${PORT}/__mode`]);
+    assert.equal(back.code, 0, back.stderr);
+    await reachesAll(() => curlOnHost(0, `http://billing:${PORT}/`), [instanceOf(2)], all, "host0 → billing once host2 passes again");
+  });
+
+  it("a SIGKILLed VM sidecar is restarted by the supervisor; the app behind it is unreachable no longer than that restart", async () => {
+    const pidFile = join(sidecarBase(host(1).baseDir), "run/envoy.pid");
+    const envoyPid = async () => (await fleet.execOnHost(1, ["cat", pidFile])).stdout.trim();
+    const ready = async () => (await fleet.execOnHost(1, ["curl", "-s", "--max-time", "2", "http://127.0.0.1:15000/ready"])).stdout.includes("LIVE");
+    const old = await envoyPid();
+    assert.match(old, /^\d+$/);
+    assert.equal(await ready(), true);
+    // An outside client calls host1's app every 100 ms from before the kill until well after it answers again.
+    const log: Array<[number, string]> = [];
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        log.push([Date.now(), await outside(1, 2000)]);
+        await sleep(100);
+      }
+    })();
+    await sleep(1000);
+    const kill = await fleet.execOnHost(1, ["kill", "-KILL", old]);
+    assert.equal(kill.code, 0, kill.stderr);
+    const tKill = Date.now();
+    let tReady = 0;
+    for (const end = Date.now() + EVENTUALLY_MS; !tReady; await sleep(100)) {
+      if (Date.now() > end) assert.fail("the sidecar was not restarted");
+      const pid = await envoyPid();
+      if (/^\d+$/.test(pid) && pid !== old && (await ready())) tReady = Date.now();
+    }
+    // Keep probing until the app answered for 3 s in a row after the restart (or a generous deadline).
+    for (const end = Date.now() + EVENTUALLY_MS; Date.now() < end; await sleep(200)) {
+      const since = log.filter(([t]) => t > tReady);
+      if (since.length > 0 && since.every(([, a]) => a === instanceOf(1)) && since[since.length - 1]![0] - since[0]![0] > 3000) break;
+    }
+    probing = false;
+    await prober;
+    const before = log.filter(([t]) => t < tKill);
+    assert.ok(before.length > 0 && before.every(([, a]) => a === instanceOf(1)), `answered before the kill: ${JSON.stringify(before)}`);
+    const failed = log.filter(([t, a]) => t >= tKill && a !== instanceOf(1));
+    const lastFail = failed.length ? failed[failed.length - 1]![0] : tKill;
+    const back = log.find(([t, a]) => t > lastFail && a === instanceOf(1));
+    assert.ok(back, `the app never answered again after the kill: ${JSON.stringify(log.slice(-10))}`);
+    assert.ok(log.filter(([t]) => t > back[0]).every(([, a]) => a === instanceOf(1)), "and kept answering");
+    const gap = back[0] - tKill;
+    console.log(`# sidecar on host1 SIGKILLed: restarted and ready after ${tReady - tKill} ms (seen by polling /ready every ~100 ms); outside calls failed ${failed.length}× (${[...new Set(failed.map(([, a]) => a.replace(/\d+ ms/, "")))].join("; ")}), answered again ${gap} ms after the kill`);
+    // Unreachable no longer than the restart: the last failed call started before the new sidecar was seen ready
+    // (plus the time one call may take to fail, 2 s).
+    assert.ok(lastFail <= tReady + 2000, `a call failed ${lastFail - tReady} ms after the restarted sidecar was ready`);
   });
 });

@@ -7,6 +7,8 @@ import { ensureSidecar, readSidecar, removeSidecar } from "../hosts/sidecar.js";
 import { sidecarKey } from "../runtimes/sidecar/render.js";
 import type { RuntimeIo } from "./types.js";
 
+const SIDECAR_READY_MS = 30_000;
+
 /** The sidecar kind's part of the host reader and handler. */
 export const sidecarHost: HostPart = {
   runtime: "sidecar",
@@ -18,7 +20,8 @@ export const sidecarHost: HostPart = {
     return [resource];
   },
   tasks: {
-    sidecar: (ctx, p, opts) => ensureSidecar(ctx, p.sidecar, { packages: opts.packages, healthTimeoutMs: opts.healthTimeoutMs }),
+    // Envoy is ready only once the control plane sent its listeners: at least 30 s, whatever the apps' health timeout.
+    sidecar: (ctx, p, opts) => ensureSidecar(ctx, p.sidecar, { packages: opts.packages, healthTimeoutMs: Math.max(opts.healthTimeoutMs, SIDECAR_READY_MS) }),
     unsidecar: (ctx) => removeSidecar(ctx),
   },
 };

@@ -10,6 +10,8 @@ import { amphi } from "../support/cli.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
 import { billingSpec, fleetEnvironment } from "../support/fleet-config.js";
 import { EXAMPLE_PACKAGE, EXAMPLE_SHA, buildPackage, killUnder } from "../support/local-host.js";
+import { envoyBinary } from "../support/envoy.js";
+import { AdsServer } from "../../src/adapters/xds/index.js";
 
 const support = fleetSupported();
 const skip = support.ok ? false : process.env.CI === "true" ? false : `sshd test hosts unavailable: ${support.reason}`;
@@ -18,10 +20,14 @@ const PORT = 9100;
 describe("amphi apply over ssh to three netns hosts", { skip }, () => {
   let fleet: TestFleet;
   let repo = "";
+  let ads: AdsServer;
+  let adsPort = 0;
 
   const app = (version: string, pkg: { path: string; sha256: string }, env: Record<string, string> = {}): string =>
     billingSpec({ port: PORT, version, ...pkg, env: { APP_VERSION: version, ...env } });
-  const environment = (knownHostsFile: string, placed = true): string => fleetEnvironment(fleet, { knownHostsFile, placed });
+  // capture on: every host gets the VM sidecar (the Envoy double, or AMPHI_TEST_ENVOY) fed by a real ADS server
+  const environment = (knownHostsFile: string, placed = true): string =>
+    fleetEnvironment(fleet, { knownHostsFile, placed, capture: true, mesh: `controlPlane: { address: "${fleet.rootAddress}:${adsPort}" }, `, sidecarBinary: envoyBinary() });
 
   const write = (file: string, text: string): void => {
     mkdirSync(join(repo, file, ".."), { recursive: true });
@@ -36,6 +42,9 @@ describe("amphi apply over ssh to three netns hosts", { skip }, () => {
   before(async () => {
     if (!support.ok) assert.fail(`CI=true but sshd test hosts are unavailable: ${support.reason}`);
     fleet = await startFleet({ count: 3 });
+    ads = new AdsServer();
+    adsPort = await ads.listen(`${fleet.rootAddress}:0`);
+    ads.setSnapshot({ env: "fleet", settings: { domain: "mesh", outboundPort: 15001, inboundPort: 15006 }, services: [] });
     repo = mkdtempSync(join(tmpdir(), `amphi-apply-ssh-${process.pid}-`));
     mkdirSync(join(repo, "packages"), { recursive: true });
     copyFileSync(EXAMPLE_PACKAGE, join(repo, "packages/billing-2.3.0.tar.gz"));
@@ -47,6 +56,7 @@ describe("amphi apply over ssh to three netns hosts", { skip }, () => {
     if (!fleet) return;
     for (const h of fleet.hosts) killUnder(h.baseDir);
     await fleet.cleanup();
+    await ads?.close();
     rmSync(repo, { recursive: true, force: true });
   });
 
@@ -54,6 +64,7 @@ describe("amphi apply over ssh to three netns hosts", { skip }, () => {
     const r = await apply();
     assert.equal(r.code, 0, r.stderr);
     assert.equal((r.stderr.match(/deploy billing\s+succeeded \(changed\)/g) ?? []).length, 3);
+    assert.equal((r.stderr.match(/sidecar\s+succeeded \(changed\)/g) ?? []).length, 3, r.stderr);
     assert.equal((r.stderr.match(/capture\s+succeeded \(changed\)/g) ?? []).length, 3);
     for (const i of [0, 1, 2]) assert.equal(await version(i), "2.3.0");
     const rules = await fleet.execOnHost(0, ["iptables-save", "-t", "nat"]);
@@ -159,6 +170,8 @@ describe("amphi apply over ssh to three netns hosts", { skip }, () => {
       assert.equal(rules.stdout.trim(), "0", `${h.name}: no AMPHI rules left`);
       const left = await fleet.execOnHost(i, ["sh", "-c", `ls ${h.baseDir}/apps; pgrep -f "server[.]mjs" || true`]);
       assert.equal(left.stdout.trim(), "", `${h.name}: no app dir, no process`);
+      const envoy = await fleet.execOnHost(i, ["sh", "-c", `ls -d ${h.baseDir}/sidecar 2>/dev/null; pgrep -u 1337 || true`]);
+      assert.equal(envoy.stdout.trim(), "", `${h.name}: no sidecar dir, no Envoy`);
     }
   });
 });

@@ -172,10 +172,9 @@ describe("issue 12 end to end: amphi apply to three VM hosts and a cluster, two 
 
   before(async () => {
     if (!support.ok) assert.fail(`CI=true but sshd test hosts are unavailable: ${support.reason}`);
-    const pw = spawnSync("getent", ["passwd", TEST_USER], { encoding: "utf8" });
+    console.log(`# proxies: ${isDouble() ? "the Envoy test double" : `AMPHI_TEST_ENVOY=${envoyBinary()}`}`);
     fleet = await startFleet({ count: 3 });
     const [, , uid, gid] = spawnSync("getent", ["passwd", TEST_USER], { encoding: "utf8" }).stdout.split(":");
-    void pw;
     user = { uid: Number(uid), gid: Number(gid) };
     consul = await startConsulDouble({ host: fleet.rootAddress, token: TOKEN });
     kubeApi = await startKubeApiServer({ autoReady: true });
@@ -405,9 +404,13 @@ ${hostLine(2)}
     assert.equal(await ready(), true);
     // An outside client calls host1's app every 100 ms from before the kill until well after it answers again.
     const log: Array<[number, string]> = [];
+    const check = () => consul.state().checks.find((c) => c.CheckID === "service:billing-host1-9100")?.Status ?? "none";
+    const checks: Array<[number, string]> = [];
     let probing = true;
     const prober = (async () => {
       while (probing) {
+        const c = check();
+        if (checks[checks.length - 1]?.[1] !== c) checks.push([Date.now(), c]);
         log.push([Date.now(), await outside(1, 2000)]);
         await sleep(100);
       }
@@ -437,7 +440,7 @@ ${hostLine(2)}
     assert.ok(back, `the app never answered again after the kill: ${JSON.stringify(log.slice(-10))}`);
     assert.ok(log.filter(([t]) => t > back[0]).every(([, a]) => a === instanceOf(1)), "and kept answering");
     const gap = back[0] - tKill;
-    console.log(`# sidecar on host1 SIGKILLed: restarted and ready after ${tReady - tKill} ms (seen by polling /ready every ~100 ms); outside calls failed ${failed.length}× (${[...new Set(failed.map(([, a]) => a.replace(/\d+ ms/, "")))].join("; ")}), answered again ${gap} ms after the kill`);
+    console.log(`# sidecar on host1 SIGKILLed: restarted and ready after ${tReady - tKill} ms (seen by polling /ready every ~100 ms); outside calls failed ${failed.length}× (${[...new Set(failed.map(([, a]) => a.replace(/\d+ ms/, "")))].join("; ")}), answered again ${gap} ms after the kill; host1's check in Consul: ${checks.map(([t, c]) => `${c}@${t - tKill}ms`).join(" → ")}`);
     // Unreachable no longer than the restart: the last failed call started before the new sidecar was seen ready
     // (plus the time one call may take to fail, 2 s).
     assert.ok(lastFail <= tReady + 2000, `a call failed ${lastFail - tReady} ms after the restarted sidecar was ready`);

@@ -69,6 +69,33 @@ createServer((req, res) => {
 }).listen(port, "0.0.0.0", () => process.stdout.write("ready\\n"));
 `;
 
+/** An app of one http service on `port` with a health check, from the test package (and in pods of `image`). */
+function appSpec(name: string, port: number, sha256: string, image?: string): string {
+  return `apiVersion: v1
+kind: Application
+spec:
+  services:
+  - name: ${name}
+    ports:
+    - targetPort: ${port}
+      protocol: http
+    healthCheck:
+      path: /health
+${image ? `  container:\n    image: ${image}\n` : ""}  package:
+    version: "1.0.0"
+    path: packages/billing.tar.gz
+    sha256: ${sha256}
+    start: node server.mjs ${port}
+`;
+}
+
+/** Packets counted by the nat rules that redirect to the inbound port 15006, from `iptables-save -c` output. */
+function inboundRedirected(save: string): number {
+  const lines = save.split("\n").filter((l) => /--to-ports 15006\b/.test(l));
+  assert.ok(lines.length > 0, `no inbound redirect:\n${save}`);
+  return lines.reduce((n, l) => n + Number(/^\[(\d+):/.exec(l)?.[1] ?? 0), 0);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A port free on `host` right now (for the control plane's address, which the environment file must name
@@ -201,40 +228,8 @@ describe("issue 12 end to end: amphi apply to three VM hosts and a cluster, two 
     mkdirSync(join(repo, "environments"));
     writeFileSync(join(repo, "server.mjs"), SERVER_MJS, { mode: 0o644 });
     const pkg = buildPackage(join(repo, "packages"), "billing", { "server.mjs": SERVER_MJS });
-    writeFileSync(join(repo, "apps/billing/spec.yaml"), `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: billing
-    ports:
-    - targetPort: ${PORT}
-      protocol: http
-    healthCheck:
-      path: /health
-  container:
-    image: registry.example.com/test/billing:${POD_TAG}
-  package:
-    version: "1.0.0"
-    path: packages/billing.tar.gz
-    sha256: ${pkg.sha256}
-    start: node server.mjs ${PORT}
-`);
-    writeFileSync(join(repo, "apps/caller/spec.yaml"), `apiVersion: v1
-kind: Application
-spec:
-  services:
-  - name: caller
-    ports:
-    - targetPort: ${CALLER_PORT}
-      protocol: http
-    healthCheck:
-      path: /health
-  package:
-    version: "1.0.0"
-    path: packages/billing.tar.gz
-    sha256: ${pkg.sha256}
-    start: node server.mjs ${CALLER_PORT}
-`);
+    writeFileSync(join(repo, "apps/billing/spec.yaml"), appSpec("billing", PORT, pkg.sha256, `registry.example.com/test/billing:${POD_TAG}`));
+    writeFileSync(join(repo, "apps/caller/spec.yaml"), appSpec("caller", CALLER_PORT, pkg.sha256));
     const ssh = `ssh: { user: root, identityFile: ${fleet.privateKeyPath}, knownHostsFile: ${fleet.knownHostsPath} }`;
     const hostLine = (i: number) => `    - { name: ${host(i).name}, address: ${host(i).address}, baseDir: ${host(i).baseDir} }`;
     writeFileSync(join(repo, "environments/e2e.yaml"), `apiVersion: v1
@@ -340,9 +335,16 @@ ${hostLine(2)}
   });
 
   it("VM → pod: from host0, `curl http://billing:9100/` reaches the pods too (through their inbound capture and proxy)", async () => {
+    const redirected = async (p: number) => {
+      const r = await pods[p]!.exec(["iptables-nft-save", "-c", "-t", "nat"]);
+      assert.equal(r.code, 0, r.stderr);
+      return inboundRedirected(r.stdout);
+    };
+    const before = [await redirected(0), await redirected(1)];
     const all = [instanceOf(1), instanceOf(2), ...podNames.map((n) => `billing@${n}`)];
     const seen = await reachesAll(() => curlOnHost(0, `http://billing:${PORT}/`), all, all, "host0 → billing (VMs and pods)");
     console.log(`# host0 → billing by name, VMs and pods: ${JSON.stringify(seen)}`);
+    for (const p of [0, 1]) assert.ok((await redirected(p)) > before[p]!, `the calls to ${podNames[p]} went through its inbound redirect`);
   });
 
   it("pod → VM: in a pod, as the app's uid, `curl http://billing:9100/` (Envoy's DNS filter, the pod's capture) reaches the VM instances", async () => {
@@ -351,15 +353,16 @@ ${hostLine(2)}
       const seen = await reachesAll(() => curlInPod(p, `http://billing:${PORT}/`), [instanceOf(1), instanceOf(2)], all, `${podNames[p]} → billing`);
       console.log(`# ${podNames[p]} → billing by name: ${JSON.stringify(seen)}`);
     }
+    // The name resolves only through the pod's capture: the proxy uid's own query (left alone) finds nothing.
+    const r = await pods[0]!.exec(["curl", "-sS", "--max-time", "5", `http://billing:${PORT}/`], { as: { uid: 1337 } });
+    assert.notEqual(r.code, 0, r.stdout);
   });
 
   it("an outside client reaches a VM app through the inbound capture (the redirect to 15006 counts its packets)", async () => {
     const redirected = async () => {
       const r = await fleet.execOnHost(1, ["iptables-save", "-c", "-t", "nat"]);
       assert.equal(r.code, 0, r.stderr);
-      const lines = r.stdout.split("\n").filter((l) => /--to-ports 15006\b/.test(l));
-      assert.ok(lines.length > 0, `no inbound redirect on host1:\n${r.stdout}`);
-      return lines.reduce((n, l) => n + Number(/^\[(\d+):/.exec(l)?.[1] ?? 0), 0);
+      return inboundRedirected(r.stdout);
     };
     const before = await redirected();
     for (let i = 0; i < 3; i++) assert.equal(await outside(1), instanceOf(1));
@@ -403,7 +406,8 @@ ${hostLine(2)}
     assert.match(old, /^\d+$/);
     assert.equal(await ready(), true);
     // An outside client calls host1's app every 100 ms from before the kill until well after it answers again.
-    const log: Array<[number, string]> = [];
+    /** [start, answer, end] of each call. */
+    const log: Array<[number, string, number]> = [];
     const check = () => consul.state().checks.find((c) => c.CheckID === "service:billing-host1-9100")?.Status ?? "none";
     const checks: Array<[number, string]> = [];
     let probing = true;
@@ -411,14 +415,16 @@ ${hostLine(2)}
       while (probing) {
         const c = check();
         if (checks[checks.length - 1]?.[1] !== c) checks.push([Date.now(), c]);
-        log.push([Date.now(), await outside(1, 2000)]);
+        const start = Date.now();
+        const answer = await outside(1, 2000);
+        log.push([start, answer, Date.now()]);
         await sleep(100);
       }
     })();
     await sleep(1000);
+    const tKill = Date.now();
     const kill = await fleet.execOnHost(1, ["kill", "-KILL", old]);
     assert.equal(kill.code, 0, kill.stderr);
-    const tKill = Date.now();
     let tReady = 0;
     for (const end = Date.now() + EVENTUALLY_MS; !tReady; await sleep(100)) {
       if (Date.now() > end) assert.fail("the sidecar was not restarted");
@@ -432,9 +438,9 @@ ${hostLine(2)}
     }
     probing = false;
     await prober;
-    const before = log.filter(([t]) => t < tKill);
+    const before = log.filter(([, , end]) => end < tKill);
     assert.ok(before.length > 0 && before.every(([, a]) => a === instanceOf(1)), `answered before the kill: ${JSON.stringify(before)}`);
-    const failed = log.filter(([t, a]) => t >= tKill && a !== instanceOf(1));
+    const failed = log.filter(([, a, end]) => end >= tKill && a !== instanceOf(1));
     const lastFail = failed.length ? failed[failed.length - 1]![0] : tKill;
     const back = log.find(([t, a]) => t > lastFail && a === instanceOf(1));
     assert.ok(back, `the app never answered again after the kill: ${JSON.stringify(log.slice(-10))}`);

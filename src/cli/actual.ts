@@ -1,16 +1,17 @@
 // Where a command's actual state comes from: `--actual FILE`, or the environment's targets read live
 // through its readers (cli/context.ts).
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { InputError, type ActualState, type Model } from "../model/index.js";
+import { InputError, type ActualState, type DesiredState, type Model } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
-import { parseActualState } from "../diff/actual-file.js";
+import { parseActualState, readActualJson } from "../diff/actual-file.js";
 import type { Io } from "./common.js";
 import { envContext, findEnv, type HostOptions } from "./context.js";
 
-/** The actual state of `opts.env`: from `opts.actual` when given, else read live. */
-export function actualFor(io: Io, model: Model, source: ConfigSource, opts: HostOptions & { env: string; actual?: string }): Promise<ActualState> {
-  return opts.actual ? readActualFile(io, opts.actual, opts.env) : readLive(io, model, source, opts.env, opts);
+/** The actual state of `opts.env`: from `opts.actual` when given, else read live. `desired` (the rendered
+ * state) lets a file's in-sync resources share its objects instead of being held twice. */
+export function actualFor(io: Io, model: Model, source: ConfigSource, opts: HostOptions & { env: string; actual?: string }, desired?: DesiredState): Promise<ActualState> {
+  return opts.actual ? readActualFile(io, opts.actual, opts.env, desired) : readLive(io, model, source, opts.env, opts);
 }
 
 /** Reads the live actual state of an environment through its host sessions. */
@@ -23,11 +24,32 @@ export async function readLive(io: Io, model: Model, source: ConfigSource, envNa
   }
 }
 
-/** Reads `--actual FILE` (JSON or YAML ActualState); errors name the file. */
-export async function readActualFile(io: Io, file: string, envName: string): Promise<ActualState> {
+/** Reads `--actual FILE` (JSON or YAML ActualState); errors name the file. A `.json` file is read in chunks,
+ * resource by resource (a 10,000-app state is over 100 MB of text), and read whole only when that fails. */
+export async function readActualFile(io: Io, file: string, envName: string, desired?: DesiredState): Promise<ActualState> {
   const path = resolve(io.cwd, file);
+  if (file.endsWith(".json")) {
+    const state = await readJsonInChunks(path, file, envName, desired).catch((e: unknown) => {
+      if (e instanceof InputError) throw e;
+      return null; // cannot open or read: the whole-text read below says why
+    });
+    if (state) return state;
+  }
   const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
     throw new InputError(`cannot read actual state ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
   });
-  return parseActualState(text, file, envName);
+  return parseActualState(text, file, envName, desired);
+}
+
+
+/** readActualJson over the file's chunks: null or an I/O rejection when the whole-text read must decide; an
+ * InputError for problems in the content. */
+async function readJsonInChunks(path: string, file: string, envName: string, desired?: DesiredState): Promise<ActualState | null> {
+  const fh = await open(path, "r");
+  try {
+    const fill = async (into: Buffer, offset: number) => (await fh.read(into, offset, into.length - offset, null)).bytesRead;
+    return await readActualJson(fill, file, envName, desired);
+  } finally {
+    await fh.close();
+  }
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, InputError, formatProblem, type Model, type Problem } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
 import { loadModel } from "../config/index.js";
+import { unlockSecrets } from "../secrets/unlock.js";
 import { DirSource } from "../adapters/fs/dir-source.js";
 import { GitRevSource } from "../adapters/git/rev-source.js";
 
@@ -22,6 +23,8 @@ export interface Io {
   cwd: string;
   /** Environment variables (tokens are read from here, never from flags). */
   env: NodeJS.ProcessEnv;
+  /** Reads all of stdin (`amphi secret set` takes its value there, never from argv). */
+  stdin?: () => Promise<string>;
 }
 
 /** The process's own stdout/stderr. */
@@ -31,6 +34,11 @@ export function processIo(): Io {
     err: (t) => process.stderr.write(t),
     cwd: process.cwd(),
     env: process.env,
+    stdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
   };
 }
 
@@ -66,8 +74,16 @@ export async function loadRepo(io: Io, opts: RepoOptions): Promise<Model> {
 export async function loadRepoWithSource(io: Io, opts: RepoOptions): Promise<{ model: Model; source: ConfigSource }> {
   const source = openSource(io, opts);
   const model = await loadModel(source);
+  await unlockSecrets(model, io.env, io.cwd);
   printWarnings(io, model.warnings ?? []);
   return { model, source };
+}
+
+/** Says on stderr when `envName`'s secrets could not be decrypted for lack of an identity: a plan or report then
+ * shows them as "(secret)" and does not compare them (an apply refuses). */
+export function warnLockedSecrets(io: Io, model: Model, envName: string): void {
+  const st = model.environments.find((e) => e.name === envName)?.secrets?.state;
+  if (st?.kind === "locked") io.err(`amphi: warning: secret values of ${envName} are not decrypted (no AMPHI_AGE_KEY or AMPHI_AGE_KEY_FILE): they are not compared\n`);
 }
 
 /** Prints warnings (never errors) one per line. */

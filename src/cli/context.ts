@@ -19,6 +19,7 @@ import { KubectlPodSource } from "../adapters/kubectl/pods.js";
 import { consulPodCatalog } from "../adapters/consul/pods.js";
 import { formatPodSync, syncPods, type PodSyncResult } from "../reconcile/pod-sync.js";
 import { PackageResolver } from "../adapters/packages/resolver.js";
+import { requireSecrets } from "../secrets/unlock.js";
 import type { Io } from "./common.js";
 
 /** Options that choose how hosts are reached. */
@@ -57,6 +58,8 @@ export interface EnvContext {
  * how each is built): hosts always (one for every runtime on hosts), clusters through kubectl, the registry
  * when the environment has Consul. Shared by `apply`, `reconcile` and `serve`. */
 export function handlersFor(ctx: EnvContext, opts: { healthTimeoutMs: number; forceConflicts?: boolean }): Handlers {
+  // Nothing is applied to an environment whose secrets are not decrypted (no identity) or do not decrypt.
+  requireSecrets(ctx.env);
   const apply: ApplyOptions = { healthTimeoutMs: opts.healthTimeoutMs, forceConflicts: opts.forceConflicts ?? false };
   const handlers: Handlers = {};
   for (const io of RUNTIME_IO) {
@@ -71,7 +74,7 @@ export function handlersFor(ctx: EnvContext, opts: { healthTimeoutMs: number; fo
 function hostHandler(ctx: EnvContext, apply: ApplyOptions): TaskHandler {
   const reporter = ctx.env.consul.enabled ? reporterConfigFor(ctx.env, ctx.processEnv) : null;
   const now = () => ctx.clock.now().toISOString();
-  return new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, parts: hostParts(), packages: ctx.packages, env: ctx.env.name, now, healthTimeoutMs: apply.healthTimeoutMs, reporter });
+  return new HostTaskHandler({ connector: ctx.connector, hosts: ctx.hosts, parts: hostParts(), packages: ctx.packages, env: ctx.env.name, now, healthTimeoutMs: apply.healthTimeoutMs, reporter, secrets: ctx.env.secrets });
 }
 
 /** The live-state readers of an environment, in the order of src/runtime-io's list: one for the runtimes on

@@ -8,7 +8,7 @@ import { InputError, type ActualState } from "../model/index.js";
 import { planLive } from "../reconcile/pipeline.js";
 import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
 import { reachOptions, repoOptions } from "./options.js";
-import { EXIT, loadRepoWithSource, pickFormat, runAction, type Io } from "./common.js";
+import { EXIT, loadRepoWithSource, pickFormat, runAction, warnLockedSecrets, type Io } from "./common.js";
 import { actualFor } from "./actual.js";
 import { envContext, findEnv, type HostOptions } from "./context.js";
 import { podRegistryDrift, type RegistryDrift } from "../health/index.js";
@@ -36,7 +36,8 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const format = pickFormat(opts.format, FORMATS, "text");
           const progressTimeoutMs = seconds(opts.progressTimeout, "--progress-timeout") * 1000;
           const { model, source } = await loadRepoWithSource(io, opts);
-          const { desired, actual, plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
+          warnLockedSecrets(io, model, opts.env);
+          const { desired, actual, plan } = await planLive(model, opts.env, (rendered) => actualFor(io, model, source, opts, rendered));
           const pods = opts.actual ? undefined : await podDrift(io, model, source, opts);
           const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs, pods });
           const text = formatReport(report, format);

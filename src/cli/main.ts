@@ -13,6 +13,7 @@ import { driftCommand } from "./drift.js";
 import { reconcileCommand } from "./reconcile.js";
 import { serveCommand } from "./serve.js";
 import { xdsCommand } from "./xds.js";
+import { secretCommand } from "./secret.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
@@ -41,6 +42,7 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   reconcileCommand(program, io, setCode, signal);
   serveCommand(program, io, setCode, signal);
   xdsCommand(program, io, setCode, signal);
+  secretCommand(program, io, setCode);
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands) configure(sub as Command);

@@ -11,8 +11,9 @@ import { planLive } from "../reconcile/pipeline.js";
 import { planStatus, truncateDescription } from "../health/status.js";
 import type { StatusReporter } from "../ports/status.js";
 import { loadPrScope } from "./pr.js";
+import { unlockSecrets } from "../secrets/unlock.js";
 import { reachOptions, repoOptions } from "./options.js";
-import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, type Io } from "./common.js";
+import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, warnLockedSecrets, type Io } from "./common.js";
 import { findEnv, type HostOptions } from "./context.js";
 import { actualFor } from "./actual.js";
 
@@ -43,7 +44,8 @@ export function planCommand(program: Command, io: Io, setCode: (code: number) =>
           if (opts.base !== undefined || opts.head !== undefined || opts.commentFile !== undefined) return planPr(io, opts, deps);
           const format = pickFormat(opts.format, FORMATS, "text");
           const { model, source } = await loadRepoWithSource(io, opts);
-          const { plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts));
+          warnLockedSecrets(io, model, opts.env);
+          const { plan } = await planLive(model, opts.env, (desired) => actualFor(io, model, source, opts, desired));
           io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
           return planExit(io, plan);
         }),
@@ -85,10 +87,12 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
   if (opts.base === undefined) throw new InputError("--head and --comment-file need --base (PR mode)");
   if (opts.rev !== undefined) throw new InputError("--rev and --base/--head exclude each other (PR mode reads --head)");
   const pr = await loadPrScope(resolve(io.cwd, opts.repo ?? "."), opts.base, opts.head ?? "HEAD", opts.env);
+  await unlockSecrets(pr.model, io.env, io.cwd);
+  warnLockedSecrets(io, pr.model, opts.env);
   const { model, source, scope } = pr;
   printWarnings(io, model.warnings ?? []);
   io.err(`amphi: PR mode ${pr.baseSha.slice(0, 12)}..${pr.headSha.slice(0, 12)}: planning ${formatScope(scope)}\n`);
-  const { plan } = await planLive(model, opts.env, () => actualFor(io, model, source, opts), { scope });
+  const { plan } = await planLive(model, opts.env, (desired) => actualFor(io, model, source, opts, desired), { scope });
   io.out(format === "json" ? formatPlanJson(plan) : format === "markdown" ? formatPlanMarkdown(plan) : formatPlanText(plan));
   if (opts.commentFile) {
     const head = `### amphi plan · \`${opts.env}\` · \`${pr.baseSha.slice(0, 7)}\`..\`${pr.headSha.slice(0, 7)}\`\n\nIn scope: ${formatScope(scope)}\n\n`;

@@ -5,6 +5,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { join, resolve } from "node:path";
 import { InputError, type EnvironmentModel } from "../model/index.js";
 import { loadModel } from "../config/index.js";
+import { unlockSecrets } from "../secrets/unlock.js";
 import { parseDuration } from "../model/duration.js";
 import { FileStateStore } from "../adapters/state/file-store.js";
 import { FileEnvLocks } from "../adapters/state/file-lock.js";
@@ -142,6 +143,7 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
     source,
     load: async (src) => {
       const model = await loadModel(src);
+      await unlockSecrets(model, io.env, io.cwd);
       printWarnings(io, model.warnings ?? []);
       return model;
     },

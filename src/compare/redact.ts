@@ -1,7 +1,7 @@
 // Secret redaction: which field paths hold secret values, and how values are masked before they
 // reach a FieldChange. Why here: a plan is printed, posted as a PR comment and stored; the value of a
 // secret must be masked where the change is made, not left to every formatter to remember.
-import { SECRET_ENV_ANNOTATION, type Json, type K8sObject } from "../model/index.js";
+import { SECRET_DIGEST_ANNOTATION, SECRET_ENV_ANNOTATION, type Json, type K8sObject } from "../model/index.js";
 import { elementSegment, isObject, type Segment } from "./paths.js";
 
 /** What a secret value is replaced by in every FieldChange. A change is still reported. */
@@ -29,13 +29,15 @@ function splitNames(list: string): string[] {
     .filter((n) => n !== "");
 }
 
-/** Secret paths of a Kubernetes object: `…env[name=N].value` for the secret names, and everything under
- * `data` / `stringData` of a `Secret`. */
+/** Secret paths of a Kubernetes object: `…env[name=N].value` for the secret names, everything under
+ * `data` / `stringData` of a `Secret`, and the secret-digest annotation (a keyed digest: shown only as changed). */
 export function k8sSecretPredicate(kind: string, names: Iterable<string>): SecretPredicate {
   const secret = new Set(names);
   return (segments) => {
     const first = segments[0];
     if (kind === "Secret" && first && "key" in first && (first.key === "data" || first.key === "stringData")) return true;
+    const last = segments[segments.length - 1];
+    if (last && "key" in last && last.key === SECRET_DIGEST_ANNOTATION) return true;
     for (let i = 0; i + 2 < segments.length; i++) {
       const [list, element, field] = [segments[i]!, segments[i + 1]!, segments[i + 2]!];
       if (!("key" in list) || list.key !== "env" || "key" in element || !("key" in field)) continue;
@@ -65,8 +67,9 @@ export function redactDeep(value: Json | undefined, segments: readonly Segment[]
   return out;
 }
 
-/** Whether an actual value is a masked secret ({@link REDACTED} where a secret is): an --actual file written
- * from `render --as-actual` does not know the value, so it counts as unchanged rather than as drift. */
+/** Whether a value is a masked secret ({@link REDACTED} where a secret is): an --actual file written from
+ * `render --as-actual` does not know the value, nor does a plan whose secrets were not decrypted (no age
+ * identity) know the desired one, so either counts as unchanged rather than as drift. */
 export function isMaskedSecret(actual: Json | undefined, segments: readonly Segment[], isSecret: SecretPredicate): boolean {
   return actual === REDACTED && isSecret(segments);
 }

@@ -15,8 +15,13 @@ export interface FoundFile {
 export interface Discovered {
   apps: FoundFile[];
   environments: FoundFile[];
+  /** `environments/<env>.secrets.yaml` files (SOPS), by environment file stem. */
+  secrets: FoundFile[];
   problems: Problem[];
 }
+
+/** The name ending of an environment's secrets file: `environments/prod.secrets.yaml` holds prod's secrets. */
+export const SECRETS_SUFFIX = ".secrets.yaml";
 
 /** Lists the config files. Other files under apps/ and environments/ are ignored, except the
  * misnamed ones above; an app folder without spec.yaml is a warning. */
@@ -24,12 +29,13 @@ export async function discover(source: ConfigSource): Promise<Discovered> {
   const [appPaths, envPaths] = await Promise.all([source.list("apps"), source.list("environments")]);
   const problems: Problem[] = [];
   const apps = discoverApps(appPaths, problems);
-  const environments = discoverEnvironments(envPaths, problems);
+  const environments = discoverEnvironments(envPaths.filter((p) => !p.endsWith(SECRETS_SUFFIX)), problems);
+  const secrets = envPaths.filter((p) => p.endsWith(SECRETS_SUFFIX) && p.split("/").length === 2).map((file) => ({ file, stem: file.slice("environments/".length, -SECRETS_SUFFIX.length) }));
   if (appPaths.length === 0 && envPaths.length === 0) {
     const hint = "a config repo has apps/<app>/spec.yaml and environments/<env>.yaml; is this the right directory or revision?";
     problems.push(fileProblem(".", `no apps/ or environments/ files in ${source.description}`, { hint }));
   }
-  return { apps, environments, problems };
+  return { apps, environments, secrets, problems };
 }
 
 function discoverApps(paths: string[], problems: Problem[]): FoundFile[] {

@@ -3,7 +3,8 @@
 // warnings alone come back on `model.warnings`. Pure apart from reading through the source.
 import { ConfigError, RepoFileError, type AppModel, type EnvironmentModel, type Model, type Problem } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
-import { discover, type FoundFile } from "./discover.js";
+import { SECRETS_SUFFIX, discover, type FoundFile } from "./discover.js";
+import { sealSecrets, type SecretsText } from "./secrets.js";
 import { loadAppFile, loadEnvironmentFile, type FileResult } from "./load-file.js";
 import { resolvePlacements, type AppIndex } from "./placements.js";
 import { fileProblem, sortProblems, type FileLocator } from "./problems.js";
@@ -37,11 +38,21 @@ export async function loadModel(source: ConfigSource): Promise<Model> {
   problems.push(...checkUniqueServices(apps, appLocs), ...checkDependencies(apps, index.names, appLocs));
   const environments = firstOfEachName(envFiles);
   for (const f of envFiles) if (f.model && environments.includes(f.model)) problems.push(...placeApps(f, index));
+  const secretTexts = await readSecrets(source, found.secrets);
+  for (const f of envFiles) {
+    if (f.model && environments.includes(f.model)) problems.push(...sealSecrets(f.model, secretTexts.get(f.file.replace(/\.yaml$/, SECRETS_SUFFIX)) ?? null));
+  }
   problems.push(...checkSharedBaseDirs(envFiles.flatMap((f) => (f.model && environments.includes(f.model) ? [{ env: f.model, loc: f.loc! }] : []))));
   problems.push(...(await checkPackageFiles(packageRefs(appFiles, envFiles), source)));
   const sorted = sortProblems(problems);
   if (sorted.some((p) => p.severity === "error")) throw new ConfigError(sorted);
   return { source: source.description, revision, apps, environments, warnings: sorted };
+}
+
+/** The environments' secrets files by path (read, not decrypted). */
+async function readSecrets(source: ConfigSource, files: FoundFile[]): Promise<Map<string, SecretsText>> {
+  const texts = await Promise.all(files.map((f) => source.read(f.file)));
+  return new Map(files.map((f, i) => [f.file, { file: f.file, text: texts[i] ?? null }]));
 }
 
 async function readAll<R extends { problems: Problem[] }>(source: ConfigSource, files: FoundFile[], load: (file: string, stem: string, text: string | null) => R): Promise<R[]> {

@@ -56,7 +56,7 @@ function loadFile<M, R>(kind: DocKind, file: string, stem: string, text: string 
   }
   result.loc = parsed.loc;
   // Only these errors for a file with NUL bytes: other messages would quote the values.
-  const nul = nulBytes(parsed.doc, "", parsed.loc);
+  const nul = hasNul(parsed.doc) ? nulBytes(parsed.doc, "", parsed.loc) : [];
   if (nul.length > 0) {
     result.problems.push(...nul);
     return result;
@@ -89,6 +89,16 @@ function nulBytes(node: unknown, pointer: string, loc: FileLocator): Problem[] {
     const key = k.includes("\0") ? [shown(loc.problem(child, `the key ${NUL_MESSAGE}`, { at: "key" }))] : [];
     return [...key, ...nulBytes(v, child, loc)];
   });
+}
+
+/** Whether any string (value or key) in the document has a NUL byte: the walk of {@link nulBytes} without a
+ * pointer or a list per node, for the files that have none (all but a few). */
+function hasNul(node: unknown): boolean {
+  if (typeof node === "string") return node.includes("\0");
+  if (typeof node !== "object" || node === null) return false;
+  if (Array.isArray(node)) return node.some(hasNul);
+  for (const k in node) if (Object.hasOwn(node, k) && (k.includes("\0") || hasNul((node as Record<string, unknown>)[k]))) return true;
+  return false;
 }
 
 /** `metadata.name` when it is a string, else null. */

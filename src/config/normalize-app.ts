@@ -65,9 +65,13 @@ export function normalizeResources(r: RawResources, pointer: string, loc: FileLo
   return out;
 }
 
-/** Normalizes env vars; `secret` defaults to false, numbers keep their written form. */
+/** Normalizes env vars; `secret` defaults to false, numbers keep their written form. A secret without a value
+ * comes from the environment's secrets file (`fromFile`; its value is filled in per environment). */
 export function normalizeEnv(env: RawEnvVar[] | undefined, pointer: string, loc: FileLocator): EnvVarModel[] {
-  return (env ?? []).map((v, i) => ({ name: v.name, value: asWritten(v.value, `${pointer}/${i}/value`, loc), secret: v.secret ?? false }));
+  return (env ?? []).map((v, i) => {
+    if (v.value === undefined) return { name: v.name, value: "", secret: true, fromFile: true };
+    return { name: v.name, value: asWritten(v.value, `${pointer}/${i}/value`, loc), secret: v.secret ?? false };
+  });
 }
 
 /** Normalizes a complete package (the schema guarantees version, sha256, start and one source). */

@@ -5,7 +5,7 @@ import type { Protocol, RetryOn } from "../model/index.js";
 /** An env var as written; `value` may be a YAML number. */
 export interface RawEnvVar {
   name: string;
-  value: string | number;
+  value?: string | number;
   secret?: boolean;
 }
 

@@ -66,7 +66,7 @@ function checkHealthPort(s: RawService, ptr: string, loc: FileLocator): Problem[
   return [loc.problem(`${ptr}/healthCheck/port`, `port ${port} is not a port of service "${s.name}"`, { hint: `its ports: ${ports}` })];
 }
 
-/** Env var names are unique within one list. */
+/** Env var names are unique within one list; a secret written in plain text gets a warning. */
 export function checkEnvNames(env: RawEnvVar[] | undefined, ptr: string, loc: FileLocator): Problem[] {
   const seen = new Map<string, number>();
   const out: Problem[] = [];
@@ -74,6 +74,12 @@ export function checkEnvNames(env: RawEnvVar[] | undefined, ptr: string, loc: Fi
     const first = seen.get(v.name);
     if (first !== undefined) out.push(loc.problem(`${ptr}/${i}/name`, `env var "${v.name}" is set twice`, { hint: `first at ${ptr}/${first}` }));
     else seen.set(v.name, i);
+    // Why a warning, not an error: configs written before the secrets file keep deploying (the value still
+    // reaches pods only through a Secret and hosts only through a mode-600 env file), but Git has it in clear.
+    if (v.secret === true && v.value !== undefined) {
+      const hint = "leave out value and put it in the environment's encrypted file: amphi secret set ENV APP/" + v.name;
+      out.push(loc.warning(`${ptr}/${i}/value`, `secret "${v.name}" is written in plain text in Git`, { hint }));
+    }
   });
   return out;
 }

@@ -32,7 +32,8 @@ export function parseYaml(file: string, text: string): ParsedYaml | Problem[] {
   if (docs.length === 0 || docs[0] === null || docs[0] === undefined) {
     return [fileProblem(file, "empty file", { hint: `expected a YAML mapping with apiVersion, kind and spec` })];
   }
-  return { doc: docs[0], loc: new FileLocator(file, positions) };
+  // The events are garbage now; the locator parses the text again if a problem or a number's spelling needs them.
+  return { doc: docs[0], loc: new FileLocator(file, buildPositionMap(text, () => parseEvents(text, { filename: file }))) };
 }
 
 /** Turns a js-yaml exception into a located problem; duplicate keys also get their pointer. */

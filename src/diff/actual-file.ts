@@ -1,9 +1,14 @@
 // The --actual file: an ActualState written as JSON or YAML, checked by hand so that every problem is
 // reported at once, each naming the file and the entry (`actual.json: resources[3] (k8s/eu1/…): missing "object"`).
+// A JSON file can also be read chunk by chunk (readActualJson): each resource is parsed, checked and, when it
+// is identical to its desired counterpart, replaced by it, so a large in-sync state costs no second copy.
 import { load } from "js-yaml";
-import { InputError, type ActualResource, type ActualState, type Runtime, type UnreachableTarget } from "../model/index.js";
+import { InputError, type ActualResource, type ActualState, type DesiredState, type Runtime, type UnreachableTarget } from "../model/index.js";
+import { sameJson } from "../compare/compare.js";
+import { asJson } from "../compare/options.js";
 import { isObj, nonEmpty } from "../runtimes/check.js";
 import { hooksOf, RUNTIME_ORDER } from "../runtimes/index.js";
+import { readJsonStreaming, type Fill } from "./json-stream.js";
 
 type Obj = Record<string, unknown>;
 
@@ -13,9 +18,41 @@ const TOP_FIELDS = new Set(["env", "observedAt", "resources", "unreachable"]);
 const OBSERVED: Record<string, readonly string[]> = Object.assign({}, ...RUNTIME_ORDER.map((r) => hooksOf(r).actualFile.observed ?? {}));
 
 /** Parses and checks an actual-state file (JSON, or YAML when the name does not end in `.json`). `env` may
- * be left out; when given it must be `envName`. Throws an InputError listing every problem found. */
-export function parseActualState(text: string, file: string, envName: string): ActualState {
-  const doc = parseDocument(text, file);
+ * be left out; when given it must be `envName`. Throws an InputError listing every problem found. With
+ * `desired`, resources identical to a desired one are that object (saves memory, same values). */
+export function parseActualState(text: string, file: string, envName: string, desired?: DesiredState): ActualState {
+  return checkActualState(parseDocument(text, file), file, envName, new Entries(desired));
+}
+
+/** {@link parseActualState} of a JSON file read chunk by chunk through `fill`, each resource checked as it is
+ * read. Null when the file is not JSON this reader handles (a syntax error, odd structure): parse the whole
+ * text then, which gives the same result or the usual error. */
+export async function readActualJson(fill: Fill, file: string, envName: string, desired?: DesiredState, bufferSize?: number): Promise<ActualState | null> {
+  const entries = new Entries(desired);
+  const doc = await readJsonStreaming(fill, "resources", (e, i) => entries.add(e, i), bufferSize);
+  return doc === null ? null : checkActualState(doc, file, envName, entries);
+}
+
+/** The checked entries of `resources`, in order, with their problems. */
+class Entries {
+  readonly problems: string[] = [];
+  readonly checked: Checked[] = [];
+  private readonly desired: Map<string, unknown> | null;
+  constructor(desired: DesiredState | undefined) {
+    this.desired = desired ? new Map(desired.resources.map((r) => [r.key, r])) : null;
+  }
+
+  add(entry: unknown, index: number): void {
+    const ok = checkResource(entry, `resources[${index}]`, this.problems);
+    if (!ok) return;
+    const same = this.desired?.get(ok.key);
+    this.checked.push({ resource: same !== undefined && sameJson(asJson(same), asJson(ok)) ? (same as ActualResource) : ok, index });
+  }
+}
+
+/** Checks a parsed document; `entries` has the resources already checked when they were read one by one
+ * (the document holds `resources: []` then). */
+function checkActualState(doc: unknown, file: string, envName: string, entries: Entries): ActualState {
   const problems: string[] = [];
   if (!isObj(doc)) throw new InputError(`${file}: must be an object with "resources" (an ActualState)`);
   for (const k of Object.keys(doc)) if (!TOP_FIELDS.has(k)) problems.push(`unknown field "${k}"`);
@@ -23,12 +60,13 @@ export function parseActualState(text: string, file: string, envName: string): A
     problems.push(`env is ${JSON.stringify(doc["env"])} but the plan is for "${envName}"`);
   }
   if (doc["observedAt"] != null && typeof doc["observedAt"] !== "string") problems.push(`"observedAt" must be a string or null`);
-  const resources = checkList(doc, "resources", true, problems).flatMap((e, i) => checkResource(e, `resources[${i}]`, problems));
-  checkDuplicates(resources, problems);
+  checkList(doc, "resources", true, problems).forEach((e, i) => entries.add(e, i));
+  problems.push(...entries.problems);
+  checkDuplicates(entries.checked, problems);
   const unreachable = checkList(doc, "unreachable", false, problems).flatMap((e, i) => checkUnreachable(e, `unreachable[${i}]`, problems));
   if (problems.length > 0) throw new InputError(problems.map((p) => `${file}: ${p}`).join("\n"));
   const observedAt = typeof doc["observedAt"] === "string" ? doc["observedAt"] : null;
-  return { env: envName, observedAt, resources: resources.map((r) => r.resource), unreachable };
+  return { env: envName, observedAt, resources: entries.checked.map((r) => r.resource), unreachable };
 }
 
 function parseDocument(text: string, file: string): unknown {
@@ -53,14 +91,15 @@ function checkList(doc: Obj, field: string, required: boolean, problems: string[
 
 interface Checked {
   resource: ActualResource;
-  where: string;
+  /** Its place in `resources`. */
+  index: number;
 }
 
 /** Checks one entry of `resources`; returns it when usable (problems are still collected). */
-function checkResource(entry: unknown, at: string, problems: string[]): Checked[] {
+function checkResource(entry: unknown, at: string, problems: string[]): ActualResource | null {
   if (!isObj(entry)) {
     problems.push(`${at}: must be an object`);
-    return [];
+    return null;
   }
   const key = entry["key"];
   const where = typeof key === "string" && key !== "" ? `${at} (${key})` : at;
@@ -77,9 +116,8 @@ function checkResource(entry: unknown, at: string, problems: string[]): Checked[
     checkPayload(entry, runtime as Runtime, say);
   }
   checkObserved(entry["observed"], say);
-  if (problems.length > before) return [];
-  const resource = { ...entry, app: entry["app"] ?? null } as unknown as ActualResource;
-  return [{ resource, where }];
+  if (problems.length > before) return null;
+  return { ...entry, app: entry["app"] ?? null } as unknown as ActualResource;
 }
 
 function checkApp(entry: Obj, runtime: Runtime, say: (m: string) => void): void {
@@ -111,11 +149,11 @@ function checkObserved(observed: unknown, say: (m: string) => void): void {
 }
 
 function checkDuplicates(resources: Checked[], problems: string[]): void {
-  const seen = new Map<string, string>();
-  for (const { resource, where } of resources) {
+  const seen = new Map<string, number>();
+  for (const { resource, index } of resources) {
     const first = seen.get(resource.key);
-    if (first) problems.push(`${where}: duplicate key (first at ${first.split(" ")[0]})`);
-    else seen.set(resource.key, where);
+    if (first !== undefined) problems.push(`resources[${index}] (${resource.key}): duplicate key (first at resources[${first}])`);
+    else seen.set(resource.key, index);
   }
 }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { canonicalJson, type HostInstance, type HostStateFile, type PendingDeploy } from "../model/index.js";
+import { SECRET_PLACEHOLDER, canonicalJson, isSecretToken, revealSecret, type EnvSecrets, type HostInstance, type HostStateFile, type PendingDeploy } from "../model/index.js";
 import { TransportError } from "../ports/hosts.js";
 import { sameRuntime } from "./same-runtime.js";
 import { envFileText } from "./env-file.js";
@@ -29,6 +29,8 @@ export interface DeployOptions extends ProcessOptions {
   /** Called when the host refused the package (tar cannot unpack it, or it unpacks past the host's
    * maxUnpackedSize), so a cached copy on amphi's side goes too. */
   onRefusedPackage?: () => Promise<void> | void;
+  /** The plaintexts behind the secret tokens of the instance's environment (absent: it holds none). */
+  secrets?: EnvSecrets;
 }
 
 /** What deploy learns about the host before it changes anything (scripts/inspect.sh). */
@@ -58,12 +60,27 @@ export async function deploy(ctx: TaskContext, instance: HostInstance, opts: Dep
   return opts.reporter === undefined ? outcome : syncReporter(ctx, instance, opts.reporter, outcome);
 }
 
+// The environment the app gets: each secret's token replaced by its plaintext (which goes to the host only on the
+// install script's stdin; the record keeps the token). A secret whose value is not known (the placeholder, or a
+// token with no plaintext here) fails the deploy; any other value comes from a model built in code (tests).
+function revealEnvironment(instance: HostInstance, secrets: EnvSecrets | undefined): Record<string, string> {
+  const out = { ...instance.environment };
+  for (const name of instance.secretEnv) {
+    const value = out[name];
+    if (value === undefined) continue;
+    const plain = isSecretToken(value) ? revealSecret(secrets, value) : value === SECRET_PLACEHOLDER ? undefined : value;
+    if (plain === undefined) throw new Error(`secret ${name} has no value to deploy (its secrets were not decrypted)`);
+    out[name] = plain;
+  }
+  return out;
+}
+
 async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: DeployOptions): Promise<TaskOutcome> {
   const subject = subjectOf(instance);
   const fail = (cause: string) => new TaskError(ctx.session.host.host, `${subject}: ${cause}`);
   let envText: string;
   try {
-    envText = envFileText(instance.environment);
+    envText = envFileText(revealEnvironment(instance, opts.secrets));
   } catch (e) {
     throw fail((e as Error).message);
   }

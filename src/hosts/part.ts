@@ -1,6 +1,7 @@
 // What one runtime on hosts adds to the host reader and handler (hosts/reader.ts, hosts/handler.ts): how it
 // reads its resources on a host and runs its tasks there, both through the host's one session. The reader
 // and handler open the session and probe state.json once; a new resource kind on hosts is a new HostPart.
+import type { EnvSecrets } from "../model/index.js";
 import type { ActualResource, HostInstance, Runtime, TaskKind } from "../model/index.js";
 import type { HostRef } from "../ports/hosts.js";
 import type { TaskOutcome } from "../ports/tasks.js";
@@ -28,6 +29,9 @@ export interface HostTaskOptions {
   /** Health reporter settings for deploys (reporter.ts); null removes reporters (no Consul); undefined
    * leaves them as they are. Its token is also the one mesh-dns reads the catalog with. */
   reporter?: ReporterConfig | null;
+  /** The environment's secrets: the plaintext behind each secret token of an instance's environment, put
+   * into the env file a deploy sends on stdin (state.json keeps the token). */
+  secrets?: EnvSecrets;
 }
 
 /** One task of a host part: runs `payload` through the session in `ctx`. */

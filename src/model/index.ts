@@ -16,6 +16,7 @@ export * from "./version.js";
 export * from "./limit.js";
 export * from "./pods.js";
 export * from "./proxies.js";
+export * from "./secrets.js";
 
 /** Labels amphi puts on every Kubernetes object it renders; the live-state selector uses them. */
 export const LABELS = {

@@ -2,6 +2,7 @@
 // The raw YAML (as the user wrote it) is kept beside each model for error messages and hashing.
 import { InputError, type Problem } from "./problem.js";
 import type { TrafficPolicy } from "./traffic.js";
+import type { EnvSecrets } from "./secrets.js";
 
 /** Protocol of a service port, as in the original spec.yaml format. */
 export type Protocol = "http" | "grpc" | "tcp";
@@ -28,11 +29,14 @@ export interface ServiceModel {
   healthCheck: HealthCheckModel | null;
 }
 
-/** An environment variable: a literal value, or one marked secret (never printed in plans or reports). */
+/** An environment variable: a literal value, or one marked secret (never printed in plans or reports). A secret's
+ * `value` is a token (src/model/secrets.ts) once the environment's placements are resolved, never the plaintext. */
 export interface EnvVarModel {
   name: string;
   value: string;
   secret: boolean;
+  /** A secret with no value in the spec: it comes from the environment's `environments/<env>.secrets.yaml`. */
+  fromFile?: boolean;
 }
 
 /** Compute resources of a container, passed through to Kubernetes as written. */
@@ -231,6 +235,8 @@ export interface EnvironmentModel {
   traffic: TrafficPolicy[];
   status: StatusModel;
   state: StateModel;
+  /** Its secret values (tokens ↔ plaintext) and its secrets file; absent: none. */
+  secrets?: EnvSecrets;
 }
 
 /** A whole config repo, validated: apps and environments by name, sorted by name. */

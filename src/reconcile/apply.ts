@@ -1,7 +1,7 @@
 // apply: sequences plan → tasks → execute for one environment and records the run. No decisions here.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { DesiredState, Model, Plan, RunRecord, TaskRecord } from "../model/index.js";
+import type { DesiredState, EnvironmentModel, Model, Plan, RunRecord, TaskRecord } from "../model/index.js";
 import type { Clock, StateStore } from "../ports/index.js";
 import { tasksForPlan } from "../plan/tasks.js";
 import { secretValuesOf } from "../runtimes/secrets.js";
@@ -22,10 +22,12 @@ export function newRun(id: string, plan: Plan, source: string, now: Date): RunRe
   };
 }
 
-/** Every secret value of the desired state (env vars marked secret), so records can redact them. */
-export function secretValues(desired: DesiredState): string[] {
+/** Every secret value of the desired state (env vars marked secret: their tokens) and, with `env`, the plaintexts
+ * behind them, so records can redact both. */
+export function secretValues(desired: DesiredState, env?: EnvironmentModel): string[] {
   const out = new Set<string>();
   for (const r of desired.resources) for (const value of secretValuesOf(r)) out.add(value);
+  for (const value of env?.secrets?.clear.values() ?? []) if (value !== "") out.add(value);
   return [...out];
 }
 
@@ -42,7 +44,7 @@ export interface ApplyDeps {
 /** Runs the plan's tasks as run `run` (already saved as queued) and returns the finished record. */
 export async function applyPlan(model: Model, plan: Plan, desired: DesiredState, run: RunRecord, deps: ApplyDeps): Promise<RunRecord> {
   const env = model.environments.find((e) => e.name === plan.env);
-  const recorder = new RunRecorder(run, deps.store, deps.clock, secretValues(desired), deps.onProgress);
+  const recorder = new RunRecorder(run, deps.store, deps.clock, secretValues(desired, env), deps.onProgress);
   return execute(tasksForPlan(plan, desired, env?.ignoreDifferences ?? []), {
     handlers: deps.handlers,
     recorder,

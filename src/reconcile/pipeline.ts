@@ -19,10 +19,11 @@ export interface Planned {
 export type Planner = (model: Model, envName: string, actual: ActualState, desired: DesiredState) => Plan;
 
 /** Renders `envName`, reads its actual state, and plans the difference (with `scope`: only what PR mode plans).
- * `plan` replaces the diff → plan step (tests). */
-export async function planLive(model: Model, envName: string, read: () => Promise<ActualState>, opts: { scope?: Scope; plan?: Planner } = {}): Promise<Planned> {
+ * `read` is given the desired state (a file reader shares its in-sync objects). `plan` replaces the diff → plan
+ * step (tests). */
+export async function planLive(model: Model, envName: string, read: (desired: DesiredState) => Promise<ActualState>, opts: { scope?: Scope; plan?: Planner } = {}): Promise<Planned> {
   const desired = render(model, envName);
-  const actual = await read();
+  const actual = await read(desired);
   const plan = opts.plan ? opts.plan(model, envName, actual, desired) : planDesired(model, envName, actual, desired, opts.scope);
   return { desired, actual, plan };
 }

@@ -8,7 +8,8 @@ import { registeredPorts, registrationId } from "../runtimes/registry/render.js"
 export function hostInstances(app: AppModel, env: EnvironmentModel, placement: HostGroupPlacement): HostInstance[] {
   const group = env.hostGroups.find((g) => g.name === placement.hostGroup);
   if (!group) throw new Error(`env ${env.name}: app ${app.name} is placed on unknown host group "${placement.hostGroup}"`);
-  return placement.hosts.map((name) => hostInstance(app, env, placement, group, findHost(env, group, name)));
+  const shared = appParts(app, env, placement, group);
+  return placement.hosts.map((name) => hostInstance(app, env, shared, findHost(env, group, name)));
 }
 
 function findHost(env: EnvironmentModel, group: HostGroupModel, name: string): HostModel {
@@ -17,22 +18,18 @@ function findHost(env: EnvironmentModel, group: HostGroupModel, name: string): H
   return host;
 }
 
-function hostInstance(
-  app: AppModel,
-  env: EnvironmentModel,
-  placement: HostGroupPlacement,
-  group: HostGroupModel,
-  host: HostModel,
-): HostInstance {
+/** What an app's instances on every host of one placement have in common. Made once per placement and shared
+ * by its instances (nothing changes a rendered resource): for 10,000 apps on 4 hosts, 30,000 fewer copies of the
+ * package, environment, ports and services. */
+type AppParts = Omit<HostInstance, "host" | "address" | "baseDir" | "registrations">;
+
+function appParts(app: AppModel, env: EnvironmentModel, placement: HostGroupPlacement, group: HostGroupModel): AppParts {
   const pkg = placement.package;
   const health = firstHealthCheck(app);
   return {
     app: app.name,
     env: env.name,
     hostGroup: group.name,
-    host: host.name,
-    address: host.address,
-    baseDir: host.baseDir,
     version: pkg.version,
     package: "path" in pkg.source ? { path: pkg.source.path } : { url: pkg.source.url },
     sha256: pkg.sha256,
@@ -45,6 +42,28 @@ function hostInstance(
     health: health ? { path: health.check.path, port: health.check.port } : null,
     services: app.services.map((s) => s.name),
     specHash: app.specHash,
+  };
+}
+
+function hostInstance(app: AppModel, env: EnvironmentModel, p: AppParts, host: HostModel): HostInstance {
+  return {
+    app: p.app,
+    env: p.env,
+    hostGroup: p.hostGroup,
+    host: host.name,
+    address: host.address,
+    baseDir: host.baseDir,
+    version: p.version,
+    package: p.package,
+    sha256: p.sha256,
+    start: p.start,
+    user: p.user,
+    environment: p.environment,
+    secretEnv: p.secretEnv,
+    ports: p.ports,
+    health: p.health,
+    services: p.services,
+    specHash: p.specHash,
     registrations: env.consul.enabled ? registeredPorts(app).map(({ port }) => registrationId(app.name, host.name, port.targetPort)) : [],
   };
 }

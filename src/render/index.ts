@@ -3,6 +3,7 @@
 // from them (Kubernetes objects, host instances, capture rules, Consul registrations).
 // Pure and deterministic: no clock, no randomness, no I/O; resources sorted by key.
 import {
+  InputError,
   appIndex,
   compareStrings,
   findApp,
@@ -32,6 +33,8 @@ export function render(model: Model, envName: string): DesiredState {
  * placement on an unknown cluster or host group, and the host and apps when two apps share a port there. */
 export function renderContext(model: Model, envName: string): RenderContext {
   const env = findEnvironment(model, envName);
+  // A secrets file that cannot be read stops the environment here, before anything is planned or applied.
+  if (env.secrets?.state.kind === "error") throw new InputError(env.secrets.state.message);
   const apps = appIndex(model);
   return { env, clusters: clusterPlacements(apps, env), hosts: hostPlacements(apps, env) };
 }

@@ -8,5 +8,5 @@ export const k8sIo: RuntimeIo = {
   runtime: "k8s",
   reader: (ctx) => new ClusterReader(ctx.kubectl),
   handler: (ctx, apply) =>
-    new ClusterTaskHandler({ clusters: ctx.env.clusters, env: ctx.env.name, kubectl: ctx.kubectl, healthTimeoutMs: apply.healthTimeoutMs, forceConflicts: apply.forceConflicts }),
+    new ClusterTaskHandler({ clusters: ctx.env.clusters, env: ctx.env.name, kubectl: ctx.kubectl, healthTimeoutMs: apply.healthTimeoutMs, forceConflicts: apply.forceConflicts, secrets: ctx.env.secrets }),
 };

@@ -18,7 +18,7 @@ export const vmHost: HostPart = {
       ctx.log(`resolving package ${p.instance.app}@${p.instance.version}`);
       const packageFile = await opts.packages.file(p.instance);
       const onRefusedPackage = () => opts.packages.evict?.(p.instance);
-      return deploy(ctx, p.instance, { packageFile, healthTimeoutMs: opts.healthTimeoutMs, reporter: opts.reporter, onRefusedPackage });
+      return deploy(ctx, p.instance, { packageFile, healthTimeoutMs: opts.healthTimeoutMs, reporter: opts.reporter, onRefusedPackage, secrets: opts.secrets });
     },
     start: (ctx, p) => start(ctx, p.app),
     undeploy: (ctx, p) => undeploy(ctx, p.app),

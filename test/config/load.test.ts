@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { DirSource } from "../../src/adapters/fs/dir-source.js";
 import { loadModel } from "../../src/config/index.js";
-import type { ClusterPlacement, HostGroupPlacement, Model } from "../../src/model/index.js";
+import { plainDigestKey, secretToken, type ClusterPlacement, type HostGroupPlacement, type Model } from "../../src/model/index.js";
 import { API_SPEC, DB_SPEC, PROD_ENV, SHA_B, loadChanged, withDir } from "./helpers.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/config", import.meta.url));
@@ -108,9 +108,12 @@ test("overrides: env replaced by name or appended, resources and command replace
     replicas: 0,
     command: ["run"],
     args: null,
-    env: [{ name: "A", value: "a", secret: false }, { name: "B", value: "b2", secret: true }, { name: "C", value: "c", secret: false }],
+    // A secret written in the spec is sealed at load (issue 13): its value is its token, the plaintext kept in
+    // the environment's keyring only.
+    env: [{ name: "A", value: "a", secret: false }, { name: "B", value: secretToken(plainDigestKey("prod"), "b2"), secret: true }, { name: "C", value: "c", secret: false }],
     resources: { limits: { cpu: "1" } },
   });
+  assert.equal(model.environments[0]!.secrets?.clear.get(onCluster.container.env[1]!.value), "b2");
   assert.deepEqual(dbOnVms.package, {
     version: "16",
     source: { url: "https://example.com/db-16.tgz" },

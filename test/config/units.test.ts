@@ -38,6 +38,18 @@ test("position map: anchors and aliases, CRLF line ends, plain text of numbers",
   assert.equal(map.plainText("/c"), null, "quoted scalars are strings already");
 });
 
+test("position map from a function: parsed again only when first read, then the same as from events", () => {
+  const src = "a: &x 1.10\nb:\n  - c: 2\n";
+  let parses = 0;
+  const lazy = buildPositionMap(src, () => (parses++, parseEvents(src, {})));
+  const eager = buildPositionMap(src, parseEvents(src, {}));
+  assert.equal(parses, 0, "a valid file whose positions nobody asks for is not parsed again");
+  for (const p of ["/a", "/b/0/c", "/b/9"]) assert.deepEqual(lazy.at(p, "key"), eager.at(p, "key"));
+  assert.equal(lazy.plainText("/a"), "1.10");
+  assert.deepEqual(lazy.keysOf("/b/0"), ["c"]);
+  assert.equal(parses, 1);
+});
+
 test("position map: the keys of a mapping as written, in document order", () => {
   const src = 'split: {1.0: 40, "2.0": 30, a/b: 1, {c: d}: 2}\nnested:\n  x:\n    y: 1\n  z: 2\nlist: [1]\n';
   const map = buildPositionMap(src, parseEvents(src, {}));

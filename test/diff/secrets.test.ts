@@ -79,12 +79,17 @@ test("a host instance's secret environment is masked, with secretEnv known from 
   assertNoSecret(gone.result);
 });
 
-test("the data of a Kubernetes Secret is always masked", () => {
-  const object: K8sObject = { apiVersion: "v1", kind: "Secret", metadata: { name: "web", namespace: "shop" }, data: { key: Buffer.from(SECRET_VALUE).toString("base64") } };
+// Issue 13: a Secret's data is not compared (the desired side holds tokens, the live side is read masked); its
+// keyed digest annotation is, and shows only as changed.
+test("a Kubernetes Secret is compared by its digest annotation, never by its data, and shows only as changed", () => {
+  const annotations = { "amphi.dev/secret-digest": "hmac-sha256:" + "1".repeat(32) };
+  const object: K8sObject = { apiVersion: "v1", kind: "Secret", metadata: { name: "web", namespace: "shop", annotations }, data: { key: Buffer.from(SECRET_VALUE).toString("base64") } };
   const desired: Resource = { runtime: "k8s", key: "k8s/eu1/Secret/shop/web", app: "web", target: "eu1", object };
   const actual = clone(desired);
   (actual as any).object.data.key = SECRET_VALUE;
+  assert.deepEqual(fields([desired], [actual]).fields, [], "data alone is not compared");
+  (actual as any).object.metadata.annotations["amphi.dev/secret-digest"] = "hmac-sha256:" + "2".repeat(32);
   const { result, fields: fs } = fields([desired], [actual]);
-  assert.deepEqual(fs, [{ path: "data.key", from: REDACTED, to: REDACTED }]);
+  assert.deepEqual(fs, [{ path: 'metadata.annotations["amphi.dev/secret-digest"]', from: REDACTED, to: REDACTED }]);
   assertNoSecret(result);
 });

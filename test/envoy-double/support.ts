@@ -12,10 +12,10 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyCapture } from "../../src/hosts/capture.js";
 import { hostCapture } from "../../src/runtimes/capture/render.js";
-import type { HostInstance } from "../../src/model/index.js";
 import type { MeshInstance, MeshSnapshot } from "../../src/mesh/index.js";
 import { envoyBootstrapYaml } from "../../src/mesh/bootstrap.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
+import { testHostInstance } from "../support/host-instance.js";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
 import { startEnvoy, type RunningEnvoy } from "../support/envoy.js";
@@ -196,7 +196,7 @@ export async function startWorld(): Promise<World> {
     writeFileSync(`/etc/netns/${h0.netns}/resolv.conf`, `nameserver ${fleet.controllerAddress}\n`);
     const env = fixtureEnvironment();
     assert.deepEqual([env.mesh.serviceIP, env.mesh.proxyUid, env.mesh.outboundPort, env.mesh.inboundPort], [MESH_IP, PROXY_UID, SETTINGS.outboundPort, SETTINGS.inboundPort]);
-    const rules = hostCapture(env, "test", h0.name, [hostInstance("web", [8091], h0.name, h0.address, h0.baseDir)]);
+    const rules = hostCapture(env, "test", h0.name, [testHostInstance("web", [8091], h0.name, h0.address, h0.baseDir)]);
     const applied = await applyCapture({ session: netnsSession(fleet, 0), env: "prod", now: () => new Date().toISOString(), log: () => {} }, rules);
     assert.equal(applied.result, "changed", applied.message);
     const runClient = async (i: number, cfg: object) => {
@@ -242,29 +242,6 @@ export async function startWorld(): Promise<World> {
 
 function must(r: { code: number; stderr: string }): void {
   assert.equal(r.code, 0, r.stderr);
-}
-
-function hostInstance(app: string, ports: number[], host: string, address: string, baseDir: string): HostInstance {
-  return {
-    app,
-    env: "prod",
-    hostGroup: "test",
-    host,
-    address,
-    baseDir,
-    version: "1.0.0",
-    package: { path: `packages/${app}-1.0.0.tar.gz` },
-    sha256: "0".repeat(64),
-    start: "true",
-    user: null,
-    environment: {},
-    secretEnv: [],
-    ports: ports.map((port) => ({ name: `http-${port}`, port, protocol: "http" as const })),
-    health: null,
-    services: [app],
-    specHash: "0".repeat(64),
-    registrations: [],
-  };
 }
 
 /** Runs a command to its end (no shell). */

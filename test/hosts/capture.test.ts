@@ -26,6 +26,7 @@ import type { CaptureRules, HostInstance, HostStateFile } from "../../src/model/
 import type { HostSession } from "../../src/ports/hosts.js";
 import { hostCapture } from "../../src/runtimes/capture/render.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
+import { testHostInstance } from "../support/host-instance.js";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
 
@@ -193,29 +194,6 @@ function stopAll(): void {
 // ---------------------------------------------------------------------------------------------
 // Rules
 
-function instance(app: string, ports: number[], host: string, address: string, baseDir: string): HostInstance {
-  return {
-    app,
-    env: "prod",
-    hostGroup: "test",
-    host,
-    address,
-    baseDir,
-    version: "1.0.0",
-    package: { path: `packages/${app}-1.0.0.tar.gz` },
-    sha256: "0".repeat(64),
-    start: "true",
-    user: null,
-    environment: {},
-    secretEnv: [],
-    ports: ports.map((port) => ({ name: `http-${port}`, port, protocol: "http" as const })),
-    health: null,
-    services: [app],
-    specHash: "0".repeat(64),
-    registrations: [],
-  };
-}
-
 /** The rules amphi rendered before the conntrack-zone fix: mesh-dns's upstream flows in zone 1, set by a
  * raw PREROUTING rule that also catches replies to DNS the host forwards (see src/runtimes/capture/render.ts). */
 function oldRules(current: CaptureRules): CaptureRules {
@@ -304,7 +282,7 @@ function fakeSession(answers: { inspect: { code: number; stdout?: string; stderr
 }
 
 function fixtureRules(): CaptureRules {
-  return hostCapture(fixtureEnvironment(), "legacy", "vm-1", [instance("web", [8091], "vm-1", "10.20.0.11", "/opt/amphi")]);
+  return hostCapture(fixtureEnvironment(), "legacy", "vm-1", [testHostInstance("web", [8091], "vm-1", "10.20.0.11", "/opt/amphi")]);
 }
 
 /** What iptables-legacy-save (1.8.9) prints for fixtureRules() applied with its hooks. */
@@ -366,7 +344,7 @@ describe("capture against a scripted session", () => {
     const scripts = new Set<string>();
     for (const ports of [[8091], [9100, 9200]]) {
       const { session, calls } = fakeSession({ inspect: { code: 0, stdout: EMPTY_SAVE("root") } });
-      const rules = hostCapture(fixtureEnvironment(), "legacy", "vm-1", [instance("web", ports, "vm-1", "10.20.0.11", "/opt/amphi")]);
+      const rules = hostCapture(fixtureEnvironment(), "legacy", "vm-1", [testHostInstance("web", ports, "vm-1", "10.20.0.11", "/opt/amphi")]);
       await applyCapture(ctxFor(session), rules);
       for (const c of calls) {
         assert.equal(c.argv[0], "sh");
@@ -528,8 +506,8 @@ describe("host capture rules in a netns host (real iptables, connections, DNS)",
       [SERVICE_IP, PROXY_UID, 15001, 15006, 15053],
     );
     rules = hostCapture(env, "test", h.name, [
-      instance("web", [8091], h.name, h.address, h.baseDir),
-      instance("metrics", [9100], h.name, h.address, h.baseDir),
+      testHostInstance("web", [8091], h.name, h.address, h.baseDir),
+      testHostInstance("metrics", [9100], h.name, h.address, h.baseDir),
     ]);
   });
 
@@ -724,15 +702,15 @@ describe("host capture rules in a netns host (real iptables, connections, DNS)",
 
   it("probe: drifted when rules are there but none are recorded, or other rules are", async () => {
     assert.equal(await probeCapture(root, null), "drifted");
-    const other = hostCapture(fixtureEnvironment(), "test", host().name, [instance("web", [8092], host().name, host().address, host().baseDir)]);
+    const other = hostCapture(fixtureEnvironment(), "test", host().name, [testHostInstance("web", [8092], host().name, host().address, host().baseDir)]);
     assert.equal(await probeCapture(root, other), "drifted");
   });
 
   it("a changed port list: changed, the old port no longer captured, the new one captured", async () => {
     const h = host();
     const moved = hostCapture(fixtureEnvironment(), "test", h.name, [
-      instance("web", [8092], h.name, h.address, h.baseDir),
-      instance("metrics", [9100], h.name, h.address, h.baseDir),
+      testHostInstance("web", [8092], h.name, h.address, h.baseDir),
+      testHostInstance("metrics", [9100], h.name, h.address, h.baseDir),
     ]);
     const r = await applyCapture(ctx(), moved);
     assert.equal(r.result, "changed");

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ClusterTaskHandler, ClusterTaskError, KubectlError, type ClusterHandlerOptions } from "../../src/adapters/kubectl/index.js";
-import type { ClusterModel, DesiredState, Resource, TaskRecord } from "../../src/model/index.js";
+import type { ClusterModel, DesiredState, EnvSecrets, Resource, TaskRecord } from "../../src/model/index.js";
 import type { TaskSpec } from "../../src/plan/tasks.js";
 import { kubeTestTarget, type KubeTestTarget } from "../support/kubeconfig.js";
 import {
@@ -32,6 +32,8 @@ function k8s(desired: DesiredState): K8sResource[] {
 describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
   let target: KubeTestTarget;
   const namespaces = new Set<string>();
+  // The plaintexts behind the Secret's tokens, as an apply hands them over (issue 13).
+  let secrets: EnvSecrets | undefined;
   before(async () => {
     target = await kubeTestTarget();
   });
@@ -43,7 +45,9 @@ describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
   async function setup(label: string) {
     const ns = uniqueNamespace(label);
     namespaces.add(ns);
-    const desired = desiredOn(await exampleModel(ns), "prod", "eu1");
+    const model = await exampleModel(ns);
+    secrets = model.environments.find((e) => e.name === "prod")!.secrets;
+    const desired = desiredOn(model, "prod", "eu1");
     const cluster = clusterOf(target, "eu1", ns);
     return { ns, desired, cluster, resources: k8s(desired) };
   }
@@ -51,7 +55,7 @@ describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
   function handler(clusters: ClusterModel[], o: Partial<ClusterHandlerOptions> = {}): ClusterTaskHandler {
     return new ClusterTaskHandler({
       clusters, env: "prod", kubectl: kubectlOptions(target), healthTimeoutMs: 20_000, forceConflicts: false,
-      poll: { initialMs: 50, maxMs: 200 }, ...o,
+      poll: { initialMs: 50, maxMs: 200 }, secrets, ...o,
     });
   }
 
@@ -73,9 +77,9 @@ describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
     await new Promise((r) => setTimeout(r, 400));
     for (const name of ["catalog", "user", "web"]) double.setDeploymentStatus(ns, name, readyStatus(double.get("Deployment", ns, name)!));
     const out = await done;
-    assert.deepEqual(out, { result: "changed", message: "applied 9 objects, 3 Deployments healthy" });
+    assert.deepEqual(out, { result: "changed", message: "applied 10 objects, 3 Deployments healthy" });
     assert.equal(log[0], `created namespace ${ns}`);
-    assert.equal(log[1], "applied 9/9 objects");
+    assert.equal(log[1], "applied 10/10 objects"); // the example's web has a Secret (issue 13)
     assert.ok(log.includes("user: 1/3 updated, 0 ready, 0 available"), log.join("\n"));
     assert.ok(log.includes("user: healthy, 3/3 available"), log.join("\n"));
     assert.equal(log.filter((l) => l === "user: 1/3 updated, 0 ready, 0 available").length, 1, "a line only when the progress changes");
@@ -91,7 +95,7 @@ describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
       assert.equal(e.name, "TaskError", "the executor halts the cluster's rollout on it");
       assert.match(e.message, new RegExp(`^eu1: Deployment/${ns}/catalog: degraded: not healthy after 1\\.5s \\(progressing: `));
       assert.deepEqual(e.failures.map((f) => f.object), ["catalog", "user", "web"].map((n) => `Deployment/${ns}/${n}`));
-      assert.equal(e.done.length, 9, "what was applied is kept with the error");
+      assert.equal(e.done.length, 10, "what was applied is kept with the error");
       return true;
     });
     const took = performance.now() - started;
@@ -139,7 +143,7 @@ describe("ClusterTaskHandler", { skip: skipWithoutKubectl() }, () => {
       });
       const forced = run(handler([cluster], { forceConflicts: true }), task("k8s-apply", "eu1", resources));
       assert.equal((await forced.done).result, "changed");
-      assert.equal(forced.log[0], "applied 9/9 objects (--force-conflicts)");
+      assert.equal(forced.log[0], "applied 10/10 objects (--force-conflicts)");
       assert.equal((double.get("Deployment", ns, "user")!.spec as { replicas: number }).replicas, 3);
     } finally {
       double.autoReady = false;

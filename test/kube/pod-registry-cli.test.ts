@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConsulClient } from "../../src/adapters/consul/client.js";
 import { readPodRegistrations } from "../../src/adapters/consul/pods.js";
-import { amphi } from "../support/cli.js";
+import { EXAMPLE_AGE_KEY, amphi } from "../support/cli.js";
 import { exampleCopy } from "../support/example-copy.js";
 import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js";
 import { startKubeApiServer, type KubeApiDouble } from "../support/kube-apiserver/index.js";
@@ -20,7 +20,8 @@ describe("amphi reconcile and drift with pods in Consul", { skip: skipWithoutKub
   let double: KubeApiDouble;
   let consul: ConsulDouble;
   let kube: TempKubeconfig;
-  const env = (): NodeJS.ProcessEnv => ({ ...process.env, ...kube.env });
+  // The example's secrets key: serve applies staging, whose web has a secret (issue 13).
+  const env = (): NodeJS.ProcessEnv => ({ ...process.env, ...kube.env, AMPHI_AGE_KEY_FILE: EXAMPLE_AGE_KEY });
   const cli = (args: string[]) => amphi([...args, "--env", "staging", "--repo", dir, "--kubeconfig", kube.path], dir, env());
   const k = (args: string[], input?: string) => kubectlText({ kubeconfig: kube, double, close: async () => {} }, args, input);
 

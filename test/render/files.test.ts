@@ -35,21 +35,28 @@ describe("renderFiles", () => {
     for (const f of files()) assertGolden(golden(f.path.replace("/", "-")), f.content);
   });
 
-  it("puts ConfigMaps, then Services before Deployments, each document starting with apiVersion, kind, metadata", () => {
+  it("puts Secrets and ConfigMaps, then Services before Deployments, each document starting with apiVersion, kind, metadata", () => {
     const docs = loadAll(content("clusters/eu1.yaml")) as Obj[];
     assert.deepEqual(
       docs.map((d) => `${d.kind}/${d.metadata.name}`),
       [
-        "ConfigMap/amphi-proxy-catalog", "ConfigMap/amphi-proxy-user", "ConfigMap/amphi-proxy-web",
+        "Secret/amphi-secrets-web", "ConfigMap/amphi-proxy-catalog", "ConfigMap/amphi-proxy-user", "ConfigMap/amphi-proxy-web",
         "Service/catalog", "Service/user", "Service/web", "Deployment/catalog", "Deployment/user", "Deployment/web",
       ],
     );
-    for (const d of docs) assert.deepEqual(Object.keys(d), ["apiVersion", "kind", "metadata", d.kind === "ConfigMap" ? "data" : "spec"]);
+    const rest = (kind: string) => (kind === "ConfigMap" ? ["data"] : kind === "Secret" ? ["type"] : ["spec"]);
+    for (const d of docs) assert.deepEqual(Object.keys(d), ["apiVersion", "kind", "metadata", ...rest(d.kind)]);
   });
 
-  it("round-trips: the YAML parses back to exactly the rendered objects", () => {
+  // Issue 13: but a Secret without its data (its values are never written to a file), with a note saying so.
+  it("round-trips: the YAML parses back to exactly the rendered objects, Secrets without their data", () => {
     const desired = render(modelFixture(), "prod");
-    const objects = desired.resources.flatMap((r) => (r.runtime === "k8s" ? [r.object] : []));
+    const objects = desired.resources.flatMap((r) => (r.runtime === "k8s" ? [r.object] : [])).map((o) => {
+      if (o.kind !== "Secret") return o;
+      const { data: _data, ...rest } = o;
+      return { ...rest, metadata: { ...rest.metadata, annotations: { ...rest.metadata.annotations, "amphi.dev/secret-values": "not rendered; amphi apply writes them from the environment's encrypted secrets file" } } };
+    });
+    assert.doesNotMatch(content("clusters/eu1.yaml"), /dev-only-not-a-real-key/);
     const docs = loadAll(content("clusters/eu1.yaml")) as Obj[];
     const byKey = (o: Obj) => `${o.kind}/${o.metadata.name}`;
     assert.deepEqual(
@@ -112,7 +119,7 @@ function kubectlLocal(doc: Obj, file: string): Obj {
   const deployment = doc.kind === "Deployment";
   const args = deployment
     ? ["set", "image", "--local", "-f", file, `app=${MARKER_IMAGE}`, "-o", "json"]
-    : doc.kind === "ConfigMap"
+    : doc.kind === "ConfigMap" || doc.kind === "Secret"
       ? ["label", "--local", "-f", file, `${MARKER_LABEL}=1`, "-o", "json"]
       : ["set", "selector", "--local", "-f", file, selectorArg(doc.spec.selector), "-o", "json"];
   const run = spawnSync("kubectl", args, { encoding: "utf8", env: { ...process.env, KUBECONFIG: "/dev/null" } });
@@ -124,7 +131,7 @@ function kubectlLocal(doc: Obj, file: string): Obj {
     assert.equal(app.image, MARKER_IMAGE);
     app.image = doc.spec.template.spec.containers[0].image;
   }
-  if (doc.kind === "ConfigMap") delete decoded.metadata.labels[MARKER_LABEL];
+  if (doc.kind === "ConfigMap" || doc.kind === "Secret") delete decoded.metadata.labels[MARKER_LABEL];
   return decoded;
 }
 

@@ -137,6 +137,7 @@ describe("render k8s", () => {
         "k8s/eu1/Deployment/shop/catalog eu1 catalog",
         "k8s/eu1/Deployment/shop/user eu1 user",
         "k8s/eu1/Deployment/shop/web eu1 web",
+        "k8s/eu1/Secret/shop/amphi-secrets-web eu1 web",
         "k8s/eu1/Service/shop/catalog eu1 catalog",
         "k8s/eu1/Service/shop/user eu1 user",
         "k8s/eu1/Service/shop/web eu1 web",

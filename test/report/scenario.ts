@@ -4,12 +4,14 @@
 //   catalog  eu1: in sync and healthy; vm-1: process stopped, checks critical; vm-2: port 9090 registered as 9091
 //   billing  vm-1: 2.2.0 live (version, sha, env incl. the secret DB_PASSWORD); vm-2: in sync;
 //            vm-3: host unreachable and not registered in Consul
-//   web      eu1: the secret SESSION_KEY differs
+//   web      eu1: the secret SESSION_KEY differs (its digest on the Secret and the pod template)
 //   report   removed from the config: its Deployment is still in eu1 and its registration in Consul
 //   (host)   vm-2's capture rules are gone
 import { render } from "../../src/render/index.js";
 import { diff } from "../../src/diff/index.js";
 import { buildPlan } from "../../src/plan/index.js";
+import { sealSecrets } from "../../src/config/secrets.js";
+import { SECRET_DIGEST_ANNOTATION, plainDigestKey, secretToken } from "../../src/model/index.js";
 import type { ActualResource, ActualState, DesiredState, Json, K8sObject, Model, Plan, Registration, Resource } from "../../src/model/index.js";
 import { buildDriftReport, type DriftReport } from "../../src/report/index.js";
 import { fixtureEnvironment, modelFixture } from "../support/model-fixture.js";
@@ -26,6 +28,8 @@ export function scenarioModel(): Model {
   const env = fixtureEnvironment(model.apps);
   env.hostGroups[0]!.hosts.push({ name: "vm-3", address: "10.20.0.13", baseDir: "/opt/amphi" });
   for (const p of env.placements) if (p.type === "hostGroup" && p.app === "billing") p.hosts = ["vm-1", "vm-2", "vm-3"];
+  // As loading does: secret values become their tokens (issue 13), so the desired state holds no plaintext.
+  sealSecrets(env, null);
   return { ...model, environments: [env] };
 }
 
@@ -75,13 +79,18 @@ function changed(r: Resource): ActualResource | null {
 
 function k8sActual(r: Extract<Resource, { runtime: "k8s" }>): ActualResource {
   const o = r.object as K8sObject & { spec?: any };
+  if (r.app === "web" && (o.kind === "Deployment" || o.kind === "Secret")) {
+    // The secret changed since: the live objects carry the digest of the old value (and the Secret its data).
+    const annotations = o.kind === "Deployment" ? o.spec.template.metadata.annotations : o.metadata.annotations!;
+    annotations[SECRET_DIGEST_ANNOTATION] = secretToken(plainDigestKey("prod"), OLD_SECRET_VALUE);
+    if (o.kind === "Secret") o["data"] = { SESSION_KEY: Buffer.from(OLD_SECRET_VALUE).toString("base64") };
+  }
   if (o.kind !== "Deployment") return r;
   const containers = o.spec.template.spec.containers as { name: string; image: string; env?: { name: string; value: string }[] }[];
   if (r.app === "user") {
     containers[0]!.image = "registry.example.com/shop/user:1.4.1";
     return rollout(r, 3, 1, "2026-01-02T03:00:00Z");
   }
-  if (r.app === "web") for (const e of containers[0]!.env ?? []) if (e.name === "SESSION_KEY") e.value = OLD_SECRET_VALUE;
   return rollout(r, Number(o.spec.replicas), Number(o.spec.replicas));
 }
 

@@ -64,7 +64,7 @@ test("files hooks: Kubernetes objects go to their cluster's manifests, the rest 
   assert.deepEqual(sections, ["instances", "sidecars", "capture", "registrations"]);
 });
 
-test("files hooks: manifests rank ConfigMaps, Services, Deployments, then any other kind; documents start with apiVersion, kind, metadata, spec", () => {
+test("files hooks: manifests rank Secrets, ConfigMaps, Services, Deployments, then any other kind; documents start with apiVersion, kind, metadata, spec", () => {
   const object = (kind: string): ResourceOf<"k8s"> => ({
     runtime: "k8s",
     key: `k8s/eu1/${kind}/shop/x`,
@@ -75,7 +75,8 @@ test("files hooks: manifests rank ConfigMaps, Services, Deployments, then any ot
   const files = k8s.files;
   assert.equal(files.layout, "clusters");
   if (files.layout !== "clusters") return;
-  assert.deepEqual(["Deployment", "Secret", "Service", "ConfigMap"].map((k) => files.rank(object(k))), [2, 3, 1, 0]);
+  // Issue 13: amphi renders Secrets now, first (a pod waits for a missing one).
+  assert.deepEqual(["Deployment", "Secret", "Service", "ConfigMap", "Role"].map((k) => files.rank(object(k))), [3, 0, 2, 1, 4]);
   assert.deepEqual(Object.keys(files.document(object("ConfigMap"))), ["apiVersion", "kind", "metadata", "spec", "data"]);
 });
 

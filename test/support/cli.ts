@@ -1,5 +1,6 @@
 // Runs amphi's CLI in-process with captured output (the same `run` the executable calls).
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/main.js";
 
 /** What one CLI invocation printed and returned. */
@@ -9,11 +10,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `amphi <args…>` with `cwd` as working directory. */
+/** The age identity of the example's secrets files (public on purpose: their values are placeholders). */
+export const EXAMPLE_AGE_KEY = fileURLToPath(new URL("../fixtures/secrets/example-age-key.txt", import.meta.url));
+
+/** Runs `amphi <args…>` with `cwd` as working directory. Unless `env` names an identity of its own (an empty
+ * AMPHI_AGE_KEY_FILE: none), the example's identity is set, so copies of the example can be applied. */
 export async function amphi(args: string[], cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
-  const code = await run(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), cwd, env });
+  const withKey = "AMPHI_AGE_KEY" in env || "AMPHI_AGE_KEY_FILE" in env ? env : { ...env, AMPHI_AGE_KEY_FILE: EXAMPLE_AGE_KEY };
+  const code = await run(args, { out: (t) => void (stdout += t), err: (t) => void (stderr += t), cwd, env: withKey });
   return { code, stdout, stderr };
 }
 

@@ -1,6 +1,6 @@
 // Runs the Kubernetes tasks of a run: `k8s-apply` (one server-side apply of the batch, then waiting until the
 // applied Deployments are healthy) and `k8s-delete` (prune). Errors name the cluster and the object.
-import type { ClusterModel, K8sObject, TaskRecord } from "../../model/index.js";
+import { SECRET_PLACEHOLDER, isSecretToken, revealSecret, type ClusterModel, type EnvSecrets, type K8sObject, type TaskRecord } from "../../model/index.js";
 import type { TaskSpec } from "../../plan/tasks.js";
 import type { TaskHandler, TaskOutcome } from "../../ports/tasks.js";
 import { applyObjects, deleteObjects, type ObjectRef } from "./apply.js";
@@ -19,10 +19,28 @@ export interface ClusterHandlerOptions {
   /** `amphi apply --force-conflicts`: take over fields other field managers own, also on clusters whose
    * environment says `forceConflicts: false` (where the cluster's own setting is true, it forces anyway). */
   forceConflicts: boolean;
+  /** The environment's secrets: the plaintext behind each token of a Secret's data, put in just before the
+   * objects go to kubectl's stdin (absent: no Secret may carry a token). */
+  secrets?: EnvSecrets;
   /** Clock for health timeouts (default: the system clock). */
   now?: () => Date;
   /** Health polling: first delay and cap of the backoff (default 500 ms and 5 s). */
   poll?: { initialMs: number; maxMs: number };
+}
+
+/** `object` with a Secret's tokens replaced by their values (base64, as `data` wants them). Throws naming the
+ * Secret and key when a value is not known (its secrets were not decrypted). A value that is neither a token nor
+ * the placeholder comes from a model built in code, not loaded (tests): it is the value. */
+export function withSecretValues(object: K8sObject, secrets: EnvSecrets | undefined): K8sObject {
+  const data = object["data"];
+  if (object.kind !== "Secret" || typeof data !== "object" || data === null) return object;
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(data as Record<string, string>)) {
+    const plain = isSecretToken(value) ? revealSecret(secrets, value) : value === SECRET_PLACEHOLDER ? undefined : value;
+    if (plain === undefined) throw new Error(`Secret ${object.metadata.namespace ?? ""}/${object.metadata.name} ${key}: no value to apply (its secrets were not decrypted)`);
+    out[key] = Buffer.from(plain, "utf8").toString("base64");
+  }
+  return { ...object, data: out } as K8sObject;
 }
 
 type Ctx = { signal: AbortSignal; log(line: string): void };
@@ -52,7 +70,7 @@ export class ClusterTaskHandler implements TaskHandler {
     // renders are sent (ignored ones are left out for existing objects, in plan/tasks.ts), so forcing never
     // takes a field from the controller an ignore rule leaves it to.
     const forceConflicts = this.opts.forceConflicts || cluster.forceConflicts;
-    const result = await applyObjects(cluster, objects, { ...this.opts.kubectl, forceConflicts, signal: ctx.signal, knownNamespaces: known });
+    const result = await applyObjects(cluster, objects.map((o) => withSecretValues(o, this.opts.secrets)), { ...this.opts.kubectl, forceConflicts, signal: ctx.signal, knownNamespaces: known });
     for (const ns of result.createdNamespaces) ctx.log(`created namespace ${ns}`);
     // Forcing is the default; the log says so only when the flag overrode an environment that opted out.
     const overridden = forceConflicts && !cluster.forceConflicts;

@@ -1,12 +1,12 @@
 // Live state of one cluster: the objects amphi manages for one environment, by label, one
 // `kubectl get … -o json` per namespace (in parallel), as ActualResources keyed like rendered ones.
-import { LABELS, compareStrings, type ActualResource, type ClusterModel, type EnvironmentModel, type K8sObject } from "../../model/index.js";
+import { LABELS, SECRET_PLACEHOLDER, compareStrings, type ActualResource, type ClusterModel, type EnvironmentModel, type K8sObject } from "../../model/index.js";
 import { k8sKey } from "../../runtimes/k8s/render.js";
 import { KubectlError, firstLines } from "./errors.js";
 import { runKubectl, type KubectlOptions } from "./run.js";
 
 /** The kinds amphi renders, as kubectl resource names: every kind it may have to prune must be read. */
-export const MANAGED_RESOURCES = ["deployments.apps", "services", "configmaps"] as const;
+export const MANAGED_RESOURCES = ["deployments.apps", "services", "configmaps", "secrets"] as const;
 
 /** A live Kubernetes object as an actual resource. */
 export type K8sActual = Extract<ActualResource, { runtime: "k8s" }>;
@@ -37,12 +37,24 @@ export function clusterNamespaces(env: EnvironmentModel, cluster: string): strin
 export async function readCluster(cluster: ClusterModel, env: string, opts: ReadClusterOptions): Promise<{ resources: K8sActual[] }> {
   const namespaces = [...new Set(opts.namespaces ?? [cluster.namespace])];
   const lists = await Promise.all(namespaces.map((ns) => readNamespace(cluster, env, ns, opts)));
-  const resources = lists.flat().map((object): K8sActual => {
+  const resources = lists.flat().map(maskSecretData).map((object): K8sActual => {
     const ns = object.metadata.namespace ?? "";
     const app = object.metadata.labels?.[LABELS.app] ?? object.metadata.name;
     return { runtime: "k8s", key: k8sKey(cluster.name, object.kind, ns, object.metadata.name), app, target: cluster.name, object };
   });
   return { resources: resources.sort((a, b) => compareStrings(a.key, b.key)) };
+}
+
+// A live Secret's values go no further than this reader: each reads "(secret)" (amphi compares Secrets by the
+// keyed digest in their annotation), so no plan, report or record can hold them.
+function maskSecretData(object: K8sObject): K8sObject {
+  if (object.kind !== "Secret") return object;
+  const masked: K8sObject = { ...object };
+  for (const field of ["data", "stringData"]) {
+    const v = object[field];
+    if (typeof v === "object" && v !== null) masked[field] = Object.fromEntries(Object.keys(v).map((k) => [k, SECRET_PLACEHOLDER]));
+  }
+  return masked;
 }
 
 async function readNamespace(cluster: ClusterModel, env: string, ns: string, opts: ReadClusterOptions): Promise<K8sObject[]> {

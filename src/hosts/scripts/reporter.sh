@@ -116,7 +116,7 @@ case $mode in
         url=$(health_url)
         if [ -n "$url" ] && [ -n "${AMPHI_HEALTH_HOST:-}" ]; then
           case $AMPHI_HEALTH_HOST in *:*) _h="[$AMPHI_HEALTH_HOST]" ;; *) _h=$AMPHI_HEALTH_HOST ;; esac
-          url="http://$_h:${url#http://127.0.0.1:}"
+          url="http://$_h:${url#*127.0.0.1:}"
         fi
         if [ -z "$url" ]; then
           verb=pass note="$APP is running (pid $pid)"

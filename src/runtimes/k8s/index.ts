@@ -57,6 +57,10 @@ const SERVER_FIELDS = [
   "/metadata/generation",
 ];
 
+/** A Secret's values: compared through its secret-digest annotation (a keyed digest of the values), since the
+ * desired side holds tokens and the live side (read masked) no values at all. */
+const SECRET_DATA = ["/data", "/stringData"];
+
 /** Named lists amphi owns in its Kubernetes objects: live elements amphi no longer wants are changes. */
 const OWNED_LISTS: ReadonlySet<string> = new Set(["containers", "initContainers", "env", "ports"]);
 
@@ -64,7 +68,7 @@ const OWNED_LISTS: ReadonlySet<string> = new Set(["containers", "initContainers"
  * the secret-env annotation (on either side, so a removed secret stays masked) are redacted. */
 function compareK8s(desired: ResourceOf<"k8s">, live: K8sObject, ignore: readonly IgnoreRule[]): FieldChange[] {
   const kind = desired.object.kind;
-  const pointers = [...SERVER_FIELDS, ...ignore.filter((r) => appliesTo(r, kind, desired.app)).flatMap((r) => r.jsonPointers)];
+  const pointers = [...SERVER_FIELDS, ...(kind === "Secret" ? SECRET_DATA : []), ...ignore.filter((r) => appliesTo(r, kind, desired.app)).flatMap((r) => r.jsonPointers)];
   const secretNames = [...k8sSecretNames(desired.object), ...k8sSecretNames(live)];
   const opts: CompareOptions = {
     mode: "subset",

@@ -1,6 +1,7 @@
 // The pod of an app's Deployment: the app container, the amphi-proxy sidecar, and amphi-init when the
 // environment captures traffic. amphi-init applies the same capture fragment as the VM hosts get (capture.ts),
 // from the app's amphi-proxy ConfigMap, with the real `iptables-restore`.
+import { containerEnv } from "./secret.js";
 import type { Container, PodSpec, Probe, ResourceRequirements } from "kubernetes-types/core/v1.js";
 import { appPorts, firstHealthCheck, sidecarNodeId, type AppModel, type ContainerModel, type EnvironmentModel, type MeshModel } from "../../model/index.js";
 import { POD_IPTABLES_RESTORE } from "./capture.js";
@@ -36,7 +37,8 @@ function appContainer(app: AppModel, container: ContainerModel): Container {
     ...(container.command ? { command: container.command } : {}),
     ...(container.args ? { args: container.args } : {}),
     // In the order written; the loader has merged the environment's values over the app's already.
-    ...(container.env.length > 0 ? { env: container.env.map((e) => ({ name: e.name, value: e.value })) } : {}),
+    // Secrets by reference into the app's Secret (secret.ts), never as values.
+    ...(container.env.length > 0 ? { env: containerEnv(app.name, container) } : {}),
     ...(ports.length > 0 ? { ports } : {}),
     ...(container.resources ? { resources: resources(container.resources) } : {}),
     ...(probe ? { readinessProbe: probe } : {}),

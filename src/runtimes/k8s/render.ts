@@ -1,4 +1,4 @@
-// Kubernetes objects of one cluster placement: the sidecar's bootstrap ConfigMap, a Service per service of the
+// Kubernetes objects of one cluster placement: the app's Secret when it has secret env (secret.ts), the sidecar's bootstrap ConfigMap, a Service per service of the
 // app and one Deployment (app container, amphi-proxy sidecar, and the amphi-init capture container when capture is on).
 // Objects are typed with kubernetes-types while built, so a misspelt field fails the type check.
 import type { Deployment } from "kubernetes-types/apps/v1.js";
@@ -6,6 +6,7 @@ import type { Service, ServicePort } from "kubernetes-types/core/v1.js";
 import {
   appPorts,
   LABELS,
+  SECRET_DIGEST_ANNOTATION,
   VERSION_ANNOTATION,
   SECRET_ENV_ANNOTATION,
   SPEC_HASH_ANNOTATION,
@@ -22,6 +23,7 @@ import type { RenderHook, ResourceOf } from "../types.js";
 import { podSpec } from "./pod.js";
 import { CAPTURE_RULES_FILE, PROXY_CONFIG_ANNOTATION, PROXY_CONFIG_FILE, proxyBootstrap, proxyConfigDigest, proxyConfigMap, proxyConfigMapName } from "./proxy.js";
 import { podCaptureRules } from "./capture.js";
+import { secretDigest, secretObject } from "./secret.js";
 
 /** The resource key of a Kubernetes object: `k8s/<cluster>/<Kind>/<namespace>/<name>`. */
 export function k8sKey(cluster: string, kind: string, namespace: string, name: string): string {
@@ -50,7 +52,8 @@ function renderClusterPlacement(app: AppModel, env: EnvironmentModel, placement:
   const data = { [PROXY_CONFIG_FILE]: bootstrap, ...(rules !== null ? { [CAPTURE_RULES_FILE]: rules } : {}) };
   const config = proxyConfigMap(proxyConfigMapName(app.name), placement.namespace, objectLabels(app.name, env.name), data);
   const services = app.services.map((s) => resource(placement, service(app, env, placement, s)));
-  return [resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap, rules)))];
+  const secret = secretObject(app, env, placement, objectLabels(app.name, env.name));
+  return [...(secret ? [resource(placement, secret)] : []), resource(placement, config), ...services, resource(placement, deployment(app, env, placement, proxyConfigDigest(bootstrap, rules)))];
 }
 
 function resource(placement: ClusterPlacement, object: K8sObject): ResourceOf<"k8s"> {
@@ -131,9 +134,11 @@ function versionAnnotation(placement: ClusterPlacement): Record<string, string> 
 
 // The names (never the values) of the container's secret env vars, so the diff can mask their values in
 // every change it prints, for desired and live objects alike.
+// With them, the keyed digest of their values (secret.ts): a changed value rolls the pods, which read it at start.
 function secretEnvAnnotation(placement: ClusterPlacement): Record<string, string> {
   const names = [...new Set(placement.container.env.filter((e) => e.secret).map((e) => e.name))].sort(compareStrings);
-  return names.length > 0 ? { [SECRET_ENV_ANNOTATION]: names.join(",") } : {};
+  const digest = secretDigest(placement.container);
+  return names.length > 0 ? { [SECRET_ENV_ANNOTATION]: names.join(","), ...(digest ? { [SECRET_DIGEST_ANNOTATION]: digest } : {}) } : {};
 }
 
 // A JSON round trip: drops any `undefined` left by optional fields (which would break YAML output and

@@ -1,0 +1,88 @@
+// `amphi secret set ENV APP/NAME`: writes one secret value, read from stdin, into `environments/<env>.secrets.yaml`
+// (SOPS, age). A new file is encrypted to the recipients `.sops.yaml` names for it (public keys: no identity
+// needed); adding to an existing file needs an identity (AMPHI_AGE_KEY / AMPHI_AGE_KEY_FILE), as `sops set` does:
+// the values share one data key and the MAC covers them all. The value never goes through argv or a log.
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Command } from "@commander-js/extra-typings";
+import { load } from "js-yaml";
+import { InputError } from "../model/index.js";
+import { SECRETS_SUFFIX } from "../config/discover.js";
+import { readIdentity } from "../secrets/identity.js";
+import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, parseSops } from "../secrets/sops.js";
+import { EXIT, runAction, type Io } from "./common.js";
+
+const NAME = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/** Registers `amphi secret set` on the program. */
+export function secretCommand(program: Command, io: Io, setCode: (code: number) => void): void {
+  const secret = program.command("secret").description("edit the encrypted secrets of an environment (environments/<env>.secrets.yaml, SOPS with age)");
+  secret
+    .command("set")
+    .description("set APP/NAME in ENV's secrets file to the value read from stdin (one trailing newline is dropped)")
+    .argument("<env>", "environment (its file is environments/<env>.yaml)")
+    .argument("<name>", "APP/NAME: the app and its env var, e.g. billing/API_KEY")
+    .option("--repo <dir>", "config repo directory (default: current directory)")
+    .option("--debug", "print stack traces of unexpected errors")
+    .action(async (env, name, opts) => {
+      setCode(await runAction(io, opts.debug, () => setSecret(io, env, name, opts.repo)));
+    });
+}
+
+async function setSecret(io: Io, env: string, name: string, repo: string | undefined): Promise<number> {
+  const m = NAME.exec(name);
+  if (!m) throw new InputError(`secret name "${name}" must be APP/NAME: an app name (a DNS label) and an env var name, e.g. billing/API_KEY`);
+  const [app, varName] = [m[1]!, m[3]!];
+  const dir = resolve(io.cwd, repo ?? ".");
+  if (!existsSync(resolve(dir, "environments", `${env}.yaml`))) throw new InputError(`environments/${env}.yaml does not exist in ${dir}`);
+  const rel = `environments/${env}${SECRETS_SUFFIX}`;
+  const path = resolve(dir, rel);
+  if (!io.stdin) throw new InputError("no stdin to read the value from");
+  const value = (await io.stdin()).replace(/\r?\n$/, "");
+  const opened: Opened = existsSync(path) ? await openExisting(io, rel, readFileSync(path, "utf8")) : { values: {}, recipients: creationRecipients(dir, rel), dataKey: undefined };
+  const { values, recipients, dataKey } = opened;
+  const existed = values[app]?.[varName] !== undefined;
+  values[app] = { ...values[app], [varName]: value };
+  const { file } = await encryptSops(values, recipients, dataKey);
+  // A whole new file, then one rename: a half-written secrets file would lose every value in it.
+  writeFileSync(`${path}.tmp`, formatSops(file), { mode: 0o644 });
+  renameSync(`${path}.tmp`, path);
+  io.err(`amphi: ${rel} /${app}/${varName}: ${existed ? "changed" : "added"} (encrypted to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"})\n`);
+  return EXIT.ok;
+}
+
+/** An existing file's values and recipients with its data key, or what a new file starts from. */
+interface Opened {
+  values: Record<string, Record<string, string>>;
+  recipients: string[];
+  dataKey: Buffer | undefined;
+}
+
+async function openExisting(io: Io, rel: string, text: string): Promise<Opened> {
+  try {
+    const file = parseSops(text);
+    const id = readIdentity(io.env, io.cwd);
+    if ("none" in id) throw new SopsError("/sops/age", "adding to an existing secrets file needs its data key: set AMPHI_AGE_KEY or AMPHI_AGE_KEY_FILE");
+    if ("error" in id) throw new SopsError("/sops/age", id.error);
+    const dataKey = await dataKeyOf(file, id.identities);
+    return { values: decryptSops(file, dataKey), recipients: file.age.map((k) => k.recipient), dataKey };
+  } catch (e) {
+    if (e instanceof SopsError) throw new InputError(`${rel} ${e.pointer}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The age recipients `.sops.yaml` gives `rel` (the first creation rule whose path_regex matches, as sops picks). */
+function creationRecipients(dir: string, rel: string): string[] {
+  const config = resolve(dir, ".sops.yaml");
+  const hint = `create ${rel} by listing its recipients in .sops.yaml: creation_rules: [{path_regex: 'environments/.*\\.secrets\\.yaml$', age: 'age1…,age1…'}]`;
+  if (!existsSync(config)) throw new InputError(`${rel} does not exist and there is no .sops.yaml; ${hint}`);
+  const doc = load(readFileSync(config, "utf8")) as { creation_rules?: { path_regex?: string; age?: string | string[] }[] } | null;
+  for (const rule of doc?.creation_rules ?? []) {
+    if (rule.path_regex !== undefined && !new RegExp(rule.path_regex).test(rel)) continue;
+    const list = Array.isArray(rule.age) ? rule.age : (rule.age ?? "").split(",");
+    const recipients = list.map((r) => r.trim()).filter((r) => r !== "");
+    if (recipients.length > 0) return recipients;
+  }
+  throw new InputError(`.sops.yaml has no creation rule with age recipients for ${rel}; ${hint}`);
+}

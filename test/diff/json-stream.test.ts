@@ -1,0 +1,129 @@
+// The --actual file read chunk by chunk: the same state (or the same error) as parsing the whole text, whatever
+// the chunk size and formatting; resources identical to desired ones become those objects.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseActualState, readActualJson } from "../../src/diff/actual-file.js";
+import { readJsonStreaming } from "../../src/diff/json-stream.js";
+import { readActualFile } from "../../src/cli/actual.js";
+import { sameJson } from "../../src/compare/compare.js";
+import { InputError, type DesiredState } from "../../src/model/index.js";
+import { capture, deployment, hostInstance, registration } from "../support/resources-fixture.js";
+
+const resources = [deployment({ app: "web" }), hostInstance({ app: "billing" }), capture(), registration("billing")];
+
+/** Reads `text` at most `size` bytes at a time. */
+function chunks(text: string, size: number) {
+  const bytes = Buffer.from(text);
+  let at = 0;
+  return async (into: Buffer, offset: number) => {
+    const n = bytes.copy(into, offset, at, Math.min(at + size, bytes.length));
+    at += n;
+    return n;
+  };
+}
+
+/** The document read through a buffer of `buffer` bytes (it grows for longer values), `size` bytes per read. */
+async function streamed(text: string, size: number, buffer = 16) {
+  const got: unknown[] = [];
+  const rest = await readJsonStreaming(chunks(text, size), "resources", (e) => got.push(e), buffer);
+  return rest === null || !("resources" in rest) ? rest : { ...rest, resources: got };
+}
+
+test("every chunk size and formatting gives what JSON.parse gives", async () => {
+  const state = { env: "prod", observedAt: null, resources, unreachable: [{ runtime: "vm", target: "legacy/vm-3", reason: 'a "quoted" \\ reason, {not} [json]' }] };
+  const odd = { "é ü \u2603": ["\\", "\"", "}]"], resources, n: -1.5e3, t: true, f: false, z: null };
+  for (const doc of [state, odd, { resources: [] }, {}, { unreachable: [], resources: [{}] }]) {
+    for (const text of [JSON.stringify(doc), JSON.stringify(doc, null, 2), JSON.stringify(doc, null, "\t").replaceAll("\n", "\r\n")]) {
+      for (const [size, buffer] of [[1, 1], [2, 4], [3, 16], [7, 8], [64, 64], [1 << 20, 1 << 20]] as const) {
+        assert.deepEqual(await streamed(text, size, buffer), JSON.parse(text), `reads of ${size} into ${buffer} bytes: ${text.slice(0, 60)}`);
+      }
+    }
+  }
+});
+
+test("what it does not handle is null (the caller parses the whole text), never a wrong value", async () => {
+  const bad = [
+    "",
+    "[]",
+    `{"resources": [1, 2]}`,
+    `{"resources": [{}] }x`,
+    `{"resources": [{} {}]}`,
+    `{"resources": [{},]}`,
+    `{"resources": [{"a":[1}]}`,
+    `{"resources": [], "resources": []}`,
+    `{"resources": [{"a": "unterminated}]}`,
+    `{"a": 1,}`,
+    `{"a" 1}`,
+    `\uFEFF{"resources": []}`,
+  ];
+  for (const text of bad) for (const size of [1, 5, 1 << 20]) assert.equal(await streamed(text, size), null, text);
+});
+
+test("a state read in chunks equals the parsed text, problems and all", async () => {
+  const text = JSON.stringify({ env: "prod", observedAt: "2026-01-02T03:04:05Z", resources, unreachable: [{ runtime: "vm", target: "legacy/vm-3", reason: "timeout" }] }, null, 2);
+  assert.deepEqual(await readActualJson(chunks(text, 13), "actual.json", "prod", undefined, 32), parseActualState(text, "actual.json", "prod"));
+  const [dep, vm] = JSON.parse(JSON.stringify(resources));
+  delete dep.object;
+  vm.runtime = "lxc";
+  const broken = JSON.stringify({ env: "staging", resources: [dep, vm, vm, 42], extra: 1 });
+  const messageOf = (f: () => unknown) => Promise.resolve().then(f).then(() => assert.fail("accepted"), (e: unknown) => (assert.ok(e instanceof InputError), e.message));
+  const whole = await messageOf(() => parseActualState(broken, "actual.json", "prod"));
+  assert.match(whole, /unknown field "extra"/);
+  // 42 is not an object: the chunked reader leaves this file to the whole-text parse
+  assert.equal(await readActualJson(chunks(broken, 5), "actual.json", "prod"), null);
+  const noNumber = broken.replace(",42]", "]");
+  assert.notEqual(noNumber, broken);
+  assert.equal(await messageOf(() => readActualJson(chunks(noNumber, 5), "actual.json", "prod")), await messageOf(() => parseActualState(noNumber, "actual.json", "prod")));
+});
+
+test("resources identical to desired ones are those objects; a drifted or observed one is its own", async () => {
+  const desired: DesiredState = { env: "prod", resources: JSON.parse(JSON.stringify(resources)) };
+  const drifted = JSON.parse(JSON.stringify(resources));
+  drifted[0].object.spec.replicas = 7;
+  drifted[1].observed = { process: "stopped" };
+  const text = JSON.stringify({ resources: drifted });
+  for (const state of [parseActualState(text, "actual.json", "prod", desired), (await readActualJson(chunks(text, 100), "actual.json", "prod", desired, 64))!]) {
+    assert.deepEqual(state.resources, drifted);
+    assert.notEqual(state.resources[0], desired.resources[0]);
+    assert.notEqual(state.resources[1], desired.resources[1]);
+    assert.equal(state.resources[2], desired.resources[2]);
+    assert.equal(state.resources[3], desired.resources[3]);
+  }
+});
+
+test("readActualFile: the same state from a .json file, whole-text errors for bad JSON and missing files", async () => {
+  const dir = mkdtempSync(join(tmpdir(), `amphi-json-stream-${process.pid}-`));
+  try {
+    const io = { cwd: dir } as Parameters<typeof readActualFile>[0];
+    const text = JSON.stringify({ env: "prod", resources }, null, 2);
+    writeFileSync(join(dir, "actual.json"), text);
+    assert.deepEqual(await readActualFile(io, "actual.json", "prod"), parseActualState(text, "actual.json", "prod"));
+    writeFileSync(join(dir, "bad.json"), `{"resources": [}`);
+    await assert.rejects(readActualFile(io, "bad.json", "prod"), /^InputError: bad\.json: invalid JSON: /);
+    await assert.rejects(readActualFile(io, "gone.json", "prod"), /cannot read actual state gone\.json: no such file/);
+    await assert.rejects(readActualFile(io, ".", "prod"), /cannot read actual state \.: /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("sameJson: identical JSON only (a key holding undefined on one side differs)", () => {
+  assert.ok(sameJson({ a: [1, { b: "x" }], c: null }, { c: null, a: [1, { b: "x" }] }));
+  assert.ok(sameJson(undefined, undefined));
+  for (const [a, b] of [
+    [{ a: undefined }, {}],
+    [{}, { a: undefined }],
+    [[], {}],
+    [null, undefined],
+    [{ a: 1 }, { a: "1" }],
+    [[1, 2], [2, 1]],
+    [{ a: [1] }, { a: [1, 1] }],
+    [{ a: { b: 1 } }, { a: { b: 1, c: 2 } }],
+  ] as const) {
+    assert.equal(sameJson(a as never, b as never), false, JSON.stringify([a, b]));
+    assert.equal(sameJson(b as never, a as never), false, JSON.stringify([b, a]));
+  }
+});

@@ -8,7 +8,7 @@
 // health gate waits for the first, the task then for the other two. An upgrade first drains the listeners
 // (`POST /drain_listeners?graceful`, then `drainSeconds`) and then restarts Envoy.
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -138,15 +138,29 @@ export function sidecarFromInstance(i: HostInstance, baseDir: string): VmSidecar
 
 let generated: { file: string; sha256: string } | undefined;
 
-/** The generated package (a tar.gz with a README), written once per process to a temp file. */
+/** The generated package (a tar.gz with a README). Its bytes never change, so it lives at one content-addressed path
+ * in the temp directory, shared by every amphi process (written through a rename, so a reader never sees half a
+ * file), instead of a new temp directory per process left behind. */
 export function binaryPackage(): { file: string; sha256: string } {
   if (generated) return generated;
   const gz = gzipSync(tarOf("README", "amphi: this sidecar runs the Envoy binary that mesh.sidecar.binary names on this host.\n"));
-  const dir = mkdtempSync(join(tmpdir(), "amphi-sidecar-"));
-  const file = join(dir, "sidecar-binary.tar.gz");
-  writeFileSync(file, gz);
-  generated = { file, sha256: createHash("sha256").update(gz).digest("hex") };
+  const sha256 = createHash("sha256").update(gz).digest("hex");
+  const file = join(tmpdir(), `amphi-sidecar-binary-${sha256.slice(0, 16)}.tar.gz`);
+  if (!sameBytes(file, gz)) {
+    const part = `${file}.${process.pid}.part`;
+    writeFileSync(part, gz);
+    renameSync(part, file);
+  }
+  generated = { file, sha256 };
   return generated;
+}
+
+function sameBytes(file: string, bytes: Buffer): boolean {
+  try {
+    return readFileSync(file).equals(bytes);
+  } catch {
+    return false;
+  }
 }
 
 /** A ustar archive of one regular file (mode 644, uid/gid 0, mtime 0). */

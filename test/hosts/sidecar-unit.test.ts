@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { binaryPackage, sidecarFromInstance, sidecarInstance } from "../../src/hosts/sidecar.js";
 import { hostSidecar } from "../../src/runtimes/sidecar/render.js";
 import { modelFixture } from "../support/model-fixture.js";
@@ -36,4 +38,6 @@ test("the package made for a binary on the host is a tar.gz tar reads, with its 
   assert.equal(execFileSync("tar", ["-tzf", p.file], { encoding: "utf8" }), "README\n");
   assert.match(execFileSync("tar", ["-xOzf", p.file, "README"], { encoding: "utf8" }), /mesh\.sidecar\.binary/);
   assert.equal(binaryPackage(), p, "made once per process");
+  // One content-addressed file shared by every process, not a temp directory per process left behind.
+  assert.equal(p.file, join(tmpdir(), `amphi-sidecar-binary-${p.sha256.slice(0, 16)}.tar.gz`));
 });

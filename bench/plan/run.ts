@@ -2,7 +2,7 @@
 // Usage: npm run bench -- [apps=100,1000,10000] [runs=5]. Prints one line per scenario and size: min / median /
 // max ms and the largest peak RSS of those runs. 10,000 apps get at most 3 runs (each takes seconds).
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateRepo } from "./generate.js";
@@ -22,11 +22,13 @@ function time(label: string, dir: string, runs: number, args: string[], okCodes 
   for (let i = 0; i < runs + 1; i++) {
     const t0 = process.hrtime.bigint();
     const env = { ...process.env, AMPHI_BENCH_RSS_FILE: rssFile };
+    rmSync(rssFile, { force: true }); // a child that never reached its exit hook must not report the run before
     const r = spawnSync(process.execPath, ["--require", probe, ...args], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"], maxBuffer: 1 << 28 });
     const t = Number(process.hrtime.bigint() - t0) / 1e6;
     if (!okCodes.includes(r.status ?? -1)) throw new Error(`${label} exited ${r.status}: ${r.stderr}`);
     if (i === 0) continue;
     ms.push(t);
+    if (!existsSync(rssFile)) throw new Error(`${label}: the child wrote no peak RSS to ${rssFile}`);
     rss = Math.max(rss, Number(readFileSync(rssFile, "utf8")));
   }
   ms.sort((a, b) => a - b);

@@ -112,7 +112,7 @@ export async function startControlPlane(io: Io, model: Model, env: EnvironmentMo
     // Everything the snapshot takes from the config follows it: services, mesh settings (domain, ports), host groups.
     follow: (next) => {
       const e = next.environments.find((x) => x.name === env.name);
-      if (e) feed.follow({ services: declaredServices(next, e), settings: meshSettings(e.mesh), hostGroups: hostGroupsOf(e) });
+      if (e) feed.follow({ services: declaredServices(next, e), settings: meshSettings(e.mesh, podNamespaces(e)), hostGroups: hostGroupsOf(e) });
     },
     status: () => server.status(),
     stop: async () => {

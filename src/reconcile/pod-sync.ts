@@ -72,4 +72,3 @@ export function formatPodSync(env: string, r: PodSyncResult): string[] {
     ...r.unreadable.map((u) => `amphi: ${env}: pods: registrations of cluster ${u.cluster} kept (not read: ${u.reason})`),
   ];
 }
-

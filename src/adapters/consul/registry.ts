@@ -219,5 +219,3 @@ export function targetOf(env: EnvironmentModel, host: string): string {
   const group = env.hostGroups.find((g) => g.hosts.some((h) => h.name === host));
   return hostTarget(group?.name ?? "unknown", host || "unknown");
 }
-
-

@@ -108,7 +108,7 @@ export class AdsServer {
     this.current = indexAll(resources, this.current);
     this.hasSnapshot = true;
     this.counters.snapshots++;
-    const extraListeners = [...resources.inboundByApp.values(), ...(resources.podListeners ?? [])];
+    const extraListeners = [...resources.inboundByApp.values(), ...(resources.inboundByHost?.values() ?? []), ...(resources.podListeners ?? [])];
     const keep = new Set([...RESOURCE_KINDS.flatMap((k) => resources[k].map((r) => `${k}/${r.hash}`)), ...extraListeners.map((r) => `listener/${r.hash}`)]);
     for (const key of this.encodedCache.keys()) if (!keep.has(key)) this.encodedCache.delete(key);
     for (const { stream } of this.streams) stream.push(causedAt);

@@ -5,7 +5,7 @@
 import type { CaptureRules, EnvironmentModel, HostInstance, IptablesOp, IptablesRestore, MeshModel } from "../../model/index.js";
 import { compareStrings } from "../../model/index.js";
 import type { RenderHook } from "../types.js";
-import { SIDECAR_ADMIN_PORT } from "../sidecar/render.js";
+import { SIDECAR_ADMIN_PORT, vmSidecarSource } from "../sidecar/render.js";
 import { formatRestore } from "./iptables.js";
 
 /** The capture render hook: when the environment captures traffic, one resource per host with at least one
@@ -39,8 +39,7 @@ export function hostCapture(env: EnvironmentModel, hostGroup: string, host: stri
     .sort((a, b) => compareStrings(a.app, b.app));
   const fragment = formatRestore(captureTables(`# amphi capture for ${hostGroup}/${host} (env ${env.name})`, env.mesh, inbound));
   const rules: CaptureRules = { hostGroup, host, inbound, fragment, hooks: captureHooks(), dns: hostDns(env) };
-  const vmSidecar = env.mesh.controlPlane !== null && (env.mesh.sidecar.package !== null || env.mesh.sidecar.binary !== null);
-  if (vmSidecar) rules.proxy = { adminPort: SIDECAR_ADMIN_PORT, inboundPort: env.mesh.inboundPort, outboundPort: env.mesh.outboundPort };
+  if (vmSidecarSource(env) !== null) rules.proxy = { adminPort: SIDECAR_ADMIN_PORT, inboundPort: env.mesh.inboundPort, outboundPort: env.mesh.outboundPort };
   return rules;
 }
 

@@ -9,7 +9,7 @@
 // CPU time per query at a fixed 40000 queries/s (10000 for dns2, which cannot keep up with 40000) (user + system time from /proc/<pid>/stat over the run:
 // unlike the rates, this hardly moves when other processes load the machine). Prints every run, then the
 // median and range over the rounds.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,9 +19,19 @@ import { startDnsmasq, stopChild } from "../../test/dns/tools.js";
 // @ts-expect-error -- a plain .mjs helper without types
 import { sourceStamp } from "../../scripts/source-stamp.mjs";
 
-const seconds = Number(process.argv[2] ?? 10);
-const rounds = Number(process.argv[3] ?? 3);
-const count = Number(process.argv[4] ?? 1000);
+const flags = process.argv.slice(2).filter((a) => a.startsWith("--"));
+const positional = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const seconds = Number(positional[0] ?? 10);
+const rounds = Number(positional[1] ?? 3);
+const count = Number(positional[2] ?? 1000);
+/** --pinned: every server on core SERVER_CPU (all its threads), dnsperf on core CLIENT_CPU. */
+const pinned = flags.includes("--pinned");
+const SERVER_CPU = 1;
+const CLIENT_CPU = 0;
+/** --no-dns2: skip the naive dns2 server (it adds a third of the run time and is not the target). */
+const withDns2 = !flags.includes("--no-dns2");
+/** --node-flags="…": extra node flags for amphi (to measure V8/libuv settings); AMPHI_DNS_NODE_FLAGS too. */
+const nodeFlags = (flags.find((f) => f.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? process.env.AMPHI_DNS_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const root = new URL("../..", import.meta.url).pathname;
 const MESH_IP = "10.255.0.1";
 
@@ -31,7 +41,7 @@ interface Cpu { user: number; sys: number; total: number }
 /** Runs dnsperf and returns its stdout. */
 function dnsperf(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("dnsperf", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = pinned ? spawn("taskset", ["-c", String(CLIENT_CPU), "dnsperf", ...args], { stdio: ["ignore", "pipe", "pipe"] }) : spawn("dnsperf", args, { stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", () => {});
@@ -53,6 +63,11 @@ async function perf(port: number, file: string, l: number, qps: number | null): 
   const lat = [...out.matchAll(/^> \w+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
   return { qps: num(out, /Queries per second:\s+([\d.]+)/), lost: num(out, /Queries lost:\s+(\d+)/), completed: num(out, /Queries completed:\s+(\d+)/), p50: pct(50), p99: pct(99), max: lat.at(-1) ?? NaN };
+}
+
+/** Pins every thread of `pid` (and the threads it starts later) to core SERVER_CPU, in pinned mode. */
+function pin(pid: number): void {
+  if (pinned) execFileSync("taskset", ["-a", "-c", "-p", String(SERVER_CPU), String(pid)], { stdio: "ignore" });
 }
 
 /** utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat, after the name). */
@@ -85,7 +100,7 @@ async function startNaive(file: string): Promise<{ port: number; pid: number; st
 
 /** Starts `amphi dns` as its own process (as it runs in production) and returns its port and a stopper. */
 async function startAmphi(catalogUrl: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(root, "bin/amphi.js"), "dns", "--env", "staging", "--repo", join(root, "examples/config"), "--port", "0", "--consul", catalogUrl], {
+  const child = spawn(process.execPath, [...nodeFlags, join(root, "bin/amphi.js"), "dns", "--env", "staging", "--repo", join(root, "examples/config"), "--port", "0", "--consul", catalogUrl], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let err = "";
@@ -116,16 +131,14 @@ const catalog = await startConsulDouble();
 for (const n of names) await register(catalog.url, n);
 const dnsmasq = await startDnsmasq([`--addn-hosts=${hosts}`]);
 const amphi = await startAmphi(catalog.url);
-const naive = await startNaive(queries);
-const servers = [
-  { label: "dnsmasq", port: dnsmasq.port, pid: dnsmasq.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
-  { label: "amphi", port: amphi.port, pid: amphi.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
-  { label: "dns2", port: naive.port, pid: naive.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
-];
+const naive = withDns2 ? await startNaive(queries) : null;
+const server = (label: string, s: { port: number; pid: number }) => ({ label, port: s.port, pid: s.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] });
+const servers = [server("dnsmasq", dnsmasq), server("amphi", amphi), ...(naive ? [server("dns2", naive)] : [])];
+for (const s of servers) pin(s.pid);
 try {
   const stampFile = join(root, "dist/.source-stamp");
   const compiled = existsSync(stampFile) && readFileSync(stampFile, "utf8") === (sourceStamp as (d: string) => string)(join(root, "src"));
-  console.log(`bench/dns: ${count} names, ${rounds} rounds × ${seconds} s, node ${process.version}, amphi ${compiled ? "compiled (dist/)" : "from src/ through tsx (npm run prebench builds dist/)"}, load average ${load()}`);
+  console.log(`bench/dns: ${count} names, ${rounds} rounds × ${seconds} s, ${pinned ? `pinned (servers on core ${SERVER_CPU}, dnsperf on core ${CLIENT_CPU})` : "unpinned"}, node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(" ")}` : ""}, amphi ${compiled ? "compiled (dist/)" : "from src/ through tsx (npm run prebench builds dist/)"}, load average ${load()}`);
   for (const s of servers) await perf(s.port, queries, 2, null);
   for (let r = 1; r <= rounds; r++) {
     for (const s of servers) {
@@ -152,14 +165,16 @@ try {
   }
   const ratios = servers[1]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps);
   const cpuRatio = median(servers[0]!.cpu.map((c) => c.total)) / median(servers[1]!.cpu.map((c) => c.total));
-  const naiveRatio = median(servers[2]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps));
-  console.log(`naive dns2/dnsmasq max q/s median ${naiveRatio.toFixed(2)}; amphi/dns2 ${(median(servers[1]!.max.map((m) => m.qps)) / median(servers[2]!.max.map((m) => m.qps))).toFixed(1)}×`);
+  if (servers[2]) {
+    const naiveRatio = median(servers[2].max.map((m, i) => m.qps / servers[0]!.max[i]!.qps));
+    console.log(`naive dns2/dnsmasq max q/s median ${naiveRatio.toFixed(2)}; amphi/dns2 ${(median(servers[1]!.max.map((m) => m.qps)) / median(servers[2].max.map((m) => m.qps))).toFixed(1)}×`);
+  }
   console.log(
     `ratio amphi/dnsmasq max q/s per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ 0.70); ` +
       `dnsmasq/amphi CPU per query ${cpuRatio.toFixed(2)} (the rate ratio on a CPU-bound machine); amphi p99 median ${median(servers[1]!.lat.map((m) => m.p99)).toFixed(3)} ms (target < 1 ms)`,
   );
 } finally {
-  await naive.stop();
+  await naive?.stop();
   await amphi.stop();
   await dnsmasq.stop();
   await catalog.close();

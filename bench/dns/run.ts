@@ -2,7 +2,9 @@
 // For amphi the names are services registered in the Consul HTTP API test double (test/support/consul);
 // for dnsmasq the same names come from a hosts file (--addn-hosts); a third server, naive-dns2.ts (dns2 parsing
 // and writing every packet), is the baseline the pre-encoded path is measured against. All answer from memory.
-// Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000]
+// Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000] [--pinned] [--no-dns2] [--echo] [--cpu-rate=N] [--node-flags="…"]
+// --pinned: each server with all its threads on core 1 (`taskset -a -p`), dnsperf on core 0: the per-core
+// comparison (Node's GC and platform threads then share the server's core, as dnsmasq has nothing to share).
 // After a 2 s warm-up of each, `rounds` rounds, each alternating the two servers (so background load hits
 // both alike): the highest rate (dnsperf unthrottled, 200 queries outstanding, `seconds` long), then latency
 // at a fixed 5000 queries/s (`-Q 5000 -l seconds -v`: every query's latency → p50/p99), then the server's
@@ -30,6 +32,11 @@ const SERVER_CPU = 1;
 const CLIENT_CPU = 0;
 /** --no-dns2: skip the naive dns2 server (it adds a third of the run time and is not the target). */
 const withDns2 = !flags.includes("--no-dns2");
+/** --echo: add node-echo.ts, a node:dgram responder that does no DNS work (the ceiling of any Node server). */
+/** --cpu-rate=N: the fixed rate of the CPU-per-query run (default 40000; on a loaded machine the servers
+ * may not keep up with it, and CPU per query is then measured at whatever they answered). */
+const cpuRate = Number(flags.find((f) => f.startsWith("--cpu-rate="))?.slice("--cpu-rate=".length) ?? 40_000);
+const withEcho = flags.includes("--echo");
 /** --node-flags="…": extra node flags for amphi (to measure V8/libuv settings); AMPHI_DNS_NODE_FLAGS too. */
 const nodeFlags = (flags.find((f) => f.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? process.env.AMPHI_DNS_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const root = new URL("../..", import.meta.url).pathname;
@@ -85,15 +92,15 @@ async function cpuPerQuery(pid: number, port: number, file: string, l: number, q
   return { user: us(u1 - u0), sys: us(s1 - s0), total: us(u1 - u0 + s1 - s0) };
 }
 
-/** Starts the naive dns2 server (naive-dns2.ts) with the names of the query file. */
-async function startNaive(file: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/dns/naive-dns2.ts"), file], { stdio: ["ignore", "pipe", "inherit"] });
+/** Starts a helper server of bench/dns (naive-dns2.ts, node-echo.ts) that prints `listening <port>`. */
+async function startHelper(script: string, args: string[]): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/dns", script), ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       const m = /listening (\d+)/.exec(d.toString());
       if (m) resolve(Number(m[1]));
     });
-    child.once("exit", (code) => reject(new Error(`naive-dns2 exited ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${script} exited ${code}`)));
   });
   return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
@@ -131,9 +138,10 @@ const catalog = await startConsulDouble();
 for (const n of names) await register(catalog.url, n);
 const dnsmasq = await startDnsmasq([`--addn-hosts=${hosts}`]);
 const amphi = await startAmphi(catalog.url);
-const naive = withDns2 ? await startNaive(queries) : null;
+const naive = withDns2 ? await startHelper("naive-dns2.ts", [queries]) : null;
+const echo = withEcho ? await startHelper("node-echo.ts", []) : null;
 const server = (label: string, s: { port: number; pid: number }) => ({ label, port: s.port, pid: s.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] });
-const servers = [server("dnsmasq", dnsmasq), server("amphi", amphi), ...(naive ? [server("dns2", naive)] : [])];
+const servers = [server("dnsmasq", dnsmasq), server("amphi", amphi), ...(naive ? [server("dns2", naive)] : []), ...(echo ? [server("echo", echo)] : [])];
 for (const s of servers) pin(s.pid);
 try {
   const stampFile = join(root, "dist/.source-stamp");
@@ -144,7 +152,7 @@ try {
     for (const s of servers) {
       const max = await perf(s.port, queries, seconds, null);
       const lat = await perf(s.port, queries, seconds, 5000);
-      const cpu = await cpuPerQuery(s.pid, s.port, queries, Math.min(seconds, 5), s.label === "dns2" ? 10_000 : 40_000);
+      const cpu = await cpuPerQuery(s.pid, s.port, queries, Math.min(seconds, 5), s.label === "dns2" ? 10_000 : cpuRate);
       s.max.push(max);
       s.lat.push(lat);
       s.cpu.push(cpu);
@@ -165,16 +173,22 @@ try {
   }
   const ratios = servers[1]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps);
   const cpuRatio = median(servers[0]!.cpu.map((c) => c.total)) / median(servers[1]!.cpu.map((c) => c.total));
-  if (servers[2]) {
-    const naiveRatio = median(servers[2].max.map((m, i) => m.qps / servers[0]!.max[i]!.qps));
-    console.log(`naive dns2/dnsmasq max q/s median ${naiveRatio.toFixed(2)}; amphi/dns2 ${(median(servers[1]!.max.map((m) => m.qps)) / median(servers[2].max.map((m) => m.qps))).toFixed(1)}×`);
-  }
+  const vs = (label: string): void => {
+    const s = servers.find((x) => x.label === label);
+    if (!s) return;
+    const ratio = median(s.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps));
+    const cpu = median(s.cpu.map((c) => c.total));
+    console.log(`${label}/dnsmasq max q/s median ${ratio.toFixed(2)}; amphi/${label} ${(median(servers[1]!.max.map((m) => m.qps)) / median(s.max.map((m) => m.qps))).toFixed(2)}×; CPU per query ${label} ${cpu.toFixed(2)} µs`);
+  };
+  vs("dns2");
+  vs("echo");
   console.log(
-    `ratio amphi/dnsmasq max q/s per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ 0.70); ` +
+    `ratio amphi/dnsmasq max q/s per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ ${pinned ? "0.9, pinned" : "0.70, unpinned"}); ` +
       `dnsmasq/amphi CPU per query ${cpuRatio.toFixed(2)} (the rate ratio on a CPU-bound machine); amphi p99 median ${median(servers[1]!.lat.map((m) => m.p99)).toFixed(3)} ms (target < 1 ms)`,
   );
 } finally {
   await naive?.stop();
+  await echo?.stop();
   await amphi.stop();
   await dnsmasq.stop();
   await catalog.close();

@@ -2,14 +2,16 @@
 // For amphi the names are services registered in the Consul HTTP API test double (test/support/consul);
 // for dnsmasq the same names come from a hosts file (--addn-hosts); a third server, naive-dns2.ts (dns2 parsing
 // and writing every packet), is the baseline the pre-encoded path is measured against. All answer from memory.
-// Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000]
+// Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000] [--pinned] [--no-dns2] [--echo] [--cpu-rate=N] [--node-flags="…"]
+// --pinned: each server with all its threads on core 1 (`taskset -a -p`), dnsperf on core 0: the per-core
+// comparison (Node's GC and platform threads then share the server's core, as dnsmasq has nothing to share).
 // After a 2 s warm-up of each, `rounds` rounds, each alternating the two servers (so background load hits
 // both alike): the highest rate (dnsperf unthrottled, 200 queries outstanding, `seconds` long), then latency
 // at a fixed 5000 queries/s (`-Q 5000 -l seconds -v`: every query's latency → p50/p99), then the server's
 // CPU time per query at a fixed 40000 queries/s (10000 for dns2, which cannot keep up with 40000) (user + system time from /proc/<pid>/stat over the run:
 // unlike the rates, this hardly moves when other processes load the machine). Prints every run, then the
 // median and range over the rounds.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,9 +21,24 @@ import { startDnsmasq, stopChild } from "../../test/dns/tools.js";
 // @ts-expect-error -- a plain .mjs helper without types
 import { sourceStamp } from "../../scripts/source-stamp.mjs";
 
-const seconds = Number(process.argv[2] ?? 10);
-const rounds = Number(process.argv[3] ?? 3);
-const count = Number(process.argv[4] ?? 1000);
+const flags = process.argv.slice(2).filter((a) => a.startsWith("--"));
+const positional = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const seconds = Number(positional[0] ?? 10);
+const rounds = Number(positional[1] ?? 3);
+const count = Number(positional[2] ?? 1000);
+/** --pinned: every server on core SERVER_CPU (all its threads), dnsperf on core CLIENT_CPU. */
+const pinned = flags.includes("--pinned");
+const SERVER_CPU = 1;
+const CLIENT_CPU = 0;
+/** --no-dns2: skip the naive dns2 server (it adds a third of the run time and is not the target). */
+const withDns2 = !flags.includes("--no-dns2");
+/** --echo: add node-echo.ts, a node:dgram responder that does no DNS work (the ceiling of any Node server). */
+/** --cpu-rate=N: the fixed rate of the CPU-per-query run (default 40000; on a loaded machine the servers
+ * may not keep up with it, and CPU per query is then measured at whatever they answered). */
+const cpuRate = Number(flags.find((f) => f.startsWith("--cpu-rate="))?.slice("--cpu-rate=".length) ?? 40_000);
+const withEcho = flags.includes("--echo");
+/** --node-flags="…": extra node flags for amphi (to measure V8/libuv settings); AMPHI_DNS_NODE_FLAGS too. */
+const nodeFlags = (flags.find((f) => f.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? process.env.AMPHI_DNS_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const root = new URL("../..", import.meta.url).pathname;
 const MESH_IP = "10.255.0.1";
 
@@ -31,7 +48,7 @@ interface Cpu { user: number; sys: number; total: number }
 /** Runs dnsperf and returns its stdout. */
 function dnsperf(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("dnsperf", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = pinned ? spawn("taskset", ["-c", String(CLIENT_CPU), "dnsperf", ...args], { stdio: ["ignore", "pipe", "pipe"] }) : spawn("dnsperf", args, { stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", () => {});
@@ -55,6 +72,11 @@ async function perf(port: number, file: string, l: number, qps: number | null): 
   return { qps: num(out, /Queries per second:\s+([\d.]+)/), lost: num(out, /Queries lost:\s+(\d+)/), completed: num(out, /Queries completed:\s+(\d+)/), p50: pct(50), p99: pct(99), max: lat.at(-1) ?? NaN };
 }
 
+/** Pins every thread of `pid` (and the threads it starts later) to core SERVER_CPU, in pinned mode. */
+function pin(pid: number): void {
+  if (pinned) execFileSync("taskset", ["-a", "-c", "-p", String(SERVER_CPU), String(pid)], { stdio: "ignore" });
+}
+
 /** utime and stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat, after the name). */
 function cpuTicks(pid: number): [number, number] {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
@@ -70,22 +92,22 @@ async function cpuPerQuery(pid: number, port: number, file: string, l: number, q
   return { user: us(u1 - u0), sys: us(s1 - s0), total: us(u1 - u0 + s1 - s0) };
 }
 
-/** Starts the naive dns2 server (naive-dns2.ts) with the names of the query file. */
-async function startNaive(file: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/dns/naive-dns2.ts"), file], { stdio: ["ignore", "pipe", "inherit"] });
+/** Starts a helper server of bench/dns (naive-dns2.ts, node-echo.ts) that prints `listening <port>`. */
+async function startHelper(script: string, args: string[]): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/dns", script), ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       const m = /listening (\d+)/.exec(d.toString());
       if (m) resolve(Number(m[1]));
     });
-    child.once("exit", (code) => reject(new Error(`naive-dns2 exited ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${script} exited ${code}`)));
   });
   return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 /** Starts `amphi dns` as its own process (as it runs in production) and returns its port and a stopper. */
 async function startAmphi(catalogUrl: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(root, "bin/amphi.js"), "dns", "--env", "staging", "--repo", join(root, "examples/config"), "--port", "0", "--consul", catalogUrl], {
+  const child = spawn(process.execPath, [...nodeFlags, join(root, "bin/amphi.js"), "dns", "--env", "staging", "--repo", join(root, "examples/config"), "--port", "0", "--consul", catalogUrl], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let err = "";
@@ -116,22 +138,21 @@ const catalog = await startConsulDouble();
 for (const n of names) await register(catalog.url, n);
 const dnsmasq = await startDnsmasq([`--addn-hosts=${hosts}`]);
 const amphi = await startAmphi(catalog.url);
-const naive = await startNaive(queries);
-const servers = [
-  { label: "dnsmasq", port: dnsmasq.port, pid: dnsmasq.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
-  { label: "amphi", port: amphi.port, pid: amphi.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
-  { label: "dns2", port: naive.port, pid: naive.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] },
-];
+const naive = withDns2 ? await startHelper("naive-dns2.ts", [queries]) : null;
+const echo = withEcho ? await startHelper("node-echo.ts", []) : null;
+const server = (label: string, s: { port: number; pid: number }) => ({ label, port: s.port, pid: s.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] });
+const servers = [server("dnsmasq", dnsmasq), server("amphi", amphi), ...(naive ? [server("dns2", naive)] : []), ...(echo ? [server("echo", echo)] : [])];
+for (const s of servers) pin(s.pid);
 try {
   const stampFile = join(root, "dist/.source-stamp");
   const compiled = existsSync(stampFile) && readFileSync(stampFile, "utf8") === (sourceStamp as (d: string) => string)(join(root, "src"));
-  console.log(`bench/dns: ${count} names, ${rounds} rounds × ${seconds} s, node ${process.version}, amphi ${compiled ? "compiled (dist/)" : "from src/ through tsx (npm run prebench builds dist/)"}, load average ${load()}`);
+  console.log(`bench/dns: ${count} names, ${rounds} rounds × ${seconds} s, ${pinned ? `pinned (servers on core ${SERVER_CPU}, dnsperf on core ${CLIENT_CPU})` : "unpinned"}, node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(" ")}` : ""}, amphi ${compiled ? "compiled (dist/)" : "from src/ through tsx (npm run prebench builds dist/)"}, load average ${load()}`);
   for (const s of servers) await perf(s.port, queries, 2, null);
   for (let r = 1; r <= rounds; r++) {
     for (const s of servers) {
       const max = await perf(s.port, queries, seconds, null);
       const lat = await perf(s.port, queries, seconds, 5000);
-      const cpu = await cpuPerQuery(s.pid, s.port, queries, Math.min(seconds, 5), s.label === "dns2" ? 10_000 : 40_000);
+      const cpu = await cpuPerQuery(s.pid, s.port, queries, Math.min(seconds, 5), s.label === "dns2" ? 10_000 : cpuRate);
       s.max.push(max);
       s.lat.push(lat);
       s.cpu.push(cpu);
@@ -152,14 +173,22 @@ try {
   }
   const ratios = servers[1]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps);
   const cpuRatio = median(servers[0]!.cpu.map((c) => c.total)) / median(servers[1]!.cpu.map((c) => c.total));
-  const naiveRatio = median(servers[2]!.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps));
-  console.log(`naive dns2/dnsmasq max q/s median ${naiveRatio.toFixed(2)}; amphi/dns2 ${(median(servers[1]!.max.map((m) => m.qps)) / median(servers[2]!.max.map((m) => m.qps))).toFixed(1)}×`);
+  const vs = (label: string): void => {
+    const s = servers.find((x) => x.label === label);
+    if (!s) return;
+    const ratio = median(s.max.map((m, i) => m.qps / servers[0]!.max[i]!.qps));
+    const cpu = median(s.cpu.map((c) => c.total));
+    console.log(`${label}/dnsmasq max q/s median ${ratio.toFixed(2)}; amphi/${label} ${(median(servers[1]!.max.map((m) => m.qps)) / median(s.max.map((m) => m.qps))).toFixed(2)}×; CPU per query ${label} ${cpu.toFixed(2)} µs`);
+  };
+  vs("dns2");
+  vs("echo");
   console.log(
-    `ratio amphi/dnsmasq max q/s per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ 0.70); ` +
+    `ratio amphi/dnsmasq max q/s per round ${ratios.map((x) => x.toFixed(2)).join(" ")}, median ${median(ratios).toFixed(2)} (target ≥ ${pinned ? "0.9, pinned" : "0.70, unpinned"}); ` +
       `dnsmasq/amphi CPU per query ${cpuRatio.toFixed(2)} (the rate ratio on a CPU-bound machine); amphi p99 median ${median(servers[1]!.lat.map((m) => m.p99)).toFixed(3)} ms (target < 1 ms)`,
   );
 } finally {
-  await naive.stop();
+  await naive?.stop();
+  await echo?.stop();
   await amphi.stop();
   await dnsmasq.stop();
   await catalog.close();

@@ -8,8 +8,8 @@ import { wantsA, type Zone } from "./zone.js";
 /** The zone's answer to a parsed standard query, or null when the name is not the zone's (forward it). */
 export function zoneAnswer(zone: Zone, msg: Buffer, q: QueryParser): Buffer | null {
   if (q.ednsVersion !== 0) return respond(msg, q, RCODE.BADVERS, null, false);
-  const entry = zone.lookup(q.key);
-  if (entry === undefined) return zone.inDomain(q.key) ? respond(msg, q, RCODE.NXDOMAIN, null, true) : null;
+  const entry = zone.find(q.name, q.nameLength, q.hash);
+  if (entry === undefined) return zone.nameInDomain(q.name, q.nameLength) ? respond(msg, q, RCODE.NXDOMAIN, null, true) : null;
   return respond(msg, q, RCODE.NOERROR, entry.a !== null && wantsA(q.qtype, q.qclass) ? entry.a : null, true);
 }
 
@@ -25,7 +25,7 @@ export function respond(msg: Buffer, q: QueryParser, rcode: number, rr: Buffer |
   const qEnd = q.questionEnd > 0 ? q.questionEnd : HEADER_SIZE;
   const rrLen = rr === null ? 0 : rr.length;
   const out = Buffer.allocUnsafe(qEnd + rrLen + (q.edns ? OPT_SIZE : 0));
-  msg.copy(out, 0, 0, qEnd);
+  copyBytes(msg, 0, out, 0, qEnd);
   // QR=1, opcode and RD copied, AA for the zone's own names; RA (mesh-dns recurses through its upstreams),
   // CD copied (RFC 6840 §5.9), AD and Z cleared.
   out[2] = 0x80 | (msg[2]! & 0x79) | (authoritative ? 0x04 : 0);
@@ -38,9 +38,15 @@ export function respond(msg: Buffer, q: QueryParser, rcode: number, rr: Buffer |
   out[9] = 0;
   out[10] = 0;
   out[11] = q.edns ? 1 : 0;
-  if (rr !== null) rr.copy(out, qEnd);
+  if (rr !== null) copyBytes(rr, 0, out, qEnd, rrLen);
   if (q.edns) writeOpt(out, qEnd + rrLen, q.ednsSize, q.ednsDo, rcode >> 4);
   return out;
+}
+
+/** Copies `n` bytes. A loop, not `Buffer.copy`: a header, a question and a 16-byte record are too short to
+ * gain from a native call, whose entry costs more than the copy. */
+function copyBytes(from: Uint8Array, fromAt: number, to: Uint8Array, toAt: number, n: number): void {
+  for (let i = 0; i < n; i++) to[toAt + i] = from[fromAt + i]!;
 }
 
 /** Writes an OPT record (RFC 6891 §6.1.2) with no options at `at`: the client's UDP payload size echoed

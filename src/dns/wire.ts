@@ -42,6 +42,17 @@ export function nameKey(name: string): string {
   return encodeName(name.toLowerCase()).toString("latin1");
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a (32 bits) of bytes [start, end): the hash of a lower-case wire name. `QueryParser` computes the
+ * same while it reads a question, so a lookup hashes nothing again. */
+export function nameHash(bytes: Uint8Array, start: number, end: number): number {
+  let h = FNV_OFFSET;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+  return h >>> 0;
+}
+
 /** Encodes a dotted name (trailing dot optional, "" or "." is the root) as uncompressed wire labels. */
 export function encodeName(name: string): Buffer {
   const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
@@ -59,8 +70,9 @@ export function encodeName(name: string): Buffer {
 }
 
 /** Reads a query's header, question and OPT record into its own fields; `parse` returns a PARSE value.
- * One parser is reused for every query of a socket (the fields are overwritten), so parsing allocates only
- * the lookup key string. */
+ * One parser is reused for every query of a socket (the fields are overwritten), so parsing allocates
+ * nothing: the lower-case name stays in the parser's own buffer with its hash, which is what the zone's
+ * table is looked up by. */
 export class QueryParser {
   /** Opcode (0 = QUERY). */
   opcode = 0;
@@ -69,18 +81,26 @@ export class QueryParser {
   questionEnd = 0;
   qtype = 0;
   qclass = 0;
-  /** The question name as `nameKey` would build it (lower case). */
-  key = "";
+  /** The question name in lower case, as wire labels (what `nameKey` encodes): bytes [0, nameLength). */
+  readonly name = Buffer.allocUnsafe(256);
+  nameLength = 0;
+  /** `nameHash` of the lower-case name, computed while it is read (the zone's table is keyed by it). */
+  hash = 0;
   /** Whether the query carries an OPT record (EDNS), and what it says. */
   edns = false;
   ednsSize = UDP_DEFAULT_LIMIT;
   ednsDo = false;
   ednsVersion = 0;
-  private readonly scratch = Buffer.allocUnsafe(256);
+
+  /** The question name as `nameKey` would build it (lower case). Builds a string: not for the hot path. */
+  get key(): string {
+    return this.name.toString("latin1", 0, this.nameLength);
+  }
 
   /** Parses `msg`. Never throws: anything malformed is a PARSE value. */
   parse(msg: Buffer): ParseResult {
     this.questionEnd = 0;
+    this.nameLength = 0;
     this.edns = false;
     this.ednsSize = UDP_DEFAULT_LIMIT;
     this.ednsDo = false;
@@ -101,28 +121,34 @@ export class QueryParser {
     return this.readOpt(msg, p);
   }
 
-  /** Reads QNAME (lower-casing it into the key), QTYPE and QCLASS; returns the offset after them, or -1. */
+  /** Reads QNAME (lower-casing it into `name` and hashing it), QTYPE and QCLASS; returns the offset after
+   * them, or -1. */
   private readQuestion(msg: Buffer): number {
     const len = msg.length;
-    const s = this.scratch;
+    const s = this.name;
     let p = HEADER_SIZE;
     let n = 0;
+    let h = FNV_OFFSET;
     for (;;) {
       if (p >= len) return -1;
       const l = msg[p++]!;
       s[n++] = l;
+      h = Math.imul(h ^ l, FNV_PRIME);
       if (l === 0) break;
       // > 63: a compression pointer (nothing precedes a query's question to point at) or a reserved label type.
       if (l > 63 || p + l > len || n + l >= 255) return -1; // the whole name, final zero included, ≤ 255
       for (let end = p + l; p < end; p++) {
         const c = msg[p]!;
-        s[n++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+        const lower = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+        s[n++] = lower;
+        h = Math.imul(h ^ lower, FNV_PRIME);
       }
     }
     if (p + 4 > len) return -1;
     this.qtype = (msg[p]! << 8) | msg[p + 1]!;
     this.qclass = (msg[p + 2]! << 8) | msg[p + 3]!;
-    this.key = s.toString("latin1", 0, n);
+    this.nameLength = n;
+    this.hash = h >>> 0;
     return p + 4;
   }
 

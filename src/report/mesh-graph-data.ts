@@ -1,12 +1,12 @@
 // The mesh graph's data: one environment of the config (apps, their services and `dependsOn`, traffic policy)
 // and, when known, what runs (a drift report's rows, registry instances with their check status) in; plain
 // nodes and edges with every label and tooltip already worded out. Pure; mesh-graph.ts lays it out and draws it.
-import { compareStrings, findEnvironment, type ActualState, type AppModel, type EnvironmentModel, type Model, type PodRegistration, type TrafficPolicy } from "../model/index.js";
+import { compareStrings, findEnvironment, type ActualState, type AppModel, type EnvironmentModel, type Model, type Placement, type PodRegistration, type TrafficPolicy } from "../model/index.js";
 import type { Health } from "../model/health.js";
 import { formatDuration } from "../model/duration.js";
 import type { ObservedRegistration } from "../health/registry.js";
 import { observedRegistrationOf, registryRuntime } from "../runtimes/registrations.js";
-import type { DriftReport } from "./model.js";
+import type { DriftReport, DriftRow } from "./model.js";
 
 /** The colour of a node: the worst state of what is known about its instances, in this order from best to
  * worst: `passing`, `unknown` (something could not be read), `warning`, `critical`. A node of which nothing
@@ -81,7 +81,8 @@ export function meshGraphInput(model: Model, envName: string, given: MeshGraphLi
   const policies = new Map(env.traffic.map((t) => [t.service, t]));
   const edges = sorted.flatMap((name) => (placed.has(name) ? edgesOf(apps.get(name), apps, policies) : []));
   const called = new Set(edges.map((e) => e.to));
-  const nodes = sorted.map((name) => nodeOf(name, apps.get(name), env, placed.has(name), live, called.has(name) ? [] : policyOf(name, apps.get(name), policies).policy));
+  const idx = indexByApp(env, live);
+  const nodes = sorted.map((name) => nodeOf(name, apps.get(name), idx, placed.has(name), called.has(name) ? [] : policyOf(name, apps.get(name), policies).policy));
   const isLive = live.report !== undefined || live.registrations !== undefined || live.pods !== undefined || live.actual !== undefined;
   return { env: env.name, live: isLive, controlPlane: env.mesh.controlPlane !== null, nodes, edges };
 }
@@ -112,25 +113,54 @@ function policyOf(name: string, app: AppModel | undefined, policies: Map<string,
   };
 }
 
-function nodeOf(name: string, app: AppModel | undefined, env: EnvironmentModel, placed: boolean, live: MeshGraphLive, policy: string[]): MeshGraphNode {
+/** The environment's placements and the live data, grouped by app once (a node reads only its own). */
+interface ByApp {
+  placements: Map<string, Placement[]>;
+  registrations: Map<string, ObservedRegistration[]> | null;
+  pods: Map<string, PodRegistration[]> | null;
+  rows: Map<string, DriftRow[]>;
+  live: boolean;
+}
+
+function indexByApp(env: EnvironmentModel, live: MeshGraphLive): ByApp {
+  return {
+    placements: group(env.placements, (p) => p.app),
+    registrations: live.registrations ? group(live.registrations, (o) => o.registration.app) : null,
+    pods: live.pods ? group(live.pods, (p) => p.app) : null,
+    rows: group((live.report?.rows ?? []).filter((r) => r.app !== null), (r) => r.app!),
+    live: live.report !== undefined || live.registrations !== undefined || live.pods !== undefined,
+  };
+}
+
+function group<T>(list: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of list) {
+    const k = key(t);
+    const at = out.get(k);
+    if (at) at.push(t);
+    else out.set(k, [t]);
+  }
+  return out;
+}
+
+function nodeOf(name: string, app: AppModel | undefined, idx: ByApp, placed: boolean, policy: string[]): MeshGraphNode {
   const services = (app?.services ?? []).map((s) => ({ name: s.name, ports: s.ports.map((p) => `${p.protocol} ${p.targetPort}`) }));
   services.sort((a, b) => compareStrings(a.name, b.name));
-  const vmLive = live.registrations?.filter((o) => o.registration.app === name);
-  const podLive = live.pods?.filter((p) => p.app === name);
+  const placements = idx.placements.get(name) ?? [];
+  const vmLive = idx.registrations ? (idx.registrations.get(name) ?? []) : null;
+  const podLive = idx.pods ? (idx.pods.get(name) ?? []) : null;
   const vm: InstanceCount = vmLive
     ? { count: distinct(vmLive.map((o) => o.registration.host)), source: "registered" }
-    : { count: env.placements.reduce((n, p) => n + (p.app === name && p.type === "hostGroup" ? p.hosts.length : 0), 0), source: "desired" };
+    : { count: placements.reduce((n, p) => n + (p.type === "hostGroup" ? p.hosts.length : 0), 0), source: "desired" };
   const pods: InstanceCount = podLive
     ? { count: distinct(podLive.map((p) => `${p.cluster}/${p.namespace}/${p.pod}`)), source: "registered" }
-    : { count: env.placements.reduce((n, p) => n + (p.app === name && p.type === "cluster" ? p.container.replicas : 0), 0), source: "desired" };
+    : { count: placements.reduce((n, p) => n + (p.type === "cluster" ? p.container.replicas : 0), 0), source: "desired" };
   const seen: { state: NodeState; reason: string }[] = [];
   if (vmLive && vmLive.length > 0) seen.push(checks("Consul, VM instances", vmLive.map((o) => ({ id: o.registration.host, check: o.check }))));
   if (podLive && podLive.length > 0) seen.push(checks("Consul, pods", podLive.map((p) => ({ id: `${p.cluster}/${p.namespace}/${p.pod}`, check: p.check }))));
-  for (const row of live.report?.rows ?? []) {
-    if (row.app === name) seen.push({ state: ROW_STATE[row.health], reason: `${row.target}: ${row.health}${row.healthDetail ? ` (${row.healthDetail})` : ""}` });
-  }
+  for (const row of idx.rows.get(name) ?? []) seen.push({ state: ROW_STATE[row.health], reason: `${row.target}: ${row.health}${row.healthDetail ? ` (${row.healthDetail})` : ""}` });
   const state = seen.length === 0 ? "unknown" : NODE_STATES[Math.max(...seen.map((s) => NODE_STATES.indexOf(s.state)))]!;
-  const reasons = seen.length === 0 ? [live.report || live.registrations || live.pods ? "nothing of it was seen live" : "config only: nothing live was read"] : seen.map((s) => s.reason);
+  const reasons = seen.length === 0 ? [idx.live ? "nothing of it was seen live" : "config only: nothing live was read"] : seen.map((s) => s.reason);
   return { app: name, services, placed, vm, pods, state, reasons, policy };
 }
 

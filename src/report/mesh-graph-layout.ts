@@ -14,7 +14,7 @@ export interface TextLine {
   text: string;
   x: number;
   y: number;
-  kind: "title" | "body" | "policy";
+  kind: "title" | "body" | "count" | "policy";
 }
 
 /** A node with its box (top-left corner, size) and the lines written in it. */
@@ -44,24 +44,64 @@ export interface GraphLayout {
 
 // Text metrics, estimated from character counts (no font is measured: the same input must give the same
 // bytes on any machine). Generous for system-ui, so text stays inside its box.
-const CHAR = { title: 8.2, body: 7.2, policy: 6.6 } as const;
+const CHAR = { title: 8.2, body: 7.2, count: 7.2, policy: 6.6 } as const;
+// The instance counts change while the config does not: their line is sized for up to `999 VM · 999 pods`, so
+// the layout (and its cache entry) stays the same as instances come and go.
+const COUNT_CHARS = "999 VM · 999 pods".length;
 const LINE = 16;
 const PAD = 10;
 const LABEL_LINE = 14;
 const GAP = 32;
 
-/** Lays out the graph (see the file comment). */
-export function layoutMeshGraph(input: MeshGraphInput): GraphLayout {
-  const parts = components(input);
-  const laid = parts.map((p) => layoutPart(p.nodes, p.edges));
-  return pack(laid);
+/** Lays out the graph (see the file comment). The last few layouts are kept, keyed by what decides the
+ * geometry (nodes' text but for their counts, edges and their labels): a page re-drawn with new health or
+ * counts on the same config reuses the layout and only re-binds the nodes and edges. `cache: false` lays out
+ * afresh and keeps nothing. */
+export function layoutMeshGraph(input: MeshGraphInput, opts: { cache?: boolean } = {}): GraphLayout {
+  if (opts.cache === false) return pack(components(input).map((p) => layoutPart(p.nodes, p.edges)));
+  const key = layoutKey(input);
+  const hit = CACHE.get(key);
+  if (hit) {
+    CACHE.delete(key);
+    CACHE.set(key, hit);
+    return rebind(hit, input);
+  }
+  const layout = pack(components(input).map((p) => layoutPart(p.nodes, p.edges)));
+  CACHE.set(key, layout);
+  if (CACHE.size > CACHE_SIZE) CACHE.delete(CACHE.keys().next().value!);
+  return layout;
+}
+
+/** How many layouts {@link layoutMeshGraph} keeps (least recently used dropped first): a few environments. */
+export const CACHE_SIZE = 8;
+const CACHE = new Map<string, GraphLayout>();
+
+function layoutKey(input: MeshGraphInput): string {
+  const nodes = input.nodes.map((n) => [n.app, nodeText(n).map((l) => (l.kind === "count" ? Math.max(COUNT_CHARS, l.text.length) : l.text))]);
+  return JSON.stringify([nodes, input.edges.map((e) => [e.from, e.to, e.policy])]);
+}
+
+// Same key, so the same apps with the same lines in the same places and the same edges: only texts of counts,
+// states, reasons and tooltips differ.
+function rebind(layout: GraphLayout, input: MeshGraphInput): GraphLayout {
+  const nodes = new Map(input.nodes.map((n) => [n.app, n]));
+  const edges = new Map(input.edges.map((e) => [`${e.from}\u0000${e.to}`, e]));
+  return {
+    ...layout,
+    nodes: layout.nodes.map((p) => {
+      const node = nodes.get(p.node.app)!;
+      const text = nodeText(node);
+      return { ...p, node, lines: p.lines.map((l, i) => ({ ...l, text: text[i]!.text })) };
+    }),
+    edges: layout.edges.map((p) => ({ ...p, edge: edges.get(`${p.edge.from}\u0000${p.edge.to}`)! })),
+  };
 }
 
 /** The text lines of a node, before placing. */
 export function nodeText(n: MeshGraphNode): { text: string; kind: TextLine["kind"] }[] {
   const lines: { text: string; kind: TextLine["kind"] }[] = [{ text: n.app, kind: "title" }];
   for (const s of n.services) lines.push({ text: s.name === n.app && n.services.length === 1 ? s.ports.join(" · ") : `${s.name}: ${s.ports.join(" · ")}`, kind: "body" });
-  lines.push({ text: n.placed ? instances(n) : "not placed here", kind: "body" });
+  lines.push(n.placed ? { text: instances(n), kind: "count" } : { text: "not placed here", kind: "body" });
   for (const p of n.policy) lines.push({ text: p, kind: "policy" });
   return lines;
 }
@@ -104,7 +144,8 @@ function layoutPart(nodes: MeshGraphNode[], edges: MeshGraphEdge[]): GraphLayout
   const text = new Map(nodes.map((n) => [n.app, nodeText(n)]));
   for (const n of nodes) {
     const lines = text.get(n.app)!;
-    g.setNode(n.app, { width: Math.ceil(Math.max(100, ...lines.map((l) => l.text.length * CHAR[l.kind])) + 2 * PAD), height: lines.length * LINE + PAD });
+    const chars = (l: (typeof lines)[number]) => (l.kind === "count" ? Math.max(COUNT_CHARS, l.text.length) : l.text.length);
+    g.setNode(n.app, { width: Math.ceil(Math.max(100, ...lines.map((l) => chars(l) * CHAR[l.kind])) + 2 * PAD), height: lines.length * LINE + PAD });
   }
   for (const e of edges) {
     const size = e.policy.length > 0 ? { width: Math.ceil(Math.max(...e.policy.map((l) => l.length * CHAR.policy)) + 8), height: e.policy.length * LABEL_LINE + 4, labelpos: "c" } : {};

@@ -22,9 +22,10 @@ const FONT = `font-family="system-ui,-apple-system,'Segoe UI',sans-serif"`;
 /** The graph as one `<svg>` element (no XML prolog: it is meant to sit inside an HTML page). Nodes carry
  * `data-service` (the app), `data-state`, `data-vm`, `data-pods`; edges `data-from`, `data-to`; both a
  * `<title>` tooltip. Ids (the arrowhead marker) are prefixed with the environment, so graphs of several
- * environments can share a page. */
-export function meshGraphSvg(input: MeshGraphInput): string {
-  const layout = layoutMeshGraph(input);
+ * environments can share a page. The layout of the same config is reused (see layoutMeshGraph; `cache: false`
+ * lays it out afresh). */
+export function meshGraphSvg(input: MeshGraphInput, opts: { cache?: boolean } = {}): string {
+  const layout = layoutMeshGraph(input, opts);
   const marker = `mg-arrow-${input.env.replace(/[^A-Za-z0-9_-]/g, "_")}`;
   const w = Math.ceil(layout.width);
   const h = Math.ceil(layout.height);

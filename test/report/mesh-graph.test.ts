@@ -246,3 +246,21 @@ test("layout of 200 apps: no two node boxes overlap, every edge runs from its ca
     assert.ok(near(e.points[e.points.length - 1]!, box.get(e.to)!), `${e.from}→${e.to} ends at ${e.to}`);
   }
 });
+
+test("the layout of a config is kept: new health and counts re-draw in the same places, as a fresh layout would", () => {
+  const model = meshFleet(60, { seed: 11 });
+  const first = meshGraphInput(model, "prod");
+  const before = nodesOf(meshGraphSvg(first));
+  const pods: PodRegistration[] = model.apps.map((a, i) => ({
+    node: "amphi-k8s-eu1", id: a.name, service: a.name, app: a.name, env: "prod", cluster: "eu1", namespace: "shop", pod: a.name,
+    address: "10.1.0.1", port: 80, version: "1", tags: [], meta: {}, check: i % 4 === 0 ? "critical" : "passing",
+  }));
+  const second = meshGraphInput(model, "prod", { pods });
+  const kept = meshGraphSvg(second);
+  const after = nodesOf(kept);
+  assert.deepEqual(after.map((n) => n.box), before.map((n) => n.box), "same boxes");
+  assert.ok(after.some((n) => n.state === "critical") && after.some((n) => n.state === "passing"), "new states drawn");
+  assert.ok(after.filter((n) => n.pods === 1).length > 0 && before.every((n) => n.pods !== 1), "new counts drawn");
+  assert.equal(kept, meshGraphSvg(second, { cache: false }), "the kept layout draws what a fresh one draws");
+  assert.deepEqual(layoutMeshGraph(second).nodes.map((n) => n.node), layoutMeshGraph(second, { cache: false }).nodes.map((n) => n.node));
+});

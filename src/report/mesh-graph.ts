@@ -21,7 +21,8 @@ const FONT = `font-family="system-ui,-apple-system,'Segoe UI',sans-serif"`;
 
 /** The graph as one `<svg>` element (no XML prolog: it is meant to sit inside an HTML page). Nodes carry
  * `data-service` (the app), `data-state`, `data-vm`, `data-pods`; edges `data-from`, `data-to`; both a
- * `<title>` tooltip. Ids (the arrowhead marker) are prefixed with the environment, so graphs of several
+ * `<title>` tooltip; an edge's policy label is a separate `mg-edge-label` group (`data-label-from`, `data-label-to`)
+ * drawn above all edges. Ids (the arrowhead marker) are prefixed with the environment, so graphs of several
  * environments can share a page. The layout of the same config is reused (see layoutMeshGraph; `cache: false`
  * lays it out afresh). */
 export function meshGraphSvg(input: MeshGraphInput, opts: { cache?: boolean } = {}): string {
@@ -37,6 +38,9 @@ export function meshGraphSvg(input: MeshGraphInput, opts: { cache?: boolean } = 
     `<defs><marker id="${marker}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="${EDGE_COLOUR}"/></marker></defs>`,
     '<g class="mg-edges">',
     ...layout.edges.map((e) => edge(e, marker, input.controlPlane)),
+    "</g>",
+    '<g class="mg-edge-labels">',
+    ...layout.edges.filter((e) => e.label).map((e) => label(e, input.controlPlane)),
     "</g>",
     '<g class="mg-nodes">',
     ...nodes.map(node),
@@ -88,12 +92,33 @@ function nodeTitle(p: PlacedNode): string {
 
 function edge(p: PlacedEdge, marker: string, controlPlane: boolean): string {
   const e = p.edge;
-  const d = p.points.map((q, i) => `${i === 0 ? "M" : "L"}${num(q.x)},${num(q.y)}`).join("");
-  const title = [`${e.from} → ${e.to} (dependsOn)`, ...e.detail, ...(e.detail.length > 0 && !controlPlane ? ["not applied: the environment has no mesh.controlPlane"] : [])].join("\n");
-  const label = p.label
-    ? `<rect x="${num(p.label.x)}" y="${num(p.label.y)}" width="${num(p.label.width)}" height="${num(p.label.height)}" rx="3" fill="#ffffff" fill-opacity="0.9" stroke="#d1d9e0"/>${p.label.lines.map(text).join("")}`
-    : "";
-  return `<g class="mg-edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}"><title>${esc(title)}</title><path d="${d}" fill="none" stroke="${EDGE_COLOUR}" stroke-width="1.4" marker-end="url(#${marker})"/>${label}</g>`;
+  return `<g class="mg-edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}"><title>${esc(edgeTitle(p, controlPlane))}</title><path d="${curve(p.points)}" fill="none" stroke="${EDGE_COLOUR}" stroke-width="1.4" marker-end="url(#${marker})"/></g>`;
+}
+
+// Labels are drawn after every edge, so no later edge's line runs across a label.
+function label(p: PlacedEdge, controlPlane: boolean): string {
+  const l = p.label!;
+  const e = p.edge;
+  const box = `<rect x="${num(l.x)}" y="${num(l.y)}" width="${num(l.width)}" height="${num(l.height)}" rx="3" fill="#ffffff" fill-opacity="0.92" stroke="#d1d9e0"/>`;
+  return `<g class="mg-edge-label" data-label-from="${esc(e.from)}" data-label-to="${esc(e.to)}"><title>${esc(edgeTitle(p, controlPlane))}</title>${box}${l.lines.map(text).join("")}</g>`;
+}
+
+function edgeTitle(p: PlacedEdge, controlPlane: boolean): string {
+  const e = p.edge;
+  return [`${e.from} → ${e.to} (dependsOn)`, ...e.detail, ...(e.detail.length > 0 && !controlPlane ? ["not applied: the environment has no mesh.controlPlane"] : [])].join("\n");
+}
+
+/** A smooth path through dagre's points: straight to the first, quadratic curves bent at each inner point and
+ * ending half-way to the next, straight into the last (where the arrowhead sits). */
+function curve(points: readonly { x: number; y: number }[]): string {
+  const pt = (q: { x: number; y: number }) => `${num(q.x)},${num(q.y)}`;
+  if (points.length < 3) return points.map((q, i) => `${i === 0 ? "M" : "L"}${pt(q)}`).join("");
+  const out = [`M${pt(points[0]!)}`];
+  for (let i = 1; i < points.length - 1; i++) {
+    const next = i === points.length - 2 ? points[i + 1]! : { x: (points[i]!.x + points[i + 1]!.x) / 2, y: (points[i]!.y + points[i + 1]!.y) / 2 };
+    out.push(`Q${pt(points[i]!)} ${pt(next)}`);
+  }
+  return out.join("");
 }
 
 function text(l: TextLine): string {

@@ -48,7 +48,11 @@ async function domGraph(page: Page): Promise<DomGraph> {
     }),
   );
   const edges = await page.$$eval("svg.mesh-graph [data-from]", (els) =>
-    els.map((g) => ({ from: g.getAttribute("data-from") ?? "", to: g.getAttribute("data-to") ?? "", texts: [...g.querySelectorAll("text")].map((t) => t.textContent ?? "") })),
+    els.map((g) => {
+      const [from, to] = [g.getAttribute("data-from") ?? "", g.getAttribute("data-to") ?? ""];
+      const label = [...g.ownerDocument.querySelectorAll("[data-label-from]")].find((l) => l.getAttribute("data-label-from") === from && l.getAttribute("data-label-to") === to);
+      return { from, to, texts: label ? [...label.querySelectorAll("text")].map((t) => t.textContent ?? "") : [] };
+    }),
   );
   return { nodes, edges };
 }

@@ -1,6 +1,7 @@
 // A generated fleet for the mesh graph's tests and bench: N apps in one environment "prod", in systems of ten
-// (a front end calling a few services calling a store), some on hosts, some in pods, some on both, every
-// twentieth app also calling one of a few shared platform apps. Pseudo-random from a seed: the same
+// (a front end and services each calling some of the system's earlier apps, a store first), every third app
+// on hosts, the others in pods, one in twenty also calling one of a few shared platform apps, every seventh
+// with a traffic split. Pseudo-random from a seed: the same
 // arguments give the same model.
 import type { AppModel, EnvironmentModel, Model, Placement, TrafficPolicy } from "../../src/model/index.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
@@ -24,13 +25,13 @@ export function meshFleet(apps: number, opts: MeshFleetOptions = {}): Model {
   const list: AppModel[] = platform.map((name, k) => app(name, 7000 + k, []));
   for (let i = 0; names.length < apps; i++) {
     const system = `s${String(Math.floor(i / 10)).padStart(3, "0")}`;
-    const role = i % 10 === 0 ? "web" : i % 10 === 9 ? "store" : "api";
+    const role = i % 10 === 0 ? "store" : i % 10 === 9 ? "web" : "api";
     const name = `${system}-${role}${i % 10}`;
     const siblings = names.filter((n) => n.startsWith(`${system}-`));
     const deps = new Set<string>();
     for (const s of siblings) if (rand() < 0.3) deps.add(s);
     if (rand() < (opts.platformShare ?? 0.05)) deps.add(platform[Math.floor(rand() * platform.length)]!);
-    // Why reversed: a front end (index 0) is called by nobody; later ones call earlier ones only, so no cycle.
+    // Later apps of a system call earlier ones only (the store first, the front end last), so no cycle.
     list.push(app(name, 8000 + i, [...deps].sort()));
     names.push(name);
   }
@@ -50,7 +51,7 @@ function app(name: string, port: number, dependsOn: string[]): AppModel {
   };
 }
 
-// Every third app runs on the hosts, every other one in pods (some on both).
+// Every third app runs on the hosts, the others in pods.
 function placement(a: AppModel, i: number): Placement {
   return i % 3 === 0
     ? { type: "hostGroup", app: a.name, hostGroup: "legacy", hosts: ["vm-1", "vm-2"], package: a.package!, index: i }

@@ -66,12 +66,16 @@ function nodesOf(svg: string): SvgNode[] {
 }
 
 function edgesOf(svg: string): SvgEdge[] {
+  const labels = new Map(
+    [...svg.matchAll(/<g class="mg-edge-label"[^>]*>[\s\S]*?<\/g>/g)].map(([el]) => [`${attr(el, "data-label-from")}→${attr(el, "data-label-to")}`, texts(el)]),
+  );
   return [...svg.matchAll(/<g class="mg-edge"[^>]*>[\s\S]*?<\/g>/g)].map(([el]) => ({
     from: attr(el, "data-from"),
     to: attr(el, "data-to"),
     title: unescape(/<title>([^<]*)<\/title>/.exec(el)![1]!),
-    texts: texts(el),
-    points: [...attr(el, "d").matchAll(/[ML](-?[\d.]+),(-?[\d.]+)/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) })),
+    texts: labels.get(`${attr(el, "data-from")}→${attr(el, "data-to")}`) ?? [],
+    // The path's end points (M x,y and the last coordinate pair).
+    points: [...attr(el, "d").matchAll(/(-?[\d.]+),(-?[\d.]+)/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) })),
   }));
 }
 

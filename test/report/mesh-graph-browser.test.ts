@@ -8,6 +8,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Page } from "playwright-core";
@@ -121,4 +123,28 @@ test("live health in the browser: colours as computed, boxes apart, every line o
     assert.deepEqual(p.offOrigin(), []);
     await screenshot(p.page, dir, "drift-report-live");
   });
+});
+
+test("the browser helper: a request to another origin shows in the log; a hung test kills chromium", { skip: browserSkip, timeout: 300_000 }, async (t) => {
+  // Two servers on 127.0.0.1 with their own ports: two origins. The page asks the other one for an image.
+  const other = createServer((_, res) => res.writeHead(404).end());
+  const pageServer = createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end(`<!DOCTYPE html><p>x</p><img src="http://127.0.0.1:${(other.address() as AddressInfo).port}/pixel.png">`));
+  await Promise.all([other, pageServer].map((s) => new Promise<void>((r) => s.listen(0, "127.0.0.1", r))));
+  t.after(() => {
+    other.close();
+    pageServer.close();
+  });
+  const pageUrl = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`;
+  await withBrowser(async (browser) => {
+    const p = await openPage(browser, pageUrl, { javaScript: false });
+    assert.deepEqual(p.offOrigin().map((r) => new URL(r.url).pathname), ["/pixel.png"]);
+    assert.ok(p.requests.some((r) => r.url === pageUrl), "the page itself is logged, and is not off-origin");
+  });
+  const hung = await withBrowser(() => new Promise<never>(() => undefined), 2_000).then(
+    () => assert.fail("a test that never ends must be stopped"),
+    (e: Error) => e,
+  );
+  const pid = Number(/pid (\d+)/.exec(hung.message)?.[1]);
+  assert.ok(pid > 0, hung.message);
+  assert.throws(() => process.kill(pid, 0), /ESRCH/, `chromium ${pid} is gone`);
 });

@@ -20,12 +20,16 @@ const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run
 /** Default bound of one {@link withBrowser} call: generous, the machine may be loaded. */
 export const BROWSER_TIMEOUT_MS = 120_000;
 
-/** Runs `fn` with a launched browser and closes it afterwards, whatever happens. When `fn` takes longer than
- * `timeoutMs`, the browser's process group is killed (which fails whatever `fn` awaits) and the call rejects. */
+/** How long chromium may take to start (apart from a test's own bound: starting is slow on a loaded machine). */
+const LAUNCH_TIMEOUT_MS = 90_000;
+
+/** Runs `fn` with a launched browser and closes it afterwards, whatever happens. When `fn` (or connecting to the
+ * started browser) takes longer than `timeoutMs`, the browser's process group is killed (which fails whatever
+ * `fn` awaits) and the call rejects with an error naming chromium's pid. */
 export async function withBrowser<T>(fn: (browser: Browser) => Promise<T>, timeoutMs = BROWSER_TIMEOUT_MS): Promise<T> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
   // A browser server rather than launch(): it hands out chromium's process, so a hung browser can be killed.
-  const server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS, timeout: timeoutMs });
+  const server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS, timeout: LAUNCH_TIMEOUT_MS });
   const pid = server.process().pid;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
@@ -36,7 +40,7 @@ export async function withBrowser<T>(fn: (browser: Browser) => Promise<T>, timeo
   });
   let browser: Browser | undefined;
   try {
-    browser = await Promise.race([chromium.connect(server.wsEndpoint(), { timeout: timeoutMs }), timedOut]);
+    browser = await Promise.race([chromium.connect(server.wsEndpoint(), { timeout: LAUNCH_TIMEOUT_MS }), timedOut]);
     return await Promise.race([fn(browser), timedOut]);
   } finally {
     clearTimeout(timer);

@@ -83,8 +83,7 @@ export function meshGraphInput(model: Model, envName: string, given: MeshGraphLi
   const called = new Set(edges.map((e) => e.to));
   const idx = indexByApp(env, live);
   const nodes = sorted.map((name) => nodeOf(name, apps.get(name), idx, placed.has(name), called.has(name) ? [] : policyOf(name, apps.get(name), policies).policy));
-  const isLive = live.report !== undefined || live.registrations !== undefined || live.pods !== undefined || live.actual !== undefined;
-  return { env: env.name, live: isLive, controlPlane: env.mesh.controlPlane !== null, nodes, edges };
+  return { env: env.name, live: idx.live, controlPlane: env.mesh.controlPlane !== null, nodes, edges };
 }
 
 // Why only when the registry was read: an actual state without Consul (not enabled, unreachable) says nothing
@@ -128,7 +127,7 @@ function indexByApp(env: EnvironmentModel, live: MeshGraphLive): ByApp {
     registrations: live.registrations ? group(live.registrations, (o) => o.registration.app) : null,
     pods: live.pods ? group(live.pods, (p) => p.app) : null,
     rows: group((live.report?.rows ?? []).filter((r) => r.app !== null), (r) => r.app!),
-    live: live.report !== undefined || live.registrations !== undefined || live.pods !== undefined,
+    live: live.report !== undefined || live.registrations !== undefined || live.pods !== undefined || live.actual !== undefined,
   };
 }
 

@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { InputError, type ActualState } from "../model/index.js";
 import { planLive } from "../reconcile/pipeline.js";
-import { buildDriftReport, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
+import { buildDriftReport, meshGraphInput, type MeshGraphInput, formatDriftHtml, formatDriftJson, formatDriftMarkdown, formatDriftSummary, formatDriftText, type DriftReport } from "../report/index.js";
 import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, pickFormat, runAction, warnLockedSecrets, type Io } from "./common.js";
 import { actualFor } from "./actual.js";
@@ -40,7 +40,7 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const { desired, actual, plan } = await planLive(model, opts.env, (rendered) => actualFor(io, model, source, opts, rendered));
           const pods = opts.actual ? undefined : await podDrift(io, model, source, opts);
           const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs, pods });
-          const text = formatReport(report, format);
+          const text = formatReport(report, format, format === "html" ? meshGraphInput(model, opts.env, { report, actual }) : undefined);
           if (opts.out) {
             await writeAtomically(resolve(io.cwd, opts.out), text);
             io.out(`${formatDriftSummary(report)} Written to ${opts.out} (${format}).\n`);
@@ -70,11 +70,11 @@ export function inSync(report: DriftReport): boolean {
   return report.summary.drifted === 0 && report.summary.unknown === 0;
 }
 
-/** The report in one of the `--format`s. */
-export function formatReport(report: DriftReport, format: Format): string {
+/** The report in one of the `--format`s; the HTML one ends with the mesh graph when `graph` is given. */
+export function formatReport(report: DriftReport, format: Format, graph?: MeshGraphInput): string {
   if (format === "json") return formatDriftJson(report);
   if (format === "markdown") return formatDriftMarkdown(report);
-  return format === "html" ? formatDriftHtml(report) : formatDriftText(report);
+  return format === "html" ? formatDriftHtml(report, graph) : formatDriftText(report);
 }
 
 // Why atomic: `amphi serve` or a web server may hand the file out while a new report is written.

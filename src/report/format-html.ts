@@ -3,6 +3,7 @@
 // Item lists sit in <details>, so nothing needs JavaScript; every piece of text is escaped.
 import type { DriftItem, DriftReport, DriftRow } from "./model.js";
 import { formatIncomplete, sectionTitle } from "./format-text.js";
+import { meshGraphSection, type MeshGraphInput } from "./mesh-graph.js";
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -36,8 +37,8 @@ ul.items{margin:4px 0 0;padding-left:18px}
 .incomplete{border:1px solid #d1d9e0;border-left:4px solid #59636e;background:#eaeef2;padding:6px 12px;margin:0 0 8px}
 `.trim();
 
-/** Formats a drift report as one HTML document, ending with a newline. */
-export function formatDriftHtml(report: DriftReport): string {
+/** Formats a drift report as one HTML document, ending with a newline; with `graph`, the mesh graph ends the body. */
+export function formatDriftHtml(report: DriftReport, graph?: MeshGraphInput): string {
   const title = `amphi drift — ${report.env}`;
   const apps = [...new Set(report.rows.map(sectionTitle))];
   const sections = apps.map((app) => section(app, report.rows.filter((r) => sectionTitle(r) === app)));
@@ -56,6 +57,7 @@ export function formatDriftHtml(report: DriftReport): string {
     "<main>",
     ...(sections.length > 0 ? sections : ['<p class="muted">Nothing is desired or found in this environment.</p>']),
     "</main>",
+    ...(graph ? [meshGraphSection(graph)] : []),
     "</body>",
     "</html>",
     "",

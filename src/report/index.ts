@@ -6,4 +6,5 @@ export { buildDriftReport, DEFAULT_PROGRESS_TIMEOUT_MS, type DriftInput } from "
 export { formatDriftJson } from "./format-json.js";
 export { formatDriftMarkdown, MARKDOWN_OPEN_ITEMS } from "./format-markdown.js";
 export { escapeHtml, formatDriftHtml, OPEN_ITEMS } from "./format-html.js";
+export { meshGraphInput, meshGraphSection, meshGraphSvg, NODE_STATES, STATE_COLOURS, type MeshGraphInput, type MeshGraphLive, type MeshGraphNode, type MeshGraphEdge, type NodeState } from "./mesh-graph.js";
 export { formatDriftItem, formatDriftSummary, formatDriftText, formatIncomplete, unseenTargets } from "./format-text.js";

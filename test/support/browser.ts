@@ -1,0 +1,137 @@
+// Headless Chromium for page checks: Debian's `chromium` (scripts/install-test-deps.sh installs it) driven by
+// playwright-core, which downloads no browser. A test gets a browser that is always closed (its whole process
+// group killed when it hangs), pages that record every request the page makes (so a test can assert that
+// nothing left the page's origin), pages with scripts off, and screenshots in a kept temp directory whose
+// path is printed (the artifact to look at). Without chromium the tests skip, except in CI (CI=true).
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+
+/** The chromium executable: `$CHROMIUM`, else Debian's. */
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+/** `skip` option of a browser test: a reason when chromium is missing, false when it is there or in CI
+ * (where a missing chromium must fail the test, not hide it). */
+export const browserSkip: string | false = existsSync(CHROMIUM) || process.env.CI === "true" ? false : `${CHROMIUM} not installed (bash scripts/install-test-deps.sh installs it)`;
+
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+
+/** Default bound of one {@link withBrowser} call: generous, the machine may be loaded. */
+export const BROWSER_TIMEOUT_MS = 120_000;
+
+/** How long chromium may take to start (apart from a test's own bound: starting is slow on a loaded machine). */
+const LAUNCH_TIMEOUT_MS = 90_000;
+
+/** Runs `fn` with a launched browser and closes it afterwards, whatever happens. When `fn` (or connecting to the
+ * started browser) takes longer than `timeoutMs`, the browser's process group is killed (which fails whatever
+ * `fn` awaits) and the call rejects with an error naming chromium's pid. */
+export async function withBrowser<T>(fn: (browser: Browser) => Promise<T>, timeoutMs = BROWSER_TIMEOUT_MS): Promise<T> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
+  // A browser server rather than launch(): it hands out chromium's process, so a hung browser can be killed.
+  const server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS, timeout: LAUNCH_TIMEOUT_MS });
+  const pid = server.process().pid;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      killGroup(pid);
+      reject(new Error(`the browser test took longer than ${timeoutMs} ms; chromium (pid ${pid}) was killed`));
+    }, timeoutMs);
+  });
+  let browser: Browser | undefined;
+  try {
+    browser = await Promise.race([chromium.connect(server.wsEndpoint(), { timeout: LAUNCH_TIMEOUT_MS }), timedOut]);
+    return await Promise.race([fn(browser), timedOut]);
+  } finally {
+    clearTimeout(timer);
+    await browser?.close().catch(() => undefined);
+    await server.close().catch(() => undefined);
+    killGroup(pid);
+  }
+}
+
+// playwright starts chromium as the leader of its own process group: killing the group also ends its helpers.
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+}
+
+/** One request the page made (or tried to: a request a CSP blocked shows up as a console error instead). */
+export interface RecordedRequest {
+  url: string;
+  /** `new URL(url).origin`: `"null"` for file: and data: URLs. */
+  origin: string;
+  resourceType: string;
+}
+
+/** A page opened by {@link openPage}, with what it did. */
+export interface RecordedPage {
+  page: Page;
+  context: BrowserContext;
+  /** Every request, in order, including the page itself. */
+  requests: RecordedRequest[];
+  /** Console messages of type error or warning (e.g. `Refused to load … because it violates … CSP`). */
+  consoleErrors: string[];
+  /** Requests that left the page's origin; see {@link offOrigin}. */
+  offOrigin(): RecordedRequest[];
+}
+
+/** Options of {@link openPage}. */
+export interface PageOptions {
+  /** Run the page's scripts (default true). */
+  javaScript?: boolean;
+  viewport?: { width: number; height: number };
+}
+
+/** Opens `url` in a new context of `browser` (scripts on or off), recording every request, web socket and
+ * console error, and waits for the load event. The context closes with the browser. */
+export async function openPage(browser: Browser, url: string, opts: PageOptions = {}): Promise<RecordedPage> {
+  const context = await browser.newContext({ javaScriptEnabled: opts.javaScript ?? true, viewport: opts.viewport ?? { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const requests: RecordedRequest[] = [];
+  const consoleErrors: string[] = [];
+  page.on("request", (r) => requests.push({ url: r.url(), origin: originOf(r.url()), resourceType: r.resourceType() }));
+  page.on("websocket", (w) => requests.push({ url: w.url(), origin: originOf(w.url()), resourceType: "websocket" }));
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") consoleErrors.push(m.text());
+  });
+  await page.goto(url, { waitUntil: "load" });
+  return { page, context, requests, consoleErrors, offOrigin: () => offOrigin(url, requests) };
+}
+
+/** The requests that left `pageUrl`'s origin. Inline URLs (data:, blob:, about:) load nothing and count as
+ * inside. A file: page has no origin to share (`"null"`): any request other than the file itself counts. */
+export function offOrigin(pageUrl: string, requests: readonly RecordedRequest[]): RecordedRequest[] {
+  const page = new URL(pageUrl);
+  return requests.filter((r) => {
+    const u = new URL(r.url);
+    if (["data:", "blob:", "about:"].includes(u.protocol)) return false;
+    if (page.protocol === "file:") return u.href.replace(/#.*$/, "") !== page.href.replace(/#.*$/, "");
+    return u.origin !== page.origin;
+  });
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "null";
+  }
+}
+
+/** A new temp directory for a test's artifacts (screenshots, the page it opened), kept after the test. */
+export function artifactDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `amphi-${name}-`));
+}
+
+/** Saves a full-page PNG of `page` as `<dir>/<name>.png`, prints where, and returns the path. */
+export async function screenshot(page: Page, dir: string, name: string): Promise<string> {
+  const path = join(dir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`screenshot (kept): ${path}`);
+  return path;
+}

@@ -28,7 +28,7 @@ test("JSON keys come in the documented order, and the JSON is the report itself"
   const doc = JSON.parse(formatDriftJson(report));
   assert.deepEqual(Object.keys(doc), ["apiVersion", "kind", "env", "revision", "generatedAt", "summary", "rows"]);
   assert.deepEqual(Object.keys(doc.summary), ["apps", "targets", "inSync", "drifted", "unknown", "coverage"]);
-  assert.deepEqual(Object.keys(doc.rows[0]), ["app", "runtime", "target", "status", "health", "healthDetail", "items"]);
+  assert.deepEqual(Object.keys(doc.rows[0]), ["app", "runtime", "target", "status", "health", "healthDetail", "version", "items"]);
   assert.deepEqual(doc, JSON.parse(JSON.stringify(report)));
   const registry = doc.rows.flatMap((r: DriftReport["rows"][number]) => r.items).filter((i: { kind: string }) => i.kind === "registry");
   assert.ok(registry.length > 0 && registry.every((i: object) => Object.keys(i).join() === "kind,object,detail,registry"));

@@ -36,7 +36,7 @@ ul.items{margin:4px 0 0;padding-left:18px}
 .h-unknown{box-shadow:inset 5px 0 #818b98}
 td.hl{padding-left:12px}
 .incomplete{border:1px solid #d1d9e0;border-left:4px solid #59636e;background:#eaeef2;padding:6px 12px;margin:0 0 8px}
-.mx{max-height:78vh;overflow:auto;border:1px solid #d1d9e0;max-width:100%}
+.mx{display:inline-block;vertical-align:top;max-height:78vh;overflow:auto;border:1px solid #d1d9e0;max-width:100%}
 table.matrix{table-layout:fixed;border-collapse:separate;border-spacing:0}
 table.matrix th,table.matrix td{border:0;border-right:1px solid #d1d9e0;border-bottom:1px solid #d1d9e0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 table.matrix thead th{position:sticky;top:0;z-index:2;background:#f6f8fa}

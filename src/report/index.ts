@@ -7,3 +7,7 @@ export { formatDriftJson } from "./format-json.js";
 export { formatDriftMarkdown, MARKDOWN_OPEN_ITEMS } from "./format-markdown.js";
 export { escapeHtml, formatDriftHtml, OPEN_ITEMS } from "./format-html.js";
 export { formatDriftItem, formatDriftSummary, formatDriftText, formatIncomplete, unseenTargets } from "./format-text.js";
+export { buildMatrix, cellOf, columnOf, filterApps, FILTER_HEALTHS, FILTER_STATUSES, type Matrix, type MatrixCell, type MatrixColumn, type MatrixFilter } from "./matrix.js";
+export { appLabel, CSS, detailsHtml, matrixHtml, metaLine, tilesHtml } from "./html.js";
+export { layoutFromReport, topologyHtml, topologyLayout, TOPOLOGY_CSS, type TopologyLayout } from "./topology.js";
+export { graphSection, type GraphContext } from "./graph-slot.js";

@@ -19,7 +19,12 @@ export function topologyLayout(env: EnvironmentModel, apps: readonly AppModel[])
   const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort(compareStrings);
   const clusters = env.clusters.map((c) => {
     const byNs = new Map<string, string[]>();
-    for (const p of env.placements) if (p.type === "cluster" && p.cluster === c.name) byNs.set(p.namespace, [...(byNs.get(p.namespace) ?? []), p.app]);
+    for (const p of env.placements) {
+      if (p.type !== "cluster" || p.cluster !== c.name) continue;
+      const list = byNs.get(p.namespace);
+      if (list) list.push(p.app);
+      else byNs.set(p.namespace, [p.app]);
+    }
     return { name: c.name, namespaces: [...byNs].map(([name, list]) => ({ name, apps: sorted(list) })).sort((a, b) => compareStrings(a.name, b.name)) };
   });
   const hostGroups = env.hostGroups.map((g) => ({
@@ -61,8 +66,8 @@ export function topologyHtml(layout: TopologyLayout, report: DriftReport | null,
   const chip = (app: string, target: string) => {
     const r = rows.get(`${app}\u0000${target}`);
     const status = r?.status ?? "none";
-    const title = r ? `${app} on ${target}: ${r.status}, ${r.health} (${r.healthDetail})` : `${app} on ${target}: no report yet`;
-    return `<li class="chip s-${status}${r ? ` h-${r.health}` : ""}" data-app="${escapeHtml(app)}" data-target="${escapeHtml(target)}" title="${escapeHtml(title)}">${escapeHtml(app)} <code>${escapeHtml(r?.version ?? "–")}</code></li>`;
+    // No title: the matrix cell and the details say why; the topology is where things run (a 1,000-app page stays small).
+    return `<li class="chip s-${status}${r ? ` h-${r.health}` : ""}" data-app="${escapeHtml(app)}" data-target="${escapeHtml(target)}">${escapeHtml(app)} <code>${escapeHtml(r?.version ?? "–")}</code></li>`;
   };
   const clusters = layout.clusters.map((c) => {
     const nss = c.namespaces.map((ns) => {

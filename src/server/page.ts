@@ -121,7 +121,8 @@ function envSection(v: EnvView, filter: PageFilter): string {
   const apps = filterApps(matrix, filter);
   const keep = new Set(apps.flatMap((a) => (a === null ? [] : [a])));
   const incomplete = formatIncomplete(report);
-  const shownRows = report.rows.filter((r) => apps.includes(r.app));
+  const shown = new Set(apps);
+  const shownRows = report.rows.filter((r) => shown.has(r.app));
   const problems = shownRows.filter((r) => r.status !== "in-sync" || r.health !== "healthy");
   const layout = v.config ? topologyLayout(v.config.env, v.config.apps) : layoutFromReport(report);
   const filtered = apps.length < matrix.apps.length;

@@ -18,7 +18,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;co
 h1{font-size:20px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}h3{font-size:15px;margin:18px 0 6px}
 .meta{color:#59636e;margin:0 0 12px}
 .counts{display:flex;flex-wrap:wrap;gap:8px;list-style:none;padding:0;margin:0 0 8px}
-.counts li{border:1px solid #d1d9e0;border-radius:6px;padding:6px 12px;min-width:72px;text-align:center;background:#fff}
+.counts li{border:1px solid #d1d9e0;border-radius:6px;padding:6px 12px;min-width:72px;text-align:center}
 .counts b{display:block;font-size:20px}
 table{border-collapse:collapse}
 th,td{border:1px solid #d1d9e0;padding:4px 8px;text-align:left;vertical-align:top}

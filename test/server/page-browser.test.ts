@@ -108,6 +108,11 @@ describe("the fleet page in Chromium, scripts off", { skip, timeout: 300_000 }, 
     const matrix = buildMatrix(cycleReport());
     for (const app of matrix.apps) for (const col of matrix.columns) assert.equal(await page.locator(`table.matrix tr[data-app="${app ?? ""}"] td[data-column="${col.id}"]`).count(), 1);
     assert.deepEqual(requests.slice(before).filter((u) => !u.startsWith("file:")), [], "the report loads nothing");
+    // Tiles as drawn: a count above zero in its colour, a zero neutral (the example's first cycle: all in sync, none drifted).
+    const background = (label: string) =>
+      page.locator("ul.counts li", { hasText: label }).evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(e).backgroundColor);
+    assert.equal(await background("in sync"), "rgb(218, 251, 225)");
+    assert.equal(await background("drifted"), "rgba(0, 0, 0, 0)");
     await page.screenshot({ path: join(shots, "report.png"), fullPage: true });
     await page.close();
   });

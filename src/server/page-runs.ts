@@ -3,6 +3,9 @@
 import type { RunRecord, TaskRecord } from "../model/index.js";
 import { escapeHtml } from "../report/index.js";
 
+/** Tasks a run shows on the page at most. */
+export const MAX_TASKS = 100;
+
 /** The timeline section's body for `runs` (already newest first and limited). */
 export function runsHtml(runs: readonly RunRecord[], now: Date): string {
   if (runs.length === 0) return '<p class="muted">No runs recorded yet.</p>';
@@ -15,7 +18,10 @@ function runHtml(run: RunRecord, now: Date): string {
   const span = Math.max(end - start, 1);
   const s = run.summary;
   const counts = `${s.create} create · ${s.update} update · ${s.delete} delete${s.unknown > 0 ? ` · ${s.unknown} unknown` : ""}`;
-  const tasks = run.tasks.map((t) => taskHtml(t, start, span, now)).join("");
+  // A run of thousands of tasks would make the page heavy: the first ones here, all of them at /v1/runs/:id.
+  const more = run.tasks.length - MAX_TASKS;
+  const tasks = run.tasks.slice(0, MAX_TASKS).map((t) => taskHtml(t, start, span, now)).join("") +
+    (more > 0 ? `<tr><td colspan="7" class="muted">${more} more task${more === 1 ? "" : "s"}: see <a href="/v1/runs/${encodeURIComponent(run.id)}">/v1/runs/${escapeHtml(run.id)}</a></td></tr>` : "");
   const id = escapeHtml(run.id);
   return [
     `<li class="run r-${run.state}" data-run="${id}">`,

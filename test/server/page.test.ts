@@ -145,6 +145,12 @@ test("run timeline: each run links to /v1/runs/:id, its tasks with results, dura
   assert.match(html, /<tr class="t-succeeded" data-task="r-1\.1"[^>]*><td><code>r-1\.1<\/code><\/td><td>deploy<\/td><td>legacy\/vm-1<\/td><td>catalog<\/td><td>succeeded \(changed\)<\/td><td>2\.5 s<\/td><td class="tl"><div class="track"><div class="bar t-succeeded" style="margin-left:0\.0%;width:25\.0%">/);
   assert.match(html, /data-task="r-1\.2" title="vm-1 deploy billing@2\.3\.0 failed: sha256 mismatch">[\s\S]*?<td>7\.5 s<\/td>[\s\S]*?margin-left:25\.0%;width:75\.0%/);
   assert.match(renderFleetPage({ views: [prodView()], runs: [], scope: null, filter: ALL, refreshSeconds: 15, now: NOW }), /No runs recorded yet/);
+  // a run of many tasks shows the first 100 and links to the rest
+  const big = run();
+  big.tasks = Array.from({ length: 250 }, (_, i) => ({ ...big.tasks[0]!, id: `r-1.${i + 1}` }));
+  const many = renderFleetPage({ views: [prodView()], runs: [big], scope: null, filter: ALL, refreshSeconds: 15, now: NOW });
+  assert.equal((many.match(/<tr class="t-succeeded" data-task=/g) ?? []).length, 100);
+  assert.match(many, /150 more tasks: see <a href="\/v1\/runs\/r-1">\/v1\/runs\/r-1<\/a>/);
 });
 
 test("names are escaped everywhere on the page", () => {

@@ -159,7 +159,7 @@ export function cycleDeps(io: Io, source: RepoSource, opts: LoopCliOptions, back
       };
     },
     reporter: (env) => reporterFor(env.status, { env: io.env, repoDir: source.repoDir }),
-    writeReports: (env, id, report) => writeReports(resolve(io.cwd, env.state.path, "reports"), env.name, id, report),
+    writeReports: (env, id, report, graph) => writeReports(resolve(io.cwd, env.state.path, "reports"), env.name, id, report, graph),
     posted: (env) => new FilePostedMemo(resolve(io.cwd, env.state.path, "statuses")),
     clock: { now: () => new Date() },
     log: (line) => io.err(redactText(line, opts.url ? [opts.url] : []) + "\n"),

@@ -1,5 +1,5 @@
 // `amphi serve`: the GitOps loop for several environments, long-running, with an HTTP API (runs, tasks,
-// metrics, webhooks). SIGTERM/SIGINT: stop accepting, abort running cycles (their tasks end or are marked
+// metrics, webhooks) and the fleet page (/). SIGTERM/SIGINT: stop accepting, abort running cycles (their tasks end or are marked
 // cancelled and the runs are saved), exit 0.
 import type { Command } from "@commander-js/extra-typings";
 import type { AddressInfo } from "node:net";
@@ -19,6 +19,7 @@ import { ReconcileLoop, type LoopEnv } from "../reconcile/loop.js";
 import { exposureWarning } from "../server/access.js";
 import { apiServer } from "../server/http.js";
 import { LoopMetrics } from "../server/metrics.js";
+import { FleetState } from "../server/fleet.js";
 import type { RepoSource } from "../sources/index.js";
 import { LocalSource } from "../sources/local.js";
 import { EXIT, runAction, type Io } from "./common.js";
@@ -39,7 +40,7 @@ interface ServeOptions extends LoopCliOptions {
 export function serveCommand(program: Command, io: Io, setCode: (code: number) => void, signal: AbortSignal): void {
   const cmd = program
     .command("serve")
-    .description("run the GitOps loop for environments and serve /healthz, /metrics, /v1/runs, /v1/tasks and /v1/hooks/git")
+    .description("run the GitOps loop for environments and serve the fleet page (/), /healthz, /metrics, /v1/runs, /v1/tasks and /v1/hooks/git")
     .option("--env <env...>", "environments to reconcile, `name` or `name:branch` (default: every environment)")
     .option("--listen <addr>", "address and port of the HTTP API (port 0: any free port)", "127.0.0.1:8080")
     .option("--interval <duration>", "time between cycles of every environment (fetch + self-heal)", "5m")
@@ -66,8 +67,17 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     const { envs, model: first } = await servedEnvs(source, opts, backends);
     if (xdsListen !== null) plane = await controlPlane(io, source, envs, { model: first, branch: opts.branch ?? null }, xdsListen);
     const metrics = new LoopMetrics(envs.map((e) => e.name));
+    // The fleet page shows each environment's newest report (a cycle's, or the health watch's between cycles).
+    const fleet = new FleetState(envs.map((e) => e.name));
+    const plain = cycleDeps(io, source, opts, backends);
+    const cycle: CycleDeps = {
+      ...plain,
+      writeReports: async (env, id, report, graph) => {
+        fleet.reported(env.name, report);
+        await plain.writeReports?.(env, id, report, graph);
+      },
+    };
     // Consul health changes post statuses between cycles (see reconcile/health-watch.ts).
-    const cycle = cycleDeps(io, source, opts, backends);
     const health = new HealthWatch({ registry: new ConsulRegistryWatcher(io.env), observe: observeDeps(cycle), plan: cycle.plan, log: (l) => io.err(l + "\n") });
     // Pod changes reach Consul between cycles (see reconcile/pod-watch.ts).
     const pods = new PodWatcher({ pods: new KubectlPodSource(kubectlFor(io, opts)), catalogFor: (env) => consulPodCatalog(env, io.env), log: (l) => io.err(l + "\n") });
@@ -79,6 +89,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
       // The pod watch is the one writer of pod registrations: a cycle's sync queues with its syncs.
       open: (model, env, snap) => ({ ...cycle.open(model, env, snap), syncPods: (signal, apply) => pods.syncNow(env, model.apps, { apply, signal }) }),
       onObserved: (o) => {
+        fleet.configured(o.env, o.model.apps);
         health.observed(o);
         pods.observed(o);
       },
@@ -97,7 +108,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     });
     let stopping = false;
     const server = apiServer({
-      loop, metrics, secret, apiToken, log: (l) => io.err(l + "\n"), stopping: () => stopping,
+      loop, metrics, secret, apiToken, log: (l) => io.err(l + "\n"), stopping: () => stopping, fleet,
       moreMetrics: plane ? () => renderXdsMetrics(plane!.status(), envs[0]!.name) : undefined,
       stores: () => backends.all().map((b) => b.store),
       runners: { host: hostname(), alive, now: () => new Date().toISOString() },

@@ -11,7 +11,7 @@ import { applyPlan, newRun } from "./apply.js";
 import type { Handlers } from "./execute.js";
 import { LockBusyError, type EnvLocks, type Lease } from "../ports/locks.js";
 import type { StatusReporter } from "../ports/status.js";
-import type { DriftReport } from "../report/index.js";
+import type { DriftReport, MeshGraphInput } from "../report/index.js";
 import type { PostedMemo } from "../ports/status.js";
 import { Observer, type ObserveDeps, type Observation } from "./observe.js";
 import type { PodSyncResult } from "./pod-sync.js";
@@ -57,7 +57,7 @@ export interface CycleDeps {
   /** Where an environment's commit statuses go (from its `status` settings), or null. */
   reporter?: (env: EnvironmentModel) => StatusReporter | null;
   /** Writes a cycle's drift report (JSON, Markdown, HTML) under the ID of its run or cycle. */
-  writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
+  writeReports?: (env: EnvironmentModel, id: string, report: DriftReport, graph?: MeshGraphInput) => Promise<void>;
   /** Where the statuses last posted for an environment are remembered across processes. */
   posted?: (env: EnvironmentModel) => PostedMemo | null;
   clock: Clock;

@@ -5,14 +5,15 @@
 // same status every few minutes.
 import type { ActualState, ConfigError, DesiredState, EnvironmentModel, Model, Plan } from "../model/index.js";
 import type { CommitStatus, PostedMemo, StatusReporter } from "../ports/status.js";
-import { buildDriftReport, type DriftReport } from "../report/index.js";
+import { buildDriftReport, meshGraphInput, type DriftReport, type MeshGraphInput } from "../report/index.js";
 import type { RegistryDrift } from "../health/index.js";
 import { appContext, envStatus, envStatusContext, statusesFor, truncateDescription } from "../health/status.js";
 
 /** What observing needs from the cycle's dependencies. */
 export interface ObserveDeps {
   reporter?: (env: EnvironmentModel) => StatusReporter | null;
-  writeReports?: (env: EnvironmentModel, id: string, report: DriftReport) => Promise<void>;
+  /** `graph`: the environment's mesh graph for the HTML file (absent when it could not be built). */
+  writeReports?: (env: EnvironmentModel, id: string, report: DriftReport, graph?: MeshGraphInput) => Promise<void>;
   /** Where the last post of an environment is remembered across processes (see PostedMemo). */
   posted?: (env: EnvironmentModel) => PostedMemo | null;
   now(): Date;
@@ -68,12 +69,22 @@ export class Observer {
   async report(o: Observation): Promise<DriftReport | null> {
     try {
       const report = buildDriftReport({ desired: o.desired, actual: o.actual, plan: o.plan, revision: o.revision, now: this.deps.now(), pods: o.pods });
-      await this.deps.writeReports?.(o.env, o.id, report);
+      if (this.deps.writeReports) await this.deps.writeReports(o.env, o.id, report, this.graph(o, report));
       await this.post(o, report);
       return report;
     } catch (e) {
       this.deps.log(`amphi: ${o.env.name}: report failed: ${(e as Error).message}`);
       return null;
+    }
+  }
+
+  /** The mesh graph of the report's files; a graph that cannot be built costs the picture, not the report. */
+  private graph(o: Observation, report: DriftReport): MeshGraphInput | undefined {
+    try {
+      return meshGraphInput(o.model, o.env.name, { report, actual: o.actual });
+    } catch (e) {
+      this.deps.log(`amphi: ${o.env.name}: mesh graph left out of the report: ${(e as Error).message}`);
+      return undefined;
     }
   }
 

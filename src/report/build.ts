@@ -165,7 +165,18 @@ function finishRow(r: RowAcc, now: Date, timeoutMs: number): DriftRow {
     health = "degraded";
     detail = `${proxy.object}: ${proxy.detail}`;
   }
-  return { app: r.app, runtime: r.runtime, target: r.target, status: rowStatus(r, items), health, healthDetail: detail, items };
+  return { app: r.app, runtime: r.runtime, target: r.target, status: rowStatus(r, items), health, healthDetail: detail, version: rowVersion(r), items };
+}
+
+/** The versions the row's live workloads run, as their runtimes' report hooks read them (unreadable ones left out). */
+function rowVersion(r: RowAcc): string | null {
+  const versions = new Set<string>();
+  for (const [key, side] of r.resources) {
+    if (!side.actual || r.unknown.has(key)) continue;
+    const v = hooksOf(side.actual.runtime).report.version?.(side.actual) ?? null;
+    if (v !== null) versions.add(v);
+  }
+  return versions.size === 0 ? null : [...versions].sort(compareStrings).join(", ");
 }
 
 function kindRank(item: DriftItem): number {

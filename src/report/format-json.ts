@@ -22,7 +22,8 @@ import type { DriftItem, DriftReport, DriftRow } from "./model.js";
  *     "target": "eu1" | "legacy/vm-2",
  *     "status": "in-sync" | "drifted" | "missing" | "unexpected" | "unknown",
  *     "health": "healthy" | "progressing" | "missing" | "degraded" | "unknown",
- *     "healthDetail": "Deployment/shop/user: 3/3 available",
+ *     "healthDetail": "Deployment/shop/user: 3/3 available", // names the check that decided (VMs: process, HTTP health via Consul)
+ *     "version": "1.4.2" | null,             // what the target runs (image tag / amphi.dev/version, host instance); null: nothing seen
  *     "items": [{                            // by kind (unreachable, missing, unexpected, field, process, registry, proxy), object
  *       "kind": "field",
  *       "object": "Deployment/shop/user",    // Kind/ns/name, the app (vm), "iptables", service/id (registry)
@@ -55,8 +56,8 @@ export function formatDriftJson(report: DriftReport): string {
 }
 
 function rowJson(r: DriftRow) {
-  const { app, runtime, target, status, health, healthDetail } = r;
-  return { app, runtime, target, status, health, healthDetail, items: r.items.map(itemJson) };
+  const { app, runtime, target, status, health, healthDetail, version } = r;
+  return { app, runtime, target, status, health, healthDetail, version, items: r.items.map(itemJson) };
 }
 
 function itemJson(i: DriftItem): DriftItem {

@@ -8,3 +8,7 @@ export { formatDriftMarkdown, MARKDOWN_OPEN_ITEMS } from "./format-markdown.js";
 export { escapeHtml, formatDriftHtml, OPEN_ITEMS } from "./format-html.js";
 export { meshGraphInput, meshGraphSection, meshGraphSvg, NODE_STATES, STATE_COLOURS, type MeshGraphInput, type MeshGraphLive, type MeshGraphNode, type MeshGraphEdge, type NodeState } from "./mesh-graph.js";
 export { formatDriftItem, formatDriftSummary, formatDriftText, formatIncomplete, unseenTargets } from "./format-text.js";
+export { buildMatrix, cellOf, columnOf, filterApps, FILTER_HEALTHS, FILTER_STATUSES, type Matrix, type MatrixCell, type MatrixColumn, type MatrixFilter } from "./matrix.js";
+export { appLabel, CSS, detailsHtml, matrixHtml, metaLine, tilesHtml } from "./html.js";
+export { layoutFromReport, topologyHtml, topologyLayout, TOPOLOGY_CSS, type TopologyLayout } from "./topology.js";
+export { graphSection, type GraphContext } from "./graph-section.js";

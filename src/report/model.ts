@@ -44,6 +44,9 @@ export interface DriftRow {
   health: Health;
   /** Why the health is what it is, one line (`2/3 updated, 1 ready, 1 available`). */
   healthDetail: string;
+  /** The version the target runs (its live workload: a Deployment's `amphi.dev/version` or image tag, a host
+   * instance's version), several joined by ", ", or null when nothing there names one (missing, unreadable). */
+  version: string | null;
   items: DriftItem[];
 }
 

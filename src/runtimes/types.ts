@@ -52,6 +52,9 @@ export interface ReportHooks<R extends Runtime> {
   workload(resource: ResourceOf<R>): boolean;
   /** Health of one resource, or null when it says nothing about health. */
   health(sides: Sides<R>, ctx: { now: Date; progressTimeoutMs: number }): HealthResult | null;
+  /** The version a live workload runs (what its target shows, not what is desired), or null when the resource
+   * names none; absent: the runtime's resources name no version. */
+  version?(actual: ActualOf<R>): string | null;
 }
 
 /** Everything one runtime supplies to the pure stages (more hooks follow: reader, handler). */

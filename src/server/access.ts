@@ -6,15 +6,50 @@
 //   /v1/hooks/git                 its own check (HMAC signature, or loopback only without a secret): webhook.ts
 //   every other /v1/... path      off loopback: `Authorization: Bearer <token>` (--api-token-env), compared
 //                                 in constant time; refused outright when no token is configured
-import { createHash, timingSafeEqual } from "node:crypto";
+//   the fleet page (/, /env/<e>)  off loopback: the same bearer token, or the session cookie /login sets
+//   /login                        open: its form posts the token in the body, and a good one gets the cookie
+// The session cookie (HttpOnly, SameSite=Strict) is a keyed digest of the token, not the token: it opens the page
+// and GET /v1/runs and /v1/tasks (the page links there), never a POST. Why a cookie set from a POSTed form and
+// not `?token=` in a link: URLs end up in access logs, browser history and Referer headers; a body does not.
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { isLoopback } from "./webhook.js";
 
-/** A refusal: status, the header to send with it and a message (never the token, never what was sent). */
+/** A refusal: status, the header to send with it and a message (never the token, never what was sent).
+ * `page`: the refused path is the fleet page (answered with HTML: the login form). */
 export interface Denied {
   status: 401 | 403;
   headers: Record<string, string>;
   error: string;
+  page?: boolean;
+}
+
+/** Name of the page's session cookie. */
+export const SESSION_COOKIE = "amphi_session";
+
+/** Whether a path is the fleet page: `/` or `/env/<env>`. */
+export function isPagePath(rawPath: string): boolean {
+  return rawPath === "/" || /^\/env\/[^/]+$/.test(rawPath);
+}
+
+/** The session cookie's value for `token`: a keyed digest, so the cookie is not the API token itself. */
+export function sessionValue(token: string): string {
+  return createHmac("sha256", token).update("amphi fleet page session v1").digest("base64url");
+}
+
+/** The `Set-Cookie` header that opens the page for 12 hours (no `Secure`: amphi serve speaks plain HTTP; behind a
+ * TLS proxy the browser still sends it only to this origin, SameSite=Strict). */
+export function sessionCookie(token: string): string {
+  return `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200`;
+}
+
+/** The value of cookie `name` in a Cookie header, or null. */
+function cookie(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
 }
 
 /** Whether a request comes from this machine itself: a loopback peer that is not a proxy forwarding
@@ -25,13 +60,20 @@ export function isLocalPeer(address: string | undefined, headers: IncomingHttpHe
 }
 
 /** Null when the request may reach `rawPath`, else why not. `token` is the API token (null: none set). */
-export function checkApiAccess(rawPath: string, address: string | undefined, headers: IncomingHttpHeaders, token: string | null): Denied | null {
-  if (!needsToken(rawPath) || isLocalPeer(address, headers)) return null;
+export function checkApiAccess(rawPath: string, address: string | undefined, headers: IncomingHttpHeaders, token: string | null, method = "GET"): Denied | null {
+  const page = isPagePath(rawPath);
+  if (!(page || needsToken(rawPath)) || isLocalPeer(address, headers)) return null;
   if (token === null) {
-    return { status: 403, headers: {}, error: "the API answers only loopback peers: start amphi serve with --api-token-env NAME (NAME: an environment variable holding a bearer token) to accept requests that carry that token" };
+    const what = page ? "the fleet page answers" : "the API answers";
+    return { status: 403, headers: {}, page, error: `${what} only loopback peers: start amphi serve with --api-token-env NAME (NAME: an environment variable holding a bearer token) to accept requests that carry that token` };
   }
   const given = bearer(headers.authorization);
   if (given !== null && sameSecret(given, token)) return null;
+  // The session cookie opens the page and the runs it links to, for reading only.
+  const reading = method === "GET" || method === "HEAD";
+  const session = cookie(headers.cookie, SESSION_COOKIE);
+  if (session !== null && reading && (page || /^\/v1\/(runs|tasks)(\/|$)/.test(rawPath)) && sameSecret(session, sessionValue(token))) return null;
+  if (page) return { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="amphi"' }, page, error: "the fleet page needs the API token from other machines: sign in with it (the form posts it to /login, which sets a session cookie) or send \"Authorization: Bearer <token>\"" };
   const challenge = given === null ? 'Bearer realm="amphi"' : 'Bearer realm="amphi", error="invalid_token"';
   const why = given === null ? "no bearer token was sent" : "the bearer token does not match";
   return { status: 401, headers: { "WWW-Authenticate": challenge }, error: `the API needs "Authorization: Bearer <token>" (the token of --api-token-env) from other machines: ${why}` };
@@ -102,5 +144,6 @@ export function exposureWarning(bound: { address: string; family: string; port: 
   const host = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
   const api = tokenEnv ? `/v1/runs and /v1/tasks need "Authorization: Bearer" with the token of ${tokenEnv}` : "/v1/runs and /v1/tasks are refused off loopback (no --api-token-env)";
   const hook = secretEnv ? `POST /v1/hooks/git needs the signature of ${secretEnv}` : "POST /v1/hooks/git is refused off loopback (no --webhook-secret-env)";
-  return `amphi: warning: listening on ${host}:${bound.port} (${where}) is beyond loopback: GET /healthz and GET /metrics are open to anyone who reaches the port; ${api}; ${hook}`;
+  const page = tokenEnv ? `the fleet page (/) needs the same token (sign in at /login)` : "the fleet page (/) is refused off loopback";
+  return `amphi: warning: listening on ${host}:${bound.port} (${where}) is beyond loopback: GET /healthz and GET /metrics are open to anyone who reaches the port; ${api}; ${hook}; ${page}`;
 }

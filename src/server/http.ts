@@ -6,14 +6,19 @@
 //   GET  /v1/tasks/:id       one task
 //   POST /v1/runs            {"env": "prod"} → 202 {id, env}; 409 while that environment runs; 404 unknown env
 //   POST /v1/hooks/git       push webhooks → fetch + reconcile of the environments following the branch
-// Off loopback, /v1/* (but the webhook) needs the API token (access.ts); an undecodable target is a 400.
+//   GET  /, /env/<env>       the fleet page (page.ts): HTML, filters in the query (?env=&status=&health=&app=)
+//   GET  /login, POST /login the page's sign-in form off loopback; a good token sets the session cookie
+// Off loopback, /v1/* (but the webhook) and the page need the API token (access.ts); an undecodable target is a 400.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { RunRecord } from "../model/index.js";
 import type { StateStore } from "../ports/index.js";
 import { markAbandoned, type RunnerCheck } from "../reconcile/abandoned.js";
 import type { ReconcileLoop } from "../reconcile/loop.js";
 import type { LoopMetrics } from "./metrics.js";
-import { checkApiAccess, isLocalPeer, readTarget } from "./access.js";
+import { checkApiAccess, isLocalPeer, readTarget, sameSecret, sessionCookie } from "./access.js";
+import type { FleetState } from "./fleet.js";
+import { PAGE_CSP, readPageFilter, renderFilterError, renderFleetPage, simplePage } from "./page.js";
+import { escapeHtml } from "../report/index.js";
 import { readHook } from "./webhook.js";
 
 /** What the API serves from. */
@@ -34,7 +39,14 @@ export interface ApiDeps {
   defaultBranch: string;
   log(line: string): void;
   stopping(): boolean;
+  /** What the fleet page shows (absent: no page, / is a 404). */
+  fleet?: FleetState;
+  /** How often the page reloads itself (default 15 s). */
+  refreshSeconds?: number;
 }
+
+/** How many runs the page's timeline shows. */
+const PAGE_RUNS = 20;
 
 const MAX_BODY = 1 << 20;
 
@@ -50,9 +62,10 @@ export function apiServer(deps: ApiDeps): Server {
 
 async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const target = readTarget(req.url);
-  const denied = checkApiAccess(target.path, req.socket.remoteAddress, req.headers, deps.apiToken);
+  const denied = checkApiAccess(target.path, req.socket.remoteAddress, req.headers, deps.apiToken, req.method);
   if (denied) {
     for (const [k, v] of Object.entries(denied.headers)) res.setHeader(k, v);
+    if (denied.page && deps.fleet) return html(res, denied.status, loginPage(denied.error, deps.apiToken !== null));
     return send(res, denied.status, { error: denied.error });
   }
   if (target.error !== null) return send(res, 400, { error: target.error });
@@ -77,8 +90,48 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     return send(res, 404, { error: `no task ${id}` });
   }
   if (p === "/v1/hooks/git" && method === "POST") return hook(deps, req, res);
-  const known = ["/healthz", "/metrics", "/v1/runs", "/v1/hooks/git"].includes(p) || /^\/v1\/(runs|tasks)\/[^/]+$/.test(p);
+  const envPage = /^\/env\/([^/]+)$/.exec(p);
+  if (deps.fleet && method === "GET" && (p === "/" || envPage)) return page(deps, deps.fleet, envPage ? decodeURIComponent(envPage[1]!) : null, query, res);
+  if (deps.fleet && p === "/login" && method === "GET") return html(res, 200, loginPage(null, deps.apiToken !== null));
+  if (deps.fleet && p === "/login" && method === "POST") return login(deps, req, res);
+  const known = ["/healthz", "/metrics", "/v1/runs", "/v1/hooks/git", ...(deps.fleet ? ["/", "/login"] : [])].includes(p) || /^\/v1\/(runs|tasks)\/[^/]+$/.test(p) || (!!deps.fleet && /^\/env\/[^/]+$/.test(p));
   send(res, known ? 405 : 404, { error: known ? `${method} not allowed on ${p}` : `no such endpoint ${p}` });
+}
+
+/** The fleet page: every environment (`scope` null) or one; 404 for one not served, 400 for a bad filter. */
+async function page(deps: ApiDeps, fleet: FleetState, scope: string | null, query: URLSearchParams, res: ServerResponse): Promise<void> {
+  const views = fleet.list();
+  const names = views.map((v) => v.name);
+  if (scope !== null && !names.includes(scope)) return html(res, 404, simplePage("amphi fleet — no such environment", `<p>Environment <code>${escapeHtml(scope)}</code> is not served here (served: ${escapeHtml(names.join(", "))}). <a href="/">All environments</a></p>`));
+  const { filter, error } = readPageFilter(query, names, scope);
+  if (error !== null) return html(res, 400, renderFilterError(error));
+  const runs = await listRuns(deps, filter.env || null, PAGE_RUNS);
+  html(res, 200, renderFleetPage({ views, runs, scope, filter, refreshSeconds: deps.refreshSeconds ?? 15, now: new Date() }));
+}
+
+/** POST /login (form field `token`): a good token sets the session cookie and goes to the page; a bad one is a 401
+ * with the form again. Loopback needs no sign-in, but may sign in all the same. */
+async function login(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (deps.apiToken === null) return html(res, 403, loginPage("no API token is configured (--api-token-env): the fleet page answers only loopback peers", false));
+  const body = await readBody(req);
+  if (body === null) return html(res, 413, loginPage("the form is too large", true));
+  const given = new URLSearchParams(body.toString("utf8")).get("token") ?? "";
+  if (given === "" || !sameSecret(given, deps.apiToken)) {
+    deps.log(`amphi: sign-in to the fleet page from ${req.socket.remoteAddress} refused: wrong token`);
+    return html(res, 401, loginPage("that token does not match the one of --api-token-env", true));
+  }
+  res.setHeader("Set-Cookie", sessionCookie(deps.apiToken));
+  res.setHeader("Location", "/");
+  html(res, 303, simplePage("amphi fleet — signed in", '<p><a href="/">Go to the fleet page</a></p>'));
+}
+
+/** The sign-in page, with why it is shown (never the token, never what was sent). */
+function loginPage(why: string | null, form: boolean): string {
+  const note = why ? `<p class="incomplete">${escapeHtml(why)}</p>` : "";
+  const fields = form
+    ? '<form method="post" action="/login"><label>API token <input type="password" name="token" autocomplete="current-password" required></label> <button type="submit">sign in</button></form><p class="muted">The token is the one amphi serve reads from --api-token-env. Signing in sets a session cookie for 12 hours; the token never goes into a URL.</p>'
+    : "";
+  return simplePage("amphi fleet — sign in", note + fields);
 }
 
 async function startRun(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -163,6 +216,16 @@ async function readBody(req: IncomingMessage): Promise<Buffer | null> {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   text(res, status, JSON.stringify(body, null, 2) + "\n", "application/json");
+}
+
+/** An HTML answer, with the page's CSP and headers that keep it out of caches, frames and Referer headers. */
+function html(res: ServerResponse, status: number, body: string): void {
+  res.setHeader("Content-Security-Policy", PAGE_CSP);
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("Cache-Control", "no-store");
+  text(res, status, body, "text/html; charset=utf-8");
 }
 
 function text(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {

@@ -48,7 +48,8 @@ test("registry drift is one item per fact: no plan item repeats a missing regist
 
 test("a stopped process is a process item and degrades health; a critical check is registry drift", () => {
   const row = scenarioReport().rows.find((r) => r.app === "catalog" && r.target === "legacy/vm-1")!;
-  assert.equal(row.healthDetail, "catalog: process stopped");
+  // The detail names the check that decided (issue 15): the process check, before the HTTP health checks.
+  assert.equal(row.healthDetail, "catalog: process check: stopped");
   assert.deepEqual(row.items.map((i) => i.kind), ["process", "registry", "registry"]);
   assert.deepEqual(row.items.slice(1).map((i) => i.registry), ["critical", "critical"]);
 });
@@ -113,4 +114,27 @@ test("a Deployment unavailable past the progress timeout is degraded", () => {
   const late = reportOf(desired, actual, { progressTimeoutMs: 60_000 });
   assert.equal(row(late).health, "degraded");
   assert.match(row(late).healthDetail, /^Deployment\/shop\/user: unavailable for 245s/);
+});
+
+test("each row carries the version its target runs, read from the live side: image tag or amphi.dev/version, host instance", () => {
+  const rows = scenarioReport().rows;
+  const version = (app: string, target: string) => rows.find((r) => r.app === app && r.target === target)?.version;
+  // user wants 1.4.2 in eu1 but the live Deployment still rolls out 1.4.1; billing on vm-1 runs 2.2.0 (wants 2.3.0)
+  assert.equal(version("user", "eu1"), "1.4.1");
+  assert.equal(version("billing", "legacy/vm-1"), "2.2.0");
+  assert.equal(version("billing", "legacy/vm-2"), "2.3.0");
+  // nothing read, nothing installed: no version
+  assert.equal(version("billing", "legacy/vm-3"), null);
+  assert.equal(rows.find((r) => r.app === null && r.target === "legacy/vm-2")?.version, null);
+});
+
+test("a Deployment's version: its pod template's amphi.dev/version annotation wins over the app container's image tag", async () => {
+  const { deploymentVersion } = await import("../../src/runtimes/k8s/health.js");
+  const dep = (annotations: Record<string, string>, image: string) => ({
+    apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "user" },
+    spec: { template: { metadata: { annotations }, spec: { containers: [{ name: "amphi-proxy", image: "envoy:1.31" }, { name: "app", image }] } } },
+  });
+  assert.equal(deploymentVersion(dep({}, "reg.example:5000/shop/user:1.4.2")), "1.4.2");
+  assert.equal(deploymentVersion(dep({ "amphi.dev/version": "2026.1" }, "reg.example/shop/user:1.4.2")), "2026.1");
+  assert.equal(deploymentVersion({ apiVersion: "v1", kind: "Service", metadata: { name: "user" } }), null);
 });

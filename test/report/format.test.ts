@@ -28,7 +28,7 @@ test("JSON keys come in the documented order, and the JSON is the report itself"
   const doc = JSON.parse(formatDriftJson(report));
   assert.deepEqual(Object.keys(doc), ["apiVersion", "kind", "env", "revision", "generatedAt", "summary", "rows"]);
   assert.deepEqual(Object.keys(doc.summary), ["apps", "targets", "inSync", "drifted", "unknown", "coverage"]);
-  assert.deepEqual(Object.keys(doc.rows[0]), ["app", "runtime", "target", "status", "health", "healthDetail", "items"]);
+  assert.deepEqual(Object.keys(doc.rows[0]), ["app", "runtime", "target", "status", "health", "healthDetail", "version", "items"]);
   assert.deepEqual(doc, JSON.parse(JSON.stringify(report)));
   const registry = doc.rows.flatMap((r: DriftReport["rows"][number]) => r.items).filter((i: { kind: string }) => i.kind === "registry");
   assert.ok(registry.length > 0 && registry.every((i: object) => Object.keys(i).join() === "kind,object,detail,registry"));
@@ -69,7 +69,7 @@ test("HTML and Markdown escape names: '<' in an object name never opens a tag", 
   const html = formatDriftHtml(report);
   assert.doesNotMatch(html, /<script|<b>&/);
   assert.ok(html.includes("Deployment/shop/x&lt;script&gt;alert(&quot;hi&quot;)&lt;/script&gt;&amp;&lt;b&gt;"));
-  assert.ok(html.includes("<h2>x&lt;script&gt;"));
+  assert.ok(html.includes('<th scope="row" title="x&lt;script&gt;'), "the matrix row of the app");
   const md = formatDriftMarkdown(report);
   assert.ok(md.includes("#### x\\<script\\>"), md);
   assert.doesNotMatch(md.replace(/`[^`]*`/g, ""), /(?<!\\)<script/, "outside code spans every < is backslash-escaped");
@@ -91,4 +91,43 @@ test("an empty environment: no rows, coverage 100, every format says so", () => 
   assert.equal(formatDriftText(report), `amphi drift prod, ${NOW.toISOString()}\n\nDrift in prod: 0 apps on 0 targets, 0 in sync, 0 drifted, 0 unknown; coverage 100%.\n`);
   assert.match(formatDriftHtml(report), /Nothing is desired or found/);
   assert.equal(formatDriftMarkdown(report), `### amphi drift — prod\n\nDrift in prod: 0 apps on 0 targets, 0 in sync, 0 drifted, 0 unknown; coverage 100%. generated ${NOW.toISOString()}.\n`);
+});
+
+test("HTML: one matrix table with a cell per app × cluster / host group, each with its status, health and version", async () => {
+  const { buildMatrix, cellOf, columnOf } = await import("../../src/report/matrix.js");
+  const report = scenarioReport();
+  const html = formatDriftHtml(report);
+  assert.equal((html.match(/<table class="matrix"/g) ?? []).length, 1, "one matrix, not a table per app");
+  const rows = new Map([...html.matchAll(/<tr data-app="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => [m[1]!, m[2]!]));
+  assert.deepEqual([...rows.keys()], ["billing", "catalog", "report", "user", "web", ""]);
+  const heads = [...html.matchAll(/<th scope="col" data-column="([^"]*)" data-kind="([^"]*)"/g)].map((m) => `${m[2]}:${m[1]}`);
+  assert.deepEqual(heads, ["cluster:eu1", "hostGroup:legacy"]);
+  const matrix = buildMatrix(report);
+  for (const r of report.rows) {
+    const col = columnOf(r);
+    const cell = cellOf(matrix, r.app, matrix.columns.find((c) => c.id === col.id && c.kind === col.kind)!)!;
+    const td = new RegExp(`<td class="c s-${cell.status} h-${cell.health}" data-column="${col.id}" data-status="${cell.status}" data-health="${cell.health}" data-version="([^"]*)"`);
+    const m = td.exec(rows.get(r.app ?? "")!);
+    assert.ok(m, `a cell for ${r.app} on ${col.id}`);
+    if (r.version !== null) assert.ok(m[1]!.split(", ").includes(r.version), `${r.app} on ${r.target} runs ${r.version}: ${m[1]}`);
+  }
+  // billing on the host group: vm-1 drifted at 2.2.0, vm-2 in sync at 2.3.0, vm-3 unreadable and unregistered
+  // (drifted, health unknown): the worst status and health, both versions, how many in sync
+  assert.match(rows.get("billing")!, /data-column="legacy" data-status="drifted" data-health="unknown" data-version="2.2.0, 2.3.0"[^>]*><b>drifted · unknown<\/b><span class="v">2.2.0 ×1 · 2.3.0 ×1<\/span><span class="n">1\/3 in sync<\/span>/);
+  // web has no host: an empty cell, so columns stay aligned
+  assert.match(rows.get("web")!, /<td class="c none" data-column="legacy"><\/td>/);
+  // the matrix keeps its column widths: fixed layout, one <col> per column
+  assert.match(html, /<colgroup><col class="app" style="width:15rem"><col style="width:10.5rem"><col style="width:10.5rem"><\/colgroup>/);
+});
+
+test("HTML: zero-count tiles are neutral, not green or red; VM health names the check that decided it", () => {
+  const report = scenarioReport();
+  const zero = { ...report, summary: { ...report.summary, inSync: 0, drifted: 0, unknown: 0 } };
+  const html = formatDriftHtml(zero);
+  assert.match(html, /<li><b>0<\/b>in sync<\/li>/);
+  assert.match(html, /<li><b>0<\/b>drifted<\/li>/);
+  assert.match(html, /<li><b>0<\/b>unknown<\/li>/);
+  const full = formatDriftHtml(report);
+  assert.match(full, /<li class="s-drifted"><b>9<\/b>drifted<\/li>/);
+  assert.match(full, /degraded<br><span class="muted">catalog: process check: stopped<\/span>/);
 });

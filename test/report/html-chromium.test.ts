@@ -1,6 +1,6 @@
 // The HTML drift report in a real browser: the golden scenario (scenario.ts) rendered by formatDriftHtml,
 // opened in headless Chromium (Debian's `chromium`, installed by scripts/install-test-deps.sh). `--dump-dom`
-// gives the DOM after load: the tables are there with a row per app × target, and nothing but what the
+// gives the DOM after load: the matrix is there with a cell per app × target and the details with a row each, and nothing but what the
 // formatter wrote (no script element; the report's CSP forbids scripts anyway). `--screenshot` writes a
 // PNG of it (1280×2000) to a temp directory that is kept and printed: the artifact to look at. Skipped
 // without chromium, except in CI (CI=true), where it must run. Chromium is killed (its whole process
@@ -63,7 +63,7 @@ function count(text: string, re: RegExp): number {
   return (text.match(re) ?? []).length;
 }
 
-test("the HTML report renders in headless Chromium: tables with a row per app × target, no script; screenshot", { skip, timeout: 3 * TIMEOUT_MS }, async (t) => {
+test("the HTML report renders in headless Chromium: one matrix with a cell per app × target and a details row per report row, no script; screenshot", { skip, timeout: 3 * TIMEOUT_MS }, async (t) => {
   assert.ok(present, `${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
   const report = scenarioReport();
   const html = formatDriftHtml(report);
@@ -83,13 +83,15 @@ test("the HTML report renders in headless Chromium: tables with a row per app ×
     assert.equal(count(dom, re), count(html, re), `<${tag}> elements`);
   }
   assert.ok(count(dom, /<table\b/g) > 0);
-  // One section per app (its name as the heading) with a table row per target of the report's rows.
-  const sections = new Map([...dom.matchAll(/<section>\s*<h2>([^<]*)<\/h2>([\s\S]*?)<\/section>/g)].map((m) => [m[1]!, m[2]!]));
-  for (const app of ["billing", "catalog", "report", "user", "web"]) assert.ok(sections.has(app), `a section for ${app}: ${[...sections.keys()].join(", ")}`);
+  // One matrix: a row per app, a cell per app × column with the report rows' status; then a details row per report row.
+  assert.equal(count(dom, /<table class="matrix"/g), 1);
+  const rows = new Map([...dom.matchAll(/<tr data-app="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => [m[1]!, m[2]!]));
+  for (const app of ["billing", "catalog", "report", "user", "web"]) assert.ok(rows.has(app), `a matrix row for ${app}: ${[...rows.keys()].join(", ")}`);
   for (const r of report.rows) {
     if (r.app === null) continue;
-    const rows = [...(sections.get(r.app) ?? "").matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => m[1]!);
-    assert.ok(rows.some((row) => row.startsWith(`<td>${r.target}</td>`) && row.includes(`>${r.status}<`)), `a row for ${r.app} on ${r.target} (${r.status})`);
+    const column = r.runtime === "k8s" ? r.target : r.target.split("/")[0]!;
+    assert.match(rows.get(r.app) ?? "", new RegExp(`data-column="${column}" data-status="[a-z-]+"`), `a cell for ${r.app} on ${column}`);
+    assert.ok(dom.includes(`<td>${r.app}</td><td>${r.target}</td><td>${r.runtime}</td><td class="s-${r.status}">${r.status}</td>`), `a details row for ${r.app} on ${r.target} (${r.status})`);
   }
 
   const png = join(dir, "drift.png");

@@ -42,7 +42,10 @@ test("registry: report rows, item details, the facts registry drift covers, chec
   assert.equal(hooks.coveredBy?.("update", "o", "tags"), null);
   const ctx = { now: new Date(0), progressTimeoutMs: 1 };
   assert.equal(hooks.health({ desired: resource(1) }, ctx), null);
-  assert.deepEqual(hooks.health({ actual: { ...resource(1), observed: { check: "warning" } } }, ctx), { health: "progressing", message: "health check warning" });
+  // The message names the check that decided (issue 15): the HTTP health GET its notes name, else Consul's check alone.
+  assert.deepEqual(hooks.health({ actual: { ...resource(1), observed: { check: "warning" } } }, ctx), { health: "progressing", message: "Consul check service:user (process only, no HTTP health check): warning" });
+  const http = { ...resource(1), registration: { ...registration(1), check: { ...registration(1).check, notes: "TTL kept passing by amphi's health reporter while GET http://10.0.0.2:8091/health succeeds" } } };
+  assert.deepEqual(hooks.health({ actual: { ...http, observed: { check: "passing" } } }, ctx), { health: "healthy", message: "HTTP health check (GET http://10.0.0.2:8091/health, Consul check service:user): passing" });
   assert.equal(hooks.health({ actual: { ...resource(1), observed: { check: "critical" } } }, ctx)?.health, "degraded");
 });
 

@@ -188,7 +188,7 @@ describe("amphi serve beyond loopback", { skip }, () => {
 test("the start warning: every address beyond loopback, never a loopback one", () => {
   for (const address of ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"]) assert.equal(exposureWarning({ address, family: address.includes(":") ? "IPv6" : "IPv4", port: 8080 }, null, null), null, address);
   assert.match(exposureWarning({ address: "::", family: "IPv6", port: 8080 }, "TOK", null)!, /^amphi: warning: listening on \[::\]:8080 \(every interface\) is beyond loopback: .*with the token of TOK; POST \/v1\/hooks\/git is refused off loopback/);
-  assert.match(exposureWarning({ address: "0.0.0.0", family: "IPv4", port: 80 }, null, "SEC")!, /listening on 0\.0\.0\.0:80 \(every IPv4 interface\).*are refused off loopback \(no --api-token-env\); POST \/v1\/hooks\/git needs the signature of SEC$/);
+  assert.match(exposureWarning({ address: "0.0.0.0", family: "IPv4", port: 80 }, null, "SEC")!, /listening on 0\.0\.0\.0:80 \(every IPv4 interface\).*are refused off loopback \(no --api-token-env\); POST \/v1\/hooks\/git needs the signature of SEC; the fleet page \(\/\) is refused off loopback$/);
   assert.match(exposureWarning({ address: "192.0.2.7", family: "IPv4", port: 8080 }, null, null)!, /listening on 192\.0\.2\.7:8080 \(an address other machines can reach\)/);
 });
 

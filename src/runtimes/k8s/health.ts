@@ -2,7 +2,8 @@
 // healthy once the controller has seen its latest generation and every desired replica is updated, ready and
 // available with no old ones left; degraded when the controller gave up (ProgressDeadlineExceeded) or the
 // Deployment has been unavailable for longer than the caller's timeout; progressing in between.
-import type { HealthResult, Json, K8sObject } from "../../model/index.js";
+import { VERSION_ANNOTATION, imageTag, type HealthResult, type Json, type K8sObject } from "../../model/index.js";
+import { CONTAINER_NAMES } from "./pod.js";
 
 /** Options of {@link deploymentHealth}. */
 export interface DeploymentHealthOptions {
@@ -75,4 +76,19 @@ function detail(cond: Obj): string {
   const reason = typeof cond["reason"] === "string" ? cond["reason"] : "";
   const message = typeof cond["message"] === "string" ? cond["message"] : "";
   return message ? `: ${message}` : reason ? `: ${reason}` : "";
+}
+
+/** The version a live Deployment rolls out: its pod template's `amphi.dev/version` annotation, else the tag of
+ * its app container's image (as the pod sync reads a pod's version); null for other kinds. */
+export function deploymentVersion(obj: K8sObject): string | null {
+  if (obj.kind !== "Deployment") return null;
+  const template = field(field(obj, "spec"), "template");
+  const annotations = field(template, "metadata")["annotations"];
+  const annotated = typeof annotations === "object" && annotations !== null && !Array.isArray(annotations) ? annotations[VERSION_ANNOTATION] : undefined;
+  if (typeof annotated === "string" && annotated !== "") return annotated;
+  const containers = field(template, "spec")["containers"];
+  if (!Array.isArray(containers)) return null;
+  const app = containers.find((c) => typeof c === "object" && c !== null && !Array.isArray(c) && c["name"] === CONTAINER_NAMES.app);
+  const image = app && typeof app === "object" && !Array.isArray(app) ? app["image"] : undefined;
+  return typeof image === "string" && image !== "" ? imageTag(image) : null;
 }

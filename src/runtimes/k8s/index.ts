@@ -6,7 +6,7 @@ import { pointerMatcher, type Segment } from "../../compare/paths.js";
 import { sameQuantity } from "../../compare/quantity.js";
 import { k8sSecretNames, k8sSecretPredicate } from "../../compare/redact.js";
 import { k8sFiles } from "./files.js";
-import { objectHealth } from "./health.js";
+import { deploymentVersion, objectHealth } from "./health.js";
 import { compareK8sSteps } from "./order.js";
 import { renderK8s } from "./render.js";
 import { k8sTasks } from "./tasks.js";
@@ -27,6 +27,7 @@ export const k8s: RuntimeHooks<"k8s"> = {
     workload: (r) => r.object.kind === "Deployment",
     health: ({ desired, actual }, { now, progressTimeoutMs }) =>
       objectHealth((desired ?? actual)!.object.kind, actual?.object, now, { progressTimeoutMs }),
+    version: (a) => deploymentVersion(a.object),
   },
   tasks: k8sTasks,
   plan: { compareSteps: compareK8sSteps },

@@ -1,5 +1,5 @@
 // The registry runtime (`consul`): Consul agent service registrations of host instances.
-import type { HealthResult } from "../../model/index.js";
+import type { HealthResult, Registration } from "../../model/index.js";
 import { compareJson } from "../../compare/compare.js";
 import { asJson, full, never } from "../../compare/options.js";
 import { nonEmpty } from "../check.js";
@@ -27,7 +27,7 @@ export const registry: RuntimeHooks<"consul"> = {
       return path === "address" || path === "port" ? `${path}:${object}` : null;
     },
     workload: () => false,
-    health: ({ actual }) => checkHealth(actual?.observed?.check),
+    health: ({ actual }) => (actual ? checkHealth(actual.observed?.check, actual.registration) : null),
   },
   tasks: {
     kinds: ["register", "deregister"],
@@ -50,10 +50,13 @@ export const registry: RuntimeHooks<"consul"> = {
   registry: registrations,
 };
 
-/** A Consul TTL check is the host's health probe as its reporter last saw it. */
-function checkHealth(check: "passing" | "warning" | "critical" | undefined): HealthResult | null {
-  if (check === "passing") return { health: "healthy", message: "health check passing" };
-  if (check === "warning") return { health: "progressing", message: "health check warning" };
-  if (check === "critical") return { health: "degraded", message: "health check critical" };
-  return null;
+/** A Consul TTL check is the host's health probe as its reporter last saw it: the HTTP health GET when the
+ * service has a health check (the check's notes name the URL), else the process alone. The message names which. */
+function checkHealth(check: "passing" | "warning" | "critical" | undefined, reg: Registration): HealthResult | null {
+  if (check === undefined) return null;
+  const health = check === "passing" ? "healthy" : check === "warning" ? "progressing" : "degraded";
+  const url = /\bGET (\S+)/.exec(reg.check.notes)?.[1];
+  const id = reg.check.checkId || `service:${reg.id}`;
+  const source = url ? `HTTP health check (GET ${url}, Consul check ${id})` : `Consul check ${id} (process only, no HTTP health check)`;
+  return { health, message: `${source}: ${check}` };
 }

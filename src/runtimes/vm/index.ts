@@ -22,6 +22,8 @@ export const vm: RuntimeHooks<"vm"> = {
     fieldItem: (f) => (f.path === "process" ? { kind: "process", detail: `process is ${String(f.from)}, want ${String(f.to)}` } : null),
     workload: () => true,
     health: ({ actual }) => vmHealth(actual),
+    // An unrecorded app's instance holds only what the host shows: no version.
+    version: (a) => (a.observed?.record?.state === "unrecorded" ? null : a.instance.version || null),
   },
   tasks: {
     kinds: ["deploy", "start", "undeploy"],
@@ -66,14 +68,16 @@ function compareVm(desired: ResourceOf<"vm">, actual: ActualOf<"vm">): FieldChan
   return fields;
 }
 
+/** The process check: whether the app's process runs on its host (as the host's supervisor shows it). Its
+ * message names the check, so a row's health says which check decided it (process, HTTP health via Consul). */
 function vmHealth(a: ActualOf<"vm"> | undefined): HealthResult {
   if (!a) return { health: "missing", message: "not installed" };
   switch (a.observed?.process) {
     case "running":
-      return { health: "healthy", message: "process running" };
+      return { health: "healthy", message: "process check: running" };
     case "stopped":
-      return { health: "degraded", message: "process stopped" };
+      return { health: "degraded", message: "process check: stopped" };
     default:
-      return { health: "unknown", message: "process state not observed" };
+      return { health: "unknown", message: "process check: not observed" };
   }
 }

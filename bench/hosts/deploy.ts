@@ -1,10 +1,12 @@
 // bench/hosts/deploy: deploy latency on netns sshd hosts through amphi's apply pipeline (live plan over SSH,
 // tasks, health gate): a first deploy, a version change (a new package) and a no-op re-apply, at each fleet
 // size given. Prints the wall time of each (plan + apply) and, for the first host, every remote command it ran
-// with its start offset and duration, so the time between commands (amphi's own) shows too.
+// with its start offset and duration, so the time between commands (amphi's own) shows too. Where cgroup v1's
+// cpuacct is mounted, also the CPU time of every process of the phase (amphi, the hosts' sshd, host scripts, the
+// apps): on a shared machine wall time follows the load, CPU time much less.
 // Needs root (network namespaces).
 // Usage: node --import tsx bench/hosts/deploy.ts [sizes=5,20] [maxUnavailable=all] [rounds=1]
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadModel } from "../../src/config/index.js";
@@ -122,6 +124,32 @@ function printSteps(steps: Step[]): void {
   }
 }
 
+/** CPU time (ns) of this process and every process it starts, through a cpuacct cgroup of its own; null where
+ * there is none. Only accounting: no limit or share is set. */
+function cpuAccounting(): { ns(): number | null; close(): void } {
+  const root = "/sys/fs/cgroup/cpuacct";
+  const dir = `${root}/amphi-bench-deploy-${process.pid}`;
+  try {
+    if (!existsSync(`${root}/cgroup.procs`)) throw new Error("no cpuacct");
+    mkdirSync(dir);
+    writeFileSync(`${dir}/cgroup.procs`, String(process.pid));
+  } catch {
+    return { ns: () => null, close: () => {} };
+  }
+  return {
+    ns: () => Number(readFileSync(`${dir}/cpuacct.usage`, "utf8")),
+    close: () => {
+      writeFileSync(`${root}/cgroup.procs`, String(process.pid));
+      try {
+        rmdirSync(dir);
+      } catch (e) {
+        console.error(`could not remove ${dir}: ${(e as Error).message}`);
+      }
+    },
+  };
+}
+const cpu = cpuAccounting();
+
 const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 
 async function bench(n: number): Promise<void> {
@@ -150,8 +178,14 @@ async function bench(n: number): Promise<void> {
       ];
       for (const [name, pkg] of phases) {
         writeRepo(repo, fleet, pkg.version, pkg, maxUnavailable);
+        const c0 = cpu.ns();
+        const own0 = process.cpuUsage();
         const r = await applyOnce(repo, connector, traced, n);
-        console.log(`  ${name.padEnd(15)} wall ${(r.wall / 1000).toFixed(2)} s  tasks ${r.ok}/${r.total} ok, ${r.changed} changed  (load ${load()})`);
+        const own = process.cpuUsage(own0);
+        const c1 = cpu.ns();
+        const ownS = (own.user + own.system) / 1e6;
+        const cpuText = c0 === null || c1 === null ? "" : `  CPU ${((c1 - c0) / 1e9).toFixed(2)} s (amphi ${ownS.toFixed(2)} s)`;
+        console.log(`  ${name.padEnd(15)} wall ${(r.wall / 1000).toFixed(2)} s${cpuText}  ${r.steps.length} commands on ${traced}  tasks ${r.ok}/${r.total} ok, ${r.changed} changed  (load ${load()})`);
         if (process.env.TRACE !== "0") printSteps(r.steps);
       }
       // Undeploy everywhere, so the next round deploys from scratch again.
@@ -172,4 +206,8 @@ if (!support.ok) {
   process.exit(1);
 }
 console.log(`bench/hosts/deploy: node ${process.version}, sizes ${sizes.join(",")}, rounds ${rounds}`);
-for (const n of sizes) await bench(n);
+try {
+  for (const n of sizes) await bench(n);
+} finally {
+  cpu.close();
+}

@@ -6,6 +6,10 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, undeploy } from "../../src/hosts/tasks.js";
+import { HostsReader } from "../../src/hosts/reader.js";
+import { hostParts } from "../../src/runtime-io/index.js";
+import type { EnvironmentModel } from "../../src/model/index.js";
+import type { HostConnector, HostRef } from "../../src/ports/hosts.js";
 import type { HostSession } from "../../src/ports/hosts.js";
 import type { TaskContext } from "../../src/hosts/task.js";
 import { billingInstance, buildPackage, EXAMPLE_PACKAGE, freePort, localHost, wrapSession, type LocalHost } from "../support/local-host.js";
@@ -61,6 +65,24 @@ describe("deploy round trips", () => {
     const again: string[] = [];
     assert.equal((await deploy(recording(h.ctx(), again), billingInstance(port, { version: "2.4.0", sha256: v2.sha256 }), { packageFile: v2.path })).result, "unchanged");
     assert.deepEqual(again, ["inspect"]);
+  });
+
+  it("reading a host without a VM sidecar for a plan is one probe (the sidecar's own probe only where its directory is)", async () => {
+    const names: string[] = [];
+    const connector: HostConnector = {
+      open: async () => recording(h.ctx(), names).session,
+      closeAll: async () => {},
+    };
+    const hosts = new Map<string, HostRef>([["localhost", h.session.host]]);
+    const reader = new HostsReader({ connector, hosts, parts: hostParts(), now: () => "2026-01-01T00:00:00Z", parallel: 1 });
+    const read = await reader.read({ name: "staging" } as EnvironmentModel);
+    assert.deepEqual(read.unreachable, []);
+    assert.ok(read.resources.some((r) => r.app === "billing"), "the app is read");
+    assert.deepEqual(names, ["probe"]);
+    mkdirSync(join(h.baseDir, "sidecar"));
+    names.length = 0;
+    await reader.read({ name: "staging" } as EnvironmentModel);
+    assert.deepEqual(names, ["probe", "probe"], "with a sidecar directory its probe runs");
   });
 });
 

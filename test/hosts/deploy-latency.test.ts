@@ -134,9 +134,8 @@ describe("host script polling", () => {
       assert.equal(p, ladder[Math.min(step, 3)], `control pauses ${control.join(" ")}`);
       step++;
     }
-    // The health gate asks at once, then after 20, 50 and 100 ms, then every 0.2 s (node takes longer than a
-    // first poll to listen, so there is at least one pause).
-    assert.ok(health.length > 0, "node was not up at the first poll");
+    // The health gate asks at once, then after 20, 50 and 100 ms, then every 0.2 s (node usually takes longer
+    // than a first poll to listen; when it does not, the gate passed without a pause).
     assert.deepEqual(health, ["0.02", "0.05", "0.1", ...Array(Math.max(0, health.length - 3)).fill("0.2")].slice(0, health.length), `health pauses ${health.join(" ")}`);
   });
 });

@@ -40,6 +40,8 @@ interface Step {
   label: string;
   at: number;
   ms: number;
+  /** CPU ms of every process of the bench while it ran (meaningful with one host), when measured. */
+  cpuMs: number | null;
 }
 
 /** A short name for a command amphi sent: the host script's name (and its action), or the command itself. */
@@ -64,10 +66,12 @@ function tracing(inner: HostConnector, traced: string, steps: Step[], t0: { v: n
       if (ref.host !== traced) return s;
       const record = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
         const start = performance.now();
+        const c0 = cpu.ns();
         try {
           return await f();
         } finally {
-          steps.push({ label: name, at: start - t0.v, ms: performance.now() - start });
+          const c1 = cpu.ns();
+          steps.push({ label: name, at: start - t0.v, ms: performance.now() - start, cpuMs: c0 === null || c1 === null ? null : (c1 - c0) / 1e6 });
         }
       };
       return {
@@ -119,7 +123,8 @@ function printSteps(steps: Step[]): void {
   let end = 0;
   for (const s of steps.sort((a, b) => a.at - b.at)) {
     const gap = s.at - end;
-    console.log(`    ${s.at.toFixed(0).padStart(6)} ms  +${gap.toFixed(0).padStart(4)}  ${s.label.padEnd(18)} ${s.ms.toFixed(1).padStart(7)} ms`);
+    const cpuText = s.cpuMs === null ? "" : `  CPU ${s.cpuMs.toFixed(0).padStart(5)} ms`;
+    console.log(`    ${s.at.toFixed(0).padStart(6)} ms  +${gap.toFixed(0).padStart(4)}  ${s.label.padEnd(18)} ${s.ms.toFixed(1).padStart(7)} ms${cpuText}`);
     end = s.at + s.ms;
   }
 }

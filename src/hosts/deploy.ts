@@ -14,10 +14,10 @@ import { envFileText } from "./env-file.js";
 import { TaskError } from "./errors.js";
 import { DEFAULT_MAX_UNPACKED_SIZE, refusal } from "./package-refusal.js";
 import { fields, runScript, scriptError } from "./scripts.js";
-import { readHostState, writeHostState } from "./state-file.js";
+import { hostStateFromDump, STATE_DUMP_SH, STATE_WRITE_SH, stateFileText, StateWriteError, stateWriteError, writeHostState } from "./state-file.js";
 import { control, healthGate, type GateResult } from "./supervisor.js";
 import { syncReporter, type ReporterConfig } from "./reporter.js";
-import { DEFAULT_STOP_GRACE_MS, markPending, releaseName, saveState, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
+import { DEFAULT_STOP_GRACE_MS, markPending, releaseName, saveState, setRecord, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
 
 /** Options of deploy. */
 export interface DeployOptions extends ProcessOptions {
@@ -46,6 +46,8 @@ interface HostFacts {
   current: string;
   /** Pid of the running app, or "". */
   pid: string;
+  /** state.json as read with the facts (when asked for). */
+  state?: HostStateFile;
 }
 
 /** Deploys `instance` on the context's host. Idempotent: the same release current, an equal record and a
@@ -88,10 +90,12 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
   const release = releaseName(instance);
   const grace = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 30_000;
-  const state = await readHostState(ctx.session, ctx.env, ctx.now(), ctx.log);
+  // One round trip for state.json and the host's facts; a recovery changes the facts, so they are read again.
+  const seen = await inspect(ctx, subject, instance, release, true);
+  const state = seen.state!;
   const interrupted = state.pending?.[app];
   const recovered = interrupted ? await recover(ctx, subject, state, app, interrupted, grace) : "";
-  const facts = await inspect(ctx, subject, instance, release);
+  const facts = recovered ? await inspect(ctx, subject, instance, release, false) : seen;
   const runAs = runAsUser(ctx, subject, instance, facts);
   const record = state.apps[app];
 
@@ -114,17 +118,18 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
     await install(ctx, subject, instance, release, runAs, envText, false, opts);
   }
 
-  // Intent before anything that runs changes: what is being deployed, and what to return to.
+  // Intent before anything that runs changes: what is being deployed, and what to return to. The activate
+  // script writes it first, in the same round trip, and changes nothing when that write fails.
   const before = structuredClone(state);
   markPending(state, app, { release, instance, previous: facts.current || null, previousRunning: Boolean(facts.pid), since: ctx.now() });
-  await writeHostState(ctx.session, state);
   ctx.log(`${facts.current && facts.current !== release ? `switching from ${facts.current} to` : "starting"} ${release}`);
   let pid = "";
   let gate: GateResult;
   try {
-    pid = (await control(ctx, subject, app, ["activate", release], grace)).pid ?? "";
+    pid = (await control(ctx, subject, app, ["activate", release], grace, state)).pid ?? "";
     gate = await healthGate(ctx, app, pid, healthTimeoutMs);
   } catch (e) {
+    if (e instanceof StateWriteError) throw e;
     gate = { ok: false, cause: ctx.signal?.aborted ? "cancelled while starting" : causeOf(e, subject) };
   }
   if (!gate.ok) {
@@ -135,20 +140,34 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
 
   const previous = facts.current === release ? (record?.previous ?? null) : facts.current || null;
   markPending(state, app, null);
-  await saveState(ctx, state, app, { instance, release, previous, running: true, deployedAt: ctx.now() });
-  const pruned = await runScript(ctx, "prune", app, [release, previous ?? ""]);
-  if (pruned.code !== 0) ctx.log(`warning: pruning old releases failed: ${scriptError(pruned)}`);
+  setRecord(ctx, state, app, { instance, release, previous, running: true, deployedAt: ctx.now() });
+  await recordAndPrune(ctx, state, app, [release, previous ?? ""]);
   return {
     result: "changed",
     message: `${subject}: deployed ${release} (pid ${pid}, ${gate.detail})${previous ? `; previous release ${previous}` : ""}`,
   };
 }
 
-async function inspect(ctx: TaskContext, subject: string, instance: HostInstance, release: string): Promise<HostFacts> {
-  const r = await runScript(ctx, "inspect", instance.app, [release, instance.sha256, instance.user ?? ""]);
+/** Writes state.json, then (in the same round trip) removes the app's releases other than `keep` and the
+ * packages no release uses. A failed write throws (nothing was removed); a failed prune is a warning. */
+async function recordAndPrune(ctx: TaskContext, state: HostStateFile, app: string, keep: string[]): Promise<void> {
+  const text = stateFileText(state);
+  const r = await runScript(ctx, "prune", app, [String(Buffer.byteLength(text)), STATE_WRITE_SH, ...keep], { stdin: text });
+  if (r.code === 5) throw stateWriteError(ctx.session.host, r.stderr, r.code);
+  if (r.code !== 0) ctx.log(`warning: pruning old releases failed: ${scriptError(r)}`);
+}
+
+/** The host's facts and, with `withState`, its state.json (read as readHostState reads it), in one round trip. */
+async function inspect(ctx: TaskContext, subject: string, instance: HostInstance, release: string, withState: boolean): Promise<HostFacts> {
+  const r = await runScript(ctx, "inspect", instance.app, [release, instance.sha256, instance.user ?? "", withState ? STATE_DUMP_SH : ""]);
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: cannot inspect the host: ${scriptError(r)}`);
-  const f = fields(r.stdout);
+  const lines = r.stdout.split("\n");
+  const cut = withState ? lines.indexOf("state") : -1;
+  if (withState && cut < 0) throw new TaskError(ctx.session.host.host, `${subject}: cannot inspect the host: no state.json dump in its answer`);
+  const f = fields((cut < 0 ? lines : lines.slice(0, cut)).join("\n"));
+  const state = cut < 0 ? undefined : hostStateFromDump(ctx.session.host, lines.slice(cut + 1).join("\n"), ctx.env, ctx.now(), ctx.log);
   return {
+    state,
     uid: f.uid ?? "",
     user: f.user ?? "",
     runasUid: f.runas_uid ?? "",
@@ -184,8 +203,10 @@ async function upload(ctx: TaskContext, subject: string, instance: HostInstance,
     },
   );
   const dir = `${ctx.session.host.baseDir}/packages`;
-  const mk = await ctx.session.exec(["mkdir", "-p", dir], { signal: ctx.signal });
-  if (mk.code !== 0) throw new TaskError(host, `${subject}: cannot create ${dir}: ${mk.stderr.trim()}`);
+  if (!facts.packagesDirExists) {
+    const mk = await ctx.session.exec(["mkdir", "-p", dir], { signal: ctx.signal });
+    if (mk.code !== 0) throw new TaskError(host, `${subject}: cannot create ${dir}: ${mk.stderr.trim()}`);
+  }
   const name = `.upload.${instance.sha256.slice(0, 8)}.${randomBytes(4).toString("hex")}`;
   ctx.log(`uploading ${basename(packageFile)} (${size} bytes) to packages/${instance.sha256}`);
   try {

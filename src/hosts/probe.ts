@@ -15,6 +15,9 @@ export interface HostProbe {
   health: Record<string, "ok" | "failing" | "none">;
   /** The release `current` points at, for every app directory that has one. */
   current: Record<string, string>;
+  /** Whether `<baseDir>/sidecar` (the VM sidecar's base dir) exists; unset when not known. False: the sidecar's
+   * own probe would find nothing there, so readers skip that round trip. */
+  sidecarDir?: boolean;
 }
 
 /** Reads state.json (or its backup, warning through ctx.log: see readHostState), process liveness
@@ -29,6 +32,7 @@ export async function probe(ctx: TaskContext): Promise<HostProbe> {
   const processes: HostProbe["processes"] = {};
   const health: HostProbe["health"] = {};
   const current: HostProbe["current"] = {};
+  let sidecarDir: boolean | undefined;
   const recorded = { ...state.pending, ...state.apps };
   for (const [app, rec] of Object.entries(recorded)) {
     processes[app] = "stopped";
@@ -36,12 +40,15 @@ export async function probe(ctx: TaskContext): Promise<HostProbe> {
   }
   for (const line of head) {
     const [tag, app, proc, h, release] = line.split(" ");
+    if (tag === "sidecar") sidecarDir = app === "present";
     if (tag !== "app" || !app) continue;
     processes[app] = proc === "running" ? "running" : "stopped";
     health[app] = h === "ok" ? "ok" : h === "failing" ? "failing" : "none";
     if (release && release !== "-") current[app] = release;
   }
-  return { state, processes: sortByKey(processes), health: sortByKey(health), current: sortByKey(current) };
+  const out: HostProbe = { state, processes: sortByKey(processes), health: sortByKey(health), current: sortByKey(current) };
+  if (sidecarDir !== undefined) out.sidecarDir = sidecarDir;
+  return out;
 }
 
 /** A session that answers state-file.ts's one read with text already fetched, so the probe parses and

@@ -1,10 +1,10 @@
 // Reads and writes `<baseDir>/state.json` on a host through a session. A write is durable: the new text
 // goes to a temp file that must arrive whole and is flushed to disk, the previous good copy is kept as
-// state.json.bak, then one rename (WRITE). A read that finds state.json empty or corrupt recovers from the
+// state.json.bak, then one rename (STATE_WRITE_SH). A read that finds state.json empty or corrupt recovers from the
 // backup with a warning, and never takes a bad file for an empty host: that would plan to re-create every
 // app running there.
 import { emptyHostState, type HostStateFile } from "../model/index.js";
-import type { HostSession } from "../ports/hosts.js";
+import type { HostRef, HostSession } from "../ports/hosts.js";
 import { claimHostState } from "./claim.js";
 import { TaskError } from "./errors.js";
 
@@ -24,13 +24,15 @@ export const STATE_DUMP_SH = `for f in state.json state.json.bak; do
   fi
 done`;
 
-// WRITE BASE BYTES < TEXT. The temp file must hold BYTES bytes (a writer cut off mid-way never replaces the
+// STATE_WRITE_SH BASE BYTES < TEXT. The temp file must hold BYTES bytes (a writer cut off mid-way never replaces the
 // record with half of one) and is flushed to disk: \`sync FILE\` (coreutils >= 8.24 flushes that file; older
 // coreutils and busybox flush everything, as safe), else dd conv=fsync, else sync. The previous state.json,
 // when whole as amphi writes it (\`{\` first, \`}\` alone on the last line), becomes state.json.bak through a
 // hard link (no copy that could be half written). Then one rename, and the directory is flushed. umask 077:
 // the record holds env values (secrets included) that only the deploy user may read.
-const WRITE = `umask 077 && mkdir -p "$1" || exit 1
+/** Writes state.json under base dir `$1` from stdin, which must hold `$2` bytes (see above); on failure says why on
+ * stderr and exits 1. Host scripts run it too (passed as an argument), so a state write can share a round trip. */
+export const STATE_WRITE_SH = `umask 077 && mkdir -p "$1" || exit 1
 f=$1/state.json t=$1/state.json.tmp.$$
 cat >"$t" || { rm -f "$t"; echo "cannot write $t" >&2; exit 1; }
 n=$(wc -c <"$t" | tr -d ' ')
@@ -57,8 +59,15 @@ export async function readHostState(session: HostSession, env: string, now: stri
   const path = stateFilePath(baseDir);
   const r = await session.exec(["sh", "-c", STATE_DUMP_SH, "amphi", baseDir]);
   if (r.code !== 0) throw new TaskError(host, `cannot read ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
-  const state = parseStateDump(r.stdout, { host, path, fresh: () => emptyHostState(env, group, host, now), warn });
-  return claimHostState(session.host, state, env);
+  return hostStateFromDump(session.host, r.stdout, env, now, warn);
+}
+
+/** The record in what STATE_DUMP_SH printed on `ref`, checked as readHostState checks it (for a script that
+ * ran the dump along with its own work). */
+export function hostStateFromDump(ref: HostRef, dump: string, env: string, now: string, warn: (line: string) => void = () => {}): HostStateFile {
+  const { host, baseDir, group } = ref;
+  const state = parseStateDump(dump, { host, path: stateFilePath(baseDir), fresh: () => emptyHostState(env, group, host, now), warn });
+  return claimHostState(ref, state, env);
 }
 
 /** Picks the record from what STATE_DUMP_SH printed (see readHostState). */
@@ -117,10 +126,22 @@ function check(copy: Copy, path: string, fresh: () => HostStateFile): HostStateF
   return { ...fresh(), ...state } as HostStateFile;
 }
 
+/** The text of state.json for `state`. */
+export function stateFileText(state: HostStateFile): string {
+  return JSON.stringify(state, null, 2) + "\n";
+}
+
+/** A state.json write that failed: nothing after it in the same script ran. */
+export class StateWriteError extends TaskError {}
+
+/** The error of a failed state.json write on `ref`, from what STATE_WRITE_SH said. */
+export function stateWriteError(ref: HostRef, stderr: string, code: number): StateWriteError {
+  return new StateWriteError(ref.host, `cannot write ${stateFilePath(ref.baseDir)}: ${stderr.trim() || `exit ${code}`}`);
+}
+
 /** Writes the host's state file durably (see the top of this file). */
 export async function writeHostState(session: HostSession, state: HostStateFile): Promise<void> {
-  const path = stateFilePath(session.host.baseDir);
-  const text = JSON.stringify(state, null, 2) + "\n";
-  const r = await session.exec(["sh", "-c", WRITE, "amphi", session.host.baseDir, String(Buffer.byteLength(text))], { stdin: text });
-  if (r.code !== 0) throw new TaskError(session.host.host, `cannot write ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  const text = stateFileText(state);
+  const r = await session.exec(["sh", "-c", STATE_WRITE_SH, "amphi", session.host.baseDir, String(Buffer.byteLength(text))], { stdin: text });
+  if (r.code !== 0) throw stateWriteError(session.host, r.stderr, r.code);
 }

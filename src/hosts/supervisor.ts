@@ -1,6 +1,8 @@
 // Running an app on a host: the control script (start, stop, switch, roll back, through systemd or amphi's
 // sh supervisor, whichever the host has) and the health gate that decides whether a start worked.
+import type { HostStateFile } from "../model/index.js";
 import { TaskError } from "./errors.js";
+import { STATE_WRITE_SH, stateFileText, stateWriteError } from "./state-file.js";
 import { EXEC_SH, fields, logLines, runScript, scriptError, SUPERVISE_SH } from "./scripts.js";
 import { systemdUnit } from "./systemd.js";
 import { seconds, type TaskContext } from "./task.js";
@@ -13,14 +15,27 @@ export type ControlAction =
   | ["activate", release: string]
   | ["rollback", target: string, failed: string, start: "1" | "0"];
 
-/** Runs one control action for `app`; returns its `key=value` output. Throws TaskError (`subject: cause`). */
-export async function control(ctx: TaskContext, subject: string, app: string, action: ControlAction, stopGraceMs: number): Promise<Record<string, string>> {
+/** Runs one control action for `app`; returns its `key=value` output. Throws TaskError (`subject: cause`).
+ * `record` (activate only) is written as state.json in the same round trip before anything changes; when that
+ * write fails nothing else happened, and the error is a StateWriteError. */
+export async function control(
+  ctx: TaskContext,
+  subject: string,
+  app: string,
+  action: ControlAction,
+  stopGraceMs: number,
+  record?: HostStateFile,
+): Promise<Record<string, string>> {
   const unit = systemdUnit({ env: ctx.env, app, baseDir: ctx.session.host.baseDir, stopGraceMs }).trimEnd();
   const grace = seconds(stopGraceMs);
-  const r = await runScript(ctx, "control", app, [action[0], String(grace), unit, SUPERVISE_SH, EXEC_SH, ...action.slice(1)], {
+  const text = record && action[0] === "activate" ? stateFileText(record) : undefined;
+  const write = text === undefined ? [] : [String(Buffer.byteLength(text)), STATE_WRITE_SH];
+  const r = await runScript(ctx, "control", app, [action[0], String(grace), unit, SUPERVISE_SH, EXEC_SH, ...action.slice(1), ...write], {
+    stdin: text,
     // a stop may wait grace + 5 s for the supervisor, then grace + 5 s for a stray app
     timeoutMs: (2 * grace + 30) * 1000,
   });
+  if (text !== undefined && r.code === 5) throw stateWriteError(ctx.session.host, r.stderr, r.code);
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `${subject}: ${action[0]} failed: ${scriptError(r)}`);
   return fields(r.stdout);
 }

@@ -57,12 +57,17 @@ export function seconds(ms: number): number {
 /** Sets (or, with null, removes) the record of `app` and writes state.json; apps stay sorted by name so
  * the file's bytes depend only on its content. */
 export async function saveState(ctx: TaskContext, state: HostStateFile, app: string, record: InstalledApp | null): Promise<void> {
+  setRecord(ctx, state, app, record);
+  await writeHostState(ctx.session, state);
+}
+
+/** saveState without the write: sets (or removes) the record of `app` in `state` and its `updatedAt`. */
+export function setRecord(ctx: TaskContext, state: HostStateFile, app: string, record: InstalledApp | null): void {
   const apps = { ...state.apps };
   if (record) apps[app] = record;
   else delete apps[app];
   state.apps = Object.fromEntries(Object.keys(apps).sort().map((k) => [k, apps[k] as InstalledApp]));
   state.updatedAt = ctx.now();
-  await writeHostState(ctx.session, state);
 }
 
 /** Sets (or, with null, removes) the pending deploy of `app` in `state`, without writing; the key goes

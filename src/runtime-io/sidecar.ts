@@ -12,7 +12,8 @@ const SIDECAR_READY_MS = 30_000;
 /** The sidecar kind's part of the host reader and handler. */
 export const sidecarHost: HostPart = {
   runtime: "sidecar",
-  read: async (ctx) => {
+  read: async (ctx, probed) => {
+    if (probed.sidecarDir === false) return []; // no <baseDir>/sidecar: no record to read there
     const seen = await readSidecar(ctx);
     if (!seen) return [];
     const { group, host } = ctx.ref;

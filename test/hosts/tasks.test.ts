@@ -22,6 +22,9 @@ import {
 
 const V1 = "2.3.0-5d3785d5";
 const fast = { healthTimeoutMs: 2000, stopGraceMs: 2000 };
+// For a start that must pass its health gate: the gate returns as soon as the app answers, so a long bound costs
+// nothing on a quiet machine and keeps a loaded one (node taking seconds to start) from failing the test.
+const patient = { healthTimeoutMs: 30_000, stopGraceMs: 2000 };
 
 const appPid = (h: LocalHost): number => Number(readFileSync(join(h.baseDir, "run/billing.pid"), "utf8"));
 const current = (h: LocalHost): string => readlinkSync(join(h.baseDir, "apps/billing/current"));
@@ -142,8 +145,24 @@ describe("host tasks: the life of one app", () => {
     const bad = buildPackage(h.dir, "billing-2.5.1", { VERSION: "2.5.1\n" });
     const inst = billingInstance(port, { version: "2.5.1", sha256: bad.sha256, environment: { HEALTHY: "false" } });
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 1500);
-    await rejectsWith(deploy(h.ctx(ac.signal), inst, { packageFile: bad.path, healthTimeoutMs: 20_000 }), /^localhost: billing@2\.5\.1: cancelled while starting; rolled back to 2\.4\.0-/, true);
+    // Cancelled once the health gate runs (its script started on the host), however long the steps before take.
+    const ctx = h.ctx(ac.signal);
+    const session = ctx.session;
+    const watched = {
+      ...session,
+      host: session.host,
+      exec: (argv: string[], opts?: Parameters<typeof session.exec>[1]) => {
+        if ((argv[2] ?? "").includes("\n# health.sh ")) setTimeout(() => ac.abort(), 200);
+        return session.exec(argv, opts);
+      },
+      putFile: session.putFile.bind(session),
+      close: session.close.bind(session),
+    };
+    await rejectsWith(
+      deploy({ ...ctx, session: watched }, inst, { packageFile: bad.path, healthTimeoutMs: 60_000 }),
+      /^localhost: billing@2\.5\.1: cancelled while starting; rolled back to 2\.4\.0-/,
+      true,
+    );
     assert.equal(current(h), `releases/${v2.release}`);
     assert.equal(JSON.parse((await httpGet(port, "/")).body).version, "2.4.0");
   });
@@ -172,7 +191,7 @@ describe("host tasks: the life of one app", () => {
   it("the supervisor restarts a killed app", async () => {
     const pid = appPid(h);
     process.kill(pid, "SIGKILL");
-    assert.ok(await eventually(async () => existsSync(join(h.baseDir, "run/billing.pid")) && appPid(h) !== pid && (await httpGet(port, "/health")).status === 200, 8000));
+    assert.ok(await eventually(async () => existsSync(join(h.baseDir, "run/billing.pid")) && appPid(h) !== pid && (await httpGet(port, "/health")).status === 200, 60_000));
     assert.match(readFileSync(join(h.baseDir, "logs/billing.log"), "utf8"), /billing exited with status 137 after \d+s; restarting in 1s/);
   });
 
@@ -188,7 +207,7 @@ describe("host tasks: the life of one app", () => {
   });
 
   it("start: running again; starting again is unchanged", async () => {
-    const out = await start(h.ctx(), "billing", fast);
+    const out = await start(h.ctx(), "billing", patient);
     assert.equal(out.result, "changed");
     assert.deepEqual(await httpGet(port, "/health"), { status: 200, body: "ok\n" });
     assert.equal((await readHostState(h.session, "staging", "now")).apps.billing?.running, true);
@@ -197,7 +216,7 @@ describe("host tasks: the life of one app", () => {
 
   it("restart: a new process", async () => {
     const pid = appPid(h);
-    const out = await restart(h.ctx(), "billing", fast);
+    const out = await restart(h.ctx(), "billing", patient);
     assert.equal(out.result, "changed");
     assert.notEqual(appPid(h), pid);
     assert.equal((await httpGet(port, "/health")).status, 200);

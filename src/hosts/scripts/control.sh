@@ -4,8 +4,10 @@
 #   start                        start unless running          prints result=started|unchanged, pid=
 #   stop                         stop unless stopped           prints result=stopped|unchanged
 #   restart                      stop, start                   prints pid=
-#   activate RELEASE             stop, swap in .amphi/next/ (a change in place, see install.sh), switch
-#                                current, start                prints pid=
+#   activate RELEASE [BYTES WRITE]  with BYTES and WRITE (state-file.ts's STATE_WRITE_SH), first records
+#                                state.json from stdin (BYTES bytes: the deploy's intent), exit 5 when that
+#                                fails, before anything changes; then stop, swap in .amphi/next/ (a change in
+#                                place, see install.sh), switch current, start     prints pid=
 #   rollback TARGET FAILED START stop; current back to TARGET (none: remove current); when TARGET is FAILED
 #                                (a change in place), put back the files activate set aside in
 #                                .amphi/rollback/; start when START=1. Also what the next run does after a
@@ -43,6 +45,7 @@ case $action in
     printf 'pid=%s\n' "$STARTED_PID"
     ;;
   activate)
+    if [ -n "${2:-}" ]; then sh -c "$3" amphi "$BASE" "$2" || exit 5; fi
     stop_app "$grace"
     meta=$APPDIR/releases/$1/.amphi
     if [ -d "$meta/next" ]; then

@@ -1,5 +1,7 @@
-# inspect.sh RELEASE SHA RUNAS: what deploy needs to know before it changes anything (read-only).
-release=$1 sha=$2 runas=$3
+# inspect.sh RELEASE SHA RUNAS [DUMP]: what deploy needs to know before it changes anything (read-only); with
+# DUMP (state-file.ts's STATE_DUMP_SH), then a line `state` and state.json with its backup, so one round trip
+# brings both.
+release=$1 sha=$2 runas=$3 dump=${4:-}
 printf 'uid=%s\n' "$(id -u)"
 printf 'user=%s\n' "$(id -un 2>/dev/null)"
 if [ -n "$runas" ]; then printf 'runas_uid=%s\n' "$(id -u "$runas" 2>/dev/null)"; fi
@@ -10,3 +12,7 @@ if [ -f "$BASE/packages/$sha" ]; then echo "cached=1"; else echo "cached=0"; fi
 if [ -d "$APPDIR/releases/$release" ]; then echo "release=1"; else echo "release=0"; fi
 printf 'current=%s\n' "$(current_release)"
 printf 'pid=%s\n' "$(app_pid)"
+if [ -n "$dump" ]; then
+  echo "state"
+  sh -c "$dump" amphi "$BASE"
+fi

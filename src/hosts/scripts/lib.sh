@@ -27,8 +27,23 @@ fail() {
   exit 1
 }
 
-# nap: a tenth of a second where sleep takes fractions (GNU, busybox), else a whole second.
-nap() { sleep 0.1 2>/dev/null || sleep 1; }
+# nap: one pause of a polling loop, growing 10, 20, 50 ms, then a tenth of a second from the fourth on (nap_reset
+# starts a loop over), so a wait that ends at once costs milliseconds and a long one polls ten times a second.
+# Where sleep takes no fractions (neither GNU nor busybox), a whole second.
+_nap=0
+nap_reset() { _nap=0; }
+nap() {
+  case $_nap in 0) _s=0.01 ;; 1) _s=0.02 ;; 2) _s=0.05 ;; *) _s=0.1 ;; esac
+  _nap=$((_nap + 1))
+  sleep "$_s" 2>/dev/null || sleep 1
+}
+
+# read_line VAR FILE: sets VAR to FILE's first line (without forking, unlike $(cat FILE)); status 1, VAR empty,
+# when FILE cannot be read or is empty.
+read_line() {
+  eval "$1=''"
+  { read -r "$1" <"$2" || eval "[ -n \"\${$1}\" ]"; } 2>/dev/null
+}
 
 now() { date +%s; }
 
@@ -42,12 +57,14 @@ sha256_of() {
   printf '%s\n' "${_out%% *}"
 }
 
-# alive PID: the process exists and is not a zombie (an exited child whose parent never reaps it).
+# alive PID: the process exists and is not a zombie (an exited child whose parent never reaps it). Reads
+# /proc/PID/stat with the shell's own read (this runs in every polling loop: no fork).
 alive() {
   [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
   if [ -r "/proc/$1/stat" ]; then
-    _st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-    case $_st in Z* | X*) return 1 ;; esac
+    _st=""
+    read_line _st "/proc/$1/stat" || return 1
+    case ${_st##*) } in Z* | X*) return 1 ;; esac
   fi
   return 0
 }
@@ -55,6 +72,7 @@ alive() {
 # wait_gone PID SECONDS: waits until PID is gone; status 1 when it is still there after SECONDS.
 wait_gone() {
   _end=$(($(now) + $2))
+  nap_reset
   while alive "$1"; do
     [ "$(now)" -ge "$_end" ] && return 1
     nap
@@ -62,10 +80,11 @@ wait_gone() {
   return 0
 }
 
-# use_systemd: systemd is PID 1 and we are root, so apps run as systemd units.
-use_systemd() {
-  [ "$(id -u)" = 0 ] && [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && command -v systemctl >/dev/null 2>&1
-}
+# use_systemd: systemd is PID 1 and we are root, so apps run as systemd units. Decided once per script, here:
+# polling loops ask it many times, often in subshells that could not keep an answer cached later.
+use_systemd() { [ "$_systemd" = 1 ]; }
+_systemd=0 _comm=""
+if read_line _comm /proc/1/comm && [ "$_comm" = systemd ] && [ "$(id -u)" = 0 ] && command -v systemctl >/dev/null 2>&1; then _systemd=1; fi
 
 current_release() {
   _l=$(readlink "$APPDIR/current" 2>/dev/null) && printf '%s\n' "${_l##*/}"
@@ -92,7 +111,7 @@ write_if_changed() {
 
 # supervisor_pid: pid of the app's amphi-supervise, if it runs.
 supervisor_pid() {
-  _p=$(cat "$RUN/$APP.supervisor.pid" 2>/dev/null) || return 0
+  read_line _p "$RUN/$APP.supervisor.pid" || return 0
   alive "$_p" || return 0
   # After a reboot the pid may belong to another process: where /proc tells, check it is ours.
   if [ -r "/proc/$_p/cmdline" ] && ! tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q amphi-supervise; then return 0; fi
@@ -107,7 +126,7 @@ app_pid() {
     return 0
   fi
   [ -n "$(supervisor_pid)" ] || return 0
-  _p=$(cat "$RUN/$APP.pid" 2>/dev/null) || return 0
+  read_line _p "$RUN/$APP.pid" || return 0
   alive "$_p" && printf '%s\n' "$_p"
   return 0
 }
@@ -115,7 +134,7 @@ app_pid() {
 # stray_pid: the last app pid recorded, when that process still runs from this app's directory (its
 # supervisor was killed, say). Checked through /proc so a reused pid is never killed.
 stray_pid() {
-  _p=$(cat "$RUN/$APP.pid" 2>/dev/null) || return 0
+  read_line _p "$RUN/$APP.pid" || return 0
   alive "$_p" || return 0
   _cwd=$(readlink "/proc/$_p/cwd" 2>/dev/null) || return 0
   _real=$(cd "$APPDIR" 2>/dev/null && pwd -P) || return 0
@@ -132,6 +151,7 @@ lock_app() {
   mkdir -p "$RUN" || fail "cannot create $RUN"
   _lk=$RUN/$APP.lock
   _end=$(($(now) + $1))
+  nap_reset
   until ln -s "$$" "$_lk" 2>/dev/null; do
     _h=$(readlink "$_lk" 2>/dev/null) || _h=""
     if [ -n "$_h" ] && ! lock_holder "$_h"; then
@@ -197,11 +217,12 @@ start_app() {
   # killed before the supervisor got that far (a cancelled deploy), the rollback's stop still finds it.
   put "$RUN/$APP.supervisor.pid" "$!"
   _end=$(($(now) + 5))
+  nap_reset
   until [ -s "$RUN/$APP.pid" ]; do
     [ "$(now)" -ge "$_end" ] && fail "amphi-supervise did not start $APP (see logs/$APP.log)"
     nap
   done
-  STARTED_PID=$(cat "$RUN/$APP.pid")
+  read_line STARTED_PID "$RUN/$APP.pid"
 }
 
 # install_bins SUPERVISE EXEC: installs the supervisor and launcher when amphi's copies differ.
@@ -355,7 +376,7 @@ EOF
     [ -n "$_bad" ] || return 0
     _tries=$((_tries + 1))
     [ "$_tries" -ge 2 ] && break
-    nap
+    sleep 0.1 2>/dev/null || sleep 1
   done
   # shellcheck disable=SC2086 # split into fields on purpose (digits and words only)
   set -- "$2" $_bad

@@ -1,5 +1,6 @@
 # probe.sh DUMP: one line per app directory, `app NAME running|stopped ok|failing|none RELEASE` (health through
-# the app's health URL, 1 s timeout, only while it runs; RELEASE: what `current` points at, `-` for none),
+# the app's health URL, 1 s timeout, only while it runs; RELEASE: what `current` points at, `-` for none), a line
+# `sidecar present|absent` (BASE/sidecar, the VM sidecar's base dir: absent, there is nothing more to read),
 # then a line `state` and state.json with its backup as DUMP (state-file.ts) prints them.
 for d in "$BASE"/apps/*; do
   [ -d "$d" ] || continue
@@ -17,5 +18,6 @@ for d in "$BASE"/apps/*; do
   release=$(current_release)
   printf 'app %s %s %s %s\n' "$APP" "$state" "$health" "${release:--}"
 done
+if [ -e "$BASE/sidecar" ]; then echo "sidecar present"; else echo "sidecar absent"; fi
 echo "state"
 sh -c "$1" amphi "$BASE"

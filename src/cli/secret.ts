@@ -5,11 +5,11 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { load } from "js-yaml";
-import { InputError } from "../model/index.js";
+import { InputError, formatProblem } from "../model/index.js";
 import { SECRETS_SUFFIX } from "../config/discover.js";
+import { sopsCreationRecipients } from "../config/secrets.js";
 import { readIdentity } from "../secrets/identity.js";
-import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, parseSops, resealSops, type SopsFile } from "../secrets/sops.js";
+import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, invalidRecipient, parseSops, resealSops, type SopsFile } from "../secrets/sops.js";
 import { EXIT, runAction, type Io } from "./common.js";
 
 const NAME = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -85,12 +85,8 @@ function creationRecipients(dir: string, rel: string): string[] {
   const config = resolve(dir, ".sops.yaml");
   const hint = `create ${rel} by listing its recipients in .sops.yaml: creation_rules: [{path_regex: 'environments/.*\\.secrets\\.yaml$', age: 'age1…,age1…'}]`;
   if (!existsSync(config)) throw new InputError(`${rel} does not exist and there is no .sops.yaml; ${hint}`);
-  const doc = load(readFileSync(config, "utf8")) as { creation_rules?: { path_regex?: string; age?: string | string[] }[] } | null;
-  for (const rule of doc?.creation_rules ?? []) {
-    if (rule.path_regex !== undefined && !new RegExp(rule.path_regex).test(rel)) continue;
-    const list = Array.isArray(rule.age) ? rule.age : (rule.age ?? "").split(",");
-    const recipients = list.map((r) => r.trim()).filter((r) => r !== "");
-    if (recipients.length > 0) return recipients;
-  }
-  throw new InputError(`.sops.yaml has no creation rule with age recipients for ${rel}; ${hint}`);
+  const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, invalidRecipient);
+  if (found === null) throw new InputError(`.sops.yaml has no creation rule with age recipients for ${rel}; ${hint}`);
+  if ("problems" in found) throw new InputError(found.problems.map(formatProblem).join("\n"));
+  return found.recipients;
 }

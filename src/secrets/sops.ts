@@ -74,6 +74,16 @@ export function parseSops(text: string): SopsFile {
   return { values, age: keys, lastmodified: modified, mac, rest, order: Object.keys(sops) };
 }
 
+/** Why `recipient` is not an age recipient amphi can encrypt to, or null when it is one. */
+export function invalidRecipient(recipient: string): string | null {
+  try {
+    new Encrypter().addRecipient(recipient);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Unwraps the data key with `identities` (age secret keys). Throws SopsError when none of them is a recipient. */
 export async function dataKeyOf(file: SopsFile, identities: readonly string[]): Promise<Buffer> {
   const d = new Decrypter();

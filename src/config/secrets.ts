@@ -54,7 +54,7 @@ export function sealSecrets(env: EnvironmentModel, found: SecretsText | null): P
     else p.package = { ...p.package, env: seal(p.app, p.package.env) };
   }
   const first = [...new Set(wanted)].sort()[0];
-  const state = first === undefined ? { kind: "none" as const } : { kind: "locked" as const, message: `${file} ${first}: no age identity to decrypt it: set AMPHI_AGE_KEY or AMPHI_AGE_KEY_FILE` };
+  const state = first === undefined ? { kind: "none" as const } : { kind: "locked" as const, message: `${file} ${first}: no age identity to decrypt it: set AMPHI_AGE_KEY or AMPHI_AGE_KEY_FILE`, pointer: first };
   env.secrets = { file: found ? file : null, text: found?.text ?? null, clear, state };
   return problems;
 }

@@ -5,11 +5,11 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
-import { load } from "js-yaml";
-import { InputError } from "../model/index.js";
+import { InputError, formatProblem } from "../model/index.js";
 import { SECRETS_SUFFIX } from "../config/discover.js";
+import { sopsCreationRecipients } from "../config/secrets.js";
 import { readIdentity } from "../secrets/identity.js";
-import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, parseSops } from "../secrets/sops.js";
+import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, invalidRecipient, parseSops, resealSops, type SopsFile } from "../secrets/sops.js";
 import { EXIT, runAction, type Io } from "./common.js";
 
 const NAME = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -39,23 +39,31 @@ async function setSecret(io: Io, env: string, name: string, repo: string | undef
   const path = resolve(dir, rel);
   if (!io.stdin) throw new InputError("no stdin to read the value from");
   const value = (await io.stdin()).replace(/\r?\n$/, "");
-  const opened: Opened = existsSync(path) ? await openExisting(io, rel, readFileSync(path, "utf8")) : { values: {}, recipients: creationRecipients(dir, rel), dataKey: undefined };
-  const { values, recipients, dataKey } = opened;
+  const existing = existsSync(path) ? await openExisting(io, rel, readFileSync(path, "utf8")) : null;
+  const values = existing?.values ?? {};
   const existed = values[app]?.[varName] !== undefined;
   values[app] = { ...values[app], [varName]: value };
-  const { file } = await encryptSops(values, recipients, dataKey);
+  // An existing file keeps its data key, recipients and the rest of its sops section (other tools' recipients too).
+  const file = existing ? resealSops(existing.file, values, existing.dataKey) : (await encryptSops(values, creationRecipients(dir, rel))).file;
   // A whole new file, then one rename: a half-written secrets file would lose every value in it.
   writeFileSync(`${path}.tmp`, formatSops(file), { mode: 0o644 });
   renameSync(`${path}.tmp`, path);
-  io.err(`amphi: ${rel} /${app}/${varName}: ${existed ? "changed" : "added"} (encrypted to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"})\n`);
+  const n = file.age.length;
+  io.err(`amphi: ${rel} /${app}/${varName}: ${existed ? "changed" : "added"} (encrypted to ${n} age recipient${n === 1 ? "" : "s"}${keptNote(file)})\n`);
   return EXIT.ok;
 }
 
-/** An existing file's values and recipients with its data key, or what a new file starts from. */
+/** An existing file with its data key and decrypted values. */
 interface Opened {
+  file: SopsFile;
   values: Record<string, Record<string, string>>;
-  recipients: string[];
-  dataKey: Buffer | undefined;
+  dataKey: Buffer;
+}
+
+/** ", pgp and kms recipients kept" when the file has non-age recipients amphi carried over. */
+function keptNote(file: SopsFile): string {
+  const kinds = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups"].filter((k) => Array.isArray(file.rest[k]) && (file.rest[k] as unknown[]).length > 0);
+  return kinds.length === 0 ? "" : `; ${kinds.join(", ")} recipients kept`;
 }
 
 async function openExisting(io: Io, rel: string, text: string): Promise<Opened> {
@@ -65,7 +73,7 @@ async function openExisting(io: Io, rel: string, text: string): Promise<Opened> 
     if ("none" in id) throw new SopsError("/sops/age", "adding to an existing secrets file needs its data key: set AMPHI_AGE_KEY or AMPHI_AGE_KEY_FILE");
     if ("error" in id) throw new SopsError("/sops/age", id.error);
     const dataKey = await dataKeyOf(file, id.identities);
-    return { values: decryptSops(file, dataKey), recipients: file.age.map((k) => k.recipient), dataKey };
+    return { file, values: decryptSops(file, dataKey), dataKey };
   } catch (e) {
     if (e instanceof SopsError) throw new InputError(`${rel} ${e.pointer}: ${e.message}`);
     throw e;
@@ -77,12 +85,8 @@ function creationRecipients(dir: string, rel: string): string[] {
   const config = resolve(dir, ".sops.yaml");
   const hint = `create ${rel} by listing its recipients in .sops.yaml: creation_rules: [{path_regex: 'environments/.*\\.secrets\\.yaml$', age: 'age1…,age1…'}]`;
   if (!existsSync(config)) throw new InputError(`${rel} does not exist and there is no .sops.yaml; ${hint}`);
-  const doc = load(readFileSync(config, "utf8")) as { creation_rules?: { path_regex?: string; age?: string | string[] }[] } | null;
-  for (const rule of doc?.creation_rules ?? []) {
-    if (rule.path_regex !== undefined && !new RegExp(rule.path_regex).test(rel)) continue;
-    const list = Array.isArray(rule.age) ? rule.age : (rule.age ?? "").split(",");
-    const recipients = list.map((r) => r.trim()).filter((r) => r !== "");
-    if (recipients.length > 0) return recipients;
-  }
-  throw new InputError(`.sops.yaml has no creation rule with age recipients for ${rel}; ${hint}`);
+  const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, invalidRecipient);
+  if (found === null) throw new InputError(`.sops.yaml has no creation rule with age recipients for ${rel}; ${hint}`);
+  if ("problems" in found) throw new InputError(found.problems.map(formatProblem).join("\n"));
+  return found.recipients;
 }

@@ -48,7 +48,7 @@ async function xds(io: Io, opts: XdsOptions, signal: AbortSignal): Promise<numbe
   const model = await loadRepo(io, opts);
   const env = findEnvironment(model, opts.env);
   const listen = listenAddress(opts.listen);
-  const metricsListen = opts.metricsListen === undefined ? null : listenAddress(opts.metricsListen, "--metrics-listen");
+  const metricsListen = opts.metricsListen === undefined ? null : parseListen(opts.metricsListen, "--metrics-listen", "127.0.0.1:15010");
   const log = (line: string): void => io.err(`amphi xds: ${line}\n`);
   const plane = await startControlPlane(io, model, env, { listen, consul: opts.consul, log });
   let serving = false;
@@ -260,18 +260,18 @@ export function listenAddress(value: string, flag = "--listen"): string {
   return parseListen(value, flag, "127.0.0.1:15010").bind;
 }
 
-/** Starts the /metrics and /healthz server on `addr:port`; `where` is the address bound (port 0 resolved). */
-async function probeServer(address: string, render: () => string, unhealthy: () => string | null): Promise<{ where: string; close(): Promise<void> }> {
+/** Starts the /metrics and /healthz server on `listen` (as parseListen read it); `where` is the address bound (port
+ * 0 resolved). */
+async function probeServer(listen: ReturnType<typeof parseListen>, render: () => string, unhealthy: () => string | null): Promise<{ where: string; close(): Promise<void> }> {
   const server = xdsProbeServer(render, unhealthy);
-  const at = address.lastIndexOf(":");
-  const host = address.slice(0, at).replace(/^\[|\]$/g, "");
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) => reject(new InputError(`--metrics-listen ${address}: ${e.message}`)));
-    server.listen(Number(address.slice(at + 1)), host, () => resolve());
+    server.once("error", (e) => reject(new InputError(`--metrics-listen ${listen.bind}: ${e.message}`)));
+    server.listen(listen.port, listen.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const host = listen.host.includes(":") ? `[${listen.host}]` : listen.host;
   return {
-    where: `${address.slice(0, at)}:${port}`,
+    where: `${host}:${port}`,
     close: () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();

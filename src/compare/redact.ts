@@ -1,11 +1,13 @@
 // Secret redaction: which field paths hold secret values, and how values are masked before they
 // reach a FieldChange. Why here: a plan is printed, posted as a PR comment and stored; the value of a
 // secret must be masked where the change is made, not left to every formatter to remember.
-import { SECRET_DIGEST_ANNOTATION, SECRET_ENV_ANNOTATION, type Json, type K8sObject } from "../model/index.js";
+import { SECRET_DIGEST_ANNOTATION, SECRET_ENV_ANNOTATION, SECRET_PLACEHOLDER, type Json, type K8sObject } from "../model/index.js";
 import { elementSegment, isObject, type Segment } from "./paths.js";
 
-/** What a secret value is replaced by in every FieldChange. A change is still reported. */
-export const REDACTED = "(secret)";
+/** What a secret value is replaced by in every FieldChange (a change is still reported): the same "(secret)" a
+ * value reads as where it is not known, since actual state read with masked secrets (kubectl/read.ts) compares
+ * against it. */
+export const REDACTED = SECRET_PLACEHOLDER;
 
 /** A predicate telling whether the value at a path is secret. */
 export type SecretPredicate = (segments: readonly Segment[]) => boolean;

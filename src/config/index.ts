@@ -51,8 +51,11 @@ export async function loadModel(source: ConfigSource): Promise<Model> {
 
 /** The environments' secrets files by path (read, not decrypted). */
 async function readSecrets(source: ConfigSource, files: FoundFile[]): Promise<Map<string, SecretsText>> {
-  const texts = await Promise.all(files.map((f) => source.read(f.file)));
-  return new Map(files.map((f, i) => [f.file, { file: f.file, text: texts[i] ?? null }]));
+  const texts = await Promise.all(files.map((f) => source.read(f.file).catch((e: unknown) => (e instanceof RepoFileError ? e : Promise.reject(e)))));
+  // A refused file (a symlink out of the repo, a loop) becomes a problem of that file, as for the other files.
+  const text = (t: string | null | RepoFileError | undefined): SecretsText["text"] => (t instanceof RepoFileError ? null : (t ?? null));
+  const refused = (t: unknown) => (t instanceof RepoFileError ? { refused: t.reason } : {});
+  return new Map(files.map((f, i) => [f.file, { file: f.file, text: text(texts[i]), ...refused(texts[i]) }]));
 }
 
 async function readAll<R extends { problems: Problem[] }>(source: ConfigSource, files: FoundFile[], load: (file: string, stem: string, text: string | null) => R): Promise<R[]> {

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { SECRET_PLACEHOLDER, canonicalJson, isSecretToken, revealSecret, type EnvSecrets, type HostInstance, type HostStateFile, type PendingDeploy } from "../model/index.js";
+import { canonicalJson, revealSecret, type EnvSecrets, type HostInstance, type HostStateFile, type PendingDeploy } from "../model/index.js";
 import { TransportError } from "../ports/hosts.js";
 import { sameRuntime } from "./same-runtime.js";
 import { envFileText } from "./env-file.js";
@@ -70,7 +70,7 @@ function revealEnvironment(instance: HostInstance, secrets: EnvSecrets | undefin
   for (const name of instance.secretEnv) {
     const value = out[name];
     if (value === undefined) continue;
-    const plain = isSecretToken(value) ? revealSecret(secrets, value) : value === SECRET_PLACEHOLDER ? undefined : value;
+    const plain = revealSecret(secrets, value);
     if (plain === undefined) throw new Error(`secret ${name} has no value to deploy (its secrets were not decrypted)`);
     out[name] = plain;
   }

@@ -9,6 +9,7 @@
 // The Consul token goes to mode-600 files there through stdin: never on a command line, never in a log.
 import { parseDuration } from "../model/duration.js";
 import type { EnvironmentModel, HostInstance } from "../model/index.js";
+import { vmSidecarSource } from "../runtimes/sidecar/render.js";
 import { envFileText } from "./env-file.js";
 import { TaskError } from "./errors.js";
 import { fields, scriptError, scriptText, EXEC_SH, SUPERVISE_SH } from "./scripts.js";
@@ -32,6 +33,10 @@ export interface ReporterConfig {
   intervalSeconds: number;
   /** Seconds one health GET may take (default 2, the spec's default healthCheck.timeoutSeconds). */
   timeoutSeconds?: number;
+  /** Check at the instance's address instead of loopback: only with capture and a VM sidecar, where that path runs
+   * through the sidecar as clients' calls do. Without them the address may not be one the host reaches itself
+   * (NAT, an app bound to loopback), so a loopback check is the honest one. */
+  healthAtAddress?: boolean;
 }
 
 /** A third of the TTL, at least 1 s: two reports can be lost before a healthy check expires. */
@@ -48,7 +53,8 @@ export function reporterConfigFor(env: EnvironmentModel, processEnv: Record<stri
     token = processEnv[env.consul.tokenEnv] || null;
     if (!token) throw new Error(`env ${env.name}: the health reporters need a Consul token, but ${env.consul.tokenEnv} (consul.tokenEnv) is not set`);
   }
-  return { address: env.consul.address, token, intervalSeconds: reporterInterval(env.consul.checkTTL) };
+  const cfg: ReporterConfig = { address: env.consul.address, token, intervalSeconds: reporterInterval(env.consul.checkTTL) };
+  return env.mesh.capture && vmSidecarSource(env) !== null ? { ...cfg, healthAtAddress: true } : cfg;
 }
 
 /** The TTL check ID of a registration ID (`service:<id>`, Consul's name for a service's single check). */
@@ -73,9 +79,9 @@ export async function ensureReporter(ctx: TaskContext, instance: HostInstance, c
     AMPHI_REPORT_ENV: ctx.env,
     AMPHI_CONSUL: cfg.address.replace(/\/+$/, ""),
     AMPHI_CHECKS: instance.registrations.map(checkIdOf).join(" "),
-    // Checked at the address clients use, not over loopback: with capture on that path runs through the sidecar
-    // (capture's AMPHI_OUTPUT rule for the host's own addresses), so no proxy listening reads as failing.
-    AMPHI_HEALTH_HOST: instance.address,
+    // With capture and a sidecar, checked at the address clients use: that path runs through the sidecar (capture's
+    // AMPHI_OUTPUT rule for the host's own addresses), so no proxy listening reads as failing. Else over loopback.
+    ...(cfg.healthAtAddress ? { AMPHI_HEALTH_HOST: instance.address } : {}),
     AMPHI_INTERVAL: String(Math.max(1, Math.round(cfg.intervalSeconds))),
     AMPHI_TIMEOUT: String(cfg.timeoutSeconds ?? 2),
   }).trimEnd();

@@ -55,11 +55,15 @@ export interface EnvSecrets {
    * values after unlocking). Never printed, never persisted. */
   clear: Map<string, string>;
   /** `none`: nothing comes from a file; `locked`: file values not decrypted (no identity), they read
-   * "(secret)" and count as unchanged; `unlocked`: decrypted; `error`: the located reason nothing may be done. */
-  state: { kind: "none" } | { kind: "locked"; message: string } | { kind: "unlocked" } | { kind: "error"; message: string };
+   * "(secret)" and count as unchanged (`pointer`: the first value the file must open, `/app/NAME`); `unlocked`:
+   * decrypted; `error`: the located reason nothing may be done. */
+  state: { kind: "none" } | { kind: "locked"; message: string; pointer: string } | { kind: "unlocked" } | { kind: "error"; message: string };
 }
 
-/** The plaintext a token stands for in `secrets`, or undefined. */
-export function revealSecret(secrets: EnvSecrets | undefined, token: string): string | undefined {
-  return secrets?.clear.get(token);
+/** The plaintext a desired secret value stands for: a token's from `secrets`, undefined when it is not known (the
+ * placeholder, or a token with no plaintext here). Any other value comes from a model built in code, not loaded
+ * (tests): it is the value. Shared by every place a value must arrive (a host's env file, a Secret). */
+export function revealSecret(secrets: EnvSecrets | undefined, value: string): string | undefined {
+  if (isSecretToken(value)) return secrets?.clear.get(value);
+  return value === SECRET_PLACEHOLDER ? undefined : value;
 }

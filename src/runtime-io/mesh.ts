@@ -24,7 +24,7 @@ export function liveProxies(records: readonly ProxyStatusRecord[], now: number):
 }
 
 /** The applied policies as actual resources, and the proxies live replicas published; a store that cannot be
- * read is one unreachable target. */
+ * read is one unreachable target (an unreadable proxy-status store hides no policy: its proxies are unknown). */
 export class MeshPolicyReader implements ActualReader {
   constructor(
     private readonly store: MeshPolicyStore,
@@ -34,21 +34,24 @@ export class MeshPolicyReader implements ActualReader {
   ) {}
 
   async read(_env: EnvironmentModel, signal?: AbortSignal): Promise<ActualRead> {
-    try {
-      // A bad record is one replica's: skipped and named, the other replicas' proxies still count.
-      const skipped = (problem: string): void => this.warn(`${problem}: skipped (the proxies of that replica are not in this report)`);
-      const [applied, records] = await Promise.all([this.store.read(signal), this.proxyStore ? this.proxyStore.readAll(signal, skipped) : null]);
-      const resources: ActualResource[] = (applied?.policies ?? []).map((policy) => ({
-        runtime: "mesh",
-        key: meshKey(policy.service),
-        app: applied!.apps[policy.service] ?? policy.service,
-        target: MESH_TARGET,
-        policy,
-      }));
-      return records === null ? { resources, unreachable: [] } : { resources, unreachable: [], proxies: liveProxies(records, this.now()) };
-    } catch (e) {
-      return { resources: [], unreachable: [{ runtime: "mesh", target: this.store.description, reason: (e as Error).message }] };
-    }
+    // A bad record is one replica's: skipped and named, the other replicas' proxies still count.
+    const skipped = (problem: string): void => this.warn(`${problem}: skipped (the proxies of that replica are not in this report)`);
+    const proxyStore = this.proxyStore;
+    const [applied, records] = await Promise.allSettled([this.store.read(signal), proxyStore ? proxyStore.readAll(signal, skipped) : null]);
+    const unreachable: ActualRead["unreachable"] = [];
+    const failed = (target: string, r: PromiseRejectedResult) => unreachable.push({ runtime: "mesh", target, reason: (r.reason as Error).message });
+    if (applied.status === "rejected") failed(this.store.description, applied);
+    if (records.status === "rejected") failed(proxyStore!.description, records);
+    const policies = applied.status === "fulfilled" ? applied.value : null;
+    const resources: ActualResource[] = (policies?.policies ?? []).map((policy) => ({
+      runtime: "mesh",
+      key: meshKey(policy.service),
+      app: policies!.apps[policy.service] ?? policy.service,
+      target: MESH_TARGET,
+      policy,
+    }));
+    if (records.status === "rejected" || records.value === null) return { resources, unreachable };
+    return { resources, unreachable, proxies: liveProxies(records.value, this.now()) };
   }
 }
 

@@ -3,7 +3,9 @@
 // in `sops.age[]`, and a MAC (SHA-512 of the plaintext values in file order, upper-case hex, encrypted with
 // the data key and `sops.lastmodified` as additional data) so a removed, swapped or edited value is caught.
 // Each value's additional data is its path, `app:NAME:`, so a value moved to another key does not decrypt.
-// amphi's files hold one level of apps and one of names: `billing: {API_KEY: ENC[…]}`.
+// amphi's files hold one level of apps and one of names: `billing: {API_KEY: ENC[…]}`. Everything else of the
+// `sops` section (pgp/kms/gcp_kms/azure_kv/hc_vault recipients, suffix and regex rules, version) is kept as it was
+// read and written back in its order: those recipients hold the same data key, so they keep opening the file.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { Decrypter, Encrypter, armor } from "age-encryption";
 import { dump, load } from "js-yaml";
@@ -22,6 +24,8 @@ export interface SopsFile {
   mac: string;
   /** Other keys of the `sops` section, kept as they were read. */
   rest: Record<string, unknown>;
+  /** The order of the `sops` section's keys as read (absent: age, lastmodified, mac, then `rest`). */
+  order?: string[];
 }
 
 /** A problem with a SOPS file or one of its values: `pointer` is `/app/NAME` or `/sops/...` or "" . */
@@ -67,7 +71,17 @@ export function parseSops(text: string): SopsFile {
     }
   }
   const modified = lastmodified instanceof Date ? rfc3339(lastmodified) : lastmodified;
-  return { values, age: keys, lastmodified: modified, mac, rest };
+  return { values, age: keys, lastmodified: modified, mac, rest, order: Object.keys(sops) };
+}
+
+/** Why `recipient` is not an age recipient amphi can encrypt to, or null when it is one. */
+export function invalidRecipient(recipient: string): string | null {
+  try {
+    new Encrypter().addRecipient(recipient);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** Unwraps the data key with `identities` (age secret keys). Throws SopsError when none of them is a recipient. */
@@ -92,22 +106,22 @@ export async function dataKeyOf(file: SopsFile, identities: readonly string[]): 
  * or at /sops/mac when the values were changed, removed or reordered. */
 export function decryptSops(file: SopsFile, dataKey: Buffer): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
-  const hash = createHash("sha512");
+  const plains: string[] = [];
   for (const [app, vars] of Object.entries(file.values)) {
     out[app] = {};
     for (const [name, enc] of Object.entries(vars)) {
       const plain = decryptValue(enc, dataKey, `${app}:${name}:`, `/${app}/${name}`);
-      hash.update(plain, "utf8");
+      plains.push(plain);
       out[app][name] = plain;
     }
   }
   const mac = decryptValue(file.mac, dataKey, file.lastmodified, "/sops/mac");
-  if (mac.toUpperCase() !== hash.digest("hex").toUpperCase()) throw new SopsError("/sops/mac", "MAC mismatch: the file's values were changed without its key (tampered)");
+  if (mac.toUpperCase() !== macOf(plains, file.rest["mac_only_encrypted"] === true)) throw new SopsError("/sops/mac", "MAC mismatch: the file's values were changed without its key (tampered)");
   return out;
 }
 
-/** Encrypts `values` (app → name → plaintext) into a SOPS file for `recipients` under `dataKey` (a new random
- * one when absent: a new file). */
+/** Encrypts `values` (app → name → plaintext) into a new SOPS file for `recipients` under `dataKey` (a new random
+ * one when absent). An existing file is changed with resealSops, which keeps its other recipients. */
 export async function encryptSops(values: Record<string, Record<string, string>>, recipients: readonly string[], dataKey?: Buffer, now = new Date()): Promise<{ file: SopsFile; dataKey: Buffer }> {
   const key = dataKey ?? randomBytes(32);
   const age: SopsAgeKey[] = [];
@@ -116,24 +130,47 @@ export async function encryptSops(values: Record<string, Record<string, string>>
     e.addRecipient(recipient);
     age.push({ recipient, enc: armor.encode(await e.encrypt(key)) });
   }
-  const hash = createHash("sha512");
+  const empty: SopsFile = { values: {}, age, lastmodified: "", mac: "", rest: { unencrypted_suffix: "_unencrypted", version: "3.9.0" } };
+  return { file: resealSops(empty, values, key, now), dataKey: key };
+}
+
+/** `file` with its values replaced by `values` (app → name → plaintext) encrypted under its `dataKey`, a new MAC and
+ * `lastmodified`; every recipient (age or other) and every other key of its `sops` section is kept as it was. */
+export function resealSops(file: SopsFile, values: Record<string, Record<string, string>>, dataKey: Buffer, now = new Date()): SopsFile {
+  const plains: string[] = [];
   const enc: SopsFile["values"] = {};
   for (const [app, vars] of Object.entries(values)) {
     enc[app] = {};
     for (const [name, plain] of Object.entries(vars)) {
-      hash.update(plain, "utf8");
-      enc[app][name] = encryptValue(plain, key, `${app}:${name}:`);
+      plains.push(plain);
+      enc[app][name] = encryptValue(plain, dataKey, `${app}:${name}:`);
     }
   }
   const lastmodified = rfc3339(now);
-  const mac = encryptValue(hash.digest("hex").toUpperCase(), key, lastmodified);
-  return { file: { values: enc, age, lastmodified, mac, rest: { unencrypted_suffix: "_unencrypted", version: "3.9.0" } }, dataKey: key };
+  const mac = encryptValue(macOf(plains, file.rest["mac_only_encrypted"] === true), dataKey, lastmodified);
+  return { ...file, values: enc, lastmodified, mac };
 }
 
-/** The YAML text of a SOPS file, as `sops` writes it (4-space indentation, the sops section last). */
+/** The YAML text of a SOPS file, as `sops` writes it (4-space indentation, the sops section last, its keys in the
+ * order they were read). */
 export function formatSops(file: SopsFile): string {
-  const sops = { age: file.age, lastmodified: file.lastmodified, mac: file.mac, ...file.rest };
+  const own: Record<string, unknown> = { age: file.age, lastmodified: file.lastmodified, mac: file.mac };
+  const order = [...new Set([...(file.order ?? []), ...Object.keys(own), ...Object.keys(file.rest)])];
+  const sops = Object.fromEntries(order.map((k) => [k, k in own ? own[k] : file.rest[k]]));
   return dump({ ...file.values, sops }, { indent: 4, lineWidth: -1, noRefs: true });
+}
+
+// SOPS starts the hash with these 32 bytes when `mac_only_encrypted` is set (so that such a MAC never equals one
+// over all values); the constant is part of the file format (getsops/sops sops.go, MACOnlyEncryptedInitialization).
+const MAC_ONLY_ENCRYPTED_INIT = Buffer.from("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69", "hex");
+
+/** The MAC SOPS keeps for these plaintexts in file order: SHA-512, upper-case hex. Every amphi value is encrypted,
+ * so with `mac_only_encrypted` the hash covers the same values after the format's fixed first bytes. */
+export function macOf(plains: Iterable<string>, macOnlyEncrypted: boolean): string {
+  const hash = createHash("sha512");
+  if (macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_INIT);
+  for (const p of plains) hash.update(p, "utf8");
+  return hash.digest("hex").toUpperCase();
 }
 
 function encryptValue(plain: string, key: Buffer, aad: string): string {
@@ -144,7 +181,9 @@ function encryptValue(plain: string, key: Buffer, aad: string): string {
   return `ENC[AES256_GCM,data:${data.toString("base64")},iv:${iv.toString("base64")},tag:${c.getAuthTag().toString("base64")},type:str]`;
 }
 
-function decryptValue(enc: string, key: Buffer, aad: string, pointer: string): string {
+/** Decrypts one `ENC[AES256_GCM,…,type:str]` value with its additional data (`a:b:` for the value at a/b, the
+ * `lastmodified` text for the MAC). Throws SopsError at `pointer`. */
+export function decryptValue(enc: string, key: Buffer, aad: string, pointer: string): string {
   const m = ENC.exec(enc);
   if (!m) throw new SopsError(pointer, "not an encrypted value (ENC[AES256_GCM,…])");
   const [, data, iv, tag, type] = m as unknown as [string, string, string, string, string];

@@ -16,11 +16,12 @@ export async function unlockSecrets(model: Model, processEnv: NodeJS.ProcessEnv,
 export async function unlockEnv(env: EnvironmentModel, processEnv: NodeJS.ProcessEnv, cwd: string): Promise<void> {
   const s = env.secrets;
   if (!s || s.state.kind !== "locked" || s.file === null || s.text === null) return;
-  const where = s.state.message.slice(0, s.state.message.indexOf(":"));
+  const first = s.state.pointer;
+  const file = s.file;
   const id = readIdentity(processEnv, cwd);
   if ("none" in id) return;
   if ("error" in id) {
-    s.state = { kind: "error", message: `${where}: ${id.error}` };
+    s.state = { kind: "error", message: `${file} ${first}: ${id.error}` };
     return;
   }
   try {
@@ -45,8 +46,8 @@ export async function unlockEnv(env: EnvironmentModel, processEnv: NodeJS.Proces
   } catch (e) {
     if (!(e instanceof SopsError)) throw e;
     // A key that opens nothing is named at the first value it should have opened.
-    const pointer = e.pointer === "/sops/age" ? where.slice(where.indexOf(" ") + 1) : e.pointer;
-    s.state = { kind: "error", message: `${s.file} ${pointer}: ${e.pointer === "/sops/age" ? "cannot decrypt: " : ""}${e.message}` };
+    const pointer = e.pointer === "/sops/age" ? first : e.pointer;
+    s.state = { kind: "error", message: `${file} ${pointer}: ${e.pointer === "/sops/age" ? "cannot decrypt: " : ""}${e.message}` };
   }
 }
 

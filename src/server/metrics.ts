@@ -58,7 +58,7 @@ export class LoopMetrics {
   /** The exposition text. */
   render(): string {
     const out: string[] = [];
-    const family = (name: string, type: string, help: string): void => void out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    const family = (name: string, type: MetricType, help: string): void => metricFamily(out, name, type, help);
     family("amphi_runs_total", "counter", "Reconcile cycles by environment and result.");
     for (const env of this.envs) for (const result of RESULTS) out.push(`amphi_runs_total${labels({ env, result })} ${this.runs.get(`${env}\u0000${result}`) ?? 0}`);
     family("amphi_run_duration_seconds", "histogram", "Wall time of a reconcile cycle (fetch, plan, apply, health, report).");
@@ -79,6 +79,14 @@ export class LoopMetrics {
     for (const [env, t] of this.lastRun) out.push(`amphi_last_run_timestamp_seconds${labels({ env })} ${num(t)}`);
     return out.join("\n") + "\n";
   }
+}
+
+/** The kinds of metric families amphi exposes. */
+export type MetricType = "counter" | "gauge" | "histogram";
+
+/** Appends the `# HELP` and `# TYPE` lines that open a metric family to `out`. */
+export function metricFamily(out: string[], name: string, type: MetricType, help: string): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
 }
 
 /** `{a="x",b="y"}` with values escaped as the text format wants (backslash, quote, newline). */

@@ -12,12 +12,12 @@
 import { createServer, type Server } from "node:http";
 import { PUSH_LATENCY_BUCKETS_MS, type XdsStatus } from "../adapters/xds/index.js";
 import { RESOURCE_KINDS } from "../mesh/index.js";
-import { labels, num } from "./metrics.js";
+import { labels, metricFamily, num, type MetricType } from "./metrics.js";
 
 /** The exposition text of one control plane's status. */
 export function renderXdsMetrics(status: XdsStatus, env: string): string {
   const out: string[] = [];
-  const family = (name: string, type: string, help: string): void => void out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const family = (name: string, type: MetricType, help: string): void => metricFamily(out, name, type, help);
   const connected = status.nodes.filter((n) => n.streams > 0);
   const c = status.counters;
   family("amphi_xds_connected_proxies", "gauge", "Proxies (node ids) with an open ADS stream.");

@@ -113,3 +113,13 @@ test("symlinks: a package path into .git itself is refused like a link there", a
   assert.equal(problems.length, 1, problems.join("\n"));
   assert.match(problems[0]!, /^apps\/api\/spec\.yaml:15:11 \/spec\/package\/path: package file "\.git\/config": \.git\/config resolves to \/.*\/\.git\/config, inside \.git; amphi reads only files inside the repo$/);
 });
+
+test("symlinks: a secrets file linked out of the repo (or looping) is a located error, not an aborted load", async () => {
+  const target = join(outside, "passwd");
+  assert.deepEqual(await problemsWithLinks({ "environments/prod.secrets.yaml": target }), [
+    `environments/prod.secrets.yaml:0:0: environments/prod.secrets.yaml is a symlink to ${target}, outside the config repo; amphi reads only files inside the repo`,
+  ]);
+  assert.deepEqual(await problemsWithLinks({ "environments/prod.secrets.yaml": "prod.secrets.yaml" }), [
+    `environments/prod.secrets.yaml:0:0: environments/prod.secrets.yaml is a symlink loop (it points to prod.secrets.yaml); amphi reads only files inside the repo`,
+  ]);
+});

@@ -57,4 +57,20 @@ describe("readPodRegistrations", () => {
       assert.ok(!gets.some((p) => p.startsWith("/v1/health/service/")), gets.join("\n"));
     }
   });
+
+  it("reads at most 8 nodes at once (two requests each), however many clusters have amphi nodes", async (ctx) => {
+    if (!t.double) return ctx.skip("needs the double's in-flight count");
+    const env = uniqueName("e");
+    const clusters = Array.from({ length: 40 }, (_, i) => uniqueName(`n${i}`));
+    for (const [i, cluster] of clusters.entries()) {
+      const r = podRegistration(env, { cluster, namespace: "shop", name: `api-${i}`, app: "api", env, ip: `10.8.${i}.1`, ready: true, image: "reg.example/api:1.0.0", version: null }, "api", 9000);
+      await registerPod(client, r);
+      written.push(r);
+    }
+    t.double.inFlight.max = 0;
+    t.double.setQuirks({ responseDelayMs: 50 });
+    const read = await readPodRegistrations(client, env).finally(() => t.double!.setQuirks({ responseDelayMs: 0 }));
+    assert.equal(read.length, clusters.length);
+    assert.ok(t.double.inFlight.max <= 2 * 8, `${t.double.inFlight.max} requests at once`);
+  });
 });

@@ -44,6 +44,18 @@ describe("pure parts of the health reporter", () => {
     assert.deepEqual(reporterConfigFor(withToken, { AMPHI_TEST_TOKEN: "t" }), { address: env.consul.address, token: "t", intervalSeconds: 5 });
     assert.throws(() => reporterConfigFor(withToken, {}), /AMPHI_TEST_TOKEN \(consul\.tokenEnv\) is not set/);
   });
+
+  it("checks at the instance's address only with capture and a VM sidecar; else over loopback", () => {
+    const env = modelFixture().environments[0]!;
+    const mesh = (capture: boolean, sidecar: boolean) => ({
+      ...env,
+      mesh: { ...env.mesh, capture, controlPlane: sidecar ? { host: "10.0.0.1", port: 18000 } : null, sidecar: { ...env.mesh.sidecar, binary: sidecar ? "/usr/bin/envoy" : null, package: null } },
+    });
+    assert.equal(reporterConfigFor(mesh(true, true)).healthAtAddress, true);
+    for (const [capture, sidecar] of [[true, false], [false, true], [false, false]] as const) {
+      assert.equal(reporterConfigFor(mesh(capture, sidecar)).healthAtAddress, undefined, `capture ${capture}, sidecar ${sidecar}`);
+    }
+  });
 });
 
 describe("reporter check updates with each HTTP client (local, against the double)", () => {
@@ -157,8 +169,8 @@ describe("health reporter on a netns host (Consul double on the fleet's root add
     const t0 = performance.now();
     await eventually("the check to pass", () => check()?.Status === "passing", 5000);
     assert.ok(performance.now() - t0 < 5000);
-    // at the address clients use, not over loopback
-    assert.equal(check()?.Output, `GET http://${fleet.hosts[0]!.address}:${PORT}/health: 200`);
+    // without capture and a sidecar, over loopback (the instance's address may not be one the host reaches itself)
+    assert.equal(check()?.Output, `GET http://127.0.0.1:${PORT}/health: 200`);
     assert.ok(consul.requests.some((r) => r.path === `/v1/agent/check/pass/${checkIdOf(id())}` && r.caller === "management"), "the token was accepted");
   });
 
@@ -175,6 +187,10 @@ describe("health reporter on a netns host (Consul double on the fleet's root add
   it("with capture on and no proxy listening, reports critical (clients are refused); passing again without capture", async () => {
     const env = modelFixture().environments.find((e) => e.name === "prod")!;
     const h = fleet.hosts[0]!;
+    // capture with a sidecar: the reporter checks at the address clients use
+    const atAddress = await deploy(await ctx(), instance(), { packageFile: EXAMPLE_PACKAGE, reporter: { ...reporter(), healthAtAddress: true } });
+    assert.match(atAddress.message, /health reporter of billing restarted/);
+    await eventually("the check at the instance's address", () => check()?.Output === `GET http://${h.address}:${PORT}/health: 200`, 5000);
     const rules = hostCapture(env, "fleet", h.name, [instance()]);
     // the rendered rules, as root in the host's namespace (the login user may not change iptables)
     const hooks = rules.hooks.map((k) => `iptables -w -t ${k.table} -I ${k.chain} 1 ${k.rule}`).join(" && ");

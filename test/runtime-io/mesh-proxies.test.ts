@@ -99,3 +99,24 @@ test("Consul KV backend: one key per replica under <prefix>/mesh-proxies/<env>/,
     await consul.close();
   }
 });
+
+test("an unreadable proxy-status store is reported as unreachable and hides no policy", async () => {
+  const dir = mkdtempSync(join(tmpdir(), `amphi-proxies-${process.pid}-`));
+  try {
+    const policies = new FileMeshPolicyStore(dir, "prod");
+    const policy = { service: "billing", split: [], timeoutMs: 2000, retries: null, circuitBreaker: null, outlierDetection: null, rateLimit: null };
+    await policies.write({ env: "prod", revision: null, appliedAt: "", policies: [policy], apps: { billing: "billing" } });
+    const store = new FileProxyStatusStore(dir, "prod");
+    // Its folder is a file: readdir fails (ENOTDIR), the store cannot be read at all.
+    writeFileSync(store.folder, "not a folder");
+    const read = await new MeshPolicyReader(policies, store, () => NOW).read({} as never);
+    assert.deepEqual(read.resources.map((r) => r.key), ["mesh/billing"], "the applied policy is still read");
+    assert.equal(read.unreachable.length, 1);
+    assert.equal(read.unreachable[0]!.runtime, "mesh");
+    assert.equal(read.unreachable[0]!.target, store.description);
+    assert.match(read.unreachable[0]!.reason, /proxy status .* is unreadable: ENOTDIR/);
+    assert.equal(read.proxies, undefined, "unknown proxies, not an empty list (which would read as none connected)");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

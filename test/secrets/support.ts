@@ -66,3 +66,23 @@ export function filesUnder(dir: string): string[] {
   walk(dir);
   return out;
 }
+
+/** Whether gpg is installed (Debian's gnupg): it unwraps the data keys of the files the real sops tool wrote. */
+export const noGpg = spawnSync("gpg", ["--version"]).status !== 0 && process.env.CI !== "true" ? "gpg is not installed" : false;
+
+/** The plaintext `gpg --decrypt` gets from `armored` with the secret keys in `keyFile` (imported into a throwaway
+ * GNUPGHOME, removed afterwards). */
+export function gpgDecrypt(armored: string, keyFile: string): Buffer {
+  const home = mkdtempSync(join(tmpdir(), `amphi-gpg-${process.pid}-`));
+  try {
+    const env = { ...process.env, GNUPGHOME: home };
+    const imported = spawnSync("gpg", ["--batch", "--import", keyFile], { env, encoding: "utf8" });
+    if (imported.status !== 0) throw new Error(`gpg --import failed: ${imported.stderr}`);
+    const r = spawnSync("gpg", ["--batch", "--decrypt"], { env, input: armored });
+    if (r.status !== 0) throw new Error(`gpg --decrypt failed: ${r.stderr.toString()}`);
+    return r.stdout;
+  } finally {
+    spawnSync("gpgconf", ["--homedir", home, "--kill", "all"]);
+    rmSync(home, { recursive: true, force: true });
+  }
+}

@@ -5,7 +5,7 @@
 // is registered through it and its anti-entropy would keep pods on that agent's node (the agent's address,
 // not a node of the cluster), and agent registrations vanish with that agent. Read back through the same
 // catalog and health endpoints as VM registrations (registry.ts).
-import { CONSUL_TAG, compareStrings, type EnvironmentModel, type PodCheckStatus, type PodRegistration } from "../../model/index.js";
+import { CONSUL_TAG, compareStrings, forEachLimit, type EnvironmentModel, type PodCheckStatus, type PodRegistration } from "../../model/index.js";
 import type { PodCatalog } from "../../ports/pods.js";
 import { ConsulError, consulClientFor, type ConsulClient } from "./client.js";
 import { isPodEntry, refuseFiltered, worstStatus, type CheckJson, type HealthEntryJson, type ServiceJson } from "./registry.js";
@@ -14,6 +14,8 @@ import { isPodEntry, refuseFiltered, worstStatus, type CheckJson, type HealthEnt
  * `k8s`): how readPodRegistrations finds them. */
 const NODE_SOURCE_KEY = "external-source";
 const NODE_SOURCE = "amphi";
+/** Nodes read at once by readPodRegistrations (as the VM registry reads 8 services at once). */
+const NODE_READS = 8;
 
 /** The check of a pod instance: one per registration, on its synthetic node. */
 export function podCheckId(id: string): string {
@@ -58,7 +60,9 @@ export async function readPodRegistrations(client: ConsulClient, env: string, si
   const nodes = await client.get<NodeJson[] | null>("/v1/catalog/nodes", { query: { ...dc, "node-meta": `${NODE_SOURCE_KEY}:${NODE_SOURCE}` }, signal });
   refuseFiltered(client, nodes.filtered);
   const names = (nodes.data ?? []).map((n) => n.Node).sort(compareStrings);
-  const perNode = await Promise.all(names.map((node) => nodeEntries(client, node, dc, signal)));
+  // At most NODE_READS nodes at once (two requests each), however many clusters the datacenter's amphi nodes hold.
+  const perNode: HealthEntryJson[][] = [];
+  await forEachLimit(names, NODE_READS, async (node) => void perNode.push(await nodeEntries(client, node, dc, signal)));
   const entries = perNode.flat().filter((e) => isPodEntry(e) && (e.Service.Tags ?? []).includes(CONSUL_TAG) && (e.Service.Tags ?? []).includes(`env:${env}`));
   return entries.map(podRegistrationOf).sort((a, b) => compareStrings(a.node, b.node) || compareStrings(a.id, b.id));
 }

@@ -1,6 +1,6 @@
 // Runs the Kubernetes tasks of a run: `k8s-apply` (one server-side apply of the batch, then waiting until the
 // applied Deployments are healthy) and `k8s-delete` (prune). Errors name the cluster and the object.
-import { SECRET_PLACEHOLDER, isSecretToken, revealSecret, type ClusterModel, type EnvSecrets, type K8sObject, type TaskRecord } from "../../model/index.js";
+import { revealSecret, type ClusterModel, type EnvSecrets, type K8sObject, type TaskRecord } from "../../model/index.js";
 import type { TaskSpec } from "../../plan/tasks.js";
 import type { TaskHandler, TaskOutcome } from "../../ports/tasks.js";
 import { applyObjects, deleteObjects, type ObjectRef } from "./apply.js";
@@ -36,7 +36,7 @@ export function withSecretValues(object: K8sObject, secrets: EnvSecrets | undefi
   if (object.kind !== "Secret" || typeof data !== "object" || data === null) return object;
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(data as Record<string, string>)) {
-    const plain = isSecretToken(value) ? revealSecret(secrets, value) : value === SECRET_PLACEHOLDER ? undefined : value;
+    const plain = revealSecret(secrets, value);
     if (plain === undefined) throw new Error(`Secret ${object.metadata.namespace ?? ""}/${object.metadata.name} ${key}: no value to apply (its secrets were not decrypted)`);
     out[key] = Buffer.from(plain, "utf8").toString("base64");
   }

@@ -99,6 +99,8 @@ export interface ConsulDouble {
   readonly host: string;
   readonly port: number;
   readonly requests: RecordedRequest[];
+  /** Requests being answered now, and the most at once since the last `inFlight.max = 0` (for concurrency bounds). */
+  readonly inFlight: { now: number; max: number };
   state(): DoubleState;
   setIndex(n: number): void;
   /** Turns misbehaviours on or off (see Quirks); returns the quirks now in force. */
@@ -118,7 +120,10 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
   );
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  const inFlight = { now: 0, max: 0 };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight.max = Math.max(inFlight.max, ++inFlight.now);
+    res.once("close", () => void inFlight.now--);
     void handle(req, res, store, opts.token ?? null, requests);
   };
   let server = listenable(handler, sockets);
@@ -133,6 +138,7 @@ export async function startConsulDouble(opts: ConsulDoubleOptions = {}): Promise
     host,
     port,
     requests,
+    inFlight,
     state: () => snapshot(store),
     setIndex: (n) => store.setIndex(n),
     setQuirks: (q) => Object.assign(store.quirks, q),
@@ -190,6 +196,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, store: Store, t
   const caller = callerOf(req, query, token);
   query.delete("token");
   const ctx: Ctx = { req, res, method: req.method ?? "GET", path: url.pathname, query, body: Buffer.concat(chunks), caller, store };
+  if (store.quirks.responseDelayMs > 0) await new Promise((r) => setTimeout(r, store.quirks.responseDelayMs));
   try {
     if (!(await serviceRoutes(ctx)) && !(await kvRoutes(ctx))) throw new HttpError(404, `Invalid URL path: not a known endpoint of the Consul test double: ${url.pathname}`);
   } catch (e) {

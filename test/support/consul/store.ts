@@ -101,6 +101,8 @@ export interface Quirks {
   blockingAnswersAtOnce: boolean;
   /** Every read answers this X-Consul-Index (0 too: the Consul bug clients must treat as 1); null: the real one. */
   fixedIndex: number | null;
+  /** Every request is answered this many ms late (a slow or distant agent), so that concurrent requests overlap. */
+  responseDelayMs: number;
 }
 
 /** The double's data and indexes. Writes call `touch`, which wakes blocked queries. */
@@ -121,7 +123,7 @@ export class Store {
   /** Key → ms timestamp until which acquires fail (lock-delay after an invalidated session). */
   readonly lockDelay = new Map<string, number>();
   /** See Quirks; set through the double's setQuirks. */
-  readonly quirks: Quirks = { blockingAnswersAtOnce: false, fixedIndex: null };
+  readonly quirks: Quirks = { blockingAnswersAtOnce: false, fixedIndex: null, responseDelayMs: 0 };
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly listeners = new Set<(force: boolean) => void>();
   private reaper: NodeJS.Timeout;

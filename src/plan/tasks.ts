@@ -17,7 +17,15 @@ export interface TaskSpec {
   wave: number;
   keys: string[];
   payload: TaskPayload;
+  /** Every step of the task creates an app instance on a host, or its registration, that is not there yet:
+   * running it takes nothing down, so it does not count against the host group's `maxUnavailable` (a first
+   * deploy reaches all of a group's hosts at once, bounded only by `--parallel`). */
+  fresh?: boolean;
 }
+
+/** Runtimes whose creates touch nothing already running (a sidecar or capture rules would change the path of
+ * the host's other apps' traffic, so they count even when new). */
+const FRESH_WHEN_CREATED: ReadonlySet<Runtime> = new Set<Runtime>(["vm", "consul"]);
 
 /** The tasks for a plan, in plan order (batches at the position of their first step). `ignore` are the
  * environment's ignore rules, handed to the runtimes that batch (Kubernetes leaves their fields out of
@@ -30,7 +38,8 @@ export function tasksForPlan(plan: Plan, desired: DesiredState, ignore: readonly
     const tasks = hooksOf(step.runtime).tasks;
     const kind = tasks.kind(step);
     if (tasks.payload) {
-      out.push({ kind, target: step.target, app: step.app, wave: step.wave, keys: [step.key], payload: tasks.payload(step, byKey.get(step.key)) });
+      const fresh = step.op === "create" && FRESH_WHEN_CREATED.has(step.runtime);
+      out.push({ kind, target: step.target, app: step.app, wave: step.wave, keys: [step.key], payload: tasks.payload(step, byKey.get(step.key)), ...(fresh ? { fresh } : {}) });
     } else if (tasks.batch) {
       const batch = batchOf(out, batches, step, kind, tasks.batch);
       tasks.batch.add(batch.task.payload, step, byKey.get(step.key), ignore);

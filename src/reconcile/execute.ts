@@ -1,6 +1,7 @@
 // execute: tasks in, a finished run record out. Waves run one after another; inside a wave each target
 // (host or cluster) runs its tasks one at a time, targets run in parallel up to `parallel`, and at most
-// `maxUnavailable` hosts of one host group are touched at once. Makes no decision about *what* to do.
+// `maxUnavailable` hosts of one host group are touched at once (a host whose tasks only create what is not there
+// yet — see TaskSpec.fresh — takes nothing down and does not count). Makes no decision about *what* to do.
 import { setMaxListeners } from "node:events";
 import type { RunRecord, TaskRecord } from "../model/index.js";
 import type { TaskSpec } from "../plan/tasks.js";
@@ -88,13 +89,14 @@ async function runWave(tasks: (TaskRecord & { spec: TaskSpec })[], opts: Execute
           for (const t of queues.get(target)!) opts.recorder.update(t, { state: "cancelled", message: halted.get(group) ?? "cancelled: run interrupted" });
           continue;
         }
-        if ((active.get(group) ?? 0) >= limitOf(group, opts)) { i++; continue; }
+        const counts = !queues.get(target)!.every((t) => t.spec.fresh);
+        if (counts && (active.get(group) ?? 0) >= limitOf(group, opts)) { i++; continue; }
         pending.splice(i, 1);
         running++;
-        active.set(group, (active.get(group) ?? 0) + 1);
+        if (counts) active.set(group, (active.get(group) ?? 0) + 1);
         void runTarget(queues.get(target)!, opts).then((haltReason) => {
           running--;
-          active.set(group, active.get(group)! - 1);
+          if (counts) active.set(group, active.get(group)! - 1);
           if (haltReason && !halted.has(group)) halted.set(group, `not run: rollout of ${group} stopped after ${haltReason}`);
           pump();
         });

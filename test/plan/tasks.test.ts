@@ -28,6 +28,8 @@ test("an empty actual state: deploys, captures and registrations per host, one k
   for (const t of tasks) if (t.kind === "deploy") assert.equal(t.payload.kind === "deploy" && t.payload.instance.app, t.app);
   assert.ok(tasks.some((t) => t.kind === "capture"));
   assert.ok(tasks.some((t) => t.kind === "register"));
+  // what is not there yet and touches nothing running is fresh (not counted against maxUnavailable); capture is not
+  for (const t of tasks) assert.equal(t.fresh === true, t.kind === "deploy" || t.kind === "register", `${t.kind} ${t.keys[0]}`);
 });
 
 test("a stopped process becomes a start task; a removed instance an undeploy", () => {
@@ -41,6 +43,7 @@ test("a stopped process becomes a start task; a removed instance an undeploy", (
   assert.deepEqual(tasks.map((t) => t.kind).sort(), ["start", "undeploy"]);
   const undeploy = tasks.find((t) => t.kind === "undeploy")!;
   assert.deepEqual(undeploy.payload, { kind: "undeploy", app: "legacy-app" });
+  assert.ok(tasks.every((t) => !t.fresh), "a start and an undeploy touch what is there");
 });
 
 test("ignored fields are not applied to objects that exist, but new objects get them", async () => {

@@ -46,6 +46,19 @@ test("maxUnavailable bounds the hosts of one group worked on at once", async () 
   assert.equal(h.maxActive, 1);
 });
 
+test("hosts that only get what is not there yet (fresh tasks) do not count against maxUnavailable; the others do", async () => {
+  const fresh = (target: string, app: string): TaskSpec => ({ ...deploy(target, app), fresh: true });
+  const h = new FakeHandler(30);
+  await run([fresh("g/a", "x"), fresh("g/b", "x"), fresh("g/c", "x")], { hosts: h }, { maxUnavailable: { g: 1 } });
+  assert.equal(h.maxActive, 3, "a first deploy reaches the group's hosts at once");
+  const mixed = new FakeHandler(30);
+  // g/a also updates an app already there: it counts; g/b and g/c hold only fresh tasks
+  await run([deploy("g/a", "y"), fresh("g/a", "x"), deploy("g/d", "y"), fresh("g/b", "x"), fresh("g/c", "x")], { hosts: mixed }, { maxUnavailable: { g: 1 }, parallel: 10 });
+  const overlap = (a: string, b: string): boolean => mixed.calls.some((c) => c.target === a && mixed.calls.some((d) => d.target === b && c.start < d.end && d.start < c.end));
+  assert.ok(!overlap("g/a", "g/d"), "two hosts with updates never run together under maxUnavailable 1");
+  assert.ok(overlap("g/a", "g/b") || overlap("g/d", "g/b"), "a fresh host runs beside one being updated");
+});
+
 test("an unreachable host fails only its own tasks; the run is failed with partial results", async () => {
   const h = new FakeHandler().failOn("g/b", "deploy", "TransportError", "b: connect ECONNREFUSED");
   const { result } = await run([deploy("g/a", "x"), deploy("g/b", "x"), deploy("g/c", "x")], { hosts: h }, { maxUnavailable: { g: 1 } });

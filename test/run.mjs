@@ -8,6 +8,7 @@
 // whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { buildEnvoyDouble } from "./support/envoy/bundle.mjs";
 import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, readDurations } from "./suites.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -34,6 +35,8 @@ if (files.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
 const timeout = process.env.TEST_TIMEOUT_MS ?? "600000";
 const env = { ...process.env };
+// The Envoy test double compiled once for the run (test/support/envoy/bundle.mjs): each start then skips tsx.
+if (!quick && !env.AMPHI_TEST_ENVOY_DOUBLE_JS) env.AMPHI_TEST_ENVOY_DOUBLE_JS = await buildEnvoyDouble();
 if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FILE);
 const result = spawnSync(
   process.execPath,

@@ -42,8 +42,10 @@ export default async function* failures(source) {
       failedIn.add(file);
     }
   }
+  const testsFailed = failed.length > 0;
   for (const end of fileEnds) {
-    if (!end.error || failedIn.has(end.file)) continue;
+    // a file whose failed tests are listed (by their own file: a file importing others names those) is not listed again
+    if (!end.error || failedIn.has(end.file) || (testsFailed && failureType(end.error) === "subtestsFailed")) continue;
     const tail = (stderr.get(end.file) ?? []).map((l) => `      | ${l.slice(0, 300)}`);
     failed.push(`  ${where(end.file)}  (the file as a whole: ${fileFailure(end.error)})\n      ${firstLine(end.error)}${tail.length ? `\n      last lines on stderr:\n${tail.join("\n")}` : ""}`);
   }
@@ -81,10 +83,14 @@ function where(file) {
 
 /** Why a file failed as a whole, in words. */
 function fileFailure(error) {
-  const type = error?.failureType ?? error?.cause?.failureType;
+  const type = failureType(error);
   if (type === "testTimeoutFailure") return "timed out";
   if (type === "cancelledByParent") return "cancelled";
   return "crashed or exited non-zero with no failed test";
+}
+
+function failureType(error) {
+  return error?.failureType ?? error?.cause?.failureType;
 }
 
 function firstLine(error) {

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Runs the test files (test/**/*.test.ts) with node:test under tsx. Node 20's --test does not expand globs, so the
 // files are listed here (test/suites.mjs). Arguments narrow the run: `node test/run.mjs config render` runs the files
-// whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started);
+// whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), in one
+// process;
 // `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
 // test/durations.json) so that the run does not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 2) is how many files run at once; TEST_TIMEOUT_MS (default 600000) fails a test or a
 // whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { buildEnvoyDouble } from "./support/envoy/bundle.mjs";
 import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, readDurations } from "./suites.mjs";
 
@@ -38,6 +42,10 @@ const env = { ...process.env };
 // The Envoy test double compiled once for the run (test/support/envoy/bundle.mjs): each start then skips tsx.
 if (!quick && !env.AMPHI_TEST_ENVOY_DOUBLE_JS) env.AMPHI_TEST_ENVOY_DOUBLE_JS = await buildEnvoyDouble();
 if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FILE);
+// The quick suites run in one process (one file importing them all, in order): each file on its own would spend
+// most of its time starting node and tsx and loading the same modules. Failures still name their own file.
+const entryDir = quick ? mkdtempSync(join(tmpdir(), "amphi-test-quick-")) : null;
+if (entryDir) writeFileSync(join(entryDir, "quick.test.mjs"), files.map((f) => `await import(${JSON.stringify(pathToFileURL(join(root, f)).href)});\n`).join(""));
 const result = spawnSync(
   process.execPath,
   [
@@ -47,8 +55,9 @@ const result = spawnSync(
     // and the slowest files on stderr at the end
     "--test-reporter=tap", "--test-reporter-destination=stdout",
     `--test-reporter=${join(root, "test", "failures-reporter.mjs")}`, "--test-reporter-destination=stderr",
-    ...files,
+    ...(entryDir ? [join(entryDir, "quick.test.mjs")] : files),
   ],
   { cwd: root, stdio: "inherit", env },
 );
+if (entryDir) rmSync(entryDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -22,6 +22,7 @@ describe("outer", () => { it("adds wrong", () => assert.equal(1 + 1, 3)); it("pa
   "crash.test.mjs": `console.error("about to crash: config missing"); throw new Error("top-level boom");`,
   "exit.test.mjs": `import { test } from "node:test"; test("passes, then the process fails", () => { process.on("exit", () => { process.exitCode = 7; }); });`,
   "hang.test.mjs": `import { test } from "node:test"; test("never ends", () => new Promise(() => setInterval(() => {}, 1000)));`,
+  "entry.test.mjs": `await import("./pass.test.mjs"); await import("./fail.test.mjs");`,
   "spawns.test.mjs": `import { test } from "node:test"; import { execFileSync } from "node:child_process"; test("starts git", () => { execFileSync("git", ["--version"]); });`,
 };
 
@@ -91,6 +92,13 @@ describe("failures reporter: the closing summary", () => {
       assert.equal(mine.length, 1, JSON.stringify(got));
       assert.ok(typeof mine[0]![1] === "number" && mine[0]![1] > 0);
     }
+  });
+
+  it("in one process importing several files (as test:quick runs them), names each failed test's own file, and not the importing file again", () => {
+    const one = runTests(dir, ["entry.test.mjs"]);
+    assert.equal(one.code, 1);
+    assert.match(one.stderr, /\n1 failed test:\n {2}\S*fail\.test\.mjs {2}outer > adds wrong\n/, one.stderr);
+    assert.doesNotMatch(one.stderr, /entry\.test\.mjs {2}\(the file as a whole/);
   });
 
   it("names a file that timed out as a whole (a hung file ends the run instead of hanging it)", () => {

@@ -5,7 +5,7 @@
 // With AMPHI_TEST_TIMES set, it also writes each file's wall time (seconds, by path from the repo root) to that JSON
 // file, merged with the times already there: test/run.mjs starts the longest files first on the next run.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { relative } from "node:path";
+import { basename, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const STDERR_LINES = 12;
@@ -77,8 +77,11 @@ function recordTimes(fileEnds) {
   writeFileSync(out, `${JSON.stringify(times, Object.keys(times).sort(), 1)}\n`);
 }
 
+/** A file by its path from the repo root; a file outside it (test/run.mjs's quick-suites.test.mjs) by its name. */
 function where(file) {
-  return file ? relative(root, file) : "(no file)";
+  if (!file) return "(no file)";
+  const path = relative(root, file);
+  return path.startsWith("../") ? basename(file) : path;
 }
 
 /** Why a file failed as a whole, in words. */

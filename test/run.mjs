@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // Runs the test files (test/**/*.test.ts) with node:test under tsx. Node 20's --test does not expand globs, so the
 // files are listed here (test/suites.mjs). Arguments narrow the run: `node test/run.mjs config render` runs the files
-// whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), in one
-// process;
-// `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
+// whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
+// run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
 // test/durations.json) so that the run does not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 2) is how many files run at once; TEST_TIMEOUT_MS (default 600000) fails a test or a
 // whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
@@ -13,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { buildEnvoyDouble } from "./support/envoy/bundle.mjs";
-import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, readDurations } from "./suites.mjs";
+import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, QUICK_BATCH, readDurations } from "./suites.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
@@ -26,26 +25,28 @@ for (const f of flags) {
 }
 const quick = flags.has("--quick");
 
-const files = longestFirst(
-  allTestFiles(root)
-    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-    .filter((f) => !quick || isQuick(f)),
-  readDurations(root),
-);
-if (files.length === 0) {
+const selected = allTestFiles(root)
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => !quick || isQuick(f));
+if (selected.length === 0) {
   console.error(`no test files match ${filters.join(" ") || "test/**/*.test.ts"}${quick ? " among the quick suites" : ""}`);
   process.exit(1);
 }
+// The quick suites run in one process (one file importing them all, in order), in a whole run too: each file on its
+// own would spend most of its time starting node and tsx and loading the same modules (~1.5 s of CPU a file; all 56
+// together take ~15 s). Failures still name their own file.
+const batched = selected.filter(isQuick);
+const entryDir = batched.length > 1 ? mkdtempSync(join(tmpdir(), "amphi-test-")) : null;
+const entry = entryDir ? join(entryDir, QUICK_BATCH) : null;
+if (entry) writeFileSync(entry, batched.map((f) => `await import(${JSON.stringify(pathToFileURL(join(root, f)).href)});\n`).join(""));
+const files = longestFirst([...selected.filter((f) => !entry || !isQuick(f)), ...(entry ? [QUICK_BATCH] : [])], readDurations(root))
+  .map((f) => (f === QUICK_BATCH ? entry : f));
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
 const timeout = process.env.TEST_TIMEOUT_MS ?? "600000";
 const env = { ...process.env };
 // The Envoy test double compiled once for the run (test/support/envoy/bundle.mjs): each start then skips tsx.
 if (!quick && !env.AMPHI_TEST_ENVOY_DOUBLE_JS) env.AMPHI_TEST_ENVOY_DOUBLE_JS = await buildEnvoyDouble();
 if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FILE);
-// The quick suites run in one process (one file importing them all, in order): each file on its own would spend
-// most of its time starting node and tsx and loading the same modules. Failures still name their own file.
-const entryDir = quick ? mkdtempSync(join(tmpdir(), "amphi-test-quick-")) : null;
-if (entryDir) writeFileSync(join(entryDir, "quick.test.mjs"), files.map((f) => `await import(${JSON.stringify(pathToFileURL(join(root, f)).href)});\n`).join(""));
 const result = spawnSync(
   process.execPath,
   [
@@ -55,7 +56,7 @@ const result = spawnSync(
     // and the slowest files on stderr at the end
     "--test-reporter=tap", "--test-reporter-destination=stdout",
     `--test-reporter=${join(root, "test", "failures-reporter.mjs")}`, "--test-reporter-destination=stderr",
-    ...(entryDir ? [join(entryDir, "quick.test.mjs")] : files),
+    ...files,
   ],
   { cwd: root, stdio: "inherit", env },
 );

@@ -18,6 +18,10 @@ export const QUICK_EXCEPT = [
   "test/report/html-chromium.test.ts", // chromium
 ];
 
+/** The name of the file that imports the selected quick suites to run them in one process (test/run.mjs), as the
+ * summary and DURATIONS_FILE name it. */
+export const QUICK_BATCH = "quick-suites.test.mjs";
+
 /** Seconds each file took in a whole run on a quiet 2-core machine (`node test/run.mjs --record-times` refreshes
  * it). A run starts the longest files first, so the last ones to end are short; files not listed count as
  * UNKNOWN_SECONDS. */

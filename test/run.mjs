@@ -4,7 +4,7 @@
 // whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
 // run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
 // test/durations.json) so that the run does not end waiting on one long file started last.
-// TEST_CONCURRENCY (default 2) is how many files run at once; TEST_TIMEOUT_MS (default 600000) fails a test or a
+// TEST_CONCURRENCY (default 2) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min) fails a test or a
 // whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -42,7 +42,7 @@ if (entry) writeFileSync(entry, batched.map((f) => `await import(${JSON.stringif
 const files = longestFirst([...selected.filter((f) => !entry || !isQuick(f)), ...(entry ? [QUICK_BATCH] : [])], readDurations(root))
   .map((f) => (f === QUICK_BATCH ? entry : f));
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const timeout = process.env.TEST_TIMEOUT_MS ?? "600000";
+const timeout = process.env.TEST_TIMEOUT_MS ?? "1800000";
 const env = { ...process.env };
 // The Envoy test double compiled once for the run (test/support/envoy/bundle.mjs): each start then skips tsx.
 if (!quick && !env.AMPHI_TEST_ENVOY_DOUBLE_JS) env.AMPHI_TEST_ENVOY_DOUBLE_JS = await buildEnvoyDouble();

@@ -4,7 +4,8 @@
 # makes them present.
 #
 # Idempotent and fast when everything is there: it first looks for the binaries and only calls apt
-# when one is missing (then `apt-get update` once and one `apt-get install`). It never starts the
+# when one is missing (then `apt-get update` once and one `apt-get install`). Before installing it
+# prints each missing program, its package and which tests need it. It never starts the
 # system sshd or dnsmasq service: installs run under a policy-rc.d that forbids service starts.
 #
 # Usage: bash scripts/install-test-deps.sh        (as root when something is missing)
@@ -16,38 +17,42 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 log() { printf 'install-test-deps: %s\n' "$*"; }
 die() { printf 'install-test-deps: error: %s\n' "$*" >&2; exit 1; }
 
-# binary -> Debian package that provides it. sshd is checked by absolute path: it must be re-executed
-# by absolute path anyway and test helpers use /usr/sbin/sshd.
+# binary:Debian package:why (which tests need it; printed before anything is installed). sshd is checked by
+# absolute path: it must be re-executed by absolute path anyway and test helpers use /usr/sbin/sshd.
 wanted=(
-  "/usr/sbin/sshd:openssh-server"
-  "ssh:openssh-client"
-  "ssh-keygen:openssh-client"
-  "ip:iproute2"
-  "iptables:iptables"
-  "iptables-restore:iptables"
-  "dig:dnsutils"
-  "dnsmasq:dnsmasq-base"
-  "dnsperf:dnsperf"
-  "curl:curl"
-  "conntrack:conntrack"
-  "nsenter:util-linux"
-  "hostname:hostname"
-  "shellcheck:shellcheck"
-  "busybox:busybox"
-  "setpriv:util-linux"
+  "/usr/sbin/sshd:openssh-server:the sshd test hosts in network namespaces (test/support/netns-hosts.ts): test/hosts, test/hosts-infra, test/integration/*-ssh, test/loop/e2e-remote, test/mesh-e2e, test/secrets/ssh-hosts, test/transport"
+  "ssh:openssh-client:amphi's SSH transport and the tests' own logins to the netns hosts (same tests as sshd)"
+  "ssh-keygen:openssh-client:host and client keys of the netns hosts; test/transport/ssh-known-hosts, test/loop/unreachable"
+  "ip:iproute2:network namespaces for test hosts and stand-in pods (ip netns): every netns test, test/envoy-double, test/pods"
+  "iptables:iptables:the capture rules checked in namespaces: test/hosts/capture*, test/pods"
+  "iptables-restore:iptables:amphi applies capture rules with it: test/hosts/capture*, test/envoy-double, test/mesh-e2e"
+  "dig:dnsutils:DNS questions to amphi dns and the host mesh-dns: test/dns/server, test/hosts/mesh-dns, test/hosts/capture, test/envoy-double/data-path"
+  "dnsmasq:dnsmasq-base:the upstream resolver of amphi dns in tests (test/dns/server, test/hosts/mesh-dns) and the reference of bench/dns"
+  "dnsperf:dnsperf:bench/dns only (no test needs it)"
+  "curl:curl:the host reporter script (src/hosts/scripts/reporter.sh) on test hosts, and the test clients of test/envoy-double/e2e, test/mesh-e2e, test/hosts/reporter"
+  "conntrack:conntrack:capture rules flush conntrack on test hosts: test/hosts/capture; the Envoy double's original-destination lookup"
+  "nsenter:util-linux:entering the netns hosts' namespaces: test/support/netns-hosts.ts, test/hosts/capture"
+  "hostname:hostname:lock owners and host names: test/hosts-infra, test/loop/abandoned, test/loop/apply-lock"
+  "shellcheck:shellcheck:lints the POSIX sh scripts amphi runs on hosts: test/hosts/scripts"
+  "busybox:busybox:hosts with a busybox userland instead of GNU: test/hosts/host-variants, test/hosts/archives, test/hosts/scripts, test/support/local-host.ts"
+  "setpriv:util-linux:processes as another uid (the sidecar's proxy uid, the apps' user): test/envoy-double, test/mesh-e2e, test/hosts/capture, test/support/local-host.ts"
   # secrets in the config repo: tests encrypt fixtures with the real age CLI (amphi decrypts with age-encryption)
-  "age:age"
-  # test/report/html-chromium.test.ts (fails without it when CI=true). ~25 s to install (113 MB download,
-  # 414 MB on disk with its 25 libraries; bookworm-security 156, --no-install-recommends).
-  "chromium:chromium"
+  "age:age:encrypting the secrets fixtures with the real age CLI: test/secrets"
+  # ~25 s to install (113 MB download, 414 MB on disk with its 25 libraries; bookworm-security 156, --no-install-recommends).
+  "chromium:chromium:the drift report in headless Chromium: test/report/html-chromium (fails without it when CI=true)"
+  # Not in Debian's archive: the package comes from Google Cloud's or Kubernetes' apt repository when one is configured.
+  "kubectl:kubectl:the real kubectl against the kube-apiserver double: test/kube, test/kube-double, test/integration/apply-mesh, apply-mixed, test/secrets/apply, test/plan, test/xds"
 )
 
 missing_pkgs=()
 missing_bins=()
-for pair in "${wanted[@]}"; do
-  bin="${pair%%:*}" pkg="${pair#*:}"
+missing_why=()
+for entry in "${wanted[@]}"; do
+  bin="${entry%%:*}" rest="${entry#*:}"
+  pkg="${rest%%:*}" why="${rest#*:}"
   if ! command -v "$bin" >/dev/null 2>&1; then
     missing_bins+=("$bin")
+    missing_why+=("$bin (package $pkg): $why")
     # de-duplicate packages (openssh-client provides two of the binaries)
     if [[ " ${missing_pkgs[*]-} " != *" $pkg "* ]]; then missing_pkgs+=("$pkg"); fi
   fi
@@ -58,7 +63,8 @@ if [[ ${#missing_pkgs[@]} -eq 0 ]]; then
   exit 0
 fi
 
-log "missing binaries: ${missing_bins[*]}"
+log "missing, and what needs it:"
+for line in "${missing_why[@]}"; do log "  $line"; done
 log "packages to install: ${missing_pkgs[*]}"
 [[ $(id -u) -eq 0 ]] || die "not root: cannot install ${missing_pkgs[*]}; run this script as root (tests that need them will be skipped or fail)"
 command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${missing_pkgs[*]} by hand"
@@ -83,11 +89,13 @@ for pkg in "${missing_pkgs[@]}"; do
     dnsutils) alt=bind9-dnsutils ;;
     *) alt="" ;;
   esac
+  hint=""
+  [[ "$pkg" == kubectl ]] && hint=" (add Google Cloud's or pkgs.k8s.io's apt repository, or put a kubectl on PATH)"
   if [[ -n "$alt" ]] && has_candidate "$alt"; then
     log "$pkg has no candidate here; using $alt"
     resolved+=("$alt")
   else
-    die "package $pkg is not available from the configured apt sources"
+    die "package $pkg is not available from the configured apt sources$hint"
   fi
 done
 
@@ -115,8 +123,8 @@ DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q --no-insta
 mkdir -p /run/sshd && chmod 0755 /run/sshd
 
 still_missing=()
-for pair in "${wanted[@]}"; do
-  bin="${pair%%:*}"
+for entry in "${wanted[@]}"; do
+  bin="${entry%%:*}"
   command -v "$bin" >/dev/null 2>&1 || still_missing+=("$bin")
 done
 [[ ${#still_missing[@]} -eq 0 ]] || die "still missing after install: ${still_missing[*]}"

@@ -1,41 +1,64 @@
 #!/usr/bin/env node
-// Runs every test file (test/**/*.test.ts) with node:test under tsx. Node 20's --test does not expand
-// globs, so the files are listed here. Arguments narrow the run: `node test/run.mjs config render`.
+// Runs the test files (test/**/*.test.ts) with node:test under tsx. Node 20's --test does not expand globs, so the
+// files are listed here (test/suites.mjs). Arguments narrow the run: `node test/run.mjs config render` runs the files
+// whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
+// run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
+// test/durations.json) so that the run does not end waiting on one long file started last.
+// TEST_CONCURRENCY (default 2) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min) fails a test or a
+// whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { buildEnvoyDouble } from "./support/envoy/bundle.mjs";
+import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, QUICK_BATCH, readDurations } from "./suites.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
-const filters = process.argv.slice(2);
-
-function walk(dir) {
-  const out = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (name === "node_modules" || name === "fixtures") continue;
-    if (statSync(path).isDirectory()) out.push(...walk(path));
-    else if (name.endsWith(".test.ts")) out.push(path);
+const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
+const filters = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+for (const f of flags) {
+  if (f !== "--quick" && f !== "--record-times") {
+    console.error(`test/run.mjs: unknown option ${f} (known: --quick, --record-times)`);
+    process.exit(2);
   }
-  return out;
 }
+const quick = flags.has("--quick");
 
-const files = walk(join(root, "test"))
-  .map((f) => relative(root, f))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
-if (files.length === 0) {
-  console.error(`no test files match ${filters.join(" ") || "test/**/*.test.ts"}`);
+const selected = allTestFiles(root)
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => !quick || isQuick(f));
+if (selected.length === 0) {
+  console.error(`no test files match ${filters.join(" ") || "test/**/*.test.ts"}${quick ? " among the quick suites" : ""}`);
   process.exit(1);
 }
+// The quick suites run in one process (one file importing them all, in order), in a whole run too: each file on its
+// own would spend most of its time starting node and tsx and loading the same modules (~1.5 s of CPU a file; all 56
+// together take ~15 s). Failures still name their own file.
+const batched = selected.filter(isQuick);
+const entryDir = batched.length > 1 ? mkdtempSync(join(tmpdir(), "amphi-test-")) : null;
+const entry = entryDir ? join(entryDir, QUICK_BATCH) : null;
+if (entry) writeFileSync(entry, batched.map((f) => `await import(${JSON.stringify(pathToFileURL(join(root, f)).href)});\n`).join(""));
+const files = longestFirst([...selected.filter((f) => !entry || !isQuick(f)), ...(entry ? [QUICK_BATCH] : [])], readDurations(root))
+  .map((f) => (f === QUICK_BATCH ? entry : f));
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
+const timeout = process.env.TEST_TIMEOUT_MS ?? "1800000";
+const env = { ...process.env };
+// The Envoy test double compiled once for the run (test/support/envoy/bundle.mjs): each start then skips tsx.
+if (!quick && !env.AMPHI_TEST_ENVOY_DOUBLE_JS) env.AMPHI_TEST_ENVOY_DOUBLE_JS = await buildEnvoyDouble();
+if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FILE);
 const result = spawnSync(
   process.execPath,
   [
-    "--import", "tsx", "--test", `--test-concurrency=${concurrency}`,
-    // TAP on stdout as before (its closing counts are what CI reads), and the list of failed tests on stderr at the end
+    "--import", "tsx", ...(quick ? ["--import", join(root, "test", "no-spawn.mjs")] : []),
+    "--test", `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`,
+    // TAP on stdout as before (its closing counts are what CI reads), and the list of failed tests, the wall time
+    // and the slowest files on stderr at the end
     "--test-reporter=tap", "--test-reporter-destination=stdout",
     `--test-reporter=${join(root, "test", "failures-reporter.mjs")}`, "--test-reporter-destination=stderr",
     ...files,
   ],
-  { cwd: root, stdio: "inherit" },
+  { cwd: root, stdio: "inherit", env },
 );
+if (entryDir) rmSync(entryDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -1,0 +1,16 @@
+// Loaded (--import) into every test file of `npm run test:quick`: the quick suites start no process (no git, sshd,
+// kubectl, iptables, chromium, shell), so starting one fails at once, naming the command, instead of the quick list
+// slowly filling with slow files. A file that needs a process belongs out of QUICK in test/suites.mjs.
+import childProcess from "node:child_process";
+import { syncBuiltinESMExports } from "node:module";
+
+// The runner's own process (node --test) starts the test files: only the test files' processes are guarded.
+if (!process.execArgv.includes("--test")) {
+  for (const name of ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileSync", "fork"]) {
+    childProcess[name] = (command, args) => {
+      const argv = Array.isArray(args) ? ` ${args.join(" ")}` : "";
+      throw new Error(`test:quick runs no process, but this test started \`${String(command)}${argv}\`: move its file out of QUICK in test/suites.mjs`);
+    };
+  }
+  syncBuiltinESMExports();
+}

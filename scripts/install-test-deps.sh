@@ -38,6 +38,7 @@ wanted=(
   "setpriv:util-linux:processes as another uid (the sidecar's proxy uid, the apps' user): test/envoy-double, test/mesh-e2e, test/hosts/capture, test/support/local-host.ts"
   # secrets in the config repo: tests encrypt fixtures with the real age CLI (amphi decrypts with age-encryption)
   "age:age:encrypting the secrets fixtures with the real age CLI: test/secrets"
+  "gpg:gpg:unwrapping the data key of the SOPS file written by real sops (PGP test key): test/secrets/upstream"
   # ~25 s to install (113 MB download, 414 MB on disk with its 25 libraries; bookworm-security 156, --no-install-recommends).
   "chromium:chromium:the drift report in headless Chromium: test/report/html-chromium (fails without it when CI=true)"
   # Not in Debian's archive: the package comes from Google Cloud's or Kubernetes' apt repository when one is configured.

@@ -16,6 +16,7 @@ export const QUICK_EXCEPT = [
   "test/render/files.test.ts", // kubectl
   "test/report/cli-drift.test.ts", // the local transport's shell
   "test/report/html-chromium.test.ts", // chromium
+  "test/report/mesh-graph-browser.test.ts", // chromium
 ];
 
 /** The name of the file that imports the selected quick suites to run them in one process (test/run.mjs), as the

@@ -35,11 +35,12 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   secret: async () => (await import("./secret.js")).secretCommand,
 };
 
-/** The commands a run needs: the one named by the first word of `argv` (top-level options take no value), or
- * all of them when there is none or it is not a command (help, and commander's "unknown command" with its
- * suggestion, list them all). */
+/** The commands a run needs: the one named by the first word of `argv` (top-level options take no value), none
+ * for `--version` alone, or all of them when there is no word or it is not a command (help, and commander's
+ * "unknown command" with its suggestion, list them all). */
 function commandsFor(argv: string[]): string[] {
   const word = argv.find((a) => !a.startsWith("-"));
+  if (word === undefined && argv.some((a) => a === "-V" || a === "--version") && !argv.some((a) => a === "-h" || a === "--help")) return [];
   return word !== undefined && Object.hasOwn(COMMANDS, word) ? [word] : Object.keys(COMMANDS);
 }
 

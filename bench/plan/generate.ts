@@ -5,15 +5,27 @@ import { join } from "node:path";
 
 const SHA = "0".repeat(63) + "1";
 
-/** Writes the repo under `dir` and returns it. `deps` makes every 10th app depend on the one before. */
-export function generateRepo(dir: string, apps: number, hosts = 4): string {
+/** The shape: `envs` environment files (default prod and staging), with or without a Consul address. The
+ * issue 14 checker's shape is `{ envs: ["prod"], consul: false }` (`fleet` below). */
+export interface Shape {
+  envs: string[];
+  consul: boolean;
+}
+
+/** bench/plan's own repo: two environments, Consul. */
+export const BENCH: Shape = { envs: ["prod", "staging"], consul: true };
+/** The shape issue 14's checker describes: one environment, no Consul. */
+export const FLEET: Shape = { envs: ["prod"], consul: false };
+
+/** Writes the repo under `dir` and returns it. Every 10th app depends on the one before. */
+export function generateRepo(dir: string, apps: number, hosts = 4, shape: Shape = BENCH): string {
   for (let i = 0; i < apps; i++) {
     const name = `app-${String(i).padStart(4, "0")}`;
     mkdirSync(join(dir, "apps", name), { recursive: true });
     writeFileSync(join(dir, "apps", name, "spec.yaml"), appSpec(name, i));
   }
   mkdirSync(join(dir, "environments"), { recursive: true });
-  for (const env of ["prod", "staging"]) writeFileSync(join(dir, "environments", `${env}.yaml`), envSpec(env, apps, hosts));
+  for (const env of shape.envs) writeFileSync(join(dir, "environments", `${env}.yaml`), envSpec(env, apps, hosts, shape.consul));
   return dir;
 }
 
@@ -43,7 +55,7 @@ spec:
 ${dep}`;
 }
 
-function envSpec(env: string, apps: number, hosts: number): string {
+function envSpec(env: string, apps: number, hosts: number, consul: boolean): string {
   const hostList = Array.from({ length: hosts }, (_, h) => `    - name: vm-${h}\n      address: 10.30.0.${h + 10}\n`).join("");
   const placements = Array.from({ length: apps }, (_, i) => {
     const name = `app-${String(i).padStart(4, "0")}`;
@@ -54,11 +66,10 @@ kind: Environment
 spec:
   mesh:
     serviceIP: 10.255.0.1
+    capture: false
     sidecar:
       image: envoyproxy/envoy:v1.31.2
-  consul:
-    address: http://127.0.0.1:8500
-  clusters:
+${consul ? "  consul:\n    address: http://127.0.0.1:8500\n" : ""}  clusters:
   - name: c1
     context: ${env}-c1
     namespace: bench

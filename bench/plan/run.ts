@@ -1,14 +1,18 @@
 // bench/plan: whole-process time and peak RSS of `amphi plan` on generated repos of N apps × 2 environments.
-// Usage: npm run bench -- [apps=100,1000,10000] [runs=5]. Prints one line per scenario and size: min / median /
-// max ms and the largest peak RSS of those runs. 10,000 apps get at most 3 runs (each takes seconds).
+// Usage: npm run bench -- [apps=100,1000,10000] [runs=5] [shape=bench|fleet]. Prints one line per scenario and
+// size: min / median / max ms and the largest peak RSS of those runs. 10,000 apps get at most 3 runs (each takes
+// seconds). `fleet` is the shape issue 14's checker describes (one environment, no Consul); `bench` has two and Consul.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateRepo } from "./generate.js";
+import { BENCH, FLEET, generateRepo } from "./generate.js";
 
 const sizes = (process.argv[2] ?? "100,1000,10000").split(",").map(Number);
 const runsArg = Number(process.argv[3] ?? 5);
+const shapeArg = process.argv[4] ?? "bench";
+if (shapeArg !== "bench" && shapeArg !== "fleet") throw new Error(`shape must be bench or fleet, not ${shapeArg}`);
+const shape = shapeArg === "fleet" ? FLEET : BENCH;
 const root = new URL("../..", import.meta.url).pathname;
 const bin = join(root, "bin/amphi.js");
 // Preloaded into each child: writes its own peak RSS (KiB, getrusage ru_maxrss) to a file when it exits.
@@ -39,9 +43,10 @@ function time(label: string, dir: string, runs: number, args: string[], okCodes 
 
 function bench(apps: number): void {
   const runs = apps >= 10000 ? Math.min(runsArg, 3) : runsArg;
-  const dir = generateRepo(mkdtempSync(join(tmpdir(), `amphi-bench-plan-${process.pid}-`)), apps);
+  const dir = generateRepo(mkdtempSync(join(tmpdir(), `amphi-bench-plan-${process.pid}-`)), apps, 4, shape);
   try {
-    console.log(`\n${apps} apps × 2 environments (cluster + 4 hosts each), ${runs} runs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+    const envs = `${shape.envs.length} environment${shape.envs.length === 1 ? "" : "s"}${shape.consul ? ", Consul" : ""}`;
+    console.log(`\n${apps} apps × ${envs} (cluster + 4 hosts each), ${runs} runs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
     time("amphi validate", dir, runs, [bin, "validate"], [0]);
     // Always --actual: without it plan would read live state from the generated (unreachable) hosts.
     const empty = join(dir, "empty-actual.yaml");

@@ -6,7 +6,7 @@ import { InputError, type ActualState, type DesiredState, type Model } from "../
 import type { ConfigSource } from "../ports/index.js";
 import { parseActualState, readActualJson } from "../diff/actual-file.js";
 import type { Io } from "./common.js";
-import { envContext, findEnv, type HostOptions } from "./context.js";
+import type { HostOptions } from "./context.js";
 
 /** The actual state of `opts.env`: from `opts.actual` when given, else read live. `desired` (the rendered
  * state) lets a file's in-sync resources share its objects instead of being held twice. */
@@ -14,8 +14,10 @@ export function actualFor(io: Io, model: Model, source: ConfigSource, opts: Host
   return opts.actual ? readActualFile(io, opts.actual, opts.env, desired) : readLive(io, model, source, opts.env, opts);
 }
 
-/** Reads the live actual state of an environment through its host sessions. */
+/** Reads the live actual state of an environment through its host sessions. The readers (kubectl, SSH, Consul
+ * adapters) load here, so a plan of an `--actual` file never loads them. */
 export async function readLive(io: Io, model: Model, source: ConfigSource, envName: string, opts: HostOptions): Promise<ActualState> {
+  const { envContext, findEnv } = await import("./context.js");
   const ctx = envContext(io, source, findEnv(model, envName), opts);
   try {
     return await ctx.readActual();

@@ -4,7 +4,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { InputError, type EnvironmentModel, type Plan } from "../model/index.js";
+import { InputError, findEnvironment, type EnvironmentModel, type Plan } from "../model/index.js";
 import { formatPlanJson, formatPlanMarkdown, formatPlanText, formatUnseen } from "../plan/format.js";
 import { formatScope } from "../reconcile/pr-scope.js";
 import { planLive } from "../reconcile/pipeline.js";
@@ -14,15 +14,15 @@ import { loadPrScope } from "./pr.js";
 import { unlockSecrets } from "../secrets/unlock.js";
 import { reachOptions, repoOptions } from "./options.js";
 import { EXIT, loadRepoWithSource, pickFormat, printWarnings, runAction, warnLockedSecrets, type Io } from "./common.js";
-import { findEnv, type HostOptions } from "./context.js";
+import type { HostOptions } from "./context.js";
 import { actualFor } from "./actual.js";
 
 const FORMATS = ["text", "json", "markdown"] as const;
 
 /** What `plan` may be given besides options: where PR-mode statuses go (the environment's `status`
- * provider; tests give none or a double). */
+ * provider, loaded when needed; tests give none or a double). */
 export interface PlanDeps {
-  reporter?: (env: EnvironmentModel, repoDir: string) => StatusReporter | null;
+  reporter?: (env: EnvironmentModel, repoDir: string) => StatusReporter | null | Promise<StatusReporter | null>;
 }
 
 /** Registers `amphi plan` on the program. */
@@ -98,7 +98,7 @@ async function planPr(io: Io, opts: PrOptions, deps: PlanDeps): Promise<number> 
     const head = `### amphi plan · \`${opts.env}\` · \`${pr.baseSha.slice(0, 7)}\`..\`${pr.headSha.slice(0, 7)}\`\n\nIn scope: ${formatScope(scope)}\n\n`;
     await writeFile(resolve(io.cwd, opts.commentFile), head + formatPlanMarkdown(plan));
   }
-  const reporter = deps.reporter?.(findEnv(model, opts.env), pr.repoDir) ?? null;
+  const reporter = (await deps.reporter?.(findEnvironment(model, opts.env), pr.repoDir)) ?? null;
   if (reporter) {
     const base = planStatus(plan);
     const inScope = scope.all ? "all apps" : `${scope.apps.size} app${scope.apps.size === 1 ? "" : "s"} in scope`;

@@ -1,7 +1,8 @@
 // The --actual file: an ActualState written as JSON or YAML, checked by hand so that every problem is
 // reported at once, each naming the file and the entry (`actual.json: resources[3] (k8s/eu1/…): missing "object"`).
 // A JSON file can also be read chunk by chunk (readActualJson): each resource is parsed, checked and, when it
-// is identical to its desired counterpart, replaced by it, so a large in-sync state costs no second copy.
+// is identical to its desired counterpart, replaced by it, so a large in-sync state costs no second copy. An
+// entry whose text is byte for byte the JSON of the desired resource expected there is not even parsed.
 import { load } from "js-yaml";
 import { InputError, type ActualResource, type ActualState, type DesiredState, type Runtime, type UnreachableTarget } from "../model/index.js";
 import { sameJson } from "../compare/compare.js";
@@ -29,7 +30,7 @@ export function parseActualState(text: string, file: string, envName: string, de
  * text then, which gives the same result or the usual error. */
 export async function readActualJson(fill: Fill, file: string, envName: string, desired?: DesiredState, bufferSize?: number): Promise<ActualState | null> {
   const entries = new Entries(desired);
-  const doc = await readJsonStreaming(fill, "resources", (e, i) => entries.add(e, i), bufferSize);
+  const doc = await readJsonStreaming(fill, "resources", (e, i) => entries.add(e, i), bufferSize, desired ? () => entries.guess() : undefined);
   return doc === null ? null : checkActualState(doc, file, envName, entries);
 }
 
@@ -37,16 +38,31 @@ export async function readActualJson(fill: Fill, file: string, envName: string, 
 class Entries {
   readonly problems: string[] = [];
   readonly checked: Checked[] = [];
-  private readonly desired: Map<string, unknown> | null;
+  /** Desired resources by key, with their place in the (key-sorted) desired list. */
+  private readonly desired: Map<string, { resource: unknown; at: number }> | null;
+  private readonly list: readonly unknown[];
+  /** Where the next entry is expected in the desired list: files written from a desired state (`render
+   * --as-actual`, a previous plan's state) list resources in the same order. */
+  private next = 0;
   constructor(desired: DesiredState | undefined) {
-    this.desired = desired ? new Map(desired.resources.map((r) => [r.key, r])) : null;
+    this.list = desired?.resources ?? [];
+    this.desired = desired ? new Map(desired.resources.map((r, at) => [r.key, { resource: r, at }])) : null;
   }
 
+  /** The desired resource the next entry probably is (the one after the last entry's): when the entry's text is
+   * that resource's JSON, the reader hands over the resource itself instead of parsing the text. */
+  guess(): unknown {
+    return this.list[this.next] ?? null;
+  }
+
+  /** Checks entry `index`. When it is a guessed desired resource itself, the checks see what parsing its text
+   * would give (desired resources are plain JSON data), and the comparison is cheap (same objects inside). */
   add(entry: unknown, index: number): void {
     const ok = checkResource(entry, `resources[${index}]`, this.problems);
     if (!ok) return;
     const same = this.desired?.get(ok.key);
-    this.checked.push({ resource: same !== undefined && sameJson(asJson(same), asJson(ok)) ? (same as ActualResource) : ok, index });
+    if (same !== undefined) this.next = same.at + 1;
+    this.checked.push({ resource: same !== undefined && sameJson(asJson(same.resource), asJson(ok)) ? (same.resource as ActualResource) : ok, index });
   }
 }
 

@@ -64,5 +64,18 @@ export function envoyBootstrap(input: BootstrapInput): Record<string, unknown> {
 
 /** The bootstrap as YAML text (what `envoy -c FILE` reads). Same input, same bytes. */
 export function envoyBootstrapYaml(input: BootstrapInput): string {
-  return dump(envoyBootstrap(input), { sortKeys: false, lineWidth: -1, noRefs: true });
+  // A block mapping's top-level entries are dumped one after the other, so the text is the node's entry followed
+  // by the rest, which depends on the admin port and the control plane only: dumped once per such pair, not once
+  // per app (a 10,000-app render dumped 10,000 equal copies).
+  const { node, ...rest } = envoyBootstrap(input);
+  const key = `${input.adminPort}\0${input.controlPlane.host}\0${input.controlPlane.port}`;
+  let tail = bootstrapTails.get(key);
+  if (tail === undefined) bootstrapTails.set(key, (tail = toYaml(rest)));
+  return toYaml({ node }) + tail;
+}
+
+const bootstrapTails = new Map<string, string>();
+
+function toYaml(value: unknown): string {
+  return dump(value, { sortKeys: false, lineWidth: -1, noRefs: true });
 }

@@ -127,3 +127,46 @@ test("sameJson: identical JSON only (a key holding undefined on one side differs
     assert.equal(sameJson(b as never, a as never), false, JSON.stringify([b, a]));
   }
 });
+
+test("an element whose text is the guessed value's JSON (compact, or indented at its column) is that value, unparsed", async () => {
+  const state = { env: "prod", observedAt: null, resources, unreachable: [] };
+  const drifted = JSON.parse(JSON.stringify(resources));
+  drifted[2].changed = true; // capture(): its payload field is not `object`
+  for (const text of [JSON.stringify(state), JSON.stringify(state, null, 2), JSON.stringify({ ...state, resources: drifted }, null, 2)]) {
+    for (const [size, buffer] of [[3, 16], [100, 64], [1 << 20, 1 << 20]] as const) {
+      const got: { value: unknown; matched: boolean }[] = [];
+      const guesses: number[] = [];
+      const rest = await readJsonStreaming(chunks(text, size), "resources", (value, _i, matched) => got.push({ value, matched }), buffer, (i) => (guesses.push(i), resources[i]));
+      assert.deepEqual({ ...rest, resources: got.map((g) => g.value) }, JSON.parse(text), `${size}/${buffer}: ${text.slice(0, 40)}`);
+      const changed = text.includes('"changed"') ? 2 : -1;
+      got.forEach((g, i) => {
+        assert.equal(g.matched, i !== changed, `element ${i}`);
+        if (i !== changed) assert.equal(g.value, resources[i]);
+      });
+      assert.deepEqual(guesses, [0, 1, 2, 3]);
+    }
+  }
+});
+
+test("guesses stop after 16 misses in a row without a hit; a file written otherwise reads as before", async () => {
+  const many = Array.from({ length: 40 }, (_, i) => ({ ...resources[0]!, key: `k8s/c1/Deployment/ns/app-${i}` }));
+  const text = JSON.stringify({ resources: many }, null, 4); // four-space indentation: never the guessed bytes
+  let guessed = 0;
+  const got: unknown[] = [];
+  const rest = await readJsonStreaming(chunks(text, 1000), "resources", (v, _i, matched) => (assert.equal(matched, false), got.push(v)), 4096, (i) => (guessed++, many[i]));
+  assert.deepEqual({ ...rest, resources: got }, JSON.parse(text));
+  assert.equal(guessed, 16);
+});
+
+test("readActualJson: a pretty-printed in-sync file (render --as-actual's format) gives the desired objects, an edited entry its own", async () => {
+  const desired: DesiredState = { env: "prod", resources: JSON.parse(JSON.stringify(resources)) };
+  const edited = JSON.parse(JSON.stringify(resources));
+  edited[1].observed = { process: "stopped" };
+  const text = JSON.stringify({ env: "prod", observedAt: null, resources: edited, unreachable: [] }, null, 2) + "\n";
+  const state = (await readActualJson(chunks(text, 4096), "actual.json", "prod", desired, 1 << 16))!;
+  assert.deepEqual(state, parseActualState(text, "actual.json", "prod", desired));
+  assert.equal(state.resources[0], desired.resources[0]);
+  assert.notEqual(state.resources[1], desired.resources[1]);
+  assert.equal(state.resources[2], desired.resources[2]);
+  assert.equal(state.resources[3], desired.resources[3]);
+});

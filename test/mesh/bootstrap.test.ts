@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { load } from "js-yaml";
+import { dump, load } from "js-yaml";
 import protobuf from "protobufjs";
 import { envoyBootstrap, envoyBootstrapYaml, XDS_CLUSTER } from "../../src/mesh/bootstrap.js";
 import { protoIncludeDirs } from "../../src/adapters/xds/protos.js";
@@ -49,5 +49,19 @@ describe("sidecar bootstrap", () => {
     assert.deepEqual(xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: "amphi-xds.internal", port_value: 18000 });
     assert.equal((envoyBootstrap(input("10.0.0.5")) as any).static_resources.clusters[0].type, "STATIC");
     assert.equal(envoyBootstrapYaml(input("10.0.0.5")), envoyBootstrapYaml(input("10.0.0.5")));
+  });
+
+  it("writes the same bytes as one dump of the whole bootstrap, for every node, port and control plane", () => {
+    // The text is assembled from the node's entry and a tail cached per admin port and control plane.
+    const whole = (i: ReturnType<typeof input>) => dump(envoyBootstrap(i), { sortKeys: false, lineWidth: -1, noRefs: true });
+    const cases = [
+      input("10.0.0.5"),
+      input("amphi-xds.internal"),
+      { ...input("10.0.0.5"), adminPort: 15001 },
+      { ...input("10.0.0.5"), controlPlane: { host: "10.0.0.5", port: 18001 } },
+      { ...input("10.0.0.5"), nodeId: "sidecar~prod~123~pod", nodeCluster: "123", metadata: { runtime: "vm", "x: y": "true" } },
+      input("10.0.0.5"),
+    ];
+    for (const c of cases) assert.equal(envoyBootstrapYaml(c), whole(c), JSON.stringify(c));
   });
 });

@@ -141,8 +141,21 @@ function secretEnvAnnotation(placement: ClusterPlacement): Record<string, string
   return names.length > 0 ? { [SECRET_ENV_ANNOTATION]: names.join(","), ...(digest ? { [SECRET_DIGEST_ANNOTATION]: digest } : {}) } : {};
 }
 
-// A JSON round trip: drops any `undefined` left by optional fields (which would break YAML output and
-// equality in the diff) and unshares the label objects reused above.
+// What a JSON round trip gives, without the text in between (the round trip was 3 % of a 10,000-app plan, and
+// more in garbage): drops any `undefined` left by optional fields (which would break YAML output and equality
+// in the diff) and unshares the label objects reused above. The objects are plain data (strings, numbers,
+// booleans, arrays, plain objects), so nothing else of JSON's mapping applies.
 function toK8sObject(object: Service | Deployment): K8sObject {
-  return JSON.parse(JSON.stringify(object)) as K8sObject;
+  return plainCopy(object) as K8sObject;
+}
+
+function plainCopy(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : plainCopy(v)));
+  const out: Record<string, unknown> = {};
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== undefined && Object.hasOwn(value, k)) out[k] = plainCopy(v);
+  }
+  return out;
 }

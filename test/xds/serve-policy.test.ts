@@ -158,7 +158,7 @@ describe("amphi serve --xds-listen: a policy commit moves the traffic without a 
         return (r.body ?? []).find((x: { revision: string; state: string }) => x.revision === sha2 && ["succeeded", "failed"].includes(x.state)) ?? undefined;
       }, 60_000, "the run of the echo2 commit");
       assert.equal(third.state, "succeeded", srv.log());
-      await eventually(async () => (/amphi xds: services of the applied config: 2 \(new: echo2\)/.test(srv.log()) ? true : undefined), 10_000, "the control plane to follow the config");
+      await eventually(async () => (/amphi xds: services of the applied config: 2 \(new: echo2\)/.test(srv.log()) ? true : undefined), 120_000, "the control plane to follow the config");
       const echo2 = await grpcClient.calls("xds:///echo2:50052", 10);
       assert.deepEqual(echo2.by, { "echo2-1.0.0": 10 }, grpcClient.stderr);
 

@@ -87,15 +87,19 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
     assert.deepEqual(Object.keys(after).filter((k) => k.includes(id)), [`service:${id}`]);
   });
 
-  it("blocks until the watched data changes, and answers within ~1 s of the change", async () => {
+  it("blocks until the watched data changes, and answers on the change, long before its wait", async () => {
     const name = uniqueName("blk");
     const first = await get("/v1/catalog/services");
-    const pending = get(`/v1/catalog/services?index=${first.index}&wait=10s`);
+    // Woken by the write, not by the end of the wait: a 60 s wait against a 30 s bound tells the two apart on any
+    // machine (a 1 s bound against a 10 s wait was a load test). The time is printed.
+    const pending = get(`/v1/catalog/services?index=${first.index}&wait=60s`);
     await new Promise((r) => setTimeout(r, 200));
     const t0 = performance.now();
     await registered(name, `${name}-1`);
     const woke = await pending;
-    assert.ok(performance.now() - t0 < 1000, "woken by the write");
+    const ms = performance.now() - t0;
+    console.log(`# blocking query woken ${ms.toFixed(0)} ms after the write`);
+    assert.ok(ms < 30_000, `woken by the write (after ${ms.toFixed(0)} ms)`);
     assert.ok(woke.index > first.index);
     assert.ok(name in (woke.json as object));
   });
@@ -104,7 +108,8 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
     const first = await get("/v1/catalog/services");
     const r = await get(`/v1/catalog/services?index=${first.index}&wait=400ms`);
     assert.ok(r.ms >= 390, `returned after ${r.ms} ms`);
-    assert.ok(r.ms < 400 * (17 / 16) + 300, `returned after ${r.ms} ms`);
+    // Ends at the wait, not Consul's default 5 min: the slack above wait + jitter is for a loaded machine.
+    assert.ok(r.ms < 400 * (17 / 16) + 10_000, `returned after ${r.ms} ms`);
     assert.equal(r.index, first.index);
   });
 
@@ -142,7 +147,7 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
     await put(`/v1/agent/check/pass/service:${name}-1?note=fine`);
     const status = async () => ((await get(`/v1/health/checks/${name}`)).json as { Status: string; Output: string }[])[0]!;
     assert.equal((await status()).Status, "passing");
-    const expired = await eventually("the TTL to expire", async () => ((await status()).Status === "critical" ? status() : null), 3000);
+    const expired = await eventually("the TTL to expire", async () => ((await status()).Status === "critical" ? status() : null));
     assert.match(expired.Output, /^TTL expired/);
   });
 
@@ -158,7 +163,7 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
   it("removes a service whose check stayed critical for DeregisterCriticalServiceAfter (double: fast reaper)", { skip: !process.env.CONSUL_HTTP_ADDR ? false : "Consul's floor is 1 minute and its reaper runs every 30 s" }, async () => {
     const name = uniqueName("reap");
     await registered(name, `${name}-1`, { Check: { CheckID: `service:${name}-1`, TTL: "10s", DeregisterCriticalServiceAfter: "200ms" } });
-    await eventually("the reaper to deregister it", async () => ((await get(`/v1/health/service/${name}`)).json as unknown[]).length === 0, 3000);
+    await eventually("the reaper to deregister it", async () => ((await get(`/v1/health/service/${name}`)).json as unknown[]).length === 0);
     const agent = (await get("/v1/agent/services")).json as Record<string, unknown>;
     assert.equal(`${name}-1` in agent, false);
   });
@@ -166,11 +171,11 @@ describe("Consul double: services, catalog, health, blocking queries", () => {
   it("answers blocked queries with the lower index after an index reset (double only)", async (ctx) => {
     if (!t.double) return ctx.skip("double-only control");
     const first = await get("/v1/catalog/services");
-    const pending = get(`/v1/catalog/services?index=${first.index}&wait=10s`);
+    const pending = get(`/v1/catalog/services?index=${first.index}&wait=60s`);
     await new Promise((r) => setTimeout(r, 100));
     t.double.setIndex(1);
     const r = await pending;
-    assert.ok(r.ms < 1000);
+    assert.ok(r.ms < 30_000, `answered on the reset, not at the 60 s wait (${r.ms} ms)`);
     assert.equal(r.index, 1);
   });
 });
@@ -241,11 +246,11 @@ describe("Consul double: KV and sessions", () => {
   it("wakes a blocking query on a key when it is written", async () => {
     await kv("PUT", "watched", "1");
     const first = await kv("GET", "watched");
-    const pending = kv("GET", `watched?index=${first.index}&wait=5s`);
+    const pending = kv("GET", `watched?index=${first.index}&wait=60s`);
     await new Promise((r) => setTimeout(r, 100));
     await kv("PUT", "watched", "2");
     const r = await pending;
-    assert.ok(r.ms < 1000 && r.index > first.index);
+    assert.ok(r.ms < 30_000 && r.index > first.index, `woken by the write, not at the 60 s wait (${r.ms} ms)`);
   });
 
   it("locks with sessions: acquire, contention, release, and release on destroy", async () => {
@@ -270,7 +275,7 @@ describe("Consul double: KV and sessions", () => {
     if (!t.double) return ctx.skip("Consul's minimum session TTL is 10 s");
     const id = ((await call(t.url, "PUT", "/v1/session/create", { body: { TTL: "100ms", LockDelay: "0s" } })).json as { ID: string }).ID;
     assert.equal((await kv("PUT", `ttl-lock?acquire=${id}`, "x")).json, true);
-    await eventually("the session to expire", async () => ((await call(t.url, "GET", `/v1/session/info/${id}`)).json as unknown[]).length === 0, 2000);
+    await eventually("the session to expire", async () => ((await call(t.url, "GET", `/v1/session/info/${id}`)).json as unknown[]).length === 0);
     assert.equal(((await kv("GET", "ttl-lock")).json as { Session?: string }[])[0]!.Session, undefined);
   });
 });

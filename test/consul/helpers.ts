@@ -35,8 +35,9 @@ export async function call(base: string, method: string, path: string, opts: { t
   return { status: res.status, index: Number(res.headers.get("x-consul-index") ?? 0), headers: res.headers, text, json, ms: performance.now() - t0 };
 }
 
-/** Polls `fn` every 25 ms until it returns a truthy value or `timeoutMs` passes (then throws `what`). */
-export async function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 5000): Promise<NonNullable<T>> {
+/** Polls `fn` every 25 ms until it returns a truthy value or `timeoutMs` passes (then throws `what`). The default
+ * deadline is a safety net, far above what a quiet machine needs (5 s was reached beside CPU hogs). */
+export async function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 60_000): Promise<NonNullable<T>> {
   const end = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {

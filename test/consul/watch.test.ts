@@ -45,7 +45,7 @@ describe("Consul watches", () => {
     const name = uniqueName("new");
     const t0 = performance.now();
     await register(client, reg(name, "vm-1"));
-    await eventually("the change", () => seen.some((s) => name in s), 1000);
+    await eventually("the change", () => seen.some((s) => name in s));
     assert.ok(performance.now() - t0 < 1000);
     assert.deepEqual(seen.at(-1)![name], ["amphi", "app:" + name, "env:staging", "version:1.0.0"]);
     assert.deepEqual(errors, []);
@@ -77,7 +77,7 @@ describe("Consul watches", () => {
     await w.ready;
     assert.deepEqual(seen, [[]], "a new TTL check is critical: not passing yet");
     await passCheck(client, r.check.checkId, "first");
-    await eventually("the instance to pass", () => seen.length === 2, 1000);
+    await eventually("the instance to pass", () => seen.length === 2);
     assert.deepEqual(seen[1]!.map((i: ServiceInstance) => [i.id, i.address, i.port, i.status]), [[r.id, "10.1.0.1", 9100, "passing"]]);
     await passCheck(client, r.check.checkId, "second");
     await new Promise((r) => setTimeout(r, 300));
@@ -93,11 +93,11 @@ describe("Consul watches", () => {
     await new Promise((r) => setTimeout(r, 100)); // the blocking query is pending: setIndex answers it
     const before = d.requests.length;
     d.setIndex(2);
-    await eventually("a request without index after the reset", () => d.requests.slice(before).some((r) => r.path === "/v1/catalog/services" && !("index" in r.query)), 2000);
+    await eventually("a request without index after the reset", () => d.requests.slice(before).some((r) => r.path === "/v1/catalog/services" && !("index" in r.query)));
     const name = uniqueName("after-reset");
     await register(client, reg(name, "vm-1"));
     // The read after an index that went backwards keeps 1 s (minIntervalMs) from the one before: allow for it.
-    await eventually("the change after the reset", () => seen.some((s) => name in s), 3000);
+    await eventually("the change after the reset", () => seen.some((s) => name in s));
     const later = d.requests.slice(before).filter((r) => r.path === "/v1/catalog/services").map((r) => Number(r.query.index ?? 0));
     assert.ok(later.every((i) => i < 1000), `indexes after the reset stay low: ${later.join(",")}`);
   });
@@ -111,9 +111,9 @@ describe("Consul watches", () => {
     await w.ready;
     await new Promise((r) => setTimeout(r, 100)); // the blocking query is on its connection: the drop cuts it
     d.dropConnections();
-    await eventually("an error for the dropped connection", () => errors.length >= 1, 2000);
+    await eventually("an error for the dropped connection", () => errors.length >= 1);
     await d.pause();
-    await eventually("several failed retries", () => errors.length >= 5, 5000);
+    await eventually("several failed retries", () => errors.length >= 5);
     const delays = errors.map((e) => e.retry);
     assert.ok(delays.slice(1).some((x, i) => x > delays[i]!), `backoff grows: ${delays.join(",")}`);
     assert.ok(delays.every((x) => x <= 800), "capped");
@@ -121,7 +121,7 @@ describe("Consul watches", () => {
     const name = uniqueName("while-down");
     await d.resume();
     await register(client, reg(name, "vm-1"));
-    await eventually("the change after the outage", () => seen.some((s) => name in s), 3000);
+    await eventually("the change after the outage", () => seen.some((s) => name in s));
   });
 
   /** Stops the watches of earlier tests, so the double's requests are only the next watch's. */
@@ -157,7 +157,7 @@ describe("Consul watches", () => {
       // A change is still seen, within the spacing.
       const name = uniqueName("at-once");
       await register(client, reg(name, "vm-1"));
-      await eventually("the change while answers come at once", () => seen.some((s) => name in s), 3000);
+      await eventually("the change while answers come at once", () => seen.some((s) => name in s));
     } finally {
       d.setQuirks({ blockingAnswersAtOnce: false });
     }
@@ -194,10 +194,10 @@ describe("Consul watches", () => {
     const a = uniqueName("burst-a");
     const b = uniqueName("burst-b");
     await register(client, reg(a, "vm-1"));
-    await eventually("the first change", () => seen.some((s) => a in s), 5000);
+    await eventually("the first change", () => seen.some((s) => a in s));
     await register(client, reg(b, "vm-1"));
     // Far below the 60 s minimum: the read after a change was not held back.
-    await eventually("the second change right after the first", () => seen.some((s) => b in s), 5000);
+    await eventually("the second change right after the first", () => seen.some((s) => b in s));
   });
 
   it("follows an index that moved at once: an output-only update, then a failure, then a pass are all seen", async () => {
@@ -212,9 +212,9 @@ describe("Consul watches", () => {
     assert.deepEqual(seen.map((s) => s[0]?.status), ["passing"]);
     await passCheck(client, r.check.checkId, "still up"); // moves the index, not what the watch delivers
     await failCheck(client, r.check.checkId, "down");
-    await eventually("the failure after an index-only wake-up", () => seen.at(-1)?.[0]?.status === "critical", 5000);
+    await eventually("the failure after an index-only wake-up", () => seen.at(-1)?.[0]?.status === "critical");
     await passCheck(client, r.check.checkId, "up again");
-    await eventually("the pass after the failure", () => seen.at(-1)?.[0]?.status === "passing", 5000);
+    await eventually("the pass after the failure", () => seen.at(-1)?.[0]?.status === "passing");
     assert.deepEqual(seen.map((s) => s[0]?.status), ["passing", "critical", "passing"]);
   });
 

@@ -20,7 +20,9 @@ function requireSupport(): void {
 function banner(host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port });
-    sock.setTimeout(3000, () => {
+    // A safety net: sshd sends its banner once the connection's process is up, which took over 3 s with 50 sshd
+    // answering at once on a loaded machine.
+    sock.setTimeout(60_000, () => {
       sock.destroy();
       reject(new Error(`no banner from ${host}:${port}`));
     });
@@ -109,7 +111,7 @@ describe("netns sshd fleet (3 hosts)", { skip }, () => {
     assert.equal((await fleet.execOnHost(0, ["pgrep", "-x", "sleep"])).code, 1, "host0 must not see host1's processes");
   });
 
-  it("refuses connections quickly while a host is stopped, and serves again after startHost", async () => {
+  it("refuses connections while a host is stopped (no timeout), and serves again after startHost", async (t) => {
     // Root-namespace pids of host1's processes, including the daemon started above.
     const before = sh(`ip netns pids ${fleet.hosts[1]!.netns}`).split(/\s+/).filter(Boolean).map(Number);
     assert.ok(before.length >= 2);
@@ -127,8 +129,10 @@ describe("netns sshd fleet (3 hosts)", { skip }, () => {
     const down = await fleet.ssh(1, "true");
     const ms = performance.now() - t0;
     assert.notEqual(down.code, 0);
+    // Refused, not timed out (ssh would say "Connection timed out" after ConnectTimeout): the message tells them
+    // apart; the time is reported, not asserted (a loaded machine takes seconds just to start ssh).
     assert.match(down.stderr, /Connection refused/);
-    assert.ok(ms < 2000, `refusal took ${ms.toFixed(0)} ms`);
+    t.diagnostic(`refusal took ${ms.toFixed(0)} ms`);
     const other = await fleet.ssh(0, "true");
     assert.equal(other.code, 0, `host0 is unaffected: ${other.stderr}`);
 

@@ -189,4 +189,27 @@ describe("kube-apiserver double over HTTP", () => {
     assert.equal(modified.object.status.replicas, 2);
     ctrl.abort();
   });
+
+  test("a watch from a list's resourceVersion replays the changes made since (an informer's list, then watch); an old one is 410 Expired", async () => {
+    const CMS = "/api/v1/namespaces/http/configmaps";
+    const cm = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data: { a: "1" } });
+    await call("POST", CMS, cm("early"));
+    const listed = await call("GET", CMS);
+    // Changes between the list and the watch (kubectl's informer leaves this gap; a loaded machine widens it).
+    await call("DELETE", `${CMS}/early`);
+    await call("POST", CMS, cm("late"));
+    await call("POST", "/api/v1/namespaces/default/configmaps", cm("elsewhere"));
+    const events = async (rv: string) => {
+      const res = await fetch(`${double.url}${CMS}?watch=true&resourceVersion=${rv}&timeoutSeconds=1`);
+      return (await res.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l) as J);
+    };
+    const replayed = await events(listed.body.metadata.resourceVersion);
+    assert.deepEqual(replayed.map((e) => `${e.type} ${e.object.metadata.name}`), ["DELETED early", "ADDED late"]);
+    assert.ok(Number(replayed[0]!.object.metadata.resourceVersion) > Number(listed.body.metadata.resourceVersion));
+    const expired = await events("1");
+    assert.equal(expired.length, 1);
+    assert.equal(expired[0]!.type, "ERROR");
+    assert.equal(expired[0]!.object.code, 410);
+    assert.match(expired[0]!.object.message, /^too old resource version: 1 \(\d+\)$/);
+  });
 });

@@ -77,7 +77,10 @@ describe("kubectl against the double", { skip: skipWithoutKubectl() }, () => {
   test("kubectl delete -f of a namespace and its contents deletes all of them and waits", async () => {
     const yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: temp\n---\n" + shopYaml("temp");
     await kubectlOk(kc, APPLY, { input: yaml });
-    const del = await kubectl(kc, ["delete", "-f", "-"], { input: yaml });
+    // Terminating long enough that kubectl's deletes of the contents come first (at 50 ms the double's namespace
+    // controller removed them before kubectl got to them on a loaded machine: NotFound, as a real cluster would say).
+    double.namespaceTerminationMs = 3000;
+    const del = await kubectl(kc, ["delete", "-f", "-"], { input: yaml }).finally(() => (double.namespaceTerminationMs = 50));
     assert.equal(del.code, 0, del.stderr);
     assert.equal(del.stdout, 'namespace "temp" deleted\nservice "web" deleted\ndeployment.apps "web" deleted\n');
     assert.equal(double.get("Namespace", undefined, "temp"), undefined, "kubectl waited until the namespace was gone");

@@ -35,7 +35,8 @@ export function kubectl(
     const child = spawn(KUBECTL, [...kc.args(opts.context), ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+    // A safety net: kubectl exits by itself (its own --request-timeout and waits); 20 s was reached beside CPU hogs.
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", (e) => {
@@ -46,6 +47,7 @@ export function kubectl(
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, ms: Math.round(performance.now() - started) });
     });
+    child.stdin.on("error", () => {}); // kubectl may exit before reading its input (EPIPE): the exit code tells
     child.stdin.end(opts.input ?? "");
   });
 }

@@ -55,6 +55,7 @@ export function kubectlText(target: KubeTestTarget, args: string[], input?: stri
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")} exited ${code}: ${err}`))));
+    child.stdin.on("error", () => {}); // kubectl may exit before reading its input (EPIPE): the exit code tells
     child.stdin.end(input ?? "");
   });
 }

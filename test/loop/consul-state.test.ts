@@ -92,7 +92,13 @@ test("a holder whose session is destroyed loses its lease (the running cycle is 
     const lease = await locks.acquire("staging", { timeoutMs: 0 });
     const sid = await (locks as unknown as { session: Promise<string> }).session;
     await client.put(`/v1/session/destroy/${sid}`);
-    await new Promise((r) => setTimeout(r, 600));
+    // Waits for the abort itself (a fixed 600 ms could pass before the next renewal on a loaded machine); 30 s
+    // is a safety net only.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      if (lease.lost.aborted) resolve();
+      lease.lost.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    });
     assert.equal(lease.lost.aborted, true);
     assert.match(String(lease.lost.reason), /the Consul session holding the lock is gone/);
   } finally {

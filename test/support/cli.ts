@@ -34,8 +34,9 @@ export interface Listening {
 }
 
 /** Starts `amphi <command> <args…>` in-process and resolves once it says "listening on ADDR:PORT"; fails the
- * test when it exits before that. */
-export async function startListening(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Listening> {
+ * test when it exits before that. `cwd` (default: this process's) is where its state (.amphi/) goes: give each
+ * test its own, so two test files running at once never share one. */
+export async function startListening(command: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<Listening> {
   const ac = new AbortController();
   let err = "";
   let seen: (line: string) => void = () => {};
@@ -44,7 +45,7 @@ export async function startListening(command: string, args: string[], env: NodeJ
     err += t;
     if (t.includes("listening on")) seen(t);
   };
-  const done = run([command, ...args], { out: () => {}, err: write, cwd: process.cwd(), env }, ac.signal);
+  const done = run([command, ...args], { out: () => {}, err: write, cwd, env }, ac.signal);
   const line = await Promise.race([listening, done.then((code) => assert.fail(`amphi ${command} exited ${code}: ${err}`))]);
   return {
     port: Number(/listening on [0-9.]+:(\d+)/.exec(line)![1]),

@@ -602,7 +602,8 @@ export async function startFleet(opts: FleetOptions): Promise<TestFleet> {
       let exited: string | undefined;
       child.once("exit", (code, sig) => (exited = `sshd exited (${code ?? sig})`));
       child.once("error", (err) => (exited = `spawn failed: ${err.message}`));
-      const deadline = Date.now() + 5_000;
+      // A safety net: sshd either listens or exits (both seen here); starting 16 at once took over 5 s beside CPU hogs.
+      const deadline = Date.now() + 120_000;
       for (;;) {
         if (exited) break;
         // The host's init is unshare's only child (needs CONFIG_PROC_CHILDREN, standard).
@@ -615,7 +616,7 @@ export async function startFleet(opts: FleetOptions): Promise<TestFleet> {
         await sleep(10);
       }
       const log = existsSync(h.logPath) ? readFileSync(h.logPath, "utf8").trim().split("\n").slice(-5).join("\n") : "";
-      throw new Error(`${h.name} (${h.address}): sshd not accepting connections: ${exited ?? "timeout after 5 s"}\n${log}`);
+      throw new Error(`${h.name} (${h.address}): sshd not accepting connections: ${exited ?? "timeout after 120 s"}\n${log}`);
     };
 
     await mapLimit(hosts, 16, startSshd);

@@ -88,7 +88,7 @@ describe("amphi xds: the applied policy from Consul KV", () => {
         const m = /amphi xds: listening on 127\.0\.0\.1:(\d+) for test: 1 services, instances from \S+, applied traffic policy from consul \S+ key amphi-xds-\d+\/mesh\/test/.exec(err);
         return m ? Number(m[1]) : undefined;
       }, 20_000, `amphi xds to listen: ${err}`);
-      await eventually(async () => (/serving test: registry read/.test(err) ? true : undefined), 20_000, "the registry read");
+      await eventually(async () => (/serving test: registry read/.test(err) ? true : undefined), 120_000, "the registry read");
       assert.match(err, /no traffic policy applied to test yet: serving the mesh's defaults/);
       grpcClient = new XdsClientProcess(port, "grpc-client~applied");
       const defaults = await grpcClient.calls("xds:///echo:50051", 60);

@@ -87,12 +87,12 @@ describe("amphi drift names proxies that NACK", { skip: skipWithoutKubectl() }, 
       const ok = await grpcClient.calls("xds:///echo:50051", 10);
       assert.deepEqual(ok.errors, {}, grpcClient.stderr + err);
       // The published record says the proxy is connected and ACKed its clusters.
-      await eventually(async () => ((await proxies.readAll()).some((r) => r.proxies.some((p) => p.id === NODE && p.connected && p.types["cluster"]?.acked)) ? true : undefined), 10_000, "the record of the connected proxy");
+      await eventually(async () => ((await proxies.readAll()).some((r) => r.proxies.some((p) => p.id === NODE && p.connected && p.types["cluster"]?.acked)) ? true : undefined), 120_000, "the record of the connected proxy");
 
       // Someone changes the applied record by hand to a value gRPC rejects: the control plane pushes it, the client NACKs.
       const applied = (await policy.read())!;
       await policy.write({ ...applied, policies: applied.policies.map((p) => ({ ...p, outlierDetection: { ...p.outlierDetection!, maxEjectionPercent: 150 } })) });
-      await eventually(async () => ((await proxies.readAll()).some((r) => r.proxies.some((p) => p.id === NODE && p.types["cluster"]?.nacked)) ? true : undefined), 10_000, "the NACK in the record");
+      await eventually(async () => ((await proxies.readAll()).some((r) => r.proxies.some((p) => p.id === NODE && p.types["cluster"]?.nacked)) ? true : undefined), 120_000, "the NACK in the record");
 
       const nacked = await cli(["drift", "--format", "json"]);
       assert.equal(nacked.code, 2, nacked.stdout + nacked.stderr);
@@ -113,7 +113,7 @@ describe("amphi drift names proxies that NACK", { skip: skipWithoutKubectl() }, 
       grpcClient = new XdsClientProcess(port, NODE);
       const again = await grpcClient.calls("xds:///echo:50051", 10);
       assert.deepEqual(again.errors, {}, grpcClient.stderr);
-      await eventually(async () => ((await proxies.readAll()).some((r) => r.proxies.some((p) => p.id === NODE && p.connected && p.types["cluster"]?.acked && !p.types["cluster"]?.nacked)) ? true : undefined), 10_000, "the ACK in the record");
+      await eventually(async () => ((await proxies.readAll()).some((r) => r.proxies.some((p) => p.id === NODE && p.connected && p.types["cluster"]?.acked && !p.types["cluster"]?.nacked)) ? true : undefined), 120_000, "the ACK in the record");
       const healed = await cli(["drift"]);
       assert.equal(healed.code, 0, healed.stdout + healed.stderr);
 

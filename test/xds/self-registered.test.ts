@@ -52,7 +52,8 @@ describe("amphi xds: self-registered services", () => {
   it("routes a gRPC client to a service that registered itself after the start; a colliding tcp one is skipped with a warning", async () => {
     const ledger = uniqueName("ledger");
     const legacy = uniqueName("legacy");
-    const xds = await startListening("xds", ["--repo", repo, "--env", "test", "--listen", "127.0.0.1:0", "--consul", consul.url]);
+    // Run in the temp repo: its state (.amphi/mesh/test.*) is this test's, not shared with test/xds/cli (also env "test").
+    const xds = await startListening("xds", ["--repo", repo, "--env", "test", "--listen", "127.0.0.1:0", "--consul", consul.url], {}, repo);
     const grpcClient = new XdsClientProcess(xds.port, "grpc-client~self");
     try {
       const e = await startEcho(`${ledger}-1`, "127.0.0.41");
@@ -60,15 +61,19 @@ describe("amphi xds: self-registered services", () => {
       await selfRegister(ledger, `${ledger}-1`, e.address, e.port, { protocol: "grpc", version: "7" });
       // No protocol meta: tcp, on the port of the declared grpc service echo: cannot be told apart, skipped.
       await selfRegister(legacy, `${legacy}-1`, "127.0.0.42", 50051, {});
-      // Until the client has its config (one call answered), then calls with the default deadline must all pass.
-      const deadline = Date.now() + 30_000;
-      while (!(await grpcClient.calls(`xds:///${ledger}:${e.port}`, 1, 3000)).by[`${ledger}-1`] && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
-      const r = await grpcClient.calls(`xds:///${ledger}:${e.port}`, 5);
-      assert.deepEqual(r.errors, {}, grpcClient.stderr + xds.err());
-      assert.deepEqual(r.by, { [`${ledger}-1`]: 5 });
+      // In order, each an event awaited with a generous deadline as a safety net: the control plane has read both
+      // registrations (the warning: it sends no further change after it), the client has that config (one call
+      // answered), then calls with the default deadline must all pass. (The calls used to start before the
+      // control plane had read the second registration: its new snapshot reached the client mid-calls, and on a
+      // loaded machine one call ran past its 10 s deadline.)
+      const deadline = Date.now() + 120_000;
       const warning = `mesh: self-registered service "${legacy}" (tcp, port 50051) collides with service "echo" (grpc) on port 50051: port skipped`;
       while (!xds.err().includes(warning) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
       assert.ok(xds.err().includes(warning), xds.err());
+      while (!(await grpcClient.warm(`xds:///${ledger}:${e.port}`, 30_000)).by[`${ledger}-1`] && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      const r = await grpcClient.calls(`xds:///${ledger}:${e.port}`, 5);
+      assert.deepEqual(r.errors, {}, `call times ${r.ms.join(", ")} ms\n${grpcClient.stderr}${xds.err()}`);
+      assert.deepEqual(r.by, { [`${ledger}-1`]: 5 });
     } finally {
       await grpcClient.close();
       assert.equal(await xds.stop(), 0, xds.err());

@@ -24,8 +24,8 @@
 // ownership follows the few list/map rules in fieldset.ts, not real schemas), controllers (no
 // ReplicaSets or Pods appear; status changes only through autoReady or setDeploymentStatus),
 // finalizers and graceful deletion (deletes are immediate; a namespace is Terminating for 50 ms,
-// refusing new content, then goes with its contents), watch history (a watch from an old
-// resourceVersion starts now), pagination (`limit` is ignored), API groups other than core/v1 and
+// refusing new content, then goes with its contents), a watch history beyond the last 10,000 changes
+// (older resourceVersions get 410 Expired), pagination (`limit` is ignored), API groups other than core/v1 and
 // apps/v1.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";

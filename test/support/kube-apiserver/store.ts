@@ -11,6 +11,10 @@ import { invalid, notFound, type Subject } from "./status.js";
 import { validateObject } from "./validate.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 
+/** Events kept for watches that start from a resourceVersion (a real apiserver's watch cache keeps a
+ * window of them too, and answers 410 Gone for versions older than it). */
+const HISTORY = 10_000;
+
 /** Where an object lives. `namespace` is undefined for cluster-scoped types. */
 export interface Ref {
   type: ResourceType;
@@ -51,6 +55,8 @@ export class Store {
   private rv = 1000;
   private nextIP = 10;
   private readonly listeners = new Set<(e: StoreEvent) => void>();
+  /** The last HISTORY events with the resourceVersion each made, oldest first (watches replay from it). */
+  private readonly history: { rv: number; event: StoreEvent }[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   /** How long a deleted namespace stays Terminating before it and its contents are gone (the double's
    * `namespaceTerminationMs`; a real namespace controller takes as long as its content takes). */
@@ -113,6 +119,14 @@ export class Store {
     this.timers.clear();
   }
 
+  /** The events after resourceVersion `rv` (oldest first), as a watch from `rv` must replay them; "expired"
+   * when `rv` is older than the kept history (the apiserver's 410 "too old resource version"). */
+  since(rv: number): StoreEvent[] | "expired" {
+    const oldest = this.history[0]?.rv ?? this.rv + 1;
+    if (rv < oldest - 1 && rv < this.rv) return "expired";
+    return this.history.filter((h) => h.rv > rv).map((h) => h.event);
+  }
+
   /** Calls `fn` on every change until the returned function is called. */
   subscribe(fn: (e: StoreEvent) => void): () => void {
     this.listeners.add(fn);
@@ -167,6 +181,8 @@ export class Store {
   }
 
   private emit(e: StoreEvent): void {
+    this.history.push({ rv: this.rv, event: e });
+    if (this.history.length > HISTORY) this.history.shift();
     for (const fn of this.listeners) fn(e);
   }
 }

@@ -4,8 +4,8 @@
 // N rows × 2 columns over N × 5 report rows); the actual state is the desired one with drift mixed in (every 7th
 // app's Deployment runs an older image, every 11th app stopped on vm-1, host vm-3 unreachable), so cells carry
 // every status. 20 runs of 40 tasks each make the timeline. Timed: renderFleetPage (all environments, no filter;
-// and filtered by health: the apps stopped on vm-1), formatDriftHtml — each the median of `runs` after one warm-up, in one process.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// and filtered by health: the apps stopped on vm-1), formatDriftHtml with the mesh graph — each the median of `runs` after one warm-up, in one process.
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateRepo } from "../plan/generate.js";
@@ -17,17 +17,12 @@ const { DirSource } = await import("../../src/adapters/fs/dir-source.js");
 const { render } = await import("../../src/render/index.js");
 const { diff } = await import("../../src/diff/index.js");
 const { buildPlan } = await import("../../src/plan/index.js");
-const { buildDriftReport, formatDriftHtml } = await import("../../src/report/index.js");
+const { buildDriftReport, formatDriftHtml, meshGraphInput } = await import("../../src/report/index.js");
 const { renderFleetPage } = await import("../../src/server/page.js");
 type Resource = import("../../src/model/index.js").ActualResource;
 type RunRecord = import("../../src/model/index.js").RunRecord;
 
 const dir = generateRepo(mkdtempSync(join(tmpdir(), `amphi-bench-page-${process.pid}-`)), apps);
-// The generated environments capture without a VM sidecar or control plane, which validation now refuses: no capture here.
-for (const e of ["prod", "staging"]) {
-  const file = join(dir, "environments", `${e}.yaml`);
-  writeFileSync(file, readFileSync(file, "utf8").replace("  mesh:\n", "  mesh:\n    capture: false\n"));
-}
 try {
   const model = await loadModel(new DirSource(dir));
   const env = model.environments.find((e) => e.name === "prod")!;
@@ -63,8 +58,11 @@ try {
   }));
   const filter = { env: "", app: "", status: "" as const, health: "" as const };
   // Wall time and this process's CPU time (user + system) per call: on a loaded machine the CPU time says more.
-  const time = (f: () => string): { ms: number; cpu: number; bytes: number } => {
+  // The first call is reported apart: it lays out the mesh graph (dagre), which later calls re-bind.
+  const time = (f: () => string): { ms: number; cpu: number; bytes: number; firstMs: number } => {
+    const f0 = performance.now();
     f();
+    const firstMs = performance.now() - f0;
     const t: number[] = [];
     const c: number[] = [];
     let bytes = 0;
@@ -77,16 +75,17 @@ try {
       c.push((used.user + used.system) / 1000);
     }
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    return { ms: median(t), cpu: median(c), bytes };
+    return { ms: median(t), cpu: median(c), bytes, firstMs };
   };
+  // In this order as in amphi serve: the cycle writes its HTML file (laying out the graph) before the page is asked for.
+  const html = time(() => formatDriftHtml(report, meshGraphInput(model, "prod", { report, actual })));
   const page = time(() => renderFleetPage({ views, runs: runRecords, scope: null, filter, refreshSeconds: 15, now }));
   const filtered = time(() => renderFleetPage({ views, runs: runRecords, scope: null, filter: { ...filter, health: "degraded" }, refreshSeconds: 15, now }));
-  const html = time(() => formatDriftHtml(report));
   const s = report.summary;
   console.log(`fleet: ${apps} apps, ${report.rows.length} report rows (${s.inSync} in sync, ${s.drifted} drifted, ${s.unknown} unknown), 20 runs × 40 tasks`);
-  console.log(`renderFleetPage (all):          median ${page.ms.toFixed(1)} ms wall, ${page.cpu.toFixed(1)} ms CPU of ${runs}, ${(page.bytes / 1024).toFixed(0)} KiB`);
+  console.log(`renderFleetPage (all):          median ${page.ms.toFixed(1)} ms wall, ${page.cpu.toFixed(1)} ms CPU of ${runs}, ${(page.bytes / 1024).toFixed(0)} KiB; first render (graph laid out) ${page.firstMs.toFixed(0)} ms wall`);
   console.log(`renderFleetPage (degraded):     median ${filtered.ms.toFixed(1)} ms wall, ${filtered.cpu.toFixed(1)} ms CPU of ${runs}, ${(filtered.bytes / 1024).toFixed(0)} KiB`);
-  console.log(`formatDriftHtml:                median ${html.ms.toFixed(1)} ms wall, ${html.cpu.toFixed(1)} ms CPU of ${runs}, ${(html.bytes / 1024).toFixed(0)} KiB`);
+  console.log(`formatDriftHtml:                median ${html.ms.toFixed(1)} ms wall, ${html.cpu.toFixed(1)} ms CPU of ${runs}, ${(html.bytes / 1024).toFixed(0)} KiB; first render (graph laid out) ${html.firstMs.toFixed(0)} ms wall`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

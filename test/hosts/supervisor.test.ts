@@ -63,7 +63,8 @@ describe("amphi-supervise", () => {
       writeFileSync(join(h.baseDir, "apps/envy/releases/r1/.amphi/env"), "GREETING='hi there'\n");
       await control(h.ctx(), "envy", "envy", ["start"], 1000);
       const dump = join(h.baseDir, "apps/envy/releases/r1/envdump");
-      assert.ok(await eventually(() => readFileSync(dump, "utf8").includes("GREETING"), 3000).catch(() => false));
+      // the app writes the dump after the start returned (no fixed wait any more): wait for it, 60 s safety net
+      assert.ok(await eventually(() => readFileSync(dump, "utf8").includes("GREETING"), 60_000), "the app wrote its environment");
       const env = readFileSync(dump, "utf8");
       assert.match(env, /^GREETING=hi there$/m);
       assert.doesNotMatch(env, /AMPHI_TEST_SECRET_TOKEN/);

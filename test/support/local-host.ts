@@ -223,11 +223,11 @@ export function httpGet(port: number, path: string, host = "127.0.0.1"): Promise
   });
 }
 
-/** Polls `check` until it holds or `ms` pass. */
+/** Polls `check` until it holds or `ms` pass. A check that throws (a file not written yet) has not held yet. */
 export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, stepMs = 50): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (await check()) return true;
+    if (await Promise.resolve().then(check).catch(() => false)) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, stepMs));
   }

@@ -12,6 +12,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { buildMatrix, cellOf, type DriftReport } from "../../src/report/index.js";
+import { loadModel } from "../../src/config/index.js";
+import { DirSource } from "../../src/adapters/fs/dir-source.js";
+import { findEnvironment } from "../../src/model/index.js";
 import { loopRepo, type LoopRepo } from "../loop/support.js";
 import { eventually, http, serve, type Serving } from "./support.js";
 
@@ -98,6 +101,26 @@ describe("the fleet page in Chromium, scripts off", { skip, timeout: 300_000 }, 
     assert.equal(await page.inputValue('form.filters input[name="app"]'), "cata", "the form keeps the filter");
     await page.screenshot({ path: join(shots, "fleet-filtered.png") });
     await page.close();
+  });
+
+  test("the mesh graph, on the page and in the cycle's report file: a node per app placed in the environment (and what it depends on), an arrow per dependsOn", async () => {
+    const model = await loadModel(new DirSource(repo.dir));
+    const env = findEnvironment(model, "local");
+    const placed = new Set(env.placements.map((p) => p.app));
+    const apps = new Map(model.apps.map((a) => [a.name, a]));
+    const wantNodes = [...new Set([...placed].flatMap((a) => [a, ...(apps.get(a)?.dependsOn ?? [])]))].sort();
+    const wantEdges = [...placed].flatMap((a) => (apps.get(a)?.dependsOn ?? []).map((d) => `${a}->${d}`)).sort();
+    assert.ok(wantNodes.length >= 2, "the example places apps in local");
+    for (const url of [`${srv.url}/env/local`, pathToFileURL(join(repo.dir, ".amphi/reports/local/latest.html")).href]) {
+      const page = await context.newPage();
+      await page.goto(url, { waitUntil: "load" });
+      const nodes = (await page.locator("svg.mesh-graph [data-service]").evaluateAll((els) => els.map((e) => e.getAttribute("data-service") ?? ""))).sort();
+      const edges = (await page.locator("svg.mesh-graph [data-from]").evaluateAll((els) => els.map((e) => `${e.getAttribute("data-from")}->${e.getAttribute("data-to")}`))).sort();
+      assert.deepEqual(nodes, wantNodes, `${url}: nodes`);
+      assert.deepEqual(edges, wantEdges, `${url}: edges`);
+      await page.screenshot({ path: join(shots, url.startsWith("file:") ? "report-graph.png" : "fleet-graph.png"), fullPage: true });
+      await page.close();
+    }
   });
 
   test("the cycle's HTML report file: the same matrix, self-contained (no request beyond the file)", async () => {

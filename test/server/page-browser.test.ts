@@ -2,12 +2,11 @@
 // playwright-core), against a real `amphi serve` of the example's local environment, with JavaScript off:
 // DOM checks (every app × target cell of the cycle's own JSON report is there with its status and version),
 // the filter form works by a plain GET submit, no request goes to any other origin (the browser's request log),
-// and screenshots are written to a temp directory (kept and printed with AMPHI_TEST_KEEP=1). Skipped without
+// and screenshots are kept in .test-build/screenshots/page-browser/ (gitignored, replaced by each run, path printed). Skipped without
 // chromium, except in CI (CI=true), where it must run.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -33,7 +32,9 @@ describe("the fleet page in Chromium, scripts off", { skip, timeout: 300_000 }, 
 
   before(async () => {
     assert.ok(present, `${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
-    shots = mkdtempSync(join(tmpdir(), "amphi-page-browser-"));
+    shots = join(new URL("../..", import.meta.url).pathname, ".test-build", "screenshots", "page-browser");
+    rmSync(shots, { recursive: true, force: true });
+    mkdirSync(shots, { recursive: true });
     repo = await loopRepo("amphi-page-browser");
     srv = await serve(["--repo", repo.dir, "--env", "local", "--listen", "127.0.0.1:0", "--interval", "1h"], repo.dir);
     await eventually(async () => (/local (applied|in-sync) \(start\)/.test(srv.log()) ? true : undefined), 90_000, "the first cycle");
@@ -46,8 +47,7 @@ describe("the fleet page in Chromium, scripts off", { skip, timeout: 300_000 }, 
     await browser?.close();
     if (srv) assert.equal(await srv.stop(), 0);
     await repo?.cleanup();
-    if (process.env.AMPHI_TEST_KEEP) console.log(`fleet page screenshots kept in ${shots}`);
-    else if (shots) rmSync(shots, { recursive: true, force: true });
+    if (shots) console.log(`# fleet page screenshots kept in ${shots}`);
   });
 
   /** The cycle's own report (the JSON file written beside the HTML one). */

@@ -1,10 +1,9 @@
 // Headless Chromium for page checks: Debian's `chromium` (scripts/install-test-deps.sh installs it) driven by
 // playwright-core, which downloads no browser. A test gets a browser that is always closed (its whole process
 // group killed when it hangs), pages that record every request the page makes (so a test can assert that
-// nothing left the page's origin), pages with scripts off, and screenshots in a kept temp directory whose
+// nothing left the page's origin), pages with scripts off, and screenshots in a kept directory under .test-build/ whose
 // path is printed (the artifact to look at). Without chromium the tests skip, except in CI (CI=true).
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
@@ -123,9 +122,13 @@ function originOf(url: string): string {
   }
 }
 
-/** A new temp directory for a test's artifacts (screenshots, the page it opened), kept after the test. */
+/** The directory of a test's artifacts (screenshots, the page it opened): `.test-build/artifacts/<name>/` in the
+ * checkout (gitignored), emptied first, kept after the test — one per name, so runs do not pile up temp dirs. */
 export function artifactDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `amphi-${name}-`));
+  const dir = join(new URL("../..", import.meta.url).pathname, ".test-build", "artifacts", name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 /** Saves a full-page PNG of `page` as `<dir>/<name>.png`, prints where, and returns the path. */

@@ -6,7 +6,8 @@
 // chromium, except in CI (CI=true), where it must run.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -28,6 +29,7 @@ describe("the fleet page in Chromium, scripts off", { skip, timeout: 300_000 }, 
   let browser: Browser;
   let context: BrowserContext;
   let shots: string;
+  let chromeTmp: string | undefined;
   const requests: string[] = [];
 
   before(async () => {
@@ -38,13 +40,16 @@ describe("the fleet page in Chromium, scripts off", { skip, timeout: 300_000 }, 
     repo = await loopRepo("amphi-page-browser");
     srv = await serve(["--repo", repo.dir, "--env", "local", "--listen", "127.0.0.1:0", "--interval", "1h"], repo.dir);
     await eventually(async () => (/local (applied|in-sync) \(start\)/.test(srv.log()) ? true : undefined), 90_000, "the first cycle");
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+    // chromium's own temp files (its singleton socket directory) go to a directory removed afterwards, not /tmp
+    chromeTmp = mkdtempSync(join(tmpdir(), "amphi-page-browser-"));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000, env: { ...process.env, TMPDIR: chromeTmp } });
     context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 1000 } });
     context.on("request", (r) => void requests.push(r.url()));
   });
   after(async () => {
     await context?.close();
     await browser?.close();
+    if (chromeTmp) rmSync(chromeTmp, { recursive: true, force: true });
     if (srv) assert.equal(await srv.stop(), 0);
     await repo?.cleanup();
     if (shots) console.log(`# fleet page screenshots kept in ${shots}`);

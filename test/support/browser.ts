@@ -3,7 +3,8 @@
 // group killed when it hangs), pages that record every request the page makes (so a test can assert that
 // nothing left the page's origin), pages with scripts off, and screenshots in a kept directory under .test-build/ whose
 // path is printed (the artifact to look at). Without chromium the tests skip, except in CI (CI=true).
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
@@ -28,7 +29,9 @@ const LAUNCH_TIMEOUT_MS = 90_000;
 export async function withBrowser<T>(fn: (browser: Browser) => Promise<T>, timeoutMs = BROWSER_TIMEOUT_MS): Promise<T> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
   // A browser server rather than launch(): it hands out chromium's process, so a hung browser can be killed.
-  const server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS, timeout: LAUNCH_TIMEOUT_MS });
+  // chromium's own temp files (its singleton socket directory) go to a directory removed afterwards, not /tmp
+  const tmp = mkdtempSync(join(tmpdir(), "amphi-browser-"));
+  const server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS, timeout: LAUNCH_TIMEOUT_MS, env: { ...process.env, TMPDIR: tmp } });
   const pid = server.process().pid;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
@@ -46,6 +49,7 @@ export async function withBrowser<T>(fn: (browser: Browser) => Promise<T>, timeo
     await browser?.close().catch(() => undefined);
     await server.close().catch(() => undefined);
     killGroup(pid);
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 

@@ -29,7 +29,8 @@ function chromium(args: string[], url: string): Promise<string> {
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", `--user-data-dir=${profile}`, ...args, url,
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(CHROMIUM, argv, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // TMPDIR: chromium's singleton-socket directory goes into the profile, removed below, not /tmp
+    const child = spawn(CHROMIUM, argv, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TMPDIR: profile } });
     let out = "";
     let err = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));

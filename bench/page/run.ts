@@ -46,7 +46,8 @@ try {
   const plan = buildPlan(diff(desired, actual, { ignore: [] }), deps, null);
   const now = new Date();
   const report = buildDriftReport({ desired, actual, plan, revision: "0123456789abcdef", now });
-  const views = [{ name: "prod", report, config: { env, apps: model.apps } }];
+  const graph = meshGraphInput(model, "prod", { report, actual });
+  const views = [{ name: "prod", report, config: { env, apps: model.apps }, graph }];
   const runRecords: RunRecord[] = Array.from({ length: 20 }, (_, k) => ({
     apiVersion: "amphi.dev/v1", kind: "Run", id: `r-${k}`, env: "prod", revision: null, source: dir, state: "succeeded",
     createdAt: now.toISOString(), startedAt: now.toISOString(), endedAt: new Date(now.getTime() + 60_000).toISOString(),
@@ -78,7 +79,7 @@ try {
     return { ms: median(t), cpu: median(c), bytes, firstMs };
   };
   // In this order as in amphi serve: the cycle writes its HTML file (laying out the graph) before the page is asked for.
-  const html = time(() => formatDriftHtml(report, meshGraphInput(model, "prod", { report, actual })));
+  const html = time(() => formatDriftHtml(report, graph));
   const page = time(() => renderFleetPage({ views, runs: runRecords, scope: null, filter, refreshSeconds: 15, now }));
   const filtered = time(() => renderFleetPage({ views, runs: runRecords, scope: null, filter: { ...filter, health: "degraded" }, refreshSeconds: 15, now }));
   const s = report.summary;

@@ -40,7 +40,7 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const { desired, actual, plan } = await planLive(model, opts.env, (rendered) => actualFor(io, model, source, opts, rendered));
           const pods = opts.actual ? undefined : await podDrift(io, model, source, opts);
           const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs, pods });
-          const text = formatReport(report, format, format === "html" ? meshGraphInput(model, opts.env, { report, actual }) : undefined);
+          const text = formatReport(report, format, format === "html" ? graphOrNone(() => meshGraphInput(model, opts.env, { report, actual }), io) : undefined);
           if (opts.out) {
             await writeAtomically(resolve(io.cwd, opts.out), text);
             io.out(`${formatDriftSummary(report)} Written to ${opts.out} (${format}).\n`);
@@ -95,3 +95,13 @@ function seconds(value: string | undefined, flag: string): number {
   return n;
 }
 
+/** The report's mesh graph, or none with a warning: a graph that cannot be built costs the picture, not the report
+ * (as in the cycles' report files). */
+function graphOrNone(build: () => MeshGraphInput, io: Io): MeshGraphInput | undefined {
+  try {
+    return build();
+  } catch (e) {
+    io.err(`amphi: mesh graph left out of the report: ${(e as Error).message}\n`);
+    return undefined;
+  }
+}

@@ -2,7 +2,7 @@
 // (SOPS, age). A new file is encrypted to the recipients `.sops.yaml` names for it (public keys: no identity
 // needed); adding to an existing file needs an identity (AMPHI_AGE_KEY / AMPHI_AGE_KEY_FILE), as `sops set` does:
 // the values share one data key and the MAC covers them all. The value never goes through argv or a log.
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { InputError, formatProblem } from "../model/index.js";
@@ -39,6 +39,8 @@ async function setSecret(io: Io, env: string, name: string, repo: string | undef
   const path = resolve(dir, rel);
   if (!io.stdin) throw new InputError("no stdin to read the value from");
   const value = (await io.stdin()).replace(/\r?\n$/, "");
+  // An empty stdin is far more often a pipe that failed than a secret meant to be empty: it would replace the value.
+  if (value === "") throw new InputError(`${name}: the value read from stdin is empty; nothing was changed in environments/${env}${SECRETS_SUFFIX}`);
   const existing = existsSync(path) ? await openExisting(io, rel, readFileSync(path, "utf8")) : null;
   const values = existing?.values ?? {};
   const existed = values[app]?.[varName] !== undefined;
@@ -46,8 +48,15 @@ async function setSecret(io: Io, env: string, name: string, repo: string | undef
   // An existing file keeps its data key, recipients and the rest of its sops section (other tools' recipients too).
   const file = existing ? resealSops(existing.file, values, existing.dataKey) : (await encryptSops(values, creationRecipients(dir, rel))).file;
   // A whole new file, then one rename: a half-written secrets file would lose every value in it.
-  writeFileSync(`${path}.tmp`, formatSops(file), { mode: 0o644 });
-  renameSync(`${path}.tmp`, path);
+  // The file keeps its mode (a user's 0600 stays 0600); no .tmp is left in the repo when the write fails.
+  const mode = existing ? statSync(path).mode & 0o777 : 0o644;
+  try {
+    writeFileSync(`${path}.tmp`, formatSops(file), { mode });
+    renameSync(`${path}.tmp`, path);
+  } catch (e) {
+    rmSync(`${path}.tmp`, { force: true });
+    throw e;
+  }
   const n = file.age.length;
   io.err(`amphi: ${rel} /${app}/${varName}: ${existed ? "changed" : "added"} (encrypted to ${n} age recipient${n === 1 ? "" : "s"}${keptNote(file)})\n`);
   return EXIT.ok;

@@ -73,7 +73,7 @@ async function serve(io: Io, opts: ServeOptions, signal: AbortSignal): Promise<n
     const cycle: CycleDeps = {
       ...plain,
       writeReports: async (env, id, report, graph) => {
-        fleet.reported(env.name, report);
+        fleet.reported(env.name, report, graph);
         await plain.writeReports?.(env, id, report, graph);
       },
     };

@@ -3,7 +3,9 @@
 // escaped; nothing needs a script. Why one table for the matrix, with fixed column widths and a sticky header:
 // a fleet of 1,000 apps stays one table that scrolls, its columns do not jump from one refresh to the next.
 import type { DriftItem, DriftReport, DriftRow, DriftSummary } from "./model.js";
-import { cellOf, type Matrix, type MatrixCell, type MatrixColumn } from "./matrix.js";
+import { appLabel, cellOf, type Matrix, type MatrixCell, type MatrixColumn } from "./matrix.js";
+
+export { appLabel };
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -86,10 +88,6 @@ export function matrixHtml(m: Matrix, apps: readonly (string | null)[] = m.apps)
   ].join("\n");
 }
 
-/** How an app's row is named (null: the hosts' own rules, such as capture). */
-export function appLabel(app: string | null): string {
-  return app ?? "(host rules)";
-}
 
 function columnHead(c: MatrixColumn): string {
   const what = c.kind === "cluster" ? "cluster" : c.kind === "hostGroup" ? `host group · ${c.hosts.length} host${c.hosts.length === 1 ? "" : "s"}` : "mesh";

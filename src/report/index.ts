@@ -11,4 +11,3 @@ export { formatDriftItem, formatDriftSummary, formatDriftText, formatIncomplete,
 export { buildMatrix, cellOf, columnOf, filterApps, FILTER_HEALTHS, FILTER_STATUSES, type Matrix, type MatrixCell, type MatrixColumn, type MatrixFilter } from "./matrix.js";
 export { appLabel, CSS, detailsHtml, matrixHtml, metaLine, tilesHtml } from "./html.js";
 export { layoutFromReport, topologyHtml, topologyLayout, TOPOLOGY_CSS, type TopologyLayout } from "./topology.js";
-export { graphSection, type GraphContext } from "./graph-section.js";

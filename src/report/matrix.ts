@@ -126,11 +126,16 @@ export interface MatrixFilter {
 export const FILTER_STATUSES: readonly MatrixFilter["status"][] = ["", "not-in-sync", ...ROW_STATUSES];
 export const FILTER_HEALTHS: readonly MatrixFilter["health"][] = ["", "not-healthy", ...HEALTH_ORDER];
 
-/** The apps of `matrix` the filter keeps, in matrix order. */
+/** How an app's row is named (null: the hosts' own rules, such as capture). */
+export function appLabel(app: string | null): string {
+  return app ?? "(host rules)";
+}
+
+/** The apps of `matrix` the filter keeps, in matrix order; the name filter matches the label a user sees. */
 export function filterApps(matrix: Matrix, filter: MatrixFilter): (string | null)[] {
   const needle = filter.app.trim().toLowerCase();
   return matrix.apps.filter((app) => {
-    if (needle && !(app ?? "(host)").toLowerCase().includes(needle)) return false;
+    if (needle && !appLabel(app).toLowerCase().includes(needle)) return false;
     if (!filter.status && !filter.health) return true;
     const cells = matrix.columns.map((c) => cellOf(matrix, app, c)).filter((c) => c !== undefined);
     const rows = cells.flatMap((c) => c.rows);

@@ -3,7 +3,7 @@
 // and traffic splits, for the topology and the mesh graph). In memory only: after a restart the page says
 // "no cycle yet" until the first cycle of each environment has reported.
 import type { AppModel, EnvironmentModel } from "../model/index.js";
-import type { DriftReport } from "../report/index.js";
+import type { DriftReport, MeshGraphInput } from "../report/index.js";
 
 /** One environment as the page shows it. */
 export interface EnvView {
@@ -12,6 +12,9 @@ export interface EnvView {
   report: DriftReport | null;
   /** The environment and apps of the config the newest observation was made from, or null. */
   config: { env: EnvironmentModel; apps: readonly AppModel[] } | null;
+  /** The mesh graph built with the newest report (from its cycle's model, report and actual state, as in the
+   * report file), or absent when none could be built. */
+  graph?: MeshGraphInput;
 }
 
 /** The newest report and config per served environment. */
@@ -22,11 +25,13 @@ export class FleetState {
     for (const name of envs) this.views.set(name, { name, report: null, config: null });
   }
 
-  /** A report of `env` was built (by a cycle or the health watch); an older one never replaces a newer one. */
-  reported(env: string, report: DriftReport): void {
+  /** A report of `env` was built (by a cycle or the health watch), with its mesh graph; an older one never replaces
+   * a newer one. */
+  reported(env: string, report: DriftReport, graph?: MeshGraphInput): void {
     const v = this.views.get(env) ?? { name: env, report: null, config: null };
     if (v.report && v.report.generatedAt > report.generatedAt) return;
-    this.views.set(env, { ...v, report });
+    const { graph: _older, ...rest } = v;
+    this.views.set(env, graph ? { ...rest, report, graph } : { ...rest, report });
   }
 
   /** The config a cycle of `env` observes with. */

@@ -6,7 +6,7 @@
 // Pure: the state in, HTML out.
 import type { RunRecord } from "../model/index.js";
 import {
-  buildMatrix, CSS, detailsHtml, escapeHtml, filterApps, FILTER_HEALTHS, FILTER_STATUSES, formatIncomplete, graphSection, layoutFromReport,
+  buildMatrix, CSS, detailsHtml, escapeHtml, filterApps, FILTER_HEALTHS, FILTER_STATUSES, formatIncomplete, meshGraphSection, layoutFromReport,
   matrixHtml, metaLine, tilesHtml, topologyHtml, topologyLayout, TOPOLOGY_CSS, type MatrixFilter,
 } from "../report/index.js";
 import type { EnvView } from "./fleet.js";
@@ -138,7 +138,8 @@ function envSection(v: EnvView, filter: PageFilter): string {
     problems.length > 0 ? detailsHtml(problems, 3) : '<p class="muted">Every row shown is in sync and healthy.</p>',
     "<h3>Topology</h3>",
     topologyHtml(layout, report, filtered ? keep : null),
-    graphSection({ report, env: v.config?.env, apps: v.config?.apps }),
+    // the graph its cycle built with the report (live counts and checks from the actual state, as in the file)
+    v.graph ? meshGraphSection(v.graph) : "",
     "</section>",
   ].join("\n");
 }

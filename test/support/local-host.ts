@@ -223,12 +223,20 @@ export function httpGet(port: number, path: string, host = "127.0.0.1"): Promise
   });
 }
 
-/** Polls `check` until it holds or `ms` pass. A check that throws (a file not written yet) has not held yet. */
+/** Polls `check` until it holds or `ms` pass. A check that throws (a file not written yet) has not held yet; when it
+ * still throws at the deadline, that error is thrown (a broken check is not hidden as "did not hold"). */
 export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, stepMs = 50): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (await Promise.resolve().then(check).catch(() => false)) return true;
-    if (Date.now() > deadline) return false;
+    let failure: unknown = null;
+    const held = await Promise.resolve()
+      .then(check)
+      .catch((e: unknown) => ((failure = e), false));
+    if (held) return true;
+    if (Date.now() > deadline) {
+      if (failure !== null) throw failure;
+      return false;
+    }
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

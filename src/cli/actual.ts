@@ -1,6 +1,6 @@
 // Where a command's actual state comes from: `--actual FILE`, or the environment's targets read live
 // through its readers (cli/context.ts).
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import { resolve } from "node:path";
 import { InputError, type ActualState, type DesiredState, type Model } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
@@ -26,32 +26,38 @@ export async function readLive(io: Io, model: Model, source: ConfigSource, envNa
   }
 }
 
-/** Reads `--actual FILE` (JSON or YAML ActualState); errors name the file. A `.json` file is read in chunks,
- * resource by resource (a 10,000-app state is over 100 MB of text), and read whole only when that fails. */
+/** Reads `--actual FILE` (JSON or YAML ActualState); errors name the file. A `.json` regular file is read in chunks,
+ * resource by resource (a 10,000-app state is over 100 MB of text), and read whole again only when the chunked
+ * reader does not handle its content (a syntax error, odd structure: the whole-text parse gives the same result or
+ * the usual error). Why only then: an error reading the file is reported (naming it), never retried, and any other
+ * error is a fault to see, not to mask with a second read; a pipe or device (a FIFO named `*.json`) is read whole
+ * once, as a second open would wait for another writer or read only what is left. */
 export async function readActualFile(io: Io, file: string, envName: string, desired?: DesiredState): Promise<ActualState> {
   const path = resolve(io.cwd, file);
-  if (file.endsWith(".json")) {
-    const state = await readJsonInChunks(path, file, envName, desired).catch((e: unknown) => {
-      if (e instanceof InputError) throw e;
-      return null; // cannot open or read: the whole-text read below says why
-    });
-    if (state) return state;
-  }
-  const text = await readFile(path, "utf8").catch((e: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read actual state ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
-  });
-  return parseActualState(text, file, envName, desired);
-}
-
-
-/** readActualJson over the file's chunks: null or an I/O rejection when the whole-text read must decide; an
- * InputError for problems in the content. */
-async function readJsonInChunks(path: string, file: string, envName: string, desired?: DesiredState): Promise<ActualState | null> {
-  const fh = await open(path, "r");
+  const named = (e: unknown): never => {
+    const errno = e as NodeJS.ErrnoException;
+    if (e instanceof Error && typeof errno.code === "string" && typeof errno.syscall === "string") {
+      throw new InputError(`cannot read actual state ${file}: ${errno.code === "ENOENT" ? "no such file" : errno.message}`);
+    }
+    throw e;
+  };
+  const fh = await open(path, "r").catch(named);
+  let text: string;
   try {
-    const fill = async (into: Buffer, offset: number) => (await fh.read(into, offset, into.length - offset, null)).bytesRead;
-    return await readActualJson(fill, file, envName, desired);
+    if (file.endsWith(".json") && (await fh.stat().catch(named)).isFile()) {
+      const state = await readJsonInChunks(fh, file, envName, desired).catch(named);
+      if (state) return state;
+      text = await readFile(path, "utf8").catch(named);
+    } else text = await fh.readFile("utf8").catch(named);
   } finally {
     await fh.close();
   }
+  return parseActualState(text, file, envName, desired);
+}
+
+/** readActualJson over the file's chunks: null when the whole-text read must decide; an InputError for problems
+ * in the content. */
+async function readJsonInChunks(fh: FileHandle, file: string, envName: string, desired?: DesiredState): Promise<ActualState | null> {
+  const fill = async (into: Buffer, offset: number) => (await fh.read(into, offset, into.length - offset, null)).bytesRead;
+  return readActualJson(fill, file, envName, desired);
 }

@@ -7,9 +7,9 @@ import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { InputError, formatProblem } from "../model/index.js";
 import { SECRETS_SUFFIX } from "../config/discover.js";
-import { sopsCreationRecipients } from "../config/secrets.js";
+import { sopsCreationRecipients, type CreationRule } from "../config/secrets.js";
 import { readIdentity } from "../secrets/identity.js";
-import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, invalidRecipient, parseSops, resealSops, type SopsFile } from "../secrets/sops.js";
+import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, invalidRecipient, keptPlainBy, parseSops, resealSops, type SopsFile } from "../secrets/sops.js";
 import { EXIT, runAction, type Io } from "./common.js";
 
 const NAME = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -42,11 +42,16 @@ async function setSecret(io: Io, env: string, name: string, repo: string | undef
   // An empty stdin is far more often a pipe that failed than a secret meant to be empty: it would replace the value.
   if (value === "") throw new InputError(`${name}: the value read from stdin is empty; nothing was changed in environments/${env}${SECRETS_SUFFIX}`);
   const existing = existsSync(path) ? await openExisting(io, rel, readFileSync(path, "utf8")) : null;
+  const rule = existing ? null : creationRule(dir, rel);
+  // A value the file's rules (unencrypted_suffix, encrypted_regex, …) keep plain would be written in plain text, as
+  // sops writes it; encrypting it anyway would make a file sops cannot decrypt. A secret is never written plain.
+  const plainBy = keptPlainBy(existing?.file.rest ?? rule!.settings, [app, varName]);
+  if (plainBy !== null) throw new InputError(`${rel} /${app}/${varName}: the ${existing ? "file's" : ".sops.yaml rule's"} ${plainBy} keeps this value in plain text (sops would not encrypt it); amphi writes secrets only encrypted: use a name the rule encrypts`);
   const values = existing?.values ?? {};
   const existed = values[app]?.[varName] !== undefined;
   values[app] = { ...values[app], [varName]: value };
   // An existing file keeps its data key, recipients and the rest of its sops section (other tools' recipients too).
-  const file = existing ? resealSops(existing.file, values, existing.dataKey) : (await encryptSops(values, creationRecipients(dir, rel))).file;
+  const file = existing ? resealSops(existing.file, values, existing.dataKey) : (await encryptSops(values, rule!.recipients, undefined, new Date(), rule!.settings)).file;
   // A whole new file, then one rename: a half-written secrets file would lose every value in it.
   // The file keeps its mode (a user's 0600 stays 0600); no .tmp is left in the repo when the write fails.
   const mode = existing ? statSync(path).mode & 0o777 : 0o644;
@@ -71,7 +76,7 @@ interface Opened {
 
 /** ", pgp and kms recipients kept" when the file has non-age recipients amphi carried over. */
 function keptNote(file: SopsFile): string {
-  const kinds = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "key_groups"].filter((k) => Array.isArray(file.rest[k]) && (file.rest[k] as unknown[]).length > 0);
+  const kinds = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"].filter((k) => Array.isArray(file.rest[k]) && (file.rest[k] as unknown[]).length > 0);
   return kinds.length === 0 ? "" : `; ${kinds.join(", ")} recipients kept`;
 }
 
@@ -89,13 +94,14 @@ async function openExisting(io: Io, rel: string, text: string): Promise<Opened> 
   }
 }
 
-/** The age recipients `.sops.yaml` gives `rel` (the first creation rule whose path_regex matches, as sops picks). */
-function creationRecipients(dir: string, rel: string): string[] {
+/** The age recipients and settings `.sops.yaml` gives `rel` (the first creation rule whose path_regex matches, as
+ * sops picks). */
+function creationRule(dir: string, rel: string): CreationRule {
   const config = resolve(dir, ".sops.yaml");
   const hint = `create ${rel} by listing its recipients in .sops.yaml: creation_rules: [{path_regex: 'environments/.*\\.secrets\\.yaml$', age: 'age1…,age1…'}]`;
   if (!existsSync(config)) throw new InputError(`${rel} does not exist and there is no .sops.yaml; ${hint}`);
   const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, invalidRecipient);
-  if (found === null) throw new InputError(`.sops.yaml has no creation rule with age recipients for ${rel}; ${hint}`);
+  if (found === null) throw new InputError(`.sops.yaml has no creation rule for ${rel}; ${hint}`);
   if ("problems" in found) throw new InputError(found.problems.map(formatProblem).join("\n"));
-  return found.recipients;
+  return found;
 }

@@ -4,7 +4,7 @@
 // that `/app/NAME` is there); it reads "(secret)" until unlocked with an identity (src/secrets/unlock.ts).
 // After this no plaintext is left in the environment's placements: only in `env.secrets.clear`.
 import { SECRET_PLACEHOLDER, plainDigestKey, secretToken, type EnvVarModel, type EnvironmentModel, type Problem } from "../model/index.js";
-import { SopsError, parseSops, type SopsFile } from "../secrets/sops.js";
+import { COMMENT_RULES, CRYPT_RULES, SopsError, cryptRuleProblems, parseSops, type SopsFile } from "../secrets/sops.js";
 import { SECRETS_SUFFIX } from "./discover.js";
 import { fileProblem } from "./problems.js";
 import { parseYaml } from "./yaml.js";
@@ -69,12 +69,15 @@ function missing(file: string, app: string, name: string, env: string, noFile: b
   return { ...p, hint: `add it: amphi secret set ${env} ${app}/${name} < value-file` };
 }
 
-/** The age recipients `.sops.yaml` gives a new file at `target` (repo-relative), with the pointer they were written
- * at: the first creation rule whose `path_regex` matches and that names age recipients (as sops picks; rules
- * without `path_regex` match every file). `null` when no rule does. Problems, located in `file`, when the config is
- * not YAML, a field has the wrong type or an invalid regular expression, or the chosen rule names a recipient that
- * `invalid` (age's own check) refuses: every such problem, or the recipients. */
-export function sopsCreationRecipients(file: string, text: string, target: string, invalid: (recipient: string) => string | null): { recipients: string[] } | { problems: Problem[] } | null {
+/** What `.sops.yaml` gives a new file at `target` (repo-relative): the age recipients and the encryption settings
+ * (`unencrypted_suffix`/`encrypted_suffix`/`unencrypted_regex`/`encrypted_regex`, `mac_only_encrypted`; sops's
+ * default unencrypted_suffix "_unencrypted" when the rule names none) of the FIRST creation rule whose `path_regex`
+ * matches (rules without `path_regex` match every file), as sops picks it — a rule without age recipients is not
+ * skipped for a later one. `null` when no rule matches. Problems, located in `file`, when the config is not YAML, a
+ * field has the wrong type or an invalid regular expression, or the chosen rule names a recipient `invalid` (age's
+ * own check) refuses, or asks for what amphi cannot do without giving the file fewer keys than sops would: other
+ * kinds of keys (pgp, kms, …), several key groups (Shamir), a comment rule, more than one encryption rule. */
+export function sopsCreationRecipients(file: string, text: string, target: string, invalid: (recipient: string) => string | null): CreationRule | { problems: Problem[] } | null {
   if (text.split("\n").every((l) => /^\s*(#.*)?$/.test(l))) return null; // empty, or comments only: no rules
   const parsed = parseYaml(file, text);
   if (Array.isArray(parsed)) return { problems: parsed };
@@ -84,13 +87,13 @@ export function sopsCreationRecipients(file: string, text: string, target: strin
   if (rules === undefined || rules === null) return null;
   if (!Array.isArray(rules)) return { problems: [loc.problem("/creation_rules", "expected a list of rules ({path_regex, age})")] };
   const problems: Problem[] = [];
-  let found: string[] | null = null;
+  let chosen: number | null = null;
   rules.forEach((rule, i) => {
     const at = `/creation_rules/${i}`;
     if (!isMap(rule)) return void problems.push(loc.problem(at, "expected a mapping ({path_regex, age})"));
     const regex = rule["path_regex"];
     let matches = true;
-    if (regex !== undefined && regex !== null) {
+    if (regex !== undefined && regex !== null && regex !== "") {
       if (typeof regex !== "string") return void problems.push(loc.problem(`${at}/path_regex`, "expected a string (a regular expression)"));
       try {
         matches = new RegExp(regex).test(target);
@@ -98,19 +101,68 @@ export function sopsCreationRecipients(file: string, text: string, target: strin
         return void problems.push(loc.problem(`${at}/path_regex`, `invalid regular expression: ${(e as Error).message}`));
       }
     }
-    const age = rule["age"];
-    const list = typeof age === "string" ? age.split(",") : Array.isArray(age) && age.every((r) => typeof r === "string") ? (age as string[]) : age === undefined || age === null ? [] : null;
-    if (list === null) return void problems.push(loc.problem(`${at}/age`, "expected age recipients: a comma-separated string or a list of strings"));
-    const recipients = list.map((r) => r.trim()).filter((r) => r !== "");
-    if (found !== null || !matches || recipients.length === 0) return;
-    found = recipients;
-    for (const r of recipients) {
-      const why = invalid(r);
-      if (why !== null) problems.push(loc.problem(`${at}/age`, `"${r}" is not an age recipient (${why})`));
-    }
+    if (ageList(rule["age"]) === null) return void problems.push(loc.problem(`${at}/age`, "expected age recipients: a comma-separated string or a list of strings"));
+    if (chosen === null && matches) chosen = i;
   });
   if (problems.length > 0) return { problems };
-  return found === null ? null : { recipients: found };
+  if (chosen === null) return null;
+  const at = `/creation_rules/${chosen}`;
+  const out = ruleRecipients(rules[chosen] as Record<string, unknown>, at, target, (pointer, message) => problems.push(loc.problem(pointer, message)));
+  for (const r of out.recipients) {
+    const why = invalid(r);
+    if (why !== null) problems.push(loc.problem(out.at, `"${r}" is not an age recipient (${why})`));
+  }
+  const settings = ruleSettings(rules[chosen] as Record<string, unknown>, at, (pointer, message) => problems.push(loc.problem(pointer, message)));
+  return problems.length > 0 ? { problems } : { recipients: out.recipients, settings };
+}
+
+/** The recipients and settings of the creation rule sops picks for a file. */
+export interface CreationRule {
+  recipients: string[];
+  /** The sops section keys that decide what is encrypted and what the MAC covers, for the new file. */
+  settings: Record<string, unknown>;
+}
+
+/** Kinds of keys sops encrypts to besides age (in a rule, and in a key group), which amphi cannot. */
+const OTHER_KEYS = ["pgp", "kms", "gcp_kms", "hckms", "azure_keyvault", "hc_vault_transit_uri", "hc_vault", "merge"];
+
+/** The age recipients of a chosen rule (directly, or of its one key group) and the pointer they were written at. */
+function ruleRecipients(rule: Record<string, unknown>, at: string, target: string, problem: (pointer: string, message: string) => void): { recipients: string[]; at: string } {
+  const fewer = (k: string) => `sops would also encrypt ${target} to these ${k} keys; amphi encrypts only to age recipients and would leave them out: create the file with sops (amphi secret set then adds to it)`;
+  const present = (v: unknown) => v !== undefined && v !== null && v !== "" && !(Array.isArray(v) && v.length === 0);
+  const groups = rule["key_groups"];
+  let where = rule;
+  let keysAt = at;
+  if (present(groups)) {
+    if (!Array.isArray(groups) || !groups.every(isMap)) return problem(`${at}/key_groups`, "expected a list of key groups (mappings of key kinds to keys)"), { recipients: [], at };
+    // sops splits the data key between several groups (Shamir secret sharing); one group is a plain list of keys.
+    if (groups.length > 1) return problem(`${at}/key_groups`, `${groups.length} key groups: sops would split the data key between them (Shamir secret sharing${rule["shamir_threshold"] !== undefined ? `, threshold ${String(rule["shamir_threshold"])}` : ""}); amphi cannot, and will not encrypt to fewer keys: create ${target} with sops`), { recipients: [], at };
+    where = groups[0] as Record<string, unknown>;
+    keysAt = `${at}/key_groups/0`;
+  }
+  for (const k of OTHER_KEYS) if (present(where[k])) problem(`${keysAt}/${k}`, fewer(k));
+  const list = ageList(where["age"]);
+  if (list === null) return problem(`${keysAt}/age`, "expected age recipients: a comma-separated string or a list of strings"), { recipients: [], at };
+  const recipients = list.map((r) => r.trim()).filter((r) => r !== "");
+  if (recipients.length === 0) problem(keysAt, `this is the first creation rule that matches ${target} (sops uses the first), and it names no age recipients`);
+  return { recipients, at: `${keysAt}/age` };
+}
+
+/** The encryption settings of a chosen rule for the new file's sops section (sops's default when it names none). */
+function ruleSettings(rule: Record<string, unknown>, at: string, problem: (pointer: string, message: string) => void): Record<string, unknown> {
+  const set = [...CRYPT_RULES, ...COMMENT_RULES].filter((k) => rule[k] !== undefined && rule[k] !== null && rule[k] !== "");
+  if (set.length > 1) problem(at, `cannot use more than one of ${[...CRYPT_RULES, ...COMMENT_RULES].join(", ")} in one rule (sops refuses it too): it names ${set.join(", ")}`);
+  for (const [k, message] of cryptRuleProblems(rule)) problem(`${at}/${k}`, message);
+  const settings: Record<string, unknown> = set.length === 1 ? { [set[0]!]: rule[set[0]!] } : { unencrypted_suffix: "_unencrypted" };
+  if (rule["mac_only_encrypted"] === true) settings["mac_only_encrypted"] = true;
+  return settings;
+}
+
+/** A rule's `age`: a comma-separated string or a list of strings ([] when absent); null when it is neither. */
+function ageList(age: unknown): string[] | null {
+  if (age === undefined || age === null) return [];
+  if (typeof age === "string") return age.split(",");
+  return Array.isArray(age) && age.every((r) => typeof r === "string") ? (age as string[]) : null;
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -129,7 +129,11 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
     pid = (await control(ctx, subject, app, ["activate", release], grace, state)).pid ?? "";
     gate = await healthGate(ctx, app, pid, healthTimeoutMs);
   } catch (e) {
-    if (e instanceof StateWriteError) throw e;
+    // The intent is written before anything that runs changes, and activate stops when that write fails.
+    if (e instanceof StateWriteError) {
+      const kept = facts.current ? `${facts.current} stays current${facts.pid ? " and keeps running" : ""}` : "no release was current";
+      throw new StateWriteError(e.host, `${subject}: ${e.causeText} (the deploy records its intent there before switching to ${release}, so nothing was changed: ${kept})`);
+    }
     gate = { ok: false, cause: ctx.signal?.aborted ? "cancelled while starting" : causeOf(e, subject) };
   }
   if (!gate.ok) {
@@ -141,7 +145,11 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
   const previous = facts.current === release ? (record?.previous ?? null) : facts.current || null;
   markPending(state, app, null);
   setRecord(ctx, state, app, { instance, release, previous, running: true, deployedAt: ctx.now() });
-  await recordAndPrune(ctx, state, app, [release, previous ?? ""]);
+  await recordAndPrune(ctx, state, app, [release, previous ?? ""]).catch((e: unknown) => {
+    if (!(e instanceof StateWriteError)) throw e;
+    const back = previous ? `puts ${previous} back first` : "removes it first";
+    throw new StateWriteError(e.host, `${subject}: ${release} runs (pid ${pid}), but recording it failed: ${e.causeText} (state.json still says the deploy is in progress, so the next deploy ${back})`);
+  });
   return {
     result: "changed",
     message: `${subject}: deployed ${release} (pid ${pid}, ${gate.detail})${previous ? `; previous release ${previous}` : ""}`,

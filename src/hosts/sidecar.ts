@@ -7,10 +7,10 @@
 // Ready means: admin `GET /ready` is 200 and both capture ports accept (scripts/sidecar-check.sh); the deploy's
 // health gate waits for the first, the task then for the other two. An upgrade first drains the listeners
 // (`POST /drain_listeners?graceful`, then `drainSeconds`) and then restarts Envoy.
-import { createHash } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { HostInstance } from "../model/index.js";
 import type { HostSession } from "../ports/hosts.js";
@@ -136,23 +136,69 @@ export function sidecarFromInstance(i: HostInstance, baseDir: string): VmSidecar
 // The package of a sidecar from a binary on the host: one small file, so the deploy machinery (release,
 // supervisor, health gate, rollback) is the same for both sources.
 
-let generated: { file: string; sha256: string } | undefined;
+const BINARY_README = "amphi: this sidecar runs the Envoy binary that mesh.sidecar.binary names on this host.\n";
 
-/** The generated package (a tar.gz with a README). Its bytes never change, so it lives at one content-addressed path
- * in the temp directory, shared by every amphi process (written through a rename, so a reader never sees half a
- * file), instead of a new temp directory per process left behind. */
-export function binaryPackage(): { file: string; sha256: string } {
-  if (generated) return generated;
-  const gz = gzipSync(tarOf("README", "amphi: this sidecar runs the Envoy binary that mesh.sidecar.binary names on this host.\n"));
-  const sha256 = createHash("sha256").update(gz).digest("hex");
-  const file = join(tmpdir(), `amphi-sidecar-binary-${sha256.slice(0, 16)}.tar.gz`);
+let generated: { gz: Buffer; sha256: string } | undefined;
+
+/** The generated package (a tar.gz with a README) as a file in this user's private directory of `tmp` (default:
+ * the temp directory), checked at every call — the directory (see privateDir) and the file's bytes — and written
+ * anew when they differ. Why not a shared path in /tmp: another local user could plant a symlink where amphi writes
+ * (and amphi often runs as root) or swap the file between the check and the upload. The host checks the sha256
+ * of what it receives as well. */
+export function binaryPackage(tmp = tmpdir()): { file: string; sha256: string } {
+  generated ??= packageBytes();
+  const { gz, sha256 } = generated;
+  const file = join(privateDir(tmp), `sidecar-binary-${sha256.slice(0, 16)}.tar.gz`);
   if (!sameBytes(file, gz)) {
-    const part = `${file}.${process.pid}.part`;
-    writeFileSync(part, gz);
+    // O_EXCL|O_NOFOLLOW: never through a link or into a file someone else made, even inside our own directory.
+    const part = join(dirname(file), `.sidecar-binary.${process.pid}.${randomBytes(6).toString("hex")}.part`);
+    const fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeSync(fd, gz);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(part, file);
+    if (!sameBytes(file, gz)) throw new Error(`sidecar: the generated package ${file} changed while amphi wrote it`);
   }
-  generated = { file, sha256 };
-  return generated;
+  return { file, sha256 };
+}
+
+function packageBytes(): { gz: Buffer; sha256: string } {
+  const gz = gzipSync(tarOf("README", BINARY_README));
+  return { gz, sha256: createHash("sha256").update(gz).digest("hex") };
+}
+
+/** Per-process directories used when the per-user one cannot be trusted, by temp directory; removed at exit. */
+const ownDirs = new Map<string, string>();
+
+/** `<tmp>/amphi-<uid>`: created mode 0700 on first use and trusted only while lstat says it is a directory (not a
+ * symlink) owned by this user with mode 0700 — the sticky bit of /tmp keeps others from renaming it away. When
+ * someone else made that name (or it is not private), a directory of this process (mkdtemp, 0700) is used
+ * instead and removed at exit, so nobody can keep amphi from working by planting it. */
+export function privateDir(tmp: string): string {
+  const uid = process.getuid?.();
+  const dir = join(tmp, `amphi-${uid}`);
+  if (uid !== undefined) {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") return processDir(tmp);
+    }
+    const st = lstatSync(dir);
+    if (st.isDirectory() && !st.isSymbolicLink() && st.uid === uid && (st.mode & 0o777) === 0o700) return dir;
+  }
+  return processDir(tmp);
+}
+
+function processDir(tmp: string): string {
+  let dir = ownDirs.get(tmp);
+  if (dir === undefined) {
+    dir = mkdtempSync(join(tmp, "amphi-"));
+    if (ownDirs.size === 0) process.once("exit", () => ownDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+    ownDirs.set(tmp, dir);
+  }
+  return dir;
 }
 
 function sameBytes(file: string, bytes: Buffer): boolean {

@@ -136,7 +136,8 @@ export class StateWriteError extends TaskError {}
 
 /** The error of a failed state.json write on `ref`, from what STATE_WRITE_SH said. */
 export function stateWriteError(ref: HostRef, stderr: string, code: number): StateWriteError {
-  return new StateWriteError(ref.host, `cannot write ${stateFilePath(ref.baseDir)}: ${stderr.trim() || `exit ${code}`}`);
+  const why = stderr.split("\n").map((l) => l.trim()).filter(Boolean).join("; ");
+  return new StateWriteError(ref.host, `cannot write ${stateFilePath(ref.baseDir)}: ${why || `exit ${code}`}`);
 }
 
 /** Writes the host's state file durably (see the top of this file). */

@@ -8,9 +8,12 @@
 //                                 in constant time; refused outright when no token is configured
 //   the fleet page (/, /env/<e>)  off loopback: the same bearer token, or the session cookie /login sets
 //   /login                        open: its form posts the token in the body, and a good one gets the cookie
-// The session cookie (HttpOnly, SameSite=Strict) is a keyed digest of the token, not the token: it opens the page
-// and GET /v1/runs and /v1/tasks (the page links there), never a POST. Why a cookie set from a POSTed form and
-// not `?token=` in a link: URLs end up in access logs, browser history and Referer headers; a body does not.
+// The session cookie (HttpOnly, SameSite=Strict, Path=/, Secure behind TLS) is `<issued>.<mac>`: the time it was
+// issued and an HMAC keyed by the token over it — not the token. The server refuses it 12 hours after it was
+// issued (Max-Age alone only asks the browser to drop it: a copied cookie would work forever) and when the MAC
+// does not match (compared in constant time). It opens the page and GET/HEAD /v1/runs and /v1/tasks (the page
+// links there), never a POST. Why a cookie set from a POSTed form and not `?token=` in a link: URLs end up in
+// access logs, browser history and Referer headers; a body does not.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { isLoopback } from "./webhook.js";
@@ -32,15 +35,49 @@ export function isPagePath(rawPath: string): boolean {
   return rawPath === "/" || /^\/env\/[^/]+$/.test(rawPath);
 }
 
-/** The session cookie's value for `token`: a keyed digest, so the cookie is not the API token itself. */
-export function sessionValue(token: string): string {
-  return createHmac("sha256", token).update("amphi fleet page session v1").digest("base64url");
+/** How long a session cookie opens the page after it was issued, in seconds (12 hours). */
+export const SESSION_SECONDS = 12 * 60 * 60;
+
+/** How far a session's issue time may lie in the future (clocks of replicas behind one proxy differ a little). */
+const SESSION_SKEW_SECONDS = 60;
+
+/** The session cookie's value for `token`, issued at `issuedMs`: `<issued, unix seconds>.<HMAC-SHA256 keyed by
+ * the token over a label and the issue time, base64url>`, so the cookie is not the token and cannot be re-dated. */
+export function sessionValue(token: string, issuedMs: number): string {
+  const issued = Math.floor(issuedMs / 1000);
+  return `${issued}.${sessionMac(token, issued)}`;
 }
 
-/** The `Set-Cookie` header that opens the page for 12 hours (no `Secure`: amphi serve speaks plain HTTP; behind a
- * TLS proxy the browser still sends it only to this origin, SameSite=Strict). */
-export function sessionCookie(token: string): string {
-  return `${SESSION_COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200`;
+function sessionMac(token: string, issued: number): string {
+  return createHmac("sha256", token).update(`amphi fleet page session v2\n${issued}`).digest("base64url");
+}
+
+/** What a session cookie is worth for `token` at `nowMs`: `ok` when its MAC matches (constant time) and it was
+ * issued at most SESSION_SECONDS ago (and not later than now, give or take a minute); `expired` when the MAC
+ * matches but it is older; `invalid` for anything else (an old-format value, a forged or re-dated one). */
+export function readSession(value: string, token: string, nowMs: number): "ok" | "expired" | "invalid" {
+  const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(value);
+  if (!m) return "invalid";
+  const issued = Number(m[1]);
+  if (!timingSafeEqual(Buffer.from(m[2]!), Buffer.from(sessionMac(token, issued)))) return "invalid";
+  const age = Math.floor(nowMs / 1000) - issued;
+  if (age < -SESSION_SKEW_SECONDS) return "invalid";
+  return age <= SESSION_SECONDS ? "ok" : "expired";
+}
+
+/** The `Set-Cookie` header that opens the page for 12 hours from `nowMs`. `secure`: the request came over TLS
+ * (amphi serve itself speaks plain HTTP; a TLS proxy in front says so in X-Forwarded-Proto / Forwarded), so the
+ * browser must never send the cookie over plain HTTP. */
+export function sessionCookie(token: string, nowMs: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${sessionValue(token, nowMs)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure ? "; Secure" : ""}`;
+}
+
+/** Whether a request reached us over TLS: a TLS socket, or a proxy in front that says the client used https.
+ * Why trusting the proxy's header is safe here: it only adds `Secure`, which can only make the cookie stricter. */
+export function overTls(encrypted: boolean, headers: IncomingHttpHeaders): boolean {
+  const xfp = String(headers["x-forwarded-proto"] ?? "").split(",")[0]!.trim().toLowerCase();
+  const fwd = /(?:^|[;,]\s*)proto="?https"?(?:[;,\s]|$)/i.test(String(headers.forwarded ?? ""));
+  return encrypted || xfp === "https" || fwd;
 }
 
 /** The value of cookie `name` in a Cookie header, or null. */
@@ -59,8 +96,9 @@ export function isLocalPeer(address: string | undefined, headers: IncomingHttpHe
   return isLoopback(address) && headers["x-forwarded-for"] === undefined && headers.forwarded === undefined;
 }
 
-/** Null when the request may reach `rawPath`, else why not. `token` is the API token (null: none set). */
-export function checkApiAccess(rawPath: string, address: string | undefined, headers: IncomingHttpHeaders, token: string | null, method = "GET"): Denied | null {
+/** Null when the request may reach `rawPath`, else why not. `token` is the API token (null: none set); `nowMs`
+ * judges the session cookie's age. */
+export function checkApiAccess(rawPath: string, address: string | undefined, headers: IncomingHttpHeaders, token: string | null, method: string, nowMs: number): Denied | null {
   const page = isPagePath(rawPath);
   if (!(page || needsToken(rawPath)) || isLocalPeer(address, headers)) return null;
   if (token === null) {
@@ -71,9 +109,13 @@ export function checkApiAccess(rawPath: string, address: string | undefined, hea
   if (given !== null && sameSecret(given, token)) return null;
   // The session cookie opens the page and the runs it links to, for reading only.
   const reading = method === "GET" || method === "HEAD";
-  const session = cookie(headers.cookie, SESSION_COOKIE);
-  if (session !== null && reading && (page || /^\/v1\/(runs|tasks)(\/|$)/.test(rawPath)) && sameSecret(session, sessionValue(token))) return null;
-  if (page) return { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="amphi"' }, page, error: "the fleet page needs the API token from other machines: sign in with it (the form posts it to /login, which sets a session cookie) or send \"Authorization: Bearer <token>\"" };
+  const cookieValue = cookie(headers.cookie, SESSION_COOKIE);
+  const session = cookieValue === null ? null : readSession(cookieValue, token, nowMs);
+  if (session === "ok" && reading && (page || /^\/v1\/(runs|tasks)(\/|$)/.test(rawPath))) return null;
+  if (page) {
+    const why = session === "expired" ? "your session has expired: sign in again" : session === "invalid" ? "your session cookie is not valid (signed with another token, or altered): sign in again" : "sign in with it";
+    return { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="amphi"' }, page, error: `the fleet page needs the API token from other machines: ${why} (the form posts it to /login, which sets a session cookie for 12 hours) or send "Authorization: Bearer <token>"` };
+  }
   const challenge = given === null ? 'Bearer realm="amphi"' : 'Bearer realm="amphi", error="invalid_token"';
   const why = given === null ? "no bearer token was sent" : "the bearer token does not match";
   return { status: 401, headers: { "WWW-Authenticate": challenge }, error: `the API needs "Authorization: Bearer <token>" (the token of --api-token-env) from other machines: ${why}` };

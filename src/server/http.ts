@@ -6,6 +6,7 @@
 //   GET  /v1/tasks/:id       one task
 //   POST /v1/runs            {"env": "prod"} → 202 {id, env}; 409 while that environment runs; 404 unknown env
 //   POST /v1/hooks/git       push webhooks → fetch + reconcile of the environments following the branch
+//   HEAD on any GET route    the same status and headers as GET, no body
 //   GET  /, /env/<env>       the fleet page (page.ts): HTML, filters in the query (?env=&status=&health=&app=)
 //   GET  /login, POST /login the page's sign-in form off loopback; a good token sets the session cookie
 // Off loopback, /v1/* (but the webhook) and the page need the API token (access.ts); an undecodable target is a 400.
@@ -15,7 +16,8 @@ import type { StateStore } from "../ports/index.js";
 import { markAbandoned, type RunnerCheck } from "../reconcile/abandoned.js";
 import type { ReconcileLoop } from "../reconcile/loop.js";
 import type { LoopMetrics } from "./metrics.js";
-import { checkApiAccess, isLocalPeer, readTarget, sameSecret, sessionCookie } from "./access.js";
+import { checkApiAccess, isLocalPeer, overTls, readTarget, sameSecret, sessionCookie } from "./access.js";
+import type { TLSSocket } from "node:tls";
 import type { FleetState } from "./fleet.js";
 import { PAGE_CSP, readPageFilter, renderFilterError, renderFleetPage, simplePage } from "./page.js";
 import { escapeHtml } from "../report/index.js";
@@ -62,7 +64,7 @@ export function apiServer(deps: ApiDeps): Server {
 
 async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const target = readTarget(req.url);
-  const denied = checkApiAccess(target.path, req.socket.remoteAddress, req.headers, deps.apiToken, req.method);
+  const denied = checkApiAccess(target.path, req.socket.remoteAddress, req.headers, deps.apiToken, req.method ?? "GET", Date.now());
   if (denied) {
     for (const [k, v] of Object.entries(denied.headers)) res.setHeader(k, v);
     if (denied.page && deps.fleet) return html(res, denied.status, loginPage(denied.error, deps.apiToken !== null));
@@ -71,7 +73,8 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (target.error !== null) return send(res, 400, { error: target.error });
   const p = target.path;
   const query = target.query;
-  const method = req.method ?? "GET";
+  // HEAD is GET without the body (RFC 9110 9.3.2): the same status and headers; node:http drops what is written.
+  const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
   let m: RegExpExecArray | null;
   if (p === "/healthz" && method === "GET") return void (deps.stopping() ? text(res, 503, "stopping\n") : text(res, 200, "ok\n"));
   if (p === "/metrics" && method === "GET") return void text(res, 200, deps.metrics.render() + (deps.moreMetrics?.() ?? ""), "text/plain; version=0.0.4; charset=utf-8");
@@ -95,7 +98,7 @@ async function route(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
   if (deps.fleet && p === "/login" && method === "GET") return html(res, 200, loginPage(null, deps.apiToken !== null));
   if (deps.fleet && p === "/login" && method === "POST") return login(deps, req, res);
   const known = ["/healthz", "/metrics", "/v1/runs", "/v1/hooks/git", ...(deps.fleet ? ["/", "/login"] : [])].includes(p) || /^\/v1\/(runs|tasks)\/[^/]+$/.test(p) || (!!deps.fleet && /^\/env\/[^/]+$/.test(p));
-  send(res, known ? 405 : 404, { error: known ? `${method} not allowed on ${p}` : `no such endpoint ${p}` });
+  send(res, known ? 405 : 404, { error: known ? `${req.method} not allowed on ${p}` : `no such endpoint ${p}` });
 }
 
 /** The fleet page: every environment (`scope` null) or one; 404 for one not served, 400 for a bad filter. */
@@ -120,7 +123,7 @@ async function login(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): 
     deps.log(`amphi: sign-in to the fleet page from ${req.socket.remoteAddress} refused: wrong token`);
     return html(res, 401, loginPage("that token does not match the one of --api-token-env", true));
   }
-  res.setHeader("Set-Cookie", sessionCookie(deps.apiToken));
+  res.setHeader("Set-Cookie", sessionCookie(deps.apiToken, Date.now(), overTls((req.socket as TLSSocket).encrypted === true, req.headers)));
   res.setHeader("Location", "/");
   html(res, 303, simplePage("amphi fleet — signed in", '<p><a href="/">Go to the fleet page</a></p>'));
 }

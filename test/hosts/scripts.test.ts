@@ -1,9 +1,9 @@
 // The host scripts as text: POSIX sh that dash and busybox parse (and shellcheck passes, where it is
 // installed), an env file that sh reads back exactly, the HTTP client fallbacks, and the systemd unit.
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,11 +12,14 @@ import { fileURLToPath } from "node:url";
 import { envFileText, shellQuote } from "../../src/hosts/env-file.js";
 import { EXEC_SH, scriptText, SCRIPTS, SUPERVISE_SH, type ScriptName } from "../../src/hosts/scripts.js";
 import { systemdUnit, unitName } from "../../src/hosts/systemd.js";
+import { freePort } from "../support/local-host.js";
 
 const scriptsDir = fileURLToPath(new URL("../../src/hosts/scripts/", import.meta.url));
 const has = (bin: string) => spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0;
 const names = Object.keys(SCRIPTS) as ScriptName[];
-const texts: [string, string][] = [...names.map((n): [string, string] => [n, scriptText(n)]), ["supervise", SUPERVISE_SH], ["exec", EXEC_SH]];
+// Checked as they run: the scripts run alone (`sh -c SCRIPT amphi ...`: capture.ts, sidecar.ts) without lib.sh.
+const ALONE = new Set<ScriptName>(["capture-inspect", "capture-apply", "sidecar-check"]);
+const texts: [string, string][] = [...names.map((n): [string, string] => [n, ALONE.has(n) ? SCRIPTS[n] : scriptText(n)]), ["supervise", SUPERVISE_SH], ["exec", EXEC_SH]];
 
 describe("host scripts", () => {
   it("every file in scripts/ is loaded", () => {
@@ -45,6 +48,45 @@ describe("host scripts", () => {
       const code = text.split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
       assert.doesNotMatch(code, /\[\[|\bfunction\s+\w+|\blocal\s|\$\{[^}]*\/\/|<<<|\bsource\s|&>/, name);
     }
+  });
+});
+
+describe("sidecar-check.sh", () => {
+  /** The command line of process `pid` (NULs as spaces), or null once it is gone. */
+  const cmdline = (pid: number): string | null => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    } catch {
+      return null;
+    }
+  };
+  const interpreters: [string, string, string][] = [["node", "/usr/bin/node", "node -e"], ["python3", "/usr/bin/python3", "python3 -c"]];
+  for (const [name, bin, shown] of interpreters) {
+    it(`execs the ${name} check: it is the script's pid, so a signal to that pid ends the check`, { skip: existsSync(bin) ? false : `${bin} not installed` }, async (t) => {
+      // A PATH with only this interpreter (the script needs nothing else: command -v is sh's own).
+      const bins = mkdtempSync(join(tmpdir(), `amphi-sidecar-check-${process.pid}-`));
+      t.after(() => rmSync(bins, { recursive: true, force: true }));
+      symlinkSync(bin, join(bins, name));
+      const port = String(await freePort()); // nothing listens: the check waits its 600 s
+      const child = spawn("/bin/sh", ["-c", SCRIPTS["sidecar-check"], "amphi", "ready", port, port, port, "600"], { env: { PATH: bins }, stdio: "ignore" });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+      t.after(() => void child.kill("SIGKILL"));
+      const pid = child.pid!;
+      const t0 = Date.now();
+      while (!cmdline(pid)?.startsWith(`${shown} `) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 50));
+      assert.match(cmdline(pid) ?? "(gone)", new RegExp(`^${shown} [^]* ${port} ${port} ${port} 600 $`), "the script's pid runs the check");
+      process.kill(pid, "SIGTERM");
+      assert.equal(await exited, "SIGTERM");
+      // No check left behind (as a child of a shell that was killed instead of it would be).
+      const left = readdirSync("/proc").filter((p) => /^\d+$/.test(p) && (cmdline(Number(p)) ?? "").includes(` ${port} ${port} ${port} 600`));
+      assert.deepEqual(left, []);
+    });
+  }
+
+  it("an unknown mode is exit 2 naming it", () => {
+    const r = spawnSync("/bin/sh", ["-c", SCRIPTS["sidecar-check"], "amphi", "wait", "1"], { encoding: "utf8", env: { PATH: process.env.PATH } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /sidecar-check: unknown mode 'wait' \(ready, drain\)/);
   });
 });
 

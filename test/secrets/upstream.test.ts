@@ -48,7 +48,7 @@ async function secretSet(dir: string, identity: string, name: string, value: str
 }
 
 test("secret set keeps the PGP recipient and the rest of the sops section; PGP still opens the file", { skip: noGpg || noAge }, async () => {
-  const { dir, key, identity, before } = repoWithPgpAndAge({ encrypted_comment_regex: "^sops:" });
+  const { dir, key, identity, before } = repoWithPgpAndAge({ unencrypted_regex: "^PUBLIC_" });
   try {
     const r = await secretSet(dir, identity, "billing/DB_PASSWORD", "pw-2");
     assert.equal(r.code, 0, r.err);

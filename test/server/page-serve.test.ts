@@ -4,11 +4,15 @@
 // it a 401 with the sign-in form and never the page; POST /login with the right token sets an HttpOnly,
 // SameSite=Strict session cookie that is not the token and opens the page and GET /v1/runs, never POST /v1/runs;
 // a wrong token is a 401; the token never reaches the log. Unknown environments are 404, bad filters 400.
+// The server refuses a session cookie 12 hours after it was issued (or re-dated, or of the first, timeless
+// format); the cookie is Secure behind a TLS proxy; HEAD answers like GET without a body.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { request } from "node:http";
 import { networkInterfaces } from "node:os";
 import { loopRepo, type LoopRepo } from "../loop/support.js";
+import { SESSION_COOKIE, sessionValue } from "../../src/server/access.js";
 import { eventually, serve, type Serving } from "./support.js";
 
 const TOKEN = "page-token-for-tests-7c2e91d04b";
@@ -94,7 +98,7 @@ describe("the fleet page in amphi serve", { skip }, () => {
     assert.equal(ok.status, 303);
     assert.equal(ok.headers.location, "/");
     const set = String(ok.headers["set-cookie"]);
-    assert.match(set, /^amphi_session=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
+    assert.match(set, /^amphi_session=\d+\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/, "plain HTTP: no Secure");
     assert.ok(!set.includes(TOKEN), "the cookie is not the token");
     const cookie = set.split(";")[0]!;
     const page = await remote("GET", "/", { Cookie: cookie });
@@ -104,6 +108,42 @@ describe("the fleet page in amphi serve", { skip }, () => {
     const post = await remote("POST", "/v1/runs", { Cookie: cookie, "Content-Type": "application/json" }, JSON.stringify({ env: "local" }));
     assert.equal(post.status, 401, "the cookie never starts a run (no cross-site POST can)");
     assert.equal((await remote("GET", "/", { Authorization: `Bearer ${TOKEN}` })).status, 200, "a bearer token opens the page too");
+  });
+
+  test("HEAD answers like GET without a body: the page, the sign-in form, a refusal", async () => {
+    for (const path of ["/", "/env/local", "/login"]) {
+      const get = await local("GET", path);
+      const head = await local("HEAD", path);
+      assert.equal(head.status, 200, path);
+      assert.equal(head.text, "", `${path}: no body`);
+      assert.equal(head.headers["content-type"], "text/html; charset=utf-8");
+      assert.equal(head.headers["content-security-policy"], get.headers["content-security-policy"]);
+      assert.ok(Number(head.headers["content-length"]) > 0, `${path}: the length GET's body has`);
+    }
+    assert.equal((await local("HEAD", "/healthz")).status, 200);
+    const refused = await remote("HEAD", "/");
+    assert.equal(refused.status, 401);
+    assert.equal(refused.text, "");
+    assert.equal((await local("HEAD", "/env/nope")).status, 404);
+  });
+
+  test("an expired, re-dated or first-version session cookie is refused; Secure is set behind a TLS proxy", async () => {
+    const now = Date.now();
+    const old = sessionValue(TOKEN, now - 13 * 3600_000);
+    const expired = await remote("GET", "/", { Cookie: `${SESSION_COOKIE}=${old}` });
+    assert.equal(expired.status, 401, "issued 13 hours ago");
+    assert.match(expired.text, /your session has expired: sign in again/);
+    assert.doesNotMatch(expired.text, /class="matrix"/);
+    assert.equal((await remote("GET", "/v1/runs", { Cookie: `${SESSION_COOKIE}=${old}` })).status, 401);
+    const redated = `${Math.floor(now / 1000)}.${old.split(".")[1]}`;
+    assert.equal((await remote("GET", "/", { Cookie: `${SESSION_COOKIE}=${redated}` })).status, 401, "the MAC covers the issue time");
+    const v1 = createHmac("sha256", TOKEN).update("amphi fleet page session v1").digest("base64url");
+    assert.equal((await remote("GET", "/", { Cookie: `${SESSION_COOKIE}=${v1}` })).status, 401, "the first version's timeless cookie");
+    assert.equal((await remote("GET", "/", { Cookie: `${SESSION_COOKIE}=${sessionValue(TOKEN, now - 60_000)}` })).status, 200, "a fresh one opens it");
+    const form = { "Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-Proto": "https" };
+    const ok = await remote("POST", "/login", form, `token=${encodeURIComponent(TOKEN)}`);
+    assert.equal(ok.status, 303);
+    assert.match(String(ok.headers["set-cookie"]), /^amphi_session=\d+\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/);
   });
 
   test("the token never appears in the output", () => {

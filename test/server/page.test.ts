@@ -12,7 +12,9 @@ import { diff } from "../../src/diff/index.js";
 import { PAGE_CSP, readPageFilter, renderFleetPage, type PageFilter } from "../../src/server/page.js";
 import type { EnvView } from "../../src/server/fleet.js";
 import { FleetState } from "../../src/server/fleet.js";
-import { checkApiAccess, SESSION_COOKIE, sessionValue } from "../../src/server/access.js";
+import { createHmac } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import { checkApiAccess, overTls, readSession, SESSION_COOKIE, SESSION_SECONDS, sessionCookie, sessionValue } from "../../src/server/access.js";
 import { actualState, deployment, desiredState } from "../support/resources-fixture.js";
 import { NOW, scenarioModel, scenarioReport } from "../report/scenario.js";
 
@@ -166,18 +168,64 @@ test("names are escaped everywhere on the page", () => {
 test("access: off loopback the page needs the token (Bearer or the session cookie); the cookie only reads", () => {
   const token = "page-token-for-tests-0123456789";
   const remote = "203.0.113.7";
-  const cookie = { cookie: `other=1; ${SESSION_COOKIE}=${sessionValue(token)}` };
-  assert.equal(checkApiAccess("/", "127.0.0.1", {}, token), null, "loopback: open");
-  const none = checkApiAccess("/", remote, {}, token)!;
+  const now = Date.parse("2026-12-05T12:00:00Z");
+  const access = (path: string, address: string, headers: IncomingHttpHeaders, tok: string | null, method = "GET") => checkApiAccess(path, address, headers, tok, method, now);
+  const cookie = { cookie: `other=1; ${SESSION_COOKIE}=${sessionValue(token, now - 60_000)}` };
+  assert.equal(access("/", "127.0.0.1", {}, token), null, "loopback: open");
+  const none = access("/", remote, {}, token)!;
   assert.equal(none.status, 401);
   assert.equal(none.page, true);
-  assert.equal(checkApiAccess("/env/prod", remote, {}, null)?.status, 403, "no token configured: refused outright");
-  assert.equal(checkApiAccess("/", remote, { authorization: `Bearer ${token}` }, token), null);
-  assert.equal(checkApiAccess("/env/prod", remote, cookie, token), null);
-  assert.equal(checkApiAccess("/v1/runs/r-1", remote, cookie, token, "GET"), null, "the runs the page links to");
-  assert.equal(checkApiAccess("/v1/runs", remote, cookie, token, "POST")?.status, 401, "the cookie never starts a run");
-  assert.equal(checkApiAccess("/", remote, { cookie: `${SESSION_COOKIE}=${token}` }, token)?.status, 401, "the token itself is not the session");
-  assert.equal(checkApiAccess("/", remote, { cookie: `${SESSION_COOKIE}=${sessionValue("another-token-0123456789")}` }, token)?.status, 401);
-  assert.equal(checkApiAccess("/", "127.0.0.1", { "x-forwarded-for": "203.0.113.9" }, token)?.status, 401, "a proxied request is remote");
-  assert.equal(checkApiAccess("/login", remote, {}, token), null, "the sign-in form is open");
+  assert.equal(access("/env/prod", remote, {}, null)?.status, 403, "no token configured: refused outright");
+  assert.equal(access("/", remote, { authorization: `Bearer ${token}` }, token), null);
+  assert.equal(access("/env/prod", remote, cookie, token), null);
+  assert.equal(access("/env/prod", remote, cookie, token, "HEAD"), null, "HEAD reads like GET");
+  assert.equal(access("/v1/runs/r-1", remote, cookie, token, "GET"), null, "the runs the page links to");
+  assert.equal(access("/v1/runs", remote, cookie, token, "POST")?.status, 401, "the cookie never starts a run");
+  assert.equal(access("/", remote, { cookie: `${SESSION_COOKIE}=${token}` }, token)?.status, 401, "the token itself is not the session");
+  assert.equal(access("/", remote, { cookie: `${SESSION_COOKIE}=${sessionValue("another-token-0123456789", now)}` }, token)?.status, 401);
+  assert.equal(access("/", "127.0.0.1", { "x-forwarded-for": "203.0.113.9" }, token)?.status, 401, "a proxied request is remote");
+  assert.equal(access("/login", remote, {}, token), null, "the sign-in form is open");
+});
+
+test("access: the session cookie is refused 12 hours after it was issued, and when its issue time or MAC was altered", () => {
+  const token = "page-token-for-tests-0123456789";
+  const remote = "203.0.113.7";
+  const issued = Date.parse("2026-12-05T00:00:00Z");
+  const at = (value: string, nowMs: number) => checkApiAccess("/", remote, { cookie: `${SESSION_COOKIE}=${value}` }, token, "GET", nowMs);
+  const value = sessionValue(token, issued);
+  assert.equal(at(value, issued), null);
+  assert.equal(at(value, issued + SESSION_SECONDS * 1000), null, "good for exactly 12 hours");
+  const late = at(value, issued + SESSION_SECONDS * 1000 + 1000);
+  assert.equal(late?.status, 401, "a second after 12 hours: refused, whatever the browser still sends");
+  assert.match(late!.error, /your session has expired: sign in again/);
+  assert.equal(at(value, issued + 30 * 86_400_000)?.status, 401, "a stolen cookie does not work forever");
+  // Re-dating a stolen cookie: the MAC covers the issue time.
+  const [, mac] = value.split(".");
+  const redated = `${Math.floor((issued + 86_400_000) / 1000)}.${mac}`;
+  const forged = at(redated, issued + 86_400_000);
+  assert.equal(forged?.status, 401);
+  assert.match(forged!.error, /your session cookie is not valid/);
+  const flipped = `${value.slice(0, -1)}${value.endsWith("A") ? "B" : "A"}`;
+  assert.equal(at(flipped, issued)?.status, 401, "one character of the MAC changed");
+  assert.equal(at(value, issued - 10 * 60_000)?.status, 401, "issued in the future (beyond a minute of clock skew)");
+  // The cookie of the first version (an HMAC of a fixed label, no time in it) opened the page forever: refused now.
+  const v1 = createHmac("sha256", token).update("amphi fleet page session v1").digest("base64url");
+  assert.equal(at(v1, issued)?.status, 401);
+  for (const junk of ["", ".", "1.", `.${mac}`, `-5.${mac}`, `1e9.${mac}`, `${"9".repeat(20)}.${mac}`]) assert.equal(at(junk, issued)?.status, 401, junk);
+  assert.equal(readSession(value, token, issued), "ok");
+  assert.equal(readSession(value, "another-token-0123456789", issued), "invalid", "another token's key");
+});
+
+test("session cookie: HttpOnly, SameSite=Strict, Path=/, Max-Age 12 h; Secure when the request came over TLS", () => {
+  const token = "page-token-for-tests-0123456789";
+  const now = Date.parse("2026-12-05T12:00:00Z");
+  assert.equal(sessionCookie(token, now, false), `${SESSION_COOKIE}=${sessionValue(token, now)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200`);
+  assert.match(sessionCookie(token, now, true), /; Max-Age=43200; Secure$/);
+  assert.equal(overTls(false, {}), false);
+  assert.equal(overTls(true, {}), true, "a TLS socket");
+  assert.equal(overTls(false, { "x-forwarded-proto": "https" }), true, "a TLS proxy in front");
+  assert.equal(overTls(false, { "x-forwarded-proto": "https, http" }), true, "the first proxy's view counts");
+  assert.equal(overTls(false, { "x-forwarded-proto": "http" }), false);
+  assert.equal(overTls(false, { forwarded: 'for=192.0.2.60;proto=https;by=203.0.113.43' }), true);
+  assert.equal(overTls(false, { forwarded: "for=192.0.2.60;proto=http" }), false);
 });

@@ -5,13 +5,15 @@
 #           answer>, inbound=0|1, outbound=0|1. Exit 1: neither node nor python3.
 #   drain ADMIN SECONDS  POST 127.0.0.1:ADMIN/drain_listeners?graceful, then waits SECONDS for connections to
 #           finish (Envoy keeps serving them, refuses new ones). Prints drained=<status, 000: no answer>.
+# The check is exec'd: it is the script's pid, so a signal to that pid (a timeout, a cancel) ends the check itself,
+# and its exit status is the script's.
 mode=$1
 shift
 if command -v node >/dev/null 2>&1; then
   case $mode in
     ready)
       # shellcheck disable=SC2016 # JavaScript, not shell
-      node -e 'const net = require("net"), http = require("http");
+      exec node -e 'const net = require("net"), http = require("http");
 const [admin, inb, outb, secs] = process.argv.slice(1).map(Number);
 const end = Date.now() + secs * 1000;
 const status = () => new Promise((done) => {
@@ -30,21 +32,23 @@ const accepts = (port) => new Promise((done) => {
     await new Promise((t) => setTimeout(t, 200));
   }
 })();' "$@"
-      exit $?
       ;;
     drain)
       # shellcheck disable=SC2016 # JavaScript, not shell
-      node -e 'const http = require("http");
+      exec node -e 'const http = require("http");
 const [admin, secs] = process.argv.slice(1).map(Number);
 const r = http.request({ host: "127.0.0.1", port: admin, path: "/drain_listeners?graceful", method: "POST", timeout: 2000 }, (s) => {
   s.resume(); console.log(`drained=${s.statusCode}`); setTimeout(() => process.exit(0), secs * 1000);
 });
 r.on("timeout", () => r.destroy()); r.on("error", () => { console.log("drained=000"); process.exit(0); }); r.end();' "$@"
-      exit $?
+      ;;
+    *)
+      echo "amphi: sidecar-check: unknown mode '$mode' (ready, drain)" >&2
+      exit 2
       ;;
   esac
 elif command -v python3 >/dev/null 2>&1; then
-  python3 -c 'import socket, sys, time, urllib.request, urllib.error
+  exec python3 -c 'import socket, sys, time, urllib.request, urllib.error
 mode, args = sys.argv[1], [int(a) for a in sys.argv[2:]]
 def status(admin, path, method="GET"):
     try: return str(urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d%s" % (admin, path), method=method, data=b"" if method == "POST" else None), timeout=1).status)
@@ -63,7 +67,6 @@ while True:
     if ok or time.time() >= end:
         print("result=%s\nready=%s\ninbound=%d\noutbound=%d" % ("ok" if ok else "timeout", r, i, o)); sys.exit(0)
     time.sleep(0.2)' "$mode" "$@"
-  exit $?
 fi
 echo "amphi: checking the sidecar needs node or python3 on this host" >&2
 false

@@ -38,8 +38,8 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
           const { model, source } = await loadRepoWithSource(io, opts);
           warnLockedSecrets(io, model, opts.env);
           const { desired, actual, plan } = await planLive(model, opts.env, (rendered) => actualFor(io, model, source, opts, rendered));
-          const pods = opts.actual ? undefined : await podDrift(io, model, source, opts);
-          const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs, pods });
+          const { pods, podsUnread } = opts.actual ? {} : await podDrift(io, model, source, opts);
+          const report = buildDriftReport({ desired, actual, plan, revision: model.revision, now: new Date(), progressTimeoutMs, pods, podsUnread });
           const text = formatReport(report, format, format === "html" ? graphOrNone(() => meshGraphInput(model, opts.env, { report, actual }), io) : undefined);
           if (opts.out) {
             await writeAtomically(resolve(io.cwd, opts.out), text);
@@ -51,15 +51,18 @@ export function driftCommand(program: Command, io: Io, setCode: (code: number) =
     });
 }
 
-/** Registry drift of the environment's pods (live only): what a pod sync would change. None when Consul or
- * every cluster cannot be read (the report names them as unreachable already). */
-async function podDrift(io: Io, model: Model, source: ConfigSource, opts: HostOptions & { env: string }): Promise<RegistryDrift[]> {
+/** Registry drift of the environment's pods (live only): what a pod sync would change, and what kept it from
+ * being compared (Consul or a cluster's pods not read), which the report shows as unknown: a failed read here
+ * must not leave a report that looks in sync, even when the observation before it read them. */
+async function podDrift(io: Io, model: Model, source: ConfigSource, opts: HostOptions & { env: string }): Promise<{ pods: RegistryDrift[]; podsUnread: { object: string; detail: string }[] }> {
   const ctx = envContext(io, source, findEnv(model, opts.env), opts);
   try {
     const r = await ctx.syncPods(model.apps, { apply: false });
-    return r ? podRegistryDrift(r.plan) : [];
-  } catch {
-    return [];
+    if (!r) return { pods: [], podsUnread: [] };
+    const podsUnread = r.unreadable.map((u) => ({ object: `pod registrations of cluster ${u.cluster}`, detail: `not compared: ${u.reason}` }));
+    return { pods: podRegistryDrift(r.plan), podsUnread };
+  } catch (e) {
+    return { pods: [], podsUnread: [{ object: "pod registrations", detail: `not compared: ${(e as Error).message}` }] };
   } finally {
     await ctx.close();
   }

@@ -24,6 +24,9 @@ export interface DriftInput {
   registry?: readonly RegistryDrift[];
   /** Registry drift of pod instances (src/health/pod-registry.ts), added to the registry drift. */
   pods?: readonly RegistryDrift[];
+  /** What kept pod registrations from being compared (Consul or a cluster's pods not read): an unreachable item
+   * each in the environment's registry row, so the report is never in sync while they were not compared. */
+  podsUnread?: readonly { object: string; detail: string }[];
   /** How long `Available=False` may last before a Deployment counts as degraded (default 10 minutes,
    * Kubernetes' own default progress deadline). */
   progressTimeoutMs?: number;
@@ -68,6 +71,7 @@ export function buildDriftReport(input: DriftInput): DriftReport {
   for (const step of input.plan.steps) rowOf(step).items.push(...stepItems(step, covered));
   addUnknown(input, rowOf);
   addRegistry(input, registry, rowOf);
+  for (const u of input.podsUnread ?? []) rowOf({ app: null, runtime: registryRuntime(), target: "consul" }).items.push({ kind: "unreachable", object: u.object, detail: u.detail });
   addProxies(input, rowOf);
   const now = input.now;
   const timeout = input.progressTimeoutMs ?? DEFAULT_PROGRESS_TIMEOUT_MS;

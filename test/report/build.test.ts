@@ -78,6 +78,32 @@ test("everything in sync and running: every row in-sync and healthy, coverage 10
   assert.equal(report.summary.drifted, 0);
 });
 
+test("pod registrations that could not be compared make the report unknown, never in sync", () => {
+  const desired = scenarioDesired();
+  const actual = scenarioActual(desired);
+  const inSync: ActualState = {
+    ...actual,
+    unreachable: [],
+    resources: desired.resources.map((r) => {
+      const a = clone(r);
+      if (a.runtime === "vm") return { ...a, observed: { process: "running" as const } };
+      if (a.runtime === "consul") return { ...a, observed: { check: "passing" as const } };
+      if (a.runtime === "k8s" && a.object.kind === "Deployment") {
+        const n = Number((a.object["spec"] as { replicas: number }).replicas);
+        a.object["status"] = { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n };
+      }
+      return a;
+    }),
+  };
+  assert.equal(reportOf(desired, inSync, { pods: [], podsUnread: [] }).summary.unknown, 0);
+  const report = reportOf(desired, inSync, { pods: [], podsUnread: [{ object: "pod registrations of cluster eu1", detail: "not compared: kubectl get pods: timed out" }] });
+  assert.equal(report.summary.unknown, 1);
+  const row = report.rows.find((r) => r.status === "unknown")!;
+  assert.equal(row.target, "consul");
+  assert.equal(row.app, null);
+  assert.deepEqual(row.items, [{ kind: "unreachable", object: "pod registrations of cluster eu1", detail: "not compared: kubectl get pods: timed out" }]);
+});
+
 test("Consul unreachable: registrations are unknown items, no registry drift is guessed", () => {
   const desired = scenarioDesired();
   const actual = scenarioActual(desired);

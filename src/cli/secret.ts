@@ -9,7 +9,7 @@ import { InputError, formatProblem } from "../model/index.js";
 import { SECRETS_SUFFIX } from "../config/discover.js";
 import { sopsCreationRecipients } from "../config/secrets.js";
 import { readIdentity } from "../secrets/identity.js";
-import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, invalidRecipient, parseSops, resealSops, type SopsFile } from "../secrets/sops.js";
+import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, parseSops, recipientCheck, resealSops, type SopsFile } from "../secrets/sops.js";
 import { EXIT, runAction, type Io } from "./common.js";
 
 const NAME = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -46,7 +46,7 @@ async function setSecret(io: Io, env: string, name: string, repo: string | undef
   const existed = values[app]?.[varName] !== undefined;
   values[app] = { ...values[app], [varName]: value };
   // An existing file keeps its data key, recipients and the rest of its sops section (other tools' recipients too).
-  const file = existing ? resealSops(existing.file, values, existing.dataKey) : (await encryptSops(values, creationRecipients(dir, rel))).file;
+  const file = existing ? resealSops(existing.file, values, existing.dataKey) : (await encryptSops(values, await creationRecipients(dir, rel))).file;
   // A whole new file, then one rename: a half-written secrets file would lose every value in it.
   // The file keeps its mode (a user's 0600 stays 0600); no .tmp is left in the repo when the write fails.
   const mode = existing ? statSync(path).mode & 0o777 : 0o644;
@@ -90,11 +90,11 @@ async function openExisting(io: Io, rel: string, text: string): Promise<Opened> 
 }
 
 /** The age recipients `.sops.yaml` gives `rel` (the first creation rule whose path_regex matches, as sops picks). */
-function creationRecipients(dir: string, rel: string): string[] {
+async function creationRecipients(dir: string, rel: string): Promise<string[]> {
   const config = resolve(dir, ".sops.yaml");
   const hint = `create ${rel} by listing its recipients in .sops.yaml: creation_rules: [{path_regex: 'environments/.*\\.secrets\\.yaml$', age: 'age1…,age1…'}]`;
   if (!existsSync(config)) throw new InputError(`${rel} does not exist and there is no .sops.yaml; ${hint}`);
-  const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, invalidRecipient);
+  const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, await recipientCheck());
   if (found === null) throw new InputError(`.sops.yaml has no creation rule with age recipients for ${rel}; ${hint}`);
   if ("problems" in found) throw new InputError(found.problems.map(formatProblem).join("\n"));
   return found.recipients;

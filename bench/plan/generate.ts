@@ -1,5 +1,7 @@
 // Generates a synthetic config repo: N apps, each with a container and a package, placed in two
-// environments on a cluster and on a host group (every app on every host, each app on its own port).
+// environments on a cluster and on a host group (every app on every host, each app on its own port). Values are
+// written as people write them: unquoted numbers (ports, replicas, an env value, a version such as `2.0` kept as
+// written) and booleans beside strings.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -47,8 +49,11 @@ spec:
     env:
     - name: INDEX
       value: "${i}"
+    - name: PORT
+      value: ${20000 + i}
+      secret: false
   package:
-    version: 1.0.${i}
+    version: ${i % 4 === 0 ? `2.${i % 10}` : `1.0.${i}`}
     url: https://artifacts.example.com/${name}-1.0.${i}.tar.gz
     sha256: "${SHA}"
     start: ./bin/${name} --port ${20000 + i}

@@ -1,15 +1,13 @@
 // Shared pieces of the composition root: where output goes, how a config repo is opened,
 // and how errors become exit codes (0 ok / no changes, 2 plan has changes, 3 some target could not be seen,
 // 1 invalid input or error).
+// The config loader, the sources and the secrets code are imported where a command first needs them, so that
+// `amphi --version` and `--help` load none of them.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, InputError, formatProblem, type Model, type Problem } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
-import { loadModel } from "../config/index.js";
-import { unlockSecrets } from "../secrets/unlock.js";
-import { DirSource } from "../adapters/fs/dir-source.js";
-import { GitRevSource } from "../adapters/git/rev-source.js";
 
 /** Exit codes of every command. `unseen`: a target (cluster, host, Consul) could not be read, so the result
  * is incomplete; it wins over `changes` (2) and loses to `error` (1). */
@@ -59,10 +57,11 @@ export interface RepoOptions {
 }
 
 /** Opens the config repo: a Git revision (`--rev`, no checkout) or the directory itself. */
-export function openSource(io: Io, opts: RepoOptions): ConfigSource {
+export async function openSource(io: Io, opts: RepoOptions): Promise<ConfigSource> {
   const dir = resolve(io.cwd, opts.repo ?? ".");
   if (!existsSync(dir)) throw new InputError(`config repo ${dir} does not exist (--repo)`);
-  return opts.rev ? new GitRevSource(dir, opts.rev) : new DirSource(dir);
+  if (opts.rev) return new (await import("../adapters/git/rev-source.js")).GitRevSource(dir, opts.rev);
+  return new (await import("../adapters/fs/dir-source.js")).DirSource(dir);
 }
 
 /** Loads and validates the model, printing warnings to stderr; ConfigError propagates to `runAction`. */
@@ -72,7 +71,7 @@ export async function loadRepo(io: Io, opts: RepoOptions): Promise<Model> {
 
 /** Like loadRepo, also returning the source (package files are read from it later). */
 export async function loadRepoWithSource(io: Io, opts: RepoOptions): Promise<{ model: Model; source: ConfigSource }> {
-  const source = openSource(io, opts);
+  const [source, { loadModel }, { unlockSecrets }] = await Promise.all([openSource(io, opts), import("../config/index.js"), import("../secrets/unlock.js")]);
   const model = await loadModel(source);
   await unlockSecrets(model, io.env, io.cwd);
   printWarnings(io, model.warnings ?? []);

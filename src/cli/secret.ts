@@ -9,7 +9,7 @@ import { InputError, formatProblem } from "../model/index.js";
 import { SECRETS_SUFFIX } from "../config/discover.js";
 import { sopsCreationRecipients, type CreationRule } from "../config/secrets.js";
 import { readIdentity } from "../secrets/identity.js";
-import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, invalidRecipient, keptPlainBy, parseSops, resealSops, type SopsFile } from "../secrets/sops.js";
+import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, keptPlainBy, parseSops, recipientCheck, resealSops, type SopsFile } from "../secrets/sops.js";
 import { EXIT, runAction, type Io } from "./common.js";
 
 const NAME = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -42,7 +42,7 @@ async function setSecret(io: Io, env: string, name: string, repo: string | undef
   // An empty stdin is far more often a pipe that failed than a secret meant to be empty: it would replace the value.
   if (value === "") throw new InputError(`${name}: the value read from stdin is empty; nothing was changed in environments/${env}${SECRETS_SUFFIX}`);
   const existing = existsSync(path) ? await openExisting(io, rel, readFileSync(path, "utf8")) : null;
-  const rule = existing ? null : creationRule(dir, rel);
+  const rule = existing ? null : await creationRule(dir, rel);
   // A value the file's rules (unencrypted_suffix, encrypted_regex, …) keep plain would be written in plain text, as
   // sops writes it; encrypting it anyway would make a file sops cannot decrypt. A secret is never written plain.
   const plainBy = keptPlainBy(existing?.file.rest ?? rule!.settings, [app, varName]);
@@ -96,11 +96,11 @@ async function openExisting(io: Io, rel: string, text: string): Promise<Opened> 
 
 /** The age recipients and settings `.sops.yaml` gives `rel` (the first creation rule whose path_regex matches, as
  * sops picks). */
-function creationRule(dir: string, rel: string): CreationRule {
+async function creationRule(dir: string, rel: string): Promise<CreationRule> {
   const config = resolve(dir, ".sops.yaml");
   const hint = `create ${rel} by listing its recipients in .sops.yaml: creation_rules: [{path_regex: 'environments/.*\\.secrets\\.yaml$', age: 'age1…,age1…'}]`;
   if (!existsSync(config)) throw new InputError(`${rel} does not exist and there is no .sops.yaml; ${hint}`);
-  const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, invalidRecipient);
+  const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, await recipientCheck());
   if (found === null) throw new InputError(`.sops.yaml has no creation rule for ${rel}; ${hint}`);
   if ("problems" in found) throw new InputError(found.problems.map(formatProblem).join("\n"));
   return found;

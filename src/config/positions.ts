@@ -26,6 +26,8 @@ export class PositionMap {
   constructor(
     private readonly source: string,
     private events: Event[] | (() => Event[]),
+    /** Plain scalars already known (pointer → text), answered without building the map. */
+    private readonly plains?: ReadonlyMap<string, string>,
   ) {}
 
   private get entries(): Map<string, Entry> {
@@ -58,7 +60,7 @@ export class PositionMap {
 
   /** The source text of a plain scalar at `pointer`, or null when it is quoted, a collection or absent. */
   plainText(pointer: string): string | null {
-    return this.entries.get(pointer)?.plain ?? null;
+    return this.plains?.get(pointer) ?? this.entries.get(pointer)?.plain ?? null;
   }
 
   /** The keys of the mapping at `pointer` as written (a key `1.0` stays `1.0`, where the parsed document has `1`),
@@ -112,9 +114,10 @@ type Frame = { kind: "seq"; pointer: string; index: number } | { kind: "map"; po
 
 /** The position map of the first document in `events` (built lazily). `events` may be a function giving
  * them (parsing `source` again): a map kept for each of 10,000 valid files, almost never read, then holds
- * only its text instead of every parser event (60 MB for 10,000 app specs). */
-export function buildPositionMap(source: string, events: Event[] | (() => Event[])): PositionMap {
-  return new PositionMap(source, events);
+ * only its text instead of every parser event (60 MB for 10,000 app specs). `plains` (from yaml-simple.ts) answers
+ * plainText for the numbers it lists without building the map. */
+export function buildPositionMap(source: string, events: Event[] | (() => Event[]), plains?: ReadonlyMap<string, string>): PositionMap {
+  return new PositionMap(source, events, plains);
 }
 
 /** Walks the events of the first document; complex (non-scalar) keys get no entry. */

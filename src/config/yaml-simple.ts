@@ -52,8 +52,10 @@ export function simpleTags(schema: Schema): Tags | null {
   return { resolve: (source) => s.resolveImplicitScalarTag!.call(schema, source), map, seq };
 }
 
-/** The document of `text` when it is in the simple form described above, else undefined (parse it with js-yaml). */
-export function parseSimpleYaml(text: string, tags: Tags | null): unknown {
+/** The document of `text` when it is in the simple form described above, else undefined (parse it with js-yaml).
+ * With `plains`, each value written as a plain scalar that reads as a number is added to it: its JSON pointer →
+ * its text as written (`1.10`), what the position map would say (a field kept as written needs no second parse). */
+export function parseSimpleYaml(text: string, tags: Tags | null, plains?: Map<string, string>): unknown {
   if (tags === null || UNUSUAL.test(text)) return undefined;
   const lines: Line[] = [];
   for (const raw of text.split("\n")) {
@@ -67,7 +69,9 @@ export function parseSimpleYaml(text: string, tags: Tags | null): unknown {
   try {
     const p = new Parser(lines, tags);
     const doc = p.block(lines[0]!.indent, 0);
-    return p.at === lines.length ? doc : undefined;
+    if (p.at !== lines.length) return undefined;
+    if (plains) for (const [pointer, text] of p.plains) plains.set(pointer, text);
+    return doc;
   } catch (e) {
     if (e instanceof GiveUp) return undefined;
     throw e;
@@ -77,6 +81,10 @@ export function parseSimpleYaml(text: string, tags: Tags | null): unknown {
 class Parser {
   /** The next line to read. */
   at = 0;
+  /** Pointer → text of the plain scalar values that read as numbers. */
+  readonly plains = new Map<string, string>();
+  /** The keys and indices from the document to the node being read. */
+  private readonly path: string[] = [];
   constructor(
     private readonly lines: Line[],
     private readonly tags: Tags,
@@ -105,6 +113,7 @@ class Parser {
       const rest = line.text.slice(colon + 1);
       this.at++;
       let value: unknown;
+      this.path.push(String(key));
       if (isEmpty(rest)) {
         const next = this.lines[this.at];
         if (next !== undefined && next.indent > indent) value = this.block(next.indent, depth + 1);
@@ -114,6 +123,7 @@ class Parser {
         if (rest.charCodeAt(0) !== 0x20) throw new GiveUp();
         value = this.inline(rest.trimStart());
       }
+      this.path.pop();
       if (map.addPair(out, key, value) !== "") throw new GiveUp();
     }
     return out;
@@ -134,6 +144,7 @@ class Parser {
       const content = line.text.slice(spaces);
       if (isEmpty(content) || isEntry(content)) throw new GiveUp(); // the value on the next line; `- - x`
       let item: unknown;
+      this.path.push(String(index));
       if (hasKey(content)) {
         // `- key: value`: a mapping whose first line starts at the content's column.
         this.lines[this.at] = { indent: indent + spaces, text: content };
@@ -142,6 +153,7 @@ class Parser {
         this.at++;
         item = this.inline(content);
       }
+      this.path.pop();
       seq.addItem(out, item, index++);
     }
     return out;
@@ -159,7 +171,7 @@ class Parser {
     const hash = text.indexOf(" #");
     const plain = (hash < 0 ? text : text.slice(0, hash)).trimEnd();
     if (!PLAIN_FIRST.test(plain) || plain.includes(": ") || plain.endsWith(":")) throw new GiveUp();
-    return this.scalar(plain);
+    return this.value(plain);
   }
 
   /** A flow collection on one line (`[a, b]`, `{k: v, q: "x"}`, nested), then nothing or a comment. */
@@ -194,11 +206,15 @@ class Parser {
           f.at++;
           // After a plain key the colon needs a space (`{a:b}` is one scalar); after a quoted one it does not.
           if (!quotedKey && f.text.charCodeAt(f.at) !== 0x20) throw new GiveUp();
+          this.path.push(String(key));
           const value = this.flowNode(f, depth + 1);
+          this.path.pop();
           if (this.tags.map.has(out, key)) throw new GiveUp();
           if (this.tags.map.addPair(out, key, value) !== "") throw new GiveUp();
         } else {
+          this.path.push(String(index));
           const item = this.flowNode(f, depth + 1);
+          this.path.pop();
           this.tags.seq.addItem(out, item, index);
         }
         skipSpaces(f);
@@ -209,11 +225,11 @@ class Parser {
         if (f.text.charCodeAt(f.at) === close) throw new GiveUp(); // a trailing comma
       }
     }
-    return this.flowScalar(f);
+    return this.flowScalar(f, true);
   }
 
-  /** A quoted scalar or a plain word inside a flow collection. */
-  private flowScalar(f: { text: string; at: number }): unknown {
+  /** A quoted scalar or a plain word inside a flow collection (a key, or with `isValue` a value). */
+  private flowScalar(f: { text: string; at: number }, isValue = false): unknown {
     skipSpaces(f);
     const c = f.text.charCodeAt(f.at);
     if (c === 0x22 || c === 0x27) {
@@ -230,7 +246,14 @@ class Parser {
     else if (word.endsWith(":")) throw new GiveUp();
     if (word === "" || word === "-") throw new GiveUp();
     f.at += word.length;
-    return this.scalar(word);
+    return isValue ? this.value(word) : this.scalar(word);
+  }
+
+  /** A plain scalar written as a value: resolved, and recorded as written when it reads as a number. */
+  private value(source: string): unknown {
+    const value = this.scalar(source);
+    if (typeof value === "number") this.plains.set(this.path.map((s) => "/" + s.replace(/~/g, "~0").replace(/\//g, "~1")).join(""), source);
+    return value;
   }
 
   /** A plain scalar's value as the schema resolves it. */

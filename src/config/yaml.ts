@@ -21,8 +21,9 @@ const TAGS = simpleTags(SCHEMA);
 export function parseYaml(file: string, text: string): ParsedYaml | Problem[] {
   // Most config files are in the simple form yaml-simple.ts reads (the same value, several times faster);
   // js-yaml reads every other file and says what is wrong with a broken one.
-  const simple = parseSimpleYaml(text, TAGS);
-  if (simple !== undefined && simple !== null) return { doc: simple, loc: lazyLocator(file, text) };
+  const plains = new Map<string, string>();
+  const simple = parseSimpleYaml(text, TAGS, plains);
+  if (simple !== undefined && simple !== null) return { doc: simple, loc: lazyLocator(file, text, plains.size > 0 ? plains : undefined) };
   let events: Event[];
   try {
     events = parseEvents(text, { filename: file });
@@ -45,8 +46,8 @@ export function parseYaml(file: string, text: string): ParsedYaml | Problem[] {
 }
 
 /** A locator whose positions are parsed from the text on first use (valid files never need them). */
-function lazyLocator(file: string, text: string): FileLocator {
-  return new FileLocator(file, buildPositionMap(text, () => parseEvents(text, { filename: file })));
+function lazyLocator(file: string, text: string, plains?: ReadonlyMap<string, string>): FileLocator {
+  return new FileLocator(file, buildPositionMap(text, () => parseEvents(text, { filename: file }), plains));
 }
 
 /** Turns a js-yaml exception into a located problem; duplicate keys also get their pointer. */

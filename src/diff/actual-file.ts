@@ -30,7 +30,7 @@ export function parseActualState(text: string, file: string, envName: string, de
  * text then, which gives the same result or the usual error. */
 export async function readActualJson(fill: Fill, file: string, envName: string, desired?: DesiredState, bufferSize?: number): Promise<ActualState | null> {
   const entries = new Entries(desired);
-  const doc = await readJsonStreaming(fill, "resources", (e, i) => entries.add(e, i), bufferSize, desired ? () => entries.guess() : undefined);
+  const doc = await readJsonStreaming(fill, "resources", (e, i, matched) => entries.add(e, i, matched), bufferSize, desired ? () => entries.guess() : undefined);
   return doc === null ? null : checkActualState(doc, file, envName, entries);
 }
 
@@ -55,11 +55,17 @@ class Entries {
     return this.list[this.next] ?? null;
   }
 
-  /** Checks entry `index`. When it is a guessed desired resource itself, the checks see what parsing its text
-   * would give (desired resources are plain JSON data), and the comparison is cheap (same objects inside). */
-  add(entry: unknown, index: number): void {
+  /** Checks entry `index`. When it is the guessed desired resource itself (`matched`: its text was that resource's
+   * JSON), the checks see what parsing its text would give (desired resources are plain JSON data) and it is kept
+   * as it is; any other entry that is deeply the same as its desired resource is replaced by it. */
+  add(entry: unknown, index: number, matched = false): void {
     const ok = checkResource(entry, `resources[${index}]`, this.problems);
     if (!ok) return;
+    if (matched && entry === this.list[this.next]) {
+      this.next++;
+      this.checked.push({ resource: entry as ActualResource, index });
+      return;
+    }
     const same = this.desired?.get(ok.key);
     if (same !== undefined) this.next = same.at + 1;
     this.checked.push({ resource: same !== undefined && sameJson(asJson(same.resource), asJson(ok)) ? (same.resource as ActualResource) : ok, index });
@@ -133,7 +139,7 @@ function checkResource(entry: unknown, at: string, problems: string[]): ActualRe
   }
   checkObserved(entry["observed"], say);
   if (problems.length > before) return null;
-  return { ...entry, app: entry["app"] ?? null } as unknown as ActualResource;
+  return (entry["app"] === undefined ? { ...entry, app: null } : entry) as unknown as ActualResource;
 }
 
 function checkApp(entry: Obj, runtime: Runtime, say: (m: string) => void): void {

@@ -88,11 +88,12 @@ class Reader {
     this.pos++;
   }
 
-  /** Whether the input at `pos` starts with `bytes` (refilling as needed); moves past them when it does. */
-  async startsWith(bytes: Buffer): Promise<boolean> {
-    while (this.len - this.pos < bytes.length) if (!(await this.more(this.pos))) return false;
-    if (bytes.compare(this.buf, this.pos, this.pos + bytes.length) !== 0) return false;
-    this.pos += bytes.length;
+  /** Whether the input at `pos` starts with `bytes[start, end)` (refilling as needed); moves past them when it does. */
+  async startsWith(bytes: Buffer, start: number, end: number): Promise<boolean> {
+    const n = end - start;
+    while (this.len - this.pos < n) if (!(await this.more(this.pos))) return false;
+    if (bytes.compare(this.buf, this.pos, this.pos + n, start, end) !== 0) return false;
+    this.pos += n;
     return true;
   }
 
@@ -166,9 +167,9 @@ export type Guess = (index: number) => unknown;
  * it, compact or indented by two spaces per level at the element's own column (how `render --as-actual` and
  * most tools write JSON), `element` gets the guessed value itself, with `matched` true, and the text is neither
  * scanned nor parsed (a 10,000-app in-sync file is 110 MB of such text). The guess must be plain JSON data (no
- * `undefined`, no class instances), so that parsing the text would give a value deeply equal to it. After 16
- * misses in a row without a hit, guesses are no longer tried: a file written another way costs no more than
- * the stringify of those 16. */
+ * `undefined`, no class instances), so that parsing the text would give a value deeply equal to it. Once the
+ * misses outnumber the hits by 16, guesses are no longer tried: a file written another way costs no more than
+ * the stringify of those 16, and one that drifted a lot no more than the hits saved. */
 export async function readJsonStreaming(
   fill: Fill,
   field: string,
@@ -207,19 +208,50 @@ export async function readJsonStreaming(
   }
 }
 
-/** Tries the guesses while they hit: the expected text of the value guessed for an element. */
+/** Tries the guesses while they pay: the expected text of the value guessed for an element, encoded into one
+ * scratch buffer (no string or buffer per element is kept). */
 class Guesser {
   private misses = 0;
   private hits = 0;
+  private scratch = Buffer.allocUnsafe(1 << 16);
+  /** Per nesting depth: the text JSON.stringify writes before and after a value nested that deep in arrays. */
+  private readonly frames: { before: number; after: number }[] = [];
   constructor(private readonly guess: Guess) {}
 
-  /** The guessed value for element `index` and its text as written at `indent` (null: compact), or null. */
-  next(index: number, indent: string | null): { value: unknown; bytes: Buffer } | null {
-    if (this.hits === 0 && this.misses >= 16) return null;
+  /** The guessed value for element `index` and where its text as written at `indent` (null: compact) lies in
+   * `bytes`, or null. */
+  next(index: number, indent: string | null): { value: unknown; bytes: Buffer; start: number; end: number } | null {
+    if (this.misses - this.hits >= 16) return null;
     const value = this.guess(index);
     if (value === null || typeof value !== "object") return null;
-    const text = indent === null ? JSON.stringify(value) : JSON.stringify(value, null, 2).replaceAll("\n", `\n${indent}`);
-    return { value, bytes: Buffer.from(text, "utf8") };
+    let text: string;
+    let frame = { before: 0, after: 0 };
+    if (indent === null) text = JSON.stringify(value);
+    else if (indent.length % 2 === 0) {
+      // Indented by two spaces per level at a column of 2k spaces: the value's own text inside k arrays, stringified
+      // in one native call (a per-line re-indent of the text cost as much as the stringify).
+      const depth = indent.length / 2;
+      frame = this.frame(depth);
+      let nested: unknown = value;
+      for (let i = 0; i < depth; i++) nested = [nested];
+      text = JSON.stringify(nested, null, 2);
+    } else text = JSON.stringify(value, null, 2).replaceAll("\n", `\n${indent}`);
+    if (this.scratch.length < text.length * 3) this.scratch = Buffer.allocUnsafe(text.length * 3);
+    const written = this.scratch.write(text, 0, "utf8");
+    return { value, bytes: this.scratch, start: frame.before, end: written - frame.after };
+  }
+
+  /** The lengths (ASCII: bytes) of the text around a value nested `depth` arrays deep. */
+  private frame(depth: number): { before: number; after: number } {
+    let f = this.frames[depth];
+    if (f === undefined) {
+      let nested: unknown = 0;
+      for (let i = 0; i < depth; i++) nested = [nested];
+      const text = JSON.stringify(nested, null, 2);
+      const at = text.indexOf("0");
+      f = this.frames[depth] = { before: at, after: text.length - at - 1 };
+    }
+    return f;
   }
 
   tally(hit: boolean): void {
@@ -239,7 +271,7 @@ async function elements(r: Reader, element: (value: unknown, index: number, matc
     if ((await r.peek()) !== OPEN_OBJ) throw new GiveUp();
     // A whole JSON value of the guess's exact bytes ends where they end: what follows is checked as ever.
     const guessed = guesser?.next(i, r.indentation());
-    const hit = guessed ? await r.startsWith(guessed.bytes) : false;
+    const hit = guessed ? await r.startsWith(guessed.bytes, guessed.start, guessed.end) : false;
     guesser?.tally(hit);
     if (hit) element(guessed!.value, i, true);
     else element(JSON.parse(await r.value()), i, false);

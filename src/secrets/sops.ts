@@ -12,7 +12,6 @@
 // SopsError naming the key: `key_groups` (the data key split across groups with Shamir secret sharing) and the
 // comment rules (js-yaml keeps no comments, so amphi could not tell which values sops encrypts).
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { Decrypter, Encrypter, armor } from "age-encryption";
 import { dump, load } from "js-yaml";
 
 /** One age recipient of a SOPS file and the data key encrypted to it. */
@@ -133,18 +132,26 @@ export function parseSops(text: string): SopsFile {
   return { values, age: keys, lastmodified: modified, mac, rest, order: Object.keys(sops) };
 }
 
-/** Why `recipient` is not an age recipient amphi can encrypt to, or null when it is one. */
-export function invalidRecipient(recipient: string): string | null {
-  try {
-    new Encrypter().addRecipient(recipient);
-    return null;
-  } catch (e) {
-    return (e as Error).message;
-  }
+/** age's library, loaded by the first function that encrypts or decrypts: reading a config repo (which parses
+ * secrets files without decrypting them) never loads it (~60 modules, a fifth of a small plan's start-up). */
+const age = () => import("age-encryption");
+
+/** A check of age recipients (loads age's library): why `recipient` is not one amphi can encrypt to, or null. */
+export async function recipientCheck(): Promise<(recipient: string) => string | null> {
+  const { Encrypter } = await age();
+  return (recipient) => {
+    try {
+      new Encrypter().addRecipient(recipient);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
 }
 
 /** Unwraps the data key with `identities` (age secret keys). Throws SopsError when none of them is a recipient. */
 export async function dataKeyOf(file: SopsFile, identities: readonly string[]): Promise<Buffer> {
+  const { Decrypter, armor } = await age();
   const d = new Decrypter();
   for (const id of identities) d.addIdentity(id);
   const reasons: string[] = [];
@@ -187,13 +194,14 @@ export function decryptSops(file: SopsFile, dataKey: Buffer): Record<string, Rec
  * its other recipients. */
 export async function encryptSops(values: Record<string, Record<string, string>>, recipients: readonly string[], dataKey?: Buffer, now = new Date(), settings: Record<string, unknown> = { unencrypted_suffix: "_unencrypted" }): Promise<{ file: SopsFile; dataKey: Buffer }> {
   const key = dataKey ?? randomBytes(32);
-  const age: SopsAgeKey[] = [];
+  const { Encrypter, armor } = await age();
+  const keys: SopsAgeKey[] = [];
   for (const recipient of recipients) {
     const e = new Encrypter();
     e.addRecipient(recipient);
-    age.push({ recipient, enc: armor.encode(await e.encrypt(key)) });
+    keys.push({ recipient, enc: armor.encode(await e.encrypt(key)) });
   }
-  const empty: SopsFile = { values: {}, age, lastmodified: "", mac: "", rest: { ...settings, version: "3.9.0" } };
+  const empty: SopsFile = { values: {}, age: keys, lastmodified: "", mac: "", rest: { ...settings, version: "3.9.0" } };
   return { file: resealSops(empty, values, key, now), dataKey: key };
 }
 

@@ -123,3 +123,18 @@ test("symlinks: a secrets file linked out of the repo (or looping) is a located 
     `environments/prod.secrets.yaml:0:0: environments/prod.secrets.yaml is a symlink loop (it points to prod.secrets.yaml); amphi reads only files inside the repo`,
   ]);
 });
+
+test("symlinks: a listed file replaced by a link out of the repo before it is read is refused, not read; one replaced by a directory reads as absent", async () => {
+  await withDir(BASE_REPO, async (dir) => {
+    const source = new DirSource(dir);
+    const listed = await source.list("apps");
+    const [spec, other] = listed.filter((p) => p.endsWith("/spec.yaml"));
+    assert.ok(spec && other, `two spec files listed: ${listed.join(", ")}`);
+    rmSync(join(dir, spec));
+    symlinkSync(join(outside, "passwd"), join(dir, spec));
+    await assert.rejects(source.read(spec), (e: Error) => e.message.includes("outside the config repo") && !e.message.includes("OUTSIDE-SECRET"));
+    rmSync(join(dir, other));
+    mkdirSync(join(dir, other));
+    assert.equal(await source.read(other), null);
+  });
+});

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { constructFromEvents, parseEvents } from "js-yaml";
 import { SCHEMA, parseYaml } from "../../src/config/yaml.js";
 import { parseSimpleYaml, simpleTags } from "../../src/config/yaml-simple.js";
+import { buildPositionMap, escapePointer } from "../../src/config/positions.js";
 import { generateRepo, FLEET } from "../../bench/plan/generate.js";
 import { API_SPEC, BASE_REPO, DB_SPEC, PROD_ENV } from "./helpers.js";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,14 +27,25 @@ function jsYaml(text: string): { doc: unknown } | { error: unknown } {
   }
 }
 
-/** Gives up, or equals js-yaml's value exactly. Returns whether the simple path took the text. */
+/** Gives up, or equals js-yaml's value exactly. Returns whether the simple path took the text. The numbers it
+ * records as written are those (and as) the position map built from js-yaml's events says. */
 function agrees(text: string): boolean {
-  const simple = parseSimpleYaml(text, TAGS);
+  const plains = new Map<string, string>();
+  const simple = parseSimpleYaml(text, TAGS, plains);
   if (simple === undefined) return false;
   const slow = jsYaml(text);
   assert.ok("doc" in slow, `simple path accepted what js-yaml rejects (${String((slow as { error: unknown }).error)}):\n${text}`);
   assert.deepStrictEqual(simple, slow.doc, text);
   assert.equal(JSON.stringify(simple), JSON.stringify(slow.doc), `key order:\n${text}`);
+  const full = buildPositionMap(text, parseEvents(text, {}));
+  const numbers: string[] = [];
+  const walk = (v: unknown, pointer: string): void => {
+    if (typeof v === "number") numbers.push(pointer);
+    else if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) walk(x, `${pointer}/${escapePointer(k)}`);
+  };
+  walk(simple, "");
+  assert.deepEqual([...plains.keys()].sort(), numbers.sort(), `numbers recorded:\n${text}`);
+  for (const [pointer, written] of plains) assert.equal(written, full.plainText(pointer), `${pointer} as written:\n${text}`);
   return true;
 }
 
@@ -186,4 +198,17 @@ test("parseYaml: the same document and the same located problems whichever path 
   const dup = parseYaml("apps/a/spec.yaml", "apiVersion: v1\nkind: Application\nkind: Application\n");
   assert.ok(Array.isArray(dup));
   assert.match(dup[0]!.message, /duplicate key "kind"/);
+});
+
+test("a number kept as written (an env value, a version) comes from the simple parse: the file is not parsed again for it", () => {
+  const parsed = parseYaml("apps/a/spec.yaml", "spec:\n  package:\n    version: 1.10\n  env:\n  - name: PORT\n    value: 8080\n    ports: [80, 1.50]\n");
+  assert.ok(!Array.isArray(parsed));
+  const positions = parsed.loc.positions;
+  assert.deepEqual(
+    ["/spec/package/version", "/spec/env/0/value", "/spec/env/0/ports/1"].map((p) => positions.plainText(p)),
+    ["1.10", "8080", "1.50"],
+  );
+  assert.equal((positions as unknown as { built: unknown }).built, null, "the position map was not built");
+  assert.equal(positions.plainText("/spec/env/0/name"), "PORT"); // not a number: from the map, built now
+  assert.notEqual((positions as unknown as { built: unknown }).built, null);
 });

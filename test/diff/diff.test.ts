@@ -3,6 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { diff } from "../../src/diff/index.js";
+import { compareResource } from "../../src/diff/resources.js";
+import { loadModel } from "../../src/config/index.js";
+import { DirSource } from "../../src/adapters/fs/dir-source.js";
+import { EXAMPLE_REPO } from "../../src/cli/common.js";
+import { render } from "../../src/render/index.js";
+import { RUNTIME_ORDER } from "../../src/runtimes/index.js";
 import type { ActualResource, Change, DiffResult, IgnoreRule, Resource } from "../../src/model/index.js";
 import {
   actualState,
@@ -200,4 +206,21 @@ test("resource quantities compare by value (0.5 = 500m, 1024Mi = 1Gi); a differe
   const liveElsewhere = live(elsewhere);
   liveElsewhere.object.metadata.annotations!["x"] = "1000";
   assert.equal(run([elsewhere], [liveElsewhere]).changes.length, 1, "quantities are only values under resources");
+});
+
+test("every runtime finds no change between a resource and itself (the diff takes an actual entry that is its desired object as unchanged)", async () => {
+  const model = await loadModel(new DirSource(EXAMPLE_REPO));
+  const seen = new Set<string>();
+  for (const env of model.environments) {
+    const desired = render(model, env.name);
+    for (const r of desired.resources) {
+      seen.add(r.runtime);
+      assert.deepEqual(compareResource(r, r as unknown as ActualResource, env.ignoreDifferences), [], r.key);
+      assert.deepEqual(compareResource(r, clone(r) as unknown as ActualResource, env.ignoreDifferences), [], `${r.key} (a copy)`);
+    }
+    const same = diff(desired, { env: env.name, observedAt: null, resources: desired.resources as unknown as ActualResource[], unreachable: [] }, { ignore: env.ignoreDifferences });
+    assert.deepEqual([same.changes, same.unchanged.length], [[], desired.resources.length]);
+  }
+  // A new runtime must show up in the example repo (or here) so that this holds for it too.
+  assert.deepEqual([...seen].sort(), [...RUNTIME_ORDER].sort());
 });

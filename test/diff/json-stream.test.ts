@@ -158,6 +158,32 @@ test("guesses stop after 16 misses in a row without a hit; a file written otherw
   assert.equal(guessed, 16);
 });
 
+test("elements indented by two spaces per level at any column match their guess (even and odd columns, non-ASCII text)", async () => {
+  const values = [...resources, { ...resources[0]!, key: "k8s/c1/ConfigMap/ns/grüße", note: "naïve — ✓" }];
+  for (const column of [1, 2, 3, 6, 8]) {
+    const pad = " ".repeat(column);
+    const text = `{"resources": [\n${pad}${values.map((v) => JSON.stringify(v, null, 2).replaceAll("\n", `\n${pad}`)).join(`,\n${pad}`)}\n]}`;
+    for (const [size, buffer] of [[5, 16], [1 << 20, 1 << 20]] as const) {
+      const got: { value: unknown; matched: boolean }[] = [];
+      const rest = await readJsonStreaming(chunks(text, size), "resources", (value, _i, matched) => got.push({ value, matched }), buffer, (i) => values[i]);
+      assert.deepEqual({ ...rest, resources: got.map((g) => g.value) }, JSON.parse(text), `column ${column}`);
+      got.forEach((g, i) => assert.equal(g.value, values[i], `column ${column}, element ${i} matched: ${g.matched}`));
+    }
+  }
+});
+
+test("after a hit, guesses stop once the misses outnumber the hits by 16 (a drifted file costs no stringify per element)", async () => {
+  const many = Array.from({ length: 60 }, (_, i) => ({ ...resources[0]!, key: `k8s/c1/Deployment/ns/app-${i}` }));
+  // The first two elements as guessed, the rest drifted (an extra field): 2 hits, then misses.
+  const written = many.map((r, i) => (i < 2 ? r : { ...r, drifted: true }));
+  const text = JSON.stringify({ resources: written }, null, 2);
+  let guessed = 0;
+  const got: unknown[] = [];
+  const rest = await readJsonStreaming(chunks(text, 1000), "resources", (v) => got.push(v), 4096, (i) => (guessed++, many[i]));
+  assert.deepEqual({ ...rest, resources: got }, JSON.parse(text));
+  assert.equal(guessed, 2 + 18);
+});
+
 test("readActualJson: a pretty-printed in-sync file (render --as-actual's format) gives the desired objects, an edited entry its own", async () => {
   const desired: DesiredState = { env: "prod", resources: JSON.parse(JSON.stringify(resources)) };
   const edited = JSON.parse(JSON.stringify(resources));

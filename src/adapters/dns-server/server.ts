@@ -97,6 +97,18 @@ export class MeshDnsServer {
     return this.zone;
   }
 
+  /** How the batched UDP path has read so far (all listen addresses; zeros on node:dgram). */
+  udpBatches(): { batches: number; datagrams: number; largest: number } {
+    const sum = { batches: 0, datagrams: 0, largest: 0 };
+    for (const u of this.udp) {
+      if (!(u instanceof BatchUdp)) continue;
+      sum.batches += u.counts.batches;
+      sum.datagrams += u.counts.datagrams;
+      sum.largest = Math.max(sum.largest, u.counts.largest);
+    }
+    return sum;
+  }
+
   /** Stops listening, ends TCP connections, closes the forwarder. */
   async close(): Promise<void> {
     this.forwarder.close();

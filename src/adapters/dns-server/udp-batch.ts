@@ -69,6 +69,8 @@ const TX_PER_DATAGRAM = 1024;
 
 /** One bound UDP socket served in batches. */
 export class BatchUdp {
+  /** Batches handled, datagrams in them, and the largest batch (datagrams) so far. */
+  readonly counts = { batches: 0, datagrams: 0, largest: 0 };
   private handle: object | null = null;
   private readonly slots: Buffer[] = [];
   private readonly rxLen: Int32Array;
@@ -112,7 +114,8 @@ export class BatchUdp {
     if (this.handle !== null) this.addon.sendTo(this.handle, data, addr);
   }
 
-  /** Stops reading and closes the socket (answers of a batch being handled are not sent). */
+  /** Stops reading and closes the socket. Called while a batch is handled, the rest of that batch is neither
+   * handled nor answered. */
   close(): void {
     if (this.handle === null) return;
     const h = this.handle;
@@ -121,12 +124,15 @@ export class BatchUdp {
   }
 
   private onBatch(n: number): number {
-    const { slots, rxLen, txMeta, tx } = this;
+    const { slots, rxLen, txMeta, tx, counts } = this;
+    counts.batches++;
+    counts.datagrams += n;
+    if (n > counts.largest) counts.largest = n;
     let k = 0;
     let at = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n && this.handle !== null; i++) {
       const out = this.handler(slots[i]!.subarray(0, rxLen[i]!), i, this);
-      if (out === null || this.handle === null) continue;
+      if (out === null) continue;
       const len = out.length;
       if (at + len > tx.length) {
         this.sendTo(out, this.source(i));

@@ -2,7 +2,8 @@
 // For amphi the names are services registered in the Consul HTTP API test double (test/support/consul);
 // for dnsmasq the same names come from a hosts file (--addn-hosts); a third server, naive-dns2.ts (dns2 parsing
 // and writing every packet), is the baseline the pre-encoded path is measured against. All answer from memory.
-// Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000] [--pinned] [--no-dns2] [--echo] [--cpu-rate=N] [--node-flags="…"]
+// Usage: node --import tsx bench/dns/run.ts [seconds=10] [rounds=3] [names=1000] [--pinned] [--no-dns2] [--echo] [--dgram] [--cpu-rate=N] [--node-flags="…"]
+// amphi runs with batched UDP I/O (native/udp-batch, built here when missing); --dgram adds a second amphi on node:dgram.
 // --pinned: each server with all its threads on core 1 (`taskset -a -p`), dnsperf on core 0: the per-core
 // comparison (Node's GC and platform threads then share the server's core, as dnsmasq has nothing to share).
 // After a 2 s warm-up of each, `rounds` rounds, each alternating the two servers (so background load hits
@@ -37,6 +38,8 @@ const withDns2 = !flags.includes("--no-dns2");
  * may not keep up with it, and CPU per query is then measured at whatever they answered). */
 const cpuRate = Number(flags.find((f) => f.startsWith("--cpu-rate="))?.slice("--cpu-rate=".length) ?? 40_000);
 const withEcho = flags.includes("--echo");
+/** --dgram: add a second amphi dns with AMPHI_DNS_IO=dgram (node:dgram UDP, the path before batched I/O). */
+const withDgram = flags.includes("--dgram");
 /** --node-flags="…": extra node flags for amphi (to measure V8/libuv settings); AMPHI_DNS_NODE_FLAGS too. */
 const nodeFlags = (flags.find((f) => f.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? process.env.AMPHI_DNS_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const root = new URL("../..", import.meta.url).pathname;
@@ -105,10 +108,12 @@ async function startHelper(script: string, args: string[]): Promise<{ port: numb
   return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-/** Starts `amphi dns` as its own process (as it runs in production) and returns its port and a stopper. */
-async function startAmphi(catalogUrl: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+/** Starts `amphi dns` as its own process (as it runs in production) and returns its port and a stopper.
+ * `io`: AMPHI_DNS_IO; with `batch` it fails when the addon does not load. */
+async function startAmphi(catalogUrl: string, io: "batch" | "dgram"): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [...nodeFlags, join(root, "bin/amphi.js"), "dns", "--env", "staging", "--repo", join(root, "examples/config"), "--port", "0", "--consul", catalogUrl], {
     stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, AMPHI_DNS_IO: io },
   });
   let err = "";
   const port = await new Promise<number>((resolve, reject) => {
@@ -137,16 +142,19 @@ writeFileSync(hosts, names.map((n) => `${MESH_IP} ${n}.mesh ${n}\n`).join(""));
 const catalog = await startConsulDouble();
 for (const n of names) await register(catalog.url, n);
 const dnsmasq = await startDnsmasq([`--addn-hosts=${hosts}`]);
-const amphi = await startAmphi(catalog.url);
+// The addon, as `npm run prebench` builds it (a no-op when it is current).
+execFileSync(process.execPath, [join(root, "scripts/build-native.mjs")], { stdio: "inherit" });
+const amphi = await startAmphi(catalog.url, "batch");
+const amphiDgram = withDgram ? await startAmphi(catalog.url, "dgram") : null;
 const naive = withDns2 ? await startHelper("naive-dns2.ts", [queries]) : null;
 const echo = withEcho ? await startHelper("node-echo.ts", []) : null;
 const server = (label: string, s: { port: number; pid: number }) => ({ label, port: s.port, pid: s.pid, max: [] as Run[], lat: [] as Run[], cpu: [] as Cpu[] });
-const servers = [server("dnsmasq", dnsmasq), server("amphi", amphi), ...(naive ? [server("dns2", naive)] : []), ...(echo ? [server("echo", echo)] : [])];
+const servers = [server("dnsmasq", dnsmasq), server("amphi", amphi), ...(amphiDgram ? [server("a-dgram", amphiDgram)] : []), ...(naive ? [server("dns2", naive)] : []), ...(echo ? [server("echo", echo)] : [])];
 for (const s of servers) pin(s.pid);
 try {
   const stampFile = join(root, "dist/.source-stamp");
   const compiled = existsSync(stampFile) && readFileSync(stampFile, "utf8") === (sourceStamp as (d: string) => string)(join(root, "src"));
-  console.log(`bench/dns: ${count} names, ${rounds} rounds × ${seconds} s, ${pinned ? `pinned (servers on core ${SERVER_CPU}, dnsperf on core ${CLIENT_CPU})` : "unpinned"}, node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(" ")}` : ""}, amphi ${compiled ? "compiled (dist/)" : "from src/ through tsx (npm run prebench builds dist/)"}, load average ${load()}`);
+  console.log(`bench/dns: ${count} names, ${rounds} rounds × ${seconds} s, ${pinned ? `pinned (servers on core ${SERVER_CPU}, dnsperf on core ${CLIENT_CPU})` : "unpinned"}, node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(" ")}` : ""}, amphi ${compiled ? "compiled (dist/)" : "from src/ through tsx (npm run prebench builds dist/)"} with batched UDP I/O${withDgram ? " (a-dgram: AMPHI_DNS_IO=dgram)" : ""}, load average ${load()}`);
   for (const s of servers) await perf(s.port, queries, 2, null);
   for (let r = 1; r <= rounds; r++) {
     for (const s of servers) {
@@ -180,6 +188,7 @@ try {
     const cpu = median(s.cpu.map((c) => c.total));
     console.log(`${label}/dnsmasq max q/s median ${ratio.toFixed(2)}; amphi/${label} ${(median(servers[1]!.max.map((m) => m.qps)) / median(s.max.map((m) => m.qps))).toFixed(2)}×; CPU per query ${label} ${cpu.toFixed(2)} µs`);
   };
+  vs("a-dgram");
   vs("dns2");
   vs("echo");
   console.log(
@@ -190,6 +199,7 @@ try {
   await naive?.stop();
   await echo?.stop();
   await amphi.stop();
+  await amphiDgram?.stop();
   await dnsmasq.stop();
   await catalog.close();
   rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { InputError, type EnvironmentModel } from "../model/index.js";
 import { DEFAULT_TTL, zoneSettings } from "../dns/index.js";
 import {
-  ConsulCatalog, formatUpstream, listenProblem, parseUpstream, redact, runMeshDns, systemUpstreams, type Upstream,
+  ConsulCatalog, formatUpstream, listenProblem, parseUpstream, redact, runMeshDns, systemUpstreams, udpIoSetting, type Upstream, type UdpIoSetting,
 } from "../adapters/dns-server/index.js";
 import { repoOptions } from "./options.js";
 import { EXIT, loadRepo, runAction, type Io } from "./common.js";
@@ -57,6 +57,7 @@ async function dns(io: Io, opts: DnsOptions, signal: AbortSignal): Promise<numbe
   const port = integer(opts.port ?? String(env.mesh.dnsPort), "--port", 0, 65535);
   const ttl = integer(opts.ttl, "--ttl", 0, 2 ** 31 - 1);
   const timeoutMs = integer(opts.upstreamTimeout, "--upstream-timeout", 1, 600_000);
+  const udpIo = ioSetting(io.env.AMPHI_DNS_IO);
   const { upstreams, notes } = chooseUpstreams(opts, env, listen);
   const log = (line: string): void => io.err(`amphi dns: ${line}\n`);
   notes.forEach(log);
@@ -68,7 +69,7 @@ async function dns(io: Io, opts: DnsOptions, signal: AbortSignal): Promise<numbe
   await runMeshDns(
     {
       zone: zoneSettings(env.mesh, ttl),
-      server: { listen, port, upstreams, upstreamTimeoutMs: timeoutMs },
+      server: { listen, port, upstreams, upstreamTimeoutMs: timeoutMs, udpIo },
       catalog: new ConsulCatalog({ address, datacenter: env.consul.datacenter, token }),
       log,
       onListening(bound, server, sync) {
@@ -92,6 +93,15 @@ function chooseUpstreams(opts: DnsOptions, env: EnvironmentModel, listen: string
   if (given.length === 0) return systemUpstreams(listen);
   try {
     return { upstreams: given.map(parseUpstream), notes: [] };
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+}
+
+/** AMPHI_DNS_IO (batch, dgram, auto), as an input error when it is none of them. */
+function ioSetting(value: string | undefined): UdpIoSetting {
+  try {
+    return udpIoSetting(value);
   } catch (e) {
     throw new InputError((e as Error).message);
   }

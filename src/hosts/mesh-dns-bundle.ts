@@ -90,6 +90,18 @@ export async function loadMeshDnsProgram(places: BundlePlaces): Promise<MeshDnsP
   return { code, sha256: createHash("sha256").update(code).digest("hex") };
 }
 
+/** `uname -m` of the machines this process's native code runs on, for Node's `process.arch`. */
+const MACHINES: Record<string, string[]> = { x64: ["x86_64", "amd64"], arm64: ["aarch64", "arm64"], ia32: ["i686", "i386"], arm: ["armv7l", "armv6l"], riscv64: ["riscv64"], s390x: ["s390x"], ppc64: ["ppc64le"] };
+
+/** mesh-dns's batched UDP addon as built here (build/native/udp-batch.node, scripts/build-native.mjs), when
+ * a host with machine `machine` (its `uname -m`) can load it: this process's architecture, Linux. Null when
+ * it is not built or the host differs: mesh-dns there uses node:dgram and logs so. */
+export function meshDnsAddon(machine: string): MeshDnsProgram | null {
+  if (process.platform !== "linux" || !(MACHINES[process.arch] ?? []).includes(machine)) return null;
+  const code = readIfThere(join(ROOT, "build", "native", "udp-batch.node"));
+  return code ? { code, sha256: createHash("sha256").update(code).digest("hex") } : null;
+}
+
 let loaded: Promise<MeshDnsProgram> | undefined;
 
 /** The mesh-dns program for this process (looked up once): dist/ of this package, else

@@ -19,7 +19,7 @@ import { fields, logLines, scriptError, scriptText, EXEC_SH, SUPERVISE_SH } from
 import { systemdUnit } from "./systemd.js";
 import { seconds, type TaskContext } from "./task.js";
 import type { HostDnsConfig } from "../dns/host-config.js";
-import { meshDnsProgram } from "./mesh-dns-bundle.js";
+import { meshDnsAddon, meshDnsProgram } from "./mesh-dns-bundle.js";
 import { describeReadiness, sidecarReadiness } from "./sidecar.js";
 
 type DnsRules = NonNullable<CaptureRules["dns"]>;
@@ -91,6 +91,15 @@ export async function ensureMeshDns(ctx: TaskContext, rules: DnsRules, token: st
     const r = await run(ctx, MESH_DNS_SH, ["program", program.sha256], { stdin: program.code, timeoutMs: 120_000 });
     if (r.code !== 0) throw new TaskError(host, `mesh-dns: uploading mesh-dns.mjs failed: ${scriptError(r)}`);
     parts.push("program uploaded");
+  }
+  // The batched UDP addon goes next to the program when the host's machine is this one's (else, or when a host's
+  // libc cannot load it, mesh-dns serves UDP through node:dgram and its log says why).
+  const addon = meshDnsAddon(f.machine ?? "");
+  if (addon !== null && f.addon !== addon.sha256) {
+    ctx.log(`mesh-dns: uploading udp-batch.node (${Math.round(addon.code.length / 1024)} KiB, sha256 ${addon.sha256.slice(0, 12)}) to ${host}`);
+    const r = await run(ctx, MESH_DNS_SH, ["program", addon.sha256, "udp-batch.node"], { stdin: addon.code, timeoutMs: 120_000 });
+    if (r.code !== 0) throw new TaskError(host, `mesh-dns: uploading udp-batch.node failed: ${scriptError(r)}`);
+    parts.push("batched UDP addon uploaded");
   }
 
   const config: HostDnsConfig = {

@@ -1,6 +1,6 @@
 // Real DNS programs for mesh-dns tests: a dnsmasq upstream started per test file, `dig` as a client, and
 // free ports. Everything started here is stopped by the caller (`stop()`), by pid.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -99,4 +99,17 @@ export async function dig(port: number, args: string[], time = 2, server = "127.
   const udp = /udp: (\d+)/.exec(raw);
   const size = /MSG SIZE\s+rcvd: (\d+)/.exec(raw);
   return { status, flags, answers, udp: udp ? Number(udp[1]) : null, msgSize: size ? Number(size[1]) : null, raw };
+}
+
+/** The batched-UDP addon for tests: built if missing or stale (scripts/build-native.mjs; atomic, so files running
+ * at once may both build). `skip` is the reason it could not be built, or false; in CI (CI=true) a missing addon
+ * is a failure, not a skip. */
+export function batchAddon(): { path: string; skip: string | false } {
+  const root = new URL("../../", import.meta.url).pathname;
+  const path = join(root, "build", "native", "udp-batch.node");
+  const r = spawnSync(process.execPath, [join(root, "scripts", "build-native.mjs"), "--quiet"], { encoding: "utf8" });
+  const why = r.stderr.match(/not built: (.*)/)?.[1];
+  if (!why) return { path, skip: false };
+  if (process.env.CI === "true") throw new Error(`the batched UDP addon could not be built: ${why}`);
+  return { path, skip: `batched UDP addon not built: ${why}` };
 }

@@ -19,6 +19,7 @@ import { killUnder } from "../support/local-host.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
+import { batchAddon } from "../dns/tools.js";
 
 const support = fleetSupported();
 const haveTools = ["dig", "dnsmasq"].every((b) => spawnSync("sh", ["-c", `PATH="$PATH:/usr/sbin:/sbin" command -v ${b}`]).status === 0);
@@ -70,11 +71,13 @@ describe("mesh-dns installed by the capture task on a netns host", { skip, timeo
     });
     assert.equal(res.status, 200);
   };
+  let addonBuilt = false;
   const meshPid = (): string => readFileSync(`${meshBase(host().baseDir)}/run/mesh.dns.pid`, "utf8").trim();
 
   before(async () => {
     if (!support.ok) assert.fail(`CI=true but netns test hosts are unavailable: ${support.reason}`);
     if (!haveTools) assert.fail("CI=true but dig or dnsmasq is not installed");
+    addonBuilt = batchAddon().skip === false; // hosts get it next to mesh-dns.mjs (they are this machine)
     fleet = await startFleet({ count: 1 });
     root = netnsSession(fleet, 0);
     const pw = spawnSync("getent", ["passwd", TEST_USER], { encoding: "utf8" }).stdout.split(":");
@@ -129,7 +132,7 @@ describe("mesh-dns installed by the capture task on a netns host", { skip, timeo
   it("installs mesh-dns as the proxy uid before the rules, and resolves mesh and upstream names through the redirect", async () => {
     const first = await apply();
     assert.equal(first.result, "changed", first.message);
-    assert.match(first.message, /mesh-dns program uploaded, settings written, started as uid 1337/);
+    assert.match(first.message, addonBuilt ? /mesh-dns program uploaded, batched UDP addon uploaded, settings written, started as uid 1337/ : /mesh-dns program uploaded, settings written, started as uid 1337/);
     assert.equal(await probeCapture(root, rules), "present");
     // Before the rules went in, mesh-dns answered already (the task checks it); now port 53 reaches it.
     assert.equal(await dig("billing"), SERVICE_IP);
@@ -141,6 +144,9 @@ describe("mesh-dns installed by the capture task on a netns host", { skip, timeo
     assert.match(status, /^Uid:\s+1337\s+1337\s+1337\s+1337$/m);
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
     assert.match(cmdline, /mesh-dns\.mjs .*dns\.json/);
+    // The batched UDP addon went next to the program and is loaded (no "not batched" line in its log).
+    if (addonBuilt) assert.match(readFileSync(`/proc/${pid}/maps`, "utf8"), new RegExp(`${meshBase(host().baseDir)}/udp-batch\\.node`));
+    if (addonBuilt) assert.doesNotMatch(readFileSync(`${meshBase(host().baseDir)}/logs/mesh.dns.log`, "utf8"), /not batched/);
     assert.doesNotMatch(cmdline, new RegExp(TOKEN));
     const tokenFile = statSync(`${meshBase(host().baseDir)}/token`);
     assert.equal(tokenFile.mode & 0o777, 0o600);

@@ -9,8 +9,9 @@
 // name of a file holding its token, relative to the config's directory (read once at start; never logged).
 // Runs the same server as `amphi dns` (runMeshDns). One log line per zone change; SIGTERM/SIGINT → exit 0.
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { ConsulCatalog, formatUpstream, parseUpstream, redact, runMeshDns, type ServiceCatalog } from "./index.js";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConsulCatalog, formatUpstream, parseUpstream, redact, runMeshDns, udpIoSetting, type ServiceCatalog } from "./index.js";
 import type { HostDnsConfig } from "../../dns/host-config.js";
 import { DEFAULT_TTL } from "../../dns/zone.js";
 
@@ -47,7 +48,11 @@ async function main(argv: string[]): Promise<number> {
   await runMeshDns(
     {
       zone: { serviceIP: cfg.serviceIP, domain: cfg.domain, ttl: cfg.ttl ?? DEFAULT_TTL },
-      server: { listen: cfg.listen, port: cfg.port, upstreams, upstreamTimeoutMs: cfg.upstreamTimeoutMs ?? 2000 },
+      // The batched UDP addon is installed next to this program when the host's machine matches amphi's.
+      server: {
+        listen: cfg.listen, port: cfg.port, upstreams, upstreamTimeoutMs: cfg.upstreamTimeoutMs ?? 2000,
+        udpIo: udpIoSetting(process.env.AMPHI_DNS_IO), addonPaths: [join(dirname(fileURLToPath(import.meta.url)), "udp-batch.node")],
+      },
       catalog,
       log,
       onListening(bound, server, sync) {

@@ -6,7 +6,8 @@ import type { ServiceCatalog } from "./catalog.js";
 import { MeshDnsServer, type BoundAddress, type MeshDnsOptions } from "./server.js";
 import { formatStats } from "./stats.js";
 
-export { MeshDnsServer, type BoundAddress, type MeshDnsOptions } from "./server.js";
+export { MeshDnsServer, udpIoSetting, type BoundAddress, type MeshDnsOptions } from "./server.js";
+export { type UdpIoSetting } from "./udp-batch.js";
 export { ConsulCatalog, redact, type CatalogEvents, type CatalogSettings, type ServiceCatalog } from "./catalog.js";
 export { parseUpstream, formatUpstream, systemUpstreams, type Upstream } from "./upstreams.js";
 export { listenProblem } from "./listen-policy.js";
@@ -34,6 +35,7 @@ export interface MeshDnsRun {
 export async function runMeshDns(run: MeshDnsRun, signal: AbortSignal): Promise<void> {
   const server = new MeshDnsServer(buildZone([], run.zone), run.server);
   const bound = await server.start();
+  if (server.udpIoNote !== null) run.log(server.udpIoNote);
   let started = false;
   let catalogDown = false;
   let firstEvent: (sync: FirstSync) => void = () => {};

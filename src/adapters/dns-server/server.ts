@@ -1,5 +1,6 @@
 // mesh-dns's sockets: UDP and TCP on each listen address, one port. Every message goes through the same
-// steps: parse by hand (dns2 for unusual messages), answer from the zone, else forward upstream.
+// steps: parse by hand (dns2 for unusual messages), answer from the zone, else forward upstream. UDP goes
+// through the batched native path (udp-batch.ts) when its addon loads, else through node:dgram.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { createServer, type Server, type Socket as NetSocket } from "node:net";
 import { PARSE, QueryParser, RCODE, checkComplexQuery, errorAnswer, truncateForUdp, zoneAnswer, type Zone } from "../../dns/index.js";
@@ -7,6 +8,7 @@ import { Forwarder, literalLookup } from "./forwarder.js";
 import { newStats, type DnsStats } from "./stats.js";
 import { serveTcpConnection } from "./tcp.js";
 import type { Upstream } from "./upstreams.js";
+import { BatchUdp, PACKAGE_ADDON, loadUdpBatch, type UdpIoSetting } from "./udp-batch.js";
 
 /** How a mesh-dns server listens and forwards. */
 export interface MeshDnsOptions {
@@ -21,6 +23,18 @@ export interface MeshDnsOptions {
   tcpIdleMs?: number;
   /** TCP connections at once, beyond which new ones are refused. */
   maxTcpConnections?: number;
+  /** UDP I/O: batched through the native addon, node:dgram, or `auto` (the default: batched when the addon
+   * loads). `amphi dns` and the host program take it from AMPHI_DNS_IO (`udpIoSetting`). */
+  udpIo?: UdpIoSetting;
+  /** Where the addon may be (first that loads wins); default build/native/ of this package. */
+  addonPaths?: readonly string[];
+}
+
+/** The UDP I/O setting from the value of AMPHI_DNS_IO (unset or empty: auto); an error names the variable. */
+export function udpIoSetting(value: string | undefined): UdpIoSetting {
+  if (value === undefined || value === "") return "auto";
+  if (value === "auto" || value === "batch" || value === "dgram") return value;
+  throw new Error(`AMPHI_DNS_IO=${value}: expected auto, batch or dgram`);
 }
 
 /** Where one listen address ended up. */
@@ -42,7 +56,11 @@ export class MeshDnsServer {
   readonly stats: DnsStats = newStats();
   private zone: Zone;
   private readonly forwarder: Forwarder;
-  private readonly udp: Socket[] = [];
+  /** The UDP I/O in use (decided by `start`), and the one line that says why it is not batched (else null). */
+  udpIo: "batch" | "dgram" = "dgram";
+  udpIoNote: string | null = null;
+  private readonly udp: { close(): void }[] = [];
+  private addon: Parameters<typeof BatchUdp.bind>[0] | null = null;
   private readonly tcp: Server[] = [];
   private readonly connections = new Set<NetSocket>();
   private readonly parser = new QueryParser();
@@ -57,6 +75,7 @@ export class MeshDnsServer {
 
   /** Binds every listen address and the forwarder's sockets; returns the addresses with their ports. */
   async start(): Promise<BoundAddress[]> {
+    this.chooseUdpIo();
     await this.forwarder.start();
     const bound: BoundAddress[] = [];
     try {
@@ -76,6 +95,18 @@ export class MeshDnsServer {
   /** The zone being served. */
   currentZone(): Zone {
     return this.zone;
+  }
+
+  /** How the batched UDP path has read so far (all listen addresses; zeros on node:dgram). */
+  udpBatches(): { batches: number; datagrams: number; largest: number } {
+    const sum = { batches: 0, datagrams: 0, largest: 0 };
+    for (const u of this.udp) {
+      if (!(u instanceof BatchUdp)) continue;
+      sum.batches += u.counts.batches;
+      sum.datagrams += u.counts.datagrams;
+      sum.largest = Math.max(sum.largest, u.counts.largest);
+    }
+    return sum;
   }
 
   /** Stops listening, ends TCP connections, closes the forwarder. */
@@ -123,10 +154,26 @@ export class MeshDnsServer {
     return errorAnswer(query, this.parser, RCODE.SERVFAIL);
   }
 
+  private chooseUdpIo(): void {
+    const setting = this.opts.udpIo ?? "auto";
+    if (setting === "dgram") {
+      this.udpIoNote = "udp: node:dgram (AMPHI_DNS_IO=dgram), not batched";
+      return;
+    }
+    const load = loadUdpBatch(this.opts.addonPaths ?? [PACKAGE_ADDON]);
+    if ("addon" in load) {
+      this.addon = load.addon;
+      this.udpIo = "batch";
+      this.udpIoNote = null;
+      return;
+    }
+    if (setting === "batch") throw new Error(`batched UDP I/O (AMPHI_DNS_IO=batch) is not available: ${load.error}`);
+    this.udpIoNote = `udp: node:dgram, not batched: ${load.error}`;
+  }
+
   private async bindPair(address: string): Promise<BoundAddress> {
     for (let tries = 0; ; tries++) {
-      const udp = await this.bindUdp(address, this.opts.port);
-      const port = udp.address().port;
+      const { udp, port } = await this.bindUdp(address, this.opts.port);
       try {
         const tcp = await this.bindTcp(address, port);
         this.udp.push(udp);
@@ -140,7 +187,16 @@ export class MeshDnsServer {
     }
   }
 
-  private bindUdp(address: string, port: number): Promise<Socket> {
+  private async bindUdp(address: string, port: number): Promise<{ udp: { close(): void }; port: number }> {
+    if (this.addon !== null) {
+      const udp = BatchUdp.bind(this.addon, address, port, 1 << 20, (msg, i, socket) => this.onBatchUdp(msg, i, socket));
+      return { udp, port: udp.port };
+    }
+    const udp = await this.bindDgram(address, port);
+    return { udp, port: udp.address().port };
+  }
+
+  private bindDgram(address: string, port: number): Promise<Socket> {
     const socket = createSocket({ type: address.includes(":") ? "udp6" : "udp4", lookup: literalLookup, recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
     socket.on("message", (msg, rinfo) => this.onUdp(socket, msg, rinfo));
     return new Promise((resolve, reject) => {
@@ -166,19 +222,30 @@ export class MeshDnsServer {
 
   private onUdp(socket: Socket, msg: Buffer, rinfo: RemoteInfo): void {
     const out = this.handle(msg, false);
-    if (out === FORWARD) this.forwardUdp(socket, msg, this.parser.questionEnd, this.parser.udpLimit(), rinfo);
+    if (out === FORWARD) this.forwardUdp(msg, this.parser.questionEnd, this.parser.udpLimit(), (resp) => socket.send(resp, rinfo.port, rinfo.address));
     else if (out !== DROP) socket.send(out, rinfo.port, rinfo.address);
   }
 
-  private forwardUdp(socket: Socket, msg: Buffer, qEnd: number, limit: number, rinfo: RemoteInfo): void {
+  /** One datagram of a batch: the answer goes out with the batch; a forwarded query keeps a copy of its bytes
+   * (the receive buffer is reused) and of its source, and its answer goes out alone when it comes. */
+  private onBatchUdp(msg: Buffer, source: number, socket: BatchUdp): Buffer | null {
+    const out = this.handle(msg, false);
+    if (out === DROP) return null;
+    if (out !== FORWARD) return out;
+    const to = socket.source(source);
+    this.forwardUdp(Buffer.from(msg), this.parser.questionEnd, this.parser.udpLimit(), (resp) => socket.sendTo(resp, to));
+    return null;
+  }
+
+  private forwardUdp(msg: Buffer, qEnd: number, limit: number, send: (resp: Buffer) => void): void {
     const sent = this.forwarder.forwardUdp(msg, qEnd, (resp) => {
-      if (resp === null) return void socket.send(this.servfail(msg), rinfo.port, rinfo.address);
+      if (resp === null) return send(this.servfail(msg));
       this.stats.relayed++;
       const fitted = truncateForUdp(resp, limit);
       if (fitted !== resp) this.stats.truncated++;
-      socket.send(fitted, rinfo.port, rinfo.address);
+      send(fitted);
     });
-    if (!sent) socket.send(this.servfail(msg), rinfo.port, rinfo.address);
+    if (!sent) send(this.servfail(msg));
   }
 
   private bindTcp(address: string, port: number): Promise<Server> {

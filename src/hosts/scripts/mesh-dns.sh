@@ -3,9 +3,11 @@
 # "app" that runs it in BASE/apps/mesh.dns/current/ (amphi-mesh-dns: lib.sh + this file, .amphi/env|start|
 # user), started and stopped by the same control script and supervisor as apps. Modes:
 #   inspect            prints uid=, node= (path, empty when missing), sha= (of mesh-dns.mjs, empty when
-#                      absent), running=0|1, and ns=/resolved= for each nameserver of /etc/resolv.conf and
+#                      absent), machine= (uname -m), addon= (sha256 of udp-batch.node, empty when absent),
+#                      running=0|1, and ns=/resolved= for each nameserver of /etc/resolv.conf and
 #                      /run/systemd/resolve/resolv.conf.
-#   program SHA256     < bundle: installs BASE/mesh-dns.mjs (mode 644) when its sha256 is SHA256.
+#   program SHA256 [FILE]  < bytes: installs BASE/FILE (mesh-dns.mjs, the default, or udp-batch.node, the
+#                      batched UDP addon mesh-dns loads from its own directory) mode 644 when its sha256 is SHA256.
 #   install CONFIG UID ENV SCRIPT  < token: writes dns.json (CONFIG), the token file (mode 600, owned by UID;
 #                      removed when the token is empty), current/amphi-mesh-dns (SCRIPT), .amphi/env (ENV)
 #                      and the rest of .amphi/. Prints
@@ -28,21 +30,29 @@ case $mode in
     sha=""
     [ -f "$BASE/mesh-dns.mjs" ] && sha=$(sha256_of "$BASE/mesh-dns.mjs")
     printf 'sha=%s\n' "$sha"
+    printf 'machine=%s\n' "$(uname -m)"
+    addon=""
+    [ -f "$BASE/udp-batch.node" ] && addon=$(sha256_of "$BASE/udp-batch.node")
+    printf 'addon=%s\n' "$addon"
     if [ -n "$(app_pid)" ]; then echo "running=1"; else echo "running=0"; fi
     awk '$1 == "nameserver" && NF > 1 { print "ns=" $2 }' /etc/resolv.conf 2>/dev/null
     awk '$1 == "nameserver" && NF > 1 { print "resolved=" $2 }' /run/systemd/resolve/resolv.conf 2>/dev/null
     exit 0
     ;;
   program)
-    want=$1
+    want=$1 file=${2:-mesh-dns.mjs}
+    case $file in
+      mesh-dns.mjs | udp-batch.node) ;;
+      *) fail "program: unknown file $file" ;;
+    esac
     mkdir -p "$BASE" && chmod 755 "$BASE" || fail "cannot create $BASE"
-    cat >"$BASE/mesh-dns.mjs.tmp.$$" || fail "cannot write $BASE/mesh-dns.mjs"
-    got=$(sha256_of "$BASE/mesh-dns.mjs.tmp.$$") || { rm -f "$BASE/mesh-dns.mjs.tmp.$$"; fail "no sha256sum, shasum or openssl on this host"; }
+    cat >"$BASE/$file.tmp.$$" || fail "cannot write $BASE/$file"
+    got=$(sha256_of "$BASE/$file.tmp.$$") || { rm -f "$BASE/$file.tmp.$$"; fail "no sha256sum, shasum or openssl on this host"; }
     if [ "$got" != "$want" ]; then
-      rm -f "$BASE/mesh-dns.mjs.tmp.$$"
-      fail "mesh-dns.mjs arrived with sha256 $got, expected $want"
+      rm -f "$BASE/$file.tmp.$$"
+      fail "$file arrived with sha256 $got, expected $want"
     fi
-    chmod 644 "$BASE/mesh-dns.mjs.tmp.$$" && mv -f "$BASE/mesh-dns.mjs.tmp.$$" "$BASE/mesh-dns.mjs" || fail "cannot install $BASE/mesh-dns.mjs"
+    chmod 644 "$BASE/$file.tmp.$$" && mv -f "$BASE/$file.tmp.$$" "$BASE/$file" || fail "cannot install $BASE/$file"
     echo "changed=1"
     ;;
   install)

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Builds mesh-dns's batched UDP addon (native/udp-batch/udp_batch.c) into build/native/udp-batch.node with
+// the C compiler and Node's own headers: no node-gyp, no Python, no network. Linux only. Skipped when the
+// output is current (build/native/udp-batch.stamp holds the hash of the source, flags and node version).
+// Never fatal: without the addon mesh-dns serves UDP through node:dgram (and says so); this prints why.
+//   node scripts/build-native.mjs [--quiet]
+// Run by scripts/build.mjs and scripts/ensure-deps.mjs (--build, --test); tests call buildNative().
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const SOURCE = join(root, "native", "udp-batch", "udp_batch.c");
+/** Where the addon is written (src/adapters/dns-server/udp-batch.ts looks here). */
+export const ADDON = join(root, "build", "native", "udp-batch.node");
+const STAMP = join(root, "build", "native", "udp-batch.stamp");
+
+/** Node's headers (node_api.h, uv.h): next to this node binary's prefix, else $AMPHI_NODE_HEADERS. */
+function headers() {
+  const dirs = [process.env.AMPHI_NODE_HEADERS, join(dirname(process.execPath), "..", "include", "node")].filter(Boolean);
+  return dirs.find((d) => existsSync(join(d, "node_api.h")) && existsSync(join(d, "uv.h")));
+}
+
+/** Builds the addon when it is missing or stale. Returns `{ built, path }` or `{ skipped: reason }`. */
+export function buildNative({ quiet = false } = {}) {
+  if (process.platform !== "linux") return { skipped: `batched UDP I/O is Linux-only (${process.platform})` };
+  const include = headers();
+  if (!include) return { skipped: "Node's headers (node_api.h, uv.h) not found; set AMPHI_NODE_HEADERS" };
+  const cc = process.env.CC || "cc";
+  const flags = ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-DNODE_GYP_MODULE_NAME=udp_batch", `-I${include}`];
+  const stamp = createHash("sha256").update(readFileSync(SOURCE)).update(JSON.stringify([cc, flags, process.version, process.arch])).digest("hex");
+  if (existsSync(ADDON) && existsSync(STAMP) && readFileSync(STAMP, "utf8") === stamp) return { built: false, path: ADDON };
+  mkdirSync(dirname(ADDON), { recursive: true });
+  // A name of its own per process: test files running at once may build together; the rename is atomic.
+  const tmp = `${ADDON}.${process.pid}.tmp`;
+  const r = spawnSync(cc, [...flags, "-o", tmp, SOURCE], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    const why = r.error ? `${cc}: ${r.error.message}` : `${cc} exited ${r.status}: ${r.stderr.trim().split("\n").slice(0, 5).join(" | ")}`;
+    return { skipped: `compiling native/udp-batch failed (${why})` };
+  }
+  renameSync(tmp, ADDON);
+  writeFileSync(`${STAMP}.${process.pid}.tmp`, stamp);
+  renameSync(`${STAMP}.${process.pid}.tmp`, STAMP);
+  if (!quiet) console.error(`build-native: built build/native/udp-batch.node (${cc}, ${process.arch})`);
+  return { built: true, path: ADDON };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const r = buildNative({ quiet: process.argv.includes("--quiet") });
+  if (r.skipped) console.error(`build-native: not built: ${r.skipped}; mesh-dns will use node:dgram for UDP`);
+}

@@ -20,7 +20,8 @@ shift 5
 case $action in
   start)
     [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
-    pid=$(app_pid)
+    find_app
+    pid=$APP_PID
     if [ -n "$pid" ]; then
       echo "result=unchanged"
     else
@@ -31,7 +32,7 @@ case $action in
     printf 'pid=%s\n' "$pid"
     ;;
   stop)
-    if [ -z "$(app_pid)" ] && [ -z "$(supervisor_pid)" ] && [ -z "$(stray_pid)" ]; then
+    if app_stopped; then
       echo "result=unchanged"
     else
       stop_app "$grace"

@@ -95,7 +95,7 @@ const once = () => new Promise((done) => {
   remove)
     grace=$1
     any=0
-    if [ -n "$(app_pid)" ] || [ -n "$(supervisor_pid)" ] || [ -n "$(stray_pid)" ]; then
+    if ! app_stopped; then
       stop_app "$grace"
       any=1
     fi

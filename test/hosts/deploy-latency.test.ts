@@ -18,7 +18,7 @@ import { billingInstance, buildPackage, EXAMPLE_PACKAGE, freePort, localHost, wr
 function commandName(argv: string[]): string {
   if (argv[0] !== "sh" || argv[1] !== "-c") return argv[0] ?? "";
   const text = argv[2] ?? "";
-  if (text.startsWith("for f in state.json")) return "state read";
+  if (text.startsWith("m=--amphi-state--")) return "state read";
   if (text.startsWith("umask 077")) return "state write";
   if (text.startsWith("t=")) return "put";
   const name = /\n# ([a-z-]+)\.sh /.exec(text)?.[1] ?? "?";

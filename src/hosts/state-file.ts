@@ -46,7 +46,7 @@ done`;
 export const STATE_WRITE_SH = `umask 077 && mkdir -p "$1" || exit 1
 f=$1/state.json t=$1/state.json.tmp.$$
 cat >"$t" || { rm -f "$t"; echo "cannot write $t" >&2; exit 1; }
-n=$(wc -c <"$t" | tr -d ' ')
+n=$(wc -c <"$t") && n=\${n##* }
 if [ "$n" != "$2" ]; then rm -f "$t"; echo "$f not replaced: got $n of $2 bytes" >&2; exit 1; fi
 sync "$t" 2>/dev/null || dd if=/dev/null of="$t" conv=notrunc,fsync 2>/dev/null || sync
 if [ -s "$f" ] && [ "$(head -c 1 "$f")" = "{" ] && [ "$(tail -n 1 "$f")" = "}" ]; then

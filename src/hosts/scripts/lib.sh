@@ -87,11 +87,22 @@ wait_gone() {
   return 0
 }
 
+# UID_NOW: this shell's effective uid, as `id -u` prints it, from the Uid: line of /proc/self/status (read by
+# the shell itself: no process; fields real, effective, saved, fs), or from id -u where there is no /proc.
+UID_NOW=""
+{ while read -r _k _ _e _; do
+  if [ "$_k" = Uid: ]; then
+    UID_NOW=$_e
+    break
+  fi
+done </proc/self/status; } 2>/dev/null
+[ -n "$UID_NOW" ] || UID_NOW=$(id -u)
+
 # use_systemd: systemd is PID 1 and we are root, so apps run as systemd units. Decided once per script, here:
 # polling loops ask it many times, often in subshells that could not keep an answer cached later.
 use_systemd() { [ "$_systemd" = 1 ]; }
 _systemd=0 _comm=""
-if read_line _comm /proc/1/comm && [ "$_comm" = systemd ] && [ "$(id -u)" = 0 ] && command -v systemctl >/dev/null 2>&1; then _systemd=1; fi
+if read_line _comm /proc/1/comm && [ "$_comm" = systemd ] && [ "$UID_NOW" = 0 ] && command -v systemctl >/dev/null 2>&1; then _systemd=1; fi
 
 current_release() {
   _l=$(readlink "$APPDIR/current" 2>/dev/null) && printf '%s\n' "${_l##*/}"

@@ -23,7 +23,7 @@ shift
 
 case $mode in
   inspect)
-    printf 'uid=%s\n' "$(id -u)"
+    printf 'uid=%s\n' "$UID_NOW"
     printf 'node=%s\n' "$(command -v node 2>/dev/null)"
     sha=""
     [ -f "$BASE/mesh-dns.mjs" ] && sha=$(sha256_of "$BASE/mesh-dns.mjs")

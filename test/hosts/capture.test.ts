@@ -157,7 +157,9 @@ function startStandin(name: string, prefix: string[], script: string, cfg: objec
     standins.push(s);
     let buf = "";
     let err = "";
-    const timer = setTimeout(() => reject(new Error(`stand-in ${name} not ready after 5 s: ${err}`)), 5000);
+    // Readiness is its "ready" line and failure its exit; the timer only catches a hang. Starting eight node
+    // processes took over 5 s beside other runs on this 2-core machine (the file failed at this line, load 23).
+    const timer = setTimeout(() => reject(new Error(`stand-in ${name} not ready after 60 s: ${err}`)), 60_000);
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       buf += d;
       let nl: number;

@@ -86,8 +86,9 @@ describe("deploy round trips", () => {
   });
 });
 
-/** Tools the polling loops of the stop, the start and the health gate used to run on every pass. */
-const TOOLS = ["date", "tr", "grep"];
+/** Tools the polling loops of the stop, the start and the health gate used to run on every pass (and the shell
+ * the activate script started for its state write). */
+const TOOLS = ["date", "tr", "grep", "sh"];
 
 describe("host script polling", () => {
   let h: LocalHost;
@@ -99,7 +100,7 @@ describe("host script polling", () => {
     h = await localHost();
     port = await freePort();
     // A `sleep` first on PATH that logs who asked for how long (the host script by its name), then sleeps; and
-    // `date`, `tr` and `grep` that log who ran them to tools.log, then run the real one.
+    // `date`, `tr`, `grep` and `sh` that log who ran them to tools.log, then run the real one.
     const bin = join(h.dir, "shim-bin");
     log = join(h.dir, "sleeps.log");
     tools = join(h.dir, "tools.log");
@@ -147,7 +148,7 @@ describe("host script polling", () => {
     assert.deepEqual(health, ["0.02", "0.05", "0.1", ...Array(Math.max(0, health.length - 3)).fill("0.2")].slice(0, health.length), `health pauses ${health.join(" ")}`);
   });
 
-  it("the waits of a version change start no date, tr or grep: /proc/uptime and the pids are read by the shell's read", async () => {
+  it("a version change's control and health scripts start no date, tr, grep or sh: the shell's read takes /proc/uptime and the pids, a subshell the state write", async () => {
     const v3 = buildPackage(h.dir, "billing-2.5.0", { VERSION: "2.5.0\n" });
     writeFileSync(log, "");
     writeFileSync(tools, "");

@@ -53,7 +53,7 @@ case $action in
     printf 'pid=%s\n' "$STARTED_PID"
     ;;
   activate)
-    if [ -n "${2:-}" ]; then sh -c "$3" amphi "$BASE" "$2" || exit 5; fi
+    if [ -n "${2:-}" ]; then run_sh "$3" "$BASE" "$2" || exit 5; fi
     stop_app "$grace"
     meta=$APPDIR/releases/$1/.amphi
     if [ -d "$meta/next" ]; then

@@ -14,5 +14,5 @@ printf 'current=%s\n' "$(current_release)"
 printf 'pid=%s\n' "$(app_pid)"
 if [ -n "$dump" ]; then
   echo "state"
-  sh -c "$dump" amphi "$BASE"
+  run_sh "$dump" "$BASE"
 fi

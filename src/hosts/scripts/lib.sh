@@ -52,6 +52,15 @@ clock() {
   if { read -r _now _ </proc/uptime; } 2>/dev/null && [ -n "$_now" ]; then _now=${_now%.*}; else _now=$(date +%s); fi
 }
 
+# run_sh SCRIPT ARGS...: runs SCRIPT (amphi's own text, such as state-file.ts's STATE_DUMP_SH) with ARGS as $1...,
+# as `sh -c SCRIPT amphi ARGS...` would, in a subshell instead of a new shell: its variables, umask and exit stay
+# in it (a subshell runs no EXIT trap of this one, so the app lock stays held), and no shell is started.
+run_sh() {
+  _script=$1
+  shift
+  (eval "$_script")
+}
+
 # sha256_of FILE: the file's hex sha256, with whichever tool the host has; status 2 when none.
 sha256_of() {
   if command -v sha256sum >/dev/null 2>&1; then _out=$(sha256sum <"$1") || return 1

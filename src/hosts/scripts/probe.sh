@@ -21,4 +21,4 @@ for d in "$BASE"/apps/*; do
 done
 if [ -e "$BASE/sidecar" ]; then echo "sidecar present"; else echo "sidecar absent"; fi
 echo "state"
-sh -c "$1" amphi "$BASE"
+run_sh "$1" "$BASE"

@@ -15,8 +15,19 @@ export function stateFilePath(baseDir: string): string {
 
 /** Prints state.json and state.json.bak of base dir `$1`, each as a line `--amphi-state-- NAME present|missing|
  * unreadable` followed, when present, by the file's text and one newline. probe.sh runs it too (passed as an
- * argument), so one probe round trip carries the record. */
-export const STATE_DUMP_SH = `for f in state.json state.json.bak; do
+ * argument), so one probe round trip carries the record. When both files are there (the usual case), one cat
+ * prints both, the backup's line coming from stdin between them: probes run often, and each cat is a process. */
+export const STATE_DUMP_SH = `m=--amphi-state-- s=$1/state.json b=$1/state.json.bak
+if [ -f "$s" ] && [ -r "$s" ] && [ -f "$b" ] && [ -r "$b" ]; then
+  echo "$m state.json present"
+  cat "$s" - "$b" <<EOF
+
+$m state.json.bak present
+EOF
+  echo
+  exit 0
+fi
+for f in state.json state.json.bak; do
   p=$1/$f
   if [ ! -e "$p" ]; then echo "--amphi-state-- $f missing"
   elif [ ! -r "$p" ] || [ -d "$p" ]; then echo "--amphi-state-- $f unreadable"
@@ -35,7 +46,7 @@ done`;
 export const STATE_WRITE_SH = `umask 077 && mkdir -p "$1" || exit 1
 f=$1/state.json t=$1/state.json.tmp.$$
 cat >"$t" || { rm -f "$t"; echo "cannot write $t" >&2; exit 1; }
-n=$(wc -c <"$t" | tr -d ' ')
+n=$(wc -c <"$t") && n=\${n##* }
 if [ "$n" != "$2" ]; then rm -f "$t"; echo "$f not replaced: got $n of $2 bytes" >&2; exit 1; fi
 sync "$t" 2>/dev/null || dd if=/dev/null of="$t" conv=notrunc,fsync 2>/dev/null || sync
 if [ -s "$f" ] && [ "$(head -c 1 "$f")" = "{" ] && [ "$(tail -n 1 "$f")" = "}" ]; then

@@ -18,7 +18,7 @@ import { billingInstance, buildPackage, EXAMPLE_PACKAGE, freePort, localHost, wr
 function commandName(argv: string[]): string {
   if (argv[0] !== "sh" || argv[1] !== "-c") return argv[0] ?? "";
   const text = argv[2] ?? "";
-  if (text.startsWith("for f in state.json")) return "state read";
+  if (text.startsWith("m=--amphi-state--")) return "state read";
   if (text.startsWith("umask 077")) return "state write";
   if (text.startsWith("t=")) return "put";
   const name = /\n# ([a-z-]+)\.sh /.exec(text)?.[1] ?? "?";
@@ -86,23 +86,32 @@ describe("deploy round trips", () => {
   });
 });
 
+/** Tools the polling loops of the stop, the start and the health gate used to run on every pass (and the shell
+ * the activate script started for its state write). */
+const TOOLS = ["date", "tr", "grep", "sh"];
+
 describe("host script polling", () => {
   let h: LocalHost;
   let port: number;
   let log: string;
+  let tools: string;
   let shimmed: (ctx: TaskContext) => TaskContext;
   before(async () => {
     h = await localHost();
     port = await freePort();
-    // A `sleep` first on PATH that logs who asked for how long (the host script by its name), then sleeps.
+    // A `sleep` first on PATH that logs who asked for how long (the host script by its name), then sleeps; and
+    // `date`, `tr`, `grep` and `sh` that log who ran them to tools.log, then run the real one.
     const bin = join(h.dir, "shim-bin");
     log = join(h.dir, "sleeps.log");
+    tools = join(h.dir, "tools.log");
     mkdirSync(bin);
-    writeFileSync(
-      join(bin, "sleep"),
-      `#!/bin/sh\nwho=other\nif tr '\\0' '\\n' </proc/$PPID/cmdline 2>/dev/null | grep -q '^# health.sh '; then who=health\nelif tr '\\0' '\\n' </proc/$PPID/cmdline 2>/dev/null | grep -q '^# control.sh '; then who=control; fi\necho "$who $1" >>${log}\nexec /bin/sleep "$@"\n`,
-    );
+    const who = `who=other\nif /usr/bin/tr '\\0' '\\n' </proc/$PPID/cmdline 2>/dev/null | /usr/bin/grep -q '^# health.sh '; then who=health\nelif /usr/bin/tr '\\0' '\\n' </proc/$PPID/cmdline 2>/dev/null | /usr/bin/grep -q '^# control.sh '; then who=control; fi\n`;
+    writeFileSync(join(bin, "sleep"), `#!/bin/sh\n${who}echo "$who $1" >>${log}\nexec /bin/sleep "$@"\n`);
     chmodSync(join(bin, "sleep"), 0o755);
+    for (const tool of TOOLS) {
+      writeFileSync(join(bin, tool), `#!/bin/sh\n${who}echo "$who ${tool}" >>${tools}\nexec /usr/bin/${tool} "$@"\n`);
+      chmodSync(join(bin, tool), 0o755);
+    }
     shimmed = (ctx) => ({ ...ctx, session: wrapSession(ctx.session, ["env", `PATH=${bin}:${process.env.PATH}`]) });
   });
   after(async () => {
@@ -137,5 +146,17 @@ describe("host script polling", () => {
     // The health gate asks at once, then after 20, 50 and 100 ms, then every 0.2 s (node usually takes longer
     // than a first poll to listen; when it does not, the gate passed without a pause).
     assert.deepEqual(health, ["0.02", "0.05", "0.1", ...Array(Math.max(0, health.length - 3)).fill("0.2")].slice(0, health.length), `health pauses ${health.join(" ")}`);
+  });
+
+  it("a version change's control and health scripts start no date, tr, grep or sh: the shell's read takes /proc/uptime and the pids, a subshell the state write", async () => {
+    const v3 = buildPackage(h.dir, "billing-2.5.0", { VERSION: "2.5.0\n" });
+    writeFileSync(log, "");
+    writeFileSync(tools, "");
+    const out = await deploy(shimmed(h.ctx()), billingInstance(port, { version: "2.5.0", sha256: v3.sha256 }), { packageFile: v3.path });
+    assert.equal(out.result, "changed", out.message);
+    // the waits did happen (so their loops ran), and neither script started one of the tools in them
+    assert.ok(pauses("control").length > 0, "the activate script waited at least once");
+    const started = readFileSync(tools, "utf8").split("\n").filter((l) => l.startsWith("control ") || l.startsWith("health "));
+    assert.deepEqual(started, [], `tools the control and health scripts started:\n${started.join("\n")}`);
   });
 });

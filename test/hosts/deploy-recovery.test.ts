@@ -10,7 +10,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, start, stop, undeploy } from "../../src/hosts/tasks.js";
 import type { HostStateFile, PendingDeploy } from "../../src/model/index.js";
-import { billingInstance, EXAMPLE_PACKAGE, freePort, httpGet, localHost, type LocalHost } from "../support/local-host.js";
+import { billingInstance, eventually, EXAMPLE_PACKAGE, freePort, httpGet, localHost, type LocalHost } from "../support/local-host.js";
+
+/** The app answers /health on `port`: a recovery restarts the last good release and reports without a health gate,
+ * so its process may still be starting when deploy returns (seen at load 20: status 0). */
+const healthy = (port: number) => eventually(async () => (await httpGet(port, "/health")).status === 200, 30_000);
 
 const V1 = "2.3.0-5d3785d5";
 const opts = { packageFile: EXAMPLE_PACKAGE, healthTimeoutMs: 20_000, stopGraceMs: 2000 };
@@ -47,7 +51,7 @@ describe("deploy after a run that died mid-deploy", () => {
     assert.equal(out.result, "changed");
     assert.match(out.message, new RegExp(`undid an interrupted deploy of ${V1} \\(since 2026-01-01T00:00:00.000Z\\): back to ${V1}; up to date`));
     assert.match(readFileSync(join(meta(), "env"), "utf8"), /STEP='2'/);
-    assert.equal((await httpGet(port, "/health")).status, 200);
+    assert.ok(await healthy(port), "the app answers /health");
     assert.equal((JSON.parse(readFileSync(stateFile(), "utf8")) as HostStateFile).pending, undefined);
   });
 
@@ -61,7 +65,7 @@ describe("deploy after a run that died mid-deploy", () => {
     addPending({ release: V1, instance: inst("4"), previous: V1, previousRunning: true, since: "2026-01-01T00:00:01.000Z" });
     await deploy(h.ctx(), inst("2"), opts);
     assert.match(readFileSync(join(meta(), "env"), "utf8"), /STEP='2'/);
-    assert.equal((await httpGet(port, "/health")).status, 200);
+    assert.ok(await healthy(port), "the app answers /health");
   });
 
   it("a last good release that is gone from the host: the app is left stopped, and the deploy goes on", async () => {
@@ -69,7 +73,7 @@ describe("deploy after a run that died mid-deploy", () => {
     const out = await deploy(h.ctx(), inst("2"), opts);
     assert.equal(out.result, "changed", out.message);
     assert.match(h.logs.join("\n"), /the last good release 2\.2\.0-bbbbbbbb is no longer on the host/);
-    assert.equal((await httpGet(port, "/health")).status, 200);
+    assert.ok(await healthy(port), "the app answers /health");
     const s = JSON.parse(readFileSync(stateFile(), "utf8")) as HostStateFile;
     assert.equal(s.pending, undefined);
     assert.equal(s.apps.billing?.release, V1);

@@ -1,5 +1,5 @@
 // A HostSession (src/ports/hosts.ts) that runs commands inside a test fleet host's network namespace
-// (test/support/netns-hosts.ts) with `ip netns exec`, without SSH: host tasks that need root (iptables)
+// (test/support/netns-hosts.ts) with `nsenter --net` (or `ip netns exec`: see inNetns), without SSH: host tasks that need root (iptables)
 // can be tested before, and independently of, the ssh adapter. The file system is the machine's, as
 // for the fleet's hosts, so putFile is a local copy.
 //
@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { chown, copyFile } from "node:fs/promises";
 import type { SshModel } from "../../src/model/index.js";
 import { TransportError, type ExecOptions, type ExecResult, type HostRef, type HostSession } from "../../src/ports/hosts.js";
-import type { TestFleet } from "./netns-hosts.js";
+import { inNetns, type TestFleet } from "./netns-hosts.js";
 
 const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
 
@@ -28,7 +28,7 @@ export function netnsSession(fleet: TestFleet, i: number, opts: NetnsSessionOpti
   if (!h) throw new Error(`no host ${i} (fleet has ${fleet.hosts.length})`);
   const ssh: SshModel = { user: opts.user ? h.user : "root", port: h.sshPort, identityFile: fleet.privateKeyPath, knownHostsFile: fleet.knownHostsPath, proxyJump: null };
   const host: HostRef = { group: opts.group ?? "test", host: h.name, address: h.address, transport: "ssh", ssh, baseDir: h.baseDir };
-  const prefix = ["netns", "exec", h.netns];
+
   const asUser = opts.user ? ["setpriv", "--reuid", String(opts.user.uid), "--regid", String(opts.user.gid), "--clear-groups", "--"] : [];
   let closed = false;
 
@@ -37,7 +37,8 @@ export function netnsSession(fleet: TestFleet, i: number, opts: NetnsSessionOpti
     if (argv.length === 0) return Promise.reject(new TransportError(h.name, "empty command", "io"));
     if (o.signal?.aborted) return Promise.reject(new TransportError(h.name, "aborted", "aborted"));
     return new Promise((resolve, reject) => {
-      const child = spawn("ip", [...prefix, ...asUser, ...argv], { env: { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" }, stdio: ["pipe", "pipe", "pipe"] });
+      const [bin, ...args] = [...inNetns(h.netns), ...asUser, ...argv];
+      const child = spawn(bin as string, args, { env: { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" }, stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       let failure: TransportError | undefined;
@@ -65,7 +66,7 @@ export function netnsSession(fleet: TestFleet, i: number, opts: NetnsSessionOpti
       };
       child.on("error", (err) => {
         done();
-        reject(new TransportError(h.name, `cannot run ip netns exec: ${err.message}`, "io"));
+        reject(new TransportError(h.name, `cannot run ${bin}: ${err.message}`, "io"));
       });
       child.on("close", (code) => {
         done();

@@ -15,23 +15,31 @@
 # Actions of one app wait for each other (lock_app): a killed run's script may still be running.
 action=$1 grace=$2 unit=$3
 lock_app $((2 * grace + 20))
-install_bins "$4" "$5"
+supervise_text=$4 exec_text=$5
 shift 5
+
+# start_current: installs amphi-supervise and amphi-exec where amphi's copies differ (only a start needs them),
+# then starts the app (start_app).
+start_current() {
+  install_bins "$supervise_text" "$exec_text"
+  start_app "$grace" "$unit"
+}
 case $action in
   start)
     [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
-    pid=$(app_pid)
+    find_app
+    pid=$APP_PID
     if [ -n "$pid" ]; then
       echo "result=unchanged"
     else
-      start_app "$grace" "$unit"
+      start_current
       echo "result=started"
       pid=$STARTED_PID
     fi
     printf 'pid=%s\n' "$pid"
     ;;
   stop)
-    if [ -z "$(app_pid)" ] && [ -z "$(supervisor_pid)" ] && [ -z "$(stray_pid)" ]; then
+    if app_stopped; then
       echo "result=unchanged"
     else
       stop_app "$grace"
@@ -41,11 +49,11 @@ case $action in
   restart)
     [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
     stop_app "$grace"
-    start_app "$grace" "$unit"
+    start_current
     printf 'pid=%s\n' "$STARTED_PID"
     ;;
   activate)
-    if [ -n "${2:-}" ]; then sh -c "$3" amphi "$BASE" "$2" || exit 5; fi
+    if [ -n "${2:-}" ]; then run_sh "$3" "$BASE" "$2" || exit 5; fi
     stop_app "$grace"
     meta=$APPDIR/releases/$1/.amphi
     if [ -d "$meta/next" ]; then
@@ -60,7 +68,7 @@ case $action in
       rm -rf "$meta/rollback"
     fi
     switch_current "$1"
-    start_app "$grace" "$unit"
+    start_current
     printf 'pid=%s\n' "$STARTED_PID"
     ;;
   rollback)
@@ -90,7 +98,7 @@ case $action in
     fi
     switch_current "$target"
     if [ "$3" = 1 ]; then
-      start_app "$grace" "$unit"
+      start_current
       printf 'pid=%s\n' "$STARTED_PID"
     fi
     ;;

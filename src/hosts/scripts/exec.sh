@@ -11,8 +11,21 @@ set -a
 # shellcheck disable=SC1091 # written by amphi for this release
 . ./.amphi/env || exit 1
 set +a
-start=$(cat ./.amphi/start) || exit 1
-user=$(cat ./.amphi/user 2>/dev/null) || user=""
+# slurp FILE: sets text to FILE's contents without its trailing newlines, as $(cat FILE) would, with the
+# shell's own read (no process for these small files); status 1 when FILE cannot be read.
+nl='
+'
+slurp() {
+  text="" _sep=""
+  { while IFS= read -r _l || [ -n "$_l" ]; do
+    text="$text$_sep$_l"
+    _sep=$nl
+  done <"$1"; } 2>/dev/null || return 1
+  while :; do case $text in *"$nl") text=${text%"$nl"} ;; *) break ;; esac; done
+}
+slurp ./.amphi/start || exit 1
+start=$text
+if slurp ./.amphi/user; then user=$text; else user=""; fi
 if [ -n "$user" ] && [ "$(id -u)" = 0 ]; then
   if ! uid=$(id -u "$user") || ! gid=$(id -g "$user"); then
     echo "amphi-exec: no user $user on this host" >&2

@@ -41,22 +41,27 @@ passed() {
 
 if [ -z "$url" ]; then
   sleep 1
-  [ -n "$pid" ] && [ "$(app_pid)" = "$pid" ] || ended exited
+  find_app
+  [ -n "$pid" ] && [ "$APP_PID" = "$pid" ] || ended exited
   passed
 fi
-end=$(($(now) + seconds))
+clock
+end=$((_now + seconds))
 per=2
 if [ "$seconds" -lt 2 ]; then per=1; fi
 polls=0
 while :; do
-  code=$(http_status "$url" "$per") || {
+  http_code "$url" "$per" || {
     echo "result=noclient"
     exit 0
   }
+  code=$HTTP_CODE
   printf 'code=%s\n' "$code"
   case $code in 2?? | 3??) passed ;; esac
-  [ -n "$pid" ] && [ "$(app_pid)" = "$pid" ] || ended exited
-  if [ "$(now)" -ge "$end" ]; then ended timeout; fi
+  find_app
+  [ -n "$pid" ] && [ "$APP_PID" = "$pid" ] || ended exited
+  clock
+  if [ "$_now" -ge "$end" ]; then ended timeout; fi
   # Asked at once, then again after 20, 50 and 100 ms, then every 0.2 s: an app that is up in a few
   # milliseconds passes in a few milliseconds, and a slow one is not asked more than five times a second.
   case $polls in 0) pause=0.02 ;; 1) pause=0.05 ;; 2) pause=0.1 ;; *) pause=0.2 ;; esac

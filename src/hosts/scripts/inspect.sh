@@ -2,7 +2,7 @@
 # DUMP (state-file.ts's STATE_DUMP_SH), then a line `state` and state.json with its backup, so one round trip
 # brings both.
 release=$1 sha=$2 runas=$3 dump=${4:-}
-printf 'uid=%s\n' "$(id -u)"
+printf 'uid=%s\n' "$UID_NOW"
 printf 'user=%s\n' "$(id -un 2>/dev/null)"
 if [ -n "$runas" ]; then printf 'runas_uid=%s\n' "$(id -u "$runas" 2>/dev/null)"; fi
 if use_systemd; then echo "supervisor=systemd"; else echo "supervisor=sh"; fi
@@ -14,5 +14,5 @@ printf 'current=%s\n' "$(current_release)"
 printf 'pid=%s\n' "$(app_pid)"
 if [ -n "$dump" ]; then
   echo "state"
-  sh -c "$dump" amphi "$BASE"
+  run_sh "$dump" "$BASE"
 fi

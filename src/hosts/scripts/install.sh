@@ -81,7 +81,7 @@ if [ -n "$ports" ]; then put "$dest/health" "$hline
 $ports"; else put "$dest/health" "$hline"; fi
 # A run-as user owns the release's files (apps may write next to themselves), but never .amphi/: amphi-exec
 # reads it as root, so a file the app could change would run as root.
-if [ -n "$user" ] && [ "$(id -u)" = 0 ]; then
+if [ -n "$user" ] && [ "$UID_NOW" = 0 ]; then
   owner=$(id -u "$user"):$(id -g "$user") || fail "no user $user"
   chown -R "$owner" "$rel" && chown -R 0:0 "$meta" || fail "cannot give $rel to $user"
 fi

@@ -45,7 +45,21 @@ read_line() {
   { read -r "$1" <"$2" || eval "[ -n \"\${$1}\" ]"; } 2>/dev/null
 }
 
-now() { date +%s; }
+# clock: sets _now to whole seconds since boot from /proc/uptime, read with the shell's own read (polling loops
+# ask every pass: no fork), or to the time of day from date where there is no /proc/uptime. Only the difference
+# of two readings means anything; a deadline is `clock; _end=$((_now + SECONDS))`.
+clock() {
+  if { read -r _now _ </proc/uptime; } 2>/dev/null && [ -n "$_now" ]; then _now=${_now%.*}; else _now=$(date +%s); fi
+}
+
+# run_sh SCRIPT ARGS...: runs SCRIPT (amphi's own text, such as state-file.ts's STATE_DUMP_SH) with ARGS as $1...,
+# as `sh -c SCRIPT amphi ARGS...` would, in a subshell instead of a new shell: its variables, umask and exit stay
+# in it (a subshell runs no EXIT trap of this one, so the app lock stays held), and no shell is started.
+run_sh() {
+  _script=$1
+  shift
+  (eval "$_script")
+}
 
 # sha256_of FILE: the file's hex sha256, with whichever tool the host has; status 2 when none.
 sha256_of() {
@@ -71,20 +85,33 @@ alive() {
 
 # wait_gone PID SECONDS: waits until PID is gone; status 1 when it is still there after SECONDS.
 wait_gone() {
-  _end=$(($(now) + $2))
+  clock
+  _end=$((_now + $2))
   nap_reset
   while alive "$1"; do
-    [ "$(now)" -ge "$_end" ] && return 1
+    clock
+    [ "$_now" -ge "$_end" ] && return 1
     nap
   done
   return 0
 }
 
+# UID_NOW: this shell's effective uid, as `id -u` prints it, from the Uid: line of /proc/self/status (read by
+# the shell itself: no process; fields real, effective, saved, fs), or from id -u where there is no /proc.
+UID_NOW=""
+{ while read -r _k _ _e _; do
+  if [ "$_k" = Uid: ]; then
+    UID_NOW=$_e
+    break
+  fi
+done </proc/self/status; } 2>/dev/null
+[ -n "$UID_NOW" ] || UID_NOW=$(id -u)
+
 # use_systemd: systemd is PID 1 and we are root, so apps run as systemd units. Decided once per script, here:
 # polling loops ask it many times, often in subshells that could not keep an answer cached later.
 use_systemd() { [ "$_systemd" = 1 ]; }
 _systemd=0 _comm=""
-if read_line _comm /proc/1/comm && [ "$_comm" = systemd ] && [ "$(id -u)" = 0 ] && command -v systemctl >/dev/null 2>&1; then _systemd=1; fi
+if read_line _comm /proc/1/comm && [ "$_comm" = systemd ] && [ "$UID_NOW" = 0 ] && command -v systemctl >/dev/null 2>&1; then _systemd=1; fi
 
 current_release() {
   _l=$(readlink "$APPDIR/current" 2>/dev/null) && printf '%s\n' "${_l##*/}"
@@ -109,37 +136,76 @@ write_if_changed() {
   put "$1" "$2"
 }
 
-# supervisor_pid: pid of the app's amphi-supervise, if it runs.
-supervisor_pid() {
+# find_supervisor: sets SUPERVISOR_PID to the pid of the app's amphi-supervise, empty when it does not run.
+# Without a fork (polling loops ask it): $(supervisor_pid) prints the same.
+find_supervisor() {
+  SUPERVISOR_PID=""
   read_line _p "$RUN/$APP.supervisor.pid" || return 0
   alive "$_p" || return 0
-  # After a reboot the pid may belong to another process: where /proc tells, check it is ours.
-  if [ -r "/proc/$_p/cmdline" ] && ! tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q amphi-supervise; then return 0; fi
-  printf '%s\n' "$_p"
+  # After a reboot the pid may belong to another process: where /proc tells, check it is ours. The shell's
+  # read drops the NULs between arguments (dash, busybox ash and bash alike), so the words run together.
+  if [ -r "/proc/$_p/cmdline" ]; then
+    _cmd=""
+    read_line _cmd "/proc/$_p/cmdline"
+    case $_cmd in *amphi-supervise*) ;; *) return 0 ;; esac
+  fi
+  SUPERVISOR_PID=$_p
 }
 
-# app_pid: pid of the app's running process (systemd's main pid, or what the supervisor started).
-app_pid() {
+# supervisor_pid: prints the pid of the app's amphi-supervise, if it runs.
+supervisor_pid() {
+  find_supervisor
+  [ -z "$SUPERVISOR_PID" ] || printf '%s\n' "$SUPERVISOR_PID"
+}
+
+# find_app: sets APP_PID to the pid of the app's running process (systemd's main pid, or what the supervisor
+# started), empty when it does not run. Without a fork where the supervisor runs it (polling loops ask it).
+find_app() {
+  APP_PID=""
   if use_systemd && [ -f "$UNITFILE" ]; then
     _p=$(systemctl show -p MainPID --value "$UNIT" 2>/dev/null)
-    [ "${_p:-0}" != 0 ] && alive "$_p" && printf '%s\n' "$_p"
+    [ "${_p:-0}" != 0 ] && alive "$_p" && APP_PID=$_p
     return 0
   fi
-  [ -n "$(supervisor_pid)" ] || return 0
+  find_supervisor
+  [ -n "$SUPERVISOR_PID" ] || return 0
   read_line _p "$RUN/$APP.pid" || return 0
-  alive "$_p" && printf '%s\n' "$_p"
+  alive "$_p" && APP_PID=$_p
   return 0
 }
 
-# stray_pid: the last app pid recorded, when that process still runs from this app's directory (its
-# supervisor was killed, say). Checked through /proc so a reused pid is never killed.
-stray_pid() {
+# app_pid: prints the pid of the app's running process, if it runs (see find_app).
+app_pid() {
+  find_app
+  [ -z "$APP_PID" ] || printf '%s\n' "$APP_PID"
+}
+
+# find_stray: sets STRAY_PID to the last app pid recorded, when that process still runs from this app's
+# directory (its supervisor was killed, say), else empty. Checked through /proc so a reused pid is never
+# killed. $(stray_pid) prints the same.
+find_stray() {
+  STRAY_PID=""
   read_line _p "$RUN/$APP.pid" || return 0
   alive "$_p" || return 0
   _cwd=$(readlink "/proc/$_p/cwd" 2>/dev/null) || return 0
   _real=$(cd "$APPDIR" 2>/dev/null && pwd -P) || return 0
-  case $_cwd in "$_real"/*) printf '%s\n' "$_p" ;; esac
+  case $_cwd in "$_real"/*) STRAY_PID=$_p ;; esac
   return 0
+}
+
+stray_pid() {
+  find_stray
+  [ -z "$STRAY_PID" ] || printf '%s\n' "$STRAY_PID"
+}
+
+# app_stopped: neither the app, nor its supervisor, nor a stray process of it runs (see find_*).
+app_stopped() {
+  find_app
+  [ -z "$APP_PID" ] || return 1
+  find_supervisor
+  [ -z "$SUPERVISOR_PID" ] || return 1
+  find_stray
+  [ -z "$STRAY_PID" ]
 }
 
 # lock_app SECONDS: waits until no other amphi script changes this app (a run killed mid-task leaves its
@@ -148,9 +214,10 @@ stray_pid() {
 # nothing to guard (and nothing is created).
 lock_app() {
   [ -d "$BASE" ] || return 0
-  mkdir -p "$RUN" || fail "cannot create $RUN"
+  [ -d "$RUN" ] || mkdir -p "$RUN" || fail "cannot create $RUN"
   _lk=$RUN/$APP.lock
-  _end=$(($(now) + $1))
+  clock
+  _end=$((_now + $1))
   nap_reset
   until ln -s "$$" "$_lk" 2>/dev/null; do
     _h=$(readlink "$_lk" 2>/dev/null) || _h=""
@@ -158,7 +225,8 @@ lock_app() {
       rm -f "$_lk"
       continue
     fi
-    [ "$(now)" -ge "$_end" ] && fail "another amphi task of $APP still runs on this host (pid ${_h:-unknown}; $_lk)"
+    clock
+    [ "$_now" -ge "$_end" ] && fail "another amphi task of $APP still runs on this host (pid ${_h:-unknown}; $_lk)"
     nap
   done
   trap 'unlock_app' EXIT
@@ -182,19 +250,21 @@ stop_app() {
     systemctl disable -q --now "$UNIT" 2>/dev/null || systemctl stop "$UNIT" || fail "systemctl stop $UNIT failed"
     return 0
   fi
-  _sp=$(supervisor_pid)
+  find_supervisor
+  _sp=$SUPERVISOR_PID
   if [ -n "$_sp" ]; then
     kill -TERM "$_sp" 2>/dev/null
     # the supervisor TERMs the app's process group and KILLs it after GRACE seconds itself
     wait_gone "$_sp" $(($1 + 5)) || kill -KILL "$_sp" 2>/dev/null
   fi
-  _ap=$(stray_pid)
+  find_stray
+  _ap=$STRAY_PID
   if [ -n "$_ap" ]; then
     kill -TERM -"$_ap" 2>/dev/null || kill -TERM "$_ap" 2>/dev/null
     wait_gone "$_ap" "$1" || { kill -KILL -"$_ap" 2>/dev/null || kill -KILL "$_ap" 2>/dev/null; }
     wait_gone "$_ap" 5 || fail "$APP (pid $_ap) survives SIGKILL"
   fi
-  rm -f "$RUN/$APP.pid" "$RUN/$APP.supervisor.pid"
+  if [ -e "$RUN/$APP.pid" ] || [ -e "$RUN/$APP.supervisor.pid" ]; then rm -f "$RUN/$APP.pid" "$RUN/$APP.supervisor.pid"; fi
 }
 
 # start_app GRACE UNIT_TEXT: starts the app of `current` (a systemd unit, or a detached amphi-supervise)
@@ -205,21 +275,24 @@ start_app() {
   if use_systemd; then
     if write_if_changed "$UNITFILE" "$2"; then systemctl daemon-reload || fail "systemctl daemon-reload failed"; fi
     { systemctl enable -q "$UNIT" && systemctl restart "$UNIT"; } || fail "systemctl restart $UNIT failed"
-    STARTED_PID=$(app_pid)
+    find_app
+    STARTED_PID=$APP_PID
     return 0
   fi
-  mkdir -p "$RUN" "$BASE/logs" || fail "cannot create $RUN"
-  rm -f "$RUN/$APP.pid" "$RUN/$APP.exit"
+  { [ -d "$RUN" ] && [ -d "$BASE/logs" ]; } || mkdir -p "$RUN" "$BASE/logs" || fail "cannot create $RUN"
+  if [ -e "$RUN/$APP.pid" ] || [ -e "$RUN/$APP.exit" ]; then rm -f "$RUN/$APP.pid" "$RUN/$APP.exit"; fi
   # env -i: amphi's own environment (tokens, say) must not leak into apps; they get only their env file.
   setsid env -i PATH="${PATH:-/usr/bin:/bin}" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
     /bin/sh "$BASE/bin/amphi-supervise" "$BASE" "$APP" "$1" </dev/null >>"$LOG" 2>&1 &
   # Record the supervisor at once (it writes the same pid itself once it runs): when this script is
   # killed before the supervisor got that far (a cancelled deploy), the rollback's stop still finds it.
   put "$RUN/$APP.supervisor.pid" "$!"
-  _end=$(($(now) + 5))
+  clock
+  _end=$((_now + 5))
   nap_reset
   until [ -s "$RUN/$APP.pid" ]; do
-    [ "$(now)" -ge "$_end" ] && fail "amphi-supervise did not start $APP (see logs/$APP.log)"
+    clock
+    [ "$_now" -ge "$_end" ] && fail "amphi-supervise did not start $APP (see logs/$APP.log)"
     nap
   done
   read_line STARTED_PID "$RUN/$APP.pid"
@@ -232,9 +305,10 @@ install_bins() {
   return 0
 }
 
-# http_status URL SECONDS: the HTTP status of a GET (000 when nothing answers), with curl, wget, node or
-# python3, whichever exists first; status 2 when none does.
-http_status() {
+# http_code URL SECONDS: sets HTTP_CODE to the HTTP status of a GET (000 when nothing answers), with curl, wget,
+# node or python3, whichever exists first; status 2 when none does. $(http_status URL SECONDS) prints it.
+http_code() {
+  HTTP_CODE=000
   if command -v curl >/dev/null 2>&1; then
     _c=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$2" "$1" 2>/dev/null)
   elif command -v wget >/dev/null 2>&1; then
@@ -250,7 +324,12 @@ except Exception: pass' "$1" "$2" 2>/dev/null)
   else
     return 2
   fi
-  case $_c in [0-9][0-9][0-9]) printf '%s\n' "$_c" ;; *) printf '000\n' ;; esac
+  case $_c in [0-9][0-9][0-9]) HTTP_CODE=$_c ;; esac
+}
+
+http_status() {
+  http_code "$1" "$2" || return
+  printf '%s\n' "$HTTP_CODE"
 }
 
 # health_url: the app's health URL from current/.amphi/health ("PORT PATH"), empty when it has none.
@@ -283,8 +362,8 @@ prune_packages() {
 #   port P free          nothing listens on P
 # (foreign before hidden before ours when P has several listening sockets). Status 2 without
 # /proc/net/tcp (not Linux): nothing can be told. Linux only: /proc/net/tcp and tcp6 give the listening
-# sockets' inodes, `ls -l /proc/*/fd` the processes holding them (read before their stat lines, so every
-# holder found has a parent chain), /proc/*/stat parents, process groups and sessions.
+# sockets' inodes, `ls -l /proc/*/fd` the processes holding them, and /proc/PID/stat (read by awk once the
+# holders are known, for them and their ancestors only) parents, process groups and sessions.
 port_owners() {
   [ -r /proc/net/tcp ] || return 2
   {
@@ -292,13 +371,10 @@ port_owners() {
     cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
     echo @@fd
     ls -l /proc/[0-9]*/fd 2>/dev/null
-    echo @@stat
-    cat /proc/[0-9]*/stat 2>/dev/null
   } | awk -v ports="$1" -v roots="$2" '
     BEGIN { np = split(ports, want, " "); nr = split(roots, r, " "); for (i = 1; i <= nr; i++) root[r[i]] = 1 }
     $0 == "@@tcp" { sec = 1; next }
     $0 == "@@fd" { sec = 2; next }
-    $0 == "@@stat" { sec = 3; next }
     sec == 1 && $4 == "0A" {
       n = split($2, a, ":"); h = toupper(a[n]); port = 0
       for (i = 1; i <= length(h); i++) port = port * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
@@ -311,13 +387,22 @@ port_owners() {
       if (ino in sock) holders[ino] = holders[ino] " " cur
       next
     }
-    sec == 3 {
-      i = length($0); while (i > 0 && substr($0, i, 1) != ")") i--
-      if (i == 0) next
-      split(substr($0, i + 2), f, " ")
-      ppid[$1] = f[2]; pgrp[$1] = f[3]; sess[$1] = f[4]; seen[$1] = 1
-    }
     END {
+      # parents, process groups and sessions of the holders and their ancestors, from /proc/PID/stat
+      for (ino in holders) {
+        nh = split(holders[ino], hs, " ")
+        for (j = 1; j <= nh; j++) {
+          for (q = hs[j]; q != "" && !(q in seen) && !(q in gone); q = f[2]) {
+            fn = "/proc/" q "/stat"; l = ""
+            if ((getline l < fn) <= 0) l = ""
+            close(fn)
+            i = length(l); while (i > 0 && substr(l, i, 1) != ")") i--
+            if (i == 0) { gone[q] = 1; break }
+            split(substr(l, i + 2), f, " ")
+            ppid[q] = f[2]; pgrp[q] = f[3]; sess[q] = f[4]; seen[q] = 1
+          }
+        }
+      }
       for (w = 1; w <= np; w++) {
         port = want[w]; verdict = "free"
         if (!(port in inodes)) { print "port " port " free"; continue }

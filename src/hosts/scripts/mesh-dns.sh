@@ -25,7 +25,7 @@ shift
 
 case $mode in
   inspect)
-    printf 'uid=%s\n' "$(id -u)"
+    printf 'uid=%s\n' "$UID_NOW"
     printf 'node=%s\n' "$(command -v node 2>/dev/null)"
     sha=""
     [ -f "$BASE/mesh-dns.mjs" ] && sha=$(sha256_of "$BASE/mesh-dns.mjs")
@@ -105,7 +105,7 @@ const once = () => new Promise((done) => {
   remove)
     grace=$1
     any=0
-    if [ -n "$(app_pid)" ] || [ -n "$(supervisor_pid)" ] || [ -n "$(stray_pid)" ]; then
+    if ! app_stopped; then
       stop_app "$grace"
       any=1
     fi

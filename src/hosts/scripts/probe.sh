@@ -5,13 +5,14 @@
 for d in "$BASE"/apps/*; do
   [ -d "$d" ] || continue
   set_app "${d##*/}"
-  pid=$(app_pid)
+  find_app
+  pid=$APP_PID
   url=$(health_url)
   health=none
   if [ -n "$url" ]; then
     health=failing
     if [ -n "$pid" ]; then
-      case $(http_status "$url" 1) in 2?? | 3??) health=ok ;; esac
+      http_code "$url" 1 && case $HTTP_CODE in 2?? | 3??) health=ok ;; esac
     fi
   fi
   if [ -n "$pid" ]; then state=running; else state=stopped; fi
@@ -20,4 +21,4 @@ for d in "$BASE"/apps/*; do
 done
 if [ -e "$BASE/sidecar" ]; then echo "sidecar present"; else echo "sidecar absent"; fi
 echo "state"
-sh -c "$1" amphi "$BASE"
+run_sh "$1" "$BASE"

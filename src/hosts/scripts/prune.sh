@@ -2,7 +2,7 @@
 # first records state.json from stdin (BYTES bytes), exit 5 when that fails, before anything is removed; then
 # removes the app's releases other than KEEP (the current and previous one), then every cached package that no
 # release of any app on the host was unpacked from.
-if [ -n "$1" ]; then sh -c "$2" amphi "$BASE" "$1" || exit 5; fi
+if [ -n "$1" ]; then run_sh "$2" "$BASE" "$1" || exit 5; fi
 shift 2
 for d in "$APPDIR"/releases/* "$APPDIR"/releases/.tmp.*; do
   [ -d "$d" ] || continue

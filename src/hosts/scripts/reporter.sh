@@ -25,15 +25,32 @@ put_client() {
   fi
 }
 
-# urlenc TEXT: TEXT for a URL query or path segment (the characters a note or check ID may carry).
+# urlenc TEXT: sets ENC to TEXT for a URL query or path segment (the characters a note or check ID may carry).
+# Text without such characters is used as it is, and the last note encoded is remembered: the run loop sends
+# the same IDs and, mostly, the same note every pass, and each encoding costs a sed.
+_enc_in="" _enc_out=""
 urlenc() {
-  printf '%s' "$1" | sed -e 's/%/%25/g' -e 's/ /%20/g' -e 's/&/%26/g' -e 's/+/%2B/g' -e 's/#/%23/g' -e 's/?/%3F/g' -e 's/"/%22/g' -e "s/'/%27/g"
+  case $1 in
+    *[%\ \&+#?\"\']*) ;;
+    *)
+      ENC=$1
+      return 0
+      ;;
+  esac
+  if [ "$1" != "$_enc_in" ] || [ -z "$_enc_out" ]; then
+    _enc_out=$(printf '%s' "$1" | sed -e 's/%/%25/g' -e 's/ /%20/g' -e 's/&/%26/g' -e 's/+/%2B/g' -e 's/#/%23/g' -e 's/?/%3F/g' -e 's/"/%22/g' -e "s/'/%27/g")
+    _enc_in=$1
+  fi
+  ENC=$_enc_out
 }
 
 # put_check VERB CHECK_ID NOTE: one check update; status 0 on a 2xx answer, else PUT_ERR says what happened.
 # The token is read from files by the client (curl -K, WGETRC, node, python3): never on a command line.
 put_check() {
-  _u="$AMPHI_CONSUL/v1/agent/check/$1/$(urlenc "$2")?note=$(urlenc "$3")"
+  urlenc "$2"
+  _u="$AMPHI_CONSUL/v1/agent/check/$1/$ENC"
+  urlenc "$3"
+  _u="$_u?note=$ENC"
   case $CLIENT in
     curl) _c=$(curl -q -s -o /dev/null -w '%{http_code}' -X PUT --max-time 5 -K "$HERE/curl.conf" "$_u" 2>/dev/null) ;;
     wget) if WGETRC="$HERE/wgetrc" wget -q -O /dev/null --method=PUT --timeout=5 --tries=1 "$_u" 2>/dev/null; then _c=200; else _c=failed; fi ;;
@@ -109,7 +126,8 @@ case $mode in
     [ "$CLIENT" = none ] && say "no curl, GNU wget, node or python3: cannot update Consul checks (they will go critical)"
     last=""
     while :; do
-      pid=$(app_pid)
+      find_app
+      pid=$APP_PID
       if [ -z "$pid" ]; then
         verb=fail note="$APP is not running"
       else
@@ -121,7 +139,7 @@ case $mode in
         if [ -z "$url" ]; then
           verb=pass note="$APP is running (pid $pid)"
         else
-          code=$(http_status "$url" "${AMPHI_TIMEOUT:-2}") || code=noclient
+          if http_code "$url" "${AMPHI_TIMEOUT:-2}"; then code=$HTTP_CODE; else code=noclient; fi
           case $code in
             2?? | 3??) verb=pass note="GET $url: $code" ;;
             000) verb=fail note="GET $url: no answer" ;;

@@ -13,6 +13,12 @@ child="" sleeper="" stopping=""
 
 say() { printf '%s amphi-supervise[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*"; }
 
+# uptime: sets up to whole seconds since boot (the shell's own read of /proc/uptime: no process), or to the
+# time of day from date where there is no /proc/uptime; only differences mean anything.
+uptime() {
+  if { read -r up _ </proc/uptime; } 2>/dev/null && [ -n "$up" ]; then up=${up%.*}; else up=$(date +%s); fi
+}
+
 # put FILE VALUE: writes a small file in one rename, so readers never see it half written.
 put() { printf '%s\n' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"; }
 
@@ -61,7 +67,8 @@ while [ -z "$stopping" ]; do
     say "$app has no current release; stopping"
     break
   fi
-  started=$(date +%s)
+  uptime
+  started=$up
   # setsid gives the app its own process group, so a stop reaches whatever it spawned. A background job
   # of a non-interactive shell never leads a process group, so setsid does not fork: $! is the app.
   setsid /bin/sh "$base/bin/amphi-exec" "$base/apps/$app/current" </dev/null &
@@ -100,7 +107,8 @@ while [ -z "$stopping" ]; do
   child=""
   put "$run/$app.exit" "$status $(date +%s)"
   [ -z "$stopping" ] || break
-  ran=$(($(date +%s) - started))
+  uptime
+  ran=$((up - started))
   if [ "$ran" -ge 60 ]; then delay=1; fi
   say "$app exited with status $status after ${ran}s; restarting in ${delay}s"
   sleep "$delay" &

@@ -3,7 +3,7 @@
 # removed=<path> for each thing removed (nothing printed: there was nothing to undeploy).
 grace=$1
 lock_app $((2 * grace + 20))
-if [ -n "$(app_pid)" ] || [ -n "$(supervisor_pid)" ] || [ -n "$(stray_pid)" ]; then
+if ! app_stopped; then
   stop_app "$grace"
   echo "removed=process"
 fi

@@ -100,13 +100,21 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
   const record = state.apps[app];
 
   if (record?.running && record.release === release && facts.current === release && facts.pid) {
-    if (canonicalJson(record.instance) === canonicalJson(instance)) {
-      if (recovered) return { result: "changed", message: `${subject}: ${recovered}; up to date (${release}, pid ${facts.pid})` };
-      return { result: "unchanged", message: `${subject} is up to date (${release}, pid ${facts.pid})` };
-    }
-    if (sameRuntime(record.instance, instance)) {
+    const same = canonicalJson(record.instance) === canonicalJson(instance);
+    if (same || sameRuntime(record.instance, instance)) {
+      // A recovery started the last good release again: it is up to date only once it passes its health gate.
+      let health = "";
+      if (recovered) {
+        const gate = await healthGate(ctx, app, facts.pid, healthTimeoutMs);
+        if (!gate.ok) throw fail(`${recovered}, but ${release} (pid ${facts.pid}) does not pass its health check: ${gate.cause}`);
+        health = `, ${gate.detail}`;
+      }
+      if (same) {
+        if (recovered) return { result: "changed", message: `${subject}: ${recovered}; up to date (${release}, pid ${facts.pid}${health})` };
+        return { result: "unchanged", message: `${subject} is up to date (${release}, pid ${facts.pid})` };
+      }
       await saveState(ctx, state, app, { ...record, instance });
-      return { result: "changed", message: `${subject}: ${recovered ? `${recovered}; ` : ""}record updated; ${release} keeps running (pid ${facts.pid}), nothing it runs with changed` };
+      return { result: "changed", message: `${subject}: ${recovered ? `${recovered}; ` : ""}record updated; ${release} keeps running (pid ${facts.pid}${health}), nothing it runs with changed` };
     }
   }
 

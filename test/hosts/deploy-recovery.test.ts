@@ -12,8 +12,8 @@ import { deploy, start, stop, undeploy } from "../../src/hosts/tasks.js";
 import type { HostStateFile, PendingDeploy } from "../../src/model/index.js";
 import { billingInstance, eventually, EXAMPLE_PACKAGE, freePort, httpGet, localHost, type LocalHost } from "../support/local-host.js";
 
-/** The app answers /health on `port`: a recovery restarts the last good release and reports without a health gate,
- * so its process may still be starting when deploy returns (seen at load 20: status 0). */
+/** The app answers /health on `port` (a recovery's restart passes the health gate before deploy returns; the
+ * deploys after a missing last good release start the app anew). */
 const healthy = (port: number) => eventually(async () => (await httpGet(port, "/health")).status === 200, 30_000);
 
 const V1 = "2.3.0-5d3785d5";
@@ -77,6 +77,16 @@ describe("deploy after a run that died mid-deploy", () => {
     const s = JSON.parse(readFileSync(stateFile(), "utf8")) as HostStateFile;
     assert.equal(s.pending, undefined);
     assert.equal(s.apps.billing?.release, V1);
+  });
+
+  it("a last good release the recovery starts again is up to date only once it passes its health gate", async () => {
+    // What the killed run left in place makes the app answer 503 on /health once restarted (files in place stay).
+    writeFileSync(join(meta(), "env"), "APP_VERSION='2.3.0'\nSTEP='2'\nHEALTHY='false'\n");
+    addPending({ release: V1, instance: inst("6"), previous: V1, previousRunning: true, since: "2026-01-01T00:00:03.000Z" });
+    await assert.rejects(deploy(h.ctx(), inst("2"), { ...opts, healthTimeoutMs: 2000 }), (e: Error) => {
+      assert.match(e.message, new RegExp(`undid an interrupted deploy of ${V1} .*: back to ${V1}, but ${V1} \\(pid \\d+\\) does not pass its health check: health check http://127\\.0\\.0\\.1:${port}/health failed after 2s \\(503\\)`));
+      return true;
+    });
   });
 });
 

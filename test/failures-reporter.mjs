@@ -38,7 +38,7 @@ export default async function* failures(source) {
       // a suite fails when one of its tests does: that test is listed already
       if (ev.data.details?.type === "suite" && /subtests? failed$/.test(String(ev.data.details?.error?.message ?? ""))) continue;
       const path = [...(stacks.get(file) ?? []).slice(0, nesting), name].join(" > ");
-      // no line number: under tsx it is the transpiled file's, not the source's
+      // no line number: the TAP on stdout has the stack, with the .ts lines (test/run.mjs turns source maps on)
       failed.push(`  ${where(file)}  ${path}\n      ${firstLine(ev.data.details?.error)}`);
       failedIn.add(file);
     }

@@ -3,8 +3,8 @@
 // .test-build/tree/ up to date (test/support/compiled-tree.mjs: each changed .ts compiled to .js beside it, the rest
 // linked), then runs the compiled test files on plain node (no tsx loader in any test process or in the processes
 // they start), with source maps on, so stacks name the .ts lines. Node 20's --test does not expand globs, so the
-// files are listed here (test/suites.mjs); the summary names them by their .ts paths. Arguments narrow the run: `node test/run.mjs config render` runs the files
-// whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
+// files are listed here (test/suites.mjs); the summary names them by their .ts paths. Arguments narrow the run:
+// `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
 // run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
 // test/durations.json) so that the run does not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 2) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min) fails a test or a
@@ -47,8 +47,8 @@ try {
 /** A test file (path from the repo root, .ts) as the compiled file that runs. */
 const compiled = (f) => join(tree, f.replace(/\.ts$/, ".js"));
 // The quick suites run in one process (one file importing them all, in order), in a whole run too: each file on its
-// own would spend most of its time starting node and tsx and loading the same modules (~1.5 s of CPU a file; all 56
-// together take ~15 s). Failures still name their own file.
+// own would spend most of its time starting node and loading the same modules (~1 s of CPU a file; all 56 together
+// take ~13 s). Failures still name their own file.
 const batched = selected.filter(isQuick);
 const entryDir = batched.length > 1 ? mkdtempSync(join(tmpdir(), "amphi-test-")) : null;
 const entry = entryDir ? join(entryDir, QUICK_BATCH) : null;

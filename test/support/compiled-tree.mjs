@@ -17,7 +17,7 @@
 // carries it as its own mtime, set after it is written); entries whose source is gone are removed. A different esbuild, different options or another
 // checkout location (tree/.stamp) recompiles everything.
 import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -96,7 +96,7 @@ export async function compileTree(checkout) {
   const bin = join(tree, "bin");
   ensureDir(bin);
   const binNames = new Set(["amphi.js"]);
-  for (const name of readdirSync(join(root, "bin"))) {
+  for (const name of existsSync(join(root, "bin")) ? readdirSync(join(root, "bin")) : []) {
     binNames.add(name);
     if (name !== "amphi.js") link(join(bin, name), join(root, "bin", name));
   }

@@ -6,6 +6,7 @@
 // file, merged with the times already there: test/run.mjs starts the longest files first on the next run.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, relative } from "node:path";
+import { sourcePath } from "./support/compiled-tree.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const STDERR_LINES = 12;
@@ -27,7 +28,7 @@ export default async function* failures(source) {
       stacks.set(file, stack);
     } else if (ev.type === "test:stderr" && file) {
       const lines = stderr.get(file) ?? [];
-      // stack frames say little here (tsx's transpiled lines): keep the messages
+      // the messages; stack frames are noise in a summary
       lines.push(...String(ev.data.message).split("\n").filter((l) => l.trim() !== "" && !/^\s+at /.test(l)));
       stderr.set(file, lines.slice(-STDERR_LINES));
     } else if (ev.type === "test:complete" && nesting === 0 && file && name === file) {
@@ -37,7 +38,7 @@ export default async function* failures(source) {
       // a suite fails when one of its tests does: that test is listed already
       if (ev.data.details?.type === "suite" && /subtests? failed$/.test(String(ev.data.details?.error?.message ?? ""))) continue;
       const path = [...(stacks.get(file) ?? []).slice(0, nesting), name].join(" > ");
-      // no line number: under tsx it is the transpiled file's, not the source's
+      // no line number: the TAP on stdout has the stack, with the .ts lines (test/run.mjs turns source maps on)
       failed.push(`  ${where(file)}  ${path}\n      ${firstLine(ev.data.details?.error)}`);
       failedIn.add(file);
     }
@@ -77,10 +78,11 @@ function recordTimes(fileEnds) {
   writeFileSync(out, `${JSON.stringify(times, Object.keys(times).sort(), 1)}\n`);
 }
 
-/** A file by its path from the repo root; a file outside it (test/run.mjs's quick-suites.test.mjs) by its name. */
+/** A file by its path from the repo root (a compiled file of .test-build/tree/ by its .ts source's); a file outside
+ * it (test/run.mjs's quick-suites.test.mjs) by its name. */
 function where(file) {
   if (!file) return "(no file)";
-  const path = relative(root, file);
+  const path = relative(root, sourcePath(root, file));
   return path.startsWith("../") ? basename(file) : path;
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Runs the test files (test/**/*.test.ts) with node:test under tsx. Node 20's --test does not expand globs, so the
-// files are listed here (test/suites.mjs). Arguments narrow the run: `node test/run.mjs config render` runs the files
-// whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
+// Runs the test files (test/**/*.test.ts) with node:test, compiled: it first brings the compiled tree
+// .test-build/tree/ up to date (test/support/compiled-tree.mjs: each changed .ts compiled to .js beside it, the rest
+// linked), then runs the compiled test files on plain node (no tsx loader in any test process or in the processes
+// they start), with source maps on, so stacks name the .ts lines. Node 20's --test does not expand globs, so the
+// files are listed here (test/suites.mjs); the summary names them by their .ts paths. Arguments narrow the run:
+// `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
 // run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
 // test/durations.json) so that the run does not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 2) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min) fails a test or a
@@ -9,12 +12,12 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { buildEnvoyDouble } from "./support/envoy/bundle.mjs";
+import { join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { compileTree } from "./support/compiled-tree.mjs";
 import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, QUICK_BATCH, readDurations } from "./suites.mjs";
 
-const root = new URL("..", import.meta.url).pathname;
+const root = fileURLToPath(new URL("..", import.meta.url));
 const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
 const filters = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const f of flags) {
@@ -32,25 +35,34 @@ if (selected.length === 0) {
   console.error(`no test files match ${filters.join(" ") || "test/**/*.test.ts"}${quick ? " among the quick suites" : ""}`);
   process.exit(1);
 }
+let tree;
+try {
+  const built = await compileTree(root);
+  tree = built.tree;
+  if (built.compiled > 0) console.error(`test/run.mjs: compiled ${built.compiled} of ${built.sources} TypeScript files into ${relative(root, tree)}/ in ${(built.ms / 1000).toFixed(1)} s`);
+} catch (e) {
+  console.error(`test/run.mjs: ${e.message}`);
+  process.exit(1);
+}
+/** A test file (path from the repo root, .ts) as the compiled file that runs. */
+const compiled = (f) => join(tree, f.replace(/\.ts$/, ".js"));
 // The quick suites run in one process (one file importing them all, in order), in a whole run too: each file on its
-// own would spend most of its time starting node and tsx and loading the same modules (~1.5 s of CPU a file; all 56
-// together take ~15 s). Failures still name their own file.
+// own would spend most of its time starting node and loading the same modules (~1 s of CPU a file; all 56 together
+// take ~13 s). Failures still name their own file.
 const batched = selected.filter(isQuick);
 const entryDir = batched.length > 1 ? mkdtempSync(join(tmpdir(), "amphi-test-")) : null;
 const entry = entryDir ? join(entryDir, QUICK_BATCH) : null;
-if (entry) writeFileSync(entry, batched.map((f) => `await import(${JSON.stringify(pathToFileURL(join(root, f)).href)});\n`).join(""));
+if (entry) writeFileSync(entry, batched.map((f) => `await import(${JSON.stringify(pathToFileURL(compiled(f)).href)});\n`).join(""));
 const files = longestFirst([...selected.filter((f) => !entry || !isQuick(f)), ...(entry ? [QUICK_BATCH] : [])], readDurations(root))
-  .map((f) => (f === QUICK_BATCH ? entry : f));
+  .map((f) => (f === QUICK_BATCH ? entry : compiled(f)));
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
 const timeout = process.env.TEST_TIMEOUT_MS ?? "1800000";
 const env = { ...process.env };
-// The Envoy test double compiled once for the run (test/support/envoy/bundle.mjs): each start then skips tsx.
-if (!quick && !env.AMPHI_TEST_ENVOY_DOUBLE_JS) env.AMPHI_TEST_ENVOY_DOUBLE_JS = await buildEnvoyDouble();
 if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FILE);
 const result = spawnSync(
   process.execPath,
   [
-    "--import", "tsx", ...(quick ? ["--import", join(root, "test", "no-spawn.mjs")] : []),
+    "--enable-source-maps", ...(quick ? ["--import", join(root, "test", "no-spawn.mjs")] : []),
     "--test", `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`,
     // TAP on stdout as before (its closing counts are what CI reads), and the list of failed tests, the wall time
     // and the slowest files on stderr at the end

@@ -22,12 +22,12 @@ export function isDouble(): boolean {
   return envoyBinary() === DOUBLE_PATH;
 }
 
-/** A launcher script with absolute paths (node, tsx, main.ts — or the compiled double test/run.mjs built for this
- * run, AMPHI_TEST_ENVOY_DOUBLE_JS) that runs the double from anywhere, even copied into a package archive:
- * `#!/bin/sh` + exec. */
+/** A launcher script with absolute paths (node, and the double: compiled when this module runs from the compiled
+ * test tree test/run.mjs keeps, else main.ts under tsx) that runs the double from anywhere, even copied into a
+ * package archive: `#!/bin/sh` + exec. */
 export function doubleLauncher(): string {
-  const compiled = process.env["AMPHI_TEST_ENVOY_DOUBLE_JS"];
-  if (compiled && existsSync(compiled)) return `#!/bin/sh\n# amphi's Envoy TEST DOUBLE (not Envoy)\nexec ${process.execPath} ${compiled} "$@"\n`;
+  const compiled = fileURLToPath(new URL("./envoy/main.js", import.meta.url));
+  if (existsSync(compiled)) return `#!/bin/sh\n# amphi's Envoy TEST DOUBLE (not Envoy)\nexec ${process.execPath} --enable-source-maps ${compiled} "$@"\n`;
   const main = fileURLToPath(new URL("./envoy/main.ts", import.meta.url));
   const tsx = fileURLToPath(new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url));
   return `#!/bin/sh\n# amphi's Envoy TEST DOUBLE (not Envoy)\nexec ${process.execPath} --import ${tsx} ${main} "$@"\n`;

@@ -6,11 +6,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { SshConnector, type SshConnectorOptions } from "../../src/adapters/ssh/index.js";
 import type { SshModel } from "../../src/model/index.js";
 import { TransportError, type HostRef, type HostSession } from "../../src/ports/hosts.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
+import { runnable } from "../support/node-script.js";
 
 const support = fleetSupported();
 // In CI (root, packages from scripts/install-test-deps.sh) these tests must run: fail, don't skip.
@@ -362,12 +362,12 @@ describe("ssh adapter on 3 sshd hosts", { skip }, () => {
   });
 
   it("lets the process exit by itself after closeAll", async () => {
-    const script = join(fleet.tmpDir, "exit-check.mts");
-    const adapter = fileURLToPath(new URL("../../src/adapters/ssh/index.ts", import.meta.url));
+    const script = join(fleet.tmpDir, "exit-check.mjs");
+    const adapter = runnable(new URL("../../src/adapters/ssh/index.ts", import.meta.url));
     writeFileSync(
       script,
       [
-        `import { SshConnector } from ${JSON.stringify(adapter)};`,
+        `import { SshConnector } from ${JSON.stringify(adapter.path)};`,
         `const c = new SshConnector({ knownHostsFile: ${JSON.stringify(fleet.knownHostsPath)} });`,
         `const s = await c.open(${JSON.stringify(ref(0))});`,
         `const r = await s.exec(["echo", "hi"], { timeoutMs: 60000 });`,
@@ -375,7 +375,7 @@ describe("ssh adapter on 3 sshd hosts", { skip }, () => {
         `console.log(r.stdout.trim());`,
       ].join("\n"),
     );
-    const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...adapter.execArgv, script], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));

@@ -1,9 +1,9 @@
 // Runs test/xds/support/xds-client.ts as a child process bootstrapped at one ADS server, and sends it commands.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as readline from "node:readline";
-import { fileURLToPath } from "node:url";
+import { runnable } from "../../support/node-script.js";
 
-const SCRIPT = fileURLToPath(new URL("./xds-client.ts", import.meta.url));
+const SCRIPT = runnable(new URL("./xds-client.ts", import.meta.url));
 
 /** A proxyless gRPC client process. */
 export class XdsClientProcess {
@@ -17,7 +17,7 @@ export class XdsClientProcess {
       xds_servers: [{ server_uri: `127.0.0.1:${adsPort}`, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
       node: { id: nodeId, locality: {} },
     };
-    this.child = spawn(process.execPath, ["--import", "tsx", SCRIPT], {
+    this.child = spawn(process.execPath, [...SCRIPT.execArgv, SCRIPT.path], {
       env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) },
       stdio: ["pipe", "pipe", "pipe"],
     });

@@ -102,8 +102,11 @@ for (const kind of ["github", "gitea", "gitlab"] as const) {
 
     test("a request without an answer times out and is retried", async () => {
       d.hangNext(1);
-      const [r] = await reporter(d, { ...FAST, timeoutMs: 150 }).post(SHA, [STATUSES[1]!]);
-      assert.deepEqual([r!.ok, r!.attempts], [true, 2]);
+      const [r] = await reporter(d, { ...FAST, timeoutMs: 500 }).post(SHA, [STATUSES[1]!]);
+      // The first request hangs and times out; a retry succeeds. Under load an answered retry can also outlast
+      // the timeout (seen at load 27: three attempts), so the count is at least 2, not exactly 2.
+      assert.equal(r!.ok, true, r!.error);
+      assert.ok(r!.attempts >= 2, `attempts: ${r!.attempts}`);
     });
 
     test("the token variable unset or a bad SHA: nothing is sent, every status fails with the reason", async () => {

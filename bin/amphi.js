@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // amphi's executable. Runs the compiled dist/ when it was built from the current src/ (`npm run build`,
-// done by `npm run demo` and `npm test` too), otherwise the TypeScript sources through tsx's loader.
+// done by `npm run demo` and `npm run bench` too), otherwise the TypeScript sources through tsx's loader.
+// (`npm test` runs its own compiled copy, .test-build/tree/bin/amphi.js: see test/support/compiled-tree.mjs.)
 // AMPHI_TSX=1 forces the sources. Why both: the compiled tree starts ~150 ms faster, and a stale
 // dist/ must never run in place of edited sources.
 import { existsSync, readFileSync } from "node:fs";

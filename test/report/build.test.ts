@@ -4,8 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildDriftReport, type DriftReport } from "../../src/report/index.js";
 import type { ActualState, DesiredState } from "../../src/model/index.js";
-import { clone } from "../support/resources-fixture.js";
-import { NOW, REVISION, scenarioActual, scenarioDesired, scenarioPlan, scenarioReport } from "./scenario.js";
+import { NOW, REVISION, inSyncActual, scenarioActual, scenarioDesired, scenarioPlan, scenarioReport } from "./scenario.js";
 
 const brief = (r: DriftReport) => r.rows.map((x) => `${x.app ?? "-"} ${x.target} ${x.status} ${x.health}`);
 
@@ -56,23 +55,7 @@ test("a stopped process is a process item and degrades health; a critical check 
 
 test("everything in sync and running: every row in-sync and healthy, coverage 100", () => {
   const desired = scenarioDesired();
-  const actual = scenarioActual(desired);
-  // The up-to-date twin: actual = desired, with processes running, checks passing and Deployments rolled out.
-  const healthyActual: ActualState = {
-    ...actual,
-    unreachable: [],
-    resources: desired.resources.map((r) => {
-      const a = clone(r);
-      if (a.runtime === "vm") return { ...a, observed: { process: "running" as const } };
-      if (a.runtime === "consul") return { ...a, observed: { check: "passing" as const } };
-      if (a.runtime === "k8s" && a.object.kind === "Deployment") {
-        const n = Number((a.object["spec"] as { replicas: number }).replicas);
-        a.object["status"] = { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n };
-      }
-      return a;
-    }),
-  };
-  const report = reportOf(desired, healthyActual);
+  const report = reportOf(desired, inSyncActual(desired));
   assert.ok(report.rows.every((r) => r.status === "in-sync" && r.health === "healthy" && r.items.length === 0), brief(report).join("\n"));
   assert.equal(report.summary.coverage, 100);
   assert.equal(report.summary.drifted, 0);
@@ -80,21 +63,7 @@ test("everything in sync and running: every row in-sync and healthy, coverage 10
 
 test("pod registrations that could not be compared make the report unknown, never in sync", () => {
   const desired = scenarioDesired();
-  const actual = scenarioActual(desired);
-  const inSync: ActualState = {
-    ...actual,
-    unreachable: [],
-    resources: desired.resources.map((r) => {
-      const a = clone(r);
-      if (a.runtime === "vm") return { ...a, observed: { process: "running" as const } };
-      if (a.runtime === "consul") return { ...a, observed: { check: "passing" as const } };
-      if (a.runtime === "k8s" && a.object.kind === "Deployment") {
-        const n = Number((a.object["spec"] as { replicas: number }).replicas);
-        a.object["status"] = { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n };
-      }
-      return a;
-    }),
-  };
+  const inSync = inSyncActual(desired);
   assert.equal(reportOf(desired, inSync, { pods: [], podsUnread: [] }).summary.unknown, 0);
   const report = reportOf(desired, inSync, { pods: [], podsUnread: [{ object: "pod registrations of cluster eu1", detail: "not compared: kubectl get pods: timed out" }] });
   assert.equal(report.summary.unknown, 1);

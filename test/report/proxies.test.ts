@@ -6,9 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildDriftReport } from "../../src/report/index.js";
 import { statusesFor } from "../../src/health/status.js";
-import type { ActualState, ObservedProxy } from "../../src/model/index.js";
-import { clone } from "../support/resources-fixture.js";
-import { NOW, REVISION, scenarioDesired, scenarioPlan } from "./scenario.js";
+import type { ObservedProxy } from "../../src/model/index.js";
+import { NOW, REVISION, inSyncActual, scenarioDesired, scenarioPlan } from "./scenario.js";
 
 const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
 const nack = { acked: "v1", nacked: "v2", error: "outlier_detection.max_ejection_percent out of range" };
@@ -16,22 +15,7 @@ const fine = { acked: "v2", nacked: null, error: null };
 
 function reportWith(proxies: ObservedProxy[], proxyGraceMs?: number) {
   const desired = scenarioDesired();
-  const actual: ActualState = {
-    env: desired.env,
-    observedAt: NOW.toISOString(),
-    unreachable: [],
-    resources: desired.resources.map((r) => {
-      const a = clone(r);
-      if (a.runtime === "vm") return { ...a, observed: { process: "running" as const } };
-      if (a.runtime === "consul") return { ...a, observed: { check: "passing" as const } };
-      if (a.runtime === "k8s" && a.object.kind === "Deployment") {
-        const n = Number((a.object["spec"] as { replicas: number }).replicas);
-        a.object["status"] = { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n };
-      }
-      return a;
-    }),
-    proxies,
-  };
+  const actual = inSyncActual(desired, { proxies });
   return buildDriftReport({ desired, actual, plan: scenarioPlan(desired, actual), revision: REVISION, now: NOW, proxyGraceMs });
 }
 

@@ -134,6 +134,27 @@ function unexpectedRegistration(): ActualResource {
 }
 
 /** The plan of desired × actual, as `amphi plan` makes it. */
+/** The up-to-date twin of `desired`: actual = desired, with processes running, checks passing and Deployments
+ * rolled out (`over` adds fields, e.g. proxies). */
+export function inSyncActual(desired: DesiredState, over: Partial<ActualState> = {}): ActualState {
+  return {
+    env: desired.env,
+    observedAt: NOW.toISOString(),
+    unreachable: [],
+    resources: desired.resources.map((r) => {
+      const a = clone(r);
+      if (a.runtime === "vm") return { ...a, observed: { process: "running" as const } };
+      if (a.runtime === "consul") return { ...a, observed: { check: "passing" as const } };
+      if (a.runtime === "k8s" && a.object.kind === "Deployment") {
+        const n = Number((a.object["spec"] as { replicas: number }).replicas);
+        a.object["status"] = { replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n };
+      }
+      return a;
+    }),
+    ...over,
+  };
+}
+
 export function scenarioPlan(desired: DesiredState, actual: ActualState): Plan {
   const model = scenarioModel();
   const deps = Object.fromEntries(model.apps.map((a) => [a.name, a.dependsOn]));

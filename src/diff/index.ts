@@ -46,9 +46,7 @@ export function diff(desired: DesiredState, actual: ActualState, opts: DiffOptio
 }
 
 function addUpdate(result: DiffResult, d: Resource, a: ActualResource, ignore: IgnoreRule[]): void {
-  // An --actual file's entry whose text was its desired resource's JSON is that object (diff/actual-file.ts): no
-  // runtime finds a field in which a resource differs from itself (test/diff/diff.test.ts checks every runtime).
-  const fields = (a as unknown) === d ? [] : compareResource(d, a, ignore);
+  const fields = compareResource(d, a, ignore);
   if (fields.length === 0) result.unchanged.push(d.key);
   else result.changes.push({ op: "update", key: d.key, desired: d, actual: a, fields } satisfies Change);
 }

@@ -11,6 +11,7 @@
 // aliases, tags, block scalars, multi-line scalars, quoted or complex keys, merge keys, duplicate keys, a value
 // on the line after `-`, and any line that does not fit where it stands.
 import type { Schema } from "js-yaml";
+import { escapePointer } from "./positions.js";
 
 /** Plain-scalar resolution and containers, from the schema js-yaml constructs with. */
 interface Tags {
@@ -252,7 +253,7 @@ class Parser {
   /** A plain scalar written as a value: resolved, and recorded as written when it reads as a number. */
   private value(source: string): unknown {
     const value = this.scalar(source);
-    if (typeof value === "number") this.plains.set(this.path.map((s) => "/" + s.replace(/~/g, "~0").replace(/\//g, "~1")).join(""), source);
+    if (typeof value === "number") this.plains.set(this.path.map((s) => "/" + escapePointer(s)).join(""), source);
     return value;
   }
 

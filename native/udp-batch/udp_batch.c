@@ -224,40 +224,50 @@ static int buffer_arg(napi_env env, napi_value v, void** data, size_t* size, nap
   return napi_create_reference(env, v, 1, ref) == napi_ok;
 }
 
+// A failed attach gives back all it took: the references made so far, the async context, the fd (the handle
+// owns it once attach succeeds; before that nobody else closes it) and the state.
+static napi_value attach_failed(napi_env env, batch_t* b, int async_made, const char* why) {
+  napi_ref refs[] = {b->callback, b->rx_ref, b->rxlen_ref, b->addrs_ref, b->txmeta_ref, b->tx_ref};
+  for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+    if (refs[i] != NULL) napi_delete_reference(env, refs[i]);
+  if (async_made) napi_async_destroy(env, b->async);
+  if (b->fd >= 0) close(b->fd);
+  free(b);
+  napi_throw_error(env, NULL, why);
+  return NULL;
+}
+
 static napi_value js_attach(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
+  int32_t fd;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 7) {
     napi_throw_type_error(env, NULL, "udp-batch: attach(fd, rx, rxLen, addrs, txMeta, tx, onBatch)");
     return NULL;
   }
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
   batch_t* b = calloc(1, sizeof *b);
   if (b == NULL) {
+    close(fd);
     napi_throw_error(env, NULL, "udp-batch: out of memory");
     return NULL;
   }
+  b->fd = fd;
   size_t rx_size = 0, rxlen_size = 0, addrs_size = 0, txmeta_size = 0;
-  CHECK(napi_get_value_int32(env, argv[0], &b->fd));
   if (!buffer_arg(env, argv[1], (void**)&b->rx, &rx_size, &b->rx_ref) || !buffer_arg(env, argv[2], (void**)&b->rxlen, &rxlen_size, &b->rxlen_ref) ||
       !buffer_arg(env, argv[3], (void**)&b->addrs, &addrs_size, &b->addrs_ref) || !buffer_arg(env, argv[4], (void**)&b->txmeta, &txmeta_size, &b->txmeta_ref) ||
       !buffer_arg(env, argv[5], (void**)&b->tx, &b->tx_size, &b->tx_ref) || rx_size < (size_t)BATCH * SLOT || rxlen_size < BATCH * 4 ||
-      addrs_size < BATCH * ADDR || txmeta_size < BATCH * 12) {
-    free(b);
-    napi_throw_type_error(env, NULL, "udp-batch: attach: buffers too small for a batch");
-    return NULL;
-  }
+      addrs_size < BATCH * ADDR || txmeta_size < BATCH * 12)
+    return attach_failed(env, b, 0, "udp-batch: attach: buffers too small for a batch");
   uv_loop_t* loop;
   napi_value name;
-  CHECK(napi_create_reference(env, argv[6], 1, &b->callback));
-  CHECK(napi_create_string_utf8(env, "amphi:udp-batch", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_async_init(env, NULL, name, &b->async));
-  CHECK(napi_get_uv_event_loop(env, &loop));
+  if (napi_create_reference(env, argv[6], 1, &b->callback) != napi_ok || napi_create_string_utf8(env, "amphi:udp-batch", NAPI_AUTO_LENGTH, &name) != napi_ok)
+    return attach_failed(env, b, 0, "udp-batch: attach: no callback");
+  if (napi_async_init(env, NULL, name, &b->async) != napi_ok) return attach_failed(env, b, 0, "udp-batch: attach: napi_async_init failed");
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &b->poll, b->fd) != 0)
+    return attach_failed(env, b, 1, "udp-batch: uv_poll_init failed");
   b->env = env;
-  if (uv_poll_init(loop, &b->poll, b->fd) != 0) {
-    napi_throw_error(env, NULL, "udp-batch: uv_poll_init failed");
-    return NULL;
-  }
   b->poll.data = b;
   b->owners = 2;
   watch(b, UV_READABLE);

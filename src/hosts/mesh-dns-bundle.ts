@@ -98,9 +98,15 @@ const MACHINES: Record<string, string[]> = { x64: ["x86_64", "amd64"], arm64: ["
  * it is not built or the host differs: mesh-dns there uses node:dgram and logs so. */
 export function meshDnsAddon(machine: string): MeshDnsProgram | null {
   if (process.platform !== "linux" || !(MACHINES[process.arch] ?? []).includes(machine)) return null;
-  const code = readIfThere(join(ROOT, "build", "native", "udp-batch.node"));
-  return code ? { code, sha256: createHash("sha256").update(code).digest("hex") } : null;
+  // Read and hashed once per process, as the program is (once per host and run otherwise).
+  if (addon === undefined) {
+    const code = readIfThere(join(ROOT, "build", "native", "udp-batch.node"));
+    addon = code ? { code, sha256: createHash("sha256").update(code).digest("hex") } : null;
+  }
+  return addon;
 }
+
+let addon: MeshDnsProgram | null | undefined;
 
 let loaded: Promise<MeshDnsProgram> | undefined;
 

@@ -135,7 +135,7 @@ export class BatchUdp {
       if (out === null) continue;
       const len = out.length;
       if (at + len > tx.length) {
-        this.sendTo(out, this.source(i));
+        this.sendTo(out, this.addrs.subarray(i * ADDR, (i + 1) * ADDR)); // sent now: no copy of the address
         continue;
       }
       tx.set(out, at);

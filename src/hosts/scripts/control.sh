@@ -18,12 +18,11 @@ lock_app $((2 * grace + 20))
 supervise_text=$4 exec_text=$5
 shift 5
 
-# start_current: installs amphi-supervise and amphi-exec where amphi's copies differ (only a start needs them),
-# then starts the app (start_app).
-start_current() {
-  install_bins "$supervise_text" "$exec_text"
-  start_app "$grace" "$unit"
-}
+# bins: installs amphi-supervise and amphi-exec where amphi's copies differ (only a start needs them). Actions that
+# stop the app first install them before the stop, so a failed write leaves the app running, not stopped.
+bins() { install_bins "$supervise_text" "$exec_text"; }
+# start_current: starts the app (start_app); the bins are installed already.
+start_current() { start_app "$grace" "$unit"; }
 case $action in
   start)
     [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
@@ -32,6 +31,7 @@ case $action in
     if [ -n "$pid" ]; then
       echo "result=unchanged"
     else
+      bins
       start_current
       echo "result=started"
       pid=$STARTED_PID
@@ -48,12 +48,14 @@ case $action in
     ;;
   restart)
     [ -e "$APPDIR/current" ] || fail "$APP is not deployed here (no $APPDIR/current)"
+    bins
     stop_app "$grace"
     start_current
     printf 'pid=%s\n' "$STARTED_PID"
     ;;
   activate)
     if [ -n "${2:-}" ]; then run_sh "$3" "$BASE" "$2" || exit 5; fi
+    bins
     stop_app "$grace"
     meta=$APPDIR/releases/$1/.amphi
     if [ -d "$meta/next" ]; then
@@ -73,6 +75,7 @@ case $action in
     ;;
   rollback)
     target=$1 failed=$2
+    if [ "$3" = 1 ]; then bins; fi
     stop_app "$grace"
     if [ -z "$target" ]; then
       rm -f "$APPDIR/current"

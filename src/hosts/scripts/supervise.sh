@@ -13,9 +13,10 @@ child="" sleeper="" stopping=""
 
 say() { printf '%s amphi-supervise[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*"; }
 
-# uptime: sets up to whole seconds since boot (the shell's own read of /proc/uptime: no process), or to the
-# time of day from date where there is no /proc/uptime; only differences mean anything.
-uptime() {
+# clock: sets up to whole seconds since boot (the shell's own read of /proc/uptime: no process), or to the
+# time of day from date where there is no /proc/uptime; only differences mean anything. lib.sh's clock, copied
+# (amphi-supervise runs alone, without lib.sh).
+clock() {
   if { read -r up _ </proc/uptime; } 2>/dev/null && [ -n "$up" ]; then up=${up%.*}; else up=$(date +%s); fi
 }
 
@@ -67,7 +68,7 @@ while [ -z "$stopping" ]; do
     say "$app has no current release; stopping"
     break
   fi
-  uptime
+  clock
   started=$up
   # setsid gives the app its own process group, so a stop reaches whatever it spawned. A background job
   # of a non-interactive shell never leads a process group, so setsid does not fork: $! is the app.
@@ -107,7 +108,7 @@ while [ -z "$stopping" ]; do
   child=""
   put "$run/$app.exit" "$status $(date +%s)"
   [ -z "$stopping" ] || break
-  uptime
+  clock
   ran=$((up - started))
   if [ "$ran" -ge 60 ]; then delay=1; fi
   say "$app exited with status $status after ${ran}s; restarting in ${delay}s"

@@ -71,7 +71,9 @@ export function buildDriftReport(input: DriftInput): DriftReport {
   for (const step of input.plan.steps) rowOf(step).items.push(...stepItems(step, covered));
   addUnknown(input, rowOf);
   addRegistry(input, registry, rowOf);
-  for (const u of input.podsUnread ?? []) rowOf({ app: null, runtime: registryRuntime(), target: "consul" }).items.push({ kind: "unreachable", object: u.object, detail: u.detail });
+  // When the observation could not read the registry, its registrations are unknown items already (one cause, one item).
+  const registryUnread = input.actual.unreachable.some((u) => holdsRegistrations(u.runtime));
+  for (const u of registryUnread ? [] : (input.podsUnread ?? [])) rowOf({ app: null, runtime: registryRuntime(), target: "consul" }).items.push({ kind: "unreachable", object: u.object, detail: u.detail });
   addProxies(input, rowOf);
   const now = input.now;
   const timeout = input.progressTimeoutMs ?? DEFAULT_PROGRESS_TIMEOUT_MS;

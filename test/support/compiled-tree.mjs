@@ -131,11 +131,6 @@ export function sourcePath(root, path) {
   return join(root, COMPILED.includes(top) ? rel.replace(/\.js$/, ".ts") : rel);
 }
 
-/** A path in the tree at `root`. */
-export function treePath(root, ...parts) {
-  return join(root, TREE, ...parts);
-}
-
 /** Whether `dir` has a .ts file anywhere below it (links not followed). */
 function hasTypeScript(dir) {
   return readdirSync(dir).some((name) => {

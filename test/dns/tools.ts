@@ -1,29 +1,13 @@
 // Real DNS programs for mesh-dns tests: a dnsmasq upstream started per test file, `dig` as a client, and
 // free ports. Everything started here is stopped by the caller (`stop()`), by pid.
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort as reservePort } from "../support/ports.js";
 
-/** A port free for both UDP and TCP on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const udp = createSocket("udp4");
-    const port = await new Promise<number>((resolve) => udp.bind(0, "127.0.0.1", () => resolve(udp.address().port)));
-    const tcp = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once("error", () => resolve(false));
-      tcp.listen(port, "127.0.0.1", () => resolve(true));
-    });
-    udp.close();
-    if (ok) {
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
-      return port;
-    }
-  }
-}
+/** A port free for both UDP and TCP on 127.0.0.1, reserved for this process. */
+export const freePort = (): Promise<number> => reservePort("127.0.0.1", { udp: true });
 
 /** A running dnsmasq. */
 export interface Dnsmasq {

@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,17 +12,9 @@ import { AdsServer } from "../../src/adapters/xds/index.js";
 import { envoyBootstrap, envoyBootstrapYaml } from "../../src/mesh/bootstrap.js";
 import { doubleLauncher, envoyBinary, isDouble, startEnvoy, type RunningEnvoy } from "../support/envoy.js";
 import { plainSnapshot, policySnapshot } from "../mesh/snapshots.js";
+import { freePort } from "../support/ports.js";
 
 const ports0 = <T extends { settings: object }>(s: T): T => ({ ...s, settings: { ...s.settings, outboundPort: 0, inboundPort: 0 } });
-
-/** A free TCP port on 127.0.0.1 (nothing listens there once this returns). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const bootstrap = (xdsPort: number, nodeId = "sidecar~prod~web~web-1") => envoyBootstrapYaml({ nodeId, nodeCluster: "web", metadata: { runtime: "vm" }, controlPlane: { host: "127.0.0.1", port: xdsPort }, adminPort: 0 });
 

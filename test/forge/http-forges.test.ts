@@ -3,7 +3,7 @@
 // no result or error text, even when an error body echoes it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { freePort } from "../support/ports.js";
 import type { CommitStatus } from "../../src/health/status.js";
 import type { StatusModel } from "../../src/model/index.js";
 import { reporterFor, type HttpReporterOptions, type PostResult, type StatusReporter } from "../../src/adapters/forge/index.js";
@@ -121,12 +121,7 @@ for (const kind of ["github", "gitea", "gitlab"] as const) {
 }
 
 test("a forge that cannot be reached: every status fails after its tries, post resolves", async () => {
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort(); // reserved for this process, nothing listens there
   const status: StatusModel = { provider: "github", url: `http://127.0.0.1:${port}`, repository: "example/shop-config", tokenEnv: "T", reportUrl: null };
   const results = await reporterFor(status, { env: { T: "tok-unreachable-1" }, repoDir: null, ...FAST }).post(SHA, STATUSES);
   assert.deepEqual(results.map((r) => [r.ok, r.attempts, r.httpStatus]), [[false, 4, null], [false, 4, null]]);

@@ -20,7 +20,7 @@
 // the app behind it is unreachable from outside for no longer than that restart (the gap is measured and printed).
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../support/ports.js";
 import { spawnSync, type ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,16 +97,6 @@ function inboundRedirected(save: string): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A port free on `host` right now (for the control plane's address, which the environment file must name
- * before `amphi xds` starts). */
-async function freePort(host: string): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Resolves once `child` printed `ready`; fails with its output when it exits first or after a minute. */
 function untilReady(child: ChildProcess, what: string): Promise<void> {

@@ -4,7 +4,7 @@
 // state or touch ~/.kube. kubeTestTarget() picks a real cluster instead when AMPHI_TEST_KUBE_CONTEXT
 // is set.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./ports.js";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump } from "js-yaml";
@@ -68,15 +68,8 @@ export function writeKubeconfig(specs: ContextSpec[]): TempKubeconfig {
   };
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const address = srv.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+/** A TCP port on 127.0.0.1 that nothing listens on: a test port reserved for this process and never bound. */
+export const closedPort = (): Promise<number> => freePort();
 
 /** A kubeconfig with context "amphi-test" → `server` (current) and "amphi-unreachable" → a
  * closed port on 127.0.0.1. */

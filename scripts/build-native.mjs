@@ -23,25 +23,42 @@ function headers() {
   return dirs.find((d) => existsSync(join(d, "node_api.h")) && existsSync(join(d, "uv.h")));
 }
 
+function compileFlags(include) {
+  return ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-DNODE_GYP_MODULE_NAME=udp_batch", `-I${include}`];
+}
+
+/** Compiles the addon into `out` (through a temp file of this process, renamed: builds running at once do not
+ * mix), with `extra` flags after the usual ones (tests build a copy with another ABI number). Returns null, or
+ * why it failed. */
+export function compileAddon(out, { cc = process.env.CC || "cc", flags = null, extra = [] } = {}) {
+  if (flags === null) {
+    const include = headers();
+    if (!include) return "Node's headers (node_api.h, uv.h) not found; set AMPHI_NODE_HEADERS";
+    flags = compileFlags(include);
+  }
+  const tmp = `${out}.${process.pid}.tmp`;
+  const r = spawnSync(cc, [...flags, ...extra, "-o", tmp, SOURCE], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    rmSync(tmp, { force: true });
+    const why = r.error ? `${cc}: ${r.error.message}` : `${cc} exited ${r.status}: ${r.stderr.trim().split("\n").slice(0, 5).join(" | ")}`;
+    return `compiling native/udp-batch failed (${why})`;
+  }
+  renameSync(tmp, out);
+  return null;
+}
+
 /** Builds the addon when it is missing or stale. Returns `{ built, path }` or `{ skipped: reason }`. */
 export function buildNative({ quiet = false } = {}) {
   if (process.platform !== "linux") return { skipped: `batched UDP I/O is Linux-only (${process.platform})` };
   const include = headers();
   if (!include) return { skipped: "Node's headers (node_api.h, uv.h) not found; set AMPHI_NODE_HEADERS" };
   const cc = process.env.CC || "cc";
-  const flags = ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-DNODE_GYP_MODULE_NAME=udp_batch", `-I${include}`];
+  const flags = compileFlags(include);
   const stamp = createHash("sha256").update(readFileSync(SOURCE)).update(JSON.stringify([cc, flags, process.version, process.arch])).digest("hex");
   if (existsSync(ADDON) && existsSync(STAMP) && readFileSync(STAMP, "utf8") === stamp) return { built: false, path: ADDON };
   mkdirSync(dirname(ADDON), { recursive: true });
-  // A name of its own per process: test files running at once may build together; the rename is atomic.
-  const tmp = `${ADDON}.${process.pid}.tmp`;
-  const r = spawnSync(cc, [...flags, "-o", tmp, SOURCE], { encoding: "utf8" });
-  if (r.error || r.status !== 0) {
-    rmSync(tmp, { force: true });
-    const why = r.error ? `${cc}: ${r.error.message}` : `${cc} exited ${r.status}: ${r.stderr.trim().split("\n").slice(0, 5).join(" | ")}`;
-    return { skipped: `compiling native/udp-batch failed (${why})` };
-  }
-  renameSync(tmp, ADDON);
+  const failed = compileAddon(ADDON, { cc, flags });
+  if (failed) return { skipped: failed };
   writeFileSync(`${STAMP}.${process.pid}.tmp`, stamp);
   renameSync(`${STAMP}.${process.pid}.tmp`, STAMP);
   if (!quiet) console.error(`build-native: built build/native/udp-batch.node (${cc}, ${process.arch})`);

@@ -14,6 +14,8 @@
 //          onBatch(n) -> k) -> handle. The fd is now the handle's (closed by close()).
 //   sendTo(handle, Uint8Array, addr Uint8Array) -> 0 or a negative errno   (one datagram, e.g. a relayed answer)
 //   close(handle)                                                         (idempotent; safe inside onBatch)
+//   ABI, BATCH, SLOT: numbers. ABI names this API: bump it with every change of the calls above, and
+//   udp-batch.ts's ADDON_ABI with it, so that a stale copy (a host's, from an earlier amphi) is refused.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <errno.h>
@@ -25,6 +27,9 @@
 #include <node_api.h>
 #include <uv.h>
 
+#ifndef UDP_BATCH_ABI
+#define UDP_BATCH_ABI 1   // see ABI above (tests build a copy with another number)
+#endif
 #define BATCH 64          // datagrams per recvmmsg / sendmmsg
 #define SLOT 65536        // bytes per received datagram: any UDP payload fits, nothing is ever cut
 #define ADDR 32           // bytes per source address slot (a sockaddr_in6 is 28)
@@ -350,8 +355,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sendTo", NULL, js_send_to, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_value batch, slot;
+  napi_value abi, batch, slot;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_create_int32(env, UDP_BATCH_ABI, &abi);
+  napi_set_named_property(env, exports, "ABI", abi);
   napi_create_int32(env, BATCH, &batch);
   napi_create_int32(env, SLOT, &slot);
   napi_set_named_property(env, exports, "BATCH", batch);

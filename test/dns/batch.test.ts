@@ -5,14 +5,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildZone } from "../../src/dns/index.js";
 import { MeshDnsServer, runMeshDns, udpIoSetting, type MeshDnsOptions, type ServiceCatalog } from "../../src/adapters/dns-server/index.js";
 import { BatchUdp, loadUdpBatch } from "../../src/adapters/dns-server/udp-batch.js";
 import { decode, header, opt, query, wireName } from "./packets.js";
-import { batchAddon, startDnsmasq, type Dnsmasq } from "./tools.js";
+import { batchAddon, compileAddon, startDnsmasq, type Dnsmasq } from "./tools.js";
 
 const MESH_IP = "10.255.0.1";
 const ZONE = { serviceIP: MESH_IP, domain: "mesh", ttl: 5 };
@@ -218,13 +218,22 @@ describe("mesh-dns without the addon", () => {
     },
   };
 
-  it("missing or not an addon: one log line says node:dgram is used and why, and queries are answered", async () => {
+  it("missing, not an addon, or a stale addon: one log line says node:dgram is used and why, and queries are answered", async () => {
     const notAddon = join(dir, "udp-batch.node");
     writeFileSync(notAddon, "not an ELF file\n");
-    for (const [paths, why] of [
+    // A copy built as an earlier amphi would have built it: another ABI number (what a host may still hold).
+    const stale = join(dir, "stale", "udp-batch.node");
+    mkdirSync(join(dir, "stale"));
+    const cases: [string[], RegExp][] = [
       [[join(dir, "missing", "udp-batch.node")], /missing\/udp-batch\.node not built$/],
       [[notAddon], /udp-batch\.node: .*(invalid ELF header|file too short)/],
-    ] as const) {
+    ];
+    if (!addon.skip) {
+      const failed = await compileAddon(stale, ["-DUDP_BATCH_ABI=0"]);
+      assert.equal(failed, null);
+      cases.push([[stale], /stale\/udp-batch\.node: a stale udp-batch addon \(ABI 0, this program needs 1\); rebuild it/]);
+    }
+    for (const [paths, why] of cases) {
       const ac = new AbortController();
       const log: string[] = [];
       let port = 0;

@@ -97,3 +97,11 @@ export function batchAddon(): { path: string; skip: string | false } {
   if (process.env.CI === "true") throw new Error(`the batched UDP addon could not be built: ${why}`);
   return { path, skip: `batched UDP addon not built: ${why}` };
 }
+
+/** Compiles the addon's source into `out` with `extra` compiler flags (scripts/build-native.mjs's compileAddon):
+ * null, or why it failed. */
+export async function compileAddon(out: string, extra: string[]): Promise<string | null> {
+  const root = new URL("../../", import.meta.url).pathname;
+  const mod = (await import(join(root, "scripts", "build-native.mjs"))) as { compileAddon: (out: string, o: { extra: string[] }) => string | null };
+  return mod.compileAddon(out, { extra });
+}

@@ -14,6 +14,7 @@ export type UdpIoSetting = "auto" | "batch" | "dgram";
 
 /** The addon's functions (native/udp-batch/udp_batch.c says what each does). */
 interface Addon {
+  ABI: number;
   BATCH: number;
   SLOT: number;
   open(address: string, family: number, port: number, bufferBytes: number): [number, number] | number;
@@ -21,6 +22,10 @@ interface Addon {
   sendTo(handle: object, data: Uint8Array, addr: Uint8Array): number;
   close(handle: object): void;
 }
+
+/** The addon API this code calls (native/udp-batch/udp_batch.c's UDP_BATCH_ABI): an addon of another number is a
+ * stale copy (built from an earlier amphi, or left on a host) and is not loaded. */
+export const ADDON_ABI = 1;
 
 /** The addon, or why it is not there. */
 export type AddonLoad = { addon: Addon } | { error: string };
@@ -51,6 +56,9 @@ function tryLoad(path: string): AddonLoad {
     const mod = { exports: {} as Addon };
     process.dlopen(mod, path);
     if (typeof mod.exports.attach !== "function" || mod.exports.BATCH <= 0) return { error: `${path}: not the udp-batch addon` };
+    if (mod.exports.ABI !== ADDON_ABI) {
+      return { error: `${path}: a stale udp-batch addon (ABI ${mod.exports.ABI ?? "none"}, this program needs ${ADDON_ABI}); rebuild it (npm run build) or let capture replace it` };
+    }
     return { addon: mod.exports };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;

@@ -97,6 +97,8 @@ export class PositionMap {
 
 /** Escapes one JSON pointer segment (RFC 6901). */
 export function escapePointer(segment: string): string {
+  // Almost no key has either character: skip the two replaces (a spec's numbers each build a pointer while parsing).
+  if (!segment.includes("~") && !segment.includes("/")) return segment;
   return segment.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 

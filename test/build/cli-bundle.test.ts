@@ -18,7 +18,10 @@ const tree = fileURLToPath(new URL("../../", import.meta.url));
 const checkoutRoot = dirname(realpathSync(join(tree, "package.json")));
 const from = realpathSync(join(tree, "src"));
 // The build scripts (plain JavaScript, no declarations).
-const { bundleCli } = (await import(pathToFileURL(join(checkoutRoot, "scripts/bundle-cli.mjs")).href)) as { bundleCli: (from: string, outdir?: string) => Promise<string> };
+const { bundleCli, REQUIRE_BANNER } = (await import(pathToFileURL(join(checkoutRoot, "scripts/bundle-cli.mjs")).href)) as {
+  bundleCli: (from: string, outdir?: string) => Promise<string>;
+  REQUIRE_BANNER: string;
+};
 const { sourceStamp } = (await import(pathToFileURL(join(checkoutRoot, "scripts/source-stamp.mjs")).href)) as { sourceStamp: (dir: string) => string };
 let outdir = "";
 let run: Run;
@@ -76,6 +79,9 @@ test("every import.meta.url in the bundle is its source file's own: a relative U
       named.add(rel);
     }
     code = code.replace(/new URL\("([^"]+)", import\.meta\.url\)/g, "");
+    // Each file's own require, for the bundled CommonJS packages (the file's URL is right for node:… built-ins).
+    assert.ok(code.startsWith(REQUIRE_BANNER), `${name} does not start with the require banner`);
+    code = code.slice(REQUIRE_BANNER.length);
     // What is left is text, not code, and must stay as written: build-validators writes `createRequire(import.meta.url)`
     // into the file it generates, mesh-dns-bundle the same into the banner of the program hosts run.
     code = code.replaceAll('"const require = createRequire(import.meta.url);"', "").replaceAll("const require = __amphiRequire(import.meta.url);` }", "");

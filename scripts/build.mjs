@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// Compiles src/ to dist/ (tsc), copies the non-TypeScript files the code reads at run time (host
-// scripts), bundles the mesh-dns program VM hosts run (dist/mesh-dns-<hash>.mjs, so capture tasks need no
-// esbuild), builds mesh-dns's batched UDP addon (build/native/, scripts/build-native.mjs; without a compiler
-// mesh-dns uses node:dgram), and records the source fingerprint so bin/amphi.js knows dist/ is current.
+// Compiles src/ to dist/ (tsc), copies the non-TypeScript files the code reads at run time (host scripts),
+// bundles the CLI from dist/ into dist/cli-bundle/ (scripts/bundle-cli.mjs: what bin/amphi.js runs; its code
+// finds files relative to its own dist/ file, so dist/ stays), bundles the mesh-dns program VM hosts run
+// (dist/mesh-dns-<hash>.mjs, so capture tasks need no esbuild), builds mesh-dns's batched UDP addon
+// (build/native/, scripts/build-native.mjs; without a compiler mesh-dns uses node:dgram), and records what
+// src/ it was built from, last, so bin/amphi.js knows dist/ is current (scripts/source-stamp.mjs).
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { sourceStamp } from "./source-stamp.mjs";
 import { buildNative } from "./build-native.mjs";
+import { bundleCli } from "./bundle-cli.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const src = join(root, "src");
@@ -28,10 +31,11 @@ const copyAssets = (d) => {
   }
 };
 copyAssets(src);
+const cli = await bundleCli(dist);
 // The same function the capture task falls back to when dist/ has no bundle of the current sources.
 const { writeMeshDnsBundle } = await import(join(dist, "hosts", "mesh-dns-bundle.js"));
 const bundle = await writeMeshDnsBundle(dist);
 const native = buildNative({ quiet: true });
 if (native.skipped) console.error(`build: batched UDP addon not built: ${native.skipped}; mesh-dns will use node:dgram for UDP`);
 writeFileSync(join(dist, ".source-stamp"), stamp);
-console.error(`build: dist/ compiled from src/ (stamp ${stamp.slice(0, 12)}), mesh-dns bundled as ${relative(root, bundle)}`);
+console.error(`build: dist/ compiled from src/, the CLI bundled as ${relative(root, cli)}, mesh-dns as ${relative(root, bundle)}`);

@@ -117,7 +117,7 @@ describe("env file", () => {
   });
 });
 
-describe("http_status: curl, wget (GNU and busybox), node, python3", () => {
+describe("http_code: curl, wget (GNU and busybox), node, python3", () => {
   let server: Server;
   let port = 0;
   let dir: string;
@@ -135,7 +135,7 @@ describe("http_status: curl, wget (GNU and busybox), node, python3", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs http_status with a PATH that holds only the basic tools and `client` (as `name`). Async: the
+  /** Runs http_code with a PATH that holds only the basic tools and `client` (as `name`). Async: the
    * server answering it runs in this process. */
   async function status(client: { name: string; target: string }, url: string): Promise<string> {
     const bin = join(dir, client.name + "-" + client.target.replace(/\W/g, "_"));
@@ -150,7 +150,7 @@ describe("http_status: curl, wget (GNU and busybox), node, python3", () => {
     } catch {
       // made by an earlier call
     }
-    const script = `${scriptText("probe").split("\n# probe.sh")[0]}\nhttp_status "$1" 2`;
+    const script = `${scriptText("probe").split("\n# probe.sh")[0]}\nhttp_code "$1" 2 || exit $?\nprintf '%s\\n' "$HTTP_CODE"`;
     const r = await promisify(execFile)("/bin/sh", ["-c", script, "amphi", dir, "", "test", url], { encoding: "utf8", env: { PATH: bin } });
     return r.stdout.trim();
   }
@@ -174,7 +174,7 @@ describe("http_status: curl, wget (GNU and busybox), node, python3", () => {
   it("reports no client as status 2", () => {
     const bin = join(dir, "none");
     mkdirSync(bin, { recursive: true });
-    const script = `${scriptText("probe").split("\n# probe.sh")[0]}\nhttp_status "$1" 2; echo "rc=$?"`;
+    const script = `${scriptText("probe").split("\n# probe.sh")[0]}\nhttp_code "$1" 2; echo "rc=$?"`;
     const r = spawnSync("/bin/sh", ["-c", script, "amphi", dir, "", "test", "http://127.0.0.1:1/"], { encoding: "utf8", env: { PATH: bin } });
     assert.equal(r.stdout.trim(), "rc=2");
   });

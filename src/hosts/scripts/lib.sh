@@ -136,8 +136,8 @@ write_if_changed() {
   put "$1" "$2"
 }
 
-# find_supervisor: sets SUPERVISOR_PID to the pid of the app's amphi-supervise, empty when it does not run.
-# Without a fork (polling loops ask it): $(supervisor_pid) prints the same.
+# find_supervisor: sets SUPERVISOR_PID to the pid of the app's amphi-supervise, empty when it does not run
+# (without a fork: polling loops ask it).
 find_supervisor() {
   SUPERVISOR_PID=""
   read_line _p "$RUN/$APP.supervisor.pid" || return 0
@@ -150,12 +150,6 @@ find_supervisor() {
     case $_cmd in *amphi-supervise*) ;; *) return 0 ;; esac
   fi
   SUPERVISOR_PID=$_p
-}
-
-# supervisor_pid: prints the pid of the app's amphi-supervise, if it runs.
-supervisor_pid() {
-  find_supervisor
-  [ -z "$SUPERVISOR_PID" ] || printf '%s\n' "$SUPERVISOR_PID"
 }
 
 # find_app: sets APP_PID to the pid of the app's running process (systemd's main pid, or what the supervisor
@@ -182,7 +176,7 @@ app_pid() {
 
 # find_stray: sets STRAY_PID to the last app pid recorded, when that process still runs from this app's
 # directory (its supervisor was killed, say), else empty. Checked through /proc so a reused pid is never
-# killed. $(stray_pid) prints the same.
+# killed.
 find_stray() {
   STRAY_PID=""
   read_line _p "$RUN/$APP.pid" || return 0
@@ -191,11 +185,6 @@ find_stray() {
   _real=$(cd "$APPDIR" 2>/dev/null && pwd -P) || return 0
   case $_cwd in "$_real"/*) STRAY_PID=$_p ;; esac
   return 0
-}
-
-stray_pid() {
-  find_stray
-  [ -z "$STRAY_PID" ] || printf '%s\n' "$STRAY_PID"
 }
 
 # app_stopped: neither the app, nor its supervisor, nor a stray process of it runs (see find_*).
@@ -306,7 +295,7 @@ install_bins() {
 }
 
 # http_code URL SECONDS: sets HTTP_CODE to the HTTP status of a GET (000 when nothing answers), with curl, wget,
-# node or python3, whichever exists first; status 2 when none does. $(http_status URL SECONDS) prints it.
+# node or python3, whichever exists first; status 2 when none does.
 http_code() {
   HTTP_CODE=000
   if command -v curl >/dev/null 2>&1; then
@@ -324,12 +313,8 @@ except Exception: pass' "$1" "$2" 2>/dev/null)
   else
     return 2
   fi
+  # shellcheck disable=SC2034 # read by the script that asked (health.sh, probe.sh, reporter.sh)
   case $_c in [0-9][0-9][0-9]) HTTP_CODE=$_c ;; esac
-}
-
-http_status() {
-  http_code "$1" "$2" || return
-  printf '%s\n' "$HTTP_CODE"
 }
 
 # health_url: the app's health URL from current/.amphi/health ("PORT PATH"), empty when it has none.

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { InputError, formatProblem } from "../model/index.js";
 import { SECRETS_SUFFIX } from "../config/discover.js";
-import { sopsCreationRecipients, type CreationRule } from "../config/secrets.js";
+import { sopsCreationRule, type CreationRule } from "../config/secrets.js";
 import { readIdentity } from "../secrets/identity.js";
 import { SopsError, dataKeyOf, decryptSops, encryptSops, formatSops, keptPlainBy, parseSops, recipientCheck, resealSops, type SopsFile } from "../secrets/sops.js";
 import { EXIT, runAction, type Io } from "./common.js";
@@ -100,7 +100,7 @@ async function creationRule(dir: string, rel: string): Promise<CreationRule> {
   const config = resolve(dir, ".sops.yaml");
   const hint = `create ${rel} by listing its recipients in .sops.yaml: creation_rules: [{path_regex: 'environments/.*\\.secrets\\.yaml$', age: 'age1…,age1…'}]`;
   if (!existsSync(config)) throw new InputError(`${rel} does not exist and there is no .sops.yaml; ${hint}`);
-  const found = sopsCreationRecipients(".sops.yaml", readFileSync(config, "utf8"), rel, await recipientCheck());
+  const found = sopsCreationRule(".sops.yaml", readFileSync(config, "utf8"), rel, await recipientCheck());
   if (found === null) throw new InputError(`.sops.yaml has no creation rule for ${rel}; ${hint}`);
   if ("problems" in found) throw new InputError(found.problems.map(formatProblem).join("\n"));
   return found;

@@ -4,7 +4,7 @@
 // that `/app/NAME` is there); it reads "(secret)" until unlocked with an identity (src/secrets/unlock.ts).
 // After this no plaintext is left in the environment's placements: only in `env.secrets.clear`.
 import { SECRET_PLACEHOLDER, plainDigestKey, secretToken, type EnvVarModel, type EnvironmentModel, type Problem } from "../model/index.js";
-import { COMMENT_RULES, CRYPT_RULES, SopsError, cryptRuleProblems, parseSops, type SopsFile } from "../secrets/sops.js";
+import { CRYPT_RULES, SopsError, cryptRuleProblems, parseSops, ruleConflict, type SopsFile } from "../secrets/sops.js";
 import { SECRETS_SUFFIX } from "./discover.js";
 import { fileProblem } from "./problems.js";
 import { parseYaml } from "./yaml.js";
@@ -77,7 +77,7 @@ function missing(file: string, app: string, name: string, env: string, noFile: b
  * field has the wrong type or an invalid regular expression, or the chosen rule names a recipient `invalid` (age's
  * own check) refuses, or asks for what amphi cannot do without giving the file fewer keys than sops would: other
  * kinds of keys (pgp, kms, …), several key groups (Shamir), a comment rule, more than one encryption rule. */
-export function sopsCreationRecipients(file: string, text: string, target: string, invalid: (recipient: string) => string | null): CreationRule | { problems: Problem[] } | null {
+export function sopsCreationRule(file: string, text: string, target: string, invalid: (recipient: string) => string | null): CreationRule | { problems: Problem[] } | null {
   if (text.split("\n").every((l) => /^\s*(#.*)?$/.test(l))) return null; // empty, or comments only: no rules
   const parsed = parseYaml(file, text);
   if (Array.isArray(parsed)) return { problems: parsed };
@@ -150,10 +150,11 @@ function ruleRecipients(rule: Record<string, unknown>, at: string, target: strin
 
 /** The encryption settings of a chosen rule for the new file's sops section (sops's default when it names none). */
 function ruleSettings(rule: Record<string, unknown>, at: string, problem: (pointer: string, message: string) => void): Record<string, unknown> {
-  const set = [...CRYPT_RULES, ...COMMENT_RULES].filter((k) => rule[k] !== undefined && rule[k] !== null && rule[k] !== "");
-  if (set.length > 1) problem(at, `cannot use more than one of ${[...CRYPT_RULES, ...COMMENT_RULES].join(", ")} in one rule (sops refuses it too): it names ${set.join(", ")}`);
+  const conflict = ruleConflict(rule);
+  if (conflict !== null) problem(at, conflict);
   for (const [k, message] of cryptRuleProblems(rule)) problem(`${at}/${k}`, message);
-  const settings: Record<string, unknown> = set.length === 1 ? { [set[0]!]: rule[set[0]!] } : { unencrypted_suffix: "_unencrypted" };
+  const set = CRYPT_RULES.find((k) => rule[k] !== undefined && rule[k] !== null && rule[k] !== "");
+  const settings: Record<string, unknown> = set !== undefined ? { [set]: rule[set] } : { unencrypted_suffix: "_unencrypted" };
   if (rule["mac_only_encrypted"] === true) settings["mac_only_encrypted"] = true;
   return settings;
 }

@@ -68,6 +68,14 @@ export function keptPlainBy(meta: Record<string, unknown>, path: readonly string
   return why;
 }
 
+/** Why a creation rule cannot be used when it names more than one encryption or comment rule (sops refuses that
+ * too), else null. A file's own section with several is read as sops reads it: keptPlainBy applies them in its order. */
+export function ruleConflict(meta: Record<string, unknown>): string | null {
+  const all = [...CRYPT_RULES, ...COMMENT_RULES];
+  const set = all.filter((k) => meta[k] !== undefined && meta[k] !== null && meta[k] !== "");
+  return set.length > 1 ? `cannot use more than one of ${all.join(", ")} in one rule (sops refuses it too): it names ${set.join(", ")}` : null;
+}
+
 /** Problems with the encryption rules of `meta` (a `sops` section or a creation rule), as [key, message]: a rule
  * that is not a string or not a valid regular expression, or a comment rule. */
 export function cryptRuleProblems(meta: Record<string, unknown>): Array<[string, string]> {

@@ -1,7 +1,7 @@
 // Real DNS programs for mesh-dns tests: a dnsmasq upstream started per test file, `dig` as a client, and
 // free ports. Everything started here is stopped by the caller (`stop()`), by pid.
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort as reservePort } from "../support/ports.js";
@@ -91,7 +91,8 @@ export async function dig(port: number, args: string[], time = 2, server = "127.
 export function batchAddon(): { path: string; skip: string | false } {
   const root = new URL("../../", import.meta.url).pathname;
   const path = join(root, "build", "native", "udp-batch.node");
-  const r = spawnSync(process.execPath, [join(root, "scripts", "build-native.mjs"), "--quiet"], { encoding: "utf8" });
+  // Its real path: in the compiled test tree scripts/ is a link, and the script builds only when run as itself.
+  const r = spawnSync(process.execPath, [realpathSync(join(root, "scripts", "build-native.mjs")), "--quiet"], { encoding: "utf8" });
   const why = r.stderr.match(/not built: (.*)/)?.[1];
   if (!why) return { path, skip: false };
   if (process.env.CI === "true") throw new Error(`the batched UDP addon could not be built: ${why}`);

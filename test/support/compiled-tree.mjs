@@ -58,7 +58,9 @@ export async function compileTree(checkout) {
   ensureDir(tree);
 
   // Top level: links, except the compiled folders and bin/ (a folder of links plus the generated executable).
-  const top = readdirSync(root).filter((n) => !NOT_MIRRORED.has(n));
+  // build/ (the native addon scripts/build-native.mjs writes) is linked even before it exists: tests build it into
+  // the checkout, and the compiled sources look for it beside themselves.
+  const top = [...new Set([...readdirSync(root), "build"])].filter((n) => !NOT_MIRRORED.has(n));
   for (const name of top) {
     if (COMPILED.includes(name) || name === "bin") continue;
     link(join(tree, name), join(root, name));

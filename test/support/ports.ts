@@ -9,12 +9,12 @@
 // gone is taken over; a process's locks are removed when it exits. The port must also bind (TCP, and UDP
 // when asked) right now, so a port some other program holds is skipped.
 import { createSocket } from "node:dgram";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const LOCKS = join(tmpdir(), `amphi-test-ports-${process.getuid?.() ?? "u"}`);
+export const LOCKS = join(tmpdir(), `amphi-test-ports-${process.getuid?.() ?? "u"}`);
 const held: string[] = [];
 let cleanupInstalled = false;
 
@@ -41,30 +41,57 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Creates the lock file for `port`, or takes over one left by a dead process; false when a live one holds it. */
-function lock(port: number): boolean {
+/** Creates the lock file for `port`, or takes over one left by a dead process; false when a live one holds it
+ * (exported for its test). */
+export function lock(port: number): boolean {
   const file = join(LOCKS, String(port));
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, "wx", 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      held.push(file);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      let owner = NaN;
-      try {
-        owner = Number(readFileSync(file, "utf8"));
-      } catch {
-        continue; // removed meanwhile: try again
-      }
-      // an empty file is a lock being written right now: leave it to its writer
-      if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) return false;
-      rmSync(file, { force: true });
-    }
+  if (create(file)) return true;
+  const owner = ownerOf(file);
+  // An empty file is a lock being written right now: leave it to its writer; a live owner keeps its port.
+  if (owner === null || alive(owner)) return false;
+  // Taking over is itself locked, per dead owner: only the process that creates `<port>.<pid>.takeover` may replace
+  // the lock, and only while it still names that dead pid (another taker may have finished already). Removing the
+  // lock and creating it again instead would let two takers both end up holding the port.
+  const marker = `${file}.${owner}.takeover`;
+  if (!create(marker)) return false;
+  try {
+    if (ownerOf(file) !== owner) return false;
+    const mine = `${file}.${process.pid}.new`;
+    writeFileSync(mine, String(process.pid), { mode: 0o600 });
+    renameSync(mine, file);
+    held.push(file);
+    return true;
+  } finally {
+    unlock(marker);
   }
-  return false;
+}
+
+/** Creates `file` holding this process's pid, unless it exists. */
+function create(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, "wx", 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+  try {
+    writeSync(fd, String(process.pid));
+  } finally {
+    closeSync(fd);
+  }
+  if (!file.endsWith(".takeover")) held.push(file);
+  return true;
+}
+
+/** The pid a lock file names, or null when it is gone, empty or not a pid. */
+function ownerOf(file: string): number | null {
+  try {
+    const pid = Number(readFileSync(file, "utf8"));
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 function unlock(file: string): void {

@@ -8,9 +8,11 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { binaryPackage, sidecarFromInstance, sidecarInstance } from "../../src/hosts/sidecar.js";
 import { hostSidecar } from "../../src/runtimes/sidecar/render.js";
 import { modelFixture } from "../support/model-fixture.js";
+import { runnable } from "../support/node-script.js";
 
 const env = { ...modelFixture().environments.find((e) => e.name === "prod")!, };
 const prod = { ...env, mesh: { ...env.mesh, controlPlane: { host: "10.0.0.5", port: 18000 } } };
@@ -50,8 +52,9 @@ test("the package made for a binary on the host is a tar.gz tar reads, with its 
 
 /** Runs `script` (ESM, with `binaryPackage` imported) in a fresh node with TMPDIR=`tmp`; its stdout parsed. */
 function child(tmp: string, script: string): { file: string; sha256: string; pid: number } {
-  const src = `import { binaryPackage } from ${JSON.stringify(new URL("../../src/hosts/sidecar.ts", import.meta.url).href)};\n${script}`;
-  const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", src], { env: { ...process.env, TMPDIR: tmp }, encoding: "utf8" });
+  const m = runnable(new URL("../../src/hosts/sidecar.ts", import.meta.url));
+  const src = `import { binaryPackage } from ${JSON.stringify(pathToFileURL(m.path).href)};\n${script}`;
+  const out = execFileSync(process.execPath, [...m.execArgv, "--input-type=module", "-e", src], { env: { ...process.env, TMPDIR: tmp }, encoding: "utf8" });
   return JSON.parse(out) as { file: string; sha256: string; pid: number };
 }
 
@@ -75,6 +78,15 @@ test("the generated package is never written through a symlink another user plan
   assert.equal(readFileSync(victim, "utf8"), "precious\n", "the planted link's target is untouched");
   assert.equal(createHash("sha256").update(readFileSync(p.file)).digest("hex"), p.sha256);
   assert.ok(!lstatSync(p.file).isSymbolicLink());
+  // Where the file goes now, a link in its place (only this user could make one in the private directory) is
+  // replaced, never written through.
+  rmSync(p.file);
+  symlinkSync(victim, p.file);
+  const q = child(tmp, "console.log(JSON.stringify({ ...binaryPackage(), pid: process.pid }));");
+  assert.equal(q.file, p.file);
+  assert.equal(readFileSync(victim, "utf8"), "precious\n", "the link's target is untouched");
+  assert.ok(!lstatSync(q.file).isSymbolicLink(), "the link was replaced by the file");
+  assert.equal(createHash("sha256").update(readFileSync(q.file)).digest("hex"), q.sha256);
 });
 
 test("a per-user directory someone else made, or a symlink, or not private, is not used: a per-process one is, removed at exit", (t) => {

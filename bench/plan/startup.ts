@@ -6,7 +6,7 @@
 // Each checkout must have a current dist/ (`npm run build`), else its bin/amphi.js runs tsx and the figures say
 // nothing. The repos are bench/plan's `fleet` shape (issue 14's checker).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { FLEET, generateRepo } from "./generate.js";
@@ -14,6 +14,18 @@ import { FLEET, generateRepo } from "./generate.js";
 const here = new URL("../..", import.meta.url).pathname;
 const [oldRoot, newRoot = here] = [process.argv[2], process.argv[3]].map((p) => (p ? resolve(p) : undefined));
 if (!oldRoot) throw new Error("usage: bench/plan/startup.ts OLD_CHECKOUT [NEW_CHECKOUT] [apps=100,1000] [runs=7]");
+// A checkout whose dist/ is not current runs tsx: its figures would compare the wrong thing.
+for (const root of [oldRoot, newRoot!]) {
+  if (!existsSync(join(root, "scripts", "source-stamp.mjs"))) throw new Error(`${root}: not an amphi checkout (no scripts/source-stamp.mjs)`);
+  const { sourceStamp } = (await import(join(root, "scripts", "source-stamp.mjs"))) as { sourceStamp: (dir: string) => string };
+  let stamp = "";
+  try {
+    stamp = readFileSync(join(root, "dist", ".source-stamp"), "utf8");
+  } catch {
+    // no dist/ at all: said below
+  }
+  if (stamp !== sourceStamp(join(root, "src"))) throw new Error(`${root}: dist/ is missing or not built from its current src/ (run npm run build there)`);
+}
 const sizes = (process.argv[4] ?? "100,1000").split(",").map(Number);
 const runs = Number(process.argv[5] ?? 7);
 

@@ -133,7 +133,6 @@ function unexpectedRegistration(): ActualResource {
   return { runtime: "consul", key: `consul/report/${id}`, app: "report", target: "legacy/vm-1", registration, observed: { check: "passing" } };
 }
 
-/** The plan of desired × actual, as `amphi plan` makes it. */
 /** The up-to-date twin of `desired`: actual = desired, with processes running, checks passing and Deployments
  * rolled out (`over` adds fields, e.g. proxies). */
 export function inSyncActual(desired: DesiredState, over: Partial<ActualState> = {}): ActualState {
@@ -155,6 +154,7 @@ export function inSyncActual(desired: DesiredState, over: Partial<ActualState> =
   };
 }
 
+/** The plan of desired × actual, as `amphi plan` makes it. */
 export function scenarioPlan(desired: DesiredState, actual: ActualState): Plan {
   const model = scenarioModel();
   const deps = Object.fromEntries(model.apps.map((a) => [a.name, a.dependsOn]));

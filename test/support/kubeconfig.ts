@@ -68,7 +68,8 @@ export function writeKubeconfig(specs: ContextSpec[]): TempKubeconfig {
   };
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on: a test port reserved for this process and never bound. */
+/** A TCP port on 127.0.0.1 that nothing listens on: a test port reserved for this process (freePort checks that it
+ * binds, then lets it go; no other test process is given it). */
 export const closedPort = (): Promise<number> => freePort();
 
 /** A kubeconfig with context "amphi-test" → `server` (current) and "amphi-unreachable" → a

@@ -4,7 +4,8 @@
 // output is current (build/native/udp-batch.stamp holds the hash of the source, flags and node version).
 // Never fatal: without the addon mesh-dns serves UDP through node:dgram (and says so); this prints why.
 //   node scripts/build-native.mjs [--quiet]
-// Run by scripts/build.mjs and scripts/ensure-deps.mjs (--build, --test); tests call buildNative().
+// Run by scripts/build.mjs and scripts/ensure-deps.mjs (--build, --test); tests run this script (test/dns/tools.ts)
+// and build a variant with compileAddon.
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -23,8 +24,11 @@ function headers() {
   return dirs.find((d) => existsSync(join(d, "node_api.h")) && existsSync(join(d, "uv.h")));
 }
 
-function compileFlags(include) {
-  return ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-DNODE_GYP_MODULE_NAME=udp_batch", `-I${include}`];
+/** The compiler flags, with Node's headers; or why there are none (no headers found). */
+function compileFlags() {
+  const include = headers();
+  if (!include) return { error: "Node's headers (node_api.h, uv.h) not found; set AMPHI_NODE_HEADERS" };
+  return { flags: ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-DNODE_GYP_MODULE_NAME=udp_batch", `-I${include}`] };
 }
 
 /** Compiles the addon into `out` (through a temp file of this process, renamed: builds running at once do not
@@ -32,9 +36,9 @@ function compileFlags(include) {
  * why it failed. */
 export function compileAddon(out, { cc = process.env.CC || "cc", flags = null, extra = [] } = {}) {
   if (flags === null) {
-    const include = headers();
-    if (!include) return "Node's headers (node_api.h, uv.h) not found; set AMPHI_NODE_HEADERS";
-    flags = compileFlags(include);
+    const found = compileFlags();
+    if (found.error) return found.error;
+    flags = found.flags;
   }
   const tmp = `${out}.${process.pid}.tmp`;
   const r = spawnSync(cc, [...flags, ...extra, "-o", tmp, SOURCE], { encoding: "utf8" });
@@ -50,10 +54,10 @@ export function compileAddon(out, { cc = process.env.CC || "cc", flags = null, e
 /** Builds the addon when it is missing or stale. Returns `{ built, path }` or `{ skipped: reason }`. */
 export function buildNative({ quiet = false } = {}) {
   if (process.platform !== "linux") return { skipped: `batched UDP I/O is Linux-only (${process.platform})` };
-  const include = headers();
-  if (!include) return { skipped: "Node's headers (node_api.h, uv.h) not found; set AMPHI_NODE_HEADERS" };
+  const found = compileFlags();
+  if (found.error) return { skipped: found.error };
   const cc = process.env.CC || "cc";
-  const flags = compileFlags(include);
+  const { flags } = found;
   const stamp = createHash("sha256").update(readFileSync(SOURCE)).update(JSON.stringify([cc, flags, process.version, process.arch])).digest("hex");
   if (existsSync(ADDON) && existsSync(STAMP) && readFileSync(STAMP, "utf8") === stamp) return { built: false, path: ADDON };
   mkdirSync(dirname(ADDON), { recursive: true });

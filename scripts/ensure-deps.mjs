@@ -27,12 +27,16 @@ if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
   writeFileSync(stamp, lockHash);
 }
 // The compiled tree starts faster; bin/amphi.js uses it only while it matches src/.
+let built = false; // build.mjs builds the addon too
 if (process.argv.includes("--build")) {
   const { sourceStamp } = await import("./source-stamp.mjs");
   const stampFile = join(root, "dist", ".source-stamp");
-  if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== sourceStamp(join(root, "src"))) sh(process.execPath, [join(root, "scripts", "build.mjs")]);
+  if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== sourceStamp(join(root, "src"))) {
+    sh(process.execPath, [join(root, "scripts", "build.mjs")]);
+    built = true;
+  }
 }
-if (process.argv.includes("--build") || process.argv.includes("--test")) {
+if (!built && (process.argv.includes("--build") || process.argv.includes("--test"))) {
   const { buildNative } = await import("./build-native.mjs");
   const native = buildNative();
   if (native.skipped) console.error(`ensure-deps: batched UDP addon not built: ${native.skipped}; mesh-dns will use node:dgram for UDP`);

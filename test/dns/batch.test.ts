@@ -237,22 +237,24 @@ describe("mesh-dns without the addon", () => {
       const ac = new AbortController();
       const log: string[] = [];
       let port = 0;
-      const listening = new Promise<void>((resolve) => {
-        void runMeshDns(
-          {
-            zone: ZONE, catalog, log: (l) => log.push(l), firstSyncMs: 100,
-            server: { listen: ["127.0.0.1"], port: 0, upstreams: [], upstreamTimeoutMs: 500, udpIo: "auto", addonPaths: paths },
-            onListening: (bound) => ((port = bound[0]!.port), resolve()),
-          },
-          ac.signal,
-        );
-      });
-      await listening;
+      let listened: () => void = () => {};
+      const listening = new Promise<void>((resolve) => (listened = resolve));
+      const done = runMeshDns(
+        {
+          zone: ZONE, catalog, log: (l) => log.push(l), firstSyncMs: 100,
+          server: { listen: ["127.0.0.1"], port: 0, upstreams: [], upstreamTimeoutMs: 500, udpIo: "auto", addonPaths: paths },
+          onListening: (bound) => ((port = bound[0]!.port), listened()),
+        },
+        ac.signal,
+      );
+      // A server that fails before it listens fails the test with its error, not after the file's timeout.
+      await Promise.race([listening, done.then(() => assert.fail("mesh-dns ended before it listened"))]);
       const [c] = await clients(1, 4);
       c!.socket.send(query({ id: 9, name: "user" }), port, "127.0.0.1");
       await until("answered over node:dgram", 5000, () => c!.got.length === 1);
       c!.socket.close();
       ac.abort();
+      await done;
       const notes = log.filter((l) => l.startsWith("udp: "));
       assert.equal(notes.length, 1, log.join("\n"));
       assert.match(notes[0]!, /^udp: node:dgram, not batched: /);

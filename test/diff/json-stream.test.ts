@@ -143,7 +143,30 @@ test("an element whose text is the guessed value's JSON (compact, or indented at
         assert.equal(g.matched, i !== changed, `element ${i}`);
         if (i !== changed) assert.equal(g.value, resources[i]);
       });
-      assert.deepEqual(guesses, [0, 1, 2, 3]);
+      // Each element is guessed; after the first hit the rest as one run, which asks one past the end (4) to
+      // find it; in the drifted file that run misses and its elements are guessed again one at a time.
+      assert.deepEqual(guesses, changed < 0 ? [0, 1, 2, 3, 4] : [0, 1, 2, 3, 4, 1, 2, 3]);
+    }
+  }
+});
+
+test("after a hit, the next elements are guessed as runs of 16; a run with a drifted element is guessed again one at a time", async () => {
+  const many = Array.from({ length: 40 }, (_, i) => ({ ...resources[i % resources.length]!, key: `k8s/c1/Deployment/ns/app-${i}` }));
+  const written = many.map((r, i) => (i === 20 ? { ...r, drifted: true } : r));
+  // Compact, render --as-actual's layout (elements four spaces in), and a deeper column.
+  const deeper = `{"resources": [\n      ${written.map((v) => JSON.stringify([[[v]]], null, 2).split("\n").slice(3, -3).join("\n").trimStart()).join(",\n      ")}\n]}`;
+  for (const text of [JSON.stringify({ resources: written }), JSON.stringify({ env: "prod", resources: written }, null, 2), deeper]) {
+    // A buffer smaller than one run's text: it grows to hold it.
+    for (const [size, buffer] of [[7, 64], [1 << 20, 1 << 20]] as const) {
+      const got: { value: unknown; matched: boolean }[] = [];
+      const guesses: number[] = [];
+      const rest = await readJsonStreaming(chunks(text, size), "resources", (value, _i, matched) => got.push({ value, matched }), buffer, (i) => (guesses.push(i), many[i]));
+      assert.deepEqual({ ...rest, resources: got.map((g) => g.value) }, JSON.parse(text), `${size}/${buffer}: ${text.slice(0, 30)}`);
+      got.forEach((g, i) => assert.equal(g.value === many[i] && g.matched, i !== 20, `${text.slice(0, 30)}: element ${i}`));
+      const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
+      // 0 alone; run 1–16 hits; run 17–32 misses (20); 17–32 alone (20 misses, 21 hits again); run 33–40 (40 is
+      // past the end).
+      assert.deepEqual(guesses, [0, ...range(1, 17), ...range(17, 33), ...range(17, 33), ...range(33, 41)]);
     }
   }
 });
@@ -181,7 +204,8 @@ test("after a hit, guesses stop once the misses outnumber the hits by 16 (a drif
   const got: unknown[] = [];
   const rest = await readJsonStreaming(chunks(text, 1000), "resources", (v) => got.push(v), 4096, (i) => (guessed++, many[i]));
   assert.deepEqual({ ...rest, resources: got }, JSON.parse(text));
-  assert.equal(guessed, 2 + 18);
+  // Element 0 alone (a hit), a run of 16 from element 1 (a miss), element 1 again alone (a hit), then 18 misses.
+  assert.equal(guessed, 1 + 16 + 1 + 18);
 });
 
 test("readActualJson: a pretty-printed in-sync file (render --as-actual's format) gives the desired objects, an edited entry its own", async () => {

@@ -3,7 +3,7 @@
 // warnings alone come back on `model.warnings`. Pure apart from reading through the source.
 import { ConfigError, RepoFileError, type AppModel, type EnvironmentModel, type Model, type Problem } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
-import { SECRETS_SUFFIX, discover, type FoundFile } from "./discover.js";
+import { SECRETS_SUFFIX, absentAppProblems, discover, type FoundFile } from "./discover.js";
 import { sealSecrets, type SecretsText } from "./secrets.js";
 import { loadAppFile, loadEnvironmentFile, type FileResult } from "./load-file.js";
 import { resolvePlacements, type AppIndex } from "./placements.js";
@@ -26,11 +26,12 @@ export async function loadModel(source: ConfigSource): Promise<Model> {
     if (e instanceof RepoFileError) throw new ConfigError([repoFileProblem(e)]);
     throw e;
   });
+  const absentApps: FoundFile[] = [];
   const [appFiles, envFiles] = await Promise.all([
-    readAll(source, found.apps, loadAppLean),
+    readAll(source, found.apps, loadAppLean, (f) => absentApps.push(f)),
     readAll(source, found.environments, loadEnvironmentFile),
   ]);
-  const problems: Problem[] = [...found.problems, ...appFiles.flatMap((f) => f.problems), ...envFiles.flatMap((f) => f.problems)];
+  const problems: Problem[] = [...found.problems, ...(await absentAppProblems(source, absentApps)), ...appFiles.flatMap((f) => f.problems), ...envFiles.flatMap((f) => f.problems)];
   const apps = firstOfEachName(appFiles);
   const index: AppIndex = { names: new Set(appFiles.map((f) => f.name)), valid: new Map(apps.map((a) => [a.name, a])) };
   const appLocs = new Map(appFiles.filter((f) => f.model && index.valid.get(f.name) === f.model).map((f) => [f.name, f.loc!]));
@@ -67,15 +68,26 @@ async function readSecrets(source: ConfigSource, files: FoundFile[]): Promise<Ma
   return new Map(files.map((f, i) => [f.file, { file: f.file, text: text(texts[i]), ...refused(texts[i]) }]));
 }
 
-async function readAll<R extends { problems: Problem[] }>(source: ConfigSource, files: FoundFile[], load: (file: string, stem: string, text: string | null) => R): Promise<R[]> {
+/** Reads and loads each file; one that is not there goes to `absent` when given (an app folder's spec.yaml: listed
+ * by its folder only), else it is loaded as missing. */
+async function readAll<R extends { problems: Problem[] }>(
+  source: ConfigSource,
+  files: FoundFile[],
+  load: (file: string, stem: string, text: string | null) => R,
+  absent?: (f: FoundFile) => void,
+): Promise<R[]> {
   const texts = await Promise.all(files.map((f) => source.read(f.file).catch((e: unknown) => (e instanceof RepoFileError ? e : Promise.reject(e)))));
-  return files.map((f, i) => {
+  return files.flatMap((f, i) => {
     const text = texts[i];
-    if (!(text instanceof RepoFileError)) return load(f.file, f.stem, text ?? null);
+    if (text === null && absent) {
+      absent(f);
+      return [];
+    }
+    if (!(text instanceof RepoFileError)) return [load(f.file, f.stem, text ?? null)];
     // A refused file (a symlink out of the repo, a loop) is loaded as empty-handed as a missing one, with its problem.
     const result = load(f.file, f.stem, null);
     result.problems.splice(0, result.problems.length, repoFileProblem(text));
-    return result;
+    return [result];
   });
 }
 

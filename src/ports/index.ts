@@ -10,6 +10,10 @@ export interface ConfigSource {
   revision(): Promise<string | null>;
   /** Every file path under `prefix` (recursively), sorted. Missing prefix → empty list. */
   list(prefix: string): Promise<string[]>;
+  /** The names of the folders directly under `prefix`, sorted; nothing below them is looked at (an app folder's
+   * spec.yaml is then read by name: listing each of 10,000 app folders was a tenth of a plan). Missing prefix →
+   * empty list. */
+  folders(prefix: string): Promise<string[]>;
   /** The file's text, or null when it does not exist. */
   read(path: string): Promise<string | null>;
   /** The file's bytes (VM packages are binary), or null when it does not exist. */

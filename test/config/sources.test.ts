@@ -1,7 +1,9 @@
 // ConfigSource adapters against real directories and real Git repositories in temp dirs.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DirSource } from "../../src/adapters/fs/dir-source.js";
 import { GitRevSource } from "../../src/adapters/git/rev-source.js";
@@ -60,6 +62,10 @@ test("list, read and exists at a revision; the source may be a subdirectory of t
     assert.deepEqual(await source.list("apps"), ["apps/a b/spec.yaml", "apps/a/spec.yaml", "apps/z.txt"]);
     assert.deepEqual(await source.list("apps/"), await source.list("apps"));
     assert.deepEqual(await source.list("environments"), []);
+    assert.deepEqual(await source.folders("apps"), ["a", "a b"]);
+    assert.deepEqual(await source.folders("apps/"), ["a", "a b"]);
+    assert.deepEqual(await source.folders(""), ["apps"]);
+    assert.deepEqual(await source.folders("environments"), []);
     assert.equal(await source.read("apps/a b/spec.yaml"), "x: 1\n");
     assert.equal(await source.read("apps/missing.yaml"), null);
     assert.equal(await source.read("apps/a"), null, "a directory is not a file");
@@ -108,5 +114,30 @@ test("a directory source lists recursively and sorted, skips .git, and refuses p
     writeFiles(dir, { "apps/b/spec.yaml": null });
     assert.deepEqual(await source.list("apps"), ["apps/a/spec.yaml", "apps/a/x/y.txt"]);
     rmSync(join(dir, "empty"), { recursive: true });
+  });
+});
+
+test("a directory source's folders: names directly under the prefix, links to folders inside the repo included; files in them are read by name", async () => {
+  await withDir({ "apps/b/spec.yaml": "b", "apps/a/spec.yaml": "a", "apps/a/x/y.txt": "y", "apps/z.txt": "z", "shared/c/spec.yaml": "c", ".git/config": "g" }, async (dir) => {
+    symlinkSync("../shared/c", join(dir, "apps/c"));
+    symlinkSync("nowhere", join(dir, "apps/dangling"));
+    symlinkSync("z.txt", join(dir, "apps/file-link"));
+    const source = new DirSource(dir);
+    assert.deepEqual(await source.folders("apps"), ["a", "b", "c"]);
+    assert.deepEqual(await source.folders(""), ["apps", "shared"], ".git is skipped");
+    assert.deepEqual(await source.folders("nothing"), []);
+    assert.equal(await source.read("apps/a/spec.yaml"), "a");
+    assert.equal(await source.read("apps/c/spec.yaml"), "c", "through the folder link");
+    assert.equal(await source.read("apps/a/x"), null, "a directory is not a file");
+    assert.equal(await source.read("apps/b/missing.yaml"), null);
+    // Read by name in a listed folder: a spec.yaml that is a link is checked as any link (this one leaves).
+    symlinkSync("/etc/hostname", join(dir, "apps/b/spec.yaml.link"));
+    await assert.rejects(source.read("apps/b/spec.yaml.link"), /outside the config repo/);
+    // A FIFO is no file: it is answered without waiting for a writer.
+    execFileSync("mkfifo", [join(dir, "apps/b/fifo.yaml")]);
+    assert.equal(await source.read("apps/b/fifo.yaml"), null);
+    // A folder link leaving the repo throws, naming it (skipping it would drop an app).
+    symlinkSync(tmpdir(), join(dir, "apps/away"));
+    await assert.rejects(source.folders("apps"), /apps\/away is a symlink to .*outside the config repo/);
   });
 });

@@ -40,7 +40,7 @@ function harness(configs: Record<string, Model | ConfigError>) {
     kind: "git", description: "fake", repoDir: null,
     snapshot: async () => {
       const rev = head;
-      const src = { description: `fake@${rev}`, revision: async () => rev, list: async () => [], read: async () => null } as unknown as ConfigSource;
+      const src = { description: `fake@${rev}`, revision: async () => rev, list: async () => [], folders: async () => [], read: async () => null } as unknown as ConfigSource;
       const snap: Snapshot = { revision: rev, source: src, description: `fake@${rev.slice(0, 12)}`, close: () => {} };
       return snap;
     },

@@ -5,11 +5,12 @@
 // Symlinks: followed only while they stay inside the repo and out of `.git` (what is read is what was
 // reviewed; a link elsewhere could put /etc/passwd into error messages or upload any file to hosts). A link
 // that leaves, or a loop, is a RepoFileError naming the link and its target, never reading the target.
-// A file the listing reached through real directories only (no symlink on its path) is read without resolving
-// its path again (a realpath is a readlink per path component: 6 of the 10 system calls of reading a spec.yaml),
-// opened with O_NOFOLLOW so that a file replaced by a symlink since is checked as any other (a directory on its
-// path replaced by a symlink between listing and reading is not seen: a race with whoever edits the tree meanwhile).
-import { closeSync, constants, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent } from "node:fs";
+// A file the listing reached through real directories only (no symlink on its path), or one directly inside a
+// folder `folders` found so, is read without resolving its path again (a realpath is a readlink per path
+// component: 6 of the 10 system calls of reading a spec.yaml), opened with O_NOFOLLOW so that a file that is (or
+// was replaced by) a symlink is checked as any other (a directory on its path replaced by a symlink between
+// listing and reading is not seen: a race with whoever edits the tree meanwhile).
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { RepoFileError } from "../../model/index.js";
 import type { ConfigSource } from "../../ports/index.js";
@@ -21,6 +22,8 @@ export class DirSource implements ConfigSource {
   private realRoot: string | null = null;
   /** Files listed under the real repo directory with no symlink on their path (repo paths). */
   private readonly plain = new Set<string>();
+  /** Folders `folders` found under the real repo directory with no symlink on their path (repo paths). */
+  private readonly plainDirs = new Set<string>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -43,6 +46,38 @@ export class DirSource implements ConfigSource {
     return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /** The folders directly under `prefix`, sorted; `.git` is skipped. A symlink to a folder inside the repo is one;
+   * one that leaves the repo or loops throws a RepoFileError naming it (skipping it would silently drop an app,
+   * and plan its deletion); a dangling one is as absent. What is inside the folders is not listed. */
+  async folders(prefix: string): Promise<string[]> {
+    const rel = prefix.replace(/\/+$/, "");
+    const real = this.realDir(rel);
+    if (real === null) return [];
+    const plainDir = real === (rel === "" ? this.realRootDir() : join(this.realRootDir(), rel));
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(this.abs(rel), { withFileTypes: true });
+    } catch (e) {
+      if (isMissing(e)) return [];
+      throw e;
+    }
+    const out: string[] = [];
+    for (const entry of entries) {
+      if (entry.name === ".git") continue;
+      const child = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) {
+        out.push(entry.name);
+        if (plainDir) this.plainDirs.add(child);
+      } else if (entry.isSymbolicLink()) {
+        const target = this.resolveLink(child, true);
+        if (target === "refused") {
+          if (isDirectory(this.abs(child))) this.resolveLink(child, false);
+        } else if (target !== null && statSync(target).isDirectory()) out.push(entry.name);
+      }
+    }
+    return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   /** The file's text (UTF-8), or null when it does not exist or is not a file. */
   async read(path: string): Promise<string | null> {
     return (await this.readBytes(path))?.toString("utf8") ?? null;
@@ -50,7 +85,8 @@ export class DirSource implements ConfigSource {
 
   /** The file's bytes, or null when it does not exist or is not a file. */
   async readBytes(path: string): Promise<Buffer | null> {
-    const plain = this.plain.has(path) ? this.readPlain(path) : null;
+    const plain = this.plain.has(path) || this.plainDirs.has(path.slice(0, path.lastIndexOf("/"))) ? this.readPlain(path) : null;
+    if (plain === NOT_A_FILE) return null;
     if (plain !== null) return plain;
     try {
       return readFileSync(this.checked(path));
@@ -70,18 +106,29 @@ export class DirSource implements ConfigSource {
     }
   }
 
-  /** A file the listing saw as plain, read unless its last component is now a symlink (then null: check it). */
-  private readPlain(path: string): Buffer | null {
+  /** A file on a plain path, read unless its last component is a symlink (then null: check it); NOT_A_FILE when
+   * it is something else (a directory, a FIFO: opened without blocking, never read). Open, fstat, read, close. */
+  private readPlain(path: string): Buffer | null | typeof NOT_A_FILE {
     let fd: number;
     try {
-      fd = openSync(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW);
+      fd = openSync(this.abs(path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
-      return null; // gone, a symlink now, or unreadable: the checked read below decides and says why
+      return null; // absent, a symlink, or unreadable: the checked read below decides and says why
     }
     try {
-      return readFileSync(fd);
+      const st = fstatSync(fd);
+      if (!st.isFile()) return NOT_A_FILE;
+      const buf = Buffer.allocUnsafe(st.size);
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, null);
+        if (n === 0) break;
+        got += n;
+      }
+      // The size fstat gave (a file being rewritten meanwhile is read as it was then, or shorter).
+      return got < buf.length ? buf.subarray(0, got) : buf;
     } catch {
-      return null; // a directory now: the checked read says what it is
+      return null; // unreadable now: the checked read says why
     } finally {
       closeSync(fd);
     }
@@ -202,6 +249,9 @@ export class DirSource implements ConfigSource {
     return join(this.root, path);
   }
 }
+
+/** What readPlain answers for a path that is there but is not a regular file. */
+const NOT_A_FILE = Symbol("not a file");
 
 function isDirectory(path: string): boolean {
   try {

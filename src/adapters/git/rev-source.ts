@@ -40,6 +40,19 @@ export class GitRevSource implements ConfigSource {
     return files.filter((f) => clean === "" || f.startsWith(`${clean}/`)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /** The folders directly under `prefix` at the revision (Git keeps no empty ones), sorted. */
+  async folders(prefix: string): Promise<string[]> {
+    const clean = prefix.replace(/\/+$/, "");
+    const under = clean === "" ? "" : `${clean}/`;
+    const names = new Set<string>();
+    for (const f of (await this.files()).keys()) {
+      if (!f.startsWith(under)) continue;
+      const slash = f.indexOf("/", under.length);
+      if (slash > under.length) names.add(f.slice(under.length, slash));
+    }
+    return [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   /** The file's text at the revision, or null when there is no such file. */
   async read(path: string): Promise<string | null> {
     return (await this.readBytes(path))?.toString("utf8") ?? null;

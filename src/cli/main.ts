@@ -78,7 +78,8 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
  * of growing to 16 MiB: nearly all they allocate lives until they exit (the model, the desired and actual state),
  * so a bigger nursery only copies the same objects through more fresh memory, and every fresh 4 KiB page costs a
  * fault (~12 µs on the VMs measured). A 1,000-app plan made 21,200 page faults and peaked at 103 MiB; with this,
- * 14,900 and 76 MiB, and ~10 % less CPU (bench/plan/README.md). Servers and loops (serve, reconcile, dns, xds,
+ * 14,900 and 76 MiB, and ~10 % less CPU and wall time; at 10,000 apps time is the same within the noise (more,
+ * smaller scavenges), peak RSS 225 → 216 MiB (README, Performance). Servers and loops (serve, reconcile, dns, xds,
  * demo) keep V8's default: their garbage is short-lived, which a bigger nursery collects more cheaply. */
 const ONE_SHOT = new Set(["validate", "render", "plan", "drift", "apply", "tasks", "secret"]);
 

@@ -85,7 +85,8 @@ export class DirSource implements ConfigSource {
 
   /** The file's bytes, or null when it does not exist or is not a file. */
   async readBytes(path: string): Promise<Buffer | null> {
-    const plain = this.plain.has(path) || this.plainDirs.has(path.slice(0, path.lastIndexOf("/"))) ? this.readPlain(path) : null;
+    const slash = path.lastIndexOf("/");
+    const plain = this.plain.has(path) || (slash > 0 && this.plainDirs.has(path.slice(0, slash))) ? this.readPlain(path) : null;
     if (plain === NOT_A_FILE) return null;
     if (plain !== null) return plain;
     try {

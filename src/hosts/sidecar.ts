@@ -4,7 +4,7 @@
 // for `mesh.sidecar.binary`, from a tiny generated package that holds no program at all: the executable is the
 // host's. The release's start command writes the bootstrap to current/envoy.yaml and execs Envoy as the proxy
 // uid (setpriv, else runuser), so the supervisor's pid is Envoy's and a dead Envoy is restarted like a dead app.
-// Ready means: admin `GET /ready` is 200 and both capture ports accept (scripts/sidecar-check.sh); the deploy's
+// Ready means: admin `GET /ready` is 200 and both capture ports listen (scripts/sidecar-check.sh); the deploy's
 // health gate waits for the first, the task then for the other two. An upgrade first drains the listeners
 // (`POST /drain_listeners?graceful`, then `drainSeconds`) and then restarts Envoy.
 import { createHash, randomBytes } from "node:crypto";
@@ -243,7 +243,8 @@ export interface SidecarReadiness {
   outbound: boolean;
 }
 
-/** Waits up to `ms` until Envoy answers admin /ready with 200 and both capture ports accept TCP. */
+/** Waits up to `ms` until Envoy answers admin /ready with 200 and a socket listens on both capture ports (never a
+ * connection to them: see scripts/sidecar-check.sh). */
 export async function sidecarReadiness(ctx: TaskContext, p: { adminPort: number; inboundPort: number; outboundPort: number }, ms: number): Promise<SidecarReadiness> {
   const secs = seconds(ms);
   const r = await ctx.session.exec(["sh", "-c", SCRIPTS["sidecar-check"], "amphi", "ready", String(p.adminPort), String(p.inboundPort), String(p.outboundPort), String(secs)], {

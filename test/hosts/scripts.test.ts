@@ -5,6 +5,7 @@ import { execFile, spawn, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as tcpServer, type Server as TcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -94,11 +95,9 @@ describe("sidecar-check.sh", () => {
       for (const tool of tools) symlinkSync(spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim(), join(bins, tool));
       let connections = 0;
       const admin = createServer((req, res) => res.writeHead(req.url === "/ready" ? 200 : 404).end());
-      const { createServer: tcpServer } = await import("node:net");
       const inbound = tcpServer((s) => (connections++, s.destroy()));
       const outbound = tcpServer((s) => (connections++, s.destroy()));
-      const listen = (s: { listen(port: number, host: string, cb: () => void): unknown; address(): unknown }, host: string) =>
-        new Promise<string>((resolve) => s.listen(0, host, () => resolve(String((s.address() as { port: number }).port))));
+      const listen = (s: Server | TcpServer, host: string) => new Promise<string>((resolve) => s.listen(0, host, () => resolve(String((s.address() as { port: number }).port))));
       const [a, i, o] = [await listen(admin, "127.0.0.1"), await listen(inbound, "0.0.0.0"), await listen(outbound, "127.0.0.1")];
       t.after(() => (admin.close(), inbound.close(), outbound.close()));
       const free = String(await freePort());

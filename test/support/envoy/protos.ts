@@ -7,9 +7,10 @@
 // root is kept as protobufjs JSON in the temp dir, named after the include dirs, the proto list and protobufjs's
 // version, and listing every file it was parsed from with its size and mtime: a file changed (or a list that
 // differs) means a parse again. Both the root and the ADS definition (@grpc/proto-loader's fromJSON) are built
-// from that JSON.
+// from that JSON. The file lives in `<tmp>/amphi-<uid>/` only when that is this user's own 0700 directory (as
+// src/hosts/sidecar.ts keeps its package there), so no other user can plant a root; else the double parses.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
@@ -60,8 +61,9 @@ function loaded(): { root: protobuf.Root; json: string } {
   const protos = [...RESOURCE_PROTOS, ...EXTRA_PROTOS];
   const version = (createRequire(import.meta.url)("protobufjs/package.json") as { version: string }).version;
   const key = createHash("sha256").update(JSON.stringify([version, dirs, protos, ADS_PROTO])).digest("hex").slice(0, 16);
-  const file = join(tmpdir(), `amphi-envoy-double-protos-${key}.json`);
-  const fromCache = readCache(file);
+  const dir = ownDir();
+  const file = dir ? join(dir, `envoy-double-protos-${key}.json`) : null;
+  const fromCache = file ? readCache(file) : null;
   if (fromCache) {
     const root = protobuf.Root.fromJSON(JSON.parse(fromCache).root as protobuf.INamespace);
     root.resolveAll();
@@ -79,14 +81,30 @@ function loaded(): { root: protobuf.Root; json: string } {
   const parsed = [...new Set([...root.files, ...ads.files])].filter((f) => isAbsolute(f));
   const json = JSON.stringify({ files: parsed.map((f) => stamp(f)), root: root.toJSON(), ads: ads.toJSON() } satisfies CacheFile);
   // Written whole under a name of its own, then renamed: doubles starting at once never read half a file.
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, json, { mode: 0o644 });
-    renameSync(tmp, file);
-  } catch {
-    rmSync(tmp, { force: true }); // a temp dir we cannot write: parse again next time
+  if (file) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, json, { mode: 0o600 });
+      renameSync(tmp, file);
+    } catch {
+      rmSync(tmp, { force: true }); // cannot write there: parse again next time
+    }
   }
   return (cached = { root, json });
+}
+
+/** `<tmp>/amphi-<uid>`, made when missing, if it is a directory (not a symlink) of this user with mode 0700; else null. */
+function ownDir(): string | null {
+  const uid = process.getuid?.();
+  if (uid === undefined) return null;
+  const dir = join(tmpdir(), `amphi-${uid}`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return null;
+  }
+  const st = lstatSync(dir);
+  return st.isDirectory() && st.uid === uid && (st.mode & 0o777) === 0o700 ? dir : null;
 }
 
 /** The cache file's text when every file it was parsed from is unchanged, else null. */

@@ -19,7 +19,7 @@ import { bootstrapDigest } from "../runtimes/sidecar/render.js";
 import { deploy } from "./deploy.js";
 import { TaskError } from "./errors.js";
 import type { PackageFiles } from "./part.js";
-import { probe } from "./probe.js";
+import { parseProbe, probe, type HostProbe } from "./probe.js";
 import { sameRuntime } from "./same-runtime.js";
 import { fields, SCRIPTS, scriptError } from "./scripts.js";
 import { readHostState } from "./state-file.js";
@@ -314,10 +314,11 @@ export async function removeSidecar(ctx: TaskContext): Promise<TaskOutcome> {
   return { result: "changed", message: `sidecar stopped and removed (${base})` };
 }
 
-/** The host's sidecar as read: its record (null: none) and whether it is ready. */
-export async function readSidecar(ctx: TaskContext): Promise<{ sidecar: VmSidecar; ready: boolean } | null> {
+/** The host's sidecar as read: its record (null: none) and whether it is ready. `probed`: the host's probe, which
+ * carries the sidecar's own (probe.sh) when its base dir exists, so reading it takes no round trip of its own. */
+export async function readSidecar(ctx: TaskContext, probed?: HostProbe): Promise<{ sidecar: VmSidecar; ready: boolean } | null> {
   const sub = sidecarContext(ctx);
-  const seen = await probe(sub);
+  const seen = probed?.sidecarOutput !== undefined ? await parseProbe(sub, probed.sidecarOutput) : await probe(sub);
   const rec = seen.state.apps[SIDECAR_APP] ?? seen.state.pending?.[SIDECAR_APP];
   if (!rec) return null;
   const sidecar = sidecarFromInstance(rec.instance, ctx.session.host.baseDir);

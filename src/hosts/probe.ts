@@ -18,6 +18,9 @@ export interface HostProbe {
   /** Whether `<baseDir>/sidecar` (the VM sidecar's base dir) exists; unset when not known. False: the sidecar's
    * own probe would find nothing there, so readers skip that round trip. */
   sidecarDir?: boolean;
+  /** When it exists: what probe.sh printed for the sidecar's base dir in the same round trip, for the sidecar's
+   * reader to parse as its probe (parseProbe with the sidecar's context) instead of asking again. */
+  sidecarOutput?: string;
 }
 
 /** Reads state.json (or its backup, warning through ctx.log: see readHostState), process liveness
@@ -25,7 +28,20 @@ export interface HostProbe {
 export async function probe(ctx: TaskContext): Promise<HostProbe> {
   const r = await runScript(ctx, "probe", "", [STATE_DUMP_SH], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new TaskError(ctx.session.host.host, `probe failed: ${scriptError(r)}`);
-  const lines = r.stdout.split("\n");
+  return parseProbe(ctx, r.stdout);
+}
+
+/** A probe's answer (probe.sh's output) read on the context's host: state.json checked as readHostState checks it. */
+export async function parseProbe(ctx: TaskContext, stdout: string): Promise<HostProbe> {
+  let lines = stdout.split("\n");
+  // The sidecar's own probe, between its markers, comes before the host's `state` line.
+  const begin = lines.indexOf("sidecar-begin");
+  const end = begin < 0 ? -1 : lines.indexOf("sidecar-end", begin);
+  let sidecarOutput: string | undefined;
+  if (begin >= 0 && end > begin) {
+    sidecarOutput = lines.slice(begin + 1, end).join("\n");
+    lines = [...lines.slice(0, begin), ...lines.slice(end + 1)];
+  }
   const cut = lines.indexOf("state");
   const head = cut < 0 ? lines : lines.slice(0, cut);
   const state = await readHostState(replay(ctx.session, cut < 0 ? "" : lines.slice(cut + 1).join("\n")), ctx.env, ctx.now(), ctx.log);
@@ -48,6 +64,7 @@ export async function probe(ctx: TaskContext): Promise<HostProbe> {
   }
   const out: HostProbe = { state, processes: sortByKey(processes), health: sortByKey(health), current: sortByKey(current) };
   if (sidecarDir !== undefined) out.sidecarDir = sidecarDir;
+  if (sidecarOutput !== undefined) out.sidecarOutput = sidecarOutput;
   return out;
 }
 

@@ -4,7 +4,7 @@
 // for `mesh.sidecar.binary`, from a tiny generated package that holds no program at all: the executable is the
 // host's. The release's start command writes the bootstrap to current/envoy.yaml and execs Envoy as the proxy
 // uid (setpriv, else runuser), so the supervisor's pid is Envoy's and a dead Envoy is restarted like a dead app.
-// Ready means: admin `GET /ready` is 200 and both capture ports accept (scripts/sidecar-check.sh); the deploy's
+// Ready means: admin `GET /ready` is 200 and both capture ports listen (scripts/sidecar-check.sh); the deploy's
 // health gate waits for the first, the task then for the other two. An upgrade first drains the listeners
 // (`POST /drain_listeners?graceful`, then `drainSeconds`) and then restarts Envoy.
 import { createHash, randomBytes } from "node:crypto";
@@ -19,7 +19,7 @@ import { bootstrapDigest } from "../runtimes/sidecar/render.js";
 import { deploy } from "./deploy.js";
 import { TaskError } from "./errors.js";
 import type { PackageFiles } from "./part.js";
-import { probe } from "./probe.js";
+import { parseProbe, probe, type HostProbe } from "./probe.js";
 import { sameRuntime } from "./same-runtime.js";
 import { fields, SCRIPTS, scriptError } from "./scripts.js";
 import { readHostState } from "./state-file.js";
@@ -243,7 +243,8 @@ export interface SidecarReadiness {
   outbound: boolean;
 }
 
-/** Waits up to `ms` until Envoy answers admin /ready with 200 and both capture ports accept TCP. */
+/** Waits up to `ms` until Envoy answers admin /ready with 200 and a socket listens on both capture ports (never a
+ * connection to them: see scripts/sidecar-check.sh). */
 export async function sidecarReadiness(ctx: TaskContext, p: { adminPort: number; inboundPort: number; outboundPort: number }, ms: number): Promise<SidecarReadiness> {
   const secs = seconds(ms);
   const r = await ctx.session.exec(["sh", "-c", SCRIPTS["sidecar-check"], "amphi", "ready", String(p.adminPort), String(p.inboundPort), String(p.outboundPort), String(secs)], {
@@ -313,10 +314,11 @@ export async function removeSidecar(ctx: TaskContext): Promise<TaskOutcome> {
   return { result: "changed", message: `sidecar stopped and removed (${base})` };
 }
 
-/** The host's sidecar as read: its record (null: none) and whether it is ready. */
-export async function readSidecar(ctx: TaskContext): Promise<{ sidecar: VmSidecar; ready: boolean } | null> {
+/** The host's sidecar as read: its record (null: none) and whether it is ready. `probed`: the host's probe, which
+ * carries the sidecar's own (probe.sh) when its base dir exists, so reading it takes no round trip of its own. */
+export async function readSidecar(ctx: TaskContext, probed?: HostProbe): Promise<{ sidecar: VmSidecar; ready: boolean } | null> {
   const sub = sidecarContext(ctx);
-  const seen = await probe(sub);
+  const seen = probed?.sidecarOutput !== undefined ? await parseProbe(sub, probed.sidecarOutput) : await probe(sub);
   const rec = seen.state.apps[SIDECAR_APP] ?? seen.state.pending?.[SIDECAR_APP];
   if (!rec) return null;
   const sidecar = sidecarFromInstance(rec.instance, ctx.session.host.baseDir);

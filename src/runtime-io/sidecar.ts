@@ -14,7 +14,7 @@ export const sidecarHost: HostPart = {
   runtime: "sidecar",
   read: async (ctx, probed) => {
     if (probed.sidecarDir === false) return []; // no <baseDir>/sidecar: no record to read there
-    const seen = await readSidecar(ctx);
+    const seen = await readSidecar(ctx, probed);
     if (!seen) return [];
     const { group, host } = ctx.ref;
     const resource: ActualResource = { runtime: "sidecar", key: sidecarKey(group, host), app: null, target: hostTarget(group, host), sidecar: seen.sidecar, observed: { proxy: seen.ready ? "ready" : "down" } };

@@ -5,6 +5,7 @@ import { execFile, spawn, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as tcpServer, type Server as TcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -80,6 +81,31 @@ describe("sidecar-check.sh", () => {
       // No check left behind (as a child of a shell that was killed instead of it would be).
       const left = readdirSync("/proc").filter((p) => /^\d+$/.test(p) && (cmdline(Number(p)) ?? "").includes(` ${port} ${port} ${port} 600`));
       assert.deepEqual(left, []);
+    });
+  }
+
+  // Through curl, and through wget where there is no curl: what `ready` reports, and that it never connects to a
+  // capture port (a direct connection there loops through Envoy's pass-through chain back to the listener).
+  for (const client of ["curl", "wget"]) {
+    // node too: where curl or wget can ask, the check still is no node program (which would connect to the ports)
+    const tools = [...(client === "curl" ? ["curl"] : ["wget", "timeout", "sed", "head"]), "awk", "sleep", "node"];
+    it(`ready with ${client}: admin /ready and the listening capture ports, without a connection to either port`, { skip: has(client) ? false : `${client} not installed` }, async (t) => {
+      const bins = mkdtempSync(join(tmpdir(), `amphi-sidecar-ready-${process.pid}-`));
+      t.after(() => rmSync(bins, { recursive: true, force: true }));
+      for (const tool of tools) symlinkSync(spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim(), join(bins, tool));
+      let connections = 0;
+      const admin = createServer((req, res) => res.writeHead(req.url === "/ready" ? 200 : 404).end());
+      const inbound = tcpServer((s) => (connections++, s.destroy()));
+      const outbound = tcpServer((s) => (connections++, s.destroy()));
+      const listen = (s: Server | TcpServer, host: string) => new Promise<string>((resolve) => s.listen(0, host, () => resolve(String((s.address() as { port: number }).port))));
+      const [a, i, o] = [await listen(admin, "127.0.0.1"), await listen(inbound, "0.0.0.0"), await listen(outbound, "127.0.0.1")];
+      t.after(() => (admin.close(), inbound.close(), outbound.close()));
+      const free = String(await freePort());
+      const ready = async (...args: string[]) => (await promisify(execFile)("/bin/sh", ["-c", SCRIPTS["sidecar-check"], "amphi", "ready", ...args], { env: { PATH: bins } })).stdout;
+      assert.equal(await ready(a, i, o, "10"), "result=ok\nready=200\ninbound=1\noutbound=1\n");
+      assert.equal(await ready(a, i, free, "1"), "result=timeout\nready=200\ninbound=1\noutbound=0\n");
+      assert.equal(await ready(free, free, o, "1"), "result=timeout\nready=000\ninbound=0\noutbound=1\n");
+      assert.equal(connections, 0, "no connection to a capture port");
     });
   }
 

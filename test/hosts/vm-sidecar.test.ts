@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { AdsServer } from "../../src/adapters/xds/index.js";
 import { applyCaptureWithDns } from "../../src/hosts/mesh-dns.js";
 import { probeCapture, removeCapture } from "../../src/hosts/capture.js";
+import { probe } from "../../src/hosts/probe.js";
 import { ensureSidecar, readSidecar, removeSidecar, sidecarBase } from "../../src/hosts/sidecar.js";
 import type { TaskContext } from "../../src/hosts/task.js";
 import { deploy, undeploy } from "../../src/hosts/tasks.js";
@@ -113,6 +114,21 @@ describe("VM sidecar on a netns host (Envoy double or AMPHI_TEST_ENVOY, real ADS
     assert.ok(ads.status().nodes.some((n) => n.id === "host~prod~fleet~host0" && n.streams > 0), "connected to the ADS server with the host node id");
     const again = await ensureSidecar(ctx(), sc, { packages: noPackages, healthTimeoutMs: READY_MS });
     assert.equal(again.result, "unchanged", again.message);
+  });
+
+  it("the host's probe carries the sidecar's own: reading the sidecar then only asks whether it is ready", async () => {
+    const base = ctx();
+    const commands: string[] = [];
+    const session = { ...base.session, exec: (argv: string[], o?: Parameters<typeof base.session.exec>[1]) => (commands.push(argv.slice(0, 3).join(" ").slice(0, 60)), base.session.exec(argv, o)) };
+    const counted: TaskContext = { ...base, session };
+    const probed = await probe(counted);
+    assert.equal(probed.sidecarDir, true);
+    assert.equal(commands.length, 1, commands.join("\n"));
+    const seen = await readSidecar(counted, probed);
+    assert.deepEqual(seen, await readSidecar(ctx()), "the same as the sidecar's own probe reads");
+    assert.equal(commands.length, 2, `one more command, the readiness check:\n${commands.join("\n")}`);
+    assert.match(commands[1]!, /^sh -c # sidecar-check\.sh/);
+    assert.equal(seen?.ready, true);
   });
 
   it("installs capture once the sidecar answers; an outside client reaches the app through the inbound listener", async () => {

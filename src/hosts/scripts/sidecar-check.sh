@@ -1,14 +1,64 @@
 # sidecar-check.sh MODE ...: a host's Envoy as clients need it (run alone, without lib.sh: `sh -c SCRIPT amphi`).
-# Needs node (as mesh-dns does) or python3. Modes:
+# Modes:
 #   ready ADMIN INBOUND OUTBOUND SECONDS  waits until Envoy's admin GET 127.0.0.1:ADMIN/ready answers 200 and
 #           both capture ports accept TCP on 127.0.0.1. Prints result=ok|timeout, ready=<last status, 000: no
-#           answer>, inbound=0|1, outbound=0|1. Exit 1: neither node nor python3.
+#           answer>, inbound=0|1, outbound=0|1. Exit 1: no way to check (see below).
 #   drain ADMIN SECONDS  POST 127.0.0.1:ADMIN/drain_listeners?graceful, then waits SECONDS for connections to
 #           finish (Envoy keeps serving them, refuses new ones). Prints drained=<status, 000: no answer>.
-# The check is exec'd: it is the script's pid, so a signal to that pid (a timeout, a cancel) ends the check itself,
-# and its exit status is the script's.
+# `ready` on Linux with curl or wget: the script itself polls (curl or wget for /ready, one awk over /proc/net/tcp
+# and tcp6 for a socket listening on each capture port at 127.0.0.1 or the wildcard address) five times a second.
+# It never connects to a capture port: a connection made there directly, not REDIRECTed, has the listener itself as
+# its original destination, so the pass-through chain sends it back to the listener, which sends it on again — a
+# loop of hundreds of connections per probe, in Envoy as in its test double. Elsewhere, and for `drain`, a node (as
+# mesh-dns needs) or python3 check is exec'd. Either way the check is the script's pid, so a signal to that pid (a
+# timeout, a cancel) ends it, and its exit status is the script's.
 mode=$1
 shift
+if [ "$mode" = ready ] && [ -r /proc/net/tcp ] && { command -v curl || command -v wget; } >/dev/null 2>&1; then
+  admin=$1 inb=$2 outb=$3 secs=$4
+  # tick: sets `cs` to hundredths of a second since boot (the shell's own read of /proc/uptime: no process), or
+  # from date where that cannot be read; only differences mean anything.
+  tick() {
+    if { read -r _up _ </proc/uptime; } 2>/dev/null && [ "${_up#*.}" != "$_up" ]; then cs=${_up%.*}${_up#*.}; else cs=$(($(date +%s) * 100)); fi
+    cs=${cs#"${cs%%[!0]*}"}
+    cs=${cs:-0}
+  }
+  tick
+  end=$((cs + secs * 100))
+  files=/proc/net/tcp
+  if [ -r /proc/net/tcp6 ]; then files="$files /proc/net/tcp6"; fi
+  curl=""
+  if command -v curl >/dev/null 2>&1; then curl=1; fi
+  while :; do
+    if [ -n "$curl" ]; then
+      r=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$admin/ready" 2>/dev/null)
+    else
+      # busybox wget has no -T and crashes on -q -S; timeout(1) bounds both wgets (as lib.sh's http_code)
+      r=$(timeout 1 wget -S -O /dev/null "http://127.0.0.1:$admin/ready" 2>&1 | sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | head -n 1)
+    fi
+    case $r in [0-9][0-9][0-9]) ;; *) r=000 ;; esac
+    tick
+    # The listening sockets are read once /ready is 200, and for the last answer.
+    if [ "$r" = 200 ] || [ "$cs" -ge "$end" ]; then
+      # shellcheck disable=SC2086,SC2046 # the file list and awk's two flags, split on purpose
+      set -- $(awk -v a="$inb" -v b="$outb" '
+        $4 == "0A" {
+          n = split($2, x, ":"); h = toupper(x[n]); p = 0
+          for (k = 1; k <= length(h); k++) p = p * 16 + index("0123456789ABCDEF", substr(h, k, 1)) - 1
+          ad = x[1]
+          if (ad == "0100007F" || ad ~ /^0+$/ || ad == "0000000000000000FFFF00000100007F") { if (p == a) i = 1; if (p == b) o = 1 }
+        }
+        END { printf "%d %d\n", i, o }' $files 2>/dev/null)
+      i=${1:-0} o=${2:-0}
+      if { [ "$r" = 200 ] && [ "$i" = 1 ] && [ "$o" = 1 ]; } || [ "$cs" -ge "$end" ]; then
+        if [ "$r" = 200 ] && [ "$i" = 1 ] && [ "$o" = 1 ]; then res=ok; else res=timeout; fi
+        printf 'result=%s\nready=%s\ninbound=%s\noutbound=%s\n' "$res" "$r" "$i" "$o"
+        exit 0
+      fi
+    fi
+    sleep 0.2 2>/dev/null || sleep 1
+  done
+fi
 if command -v node >/dev/null 2>&1; then
   case $mode in
     ready)

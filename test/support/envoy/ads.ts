@@ -6,8 +6,7 @@
 // endpoint and route responses may hold only what changed. When the stream fails, the client reconnects with
 // backoff and keeps serving its config.
 import * as grpc from "@grpc/grpc-js";
-import { adsPackageDefinition } from "../../../src/adapters/xds/protos.js";
-import { decodeResource } from "./protos.js";
+import { adsDefinition, decodeResource } from "./protos.js";
 import { resourceProblems, T } from "./resources.js";
 import { log } from "./log.js";
 
@@ -50,7 +49,7 @@ export class AdsClient {
 
   /** Opens the stream (and reopens it whenever it ends, until close). */
   start(): void {
-    const pkg = grpc.loadPackageDefinition(adsPackageDefinition()) as any;
+    const pkg = grpc.loadPackageDefinition(adsDefinition()) as any;
     const Ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
     this.client = new Ctor(this.target, grpc.credentials.createInsecure());
     this.open();

@@ -3,7 +3,10 @@
 // on a port with http/grpc services an HttpConnectionManager routes by Host/`:authority` (virtual hosts `name`,
 // `name:port`, `name.<domain>`, `name.<domain>:port`); a tcp service is told by its port alone; anything else
 // passes through to its original destination. The inbound listener on `mesh.inboundPort` delivers to the local
-// app port by original destination.
+// app port by original destination. A connection made straight to either listener's own port (a port scan, a
+// probe that connects: not redirected to it by capture) has the listener itself as its original destination, so
+// passing it through would connect to the listener again, and again: each listener closes those at once instead,
+// through a cluster without endpoints (Istio's virtualOutbound/virtualInbound "blackhole" chains do the same).
 import type { MeshSnapshot } from "./snapshot.js";
 import type { Named } from "./clusters.js";
 import { routeAction } from "./proxyless.js";
@@ -13,6 +16,8 @@ export const OUTBOUND_LISTENER = "amphi_outbound";
 export const INBOUND_LISTENER = "amphi_inbound";
 export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
 export const INBOUND_CLUSTER = "InboundPassthroughCluster";
+/** A cluster without endpoints: a connection sent to it is closed. */
+export const BLACKHOLE_CLUSTER = "BlackHoleCluster";
 const ORIGINAL_DST_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst";
 const TCP_PROXY_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 
@@ -48,6 +53,8 @@ export function sidecarListeners(snapshot: MeshSnapshot): Named[] {
     const filter = use.http.length > 0 ? hcmFilter(outboundRouteName(port)) : tcpFilter(`outbound_${port}`, `outbound|${port}||${use.tcp[0]}`);
     chains.push({ name: `outbound_${port}`, filter_chain_match: { destination_port: wrapped(port) }, filters: [filter] });
   }
+  const own = snapshot.settings.outboundPort;
+  if (!chains.some((c) => isChainOf(c, own))) chains.push(blackholeChain("outbound_blackhole", own));
   const outbound = {
     name: OUTBOUND_LISTENER,
     address: socket("0.0.0.0", snapshot.settings.outboundPort),
@@ -61,12 +68,25 @@ export function sidecarListeners(snapshot: MeshSnapshot): Named[] {
   ];
 }
 
-/** The inbound listener: `chains` by destination port (rate limits, see inbound.ts), else delivery untouched. */
+/** The inbound listener: `chains` by destination port (rate limits, see inbound.ts), connections straight to its
+ * own port closed, else delivery untouched. */
 export function inboundListener(port: number, chains: ResourceBody[] = []): ResourceBody {
   const body: ResourceBody = { name: INBOUND_LISTENER, address: socket("0.0.0.0", port), listener_filters: [originalDst()] };
-  if (chains.length > 0) body["filter_chains"] = chains;
+  body["filter_chains"] = chains.some((c) => isChainOf(c, port)) ? chains : [...chains, blackholeChain("inbound_blackhole", port)];
   body["default_filter_chain"] = { name: "inbound", filters: [tcpFilter("inbound", INBOUND_CLUSTER)] };
   return body;
+}
+
+/** The chain closing connections whose destination is the listener's own port `port` (see the header). */
+function blackholeChain(name: string, port: number): ResourceBody {
+  return { name, filter_chain_match: { destination_port: wrapped(port) }, filters: [tcpFilter(name, BLACKHOLE_CLUSTER)] };
+}
+
+/** Whether a chain already matches destination port `port` (a service or app on a listener's port, possible only
+ * without capture: config validation refuses it with capture on): two chains may not match the same. */
+function isChainOf(chain: ResourceBody, port: number): boolean {
+  const match = chain["filter_chain_match"] as { destination_port?: { value?: number } } | undefined;
+  return match?.destination_port?.value === port;
 }
 
 /** The outbound route configurations: per port with http/grpc services, a virtual host per service. */
@@ -86,9 +106,11 @@ export function sidecarRoutes(snapshot: MeshSnapshot): Named[] {
   return out;
 }
 
-/** The clusters that send to the original destination: outbound pass-through and inbound delivery. */
+/** The clusters of the listeners' own chains: the ones sending to the original destination (outbound
+ * pass-through, inbound delivery) and the black hole (a STATIC cluster without endpoints, as Istio's). */
 export function passthroughClusters(): Named[] {
   return [
+    { name: BLACKHOLE_CLUSTER, body: { name: BLACKHOLE_CLUSTER, type: "STATIC", connect_timeout: duration(10_000) } },
     { name: INBOUND_CLUSTER, body: originalDstCluster(INBOUND_CLUSTER) },
     { name: PASSTHROUGH_CLUSTER, body: originalDstCluster(PASSTHROUGH_CLUSTER) },
   ];

@@ -11,7 +11,7 @@ import { createRequire } from "node:module";
 import { envoyRoot } from "../../src/adapters/xds/protos.js";
 import { policy } from "../mesh/snapshots.js";
 import { startEcho, ECHO_METHOD, type Echo } from "../xds/support/echo.js";
-import { MESH_IP, on, run, skipNoNetns, snapshot, startWorld, type World } from "./support.js";
+import { MESH_IP, SETTINGS, on, run, skipNoNetns, snapshot, startWorld, type World } from "./support.js";
 
 const GRPC_JS = createRequire(import.meta.url).resolve("@grpc/grpc-js");
 
@@ -90,6 +90,21 @@ describe("Envoy sidecar data path (netns)", { skip: skipNoNetns }, () => {
   it("passes a non-mesh port of the mesh IP through to its original destination", async () => {
     await serve([billing(), cache()]);
     assert.deepEqual(await world.client({ port: 8888, tcp: true, n: 2 }), { by: { "outside:8888": 2 }, status: { ok: 2 } });
+  });
+
+  it("closes a connection made straight to a listener's own port (its original destination is that listener) instead of passing it back to the listener", async () => {
+    await serve([billing(), cache()]);
+    const ns = world.fleet.hosts[0]!.netns;
+    // Sockets on host0 whose remote port is the listener's: the clients' own, and every hop of a loop.
+    const toPort = async (port: number) => (await run(["ip", "netns", "exec", ns, "ss", "-Htan", `( dport = :${port} )`])).stdout.split("\n").filter(Boolean).length;
+    for (const port of [SETTINGS.outboundPort, SETTINGS.inboundPort]) {
+      const before = await toPort(port);
+      const r = await world.client({ ip: "127.0.0.1", port, tcp: true, n: 3, send: "ping" });
+      assert.deepEqual(r.by, {}, `${port}: nothing answers`);
+      assert.ok(Object.keys(r.status).every((s) => s === "empty" || s === "ECONNRESET"), `${port}: closed at once, not left hanging: ${JSON.stringify(r.status)}`);
+      const made = (await toPort(port)) - before;
+      assert.ok(made <= 3, `${port}: ${made} connections to the port for 3 clients (a pass-through loop makes hundreds)`);
+    }
   });
 
   it("recovers each connection's own original destination under concurrency", async () => {

@@ -25,7 +25,7 @@ describe("buildResources", () => {
     assert.deepEqual(vhosts.map((v: any) => v.domains), [["billing:9100"], ["billing.mesh.internal:9100"]]);
     assert.deepEqual(vhosts[0].routes[0].route, { cluster: "outbound|9100||billing" });
     // HTTP ports get clusters (for sidecars) but no proxyless listener.
-    assert.deepEqual(res.cluster.map((r) => r.name), ["InboundPassthroughCluster", "PassthroughCluster", "outbound|8080||web", "outbound|9100||billing"]);
+    assert.deepEqual(res.cluster.map((r) => r.name), ["BlackHoleCluster", "InboundPassthroughCluster", "PassthroughCluster", "outbound|8080||web", "outbound|9100||billing"]);
     assert.equal(byName(res.cluster, "outbound|9100||billing")["eds_cluster_config"].service_name, "outbound|9100||billing");
   });
 
@@ -114,9 +114,14 @@ describe("buildResources", () => {
       [7000, "envoy.filters.network.http_connection_manager", "outbound_7000"],
       [9000, "envoy.filters.network.http_connection_manager", "outbound_9000"],
       [9001, "envoy.filters.network.tcp_proxy", "outbound|9001||pay"],
+      // A connection straight to the listener's own port would pass through to the listener again: closed.
+      [15001, "envoy.filters.network.tcp_proxy", "BlackHoleCluster"],
     ]);
     assert.equal(out["default_filter_chain"].filters[0].typed_config.cluster, "PassthroughCluster");
-    assert.deepEqual(byName(res.listener, "amphi_inbound")["address"].socket_address.port_value, 15006);
+    const inbound = byName(res.listener, "amphi_inbound");
+    assert.deepEqual(inbound["address"].socket_address.port_value, 15006);
+    assert.deepEqual(inbound["filter_chains"].map((c: any) => [c.filter_chain_match.destination_port.value, c.filters[0].typed_config.cluster]), [[15006, "BlackHoleCluster"]]);
+    assert.deepEqual(byName(res.cluster, "BlackHoleCluster"), { name: "BlackHoleCluster", type: "STATIC", connect_timeout: { seconds: 10, nanos: 0 } }, "no endpoints");
     const vh = byName(res.route, "outbound_9000")["virtual_hosts"];
     assert.deepEqual(vh.map((v: any) => v.domains), [["pay", "pay:9000", "pay.mesh.internal", "pay.mesh.internal:9000"]]);
     assert.deepEqual(vh[0].routes[0].route.weighted_clusters.clusters.map((c: any) => c.name), ["outbound|9000|1.0.0|pay"]);

@@ -23,6 +23,11 @@ function snapshot(limit: { requests: number; intervalMs: number; burst: number }
   };
 }
 
+/** The inbound listener's rate-limit chains: all but the one closing connections straight to its own port. */
+function limits(inbound: Record<string, any>): any[] {
+  return inbound["filter_chains"].filter((c: any) => c.name !== "inbound_blackhole");
+}
+
 describe("inbound local rate limit, per sidecar node", () => {
   const server = new AdsServer();
   let port = 0;
@@ -55,7 +60,8 @@ describe("inbound local rate limit, per sidecar node", () => {
     const { inbound } = await lds("sidecar~prod~billing~vm-1");
     assert.equal(inbound["address"].socket_address.port_value, 15006);
     const chains = inbound["filter_chains"];
-    assert.deepEqual(chains.map((c: any) => c.filter_chain_match.destination_port.value), [8081, 9100], "http and grpc ports, not tcp 7000");
+    assert.deepEqual(chains.map((c: any) => c.filter_chain_match.destination_port.value), [8081, 9100, 15006], "http and grpc ports, not tcp 7000; then the listener's own port (closed)");
+    assert.equal(chains[2].filters[0].typed_config.cluster, "BlackHoleCluster");
     const [http, grpc] = chains.map((c: any) => c.filters[0].typed_config);
     assert.deepEqual(grpc.http_filters.map((f: any) => f.name), ["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]);
     const rl = grpc.http_filters[0].typed_config;
@@ -73,7 +79,7 @@ describe("inbound local rate limit, per sidecar node", () => {
   it("other apps' sidecars and other node ids get the shared inbound listener; CDS carries the HTTP/2 inbound cluster", async () => {
     for (const node of ["sidecar~prod~web~vm-2", "grpc-client~x", "sidecar~prod~unknown~vm-9"]) {
       const { inbound } = await lds(node);
-      assert.equal(inbound["filter_chains"], undefined, node);
+      assert.deepEqual(limits(inbound), [], node);
       assert.equal(inbound["default_filter_chain"].filters[0].typed_config.cluster, "InboundPassthroughCluster");
     }
     const c = new RawAds(port, "sidecar~prod~web~vm-3");
@@ -87,14 +93,14 @@ describe("inbound local rate limit, per sidecar node", () => {
 
   it("a VM host's sidecar (host~<env>~<group>~<host>) gets the limited chains of every app on its host; a host without one the shared listener", async () => {
     const { inbound } = await lds("host~prod~legacy~vm-1");
-    const chains = inbound["filter_chains"];
+    const chains = limits(inbound);
     assert.deepEqual(chains.map((c: any) => c.filter_chain_match.destination_port.value), [8081, 8090, 9100], "billing's http and grpc ports and search's");
     const fills = chains.map((c: any) => c.filters[0].typed_config.http_filters[0].typed_config.token_bucket.tokens_per_fill.value);
     assert.deepEqual(fills, [5, 7, 100]);
     const other = await lds("host~prod~legacy~vm-2");
-    assert.equal(other.inbound["filter_chains"], undefined, "only web on vm-2: no limit");
+    assert.deepEqual(limits(other.inbound), [], "only web on vm-2: no limit");
     const unknown = await lds("host~prod~legacy~vm-9");
-    assert.equal(unknown.inbound["filter_chains"], undefined);
+    assert.deepEqual(limits(unknown.inbound), []);
   });
 
   it("a rate limit change pushes the new listener to that app's sidecars only; removing it restores the shared one", async () => {
@@ -108,7 +114,7 @@ describe("inbound local rate limit, per sidecar node", () => {
     assert.deepEqual(await web.c.drain(200), [], "web's listeners did not change");
     server.setSnapshot(snapshot(null));
     const plain = await billing.c.next();
-    assert.equal(plain.resources.find((x) => x["name"] === "amphi_inbound")!["filter_chains"], undefined);
+    assert.deepEqual(limits(plain.resources.find((x) => x["name"] === "amphi_inbound")!), []);
     assert.equal(plain.version_info, web.r.version_info, "the same listeners as any other sidecar");
   });
 });

@@ -93,10 +93,10 @@ export const LISTENER: Shape = {
 
 const THRESHOLDS: Shape = { priority: oneOf("DEFAULT"), max_connections: WRAPPED, max_pending_requests: WRAPPED, max_requests: WRAPPED };
 
-/** A Cluster: EDS (round robin) or ORIGINAL_DST. */
+/** A Cluster: EDS (round robin), ORIGINAL_DST, or STATIC without endpoints (a black hole: no load_assignment). */
 export const CLUSTER: Shape = {
   name: "string",
-  type: oneOf("EDS", "ORIGINAL_DST"),
+  type: oneOf("EDS", "ORIGINAL_DST", "STATIC"),
   eds_cluster_config: { eds_config: ADS_SOURCE, service_name: "string" },
   lb_policy: oneOf("ROUND_ROBIN", "CLUSTER_PROVIDED"),
   connect_timeout: DURATION,

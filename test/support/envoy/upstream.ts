@@ -1,6 +1,7 @@
 // The Envoy test double's clusters: EDS clusters (healthy endpoints from ClusterLoadAssignments, round robin,
 // locality and endpoint weights honoured by repetition), ORIGINAL_DST clusters (the connection's recovered
-// destination), circuit breaker thresholds (connections, pending and active requests; Envoy's defaults 1024),
+// destination), STATIC clusters without endpoints (a black hole: every connection to one is closed), circuit
+// breaker thresholds (connections, pending and active requests; Envoy's defaults 1024),
 // and outlier detection (consecutive_5xx and failure percentage → ejection for base_ejection_time × times ejected,
 // at most max_ejection_percent of the hosts).
 import http from "node:http";
@@ -39,7 +40,7 @@ interface Outlier {
 export interface Cluster {
   name: string;
   body: Record<string, unknown>;
-  kind: "EDS" | "ORIGINAL_DST";
+  kind: "EDS" | "ORIGINAL_DST" | "STATIC";
   /** The EDS service name its endpoints come under. */
   serviceName: string;
   connectTimeoutMs: number;
@@ -70,7 +71,7 @@ export function makeCluster(body: Record<string, any>, before: Cluster | undefin
   const c: Cluster = {
     name: String(body.name),
     body,
-    kind: body.type === "ORIGINAL_DST" ? "ORIGINAL_DST" : "EDS",
+    kind: body.type === "ORIGINAL_DST" || body.type === "STATIC" ? body.type : "EDS",
     serviceName: String(body.eds_cluster_config?.service_name || body.name),
     connectTimeoutMs: durationMs(body.connect_timeout) ?? 5000,
     http2: opts?.explicit_http_config?.http2_protocol_options !== undefined,

@@ -9,12 +9,16 @@ import protobuf from "protobufjs";
 import { envoyBootstrap, envoyBootstrapYaml, XDS_CLUSTER } from "../../src/mesh/bootstrap.js";
 import { protoIncludeDirs } from "../../src/adapters/xds/protos.js";
 import { strictCheck } from "../xds/support/strict.js";
+import { proxyBootstrap } from "../../src/runtimes/k8s/proxy.js";
+import { modelFixture } from "../support/model-fixture.js";
 
 function bootstrapRoot(): protobuf.Root {
   const dirs = protoIncludeDirs();
   const root = new protobuf.Root();
   root.resolvePath = (origin, target) => dirs.map((d) => join(d, target)).find((c) => existsSync(c)) ?? protobuf.util.path.resolve(origin, target);
-  root.loadSync(["envoy/config/bootstrap/v3/bootstrap.proto", "envoy/extensions/upstreams/http/v3/http_protocol_options.proto"], { keepCase: true });
+  // The pods' static pass-through bootstrap (below) names the original_dst listener filter and tcp_proxy.
+  const filters = ["envoy/extensions/filters/listener/original_dst/v3/original_dst.proto", "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto"];
+  root.loadSync(["envoy/config/bootstrap/v3/bootstrap.proto", "envoy/extensions/upstreams/http/v3/http_protocol_options.proto", ...filters], { keepCase: true });
   root.resolveAll();
   return root;
 }
@@ -37,6 +41,13 @@ describe("sidecar bootstrap", () => {
     // The check can fail: a misspelt field is found.
     const broken = { ...envoyBootstrap(input("10.0.0.5")), dynamic_resource: {} };
     assert.match(strictCheck(root, "envoy.config.bootstrap.v3.Bootstrap", broken, { json: true }).join("\n"), /dynamic_resource: no such field/);
+  });
+
+  it("the pods' static pass-through bootstrap (no control plane) decodes strictly too", () => {
+    const mesh = { ...modelFixture().environments[0]!.mesh, controlPlane: null };
+    const parsed = load(proxyBootstrap(mesh, "prod", "billing")) as any;
+    assert.ok(parsed.static_resources.listeners.length === 2 && !parsed.dynamic_resources, "the static form");
+    assert.deepEqual(strictCheck(bootstrapRoot(), "envoy.config.bootstrap.v3.Bootstrap", parsed, { json: true }), []);
   });
 
   it("names the node and points ADS at the control plane; admin on loopback only", () => {

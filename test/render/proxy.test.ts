@@ -32,12 +32,19 @@ describe("render proxy bootstrap", () => {
     assert.deepEqual(boot.admin.address.socket_address, { address: "127.0.0.1", port_value: 15000 });
     const listeners = boot.static_resources.listeners as Obj[];
     assert.deepEqual(listeners.map((l) => [l.name, l.address.socket_address.port_value]), [["outbound", 15001], ["inbound", 15006]]);
+    const clusterOf = (chain: Obj) => {
+      const proxy = chain.filters[0];
+      assert.equal(proxy.typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy");
+      return (boot.static_resources.clusters as Obj[]).find((c) => c.name === proxy.typed_config.cluster);
+    };
     for (const l of listeners) {
       assert.equal(l.listener_filters[0].name, "envoy.filters.listener.original_dst");
-      const proxy = l.filter_chains[0].filters[0];
-      assert.equal(proxy.typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy");
-      const cluster = (boot.static_resources.clusters as Obj[]).find((c) => c.name === proxy.typed_config.cluster);
-      assert.deepEqual(cluster, { name: `${l.name}_passthrough`, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "5s" });
+      // A connection straight to the listener's own port is closed (passed through, it would reach the listener again).
+      const [own, rest] = l.filter_chains;
+      assert.deepEqual(own.filter_chain_match, { destination_port: l.address.socket_address.port_value });
+      assert.deepEqual(clusterOf(own), { name: "BlackHoleCluster", type: "STATIC", connect_timeout: "5s" }, "no endpoints");
+      assert.equal(rest.filter_chain_match, undefined);
+      assert.deepEqual(clusterOf(rest), { name: `${l.name}_passthrough`, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "5s" });
     }
   });
 

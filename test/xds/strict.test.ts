@@ -42,6 +42,11 @@ describe("strict decode of emitted resources", () => {
       const errors = strictCheck(root, type, value);
       assert.ok(errors.some((e) => expected.test(e)), `${what}: expected ${expected}, got ${JSON.stringify(errors)}`);
     }
+    // In the JSON mapping (files Envoy reads) a wrapper is the bare value, and the object form is the mistake.
+    const match = "envoy.config.listener.v3.FilterChainMatch";
+    assert.deepEqual(strictCheck(root, match, { destination_port: 15001 }, { json: true }), []);
+    assert.match(strictCheck(root, match, { destination_port: { value: 15001 } }, { json: true }).join("\n"), /expected a bare google.protobuf.UInt32Value value/);
+    assert.match(strictCheck(root, match, { destination_port: -1 }, { json: true }).join("\n"), /expected a bare google.protobuf.UInt32Value value, got -1/);
   });
 
   it("the pods' DNS listener decodes strictly and encodes, with and without upstreams; a broken table is caught", () => {

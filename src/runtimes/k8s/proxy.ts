@@ -14,12 +14,16 @@
 //   IP, recovers their original destination (original_dst listener filter) and forwards them there through an
 //   ORIGINAL_DST cluster with a TCP proxy;
 // - the inbound listener (mesh.inboundPort) does the same for connections redirected from the app's ports.
-//   Envoy runs as the proxy uid, which the capture rules exempt, so its own connections are never captured.
+//   Envoy runs as the proxy uid, which the capture rules exempt, so its own connections are never captured;
+// - a connection made straight to a listener's own port (not redirected) has that listener as its original
+//   destination: each listener closes it (a STATIC cluster without endpoints, as src/mesh/sidecar.ts does) instead
+//   of forwarding it to itself again and again.
 // Service discovery and routing (what the mesh service IP should reach) are not in here: they belong to a
 // control plane, which replaces this bootstrap's static resources.
 import { createHash } from "node:crypto";
 import { dump } from "js-yaml";
 import { envoyBootstrapYaml } from "../../mesh/bootstrap.js";
+import { BLACKHOLE_CLUSTER } from "../../mesh/sidecar.js";
 import { sidecarNodeId, type K8sObject, type MeshModel } from "../../model/index.js";
 
 /** Directory the bootstrap is mounted at, and its file name there; and the pod's capture rules' file name. */
@@ -74,7 +78,7 @@ function dumpPassthrough(mesh: MeshModel): string {
     admin: { address: socket("127.0.0.1", PROXY_ADMIN_PORT) },
     static_resources: {
       listeners: [listener("outbound", mesh.outboundPort), listener("inbound", mesh.inboundPort)],
-      clusters: [passthrough("outbound"), passthrough("inbound")],
+      clusters: [passthrough("outbound"), passthrough("inbound"), { name: BLACKHOLE_CLUSTER, type: "STATIC", connect_timeout: "5s" }],
     },
   };
   return dump(bootstrap, { sortKeys: false, lineWidth: -1, noRefs: true });
@@ -104,16 +108,14 @@ function listener(direction: "outbound" | "inbound", port: number) {
       { name: "envoy.filters.listener.original_dst", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst" } },
     ],
     filter_chains: [
-      {
-        filters: [
-          {
-            name: "envoy.filters.network.tcp_proxy",
-            typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: direction, cluster: `${direction}_passthrough` },
-          },
-        ],
-      },
+      { name: `${direction}_blackhole`, filter_chain_match: { destination_port: port }, filters: [tcpProxy(`${direction}_blackhole`, BLACKHOLE_CLUSTER)] },
+      { filters: [tcpProxy(direction, `${direction}_passthrough`)] },
     ],
   };
+}
+
+function tcpProxy(statPrefix: string, cluster: string) {
+  return { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: statPrefix, cluster } };
 }
 
 function passthrough(direction: "outbound" | "inbound") {

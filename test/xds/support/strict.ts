@@ -33,9 +33,29 @@ export function strictCheck(root: protobuf.Root, typeName: string, value: unknow
 
 let jsonMapping = false;
 
+/** The JSON mapping of the wrapper types: the wrapped value itself (64-bit integers may be strings). */
+const isInt = (lo: number, hi: number) => (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+const isInt64 = (lo: number, hi: number) => (v: unknown) => isInt(lo, hi)(v) || (typeof v === "string" && /^-?\d+$/.test(v));
+const WRAPPERS: Record<string, (v: unknown) => boolean> = {
+  ".google.protobuf.UInt32Value": isInt(0, 2 ** 32 - 1),
+  ".google.protobuf.Int32Value": isInt(-(2 ** 31), 2 ** 31 - 1),
+  ".google.protobuf.UInt64Value": isInt64(0, Number.MAX_SAFE_INTEGER),
+  ".google.protobuf.Int64Value": isInt64(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+  ".google.protobuf.DoubleValue": (v) => typeof v === "number",
+  ".google.protobuf.FloatValue": (v) => typeof v === "number",
+  ".google.protobuf.BoolValue": (v) => typeof v === "boolean",
+  ".google.protobuf.StringValue": (v) => typeof v === "string",
+};
+
 function walkMessage(root: protobuf.Root, type: protobuf.Type, value: unknown, path: string, errors: string[]): void {
   if (jsonMapping && type.fullName === ".google.protobuf.Duration") {
     if (typeof value !== "string" || !/^-?\d+(\.\d{1,9})?s$/.test(value)) errors.push(`${path}: expected a Duration string such as "5s", got ${JSON.stringify(value)}`);
+    return;
+  }
+  // A wrapper (UInt32Value, BoolValue …) is its bare value in the JSON mapping: `destination_port: 15001`.
+  const wrapped = jsonMapping ? WRAPPERS[type.fullName] : undefined;
+  if (wrapped !== undefined) {
+    if (!wrapped(value)) errors.push(`${path}: expected a bare ${type.fullName.slice(1)} value, got ${JSON.stringify(value)}`);
     return;
   }
   if (jsonMapping && type.fullName === ".google.protobuf.Struct") {

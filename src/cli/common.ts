@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, InputError, formatProblem, type Model, type Problem } from "../model/index.js";
 import type { ConfigSource } from "../ports/index.js";
+import { heapForRepo } from "./heap.js";
 
 /** Exit codes of every command. `unseen`: a target (cluster, host, Consul) could not be read, so the result
  * is incomplete; it wins over `changes` (2) and loses to `error` (1). */
@@ -72,6 +73,9 @@ export async function loadRepo(io: Io, opts: RepoOptions): Promise<Model> {
 /** Like loadRepo, also returning the source (package files are read from it later). */
 export async function loadRepoWithSource(io: Io, opts: RepoOptions): Promise<{ model: Model; source: ConfigSource }> {
   const [source, { loadModel }, { unlockSecrets }] = await Promise.all([openSource(io, opts), import("../config/index.js"), import("../secrets/unlock.js")]);
+  // The repo's size decides how the heap grows (heap.ts); discovery lists apps/ again (one readdir, or the Git
+  // tree already read) and reports what is wrong with it (a folder link leaving the repo).
+  heapForRepo((await source.folders("apps").catch(() => [])).length);
   const model = await loadModel(source);
   await unlockSecrets(model, io.env, io.cwd);
   printWarnings(io, model.warnings ?? []);

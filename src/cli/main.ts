@@ -1,7 +1,7 @@
 // amphi's composition root: builds the command tree, runs one command, returns its exit code.
-import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { EXIT, processIo, type Io } from "./common.js";
+import { heapForCommand } from "./heap.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
@@ -74,15 +74,6 @@ export async function run(argv: string[], io: Io = processIo(), signal: AbortSig
   return code;
 }
 
-/** Commands that run once and exit. Their young generation stays at V8's initial size (1 MiB semi-spaces) instead
- * of growing to 16 MiB: nearly all they allocate lives until they exit (the model, the desired and actual state),
- * so a bigger nursery only copies the same objects through more fresh memory, and every fresh 4 KiB page costs a
- * fault (~12 µs on the VMs measured). A 1,000-app plan made 21,200 page faults and peaked at 103 MiB; with this,
- * 14,900 and 76 MiB, and ~10 % less CPU and wall time; at 10,000 apps time is the same within the noise (more,
- * smaller scavenges), peak RSS 225 → 216 MiB (README, Performance). Servers and loops (serve, reconcile, dns, xds,
- * demo) keep V8's default: their garbage is short-lived, which a bigger nursery collects more cheaply. */
-const ONE_SHOT = new Set(["validate", "render", "plan", "drift", "apply", "tasks", "secret"]);
-
 /** Runs amphi as a process: SIGINT/SIGTERM abort the running command (tasks end or are marked cancelled,
  * state is saved); a second signal exits at once. */
 export async function main(argv: string[]): Promise<number> {
@@ -95,8 +86,6 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const commands = commandsFor(argv);
-  // The growth factor is read each time the nursery would grow, so setting it now (before the command allocates
-  // anything much) is enough; V8 has no way to set the semi-space size itself after start-up.
-  if (commands.length === 1 && ONE_SHOT.has(commands[0]!)) setFlagsFromString("--semi-space-growth-factor=1");
+  heapForCommand(commands.length === 1 ? commands[0] : undefined);
   return run(argv, processIo(), ac.signal);
 }

@@ -73,10 +73,8 @@ export async function loadRepo(io: Io, opts: RepoOptions): Promise<Model> {
 /** Like loadRepo, also returning the source (package files are read from it later). */
 export async function loadRepoWithSource(io: Io, opts: RepoOptions): Promise<{ model: Model; source: ConfigSource }> {
   const [source, { loadModel }, { unlockSecrets }] = await Promise.all([openSource(io, opts), import("../config/index.js"), import("../secrets/unlock.js")]);
-  // The repo's size decides how the heap grows (heap.ts); discovery lists apps/ again (one readdir, or the Git
-  // tree already read) and reports what is wrong with it (a folder link leaving the repo).
-  heapForRepo((await source.folders("apps").catch(() => [])).length);
-  const model = await loadModel(source);
+  // The repo's size decides how the heap grows (heap.ts).
+  const model = await loadModel(source, { onDiscovered: heapForRepo });
   await unlockSecrets(model, io.env, io.cwd);
   printWarnings(io, model.warnings ?? []);
   return { model, source };

@@ -19,13 +19,15 @@ import { didYouMean } from "./suggest.js";
 type AppFile = FileResult<AppModel, RawApp>;
 type EnvFile = FileResult<EnvironmentModel, RawEnvironment>;
 
-/** Loads and validates the whole config repo. Throws ConfigError (with every problem) on any error. */
-export async function loadModel(source: ConfigSource): Promise<Model> {
+/** Loads and validates the whole config repo. Throws ConfigError (with every problem) on any error.
+ * `onDiscovered` hears how many app folders there are before any is read (the CLI sizes the heap by it). */
+export async function loadModel(source: ConfigSource, opts: { onDiscovered?: (appFolders: number) => void } = {}): Promise<Model> {
   const revision = await source.revision();
   const found = await discover(source).catch((e: unknown) => {
     if (e instanceof RepoFileError) throw new ConfigError([repoFileProblem(e)]);
     throw e;
   });
+  opts.onDiscovered?.(found.apps.length);
   const absentApps: FoundFile[] = [];
   const [appFiles, envFiles] = await Promise.all([
     readAll(source, found.apps, loadAppLean, (f) => absentApps.push(f)),

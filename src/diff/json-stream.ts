@@ -309,14 +309,14 @@ async function elements(r: Reader, element: (value: unknown, index: number, matc
   for (let i = 0; ; ) {
     if ((await r.peek()) !== OPEN_OBJ) throw new GiveUp();
     // Whole JSON values of the guess's exact bytes end where they end: what follows is checked as ever.
+    // A run that misses is guessed again at once, one element long (the guesser knows it missed).
     const indent = r.indentation();
-    let guessed = guesser?.next(i, indent) ?? null;
-    let hit = guessed !== null && (await r.startsWith(guessed.bytes, guessed.start, guessed.end));
-    if (guessed !== null) guesser!.tally(guessed.values.length, hit);
-    if (!hit && guessed !== null && guessed.values.length > 1) {
-      guessed = guesser!.next(i, indent);
-      hit = guessed !== null && (await r.startsWith(guessed.bytes, guessed.start, guessed.end));
-      if (guessed !== null) guesser!.tally(1, hit);
+    let guessed: Guessed | null = null;
+    let hit = false;
+    while (guesser && !hit && (guessed = guesser.next(i, indent)) !== null) {
+      hit = await r.startsWith(guessed.bytes, guessed.start, guessed.end);
+      guesser.tally(guessed.values.length, hit);
+      if (guessed.values.length === 1) break;
     }
     if (hit) for (const value of guessed!.values) element(value, i++, true);
     else element(JSON.parse(await r.value()), i++, false);

@@ -8,7 +8,7 @@
 // health gate waits for the first, the task then for the other two. An upgrade first drains the listeners
 // (`POST /drain_listeners?graceful`, then `drainSeconds`) and then restarts Envoy.
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -24,6 +24,7 @@ import { sameRuntime } from "./same-runtime.js";
 import { fields, SCRIPTS, scriptError } from "./scripts.js";
 import { readHostState } from "./state-file.js";
 import { seconds, type TaskContext, type TaskOutcome } from "./task.js";
+import { privateDir } from "./private-dir.js";
 import { undeploy } from "./undeploy.js";
 
 /** The sidecar's name among the supervised processes of `<baseDir>/sidecar/`. */
@@ -167,38 +168,6 @@ export function binaryPackage(tmp = tmpdir()): { file: string; sha256: string } 
 function packageBytes(): { gz: Buffer; sha256: string } {
   const gz = gzipSync(tarOf("README", BINARY_README));
   return { gz, sha256: createHash("sha256").update(gz).digest("hex") };
-}
-
-/** Per-process directories used when the per-user one cannot be trusted, by temp directory; removed at exit. */
-const ownDirs = new Map<string, string>();
-
-/** `<tmp>/amphi-<uid>`: created mode 0700 on first use and trusted only while lstat says it is a directory (not a
- * symlink) owned by this user with mode 0700 — the sticky bit of /tmp keeps others from renaming it away. When
- * someone else made that name (or it is not private), a directory of this process (mkdtemp, 0700) is used
- * instead and removed at exit, so nobody can keep amphi from working by planting it. */
-export function privateDir(tmp: string): string {
-  const uid = process.getuid?.();
-  const dir = join(tmp, `amphi-${uid}`);
-  if (uid !== undefined) {
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") return processDir(tmp);
-    }
-    const st = lstatSync(dir);
-    if (st.isDirectory() && !st.isSymbolicLink() && st.uid === uid && (st.mode & 0o777) === 0o700) return dir;
-  }
-  return processDir(tmp);
-}
-
-function processDir(tmp: string): string {
-  let dir = ownDirs.get(tmp);
-  if (dir === undefined) {
-    dir = mkdtempSync(join(tmp, "amphi-"));
-    if (ownDirs.size === 0) process.once("exit", () => ownDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-    ownDirs.set(tmp, dir);
-  }
-  return dir;
 }
 
 function sameBytes(file: string, bytes: Buffer): boolean {

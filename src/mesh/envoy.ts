@@ -16,6 +16,8 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = ["cluster", "endpoint", "
 
 export const HCM_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 export const ROUTER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+export const ORIGINAL_DST_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst";
+export const TCP_PROXY_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 
 /** A resource as the builders emit it: plain JSON of the message named by `typeUrl`. */
 export type ResourceBody = Record<string, unknown>;

@@ -10,7 +10,7 @@
 import type { MeshSnapshot } from "./snapshot.js";
 import type { Named } from "./clusters.js";
 import { routeAction } from "./proxyless.js";
-import { ADS_SOURCE, HCM_TYPE_URL, ROUTER_TYPE_URL, duration, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
+import { ADS_SOURCE, HCM_TYPE_URL, ORIGINAL_DST_TYPE_URL, ROUTER_TYPE_URL, TCP_PROXY_TYPE_URL, duration, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
 
 export const OUTBOUND_LISTENER = "amphi_outbound";
 export const INBOUND_LISTENER = "amphi_inbound";
@@ -18,8 +18,6 @@ export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
 export const INBOUND_CLUSTER = "InboundPassthroughCluster";
 /** A cluster without endpoints: a connection sent to it is closed. */
 export const BLACKHOLE_CLUSTER = "BlackHoleCluster";
-const ORIGINAL_DST_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst";
-const TCP_PROXY_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 
 /** The route configuration of the outbound HTTP chain of one port. */
 export function outboundRouteName(port: number): string {
@@ -53,13 +51,11 @@ export function sidecarListeners(snapshot: MeshSnapshot): Named[] {
     const filter = use.http.length > 0 ? hcmFilter(outboundRouteName(port)) : tcpFilter(`outbound_${port}`, `outbound|${port}||${use.tcp[0]}`);
     chains.push({ name: `outbound_${port}`, filter_chain_match: { destination_port: wrapped(port) }, filters: [filter] });
   }
-  const own = snapshot.settings.outboundPort;
-  if (!chains.some((c) => isChainOf(c, own))) chains.push(blackholeChain("outbound_blackhole", own));
   const outbound = {
     name: OUTBOUND_LISTENER,
     address: socket("0.0.0.0", snapshot.settings.outboundPort),
     listener_filters: [originalDst()],
-    filter_chains: chains,
+    filter_chains: closingOwnPort(chains, "outbound_blackhole", snapshot.settings.outboundPort),
     default_filter_chain: { name: "passthrough", filters: [tcpFilter("outbound_passthrough", PASSTHROUGH_CLUSTER)] },
   };
   return [
@@ -72,21 +68,17 @@ export function sidecarListeners(snapshot: MeshSnapshot): Named[] {
  * own port closed, else delivery untouched. */
 export function inboundListener(port: number, chains: ResourceBody[] = []): ResourceBody {
   const body: ResourceBody = { name: INBOUND_LISTENER, address: socket("0.0.0.0", port), listener_filters: [originalDst()] };
-  body["filter_chains"] = chains.some((c) => isChainOf(c, port)) ? chains : [...chains, blackholeChain("inbound_blackhole", port)];
+  body["filter_chains"] = closingOwnPort(chains, "inbound_blackhole", port);
   body["default_filter_chain"] = { name: "inbound", filters: [tcpFilter("inbound", INBOUND_CLUSTER)] };
   return body;
 }
 
-/** The chain closing connections whose destination is the listener's own port `port` (see the header). */
-function blackholeChain(name: string, port: number): ResourceBody {
-  return { name, filter_chain_match: { destination_port: wrapped(port) }, filters: [tcpFilter(name, BLACKHOLE_CLUSTER)] };
-}
-
-/** Whether a chain already matches destination port `port` (a service or app on a listener's port, possible only
- * without capture: config validation refuses it with capture on): two chains may not match the same. */
-function isChainOf(chain: ResourceBody, port: number): boolean {
-  const match = chain["filter_chain_match"] as { destination_port?: { value?: number } } | undefined;
-  return match?.destination_port?.value === port;
+/** `chains` and a last one, `name`, closing the connections whose destination is the listener's own `port` (see the
+ * header); not where a chain already matches that port (a service or app on it, possible only without capture:
+ * config validation refuses it with capture on), as two chains may not match the same. */
+function closingOwnPort(chains: ResourceBody[], name: string, port: number): ResourceBody[] {
+  const taken = chains.some((c) => (c["filter_chain_match"] as { destination_port?: { value?: number } } | undefined)?.destination_port?.value === port);
+  return taken ? chains : [...chains, { name, filter_chain_match: { destination_port: wrapped(port) }, filters: [tcpFilter(name, BLACKHOLE_CLUSTER)] }];
 }
 
 /** The outbound route configurations: per port with http/grpc services, a virtual host per service. */

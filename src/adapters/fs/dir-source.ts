@@ -12,7 +12,7 @@
 // listing and reading is not seen: a race with whoever edits the tree meanwhile).
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { RepoFileError } from "../../model/index.js";
+import { RepoFileError, compareStrings } from "../../model/index.js";
 import type { ConfigSource } from "../../ports/index.js";
 
 /** A config repo read from a directory. Paths are repo-relative and `/`-separated. */
@@ -75,7 +75,7 @@ export class DirSource implements ConfigSource {
         } else if (target !== null && statSync(target).isDirectory()) out.push(entry.name);
       }
     }
-    return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return out.sort(compareStrings);
   }
 
   /** The file's text (UTF-8), or null when it does not exist or is not a file. */

@@ -3,7 +3,7 @@
 // (the config repo is then that subdirectory at the revision).
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { InputError } from "../../model/index.js";
+import { InputError, compareStrings } from "../../model/index.js";
 import type { ConfigSource } from "../../ports/index.js";
 import { CatFileBatch } from "./cat-file.js";
 import { runGit } from "./run-git.js";
@@ -50,7 +50,7 @@ export class GitRevSource implements ConfigSource {
       const slash = f.indexOf("/", under.length);
       if (slash > under.length) names.add(f.slice(under.length, slash));
     }
-    return [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...names].sort(compareStrings);
   }
 
   /** The file's text at the revision, or null when there is no such file. */

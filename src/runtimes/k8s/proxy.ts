@@ -23,6 +23,7 @@
 import { createHash } from "node:crypto";
 import { dump } from "js-yaml";
 import { envoyBootstrapYaml } from "../../mesh/bootstrap.js";
+import { ORIGINAL_DST_TYPE_URL, TCP_PROXY_TYPE_URL } from "../../mesh/envoy.js";
 import { BLACKHOLE_CLUSTER } from "../../mesh/sidecar.js";
 import { sidecarNodeId, type K8sObject, type MeshModel } from "../../model/index.js";
 
@@ -105,7 +106,7 @@ function listener(direction: "outbound" | "inbound", port: number) {
     name: direction,
     address: socket("0.0.0.0", port),
     listener_filters: [
-      { name: "envoy.filters.listener.original_dst", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst" } },
+      { name: "envoy.filters.listener.original_dst", typed_config: { "@type": ORIGINAL_DST_TYPE_URL } },
     ],
     filter_chains: [
       { name: `${direction}_blackhole`, filter_chain_match: { destination_port: port }, filters: [tcpProxy(`${direction}_blackhole`, BLACKHOLE_CLUSTER)] },
@@ -115,7 +116,7 @@ function listener(direction: "outbound" | "inbound", port: number) {
 }
 
 function tcpProxy(statPrefix: string, cluster: string) {
-  return { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: statPrefix, cluster } };
+  return { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP_PROXY_TYPE_URL, stat_prefix: statPrefix, cluster } };
 }
 
 function passthrough(direction: "outbound" | "inbound") {

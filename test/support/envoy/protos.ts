@@ -7,16 +7,18 @@
 // root is kept as protobufjs JSON in the temp dir, named after the include dirs, the proto list and protobufjs's
 // version, and listing every file it was parsed from with its size and mtime: a file changed (or a list that
 // differs) means a parse again. Both the root and the ADS definition (@grpc/proto-loader's fromJSON) are built
-// from that JSON. The file lives in `<tmp>/amphi-<uid>/` only when that is this user's own 0700 directory (as
-// src/hosts/sidecar.ts keeps its package there), so no other user can plant a root; else the double parses.
+// from that JSON. The file lives in this user's private temp directory (src/hosts/private-dir.ts: `<tmp>/
+// amphi-<uid>/` when it is this user's own 0700 directory, else one of this process removed at exit), so no other
+// user can plant a root.
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { fromJSON, type PackageDefinition } from "@grpc/proto-loader";
 import protobuf from "protobufjs";
 import { protoIncludeDirs, RESOURCE_PROTOS } from "../../../src/adapters/xds/protos.js";
+import { privateDir } from "../../../src/hosts/private-dir.js";
 
 const EXTRA_PROTOS = [
   "envoy/config/bootstrap/v3/bootstrap.proto",
@@ -35,7 +37,7 @@ interface CacheFile {
   ads: protobuf.INamespace;
 }
 
-let cached: { root: protobuf.Root; json: string } | null = null;
+let cached: { root: protobuf.Root; ads: protobuf.INamespace } | null = null;
 
 /** The protos the double reads, loaded once (from the cache file when it is current). */
 export function doubleRoot(): protobuf.Root {
@@ -45,8 +47,7 @@ export function doubleRoot(): protobuf.Root {
 /** The gRPC definition of `envoy.service.discovery.v3.AggregatedDiscoveryService`, with the options amphi's control
  * plane loads it with (src/adapters/xds/protos.ts adsPackageDefinition). */
 export function adsDefinition(): PackageDefinition {
-  const { ads } = JSON.parse(loaded().json) as CacheFile;
-  return fromJSON(ads as Record<string, unknown>, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true });
+  return fromJSON(loaded().ads as Record<string, unknown>, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true });
 }
 
 /** One resource's bytes as JSON of the message `typeUrl` names. */
@@ -55,19 +56,18 @@ export function decodeResource(typeUrl: string, value: Uint8Array): Record<strin
   return type.toObject(type.decode(value), { longs: Number, enums: String, json: true }) as Record<string, unknown>;
 }
 
-function loaded(): { root: protobuf.Root; json: string } {
+function loaded(): { root: protobuf.Root; ads: protobuf.INamespace } {
   if (cached) return cached;
   const dirs = protoIncludeDirs();
   const protos = [...RESOURCE_PROTOS, ...EXTRA_PROTOS];
   const version = (createRequire(import.meta.url)("protobufjs/package.json") as { version: string }).version;
   const key = createHash("sha256").update(JSON.stringify([version, dirs, protos, ADS_PROTO])).digest("hex").slice(0, 16);
-  const dir = ownDir();
-  const file = dir ? join(dir, `envoy-double-protos-${key}.json`) : null;
-  const fromCache = file ? readCache(file) : null;
+  const file = join(privateDir(tmpdir()), `envoy-double-protos-${key}.json`);
+  const fromCache = readCache(file);
   if (fromCache) {
-    const root = protobuf.Root.fromJSON(JSON.parse(fromCache).root as protobuf.INamespace);
+    const root = protobuf.Root.fromJSON(fromCache.root);
     root.resolveAll();
-    return (cached = { root, json: fromCache });
+    return (cached = { root, ads: fromCache.ads });
   }
   const parse = (files: string[]): protobuf.Root => {
     const root = new protobuf.Root();
@@ -77,61 +77,43 @@ function loaded(): { root: protobuf.Root; json: string } {
     return root;
   };
   const root = parse(protos);
-  const ads = parse([ADS_PROTO]);
-  const parsed = [...new Set([...root.files, ...ads.files])].filter((f) => isAbsolute(f));
-  const json = JSON.stringify({ files: parsed.map((f) => stamp(f)), root: root.toJSON(), ads: ads.toJSON() } satisfies CacheFile);
+  const adsRoot = parse([ADS_PROTO]);
+  const parsed = [...new Set([...root.files, ...adsRoot.files])].filter((f) => isAbsolute(f));
+  const ads = adsRoot.toJSON();
+  const json = JSON.stringify({ files: parsed.map((f) => stamp(f)!), root: root.toJSON(), ads } satisfies CacheFile);
   // Written whole under a name of its own, then renamed: doubles starting at once never read half a file.
-  if (file) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    try {
-      writeFileSync(tmp, json, { mode: 0o600 });
-      renameSync(tmp, file);
-    } catch {
-      rmSync(tmp, { force: true }); // cannot write there: parse again next time
-    }
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, json, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    rmSync(tmp, { force: true }); // cannot write there: parse again next time
   }
-  return (cached = { root, json });
+  return (cached = { root, ads });
 }
 
-/** `<tmp>/amphi-<uid>`, made when missing, if it is a directory (not a symlink) of this user with mode 0700; else null. */
-function ownDir(): string | null {
-  const uid = process.getuid?.();
-  if (uid === undefined) return null;
-  const dir = join(tmpdir(), `amphi-${uid}`);
+/** The cache file when every file it was parsed from is unchanged, else null. */
+function readCache(file: string): CacheFile | null {
+  let cache: CacheFile;
   try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return null;
-  }
-  const st = lstatSync(dir);
-  return st.isDirectory() && st.uid === uid && (st.mode & 0o777) === 0o700 ? dir : null;
-}
-
-/** The cache file's text when every file it was parsed from is unchanged, else null. */
-function readCache(file: string): string | null {
-  let text: string;
-  let files: CacheFile["files"];
-  try {
-    text = readFileSync(file, "utf8");
-    files = (JSON.parse(text) as CacheFile).files;
+    cache = JSON.parse(readFileSync(file, "utf8")) as CacheFile;
   } catch {
     return null;
   }
-  if (!Array.isArray(files) || files.length === 0) return null;
-  for (const [path, size, mtimeMs] of files) {
-    const now = (() => {
-      try {
-        return stamp(path);
-      } catch {
-        return null;
-      }
-    })();
+  if (!Array.isArray(cache.files) || cache.files.length === 0) return null;
+  for (const [path, size, mtimeMs] of cache.files) {
+    const now = stamp(path);
     if (!now || now[1] !== size || now[2] !== mtimeMs) return null;
   }
-  return text;
+  return cache;
 }
 
-function stamp(path: string): [string, number, number] {
-  const s = statSync(path);
-  return [path, s.size, s.mtimeMs];
+/** A file's path, size and mtime; null when it is gone. */
+function stamp(path: string): [string, number, number] | null {
+  try {
+    const s = statSync(path);
+    return [path, s.size, s.mtimeMs];
+  } catch {
+    return null;
+  }
 }

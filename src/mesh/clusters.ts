@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import type { Protocol } from "../model/spec.js";
 import type { OutlierDetection, TrafficPolicy } from "../model/traffic.js";
 import type { MeshInstance, MeshPort, MeshService } from "./snapshot.js";
-import { ADS_SOURCE, clusterName, duration, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
+import { ADS_SOURCE, clusterName, duration, http1Upstream, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
 
 /** A named resource body. */
 export interface Named {
@@ -45,8 +45,10 @@ function clusterBody(name: string, policy: TrafficPolicy | null, protocol: Proto
     eds_cluster_config: { eds_config: ADS_SOURCE, service_name: name },
     lb_policy: "ROUND_ROBIN",
   };
-  // gRPC is HTTP/2: a sidecar must speak it upstream (gRPC clients ignore this).
+  // gRPC is HTTP/2: a sidecar must speak it upstream (gRPC clients ignore this). HTTP/1.1 pools close idle
+  // connections before the app does.
   if (protocol === "grpc") body["typed_extension_protocol_options"] = http2Upstream();
+  else if (protocol === "http") body["typed_extension_protocol_options"] = http1Upstream();
   const cb = policy?.circuitBreaker;
   if (cb) {
     const t: ResourceBody = { priority: "DEFAULT" };

@@ -57,3 +57,22 @@ const HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions
 export function http2Upstream(): ResourceBody {
   return { [HTTP_OPTIONS_KEY]: { "@type": `type.googleapis.com/${HTTP_OPTIONS_KEY}`, explicit_http_config: { http2_protocol_options: {} } } };
 }
+
+/** How long a sidecar keeps an idle HTTP/1.1 upstream connection pooled. A sidecar's HTTP connections end at an app
+ * (the inbound side delivers them at L4), and apps close idle keep-alive connections early: Node's server after 5 s,
+ * Apache and uvicorn after 5 s. Pooled for Envoy's default hour, a connection is sooner or later reused just as the
+ * app closes it, and that call fails with a 503 "connection termination". Closing first avoids the race; 3 s is what
+ * Linkerd's proxy keeps HTTP/1 connections to apps for. */
+export const HTTP1_IDLE_TIMEOUT_MS = 3_000;
+
+/** A cluster's `typed_extension_protocol_options` for HTTP/1.1 upstream: idle connections closed after
+ * HTTP1_IDLE_TIMEOUT_MS. */
+export function http1Upstream(): ResourceBody {
+  return {
+    [HTTP_OPTIONS_KEY]: {
+      "@type": `type.googleapis.com/${HTTP_OPTIONS_KEY}`,
+      common_http_protocol_options: { idle_timeout: duration(HTTP1_IDLE_TIMEOUT_MS) },
+      explicit_http_config: { http_protocol_options: {} },
+    },
+  };
+}

@@ -10,7 +10,7 @@
 import type { MeshSnapshot } from "./snapshot.js";
 import type { Named } from "./clusters.js";
 import { routeAction } from "./proxyless.js";
-import { ADS_SOURCE, HCM_TYPE_URL, ORIGINAL_DST_TYPE_URL, ROUTER_TYPE_URL, TCP_PROXY_TYPE_URL, duration, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
+import { ADS_SOURCE, HCM_TYPE_URL, ORIGINAL_DST_TYPE_URL, ROUTER_TYPE_URL, TCP_PROXY_TYPE_URL, duration, http1Upstream, http2Upstream, wrapped, type ResourceBody } from "./envoy.js";
 
 export const OUTBOUND_LISTENER = "amphi_outbound";
 export const INBOUND_LISTENER = "amphi_inbound";
@@ -108,10 +108,11 @@ export function passthroughClusters(): Named[] {
   ];
 }
 
-/** A cluster sending to the original destination; `http2`: speaking HTTP/2 upstream (gRPC). */
+/** A cluster sending to the original destination; `http2`: speaking HTTP/2 upstream (gRPC), else HTTP/1.1 when an
+ * HTTP chain uses it (tcp_proxy ignores the protocol options). */
 export function originalDstCluster(name: string, http2 = false): ResourceBody {
   const body: ResourceBody = { name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: duration(10_000) };
-  if (http2) body["typed_extension_protocol_options"] = http2Upstream();
+  body["typed_extension_protocol_options"] = http2 ? http2Upstream() : http1Upstream();
   return body;
 }
 

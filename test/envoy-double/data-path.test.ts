@@ -81,6 +81,24 @@ describe("Envoy sidecar data path (netns)", { skip: skipNoNetns }, () => {
     assert.deepEqual(await world.client({ port: 7000, tcp: true, n: 3 }), { by: { "h2:7001": 3 }, status: { ok: 3 } });
   });
 
+  it("keeps an idle kept-alive connection open past Node's 5 s server default (Envoy's HCM idle_timeout is 1 h when unset)", async () => {
+    await serve([billing(), ledger(), cache()]);
+    // A client's pool reuses such connections; closing them early races its next request into a reset. (Node's
+    // server closes an idle connection 5–7 s after its last answer.)
+    const r = await world.client({ port: 9100, host: "billing:9100", n: 2, keepAlive: true, pauseMs: 8_000 });
+    assert.deepEqual(r, { by: { "h1:8001": 2 }, status: { "200": 2 }, reused: 1 }, sidecar.output());
+  });
+
+  it("closes an idle pooled connection to an app after 3 s, before the app's own keep-alive timeout (Node: 5 s) can race a call", async () => {
+    await serve([billing(), ledger(), cache()]);
+    const ports = (r: Awaited<ReturnType<World["client"]>>) => Object.keys(r.by).map((k) => /from port (\d+)$/.exec(k)?.[1]);
+    // Calls 0.3 s apart share the sidecar's upstream connection; 3.6 s apart, each gets a new one.
+    const close = await world.client({ port: 9100, host: "billing:9100", path: "/__conn", n: 2, pauseMs: 300 });
+    assert.deepEqual([close.status, ports(close).length], [{ "200": 2 }, 1], JSON.stringify(close));
+    const apart = await world.client({ port: 9100, host: "billing:9100", path: "/__conn", n: 2, pauseMs: 3_600 });
+    assert.deepEqual([apart.status, ports(apart).length], [{ "200": 2 }, 2], JSON.stringify(apart));
+  });
+
   it("passes a half-close through tcp_proxy: the answer sent after the client's FIN arrives", async () => {
     const echoTcp: MeshService = { name: "echo-tcp", ports: [{ port: 7100, protocol: "tcp", instances: [on(world, 2, 7002)] }], policy: null };
     await serve([billing(), echoTcp]);

@@ -32,7 +32,7 @@ export const skipNoNetns: string | false = support.ok ? false : process.env["CI"
 const SBIN_PATH = `${process.env["PATH"] ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
 
 /** `node app.mjs <json>`: HTTP servers answering `<name>` (status by mode: ok, fail = 503, slow:<ms>; `POST
- * /__mode` with the mode as body switches it) and TCP servers writing `<name>\n`. Prints `ready`. */
+ * /__mode` with the mode as body switches it; `/__conn` answers `<name> from port <the caller's port>`) and TCP servers writing `<name>\n`. Prints `ready`. */
 const APP = String.raw`
 import http from "node:http";
 import net from "node:net";
@@ -71,6 +71,7 @@ for (const s of cfg.servers) {
     req.on("data", (d) => (body += d));
     req.on("end", () => {
       if (req.url === "/__mode") { mode = body.trim(); res.end("mode " + mode + "\n"); return; }
+      if (req.url === "/__conn") { res.end(name + " from port " + req.socket.remotePort + "\n"); return; }
       const answer = (status) => { res.writeHead(status, { "content-type": "text/plain", "x-served-by": name }); res.end(name + (status === 200 ? "" : " failed") + "\n"); };
       if (mode === "fail") return answer(503);
       if (mode.startsWith("slow:")) return void setTimeout(() => answer(200), Number(mode.slice(5)));
@@ -81,12 +82,14 @@ for (const s of cfg.servers) {
 `;
 
 /** `node client.mjs <json>`: n HTTP requests (`concurrency` at a time) to ip:port with a Host header, or n TCP
- * connects reading one line; prints {"by":{"<first line of the answer>":n},"status":{"<code>":n}}. */
+ * connects reading one line; prints {"by":{"<first line of the answer>":n},"status":{"<code>":n}}. With `pauseMs`,
+ * each HTTP request waits that long after the one before, and the counts gain "reused": the requests sent on a
+ * kept-alive connection. */
 const CLIENT = String.raw`
 import http from "node:http";
 import net from "node:net";
 const cfg = JSON.parse(process.argv[2]);
-const by = {}; const status = {};
+const by = {}; const status = {}; let reused = 0;
 const add = (m, k) => { m[k] = (m[k] ?? 0) + 1; };
 const agent = new http.Agent({ keepAlive: cfg.keepAlive ?? false });
 function one() {
@@ -102,7 +105,7 @@ function one() {
     }
     const r = http.request({ host: cfg.ip, port: cfg.port, path: cfg.path ?? "/", method: cfg.method ?? "GET", headers: { host: cfg.host }, agent, timeout: 10000 }, (res) => {
       let d = ""; res.on("data", (x) => (d += x));
-      res.on("end", () => { add(status, String(res.statusCode)); add(by, d.split("\n")[0]); resolve(); });
+      res.on("end", () => { add(status, String(res.statusCode)); add(by, d.split("\n")[0]); if (r.reusedSocket) reused++; resolve(); });
     });
     r.on("timeout", () => r.destroy(new Error("timeout")));
     r.on("error", (e) => { add(status, e.code ?? e.message); resolve(); });
@@ -124,8 +127,9 @@ function oneGrpc() {
 }
 let left = cfg.n;
 if (cfg.grpc) { while (left-- > 0) await oneGrpc(); process.stdout.write(JSON.stringify({ by, status }) + "\n"); process.exit(0); }
-await Promise.all(Array.from({ length: cfg.concurrency ?? 1 }, async () => { while (left-- > 0) await one(); }));
-process.stdout.write(JSON.stringify({ by, status }) + "\n");
+const pause = () => new Promise((r) => setTimeout(r, cfg.pauseMs));
+await Promise.all(Array.from({ length: cfg.concurrency ?? 1 }, async () => { for (let first = true; left-- > 0; first = false) { if (cfg.pauseMs && !first) await pause(); await one(); } }));
+process.stdout.write(JSON.stringify(cfg.pauseMs ? { by, status, reused } : { by, status }) + "\n");
 process.exit(0);
 `;
 
@@ -133,6 +137,8 @@ process.exit(0);
 export interface Counts {
   by: Record<string, number>;
   status: Record<string, number>;
+  /** With `pauseMs`: how many requests went on a kept-alive connection. */
+  reused?: number;
 }
 
 /** The test world (see the top of this file). */
@@ -142,7 +148,7 @@ export interface World {
   h1: string;
   h2: string;
   /** Runs the client on host0 (as the test user: captured like any app). */
-  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean; grpc?: string; grpcJs?: string; send?: string }): Promise<Counts>;
+  client(cfg: { ip?: string; port: number; host?: string; n?: number; concurrency?: number; tcp?: boolean; path?: string; method?: string; body?: string; keepAlive?: boolean; pauseMs?: number; grpc?: string; grpcJs?: string; send?: string }): Promise<Counts>;
   /** Runs the client on host `i` (1 or 2). */
   clientOn(i: number, cfg: { ip: string; port: number; host?: string; n?: number; tcp?: boolean }): Promise<Counts>;
   /** Sets the mode of host i's HTTP server on `port` (ok, fail, slow:<ms>). */

@@ -61,6 +61,7 @@ const NETWORK_FILTER: Shape = {
       rds: { config_source: ADS_SOURCE, route_config_name: "string" },
       route_config: ROUTE_CONFIG,
       http_filters: [HTTP_FILTER],
+      common_http_protocol_options: { idle_timeout: DURATION },
     },
   }),
 };
@@ -100,7 +101,7 @@ export const CLUSTER: Shape = {
   eds_cluster_config: { eds_config: ADS_SOURCE, service_name: "string" },
   lb_policy: oneOf("ROUND_ROBIN", "CLUSTER_PROVIDED"),
   connect_timeout: DURATION,
-  typed_extension_protocol_options: anyOfMap({ [T.httpOptions]: { explicit_http_config: { http2_protocol_options: {}, http_protocol_options: {} } } }),
+  typed_extension_protocol_options: anyOfMap({ [T.httpOptions]: { common_http_protocol_options: { idle_timeout: DURATION }, explicit_http_config: { http2_protocol_options: {}, http_protocol_options: {} } } }),
   circuit_breakers: { thresholds: [THRESHOLDS] },
   outlier_detection: {
     consecutive_5xx: WRAPPED,

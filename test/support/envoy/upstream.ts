@@ -61,6 +61,7 @@ export interface Cluster {
 }
 
 const DEFAULT_LIMIT = 1024;
+const IDLE_TIMEOUT_MS = 3_600_000;
 
 /** Builds the runtime of one Cluster resource (hosts are set by EDS, or kept from `before`). */
 export function makeCluster(body: Record<string, any>, before: Cluster | undefined): Cluster {
@@ -68,6 +69,7 @@ export function makeCluster(body: Record<string, any>, before: Cluster | undefin
   const od = body.outlier_detection;
   const opts = body.typed_extension_protocol_options?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
   const maxConnections = unwrap(t.max_connections, DEFAULT_LIMIT);
+  const idleMs = durationMs(opts?.common_http_protocol_options?.idle_timeout) ?? IDLE_TIMEOUT_MS;
   const c: Cluster = {
     name: String(body.name),
     body,
@@ -85,7 +87,9 @@ export function makeCluster(body: Record<string, any>, before: Cluster | undefin
     // Calls in flight on the replaced cluster count there (and are released there), as in Envoy.
     activeRequests: 0,
     activeConnections: 0,
-    agent: new http.Agent({ keepAlive: true, maxSockets: maxConnections, maxFreeSockets: 64 }),
+    // common_http_protocol_options.idle_timeout (Envoy: 1 h when unset; 0: none): an idle pooled connection is closed
+    // then (the agent's socket timeout is what closes its free sockets).
+    agent: new http.Agent({ keepAlive: true, maxSockets: maxConnections, maxFreeSockets: 64, timeout: idleMs }),
     sessions: new Map(),
     overflows: 0,
   };

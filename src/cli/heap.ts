@@ -16,9 +16,18 @@ const ONE_SHOT = new Set(["validate", "render", "plan", "drift", "apply", "tasks
 /** Above this many apps a command's nursery grows as V8 grows it (between the sizes measured: 3,000 and 6,000). */
 export const LARGE_REPO_APPS = 4000;
 
-/** Keeps the nursery at its initial size when `command` runs once and exits (see the header). */
+/** V8's interrupt budget (bytecodes run between tiering checks) for a one-shot command: 16 times the default,
+ * so only functions that stay hot get optimized. A one-shot command's code runs mostly once per app; TurboFan
+ * compiling everything that is merely warm cost more than it saved (its compile threads and their memory):
+ * measured with in-sync plans, 1,000 apps: CPU 910 → 690 ms, wall 650 → 600 ms; 10,000 apps: CPU 4.7 → 4.1 s. */
+const ONE_SHOT_INTERRUPT_BUDGET = 16 * 67_584;
+
+/** Keeps the nursery at its initial size, and delays optimization, when `command` runs once and exits (see the
+ * header and ONE_SHOT_INTERRUPT_BUDGET). */
 export function heapForCommand(command: string | undefined): void {
-  if (command !== undefined && ONE_SHOT.has(command)) setFlagsFromString("--semi-space-growth-factor=1");
+  if (command === undefined || !ONE_SHOT.has(command)) return;
+  setFlagsFromString("--semi-space-growth-factor=1");
+  setFlagsFromString(`--interrupt-budget=${ONE_SHOT_INTERRUPT_BUDGET}`);
 }
 
 /** Lets the nursery grow again (V8's own factor, 2) when the repo about to be loaded has more than LARGE_REPO_APPS

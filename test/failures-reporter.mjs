@@ -99,7 +99,19 @@ function failureType(error) {
 }
 
 function firstLine(error) {
-  const e = error?.cause ?? error;
-  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  // An error from a test file's process arrives deserialized. When its cause could not be (an assertion whose
+  // values hold a function arrives as an empty object without a prototype, and String() of it threw, crashing the
+  // reporter and hiding the summary), the wrapping error's message says what failed.
+  const cause = error?.cause;
+  const e = cause instanceof Error || typeof cause?.message === "string" || (cause != null && typeof cause !== "object") ? cause : error;
+  const text = e instanceof Error || typeof e?.message === "string" ? `${e.name ?? "Error"}: ${e.message}` : describe(e);
   return text.split("\n").find((l) => l.trim() !== "")?.slice(0, 300) ?? "";
+}
+
+function describe(value) {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

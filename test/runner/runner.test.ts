@@ -23,6 +23,8 @@ describe("outer", () => { it("adds wrong", () => assert.equal(1 + 1, 3)); it("pa
   "exit.test.mjs": `import { test } from "node:test"; test("passes, then the process fails", () => { process.on("exit", () => { process.exitCode = 7; }); });`,
   "hang.test.mjs": `import { test } from "node:test"; test("never ends", () => new Promise(() => setInterval(() => {}, 1000)));`,
   "entry.test.mjs": `await import("./pass.test.mjs"); await import("./fail.test.mjs");`,
+  "odd.test.mjs": `import { test } from "node:test"; import assert from "node:assert/strict";
+test("compares a function", () => assert.deepEqual({ list: [() => 1] }, { list: [null] }));`,
   "spawns.test.mjs": `import { test } from "node:test"; import { execFileSync } from "node:child_process"; test("starts git", () => { execFileSync("git", ["--version"]); });`,
 };
 
@@ -72,6 +74,12 @@ describe("failures reporter: the closing summary", () => {
     // TAP stays on stdout with its counts
     assert.match(r.stdout, /^# fail \d+$/m);
     assert.doesNotMatch(r.stdout, /failed tests:/);
+  });
+
+  it("lists a failed test whose error's cause arrives unreadable (an assertion holding a function) by the error's message", () => {
+    const odd = runTests(dir, ["odd.test.mjs"]);
+    assert.equal(odd.code, 1);
+    assert.match(odd.stderr, /\n1 failed test:\n {2}odd\.test\.mjs {2}compares a function\n {6}Error: Expected values to be strictly deep-equal:/, odd.stderr);
   });
 
   it("closes with the wall time and the slowest files, longest first", () => {

@@ -19,6 +19,9 @@ const [OPEN_OBJ, CLOSE_OBJ, OPEN_ARR, CLOSE_ARR] = [0x7b, 0x7d, 0x5b, 0x5d];
 
 class GiveUp extends Error {}
 
+/** What a method reading only the input held says when it needs more. */
+const NEED_MORE = -2;
+
 /** The input from `pos` on, in one buffer that is refilled in place (what is still needed moves to its front;
  * it doubles only for a value longer than half of it), so reading allocates nothing per chunk. */
 class Reader {
@@ -60,16 +63,24 @@ class Reader {
   /** The byte at `pos` after JSON whitespace, refilling as needed; -1 at the end of the input. */
   async peek(): Promise<number> {
     for (;;) {
-      const { buf, len } = this;
-      while (this.pos < len) {
-        const c = buf[this.pos]!;
-        if (c !== SPACE && c !== LF && c !== CR && c !== TAB) return c;
-        if (this.wsEnd !== this.pos) this.lineSpaces = -1; // a new run of whitespace
-        this.lineSpaces = c === LF ? 0 : c === SPACE && this.lineSpaces >= 0 ? this.lineSpaces + 1 : -1;
-        this.wsEnd = ++this.pos;
-      }
+      const c = this.peekHeld();
+      if (c !== NEED_MORE) return c;
       if (!(await this.more(this.pos))) return -1;
     }
+  }
+
+  /** The byte at `pos` after JSON whitespace when the input held has one, else NEED_MORE (no promise made: most
+   * bytes a reader looks at are already held). */
+  peekHeld(): number {
+    const { buf, len } = this;
+    while (this.pos < len) {
+      const c = buf[this.pos]!;
+      if (c !== SPACE && c !== LF && c !== CR && c !== TAB) return c;
+      if (this.wsEnd !== this.pos) this.lineSpaces = -1; // a new run of whitespace
+      this.lineSpaces = c === LF ? 0 : c === SPACE && this.lineSpaces >= 0 ? this.lineSpaces + 1 : -1;
+      this.wsEnd = ++this.pos;
+    }
+    return NEED_MORE;
   }
 
   /** Where the last run of whitespace skipped ended, and how many spaces it had after its last line feed (-1:
@@ -77,10 +88,10 @@ class Reader {
   private wsEnd = -1;
   private lineSpaces = -1;
 
-  /** The spaces between a line feed and `pos`, when whitespace ending in a line feed and spaces only comes right
-   * before `pos` (else null): the indentation of a pretty-printed element starting there. */
-  indentation(): string | null {
-    return this.wsEnd === this.pos && this.lineSpaces >= 0 ? " ".repeat(this.lineSpaces) : null;
+  /** The column of `pos` when whitespace ending in a line feed and spaces only comes right before it (else -1):
+   * the indentation of a pretty-printed element starting there. */
+  column(): number {
+    return this.wsEnd === this.pos ? this.lineSpaces : -1;
   }
 
   async expect(byte: number): Promise<void> {
@@ -88,12 +99,22 @@ class Reader {
     this.pos++;
   }
 
-  /** Whether the input at `pos` starts with `bytes[start, end)` (refilling as needed); moves past them when it does. */
-  async startsWith(bytes: Buffer, start: number, end: number): Promise<boolean> {
-    const n = end - start;
-    while (this.len - this.pos < n) if (!(await this.more(this.pos))) return false;
-    if (bytes.compare(this.buf, this.pos, this.pos + n, start, end) !== 0) return false;
-    this.pos += n;
+  /** Whether the input at `pos` is `value`'s text as JSON.stringify writes it, compact (`column` -1) or indented by
+   * two spaces per level from `column` (refilling as needed); moves past it when it is. */
+  async matches(matcher: JsonMatcher, value: unknown, column: number): Promise<boolean> {
+    for (;;) {
+      const held = this.matchesHeld(matcher, value, column);
+      if (held !== NEED_MORE) return held;
+      if (!(await this.more(this.pos))) return false;
+    }
+  }
+
+  /** `matches` on the input held: true, false, or NEED_MORE when it ends before the comparison is decided. */
+  matchesHeld(matcher: JsonMatcher, value: unknown, column: number): boolean | typeof NEED_MORE {
+    const end = matcher.match(this.buf, this.len, this.pos, value, column);
+    if (end === SHORT) return NEED_MORE;
+    if (end === MISMATCH) return false;
+    this.pos = end;
     return true;
   }
 
@@ -155,7 +176,7 @@ function stringEnd(buf: Buffer, start: number): number {
 }
 
 /** What the caller expects the element at an index to be (plain JSON data), or null when it has no guess. It is
- * asked for the next element and, after a hit, for up to 15 after it, before any of them is handed over. */
+ * asked once per element, in order, before that element is handed over. */
 export type Guess = (index: number) => unknown;
 
 /** Reads a JSON document whose top level is an object (through `fill`, into a buffer of `bufferSize` bytes that
@@ -167,11 +188,13 @@ export type Guess = (index: number) => unknown;
  *
  * `guess` names the value expected at an index: when the element's text is that value as JSON.stringify writes
  * it, compact or indented by two spaces per level at the element's own column (how `render --as-actual` and
- * most tools write JSON), `element` gets the guessed value itself, with `matched` true, and the text is neither
- * scanned nor parsed (a 10,000-app in-sync file is 110 MB of such text). The guess must be plain JSON data (no
+ * most tools write JSON), `element` gets the guessed value itself, with `matched` true: the text is compared with
+ * the value as it is walked, never parsed, and no text is made for the comparison (a 10,000-app in-sync file is
+ * 110 MB of such text). The guess must be plain JSON data (no
  * `undefined`, no class instances), so that parsing the text would give a value deeply equal to it. Once the
  * misses outnumber the hits by 16, guesses are no longer tried: a file written another way costs no more than
- * the stringify of those 16, and one that drifted a lot no more than the hits saved. */
+ * 16 failed comparisons (each stops at the first byte that differs), and one that drifted a lot no more than the
+ * hits saved. */
 export async function readJsonStreaming(
   fill: Fill,
   field: string,
@@ -210,95 +233,6 @@ export async function readJsonStreaming(
   }
 }
 
-/** Elements guessed at once after a hit: one stringify, one encode and one compare for the whole run (its elements
- * with the separators JSON.stringify writes between them) instead of one of each per element. At 1,000 apps the
- * per-element calls were a third of reading an in-sync file. */
-const RUN = 16;
-
-/** The guessed values for the elements from some index on, and where their text lies in `bytes`. */
-interface Guessed {
-  values: unknown[];
-  bytes: Buffer;
-  start: number;
-  end: number;
-}
-
-/** Tries the guesses while they pay: the expected text of the values guessed for the next elements, encoded into
- * one scratch buffer (no string or buffer per element is kept). After a hit it guesses runs of elements; a run
- * that misses is tried again one element at a time, so one drifted element costs one run. */
-class Guesser {
-  private misses = 0;
-  private hits = 0;
-  /** Whether the last guess hit: runs are guessed only then (a file written another way costs one stringify per
-   * element until guessing stops, as before runs). */
-  private lastHit = false;
-  /** Elements of a run that missed, still to guess one at a time. */
-  private alone = 0;
-  private scratch = Buffer.allocUnsafe(1 << 16);
-  /** Per nesting depth: the text JSON.stringify writes before and after a value nested that deep in arrays. */
-  private readonly frames: { before: number; after: number }[] = [];
-  constructor(private readonly guess: Guess) {}
-
-  /** The guessed values for the elements from `index` on (one, or a run), and where their text as written at
-   * `indent` (null: compact) lies in `bytes`; null when there is no guess. */
-  next(index: number, indent: string | null): Guessed | null {
-    if (this.misses - this.hits >= 16) return null;
-    // Runs where the text between elements is what JSON.stringify writes: compact, or two spaces per level at
-    // a column of 2k ≥ 2 spaces (an element at column 0 or an odd one is not inside a stringified array).
-    const runs = indent === null || (indent.length > 0 && indent.length % 2 === 0);
-    const want = this.lastHit && this.alone === 0 && runs ? RUN : 1;
-    const values: unknown[] = [];
-    for (let k = 0; k < want; k++) {
-      const value = this.guess(index + k);
-      if (value === null || typeof value !== "object") break;
-      values.push(value);
-    }
-    if (values.length === 0) return null;
-    let text: string;
-    let frame = { before: 0, after: 0 };
-    if (indent === null) {
-      text = JSON.stringify(values);
-      frame = { before: 1, after: 1 };
-    } else if (runs) {
-      // Indented by two spaces per level at a column of 2k spaces: the values' own text inside k arrays (the
-      // innermost is the run itself), stringified in one native call (a per-line re-indent cost as much).
-      const depth = indent.length / 2;
-      frame = this.frame(depth);
-      let nested: unknown = values;
-      for (let i = 1; i < depth; i++) nested = [nested];
-      text = JSON.stringify(nested, null, 2);
-    } else text = JSON.stringify(values[0], null, 2).replaceAll("\n", `\n${indent}`);
-    if (this.scratch.length < text.length * 3) this.scratch = Buffer.allocUnsafe(text.length * 3);
-    const written = this.scratch.write(text, 0, "utf8");
-    return { values, bytes: this.scratch, start: frame.before, end: written - frame.after };
-  }
-
-  /** The lengths (ASCII: bytes) of the text around a value nested `depth` arrays deep. */
-  private frame(depth: number): { before: number; after: number } {
-    let f = this.frames[depth];
-    if (f === undefined) {
-      let nested: unknown = 0;
-      for (let i = 0; i < depth; i++) nested = [nested];
-      const text = JSON.stringify(nested, null, 2);
-      const at = text.indexOf("0");
-      f = this.frames[depth] = { before: at, after: text.length - at - 1 };
-    }
-    return f;
-  }
-
-  /** Counts a guess of `count` elements that hit or missed. */
-  tally(count: number, hit: boolean): void {
-    if (count > 1 && !hit) {
-      this.alone = count;
-      return;
-    }
-    if (hit) this.hits += count;
-    else this.misses++;
-    this.lastHit = hit;
-    this.alone = Math.max(0, this.alone - 1);
-  }
-}
-
 /** The elements of the array at `pos`, each an object (anything else: give up). */
 async function elements(r: Reader, element: (value: unknown, index: number, matched: boolean) => void, guesser: Guesser | null): Promise<void> {
   await r.expect(OPEN_ARR);
@@ -306,23 +240,178 @@ async function elements(r: Reader, element: (value: unknown, index: number, matc
     r.pos++;
     return;
   }
-  for (let i = 0; ; ) {
-    if ((await r.peek()) !== OPEN_OBJ) throw new GiveUp();
-    // Whole JSON values of the guess's exact bytes end where they end: what follows is checked as ever.
-    // A run that misses is guessed again at once, one element long (the guesser knows it missed).
-    const indent = r.indentation();
-    let guessed: Guessed | null = null;
+  // Each step tries the input held first and awaits only when it needs more: a promise per element and step
+  // was a tenth of an in-sync plan's allocations.
+  for (let i = 0; ; i++) {
+    let open = r.peekHeld();
+    if (open === NEED_MORE) open = await r.peek();
+    if (open !== OPEN_OBJ) throw new GiveUp();
+    // Whole JSON values of the guess's exact text end where they end: what follows is checked as ever.
+    const guessed = guesser?.next(i);
     let hit = false;
-    while (guesser && !hit && (guessed = guesser.next(i, indent)) !== null) {
-      hit = await r.startsWith(guessed.bytes, guessed.start, guessed.end);
-      guesser.tally(guessed.values.length, hit);
-      if (guessed.values.length === 1) break;
+    if (guessed !== undefined) {
+      const column = r.column();
+      const held = r.matchesHeld(guesser!.matcher, guessed, column);
+      hit = held === NEED_MORE ? await r.matches(guesser!.matcher, guessed, column) : held;
+      guesser!.tally(hit);
     }
-    if (hit) for (const value of guessed!.values) element(value, i++, true);
-    else element(JSON.parse(await r.value()), i++, false);
-    const c = await r.peek();
+    element(hit ? guessed : JSON.parse(await r.value()), i, hit);
+    let c = r.peekHeld();
+    if (c === NEED_MORE) c = await r.peek();
     r.pos++;
     if (c === CLOSE_ARR) return;
     if (c !== COMMA) throw new GiveUp();
   }
 }
+
+/** Tries the guesses while they pay: once the misses outnumber the hits by 16, no element is guessed any more. */
+class Guesser {
+  private misses = 0;
+  private hits = 0;
+  readonly matcher = new JsonMatcher();
+  constructor(private readonly guess: Guess) {}
+
+  /** The value guessed for element `index` (an object), or undefined: none, or guessing stopped. */
+  next(index: number): unknown {
+    if (this.misses - this.hits >= 16) return undefined;
+    const value = this.guess(index);
+    return value !== null && typeof value === "object" ? value : undefined;
+  }
+
+  tally(hit: boolean): void {
+    if (hit) this.hits++;
+    else this.misses++;
+  }
+}
+
+const MISMATCH = -1;
+const SHORT = -2;
+/** Thrown inside JsonMatcher when the input ends before the comparison is decided. */
+const SHORT_INPUT = Symbol("short input");
+
+/** Compares input bytes with a value's JSON text as JSON.stringify writes it (compact, or with an indentation of
+ * two spaces per level), byte by byte as it walks the value: no text or bytes are made for the comparison (at
+ * 10,000 apps an in-sync file is 110 MB of such text). What it accepts is exactly that text, or it says MISMATCH,
+ * and the element is parsed: anything JSON.stringify would write otherwise or not at all (`toJSON`, `undefined`,
+ * functions, symbols, bigints; in an array JSON.stringify writes them as null) is a mismatch, never a guess taken
+ * for a value that differs from the text's. */
+class JsonMatcher {
+  private buf: Buffer = Buffer.alloc(0);
+  private len = 0;
+  private p = 0;
+
+  /** The end of `value`'s text at `pos` in `buf[0, len)`, MISMATCH, or SHORT when the input ends first. `column`:
+   * where a pretty-printed value starts (its closing bracket's indentation); -1: compact. */
+  match(buf: Buffer, len: number, pos: number, value: unknown, column: number): number {
+    this.buf = buf;
+    this.len = len;
+    this.p = pos;
+    try {
+      return this.value(value, column) ? this.p : MISMATCH;
+    } catch (e) {
+      if (e === SHORT_INPUT) return SHORT;
+      throw e;
+    }
+  }
+
+  private byte(): number {
+    if (this.p >= this.len) throw SHORT_INPUT;
+    return this.buf[this.p++]!;
+  }
+
+  private value(v: unknown, column: number): boolean {
+    switch (typeof v) {
+      case "string":
+        return this.string(v);
+      case "number":
+        return this.ascii(Number.isFinite(v) ? String(v) : "null");
+      case "boolean":
+        return this.ascii(v ? "true" : "false");
+      case "object":
+        if (v === null) return this.ascii("null");
+        if (Array.isArray(v)) return this.array(v, column);
+        if (typeof (v as { toJSON?: unknown }).toJSON === "function") return false;
+        return this.object(v as Record<string, unknown>, column);
+      default:
+        return false;
+    }
+  }
+
+  private array(a: unknown[], column: number): boolean {
+    if (this.byte() !== OPEN_ARR) return false;
+    const inner = column < 0 ? -1 : column + 2;
+    for (let i = 0; i < a.length; i++) {
+      if (i > 0 && this.byte() !== COMMA) return false;
+      if (inner >= 0 && !this.newline(inner)) return false;
+      if (!this.value(a[i], inner)) return false;
+    }
+    if (a.length > 0 && column >= 0 && !this.newline(column)) return false;
+    return this.byte() === CLOSE_ARR;
+  }
+
+  private object(o: Record<string, unknown>, column: number): boolean {
+    // own members only, as JSON.stringify writes them: for-in (no array of keys made) sees no others in a plain object
+    const proto: unknown = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) return false;
+    if (this.byte() !== OPEN_OBJ) return false;
+    const inner = column < 0 ? -1 : column + 2;
+    let written = 0;
+    for (const key in o) {
+      const v = o[key];
+      // members JSON.stringify leaves out: no guess is taken for such a value
+      if (v === undefined || typeof v === "function" || typeof v === "symbol") return false;
+      if (written++ > 0 && this.byte() !== COMMA) return false;
+      if (inner >= 0 && !this.newline(inner)) return false;
+      if (!this.string(key) || this.byte() !== COLON) return false;
+      if (inner >= 0 && this.byte() !== SPACE) return false;
+      if (!this.value(v, inner)) return false;
+    }
+    if (written > 0 && column >= 0 && !this.newline(column)) return false;
+    return this.byte() === CLOSE_OBJ;
+  }
+
+  /** A line feed and `spaces` spaces. */
+  private newline(spaces: number): boolean {
+    if (this.byte() !== LF) return false;
+    for (let i = 0; i < spaces; i++) if (this.byte() !== SPACE) return false;
+    return true;
+  }
+
+  /** ASCII text as it is. */
+  private ascii(text: string): boolean {
+    for (let i = 0; i < text.length; i++) if (this.byte() !== text.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** A string literal as JSON.stringify writes it: `"` and `\` escaped, control characters as \b \t \n \f \r or
+   * \u00xx, lone surrogates as \udxxx, everything else as UTF-8. */
+  private string(s: string): boolean {
+    if (this.byte() !== QUOTE) return false;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x20 && c < 0x80) {
+        if (c === QUOTE || c === BACKSLASH) {
+          if (this.byte() !== BACKSLASH) return false;
+        }
+        if (this.byte() !== c) return false;
+      } else if (c < 0x20) {
+        const short = SHORT_ESCAPES[c];
+        if (this.byte() !== BACKSLASH) return false;
+        if (short !== undefined ? this.byte() !== short : !this.ascii(`u${c.toString(16).padStart(4, "0")}`)) return false;
+      } else if (c < 0x800) {
+        if (this.byte() !== (0xc0 | (c >> 6)) || this.byte() !== (0x80 | (c & 0x3f))) return false;
+      } else if (c >= 0xd800 && c <= 0xdfff) {
+        const low = c <= 0xdbff && i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          const cp = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+          i++;
+          if (this.byte() !== (0xf0 | (cp >> 18)) || this.byte() !== (0x80 | ((cp >> 12) & 0x3f)) || this.byte() !== (0x80 | ((cp >> 6) & 0x3f)) || this.byte() !== (0x80 | (cp & 0x3f))) return false;
+        } else if (this.byte() !== BACKSLASH || !this.ascii(`u${c.toString(16)}`)) return false;
+      } else if (this.byte() !== (0xe0 | (c >> 12)) || this.byte() !== (0x80 | ((c >> 6) & 0x3f)) || this.byte() !== (0x80 | (c & 0x3f))) return false;
+    }
+    return this.byte() === QUOTE;
+  }
+}
+
+/** The characters below 0x20 JSON.stringify writes as a backslash and one letter, by code: that letter's code. */
+const SHORT_ESCAPES: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };

@@ -49,7 +49,7 @@ describe("amphi-supervise", () => {
     fakeRelease(h, "leaver", "sleep 300 & echo $! >> sleepers; exit 3");
     await control(h.ctx(), "leaver", "leaver", ["start"], 1000);
     const log = () => readFileSync(join(h.baseDir, "logs/leaver.log"), "utf8");
-    assert.ok(await eventually(() => /restarting in 2s/.test(log()), 10_000), log());
+    assert.ok(await eventually(() => /restarting in 2s/.test(log()), 30_000), log());
     const [first] = readFileSync(join(h.baseDir, "apps/leaver/releases/r1/sleepers"), "utf8").trim().split("\n");
     const alive = (pid: string) => processesUnder(join(h.baseDir, "apps/leaver")).some((p) => String(p.pid) === pid);
     assert.equal(alive(first!), false, `the first run's sleep (pid ${first}) was stopped with its group\n${log()}`);

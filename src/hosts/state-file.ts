@@ -38,9 +38,9 @@ done`;
 // STATE_WRITE_SH BASE BYTES < TEXT. The temp file must hold BYTES bytes (a writer cut off mid-way never replaces the
 // record with half of one) and is flushed to disk: \`sync FILE\` (coreutils >= 8.24 flushes that file; older
 // coreutils and busybox flush everything, as safe), else dd conv=fsync, else sync. The previous state.json,
-// when whole as amphi writes it (\`{\` first, read by the shell itself; \`}\` alone on the last line), becomes state.json.bak through a
-// hard link (no copy that could be half written). Then one rename, and the directory is flushed. umask 077:
-// the record holds env values (secrets included) that only the deploy user may read.
+// when whole as amphi writes it (\`{\` first, read by the shell itself; \`}\` alone on the last line), becomes
+// state.json.bak through a hard link (no copy that could be half written). Then one rename, and the directory is
+// flushed. umask 077: the record holds env values (secrets included) that only the deploy user may read.
 /** Writes state.json under base dir `$1` from stdin, which must hold `$2` bytes (see above); on failure says why on
  * stderr and exits 1. Host scripts run it too (passed as an argument), so a state write can share a round trip. */
 export const STATE_WRITE_SH = `umask 077 && { [ -d "$1" ] || mkdir -p "$1"; } || exit 1

@@ -35,6 +35,22 @@ describe("host state file", () => {
     assert.match(read(), /"updatedAt": "2026-02-02T00:00:00.000Z"/);
   });
 
+  it("a state.json that does not start with { is not kept as state.json.bak, even when it ends with }", async () => {
+    const good = read();
+    const state = await readHostState(h.session, "staging", "now");
+    await writeHostState(h.session, state);
+    const bak = read("state.json.bak");
+    writeFileSync(file(), ` ${good}`);
+    await writeHostState(h.session, state);
+    assert.equal(read("state.json.bak"), bak);
+    writeFileSync(file(), `x\n${good}`);
+    await writeHostState(h.session, state);
+    assert.equal(read("state.json.bak"), bak);
+    writeFileSync(file(), good);
+    await writeHostState(h.session, state);
+    assert.equal(read("state.json.bak"), good, "a whole one still is");
+  });
+
   it("a write whose text arrives cut short leaves state.json as it was", async () => {
     const before = read();
     const state = await readHostState(h.session, "staging", "now");

@@ -24,7 +24,7 @@ describe("amphi-supervise", () => {
     h = await localHost();
   });
   afterEach(async () => {
-    for (const app of ["crashy", "stubborn", "envy"]) await control(h.ctx(), app, app, ["stop"], 1000).catch(() => {});
+    for (const app of ["crashy", "stubborn", "envy", "leaver"]) await control(h.ctx(), app, app, ["stop"], 1000).catch(() => {});
   });
   after(async () => {
     await h.cleanup();
@@ -42,6 +42,19 @@ describe("amphi-supervise", () => {
     assert.equal((await control(h.ctx(), "crashy", "crashy", ["stop"], 1000)).result, "stopped");
     assert.deepEqual(processesUnder(join(h.baseDir, "apps/crashy")), []);
     assert.ok(!processesUnder(h.dir).some((p) => p.cmd.includes("amphi-supervise") && p.cmd.includes("crashy")));
+  });
+
+  it("stops what an exited app left running in its process group before it starts the app again", async () => {
+    // the app's shell exits at once; the sleep it started in the background stays in the app's process group
+    fakeRelease(h, "leaver", "sleep 300 & echo $! >> sleepers; exit 3");
+    await control(h.ctx(), "leaver", "leaver", ["start"], 1000);
+    const log = () => readFileSync(join(h.baseDir, "logs/leaver.log"), "utf8");
+    assert.ok(await eventually(() => /restarting in 2s/.test(log()), 30_000), log());
+    const [first] = readFileSync(join(h.baseDir, "apps/leaver/releases/r1/sleepers"), "utf8").trim().split("\n");
+    const alive = (pid: string) => processesUnder(join(h.baseDir, "apps/leaver")).some((p) => String(p.pid) === pid);
+    assert.equal(alive(first!), false, `the first run's sleep (pid ${first}) was stopped with its group\n${log()}`);
+    assert.equal((await control(h.ctx(), "leaver", "leaver", ["stop"], 1000)).result, "stopped");
+    assert.deepEqual(processesUnder(join(h.baseDir, "apps/leaver")), []);
   });
 
   it("KILLs an app that ignores TERM once the grace period is over", async () => {

@@ -18,9 +18,10 @@ const GIT_ENV = {
   GIT_TERMINAL_PROMPT: "0",
 };
 
-/** Runs git in `dir` and returns its trimmed stdout. */
+/** Runs git in `dir` and returns its trimmed stdout. maintenance.auto off: otherwise every commit starts one more git
+ * process (`git maintenance run --auto`), which a test repository of a few commits never needs. */
 export async function git(dir: string, ...args: string[]): Promise<string> {
-  const { stdout } = await exec("git", ["-c", "commit.gpgsign=false", "-c", "core.autocrlf=false", ...args], { cwd: dir, env: GIT_ENV });
+  const { stdout } = await exec("git", ["-c", "commit.gpgsign=false", "-c", "core.autocrlf=false", "-c", "maintenance.auto=false", ...args], { cwd: dir, env: GIT_ENV });
   return stdout.trim();
 }
 

@@ -592,9 +592,12 @@ export async function startFleet(opts: FleetOptions): Promise<TestFleet> {
     //   every process of the host at once: that is stopHost. `--mount-proc` gives it a matching /proc.
     // - `--kill-child` ties sshd's life to unshare's, so killing our child never orphans a host.
     // - The bind mount hides root's slow ~/.bashrc from this host only (see FleetOptions).
+    // - `-r`: sshd serves each connection from a fork of itself instead of executing itself again (its default, for
+    //   a fresh address space layout per connection): ~30 ms of CPU less per connection (loading sshd, its libraries,
+    //   config and host key), and every amphi command opens one per host. Nothing a client sees changes.
     const startSshd = (h: HostState): Promise<void> => {
       const log = openSync(h.logPath, "a");
-      const script = `${hideRootBashrc ? "mount --bind /dev/null /root/.bashrc; " : ""}exec ${SSHD} -D -e -f "$1"`;
+      const script = `${hideRootBashrc ? "mount --bind /dev/null /root/.bashrc; " : ""}exec ${SSHD} -D -e -r -f "$1"`;
       const child = spawn(
         "ip",
         ["netns", "exec", h.netns, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "/bin/sh", "-c", script, "sh", h.configPath],

@@ -114,13 +114,13 @@ async function resolveRev(dir: string, rev: string): Promise<Resolved> {
   if (!isDir) throw new InputError(`not a git repository: ${dir} (no such directory)`);
   // Why: a revision starting with "-" would be read by git as an option.
   if (rev.startsWith("-") || rev.trim() === "") throw new InputError(`unknown revision "${rev}" in ${dir}`);
-  const [where, commit] = await Promise.all([
-    runGit(dir, ["rev-parse", "--show-prefix"]),
-    runGit(dir, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`]),
-  ]);
-  if (where.code !== 0) {
-    throw new InputError(/not a git repository/i.test(where.stderr) ? `not a git repository: ${dir}` : `git failed in ${dir}: ${where.stderr}`);
+  // One git process for both: the prefix line (empty at the top of the repository), then the commit's SHA. Exit 1 with
+  // the prefix line alone: no such commit; 128: not a repository, or git itself failed.
+  const r = await runGit(dir, ["rev-parse", "--show-prefix", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`]);
+  if (r.code !== 0 && r.code !== 1) {
+    throw new InputError(/not a git repository/i.test(r.stderr) ? `not a git repository: ${dir}` : `git failed in ${dir}: ${r.stderr}`);
   }
-  if (commit.code !== 0) throw new InputError(`unknown revision "${rev}" in ${dir}`);
-  return { sha: commit.stdout.toString("utf8").trim(), prefix: where.stdout.toString("utf8").trim() };
+  const [prefix = "", sha = ""] = r.stdout.toString("utf8").split("\n");
+  if (r.code !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) throw new InputError(`unknown revision "${rev}" in ${dir}`);
+  return { sha, prefix: prefix.trim() };
 }

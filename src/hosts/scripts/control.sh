@@ -67,7 +67,7 @@ case $action in
       done
       rmdir "$meta/next"
     else
-      rm -rf "$meta/rollback"
+      rm_rf "$meta/rollback"
     fi
     switch_current "$1"
     start_current

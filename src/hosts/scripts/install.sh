@@ -12,7 +12,8 @@ release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7 ports=${8:-} limi
 rel=$APPDIR/releases/$release
 pkg=$BASE/packages/$sha
 [ -d "$APPDIR" ] || made_appdir=1
-mkdir -p "$APPDIR/releases" || fail "cannot create $APPDIR/releases"
+# (a test before mkdir spares a process where there is nothing to do: the usual case of an update)
+[ -d "$APPDIR/releases" ] || mkdir -p "$APPDIR/releases" || fail "cannot create $APPDIR/releases"
 
 # refuse TMP: deletes the refused package, what was unpacked of it, and the app directories made here.
 refuse() {
@@ -42,7 +43,7 @@ if [ ! -d "$rel" ]; then
     fi
   fi
   tmp=$APPDIR/releases/.tmp.$release.$$
-  rm -rf "$tmp" && mkdir "$tmp" || fail "cannot create $tmp"
+  rm_rf "$tmp" && mkdir "$tmp" || fail "cannot create $tmp"
   # The sizes tar lists (field 3 in GNU and busybox listings) before anything is written.
   listed=$({ tar -t -v -z -f "$pkg" 2>"$tmp.err"; echo "rc $?"; } | awk -v limit="$limit" '
     $1 == "rc" && NF == 2 { rc = $2; next }
@@ -62,12 +63,12 @@ if [ ! -d "$rel" ]; then
   mv "$tmp" "$rel" || fail "cannot create $rel"
 fi
 meta=$rel/.amphi
-mkdir -p "$meta" || fail "cannot create $meta"
+[ -d "$meta" ] || mkdir -p "$meta" || fail "cannot create $meta"
 # The current release (an env or start command change in place) gets its new files in .amphi/next/;
 # `control.sh activate` swaps them in once the app is stopped, so the running app's files change only
 # when it restarts, and a deploy that stops before that leaves them as they were.
 dest=$meta
-rm -rf "$meta/next"
+rm_rf "$meta/next"
 if [ "$(current_release)" = "$release" ] && [ -f "$meta/start" ]; then
   dest=$meta/next
   mkdir "$dest" || fail "cannot create $dest"

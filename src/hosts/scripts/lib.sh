@@ -124,6 +124,11 @@ switch_current() {
     fail "cannot switch $APP to $1"
 }
 
+# rm_rf PATH: rm -rf PATH, without starting rm when there is nothing there (the usual case where it is called).
+rm_rf() {
+  if [ -e "$1" ] || [ -L "$1" ]; then rm -rf "$1"; fi
+}
+
 # put FILE VALUE: writes VALUE and a newline to FILE in one rename.
 put() {
   { printf '%s\n' "$2" >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; } || fail "cannot write $1"
@@ -331,7 +336,7 @@ prune_packages() {
   for _f in "$BASE"/packages/*; do
     [ -f "$_f" ] || continue
     _sha=${_f##*/}
-    _sha8=$(printf '%s' "$_sha" | cut -c1-8)
+    case $_sha in ????????*) _sha8=${_sha%"${_sha#????????}"} ;; *) _sha8=$_sha ;; esac
     set -- "$BASE"/apps/*/releases/*-"$_sha8"
     if [ ! -e "$1" ]; then
       rm -f "$_f" && printf 'removed=packages/%s\n' "$_sha"

@@ -24,12 +24,18 @@ clock() {
 put() { printf '%s\n' "$2" >"$1.tmp" && mv -f "$1.tmp" "$1"; }
 
 # group_alive PGID: a live process is in process group PGID. Through /proc where there is one, because
-# kill -0 also counts zombies, which an init that does not reap keeps forever.
+# kill -0 also counts zombies, which an init that does not reap keeps forever. kill -0 first: when it finds no
+# process at all ("No such process", the usual case once the app has exited), the group is gone and the scan of
+# every process's stat file (tens of milliseconds with the shell's byte-wise reads) is skipped; a group kill -0
+# cannot signal (another user's process) or that only zombies may hold is scanned.
 group_alive() {
   [ -r /proc/self/stat ] || {
     kill -0 -"$1" 2>/dev/null
     return
   }
+  if ! _e=$(kill -0 -"$1" 2>&1); then
+    case $_e in *"No such process"*) return 1 ;; esac
+  fi
   _g=$1
   for _s in /proc/[0-9]*/stat; do
     { read -r _l <"$_s"; } 2>/dev/null || continue
@@ -60,7 +66,9 @@ on_stop() {
 }
 trap on_stop TERM INT
 
-put "$run/$app.supervisor.pid" "$$"
+# start_app records this pid itself as soon as it has started this script: write it only when it is not there yet
+{ read -r _sp <"$run/$app.supervisor.pid"; } 2>/dev/null || _sp=""
+[ "$_sp" = "$$" ] || put "$run/$app.supervisor.pid" "$$"
 delay=1
 while [ -z "$stopping" ]; do
   # No current release (a first deploy rolled back, an undeploy): nothing to run, so do not linger.

@@ -372,8 +372,12 @@ class JsonMatcher {
 
   /** A line feed and `spaces` spaces. */
   private newline(spaces: number): boolean {
-    if (this.byte() !== LF) return false;
-    for (let i = 0; i < spaces; i++) if (this.byte() !== SPACE) return false;
+    const { buf, len } = this;
+    let p = this.p;
+    if (p + 1 + spaces > len) throw SHORT_INPUT;
+    if (buf[p++] !== LF) return false;
+    for (let i = 0; i < spaces; i++) if (buf[p++] !== SPACE) return false;
+    this.p = p;
     return true;
   }
 
@@ -387,7 +391,19 @@ class JsonMatcher {
    * \u00xx, lone surrogates as \udxxx, everything else as UTF-8. */
   private string(s: string): boolean {
     if (this.byte() !== QUOTE) return false;
-    for (let i = 0; i < s.length; i++) {
+    // Printable ASCII other than `"` and `\\` is itself: compared in a loop on locals (most of a file's bytes);
+    // the first other character goes on below.
+    const { buf, len } = this;
+    let p = this.p;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c >= 0x80 || c === QUOTE || c === BACKSLASH) break;
+      if (p >= len) throw SHORT_INPUT;
+      if (buf[p++] !== c) return false;
+    }
+    this.p = p;
+    for (; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x20 && c < 0x80) {
         if (c === QUOTE || c === BACKSLASH) {

@@ -51,8 +51,8 @@ class Entries {
     this.desired = desired ? new Map(desired.resources.map((r, at) => [r.key, { resource: r, at }])) : null;
   }
 
-  /** The desired resource entry `index` (the next one, or one of the few after it) probably is: the one as far
-   * after the last entry's as `index` is after the last entry. When the entry's text is that resource's JSON, the
+  /** The desired resource entry `index` (the next one) probably is: the one as far after the last entry's as
+   * `index` is after the last entry. When the entry's text is that resource's JSON, the
    * reader hands over the resource itself instead of parsing the text. */
   guess(index: number): unknown {
     return this.list[this.next + index - this.nextIndex] ?? null;

@@ -177,3 +177,44 @@ function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { NODE_TEST_CONTEXT: _, ...rest } = env;
   return rest;
 }
+
+describe("the compiled test tree's CLI bundle", () => {
+  let dir: string;
+  const write = (rel: string, text: string): void => {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+  };
+  const touch = (rel: string, secondsAhead: number): void => {
+    const t = Date.now() / 1000 + secondsAhead;
+    utimesSync(join(dir, rel), t, t);
+  };
+  const amphi = () => spawnSync(process.execPath, [join(dir, TREE, "bin/amphi.js"), "x"], { encoding: "utf8" });
+  const bundleMain = () => join(dir, TREE, ".cli-bundle/main.js");
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), `amphi-compiled-bundle-${process.pid}-`));
+    write("package.json", `${JSON.stringify({ type: "module" })}\n`);
+    write("tsconfig.json", readFileSync(join(repo, "tsconfig.json"), "utf8"));
+    symlinkSync(join(repo, "node_modules"), join(dir, "node_modules"));
+    write("scripts/bundle-cli.mjs", readFileSync(join(repo, "scripts/bundle-cli.mjs"), "utf8"));
+    write("src/lib.ts", LIB);
+    write("src/cli/main.ts", `import { describeShape } from "../lib.js";\nexport async function main(): Promise<number> {\n  process.stdout.write(describeShape({ name: "sq", sides: 4 }) + "\\n");\n  return 0;\n}\n`);
+    write("test/a.test.ts", "export const a: number = 1;\n");
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("bundles the compiled CLI, runs it from the bundle, and bundles again only when src/ changed", async () => {
+    await compileTree(dir);
+    assert.ok(existsSync(bundleMain()), "the bundle is made");
+    assert.match(readFileSync(bundleMain(), "utf8"), /has \$\{s\.sides\} sides/, "the library is inside the bundle");
+    assert.deepEqual([amphi().status, amphi().stdout], [0, "sq has 4 sides\n"]);
+    const made = lstatSync(bundleMain()).mtimeMs;
+    write("test/a.test.ts", "export const a: number = 2;\n");
+    touch("test/a.test.ts", 5);
+    assert.equal((await compileTree(dir)).compiled, 1);
+    assert.equal(lstatSync(bundleMain()).mtimeMs, made, "a test file's change leaves the bundle");
+    write("src/lib.ts", LIB.replace("has ${s.sides} sides", "has ${s.sides} corners"));
+    touch("src/lib.ts", 5);
+    await compileTree(dir);
+    assert.equal(amphi().stdout, "sq has 4 corners\n");
+  });
+});

@@ -48,18 +48,23 @@ interface Built {
   compiled: number;
 }
 
+/** Writes a file of a test checkout, making its folders. */
+function writeIn(dir: string, rel: string, text: string): void {
+  mkdirSync(dirname(join(dir, rel)), { recursive: true });
+  writeFileSync(join(dir, rel), text);
+}
+
+/** Marks a source of a test checkout as edited (a later mtime than the one it was compiled from). */
+function touchIn(dir: string, rel: string, secondsAhead: number): void {
+  const t = Date.now() / 1000 + secondsAhead;
+  utimesSync(join(dir, rel), t, t);
+}
+
 describe("the compiled test tree", () => {
   let dir: string;
   let tree: string;
-  const write = (rel: string, text: string): void => {
-    mkdirSync(dirname(join(dir, rel)), { recursive: true });
-    writeFileSync(join(dir, rel), text);
-  };
-  /** Marks a source as edited (a later mtime than the one it was compiled from). */
-  const touch = (rel: string, secondsAhead: number): void => {
-    const t = Date.now() / 1000 + secondsAhead;
-    utimesSync(join(dir, rel), t, t);
-  };
+  const write = (rel: string, text: string): void => writeIn(dir, rel, text);
+  const touch = (rel: string, secondsAhead: number): void => touchIn(dir, rel, secondsAhead);
   const compile = (): Promise<Built> => compileTree(dir);
   const isLinkTo = (rel: string, target: string): void => {
     const st = lstatSync(join(tree, rel));
@@ -180,14 +185,8 @@ function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 describe("the compiled test tree's CLI bundle", () => {
   let dir: string;
-  const write = (rel: string, text: string): void => {
-    mkdirSync(dirname(join(dir, rel)), { recursive: true });
-    writeFileSync(join(dir, rel), text);
-  };
-  const touch = (rel: string, secondsAhead: number): void => {
-    const t = Date.now() / 1000 + secondsAhead;
-    utimesSync(join(dir, rel), t, t);
-  };
+  const write = (rel: string, text: string): void => writeIn(dir, rel, text);
+  const touch = (rel: string, secondsAhead: number): void => touchIn(dir, rel, secondsAhead);
   const amphi = () => spawnSync(process.execPath, [join(dir, TREE, "bin/amphi.js"), "x"], { encoding: "utf8" });
   const bundleMain = () => join(dir, TREE, ".cli-bundle/main.js");
   before(() => {

@@ -1,4 +1,5 @@
-// How V8's young generation ("nursery") is sized for a command, by what it will hold. A one-shot command keeps
+// How V8 is tuned for a command, by what it will hold: the young generation ("nursery") sized, and for one-shot
+// commands optimization delayed (ONE_SHOT_INTERRUPT_BUDGET). A one-shot command keeps
 // nearly everything it allocates until it exits (the model, the desired and actual state), so each object is copied
 // from the nursery once or twice whatever its size; what the size changes is how much fresh memory those copies go
 // through (every fresh 4 KiB page is a fault: ~12 µs on the VMs measured) against how many scavenges run. Measured
@@ -19,12 +20,13 @@ export const LARGE_REPO_APPS = 4000;
 /** V8's interrupt budget (bytecodes run between tiering checks) for a one-shot command: 16 times the default,
  * so only functions that stay hot get optimized. A one-shot command's code runs mostly once per app; TurboFan
  * compiling everything that is merely warm cost more than it saved (its compile threads and their memory):
- * measured with in-sync plans, 1,000 apps: CPU 910 → 690 ms, wall 650 → 600 ms; 10,000 apps: CPU 4.7 → 4.1 s. */
+ * measured with in-sync plans, alternating old and new (load 3–9): 1,000 apps CPU p25 940 → 670 ms, wall p25 690 →
+ * 580 ms; 10,000 apps even in wall, CPU p25 4.39 → 3.97 s. */
 const ONE_SHOT_INTERRUPT_BUDGET = 16 * 67_584;
 
 /** Keeps the nursery at its initial size, and delays optimization, when `command` runs once and exits (see the
  * header and ONE_SHOT_INTERRUPT_BUDGET). */
-export function heapForCommand(command: string | undefined): void {
+export function tuneForCommand(command: string | undefined): void {
   if (command === undefined || !ONE_SHOT.has(command)) return;
   setFlagsFromString("--semi-space-growth-factor=1");
   setFlagsFromString(`--interrupt-budget=${ONE_SHOT_INTERRUPT_BUDGET}`);

@@ -1,7 +1,7 @@
 // amphi's composition root: builds the command tree, runs one command, returns its exit code.
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { EXIT, processIo, type Io } from "./common.js";
-import { heapForCommand } from "./heap.js";
+import { tuneForCommand } from "./heap.js";
 
 /** The version printed by `amphi --version`. */
 export const VERSION = "0.1.0";
@@ -86,6 +86,6 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const commands = commandsFor(argv);
-  heapForCommand(commands.length === 1 ? commands[0] : undefined);
+  tuneForCommand(commands.length === 1 ? commands[0] : undefined);
   return run(argv, processIo(), ac.signal);
 }

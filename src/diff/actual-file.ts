@@ -30,7 +30,7 @@ export function parseActualState(text: string, file: string, envName: string, de
  * text then, which gives the same result or the usual error. */
 export async function readActualJson(fill: Fill, file: string, envName: string, desired?: DesiredState, bufferSize?: number): Promise<ActualState | null> {
   const entries = new Entries(desired);
-  const doc = await readJsonStreaming(fill, "resources", (e, i, matched) => entries.add(e, i, matched), bufferSize, desired ? (index) => entries.guess(index) : undefined);
+  const doc = await readJsonStreaming(fill, "resources", (e, i, matched) => entries.add(e, i, matched), bufferSize, desired ? () => entries.guess() : undefined);
   return doc === null ? null : checkActualState(doc, file, envName, entries);
 }
 
@@ -44,25 +44,21 @@ class Entries {
   /** Where the next entry is expected in the desired list: files written from a desired state (`render
    * --as-actual`, a previous plan's state) list resources in the same order. */
   private next = 0;
-  /** The index of the entry after the last one added. */
-  private nextIndex = 0;
   constructor(desired: DesiredState | undefined) {
     this.list = desired?.resources ?? [];
     this.desired = desired ? new Map(desired.resources.map((r, at) => [r.key, { resource: r, at }])) : null;
   }
 
-  /** The desired resource entry `index` (the next one) probably is: the one as far after the last entry's as
-   * `index` is after the last entry. When the entry's text is that resource's JSON, the
-   * reader hands over the resource itself instead of parsing the text. */
-  guess(index: number): unknown {
-    return this.list[this.next + index - this.nextIndex] ?? null;
+  /** The desired resource the next entry probably is (the one after the last entry's): when the entry's text is
+   * that resource's JSON, the reader hands over the resource itself instead of parsing the text. */
+  guess(): unknown {
+    return this.list[this.next] ?? null;
   }
 
   /** Checks entry `index`. When it is the guessed desired resource itself (`matched`: its text was that resource's
    * JSON), the checks see what parsing its text would give (desired resources are plain JSON data) and it is kept
    * as it is; any other entry that is deeply the same as its desired resource is replaced by it. */
   add(entry: unknown, index: number, matched = false): void {
-    this.nextIndex = index + 1;
     const ok = checkResource(entry, `resources[${index}]`, this.problems);
     if (!ok) return;
     if (matched && entry === this.list[this.next]) {

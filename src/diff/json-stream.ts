@@ -6,7 +6,8 @@
 // dropped or shared as soon as it is checked.
 //
 // It only finds where values begin and end (strings, nesting, commas); every piece it cuts is then parsed by
-// JSON.parse, so what it accepts is valid JSON. Whatever it does not expect (a syntax error, an element that
+// JSON.parse, or, for an element the caller guessed, compared byte by byte with the guess's exact JSON text
+// (JsonMatcher), so what it accepts is valid JSON. Whatever it does not expect (a syntax error, an element that
 // is not an object, the field twice) makes it give up with `null`: the caller parses the whole text instead,
 // which yields the same value or the usual error message.
 
@@ -112,7 +113,7 @@ class Reader {
   /** `matches` on the input held: true, false, or NEED_MORE when it ends before the comparison is decided. */
   matchesHeld(matcher: JsonMatcher, value: unknown, column: number): boolean | typeof NEED_MORE {
     const end = matcher.match(this.buf, this.len, this.pos, value, column);
-    if (end === SHORT) return NEED_MORE;
+    if (end === NEED_MORE) return NEED_MORE;
     if (end === MISMATCH) return false;
     this.pos = end;
     return true;
@@ -285,8 +286,7 @@ class Guesser {
 }
 
 const MISMATCH = -1;
-const SHORT = -2;
-/** Thrown inside JsonMatcher when the input ends before the comparison is decided. */
+/** Thrown inside JsonMatcher when the input ends before the comparison is decided (match then says NEED_MORE). */
 const SHORT_INPUT = Symbol("short input");
 
 /** Compares input bytes with a value's JSON text as JSON.stringify writes it (compact, or with an indentation of
@@ -300,7 +300,7 @@ class JsonMatcher {
   private len = 0;
   private p = 0;
 
-  /** The end of `value`'s text at `pos` in `buf[0, len)`, MISMATCH, or SHORT when the input ends first. `column`:
+  /** The end of `value`'s text at `pos` in `buf[0, len)`, MISMATCH, or NEED_MORE when the input ends first. `column`:
    * where a pretty-printed value starts (its closing bracket's indentation); -1: compact. */
   match(buf: Buffer, len: number, pos: number, value: unknown, column: number): number {
     this.buf = buf;
@@ -309,7 +309,7 @@ class JsonMatcher {
     try {
       return this.value(value, column) ? this.p : MISMATCH;
     } catch (e) {
-      if (e === SHORT_INPUT) return SHORT;
+      if (e === SHORT_INPUT) return NEED_MORE;
       throw e;
     }
   }

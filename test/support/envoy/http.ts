@@ -14,9 +14,8 @@ import { callUpstream, type DownstreamRequest, type LocalReply, type UpstreamAns
 import { takeToken } from "./rate-limit.js";
 import { T } from "./resources.js";
 import { log } from "./log.js";
-import { durationMs } from "./shape.js";
+import { DEFAULT_IDLE_TIMEOUT_MS, durationMs } from "./shape.js";
 
-const IDLE_TIMEOUT_MS = 3_600_000;
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te", "http2-settings"]);
 
@@ -50,7 +49,7 @@ export class HttpManager {
     // Envoy keeps an idle downstream connection for the manager's common_http_protocol_options.idle_timeout, 1 h when
     // unset (0: no limit, as 0 is to Node). Node's own 5 s default closed the connections a peer sidecar keeps in its
     // pool, and a request reusing one as it closed got a 503 reset.
-    server.keepAliveTimeout = durationMs(hcm.common_http_protocol_options?.idle_timeout) ?? IDLE_TIMEOUT_MS;
+    server.keepAliveTimeout = durationMs(hcm.common_http_protocol_options?.idle_timeout) ?? DEFAULT_IDLE_TIMEOUT_MS;
     // HTTP/1's parser reads what is unshifted back; HTTP/2's reads the socket's handle directly and would miss it,
     // so it gets a stream that replays the first bytes (Node wraps a non-socket stream itself).
     socket.unshift(head);

@@ -61,6 +61,10 @@ export function anyOf(types: Record<string, Shape>): Check {
 /** A google.protobuf.Duration, as xDS decodes it (`{seconds, nanos}`) or as a bootstrap file writes it (`"5s"`). */
 export const DURATION: Check = (v, path) => (durationMs(v) === null ? [`${path}: expected a Duration`] : []);
 
+/** Envoy's idle timeout of an HTTP connection when `common_http_protocol_options.idle_timeout` is unset (1 h), for
+ * a connection manager's downstream connections and a cluster's upstream ones alike. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
+
 /** A Duration in milliseconds, or null when `v` is none. */
 export function durationMs(v: unknown): number | null {
   if (typeof v === "string") {

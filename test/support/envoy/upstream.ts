@@ -6,7 +6,7 @@
 // at most max_ejection_percent of the hosts).
 import http from "node:http";
 import type http2 from "node:http2";
-import { durationMs, unwrap } from "./shape.js";
+import { DEFAULT_IDLE_TIMEOUT_MS, durationMs, unwrap } from "./shape.js";
 import type { Destination } from "./original-dst.js";
 
 /** One endpoint of a cluster, with its outlier state. */
@@ -61,7 +61,6 @@ export interface Cluster {
 }
 
 const DEFAULT_LIMIT = 1024;
-const IDLE_TIMEOUT_MS = 3_600_000;
 
 /** Builds the runtime of one Cluster resource (hosts are set by EDS, or kept from `before`). */
 export function makeCluster(body: Record<string, any>, before: Cluster | undefined): Cluster {
@@ -69,7 +68,7 @@ export function makeCluster(body: Record<string, any>, before: Cluster | undefin
   const od = body.outlier_detection;
   const opts = body.typed_extension_protocol_options?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
   const maxConnections = unwrap(t.max_connections, DEFAULT_LIMIT);
-  const idleMs = durationMs(opts?.common_http_protocol_options?.idle_timeout) ?? IDLE_TIMEOUT_MS;
+  const idleMs = durationMs(opts?.common_http_protocol_options?.idle_timeout) ?? DEFAULT_IDLE_TIMEOUT_MS;
   const c: Cluster = {
     name: String(body.name),
     body,

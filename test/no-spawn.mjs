@@ -4,8 +4,9 @@
 import childProcess from "node:child_process";
 import { syncBuiltinESMExports } from "node:module";
 
-// The runner's own process (node --test) starts the test files: only the test files' processes are guarded.
-if (!process.execArgv.includes("--test")) {
+// The driver (test/drive.mjs) starts the test files: only the test files' processes (run() marks them with
+// NODE_TEST_CONTEXT) are guarded.
+if (process.env.NODE_TEST_CONTEXT !== undefined) {
   for (const name of ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileSync", "fork"]) {
     childProcess[name] = (command, args) => {
       const argv = Array.isArray(args) ? ` ${args.join(" ")}` : "";

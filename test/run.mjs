@@ -2,11 +2,13 @@
 // Runs the test files (test/**/*.test.ts) with node:test, compiled: it first brings the compiled tree
 // .test-build/tree/ up to date (test/support/compiled-tree.mjs: each changed .ts compiled to .js beside it, the rest
 // linked), then runs the compiled test files on plain node (no tsx loader in any test process or in the processes
-// they start), with source maps on, so stacks name the .ts lines. Node 20's --test does not expand globs, so the
-// files are listed here (test/suites.mjs); the summary names them by their .ts paths. Arguments narrow the run:
+// they start), with source maps on, so stacks name the .ts lines, through test/drive.mjs (node:test's run(): `node
+// --test` would sort the files by name). The files are listed here (test/suites.mjs); the summary names them by
+// their .ts paths. Arguments narrow the run:
 // `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
 // run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
-// test/durations.json) so that the run does not end waiting on one long file started last.
+// test/durations.json) so that the run does not end waiting on one long file started last (until this driver they
+// started in name order: `node --test` sorted them, whatever order they were given in).
 // TEST_CONCURRENCY (default 3: on 2 cores the files wait on hosts and timers part of the time; 3 took 503 s against
 // 555 s for 2 on a quiet machine) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min) fails a test or a
 // whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
@@ -59,17 +61,19 @@ const files = longestFirst([...selected.filter((f) => !entry || !isQuick(f)), ..
 const concurrency = process.env.TEST_CONCURRENCY ?? "3";
 const timeout = process.env.TEST_TIMEOUT_MS ?? "1800000";
 const env = { ...process.env };
+// No test reaches a public TLS endpoint, and NODE_EXTRA_CA_CERTS (set on some machines, this one among them) makes
+// every node process parse that CA bundle as it starts: 100 instead of 60 ms for `node -e 0` here, in each of the
+// hundreds of node processes a run starts (test files, amphi, the doubles, sidecars).
+delete env.NODE_EXTRA_CA_CERTS;
 if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FILE);
+// test/drive.mjs runs them (in this order: `node --test` would sort them by name) and reports: TAP on stdout as
+// before (its closing counts are what CI reads), and the list of failed tests, the wall time and the slowest files on
+// stderr at the end.
 const result = spawnSync(
   process.execPath,
   [
     "--enable-source-maps", ...(quick ? ["--import", join(root, "test", "no-spawn.mjs")] : []),
-    "--test", `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`,
-    // TAP on stdout as before (its closing counts are what CI reads), and the list of failed tests, the wall time
-    // and the slowest files on stderr at the end
-    "--test-reporter=tap", "--test-reporter-destination=stdout",
-    `--test-reporter=${join(root, "test", "failures-reporter.mjs")}`, "--test-reporter-destination=stderr",
-    ...files,
+    join(root, "test", "drive.mjs"), concurrency, timeout, ...files,
   ],
   { cwd: root, stdio: "inherit", env },
 );

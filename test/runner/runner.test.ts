@@ -1,6 +1,7 @@
-// The test runner's own parts: the closing summary of test/failures-reporter.mjs (run by the real `node --test` on
-// small test files written here: passing, failing, crashing at top level, exiting non-zero after its tests, hanging),
-// the quick-suite guard test/no-spawn.mjs, and the file order and quick list of test/suites.mjs.
+// The test runner's own parts: the driver test/drive.mjs (node:test's run(), the TAP and failures reporters) and the
+// closing summary of test/failures-reporter.mjs, on small test files written here (passing, failing, crashing at top
+// level, exiting non-zero after its tests, hanging), the quick-suite guard test/no-spawn.mjs, and the file order and
+// quick list of test/suites.mjs.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { allTestFiles, isQuick, longestFirst, QUICK, QUICK_EXCEPT } from "../suites.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const REPORTER = join(root, "test", "failures-reporter.mjs");
+const DRIVE = join(root, "test", "drive.mjs");
 const NO_SPAWN = join(root, "test", "no-spawn.mjs");
 
 const FILES: Record<string, string> = {
@@ -28,20 +29,23 @@ test("compares a function", () => assert.deepEqual({ list: [() => 1] }, { list: 
   "spawns.test.mjs": `import { test } from "node:test"; import { execFileSync } from "node:child_process"; test("starts git", () => { execFileSync("git", ["--version"]); });`,
 };
 
-/** `node --test` with TAP on stdout and the failures reporter on stderr, as test/run.mjs runs it. */
-function runTests(dir: string, files: string[], opts: { args?: string[]; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(process.execPath, [...(opts.args ?? []), "--test", "--test-reporter=tap", "--test-reporter-destination=stdout", `--test-reporter=${REPORTER}`, "--test-reporter-destination=stderr", ...files.map((f) => join(dir, f))], {
+/** The driver with TAP on stdout and the failures reporter on stderr, as test/run.mjs runs it (3 files at a time
+ * unless `concurrency` says otherwise; no timeout unless `timeoutMs` sets one). */
+function runTests(dir: string, files: string[], opts: { args?: string[]; env?: NodeJS.ProcessEnv; concurrency?: number; timeoutMs?: number } = {}) {
+  const run = [DRIVE, String(opts.concurrency ?? 3), String(opts.timeoutMs ?? 0), ...files.map((f) => join(dir, f))];
+  const r = spawnSync(process.execPath, [...(opts.args ?? []), ...run], {
     cwd: dir,
     encoding: "utf8",
-    env: withoutTestContext({ ...process.env, ...opts.env }),
+    env: { ...withoutTestContext(process.env), ...opts.env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The environment without NODE_TEST_CONTEXT (which the runner sets in this process and which would make the inner
- * `node --test` skip its files as a recursive run). */
+ * run() skip its files as a recursive run), and without the whole run's AMPHI_TEST_TIMES (`--record-times` would
+ * record these small files in test/durations.json); a test that wants times sets its own. */
 function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_TEST_CONTEXT: _, ...rest } = env;
+  const { NODE_TEST_CONTEXT: _, AMPHI_TEST_TIMES: __, ...rest } = env;
   return rest;
 }
 
@@ -109,8 +113,15 @@ describe("failures reporter: the closing summary", () => {
     assert.doesNotMatch(one.stderr, /entry\.test\.mjs {2}\(the file as a whole/);
   });
 
+  it("starts the files in the order given, not by name (as `node --test` would)", () => {
+    // one file at a time: TAP lists each file's top-level tests in the order the files ran (and a failed file by path)
+    const tests = (files: string[]) => [...runTests(dir, files, { concurrency: 1 }).stdout.matchAll(/^# Subtest: ([^/].*)$/gm)].map((m) => m[1]);
+    assert.deepEqual(tests(["pass.test.mjs", "exit.test.mjs"]), ["passes", "passes, then the process fails"]);
+    assert.deepEqual(tests(["exit.test.mjs", "pass.test.mjs"]), ["passes, then the process fails", "passes"]);
+  });
+
   it("names a file that timed out as a whole (a hung file ends the run instead of hanging it)", () => {
-    const hung = runTests(dir, ["hang.test.mjs", "pass.test.mjs"], { args: ["--test-timeout=3000"] });
+    const hung = runTests(dir, ["hang.test.mjs", "pass.test.mjs"], { timeoutMs: 3000 });
     assert.equal(hung.code, 1);
     assert.match(hung.stderr, /hang\.test\.mjs {2}(never ends|\(the file as a whole: timed out\))/, hung.stderr);
     assert.match(hung.stderr, /test timed out after 3000ms/);

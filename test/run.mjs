@@ -7,8 +7,7 @@
 // their .ts paths. Arguments narrow the run:
 // `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
 // run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
-// test/durations.json) so that the run does not end waiting on one long file started last (until this driver they
-// started in name order: `node --test` sorted them, whatever order they were given in).
+// test/durations.json) so that the run does not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 3: on 2 cores the files wait on hosts and timers part of the time; 3 took 503 s against
 // 555 s for 2 on a quiet machine) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min) fails a test or a
 // whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
@@ -66,9 +65,8 @@ const env = { ...process.env };
 // hundreds of node processes a run starts (test files, amphi, the doubles, sidecars).
 delete env.NODE_EXTRA_CA_CERTS;
 if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FILE);
-// test/drive.mjs runs them (in this order: `node --test` would sort them by name) and reports: TAP on stdout as
-// before (its closing counts are what CI reads), and the list of failed tests, the wall time and the slowest files on
-// stderr at the end.
+// The driver reports TAP on stdout (its closing counts are what CI reads), and the list of failed tests, the wall
+// time and the slowest files on stderr at the end.
 const result = spawnSync(
   process.execPath,
   [

@@ -53,9 +53,14 @@ export const ADS_SOURCE = { ads: {}, resource_api_version: "V3" } as const;
 
 const HTTP_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
+/** A cluster's `typed_extension_protocol_options` holding one HttpProtocolOptions. */
+function httpOptions(options: ResourceBody): ResourceBody {
+  return { [HTTP_OPTIONS_KEY]: { "@type": `type.googleapis.com/${HTTP_OPTIONS_KEY}`, ...options } };
+}
+
 /** A cluster's `typed_extension_protocol_options` for HTTP/2 upstream (gRPC). */
 export function http2Upstream(): ResourceBody {
-  return { [HTTP_OPTIONS_KEY]: { "@type": `type.googleapis.com/${HTTP_OPTIONS_KEY}`, explicit_http_config: { http2_protocol_options: {} } } };
+  return httpOptions({ explicit_http_config: { http2_protocol_options: {} } });
 }
 
 /** How long a sidecar keeps an idle HTTP/1.1 upstream connection pooled. A sidecar's HTTP connections end at an app
@@ -68,11 +73,8 @@ export const HTTP1_IDLE_TIMEOUT_MS = 3_000;
 /** A cluster's `typed_extension_protocol_options` for HTTP/1.1 upstream: idle connections closed after
  * HTTP1_IDLE_TIMEOUT_MS. */
 export function http1Upstream(): ResourceBody {
-  return {
-    [HTTP_OPTIONS_KEY]: {
-      "@type": `type.googleapis.com/${HTTP_OPTIONS_KEY}`,
-      common_http_protocol_options: { idle_timeout: duration(HTTP1_IDLE_TIMEOUT_MS) },
-      explicit_http_config: { http_protocol_options: {} },
-    },
-  };
+  return httpOptions({
+    common_http_protocol_options: { idle_timeout: duration(HTTP1_IDLE_TIMEOUT_MS) },
+    explicit_http_config: { http_protocol_options: {} },
+  });
 }

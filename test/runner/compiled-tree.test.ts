@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error: plain ESM module without types, run by node directly
 import { compileTree, sourcePath, TREE } from "../support/compiled-tree.mjs";
+import { innerRunEnv } from "../support/inner-run.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -84,6 +85,7 @@ describe("the compiled test tree", () => {
     write("src/fixtures/data.txt", "data\n");
     write("test/fail.test.ts", FAILING_TEST);
     write("test/failures-reporter.mjs", readFileSync(join(repo, "test/failures-reporter.mjs"), "utf8"));
+    write("test/drive.mjs", readFileSync(join(repo, "test/drive.mjs"), "utf8"));
     write("test/support/compiled-tree.mjs", readFileSync(join(repo, "test/support/compiled-tree.mjs"), "utf8"));
     write("bin/amphi.js", "// the checkout's executable\n");
     write("bin/helper", "#!/bin/sh\n");
@@ -123,10 +125,12 @@ describe("the compiled test tree", () => {
 
   it("names the failed test by its .ts file, and stacks name the .ts lines", async () => {
     await compile();
-    const r = spawnSync(process.execPath, [
-      "--enable-source-maps", "--test", "--test-reporter=tap", "--test-reporter-destination=stdout",
-      `--test-reporter=${join(tree, "test/failures-reporter.mjs")}`, "--test-reporter-destination=stderr", join(tree, "test/fail.test.js"),
-    ], { cwd: dir, encoding: "utf8", env: withoutTestContext(process.env) });
+    // as test/run.mjs runs a file: through the driver, with source maps on
+    const r = spawnSync(process.execPath, ["--enable-source-maps", join(tree, "test/drive.mjs"), "1", "0", join(tree, "test/fail.test.js")], {
+      cwd: dir,
+      encoding: "utf8",
+      env: innerRunEnv(process.env),
+    });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /\n2 failed tests:\n {2}test\/fail\.test\.ts {2}adds wrong\n/, r.stderr);
     assert.match(r.stderr, /\n {2}test\/fail\.test\.ts {2}throws from the library\n {6}Error: line: /);
@@ -174,13 +178,6 @@ function isLink(path: string): boolean {
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** The environment without NODE_TEST_CONTEXT (set by the runner in this process: an inner `node --test` would skip
- * its files as a recursive run). */
-function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_TEST_CONTEXT: _, ...rest } = env;
-  return rest;
 }
 
 describe("the compiled test tree's CLI bundle", () => {

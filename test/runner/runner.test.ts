@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 // @ts-expect-error: plain ESM module without types, run by node directly
 import { allTestFiles, isQuick, longestFirst, QUICK, QUICK_EXCEPT } from "../suites.mjs";
+import { innerRunEnv } from "../support/inner-run.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const DRIVE = join(root, "test", "drive.mjs");
@@ -36,18 +37,11 @@ function runTests(dir: string, files: string[], opts: { args?: string[]; env?: N
   const r = spawnSync(process.execPath, [...(opts.args ?? []), ...run], {
     cwd: dir,
     encoding: "utf8",
-    env: { ...withoutTestContext(process.env), ...opts.env },
+    env: { ...innerRunEnv(process.env), ...opts.env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The environment without NODE_TEST_CONTEXT (which the runner sets in this process and which would make the inner
- * run() skip its files as a recursive run), and without the whole run's AMPHI_TEST_TIMES (`--record-times` would
- * record these small files in test/durations.json); a test that wants times sets its own. */
-function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_TEST_CONTEXT: _, AMPHI_TEST_TIMES: __, ...rest } = env;
-  return rest;
-}
 
 describe("failures reporter: the closing summary", () => {
   let dir: string;

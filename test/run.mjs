@@ -9,7 +9,7 @@
 // run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
 // test/durations.json) so that the run does not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 3: on 2 cores the files wait on hosts and timers part of the time; 3 took 503 s against
-// 555 s for 2 on a quiet machine) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min) fails a test or a
+// 555 s for 2 on a quiet machine) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min; 0: none) fails a test or a
 // whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,6 +29,18 @@ for (const f of flags) {
   }
 }
 const quick = flags.has("--quick");
+/** A whole number from the environment variable `name` (at least `min`), else `fallback`; anything else ends the run
+ * naming the variable (node:test itself would name only its own option). */
+function wholeNumber(name, fallback, min) {
+  const text = process.env[name] ?? fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min) {
+    console.error(`test/run.mjs: ${name} must be a whole number, at least ${min}, not ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return text;
+}
+const concurrency = wholeNumber("TEST_CONCURRENCY", "3", 1);
+const timeout = wholeNumber("TEST_TIMEOUT_MS", "1800000", 0); // 0: no limit
 
 const selected = allTestFiles(root)
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
@@ -57,8 +69,6 @@ const entry = entryDir ? join(entryDir, QUICK_BATCH) : null;
 if (entry) writeFileSync(entry, batched.map((f) => `await import(${JSON.stringify(pathToFileURL(compiled(f)).href)});\n`).join(""));
 const files = longestFirst([...selected.filter((f) => !entry || !isQuick(f)), ...(entry ? [QUICK_BATCH] : [])], readDurations(root))
   .map((f) => (f === QUICK_BATCH ? entry : compiled(f)));
-const concurrency = process.env.TEST_CONCURRENCY ?? "3";
-const timeout = process.env.TEST_TIMEOUT_MS ?? "1800000";
 const env = { ...process.env };
 // No test reaches a public TLS endpoint, and NODE_EXTRA_CA_CERTS (set on some machines, this one among them) makes
 // every node process parse that CA bundle as it starts: 100 instead of 60 ms for `node -e 0` here, in each of the

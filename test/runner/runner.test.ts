@@ -140,6 +140,17 @@ describe("test:quick's guard (test/no-spawn.mjs)", () => {
   });
 });
 
+describe("test/run.mjs's settings", () => {
+  it("refuses a TEST_CONCURRENCY or TEST_TIMEOUT_MS that is not a whole number in range, naming the variable, before running anything", () => {
+    for (const [name, value] of [["TEST_CONCURRENCY", "abc"], ["TEST_CONCURRENCY", "0"], ["TEST_TIMEOUT_MS", "-5"], ["TEST_TIMEOUT_MS", "1.5"]] as const) {
+      const r = spawnSync(process.execPath, [join(root, "test", "run.mjs"), "test/runner/ports"], { encoding: "utf8", env: { ...innerRunEnv(process.env), [name]: value } });
+      assert.equal(r.status, 2, `${name}=${value}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^test/run\\.mjs: ${name} must be a whole number, at least [01], not "${value.replace(".", "\\.")}"\n$`));
+      assert.equal(r.stdout, "", "no test ran");
+    }
+  });
+});
+
 describe("test/suites.mjs", () => {
   it("starts the longest files first; unknown files count as 3 s and keep their order", () => {
     assert.deepEqual(longestFirst(["a", "b", "c", "d", "e"], { b: 90, c: 1, e: 4 }), ["b", "e", "a", "d", "c"]);

@@ -9,10 +9,11 @@ import { tap } from "node:test/reporters";
 import failures from "./failures-reporter.mjs";
 
 const [concurrency, timeout, ...files] = process.argv.slice(2);
+const started = Date.now();
 const stream = run({ files, concurrency: Number(concurrency), timeout: Number(timeout) > 0 ? Number(timeout) : Infinity });
 // as `node --test` does: any failed test fails the run
 stream.on("test:fail", (data) => {
   if (data.todo === undefined || data.todo === false) process.exitCode = 1;
 });
 stream.compose(tap).pipe(process.stdout);
-stream.compose(failures).pipe(process.stderr);
+stream.compose((source) => failures(source, started)).pipe(process.stderr);

@@ -38,3 +38,55 @@ describe("canonicalJson", () => {
     assert.equal(specHash({ ...app, file: "elsewhere/app.yaml" }), specHash(app));
   });
 });
+
+/** canonicalJson as it was first written: JSON.stringify with a replacer that copies each object with its keys
+ * sorted. The hand-written one must give the same bytes. */
+function byReplacer(value: unknown): string {
+  return (
+    JSON.stringify(value, (_key: string, v: unknown) => {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) out[k] = (v as Record<string, unknown>)[k];
+      return out;
+    }) ?? "undefined"
+  );
+}
+
+describe("canonicalJson against JSON.stringify with a sorting replacer", () => {
+  // a small seeded generator (mulberry32): the same values every run
+  let seed = 0x5eed;
+  const rand = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const KEYS = ["a", "b", "B", "é", "", "0", "1", "9", "10", "01", "-1", "1.5", "4294967294", "4294967295", "key with space", 'q"uote', "\u{1f600}"];
+  const SCALARS: unknown[] = ["", "x", 'q"\\\n\t', "\ud800", "é\u{1f600}", 0, -0, 1.5, -3e21, 1e-7, NaN, Infinity, true, false, null, undefined, () => 1, Symbol("s")];
+  function value(depth: number): unknown {
+    const r = rand();
+    if (depth > 3 || r < 0.4) return pick(SCALARS);
+    if (r < 0.55) return Array.from({ length: Math.floor(rand() * 4) }, () => value(depth + 1));
+    if (r < 0.6) return new Date(Math.floor(rand() * 2e12));
+    if (r < 0.65) {
+      const inner = value(depth + 1);
+      return { toJSON: (key: string) => ({ key, inner }) };
+    }
+    if (r < 0.68) return new Map([["a", 1]]);
+    const o: Record<string, unknown> = {};
+    for (let i = Math.floor(rand() * 6); i > 0; i--) o[pick(KEYS)] = value(depth + 1);
+    return o;
+  }
+
+  it("gives the same text for 2,000 random values (integer-like keys, toJSON, undefined, functions, dates)", () => {
+    for (let i = 0; i < 2000; i++) {
+      const v = value(0);
+      assert.equal(canonicalJson(v), byReplacer(v), `value ${i}`);
+    }
+  });
+
+  it("throws on a bigint as JSON.stringify does", () => {
+    assert.throws(() => canonicalJson({ a: 1n }), TypeError);
+  });
+});

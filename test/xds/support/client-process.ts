@@ -48,9 +48,10 @@ export class XdsClientProcess {
     return this.send({ op: "parallel", target, n, spacingMs, deadlineMs });
   }
 
-  /** Calls one after the other for `durationMs`: [time, server id or `!<code>`] each. */
-  watch(target: string, durationMs: number, deadlineMs = 2000): Promise<{ log: [number, string][] }> {
-    return this.send({ op: "watch", target, durationMs, deadlineMs });
+  /** Calls one after the other for `durationMs`, each starting at least `spacingMs` after the one before (10 ms:
+   * what the tests judge is seconds apart): [time, server id or `!<code>`] each. */
+  watch(target: string, durationMs: number, deadlineMs = 2000, spacingMs = 10): Promise<{ log: [number, string][] }> {
+    return this.send({ op: "watch", target, durationMs, deadlineMs, spacingMs });
   }
 
   private send(cmd: object): Promise<any> {

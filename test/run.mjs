@@ -2,7 +2,7 @@
 // Runs the test files (test/**/*.test.ts) with node:test, compiled: it first brings the compiled tree
 // .test-build/tree/ up to date (test/support/compiled-tree.mjs: each changed .ts compiled to .js beside it, the rest
 // linked), then runs the compiled test files on plain node (no tsx loader in any test process or in the processes
-// they start), with source maps on, so stacks name the .ts lines, through test/drive.mjs (node:test's run(): `node
+// they start), with stacks that name the .ts lines (test/support/source-map-stacks.mjs, preloaded), through test/drive.mjs (node:test's run(): `node
 // --test` would sort the files by name). The files are listed here (test/suites.mjs); the summary names them by
 // their .ts paths. Arguments narrow the run:
 // `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
@@ -80,7 +80,7 @@ if (flags.has("--record-times")) env.AMPHI_TEST_TIMES = join(root, DURATIONS_FIL
 const result = spawnSync(
   process.execPath,
   [
-    "--enable-source-maps", ...(quick ? ["--import", join(root, "test", "no-spawn.mjs")] : []),
+    "--import", join(root, "test", "support", "source-map-stacks.mjs"), ...(quick ? ["--import", join(root, "test", "no-spawn.mjs")] : []),
     join(root, "test", "drive.mjs"), concurrency, timeout, ...files,
   ],
   { cwd: root, stdio: "inherit", env },

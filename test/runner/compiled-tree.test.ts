@@ -87,6 +87,7 @@ describe("the compiled test tree", () => {
     write("test/failures-reporter.mjs", readFileSync(join(repo, "test/failures-reporter.mjs"), "utf8"));
     write("test/drive.mjs", readFileSync(join(repo, "test/drive.mjs"), "utf8"));
     write("test/support/compiled-tree.mjs", readFileSync(join(repo, "test/support/compiled-tree.mjs"), "utf8"));
+    write("test/support/source-map-stacks.mjs", readFileSync(join(repo, "test/support/source-map-stacks.mjs"), "utf8"));
     write("bin/amphi.js", "// the checkout's executable\n");
     write("bin/helper", "#!/bin/sh\n");
     write("examples/config/a.yaml", "a: 1\n");
@@ -125,8 +126,8 @@ describe("the compiled test tree", () => {
 
   it("names the failed test by its .ts file, and stacks name the .ts lines", async () => {
     await compile();
-    // as test/run.mjs runs a file: through the driver, with source maps on
-    const r = spawnSync(process.execPath, ["--enable-source-maps", join(tree, "test/drive.mjs"), "1", "0", join(tree, "test/fail.test.js")], {
+    // as test/run.mjs runs a file: through the driver, with the preload that maps stacks to the .ts lines
+    const r = spawnSync(process.execPath, ["--import", join(dir, "test/support/source-map-stacks.mjs"), join(tree, "test/drive.mjs"), "1", "0", join(tree, "test/fail.test.js")], {
       cwd: dir,
       encoding: "utf8",
       env: innerRunEnv(process.env),

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "js-yaml";
+import { SOURCE_MAP_STACKS } from "./node-script.js";
 
 /** The Envoy test double's executable (a sh script; runs from any cwd, as any uid). */
 export const DOUBLE_PATH = fileURLToPath(new URL("./envoy/envoy", import.meta.url));
@@ -27,7 +28,7 @@ export function isDouble(): boolean {
  * package archive: `#!/bin/sh` + exec. */
 export function doubleLauncher(): string {
   const compiled = fileURLToPath(new URL("./envoy/main.js", import.meta.url));
-  if (existsSync(compiled)) return `#!/bin/sh\n# amphi's Envoy TEST DOUBLE (not Envoy)\nexec ${process.execPath} --enable-source-maps ${compiled} "$@"\n`;
+  if (existsSync(compiled)) return `#!/bin/sh\n# amphi's Envoy TEST DOUBLE (not Envoy)\nexec ${process.execPath} ${SOURCE_MAP_STACKS.join(" ")} ${compiled} "$@"\n`;
   const main = fileURLToPath(new URL("./envoy/main.ts", import.meta.url));
   const tsx = fileURLToPath(new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url));
   return `#!/bin/sh\n# amphi's Envoy TEST DOUBLE (not Envoy)\nexec ${process.execPath} --import ${tsx} ${main} "$@"\n`;

@@ -30,7 +30,7 @@ export interface DiffOptions {
 export function diff(desired: DesiredState, actual: ActualState, opts: DiffOptions): DiffResult {
   const want = indexByKey(desired.resources, "desired");
   const have = indexByKey(actual.resources, "actual");
-  const keys = [...new Set([...want.keys(), ...have.keys()])].sort(compareStrings);
+  const keys = allKeys(desired.resources, want, have);
   const result: DiffResult = { env: desired.env, changes: [], unchanged: [], unknown: [] };
   for (const key of keys) {
     const d = want.get(key);
@@ -49,6 +49,20 @@ function addUpdate(result: DiffResult, d: Resource, a: ActualResource, ignore: I
   const fields = compareResource(d, a, ignore);
   if (fields.length === 0) result.unchanged.push(d.key);
   else result.changes.push({ op: "update", key: d.key, desired: d, actual: a, fields } satisfies Change);
+}
+
+/** Every key of either side, sorted. A desired state comes sorted by key (render sorts it): when the actual side
+ * has no key the desired side lacks (in sync, or drifted in place: the usual case), those are the desired keys in
+ * their order, without a union to build and sort (70,000 keys at 10,000 apps). */
+function allKeys(desired: readonly Resource[], want: Map<ResourceKey, Resource>, have: Map<ResourceKey, ActualResource>): ResourceKey[] {
+  let sorted = true;
+  for (let i = 1; i < desired.length && sorted; i++) sorted = compareStrings(desired[i - 1]!.key, desired[i]!.key) < 0;
+  let covered = sorted;
+  for (const key of have.keys()) {
+    if (!covered) break;
+    covered = want.has(key);
+  }
+  return covered ? desired.map((r) => r.key) : [...new Set([...want.keys(), ...have.keys()])].sort(compareStrings);
 }
 
 /** Maps resources by key. Two resources with one key would make the pairing ambiguous: that is a bug in

@@ -58,6 +58,25 @@ test("the op is derived from which side exists: create, update, delete; output s
   assert.equal(result.env, "prod");
 });
 
+test("output is sorted by key whatever order the sides come in, with or without keys only the actual side has", () => {
+  const web = deployment({ app: "web" });
+  const user = deployment({ app: "user", image: "registry.example.com/shop/user:1.4.2" });
+  const svc = service("user");
+  const oldUser = live(deployment({ app: "user", image: "registry.example.com/shop/user:1.4.1" }));
+  // every actual key is desired too; the desired side is not in key order
+  const result = run([svc, web, user], [live(web), oldUser, live(svc)]);
+  assert.deepEqual(result.changes.map((c) => `${c.op} ${c.key}`), ["update k8s/eu1/Deployment/shop/user"]);
+  assert.deepEqual(result.unchanged, ["k8s/eu1/Deployment/shop/web", "k8s/eu1/Service/shop/user"]);
+  // in key order (as render gives it), with and without an actual-only key
+  const sorted = [user, web, svc];
+  assert.deepEqual(run(sorted, [live(svc), live(web), oldUser]).unchanged, ["k8s/eu1/Deployment/shop/web", "k8s/eu1/Service/shop/user"]);
+  const gone = live(deployment({ app: "gone" }));
+  assert.deepEqual(
+    run(sorted, [live(svc), gone, live(web), oldUser]).changes.map((c) => `${c.op} ${c.key}`),
+    ["delete k8s/eu1/Deployment/shop/gone", "update k8s/eu1/Deployment/shop/user"],
+  );
+});
+
 test("a live object with server defaults, status, managedFields and string quantities is unchanged", () => {
   const dep = deployment({ app: "web", env: [{ name: "A", value: "1" }] });
   const svc = service("web");

@@ -48,9 +48,9 @@ export class XdsClientProcess {
     return this.send({ op: "parallel", target, n, spacingMs, deadlineMs });
   }
 
-  /** Calls one after the other for `durationMs`, each starting at least `spacingMs` after the one before (10 ms:
-   * what the tests judge is seconds apart): [time, server id or `!<code>`] each. */
-  watch(target: string, durationMs: number, deadlineMs = 2000, spacingMs = 10): Promise<{ log: [number, string][] }> {
+  /** Calls one after the other for `durationMs`, each starting at least `spacingMs` after the one before (20 ms: the
+   * tests poll what they compare the calls with as often, and judge in seconds): [time, server id or `!<code>`] each. */
+  watch(target: string, durationMs: number, deadlineMs = 2000, spacingMs = 20): Promise<{ log: [number, string][] }> {
     return this.send({ op: "watch", target, durationMs, deadlineMs, spacingMs });
   }
 

@@ -20,7 +20,7 @@
 //   of forwarding it to itself again and again.
 // Service discovery and routing (what the mesh service IP should reach) are not in here: they belong to a
 // control plane, which replaces this bootstrap's static resources.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { dump } from "js-yaml";
 import { envoyBootstrapYaml } from "../../mesh/bootstrap.js";
 import { ORIGINAL_DST_TYPE_URL, TCP_PROXY_TYPE_URL } from "../../mesh/envoy.js";
@@ -89,7 +89,7 @@ function dumpPassthrough(mesh: MeshModel): string {
  * annotation. Bootstrap alone: the digest of its text, as before the rules were shipped, so pods without capture
  * do not roll for nothing. */
 export function proxyConfigDigest(bootstrap: string, rules: string | null): string {
-  return createHash("sha256").update(rules === null ? bootstrap : `${bootstrap}\0${rules}`).digest("hex").slice(0, 16);
+  return hash("sha256", rules === null ? bootstrap : `${bootstrap}\0${rules}`, "hex").slice(0, 16);
 }
 
 /** The ConfigMap holding the bootstrap (and the pod's capture rules, when there are some), with the app's labels. */

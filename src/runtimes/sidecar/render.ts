@@ -2,7 +2,7 @@
 // (`mesh.sidecar.package` or `.binary`) and a control plane (`mesh.controlPlane`), every host with at least one
 // app instance gets one, whether or not capture is on: without capture the apps may still send to it. Its
 // bootstrap is the one every amphi sidecar starts from (src/mesh/bootstrap.ts), with a node id naming the host.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { EnvironmentModel, HostInstance } from "../../model/index.js";
 import { hostSidecarNodeId } from "../../model/index.js";
 import { envoyBootstrapYaml } from "../../mesh/bootstrap.js";
@@ -69,7 +69,7 @@ export function hostSidecar(env: EnvironmentModel, source: VmSidecarSource, inst
 
 /** The first 16 hex digits of the bootstrap's sha256 (what plans show of it). */
 export function bootstrapDigest(bootstrap: string): string {
-  return createHash("sha256").update(bootstrap).digest("hex").slice(0, 16);
+  return hash("sha256", bootstrap, "hex").slice(0, 16);
 }
 
 /** What a plan shows of a source: the package's version (or the binary's path). */

@@ -4,14 +4,14 @@
 // and a transpile per module: ~0.4 s of CPU per process, paid by ~120 test-file processes and every spawned helper).
 //
 // Layout: tree/src/x.js is x.ts compiled (esbuild, per file as tsx does, ESM, an inline source map so stacks name the
-// .ts lines under --enable-source-maps), tree/src/x.ts a symlink to the source (code that names .ts paths — esbuild
-// bundling an entry, tsx-launched helpers — keeps working); every other file, every directory without TypeScript
-// below it (fixtures, golden files, host scripts) and every other top-level entry (node_modules, schemas, examples,
-// bin, scripts, package.json, …) is a symlink to the checkout's own, so reads and writes through the tree land in
-// the checkout. tree/.test-build links back to .test-build/ (test artifacts stay where they were). tree/bin/amphi.js
-// is the one generated file: the executable for the compiled sources (bin/amphi.js would run src/ through tsx or a
-// dist/ that `npm test` does not build); src/cli/apply.ts's background runner and the tests that start `amphi`
-// reach it by the same relative path they use in the checkout.
+// .ts lines: test/support/source-map-stacks.mjs reads it when a stack names the file), tree/src/x.ts a symlink to the
+// source (code that names .ts paths — esbuild bundling an entry, tsx-launched helpers — keeps working); every other
+// file, every directory without TypeScript below it (fixtures, golden files, host scripts) and every other top-level
+// entry (node_modules, schemas, examples, bin, scripts, package.json, …) is a symlink to the checkout's own, so reads
+// and writes through the tree land in the checkout. tree/.test-build links back to .test-build/ (test artifacts stay
+// where they were). tree/bin/amphi.js is the one generated file: the executable for the compiled sources
+// (bin/amphi.js would run src/ through tsx or a dist/ that `npm test` does not build); src/cli/apply.ts's background
+// runner and the tests that start `amphi` reach it by the same relative path they use in the checkout.
 //
 // Incremental: a .js is rewritten only when its .ts's mtime differs from the one it was compiled from (the .js
 // carries it as its own mtime, set after it is written); entries whose source is gone are removed. A different esbuild, different options or another

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -52,14 +53,19 @@ describe("VM sidecar on a netns host (Envoy double or AMPHI_TEST_ENVOY, real ADS
     return r;
   };
   /** GET from outside the host (the root namespace), as another host's client. */
-  const fromOutside = async (): Promise<string> => {
-    try {
-      const r = await fetch(`http://${host().address}:${PORT}/health`, { signal: AbortSignal.timeout(5000) });
-      return `${r.status}`;
-    } catch (e) {
-      return `failed: ${(e as Error).cause ?? (e as Error).message}`;
-    }
-  };
+  /** GET /health of the app from outside the host, on a new connection each time: fetch's pooled connection, opened
+   * before capture was installed (or removed), would not take the path the test is about (NAT applies to new
+   * connections), and one the app closed after its 5 s keep-alive just as it was reused failed with ECONNRESET. */
+  const fromOutside = (): Promise<string> =>
+    new Promise((resolve) => {
+      const req = request({ host: host().address, port: PORT, path: "/health", agent: false, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(`${res.statusCode}`));
+      });
+      req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+      req.on("error", (e) => resolve(`failed: ${e.message}`));
+      req.end();
+    });
   const envoyPid = () => readFileSync(join(sidecarBase(host().baseDir), "run/envoy.pid"), "utf8").trim();
 
   before(async () => {

@@ -2,15 +2,17 @@
 // Runs the test files (test/**/*.test.ts) with node:test, compiled: it first brings the compiled tree
 // .test-build/tree/ up to date (test/support/compiled-tree.mjs: each changed .ts compiled to .js beside it, the rest
 // linked), then runs the compiled test files on plain node (no tsx loader in any test process or in the processes
-// they start), with stacks that name the .ts lines (test/support/source-map-stacks.mjs, preloaded), through test/drive.mjs (node:test's run(): `node
-// --test` would sort the files by name). The files are listed here (test/suites.mjs); the summary names them by
-// their .ts paths. Arguments narrow the run:
-// `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the quick suites (pure code, no process started), which
-// run in one process in every run; `--record-times` writes each file's wall time to test/durations.json. Files start longest first (by
-// test/durations.json) so that the run does not end waiting on one long file started last.
+// they start), with stacks that name the .ts lines (test/support/source-map-stacks.mjs, preloaded), through
+// test/drive.mjs (node:test's run(): `node --test` would sort the files by name). The files are listed here
+// (test/suites.mjs); the summary names them by their .ts paths. Arguments narrow the run:
+// `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the
+// quick suites (pure code, no process started), which run in one process in every run; `--record-times` writes each
+// file's wall time to test/durations.json. Files start longest first (by test/durations.json) so that the run does
+// not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 4: on 2 cores the files wait on hosts and timers part of the time; 3 took 503 s against
-// 555 s for 2 on a quiet machine, and once the suite needed less CPU, 4 took 401 s against 435 s for 3) is how many files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min; 0: none) fails a test or a
-// whole file that runs longer, so a hung file ends the run with its name instead of hanging it.
+// 555 s for 2 on a quiet machine, and once the suite needed less CPU, 4 took 401 s against 435 s for 3) is how many
+// files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min; 0: none) fails a test or a whole file that runs
+// longer, so a hung file ends the run with its name instead of hanging it.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

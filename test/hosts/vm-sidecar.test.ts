@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -24,7 +23,7 @@ import { hostCapture } from "../../src/runtimes/capture/render.js";
 import { hostSidecar } from "../../src/runtimes/sidecar/render.js";
 import type { VmSidecar } from "../../src/runtimes/sidecar/resource.js";
 import { doubleLauncher, envoyBinary, isDouble } from "../support/envoy.js";
-import { billingInstance, EXAMPLE_PACKAGE, killUnder } from "../support/local-host.js";
+import { billingInstance, EXAMPLE_PACKAGE, httpGet, killUnder } from "../support/local-host.js";
 import { modelFixture } from "../support/model-fixture.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
@@ -52,20 +51,13 @@ describe("VM sidecar on a netns host (Envoy double or AMPHI_TEST_ENVOY, real ADS
     assert.deepEqual(r.proxy, { adminPort: 15000, inboundPort: 15006, outboundPort: 15001 }, "the rules name the sidecar they wait for");
     return r;
   };
-  /** GET from outside the host (the root namespace), as another host's client. */
-  /** GET /health of the app from outside the host, on a new connection each time: fetch's pooled connection, opened
-   * before capture was installed (or removed), would not take the path the test is about (NAT applies to new
-   * connections), and one the app closed after its 5 s keep-alive just as it was reused failed with ECONNRESET. */
-  const fromOutside = (): Promise<string> =>
-    new Promise((resolve) => {
-      const req = request({ host: host().address, port: PORT, path: "/health", agent: false, timeout: 5000 }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(`${res.statusCode}`));
-      });
-      req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
-      req.on("error", (e) => resolve(`failed: ${e.message}`));
-      req.end();
-    });
+  /** GET /health from outside the host (the root namespace), as another host's client, on a new connection each
+   * time (httpGet): a pooled one opened before capture was installed or removed would not take the path the test is
+   * about (NAT applies to new connections). */
+  const fromOutside = async (): Promise<string> => {
+    const r = await httpGet(PORT, "/health", host().address, 5000);
+    return r.error === undefined ? `${r.status}` : `failed: ${r.error}`;
+  };
   const envoyPid = () => readFileSync(join(sidecarBase(host().baseDir), "run/envoy.pid"), "utf8").trim();
 
   before(async () => {

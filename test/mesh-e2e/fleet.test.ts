@@ -33,7 +33,7 @@ import { envoyBinary, isDouble } from "../support/envoy.js";
 import { startKubeApiServer, type KubeApiDouble } from "../support/kube-apiserver/index.js";
 import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { buildPackage, killUnder } from "../support/local-host.js";
-import { fleetSupported, inNetns, run, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
+import { fleetSupported, inNetns, run, splitArgv, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { startPod, type StandInPod } from "../support/pod-netns.js";
 import { kubectlText, skipWithoutKubectl, uniqueNamespace } from "../kube/support.js";
 
@@ -156,8 +156,7 @@ describe("issue 12 end to end: amphi apply to three VM hosts and a cluster, two 
   /** `curl` as `as` (default: the test user, an app's uid) in host i's network namespace; the answer's first
    * line or `ERR <exit code>`. */
   const curlOnHost = async (i: number, url: string, as = user): Promise<string> => {
-    const [cmd, ...prefix] = inNetns(host(i).netns);
-    const r = await run(cmd!, [...prefix, "setpriv", "--reuid", String(as.uid), "--regid", String(as.gid), "--clear-groups", "--", "curl", "-sS", "--max-time", "5", url]);
+    const r = await run(...splitArgv([...inNetns(host(i).netns), "setpriv", "--reuid", String(as.uid), "--regid", String(as.gid), "--clear-groups", "--", "curl", "-sS", "--max-time", "5", url]));
     return r.code === 0 ? r.stdout.split("\n")[0]! : `ERR ${r.code} ${r.stderr.trim()}`;
   };
   /** GET / of host i's app from the root namespace (a client outside the mesh): the answer or `ERR …`. */

@@ -198,16 +198,20 @@ export function treeListing(dir: string): string[] {
   return out;
 }
 
-/** GET http://<host>:<port><path> (host default 127.0.0.1); status 0 when nothing answers. */
-export function httpGet(port: number, path: string, host = "127.0.0.1"): Promise<{ status: number; body: string }> {
+/** GET http://<host>:<port><path> (host default 127.0.0.1); status 0, with `error` saying why, when nothing answers
+ * within `timeoutMs`. */
+export function httpGet(port: number, path: string, host = "127.0.0.1", timeoutMs = 2000): Promise<{ status: number; body: string; error?: string }> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path, timeout: 2000 }, (res) => {
+    // A new connection for every request (agent: false): a pooled one (Node 20's global agent keeps them alive) can
+    // outlive the app it was opened to, or the NAT rules it was opened under, and one the app closes after its 5 s
+    // keep-alive just as it is reused fails with ECONNRESET.
+    const req = request({ host, port, path, agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
       res.setEncoding("utf8").on("data", (d: string) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve({ status: 0, body: "" }));
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", (e) => resolve({ status: 0, body: "", error: e.message }));
     req.end();
   });
 }

@@ -191,6 +191,11 @@ export function inNetns(ns: string): string[] {
   return existsSync(`/etc/netns/${ns}`) ? ["ip", "netns", "exec", ns] : ["nsenter", `--net=/run/netns/${ns}`, "--"];
 }
 
+/** An argv as spawn's and run's (command, args): `run(...splitArgv([...inNetns(ns), ...argv]))`. */
+export function splitArgv(argv: string[]): [string, string[]] {
+  return [argv[0] as string, argv.slice(1)];
+}
+
 /** Runs a command (no shell), collects output; never rejects on a non-zero exit. */
 export function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {

@@ -22,7 +22,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { K8sObject } from "../../src/model/index.js";
-import { inNetns, intToIp, ipToInt, run, type ExecResult, type TestFleet } from "./netns-hosts.js";
+import { inNetns, intToIp, ipToInt, run, splitArgv, type ExecResult, type TestFleet } from "./netns-hosts.js";
 
 const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
 const childEnv = { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" };
@@ -109,7 +109,6 @@ export async function startPod(opts: PodOptions = {}): Promise<StandInPod> {
     await must("ip", ["-n", netns, "link", "set", "lo", "up"]);
     const address = opts.fleet ? await attach(opts.fleet, netns) : null;
     /** [command, args] of an argv (for run and spawn). */
-    const splitArgv = (argv: string[]): [string, string[]] => [argv[0] as string, argv.slice(1)];
     const exec: StandInPod["exec"] = (argv, o = {}) => run(...splitArgv([...inNetns(netns), ...asUser(o.as), ...argv]), { ...(o.input !== undefined ? { input: o.input } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
     const start: StandInPod["start"] = (argv, o = {}) => {
       const child = spawn(...splitArgv([...inNetns(netns), ...asUser(o.as), ...argv]), { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });

@@ -4,7 +4,7 @@
 //   {"id":1,"op":"calls","target":"xds:///echo:50051","n":100,"deadlineMs":5000}
 //     → {"id":1,"by":{"<server id>":n},"errors":{"<grpc code>":n},"ms":[…per call…]}
 //   {"id":3,"op":"parallel",…,"spacingMs":20} → like "calls", the n calls started spacingMs apart, not waiting
-//   {"id":2,"op":"watch","target":…,"durationMs":3000,"spacingMs":10} → {"id":2,"log":[[epochMs,"<server id>"|"!<code>"],…]}
+//   {"id":2,"op":"watch","target":…,"durationMs":3000,"spacingMs":20} → {"id":2,"log":[[epochMs,"<server id>"|"!<code>"],…]}
 //     (calls one after the other, each starting at least spacingMs after the one before: back to back, a watch kept
 //     a core busy with ~1,000 calls a second, and the echo servers with it, for what is judged in seconds)
 import * as readline from "node:readline";

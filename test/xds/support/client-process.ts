@@ -60,7 +60,12 @@ export class XdsClientProcess {
       const exited = (code: number | null) => reject(new Error(`xds client exited (${code}): ${this.stderr}`));
       // Already gone: its exit event will not come again.
       if (this.child.exitCode !== null || this.child.signalCode !== null) return exited(this.child.exitCode);
-      this.pending.set(id, resolve);
+      // The exit listener lives as long as the command: one per answered command would pile up on a client that
+      // answers hundreds (node warned of a leak past 10).
+      this.pending.set(id, (v) => {
+        this.child.off("exit", exited);
+        resolve(v);
+      });
       this.child.once("exit", exited);
       this.child.stdin!.write(JSON.stringify({ id, ...cmd }) + "\n");
     });

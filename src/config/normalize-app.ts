@@ -1,7 +1,6 @@
 // A validated app spec → AppModel with every default applied, plus the pieces placements reuse
 // (env vars and packages are normalized the same way in apps, overrides and the sidecar).
-import { hash } from "node:crypto";
-import { canonicalJson, type AppModel, type ContainerModel, type EnvVarModel, type PackageModel, type PackageSource, type ResourcesModel, type ServiceModel } from "../model/index.js";
+import { canonicalJson, sha256Hex, type AppModel, type ContainerModel, type EnvVarModel, type PackageModel, type PackageSource, type ResourcesModel, type ServiceModel } from "../model/index.js";
 import type { FileLocator } from "./problems.js";
 import type { RawApp, RawContainer, RawEnvVar, RawPackage, RawResources, RawService } from "./raw.js";
 
@@ -115,5 +114,5 @@ export function mergeEnv(base: EnvVarModel[], over: EnvVarModel[]): EnvVarModel[
  * while keeping `metadata.name` changes nothing that is deployed). */
 export function specHash(app: Omit<AppModel, "specHash">): string {
   const { file: _file, ...rest } = app;
-  return hash("sha256", canonicalJson(rest), "hex");
+  return sha256Hex(canonicalJson(rest));
 }

@@ -1,8 +1,8 @@
 // MeshSnapshot → every Envoy resource the control plane serves, by type URL, sorted by name, each with a version
 // that is a hash of its content (so a push can tell what changed, and equal snapshots give equal versions); and
 // the inbound listeners of rate-limited apps, served per node.
-import { hash } from "node:crypto";
 import { canonicalJson } from "../model/canonical-json.js";
+import { shortDigest } from "../model/digest.js";
 import type { MeshSnapshot } from "./snapshot.js";
 import { portClusters, portEndpoints, type Named } from "./clusters.js";
 import { apiListeners, portRoutes } from "./proxyless.js";
@@ -65,7 +65,7 @@ function finish(kind: ResourceKind, named: Named[]): MeshResource[] {
 
 /** A short hash of any JSON value (canonical form). */
 export function hashOf(value: unknown): string {
-  return hash("sha256", canonicalJson(value), "hex").slice(0, 16);
+  return shortDigest(canonicalJson(value));
 }
 
 /** The version of a set of resources: a hash of their names and hashes. */

@@ -9,6 +9,7 @@ export * from "./host-state.js";
 export * from "./run.js";
 export * from "./health.js";
 export * from "./canonical-json.js";
+export * from "./digest.js";
 export * from "./environment.js";
 export * from "./traffic.js";
 export * from "./lookup.js";

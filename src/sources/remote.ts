@@ -2,8 +2,8 @@
 // before every reconcile (interval, webhook, API). The snapshot is the fetched branch's commit, read from
 // the mirror without a checkout. Fetches of one mirror never overlap; requests that arrive while one is
 // queued share it.
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { shortDigest } from "../model/index.js";
 import { GitRevSource } from "../adapters/git/rev-source.js";
 import { GitMirror } from "../adapters/watch/git-mirror.js";
 import { redactUrl } from "../adapters/git/redact.js";
@@ -11,7 +11,7 @@ import type { RepoSource, Snapshot } from "../ports/sources.js";
 
 /** Where the mirror of `url` lives: the hash of the URL without credentials (a new token keeps the cache). */
 export function mirrorDir(stateDir: string, url: string): string {
-  return join(stateDir, "sources", createHash("sha256").update(redactUrl(url)).digest("hex").slice(0, 16));
+  return join(stateDir, "sources", shortDigest(redactUrl(url)));
 }
 
 /** A remote repository fetched into a local mirror. */

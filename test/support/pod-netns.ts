@@ -108,7 +108,7 @@ export async function startPod(opts: PodOptions = {}): Promise<StandInPod> {
     await must("ip", ["netns", "add", netns]);
     await must("ip", ["-n", netns, "link", "set", "lo", "up"]);
     const address = opts.fleet ? await attach(opts.fleet, netns) : null;
-    /** [command, args] of an argv (for run and spawn). */
+    /** Runs argv in the pod (its netns, as `o.as`), collecting output. */
     const exec: StandInPod["exec"] = (argv, o = {}) => run(...splitArgv([...inNetns(netns), ...asUser(o.as), ...argv]), { ...(o.input !== undefined ? { input: o.input } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) });
     const start: StandInPod["start"] = (argv, o = {}) => {
       const child = spawn(...splitArgv([...inNetns(netns), ...asUser(o.as), ...argv]), { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });

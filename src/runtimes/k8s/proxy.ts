@@ -20,12 +20,11 @@
 //   of forwarding it to itself again and again.
 // Service discovery and routing (what the mesh service IP should reach) are not in here: they belong to a
 // control plane, which replaces this bootstrap's static resources.
-import { hash } from "node:crypto";
 import { dump } from "js-yaml";
 import { envoyBootstrapYaml } from "../../mesh/bootstrap.js";
 import { ORIGINAL_DST_TYPE_URL, TCP_PROXY_TYPE_URL } from "../../mesh/envoy.js";
 import { BLACKHOLE_CLUSTER } from "../../mesh/sidecar.js";
-import { sidecarNodeId, type K8sObject, type MeshModel } from "../../model/index.js";
+import { shortDigest, sidecarNodeId, type K8sObject, type MeshModel } from "../../model/index.js";
 
 /** Directory the bootstrap is mounted at, and its file name there; and the pod's capture rules' file name. */
 export const PROXY_CONFIG_DIR = "/etc/amphi";
@@ -89,7 +88,7 @@ function dumpPassthrough(mesh: MeshModel): string {
  * annotation. Bootstrap alone: the digest of its text, as before the rules were shipped, so pods without capture
  * do not roll for nothing. */
 export function proxyConfigDigest(bootstrap: string, rules: string | null): string {
-  return hash("sha256", rules === null ? bootstrap : `${bootstrap}\0${rules}`, "hex").slice(0, 16);
+  return shortDigest(rules === null ? bootstrap : `${bootstrap}\0${rules}`);
 }
 
 /** The ConfigMap holding the bootstrap (and the pod's capture rules, when there are some), with the app's labels. */

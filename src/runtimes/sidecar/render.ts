@@ -2,9 +2,8 @@
 // (`mesh.sidecar.package` or `.binary`) and a control plane (`mesh.controlPlane`), every host with at least one
 // app instance gets one, whether or not capture is on: without capture the apps may still send to it. Its
 // bootstrap is the one every amphi sidecar starts from (src/mesh/bootstrap.ts), with a node id naming the host.
-import { hash } from "node:crypto";
 import type { EnvironmentModel, HostInstance } from "../../model/index.js";
-import { hostSidecarNodeId } from "../../model/index.js";
+import { hostSidecarNodeId, shortDigest } from "../../model/index.js";
 import { envoyBootstrapYaml } from "../../mesh/bootstrap.js";
 import type { RenderHook } from "../types.js";
 import type { VmSidecar, VmSidecarSource } from "./resource.js";
@@ -69,7 +68,7 @@ export function hostSidecar(env: EnvironmentModel, source: VmSidecarSource, inst
 
 /** The first 16 hex digits of the bootstrap's sha256 (what plans show of it). */
 export function bootstrapDigest(bootstrap: string): string {
-  return hash("sha256", bootstrap, "hex").slice(0, 16);
+  return shortDigest(bootstrap);
 }
 
 /** What a plan shows of a source: the package's version (or the binary's path). */

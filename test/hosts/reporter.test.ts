@@ -5,7 +5,9 @@
 // in CI.
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -111,6 +113,51 @@ describe("reporter check updates with each HTTP client (local, against the doubl
       assert.equal(consul.requests.at(-1)!.caller, "management", "the token was sent");
     });
   }
+
+  // get_then_pass (and passed_puts where the loop calls it: a 2xx/3xx as guessed) with a PATH whose `curl` logs
+  // each run (then execs the real one), against a health server that records the headers it is sent.
+  it("curl: a healthy pass GETs and PUTs in one process, the token only to Consul; a failing GET sends no pass", { skip: spawnSync("test", ["-x", "/usr/bin/curl"]).status === 0 ? false : "/usr/bin/curl missing" }, async () => {
+    const second = "service:billing-vm-2-9100";
+    await register(new ConsulClient({ address: consul.url, token: TOKEN }), registrationFixture({ service: "billing", host: "vm-2" }));
+    let status = 200;
+    const seen: (string | undefined)[] = [];
+    const health = createServer((req, res) => {
+      seen.push(req.headers["x-consul-token"] as string | undefined);
+      res.writeHead(status).end();
+    });
+    await new Promise<void>((r) => health.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
+    const bin = join(dir, "bin-curl-counted");
+    mkdirSync(bin, { recursive: true });
+    const runs = join(dir, "curl-runs");
+    writeFileSync(join(bin, "curl"), `#!/bin/sh\necho run >>${JSON.stringify(runs)}\nexec /usr/bin/curl "$@"\n`, { mode: 0o755 });
+    const fns = scriptText("reporter").split("\ncase $mode in")[0]!;
+    const tick = async (consulUrl: string, guess: string): Promise<string> => {
+      writeFileSync(runs, "");
+      const script = `${fns}\nNL='\n'\nHERE=$1 AMPHI_CONSUL=$2 AMPHI_CHECKS="$3"\nerrors=""\nget_then_pass "$4" "$5"\ncase $code in 2?? | 3??) [ "$code" != "$5" ] || passed_puts ;; esac\necho "code=$code errors=$errors"`;
+      const r = await promisify(execFile)("/bin/sh", ["-c", script, "amphi", dir, "", "test", "fns", here, consulUrl, `${checkId} ${second}`, url, guess], { encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin` } });
+      return `${r.stdout.trim()} curls=${readFileSync(runs, "utf8").split("\n").filter(Boolean).length}`;
+    };
+    try {
+      const check = (id: string) => consul.state().checks.find((x) => x.CheckID === id)!;
+      assert.equal(await tick(consul.url, "200"), "code=200 errors= curls=1");
+      for (const id of [checkId, second]) assert.deepEqual([check(id).Status, check(id).Output], ["passing", `GET ${url}: 200`], id);
+      assert.deepEqual(seen, [undefined], "the health URL never gets the Consul token");
+      // a failing GET: curl stops before the PUTs (the loop then sends fail with its own note)
+      status = 503;
+      const before = consul.requests.length;
+      assert.equal(await tick(consul.url, "200"), "code=503 errors= curls=1");
+      assert.equal(consul.requests.length, before, "no PUT after a failing GET");
+      // another 2xx than guessed: reported as the code it was (the loop sends the PUTs again with the right note)
+      status = 204;
+      assert.match(await tick(consul.url, "200"), /^code=204 /);
+      // Consul unreachable: each check says so
+      status = 200;
+      assert.equal(await tick("http://127.0.0.1:1", "200"), `code=200 errors= ${checkId}: no answer; ${second}: no answer; curls=1`);
+    } finally {
+      health.close();
+    }
+  });
 
   it("says when no client can PUT (busybox wget cannot)", async () => {
     const out = await putCheck({ name: "wget", target: "/usr/bin/busybox" }, "pass", "x");

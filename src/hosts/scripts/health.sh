@@ -7,7 +7,8 @@
 # also instead of exited/timeout when a foreign holder explains them), url=, code= (the last status,
 # 000 for no answer), and on failure the tail of the app's log as log: lines.
 pid=$1 seconds=$2
-url=$(health_url)
+health_url
+url=$HEALTH_URL
 printf 'url=%s\n' "$url"
 ports=""
 if [ -f "$APPDIR/current/.amphi/health" ]; then

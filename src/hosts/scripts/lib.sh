@@ -322,11 +322,13 @@ except Exception: pass' "$1" "$2" 2>/dev/null)
   case $_c in [0-9][0-9][0-9]) HTTP_CODE=$_c ;; esac
 }
 
-# health_url: the app's health URL from current/.amphi/health ("PORT PATH"), empty when it has none.
+# health_url: sets HEALTH_URL to the app's health URL from current/.amphi/health ("PORT PATH"), empty when it
+# has none (a variable, not output: $(health_url) would fork a subshell, every pass of the reporter's loop).
 health_url() {
-  _hp="" _hpath=""
+  _hp="" _hpath="" HEALTH_URL=""
   [ -f "$APPDIR/current/.amphi/health" ] && read -r _hp _hpath <"$APPDIR/current/.amphi/health"
-  [ -n "$_hp" ] && printf 'http://127.0.0.1:%s%s\n' "$_hp" "$_hpath"
+  # shellcheck disable=SC2034 # read by the script that asked (health.sh, probe.sh, reporter.sh)
+  [ -n "$_hp" ] && HEALTH_URL="http://127.0.0.1:$_hp$_hpath"
   return 0
 }
 

@@ -12,7 +12,8 @@ probe_apps() {
     set_app "${d##*/}"
     find_app
     pid=$APP_PID
-    url=$(health_url)
+    health_url
+    url=$HEALTH_URL
     health=none
     if [ -n "$url" ]; then
       health=failing

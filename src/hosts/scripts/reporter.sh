@@ -75,6 +75,41 @@ except Exception: pass' "$_u" "$HERE/token" 2>/dev/null) ;;
   return 1
 }
 
+# get_then_pass URL GUESS: with curl, the health GET and, when it answers 2xx/3xx, the pass PUT of each id of
+# AMPHI_CHECKS with the note "GET URL: GUESS" (the code the last GET answered) in one curl process: -f with
+# --fail-early ends it at a failing GET, before any PUT, and the token file is read for the PUTs only. A healthy
+# pass then starts one process instead of two (curl is the largest cost of a pass: ~15 ms of CPU to start).
+# Sets code (the GET's, 000 for no answer) and put_codes (one line per PUT sent, in the order of the ids;
+# fewer when curl stopped early). The caller sends the PUTs again when the code was not GUESS.
+get_then_pass() {
+  _note="GET $1: $2"
+  set -- -q -s -f --fail-early -o /dev/null -w '%{http_code}\n' --max-time "${AMPHI_TIMEOUT:-2}" "$1"
+  for _id in $AMPHI_CHECKS; do
+    urlenc "$_id"
+    _u="$AMPHI_CONSUL/v1/agent/check/pass/$ENC"
+    urlenc "$_note"
+    set -- "$@" --next -s -o /dev/null -w '%{http_code}\n' -X PUT --max-time 5 -K "$HERE/curl.conf" "$_u?note=$ENC"
+  done
+  _out=$(curl "$@" 2>/dev/null)
+  code=${_out%%"$NL"*}
+  case $code in [0-9][0-9][0-9]) ;; *) code=000 ;; esac
+  case $_out in *"$NL"*) put_codes=${_out#*"$NL"} ;; *) put_codes="" ;; esac
+}
+
+# passed_puts: after get_then_pass, adds "ID: ERROR;" to errors for each id whose PUT did not answer 2xx.
+passed_puts() {
+  _rest=$put_codes
+  for _id in $AMPHI_CHECKS; do
+    _c=${_rest%%"$NL"*}
+    case $_rest in *"$NL"*) _rest=${_rest#*"$NL"} ;; *) _rest="" ;; esac
+    case $_c in
+      2??) ;;
+      "" | 000) errors="$errors $_id: no answer;" ;;
+      *) errors="$errors $_id: $_c;" ;;
+    esac
+  done
+}
+
 say() { printf '%s amphi-report[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*"; }
 
 # write_secret FILE TEXT: TEXT (no newline added) to FILE, mode 600, unless it holds it already; status 1
@@ -125,13 +160,19 @@ case $mode in
     CLIENT=$(put_client)
     [ "$CLIENT" = none ] && say "no curl, GNU wget, node or python3: cannot update Consul checks (they will go critical)"
     last=""
+    guess=200
+    NL='
+'
     while :; do
+      errors=""
+      sent=""
       find_app
       pid=$APP_PID
       if [ -z "$pid" ]; then
         verb=fail note="$APP is not running"
       else
-        url=$(health_url)
+        health_url
+        url=$HEALTH_URL
         if [ -n "$url" ] && [ -n "${AMPHI_HEALTH_HOST:-}" ]; then
           case $AMPHI_HEALTH_HOST in *:*) _h="[$AMPHI_HEALTH_HOST]" ;; *) _h=$AMPHI_HEALTH_HOST ;; esac
           url="http://$_h:${url#*127.0.0.1:}"
@@ -139,19 +180,23 @@ case $mode in
         if [ -z "$url" ]; then
           verb=pass note="$APP is running (pid $pid)"
         else
-          if http_code "$url" "${AMPHI_TIMEOUT:-2}"; then code=$HTTP_CODE; else code=noclient; fi
+          if [ "$CLIENT" = curl ]; then
+            get_then_pass "$url" "$guess"
+            case $code in 2?? | 3??) if [ "$code" = "$guess" ]; then sent=1; passed_puts; fi ;; esac
+          elif http_code "$url" "${AMPHI_TIMEOUT:-2}"; then code=$HTTP_CODE; else code=noclient; fi
           case $code in
-            2?? | 3??) verb=pass note="GET $url: $code" ;;
+            2?? | 3??) verb=pass note="GET $url: $code" guess=$code ;;
             000) verb=fail note="GET $url: no answer" ;;
             noclient) verb=fail note="cannot GET $url: no curl, wget, node or python3" ;;
             *) verb=fail note="GET $url: $code" ;;
           esac
         fi
       fi
-      errors=""
-      for id in $AMPHI_CHECKS; do
-        put_check "$verb" "$id" "$note" || errors="$errors $id: $PUT_ERR;"
-      done
+      if [ -z "$sent" ]; then
+        for id in $AMPHI_CHECKS; do
+          put_check "$verb" "$id" "$note" || errors="$errors $id: $PUT_ERR;"
+        done
+      fi
       line="$verb: $note${errors:+ (consul $AMPHI_CONSUL:$errors)}"
       if [ "$line" != "$last" ]; then
         say "$line"

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Builds mesh-dns's batched UDP addon (native/udp-batch/udp_batch.c) into build/native/udp-batch.node with
-// the C compiler and Node's own headers: no node-gyp, no Python, no network. Linux only. Skipped when the
-// output is current (build/native/udp-batch.stamp holds the hash of the source, flags and node version).
-// Never fatal: without the addon mesh-dns serves UDP through node:dgram (and says so); this prints why.
+// Builds amphi's native addons with the C compiler and Node's own headers: no node-gyp, no Python, no network.
+// Linux only. Each is skipped when its output is current (its .stamp holds the hash of the source, flags and node
+// version), and none is ever fatal: without one, the code that uses it falls back and says so; this prints why.
+//   - native/udp-batch/udp_batch.c → build/native/udp-batch.node: mesh-dns's batched UDP (else node:dgram)
+//   - native/spawn/spawn.c → build/native/spawn.node: posix_spawn for kubectl and git (else child_process's fork)
 //   node scripts/build-native.mjs [--quiet]
 // Run by scripts/build.mjs and scripts/ensure-deps.mjs (--build, --test); tests run this script (test/dns/tools.ts)
 // and build a variant with compileAddon.
@@ -13,10 +14,18 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const SOURCE = join(root, "native", "udp-batch", "udp_batch.c");
-/** Where the addon is written (src/adapters/dns-server/udp-batch.ts looks here). */
-export const ADDON = join(root, "build", "native", "udp-batch.node");
-const STAMP = join(root, "build", "native", "udp-batch.stamp");
+
+/** The addons: source, output (the code that loads each looks there) and what runs without it. */
+const ADDONS = {
+  "udp-batch": { source: join(root, "native", "udp-batch", "udp_batch.c"), module: "udp_batch", what: "batched UDP I/O", without: "mesh-dns will use node:dgram for UDP" },
+  spawn: { source: join(root, "native", "spawn", "spawn.c"), module: "spawn", what: "posix_spawn", without: "kubectl and git start through child_process (fork)" },
+};
+/** Where an addon is written (src/adapters/dns-server/udp-batch.ts, src/adapters/process/spawn.ts look there). */
+const outputOf = (name) => join(root, "build", "native", `${name}.node`);
+/** Where the batched UDP addon is written. */
+export const ADDON = outputOf("udp-batch");
+/** Where the spawn addon is written. */
+export const SPAWN_ADDON = outputOf("spawn");
 
 /** Node's headers (node_api.h, uv.h): next to this node binary's prefix, else $AMPHI_NODE_HEADERS. */
 function headers() {
@@ -24,52 +33,69 @@ function headers() {
   return dirs.find((d) => existsSync(join(d, "node_api.h")) && existsSync(join(d, "uv.h")));
 }
 
-/** The compiler flags, with Node's headers; or why there are none (no headers found). */
-function compileFlags() {
+/** The compiler flags for addon `name`, with Node's headers; or why there are none (no headers found). */
+function compileFlags(name) {
   const include = headers();
   if (!include) return { error: "Node's headers (node_api.h, uv.h) not found; set AMPHI_NODE_HEADERS" };
-  return { flags: ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-DNODE_GYP_MODULE_NAME=udp_batch", `-I${include}`] };
+  return { flags: ["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", `-DNODE_GYP_MODULE_NAME=${ADDONS[name].module}`, `-I${include}`] };
 }
 
-/** Compiles the addon into `out` (through a temp file of this process, renamed: builds running at once do not
- * mix), with `extra` flags after the usual ones (tests build a copy with another ABI number). Returns null, or
- * why it failed. */
-export function compileAddon(out, { cc = process.env.CC || "cc", flags = null, extra = [] } = {}) {
+/** Compiles addon `name` (default the batched UDP one) into `out` (through a temp file of this process, renamed:
+ * builds running at once do not mix), with `extra` flags after the usual ones (tests build a copy with another ABI
+ * number). Returns null, or why it failed. */
+export function compileAddon(out, { cc = process.env.CC || "cc", flags = null, extra = [], name = "udp-batch" } = {}) {
   if (flags === null) {
-    const found = compileFlags();
+    const found = compileFlags(name);
     if (found.error) return found.error;
     flags = found.flags;
   }
   const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync(cc, [...flags, ...extra, "-o", tmp, SOURCE], { encoding: "utf8" });
+  const r = spawnSync(cc, [...flags, ...extra, "-o", tmp, ADDONS[name].source], { encoding: "utf8" });
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });
     const why = r.error ? `${cc}: ${r.error.message}` : `${cc} exited ${r.status}: ${r.stderr.trim().split("\n").slice(0, 5).join(" | ")}`;
-    return `compiling native/udp-batch failed (${why})`;
+    return `compiling native/${name} failed (${why})`;
   }
   renameSync(tmp, out);
   return null;
 }
 
-/** Builds the addon when it is missing or stale. Returns `{ built, path }` or `{ skipped: reason }`. */
-export function buildNative({ quiet = false } = {}) {
-  if (process.platform !== "linux") return { skipped: `batched UDP I/O is Linux-only (${process.platform})` };
-  const found = compileFlags();
+/** Builds addon `name` when it is missing or stale. Returns `{ built, path }` or `{ skipped: reason }`. */
+function buildAddon(name, quiet) {
+  const { source, what } = ADDONS[name];
+  if (process.platform !== "linux") return { skipped: `${what} is Linux-only (${process.platform})` };
+  const found = compileFlags(name);
   if (found.error) return { skipped: found.error };
   const cc = process.env.CC || "cc";
   const { flags } = found;
-  const stamp = createHash("sha256").update(readFileSync(SOURCE)).update(JSON.stringify([cc, flags, process.version, process.arch])).digest("hex");
-  if (existsSync(ADDON) && existsSync(STAMP) && readFileSync(STAMP, "utf8") === stamp) return { built: false, path: ADDON };
-  mkdirSync(dirname(ADDON), { recursive: true });
-  const failed = compileAddon(ADDON, { cc, flags });
+  const out = outputOf(name);
+  const stampFile = join(root, "build", "native", `${name}.stamp`);
+  const stamp = createHash("sha256").update(readFileSync(source)).update(JSON.stringify([cc, flags, process.version, process.arch])).digest("hex");
+  if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return { built: false, path: out };
+  mkdirSync(dirname(out), { recursive: true });
+  const failed = compileAddon(out, { cc, flags, name });
   if (failed) return { skipped: failed };
-  writeFileSync(`${STAMP}.${process.pid}.tmp`, stamp);
-  renameSync(`${STAMP}.${process.pid}.tmp`, STAMP);
-  if (!quiet) console.error(`build-native: built build/native/udp-batch.node (${cc}, ${process.arch})`);
-  return { built: true, path: ADDON };
+  writeFileSync(`${stampFile}.${process.pid}.tmp`, stamp);
+  renameSync(`${stampFile}.${process.pid}.tmp`, stampFile);
+  if (!quiet) console.error(`build-native: built build/native/${name}.node (${cc}, ${process.arch})`);
+  return { built: true, path: out };
+}
+
+/** Builds the batched UDP addon when it is missing or stale. Returns `{ built, path }` or `{ skipped: reason }`. */
+export function buildNative({ quiet = false } = {}) {
+  return buildAddon("udp-batch", quiet);
+}
+
+/** Builds the spawn addon when it is missing or stale; says why not (and what runs instead) unless quiet. */
+export function buildSpawnAddon({ quiet = false } = {}) {
+  const r = buildAddon("spawn", quiet);
+  if (r.skipped && !quiet) console.error(`build-native: spawn addon not built: ${r.skipped}; ${ADDONS.spawn.without}`);
+  return r;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const r = buildNative({ quiet: process.argv.includes("--quiet") });
-  if (r.skipped) console.error(`build-native: not built: ${r.skipped}; mesh-dns will use node:dgram for UDP`);
+  const quiet = process.argv.includes("--quiet");
+  const r = buildNative({ quiet });
+  if (r.skipped) console.error(`build-native: not built: ${r.skipped}; ${ADDONS["udp-batch"].without}`);
+  buildSpawnAddon({ quiet });
 }

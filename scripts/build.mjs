@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { sourceStamp } from "./source-stamp.mjs";
-import { buildNative } from "./build-native.mjs";
+import { buildNative, buildSpawnAddon } from "./build-native.mjs";
 import { bundleCli } from "./bundle-cli.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -37,5 +37,7 @@ const { writeMeshDnsBundle } = await import(join(dist, "hosts", "mesh-dns-bundle
 const bundle = await writeMeshDnsBundle(dist);
 const native = buildNative({ quiet: true });
 if (native.skipped) console.error(`build: batched UDP addon not built: ${native.skipped}; mesh-dns will use node:dgram for UDP`);
+const spawner = buildSpawnAddon({ quiet: true });
+if (spawner.skipped) console.error(`build: spawn addon not built: ${spawner.skipped}; kubectl and git start through child_process (fork)`);
 writeFileSync(join(dist, ".source-stamp"), stamp);
 console.error(`build: dist/ compiled from src/, the CLI bundled as ${relative(root, cli)}, mesh-dns as ${relative(root, bundle)}`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Makes a fresh clone runnable: installs npm dependencies exactly as locked when node_modules is missing
 // or was installed from another package-lock.json, and (for tests, when asked with --test) the Debian
-// packages the integration tests need, and (--build) dist/ when it is older than src/; with either, mesh-dns's
-// batched UDP addon when it is missing or stale (scripts/build-native.mjs). Runs before `npm test` and
+// packages the integration tests need, and (--build) dist/ when it is older than src/; with either, amphi's
+// native addons (batched UDP, spawn) when missing or stale (scripts/build-native.mjs). Runs before `npm test` and
 // `npm run demo`; fast when all is there.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -40,9 +40,10 @@ if (process.argv.includes("--build")) {
   }
 }
 if (!built && (process.argv.includes("--build") || process.argv.includes("--test"))) {
-  const { buildNative } = await import("./build-native.mjs");
+  const { buildNative, buildSpawnAddon } = await import("./build-native.mjs");
   const native = buildNative();
   if (native.skipped) console.error(`ensure-deps: batched UDP addon not built: ${native.skipped}; mesh-dns will use node:dgram for UDP`);
+  buildSpawnAddon();
 }
 const testDeps = join(root, "scripts", "install-test-deps.sh");
 if (process.argv.includes("--test") && existsSync(testDeps)) sh("bash", [testDeps]);

@@ -1,9 +1,9 @@
 // Shared setup of the kube suites: the real kubectl against kubeTestTarget() (a kube-apiserver double, or the
 // real cluster named by AMPHI_TEST_KUBE_CONTEXT), cluster models pointing at it, unique namespaces, and the
 // example repo rendered into one of them.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { spawnPiped } from "../../src/adapters/process/spawn.js";
 import { DirSource } from "../../src/adapters/fs/dir-source.js";
 import type { KubectlOptions } from "../../src/adapters/kubectl/index.js";
 import { loadModel } from "../../src/config/index.js";
@@ -49,12 +49,12 @@ export function clusterOf(target: KubeTestTarget, name: string, namespace: strin
 export function kubectlText(target: KubeTestTarget, args: string[], input?: string): Promise<string> {
   const env = { ...process.env, ...target.kubeconfig.env };
   return new Promise((resolve, reject) => {
-    const child = spawn(KUBECTL, [...target.kubeconfig.args(), ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawnPiped(KUBECTL, [...target.kubeconfig.args(), ...args], { env });
     let [out, err] = ["", ""];
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")} exited ${code}: ${err}`))));
+    child.on("close", (code: number | null) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")} exited ${code}: ${err}`))));
     child.stdin.on("error", () => {}); // kubectl may exit before reading its input (EPIPE): the exit code tells
     child.stdin.end(input ?? "");
   });

@@ -1,5 +1,5 @@
 // Spawning git plumbing commands directly (no wrapper library: these are short, scripted calls).
-import { spawn } from "node:child_process";
+import { spawnPiped } from "../process/spawn.js";
 
 /** The environment git runs with. Why: GIT_TERMINAL_PROMPT=0 so a credential prompt fails instead of
  * hanging a reconcile loop; GIT_DIR/GIT_WORK_TREE are dropped so the directory we name decides the repo
@@ -22,7 +22,9 @@ export interface GitResult {
 /** Runs `git <args>` in `cwd` and collects its output; never rejects for a non-zero exit. */
 export function runGit(cwd: string, args: string[]): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn("git", args, { cwd, env: gitEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnPiped("git", args, { cwd, env: gitEnv() });
+    child.stdin.on("error", () => {});
+    child.stdin.end();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -30,6 +32,6 @@ export function runGit(cwd: string, args: string[]): Promise<GitResult> {
     child.on("error", (e: NodeJS.ErrnoException) => {
       reject(e.code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e);
     });
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8").trim() }));
+    child.on("close", (code: number | null) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8").trim() }));
   });
 }

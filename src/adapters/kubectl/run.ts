@@ -1,6 +1,6 @@
 // Spawns `kubectl --context <ctx> [--kubeconfig <file>] --request-timeout=<t> <args>` for one cluster: argv
 // only (no shell), stdin piped (so an auth plugin can never wait on a prompt), stdout/stderr collected.
-import { spawn } from "node:child_process";
+import { spawnPiped } from "../process/spawn.js";
 import type { ClusterModel } from "../../model/index.js";
 import { KubectlError, firstLines } from "./errors.js";
 
@@ -50,7 +50,7 @@ export function runKubectl(cluster: ClusterModel, args: readonly string[], opts:
   return new Promise((resolve, reject) => {
     if (call.signal?.aborted) return reject(new KubectlError(cluster, `${what} not started: cancelled`, ""));
     opts.onSpawn?.(argv);
-    const child = spawn(binary, argv, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawnPiped(binary, argv, { env: opts.env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let stopped: string | null = null;
@@ -73,7 +73,7 @@ export function runKubectl(cluster: ClusterModel, args: readonly string[], opts:
       done();
       reject(new KubectlError(cluster, spawnFailure(binary, e), ""));
     });
-    child.on("close", (code, signal) => {
+    child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
       done();
       const stderr = Buffer.concat(err).toString("utf8");
       if (stopped) return reject(new KubectlError(cluster, `${what} ${stopped}`, stderr));

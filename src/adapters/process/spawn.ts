@@ -1,0 +1,152 @@
+// Starting the short child processes amphi runs by the hundred (kubectl, git) without a fork of this process:
+// through the native addon native/spawn (posix_spawn, built by scripts/build-native.mjs into
+// build/native/spawn.node), else through node:child_process. Why: child_process forks, and a fork of a process
+// with a large heap costs it dearly on some machines (page tables copied, every page it writes afterwards a
+// fault): on this project's 2-core VM ~160 ms of CPU per child from a process with 300 MB written between
+// spawns, against ~1.7 ms through the addon (bench/spawn). `amphi serve` and the test processes are such
+// processes. Both paths give the same object: what a caller of child_process.spawn with three pipes uses.
+import { spawn as forkSpawn } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { accessSync, constants, statSync } from "node:fs";
+import { Socket } from "node:net";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { getSystemErrorName } from "node:util";
+import { constants as osConstants } from "node:os";
+
+/** A started child with its three pipes: the part of child_process's ChildProcess amphi uses. Events: `error`
+ * (it could not be started: `code` ENOENT, EACCES …; nothing else follows), `exit` (code, signal), `close`
+ * (code, signal: after `exit` and once stdout and stderr have ended). */
+export interface PipedChild extends EventEmitter {
+  readonly pid: number | undefined;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Sends `signal` (default SIGTERM) while the child has not been reaped; false once it has, or on failure. */
+  kill(signal?: NodeJS.Signals): boolean;
+}
+
+export interface PipedOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** The addon's function (native/spawn/spawn.c says what it does). */
+interface Addon {
+  ABI: number;
+  spawn(path: string, argv: string[], envp: string[], cwd: string | null, setsid: boolean, onExit: (code: number, signal: number) => void): [number, number, number, number] | number;
+}
+
+/** The addon API this code calls (native/spawn/spawn.c's SPAWN_ABI): another number is a stale build. */
+export const ADDON_ABI = 1;
+
+/** Where the addon is built: build/native/ of this package (from src/ and dist/ alike). */
+export const SPAWN_ADDON = fileURLToPath(new URL("../../../build/native/spawn.node", import.meta.url));
+
+let loaded: { addon: Addon } | { error: string } | undefined;
+
+/** The addon, or why it is not used: AMPHI_SPAWN=fork turns it off; another platform; not built; stale. */
+export function spawnAddon(): { addon: Addon } | { error: string } {
+  if (loaded) return loaded;
+  if (process.env.AMPHI_SPAWN === "fork") return (loaded = { error: "AMPHI_SPAWN=fork" });
+  if (process.platform !== "linux") return (loaded = { error: `posix_spawn through the addon is Linux-only (this is ${process.platform})` });
+  try {
+    const mod = { exports: {} as Addon };
+    process.dlopen(mod, SPAWN_ADDON);
+    if (typeof mod.exports.spawn !== "function") loaded = { error: `${SPAWN_ADDON}: not the spawn addon` };
+    else if (mod.exports.ABI !== ADDON_ABI) loaded = { error: `${SPAWN_ADDON}: a stale spawn addon (ABI ${mod.exports.ABI ?? "none"}, this program needs ${ADDON_ABI}); rebuild it (npm run build)` };
+    else loaded = { addon: mod.exports };
+  } catch (e) {
+    loaded = { error: `${SPAWN_ADDON} not loaded: ${(e as Error).message.split("\n")[0]}` };
+  }
+  return loaded;
+}
+
+/** Starts `command` with `args`, stdin, stdout and stderr on pipes: through the addon when it loads, else
+ * child_process.spawn. A command without `/` is looked up on the PATH of `env` (as child_process does). */
+export function spawnPiped(command: string, args: readonly string[], opts: PipedOptions = {}): PipedChild {
+  const loadedAddon = spawnAddon();
+  if ("error" in loadedAddon) return forkSpawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] }) as PipedChild;
+  return new AddonChild(loadedAddon.addon, command, args, opts);
+}
+
+class AddonChild extends EventEmitter implements PipedChild {
+  pid: number | undefined;
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  private reaped = false;
+
+  constructor(addon: Addon, command: string, args: readonly string[], opts: PipedOptions) {
+    super();
+    const env = opts.env ?? process.env;
+    const path = findExecutable(command, env, opts.cwd);
+    const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    const cwd = opts.cwd ? resolve(opts.cwd) : null;
+    let exit: [number | null, NodeJS.Signals | null] | null = null;
+    let open = 2; // stdout and stderr
+    const closeIfDone = (): void => {
+      if (exit && open === 0) this.emit("close", ...exit);
+    };
+    const started = path === null ? -2 /* ENOENT */ : addon.spawn(path, [command, ...args], envp, cwd, false, (code, signal) => {
+      this.reaped = true;
+      const name = signal ? signalName(signal) : null;
+      exit = [name ? null : code, name];
+      this.emit("exit", ...exit);
+      closeIfDone();
+    });
+    if (typeof started === "number") {
+      this.stdin = new Socket().destroy();
+      this.stdout = new Socket().destroy();
+      this.stderr = new Socket().destroy();
+      const code = getSystemErrorName(started);
+      const error = Object.assign(new Error(`spawn ${command} ${code}`), { errno: started, code, syscall: `spawn ${command}`, path: command, spawnargs: [...args] });
+      process.nextTick(() => this.emit("error", error));
+      return;
+    }
+    const [pid, stdinFd, stdoutFd, stderrFd] = started;
+    this.pid = pid;
+    this.stdin = new Socket({ fd: stdinFd, readable: false, writable: true });
+    this.stdout = new Socket({ fd: stdoutFd, readable: true, writable: false });
+    this.stderr = new Socket({ fd: stderrFd, readable: true, writable: false });
+    for (const s of [this.stdout, this.stderr]) {
+      s.once("close", () => {
+        open--;
+        closeIfDone();
+      });
+    }
+  }
+
+  kill(signal: NodeJS.Signals = "SIGTERM"): boolean {
+    if (this.reaped || this.pid === undefined) return false;
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** The executable `command` names: itself when it has a `/` (relative to `cwd`), else the first executable file
+ * of that name on `env.PATH`; null when there is none. */
+function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | null {
+  if (command.includes("/")) return isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command);
+  for (const dir of (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter)) {
+    const candidate = join(dir || ".", command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+function signalName(n: number): NodeJS.Signals | null {
+  return SIGNAL_NAMES.get(n) ?? null;
+}

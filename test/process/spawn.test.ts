@@ -1,0 +1,107 @@
+// spawnPiped (src/adapters/process/spawn.ts): the addon's children behave as child_process's do for what amphi
+// uses (exit code, signal, stdin, stdout and stderr, cwd, env and PATH lookup, ENOENT, kill, `close` after the
+// pipes), and the fallback (AMPHI_SPAWN=fork) is child_process itself. The addon is built as npm test builds it
+// (scripts/build-native.mjs); in CI a missing addon fails here instead of silently testing the fallback.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { spawnAddon, spawnPiped, type PipedChild, type PipedOptions } from "../../src/adapters/process/spawn.js";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** Runs a child to its end: what it printed, its exit code and signal, and the order of its events. */
+async function finish(child: PipedChild, input = ""): Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null; events: string[] }> {
+  let stdout = "";
+  let stderr = "";
+  const events: string[] = [];
+  child.stdout.on("data", (d: Buffer) => (stdout += d));
+  child.stderr.on("data", (d: Buffer) => (stderr += d));
+  child.stdin.on("error", () => {});
+  child.stdin.end(input);
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", () => events.push("exit"));
+    child.on("close", (code: number | null, signal: string | null) => {
+      events.push("close");
+      resolve({ stdout, stderr, code, signal, events });
+    });
+  });
+}
+
+describe("spawnPiped through the posix_spawn addon", () => {
+  let dir: string;
+  before(() => {
+    const r = spawnSync(process.execPath, [realpathSync(join(root, "scripts", "build-native.mjs")), "--quiet"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    dir = mkdtempSync(join(tmpdir(), `amphi-spawn-${process.pid}-`));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("is the addon, not the fallback (in CI it must be built)", (t) => {
+    const loaded = spawnAddon();
+    if ("error" in loaded) {
+      if (process.env.CI === "true") assert.fail(`the spawn addon did not load: ${loaded.error}`);
+      t.skip(loaded.error);
+    }
+  });
+
+  it("gives stdin to the child, its stdout and stderr apart, its exit code, and `close` after `exit`", async () => {
+    const r = await finish(spawnPiped("sh", ["-c", 'read -r line; echo "out:$line"; echo "err:$1" >&2; exit 3', "sh", "arg one"]), "hello\n");
+    assert.deepEqual(r, { stdout: "out:hello\n", stderr: "err:arg one\n", code: 3, signal: null, events: ["exit", "close"] });
+  });
+
+  it("runs in cwd with exactly the env given, looking the command up on that env's PATH", async () => {
+    const bin = join(dir, "bin");
+    spawnSync("mkdir", ["-p", bin, join(dir, "work")]);
+    writeFileSync(join(bin, "amphi-spawn-probe"), '#!/bin/sh\necho "$(pwd) ${ONLY:-unset} ${HOME:-nohome}"\n', { mode: 0o755 });
+    const opts: PipedOptions = { cwd: join(dir, "work"), env: { PATH: `${bin}:/usr/bin:/bin`, ONLY: "yes" } };
+    const r = await finish(spawnPiped("amphi-spawn-probe", [], opts));
+    assert.equal(r.stdout, `${join(dir, "work")} yes nohome\n`);
+    assert.equal(r.code, 0);
+  });
+
+  it("a missing command is an `error` with code ENOENT, as child_process says it", async () => {
+    const e = await finish(spawnPiped("amphi-no-such-command", [], { env: { PATH: "/usr/bin:/bin" } })).then(
+      () => assert.fail("started"),
+      (err: NodeJS.ErrnoException) => err,
+    );
+    assert.equal(e.code, "ENOENT");
+    const cwdGone = await finish(spawnPiped("true", [], { cwd: join(dir, "no-such-dir") })).then(
+      () => assert.fail("started"),
+      (err: NodeJS.ErrnoException) => err,
+    );
+    assert.equal(cwdGone.code, "ENOENT");
+  });
+
+  it("kill: the signal reaches the child and is reported; after it was reaped, kill is a no-op", async () => {
+    const child = spawnPiped("sleep", ["30"]);
+    const done = finish(child);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(child.kill("SIGTERM"), true);
+    const r = await done;
+    assert.deepEqual([r.code, r.signal], [null, "SIGTERM"]);
+    assert.equal(child.kill("SIGKILL"), false);
+  });
+
+  it("many at once: every child's output comes back whole, none is lost or mixed", async () => {
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => finish(spawnPiped("sh", ["-c", `head -c ${1000 + i * 997} /dev/zero | tr '\\0' x; exit ${i % 7}`]))));
+    results.forEach((r, i) => {
+      assert.equal(r.stdout.length, 1000 + i * 997);
+      assert.equal(r.code, i % 7);
+    });
+  });
+});
+
+describe("spawnPiped's fallback", () => {
+  it("AMPHI_SPAWN=fork: child_process itself (another process decides once, at its first spawn)", () => {
+    const script = `import { spawnAddon, spawnPiped } from ${JSON.stringify(new URL("../../src/adapters/process/spawn.js", import.meta.url).href)};
+const c = spawnPiped("sh", ["-c", "echo fallback"]); let out = ""; c.stdout.on("data", (d) => (out += d));
+c.on("close", (code) => console.log(JSON.stringify({ load: spawnAddon(), isChildProcess: c.constructor.name, out, code })));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: { ...process.env, AMPHI_SPAWN: "fork" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { load: { error: "AMPHI_SPAWN=fork" }, isChildProcess: "ChildProcess", out: "fallback\n", code: 0 });
+  });
+});

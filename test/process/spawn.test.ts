@@ -86,6 +86,14 @@ describe("spawnPiped through the posix_spawn addon", () => {
     assert.equal(child.kill("SIGKILL"), false);
   });
 
+  it("detached: the child leads a session and process group of its own (a kill of -pid reaches its children)", async () => {
+    const stat = (child: PipedChild) => finish(child).then((r) => r.stdout.replace(/^.*\) /, "").split(" ").slice(2, 4).map(Number));
+    const lead = spawnPiped("sh", ["-c", "cat /proc/$$/stat"], { detached: true });
+    assert.deepEqual(await stat(lead), [lead.pid, lead.pid], "pgrp and session are the child's pid");
+    const plain = spawnPiped("sh", ["-c", "cat /proc/$$/stat"]);
+    assert.notEqual((await stat(plain))[0], plain.pid, "without detached it stays in the parent's group");
+  });
+
   it("many at once: every child's output comes back whole, none is lost or mixed", async () => {
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => finish(spawnPiped("sh", ["-c", `head -c ${1000 + i * 997} /dev/zero | tr '\\0' x; exit ${i % 7}`]))));
     results.forEach((r, i) => {

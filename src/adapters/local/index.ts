@@ -1,10 +1,10 @@
 // The local transport: runs a host task's argv vectors on this machine, the same argv the ssh adapter
 // runs remotely. Used for pull mode (one amphi per host) and for the demo's `transport: local` default.
-import { spawn } from "node:child_process";
 import { copyFile, rename, rm } from "node:fs/promises";
 import { constants } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { TransportError, type ExecOptions, type ExecResult, type HostConnector, type HostRef, type HostSession } from "../../ports/hosts.js";
+import { spawnPiped } from "../process/spawn.js";
 
 /** Options of the local connector. */
 export interface LocalConnectorOptions {
@@ -56,7 +56,7 @@ class LocalSession implements HostSession {
     if (opts.signal?.aborted) return Promise.reject(new TransportError(name, `${argv[0]} aborted before it started`, "aborted"));
     return new Promise((resolvePromise, reject) => {
       // detached: the command leads its own process group, so a timeout or abort kills what it spawned too.
-      const child = spawn(argv[0] as string, argv.slice(1), { cwd: this.cwd, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawnPiped(argv[0] as string, argv.slice(1), { cwd: this.cwd, detached: true });
       let stdout = "";
       let stderr = "";
       let failure: TransportError | undefined;
@@ -89,7 +89,7 @@ class LocalSession implements HostSession {
         if (err.code === "ENOENT") resolvePromise({ code: 127, stdout, stderr: `${argv[0]}: not found\n` });
         else reject(new TransportError(name, `cannot run ${argv[0]}: ${err.message}`, "io"));
       });
-      child.on("close", (code, sig) => {
+      child.on("close", (code: number | null, sig: NodeJS.Signals | null) => {
         finish();
         if (failure) reject(failure);
         else resolvePromise({ code: code ?? 128 + signalNumber(sig), stdout, stderr });

@@ -30,6 +30,8 @@ export interface PipedChild extends EventEmitter {
 export interface PipedOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** The child leads a new session and process group (`setsid`), so a kill of `-pid` reaches what it started. */
+  detached?: boolean;
 }
 
 /** The addon's function (native/spawn/spawn.c says what it does). */
@@ -67,7 +69,7 @@ export function spawnAddon(): { addon: Addon } | { error: string } {
  * child_process.spawn. A command without `/` is looked up on the PATH of `env` (as child_process does). */
 export function spawnPiped(command: string, args: readonly string[], opts: PipedOptions = {}): PipedChild {
   const loadedAddon = spawnAddon();
-  if ("error" in loadedAddon) return forkSpawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] }) as PipedChild;
+  if ("error" in loadedAddon) return forkSpawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd, detached: opts.detached ?? false, stdio: ["pipe", "pipe", "pipe"] }) as PipedChild;
   return new AddonChild(loadedAddon.addon, command, args, opts);
 }
 
@@ -89,7 +91,7 @@ class AddonChild extends EventEmitter implements PipedChild {
     const closeIfDone = (): void => {
       if (exit && open === 0) this.emit("close", ...exit);
     };
-    const started = path === null ? -2 /* ENOENT */ : addon.spawn(path, [command, ...args], envp, cwd, false, (code, signal) => {
+    const started = path === null ? -2 /* ENOENT */ : addon.spawn(path, [command, ...args], envp, cwd, opts.detached ?? false, (code, signal) => {
       this.reaped = true;
       const name = signal ? signalName(signal) : null;
       exit = [name ? null : code, name];

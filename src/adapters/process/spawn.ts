@@ -9,11 +9,11 @@ import { spawn as forkSpawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { accessSync, constants, statSync } from "node:fs";
 import { Socket } from "node:net";
+import { constants as osConstants } from "node:os";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { getSystemErrorName } from "node:util";
-import { constants as osConstants } from "node:os";
 
 /** A started child with its three pipes: the part of child_process's ChildProcess amphi uses. Events: `error`
  * (it could not be started: `code` ENOENT, EACCES …; nothing else follows), `exit` (code, signal), `close`

@@ -20,6 +20,8 @@ const ADDONS = {
   "udp-batch": { source: join(root, "native", "udp-batch", "udp_batch.c"), module: "udp_batch", what: "batched UDP I/O", without: "mesh-dns will use node:dgram for UDP" },
   spawn: { source: join(root, "native", "spawn", "spawn.c"), module: "spawn", what: "posix_spawn", without: "kubectl and git start through child_process (fork)" },
 };
+/** What runs instead of addon `name` when it is not built (for the messages that say so). */
+export const fallbackOf = (name) => ADDONS[name].without;
 /** Where an addon is written (src/adapters/dns-server/udp-batch.ts, src/adapters/process/spawn.ts look there). */
 const outputOf = (name) => join(root, "build", "native", `${name}.node`);
 /** Where the batched UDP addon is written. */

@@ -40,9 +40,9 @@ if (process.argv.includes("--build")) {
   }
 }
 if (!built && (process.argv.includes("--build") || process.argv.includes("--test"))) {
-  const { buildNative, buildSpawnAddon } = await import("./build-native.mjs");
+  const { buildNative, buildSpawnAddon, fallbackOf } = await import("./build-native.mjs");
   const native = buildNative();
-  if (native.skipped) console.error(`ensure-deps: batched UDP addon not built: ${native.skipped}; mesh-dns will use node:dgram for UDP`);
+  if (native.skipped) console.error(`ensure-deps: batched UDP addon not built: ${native.skipped}; ${fallbackOf("udp-batch")}`);
   buildSpawnAddon();
 }
 const testDeps = join(root, "scripts", "install-test-deps.sh");

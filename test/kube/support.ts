@@ -3,7 +3,7 @@
 // example repo rendered into one of them.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { spawnPiped } from "../../src/adapters/process/spawn.js";
+import { runPiped } from "../../src/adapters/process/spawn.js";
 import { DirSource } from "../../src/adapters/fs/dir-source.js";
 import type { KubectlOptions } from "../../src/adapters/kubectl/index.js";
 import { loadModel } from "../../src/config/index.js";
@@ -46,18 +46,10 @@ export function clusterOf(target: KubeTestTarget, name: string, namespace: strin
 
 /** Runs kubectl on the target (test setup and inspection, not the adapter under test); rejects on failure.
  * Never spawnSync: the double answers from this very process, so a blocked event loop would deadlock. */
-export function kubectlText(target: KubeTestTarget, args: string[], input?: string): Promise<string> {
-  const env = { ...process.env, ...target.kubeconfig.env };
-  return new Promise((resolve, reject) => {
-    const child = spawnPiped(KUBECTL, [...target.kubeconfig.args(), ...args], { env });
-    let [out, err] = ["", ""];
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code: number | null) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")} exited ${code}: ${err}`))));
-    child.stdin.on("error", () => {}); // kubectl may exit before reading its input (EPIPE): the exit code tells
-    child.stdin.end(input ?? "");
-  });
+export async function kubectlText(target: KubeTestTarget, args: string[], input?: string): Promise<string> {
+  const r = await runPiped(KUBECTL, [...target.kubeconfig.args(), ...args], { env: { ...process.env, ...target.kubeconfig.env }, ...(input !== undefined ? { input } : {}) });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code ?? r.signal}: ${r.stderr.toString("utf8")}`);
+  return r.stdout.toString("utf8");
 }
 
 /** kubectl … -o json on the target, parsed. */

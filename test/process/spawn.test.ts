@@ -8,7 +8,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { spawnAddon, spawnPiped, type PipedChild, type PipedOptions } from "../../src/adapters/process/spawn.js";
+import { runPiped, spawnAddon, spawnPiped, type PipedChild, type PipedOptions } from "../../src/adapters/process/spawn.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -100,6 +100,16 @@ describe("spawnPiped through the posix_spawn addon", () => {
       assert.equal(r.stdout.length, 1000 + i * 997);
       assert.equal(r.code, i % 7);
     });
+  });
+});
+
+describe("runPiped", () => {
+  it("collects output whatever the exit, feeds input, kills at timeoutMs, rejects only when it cannot start", async () => {
+    const r = await runPiped("sh", ["-c", 'cat; echo oops >&2; exit 4'], { input: "in\n" });
+    assert.deepEqual([r.code, r.signal, r.stdout.toString(), r.stderr.toString()], [4, null, "in\n", "oops\n"]);
+    const slow = await runPiped("sleep", ["30"], { timeoutMs: 100 });
+    assert.deepEqual([slow.code, slow.signal], [null, "SIGKILL"]);
+    await assert.rejects(runPiped("amphi-no-such-command", [], { env: { PATH: "/usr/bin:/bin" } }), { code: "ENOENT" });
   });
 });
 

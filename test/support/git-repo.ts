@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { spawnPiped } from "../../src/adapters/process/spawn.js";
+import { runPiped } from "../../src/adapters/process/spawn.js";
 
 /** Identity and settings for test commits, independent of the machine's git config. */
 const GIT_ENV = {
@@ -17,20 +17,10 @@ const GIT_ENV = {
 
 /** Runs git in `dir` and returns its trimmed stdout. maintenance.auto off: otherwise every commit starts one more git
  * process (`git maintenance run --auto`), which a test repository of a few commits never needs. */
-export function git(dir: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawnPiped("git", ["-c", "commit.gpgsign=false", "-c", "core.autocrlf=false", "-c", "maintenance.auto=false", ...args], { cwd: dir, env: GIT_ENV });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
-      if (code === 0) resolve(stdout.trim());
-      else reject(new Error(`git ${args.join(" ")} in ${dir} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
-    });
-    child.stdin.end();
-  });
+export async function git(dir: string, ...args: string[]): Promise<string> {
+  const r = await runPiped("git", ["-c", "commit.gpgsign=false", "-c", "core.autocrlf=false", "-c", "maintenance.auto=false", ...args], { cwd: dir, env: GIT_ENV });
+  if (r.code !== 0) throw new Error(`git ${args.join(" ")} in ${dir} failed (${r.signal ?? `exit ${r.code}`}): ${r.stderr.toString("utf8").trim()}`);
+  return r.stdout.toString("utf8").trim();
 }
 
 /** Makes `dir` a Git repository with branch `main`. */

@@ -29,7 +29,7 @@
 // run is killed; a stable user that can only log in with a fleet's key, on a fleet's sshd, avoids
 // both. Root may log in too (PermitRootLogin prohibit-password) for tasks that need it (iptables).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { spawnPiped } from "../../src/adapters/process/spawn.js";
+import { runPiped } from "../../src/adapters/process/spawn.js";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -198,25 +198,9 @@ export function splitArgv(argv: string[]): [string, string[]] {
 }
 
 /** Runs a command (no shell), collects output; never rejects on a non-zero exit. */
-export function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnPiped(cmd, args, { env: childEnv });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
-    child.on("error", (err: Error) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code: number | null) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.on("error", () => {}); // the command may exit without reading its input
-    child.stdin.end(opts.input ?? "");
-  });
+export async function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const r = await runPiped(cmd, args, { env: childEnv, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  return { code: r.code ?? -1, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8") };
 }
 
 /** Like run, but rejects with the command's stderr when it exits non-zero. */

@@ -1,5 +1,5 @@
 // Spawning git plumbing commands directly (no wrapper library: these are short, scripted calls).
-import { spawnPiped } from "../process/spawn.js";
+import { runPiped } from "../process/spawn.js";
 
 /** The environment git runs with. Why: GIT_TERMINAL_PROMPT=0 so a credential prompt fails instead of
  * hanging a reconcile loop; GIT_DIR/GIT_WORK_TREE are dropped so the directory we name decides the repo
@@ -20,18 +20,11 @@ export interface GitResult {
 }
 
 /** Runs `git <args>` in `cwd` and collects its output; never rejects for a non-zero exit. */
-export function runGit(cwd: string, args: string[]): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnPiped("git", args, { cwd, env: gitEnv() });
-    child.stdin.on("error", () => {});
-    child.stdin.end();
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", (e: NodeJS.ErrnoException) => {
-      reject(e.code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e);
-    });
-    child.on("close", (code: number | null) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8").trim() }));
-  });
+export async function runGit(cwd: string, args: string[]): Promise<GitResult> {
+  try {
+    const r = await runPiped("git", args, { cwd, env: gitEnv() });
+    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr.toString("utf8").trim() };
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e;
+  }
 }

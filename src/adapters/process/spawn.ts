@@ -73,6 +73,38 @@ export function spawnPiped(command: string, args: readonly string[], opts: Piped
   return new AddonChild(loadedAddon.addon, command, args, opts);
 }
 
+/** What a command run to its end printed, and how it ended. */
+export interface PipedRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** Runs `command` to its end through spawnPiped: `input` (default none) on its stdin, which is closed either way
+ * (a command that exits without reading it is fine); SIGKILL after `timeoutMs` when given. Resolves whatever the
+ * exit; rejects only when it cannot start (the `error` of spawnPiped: `code` ENOENT, EACCES …). */
+export function runPiped(command: string, args: readonly string[], opts: PipedOptions & { input?: string; timeoutMs?: number } = {}): Promise<PipedRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawnPiped(command, args, opts);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs);
+    child.on("error", (e: Error) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+    child.stdin.on("error", () => {});
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
 class AddonChild extends EventEmitter implements PipedChild {
   pid: number | undefined;
   stdin: Writable;
@@ -132,16 +164,18 @@ class AddonChild extends EventEmitter implements PipedChild {
 }
 
 /** The executable `command` names: itself when it has a `/` (relative to `cwd`), else the first executable file
- * of that name on `env.PATH`; null when there is none. */
+ * of that name on `env.PATH`; null when there is none. (statSync without throwing: a miss in each PATH folder
+ * before the hit is common, and an exception per miss on every spawn is not free.) */
 function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | null {
   if (command.includes("/")) return isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command);
   for (const dir of (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter)) {
     const candidate = join(dir || ".", command);
+    if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
     try {
       accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
+      return candidate;
     } catch {
-      /* next */
+      /* not executable for us: next */
     }
   }
   return null;

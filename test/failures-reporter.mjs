@@ -1,5 +1,6 @@
-// A node:test reporter that prints, once every test has run, each failed test with its file, suite path and first
-// error line, so nobody scrolls TAP to find them; then the whole run's wall time and its slowest files. A file that
+// A node:test reporter that prints, once every test has run, each failed test with its file, suite path and the
+// first lines of its error (CI keeps only the end of a run's output: a crash test's message says what the host
+// looked like, and that is what a flaky failure is diagnosed from), so nobody scrolls TAP to find them; then the whole run's wall time and its slowest files. A file that
 // fails with no failed test of its own (it crashed at top level, timed out as a whole, or exited non-zero after its
 // tests) is listed as the file, with the last lines it wrote to stderr. test/run.mjs runs it beside the TAP reporter.
 // With AMPHI_TEST_TIMES set, it also writes each file's wall time (seconds, by path from the repo root) to that JSON
@@ -10,6 +11,9 @@ import { sourcePath } from "./support/compiled-tree.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const STDERR_LINES = 12;
+/** Lines of a failed test's error message kept in the summary (each cut at LINE_CHARS). */
+const ERROR_LINES = 40;
+const LINE_CHARS = 300;
 const SLOWEST = 10;
 
 /** `started`: when the run began (test/drive.mjs takes it before node:test's run(): this body starts only when the
@@ -41,7 +45,7 @@ export default async function* failures(source, started = Date.now()) {
       if (ev.data.details?.type === "suite" && /subtests? failed$/.test(String(ev.data.details?.error?.message ?? ""))) continue;
       const path = [...(stacks.get(file) ?? []).slice(0, nesting), name].join(" > ");
       // no line number: the TAP on stdout has the stack, with the .ts lines (test/run.mjs turns source maps on)
-      failed.push(`  ${where(file)}  ${path}\n      ${firstLine(ev.data.details?.error)}`);
+      failed.push(`  ${where(file)}  ${path}\n${errorLines(ev.data.details?.error)}`);
       failedIn.add(file);
     }
   }
@@ -49,8 +53,8 @@ export default async function* failures(source, started = Date.now()) {
   for (const end of fileEnds) {
     // a file whose failed tests are listed (by their own file: a file importing others names those) is not listed again
     if (!end.error || failedIn.has(end.file) || (testsFailed && failureType(end.error) === "subtestsFailed")) continue;
-    const tail = (stderr.get(end.file) ?? []).map((l) => `      | ${l.slice(0, 300)}`);
-    failed.push(`  ${where(end.file)}  (the file as a whole: ${fileFailure(end.error)})\n      ${firstLine(end.error)}${tail.length ? `\n      last lines on stderr:\n${tail.join("\n")}` : ""}`);
+    const tail = (stderr.get(end.file) ?? []).map((l) => `      | ${l.slice(0, LINE_CHARS)}`);
+    failed.push(`  ${where(end.file)}  (the file as a whole: ${fileFailure(end.error)})\n${errorLines(end.error, 1)}${tail.length ? `\n      last lines on stderr:\n${tail.join("\n")}` : ""}`);
   }
   const wall = (Date.now() - started) / 1000;
   yield failed.length === 0 ? "\nno test failed\n" : `\n${failed.length} failed test${failed.length === 1 ? "" : "s"}:\n${failed.join("\n")}\n`;
@@ -100,14 +104,21 @@ function failureType(error) {
   return error?.failureType ?? error?.cause?.failureType;
 }
 
-function firstLine(error) {
+/** The error's first `max` non-empty lines, indented; a longer message says how many lines it left out. */
+function errorLines(error, max = ERROR_LINES) {
+  const lines = errorText(error).split("\n").filter((l) => l.trim() !== "");
+  const kept = lines.slice(0, max).map((l) => `      ${l.slice(0, LINE_CHARS)}`);
+  if (lines.length > max) kept.push(`      … ${lines.length - max} more lines in the TAP above`);
+  return kept.join("\n");
+}
+
+function errorText(error) {
   // An error from a test file's process arrives deserialized. When its cause could not be (an assertion whose
   // values hold a function arrives as an empty object without a prototype, and String() of it threw, crashing the
   // reporter and hiding the summary), the wrapping error's message says what failed.
   const cause = error?.cause;
   const e = cause instanceof Error || typeof cause?.message === "string" || (cause != null && typeof cause !== "object") ? cause : error;
-  const text = e instanceof Error || typeof e?.message === "string" ? `${e.name ?? "Error"}: ${e.message}` : describe(e);
-  return text.split("\n").find((l) => l.trim() !== "")?.slice(0, 300) ?? "";
+  return e instanceof Error || typeof e?.message === "string" ? `${e.name ?? "Error"}: ${e.message}` : describe(e);
 }
 
 function describe(value) {

@@ -17,7 +17,7 @@ import { fields, runScript, scriptError } from "./scripts.js";
 import { hostStateFromDump, STATE_DUMP_SH, STATE_WRITE_SH, stateFileText, StateWriteError, stateWriteError, writeHostState } from "./state-file.js";
 import { control, healthGate, type GateResult } from "./supervisor.js";
 import { syncReporter, type ReporterConfig } from "./reporter.js";
-import { DEFAULT_STOP_GRACE_MS, markPending, releaseName, saveState, setRecord, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
+import { DEFAULT_STOP_GRACE_MS, markPending, releaseName, saveState, seconds, setRecord, subjectOf, type ProcessOptions, type TaskContext, type TaskOutcome } from "./task.js";
 
 /** Options of deploy. */
 export interface DeployOptions extends ProcessOptions {
@@ -120,10 +120,10 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
 
   const uploaded = !facts.releaseExists && !facts.cached;
   if (uploaded) await upload(ctx, subject, instance, opts.packageFile, facts);
-  if (!(await install(ctx, subject, instance, release, runAs, envText, !uploaded && !facts.releaseExists, opts))) {
+  if (!(await install(ctx, subject, instance, release, runAs, envText, !uploaded && !facts.releaseExists, grace, opts))) {
     ctx.log(`packages/${instance.sha256} on the host did not match its sha256; deleted it, uploading again`);
     await upload(ctx, subject, instance, opts.packageFile, { ...facts, baseExists: true, packagesDirExists: true });
-    await install(ctx, subject, instance, release, runAs, envText, false, opts);
+    await install(ctx, subject, instance, release, runAs, envText, false, grace, opts);
   }
 
   // Intent before anything that runs changes: what is being deployed, and what to return to. The activate
@@ -153,7 +153,7 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
   const previous = facts.current === release ? (record?.previous ?? null) : facts.current || null;
   markPending(state, app, null);
   setRecord(ctx, state, app, { instance, release, previous, running: true, deployedAt: ctx.now() });
-  await recordAndPrune(ctx, state, app, [release, previous ?? ""]).catch((e: unknown) => {
+  await recordAndPrune(ctx, state, app, grace, [release, previous ?? ""]).catch((e: unknown) => {
     if (!(e instanceof StateWriteError)) throw e;
     const back = previous ? `puts ${previous} back first` : "removes it first";
     throw new StateWriteError(e.host, `${subject}: ${release} runs (pid ${pid}), but recording it failed: ${e.causeText} (state.json still says the deploy is in progress, so the next deploy ${back})`);
@@ -165,10 +165,11 @@ async function deployRelease(ctx: TaskContext, instance: HostInstance, opts: Dep
 }
 
 /** Writes state.json, then (in the same round trip) removes the app's releases other than `keep` and the
- * packages no release uses. A failed write throws (nothing was removed); a failed prune is a warning. */
-async function recordAndPrune(ctx: TaskContext, state: HostStateFile, app: string, keep: string[]): Promise<void> {
+ * packages no release uses. A failed write throws (nothing was removed); a failed prune is a warning. `grace`:
+ * the app's stop grace, which bounds the wait for its lock (lib.sh lock_app). */
+async function recordAndPrune(ctx: TaskContext, state: HostStateFile, app: string, grace: number, keep: string[]): Promise<void> {
   const text = stateFileText(state);
-  const r = await runScript(ctx, "prune", app, [String(Buffer.byteLength(text)), STATE_WRITE_SH, ...keep], { stdin: text });
+  const r = await runScript(ctx, "prune", app, [String(seconds(grace)), String(Buffer.byteLength(text)), STATE_WRITE_SH, ...keep], { stdin: text });
   if (r.code === 5) throw stateWriteError(ctx.session.host, r.stderr, r.code);
   if (r.code !== 0) ctx.log(`warning: pruning old releases failed: ${scriptError(r)}`);
 }
@@ -243,7 +244,8 @@ function mismatch(expected: string, got: string): string {
 /** Unpacks the release (unless it exists) and writes its env, start command, user and health check.
  * Returns false when `verify` found the cached package corrupt (the host deleted it). A package the host
  * refuses (tar cannot unpack it, or it unpacks past maxUnpackedSize) is deleted there and reported to
- * `opts.onRefusedPackage`; the TaskError names the package, and tar's reason or the size and the limit. */
+ * `opts.onRefusedPackage`; the TaskError names the package, and tar's reason or the size and the limit. Holds the
+ * app's lock on the host, as the other scripts that change it do (`grace` bounds the wait: lib.sh lock_app). */
 async function install(
   ctx: TaskContext,
   subject: string,
@@ -252,6 +254,7 @@ async function install(
   runAs: string,
   envText: string,
   verify: boolean,
+  grace: number,
   opts: DeployOptions,
 ): Promise<boolean> {
   const health = instance.health;
@@ -259,7 +262,7 @@ async function install(
   // a port first) is what listens on them.
   const ports = [...new Set(instance.ports.map((p) => p.port))].filter((p) => p !== health?.port).join(" ");
   const limit = ctx.session.host.maxUnpackedSize ?? DEFAULT_MAX_UNPACKED_SIZE;
-  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0", ports, String(limit)];
+  const args = [release, instance.sha256, instance.start, runAs, health ? String(health.port) : "", health?.path ?? "", verify ? "1" : "0", ports, String(limit), String(seconds(grace))];
   const r = await runScript(ctx, "install", instance.app, args, { stdin: envText, timeoutMs: 600_000 });
   if (r.code === 3) return false;
   if (r.code === 4) {

@@ -2,13 +2,15 @@
 // - killed in the health gate of a failing update, the next run puts back the last good release (not the
 //   failed one it was switching to), for a new version and for an env change made in place (issue 9, item 7);
 // - killed in the first moments of a first deploy, the app it started is known to the next plan, so
-//   removing its placement undeploys it; an app running with no record at all (state.json gone) too (item 8).
+//   removing its placement undeploys it; an app running with no record at all (state.json gone) too (item 8);
+// - killed while its install unpacks the release (held there by a tar that waits for the test), the next run's
+//   install waits for that one, which goes on, instead of unpacking beside it and pruning its temp dir away.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { crashEnv, readOr, waitFor, type CrashEnv } from "../support/crash-env.js";
-import { eventually, httpGet } from "../support/local-host.js";
+import { eventually, httpGet, processesUnder } from "../support/local-host.js";
 
 const version = async (env: CrashEnv) => {
   const r = await httpGet(env.port, "/");
@@ -134,6 +136,48 @@ describe("SIGKILL in the first moments of a first deploy", () => {
     assert.equal(gone.code, 0, gone.stdout + gone.stderr);
     assert.match(gone.stderr, /undeploy billing\s+succeeded/, gone.stderr);
     assert.deepEqual(env.appProcesses(), []);
+  });
+});
+
+describe("SIGKILL while the install of a first deploy unpacks", () => {
+  let env: CrashEnv;
+  before(async () => {
+    env = await crashEnv("amphi-crash-install");
+  });
+  after(() => env.cleanup());
+
+  it("the next run's install waits for the killed run's, which goes on; nothing is unpacked twice, the package stays cached", async () => {
+    await env.setDesired({ version: "2.3.0" });
+    // a tar that holds an unpack (-x) until the test lets it go, first on the PATH of the run that is killed
+    const bin = join(env.dir, "held-bin");
+    const held = join(env.dir, "unpack-held");
+    const go = join(env.dir, "unpack-go");
+    mkdirSync(bin);
+    const script = `case " $* " in *" -x "*) : >"${held}"; while [ ! -e "${go}" ]; do sleep 0.05; done ;; esac\nPATH='${process.env.PATH}' exec tar "$@"`;
+    writeFileSync(join(bin, "tar"), `#!/bin/sh\n${script}\n`);
+    chmodSync(join(bin, "tar"), 0o755);
+    const args = ["apply", "--env", "local", "--yes", "--health-timeout", "30"];
+    const killed = env.spawn(args, { PATH: `${bin}:${process.env.PATH}` });
+    await waitFor("the install to unpack", () => existsSync(held));
+    killed.kill();
+    await killed.exited;
+    const installs = () => processesUnder(env.baseDir).filter((p) => p.cmd.includes("# install.sh RELEASE"));
+    const rerun = env.run(args);
+    let finished = false;
+    void rerun.then(() => (finished = true));
+    // the killed run's install (held in its tar) and the next run's, waiting for the app's lock
+    await waitFor("a second install", () => installs().length >= 2 || finished);
+    writeFileSync(go, "");
+    const r = await rerun;
+    const out = r.stdout + r.stderr;
+    await waitFor("the killed run's install to end", () => installs().length === 0);
+    assert.equal(r.code, 0, out);
+    const release = env.release["2.3.0"];
+    await runsOnly(env, release, out);
+    assert.deepEqual(readdirSync(join(env.baseDir, "apps/billing/releases")), [release], "no temp dir left");
+    assert.deepEqual(readdirSync(join(env.baseDir, "apps/billing/releases", release)).filter((f) => f.startsWith(".tmp.")), [], "nothing unpacked into the release");
+    const sha = env.state()!.apps.billing!.instance.sha256;
+    assert.ok(existsSync(join(env.baseDir, "packages", sha)), `packages/${sha} is still cached (an unpack that failed would have refused and deleted it)`);
   });
 });
 

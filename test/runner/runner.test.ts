@@ -27,6 +27,8 @@ describe("outer", () => { it("adds wrong", () => assert.equal(1 + 1, 3)); it("pa
   "entry.test.mjs": `await import("./pass.test.mjs"); await import("./fail.test.mjs");`,
   "odd.test.mjs": `import { test } from "node:test"; import assert from "node:assert/strict";
 test("compares a function", () => assert.deepEqual({ list: [() => 1] }, { list: [null] }));`,
+  "long.test.mjs": `import { test } from "node:test"; import assert from "node:assert/strict";
+test("says a lot", () => assert.fail(Array.from({ length: 45 }, (_, i) => "detail " + (i + 1)).join("\\n")));`,
   "spawns.test.mjs": `import { test } from "node:test"; import { execFileSync } from "node:child_process"; test("starts git", () => { execFileSync("git", ["--version"]); });`,
 };
 
@@ -78,6 +80,15 @@ describe("failures reporter: the closing summary", () => {
     const odd = runTests(dir, ["odd.test.mjs"]);
     assert.equal(odd.code, 1);
     assert.match(odd.stderr, /\n1 failed test:\n {2}odd\.test\.mjs {2}compares a function\n {6}Error: Expected values to be strictly deep-equal:/, odd.stderr);
+  });
+
+  it("keeps the first 40 lines of a failed test's message (what a crash test says the host looked like), and says how many it left out", () => {
+    const long = runTests(dir, ["long.test.mjs"]);
+    assert.equal(long.code, 1);
+    const summary = long.stderr.slice(long.stderr.indexOf("1 failed test:"));
+    assert.match(summary, /long\.test\.mjs {2}says a lot\n {6}AssertionError[^\n]*: detail 1\n {6}detail 2\n/, long.stderr);
+    assert.match(summary, /\n {6}detail 40\n {6}… 5 more lines in the TAP above\n/);
+    assert.doesNotMatch(summary, /detail 41/);
   });
 
   it("closes with the wall time and the slowest files, longest first", () => {

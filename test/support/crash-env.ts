@@ -41,8 +41,8 @@ export interface CrashEnv {
   release: Record<Version, string>;
   /** Writes and commits the config for `d`. */
   setDesired(d: Desired): Promise<void>;
-  /** Starts `amphi ARGS` as a child process in the repo. */
-  spawn(args: string[]): AmphiChild;
+  /** Starts `amphi ARGS` as a child process in the repo (with `env` over this process's environment). */
+  spawn(args: string[], env?: NodeJS.ProcessEnv): AmphiChild;
   /** Runs `amphi ARGS` in-process in the repo, to the end. */
   run(args: string[]): Promise<CliResult>;
   /** state.json, or null when there is none. */
@@ -94,7 +94,7 @@ export async function crashEnv(prefix: string): Promise<CrashEnv> {
     port,
     release,
     setDesired,
-    spawn: (args) => spawnAmphi(repo, args),
+    spawn: (args, env) => spawnAmphi(repo, args, env),
     run: (args) => amphi(args, repo),
     state: () => {
       const f = join(baseDir, "state.json");
@@ -115,8 +115,8 @@ export async function crashEnv(prefix: string): Promise<CrashEnv> {
   };
 }
 
-function spawnAmphi(repo: string, args: string[]): AmphiChild {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: repo, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+function spawnAmphi(repo: string, args: string[], env?: NodeJS.ProcessEnv): AmphiChild {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: repo, detached: true, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
   let err = "";
   child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));

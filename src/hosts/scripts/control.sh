@@ -14,7 +14,7 @@
 #                                run was killed mid-deploy, so it works from any point of an activate.
 # Actions of one app wait for each other (lock_app): a killed run's script may still be running.
 action=$1 grace=$2 unit=$3
-lock_app $((2 * grace + 20))
+lock_app "$grace"
 supervise_text=$4 exec_text=$5
 shift 5
 

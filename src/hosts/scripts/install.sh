@@ -1,4 +1,6 @@
-# install.sh RELEASE SHA START USER HEALTH_PORT HEALTH_PATH VERIFY PORTS LIMIT < ENV_FILE
+# install.sh RELEASE SHA START USER HEALTH_PORT HEALTH_PATH VERIFY PORTS LIMIT GRACE < ENV_FILE
+# Holds the app's lock (lock_app GRACE): the install of a run killed mid-task goes on on the host, and the
+# next run's install must neither unpack beside it nor have its temp dir pruned away under it.
 # Unpacks packages/SHA into apps/APP/releases/RELEASE (through a temp dir and one rename, so a half
 # unpacked release never exists; VERIFY=1 checks the cached package's sha256 first: exit 3 and got=<sha>
 # on a mismatch, the bad file deleted). A package tar cannot list or unpack, or whose listed sizes add up
@@ -12,6 +14,7 @@ release=$1 sha=$2 start=$3 user=$4 hport=$5 hpath=$6 verify=$7 ports=${8:-} limi
 rel=$APPDIR/releases/$release
 pkg=$BASE/packages/$sha
 [ -d "$APPDIR" ] || made_appdir=1
+lock_app "${10:-10}"
 # (a test before mkdir spares a process where there is nothing to do: the usual case of an update)
 [ -d "$APPDIR/releases" ] || mkdir -p "$APPDIR/releases" || fail "cannot create $APPDIR/releases"
 

@@ -202,16 +202,18 @@ app_stopped() {
   [ -z "$STRAY_PID" ]
 }
 
-# lock_app SECONDS: waits until no other amphi script changes this app (a run killed mid-task leaves its
+# lock_app GRACE: waits until no other amphi script changes this app (a run killed mid-task leaves its
 # script running on the host), then holds run/APP.lock (a symlink to this shell's pid) until exit. A lock
-# whose holder is gone is taken over; after SECONDS, fails naming the holder. Without BASE there is
-# nothing to guard (and nothing is created).
+# whose holder is gone is taken over; after 2 * GRACE + 20 seconds (what a holder's stop of the app may
+# take, GRACE being the app's stop grace), fails naming the holder. Without BASE there is nothing to guard
+# (and nothing is created). Every script that changes an app's files or processes takes it: control,
+# install, prune, undeploy.
 lock_app() {
   [ -d "$BASE" ] || return 0
   [ -d "$RUN" ] || mkdir -p "$RUN" || fail "cannot create $RUN"
   _lk=$RUN/$APP.lock
   clock
-  _end=$((_now + $1))
+  _end=$((_now + 2 * $1 + 20))
   nap_reset
   until ln -s "$$" "$_lk" 2>/dev/null; do
     _h=$(readlink "$_lk" 2>/dev/null) || _h=""

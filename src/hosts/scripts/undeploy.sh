@@ -2,7 +2,7 @@
 # log, run files and systemd unit, and cached packages no remaining release was unpacked from. Prints
 # removed=<path> for each thing removed (nothing printed: there was nothing to undeploy).
 grace=$1
-lock_app $((2 * grace + 20))
+lock_app "$grace"
 if ! app_stopped; then
   stop_app "$grace"
   echo "removed=process"

@@ -10,7 +10,8 @@ if [ -d "$BASE" ]; then echo "base=1"; else echo "base=0"; fi
 if [ -d "$BASE/packages" ]; then echo "packages=1"; else echo "packages=0"; fi
 if [ -f "$BASE/packages/$sha" ]; then echo "cached=1"; else echo "cached=0"; fi
 if [ -d "$APPDIR/releases/$release" ]; then echo "release=1"; else echo "release=0"; fi
-printf 'current=%s\n' "$(current_release)"
+find_current
+printf 'current=%s\n' "$CURRENT"
 printf 'pid=%s\n' "$(app_pid)"
 if [ -n "$dump" ]; then
   echo "state"

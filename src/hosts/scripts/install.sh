@@ -20,21 +20,46 @@ lock_app "${10:-10}"
 
 # refuse TMP: deletes the refused package, what was unpacked of it, and the app directories made here.
 refuse() {
-  rm -rf "$1" "$1.err"
+  rm -rf "$1"
   rm -f "$pkg"
   if [ "${made_appdir:-}" = 1 ]; then rmdir "$APPDIR/releases" "$APPDIR" 2>/dev/null; fi
   return 0
 }
 
-# refuse_tar TMP: refuses with what tar said (its errors, without the lines that only say it stopped).
+# refuse_tar TMP SAID: refuses with what tar said (its errors, without the lines that only say it stopped).
 refuse_tar() {
-  _why=$(grep -v -e 'Exiting with failure status' -e 'Child returned status' -e 'Error is not recoverable' \
-    -e 'Removing leading' -e 'removing leading' "$1.err" 2>/dev/null | sed '/^ *$/d' | head -n 5 | tr '\n' ';' |
+  _why=$(printf '%s\n' "$2" | grep -v -e 'Exiting with failure status' -e 'Child returned status' -e 'Error is not recoverable' \
+    -e 'Removing leading' -e 'removing leading' | sed '/^ *$/d' | head -n 5 | tr '\n' ';' |
     sed 's/;$//; s/;/; /g' | cut -c1-400)
   refuse "$1"
   printf 'refused=tar\nreason=%s\n' "${_why:-tar failed without saying why}"
   exit 4
 }
+
+# write_meta DIR IN_PLACE: writes the release's env (from stdin, mode 600), start, user and health files into DIR:
+# each in one rename, or with IN_PLACE=1 straight in (DIR is in a release not yet renamed into place: the whole
+# release appears at once, so a half-written file is never seen, and four mv processes are spared).
+write_meta() {
+  if [ "$2" = 1 ]; then
+    (umask 077 && cat >"$1/env") || fail "cannot write $1/env"
+    printf '%s\n' "$start" >"$1/start" && printf '%s\n' "$user" >"$1/user" || fail "cannot write $1/start"
+  else
+    (umask 077 && cat >"$1/env.tmp") && mv -f "$1/env.tmp" "$1/env" || fail "cannot write $1/env"
+    put "$1/start" "$start"
+    put "$1/user" "$user"
+  fi
+  _hl=""
+  if [ -n "$hport" ]; then _hl="$hport $hpath"; fi
+  if [ -n "$ports" ]; then _hl="$_hl
+$ports"; fi
+  if [ "$2" = 1 ]; then
+    printf '%s\n' "$_hl" >"$1/health" || fail "cannot write $1/health"
+  else
+    put "$1/health" "$_hl"
+  fi
+}
+
+meta=$rel/.amphi
 if [ ! -d "$rel" ]; then
   [ -f "$pkg" ] || fail "packages/$sha is missing"
   if [ "$verify" = 1 ]; then
@@ -47,42 +72,39 @@ if [ ! -d "$rel" ]; then
   fi
   tmp=$APPDIR/releases/.tmp.$release.$$
   rm_rf "$tmp" && mkdir "$tmp" || fail "cannot create $tmp"
-  # The sizes tar lists (field 3 in GNU and busybox listings) before anything is written.
-  listed=$({ tar -t -v -z -f "$pkg" 2>"$tmp.err"; echo "rc $?"; } | awk -v limit="$limit" '
+  # The sizes tar lists (field 3 in GNU and busybox listings) before anything is written. What tar says on a
+  # failure is asked again then (no temp file for it on the way that succeeds).
+  listed=$({ tar -t -v -z -f "$pkg" 2>/dev/null; echo "rc $?"; } | awk -v limit="$limit" '
     $1 == "rc" && NF == 2 { rc = $2; next }
     { s += $3 }
     END { printf "%s %.0f %d\n", rc, s, (s > limit + 0) }')
   # shellcheck disable=SC2086 # three numbers, split on purpose
   set -- $listed
-  if [ "$1" != 0 ]; then refuse_tar "$tmp"; fi
+  if [ "$1" != 0 ]; then refuse_tar "$tmp" "$(tar -t -z -f "$pkg" 2>&1 >/dev/null)"; fi
   if [ "$3" = 1 ]; then
     refuse "$tmp"
     printf 'refused=size\nsize=%s\n' "$2"
     exit 4
   fi
   # -o: files belong to whoever unpacks, never to the uid/gid stored in the archive
-  if ! tar -x -z -o -f "$pkg" -C "$tmp" 2>"$tmp.err"; then refuse_tar "$tmp"; fi
-  rm -f "$tmp.err"
+  if ! said=$(tar -x -z -o -f "$pkg" -C "$tmp" 2>&1); then refuse_tar "$tmp" "$said"; fi
+  [ -d "$tmp/.amphi" ] || mkdir "$tmp/.amphi" || fail "cannot create $tmp/.amphi"
+  write_meta "$tmp/.amphi" 1
   mv "$tmp" "$rel" || fail "cannot create $rel"
+else
+  [ -d "$meta" ] || mkdir -p "$meta" || fail "cannot create $meta"
+  # The current release (an env or start command change in place) gets its new files in .amphi/next/;
+  # `control.sh activate` swaps them in once the app is stopped, so the running app's files change only
+  # when it restarts, and a deploy that stops before that leaves them as they were.
+  dest=$meta
+  rm_rf "$meta/next"
+  find_current
+  if [ "$CURRENT" = "$release" ] && [ -f "$meta/start" ]; then
+    dest=$meta/next
+    mkdir "$dest" || fail "cannot create $dest"
+  fi
+  write_meta "$dest" 0
 fi
-meta=$rel/.amphi
-[ -d "$meta" ] || mkdir -p "$meta" || fail "cannot create $meta"
-# The current release (an env or start command change in place) gets its new files in .amphi/next/;
-# `control.sh activate` swaps them in once the app is stopped, so the running app's files change only
-# when it restarts, and a deploy that stops before that leaves them as they were.
-dest=$meta
-rm_rf "$meta/next"
-if [ "$(current_release)" = "$release" ] && [ -f "$meta/start" ]; then
-  dest=$meta/next
-  mkdir "$dest" || fail "cannot create $dest"
-fi
-(umask 077 && cat >"$dest/env.tmp") && mv -f "$dest/env.tmp" "$dest/env" || fail "cannot write $dest/env"
-put "$dest/start" "$start"
-put "$dest/user" "$user"
-hline=""
-if [ -n "$hport" ]; then hline="$hport $hpath"; fi
-if [ -n "$ports" ]; then put "$dest/health" "$hline
-$ports"; else put "$dest/health" "$hline"; fi
 # A run-as user owns the release's files (apps may write next to themselves), but never .amphi/: amphi-exec
 # reads it as root, so a file the app could change would run as root.
 if [ -n "$user" ] && [ "$UID_NOW" = 0 ]; then

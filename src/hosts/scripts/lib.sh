@@ -113,8 +113,19 @@ use_systemd() { [ "$_systemd" = 1 ]; }
 _systemd=0 _comm=""
 if read_line _comm /proc/1/comm && [ "$_comm" = systemd ] && [ "$UID_NOW" = 0 ] && command -v systemctl >/dev/null 2>&1; then _systemd=1; fi
 
-current_release() {
-  _l=$(readlink "$APPDIR/current" 2>/dev/null) && printf '%s\n' "${_l##*/}"
+# find_current: sets CURRENT to the release `current` points at, "" when there is none. No process: the shell's
+# own `cd -P` resolves the link (then returns to where it was: an app or supervisor started later must not
+# inherit a release directory as its working directory); readlink only for a link whose release is gone.
+# shellcheck disable=SC2034 # CURRENT is read by the scripts lib.sh is prepended to
+find_current() {
+  CURRENT=""
+  [ -L "$APPDIR/current" ] || return 0
+  if cd -P "$APPDIR/current" 2>/dev/null; then
+    CURRENT=${PWD##*/}
+    cd "$OLDPWD" 2>/dev/null || cd /
+  else
+    _l=$(readlink "$APPDIR/current" 2>/dev/null) && CURRENT=${_l##*/}
+  fi
   return 0
 }
 
@@ -235,8 +246,10 @@ lock_holder() {
   tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "$APP"
 }
 
+# unlock_app: removes the lock this shell holds (the EXIT trap of lock_app: nobody takes over the lock of a
+# live holder, so it is still this shell's).
 unlock_app() {
-  [ "$(readlink "$RUN/$APP.lock" 2>/dev/null)" = "$$" ] && rm -f "$RUN/$APP.lock"
+  rm -f "$RUN/$APP.lock"
   return 0
 }
 

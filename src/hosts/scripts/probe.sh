@@ -22,8 +22,8 @@ probe_apps() {
       fi
     fi
     if [ -n "$pid" ]; then state=running; else state=stopped; fi
-    release=$(current_release)
-    printf 'app %s %s %s %s\n' "$APP" "$state" "$health" "${release:--}"
+    find_current
+    printf 'app %s %s %s %s\n' "$APP" "$state" "$health" "${CURRENT:--}"
   done
 }
 

@@ -36,6 +36,7 @@ export interface DeployOptions extends ProcessOptions {
 /** What deploy learns about the host before it changes anything (scripts/inspect.sh). */
 interface HostFacts {
   uid: string;
+  /** The login user's name: read only for an instance with a `user` of its own ("" otherwise). */
   user: string;
   runasUid: string;
   baseExists: boolean;

@@ -3,8 +3,11 @@
 # brings both.
 release=$1 sha=$2 runas=$3 dump=${4:-}
 printf 'uid=%s\n' "$UID_NOW"
-printf 'user=%s\n' "$(id -un 2>/dev/null)"
-if [ -n "$runas" ]; then printf 'runas_uid=%s\n' "$(id -u "$runas" 2>/dev/null)"; fi
+# the login user's name matters only to an app that runs as a user of its own (no id process otherwise)
+if [ -n "$runas" ]; then
+  printf 'user=%s\n' "$(id -un 2>/dev/null)"
+  printf 'runas_uid=%s\n' "$(id -u "$runas" 2>/dev/null)"
+fi
 if use_systemd; then echo "supervisor=systemd"; else echo "supervisor=sh"; fi
 if [ -d "$BASE" ]; then echo "base=1"; else echo "base=0"; fi
 if [ -d "$BASE/packages" ]; then echo "packages=1"; else echo "packages=0"; fi

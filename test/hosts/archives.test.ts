@@ -1,9 +1,10 @@
 // Packages the host refuses to unpack: tar's own reason and the entry are in the message, and the package
 // does not stay cached on the host; an archive that unpacks past the host group's maxUnpackedSize is
-// refused before anything of it reaches the disk (GNU tar and busybox tar listings).
+// refused before anything of it reaches the disk (GNU tar and busybox tar listings); a package's own .amphi/ is
+// replaced by amphi's, never written through.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, TaskError, undeploy } from "../../src/hosts/tasks.js";
@@ -90,6 +91,19 @@ function suite(name: string, makeCtx: (h: LocalHost) => () => TaskContext, skip:
       // under the limit it deploys
       const ok = await deploy({ ...c, session: limited(c.session, 20 * MiB) }, inst, { packageFile: big.path });
       assert.equal(ok.result, "changed");
+    });
+
+    it("a package that brings its own .amphi/ (links to files elsewhere) does not get amphi's files written through it", async () => {
+      const outside = join(h.dir, "outside-file");
+      writeFileSync(outside, "untouched\n");
+      const sneaky = archive(h.dir, "sneaky", `mkdir .amphi && for f in env start user health env.tmp; do ln -s ${JSON.stringify(outside)} .amphi/$f; done`);
+      const inst = billingInstance(port, { version: "2.3.3", sha256: sneaky.sha256, package: { path: "packages/billing-2.3.3.tar.gz" } });
+      assert.equal((await deploy(ctx(), inst, { packageFile: sneaky.path })).result, "changed");
+      assert.equal(readFileSync(outside, "utf8"), "untouched\n");
+      const meta = join(h.baseDir, "apps/billing/releases", `2.3.3-${sneaky.sha256.slice(0, 8)}`, ".amphi");
+      for (const f of ["env", "start", "user", "health"]) assert.ok(lstatSync(join(meta, f)).isFile(), `${f} is amphi's own file`);
+      assert.deepEqual(readdirSync(meta).sort(), ["env", "health", "start", "user"]);
+      assert.equal((await httpGet(port, "/health")).status, 200);
     });
   });
 }

@@ -88,7 +88,9 @@ if [ ! -d "$rel" ]; then
   fi
   # -o: files belong to whoever unpacks, never to the uid/gid stored in the archive
   if ! said=$(tar -x -z -o -f "$pkg" -C "$tmp" 2>&1); then refuse_tar "$tmp" "$said"; fi
-  [ -d "$tmp/.amphi" ] || mkdir "$tmp/.amphi" || fail "cannot create $tmp/.amphi"
+  # amphi's own files go in a .amphi/ made here: one the package brought (its links could point anywhere,
+  # and these files are written as the login user) is not kept
+  rm_rf "$tmp/.amphi" && mkdir "$tmp/.amphi" || fail "cannot create $tmp/.amphi"
   write_meta "$tmp/.amphi" 1
   mv "$tmp" "$rel" || fail "cannot create $rel"
 else

@@ -2,7 +2,7 @@
 // run as another user, and a login that is not root.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deploy, probe, stop, TaskError, undeploy } from "../../src/hosts/tasks.js";
@@ -84,6 +84,26 @@ describe("an app run as another user", { skip: isRoot ? false : "needs root" }, 
     assert.equal(statSync(join(rel, "server.mjs")).uid, NOBODY);
     assert.equal(statSync(join(rel, ".amphi/env")).uid, 0);
     assert.equal(statSync(join(rel, ".amphi/env")).mode & 0o777, 0o600);
+    await undeploy(h.ctx(), "billing");
+    assert.deepEqual(processesUnder(h.dir), []);
+  });
+
+  it("the run-as user cannot swap in a .amphi/ of its own: amphi-exec refuses it rather than run its start command as root", async () => {
+    const port = await freePort();
+    assert.equal((await deploy(h.ctx(), billingInstance(port, { user: "nobody" }), { packageFile: EXAMPLE_PACKAGE })).result, "changed");
+    const rel = join(h.baseDir, "apps/billing/releases/2.3.0-5d3785d5");
+    // as nobody, who owns the release directory (not .amphi/): an env, a start command and an empty user of its own
+    const swap = "mv .amphi .amphi-old && mkdir .amphi && echo X=1 >.amphi/env && echo 'id -u >ran-as; exec sleep 60' >.amphi/start && : >.amphi/user";
+    const r = spawnSync("setpriv", ["--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups", "sh", "-c", `cd "$1" && ${swap}`, "sh", rel], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    process.kill(appPid(h), "SIGKILL"); // the supervisor starts it again, through amphi-exec, as root
+    const log = join(h.baseDir, "logs/billing.log");
+    assert.ok(await eventually(() => readFileSync(log, "utf8").includes("is not amphi's"), 15_000), readFileSync(log, "utf8"));
+    assert.equal(existsSync(join(rel, "ran-as")), false, "the swapped-in start command never ran");
+    // nor does a deploy write through it: an env change made in place is refused, naming the directory
+    const changed = billingInstance(port, { user: "nobody", environment: { ...billingInstance(port).environment, EXTRA: "1" } });
+    await assert.rejects(deploy(h.ctx(), changed, { packageFile: EXAMPLE_PACKAGE }), (e: Error) => e.message.includes(`${rel}/.amphi is not amphi's`));
+    assert.equal(readFileSync(join(rel, ".amphi/env"), "utf8"), "X=1\n", "nothing written through the swapped-in directory");
     await undeploy(h.ctx(), "billing");
     assert.deepEqual(processesUnder(h.dir), []);
   });

@@ -54,10 +54,12 @@ case $action in
     printf 'pid=%s\n' "$STARTED_PID"
     ;;
   activate)
+    meta=$APPDIR/releases/$1/.amphi
+    # checked before anything changes: a refused .amphi/ leaves the app running as it was
+    amphi_meta "$meta"
     if [ -n "${2:-}" ]; then run_sh "$3" "$BASE" "$2" || exit 5; fi
     bins
     stop_app "$grace"
-    meta=$APPDIR/releases/$1/.amphi
     if [ -d "$meta/next" ]; then
       # a change in place: keep the files the release ran with for a rollback, then use the new ones
       rm -rf "$meta/rollback"
@@ -89,6 +91,7 @@ case $action in
     fi
     meta=$APPDIR/releases/$target/.amphi
     if [ "$target" = "$failed" ]; then
+      amphi_meta "$meta"
       # A file activate set aside is in rollback/ and no longer in next/ (or, stopped between its two
       # moves, in both but not in place); one still in next/ and in place was never swapped, so the file
       # in place is the good one and rollback/ holds an older change's copy.

@@ -94,7 +94,8 @@ if [ ! -d "$rel" ]; then
   write_meta "$tmp/.amphi" 1
   mv "$tmp" "$rel" || fail "cannot create $rel"
 else
-  [ -d "$meta" ] || mkdir -p "$meta" || fail "cannot create $meta"
+  [ -d "$meta" ] || [ -L "$meta" ] || mkdir -p "$meta" || fail "cannot create $meta"
+  amphi_meta "$meta"
   # The current release (an env or start command change in place) gets its new files in .amphi/next/;
   # `control.sh activate` swaps them in once the app is stopped, so the running app's files change only
   # when it restarts, and a deploy that stops before that leaves them as they were.

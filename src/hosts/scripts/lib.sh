@@ -135,6 +135,14 @@ switch_current() {
     fail "cannot switch $APP to $1"
 }
 
+# amphi_meta DIR: fails unless DIR, a release's .amphi/, is the directory amphi made: not a link, owned by the login
+# user. The release directory belongs to an app's run-as user, who could put a .amphi/ of their own (links in it)
+# in its place, and amphi writes there as the login user (root, for such an app). amphi-exec checks it too.
+amphi_meta() {
+  { [ ! -L "$1" ] && [ -d "$1" ] && [ -O "$1" ]; } ||
+    fail "$1 is not amphi's (a link, or owned by another user); remove its release directory to have it unpacked again"
+}
+
 # rm_rf PATH: rm -rf PATH, without starting rm when there is nothing there (the usual case where it is called).
 rm_rf() {
   if [ -e "$1" ] || [ -L "$1" ]; then rm -rf "$1"; fi

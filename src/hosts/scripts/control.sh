@@ -60,17 +60,20 @@ case $action in
     if [ -n "${2:-}" ]; then run_sh "$3" "$BASE" "$2" || exit 5; fi
     bins
     stop_app "$grace"
-    if [ -d "$meta/next" ]; then
-      # a change in place: keep the files the release ran with for a rollback, then use the new ones
-      rm -rf "$meta/rollback"
-      mkdir "$meta/rollback" || fail "cannot create $meta/rollback"
-      for f in env start user health; do
-        mv -f "$meta/$f" "$meta/rollback/$f" && mv -f "$meta/next/$f" "$meta/$f" || fail "cannot install $meta/$f"
-      done
-      rmdir "$meta/next"
-    else
-      rm_rf "$meta/rollback"
-    fi
+    (
+      enter_meta "$meta"
+      if [ -d next ]; then
+        # a change in place: keep the files the release ran with for a rollback, then use the new ones
+        rm -rf rollback
+        mkdir rollback || fail "cannot create $meta/rollback"
+        for f in env start user health; do
+          mv -f "$f" "rollback/$f" && mv -f "next/$f" "$f" || fail "cannot install $meta/$f"
+        done
+        rmdir next
+      else
+        rm_rf rollback
+      fi
+    ) || exit 1
     switch_current "$1"
     start_current
     printf 'pid=%s\n' "$STARTED_PID"
@@ -91,16 +94,18 @@ case $action in
     fi
     meta=$APPDIR/releases/$target/.amphi
     if [ "$target" = "$failed" ]; then
-      amphi_meta "$meta"
-      # A file activate set aside is in rollback/ and no longer in next/ (or, stopped between its two
-      # moves, in both but not in place); one still in next/ and in place was never swapped, so the file
-      # in place is the good one and rollback/ holds an older change's copy.
-      for f in env start user health; do
-        if [ -e "$meta/rollback/$f" ] && { [ ! -e "$meta/next/$f" ] || [ ! -e "$meta/$f" ]; }; then
-          mv -f "$meta/rollback/$f" "$meta/$f" || fail "cannot restore $meta/$f"
-        fi
-      done
-      rm -rf "$meta/rollback" "$meta/next"
+      (
+        enter_meta "$meta"
+        # A file activate set aside is in rollback/ and no longer in next/ (or, stopped between its two
+        # moves, in both but not in place); one still in next/ and in place was never swapped, so the file
+        # in place is the good one and rollback/ holds an older change's copy.
+        for f in env start user health; do
+          if [ -e "rollback/$f" ] && { [ ! -e "next/$f" ] || [ ! -e "$f" ]; }; then
+            mv -f "rollback/$f" "$f" || fail "cannot restore $meta/$f"
+          fi
+        done
+        rm -rf rollback next
+      ) || exit 1
     fi
     switch_current "$target"
     if [ "$3" = 1 ]; then

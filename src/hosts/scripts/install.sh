@@ -95,18 +95,20 @@ if [ ! -d "$rel" ]; then
   mv "$tmp" "$rel" || fail "cannot create $rel"
 else
   [ -d "$meta" ] || [ -L "$meta" ] || mkdir -p "$meta" || fail "cannot create $meta"
-  amphi_meta "$meta"
+  find_current
   # The current release (an env or start command change in place) gets its new files in .amphi/next/;
   # `control.sh activate` swaps them in once the app is stopped, so the running app's files change only
-  # when it restarts, and a deploy that stops before that leaves them as they were.
-  dest=$meta
-  rm_rf "$meta/next"
-  find_current
-  if [ "$CURRENT" = "$release" ] && [ -f "$meta/start" ]; then
-    dest=$meta/next
-    mkdir "$dest" || fail "cannot create $dest"
-  fi
-  write_meta "$dest" 0
+  # when it restarts, and a deploy that stops before that leaves them as they were. Inside .amphi/ (enter_meta).
+  (
+    enter_meta "$meta"
+    dest=.
+    rm_rf next
+    if [ "$CURRENT" = "$release" ] && [ -f start ]; then
+      dest=next
+      mkdir next || fail "cannot create $meta/next"
+    fi
+    write_meta "$dest" 0
+  ) || exit 1
 fi
 # A run-as user owns the release's files (apps may write next to themselves), but never .amphi/: amphi-exec
 # reads it as root, so a file the app could change would run as root.

@@ -143,6 +143,15 @@ amphi_meta() {
     fail "$1 is not amphi's (a link, or owned by another user); remove its release directory to have it unpacked again"
 }
 
+# enter_meta DIR: amphi_meta DIR, then enters it and checks the directory entered: the one at that path in the
+# release (cd -P: not through a link) and owned by the login user. Used in a subshell, `( enter_meta D; ... )`,
+# whose writes name files relative to it: a user who swaps the directory after the check gains nothing.
+enter_meta() {
+  amphi_meta "$1"
+  { cd -P "${1%/*}" && _rd=$PWD && cd -P ./.amphi && [ "$PWD" = "$_rd/.amphi" ] && [ -O . ]; } 2>/dev/null ||
+    fail "$1 is not amphi's (a link, or owned by another user); remove its release directory to have it unpacked again"
+}
+
 # rm_rf PATH: rm -rf PATH, without starting rm when there is nothing there (the usual case where it is called).
 rm_rf() {
   if [ -e "$1" ] || [ -L "$1" ]; then rm -rf "$1"; fi

@@ -20,8 +20,6 @@ const ADDONS = {
   "udp-batch": { source: join(root, "native", "udp-batch", "udp_batch.c"), module: "udp_batch", what: "batched UDP I/O", without: "mesh-dns will use node:dgram for UDP" },
   spawn: { source: join(root, "native", "spawn", "spawn.c"), module: "spawn", what: "posix_spawn", without: "kubectl and git start through child_process (fork)" },
 };
-/** What runs instead of addon `name` when it is not built (for the messages that say so). */
-export const fallbackOf = (name) => ADDONS[name].without;
 /** Where an addon is written (src/adapters/dns-server/udp-batch.ts, src/adapters/process/spawn.ts look there). */
 const outputOf = (name) => join(root, "build", "native", `${name}.node`);
 /** Where the batched UDP addon is written. */
@@ -88,16 +86,15 @@ export function buildNative({ quiet = false } = {}) {
   return buildAddon("udp-batch", quiet);
 }
 
-/** Builds the spawn addon when it is missing or stale; says why not (and what runs instead) unless quiet. */
-export function buildSpawnAddon({ quiet = false } = {}) {
-  const r = buildAddon("spawn", quiet);
-  if (r.skipped && !quiet) console.error(`build-native: spawn addon not built: ${r.skipped}; ${ADDONS.spawn.without}`);
-  return r;
+/** Builds every addon that is missing or stale; for one that cannot be built, prints (prefixed with `who`) why and
+ * what runs without it. */
+export function buildAddons(who, { quiet = false } = {}) {
+  for (const [name, { what }] of Object.entries(ADDONS)) {
+    const r = buildAddon(name, quiet);
+    if (r.skipped) console.error(`${who}: ${what} addon not built: ${r.skipped}; ${ADDONS[name].without}`);
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const quiet = process.argv.includes("--quiet");
-  const r = buildNative({ quiet });
-  if (r.skipped) console.error(`build-native: not built: ${r.skipped}; ${ADDONS["udp-batch"].without}`);
-  buildSpawnAddon({ quiet });
+  buildAddons("build-native", { quiet: process.argv.includes("--quiet") });
 }

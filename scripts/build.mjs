@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { sourceStamp } from "./source-stamp.mjs";
-import { buildNative, buildSpawnAddon, fallbackOf } from "./build-native.mjs";
+import { buildAddons } from "./build-native.mjs";
 import { bundleCli } from "./bundle-cli.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -35,9 +35,6 @@ const cli = await bundleCli(dist);
 // The same function the capture task falls back to when dist/ has no bundle of the current sources.
 const { writeMeshDnsBundle } = await import(join(dist, "hosts", "mesh-dns-bundle.js"));
 const bundle = await writeMeshDnsBundle(dist);
-const native = buildNative({ quiet: true });
-if (native.skipped) console.error(`build: batched UDP addon not built: ${native.skipped}; ${fallbackOf("udp-batch")}`);
-const spawner = buildSpawnAddon({ quiet: true });
-if (spawner.skipped) console.error(`build: spawn addon not built: ${spawner.skipped}; ${fallbackOf("spawn")}`);
+buildAddons("build", { quiet: true });
 writeFileSync(join(dist, ".source-stamp"), stamp);
 console.error(`build: dist/ compiled from src/, the CLI bundled as ${relative(root, cli)}, mesh-dns as ${relative(root, bundle)}`);

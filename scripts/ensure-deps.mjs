@@ -40,10 +40,8 @@ if (process.argv.includes("--build")) {
   }
 }
 if (!built && (process.argv.includes("--build") || process.argv.includes("--test"))) {
-  const { buildNative, buildSpawnAddon, fallbackOf } = await import("./build-native.mjs");
-  const native = buildNative();
-  if (native.skipped) console.error(`ensure-deps: batched UDP addon not built: ${native.skipped}; ${fallbackOf("udp-batch")}`);
-  buildSpawnAddon();
+  const { buildAddons } = await import("./build-native.mjs");
+  buildAddons("ensure-deps");
 }
 const testDeps = join(root, "scripts", "install-test-deps.sh");
 if (process.argv.includes("--test") && existsSync(testDeps)) sh("bash", [testDeps]);

@@ -38,23 +38,20 @@ refuse_tar() {
 
 # write_meta DIR IN_PLACE: writes the release's env (from stdin, mode 600), start, user and health files into DIR:
 # each in one rename, or with IN_PLACE=1 straight in (DIR is in a release not yet renamed into place: the whole
-# release appears at once, so a half-written file is never seen, and four mv processes are spared).
+# release appears at once, so a half-written file is never seen, and four mv processes are spared). DIR may be
+# relative (inside enter_meta); messages name the release's .amphi/.
 write_meta() {
-  if [ "$2" = 1 ]; then
-    (umask 077 && cat >"$1/env") || fail "cannot write $1/env"
-    printf '%s\n' "$start" >"$1/start" && printf '%s\n' "$user" >"$1/user" || fail "cannot write $1/start"
-  else
-    (umask 077 && cat >"$1/env.tmp") && mv -f "$1/env.tmp" "$1/env" || fail "cannot write $1/env"
-    put "$1/start" "$start"
-    put "$1/user" "$user"
-  fi
   _hl=""
   if [ -n "$hport" ]; then _hl="$hport $hpath"; fi
   if [ -n "$ports" ]; then _hl="$_hl
 $ports"; fi
   if [ "$2" = 1 ]; then
-    printf '%s\n' "$_hl" >"$1/health" || fail "cannot write $1/health"
+    { (umask 077 && cat >"$1/env") && printf '%s\n' "$start" >"$1/start" && printf '%s\n' "$user" >"$1/user" &&
+      printf '%s\n' "$_hl" >"$1/health"; } || fail "cannot write the files of $meta"
   else
+    (umask 077 && cat >"$1/env.tmp") && mv -f "$1/env.tmp" "$1/env" || fail "cannot write the env file of $meta"
+    put "$1/start" "$start"
+    put "$1/user" "$user"
     put "$1/health" "$_hl"
   fi
 }

@@ -139,17 +139,18 @@ switch_current() {
 # user. The release directory belongs to an app's run-as user, who could put a .amphi/ of their own (links in it)
 # in its place, and amphi writes there as the login user (root, for such an app). amphi-exec checks it too.
 amphi_meta() {
-  { [ ! -L "$1" ] && [ -d "$1" ] && [ -O "$1" ]; } ||
-    fail "$1 is not amphi's (a link, or owned by another user); remove its release directory to have it unpacked again"
+  { [ ! -L "$1" ] && [ -d "$1" ] && [ -O "$1" ]; } || meta_refused "$1"
 }
 
-# enter_meta DIR: amphi_meta DIR, then enters it and checks the directory entered: the one at that path in the
-# release (cd -P: not through a link) and owned by the login user. Used in a subshell, `( enter_meta D; ... )`,
+# enter_meta DIR: enters DIR and checks the directory entered as amphi_meta checks a path: the one at that path in
+# the release (cd -P: not through a link) and owned by the login user. Used in a subshell, `( enter_meta D; ... )`,
 # whose writes name files relative to it: a user who swaps the directory after the check gains nothing.
 enter_meta() {
-  amphi_meta "$1"
-  { cd -P "${1%/*}" && _rd=$PWD && cd -P ./.amphi && [ "$PWD" = "$_rd/.amphi" ] && [ -O . ]; } 2>/dev/null ||
-    fail "$1 is not amphi's (a link, or owned by another user); remove its release directory to have it unpacked again"
+  { cd -P "${1%/*}" && _rd=$PWD && cd -P ./.amphi && [ "$PWD" = "$_rd/.amphi" ] && [ -O . ]; } 2>/dev/null || meta_refused "$1"
+}
+
+meta_refused() {
+  fail "$1 is not amphi's (a link, or owned by another user); remove its release directory to have it unpacked again"
 }
 
 # rm_rf PATH: rm -rf PATH, without starting rm when there is nothing there (the usual case where it is called).

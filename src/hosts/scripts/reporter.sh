@@ -44,13 +44,19 @@ urlenc() {
   ENC=$_enc_out
 }
 
+# check_url VERB CHECK_ID NOTE: sets CHECK_URL to the agent's URL that updates the check (pass, warn or fail).
+check_url() {
+  urlenc "$2"
+  CHECK_URL="$AMPHI_CONSUL/v1/agent/check/$1/$ENC"
+  urlenc "$3"
+  CHECK_URL="$CHECK_URL?note=$ENC"
+}
+
 # put_check VERB CHECK_ID NOTE: one check update; status 0 on a 2xx answer, else PUT_ERR says what happened.
 # The token is read from files by the client (curl -K, WGETRC, node, python3): never on a command line.
 put_check() {
-  urlenc "$2"
-  _u="$AMPHI_CONSUL/v1/agent/check/$1/$ENC"
-  urlenc "$3"
-  _u="$_u?note=$ENC"
+  check_url "$@"
+  _u=$CHECK_URL
   case $CLIENT in
     curl) _c=$(curl -q -s -o /dev/null -w '%{http_code}' -X PUT --max-time 5 -K "$HERE/curl.conf" "$_u" 2>/dev/null) ;;
     wget) if WGETRC="$HERE/wgetrc" wget -q -O /dev/null --method=PUT --timeout=5 --tries=1 "$_u" 2>/dev/null; then _c=200; else _c=failed; fi ;;
@@ -85,10 +91,8 @@ get_then_pass() {
   _note="GET $1: $2"
   set -- -q -s -f --fail-early -o /dev/null -w '%{http_code}\n' --max-time "${AMPHI_TIMEOUT:-2}" "$1"
   for _id in $AMPHI_CHECKS; do
-    urlenc "$_id"
-    _u="$AMPHI_CONSUL/v1/agent/check/pass/$ENC"
-    urlenc "$_note"
-    set -- "$@" --next -s -o /dev/null -w '%{http_code}\n' -X PUT --max-time 5 -K "$HERE/curl.conf" "$_u?note=$ENC"
+    check_url pass "$_id" "$_note"
+    set -- "$@" --next -s -o /dev/null -w '%{http_code}\n' -X PUT --max-time 5 -K "$HERE/curl.conf" "$CHECK_URL"
   done
   _out=$(curl "$@" 2>/dev/null)
   code=${_out%%"$NL"*}

@@ -29,7 +29,6 @@
 // run is killed; a stable user that can only log in with a fleet's key, on a fleet's sshd, avoids
 // both. Root may log in too (PermitRootLogin prohibit-password) for tasks that need it (iptables).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { runPiped } from "../../src/adapters/process/spawn.js";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -46,6 +45,7 @@ import {
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runPiped } from "../../src/adapters/process/spawn.js";
 
 /** One sshd test host. */
 export interface TestHost {

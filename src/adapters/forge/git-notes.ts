@@ -2,9 +2,9 @@
 // posted for that commit, merged with what is already there. The default provider: it needs no forge, and
 // `git notes --ref amphi show <sha>` (or `git log --notes=amphi`) reads it; `git push origin refs/notes/amphi`
 // shares it.
-import { spawn } from "node:child_process";
 import type { CommitStatus } from "../../health/status.js";
 import { gitEnv } from "../git/run-git.js";
+import { runPiped } from "../process/spawn.js";
 import { failAll, isCommitSha, type PostResult, type StatusReporter } from "./types.js";
 
 /** The notes ref amphi writes (`git notes --ref amphi` means `refs/notes/amphi`). */
@@ -113,18 +113,13 @@ interface GitOut {
   stderr: string;
 }
 
-function git(cwd: string, args: string[], input?: string): Promise<GitOut> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("git", args, { cwd, env: gitEnv(), stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
-    child.stderr!.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
-    child.on("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e));
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr: stderr.trim() }));
-    if (input !== undefined) {
-      child.stdin!.on("error", () => {}); // git may exit before reading (its error is in stderr)
-      child.stdin!.end(input);
-    }
-  });
+// Through spawnPiped (posix_spawn): `amphi serve` posts statuses from a process with a large heap, which a fork
+// would make pay for every git it starts.
+async function git(cwd: string, args: string[], input?: string): Promise<GitOut> {
+  try {
+    const r = await runPiped("git", args, { cwd, env: gitEnv(), input });
+    return { code: r.code ?? 1, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8").trim() };
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e;
+  }
 }

@@ -7,6 +7,9 @@ import { syncBuiltinESMExports } from "node:module";
 // The driver (test/drive.mjs) starts the test files: only the test files' processes (run() marks them with
 // NODE_TEST_CONTEXT) are guarded.
 if (process.env.NODE_TEST_CONTEXT !== undefined) {
+  // amphi's own spawns go through src/adapters/process/spawn.ts, which uses a native addon (posix_spawn) when it
+  // loads: off here, so they reach child_process and the guard below.
+  process.env.AMPHI_SPAWN = "fork";
   for (const name of ["spawn", "spawnSync", "exec", "execSync", "execFile", "execFileSync", "fork"]) {
     childProcess[name] = (command, args) => {
       const argv = Array.isArray(args) ? ` ${args.join(" ")}` : "";

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { compileTree } from "./support/compiled-tree.mjs";
-import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, QUICK_BATCH, readDurations } from "./suites.mjs";
+import { allTestFiles, DURATIONS_FILE, isQuick, isShared, longestFirst, QUICK_BATCH, readDurations, SHARED_BATCH } from "./suites.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
@@ -64,13 +64,17 @@ try {
 const compiled = (f) => join(tree, f.replace(/\.ts$/, ".js"));
 // The quick suites run in one process (one file importing them all, in order), in a whole run too: each file on its
 // own would spend most of its time starting node and loading the same modules (~1 s of CPU a file; all 56 together
-// take ~13 s). Failures still name their own file.
-const batched = selected.filter(isQuick);
-const entryDir = batched.length > 1 ? mkdtempSync(join(tmpdir(), "amphi-test-")) : null;
-const entry = entryDir ? join(entryDir, QUICK_BATCH) : null;
-if (entry) writeFileSync(entry, batched.map((f) => `await import(${JSON.stringify(pathToFileURL(compiled(f)).href)});\n`).join(""));
-const files = longestFirst([...selected.filter((f) => !entry || !isQuick(f)), ...(entry ? [QUICK_BATCH] : [])], readDurations(root))
-  .map((f) => (f === QUICK_BATCH ? entry : compiled(f)));
+// take ~13 s). So do the SHARED files of a whole run, in a second one. Failures still name their own file.
+const batches = [
+  { name: QUICK_BATCH, files: selected.filter(isQuick) },
+  { name: SHARED_BATCH, files: quick ? [] : selected.filter(isShared) },
+].filter((b) => b.files.length > 1);
+const entryDir = batches.length > 0 ? mkdtempSync(join(tmpdir(), "amphi-test-")) : null;
+const inBatch = new Set(batches.flatMap((b) => b.files));
+const entries = new Map(batches.map((b) => [b.name, join(entryDir, b.name)]));
+for (const b of batches) writeFileSync(entries.get(b.name), b.files.map((f) => `await import(${JSON.stringify(pathToFileURL(compiled(f)).href)});\n`).join(""));
+const files = longestFirst([...selected.filter((f) => !inBatch.has(f)), ...batches.map((b) => b.name)], readDurations(root))
+  .map((f) => entries.get(f) ?? compiled(f));
 const env = { ...process.env };
 // No test reaches a public TLS endpoint, and NODE_EXTRA_CA_CERTS (set on some machines, this one among them) makes
 // every node process parse that CA bundle as it starts: 100 instead of 60 ms for `node -e 0` here, in each of the

@@ -23,6 +23,28 @@ export const QUICK_EXCEPT = [
  * summary and DURATIONS_FILE name it. */
 export const QUICK_BATCH = "quick-suites.test.mjs";
 
+/** Short files that are not quick — they listen on ports, start git, age, kubectl or a shell, or wait out timeouts
+ * (a second or more each: too slow for the edit-test loop) — that a whole run imports all into one more process,
+ * SHARED_BATCH, as it does the quick suites. Alone, each of them spent about as much CPU starting node and loading its
+ * ~150 modules (~0.6–0.9 s) as running its tests: these 53 files took 53.1 and 55.5 s of CPU one process each, 23.4
+ * and 22.3 s in one (cgroup, whole process tree). A file listed here runs its tests one after another with the
+ * others': whatever it changes of the process (process.env, PATH, handlers) it restores inside the test, and its
+ * top-level before/after hooks run at the batch's start and end. */
+export const SHARED = [
+  "test/cli/listen.test.ts", "test/consul/adapter.test.ts", "test/consul/catalog-double.test.ts", "test/consul/double.test.ts",
+  "test/consul/pod-read.test.ts", "test/consul/registry-drift.test.ts", "test/dns/fast-path.test.ts", "test/forge/forges.test.ts",
+  "test/forge/http-forges.test.ts", "test/golden/example.test.ts", "test/kube/health.test.ts", "test/kube/output.test.ts",
+  "test/kube-double/double-http.test.ts", "test/kube-double/fieldset.test.ts", "test/kube-double/kubeconfig.test.ts",
+  "test/kube-double/quantity.test.ts", "test/loop/config-error.test.ts", "test/loop/consul-state.test.ts", "test/plan/format.test.ts",
+  "test/plan/plan.test.ts", "test/plan/tasks.test.ts", "test/runtime-io/list.test.ts", "test/runtime-io/mesh-proxies.test.ts",
+  "test/runtime-io/mesh.test.ts", "test/server/page.test.ts", "test/xds/metrics.test.ts", "test/xds/pod-dns.test.ts",
+  "test/xds/rate-limit.test.ts", "test/xds/requests.test.ts",
+  "test/cli/actual-file-source.test.ts", "test/cli/cli.test.ts", "test/config/sources.test.ts", "test/dns/batch.test.ts", "test/docs/readme.test.ts", "test/forge/git-notes.test.ts", "test/hosts/capture-iptables.test.ts", "test/hosts/host-parts.test.ts", "test/hosts/local-connector.test.ts", "test/hosts/mesh-dns-bundle.test.ts", "test/hosts/mesh-dns-liveness.test.ts", "test/hosts/sidecar-unit.test.ts", "test/loop/pr-traffic.test.ts", "test/pods/init.test.ts", "test/report/cli-drift.test.ts", "test/runner/ports.test.ts", "test/secrets/sops-config.test.ts", "test/secrets/sops-rules.test.ts", "test/secrets/sops.test.ts", "test/secrets/upstream.test.ts", "test/transport/ssh-known-hosts.test.ts", "test/hosts/claim.test.ts", "test/hosts/state-file.test.ts", "test/render/files.test.ts",
+];
+
+/** The name of the file importing the SHARED files in a whole run. */
+export const SHARED_BATCH = "shared-suites.test.mjs";
+
 /** Seconds each file took in a whole run on a quiet 2-core machine (`node test/run.mjs --record-times` refreshes
  * it). A run starts the longest files first, so the last ones to end are short; files not listed count as
  * UNKNOWN_SECONDS. */
@@ -48,6 +70,11 @@ export function allTestFiles(root) {
 export function isQuick(file) {
   const listed = (list) => list.some((p) => (p.endsWith("/") ? file.startsWith(p) : file === p));
   return listed(QUICK) && !listed(QUICK_EXCEPT);
+}
+
+/** Whether a file (path from the repo root) runs in the shared batch of a whole run. */
+export function isShared(file) {
+  return SHARED.includes(file) && !isQuick(file);
 }
 
 /** `files` longest first by `durations` (seconds by path); ties and unknown files keep their order. */

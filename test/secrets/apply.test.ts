@@ -8,10 +8,8 @@
 // unchanged secret touches nothing.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { run } from "../../src/cli/main.js";
 import { amphi, type CliResult } from "../support/cli.js";
 import { exampleCopy } from "../support/example-copy.js";
@@ -20,10 +18,9 @@ import { startKubeApiServer, type KubeApiDouble } from "../support/kube-apiserve
 import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { commitAll, initRepo } from "../support/git-repo.js";
 import { killUnder, processesUnder } from "../support/local-host.js";
-import { ageKeygen, filesUnder, noAge, sopsWithAgeCli } from "./support.js";
+import { ageKeygen, filesUnder, noAge, processArgs, sampleWhile, sopsWithAgeCli } from "./support.js";
 
 const noKubectl = !existsSync("/usr/bin/kubectl") && process.env.CI !== "true" ? "kubectl is not installed" : false;
-const exec = promisify(execFile);
 const tag = () => Math.random().toString(36).slice(2, 10);
 
 describe("secrets: encrypted in Git, referenced in pods, private on hosts, shown only as changed", { skip: noKubectl || noAge }, () => {
@@ -118,13 +115,7 @@ describe("secrets: encrypted in Git, referenced in pods, private on hosts, shown
   });
 
   it("apply puts the values in the Secret and the host app's env file only, never in the process list", async () => {
-    const seen: string[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) seen.push((await exec("ps", ["-eo", "args"], { maxBuffer: 1 << 24 })).stdout);
-    })();
-    const r = await cli(withKube(["apply", "--yes"])).finally(() => (sampling = false));
-    await sampler;
+    const { result: r, seen } = await sampleWhile(cli(withKube(["apply", "--yes"])), processArgs);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(seen.length > 3, `the process list was sampled while applying (${seen.length} times)`);
     for (const v of VALUES) assert.ok(!seen.some((s) => s.includes(v)), `${v} in the process list`);

@@ -7,20 +7,17 @@
 // the environment with a located error and exit 1, leaving the hosts as they were.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { amphi, type CliResult } from "../support/cli.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
 import { fleetEnvironment } from "../support/fleet-config.js";
 import { EXAMPLE_PACKAGE, EXAMPLE_SHA, killUnder } from "../support/local-host.js";
-import { ageKeygen, filesUnder, noAge, sopsWithAgeCli } from "./support.js";
+import { ageKeygen, filesUnder, noAge, processArgs, sampleWhile, sopsWithAgeCli } from "./support.js";
 
 const support = fleetSupported();
 const skip = noAge || (support.ok ? false : process.env.CI === "true" ? false : `sshd test hosts unavailable: ${support.reason}`);
-const exec = promisify(execFile);
 const PORT = 9170;
 const tag = () => Math.random().toString(36).slice(2, 10);
 
@@ -64,17 +61,7 @@ describe("secrets over ssh: private on netns hosts, never printed, rotated, refu
   /** `amphi apply` while each host's process list (inside its namespaces) and the local one are sampled: no
    * sample may show a value. */
   const applyWatched = async (): Promise<CliResult> => {
-    const seen: string[] = [];
-    let sampling = true;
-    const sample = async (what: () => Promise<string>) => {
-      while (sampling) seen.push(await what());
-    };
-    const samplers = [
-      ...fleet.hosts.map((_, i) => sample(async () => (await fleet.execOnHost(i, ["ps", "-eo", "args"])).stdout)),
-      sample(async () => (await exec("ps", ["-eo", "args"], { maxBuffer: 1 << 24 })).stdout),
-    ];
-    const r = await apply().finally(() => (sampling = false));
-    await Promise.all(samplers);
+    const { result: r, seen } = await sampleWhile(apply(), ...fleet.hosts.map((_, i) => async () => (await fleet.execOnHost(i, ["ps", "-eo", "args"])).stdout), processArgs);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.ok(seen.length > 6, `the process lists were sampled while applying (${seen.length} times)`);
     assert.ok(seen.some((s) => s.includes("sshd")), "the samples saw the hosts' processes");

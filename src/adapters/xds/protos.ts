@@ -55,9 +55,14 @@ export function envoyRoot(): protobuf.Root {
   return root;
 }
 
-/** The gRPC definition of `envoy.service.discovery.v3.AggregatedDiscoveryService`. */
+let cachedAds: PackageDefinition | null = null;
+
+/** The gRPC definition of `envoy.service.discovery.v3.AggregatedDiscoveryService`. Loaded once per process (parsing
+ * ads.proto and what it imports costs ~0.1–0.3 s; a process may start several servers: `amphi serve` one per
+ * environment, tests many). A PackageDefinition is plain data grpc-js only reads. */
 export function adsPackageDefinition(): PackageDefinition {
-  return loadSync(ADS_PROTO, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: protoIncludeDirs() });
+  cachedAds ??= loadSync(ADS_PROTO, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: protoIncludeDirs() });
+  return cachedAds;
 }
 
 /** Encodes one resource (plain JSON of the message a type URL names) as that message's bytes. */

@@ -6,6 +6,8 @@ import * as grpc from "@grpc/grpc-js";
 import { AdsServer } from "../../src/adapters/xds/index.js";
 import { adsPackageDefinition } from "../../src/adapters/xds/protos.js";
 import { TYPE_URL } from "../../src/mesh/index.js";
+import type { NodeTypeState } from "../../src/adapters/xds/state.js";
+import type { ResourceKind } from "../../src/mesh/envoy.js";
 import { RawAds } from "./support/raw-ads.js";
 import { plainSnapshot, policySnapshot } from "../mesh/snapshots.js";
 
@@ -19,6 +21,16 @@ describe("ADS server (state of the world)", () => {
     clients.push(c);
     return c;
   };
+  /** What the server records of `id`'s `kind` once it has read what was sent. The server reads an ACK or NACK when
+   * its turn comes, which on a loaded machine is not within a fixed wait (100 ms once was not): it is polled until
+   * `done` holds, for up to 10 s. */
+  const recorded = async (id: string, kind: ResourceKind, done: (t: NodeTypeState | undefined) => boolean): Promise<NodeTypeState | undefined> => {
+    const deadline = Date.now() + 10_000;
+    const now = () => server.status().nodes.find((n) => n.id === id)?.types[kind];
+    while (!done(now()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    return now();
+  };
+  const ackedAs = (id: string, kind: ResourceKind, version: string) => recorded(id, kind, (t) => t?.acked === version);
 
   before(async () => {
     port = await server.listen("127.0.0.1:0");
@@ -37,9 +49,9 @@ describe("ADS server (state of the world)", () => {
     assert.deepEqual(r.resources.map((x) => x["name"]), ["amphi_inbound", "amphi_outbound"]);
     assert.equal(r.resources[1]!["filter_chains"][0].filters[0].typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
     c.send(TYPE_URL.listener, [], { version: r.version_info, nonce: r.nonce });
-    await c.drain(100);
+    assert.deepEqual(await ackedAs("sidecar~a", "listener", r.version_info), { sent: r.version_info, acked: r.version_info, nacked: null, error: null });
+    assert.deepEqual(await c.drain(0), [], "an ACK is not answered");
     const node = server.status().nodes.find((n) => n.id === "sidecar~a");
-    assert.deepEqual(node?.types.listener, { sent: r.version_info, acked: r.version_info, nacked: null, error: null });
     assert.equal(node?.streams, 1);
   });
 
@@ -68,14 +80,16 @@ describe("ADS server (state of the world)", () => {
     c.send(TYPE_URL.cluster, []);
     const r1 = await c.next();
     c.send(TYPE_URL.cluster, [], { version: r1.version_info, nonce: r1.nonce });
-    await c.drain(100);
+    await ackedAs("sidecar~c", "cluster", r1.version_info);
+    await c.drain(0);
     const nacksBefore = server.status().counters.nacks;
     // The next snapshot changes the clusters; this proxy rejects it.
     server.setSnapshot(policySnapshot());
     const r2 = await c.next();
     assert.notEqual(r2.version_info, r1.version_info);
     c.send(TYPE_URL.cluster, [], { version: r1.version_info, nonce: r2.nonce, error: "outlier_detection: bad value" });
-    assert.deepEqual(await c.drain(300), []);
+    await recorded("sidecar~c", "cluster", (t) => t?.nacked === r2.version_info);
+    assert.deepEqual(await c.drain(300), [], "a NACK is not answered with the same resources");
     const st = server.status();
     assert.equal(st.counters.nacks, nacksBefore + 1);
     assert.deepEqual(st.nodes.find((n) => n.id === "sidecar~c")?.types.cluster, { sent: r2.version_info, acked: r1.version_info, nacked: r2.version_info, error: "outlier_detection: bad value" });
@@ -87,8 +101,8 @@ describe("ADS server (state of the world)", () => {
     server.setSnapshot(plainSnapshot());
     const r3 = await c.next();
     c.send(TYPE_URL.cluster, [], { version: r3.version_info, nonce: r3.nonce });
-    await c.drain(100);
-    assert.deepEqual(server.status().nodes.find((n) => n.id === "sidecar~c")?.types.cluster, { sent: r3.version_info, acked: r3.version_info, nacked: null, error: null });
+    // r3 is r1's snapshot again, so acked already reads r3's version: wait for the NACK to be cleared as well.
+    assert.deepEqual(await recorded("sidecar~c", "cluster", (t) => t?.acked === r3.version_info && t.nacked === null), { sent: r3.version_info, acked: r3.version_info, nacked: null, error: null });
   });
 
   it("pushes a new snapshot only to the streams whose subscribed resources changed", async () => {
@@ -100,7 +114,9 @@ describe("ADS server (state of the world)", () => {
     const w1 = await web.next();
     billing.send(TYPE_URL.endpoint, ["outbound|9100||billing"], { version: b1.version_info, nonce: b1.nonce });
     web.send(TYPE_URL.endpoint, ["outbound|8080||web"], { version: w1.version_info, nonce: w1.nonce });
-    await billing.drain(100);
+    await ackedAs("gw~billing", "endpoint", b1.version_info);
+    await ackedAs("gw~web", "endpoint", w1.version_info);
+    await billing.drain(0);
     const changed = plainSnapshot();
     changed.services[0]!.ports[0]!.instances[1]!.passing = true;
     server.setSnapshot(changed);
@@ -123,7 +139,9 @@ describe("ADS server (state of the world)", () => {
     c.send(TYPE_URL.cluster, []);
     const c1 = await c.next();
     c.send(TYPE_URL.cluster, [], { version: c1.version_info, nonce: c1.nonce });
-    await c.drain(100);
+    await ackedAs("sidecar~partial", "endpoint", e1.version_info);
+    await ackedAs("sidecar~partial", "cluster", c1.version_info);
+    await c.drain(0);
     const changed = plainSnapshot();
     changed.services[0]!.ports[0]!.instances[1]!.passing = true;
     server.setSnapshot(changed);

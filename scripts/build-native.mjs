@@ -81,11 +81,6 @@ function buildAddon(name, quiet) {
   return { built: true, path: out };
 }
 
-/** Builds the batched UDP addon when it is missing or stale. Returns `{ built, path }` or `{ skipped: reason }`. */
-export function buildNative({ quiet = false } = {}) {
-  return buildAddon("udp-batch", quiet);
-}
-
 /** Builds every addon that is missing or stale; for one that cannot be built, prints (prefixed with `who`) why and
  * what runs without it. */
 export function buildAddons(who, { quiet = false } = {}) {

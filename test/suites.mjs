@@ -31,15 +31,23 @@ export const QUICK_BATCH = "quick-suites.test.mjs";
  * others': whatever it changes of the process (process.env, PATH, handlers) it restores inside the test, and its
  * top-level before/after hooks run at the batch's start and end. */
 export const SHARED = [
-  "test/cli/listen.test.ts", "test/consul/adapter.test.ts", "test/consul/catalog-double.test.ts", "test/consul/double.test.ts",
-  "test/consul/pod-read.test.ts", "test/consul/registry-drift.test.ts", "test/dns/fast-path.test.ts", "test/forge/forges.test.ts",
-  "test/forge/http-forges.test.ts", "test/golden/example.test.ts", "test/kube/health.test.ts", "test/kube/output.test.ts",
-  "test/kube-double/double-http.test.ts", "test/kube-double/fieldset.test.ts", "test/kube-double/kubeconfig.test.ts",
-  "test/kube-double/quantity.test.ts", "test/loop/config-error.test.ts", "test/loop/consul-state.test.ts", "test/plan/format.test.ts",
-  "test/plan/plan.test.ts", "test/plan/tasks.test.ts", "test/runtime-io/list.test.ts", "test/runtime-io/mesh-proxies.test.ts",
-  "test/runtime-io/mesh.test.ts", "test/server/page.test.ts", "test/xds/metrics.test.ts", "test/xds/pod-dns.test.ts",
-  "test/xds/rate-limit.test.ts", "test/xds/requests.test.ts",
-  "test/cli/actual-file-source.test.ts", "test/cli/cli.test.ts", "test/config/sources.test.ts", "test/dns/batch.test.ts", "test/docs/readme.test.ts", "test/forge/git-notes.test.ts", "test/hosts/capture-iptables.test.ts", "test/hosts/host-parts.test.ts", "test/hosts/local-connector.test.ts", "test/hosts/mesh-dns-bundle.test.ts", "test/hosts/mesh-dns-liveness.test.ts", "test/hosts/sidecar-unit.test.ts", "test/loop/pr-traffic.test.ts", "test/pods/init.test.ts", "test/report/cli-drift.test.ts", "test/runner/ports.test.ts", "test/secrets/sops-config.test.ts", "test/secrets/sops-rules.test.ts", "test/secrets/sops.test.ts", "test/secrets/upstream.test.ts", "test/transport/ssh-known-hosts.test.ts", "test/hosts/claim.test.ts", "test/hosts/state-file.test.ts", "test/render/files.test.ts",
+  "test/cli/actual-file-source.test.ts", "test/cli/cli.test.ts", "test/cli/listen.test.ts",
+  "test/config/sources.test.ts", "test/consul/adapter.test.ts", "test/consul/catalog-double.test.ts",
+  "test/consul/double.test.ts", "test/consul/pod-read.test.ts", "test/consul/registry-drift.test.ts",
+  "test/dns/batch.test.ts", "test/dns/fast-path.test.ts", "test/docs/readme.test.ts", "test/forge/forges.test.ts",
+  "test/forge/git-notes.test.ts", "test/forge/http-forges.test.ts", "test/golden/example.test.ts",
+  "test/hosts/capture-iptables.test.ts", "test/hosts/claim.test.ts", "test/hosts/host-parts.test.ts",
+  "test/hosts/local-connector.test.ts", "test/hosts/mesh-dns-bundle.test.ts", "test/hosts/mesh-dns-liveness.test.ts",
+  "test/hosts/sidecar-unit.test.ts", "test/hosts/state-file.test.ts", "test/kube-double/double-http.test.ts",
+  "test/kube-double/fieldset.test.ts", "test/kube-double/kubeconfig.test.ts", "test/kube-double/quantity.test.ts",
+  "test/kube/health.test.ts", "test/kube/output.test.ts", "test/loop/config-error.test.ts",
+  "test/loop/consul-state.test.ts", "test/loop/pr-traffic.test.ts", "test/plan/format.test.ts",
+  "test/plan/plan.test.ts", "test/plan/tasks.test.ts", "test/pods/init.test.ts", "test/render/files.test.ts",
+  "test/report/cli-drift.test.ts", "test/runner/ports.test.ts", "test/runtime-io/list.test.ts",
+  "test/runtime-io/mesh-proxies.test.ts", "test/runtime-io/mesh.test.ts", "test/secrets/sops-config.test.ts",
+  "test/secrets/sops-rules.test.ts", "test/secrets/sops.test.ts", "test/secrets/upstream.test.ts",
+  "test/server/page.test.ts", "test/transport/ssh-known-hosts.test.ts", "test/xds/metrics.test.ts",
+  "test/xds/pod-dns.test.ts", "test/xds/rate-limit.test.ts", "test/xds/requests.test.ts",
 ];
 
 /** The name of the file importing the SHARED files in a whole run. */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 // @ts-expect-error: plain ESM module without types, run by node directly
-import { allTestFiles, isQuick, longestFirst, QUICK, QUICK_EXCEPT } from "../suites.mjs";
+import { allTestFiles, isQuick, isShared, longestFirst, QUICK, QUICK_EXCEPT, SHARED } from "../suites.mjs";
 import { innerRunEnv } from "../support/inner-run.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -174,5 +174,15 @@ describe("test/suites.mjs", () => {
     assert.ok(quick.length >= 40, `${quick.length} quick files`);
     for (const f of ["test/hosts-infra/netns-hosts.test.ts", "test/report/html-chromium.test.ts", "test/config/sources.test.ts", "test/runner/runner.test.ts"]) assert.ok(!quick.includes(f), f);
     assert.ok(quick.includes("test/diff/diff.test.ts"));
+  });
+
+  it("every shared entry names an existing test file that is not quick (a renamed file would leave the batch unnoticed)", () => {
+    const all: string[] = allTestFiles(root);
+    for (const f of SHARED as string[]) {
+      assert.ok(all.includes(f), `${f} matches no test file`);
+      assert.ok(!isQuick(f), `${f} is quick: it runs in the quick batch already`);
+      assert.ok(isShared(f));
+    }
+    assert.equal(new Set(SHARED).size, SHARED.length, "no file listed twice");
   });
 });

@@ -23,11 +23,12 @@ describe("ADS server (state of the world)", () => {
   };
   /** What the server records of `id`'s `kind` once it has read what was sent. The server reads an ACK or NACK when
    * its turn comes, which on a loaded machine is not within a fixed wait (100 ms once was not): it is polled until
-   * `done` holds, for up to 10 s. */
+   * `done` holds, for up to 10 s, and fails with what the server holds if it never does. */
   const recorded = async (id: string, kind: ResourceKind, done: (t: NodeTypeState | undefined) => boolean): Promise<NodeTypeState | undefined> => {
     const deadline = Date.now() + 10_000;
     const now = () => server.status().nodes.find((n) => n.id === id)?.types[kind];
     while (!done(now()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(done(now()), `${id}'s ${kind} after 10 s: ${JSON.stringify(now())}`);
     return now();
   };
   const ackedAs = (id: string, kind: ResourceKind, version: string) => recorded(id, kind, (t) => t?.acked === version);

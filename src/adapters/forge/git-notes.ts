@@ -3,8 +3,7 @@
 // `git notes --ref amphi show <sha>` (or `git log --notes=amphi`) reads it; `git push origin refs/notes/amphi`
 // shares it.
 import type { CommitStatus } from "../../health/status.js";
-import { gitEnv } from "../git/run-git.js";
-import { runPiped } from "../process/spawn.js";
+import { runGit } from "../git/run-git.js";
 import { failAll, isCommitSha, type PostResult, type StatusReporter } from "./types.js";
 
 /** The notes ref amphi writes (`git notes --ref amphi` means `refs/notes/amphi`). */
@@ -57,17 +56,17 @@ export class GitNotesReporter implements StatusReporter {
 
   /** The note of a commit, or null when it has none. */
   async read(sha: string): Promise<StatusNote | null> {
-    const shown = await git(this.repoDir, ["notes", "--ref", this.ref, "show", sha]);
+    const shown = await runGit(this.repoDir, ["notes", "--ref", this.ref, "show", sha]);
     if (shown.code !== 0) {
       if (/no note found/i.test(shown.stderr)) return null;
       throw new Error(`git notes show failed: ${shown.stderr || `exit ${shown.code}`}`);
     }
-    return parseNote(shown.stdout, sha);
+    return parseNote(shown.stdout.toString("utf8"), sha);
   }
 
   private async write(sha: string, statuses: readonly CommitStatus[]): Promise<PostResult[]> {
     if (!isCommitSha(sha)) throw new Error(`${JSON.stringify(sha.slice(0, 80))} is not a full commit SHA`);
-    const found = await git(this.repoDir, ["cat-file", "-e", `${sha}^{commit}`]);
+    const found = await runGit(this.repoDir, ["cat-file", "-e", `${sha}^{commit}`]);
     if (found.code !== 0) throw new Error(`commit ${sha.slice(0, 12)} is not in ${this.repoDir}`);
     const at = this.now().toISOString();
     const merged = new Map((await this.read(sha))?.statuses.map((s) => [s.context, s]) ?? []);
@@ -83,7 +82,7 @@ export class GitNotesReporter implements StatusReporter {
     if (!changed) return statuses.map((s) => ({ context: s.context, ok: true, httpStatus: null, attempts: 0, error: null }));
     const note: StatusNote = { apiVersion: "amphi.dev/v1", kind: "CommitStatuses", commit: sha, statuses: [...merged.values()].sort((a, b) => (a.context < b.context ? -1 : a.context > b.context ? 1 : 0)) };
     // Why a fixed identity: the note is amphi's record, and CI machines often have no user.name set.
-    const added = await git(this.repoDir, ["-c", "user.name=amphi", "-c", "user.email=amphi@localhost", "notes", "--ref", this.ref, "add", "-f", "-F", "-", sha], `${JSON.stringify(note, null, 2)}\n`);
+    const added = await runGit(this.repoDir, ["-c", "user.name=amphi", "-c", "user.email=amphi@localhost", "notes", "--ref", this.ref, "add", "-f", "-F", "-", sha], `${JSON.stringify(note, null, 2)}\n`);
     if (added.code !== 0) throw new Error(`git notes add failed: ${added.stderr || `exit ${added.code}`}`);
     return statuses.map((s) => ({ context: s.context, ok: true, httpStatus: null, attempts: 1, error: null }));
   }
@@ -105,21 +104,4 @@ function parseNote(text: string, sha: string): StatusNote {
     // not JSON
   }
   return { apiVersion: "amphi.dev/v1", kind: "CommitStatuses", commit: sha, statuses: [] };
-}
-
-interface GitOut {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-// Through spawnPiped (posix_spawn): `amphi serve` posts statuses from a process with a large heap, which a fork
-// would make pay for every git it starts.
-async function git(cwd: string, args: string[], input?: string): Promise<GitOut> {
-  try {
-    const r = await runPiped("git", args, { cwd, env: gitEnv(), input });
-    return { code: r.code ?? 1, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8").trim() };
-  } catch (e) {
-    throw (e as NodeJS.ErrnoException).code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e;
-  }
 }

@@ -19,10 +19,11 @@ export interface GitResult {
   stderr: string;
 }
 
-/** Runs `git <args>` in `cwd` and collects its output; never rejects for a non-zero exit. */
-export async function runGit(cwd: string, args: string[]): Promise<GitResult> {
+/** Runs `git <args>` in `cwd` (with `input` on its stdin, else none) and collects its output; never rejects for a
+ * non-zero exit. */
+export async function runGit(cwd: string, args: string[], input?: string): Promise<GitResult> {
   try {
-    const r = await runPiped("git", args, { cwd, env: gitEnv() });
+    const r = await runPiped("git", args, { cwd, env: gitEnv(), input });
     return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr.toString("utf8").trim() };
   } catch (e) {
     throw (e as NodeJS.ErrnoException).code === "ENOENT" ? new Error(`cannot run git in ${cwd} (is git installed and does the directory exist?)`) : e;

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { compileTree } from "./support/compiled-tree.mjs";
-import { allTestFiles, DURATIONS_FILE, isQuick, isShared, longestFirst, QUICK_BATCH, readDurations, SHARED_BATCH } from "./suites.mjs";
+import { allTestFiles, DURATIONS_FILE, isQuick, longestFirst, QUICK_BATCH, readDurations, SHARED_BATCHES, sharedBatchOf } from "./suites.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
@@ -64,10 +64,10 @@ try {
 const compiled = (f) => join(tree, f.replace(/\.ts$/, ".js"));
 // The quick suites run in one process (one file importing them all, in order), in a whole run too: each file on its
 // own would spend most of its time starting node and loading the same modules (~1 s of CPU a file; all 56 together
-// take ~13 s). So do the SHARED files of a whole run, in a second one. Failures still name their own file.
+// take ~13 s). So do the SHARED_BATCHES files of a whole run, a few more processes. Failures still name their own file.
 const batches = [
   { name: QUICK_BATCH, files: selected.filter(isQuick) },
-  { name: SHARED_BATCH, files: quick ? [] : selected.filter(isShared) },
+  ...Object.keys(SHARED_BATCHES).map((name) => ({ name, files: quick ? [] : selected.filter((f) => sharedBatchOf(f) === name) })),
 ].filter((b) => b.files.length > 1);
 const entryDir = batches.length > 0 ? mkdtempSync(join(tmpdir(), "amphi-test-")) : null;
 const inBatch = new Set(batches.flatMap((b) => b.files));

@@ -23,35 +23,59 @@ export const QUICK_EXCEPT = [
  * summary and DURATIONS_FILE name it. */
 export const QUICK_BATCH = "quick-suites.test.mjs";
 
-/** Short files that are not quick — they listen on ports, start git, age, kubectl or a shell, or wait out timeouts
- * (a second or more each: too slow for the edit-test loop) — that a whole run imports all into one more process,
- * SHARED_BATCH, as it does the quick suites. Alone, each of them spent about as much CPU starting node and loading its
- * ~150 modules (~0.6–0.9 s) as running its tests: these 53 files took 53.1 and 55.5 s of CPU one process each, 23.4
- * and 22.3 s in one (cgroup, whole process tree). A file listed here runs its tests one after another with the
- * others': whatever it changes of the process (process.env, PATH, handlers) it restores inside the test, and its
- * top-level before/after hooks run at the batch's start and end. */
-export const SHARED = [
-  "test/cli/actual-file-source.test.ts", "test/cli/cli.test.ts", "test/cli/listen.test.ts",
-  "test/config/sources.test.ts", "test/consul/adapter.test.ts", "test/consul/catalog-double.test.ts",
-  "test/consul/double.test.ts", "test/consul/pod-read.test.ts", "test/consul/registry-drift.test.ts",
-  "test/dns/batch.test.ts", "test/dns/fast-path.test.ts", "test/docs/readme.test.ts", "test/forge/forges.test.ts",
-  "test/forge/git-notes.test.ts", "test/forge/http-forges.test.ts", "test/golden/example.test.ts",
-  "test/hosts/capture-iptables.test.ts", "test/hosts/claim.test.ts", "test/hosts/host-parts.test.ts",
-  "test/hosts/local-connector.test.ts", "test/hosts/mesh-dns-bundle.test.ts", "test/hosts/mesh-dns-liveness.test.ts",
-  "test/hosts/sidecar-unit.test.ts", "test/hosts/state-file.test.ts", "test/kube-double/double-http.test.ts",
-  "test/kube-double/fieldset.test.ts", "test/kube-double/kubeconfig.test.ts", "test/kube-double/quantity.test.ts",
-  "test/kube/health.test.ts", "test/kube/output.test.ts", "test/loop/config-error.test.ts",
-  "test/loop/consul-state.test.ts", "test/loop/pr-traffic.test.ts", "test/plan/format.test.ts",
-  "test/plan/plan.test.ts", "test/plan/tasks.test.ts", "test/pods/init.test.ts", "test/render/files.test.ts",
-  "test/report/cli-drift.test.ts", "test/runner/ports.test.ts", "test/runtime-io/list.test.ts",
-  "test/runtime-io/mesh-proxies.test.ts", "test/runtime-io/mesh.test.ts", "test/secrets/sops-config.test.ts",
-  "test/secrets/sops-rules.test.ts", "test/secrets/sops.test.ts", "test/secrets/upstream.test.ts",
-  "test/server/page.test.ts", "test/transport/ssh-known-hosts.test.ts", "test/xds/metrics.test.ts",
-  "test/xds/pod-dns.test.ts", "test/xds/rate-limit.test.ts", "test/xds/requests.test.ts",
-];
+/** Files that are not quick — they listen on ports, start git, age, kubectl, sshd hosts or a shell, or wait out
+ * timeouts (a second or more each: too slow for the edit-test loop) — that a whole run imports into a few more
+ * processes, one per batch named here, as it does the quick suites. Alone, each spent ~0.6–0.9 s of CPU starting node
+ * and loading its ~150 modules, and more beside three other files on two cores: the first 53 files took 53.1 and
+ * 55.5 s of CPU one process each, 23.4 and 22.3 s in one; the 30 of the four later batches 194.2 and 167.5 s, 110.7
+ * and 106.2 s in one (cgroup, whole process tree, 4 files at a time either way). A batch runs its files one after
+ * another, so each is kept to ~30–50 s alone, under the longest single files. A file listed here runs its tests
+ * one after another with the others': whatever it changes of the process (process.env, PATH, handlers) it restores inside the test,
+ * and its top-level before/after hooks run at the batch's start and end (so a file whose top-level hooks hold hosts
+ * or servers stays out). */
+export const SHARED_BATCHES = {
+  "shared-suites.test.mjs": [
+    "test/cli/actual-file-source.test.ts", "test/cli/cli.test.ts", "test/cli/listen.test.ts",
+    "test/config/sources.test.ts", "test/consul/adapter.test.ts", "test/consul/catalog-double.test.ts",
+    "test/consul/double.test.ts", "test/consul/pod-read.test.ts", "test/consul/registry-drift.test.ts",
+    "test/dns/batch.test.ts", "test/dns/fast-path.test.ts", "test/docs/readme.test.ts", "test/forge/forges.test.ts",
+    "test/forge/git-notes.test.ts", "test/forge/http-forges.test.ts", "test/golden/example.test.ts",
+    "test/hosts/capture-iptables.test.ts", "test/hosts/claim.test.ts", "test/hosts/host-parts.test.ts",
+    "test/hosts/local-connector.test.ts", "test/hosts/mesh-dns-bundle.test.ts", "test/hosts/mesh-dns-liveness.test.ts",
+    "test/hosts/sidecar-unit.test.ts", "test/hosts/state-file.test.ts", "test/kube-double/double-http.test.ts",
+    "test/kube-double/fieldset.test.ts", "test/kube-double/kubeconfig.test.ts", "test/kube-double/quantity.test.ts",
+    "test/kube/health.test.ts", "test/kube/output.test.ts", "test/loop/config-error.test.ts",
+    "test/loop/consul-state.test.ts", "test/loop/pr-traffic.test.ts", "test/plan/format.test.ts",
+    "test/plan/plan.test.ts", "test/plan/tasks.test.ts", "test/pods/init.test.ts", "test/render/files.test.ts",
+    "test/report/cli-drift.test.ts", "test/runner/ports.test.ts", "test/runtime-io/list.test.ts",
+    "test/runtime-io/mesh-proxies.test.ts", "test/runtime-io/mesh.test.ts", "test/secrets/sops-config.test.ts",
+    "test/secrets/sops-rules.test.ts", "test/secrets/sops.test.ts", "test/secrets/upstream.test.ts",
+    "test/server/page.test.ts", "test/transport/ssh-known-hosts.test.ts", "test/xds/metrics.test.ts",
+    "test/xds/pod-dns.test.ts", "test/xds/rate-limit.test.ts", "test/xds/requests.test.ts",
+  ],
+  "shared-kube.test.mjs": [
+    "test/kube-double/kubectl-apply.test.ts", "test/kube/adapter.test.ts", "test/kube/handler.test.ts",
+    "test/kube/normalised-diff.test.ts", "test/kube/pod-registry-cli.test.ts", "test/kube/pod-registry-cycle.test.ts",
+    "test/kube/random-repos.test.ts", "test/kube/self-heal.test.ts",
+  ],
+  "shared-hosts.test.mjs": [
+    "test/hosts/archives.test.ts", "test/hosts/deploy-recovery.test.ts", "test/hosts/host-variants.test.ts",
+    "test/hosts/mesh-dns.test.ts", "test/hosts/port-owner.test.ts", "test/hosts/ssh-tasks.test.ts",
+    "test/hosts/state-write-failure.test.ts", "test/integration/registry-ssh.test.ts", "test/process/spawn.test.ts",
+  ],
+  "shared-xds.test.mjs": [
+    "test/envoy-double/e2e.test.ts", "test/envoy-double/process.test.ts", "test/xds/ads-server.test.ts",
+    "test/xds/applied-policy.test.ts", "test/xds/cli.test.ts", "test/xds/drift-proxies.test.ts",
+    "test/xds/follow.test.ts", "test/xds/self-registered.test.ts",
+  ],
+  "shared-serve.test.mjs": [
+    "test/consul/watch.test.ts", "test/dns/cli.test.ts", "test/pods/stand-in.test.ts",
+    "test/server/api-access.test.ts", "test/server/page-serve.test.ts",
+  ],
+};
 
-/** The name of the file importing the SHARED files in a whole run. */
-export const SHARED_BATCH = "shared-suites.test.mjs";
+/** Every file of the shared batches. */
+export const SHARED = Object.values(SHARED_BATCHES).flat();
 
 /** Seconds each file took in a whole run on a quiet 2-core machine (`node test/run.mjs --record-times` refreshes
  * it). A run starts the longest files first, so the last ones to end are short; files not listed count as
@@ -80,9 +104,15 @@ export function isQuick(file) {
   return listed(QUICK) && !listed(QUICK_EXCEPT);
 }
 
-/** Whether a file (path from the repo root) runs in the shared batch of a whole run. */
+/** The shared batch a file (path from the repo root) runs in in a whole run, or null. */
+export function sharedBatchOf(file) {
+  if (isQuick(file)) return null;
+  return Object.keys(SHARED_BATCHES).find((name) => SHARED_BATCHES[name].includes(file)) ?? null;
+}
+
+/** Whether a file (path from the repo root) runs in a shared batch of a whole run. */
 export function isShared(file) {
-  return SHARED.includes(file) && !isQuick(file);
+  return sharedBatchOf(file) !== null;
 }
 
 /** `files` longest first by `durations` (seconds by path); ties and unknown files keep their order. */

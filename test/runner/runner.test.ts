@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 // @ts-expect-error: plain ESM module without types, run by node directly
-import { allTestFiles, isQuick, isShared, longestFirst, QUICK, QUICK_EXCEPT, SHARED } from "../suites.mjs";
+import { allTestFiles, isQuick, isShared, longestFirst, QUICK, QUICK_EXCEPT, SHARED, SHARED_BATCHES, sharedBatchOf } from "../suites.mjs";
 import { innerRunEnv } from "../support/inner-run.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -176,12 +176,16 @@ describe("test/suites.mjs", () => {
     assert.ok(quick.includes("test/diff/diff.test.ts"));
   });
 
-  it("every shared entry names an existing test file that is not quick (a renamed file would leave the batch unnoticed)", () => {
+  it("every shared entry names an existing test file that is not quick, in one batch (a renamed file would leave the batch unnoticed)", () => {
     const all: string[] = allTestFiles(root);
-    for (const f of SHARED as string[]) {
-      assert.ok(all.includes(f), `${f} matches no test file`);
-      assert.ok(!isQuick(f), `${f} is quick: it runs in the quick batch already`);
-      assert.ok(isShared(f));
+    for (const [batch, files] of Object.entries(SHARED_BATCHES as Record<string, string[]>)) {
+      assert.match(batch, /^shared-[a-z]+\.test\.mjs$/);
+      for (const f of files) {
+        assert.ok(all.includes(f), `${f} matches no test file`);
+        assert.ok(!isQuick(f), `${f} is quick: it runs in the quick batch already`);
+        assert.ok(isShared(f));
+        assert.equal(sharedBatchOf(f), batch);
+      }
     }
     assert.equal(new Set(SHARED).size, SHARED.length, "no file listed twice");
   });

@@ -23,16 +23,16 @@ export const QUICK_EXCEPT = [
  * summary and DURATIONS_FILE name it. */
 export const QUICK_BATCH = "quick-suites.test.mjs";
 
-/** Files that are not quick — they listen on ports, start git, age, kubectl, sshd hosts or a shell, or wait out
- * timeouts (a second or more each: too slow for the edit-test loop) — that a whole run imports into a few more
- * processes, one per batch named here, as it does the quick suites. Alone, each spent ~0.6–0.9 s of CPU starting node
- * and loading its ~150 modules, and more beside three other files on two cores: the first 53 files took 53.1 and
- * 55.5 s of CPU one process each, 23.4 and 22.3 s in one; 30 files of the later batches 194.2 and 167.5 s, 110.7 and
- * 106.2 s in one (cgroup, whole process tree, 4 files at a time either way; in a whole run, 748.4 → 727.6 s). A batch runs its files one after
- * another, so each is kept to ~30–50 s alone, under the longest single files. A file listed here runs its tests
- * one after another with the others': whatever it changes of the process (process.env, PATH, handlers) it restores inside the test,
- * and its top-level before/after hooks run at the batch's start and end (so a file whose top-level hooks hold hosts
- * or servers stays out). */
+/** Files that are not quick — they listen on ports, start git, age, kubectl, sshd hosts or a shell, or wait out timeouts
+ * (a second or more each: too slow for the edit-test loop) — that a whole run imports into a few more processes, one
+ * per batch named here, as it does the quick suites. Alone, each spent ~0.6–0.9 s of CPU starting node and loading its
+ * ~150 modules, and more beside three other files on two cores: the first 53 files took 53.1 and 55.5 s of CPU one
+ * process each, 23.4 and 22.3 s in one; 30 files of the later batches 194.2 and 167.5 s, 110.7 and 106.2 s in one
+ * (cgroup, whole process tree, 4 files at a time either way; in a whole run, 748.4 → 727.6 s). A batch runs its files
+ * one after another, so each is kept to ~30–50 s alone, under the longest single files. A file listed here runs its
+ * tests one after another with the others': whatever it changes of the process (process.env, PATH, handlers) it
+ * restores inside the test, and its top-level before/after hooks run at the batch's start and end (so a file whose
+ * top-level hooks hold hosts or servers stays out). */
 export const SHARED_BATCHES = {
   "shared-suites.test.mjs": [
     "test/cli/actual-file-source.test.ts", "test/cli/cli.test.ts", "test/cli/listen.test.ts",

@@ -86,6 +86,9 @@ describe("deploy round trips", () => {
   });
 });
 
+/** The example's server (examples/package-src/hello/server.mjs), to be started late. */
+const SERVER = readFileSync(new URL("../../examples/package-src/hello/server.mjs", import.meta.url), "utf8");
+
 /** Tools the polling loops of the stop, the start and the health gate used to run on every pass (and the shell
  * the activate script started for its state write). */
 const TOOLS = ["date", "tr", "grep", "sh"];
@@ -108,7 +111,7 @@ describe("host script polling", () => {
     const who = `who=other\nif /usr/bin/tr '\\0' '\\n' </proc/$PPID/cmdline 2>/dev/null | /usr/bin/grep -q '^# health.sh '; then who=health\nelif /usr/bin/tr '\\0' '\\n' </proc/$PPID/cmdline 2>/dev/null | /usr/bin/grep -q '^# control.sh '; then who=control; fi\n`;
     writeFileSync(join(bin, "sleep"), `#!/bin/sh\n${who}echo "$who $1" >>${log}\nexec /bin/sleep "$@"\n`);
     chmodSync(join(bin, "sleep"), 0o755);
-    for (const tool of TOOLS) {
+    for (const tool of [...TOOLS, "curl"]) {
       writeFileSync(join(bin, tool), `#!/bin/sh\n${who}echo "$who ${tool}" >>${tools}\nexec /usr/bin/${tool} "$@"\n`);
       chmodSync(join(bin, tool), 0o755);
     }
@@ -156,7 +159,22 @@ describe("host script polling", () => {
     assert.equal(out.result, "changed", out.message);
     // the waits did happen (so their loops ran), and neither script started one of the tools in them
     assert.ok(pauses("control").length > 0, "the activate script waited at least once");
-    const started = readFileSync(tools, "utf8").split("\n").filter((l) => l.startsWith("control ") || l.startsWith("health "));
+    const started = readFileSync(tools, "utf8").split("\n").filter((l) => (l.startsWith("control ") || l.startsWith("health ")) && l !== "health curl");
     assert.deepEqual(started, [], `tools the control and health scripts started:\n${started.join("\n")}`);
+  });
+
+  it("the health gate starts curl only once something listens on the health port: a slow starter is asked through /proc/net/tcp until then", async () => {
+    // billing as a server that binds its port 1.5 s after it starts
+    const slow = buildPackage(h.dir, "billing-2.6.0", { VERSION: "2.6.0\n", "server.mjs": `setTimeout(() => import("./app.mjs"), 1500);\n`, "app.mjs": SERVER });
+    writeFileSync(log, "");
+    writeFileSync(tools, "");
+    const out = await deploy(shimmed(h.ctx()), billingInstance(port, { version: "2.6.0", sha256: slow.sha256 }), { packageFile: slow.path });
+    assert.equal(out.result, "changed", out.message);
+    const health = pauses("health");
+    const curls = readFileSync(tools, "utf8").split("\n").filter((l) => l === "health curl").length;
+    // 1.5 s of polls (20, 50, 100 ms, then every 0.2 s: seven or more), and curl only for the answer (twice when the
+    // port was bound just before the server answered)
+    assert.ok(health.length >= 7, `the gate polled ${health.length} times: ${health.join(" ")}`);
+    assert.ok(curls >= 1 && curls <= 2, `health ran curl ${curls} times over ${health.length + 1} polls`);
   });
 });

@@ -92,7 +92,14 @@ describe("sidecar-check.sh", () => {
     it(`ready with ${client}: admin /ready and the listening capture ports, without a connection to either port`, { skip: has(client) ? false : `${client} not installed` }, async (t) => {
       const bins = mkdtempSync(join(tmpdir(), `amphi-sidecar-ready-${process.pid}-`));
       t.after(() => rmSync(bins, { recursive: true, force: true }));
-      for (const tool of tools) symlinkSync(spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim(), join(bins, tool));
+      // the HTTP client through a shim that counts its runs
+      const runs = join(bins, "client-runs");
+      for (const tool of tools) {
+        const real = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
+        if (tool === client) writeFileSync(join(bins, tool), `#!/bin/sh\necho run >>${runs}\nexec ${real} "$@"\n`, { mode: 0o755 });
+        else symlinkSync(real, join(bins, tool));
+      }
+      const clientRuns = (): number => (existsSync(runs) ? readFileSync(runs, "utf8").split("\n").length - 1 : 0);
       let connections = 0;
       const admin = createServer((req, res) => res.writeHead(req.url === "/ready" ? 200 : 404).end());
       const inbound = tcpServer((s) => (connections++, s.destroy()));
@@ -104,7 +111,11 @@ describe("sidecar-check.sh", () => {
       const ready = async (...args: string[]) => (await promisify(execFile)("/bin/sh", ["-c", SCRIPTS["sidecar-check"], "amphi", "ready", ...args], { env: { PATH: bins } })).stdout;
       assert.equal(await ready(a, i, o, "10"), "result=ok\nready=200\ninbound=1\noutbound=1\n");
       assert.equal(await ready(a, i, free, "1"), "result=timeout\nready=200\ninbound=1\noutbound=0\n");
+      const before = clientRuns();
       assert.equal(await ready(free, free, o, "1"), "result=timeout\nready=000\ninbound=0\noutbound=1\n");
+      // nothing listens on the admin port: a second of polls, and /proc/net/tcp said so each time without the client
+      assert.equal(clientRuns() - before, 0, `${client} ran while nothing listened on the admin port`);
+      assert.ok(before >= 2, `${client} ran ${before} times for the two answered checks`);
       assert.equal(connections, 0, "no connection to a capture port");
     });
   }

@@ -13,9 +13,9 @@ printf 'url=%s\n' "$url"
 ports=""
 if [ -f "$APPDIR/current/.amphi/health" ]; then
   ports=$({
-    read -r _hp _rest
+    read -r _first _rest
     read -r _more || :
-    printf '%s %s\n' "$_hp" "${_more:-}"
+    printf '%s %s\n' "$_first" "${_more:-}"
   } <"$APPDIR/current/.amphi/health")
 fi
 
@@ -52,11 +52,16 @@ per=2
 if [ "$seconds" -lt 2 ]; then per=1; fi
 polls=0
 while :; do
-  http_code "$url" "$per" || {
-    echo "result=noclient"
-    exit 0
-  }
-  code=$HTTP_CODE
+  # Nothing listens on the health port yet (the app is still starting): "no answer" without starting an HTTP client.
+  if ! port_listening "$_hp"; then
+    code=000
+  else
+    http_code "$url" "$per" || {
+      echo "result=noclient"
+      exit 0
+    }
+    code=$HTTP_CODE
+  fi
   printf 'code=%s\n' "$code"
   case $code in 2?? | 3??) passed ;; esac
   find_app

@@ -5,8 +5,9 @@
 #           answer>, inbound=0|1, outbound=0|1. Exit 1: no way to check (see below).
 #   drain ADMIN SECONDS  POST 127.0.0.1:ADMIN/drain_listeners?graceful, then waits SECONDS for connections to
 #           finish (Envoy keeps serving them, refuses new ones). Prints drained=<status, 000: no answer>.
-# `ready` on Linux with curl or wget: the script itself polls (curl or wget for /ready, one awk over /proc/net/tcp
-# and tcp6 for a socket listening on each capture port at 127.0.0.1 or the wildcard address) five times a second.
+# `ready` on Linux with curl or wget: the script itself polls five times a second: one awk over /proc/net/tcp and tcp6
+# for a socket listening on the admin port and on each capture port at 127.0.0.1 or the wildcard address, then, once
+# the admin port listens, curl or wget for /ready.
 # It never connects to a capture port: a connection made there directly, not REDIRECTed, has the listener itself as
 # its original destination, so the pass-through chain sends it back to the listener, which sends it on again — a
 # loop of hundreds of connections per probe, in Envoy as in its test double. Elsewhere, and for `drain`, a node (as
@@ -30,7 +31,24 @@ if [ "$mode" = ready ] && [ -r /proc/net/tcp ] && { command -v curl || command -
   curl=""
   if command -v curl >/dev/null 2>&1; then curl=1; fi
   while :; do
-    if [ -n "$curl" ]; then
+    # One awk over /proc/net/tcp and tcp6 each pass: whether a socket listens on the admin port (until one does, /ready
+    # is asked without starting curl or wget: nothing could answer) and on each capture port, at 127.0.0.1 or the
+    # wildcard address.
+    # shellcheck disable=SC2086,SC2046 # the file list and awk's three flags, split on purpose
+    set -- $(awk -v m="$admin" -v a="$inb" -v b="$outb" '
+      $4 == "0A" {
+        n = split($2, x, ":"); h = toupper(x[n]); p = 0
+        for (k = 1; k <= length(h); k++) p = p * 16 + index("0123456789ABCDEF", substr(h, k, 1)) - 1
+        if (p == m) l = 1
+        ad = x[1]
+        if (ad == "0100007F" || ad ~ /^0+$/ || ad == "0000000000000000FFFF00000100007F") { if (p == a) i = 1; if (p == b) o = 1 }
+      }
+      END { printf "%d %d %d\n", l, i, o }' $files 2>/dev/null)
+    l=${1:-1} i=${2:-0} o=${3:-0}
+    r=000
+    if [ "$l" = 0 ]; then
+      :
+    elif [ -n "$curl" ]; then
       r=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$admin/ready" 2>/dev/null)
     else
       # busybox wget has no -T and crashes on -q -S; timeout(1) bounds both wgets (as lib.sh's http_code)
@@ -38,23 +56,10 @@ if [ "$mode" = ready ] && [ -r /proc/net/tcp ] && { command -v curl || command -
     fi
     case $r in [0-9][0-9][0-9]) ;; *) r=000 ;; esac
     tick
-    # The listening sockets are read once /ready is 200, and for the last answer.
-    if [ "$r" = 200 ] || [ "$cs" -ge "$end" ]; then
-      # shellcheck disable=SC2086,SC2046 # the file list and awk's two flags, split on purpose
-      set -- $(awk -v a="$inb" -v b="$outb" '
-        $4 == "0A" {
-          n = split($2, x, ":"); h = toupper(x[n]); p = 0
-          for (k = 1; k <= length(h); k++) p = p * 16 + index("0123456789ABCDEF", substr(h, k, 1)) - 1
-          ad = x[1]
-          if (ad == "0100007F" || ad ~ /^0+$/ || ad == "0000000000000000FFFF00000100007F") { if (p == a) i = 1; if (p == b) o = 1 }
-        }
-        END { printf "%d %d\n", i, o }' $files 2>/dev/null)
-      i=${1:-0} o=${2:-0}
-      if { [ "$r" = 200 ] && [ "$i" = 1 ] && [ "$o" = 1 ]; } || [ "$cs" -ge "$end" ]; then
-        if [ "$r" = 200 ] && [ "$i" = 1 ] && [ "$o" = 1 ]; then res=ok; else res=timeout; fi
-        printf 'result=%s\nready=%s\ninbound=%s\noutbound=%s\n' "$res" "$r" "$i" "$o"
-        exit 0
-      fi
+    if { [ "$r" = 200 ] && [ "$i" = 1 ] && [ "$o" = 1 ]; } || [ "$cs" -ge "$end" ]; then
+      if [ "$r" = 200 ] && [ "$i" = 1 ] && [ "$o" = 1 ]; then res=ok; else res=timeout; fi
+      printf 'result=%s\nready=%s\ninbound=%s\noutbound=%s\n' "$res" "$r" "$i" "$o"
+      exit 0
     fi
     sleep 0.2 2>/dev/null || sleep 1
   done

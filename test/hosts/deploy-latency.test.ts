@@ -172,9 +172,10 @@ describe("host script polling", () => {
     assert.equal(out.result, "changed", out.message);
     const health = pauses("health");
     const curls = readFileSync(tools, "utf8").split("\n").filter((l) => l === "health curl").length;
-    // 1.5 s of polls (20, 50, 100 ms, then every 0.2 s: seven or more), and curl only for the answer (twice when the
-    // port was bound just before the server answered)
-    assert.ok(health.length >= 7, `the gate polled ${health.length} times: ${health.join(" ")}`);
-    assert.ok(curls >= 1 && curls <= 2, `health ran curl ${curls} times over ${health.length + 1} polls`);
+    // 1.5 s of polls (20, 50, 100 ms, then every 0.2 s: seven or more), and curl for the answer (twice when the port
+    // was bound just before the server answered) and every fifth pass (a port published by DNAT has no listener)
+    const polls = health.length + 1;
+    assert.ok(polls >= 8, `the gate polled ${polls} times: ${health.join(" ")}`);
+    assert.ok(curls >= 1 && curls <= 2 + Math.floor(polls / 5), `health ran curl ${curls} times over ${polls} polls`);
   });
 });

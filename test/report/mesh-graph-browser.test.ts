@@ -5,7 +5,10 @@
 //    with scripts on and off. Screenshots are kept and their paths printed.
 // 2. The report scenario with live health: node colours as the browser computes them, boxes apart and every
 //    line of text inside its box as rendered with the browser's real font (the layout only estimates widths).
-import { test } from "node:test";
+// 3. The page log of test/support/browser.ts: a request to another origin shows in it.
+// These share one browser (launchBrowser: a launch is ~3 s of CPU here); the helper's own test, that a hung test
+// gets chromium killed, launches its own (withBrowser).
+import { after, before, describe, it, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -19,7 +22,7 @@ import { DirSource } from "../../src/adapters/fs/dir-source.js";
 import { findEnvironment } from "../../src/model/index.js";
 import { formatDriftHtml, meshGraphInput, STATE_COLOURS } from "../../src/report/index.js";
 import { amphi } from "../support/cli.js";
-import { artifactDir, browserSkip, openPage, screenshot, withBrowser } from "../support/browser.js";
+import { artifactDir, browserSkip, launchBrowser, openPage, screenshot, withBrowser, type SharedBrowser } from "../support/browser.js";
 import { scenarioActual, scenarioModel, scenarioReport } from "./scenario.js";
 
 const emptyProd = join(import.meta.dirname, "../fixtures/actual/empty-prod.yaml");
@@ -64,21 +67,28 @@ function rgb(hex: string): string {
   return `rgb(${n >> 16}, ${(n >> 8) & 255}, ${n & 255})`;
 }
 
-test("amphi drift --format html ends with the mesh graph: nodes and edges match the config, nothing loaded from elsewhere, scripts on or off", { skip: browserSkip, timeout: 300_000 }, async () => {
-  const dir = artifactDir("mesh-graph-report");
-  const res = await amphi(["drift", "--repo", EXAMPLE_REPO, "--env", "prod", "--actual", emptyProd, "--format", "html", "--out", "drift.html"], dir);
-  assert.equal(res.code, 2, res.stderr);
-  const url = pathToFileURL(join(dir, "drift.html")).href;
-  const model = await loadModel(new DirSource(EXAMPLE_REPO));
-  const env = findEnvironment(model, "prod");
-  const placed = new Set(env.placements.map((p) => p.app));
-  const apps = model.apps.filter((a) => placed.has(a.name));
-  const wantNodes = [...new Set([...apps.map((a) => a.name), ...apps.flatMap((a) => a.dependsOn)])].sort();
-  const wantEdges = apps.flatMap((a) => a.dependsOn.map((d) => `${a.name}→${d}`)).sort();
-  assert.ok(wantEdges.length > 0, "the example has dependencies");
-  await withBrowser(async (browser) => {
+describe("the mesh graph in Chromium", { skip: browserSkip, timeout: 300_000 }, () => {
+  let shared: SharedBrowser | undefined;
+  before(async () => {
+    shared = await launchBrowser();
+  });
+  after(() => shared?.close());
+  const browser = () => shared!.browser;
+
+  it("amphi drift --format html ends with the mesh graph: nodes and edges match the config, nothing loaded from elsewhere, scripts on or off", async () => {
+    const dir = artifactDir("mesh-graph-report");
+    const res = await amphi(["drift", "--repo", EXAMPLE_REPO, "--env", "prod", "--actual", emptyProd, "--format", "html", "--out", "drift.html"], dir);
+    assert.equal(res.code, 2, res.stderr);
+    const url = pathToFileURL(join(dir, "drift.html")).href;
+    const model = await loadModel(new DirSource(EXAMPLE_REPO));
+    const env = findEnvironment(model, "prod");
+    const placed = new Set(env.placements.map((p) => p.app));
+    const apps = model.apps.filter((a) => placed.has(a.name));
+    const wantNodes = [...new Set([...apps.map((a) => a.name), ...apps.flatMap((a) => a.dependsOn)])].sort();
+    const wantEdges = apps.flatMap((a) => a.dependsOn.map((d) => `${a.name}→${d}`)).sort();
+    assert.ok(wantEdges.length > 0, "the example has dependencies");
     for (const javaScript of [true, false]) {
-      const p = await openPage(browser, url, { javaScript });
+      const p = await openPage(browser(), url, { javaScript });
       const graph = await domGraph(p.page);
       assert.deepEqual(graph.nodes.map((n) => n.service), wantNodes, `nodes (scripts ${javaScript ? "on" : "off"})`);
       assert.deepEqual(graph.edges.map((e) => `${e.from}→${e.to}`).sort(), wantEdges, "edges");
@@ -94,17 +104,15 @@ test("amphi drift --format html ends with the mesh graph: nodes and edges match 
       await p.context.close();
     }
   });
-});
 
-test("live health in the browser: colours as computed, boxes apart, every line of text inside its box", { skip: browserSkip, timeout: 300_000 }, async () => {
-  const dir = artifactDir("mesh-graph-live");
-  const model = scenarioModel();
-  const report = scenarioReport();
-  const html = formatDriftHtml(report, meshGraphInput(model, "prod", { report, actual: scenarioActual() }));
-  const file = join(dir, "drift.html");
-  writeFileSync(file, html);
-  await withBrowser(async (browser) => {
-    const p = await openPage(browser, pathToFileURL(file).href, { javaScript: false });
+  it("live health in the browser: colours as computed, boxes apart, every line of text inside its box", async () => {
+    const dir = artifactDir("mesh-graph-live");
+    const model = scenarioModel();
+    const report = scenarioReport();
+    const html = formatDriftHtml(report, meshGraphInput(model, "prod", { report, actual: scenarioActual() }));
+    const file = join(dir, "drift.html");
+    writeFileSync(file, html);
+    const p = await openPage(browser(), pathToFileURL(file).href, { javaScript: false });
     const graph = await domGraph(p.page);
     const by = new Map(graph.nodes.map((n) => [n.service, n]));
     assert.equal(by.get("catalog")!.state, "critical", "catalog's process on vm-1 is stopped");
@@ -122,24 +130,27 @@ test("live health in the browser: colours as computed, boxes apart, every line o
     }
     assert.deepEqual(p.offOrigin(), []);
     await screenshot(p.page, dir, "drift-report-live");
+    await p.context.close();
+  });
+
+  it("the page log: a request to another origin shows in it", async (t) => {
+    // Two servers on 127.0.0.1 with their own ports: two origins. The page asks the other one for an image.
+    const other = createServer((_, res) => res.writeHead(404).end());
+    const pageServer = createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end(`<!DOCTYPE html><p>x</p><img src="http://127.0.0.1:${(other.address() as AddressInfo).port}/pixel.png">`));
+    await Promise.all([other, pageServer].map((s) => new Promise<void>((r) => s.listen(0, "127.0.0.1", r))));
+    t.after(() => {
+      other.close();
+      pageServer.close();
+    });
+    const pageUrl = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`;
+    const p = await openPage(browser(), pageUrl, { javaScript: false });
+    assert.deepEqual(p.offOrigin().map((r) => new URL(r.url).pathname), ["/pixel.png"]);
+    assert.ok(p.requests.some((r) => r.url === pageUrl), "the page itself is logged, and is not off-origin");
+    await p.context.close();
   });
 });
 
-test("the browser helper: a request to another origin shows in the log; a hung test kills chromium", { skip: browserSkip, timeout: 300_000 }, async (t) => {
-  // Two servers on 127.0.0.1 with their own ports: two origins. The page asks the other one for an image.
-  const other = createServer((_, res) => res.writeHead(404).end());
-  const pageServer = createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end(`<!DOCTYPE html><p>x</p><img src="http://127.0.0.1:${(other.address() as AddressInfo).port}/pixel.png">`));
-  await Promise.all([other, pageServer].map((s) => new Promise<void>((r) => s.listen(0, "127.0.0.1", r))));
-  t.after(() => {
-    other.close();
-    pageServer.close();
-  });
-  const pageUrl = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`;
-  await withBrowser(async (browser) => {
-    const p = await openPage(browser, pageUrl, { javaScript: false });
-    assert.deepEqual(p.offOrigin().map((r) => new URL(r.url).pathname), ["/pixel.png"]);
-    assert.ok(p.requests.some((r) => r.url === pageUrl), "the page itself is logged, and is not off-origin");
-  });
+test("the browser helper: a hung test kills chromium", { skip: browserSkip, timeout: 300_000 }, async () => {
   const hung = await withBrowser(() => new Promise<never>(() => undefined), 2_000).then(
     () => assert.fail("a test that never ends must be stopped"),
     (e: Error) => e,

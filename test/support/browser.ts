@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type BrowserServer, type Page } from "playwright-core";
 
 /** The chromium executable: `$CHROMIUM`, else Debian's. */
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -27,30 +27,68 @@ const LAUNCH_TIMEOUT_MS = 90_000;
  * started browser) takes longer than `timeoutMs`, the browser's process group is killed (which fails whatever
  * `fn` awaits) and the call rejects with an error naming chromium's pid. */
 export async function withBrowser<T>(fn: (browser: Browser) => Promise<T>, timeoutMs = BROWSER_TIMEOUT_MS): Promise<T> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
-  // A browser server rather than launch(): it hands out chromium's process, so a hung browser can be killed.
-  // chromium's own temp files (its singleton socket directory) go to a directory removed afterwards, not /tmp
-  const tmp = mkdtempSync(join(tmpdir(), "amphi-browser-"));
-  const server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS, timeout: LAUNCH_TIMEOUT_MS, env: { ...process.env, TMPDIR: tmp } });
-  const pid = server.process().pid;
+  const started = await startChromium();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      killGroup(pid);
-      reject(new Error(`the browser test took longer than ${timeoutMs} ms; chromium (pid ${pid}) was killed`));
+      killGroup(started.pid);
+      reject(new Error(`the browser test took longer than ${timeoutMs} ms; chromium (pid ${started.pid}) was killed`));
     }, timeoutMs);
   });
   let browser: Browser | undefined;
   try {
-    browser = await Promise.race([chromium.connect(server.wsEndpoint(), { timeout: LAUNCH_TIMEOUT_MS }), timedOut]);
+    browser = await Promise.race([chromium.connect(started.server.wsEndpoint(), { timeout: LAUNCH_TIMEOUT_MS }), timedOut]);
     return await Promise.race([fn(browser), timedOut]);
   } finally {
     clearTimeout(timer);
-    await browser?.close().catch(() => undefined);
-    await server.close().catch(() => undefined);
-    killGroup(pid);
-    rmSync(tmp, { recursive: true, force: true });
+    await started.stop(browser);
   }
+}
+
+/** A browser several tests share (each launch costs ~3 s of CPU here), from a `before` hook to its `after`. */
+export interface SharedBrowser {
+  browser: Browser;
+  /** Closes it and kills chromium's process group (also when a test left it hung). */
+  close(): Promise<void>;
+}
+
+/** Launches a browser for {@link SharedBrowser} use. A test that hangs on it is ended by its own node:test timeout;
+ * `close()` in the `after` hook then kills chromium. */
+export async function launchBrowser(): Promise<SharedBrowser> {
+  const started = await startChromium();
+  let browser: Browser;
+  try {
+    browser = await chromium.connect(started.server.wsEndpoint(), { timeout: LAUNCH_TIMEOUT_MS });
+  } catch (e) {
+    await started.stop(undefined);
+    throw e;
+  }
+  return { browser, close: () => started.stop(browser) };
+}
+
+// Starts chromium as a browser server (rather than launch(): it hands out chromium's process, so a hung browser can
+// be killed), with its own temp files (its singleton socket directory) in a directory removed by stop(), not /tmp.
+async function startChromium(): Promise<{ server: BrowserServer; pid: number | undefined; stop(browser: Browser | undefined): Promise<void> }> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
+  const tmp = mkdtempSync(join(tmpdir(), "amphi-browser-"));
+  let server: BrowserServer;
+  try {
+    server = await chromium.launchServer({ executablePath: CHROMIUM, args: ARGS, timeout: LAUNCH_TIMEOUT_MS, env: { ...process.env, TMPDIR: tmp } });
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const pid = server.process().pid;
+  return {
+    server,
+    pid,
+    stop: async (browser) => {
+      await browser?.close().catch(() => undefined);
+      await server.close().catch(() => undefined);
+      killGroup(pid);
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
 }
 
 // playwright starts chromium as the leader of its own process group: killing the group also ends its helpers.

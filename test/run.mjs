@@ -6,7 +6,8 @@
 // test/drive.mjs (node:test's run(): `node --test` would sort the files by name). The files are listed here
 // (test/suites.mjs); the summary names them by their .ts paths. Arguments narrow the run:
 // `node test/run.mjs config render` runs the files whose path contains one of the words. `--quick` runs only the
-// quick suites (pure code, no process started), which run in one process in every run; `--record-times` writes each
+// quick suites (pure code, no process started), which run in one process in every run (and the SHARED_BATCHES files
+// of a run, in a few more: test/suites.mjs); `--record-times` writes each
 // file's wall time to test/durations.json. Files start longest first (by test/durations.json) so that the run does
 // not end waiting on one long file started last.
 // TEST_CONCURRENCY (default 4: on 2 cores the files wait on hosts and timers part of the time; 3 took 503 s against

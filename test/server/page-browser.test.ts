@@ -1,55 +1,46 @@
-// The fleet page and the cycle's HTML report in headless Chromium (Debian's /usr/bin/chromium driven by
-// playwright-core), against a real `amphi serve` of the example's local environment, with JavaScript off:
+// The fleet page and the cycle's HTML report in headless Chromium (test/support/browser.ts's launchBrowser:
+// Debian's /usr/bin/chromium driven by playwright-core), against a real `amphi serve` of the example's local environment, with JavaScript off:
 // DOM checks (every app × target cell of the cycle's own JSON report is there with its status and version),
 // the filter form works by a plain GET submit, no request goes to any other origin (the browser's request log),
 // and screenshots are kept in .test-build/screenshots/page-browser/ (gitignored, replaced by each run, path printed). Skipped without
 // chromium, except in CI (CI=true), where it must run.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { buildMatrix, cellOf, type DriftReport } from "../../src/report/index.js";
 import { loadModel } from "../../src/config/index.js";
 import { DirSource } from "../../src/adapters/fs/dir-source.js";
 import { findEnvironment } from "../../src/model/index.js";
 import { loopRepo, type LoopRepo } from "../loop/support.js";
+import { browserSkip, CHROMIUM, launchBrowser, type SharedBrowser } from "../support/browser.js";
 import { eventually, http, serve, type Serving } from "./support.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const present = existsSync(CHROMIUM);
-const skip = present ? false : process.env.CI === "true" ? false : `${CHROMIUM} not installed (bash scripts/install-test-deps.sh installs it)`;
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
-
-describe("the fleet page in Chromium, scripts off", { skip, timeout: 300_000 }, () => {
+describe("the fleet page in Chromium, scripts off", { skip: browserSkip, timeout: 300_000 }, () => {
   let repo: LoopRepo;
   let srv: Serving;
-  let browser: Browser;
+  let browser: SharedBrowser | undefined;
   let context: BrowserContext;
   let shots: string;
-  let chromeTmp: string | undefined;
   const requests: string[] = [];
 
   before(async () => {
-    assert.ok(present, `${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
     shots = join(new URL("../..", import.meta.url).pathname, ".test-build", "screenshots", "page-browser");
     rmSync(shots, { recursive: true, force: true });
     mkdirSync(shots, { recursive: true });
     repo = await loopRepo("amphi-page-browser");
     srv = await serve(["--repo", repo.dir, "--env", "local", "--listen", "127.0.0.1:0", "--interval", "1h"], repo.dir);
     await eventually(async () => (/local (applied|in-sync) \(start\)/.test(srv.log()) ? true : undefined), 90_000, "the first cycle");
-    // chromium's own temp files (its singleton socket directory) go to a directory removed afterwards, not /tmp
-    chromeTmp = mkdtempSync(join(tmpdir(), "amphi-page-browser-"));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000, env: { ...process.env, TMPDIR: chromeTmp } });
-    context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 1000 } });
+    browser = await launchBrowser();
+    context = await browser.browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 1000 } });
     context.on("request", (r) => void requests.push(r.url()));
   });
   after(async () => {
     await context?.close();
     await browser?.close();
-    if (chromeTmp) rmSync(chromeTmp, { recursive: true, force: true });
     if (srv) assert.equal(await srv.stop(), 0);
     await repo?.cleanup();
     if (shots) console.log(`# fleet page screenshots kept in ${shots}`);

@@ -55,7 +55,7 @@ while :; do
   # Nothing listens on the health port yet (the app is still starting): "no answer" without starting an HTTP client.
   # Every fifth pass (about a second apart) asks anyway: a port published by DNAT alone (podman's netavark, docker
   # without its userland proxy) answers with no socket listening on it here.
-  if [ $((polls % 5)) != 4 ] && ! port_listening "$_hp"; then
+  if [ $((polls % 5)) != 4 ] && ! port_listening "$HEALTH_PORT"; then
     code=000
   else
     http_code "$url" "$per" || {

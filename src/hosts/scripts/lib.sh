@@ -367,13 +367,14 @@ port_listening() {
   [ $? != 1 ]
 }
 
-# health_url: sets HEALTH_URL to the app's health URL from current/.amphi/health ("PORT PATH"), empty when it
-# has none (a variable, not output: $(health_url) would fork a subshell, every pass of the reporter's loop).
+# health_url: sets HEALTH_URL to the app's health URL from current/.amphi/health ("PORT PATH") and HEALTH_PORT to its
+# port, both empty when it has none (variables, not output: $(health_url) would fork a subshell, every pass of the
+# reporter's loop).
 health_url() {
-  _hp="" _hpath="" HEALTH_URL=""
-  [ -f "$APPDIR/current/.amphi/health" ] && read -r _hp _hpath <"$APPDIR/current/.amphi/health"
+  HEALTH_PORT="" _hpath="" HEALTH_URL=""
+  [ -f "$APPDIR/current/.amphi/health" ] && read -r HEALTH_PORT _hpath <"$APPDIR/current/.amphi/health"
   # shellcheck disable=SC2034 # read by the script that asked (health.sh, probe.sh, reporter.sh)
-  [ -n "$_hp" ] && HEALTH_URL="http://127.0.0.1:$_hp$_hpath"
+  [ -n "$HEALTH_PORT" ] && HEALTH_URL="http://127.0.0.1:$HEALTH_PORT$_hpath"
   return 0
 }
 

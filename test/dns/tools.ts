@@ -1,9 +1,10 @@
 // Real DNS programs for mesh-dns tests: a dnsmasq upstream started per test file, `dig` as a client, and
 // free ports. Everything started here is stopped by the caller (`stop()`), by pid.
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runPiped } from "../../src/adapters/process/spawn.js";
 import { freePort as reservePort } from "../support/ports.js";
 
 /** A port free for both UDP and TCP on 127.0.0.1, reserved for this process. */
@@ -71,11 +72,8 @@ export interface DigResult {
 /** Runs `dig @127.0.0.1 -p PORT …args` (one try, `time` seconds) and reads its output. Asynchronous: the
  * server under test runs in this process. */
 export async function dig(port: number, args: string[], time = 2, server = "127.0.0.1"): Promise<DigResult> {
-  const raw = await new Promise<string>((resolve) =>
-    execFile("dig", [`@${server}`, "-p", String(port), "+tries=1", `+time=${time}`, ...args], { encoding: "utf8", timeout: (time + 5) * 1000 }, (_err, stdout, stderr) =>
-      resolve(`${stdout}${stderr}`),
-    ),
-  );
+  const r = await runPiped("dig", [`@${server}`, "-p", String(port), "+tries=1", `+time=${time}`, ...args], { timeoutMs: (time + 5) * 1000 });
+  const raw = `${r.stdout.toString("utf8")}${r.stderr.toString("utf8")}`;
   const status = /status: (\w+)/.exec(raw)?.[1] ?? "NONE";
   const flags = (/;; flags: ([^;]*);/.exec(raw)?.[1] ?? "").trim().split(/\s+/).filter(Boolean);
   const section = /;; ANSWER SECTION:\n([\s\S]*?)\n\n/.exec(raw)?.[1] ?? "";

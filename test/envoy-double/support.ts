@@ -7,9 +7,11 @@
 // non-mesh port of that IP reaches) and host0's DNS resolver (any A question: 192.0.2.99; /etc/netns/<host0>/). Every process started here dies with
 // the test (setpriv --pdeathsig) and is killed by id in `close`.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawnPiped } from "../../src/adapters/process/spawn.js";
+import { spawnSync } from "../support/spawn.js";
 import { applyCapture } from "../../src/hosts/capture.js";
 import { hostCapture } from "../../src/runtimes/capture/render.js";
 import type { MeshInstance, MeshSnapshot } from "../../src/mesh/index.js";
@@ -253,7 +255,8 @@ function must(r: { code: number; stderr: string }): void {
 /** Runs a command to its end (no shell). */
 export function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawnPiped(argv[0]!, argv.slice(1), { env: { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" } });
+    child.stdin.end();
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

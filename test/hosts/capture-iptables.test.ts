@@ -5,7 +5,8 @@
 // capture-apply.sh. UPDATE_GOLDEN=1 rewrites the fixtures from the live run. Without root it is skipped,
 // except under CI=true, where it must run.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { findExecutable } from "../../src/adapters/process/spawn.js";
+import { spawnSync } from "../support/spawn.js";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -179,7 +180,7 @@ function liveSupport(): string | null {
   if (process.platform !== "linux") return `network namespaces need Linux, not ${process.platform}`;
   if (process.getuid?.() !== 0) return "iptables in a network namespace needs root";
   for (const bin of ["ip", "iptables", "iptables-save", "iptables-restore"]) {
-    if (spawnSync("sh", ["-c", `command -v ${bin}`], { env: childEnv }).status !== 0) return `${bin} missing (apt-get install iptables iproute2)`;
+    if (findExecutable(bin, childEnv, undefined) === null) return `${bin} missing (apt-get install iptables iproute2)`;
   }
   return null;
 }
@@ -210,7 +211,7 @@ describe("iptables-save fixtures made again in a network namespace (real iptable
     for (const ns of made) spawnSync("ip", ["netns", "del", ns], { env: childEnv });
   });
 
-  const hasLegacy = spawnSync("sh", ["-c", "command -v iptables-legacy-save"], { env: childEnv }).status === 0;
+  const hasLegacy = findExecutable("iptables-legacy-save", childEnv, undefined) !== null;
   for (const [name, setup] of Object.entries(CASES)) {
     const noLegacy = name.endsWith("-legacy") && !hasLegacy ? "iptables-legacy not installed" : false;
     it(`${name}: the live iptables-save parses to the fixture's tables`, { skip: noLegacy }, () => {

@@ -1,6 +1,6 @@
 // Runs the real kubectl binary for the kube-double tests. Tests skip (with the reason) when kubectl
 // is missing, except under CI=true, where a missing kubectl is a failure.
-import { spawn } from "node:child_process";
+import { spawnPiped } from "../../src/adapters/process/spawn.js";
 import { existsSync } from "node:fs";
 import type { TempKubeconfig } from "../support/kubeconfig.js";
 
@@ -32,7 +32,7 @@ export function kubectl(
   const env: NodeJS.ProcessEnv = { ...process.env, ...kc.env };
   delete env.KUBERNETES_SERVICE_HOST; // never fall back to an in-cluster config
   return new Promise((resolve, reject) => {
-    const child = spawn(KUBECTL, [...kc.args(opts.context), ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawnPiped(KUBECTL, [...kc.args(opts.context), ...args], { env });
     let stdout = "";
     let stderr = "";
     // A safety net: kubectl exits by itself (its own --request-timeout and waits); 20 s was reached beside CPU hogs.

@@ -8,7 +8,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { runPiped, spawnAddon, spawnPiped, type PipedChild, type PipedOptions } from "../../src/adapters/process/spawn.js";
+import { runPiped, runPipedSync, spawnAddon, spawnPiped, type PipedChild, type PipedOptions } from "../../src/adapters/process/spawn.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -94,6 +94,27 @@ describe("spawnPiped through the posix_spawn addon", () => {
     assert.notEqual((await stat(plain))[0], plain.pid, "without detached it stays in the parent's group");
   });
 
+  it("unref: a child left running does not keep node alive (its pipes unref'ed too); ref again: it does", () => {
+    const script = (then: string) => `import { spawnPiped } from ${JSON.stringify(new URL("../../src/adapters/process/spawn.js", import.meta.url).href)};
+const c = spawnPiped("sleep", ["3"]); console.log(c.pid);
+for (const h of [c, c.stdin, c.stdout, c.stderr]) h.unref();
+${then}`;
+    const t0 = Date.now();
+    const gone = spawnSync(process.execPath, ["--input-type=module", "-e", script("")], { encoding: "utf8" });
+    assert.equal(gone.status, 0, gone.stderr);
+    assert.ok(Date.now() - t0 < 2500, `node waited ${Date.now() - t0} ms for an unref'ed child`);
+    try {
+      process.kill(Number(gone.stdout), "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+    const t1 = Date.now();
+    const held = spawnSync(process.execPath, ["--input-type=module", "-e", script("c.ref(); c.on('exit', (code) => console.log('exit', code));")], { encoding: "utf8" });
+    assert.equal(held.status, 0, held.stderr);
+    assert.ok(Date.now() - t1 >= 2900, `node ended after ${Date.now() - t1} ms, before its ref'ed child`);
+    assert.match(held.stdout, /exit 0/);
+  });
+
   it("many at once: every child's output comes back whole, none is lost or mixed", async () => {
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => finish(spawnPiped("sh", ["-c", `head -c ${1000 + i * 997} /dev/zero | tr '\\0' x; exit ${i % 7}`]))));
     results.forEach((r, i) => {
@@ -113,13 +134,57 @@ describe("runPiped", () => {
   });
 });
 
+describe("runPipedSync", () => {
+  it("gives input to the child, its stdout and stderr apart, its exit code; a missing command is ENOENT", () => {
+    const r = runPipedSync("sh", ["-c", 'read -r line; echo "out:$line"; echo "err:$1" >&2; exit 3', "sh", "arg one"], { input: "hello\n" });
+    assert.deepEqual([r.status, r.signal, r.stdout.toString(), r.stderr.toString(), r.error], [3, null, "out:hello\n", "err:arg one\n", undefined]);
+    const missing = runPipedSync("amphi-no-such-command", [], { env: { PATH: "/usr/bin:/bin" } });
+    assert.deepEqual([missing.status, missing.error?.code], [null, "ENOENT"]);
+  });
+
+  it("input and output larger than a pipe holds, both at once, come through whole (no deadlock)", () => {
+    const input = "y".repeat(1_000_000);
+    const r = runPipedSync("sh", ["-c", "cat; head -c 300000 /dev/zero | tr '\\0' e >&2"], { input });
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.length, input.length);
+    assert.equal(r.stdout.toString(), input);
+    assert.equal(r.stderr.length, 300_000);
+  });
+
+  it("a child that exits without reading its input is fine; env, cwd and a signal are reported as spawnSync does", () => {
+    const r = runPipedSync("sh", ["-c", 'echo "$ONLY $(pwd)"'], { input: "z".repeat(500_000), env: { PATH: "/usr/bin:/bin", ONLY: "yes" }, cwd: "/tmp" });
+    assert.deepEqual([r.status, r.stdout.toString()], [0, "yes /tmp\n"]);
+    const killed = runPipedSync("sh", ["-c", "kill -USR1 $$; sleep 5"]);
+    assert.deepEqual([killed.status, killed.signal], [null, "SIGUSR1"]);
+  });
+
+  it("timeoutMs: killSignal (default SIGTERM) reaches the child, the error is ETIMEDOUT, and what it printed is kept", () => {
+    const t0 = Date.now();
+    const r = runPipedSync("sh", ["-c", "echo started; exec sleep 30"], { timeoutMs: 300 });
+    assert.ok(Date.now() - t0 < 10_000, "did not wait out the sleep");
+    assert.deepEqual([r.status, r.signal, r.error?.code, r.stdout.toString()], [null, "SIGTERM", "ETIMEDOUT", "started\n"]);
+    const k = runPipedSync("sh", ["-c", "trap '' TERM; exec sleep 30"], { timeoutMs: 200, killSignal: "SIGKILL" });
+    assert.deepEqual([k.signal, k.error?.code], ["SIGKILL", "ETIMEDOUT"]);
+  });
+
+  it("waits, as child_process.spawnSync does, for what the child left running with its stdout open", () => {
+    const t0 = Date.now();
+    const r = runPipedSync("sh", ["-c", "(sleep 0.4; echo late) & echo early"]);
+    assert.ok(Date.now() - t0 >= 350, `returned after ${Date.now() - t0} ms`);
+    assert.deepEqual([r.status, r.stdout.toString()], [0, "early\nlate\n"]);
+    const node = spawnSync("sh", ["-c", "(sleep 0.4; echo late) & echo early"], { encoding: "utf8" });
+    assert.equal(node.stdout, r.stdout.toString());
+  });
+});
+
 describe("spawnPiped's fallback", () => {
   it("AMPHI_SPAWN=fork: child_process itself (another process decides once, at its first spawn)", () => {
-    const script = `import { spawnAddon, spawnPiped } from ${JSON.stringify(new URL("../../src/adapters/process/spawn.js", import.meta.url).href)};
+    const script = `import { runPipedSync, spawnAddon, spawnPiped } from ${JSON.stringify(new URL("../../src/adapters/process/spawn.js", import.meta.url).href)};
 const c = spawnPiped("sh", ["-c", "echo fallback"]); let out = ""; c.stdout.on("data", (d) => (out += d));
-c.on("close", (code) => console.log(JSON.stringify({ load: spawnAddon(), isChildProcess: c.constructor.name, out, code })));`;
+const s = runPipedSync("sh", ["-c", "cat; exit 2"], { input: "sync" });
+c.on("close", (code) => console.log(JSON.stringify({ load: spawnAddon(), isChildProcess: c.constructor.name, out, code, sync: [s.status, String(s.stdout)] })));`;
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: { ...process.env, AMPHI_SPAWN: "fork" } });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { load: { error: "AMPHI_SPAWN=fork" }, isChildProcess: "ChildProcess", out: "fallback\n", code: 0 });
+    assert.deepEqual(JSON.parse(r.stdout), { load: { error: "AMPHI_SPAWN=fork" }, isChildProcess: "ChildProcess", out: "fallback\n", code: 0, sync: [2, "sync"] });
   });
 });

@@ -1,7 +1,7 @@
 // Secrets files made with the real `age` CLI: a fresh identity from age-keygen, and SOPS files whose data key the
 // age CLI encrypts (the values under it are AES-GCM as SOPS writes them). What amphi decrypts in these tests was
 // therefore wrapped by age itself, not by the age-encryption package amphi reads it with.
-import { spawnSync } from "node:child_process";
+import { spawnSync } from "../support/spawn.js";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

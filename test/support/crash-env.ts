@@ -2,12 +2,12 @@
 // host whose base dir is a temp dir; packages 2.3.0 (the example), 2.4.0 (a variant) and 2.5.0 (a package
 // whose health check always fails); `amphi` run as a child process that a test can SIGKILL (its whole
 // process group, never the apps it started), or in-process for the run after.
-import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { HostStateFile } from "../../src/model/index.js";
+import { spawnPiped, type PipedChild } from "../../src/adapters/process/spawn.js";
 import { amphi, type CliResult } from "./cli.js";
 import { commitAll, initRepo } from "./git-repo.js";
 import { buildPackage, EXAMPLE_PACKAGE, EXAMPLE_SHA, freePort, killUnder, processesUnder, type FoundProcess } from "./local-host.js";
@@ -22,7 +22,7 @@ export type Desired = { version: Version; env?: Record<string, string> } | null;
 
 /** A running `amphi` child process. */
 export interface AmphiChild {
-  child: ChildProcess;
+  child: PipedChild;
   /** Everything it printed to stderr so far. */
   stderr(): string;
   exited: Promise<number | null>;
@@ -116,9 +116,12 @@ export async function crashEnv(prefix: string): Promise<CrashEnv> {
 }
 
 function spawnAmphi(repo: string, args: string[], env?: NodeJS.ProcessEnv): AmphiChild {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: repo, detached: true, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
+  // through the spawn addon: no fork of this test process (~40 amphi runs a sweep); stdout is read and dropped
+  const child = spawnPiped(process.execPath, [BIN, ...args], { cwd: repo, detached: true, env: { ...process.env, ...env } });
+  child.stdin.end();
+  child.stdout.resume();
   let err = "";
-  child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (err += b.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return {
     child,

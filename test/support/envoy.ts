@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnPiped } from "../../src/adapters/process/spawn.js";
 import { load } from "js-yaml";
 import { SOURCE_MAP_STACKS } from "./node-script.js";
 
@@ -135,7 +136,8 @@ async function request(netns: string | undefined, admin: { address: string; port
   }
   const args = ["netns", "exec", netns, "curl", "-sS", "--max-time", "5", "-X", method, "-o", "-", "-w", "\n%{http_code}", url];
   return new Promise((resolve, reject) => {
-    const c = spawn("ip", args, { env: { ...process.env, PATH: SBIN_PATH }, stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawnPiped("ip", args, { env: { ...process.env, PATH: SBIN_PATH } });
+    c.stdin.end();
     let stdout = "";
     let stderr = "";
     c.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

@@ -1,6 +1,5 @@
 // A "host" for host-task tests: a unique temp base dir on this machine, reached through LocalConnector,
 // plus helpers to build packages, pick free ports, and find (and kill) every process a test left there.
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -11,6 +10,7 @@ import { LocalConnector } from "../../src/adapters/local/index.js";
 import type { HostInstance } from "../../src/model/index.js";
 import type { HostRef, HostSession } from "../../src/ports/hosts.js";
 import type { TaskContext } from "../../src/hosts/task.js";
+import { spawnSync } from "./spawn.js";
 
 /** The example package: a tiny node HTTP server (`node server.mjs <port> <name>`). */
 export const EXAMPLE_PACKAGE = fileURLToPath(new URL("../../examples/config/packages/billing-2.3.0.tar.gz", import.meta.url));
@@ -106,7 +106,7 @@ export function buildPackage(dir: string, name: string, files: Record<string, st
   const src = join(dir, `${name}.src`);
   rmSync(src, { recursive: true, force: true });
   cpSync(EXAMPLE_PACKAGE, join(dir, `${name}.orig.tar.gz`));
-  spawnSync("mkdir", ["-p", src]);
+  mkdirSync(src, { recursive: true });
   const x = spawnSync("tar", ["-xzf", join(dir, `${name}.orig.tar.gz`), "-C", src], { encoding: "utf8" });
   if (x.status !== 0) throw new Error(`tar -x: ${x.stderr}`);
   for (const [file, text] of Object.entries(files)) writeFileSync(join(src, file), text);

@@ -28,7 +28,7 @@
 // take a lock on /etc/passwd and fail when another run holds it, and a per-fleet user leaks when a
 // run is killed; a stable user that can only log in with a fleet's key, on a fleet's sshd, avoids
 // both. Root may log in too (PermitRootLogin prohibit-password) for tasks that need it (iptables).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -45,7 +45,8 @@ import {
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runPiped } from "../../src/adapters/process/spawn.js";
+import { findExecutable, runPiped } from "../../src/adapters/process/spawn.js";
+import { spawnSync } from "./spawn.js";
 
 /** One sshd test host. */
 export interface TestHost {
@@ -166,7 +167,7 @@ function checkSupport(): { ok: true } | { ok: false; reason: string } {
   if (process.getuid?.() !== 0) return { ok: false, reason: "network namespaces and sshd test hosts need root" };
   if (!existsSync(SSHD)) return { ok: false, reason: `${SSHD} missing: run scripts/install-test-deps.sh` };
   for (const bin of ["ssh", "ssh-keygen", "ip", "unshare", "nsenter", "setpriv", "mount", "useradd", "usermod"]) {
-    if (spawnSync("sh", ["-c", `command -v ${bin}`], { env: childEnv }).status !== 0) {
+    if (findExecutable(bin, childEnv, undefined) === null) {
       return { ok: false, reason: `${bin} missing: run scripts/install-test-deps.sh` };
     }
   }
@@ -438,7 +439,7 @@ export async function startFleet(opts: FleetOptions): Promise<TestFleet> {
         for (const pid of pids.split(/\s+/).filter(Boolean)) killQuietly(Number(pid));
       }
       spawnSync("ip", ["-force", "-batch", "-"], { env: childEnv, input: namespaces().map((ns) => `netns del ${ns}\n`).join("") });
-      spawnSync("ip", ["link", "del", rootVeth], { env: childEnv, stdio: "ignore" }); // normally gone already
+      spawnSync("ip", ["link", "del", rootVeth], { env: childEnv }); // normally gone already
     }
     rmSync(tmpDir, { recursive: true, force: true });
     if (subnetBase !== undefined) reservedSubnets.delete(subnetBase);

@@ -5,9 +5,9 @@
 //
 // By default commands run as root, like an ssh session that logs in as root. `user` runs them as that
 // uid/gid instead (setpriv, supplementary groups cleared), like a session of an unprivileged login user.
-import { spawn } from "node:child_process";
 import { chown, copyFile } from "node:fs/promises";
 import type { SshModel } from "../../src/model/index.js";
+import { spawnPiped } from "../../src/adapters/process/spawn.js";
 import { TransportError, type ExecOptions, type ExecResult, type HostRef, type HostSession } from "../../src/ports/hosts.js";
 import { inNetns, type TestFleet } from "./netns-hosts.js";
 
@@ -38,7 +38,7 @@ export function netnsSession(fleet: TestFleet, i: number, opts: NetnsSessionOpti
     if (o.signal?.aborted) return Promise.reject(new TransportError(h.name, "aborted", "aborted"));
     return new Promise((resolve, reject) => {
       const [bin, ...args] = [...inNetns(h.netns), ...asUser, ...argv];
-      const child = spawn(bin as string, args, { env: { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" }, stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawnPiped(bin as string, args, { env: { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" } });
       let stdout = "";
       let stderr = "";
       let failure: TransportError | undefined;

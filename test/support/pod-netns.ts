@@ -16,13 +16,14 @@
 // Names carry the pid and a random suffix; cleanup kills what runs in the namespace (all of it started here)
 // and deletes it; an exit hook does the same if a test forgets (after a kill by a signal,
 // test/support/netns/reap-stale-fleets.sh --delete removes what is left, pods included).
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { K8sObject } from "../../src/model/index.js";
 import { inNetns, intToIp, ipToInt, run, splitArgv, type ExecResult, type TestFleet } from "./netns-hosts.js";
+import { spawnSync } from "./spawn.js";
 
 const SBIN_PATH = `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/local/sbin:/usr/sbin:/sbin`;
 const childEnv = { ...process.env, PATH: SBIN_PATH, LC_ALL: "C" };
@@ -98,7 +99,7 @@ export async function startPod(opts: PodOptions = {}): Promise<StandInPod> {
         // gone already
       }
     }
-    spawnSync("ip", ["netns", "del", netns], { env: childEnv, stdio: "ignore" });
+    spawnSync("ip", ["netns", "del", netns], { env: childEnv });
     rmSync(tmp, { recursive: true, force: true });
   };
   live.add(cleanupSync);

@@ -1,6 +1,6 @@
 // One long-lived `git cat-file --batch-command` process answering many object lookups, pipelined:
 // reading 1000 spec files costs one spawn instead of 1000 (`git show` per file).
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawnPiped, type PipedChild } from "../process/spawn.js";
 import { gitEnv } from "./run-git.js";
 
 /** What git says about an object: its type and size. */
@@ -19,7 +19,7 @@ const IDLE_MS = 200;
 
 /** Reads objects (blob ids, or any name git accepts) through one cat-file process, started on demand. */
 export class CatFileBatch {
-  private child: ChildProcessWithoutNullStreams | null = null;
+  private child: PipedChild | null = null;
   private pending: Request[] = [];
   private buf: Buffer = Buffer.alloc(0);
   private stderr = "";
@@ -55,8 +55,8 @@ export class CatFileBatch {
     this.child = null;
   }
 
-  private start(): ChildProcessWithoutNullStreams {
-    const child = spawn("git", ["cat-file", "--batch-command"], { cwd: this.cwd, env: gitEnv() });
+  private start(): PipedChild {
+    const child = spawnPiped("git", ["cat-file", "--batch-command"], { cwd: this.cwd, env: gitEnv() });
     this.child = child;
     this.buf = Buffer.alloc(0);
     this.stderr = "";
@@ -108,7 +108,7 @@ export class CatFileBatch {
     return true;
   }
 
-  private fail(child: ChildProcessWithoutNullStreams, e: Error): void {
+  private fail(child: PipedChild, e: Error): void {
     const pending = this.pending;
     this.pending = [];
     if (this.child === child) this.child = null;
@@ -119,7 +119,7 @@ export class CatFileBatch {
 
 /** Why: an idle process must not keep Node alive when the caller never calls close() (the CLI just
  * exits), while one with lookups in flight must (a pending promise alone does not). */
-function holdLoop(child: ChildProcessWithoutNullStreams, on: boolean): void {
+function holdLoop(child: PipedChild, on: boolean): void {
   for (const h of [child, child.stdin, child.stdout, child.stderr] as { ref(): void; unref(): void }[]) {
     if (on) h.ref();
     else h.unref();

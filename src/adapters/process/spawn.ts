@@ -1,11 +1,12 @@
-// Starting the short child processes amphi runs by the hundred (kubectl, git) without a fork of this process:
+// Starting the child processes amphi runs by the hundred (kubectl, git, git cat-file) without a fork of this process:
 // through the native addon native/spawn (posix_spawn, built by scripts/build-native.mjs into
 // build/native/spawn.node), else through node:child_process. Why: child_process forks, and a fork of a process
 // with a large heap costs it dearly on some machines (page tables copied, every page it writes afterwards a
 // fault): on this project's 2-core VM ~160 ms of CPU per child from a process with 300 MB written between
 // spawns, against ~1.7 ms through the addon (bench/spawn). `amphi serve` and the test processes are such
-// processes. Both paths give the same object: what a caller of child_process.spawn with three pipes uses.
-import { spawn as forkSpawn } from "node:child_process";
+// processes. Both paths give the same object: what a caller of child_process.spawn with three pipes uses
+// (spawnPiped, runPiped), or child_process.spawnSync's result (runPipedSync, for the test processes' own helpers).
+import { spawn as forkSpawn, spawnSync as forkSpawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { accessSync, constants, statSync } from "node:fs";
 import { Socket } from "node:net";
@@ -25,6 +26,9 @@ export interface PipedChild extends EventEmitter {
   readonly stderr: Readable;
   /** Sends `signal` (default SIGTERM) while the child has not been reaped; false once it has, or on failure. */
   kill(signal?: NodeJS.Signals): boolean;
+  /** As ChildProcess's: whether waiting for the child's exit keeps Node's event loop alive (its pipes have their own). */
+  ref(): void;
+  unref(): void;
 }
 
 export interface PipedOptions {
@@ -38,10 +42,12 @@ export interface PipedOptions {
 interface Addon {
   ABI: number;
   spawn(path: string, argv: string[], envp: string[], cwd: string | null, setsid: boolean, onExit: (code: number, signal: number) => void): [number, number, number, number] | number;
+  spawnSync(path: string, argv: string[], envp: string[], cwd: string | null, setsid: boolean, input: Buffer | null, timeoutMs: number, killSignal: number): [number, number, Buffer, Buffer, boolean] | number;
+  ref(pid: number, on: boolean): boolean;
 }
 
 /** The addon API this code calls (native/spawn/spawn.c's SPAWN_ABI): another number is a stale build. */
-export const ADDON_ABI = 1;
+export const ADDON_ABI = 2;
 
 /** Where the addon is built: build/native/ of this package (from src/ and dist/ alike). */
 export const SPAWN_ADDON = fileURLToPath(new URL("../../../build/native/spawn.node", import.meta.url));
@@ -105,6 +111,45 @@ export function runPiped(command: string, args: readonly string[], opts: PipedOp
   });
 }
 
+/** How a command run by {@link runPipedSync} ended: the fields of child_process.spawnSync's result amphi uses. */
+export interface PipedSyncRun {
+  /** The exit code; null when a signal ended it or it could not start. */
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** It could not start (`code` ENOENT, EACCES …), or it ran past `timeoutMs` (`code` ETIMEDOUT), as spawnSync says. */
+  error?: NodeJS.ErrnoException;
+}
+
+/** Runs `command` to its end, blocking this thread as child_process.spawnSync does: `input` (default none) on its
+ * stdin, then closed; `killSignal` (default SIGTERM) after `timeoutMs` when given. Through the addon when it loads
+ * (no fork of this process: see the file's head), else child_process.spawnSync with three pipes. It waits, as
+ * spawnSync does, until the command has exited and closed stdout and stderr. */
+export function runPipedSync(command: string, args: readonly string[], opts: Omit<PipedOptions, "detached"> & { input?: string | Buffer; timeoutMs?: number; killSignal?: NodeJS.Signals } = {}): PipedSyncRun {
+  const env = opts.env ?? process.env;
+  const loadedAddon = spawnAddon();
+  if ("error" in loadedAddon) {
+    const r = forkSpawnSync(command, args, { env, cwd: opts.cwd, input: opts.input, timeout: opts.timeoutMs, killSignal: opts.killSignal, stdio: ["pipe", "pipe", "pipe"], maxBuffer: Infinity });
+    return { status: r.status, signal: r.signal, stdout: r.stdout ?? Buffer.alloc(0), stderr: r.stderr ?? Buffer.alloc(0), ...(r.error ? { error: r.error } : {}) };
+  }
+  const path = findExecutable(command, env, opts.cwd);
+  const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const input = opts.input === undefined || opts.input.length === 0 ? null : Buffer.from(opts.input);
+  const killSignal = osConstants.signals[opts.killSignal ?? "SIGTERM"];
+  const r = path === null ? -2 /* ENOENT */ : loadedAddon.addon.spawnSync(path, [command, ...args], envp, opts.cwd ? resolve(opts.cwd) : null, false, input, opts.timeoutMs ?? 0, killSignal);
+  if (typeof r === "number") {
+    const code = getSystemErrorName(r);
+    const error = Object.assign(new Error(`spawnSync ${command} ${code}`), { errno: r, code, syscall: `spawnSync ${command}`, path: command, spawnargs: [...args] });
+    return { status: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), error };
+  }
+  const [code, signal, stdout, stderr, timedOut] = r;
+  const name = signal ? signalName(signal) : null;
+  const run: PipedSyncRun = { status: name ? null : code, signal: name, stdout, stderr };
+  if (timedOut) run.error = Object.assign(new Error(`spawnSync ${command} ETIMEDOUT`), { errno: -110, code: "ETIMEDOUT", syscall: `spawnSync ${command}`, path: command, spawnargs: [...args] });
+  return run;
+}
+
 class AddonChild extends EventEmitter implements PipedChild {
   pid: number | undefined;
   stdin: Writable;
@@ -112,7 +157,12 @@ class AddonChild extends EventEmitter implements PipedChild {
   stderr: Readable;
   private reaped = false;
 
-  constructor(addon: Addon, command: string, args: readonly string[], opts: PipedOptions) {
+  constructor(
+    private readonly addon: Addon,
+    command: string,
+    args: readonly string[],
+    opts: PipedOptions,
+  ) {
     super();
     const env = opts.env ?? process.env;
     const path = findExecutable(command, env, opts.cwd);
@@ -152,6 +202,14 @@ class AddonChild extends EventEmitter implements PipedChild {
     }
   }
 
+  ref(): void {
+    if (!this.reaped && this.pid !== undefined) this.addon.ref(this.pid, true);
+  }
+
+  unref(): void {
+    if (!this.reaped && this.pid !== undefined) this.addon.ref(this.pid, false);
+  }
+
   kill(signal: NodeJS.Signals = "SIGTERM"): boolean {
     if (this.reaped || this.pid === undefined) return false;
     try {
@@ -166,7 +224,7 @@ class AddonChild extends EventEmitter implements PipedChild {
 /** The executable `command` names: itself when it has a `/` (relative to `cwd`), else the first executable file
  * of that name on `env.PATH`; null when there is none. (statSync without throwing: a miss in each PATH folder
  * before the hit is common, and an exception per miss on every spawn is not free.) */
-function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | null {
+export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | null {
   if (command.includes("/")) return isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command);
   for (const dir of (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter)) {
     const candidate = join(dir || ".", command);

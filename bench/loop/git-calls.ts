@@ -40,7 +40,7 @@ try {
   await time("no-change fetch, simple-git raw (quiet)", () => sg.raw(fetchArgs));
   await time("no-change fetch, simple-git raw with -v", () => sg.raw([fetchArgs[0]!, "-v", ...fetchArgs.slice(1)]));
   await time("no-change fetch, spawn", () => runGit(mirror, fetchArgs));
-  await time("GitMirror.fetch (fetch -v + rev-parse, simple-git)", () => new GitMirror(`file://${dir}`, mirror).fetch(["main"]));
+  await time("GitMirror.fetch (fetch + rev-parse, spawnPiped)", () => new GitMirror(`file://${dir}`, mirror).fetch(["main"]));
   const diff = ["diff", "--name-status", "-z", "-M", "--relative", "HEAD~1", "HEAD", "--", "apps", "environments"];
   await time("diff --name-status, simple-git raw", () => simpleGit({ baseDir: dir }).raw(diff));
   await time("diff --name-status, spawn", () => runGit(dir, diff));

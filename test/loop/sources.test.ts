@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { git, tempRepo, type TempRepo } from "../support/git-repo.js";
 import { openLocalSource, RemoteSource, mirrorDir, redactText, redactUrl } from "../../src/sources/index.js";
 import { watchDir, ignored } from "../../src/adapters/watch/dir-watcher.js";
+import { GitMirror } from "../../src/adapters/watch/git-mirror.js";
 
 let repo: TempRepo;
 let state = "";
@@ -126,6 +127,29 @@ test("credentials in a remote URL are never prompted for and never shown", async
     assert.doesNotMatch(config, /s3cret/);
     assert.equal(mirrorDir(state, url), mirrorDir(state, `http://127.0.0.1:${port}/config.git`), "the cache is keyed without credentials");
   } finally {
+    server.close();
+  }
+});
+
+test("a fetch from a remote that stops answering ends after timeoutMs of silence; an abort ends it at once", async () => {
+  // accepts the connection and the request, never answers: git waits (no low-speed limit by default)
+  const server: Server = createServer(() => {});
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://amphi:s3cret-token@127.0.0.1:${(server.address() as { port: number }).port}/config.git`;
+  try {
+    const slow = new GitMirror(url, join(state, "silent"), { timeoutMs: 700 });
+    const t0 = Date.now();
+    const err = await slow.fetch(["main"]).then(() => null, (e: Error) => e);
+    assert.match(String(err?.message), /^git source http:\/\/127\.0\.0\.1:\d+\/config\.git: fetching main failed: no output for 700 ms$/);
+    assert.ok(Date.now() - t0 < 15_000, `ended after ${Date.now() - t0} ms`);
+    const ac = new AbortController();
+    const pending = new GitMirror(url, join(state, "silent"), { timeoutMs: 60_000 }).fetch(["main"], ac.signal).then(() => null, (e: Error) => e);
+    setTimeout(() => ac.abort(), 300);
+    const aborted = await pending;
+    assert.match(String(aborted?.message), /fetching main failed: aborted$/);
+    assert.doesNotMatch(`${err?.message} ${aborted?.message}`, /s3cret/);
+  } finally {
+    server.closeAllConnections();
     server.close();
   }
 });

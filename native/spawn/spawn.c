@@ -33,6 +33,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -206,29 +207,47 @@ static int start_child(const char *path, char **argv, char **envp, const char *c
   return 0;
 }
 
+// The command of a spawn call: its first five arguments (path, argv, envp, cwd|null, setsid) as C values.
+typedef struct {
+  char *path, *cwd, **argv, **envp;
+  bool setsid;
+} command_t;
+
+static void free_command(command_t *c) {
+  free(c->path), free(c->cwd), free_strings(c->argv), free_strings(c->envp);
+  c->path = c->cwd = NULL, c->argv = c->envp = NULL;
+}
+
+// Reads args[0..4] into c: true, or false with an exception pending and nothing left allocated.
+static bool read_command(napi_env env, napi_value *args, const char *who, command_t *c) {
+  napi_valuetype cwd_type;
+  *c = (command_t){0};
+  if (napi_typeof(env, args[3], &cwd_type) != napi_ok || napi_get_value_bool(env, args[4], &c->setsid) != napi_ok ||
+      !(c->path = string(env, args[0])) || !(c->argv = strings(env, args[1])) || !(c->envp = strings(env, args[2])) ||
+      (cwd_type == napi_string && !(c->cwd = string(env, args[3])))) {
+    free_command(c);
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s: bad or unreadable arguments", who);
+    napi_throw_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
 static napi_value Spawn(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value args[6];
-  char *path = NULL, *cwd = NULL, **argv = NULL, **envp = NULL;
+  command_t cmd;
   int fds[3];
-  bool setsid_flag = false;
-  napi_valuetype cwd_type;
   CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
   if (argc < 6) {
     napi_throw_type_error(env, NULL, "spawn(path, argv, envp, cwd, setsid, onExit)");
     return NULL;
   }
-  CHECK(napi_typeof(env, args[3], &cwd_type));
-  CHECK(napi_get_value_bool(env, args[4], &setsid_flag));
-  if (!(path = string(env, args[0])) || !(argv = strings(env, args[1])) || !(envp = strings(env, args[2])) ||
-      (cwd_type == napi_string && !(cwd = string(env, args[3])))) {
-    napi_throw_error(env, NULL, "spawn: bad or unreadable arguments");
-    goto fail;
-  }
+  if (!read_command(env, args, "spawn", &cmd)) return NULL;
   pid_t pid = -1;
-  int rc = start_child(path, argv, envp, cwd, setsid_flag, &pid, fds);
-  free(path), free(cwd), free_strings(argv), free_strings(envp);
-  path = cwd = NULL, argv = envp = NULL;
+  int rc = start_child(cmd.path, cmd.argv, cmd.envp, cmd.cwd, cmd.setsid, &pid, fds);
+  free_command(&cmd);
   if (rc != 0) return result_errno(env, rc);
   child_t *c = calloc(1, sizeof *c);
   uv_loop_t *loop;
@@ -261,7 +280,6 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   }
   return ret;
 fail:
-  free(path), free(cwd), free_strings(argv), free_strings(envp);
   return NULL;
 }
 
@@ -300,9 +318,8 @@ static int64_t now_ms(void) {
 static napi_value SpawnSync(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value args[8];
-  char *path = NULL, *cwd = NULL, **argv = NULL, **envp = NULL;
-  bool setsid_flag = false, has_input = false;
-  napi_valuetype cwd_type;
+  command_t cmd;
+  bool has_input = false;
   void *input = NULL;
   size_t input_len = 0, written = 0;
   int64_t timeout_ms = 0;
@@ -313,22 +330,15 @@ static napi_value SpawnSync(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "spawnSync(path, argv, envp, cwd, setsid, input, timeoutMs, killSignal)");
     return NULL;
   }
-  CHECK(napi_typeof(env, args[3], &cwd_type));
-  CHECK(napi_get_value_bool(env, args[4], &setsid_flag));
   CHECK(napi_is_buffer(env, args[5], &has_input));
   if (has_input) CHECK(napi_get_buffer_info(env, args[5], &input, &input_len));
   CHECK(napi_get_value_int64(env, args[6], &timeout_ms));
   CHECK(napi_get_value_int32(env, args[7], &kill_signal));
-  if (!(path = string(env, args[0])) || !(argv = strings(env, args[1])) || !(envp = strings(env, args[2])) ||
-      (cwd_type == napi_string && !(cwd = string(env, args[3])))) {
-    napi_throw_error(env, NULL, "spawnSync: bad or unreadable arguments");
-    goto fail;
-  }
+  if (!read_command(env, args, "spawnSync", &cmd)) return NULL;
   int fds[3];
   pid_t pid = -1;
-  int rc = start_child(path, argv, envp, cwd, setsid_flag, &pid, fds);
-  free(path), free(cwd), free_strings(argv), free_strings(envp);
-  path = cwd = NULL, argv = envp = NULL;
+  int rc = start_child(cmd.path, cmd.argv, cmd.envp, cmd.cwd, cmd.setsid, &pid, fds);
+  free_command(&cmd);
   if (rc != 0) return result_errno(env, rc);
   for (int i = 0; i < 3; i++) fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
   if (input_len == 0) close(fds[0]), fds[0] = -1;
@@ -397,7 +407,6 @@ static napi_value SpawnSync(napi_env env, napi_callback_info info) {
   free(out.data), free(err.data);
   return ret;
 fail:
-  free(path), free(cwd), free_strings(argv), free_strings(envp);
   free(out.data), free(err.data);
   return NULL;
 }

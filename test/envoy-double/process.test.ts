@@ -2,7 +2,6 @@
 // 0: command line, bootstrap validation, /ready before and after the control plane answers, the node it names,
 // keeping its config across a control-plane restart, and the admin's quit.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +12,7 @@ import { envoyBootstrap, envoyBootstrapYaml } from "../../src/mesh/bootstrap.js"
 import { doubleLauncher, envoyBinary, isDouble, startEnvoy, type RunningEnvoy } from "../support/envoy.js";
 import { plainSnapshot, policySnapshot } from "../mesh/snapshots.js";
 import { freePort } from "../support/ports.js";
+import { spawnSync } from "../support/spawn.js";
 
 const ports0 = <T extends { settings: object }>(s: T): T => ({ ...s, settings: { ...s.settings, outboundPort: 0, inboundPort: 0 } });
 

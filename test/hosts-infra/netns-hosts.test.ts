@@ -1,12 +1,12 @@
 // Tests of the sshd-in-network-namespace test hosts (test/support/netns-hosts.ts) themselves, with the
 // real OpenSSH client run from this (root-namespace) process.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
+import { spawnSync } from "../support/spawn.js";
 
 const support = fleetSupported();
 // In CI (root, packages from scripts/install-test-deps.sh) these tests must run: fail, don't skip.

@@ -3,7 +3,6 @@
 // refused before anything of it reaches the disk (GNU tar and busybox tar listings); a package's own .amphi/ is
 // replaced by amphi's, never written through.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,6 +10,7 @@ import { deploy, TaskError, undeploy } from "../../src/hosts/tasks.js";
 import type { TaskContext } from "../../src/hosts/task.js";
 import type { HostSession } from "../../src/ports/hosts.js";
 import { billingInstance, busyboxBin, EXAMPLE_PACKAGE, freePort, httpGet, localHost, sha256File, wrapSession, type LocalHost } from "../support/local-host.js";
+import { spawnSync } from "../support/spawn.js";
 
 const hasBusybox = spawnSync("sh", ["-c", "command -v busybox"]).status === 0;
 const MiB = 1024 * 1024;

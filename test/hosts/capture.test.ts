@@ -13,7 +13,7 @@
 // routing decision, so without a route to 10.255.0.1 (or to the DNS server a client names) connect() and
 // sendto() fail with ENETUNREACH before the capture rules ever see the packet.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
@@ -29,6 +29,7 @@ import { fixtureEnvironment } from "../support/model-fixture.js";
 import { testHostInstance } from "../support/host-instance.js";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
+import { spawnSync } from "../support/spawn.js";
 
 const support = fleetSupported();
 // In CI (root, packages from scripts/install-test-deps.sh) these tests must run: fail, don't skip.

@@ -1,7 +1,6 @@
 // The same tasks on differently equipped hosts: only busybox tools (no curl, no GNU coreutils), an app
 // run as another user, and a login that is not root.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -22,6 +21,7 @@ import {
   wrapSession,
   type LocalHost,
 } from "../support/local-host.js";
+import { spawnSync } from "../support/spawn.js";
 
 const hasBusybox = spawnSync("sh", ["-c", "command -v busybox"]).status === 0;
 const isRoot = process.getuid?.() === 0;

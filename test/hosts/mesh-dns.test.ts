@@ -4,7 +4,7 @@
 // the upstream resolver, both on the fleet's root address. From the host, as the unprivileged test user,
 // plain `dig` (port 53 of the machine's resolv.conf, redirected by capture) reaches mesh-dns.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { probeCapture } from "../../src/hosts/capture.js";
@@ -20,6 +20,7 @@ import { fixtureEnvironment } from "../support/model-fixture.js";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
 import { batchAddon } from "../dns/tools.js";
+import { spawnSync } from "../support/spawn.js";
 
 const support = fleetSupported();
 const haveTools = ["dig", "dnsmasq"].every((b) => spawnSync("sh", ["-c", `PATH="$PATH:/usr/sbin:/sbin" command -v ${b}`]).status === 0);

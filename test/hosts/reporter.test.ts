@@ -4,7 +4,7 @@
 // file is left. The token never shows in a process list. Skipped where namespaces are unavailable, except
 // in CI.
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -26,6 +26,7 @@ import { startConsulDouble, type ConsulDouble } from "../support/consul/index.js
 import { billingInstance, EXAMPLE_PACKAGE, killUnder } from "../support/local-host.js";
 import { modelFixture } from "../support/model-fixture.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
+import { spawnSync } from "../support/spawn.js";
 
 const support = fleetSupported();
 // In CI (root, packages from scripts/install-test-deps.sh) these tests must run: fail, don't skip.

@@ -1,7 +1,7 @@
 // The host scripts as text: POSIX sh that dash and busybox parse (and shellcheck passes, where it is
 // installed), an env file that sh reads back exactly, the HTTP client fallbacks, and the systemd unit.
 import assert from "node:assert/strict";
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -14,6 +14,7 @@ import { envFileText, shellQuote } from "../../src/hosts/env-file.js";
 import { EXEC_SH, scriptText, SCRIPTS, SUPERVISE_SH, type ScriptName } from "../../src/hosts/scripts.js";
 import { systemdUnit, unitName } from "../../src/hosts/systemd.js";
 import { freePort } from "../support/local-host.js";
+import { spawnSync } from "../support/spawn.js";
 
 const scriptsDir = fileURLToPath(new URL("../../src/hosts/scripts/", import.meta.url));
 const has = (bin: string) => spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0;

@@ -5,7 +5,6 @@
 // and the commit gets non-success statuses (per app and for the environment), PR-mode plans included.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,7 @@ import { exampleCopy } from "../support/example-copy.js";
 import { commitAll, initRepo, writeFiles } from "../support/git-repo.js";
 import { closedPort, writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { startForgeDouble } from "../support/forge-doubles.js";
+import { spawnSync } from "../support/spawn.js";
 
 let dir = "";
 let keys = "";

@@ -1,7 +1,6 @@
 // known_hosts parsing and matching, and argv quoting, of the ssh adapter (pure; no hosts needed).
 // Cross-checked against OpenSSH itself: `ssh-keygen -F` must find what hostMatches finds.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +8,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { checkHostKey, commandLine, fingerprint, hostMatches, knownHostsName, parseKnownHosts } from "../../src/adapters/ssh/index.js";
 import { appendKnownHost } from "../../src/adapters/ssh/known-hosts.js";
+import { spawnSync } from "../support/spawn.js";
 
 /** A fake ed25519 public key blob (type string + 32 bytes). */
 function blob(type = "ssh-ed25519"): Buffer {

@@ -1,7 +1,7 @@
 // The ssh adapter against real OpenSSH servers: a fleet of 3 sshd hosts, each in its own network
 // namespace (test/support/netns-hosts.ts). Skipped where namespaces are unavailable, except in CI.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import type { SshModel } from "../../src/model/index.js";
 import { TransportError, type HostRef, type HostSession } from "../../src/ports/hosts.js";
 import { fleetSupported, startFleet, type TestFleet } from "../support/netns-hosts.js";
 import { runnable } from "../support/node-script.js";
+import { spawnSync } from "../support/spawn.js";
 
 const support = fleetSupported();
 // In CI (root, packages from scripts/install-test-deps.sh) these tests must run: fail, don't skip.

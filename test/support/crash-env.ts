@@ -6,8 +6,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlin
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { HostStateFile } from "../../src/model/index.js";
 import { spawnPiped, type PipedChild } from "../../src/adapters/process/spawn.js";
+import type { HostStateFile } from "../../src/model/index.js";
 import { amphi, type CliResult } from "./cli.js";
 import { commitAll, initRepo } from "./git-repo.js";
 import { buildPackage, EXAMPLE_PACKAGE, EXAMPLE_SHA, freePort, killUnder, processesUnder, type FoundProcess } from "./local-host.js";

@@ -6,8 +6,8 @@
 // By default commands run as root, like an ssh session that logs in as root. `user` runs them as that
 // uid/gid instead (setpriv, supplementary groups cleared), like a session of an unprivileged login user.
 import { chown, copyFile } from "node:fs/promises";
-import type { SshModel } from "../../src/model/index.js";
 import { spawnPiped } from "../../src/adapters/process/spawn.js";
+import type { SshModel } from "../../src/model/index.js";
 import { TransportError, type ExecOptions, type ExecResult, type HostRef, type HostSession } from "../../src/ports/hosts.js";
 import { inNetns, type TestFleet } from "./netns-hosts.js";
 

@@ -385,6 +385,9 @@ static napi_value SpawnSync(napi_env env, napi_callback_info info) {
     if (at_err >= 0 && p[at_err].revents && !drain(fds[2], &err)) close(fds[2]), fds[2] = -1;
     if (at_pid >= 0 && p[at_pid].revents && waitpid(pid, &st, WNOHANG) == pid) reaped = true;
   }
+  // the child was killed and has exited: what it wrote before is kept (drain reads what is there, never waits)
+  if (fds[1] >= 0) drain(fds[1], &out);
+  if (fds[2] >= 0) drain(fds[2], &err);
   for (int i = 0; i < 3; i++) if (fds[i] >= 0) close(fds[i]);
   if (pidfd >= 0) close(pidfd);
   if (!reaped) {

@@ -11,7 +11,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnPiped } from "../../src/adapters/process/spawn.js";
-import { spawnSync } from "../support/spawn.js";
 import { applyCapture } from "../../src/hosts/capture.js";
 import { hostCapture } from "../../src/runtimes/capture/render.js";
 import type { MeshInstance, MeshSnapshot } from "../../src/mesh/index.js";
@@ -20,6 +19,7 @@ import { fixtureEnvironment } from "../support/model-fixture.js";
 import { testHostInstance } from "../support/host-instance.js";
 import { fleetSupported, startFleet, TEST_USER, type TestFleet } from "../support/netns-hosts.js";
 import { netnsSession } from "../support/netns-session.js";
+import { spawnSync } from "../support/spawn.js";
 import { startEnvoy, type RunningEnvoy } from "../support/envoy.js";
 
 export const MESH_IP = "10.255.0.1";

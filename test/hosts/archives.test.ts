@@ -6,13 +6,14 @@ import assert from "node:assert/strict";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { findExecutable } from "../../src/adapters/process/spawn.js";
 import { deploy, TaskError, undeploy } from "../../src/hosts/tasks.js";
 import type { TaskContext } from "../../src/hosts/task.js";
 import type { HostSession } from "../../src/ports/hosts.js";
 import { billingInstance, busyboxBin, EXAMPLE_PACKAGE, freePort, httpGet, localHost, sha256File, wrapSession, type LocalHost } from "../support/local-host.js";
 import { spawnSync } from "../support/spawn.js";
 
-const hasBusybox = spawnSync("sh", ["-c", "command -v busybox"]).status === 0;
+const hasBusybox = findExecutable("busybox", process.env) !== null;
 const MiB = 1024 * 1024;
 
 /** The example package plus `extra` (run in the unpacked tree before packing, e.g. to add a big file);

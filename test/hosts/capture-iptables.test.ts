@@ -5,12 +5,11 @@
 // capture-apply.sh. UPDATE_GOLDEN=1 rewrites the fixtures from the live run. Without root it is skipped,
 // except under CI=true, where it must run.
 import assert from "node:assert/strict";
-import { findExecutable } from "../../src/adapters/process/spawn.js";
-import { spawnSync } from "../support/spawn.js";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { findExecutable } from "../../src/adapters/process/spawn.js";
 import { captureDrift, captureState, inSync, normalizeArgs, parseIptables, restoreError, restoreInput, restoreWaits } from "../../src/diff/iptables.js";
 import { SCRIPTS } from "../../src/hosts/scripts.js";
 import type { CaptureRules, HostInstance, IptablesRestore } from "../../src/model/index.js";
@@ -18,6 +17,7 @@ import { hostCapture } from "../../src/runtimes/capture/render.js";
 import { formatRestore } from "../../src/runtimes/capture/iptables.js";
 import { assertGolden } from "../support/golden.js";
 import { fixtureEnvironment } from "../support/model-fixture.js";
+import { spawnSync } from "../support/spawn.js";
 
 const DIR = fileURLToPath(new URL("./fixtures/iptables-save/", import.meta.url));
 const fixture = (name: string): string => readFileSync(`${DIR}${name}.txt`, "utf8");
@@ -180,7 +180,7 @@ function liveSupport(): string | null {
   if (process.platform !== "linux") return `network namespaces need Linux, not ${process.platform}`;
   if (process.getuid?.() !== 0) return "iptables in a network namespace needs root";
   for (const bin of ["ip", "iptables", "iptables-save", "iptables-restore"]) {
-    if (findExecutable(bin, childEnv, undefined) === null) return `${bin} missing (apt-get install iptables iproute2)`;
+    if (findExecutable(bin, childEnv) === null) return `${bin} missing (apt-get install iptables iproute2)`;
   }
   return null;
 }
@@ -211,7 +211,7 @@ describe("iptables-save fixtures made again in a network namespace (real iptable
     for (const ns of made) spawnSync("ip", ["netns", "del", ns], { env: childEnv });
   });
 
-  const hasLegacy = findExecutable("iptables-legacy-save", childEnv, undefined) !== null;
+  const hasLegacy = findExecutable("iptables-legacy-save", childEnv) !== null;
   for (const [name, setup] of Object.entries(CASES)) {
     const noLegacy = name.endsWith("-legacy") && !hasLegacy ? "iptables-legacy not installed" : false;
     it(`${name}: the live iptables-save parses to the fixture's tables`, { skip: noLegacy }, () => {

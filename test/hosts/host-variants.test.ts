@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { findExecutable } from "../../src/adapters/process/spawn.js";
 import { deploy, probe, stop, TaskError, undeploy } from "../../src/hosts/tasks.js";
 import type { HostSession } from "../../src/ports/hosts.js";
 import type { TaskContext } from "../../src/hosts/task.js";
@@ -23,7 +24,7 @@ import {
 } from "../support/local-host.js";
 import { spawnSync } from "../support/spawn.js";
 
-const hasBusybox = spawnSync("sh", ["-c", "command -v busybox"]).status === 0;
+const hasBusybox = findExecutable("busybox", process.env) !== null;
 const isRoot = process.getuid?.() === 0;
 const fast = { healthTimeoutMs: 2000, stopGraceMs: 2000 };
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { findExecutable } from "../../src/adapters/process/spawn.js";
 import { probeCapture } from "../../src/hosts/capture.js";
 import { applyCaptureWithDns, chooseUpstreams, meshBase, removeCaptureWithDns } from "../../src/hosts/mesh-dns.js";
 import { TaskError } from "../../src/hosts/errors.js";
@@ -23,7 +24,7 @@ import { batchAddon } from "../dns/tools.js";
 import { spawnSync } from "../support/spawn.js";
 
 const support = fleetSupported();
-const haveTools = ["dig", "dnsmasq"].every((b) => spawnSync("sh", ["-c", `PATH="$PATH:/usr/sbin:/sbin" command -v ${b}`]).status === 0);
+const haveTools = ["dig", "dnsmasq"].every((b) => findExecutable(b, { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` }) !== null);
 // In CI (root, packages from scripts/install-test-deps.sh) these tests must run: fail, don't skip.
 const skip =
   process.env.CI === "true" ? false

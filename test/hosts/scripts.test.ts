@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { findExecutable } from "../../src/adapters/process/spawn.js";
 import { envFileText, shellQuote } from "../../src/hosts/env-file.js";
 import { EXEC_SH, scriptText, SCRIPTS, SUPERVISE_SH, type ScriptName } from "../../src/hosts/scripts.js";
 import { systemdUnit, unitName } from "../../src/hosts/systemd.js";
@@ -17,7 +18,7 @@ import { freePort } from "../support/local-host.js";
 import { spawnSync } from "../support/spawn.js";
 
 const scriptsDir = fileURLToPath(new URL("../../src/hosts/scripts/", import.meta.url));
-const has = (bin: string) => spawnSync("sh", ["-c", `command -v ${bin}`]).status === 0;
+const has = (bin: string) => findExecutable(bin, process.env) !== null;
 const names = Object.keys(SCRIPTS) as ScriptName[];
 // Checked as they run: the scripts run alone (`sh -c SCRIPT amphi ...`: capture.ts, sidecar.ts) without lib.sh.
 const ALONE = new Set<ScriptName>(["capture-inspect", "capture-apply", "sidecar-check"]);

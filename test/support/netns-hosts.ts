@@ -167,7 +167,7 @@ function checkSupport(): { ok: true } | { ok: false; reason: string } {
   if (process.getuid?.() !== 0) return { ok: false, reason: "network namespaces and sshd test hosts need root" };
   if (!existsSync(SSHD)) return { ok: false, reason: `${SSHD} missing: run scripts/install-test-deps.sh` };
   for (const bin of ["ssh", "ssh-keygen", "ip", "unshare", "nsenter", "setpriv", "mount", "useradd", "usermod"]) {
-    if (findExecutable(bin, childEnv, undefined) === null) {
+    if (findExecutable(bin, childEnv) === null) {
       return { ok: false, reason: `${bin} missing: run scripts/install-test-deps.sh` };
     }
   }

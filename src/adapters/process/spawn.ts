@@ -134,19 +134,15 @@ export function runPipedSync(command: string, args: readonly string[], opts: Omi
     return { status: r.status, signal: r.signal, stdout: r.stdout ?? Buffer.alloc(0), stderr: r.stderr ?? Buffer.alloc(0), ...(r.error ? { error: r.error } : {}) };
   }
   const path = findExecutable(command, env, opts.cwd);
-  const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const envp = envList(env);
   const input = opts.input === undefined || opts.input.length === 0 ? null : Buffer.from(opts.input);
   const killSignal = osConstants.signals[opts.killSignal ?? "SIGTERM"];
   const r = path === null ? -2 /* ENOENT */ : loadedAddon.addon.spawnSync(path, [command, ...args], envp, opts.cwd ? resolve(opts.cwd) : null, false, input, opts.timeoutMs ?? 0, killSignal);
-  if (typeof r === "number") {
-    const code = getSystemErrorName(r);
-    const error = Object.assign(new Error(`spawnSync ${command} ${code}`), { errno: r, code, syscall: `spawnSync ${command}`, path: command, spawnargs: [...args] });
-    return { status: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), error };
-  }
+  if (typeof r === "number") return { status: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), error: startError("spawnSync", command, args, r) };
   const [code, signal, stdout, stderr, timedOut] = r;
   const name = signal ? signalName(signal) : null;
   const run: PipedSyncRun = { status: name ? null : code, signal: name, stdout, stderr };
-  if (timedOut) run.error = Object.assign(new Error(`spawnSync ${command} ETIMEDOUT`), { errno: -110, code: "ETIMEDOUT", syscall: `spawnSync ${command}`, path: command, spawnargs: [...args] });
+  if (timedOut) run.error = startError("spawnSync", command, args, -osConstants.errno.ETIMEDOUT);
   return run;
 }
 
@@ -166,7 +162,7 @@ class AddonChild extends EventEmitter implements PipedChild {
     super();
     const env = opts.env ?? process.env;
     const path = findExecutable(command, env, opts.cwd);
-    const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    const envp = envList(env);
     const cwd = opts.cwd ? resolve(opts.cwd) : null;
     let exit: [number | null, NodeJS.Signals | null] | null = null;
     let open = 2; // stdout and stderr
@@ -184,8 +180,7 @@ class AddonChild extends EventEmitter implements PipedChild {
       this.stdin = new Socket().destroy();
       this.stdout = new Socket().destroy();
       this.stderr = new Socket().destroy();
-      const code = getSystemErrorName(started);
-      const error = Object.assign(new Error(`spawn ${command} ${code}`), { errno: started, code, syscall: `spawn ${command}`, path: command, spawnargs: [...args] });
+      const error = startError("spawn", command, args, started);
       process.nextTick(() => this.emit("error", error));
       return;
     }
@@ -224,7 +219,7 @@ class AddonChild extends EventEmitter implements PipedChild {
 /** The executable `command` names: itself when it has a `/` (relative to `cwd`), else the first executable file
  * of that name on `env.PATH`; null when there is none. (statSync without throwing: a miss in each PATH folder
  * before the hit is common, and an exception per miss on every spawn is not free.) */
-export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | null {
+export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd?: string): string | null {
   if (command.includes("/")) return isAbsolute(command) ? command : resolve(cwd ?? process.cwd(), command);
   for (const dir of (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(delimiter)) {
     const candidate = join(dir || ".", command);
@@ -237,6 +232,18 @@ export function findExecutable(command: string, env: NodeJS.ProcessEnv, cwd: str
     }
   }
   return null;
+}
+
+/** An environment as the addon takes it: "K=V" strings, unset values left out. */
+function envList(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+}
+
+/** The error child_process gives for a command that could not start or ran out of time (negative `errno`):
+ * `code` ENOENT, EACCES, ETIMEDOUT …, with the syscall, the command and its arguments. */
+function startError(syscall: "spawn" | "spawnSync", command: string, args: readonly string[], errno: number): NodeJS.ErrnoException {
+  const code = getSystemErrorName(errno);
+  return Object.assign(new Error(`${syscall} ${command} ${code}`), { errno, code, syscall: `${syscall} ${command}`, path: command, spawnargs: [...args] });
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));

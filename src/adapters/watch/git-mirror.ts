@@ -66,11 +66,9 @@ export class GitMirror {
           child.kill("SIGKILL");
         }
       };
-      let timer = setTimeout(() => stop(`no output for ${timeoutMs} ms`), timeoutMs);
-      const active = (): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => stop(`no output for ${timeoutMs} ms`), timeoutMs);
-      };
+      // an inactivity timeout: each output starts it again
+      const timer = setTimeout(() => stop(`no output for ${timeoutMs} ms`), timeoutMs);
+      const active = (): void => void timer.refresh();
       const onAbort = (): void => stop("aborted");
       signal?.addEventListener("abort", onAbort, { once: true });
       child.stdout.on("data", (b: Buffer) => (out.push(b), active()));

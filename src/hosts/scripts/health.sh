@@ -12,11 +12,11 @@ url=$HEALTH_URL
 printf 'url=%s\n' "$url"
 ports=""
 if [ -f "$APPDIR/current/.amphi/health" ]; then
-  ports=$({
-    read -r _first _rest
-    read -r _more || :
-    printf '%s %s\n' "$_first" "${_more:-}"
-  } <"$APPDIR/current/.amphi/health")
+  # the health port (health_url read it) and the app's other ports on the file's second line; a group, not $( ):
+  # no subshell
+  _more=""
+  { read -r _first && read -r _more; } <"$APPDIR/current/.amphi/health" || :
+  ports="$HEALTH_PORT ${_more:-}"
 fi
 
 # ended RESULT: a failed gate; a foreign holder of a port is the likelier cause, so it is named instead.

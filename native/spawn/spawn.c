@@ -58,6 +58,7 @@ typedef struct child_s {
 // The head of the list of watched children of an addon instance (one per Node environment).
 typedef struct {
   child_t *head;
+  napi_env env;
 } watched_t;
 
 static watched_t *watched(napi_env env) {
@@ -77,9 +78,21 @@ static void unlist(napi_env env, child_t *c) {
   }
 }
 
-static void free_watched(napi_env env, void *data, void *hint) {
-  (void)env, (void)hint;
-  free(data);
+static void on_closed(uv_handle_t *handle);
+
+// The environment's teardown (the process's end, a worker's): the watches stop before it goes. Node closes its own
+// handles then, this process's pipe ends among them, so a child reading its stdin (git cat-file) exits at that moment,
+// and a watch still polling would call back into an environment being torn down (a crash: 11 exits in 40 with
+// unref'ed children, before this). The children are left running, as Node leaves its own.
+static void stop_watching(void *arg) {
+  watched_t *w = arg;
+  for (child_t *c = w->head, *next; c; c = next) {
+    next = c->next;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, on_closed);
+  }
+  napi_set_instance_data(w->env, NULL, NULL, NULL);
+  free(w);
 }
 
 #define CHECK(call)                                     \
@@ -448,8 +461,13 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "spawnSync", fn);
   napi_create_function(env, "ref", NAPI_AUTO_LENGTH, Ref, NULL, &fn);
   napi_set_named_property(env, exports, "ref", fn);
+  // the list lives until the environment's cleanup hook (stop_watching), which frees it
   watched_t *w = calloc(1, sizeof *w);
-  if (w && napi_set_instance_data(env, w, free_watched, NULL) != napi_ok) free(w);
+  if (w) w->env = env;
+  if (w && (napi_set_instance_data(env, w, NULL, NULL) != napi_ok || napi_add_env_cleanup_hook(env, stop_watching, w) != napi_ok)) {
+    napi_set_instance_data(env, NULL, NULL, NULL);
+    free(w);
+  }
   napi_create_int32(env, SPAWN_ABI, &abi);
   napi_set_named_property(env, exports, "ABI", abi);
   return exports;

@@ -73,6 +73,10 @@ export const SHARED_BATCHES = {
     "test/integration/apply-mixed.test.ts", "test/loop/pr-plan.test.ts", "test/loop/sources.test.ts",
     "test/loop/unreachable.test.ts",
   ],
+  // one chromium for the three (test/support/browser.ts's launchBrowser hands the same browser to each file's hooks)
+  "shared-browser.test.mjs": [
+    "test/report/html-chromium.test.ts", "test/report/mesh-graph-browser.test.ts", "test/server/page-browser.test.ts",
+  ],
   "shared-serve.test.mjs": [
     "test/consul/watch.test.ts", "test/dns/cli.test.ts", "test/pods/stand-in.test.ts",
     "test/server/api-access.test.ts", "test/server/page-serve.test.ts",

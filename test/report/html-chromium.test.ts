@@ -1,71 +1,27 @@
 // The HTML drift report in a real browser: the golden scenario (scenario.ts) rendered by formatDriftHtml,
-// opened in headless Chromium (Debian's `chromium`, installed by scripts/install-test-deps.sh). `--dump-dom`
-// gives the DOM after load: the matrix is there with a cell per app × target and the details with a row each, and nothing but what the
-// formatter wrote (no script element; the report's CSP forbids scripts anyway). `--screenshot` writes a
-// PNG of it (1280×2000) to a temp directory that is kept and printed: the artifact to look at. Skipped
-// without chromium, except in CI (CI=true), where it must run. Chromium is killed (its whole process
-// group) after each call or when it takes longer than 60 s.
+// opened in headless Chromium (Debian's `chromium`, installed by scripts/install-test-deps.sh) through
+// test/support/browser.ts (the browser the other page tests of this process share). The DOM after load
+// (what `chromium --dump-dom` prints: page.content()) has the matrix with a cell per app × target and the details
+// with a row each, and nothing but what the formatter wrote (no script element; the report's CSP forbids scripts
+// anyway). A screenshot (1280×2000) goes to a temp directory, printed and kept with AMPHI_TEST_KEEP: the artifact to
+// look at. Skipped without chromium, except in CI (CI=true), where it must run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { formatDriftHtml } from "../../src/report/index.js";
+import { browserSkip, launchBrowser } from "../support/browser.js";
 import { scenarioReport } from "./scenario.js";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const present = existsSync(CHROMIUM);
-const skip = present ? false : process.env.CI === "true" ? false : `${CHROMIUM} not installed (bash scripts/install-test-deps.sh installs it)`;
 const TIMEOUT_MS = 60_000;
-
-/** Runs chromium headless with `args` + the file URL; resolves with its stdout. Kills its process group
- * on timeout and after it exits (helpers such as the zygote could outlive it). */
-function chromium(args: string[], url: string): Promise<string> {
-  const profile = mkdtempSync(join(tmpdir(), "amphi-chromium-profile-"));
-  const argv = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", `--user-data-dir=${profile}`, ...args, url,
-  ];
-  return new Promise((resolve, reject) => {
-    // TMPDIR: chromium's singleton-socket directory goes into the profile, removed below, not /tmp
-    const child = spawn(CHROMIUM, argv, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TMPDIR: profile } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-    const killGroup = (): void => {
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      killGroup();
-      reject(new Error(`chromium timed out after ${TIMEOUT_MS} ms: ${err.slice(-2000)}`));
-    }, TIMEOUT_MS);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      killGroup();
-      rmSync(profile, { recursive: true, force: true });
-      if (code === 0) resolve(out);
-      else reject(new Error(`chromium exited with ${code}: ${err.slice(-2000)}`));
-    });
-  });
-}
 
 function count(text: string, re: RegExp): number {
   return (text.match(re) ?? []).length;
 }
 
-test("the HTML report renders in headless Chromium: one matrix with a cell per app × target and a details row per report row, no script; screenshot", { skip, timeout: 3 * TIMEOUT_MS }, async (t) => {
-  assert.ok(present, `${CHROMIUM} is missing: CI must install it (scripts/install-test-deps.sh)`);
+test("the HTML report renders in headless Chromium: one matrix with a cell per app × target and a details row per report row, no script; screenshot", { skip: browserSkip, timeout: 3 * TIMEOUT_MS }, async (t) => {
   const report = scenarioReport();
   const html = formatDriftHtml(report);
   const dir = mkdtempSync(join(tmpdir(), "amphi-report-chromium-"));
@@ -75,7 +31,13 @@ test("the HTML report renders in headless Chromium: one matrix with a cell per a
   // The page and its screenshot are removed afterwards unless AMPHI_TEST_KEEP is set (to look at the picture).
   if (!process.env.AMPHI_TEST_KEEP) t.after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const dom = await chromium(["--dump-dom"], url);
+  const shared = await launchBrowser();
+  t.after(() => shared.close());
+  const context = await shared.browser.newContext({ viewport: { width: 1280, height: 2000 } });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await page.goto(url, { waitUntil: "load", timeout: TIMEOUT_MS });
+  const dom = await page.content();
   assert.match(dom, /<title>amphi drift — prod<\/title>/);
   assert.equal(count(dom, /<script\b/gi), 0, "no script element");
   // The DOM has exactly the tables, rows and cells the formatter wrote (nothing added, nothing dropped).
@@ -96,7 +58,7 @@ test("the HTML report renders in headless Chromium: one matrix with a cell per a
   }
 
   const png = join(dir, "drift.png");
-  await chromium([`--screenshot=${png}`, "--window-size=1280,2000", "--hide-scrollbars"], url);
+  await page.screenshot({ path: png, timeout: TIMEOUT_MS });
   const image = readFileSync(png);
   assert.deepEqual([...image.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG");
   assert.equal(image.readUInt32BE(16), 1280, "width");

@@ -48,13 +48,73 @@ export async function withBrowser<T>(fn: (browser: Browser) => Promise<T>, timeo
 /** A browser several tests share (each launch costs ~3 s of CPU here), from a `before` hook to its `after`. */
 export interface SharedBrowser {
   browser: Browser;
-  /** Closes it and kills chromium's process group (also when a test left it hung). */
+  /** This user is done with it. The last user's close closes it and kills chromium's process group (also when a
+   * test left it hung), after a short grace in which another user may take it over. */
   close(): Promise<void>;
 }
 
-/** Launches a browser for {@link SharedBrowser} use. A test that hangs on it is ended by its own node:test timeout;
- * `close()` in the `after` hook then kills chromium. */
+/** How long the browser outlives its last user: the next file of a batch (test/suites.mjs) starts its own `before`
+ * hook at once and takes it over; the last file of a process closes it this much later. */
+const SHARED_GRACE_MS = 1_500;
+
+/** A launched browser and how to close it (and kill chromium's process group). */
+interface OwnBrowser {
+  browser: Browser;
+  stop(): Promise<void>;
+}
+
+/** The browser of this process that {@link launchBrowser} hands out, how many users hold it, and the pending close
+ * once none does. */
+interface Shared {
+  users: number;
+  ready: Promise<OwnBrowser>;
+  closing?: NodeJS.Timeout;
+}
+
+let shared: Shared | undefined;
+
+/** A browser for {@link SharedBrowser} use: one per process, launched by the first caller, shared by the test files
+ * a batch runs in this process (their `before` hooks one after another). A test that hangs on it is ended by its own
+ * node:test timeout; `close()` in the `after` hook then kills chromium. A browser that disconnected (killed, crashed)
+ * is launched anew for the next caller. */
 export async function launchBrowser(): Promise<SharedBrowser> {
+  let entry = shared;
+  if (!entry) {
+    const fresh: Shared = { users: 0, ready: launchOwn() };
+    const forget = () => {
+      if (shared === fresh) shared = undefined;
+    };
+    fresh.ready.then((b) => b.browser.on("disconnected", forget), forget);
+    shared = entry = fresh;
+  }
+  clearTimeout(entry.closing);
+  entry.users++;
+  let own: OwnBrowser;
+  try {
+    own = await entry.ready;
+  } catch (e) {
+    entry.users--;
+    throw e;
+  }
+  const held = entry;
+  let closed = false;
+  return {
+    browser: own.browser,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (--held.users > 0) return;
+      if (shared !== held) return own.stop();
+      // the last user for now: closed after the grace unless another takes it over (launchBrowser clears the timer)
+      held.closing = setTimeout(() => {
+        if (shared === held) shared = undefined;
+        void own.stop();
+      }, SHARED_GRACE_MS);
+    },
+  };
+}
+
+async function launchOwn(): Promise<OwnBrowser> {
   const started = await startChromium();
   let browser: Browser;
   try {
@@ -63,7 +123,7 @@ export async function launchBrowser(): Promise<SharedBrowser> {
     await started.stop(undefined);
     throw e;
   }
-  return { browser, close: () => started.stop(browser) };
+  return { browser, stop: () => started.stop(browser) };
 }
 
 // Starts chromium as a browser server (rather than launch(): it hands out chromium's process, so a hung browser can

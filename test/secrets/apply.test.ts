@@ -18,7 +18,7 @@ import { startKubeApiServer, type KubeApiDouble } from "../support/kube-apiserve
 import { writeKubeconfig, type TempKubeconfig } from "../support/kubeconfig.js";
 import { commitAll, initRepo } from "../support/git-repo.js";
 import { killUnder, processesUnder } from "../support/local-host.js";
-import { ageKeygen, filesUnder, noAge, processArgs, sampleWhile, sopsWithAgeCli } from "./support.js";
+import { ageKeygen, filesUnder, noAge, processArgsSampler, sampleWhile, sopsWithAgeCli } from "./support.js";
 
 const noKubectl = !existsSync("/usr/bin/kubectl") && process.env.CI !== "true" ? "kubectl is not installed" : false;
 const tag = () => Math.random().toString(36).slice(2, 10);
@@ -115,7 +115,7 @@ describe("secrets: encrypted in Git, referenced in pods, private on hosts, shown
   });
 
   it("apply puts the values in the Secret and the host app's env file only, never in the process list", async () => {
-    const { result: r, seen } = await sampleWhile(cli(withKube(["apply", "--yes"])), processArgs);
+    const { result: r, seen } = await sampleWhile(cli(withKube(["apply", "--yes"])), processArgsSampler());
     assert.equal(r.code, 0, r.stderr);
     assert.ok(seen.length > 3, `the process list was sampled while applying (${seen.length} times)`);
     for (const v of VALUES) assert.ok(!seen.some((s) => s.includes(v)), `${v} in the process list`);

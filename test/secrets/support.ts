@@ -87,20 +87,40 @@ export function gpgDecrypt(armored: string, keyFile: string): Buffer {
   }
 }
 
-/** Every process's command line on this machine, one per line, as `ps -eo args` lists them: read from /proc, where
- * ps reads them, without starting a process (ps, ~20 ms of CPU a sample) for each sample of a tight loop. */
-export function processArgs(): string {
-  const lines: string[] = [];
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, "latin1").replaceAll("\0", " ").trim();
-      if (args) lines.push(args);
-    } catch {
-      /* it exited between the listing and the read */
+/** A sampler of every process's command line on this machine, one per line, as `ps -eo args` lists them: read from
+ * /proc, where ps reads them, without starting a process (ps, ~20 ms of CPU a sample) for each sample of a tight
+ * loop. The root namespace's /proc lists the netns hosts' processes too (their PID namespaces are its children).
+ * Each call reads the command lines of the processes it has not seen before or first saw less than YOUNG_MS ago (a
+ * child forked under its parent's command line execs its own within that), and every FULL_EVERY-th call all of
+ * them (a long-running process that execs later): reading all ~500 every 5 ms kept a core busy through each
+ * watched apply. */
+export function processArgsSampler(): () => string {
+  const YOUNG_MS = 1_000;
+  const FULL_EVERY = 10;
+  const firstSeen = new Map<string, number>();
+  let calls = 0;
+  return () => {
+    const now = performance.now();
+    const full = calls++ % FULL_EVERY === 0;
+    const lines: string[] = [];
+    const alive = new Set<string>();
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      alive.add(pid);
+      const first = firstSeen.get(pid);
+      if (first === undefined) firstSeen.set(pid, now);
+      else if (!full && now - first > YOUNG_MS) continue;
+      try {
+        const args = readFileSync(`/proc/${pid}/cmdline`, "latin1").replaceAll("\0", " ").trim();
+        if (args) lines.push(args);
+      } catch {
+        /* it exited between the listing and the read */
+      }
     }
-  }
-  return lines.join("\n");
+    // a pid gone is forgotten: a new process given it again is young
+    for (const pid of firstSeen.keys()) if (!alive.has(pid)) firstSeen.delete(pid);
+    return lines.join("\n");
+  };
 }
 
 /** Samples `what` until `until` settles, a few ms apart (a loop without pause keeps a core busy while the machine

@@ -36,22 +36,26 @@ for f in state.json state.json.bak; do
 done`;
 
 // STATE_WRITE_SH BASE BYTES < TEXT. The temp file must hold BYTES bytes (a writer cut off mid-way never replaces the
-// record with half of one) and is flushed to disk: \`sync FILE\` (coreutils >= 8.24 flushes that file; older
-// coreutils and busybox flush everything, as safe), else dd conv=fsync, else sync. The previous state.json,
-// when whole as amphi writes it (\`{\` first, read by the shell itself; \`}\` alone on the last line), becomes
-// state.json.bak through a hard link (no copy that could be half written). Then one rename, and the directory is
-// flushed. umask 077: the record holds env values (secrets included) that only the deploy user may read.
+// record with half of one) and is flushed to disk: dd writes it and flushes it in one process (conv=fsync: GNU and
+// busybox); where dd cannot, cat, then \`sync FILE\` (coreutils >= 8.24 flushes that file; older coreutils and busybox
+// flush everything, as safe), else sync. (A dd that fails after reading part of the text leaves cat the rest: the
+// byte count refuses it.) The previous state.json, when whole as amphi writes it (\`{\` first, read by the shell
+// itself; \`}\` alone on the last line), becomes state.json.bak through a hard link made in its place (no copy that
+// could be half written; the moment .bak is missing, state.json is still the good record); where no hard link can be
+// made, a copy renamed into place. Then one rename, and the directory is flushed. Each process here is a few ms on a
+// small VM and a deploy writes the record twice: 6 in all, not 8. umask 077: the record holds env values (secrets
+// included) that only the deploy user may read.
 /** Writes state.json under base dir `$1` from stdin, which must hold `$2` bytes (see above); on failure says why on
  * stderr and exits 1. Host scripts run it too (passed as an argument), so a state write can share a round trip. */
 export const STATE_WRITE_SH = `umask 077 && { [ -d "$1" ] || mkdir -p "$1"; } || exit 1
 f=$1/state.json t=$1/state.json.tmp.$$
-cat >"$t" || { rm -f "$t"; echo "cannot write $t" >&2; exit 1; }
+dd of="$t" bs=65536 conv=fsync 2>/dev/null || { cat >"$t" && { sync "$t" 2>/dev/null || sync; }; } ||
+  { rm -f "$t"; echo "cannot write $t" >&2; exit 1; }
 n=$(wc -c <"$t") && n=\${n##* }
 if [ "$n" != "$2" ]; then rm -f "$t"; echo "$f not replaced: got $n of $2 bytes" >&2; exit 1; fi
-sync "$t" 2>/dev/null || dd if=/dev/null of="$t" conv=notrunc,fsync 2>/dev/null || sync
 h=""
 if [ -s "$f" ] && { IFS= read -r h <"$f" || [ -n "$h" ]; } 2>/dev/null && [ "\${h%"\${h#?}"}" = "{" ] && [ "$(tail -n 1 "$f")" = "}" ]; then
-  { ln -f "$f" "$f.bak.tmp.$$" 2>/dev/null || cp -p "$f" "$f.bak.tmp.$$"; } && mv -f "$f.bak.tmp.$$" "$f.bak" ||
+  ln -f "$f" "$f.bak" 2>/dev/null || { cp -p "$f" "$f.bak.tmp.$$" && mv -f "$f.bak.tmp.$$" "$f.bak"; } ||
     { echo "cannot keep $f.bak" >&2; exit 1; }
 fi
 mv -f "$t" "$f" || { echo "cannot replace $f" >&2; exit 1; }

@@ -7,7 +7,16 @@ PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 for b in iptables-restore iptables-save iptables; do
   command -v "$b" >/dev/null 2>&1 || { printf '%s\n' "$b" >&2; exit 20; }
 done
-if [ "$(id -u)" = 0 ]; then
+# The effective uid from /proc/self/status, read by the shell itself (this runs at every plan of every host: no
+# process for it), else id -u.
+uid=""
+if [ -r /proc/self/status ]; then
+  while read -r k _ e _; do
+    if [ "$k" = Uid: ]; then uid=$e && break; fi
+  done </proc/self/status
+fi
+[ -n "$uid" ] || uid=$(id -u)
+if [ "$uid" = 0 ]; then
   mode=root
 elif command -v sudo >/dev/null 2>&1 && sudo -n iptables-save -t nat >/dev/null 2>&1; then
   mode=sudo
@@ -16,7 +25,11 @@ else
 fi
 run() { if [ "$mode" = sudo ]; then sudo -n "$@"; else "$@"; fi; }
 printf 'mode %s\n' "$mode"
-printf 'version %s\n' "$(iptables-restore --version 2>&1 | head -n 1)"
+# its first line, cut by the shell (no head, no pipe)
+v=$(iptables-restore --version 2>&1)
+nl='
+'
+printf 'version %s\n' "${v%%"$nl"*}"
 for t in nat raw; do
   printf '#amphi-table %s\n' "$t"
   run iptables-save -t "$t" || exit 22

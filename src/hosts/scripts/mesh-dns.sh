@@ -25,8 +25,9 @@ shift
 
 case $mode in
   inspect)
-    printf 'uid=%s\n' "$UID_NOW"
-    printf 'node=%s\n' "$(command -v node 2>/dev/null)"
+    # Plans read this on every host each time: builtins and the shell's own reads where they do (no $( ) subshell)
+    printf 'uid=%s\nnode=' "$UID_NOW"
+    command -v node 2>/dev/null || echo
     sha=""
     [ -f "$BASE/mesh-dns.mjs" ] && sha=$(sha256_of "$BASE/mesh-dns.mjs")
     printf 'sha=%s\n' "$sha"
@@ -34,9 +35,12 @@ case $mode in
     addon=""
     [ -f "$BASE/udp-batch.node" ] && addon=$(sha256_of "$BASE/udp-batch.node")
     printf 'addon=%s\n' "$addon"
-    if [ -n "$(app_pid)" ]; then echo "running=1"; else echo "running=0"; fi
-    awk '$1 == "nameserver" && NF > 1 { print "ns=" $2 }' /etc/resolv.conf 2>/dev/null
-    awk '$1 == "nameserver" && NF > 1 { print "resolved=" $2 }' /run/systemd/resolve/resolv.conf 2>/dev/null
+    find_app
+    if [ -n "$APP_PID" ]; then echo "running=1"; else echo "running=0"; fi
+    # one awk over the resolv.conf files there are (a file awk cannot open would end some awks before the next)
+    set --
+    for f in /etc/resolv.conf /run/systemd/resolve/resolv.conf; do [ -r "$f" ] && set -- "$@" "$f"; done
+    [ $# -eq 0 ] || awk '$1 == "nameserver" && NF > 1 { print (FILENAME == "/etc/resolv.conf" ? "ns=" : "resolved=") $2 }' "$@" 2>/dev/null
     exit 0
     ;;
   program)

@@ -401,18 +401,16 @@ prune_packages() {
 # (foreign before hidden before ours when P has several listening sockets). Status 2 without
 # /proc/net/tcp (not Linux): nothing can be told. Linux only: /proc/net/tcp and tcp6 give the listening
 # sockets' inodes, `ls -l /proc/*/fd` the processes holding them, and /proc/PID/stat (read by awk once the
-# holders are known, for them and their ancestors only) parents, process groups and sessions.
+# holders are known, for them and their ancestors only) parents, process groups and sessions. awk reads the socket
+# tables itself, then ls's listing on its stdin: three processes (no cat, no subshell for a group).
 port_owners() {
   [ -r /proc/net/tcp ] || return 2
-  {
-    echo @@tcp
-    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
-    echo @@fd
-    ls -l /proc/[0-9]*/fd 2>/dev/null
-  } | awk -v ports="$1" -v roots="$2" '
+  _tcp=/proc/net/tcp
+  if [ -r /proc/net/tcp6 ]; then _tcp="$_tcp /proc/net/tcp6"; fi
+  # shellcheck disable=SC2086,SC2012 # the socket tables' list, split on purpose; ls -l for the fds' link targets
+  ls -l /proc/[0-9]*/fd 2>/dev/null | awk -v ports="$1" -v roots="$2" '
     BEGIN { np = split(ports, want, " "); nr = split(roots, r, " "); for (i = 1; i <= nr; i++) root[r[i]] = 1 }
-    $0 == "@@tcp" { sec = 1; next }
-    $0 == "@@fd" { sec = 2; next }
+    FNR == 1 { sec = FILENAME ~ /^\/proc\/net\/tcp/ ? 1 : 2 }
     sec == 1 && $4 == "0A" {
       n = split($2, a, ":"); h = toupper(a[n]); port = 0
       for (i = 1; i <= length(h); i++) port = port * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
@@ -459,7 +457,7 @@ port_owners() {
         }
         print "port " port " " verdict
       }
-    }'
+    }' $_tcp -
 }
 
 # command_of PID: the command line of PID (arguments joined by spaces, at most 160 characters).

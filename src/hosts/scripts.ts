@@ -7,9 +7,12 @@ import type { TaskContext } from "./task.js";
 
 const read = (name: string): string => readFileSync(new URL(`scripts/${name}`, import.meta.url), "utf8");
 
-const LIB = read("lib.sh");
+/** Sets UID_NOW (no process where /proc is there): before lib.sh, and before capture-inspect, which runs without it. */
+const UID = read("uid.sh");
+// lib.sh's file-wide shellcheck directive must come before the first command, which is now uid.sh's: repeated here
+const LIB = `# shellcheck disable=SC2015 # lib.sh: \`a && b || fail ...\` is meant\n${UID}\n${read("lib.sh")}`;
 
-/** The task scripts by name (each runs after lib.sh). */
+/** The task scripts by name (each runs after uid.sh and lib.sh, but for those run alone). */
 export const SCRIPTS = {
   inspect: read("inspect.sh"),
   receive: read("receive.sh"),
@@ -24,7 +27,7 @@ export const SCRIPTS = {
   // mesh-dns on capture hosts (mesh-dns.ts runs it with <baseDir>/mesh as the base dir, not through runScript).
   "mesh-dns": read("mesh-dns.sh"),
   // Capture rules (capture.ts runs these alone, as `sh -c SCRIPT amphi ARGS...`, without lib.sh).
-  "capture-inspect": read("capture-inspect.sh"),
+  "capture-inspect": `${UID}\n${read("capture-inspect.sh")}`,
   "capture-apply": read("capture-apply.sh"),
   // The VM sidecar's readiness and drain (sidecar.ts runs it alone, without lib.sh).
   "sidecar-check": read("sidecar-check.sh"),
@@ -38,7 +41,7 @@ export type ScriptName = keyof typeof SCRIPTS;
 export const SUPERVISE_SH = read("supervise.sh").trimEnd();
 export const EXEC_SH = read("exec.sh").trimEnd();
 
-/** The full text of a task script as run on the host (lib.sh first). */
+/** The full text of a task script as run on the host (uid.sh and lib.sh first). */
 export function scriptText(name: ScriptName): string {
   return `${LIB}\n${SCRIPTS[name]}`;
 }

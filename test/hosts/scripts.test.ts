@@ -27,7 +27,7 @@ const texts: [string, string][] = [...names.map((n): [string, string] => [n, ALO
 describe("host scripts", () => {
   it("every file in scripts/ is loaded", () => {
     const files = readdirSync(scriptsDir).filter((f) => f.endsWith(".sh")).sort();
-    assert.deepEqual(files, [...names.map((n) => `${n}.sh`), "lib.sh", "supervise.sh", "exec.sh"].sort());
+    assert.deepEqual(files, [...names.map((n) => `${n}.sh`), "lib.sh", "uid.sh", "supervise.sh", "exec.sh"].sort());
   });
 
   for (const shell of [["dash"], ["busybox", "sh"]]) {

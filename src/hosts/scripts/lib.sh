@@ -1,4 +1,4 @@
-# lib.sh: shared by amphi's host scripts. amphi prepends it to each script and runs the result as
+# lib.sh: shared by amphi's host scripts. amphi prepends it (after uid.sh) to each script and runs the result as
 #   sh -c SCRIPT amphi BASE APP ENV ARGS...
 # so values reach the host only as positional arguments or on stdin, never inside the script text.
 # POSIX sh (dash, busybox ash); tools from Debian's base system or busybox.
@@ -96,16 +96,7 @@ wait_gone() {
   return 0
 }
 
-# UID_NOW: this shell's effective uid, as `id -u` prints it, from the Uid: line of /proc/self/status (read by
-# the shell itself: no process; fields real, effective, saved, fs), or from id -u where there is no /proc.
-UID_NOW=""
-{ while read -r _k _ _e _; do
-  if [ "$_k" = Uid: ]; then
-    UID_NOW=$_e
-    break
-  fi
-done </proc/self/status; } 2>/dev/null
-[ -n "$UID_NOW" ] || UID_NOW=$(id -u)
+# UID_NOW (this shell's effective uid) is set by uid.sh, which amphi puts before this file.
 
 # use_systemd: systemd is PID 1 and we are root, so apps run as systemd units. Decided once per script, here:
 # polling loops ask it many times, often in subshells that could not keep an answer cached later.

@@ -51,7 +51,7 @@ function label(argv: string[]): string {
     if (text.startsWith("for f in state.json")) return "state read";
     if (text.startsWith("umask 077")) return "state write";
     if (text.startsWith("t=")) return "put";
-    const names = [...text.matchAll(/^# ([a-z-]+\.sh)/gm)].map((m) => m[1]).filter((n) => n !== "lib.sh");
+    const names = [...text.matchAll(/^# ([a-z-]+\.sh)/gm)].map((m) => m[1]).filter((n) => n !== "lib.sh" && n !== "uid.sh"); // the parts put before every script
     const name = names[0] ?? text.slice(0, 20);
     return name === "control.sh" ? `control ${argv[7] ?? ""}` : name.replace(/\.sh$/, "");
   }

@@ -10,12 +10,11 @@
 // of a run, in a few more: test/suites.mjs); `--record-times` writes each
 // file's wall time to test/durations.json. Files start longest first (by test/durations.json) so that the run does
 // not end waiting on one long file started last.
-// TEST_CONCURRENCY (default 4: on 2 cores the files wait on hosts and timers part of the time; 3 took 503 s against
-// 555 s for 2 on a quiet machine, and once the suite needed less CPU, 4 took 401 s against 435 s for 3) is how many
+// TEST_CONCURRENCY (default: 4 or 8 by what a short process costs here, see defaultConcurrency) is how many
 // files run at once; TEST_TIMEOUT_MS (default 1800000: 30 min; 0: none) fails a test or a whole file that runs
 // longer, so a hung file ends the run with its name instead of hanging it.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -42,8 +41,36 @@ function wholeNumber(name, fallback, min) {
   }
   return text;
 }
-const concurrency = wholeNumber("TEST_CONCURRENCY", "4", 1);
 const timeout = wholeNumber("TEST_TIMEOUT_MS", "1800000", 0); // 0: no limit
+
+/** CPU time (ms) of this process's waited-for children so far, from /proc/self/stat (cutime + cstime, in USER_HZ
+ * ticks of 10 ms); null where it cannot be read. */
+function childrenCpuMs() {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" "); // after the command name, which may hold ") "
+    return (Number(fields[13]) + Number(fields[14])) * 10; // fields 16 and 17 of proc(5), counted from the state (3)
+  } catch {
+    return null;
+  }
+}
+
+/** How many files run at once when TEST_CONCURRENCY is not set, and why: 8 where a short process is cheap, else 4.
+ * Most of the suite's CPU is the life of short processes (~30,000 a run: sh and coreutils in host scripts, curl,
+ * kubectl, git, node). On a 2-core nested PVM guest where one cost ~5 ms of CPU, a whole run was CPU-bound at 4 files
+ * at once (cores 96 % busy) and 6 took 432 s against 400 s at 4 (3: 503 s; 2: 555 s). On a 2-core KVM guest where one
+ * costs ~0.5 ms, the cores idled a third of a run at 4 while files waited on hosts and timers: 8 took 114.8 s of tests
+ * against 159.0 s at 4 (6: 127.6 s), and beside four busy loops 172.1 against 246.2 s, 1,221 of 1,221 each. The probe
+ * (~50 ms here): 100 runs of /bin/true from one sh, their CPU read from this process's children's times. */
+function defaultConcurrency() {
+  const runs = 100;
+  const before = childrenCpuMs();
+  const r = spawnSync("sh", ["-c", `i=0; while [ $i -lt ${runs} ]; do /bin/true; i=$((i + 1)); done`], { stdio: "ignore" });
+  const after = childrenCpuMs();
+  if (r.status !== 0 || before === null || after === null) return { value: "4", why: "the cost of a process could not be measured" };
+  const each = (after - before) / runs;
+  return { value: each < 1.5 ? "8" : "4", why: `a short process costs ~${each.toFixed(1)} ms of CPU here` };
+}
 
 const selected = allTestFiles(root)
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
@@ -52,6 +79,10 @@ if (selected.length === 0) {
   console.error(`no test files match ${filters.join(" ") || "test/**/*.test.ts"}${quick ? " among the quick suites" : ""}`);
   process.exit(1);
 }
+// narrowed runs of a few files gain nothing from more at once: no probe for them
+const probed = process.env.TEST_CONCURRENCY === undefined && selected.length > 4 ? defaultConcurrency() : null;
+const concurrency = probed ? probed.value : wholeNumber("TEST_CONCURRENCY", "4", 1);
+if (probed) console.error(`test/run.mjs: ${probed.value} files at once (${probed.why}; TEST_CONCURRENCY sets it)`);
 let tree;
 try {
   const built = await compileTree(root);

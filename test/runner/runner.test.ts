@@ -160,6 +160,22 @@ describe("test/run.mjs's settings", () => {
       assert.equal(r.stdout, "", "no test ran");
     }
   });
+
+  it("without TEST_CONCURRENCY, a run of more than 4 files says how many run at once and what a process costs here; with it, or for a few files, no probe", () => {
+    const env = innerRunEnv(process.env);
+    delete env.TEST_CONCURRENCY;
+    const runOf = (filter: string, extra: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [join(root, "test", "run.mjs"), filter], { encoding: "utf8", env: { ...env, ...extra } });
+    const probed = runOf("test/model/");
+    assert.equal(probed.status, 0, probed.stderr);
+    assert.match(probed.stderr, /^test\/run\.mjs: (4|8) files at once \(a short process costs ~\d+\.\d ms of CPU here; TEST_CONCURRENCY sets it\)$/m);
+    const said = /(\d) files at once \(a short process costs ~(\d+\.\d) ms/.exec(probed.stderr)!;
+    assert.equal(said[1], Number(said[2]) < 1.5 ? "8" : "4", probed.stderr);
+    for (const [filter, extra] of [["test/model/", { TEST_CONCURRENCY: "3" }], ["test/model/digest", {}]] as const) {
+      const r = runOf(filter, extra);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /files at once/, `${filter} ${JSON.stringify(extra)}`);
+    }
+  });
 });
 
 describe("test/suites.mjs", () => {

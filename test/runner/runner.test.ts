@@ -169,7 +169,7 @@ describe("test/run.mjs's settings", () => {
     assert.equal(probed.status, 0, probed.stderr);
     assert.match(probed.stderr, /^test\/run\.mjs: (4|8) files at once \(a short process costs ~\d+\.\d ms of CPU here; TEST_CONCURRENCY sets it\)$/m);
     const said = /(\d) files at once \(a short process costs ~(\d+\.\d) ms/.exec(probed.stderr)!;
-    assert.equal(said[1], Number(said[2]) < 1.5 ? "8" : "4", probed.stderr);
+    assert.equal(said[1], Number(said[2]) < 1 ? "8" : "4", probed.stderr);
     for (const [filter, extra] of [["test/model/", { TEST_CONCURRENCY: "3" }], ["test/model/digest", {}]] as const) {
       const r = runOf(filter, extra);
       assert.equal(r.status, 0, r.stderr);

@@ -87,7 +87,7 @@ test("every import.meta.url in the bundle is its source file's own: a relative U
     code = code.replaceAll('"const require = createRequire(import.meta.url);"', "").replaceAll("const require = __amphiRequire(import.meta.url);` }", "");
     assert.doesNotMatch(code, /import\.meta\.url/, `${name}: an import.meta.url the rewrite missed (it would be the bundle's URL)`);
   }
-  for (const file of ["hosts/scripts.js", "hosts/mesh-dns-bundle.js", "config/schema-files.js", "config/validators.generated.js", "cli/common.js", "cli/apply.js", "adapters/dns-server/udp-batch.js", "adapters/xds/protos.js"]) {
+  for (const file of ["hosts/scripts.js", "hosts/mesh-dns-bundle.js", "config/schema-files.js", "config/validators.generated.js", "cli/common.js", "cli/apply.js", "adapters/dns-server/udp-batch.js", "adapters/xds/proto-files.js"]) {
     assert.ok(named.has(file), `the bundle has no own URL of ${file} (named: ${[...named].sort().join(", ")})`);
   }
 });

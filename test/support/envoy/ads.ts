@@ -6,7 +6,7 @@
 // endpoint and route responses may hold only what changed. When the stream fails, the client reconnects with
 // backoff and keeps serving its config.
 import * as grpc from "@grpc/grpc-js";
-import { adsDefinition, decodeResource } from "./protos.js";
+import { adsService, decodeResource } from "./protos.js";
 import { resourceProblems, T } from "./resources.js";
 import { log } from "./log.js";
 
@@ -49,8 +49,7 @@ export class AdsClient {
 
   /** Opens the stream (and reopens it whenever it ends, until close). */
   start(): void {
-    const pkg = grpc.loadPackageDefinition(adsDefinition()) as any;
-    const Ctor = pkg.envoy.service.discovery.v3.AggregatedDiscoveryService;
+    const Ctor = grpc.makeGenericClientConstructor(adsService(), "AggregatedDiscoveryService");
     this.client = new Ctor(this.target, grpc.credentials.createInsecure());
     this.open();
   }

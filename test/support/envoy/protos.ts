@@ -2,12 +2,13 @@
 // the bootstrap, the UDP DNS filter and the ADS service, and decoding of xDS resources to plain JSON (snake_case,
 // `Any` as `@type`).
 //
-// Parsing those ~150 .proto files took ~0.55 s of CPU at every start of a double (its root here, and the ADS
-// service's package definition again through @grpc/proto-loader), and tests start dozens of doubles. So the parsed
-// root is kept as protobufjs JSON in the temp dir, named after the include dirs, the proto list and protobufjs's
-// version, and listing every file it was parsed from with its size and mtime: a file changed (or a list that
-// differs) means a parse again. Both the root and the ADS definition (@grpc/proto-loader's fromJSON) are built
-// from that JSON. The file lives in this user's private temp directory (src/hosts/private-dir.ts: `<tmp>/
+// Parsing those ~150 .proto files took ~0.55 s of CPU at every start of a double, and a run starts hundreds of
+// doubles. So the parsed root is kept as protobufjs JSON in the temp dir, named after the include dirs, the proto list
+// and protobufjs's version, and listing every file it was parsed from with its size and mtime: a file changed (or a
+// list that differs) means a parse again. The ADS client's methods are made from that root's DiscoveryRequest and
+// DiscoveryResponse as @grpc/proto-loader makes them (adsService): building the service's package definition with
+// proto-loader (its fromJSON describes every type of the root) and loading proto-loader took ~90 ms of a double's
+// ~320 ms start here. The file lives in this user's private temp directory (src/hosts/private-dir.ts: `<tmp>/
 // amphi-<uid>/` when it is this user's own 0700 directory, else one of this process removed at exit), so no other
 // user can plant a root.
 import { createHash } from "node:crypto";
@@ -15,9 +16,9 @@ import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync }
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import { fromJSON, type PackageDefinition } from "@grpc/proto-loader";
+import type { ServiceDefinition } from "@grpc/grpc-js";
 import protobuf from "protobufjs";
-import { protoIncludeDirs, RESOURCE_PROTOS } from "../../../src/adapters/xds/protos.js";
+import { protoIncludeDirs, RESOURCE_PROTOS } from "../../../src/adapters/xds/proto-files.js";
 import { privateDir } from "../../../src/hosts/private-dir.js";
 
 const EXTRA_PROTOS = [
@@ -25,29 +26,42 @@ const EXTRA_PROTOS = [
   "envoy/extensions/filters/udp/dns_filter/v3/dns_filter.proto",
   "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
 ];
-const ADS_PROTO = "envoy/service/discovery/v3/ads.proto";
 
 /** What the cache file holds: the files parsed ([path, size, mtimeMs]; not the google/protobuf ones protobufjs has
- * built in, which its version stands for), the root as protobufjs JSON, and the ADS service's own root (ads.proto
- * and what it imports, as @grpc/proto-loader would load it: a package definition is built from every file of its
- * root, so the larger one would cost more than the parse it saves). */
+ * built in, which its version stands for) and the root as protobufjs JSON. */
 interface CacheFile {
   files: [string, number, number][];
   root: protobuf.INamespace;
-  ads: protobuf.INamespace;
 }
 
-let cached: { root: protobuf.Root; ads: protobuf.INamespace } | null = null;
+let cached: protobuf.Root | null = null;
 
 /** The protos the double reads, loaded once (from the cache file when it is current). */
 export function doubleRoot(): protobuf.Root {
-  return loaded().root;
+  cached ??= loaded();
+  return cached;
 }
 
-/** The gRPC definition of `envoy.service.discovery.v3.AggregatedDiscoveryService`, with the options amphi's control
- * plane loads it with (src/adapters/xds/protos.ts adsPackageDefinition). */
-export function adsDefinition(): PackageDefinition {
-  return fromJSON(loaded().ads as Record<string, unknown>, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true });
+/** `envoy.service.discovery.v3.AggregatedDiscoveryService`'s StreamAggregatedResources (the only method the double
+ * calls: it speaks state of the world), for grpc-js's makeGenericClientConstructor. Its messages are written and read
+ * as @grpc/proto-loader's package definition does with the options amphi's control plane loads it with
+ * (src/adapters/xds/protos.ts adsPackageDefinition: fields as in the protos, 64-bit numbers and enums as strings, no
+ * defaults, oneofs named): fromObject then encode; decode then toObject. */
+export function adsService(): ServiceDefinition {
+  const request = doubleRoot().lookupType("envoy.service.discovery.v3.DiscoveryRequest");
+  const response = doubleRoot().lookupType("envoy.service.discovery.v3.DiscoveryResponse");
+  const read = { longs: String, enums: String, defaults: false, oneofs: true };
+  const StreamAggregatedResources = {
+    path: "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources",
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (m: object) => Buffer.from(request.encode(request.fromObject(m)).finish()),
+    requestDeserialize: (b: Buffer) => request.toObject(request.decode(b), read),
+    responseSerialize: (m: object) => Buffer.from(response.encode(response.fromObject(m)).finish()),
+    responseDeserialize: (b: Buffer) => response.toObject(response.decode(b), read),
+    originalName: "streamAggregatedResources",
+  };
+  return { StreamAggregatedResources };
 }
 
 /** One resource's bytes as JSON of the message `typeUrl` names. */
@@ -56,31 +70,24 @@ export function decodeResource(typeUrl: string, value: Uint8Array): Record<strin
   return type.toObject(type.decode(value), { longs: Number, enums: String, json: true }) as Record<string, unknown>;
 }
 
-function loaded(): { root: protobuf.Root; ads: protobuf.INamespace } {
-  if (cached) return cached;
+function loaded(): protobuf.Root {
   const dirs = protoIncludeDirs();
   const protos = [...RESOURCE_PROTOS, ...EXTRA_PROTOS];
   const version = (createRequire(import.meta.url)("protobufjs/package.json") as { version: string }).version;
-  const key = createHash("sha256").update(JSON.stringify([version, dirs, protos, ADS_PROTO])).digest("hex").slice(0, 16);
+  const key = createHash("sha256").update(JSON.stringify([version, dirs, protos])).digest("hex").slice(0, 16);
   const file = join(privateDir(tmpdir()), `envoy-double-protos-${key}.json`);
   const fromCache = readCache(file);
   if (fromCache) {
     const root = protobuf.Root.fromJSON(fromCache.root);
     root.resolveAll();
-    return (cached = { root, ads: fromCache.ads });
-  }
-  const parse = (files: string[]): protobuf.Root => {
-    const root = new protobuf.Root();
-    root.resolvePath = (origin, target) => dirs.map((d) => join(d, target)).find((c) => existsSync(c)) ?? protobuf.util.path.resolve(origin, target);
-    root.loadSync(files, { keepCase: true });
-    root.resolveAll();
     return root;
-  };
-  const root = parse(protos);
-  const adsRoot = parse([ADS_PROTO]);
-  const parsed = [...new Set([...root.files, ...adsRoot.files])].filter((f) => isAbsolute(f));
-  const ads = adsRoot.toJSON();
-  const json = JSON.stringify({ files: parsed.map((f) => stamp(f)!), root: root.toJSON(), ads } satisfies CacheFile);
+  }
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) => dirs.map((d) => join(d, target)).find((c) => existsSync(c)) ?? protobuf.util.path.resolve(origin, target);
+  root.loadSync(protos, { keepCase: true });
+  root.resolveAll();
+  const parsed = root.files.filter((f) => isAbsolute(f));
+  const json = JSON.stringify({ files: parsed.map((f) => stamp(f)!), root: root.toJSON() } satisfies CacheFile);
   // Written whole under a name of its own, then renamed: doubles starting at once never read half a file.
   const tmp = `${file}.${process.pid}.tmp`;
   try {
@@ -89,7 +96,7 @@ function loaded(): { root: protobuf.Root; ads: protobuf.INamespace } {
   } catch {
     rmSync(tmp, { force: true }); // cannot write there: parse again next time
   }
-  return (cached = { root, ads });
+  return root;
 }
 
 /** The cache file when every file it was parsed from is unchanged, else null. */

@@ -57,8 +57,9 @@ function childrenCpuMs() {
 
 /** How many files run at once when TEST_CONCURRENCY is not set, and why: 8 where a short process is cheap, else 4.
  * Most of the suite's CPU is the life of short processes (~30,000 a run: sh and coreutils in host scripts, curl,
- * kubectl, git, node). On a 2-core nested PVM guest where one cost ~5–6 ms of CPU (an mv; mostly page faults), a whole run was CPU-bound at 4 files
- * at once (cores 96 % busy) and 6 took 432 s against 400 s at 4 (3: 503 s; 2: 555 s). On a 2-core KVM guest where one
+ * kubectl, git, node). On a 2-core nested PVM guest where one cost ~5–6 ms of CPU (an mv; mostly page faults), a
+ * whole run was CPU-bound at 4 files at once (cores 96 % busy) and 6 took 432 s against 400 s at 4 (3: 503 s; 2:
+ * 555 s). On a 2-core KVM guest where one
  * costs ~0.5 ms, the cores idled a third of a run at 4 while files waited on hosts and timers: 8 took 114.8 s of tests
  * against 159.0 s at 4 (6: 127.6 s), and beside four busy loops 172.1 against 246.2 s, 1,221 of 1,221 each. The probe
  * (~50 ms here): 100 runs of /bin/true from one sh, their CPU read from this process's children's times (in steps of

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { formatDriftHtml } from "../../src/report/index.js";
-import { browserSkip, launchBrowser } from "../support/browser.js";
+import { browserSkip, launchBrowser, openPage } from "../support/browser.js";
 import { scenarioReport } from "./scenario.js";
 
 const TIMEOUT_MS = 60_000;
@@ -33,10 +33,8 @@ test("the HTML report renders in headless Chromium: one matrix with a cell per a
 
   const shared = await launchBrowser();
   t.after(() => shared.close());
-  const context = await shared.browser.newContext({ viewport: { width: 1280, height: 2000 } });
+  const { page, context } = await openPage(shared.browser, url, { viewport: { width: 1280, height: 2000 } });
   t.after(() => context.close());
-  const page = await context.newPage();
-  await page.goto(url, { waitUntil: "load", timeout: TIMEOUT_MS });
   const dom = await page.content();
   assert.match(dom, /<title>amphi drift — prod<\/title>/);
   assert.equal(count(dom, /<script\b/gi), 0, "no script element");

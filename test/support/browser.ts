@@ -189,7 +189,8 @@ export interface PageOptions {
 }
 
 /** Opens `url` in a new context of `browser` (scripts on or off), recording every request, web socket and
- * console error, and waits for the load event. The context closes with the browser. */
+ * console error, and waits for the load event. Close the context when done (`context.close()`): a browser from
+ * {@link launchBrowser} outlives the test file, shared with the next files of its batch. */
 export async function openPage(browser: Browser, url: string, opts: PageOptions = {}): Promise<RecordedPage> {
   const context = await browser.newContext({ javaScriptEnabled: opts.javaScript ?? true, viewport: opts.viewport ?? { width: 1280, height: 900 } });
   const page = await context.newPage();

@@ -2,15 +2,15 @@
 // the bootstrap, the UDP DNS filter and the ADS service, and decoding of xDS resources to plain JSON (snake_case,
 // `Any` as `@type`).
 //
-// Parsing those ~150 .proto files took ~0.55 s of CPU at every start of a double, and a whole run starts ~25 of
-// them (27 counted, 6 of them `--version` or `--mode validate`). So the parsed root is kept as protobufjs JSON in
-// the temp dir, named after the include dirs, the proto list and protobufjs's version, and listing every file it
-// was parsed from with its size and mtime: a file changed (or a list that differs) means a parse again. The ADS client's methods are made from that root's DiscoveryRequest and
-// DiscoveryResponse as @grpc/proto-loader makes them (adsService): building the service's package definition with
-// proto-loader (its fromJSON describes every type of the root) and loading proto-loader took ~90 ms of a double's
-// ~320 ms start here. The file lives in this user's private temp directory (src/hosts/private-dir.ts: `<tmp>/
-// amphi-<uid>/` when it is this user's own 0700 directory, else one of this process removed at exit), so no other
-// user can plant a root.
+// Parsing those ~150 .proto files took ~0.55 s of CPU at every start of a double, and a whole run starts 29 of them
+// (counted: 22 serving, 4 `--mode validate`, 3 `--version`). So the parsed root is kept as protobufjs JSON in the temp
+// dir, named after the include dirs, the proto list and protobufjs's version, and listing every file it was parsed from
+// with its size and mtime: a file changed (or a list that differs) means a parse again. The ADS client's method is
+// made from that root's DiscoveryRequest and DiscoveryResponse as @grpc/proto-loader makes them (adsService): building
+// the service's package definition with proto-loader (its fromJSON describes every type of the root) and loading
+// proto-loader took ~90 ms of a double's ~320 ms start here. The file lives in this user's private temp directory
+// (src/hosts/private-dir.ts: `<tmp>/amphi-<uid>/` when it is this user's own 0700 directory, else one of this process
+// removed at exit), so no other user can plant a root.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
